@@ -1,0 +1,168 @@
+"""The ``vlkd`` command line.
+
+Imports stay inside the commands: ``vlkd --help`` loads neither pydantic nor any plugin.
+Every user error is a ``VlkdError``: printed without a traceback, exit status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="vlkd",
+    help="Distil a vision-language teacher into a LoRA-tuned student, from a recipe YAML.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+RecipeArg = Annotated[Path, typer.Argument(help="The recipe YAML file.", show_default=False)]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", metavar="KEY=VALUE",
+                 help="Override a recipe key, typed as YAML (repeatable): --set teach.model=gpt-4o-mini"),
+]
+
+
+def _console(stderr: bool = True):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+@app.command()
+def run(
+    recipe: RecipeArg,
+    set_: SetOpt = None,
+    run_dir: Annotated[Path | None, typer.Option("--run-dir", help="Run directory [default: runs/<recipe name>]")] = None,
+    from_stage: Annotated[str | None, typer.Option("--from", help="Run from this stage on (re-runs it).")] = None,
+    to_stage: Annotated[str | None, typer.Option("--to", help="Stop after this stage.")] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Start the run directory over (the response cache is kept).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would run, calls and cost estimates; spend nothing.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read the teacher response cache.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+) -> None:
+    """Run a recipe; a re-run skips finished stages and resumes unfinished ones."""
+    from vlkd.core.engine import Engine
+    from vlkd.core.progress import Reporter
+    from vlkd.core.recipe import load_recipe
+
+    loaded = load_recipe(recipe, set_ or [])
+    reporter = Reporter(quiet=quiet)
+    engine = Engine(loaded, run_dir, fresh=fresh, from_stage=from_stage, to_stage=to_stage,
+                    dry_run=dry_run, no_cache=no_cache, reporter=reporter)
+    engine.run()
+    if not dry_run:
+        reporter.info(f"run directory: {engine.run_dir.path}")
+
+
+@app.command()
+def validate(recipe: RecipeArg, set_: SetOpt = None) -> None:
+    """Check a recipe (and everything it extends) without running anything."""
+    from vlkd.core.recipe import load_recipe
+
+    loaded = load_recipe(recipe, set_ or [])
+    stages = ", ".join(f"{n} ({'+'.join(s.info.name for s in c.steps)})" for n, c in loaded.stages.items())
+    _console(stderr=False).print(f"[green]ok[/green] {recipe}: recipe '{loaded.name}': {stages or 'no stages'}")
+
+
+@app.command()
+def plugins(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """List the installed plugins: kind, name, distribution, version, availability."""
+    import json
+
+    from vlkd.core.registry import load_registry
+
+    registry = load_registry()
+    rows = []
+    for info in registry.all():
+        missing = info.missing_modules()
+        rows.append({
+            "kind": info.kind.name, "name": info.name, "distribution": info.distribution,
+            "version": info.version, "available": not missing,
+            "install": info.install_hint() if missing else None, "description": info.description,
+        })
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    table = Table("stage", "plugin", "distribution", "version", "status", "description")
+    for r in rows:
+        status = "[green]ready[/green]" if r["available"] else f"[yellow]{r['install']}[/yellow]"
+        table.add_row(r["kind"], r["name"], r["distribution"], r["version"], status, r["description"])
+    _console(stderr=False).print(table)
+
+
+@app.command()
+def schema(output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None) -> None:
+    """Print the JSON Schema of recipes, covering every installed plugin's options."""
+    import json
+
+    from vlkd.core.registry import load_registry
+    from vlkd.core.schema import recipe_json_schema
+
+    text = json.dumps(recipe_json_schema(load_registry()), indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        _console().print(f"wrote {output}")
+
+
+@app.command()
+def init(
+    name: Annotated[str, typer.Argument(help="Recipe name (also the file name).")] = "my-recipe",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter recipe NAME.yaml in the current directory."""
+    from vlkd.core.errors import VlkdError
+    from vlkd.core.starter import starter_recipe
+
+    path = Path(f"{name}.yaml")
+    if path.exists() and not force:
+        raise VlkdError(f"{path} exists; pass --force to overwrite it")
+    path.write_text(starter_recipe(name), encoding="utf-8")
+    _console().print(f"wrote {path}; check it with: vlkd validate {path}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turn user errors into a message and exit status 2."""
+    from vlkd.commands import register_commands
+
+    register_commands(app)
+    try:
+        app(args=argv, standalone_mode=False)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        _console().print("[yellow]interrupted[/yellow]")
+        sys.exit(130)
+    except Exception as exc:
+        from click.exceptions import Abort, ClickException, Exit
+
+        from vlkd.core.errors import VlkdError
+
+        if isinstance(exc, Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, ClickException):
+            exc.show()
+            sys.exit(2)
+        if isinstance(exc, Abort):
+            sys.exit(130)
+        if isinstance(exc, VlkdError):
+            _console().print("[red]error:[/red] " + _escape(str(exc)), soft_wrap=True)
+            sys.exit(exc.exit_code)
+        raise
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

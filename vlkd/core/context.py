@@ -1,0 +1,158 @@
+"""What a stage gets from the engine: its directory, inputs, outputs, counts and services."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from vlkd.core.counts import ItemCounts
+from vlkd.core.errors import StageError
+from vlkd.core.ledger import Ledger
+from vlkd.core.stages import ARTIFACT_PATHS, KINDS_BY_NAME
+
+if TYPE_CHECKING:
+    from vlkd.core.engine import RunInfo
+    from vlkd.core.options import Options, PluginOptions
+    from vlkd.core.plugin import Plugin
+    from vlkd.core.progress import ProgressTask
+    from vlkd.core.recipe import StageConfig
+
+T = TypeVar("T")
+
+
+@dataclass
+class Usage:
+    """Tokens, requests and money spent by a stage (teachers, LLM judges)."""
+
+    requests: int = 0
+    cached: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class StageContext:
+    run: RunInfo
+    config: StageConfig
+    dir: Path
+    resumed: bool = False
+    counts: ItemCounts = field(default_factory=ItemCounts)
+    usage: Usage = field(default_factory=Usage)
+    _ledger: Ledger | None = None
+    _last_checkpoint: float = 0.0
+    #: extra facts for the manifest entry of this stage (e.g. duplicates collapsed)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    # -- what the stage is ---------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.config.kind.name
+
+    @property
+    def plugins(self) -> list[Plugin]:
+        return self.run.plugins[self.name]
+
+    @property
+    def plugin(self) -> Plugin:
+        return self.plugins[0]
+
+    @property
+    def options(self) -> PluginOptions:
+        return self.config.steps[0].options
+
+    @property
+    def settings(self) -> Options | None:
+        return self.config.settings
+
+    @property
+    def run_dir(self) -> Path:
+        return self.run.run_dir.path
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.run.run_dir.cache_dir
+
+    @property
+    def no_cache(self) -> bool:
+        return self.run.no_cache
+
+    @property
+    def dry_run(self) -> bool:
+        return self.run.dry_run
+
+    # -- inputs and outputs --------------------------------------------------------------
+    def producer(self, artifact: str) -> str | None:
+        """The latest earlier stage of this recipe that produces ``artifact``."""
+        found = None
+        for name in self.run.recipe.stages:
+            if name == self.name:
+                break
+            if artifact in KINDS_BY_NAME[name].produces:
+                found = name
+        return found
+
+    def has_input(self, artifact: str) -> bool:
+        return self.producer(artifact) is not None
+
+    def input(self, artifact: str) -> Path:
+        stage = self.producer(artifact)
+        if stage is None:
+            raise StageError(f"stage '{self.name}' needs {artifact}, and no earlier stage of the recipe makes them")
+        path = self.run.run_dir.stage_dir(stage) / ARTIFACT_PATHS[artifact]
+        if not path.exists():
+            raise StageError(f"stage '{self.name}' needs {path}, which stage '{stage}' did not write; "
+                             f"re-run with --from {stage}")
+        return path
+
+    def output(self, artifact: str) -> Path:
+        return self.dir / ARTIFACT_PATHS[artifact]
+
+    # -- items, progress, messages -------------------------------------------------------
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            self._ledger = Ledger(self.dir)
+            if self._ledger.repaired:
+                self.warn(f"{self._ledger.path}: repaired a torn last line left by an interrupted run")
+        return self._ledger
+
+    def map_items(self, items: Sequence[T], *, key: Callable[[T], str], work: Callable[[T], Iterable[Any]],
+                  workers: int = 1, processes: bool = False, on_error: str = "skip",
+                  description: str | None = None) -> list[Any]:
+        """Run ``work`` on every item not finished yet; return all items' output records in order.
+
+        ``work`` returns the item's output records (JSON-serialisable) or raises
+        ``SkipItem(reason)``; any other exception marks the item failed (and stops the
+        stage when ``on_error`` is ``fail``). Results are journalled per item, so a killed
+        stage resumes where it stopped.
+        """
+        from vlkd.core.itemloop import map_items
+
+        return map_items(self, items, key=key, work=work, workers=workers, processes=processes,
+                         on_error=on_error, description=description)
+
+    def progress(self, total: int | None, completed: int = 0, description: str | None = None) -> ProgressTask:
+        return self.run.reporter.progress(description or self.name, total, completed)
+
+    def info(self, message: str) -> None:
+        self.run.reporter.info(f"[dim]{self.name}:[/dim] {message}")
+
+    def warn(self, message: str) -> None:
+        self.run.reporter.warn(f"{self.name}: {message}")
+
+    def checkpoint(self, force: bool = False) -> None:
+        """Write the manifest with the counts so far (at most every 2 s unless forced)."""
+        now = time.monotonic()
+        if force or now - self._last_checkpoint > 2.0:
+            self._last_checkpoint = now
+            self.run.save_stage(self)
+
+    def close(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()

@@ -1,0 +1,260 @@
+"""Runs a validated recipe: plans which stages to run, runs them, records everything.
+
+A stage's fingerprint hashes its plugins (name, distribution, version), their options
+(secrets and run-only settings such as ``concurrency`` left out), whatever the plugins add
+through ``fingerprint()``, and the fingerprint of the stage before it. On a re-run:
+
+- a finished stage whose fingerprint is unchanged is skipped;
+- an unfinished one (killed, interrupted, failed) with the same fingerprint resumes per item;
+- a changed one starts over, and so does every later stage.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from vlkd.core.context import StageContext
+from vlkd.core.errors import RunInterrupted, StageError, VlkdError
+from vlkd.core.plugin import Plugin
+from vlkd.core.progress import Reporter
+from vlkd.core.recipe import Recipe, StageConfig, stable_hash
+from vlkd.core.rundir import RunDir, environment_versions
+from vlkd.core.stages import STAGE_NAMES
+
+
+def _fingerprint_options(options: Any) -> dict[str, Any]:
+    data = options.model_dump(mode="json")
+    for name, info in type(options).model_fields.items():
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and extra.get("fingerprint") is False:
+            data.pop(name, None)
+    return data
+
+
+@dataclass
+class RunInfo:
+    """Everything about the run in progress; passed to lifecycle hooks and stages."""
+
+    recipe: Recipe
+    run_dir: RunDir
+    manifest: dict[str, Any]
+    reporter: Reporter
+    plugins: dict[str, list[Plugin]] = field(default_factory=dict)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    recipe_path: Path | None = None
+    dry_run: bool = False
+    no_cache: bool = False
+
+    def save_stage(self, ctx: StageContext) -> None:
+        entry = self.manifest["stages"][ctx.name]
+        entry["counts"] = ctx.counts.to_json()
+        if ctx.usage.requests or ctx.usage.cached:
+            entry["usage"] = ctx.usage.to_json()
+        if ctx.facts:
+            entry["facts"] = ctx.facts
+        self.run_dir.write_manifest(self.manifest)
+
+
+class Engine:
+    def __init__(self, recipe: Recipe, run_dir: str | Path | None = None, *, fresh: bool = False,
+                 from_stage: str | None = None, to_stage: str | None = None, dry_run: bool = False,
+                 no_cache: bool = False, reporter: Reporter | None = None,
+                 pm: pluggy.PluginManager | None = None):
+        self.recipe = recipe
+        self.run_dir = RunDir(run_dir or Path("runs") / recipe.name)
+        self.fresh = fresh
+        self.dry_run = dry_run
+        self.no_cache = no_cache
+        self.reporter = reporter or Reporter()
+        self.pm = pm or recipe.registry.pm
+        names = list(recipe.stages)
+        for flag, stage in (("--from", from_stage), ("--to", to_stage)):
+            if stage is not None and stage not in recipe.stages:
+                where = "this recipe has: " + ", ".join(names) if stage in STAGE_NAMES else \
+                    "stages are: " + ", ".join(STAGE_NAMES)
+                raise StageError(f"{flag} {stage}: no such stage in recipe '{recipe.name}' ({where})")
+        self.from_stage = from_stage
+        self.to_stage = to_stage
+
+    # -- planning ------------------------------------------------------------------------
+    def _instantiate(self) -> tuple[dict[str, list[Plugin]], dict[str, str]]:
+        plugins: dict[str, list[Plugin]] = {}
+        fingerprints: dict[str, str] = {}
+        previous = None
+        for name, stage in self.recipe.stages.items():
+            plugins[name] = [step.instantiate() for step in stage.steps]
+            parts = {
+                "stage": name,
+                "previous": previous,
+                "steps": [
+                    {"plugin": s.info.name, "distribution": s.info.distribution, "version": s.info.version,
+                     "options": _fingerprint_options(s.options), "extra": p.fingerprint()}
+                    for s, p in zip(stage.steps, plugins[name], strict=True)
+                ],
+                "settings": _fingerprint_options(stage.settings) if stage.settings is not None else None,
+            }
+            previous = fingerprints[name] = stable_hash(parts)
+        return plugins, fingerprints
+
+    def plan(self, manifest: dict[str, Any] | None, fingerprints: dict[str, str]) -> dict[str, str]:
+        """stage -> 'skip' (up to date), 'resume', 'run', or 'after' (beyond --to)."""
+        old = (manifest or {}).get("stages", {})
+        names = list(self.recipe.stages)
+        start = names.index(self.from_stage) if self.from_stage else 0
+        stop = names.index(self.to_stage) if self.to_stage else len(names) - 1
+        plan: dict[str, str] = {}
+        dirty = False
+        for i, name in enumerate(names):
+            entry = old.get(name, {})
+            same = entry.get("fingerprint") == fingerprints[name]
+            if i > stop:
+                plan[name] = "after"
+            elif i < start:
+                if not (same and entry.get("status") == "done"):
+                    raise StageError(f"--from {self.from_stage}: stage '{name}' before it is not done "
+                                     f"with this recipe; run without --from first")
+                plan[name] = "skip"
+            elif i == start and self.from_stage:
+                plan[name] = "run"
+            elif dirty or not same:
+                plan[name] = "run"
+            elif entry.get("status") == "done":
+                plan[name] = "skip"
+            else:
+                plan[name] = "resume"
+            dirty = dirty or plan[name] in ("run", "resume")
+        return plan
+
+    # -- running -------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        plugins, fingerprints = self._instantiate()
+        with self.run_dir.locked():
+            old = self.run_dir.check_owner(self.recipe.name, self.fresh)
+            plan = self.plan(old, fingerprints)
+            manifest = self._new_manifest(old, fingerprints)
+            run = RunInfo(self.recipe, self.run_dir, manifest, self.reporter, plugins, fingerprints,
+                          self.recipe.source.path, self.dry_run, self.no_cache)
+            if self.dry_run:
+                return self._dry_run(run, plan)
+            self.run_dir.write_manifest(manifest)
+            self.pm.hook.vlkd_run_start(run=run)
+            status = "done"
+            try:
+                for name, action in plan.items():
+                    if action == "after":
+                        continue
+                    if action == "skip":
+                        self.reporter.info(f"[dim]{name}: up to date[/dim]")
+                        continue
+                    self._run_stage(run, self.recipe.stages[name], resume=action == "resume")
+            except RunInterrupted:
+                status = "interrupted"
+                raise
+            except BaseException:
+                status = "failed"
+                raise
+            finally:
+                manifest["status"] = status
+                self.run_dir.write_manifest(manifest)
+                self.pm.hook.vlkd_run_end(run=run, status=status)
+                self.reporter.summary(manifest, [n for n, a in plan.items() if a != "after"])
+            return manifest
+
+    def _new_manifest(self, old: dict[str, Any] | None, fingerprints: dict[str, str]) -> dict[str, Any]:
+        recipe = self.recipe
+        stages = {}
+        for name in recipe.stages:
+            entry = dict((old or {}).get("stages", {}).get(name, {}))
+            entry.setdefault("status", "pending")
+            stages[name] = entry
+        return {
+            "format": 1,
+            "status": "running",
+            "recipe": {
+                "name": recipe.name,
+                "path": str(recipe.source.path),
+                "files": [str(p) for p in recipe.source.files],
+                "hash": recipe.hash,
+                "resolved": recipe.resolved(),
+            },
+            "versions": environment_versions(recipe.registry.distributions()),
+            "fingerprints": fingerprints,
+            "created": (old or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "stages": stages,
+        }
+
+    def _run_stage(self, run: RunInfo, stage: StageConfig, *, resume: bool) -> None:
+        name = stage.kind.name
+        if resume:
+            path = self.run_dir.stage_dir(name)
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            path = self.run_dir.reset_stage(name)
+        # later stages no longer describe this stage's outputs
+        started = False
+        for other in run.manifest["stages"]:
+            started = started or other == name
+            if started and other != name:
+                run.manifest["stages"][other] = {"status": "pending"}
+        entry = run.manifest["stages"][name] = {
+            "status": "running",
+            "fingerprint": run.fingerprints[name],
+            "plugins": [s.info.name for s in stage.steps],
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        ctx = StageContext(run, stage, path, resumed=resume)
+        self.run_dir.write_manifest(run.manifest)
+        self.pm.hook.vlkd_stage_start(run=run, stage=name)
+        t0 = time.perf_counter()
+        try:
+            driver(stage)(ctx)
+            entry["status"] = "done"
+        except KeyboardInterrupt:
+            entry["status"] = "interrupted"
+            raise RunInterrupted(
+                f"interrupted during stage '{name}'; finished items are kept.\n"
+                f"Resume with: vlkd run {run.recipe_path or 'RECIPE'}"
+                + (f" --run-dir {self.run_dir.path}" if self.run_dir.path != Path('runs').resolve() / run.recipe.name else "")
+            ) from None
+        except RunInterrupted:
+            entry["status"] = "interrupted"
+            raise
+        except BaseException as exc:
+            entry["status"] = "failed"
+            entry["error"] = str(exc) if isinstance(exc, VlkdError) else f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            ctx.close()
+            entry["wall_time_s"] = round(time.perf_counter() - t0, 3)
+            entry["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            run.save_stage(ctx)
+            self.pm.hook.vlkd_stage_end(run=run, stage=name, result=entry)
+
+    def _dry_run(self, run: RunInfo, plan: dict[str, str]) -> dict[str, Any]:
+        words = {"skip": "up to date", "resume": "resume", "run": "run", "after": "not run (--to)"}
+        for name, action in plan.items():
+            self.reporter.console.print(f"{name:<11} {words[action]}")
+            stage = self.recipe.stages[name]
+            estimate = _driver_attr(stage, "estimate")
+            if estimate is not None and action in ("run", "resume"):
+                ctx = StageContext(run, stage, self.run_dir.stage_dir(name), resumed=action == "resume")
+                for line in estimate(ctx) or ():
+                    self.reporter.console.print(f"            {line}")
+        return run.manifest
+
+
+def _driver_attr(stage: StageConfig, attr: str) -> Any:
+    module_name, _, func = stage.kind.driver.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, func if attr == "run" else attr, None)
+
+
+def driver(stage: StageConfig):
+    """The function that runs a stage (imported only when the stage runs)."""
+    return _driver_attr(stage, "run")

@@ -1,0 +1,119 @@
+"""The vlkd plugin API: every hook a plugin can implement.
+
+A plugin is a module or object with functions marked ``@vlkd.hookimpl``, installed
+through the ``vlkd`` entry-point group::
+
+    # pyproject.toml of your package
+    [project.entry-points.vlkd]
+    my_plugin = "my_package.plugin"
+
+    # my_package/plugin.py
+    import vlkd
+
+    @vlkd.hookimpl
+    def vlkd_register_preprocessors(register):
+        register("sharpen", Sharpen)
+
+Registration hooks (one per stage kind) receive a ``register(name, plugin_class)``
+callback. Names are unique per kind across all installed packages: registering a taken
+name is an error that names both distributions. The built-in plugins in
+``vlkd.plugins`` use exactly these hooks.
+
+Lifecycle hooks are for observers (loggers, trackers, notifiers); they must not change
+the run's outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from vlkd.core.engine import RunInfo
+    from vlkd.core.plugin import Plugin
+
+hookspec = pluggy.HookspecMarker("vlkd")
+hookimpl = pluggy.HookimplMarker("vlkd")
+
+Register = Callable[[str, "type[Plugin]"], None]
+
+
+# -- registration: one hook per stage kind ---------------------------------------------------
+
+
+@hookspec
+def vlkd_register_ingestors(register: Register) -> None:
+    """Register ``ingest`` plugins: ``StagePlugin`` subclasses that list the input images and
+    write ``ImageRecord`` lines to ``ctx.output("images")``."""
+
+
+@hookspec
+def vlkd_register_preprocessors(register: Register) -> None:
+    """Register ``preprocess`` steps: ``Preprocessor`` subclasses whose ``apply(image, record)``
+    returns the transformed image (or raises ``SkipItem``). Steps run in worker processes."""
+
+
+@hookspec
+def vlkd_register_teachers(register: Register) -> None:
+    """Register ``teach`` plugins: ``vlkd.core.teach.Teacher`` subclasses that turn one image
+    and prompt into one response. Concurrency, rate limits, retries, the response cache and
+    cost accounting are done by the core for every teacher."""
+
+
+@hookspec
+def vlkd_register_reviewers(register: Register) -> None:
+    """Register ``review`` plugins: ``StagePlugin`` subclasses that read ``pairs`` and write the
+    reviewed ``pairs`` (with ``review`` status set)."""
+
+
+@hookspec
+def vlkd_register_splitters(register: Register) -> None:
+    """Register ``split`` plugins: ``StagePlugin`` subclasses that assign each pair's ``split``."""
+
+
+@hookspec
+def vlkd_register_formats(register: Register) -> None:
+    """Register ``format`` plugins: ``StagePlugin`` subclasses that export the pairs as a
+    training dataset into ``ctx.output("dataset")``."""
+
+
+@hookspec
+def vlkd_register_trainers(register: Register) -> None:
+    """Register ``train`` plugins: ``StagePlugin`` subclasses that train the student on the
+    dataset and save the result (an adapter) into ``ctx.output("model")``."""
+
+
+@hookspec
+def vlkd_register_evaluators(register: Register) -> None:
+    """Register ``evaluate`` plugins: ``StagePlugin`` subclasses that score base and tuned
+    students and write ``ctx.output("metrics")``."""
+
+
+@hookspec
+def vlkd_register_reporters(register: Register) -> None:
+    """Register ``report`` plugins: ``StagePlugin`` subclasses that render the run's report."""
+
+
+# -- lifecycle: observers ------------------------------------------------------------------
+
+
+@hookspec
+def vlkd_run_start(run: RunInfo) -> None:
+    """A run begins: the recipe is valid and the run directory is ready."""
+
+
+@hookspec
+def vlkd_run_end(run: RunInfo, status: str) -> None:
+    """A run ends; ``status`` is ``done``, ``failed`` or ``interrupted``."""
+
+
+@hookspec
+def vlkd_stage_start(run: RunInfo, stage: str) -> None:
+    """A stage starts (it is not called for stages skipped as up to date)."""
+
+
+@hookspec
+def vlkd_stage_end(run: RunInfo, stage: str, result: dict[str, Any]) -> None:
+    """A stage ends; ``result`` is its manifest entry (status, counts, wall time, usage)."""

@@ -1,0 +1,67 @@
+"""Base classes for plugins.
+
+A plugin is a class registered under a name for one stage kind (see ``hookspecs``). The
+engine builds one instance per stage section, passing the validated options. What the
+instance must do depends on the kind:
+
+- most kinds (ingest, review, split, format, train, evaluate, report) subclass
+  :class:`StagePlugin` and implement ``run(ctx)``;
+- preprocessors subclass :class:`Preprocessor` and transform one image at a time;
+- teachers subclass ``vlkd.core.teach.Teacher`` and answer one request at a time; the
+  core teach driver adds concurrency, rate limits, retries, caching and cost accounting.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from vlkd.core.options import PluginOptions
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from vlkd.core.context import StageContext
+    from vlkd.core.records import ImageRecord
+
+
+class Plugin:
+    """Base of every plugin class."""
+
+    #: the pydantic model of this plugin's options (unknown keys are errors)
+    Options: ClassVar[type[PluginOptions]] = PluginOptions
+    #: top-level modules that must be importable for the plugin to run
+    requires: ClassVar[tuple[str, ...]] = ()
+    #: the vlkd extra that installs ``requires`` (used in the error message)
+    extra: ClassVar[str | None] = None
+    #: one line shown by ``vlkd plugins``; defaults to the class docstring's first line
+    description: ClassVar[str] = ""
+
+    def __init__(self, options: PluginOptions):
+        self.options = options
+
+    def fingerprint(self) -> Any:
+        """Anything besides the options that decides this plugin's output (JSON-serialisable).
+
+        For example an ingestor returns the sizes and modification times of its input
+        files, so that adding an image re-runs the stage. ``None`` when options suffice.
+        """
+        return None
+
+
+class StagePlugin(Plugin):
+    """A plugin that is the whole stage: it reads its inputs and writes its outputs via ``ctx``."""
+
+    def run(self, ctx: StageContext) -> None:
+        raise NotImplementedError
+
+
+class Preprocessor(Plugin):
+    """One step of the ``preprocess`` chain: takes a decoded image and returns an image.
+
+    Raise :class:`vlkd.core.errors.SkipItem` to drop the image with a reason. ``record``
+    may be updated (e.g. ``record.notes``, ``record.visual_tokens``). Steps run in worker
+    processes, so a preprocessor and its options must be picklable.
+    """
+
+    def apply(self, image: Image.Image, record: ImageRecord) -> Image.Image:
+        raise NotImplementedError

@@ -1,0 +1,269 @@
+"""Validate recipe data against the installed plugins and turn it into a :class:`Recipe`.
+
+Each stage section is validated by its plugin's own options model. Every problem found is
+reported at once, as ``FILE:LINE:COL: dotted.path: message`` pointing at the offending
+key in the file it came from (an ``extends`` base included); a key without a position
+falls back to its nearest parent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from vlkd.core.errors import PluginError, RecipeError, did_you_mean
+from vlkd.core.options import Options, PluginOptions, SourcedStr
+from vlkd.core.recipe_source import RecipeSource, dotted, load_recipe_source
+from vlkd.core.registry import PluginInfo, Registry
+from vlkd.core.stages import STAGE_KINDS, STAGE_NAMES, StageKind
+from vlkd.core.yaml_positions import Path_
+
+TOP_LEVEL_KEYS = ("name", "description", *STAGE_NAMES)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass
+class Step:
+    """One configured plugin: what it is, its validated options, and where it was written."""
+
+    info: PluginInfo
+    options: PluginOptions
+    path: Path_
+
+    def instantiate(self):
+        return self.info.cls(self.options)
+
+
+@dataclass
+class StageConfig:
+    kind: StageKind
+    steps: list[Step]
+    #: stage-level settings of multi-plugin stages (``preprocess: {steps: [...], workers: 4}``)
+    settings: Options | None = None
+
+    @property
+    def name(self) -> str:
+        return self.kind.name
+
+
+@dataclass
+class Recipe:
+    name: str
+    description: str
+    stages: dict[str, StageConfig]
+    source: RecipeSource
+    registry: Registry = field(repr=False)
+
+    def resolved(self) -> dict[str, Any]:
+        """The recipe as validated, secrets redacted: safe to write to the run directory."""
+        out: dict[str, Any] = {"name": self.name}
+        if self.description:
+            out["description"] = self.description
+        for name, stage in self.stages.items():
+            steps = [s.options.model_dump(mode="json") for s in stage.steps]
+            if stage.kind.multi:
+                out[name] = {"steps": steps}
+                if stage.settings is not None:
+                    out[name].update(stage.settings.model_dump(mode="json"))
+            else:
+                out[name] = steps[0]
+        return out
+
+    @property
+    def hash(self) -> str:
+        return stable_hash(self.resolved())
+
+
+def stable_hash(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def settings_model(kind: StageKind) -> type[Options] | None:
+    """Stage-level settings model for multi-plugin stages (lives beside the stage's driver)."""
+    if not kind.multi:
+        return None
+    module_name, _, _ = kind.driver.partition(":")
+    return getattr(importlib.import_module(module_name), "Settings", None)
+
+
+def _wrap_sources(value: Any, path: Path_, src: RecipeSource) -> Any:
+    """Mark strings with the directory of the file they came from (for ``RecipePath``)."""
+    if isinstance(value, dict):
+        return {k: _wrap_sources(v, (*path, k), src) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_wrap_sources(v, (*path, i), src) for i, v in enumerate(value)]
+    if isinstance(value, str):
+        loc = src.where(path)
+        file = Path(loc.file)
+        base = str(file.parent) if loc.line and file.is_file() else str(Path.cwd())
+        return SourcedStr(value, base)
+    return value
+
+
+class _Problems:
+    def __init__(self, src: RecipeSource):
+        self.src = src
+        self.items: list[str] = []
+
+    def add(self, path: Path_, message: str) -> None:
+        self.items.append(f"{self.src.where(path)}: {dotted(path)}: {message}")
+
+    def add_validation(self, exc: ValidationError, prefix: Path_, model: type[Options]) -> None:
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            path = (*prefix, *loc)
+            kind = err["type"]
+            if kind == "extra_forbidden":
+                key = str(loc[-1])
+                allowed = _allowed_keys(model, loc[:-1])
+                hint = did_you_mean(key, allowed) if allowed else ""
+                choices = f"; allowed: {', '.join(allowed)}" if allowed else ""
+                self.add(path, f"unknown key '{key}'{hint}{choices}")
+            elif kind == "missing":
+                self.add(path, f"required key '{loc[-1]}' is missing" if loc else "a value is required")
+            else:
+                msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+                self.add(path, msg)
+
+
+def _allowed_keys(model: type[Options], loc: tuple) -> list[str]:
+    """Field names of the (nested) model at ``loc``; empty when it cannot be followed."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        current = _model_of(fields[part].annotation)
+        if current is None:
+            return []
+    fields = getattr(current, "model_fields", None)
+    return sorted(fields) if fields else []
+
+
+def _model_of(annotation: Any) -> Any:
+    if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _validate_step(section: Any, path: Path_, kind: StageKind, registry: Registry,
+                   problems: _Problems) -> Step | None:
+    if not isinstance(section, dict):
+        problems.add(path, f"must be a mapping with 'plugin: NAME' (installed: {', '.join(registry.names(kind.name))})")
+        return None
+    name = section.get("plugin")
+    if not isinstance(name, str) or not name:
+        problems.add(path, f"missing 'plugin: NAME'; installed {kind.plural}: "
+                           f"{', '.join(registry.names(kind.name)) or 'none'}")
+        return None
+    try:
+        info = registry.get(kind.name, str(name))
+        info.check_available()
+    except PluginError as exc:
+        problems.add((*path, "plugin"), str(exc))
+        return None
+    try:
+        options = info.cls.Options.model_validate(section)
+    except ValidationError as exc:
+        problems.add_validation(exc, path, info.cls.Options)
+        return None
+    return Step(info, options, path)
+
+
+def _validate_stage(value: Any, kind: StageKind, registry: Registry, problems: _Problems) -> StageConfig | None:
+    path: Path_ = (kind.name,)
+    if not kind.multi:
+        step = _validate_step(value, path, kind, registry, problems)
+        return StageConfig(kind, [step]) if step else None
+    settings_cls = settings_model(kind)
+    settings = None
+    steps_path = path
+    if isinstance(value, dict) and settings_cls is not None:
+        rest = {k: v for k, v in value.items() if k != "steps"}
+        if "steps" not in value:
+            problems.add(path, "must be a list of steps, or a mapping with 'steps:' and stage settings")
+            return None
+        try:
+            settings = settings_cls.model_validate(rest)
+        except ValidationError as exc:
+            problems.add_validation(exc, path, settings_cls)
+        value, steps_path = value["steps"], (*path, "steps")
+    if not isinstance(value, list):
+        problems.add(steps_path, "must be a list of steps, each '{plugin: NAME, ...options}'")
+        return None
+    before = len(problems.items)
+    steps = [_validate_step(item, (*steps_path, i), kind, registry, problems) for i, item in enumerate(value)]
+    if len(problems.items) != before:
+        return None
+    return StageConfig(kind, [s for s in steps if s], settings)
+
+
+def build_recipe(src: RecipeSource, registry: Registry) -> Recipe:
+    """Validate merged recipe data; raise :class:`RecipeError` listing every problem."""
+    problems = _Problems(src)
+    data = _wrap_sources(src.data, (), src)
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            problems.add((key,), f"unknown key '{key}'{did_you_mean(str(key), TOP_LEVEL_KEYS)}; "
+                                 f"allowed: name, extends, description, {', '.join(STAGE_NAMES)}")
+    name = data.get("name")
+    if name is None:
+        problems.add((), "required key 'name' is missing (it names the run directory: runs/<name>/)")
+    elif not isinstance(name, str) or not _NAME.match(name):
+        problems.add(("name",), "must be letters, digits, '.', '_' or '-' (it names the run directory)")
+    description = data.get("description") or ""
+    if not isinstance(description, str):
+        problems.add(("description",), "must be a string")
+    stages: dict[str, StageConfig] = {}
+    for kind in STAGE_KINDS:
+        if kind.name in data:
+            stage = _validate_stage(data[kind.name], kind, registry, problems)
+            if stage is not None:
+                stages[kind.name] = stage
+    if not problems.items:
+        _check_inputs(stages, problems)
+    if problems.items:
+        raise RecipeError(problems.items)
+    return Recipe(str(name), str(description), stages, src, registry)
+
+
+def _check_inputs(stages: dict[str, StageConfig], problems: _Problems) -> None:
+    """Every stage's required artifacts must be produced by an earlier stage of the recipe."""
+    produced: set[str] = set()
+    for name, stage in stages.items():
+        for artifact in stage.kind.consumes:
+            required = artifact in _REQUIRED.get(name, stage.kind.consumes)
+            if required and artifact not in produced:
+                makers = [k.name for k in STAGE_KINDS if artifact in k.produces and k.name != name]
+                problems.add((name,), f"needs {artifact} from an earlier stage: add a "
+                                      f"{' or '.join(repr(m) for m in makers)} section")
+        produced.update(stage.kind.produces)
+
+
+#: artifacts a stage cannot do without (others are used when present)
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "review": ("pairs",), "format": ("pairs",), "evaluate": ("pairs",), "report": (),
+}
+
+
+def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
+                registry: Registry | None = None) -> Recipe:
+    """Load, merge, interpolate and validate a recipe file."""
+    from vlkd.core.registry import load_registry
+
+    src = load_recipe_source(path, overrides)
+    return build_recipe(src, registry or load_registry())

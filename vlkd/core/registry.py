@@ -1,0 +1,128 @@
+"""The plugin manager and the registry of named plugins per stage kind.
+
+Built-in plugins (``vlkd.plugins.BUILTIN_PLUGINS``) and third-party plugins (the ``vlkd``
+entry-point group) are registered the same way and are indistinguishable afterwards.
+Set ``VLKD_DISABLE_PLUGIN_AUTOLOAD=1`` to load only the built-ins.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from dataclasses import dataclass
+
+import pluggy
+
+from vlkd import __version__
+from vlkd.core import hookspecs
+from vlkd.core.errors import PluginError, did_you_mean
+from vlkd.core.plugin import Plugin
+from vlkd.core.stages import KINDS_BY_NAME, STAGE_KINDS, StageKind
+
+AUTOLOAD_ENV = "VLKD_DISABLE_PLUGIN_AUTOLOAD"
+
+
+def get_plugin_manager(*, autoload: bool | None = None, builtins: bool = True) -> pluggy.PluginManager:
+    """A fresh plugin manager with the hook specs, the built-ins and (unless disabled) entry points."""
+    pm = pluggy.PluginManager("vlkd")
+    pm.add_hookspecs(hookspecs)
+    if builtins:
+        from vlkd.plugins import BUILTIN_PLUGINS
+
+        for module_name in BUILTIN_PLUGINS:
+            pm.register(importlib.import_module(module_name), name=module_name)
+    if autoload is None:
+        autoload = os.environ.get(AUTOLOAD_ENV, "").strip().lower() not in ("1", "true", "yes")
+    if autoload:
+        pm.load_setuptools_entrypoints("vlkd")
+    pm.check_pending()
+    return pm
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    kind: StageKind
+    name: str
+    cls: type[Plugin]
+    distribution: str
+    version: str
+
+    @property
+    def description(self) -> str:
+        text = self.cls.description or (self.cls.__doc__ or "").strip()
+        return text.splitlines()[0] if text else ""
+
+    def missing_modules(self) -> list[str]:
+        return [m for m in self.cls.requires if importlib.util.find_spec(m) is None]
+
+    def install_hint(self) -> str:
+        extra = self.cls.extra
+        if self.distribution == "vlkd" and extra:
+            return f'pip install "vlkd[{extra}]"'
+        if extra:
+            return f'pip install "{self.distribution}[{extra}]"'
+        return "pip install " + " ".join(self.missing_modules())
+
+    def check_available(self) -> None:
+        missing = self.missing_modules()
+        if missing:
+            raise PluginError(
+                f"plugin '{self.name}' needs: {self.install_hint()} (missing: {', '.join(missing)})"
+            )
+
+
+class Registry:
+    """Every registered plugin, by stage kind and name."""
+
+    def __init__(self, pm: pluggy.PluginManager):
+        self.pm = pm
+        self._plugins: dict[str, dict[str, PluginInfo]] = {k.name: {} for k in STAGE_KINDS}
+        dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
+        for kind in STAGE_KINDS:
+            hook = getattr(pm.hook, kind.hook)
+            for impl in reversed(hook.get_hookimpls()):  # registration order
+                dist = dists.get(id(impl.plugin))
+                dist_name = dist.project_name if dist is not None else "vlkd"
+                version = dist.version if dist is not None else __version__
+                impl.function(register=self._registrar(kind, dist_name, version))
+
+    def _registrar(self, kind: StageKind, dist_name: str, version: str):
+        def register(name: str, cls: type[Plugin]) -> None:
+            if not isinstance(name, str) or not name:
+                raise PluginError(f"{dist_name}: a {kind.singular} must be registered with a non-empty name")
+            if not (isinstance(cls, type) and issubclass(cls, Plugin)):
+                raise PluginError(f"{dist_name}: {kind.singular} '{name}' must be a vlkd Plugin subclass")
+            taken = self._plugins[kind.name].get(name)
+            if taken is not None:
+                raise PluginError(
+                    f"{kind.singular} plugin '{name}' is registered twice: by {taken.distribution} "
+                    f"{taken.version} and by {dist_name} {version}; uninstall one of them"
+                )
+            self._plugins[kind.name][name] = PluginInfo(kind, name, cls, dist_name, version)
+
+        return register
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self._plugins[kind])
+
+    def get(self, kind: str, name: str) -> PluginInfo:
+        found = self._plugins[kind].get(name)
+        if found is None:
+            k = KINDS_BY_NAME[kind]
+            installed = ", ".join(self.names(kind)) or "none"
+            raise PluginError(
+                f"unknown {k.singular} plugin '{name}'{did_you_mean(name, self._plugins[kind])}; "
+                f"installed: {installed}"
+            )
+        return found
+
+    def all(self) -> list[PluginInfo]:
+        return [info for kind in STAGE_KINDS for _, info in sorted(self._plugins[kind.name].items())]
+
+    def distributions(self) -> dict[str, str]:
+        return {info.distribution: info.version for info in self.all()}
+
+
+def load_registry(*, autoload: bool | None = None) -> Registry:
+    return Registry(get_plugin_manager(autoload=autoload))

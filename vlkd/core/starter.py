@@ -1,0 +1,37 @@
+"""The commented starter recipe written by ``vlkd init``."""
+
+from __future__ import annotations
+
+STARTER = """\
+# yaml-language-server: $schema=https://vlkd.dev/schemas/recipe.schema.json
+# A vlkd recipe: each stage names a plugin and its options. Stages run in this order;
+# leave out the ones you do not need yet. Check it with: vlkd validate {name}.yaml
+name: {name}
+
+# Share settings between recipes: maps merge deeply, lists replace.
+# extends: ../base/automotive.yaml
+
+ingest:
+  plugin: files
+  inputs: [images/]            # folders, globs, CSV/JSONL manifests, PDF manuals
+
+preprocess:                    # applied in order; originals are never modified
+  - plugin: exif_transpose
+  - plugin: to_rgb
+  - plugin: resize
+    max_side: 1024
+
+teach:
+  plugin: ocr                  # offline; or: openai / anthropic (api_key: ${{env:OPENAI_API_KEY}})
+
+# review:   {{plugin: spreadsheet}}
+# split:    {{plugin: by_image}}
+# format:   {{plugin: llamafactory}}
+# train:    {{plugin: peft, student: tiny-qwen2-vl}}
+# evaluate: {{plugin: student}}
+# report:   {{plugin: markdown}}
+"""
+
+
+def starter_recipe(name: str) -> str:
+    return STARTER.format(name=name)

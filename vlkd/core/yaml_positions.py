@@ -1,0 +1,87 @@
+"""YAML loading that remembers where every key came from.
+
+``yaml.safe_load`` throws away line numbers, so a validation error could only name a
+dotted path. Here a document is composed into nodes and converted by hand, recording the
+location of every mapping key and sequence item under its path (a tuple of keys and list
+indices). Errors are then reported at ``file:line:col`` of the offending key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vlkd.core.errors import Location, RecipeError
+
+Path_ = tuple[str | int, ...]
+Positions = dict[Path_, Location]
+
+
+def _loc(file: str, node: yaml.Node) -> Location:
+    mark = node.start_mark
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+def _convert(node: yaml.Node, loader: yaml.SafeLoader, file: str, path: Path_, pos: Positions) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)  # resolves YAML merge keys (<<: *anchor)
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                raise RecipeError([f"{_loc(file, key_node)}: mapping keys must be plain scalars"])
+            if key in out:
+                where = ".".join(str(p) for p in (*path, key))
+                raise RecipeError([f"{_loc(file, key_node)}: {where}: duplicate key '{key}'"])
+            pos[(*path, key)] = _loc(file, key_node)
+            out[key] = _convert(value_node, loader, file, (*path, key), pos)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for i, item in enumerate(node.value):
+            pos[(*path, i)] = _loc(file, item)
+            items.append(_convert(item, loader, file, (*path, i), pos))
+        return items
+    return loader.construct_object(node, deep=True)
+
+
+def load_yaml_with_positions(text: str, file: str) -> tuple[Any, Positions]:
+    """Parse one YAML document; return the data and the location of every key/item path."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        positions: Positions = {}
+        if node is None:
+            return None, positions
+        positions[()] = _loc(file, node)
+        return _convert(node, loader, file, (), positions), positions
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+        what = " ".join(s for s in (exc.context, exc.problem) if s)
+        raise RecipeError([f"{where}: YAML syntax error: {what}"]) from None
+    except yaml.YAMLError as exc:
+        raise RecipeError([f"{file}: YAML error: {exc}"]) from None
+    finally:
+        loader.dispose()
+
+
+def load_yaml_file(path: Path) -> tuple[Any, Positions]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecipeError([f"{path}: no such file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError([f"{path}: cannot read: {exc}"]) from None
+    return load_yaml_with_positions(text, str(path))
+
+
+def nearest_location(positions: Positions, path: Path_) -> Location | None:
+    """The location of ``path``, else of its nearest ancestor that has one."""
+    for n in range(len(path), -1, -1):
+        loc = positions.get(tuple(path[:n]))
+        if loc is not None:
+            return loc
+    return None
