@@ -10,7 +10,7 @@ import importlib
 
 import typer
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("vlkd.commands.student",)
 
 
 def register_commands(app: typer.Typer) -> None:
