@@ -120,9 +120,7 @@ class Engine:
                     raise StageError(f"--from {self.from_stage}: stage '{name}' before it is not done "
                                      f"with this recipe; run without --from first")
                 plan[name] = "skip"
-            elif i == start and self.from_stage:
-                plan[name] = "run"
-            elif dirty or not same:
+            elif (i == start and self.from_stage) or dirty or not same:
                 plan[name] = "run"
             elif entry.get("status") == "done":
                 plan[name] = "skip"

@@ -48,7 +48,7 @@ class StageError(VlkdError):
     """A stage cannot run (its input is missing, its input is invalid, ...)."""
 
 
-class SkipItem(Exception):  # noqa: N818 - a signal, not an error
+class SkipItem(Exception):
     """Raised by per-item plugin code: this item is skipped, with a reason shown to the user."""
 
     def __init__(self, reason: str):

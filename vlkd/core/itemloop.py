@@ -57,22 +57,23 @@ def map_items(ctx: StageContext, items: Sequence[T], *, key: Callable[[T], str],
                 finish(k, _call(work, item))
         else:
             pool_cls = cf.ProcessPoolExecutor if processes else cf.ThreadPoolExecutor
-            with pool_cls(max_workers=workers) as pool:
-                # bounded in flight: memory stays flat however many items there are
-                pending: dict[cf.Future, str] = {}
-                queue = iter(todo)
-                try:
-                    for k, item in itertools.islice(queue, workers * 2):
-                        pending[pool.submit(_call, work, item)] = k
-                    while pending:
-                        done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                        for fut in done:
-                            finish(pending.pop(fut), fut.result())
-                            nxt = next(queue, None)
-                            if nxt is not None:
-                                pending[pool.submit(_call, work, nxt[1])] = nxt[0]
-                except BaseException:
-                    for fut in pending:
-                        fut.cancel()
-                    raise
+            pool = pool_cls(max_workers=workers)
+            # bounded in flight: memory stays flat however many items there are
+            pending: dict[cf.Future, str] = {}
+            queue = iter(todo)
+            try:
+                for k, item in itertools.islice(queue, workers * 2):
+                    pending[pool.submit(_call, work, item)] = k
+                while pending:
+                    done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                    for fut in done:
+                        finish(pending.pop(fut), fut.result())
+                        nxt = next(queue, None)
+                        if nxt is not None:
+                            pending[pool.submit(_call, work, nxt[1])] = nxt[0]
+            except BaseException:
+                # Ctrl-C or a stop: do not wait for the queue; items in flight are redone on resume
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown()
     return list(ledger.records(keys))

@@ -33,6 +33,8 @@ class Plugin:
     requires: ClassVar[tuple[str, ...]] = ()
     #: the vlkd extra that installs ``requires`` (used in the error message)
     extra: ClassVar[str | None] = None
+    #: the install command to show instead (third-party plugins: ``pip install "my-pkg[gpu]"``)
+    install: ClassVar[str | None] = None
     #: one line shown by ``vlkd plugins``; defaults to the class docstring's first line
     description: ClassVar[str] = ""
 

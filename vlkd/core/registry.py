@@ -2,7 +2,9 @@
 
 Built-in plugins (``vlkd.plugins.BUILTIN_PLUGINS``) and third-party plugins (the ``vlkd``
 entry-point group) are registered the same way and are indistinguishable afterwards.
-Set ``VLKD_DISABLE_PLUGIN_AUTOLOAD=1`` to load only the built-ins.
+Set ``VLKD_DISABLE_PLUGIN_AUTOLOAD=1`` to load only the built-ins. ``VLKD_PLUGINS`` names
+extra plugin modules (comma-separated, importable) to load without packaging them, e.g. a
+team's local plugin kept beside its recipes: ``VLKD_PLUGINS=our_plugins.stamp vlkd run r.yaml``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from vlkd.core.plugin import Plugin
 from vlkd.core.stages import KINDS_BY_NAME, STAGE_KINDS, StageKind
 
 AUTOLOAD_ENV = "VLKD_DISABLE_PLUGIN_AUTOLOAD"
+MODULES_ENV = "VLKD_PLUGINS"
 
 
 def get_plugin_manager(*, autoload: bool | None = None, builtins: bool = True) -> pluggy.PluginManager:
@@ -36,7 +39,17 @@ def get_plugin_manager(*, autoload: bool | None = None, builtins: bool = True) -
         autoload = os.environ.get(AUTOLOAD_ENV, "").strip().lower() not in ("1", "true", "yes")
     if autoload:
         pm.load_setuptools_entrypoints("vlkd")
-    pm.check_pending()
+    for module_name in filter(None, (m.strip() for m in os.environ.get(MODULES_ENV, "").split(","))):
+        if pm.get_plugin(module_name) is None:
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError as exc:
+                raise PluginError(f"{MODULES_ENV}: cannot import plugin module '{module_name}': {exc}") from None
+            pm.register(module, name=module_name)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin {exc.plugin!r} implements a hook vlkd does not have: {exc}") from None
     return pm
 
 
@@ -57,11 +70,10 @@ class PluginInfo:
         return [m for m in self.cls.requires if importlib.util.find_spec(m) is None]
 
     def install_hint(self) -> str:
-        extra = self.cls.extra
-        if self.distribution == "vlkd" and extra:
-            return f'pip install "vlkd[{extra}]"'
-        if extra:
-            return f'pip install "{self.distribution}[{extra}]"'
+        if self.cls.install:
+            return self.cls.install
+        if self.cls.extra:
+            return f'pip install "vlkd[{self.cls.extra}]"'
         return "pip install " + " ".join(self.missing_modules())
 
     def check_available(self) -> None:
@@ -83,8 +95,12 @@ class Registry:
             hook = getattr(pm.hook, kind.hook)
             for impl in reversed(hook.get_hookimpls()):  # registration order
                 dist = dists.get(id(impl.plugin))
-                dist_name = dist.project_name if dist is not None else "vlkd"
-                version = dist.version if dist is not None else __version__
+                if dist is not None:
+                    dist_name, version = dist.project_name, dist.version
+                elif (pm.get_name(impl.plugin) or "").startswith("vlkd.plugins."):
+                    dist_name, version = "vlkd", __version__
+                else:  # registered by hand or through VLKD_PLUGINS: not from a distribution
+                    dist_name, version = pm.get_name(impl.plugin) or "unknown", "local"
                 impl.function(register=self._registrar(kind, dist_name, version))
 
     def _registrar(self, kind: StageKind, dist_name: str, version: str):

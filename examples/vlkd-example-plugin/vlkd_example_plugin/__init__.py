@@ -1,0 +1,36 @@
+"""An example vlkd plugin package: registers the ``grayscale`` preprocessing step.
+
+Install it (``pip install ./examples/vlkd-example-plugin``) and use it in a recipe::
+
+    preprocess:
+      - plugin: grayscale
+        keep_rgb: true
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from vlkd.core.hookspecs import hookimpl
+from vlkd.core.options import PluginOptions
+from vlkd.core.plugin import Preprocessor
+
+
+class GrayscaleOptions(PluginOptions):
+    keep_rgb: bool = Field(default=True, description="convert back to 3 channels after removing colour")
+
+
+class Grayscale(Preprocessor):
+    """Remove colour from an image (an example of a third-party preprocessing step)."""
+
+    Options = GrayscaleOptions
+
+    def apply(self, image, record):
+        grey = image.convert("L")
+        record.notes.append("grayscale")
+        return grey.convert("RGB") if self.options.keep_rgb else grey
+
+
+@hookimpl
+def vlkd_register_preprocessors(register):
+    register("grayscale", Grayscale)

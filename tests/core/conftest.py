@@ -1,0 +1,28 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+
+import fixture_plugins  # noqa: E402
+
+
+@pytest.fixture
+def registry(vlkd_registry):
+    """Built-ins plus the core test plugins."""
+    return vlkd_registry(fixture_plugins)
+
+
+@pytest.fixture
+def write(tmp_path):
+    """write("name.yaml", text) -> path, for recipe files."""
+
+    def _write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return _write

@@ -1,0 +1,98 @@
+"""The command line as a person uses it: exit codes, messages, no tracebacks."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).parent
+
+
+def vlkd(*args, cwd=None, env=None):
+    env = {**os.environ, "PYTHONPATH": str(HERE), "VLKD_PLUGINS": "fixture_plugins", "COLUMNS": "200",
+           **(env or {})}
+    return subprocess.run([sys.executable, "-m", "vlkd", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_help_lists_the_commands():
+    result = vlkd("--help")
+    assert result.returncode == 0
+    for command in ("run", "validate", "plugins", "schema", "init"):
+        assert f"  {command} " in result.stdout
+
+
+def test_validate_ok(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("name: r\ningest:\n  plugin: counting\n  n: 3\n")
+    result = vlkd("validate", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "recipe 'r': ingest (counting)" in result.stdout
+
+
+def test_user_errors_exit_2_without_traceback(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("name: r\ningest:\n  plugin: counting\n  n: -3\n  nn: 1\n")
+    for command in ("validate", "run"):
+        result = vlkd(command, str(path), "--set", "ingest.calls_file=x")
+        assert result.returncode == 2
+        assert "Traceback" not in result.stderr
+        assert f"error: {path}:4:3: ingest.n: Input should be greater than 0" in result.stderr
+        assert f"{path}:5:3: ingest.nn: unknown key 'nn' (did you mean 'n'?)" in result.stderr
+    assert not (tmp_path / "runs").exists()  # nothing written
+
+
+def test_missing_recipe_file(tmp_path):
+    result = vlkd("validate", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2
+    assert f"error: {tmp_path / 'nope.yaml'}: no such file" in result.stderr
+
+
+def test_yaml_syntax_error(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("name: r\ningest: {plugin: counting\n")
+    result = vlkd("validate", str(path))
+    assert result.returncode == 2
+    assert f"{path}:3:1: YAML syntax error" in result.stderr
+
+
+def test_run_default_run_dir_and_refusal(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("name: r\ningest:\n  plugin: counting\n  n: 3\n")
+    result = vlkd("run", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "runs" / "r" / "manifest.json").exists()
+    assert "ingest" in result.stderr and "done" in result.stderr  # summary table
+    other = tmp_path / "o.yaml"
+    other.write_text("name: o\ningest:\n  plugin: counting\n  n: 3\n")
+    result = vlkd("run", str(other), "--run-dir", "runs/r", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "holds a run of recipe 'r', not 'o'" in result.stderr
+
+
+def test_quiet_prints_nothing_on_success(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("name: r\ningest:\n  plugin: counting\n  n: 3\n")
+    result = vlkd("run", str(path), "--quiet", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stderr == "" and result.stdout == ""
+
+
+def test_init_writes_a_commented_recipe_that_validates(tmp_path):
+    result = vlkd("init", "brand-x", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "brand-x.yaml").read_text()
+    assert text.startswith("# yaml-language-server: $schema=")
+    assert yaml.safe_load(text)["name"] == "brand-x"
+    (tmp_path / "images").mkdir()
+    result = vlkd("validate", "brand-x.yaml", cwd=tmp_path, env={"VLKD_PLUGINS": ""})
+    assert result.returncode == 0, result.stderr
+    again = vlkd("init", "brand-x", cwd=tmp_path)
+    assert again.returncode == 2 and "exists; pass --force" in again.stderr
+
+
+def test_python_dash_m_works():
+    result = subprocess.run([sys.executable, "-m", "vlkd", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "Usage" in result.stdout
