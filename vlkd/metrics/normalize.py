@@ -1,0 +1,45 @@
+"""Answer normalisation shared by the metrics.
+
+``normalize_answer`` is what exact match compares: Unicode NFKC (full-width letters,
+digits and punctuation become half-width, ``℃`` becomes ``°C``), case folded, punctuation
+removed as SQuAD does (ASCII and Chinese: ``，。、：；！？「」《》（）·`` ...) except a decimal point or
+separator between two digits, whitespace collapsed, and spaces next to CJK characters
+dropped (Chinese does not separate words with spaces).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_CJK = r"\u2e80-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+_SPACE_NEAR_CJK = re.compile(rf"(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
+_SPACES = re.compile(r"\s+")
+#: kept between digits: 3.5, 1,200 -> 1200 (the comma goes), 35-40 stays a range
+_KEEP_BETWEEN_DIGITS = {".", "-", "/", ":"}
+
+
+def is_punctuation(ch: str) -> bool:
+    return unicodedata.category(ch).startswith("P")
+
+
+def light_normalize(text: str) -> str:
+    """NFKC, case folded, whitespace collapsed: the DocVQA normalisation, used by ANLS."""
+    text = unicodedata.normalize("NFKC", text or "").casefold()
+    return _SPACES.sub(" ", text).strip()
+
+
+def normalize_answer(text: str) -> str:
+    """The form exact match compares (see the module docstring)."""
+    text = light_normalize(text)
+    out = []
+    n = len(text)
+    for i, ch in enumerate(text):
+        if is_punctuation(ch):
+            between_digits = 0 < i < n - 1 and text[i - 1].isdigit() and text[i + 1].isdigit()
+            if between_digits and ch in _KEEP_BETWEEN_DIGITS:
+                out.append(ch)
+            continue
+        out.append(ch)
+    text = _SPACES.sub(" ", "".join(out)).strip()
+    return _SPACE_NEAR_CJK.sub("", text)
