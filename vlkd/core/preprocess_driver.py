@@ -1,24 +1,42 @@
 """Driver of the ``preprocess`` stage: decode each image once, apply the steps, encode once.
 
-Images are processed in worker processes (default: one per CPU). Each output image is
-written under ``preprocess/images/``; the originals are never modified.
+Per image (in worker processes, default one per CPU, resumable per image):
+
+1. read the header only, and plan the chain: every step that has
+   ``planned_size(size, header) -> size`` says what size it will output;
+2. when every step can plan and the largest size a step resizes to is at most half the
+   original on both sides, JPEG images are decoded in draft mode (a 2x/4x/8x reduced DCT
+   decode, several times faster) to at least that size;
+3. decode once, apply the steps in order: before each step ``record.width``/``height`` are
+   set to the size the image has *in the plan* at that point, so resizing steps compute their
+   target from the true size, not from the reduced draft;
+4. encode once (PNG or JPEG) to ``preprocess/images/<id>.<ext>``. Originals are only read.
+
+Collective steps (``dedup_near``): a step that also has ``collect(image, record)`` and
+``select(entries)`` needs to see all images. ``collect`` runs inside the per-image chain and
+its result is kept with the image's record in the ledger; after every image is done the
+driver calls ``select`` once in the main process with ``(record, collected)`` pairs in input
+order, and drops the images it names (counted as skipped, with its reason). Steps after a
+collective step still run on every image: the decision comes only when all are seen.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
 from vlkd.core.context import StageContext
-from vlkd.core.errors import SkipItem
 from vlkd.core.jsonl import read_jsonl, write_jsonl_atomic
 from vlkd.core.options import OnError, Options
 from vlkd.core.plugin import Preprocessor
 from vlkd.core.records import ImageRecord
+
+COLLECTED = "_collected"
 
 
 class Settings(Options):
@@ -28,10 +46,38 @@ class Settings(Options):
                                 description="worker processes [default: number of CPUs]")
     output_format: Literal["png", "jpeg"] = Field(default="png", description="encoding of the output images")
     quality: int = Field(default=95, ge=1, le=100, description="JPEG quality")
+    png_compress_level: int = Field(default=6, ge=0, le=9, description="PNG zlib level (1 fast, 9 small)")
+    draft: bool = Field(default=True, description="decode JPEGs reduced when the target is at least 2x smaller")
+    max_pixels: int | None = Field(default=None, ge=1,
+                                   description="skip images with more pixels [default: Pillow's limit]")
     on_error: OnError = Field(default="skip", description="skip a bad image with a reason, or stop the run")
 
 
-class _Chain:
+def plan_sizes(steps: list[Preprocessor], size: tuple[int, int], header: Any) -> list[tuple[int, int]] | None:
+    """Sizes entering each step and leaving the last; ``None`` when some step cannot say."""
+    sizes = [size]
+    for step in steps:
+        planner = getattr(step, "planned_size", None)
+        nxt = planner(sizes[-1], header) if planner is not None else None
+        if nxt is None:
+            return None
+        sizes.append(tuple(nxt))  # type: ignore[arg-type]
+    return sizes
+
+
+def draft_box(sizes: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """The JPEG draft request: the largest size a step resizes to, if at most half the original."""
+    from vlkd.images.decode import draft_request
+
+    original = sizes[0]
+    targets = [b for a, b in itertools.pairwise(sizes) if a != b and sorted(a) != sorted(b)]
+    if not targets:
+        return None
+    largest = max(targets, key=lambda s: max(max(s) / max(original), min(s) / min(original)))
+    return draft_request(original, largest)
+
+
+class Chain:
     """The picklable per-image work: decode once, apply every step, encode once."""
 
     def __init__(self, steps: list[Preprocessor], out_dir: Path, settings: Settings):
@@ -39,40 +85,94 @@ class _Chain:
         self.out_dir = out_dir
         self.settings = settings
 
-    def __call__(self, record: ImageRecord) -> list[dict]:
-        from PIL import Image
+    def __call__(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        from vlkd.images.decode import PILLOW_MAX_PIXELS, load_image, open_image
 
-        try:
-            image = Image.open(record.path)
-            image.load()
-        except FileNotFoundError:
-            raise SkipItem(f"file disappeared: {record.path}") from None
-        except Exception as exc:
-            raise SkipItem(f"cannot decode image: {record.path}: {exc}") from None
-        for step in self.steps:
+        settings = self.settings
+        record = ImageRecord.model_validate(data)
+        original = {"path": record.path, "width": record.width, "height": record.height, "format": record.format}
+        limit = settings.max_pixels or PILLOW_MAX_PIXELS
+        image, notes = open_image(record.path, max_pixels=limit, load=False)
+        sizes = plan_sizes(self.steps, image.size, image)
+        box = draft_box(sizes) if sizes is not None and settings.draft else None
+        notes.extend(n for n in load_image(image, record.path, draft=box) if "JPEG draft" not in n)
+        record.notes.extend(n for n in notes if n not in record.notes)
+        collected: dict[str, Any] = {}
+        for i, step in enumerate(self.steps):
+            if box is not None:
+                record.width, record.height = sizes[i]  # type: ignore[index]
+            else:
+                record.width, record.height = image.size
             image = step.apply(image, record)
-        ext = "jpg" if self.settings.output_format == "jpeg" else "png"
-        out = self.out_dir / f"{record.id}.{ext}"
+            if hasattr(step, "collect") and hasattr(step, "select"):
+                collected[str(i)] = step.collect(image, record)
+        out = self.encode(image, record)
+        result = record.model_copy(update={"path": str(out), "width": image.width, "height": image.height,
+                                           "format": "JPEG" if settings.output_format == "jpeg" else "PNG"})
+        dumped = result.model_dump(mode="json")
+        dumped["original"] = original
+        if collected:
+            dumped[COLLECTED] = collected
+        return [dumped]
+
+    def encode(self, image: Any, record: ImageRecord) -> Path:
+        from vlkd.images.color import to_rgb
+
+        settings = self.settings
         buf = io.BytesIO()
-        if ext == "jpg":
-            image.convert("RGB").save(buf, "JPEG", quality=self.settings.quality)
+        if settings.output_format == "jpeg":
+            if image.mode not in ("RGB", "L"):
+                image, note = to_rgb(image)
+                if note:
+                    record.notes.append(note + " (JPEG output)")
+            image.save(buf, "JPEG", quality=settings.quality)
+            out = self.out_dir / f"{record.id}.jpg"
         else:
-            image.save(buf, "PNG")
-        tmp = out.with_name(out.name + ".tmp")
+            if image.mode not in ("RGB", "RGBA", "L", "LA", "P", "1", "I;16", "I"):
+                image, note = to_rgb(image)
+                if note:
+                    record.notes.append(note + " (PNG output)")
+            image.save(buf, "PNG", compress_level=settings.png_compress_level)
+            out = self.out_dir / f"{record.id}.png"
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
         tmp.write_bytes(buf.getvalue())
         os.replace(tmp, out)
-        record = record.model_copy(update={"path": str(out), "width": image.width, "height": image.height,
-                                           "format": self.settings.output_format.upper()})
-        return [record.model_dump(mode="json")]
+        return out
+
+
+def apply_collective(ctx: StageContext, steps: list[Preprocessor], results: list[dict[str, Any]]
+                     ) -> list[dict[str, Any]]:
+    """Let collective steps drop images now that all are done; return the kept records."""
+    kept = results
+    for i, step in enumerate(steps):
+        if not (hasattr(step, "collect") and hasattr(step, "select")):
+            continue
+        entries = [(r, r.get(COLLECTED, {}).get(str(i))) for r in kept]
+        drop = step.select([(r, c) for r, c in entries if c is not None])
+        if drop:
+            for rec in kept:
+                reason = drop.get(rec["id"])
+                if reason is not None:
+                    ctx.counts.ok -= 1
+                    ctx.counts.add_skipped(rec["id"], reason)
+                    Path(rec["path"]).unlink(missing_ok=True)
+            kept = [r for r in kept if r["id"] not in drop]
+    for rec in kept:
+        rec.pop(COLLECTED, None)
+    return kept
 
 
 def run_preprocess(ctx: StageContext) -> None:
     settings = ctx.settings if isinstance(ctx.settings, Settings) else Settings()
-    records = [ImageRecord.model_validate(r) for r in read_jsonl(ctx.input("images"))]
+    records = list(read_jsonl(ctx.input("images")))
     out_dir = ctx.dir / "images"
     out_dir.mkdir(parents=True, exist_ok=True)
-    chain = _Chain(list(ctx.plugins), out_dir, settings)  # type: ignore[arg-type]
+    steps: list[Preprocessor] = list(ctx.plugins)  # type: ignore[arg-type]
+    chain = Chain(steps, out_dir, settings)
     workers = settings.workers or os.cpu_count() or 1
-    results = ctx.map_items(records, key=lambda r: r.id, work=chain, workers=workers, processes=workers > 1,
-                            on_error=settings.on_error, description="preprocess")
-    write_jsonl_atomic(ctx.output("images"), results)
+    results = ctx.map_items(records, key=lambda r: r["id"], work=chain, workers=workers,
+                            processes=workers > 1, on_error=settings.on_error, description="preprocess")
+    kept = apply_collective(ctx, steps, results)
+    write_jsonl_atomic(ctx.output("images"), kept)
+    ctx.facts.update({"images_in": len(records), "images_out": len(kept),
+                      "output_format": settings.output_format})

@@ -1,1 +1,10 @@
 """Built-in ingestors."""
+
+from vlkd.core.hookspecs import hookimpl
+
+
+@hookimpl
+def vlkd_register_ingestors(register):
+    from vlkd.plugins.ingest.files import FilesIngestor
+
+    register("files", FilesIngestor)

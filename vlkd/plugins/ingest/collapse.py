@@ -1,0 +1,34 @@
+"""Collapse records with the same id (the same bytes) into one that keeps every source."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def collapse_duplicates(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """``(records, duplicates_removed)``; the first record of an id wins, later ones add sources.
+
+    Metadata keys the first record lacks are filled in from later ones; a different
+    category is kept as a note, so a conflict is visible instead of silently lost.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    duplicates = 0
+    for rec in records:
+        first = out.get(rec["id"])
+        if first is None:
+            out[rec["id"]] = {**rec, "sources": list(rec["sources"]), "metadata": dict(rec["metadata"]),
+                              "notes": list(rec.get("notes", []))}
+            continue
+        duplicates += 1
+        for src in rec["sources"]:
+            if src not in first["sources"]:
+                first["sources"].append(src)
+        for key, value in rec["metadata"].items():
+            first["metadata"].setdefault(key, value)
+        other = rec.get("category")
+        if other and first.get("category") is None:
+            first["category"] = other
+        elif other and other != first.get("category"):
+            first["notes"].append(f"same bytes also listed as category '{other}' "
+                                  f"({rec['sources'][0]['path']}); kept '{first['category']}'")
+    return list(out.values()), duplicates

@@ -1,0 +1,139 @@
+"""The ``files`` ingestor: images and PDF pages from folders, globs and manifests.
+
+Every input file is read once: its SHA-256 is the image id, and the image is checked
+(header, pixel limit and, with ``verify``, a full decode) so that a broken file is skipped
+here with its reason instead of failing a later stage. PDF pages are rendered to PNG files
+under ``ingest/pages/``. Files with the same bytes collapse into one record that keeps
+every source path. The originals are only read, never written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator
+
+from vlkd.core.options import OnError, PluginOptions, RecipePath
+from vlkd.core.plugin import StagePlugin
+from vlkd.images.decode import PILLOW_MAX_PIXELS
+
+DEFAULT_EXTENSIONS = [".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".pdf"]
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str | os.PathLike) else value
+
+
+def _exists_unless_glob(path: Path) -> Path:
+    from vlkd.plugins.ingest.listing import is_glob
+
+    if not is_glob(str(path)) and not path.exists():
+        raise ValueError(f"no such file or directory: {path}")
+    return path
+
+
+InputPath = Annotated[RecipePath, AfterValidator(_exists_unless_glob)]
+
+
+class FilesOptions(PluginOptions):
+    inputs: Annotated[list[InputPath], BeforeValidator(_as_list)] = Field(
+        default_factory=list,
+        description="directories (searched recursively), globs (`photos/**/*.jpg`) or files; relative "
+                    "to the recipe file")
+    manifest: Annotated[list[InputPath], BeforeValidator(_as_list)] = Field(
+        default_factory=list,
+        description="CSV or JSONL files listing images: a `path` column (relative to the manifest), "
+                    "optional `category` and `pages`, every other column kept as metadata")
+    extensions: list[str] = Field(default_factory=lambda: list(DEFAULT_EXTENSIONS),
+                                  description="file types taken from directories and globs")
+    pdf_dpi: int = Field(default=150, ge=36, le=600, description="resolution PDF pages are rendered at")
+    pdf_pages: str | None = Field(default=None, description="pages of every PDF, e.g. '1-3,5' (default: all); "
+                                                            "a manifest's `pages` column overrides it")
+    max_pixels: int | None = Field(default=PILLOW_MAX_PIXELS, ge=1,
+                                   description="skip images with more pixels (decompression bombs); "
+                                               "null for no limit")
+    verify: bool = Field(default=True, description="decode every image fully to catch truncated files now")
+    category: str | None = Field(default=None, description="category of images the manifest does not classify")
+    workers: int | None = Field(default=None, ge=1, json_schema_extra={"fingerprint": False},
+                                description="worker processes [default: number of CPUs]")
+    on_error: OnError = Field(default="skip", description="skip a bad file with its reason, or stop the run")
+
+    @field_validator("pdf_pages")
+    @classmethod
+    def _pages(cls, value: str | None) -> str | None:
+        from vlkd.images.pdf import parse_page_range
+
+        parse_page_range(value)
+        return value
+
+    @field_validator("manifest")
+    @classmethod
+    def _manifest_files(cls, value: list[Path]) -> list[Path]:
+        for path in value:
+            if path.suffix.lower() not in (".csv", ".tsv", ".jsonl", ".ndjson"):
+                raise ValueError(f"{path}: a manifest must be .csv, .tsv or .jsonl")
+        return value
+
+
+class FilesIngestor(StagePlugin):
+    """Images and PDF pages from folders, globs and CSV/JSONL manifests."""
+
+    Options = FilesOptions
+    requires = ("pypdfium2",)
+    extra = "pdf"
+
+    options: FilesOptions
+
+    def listing(self):
+        from vlkd.plugins.ingest.listing import list_inputs
+
+        opts = self.options
+        if not opts.inputs and not opts.manifest:
+            from vlkd.core.errors import StageError
+
+            raise StageError("ingest: give 'inputs' (folders, globs, files) and/or a 'manifest'")
+        return list_inputs(opts.inputs, opts.manifest, opts.extensions)
+
+    def fingerprint(self) -> Any:
+        """The input files' sizes and modification times: new or changed files re-run the stage."""
+        digest = hashlib.sha256()
+        for path in self.options.manifest:
+            digest.update(path.read_bytes() if path.exists() else b"")
+        for item in self.listing().files:
+            try:
+                st = os.stat(item.path)
+                digest.update(f"{item.path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            except OSError:
+                digest.update(f"{item.path}\0missing\n".encode())
+        return {"files": digest.hexdigest()}
+
+    def run(self, ctx) -> None:
+        from vlkd.core.jsonl import write_jsonl_atomic
+        from vlkd.plugins.ingest.collapse import collapse_duplicates
+        from vlkd.plugins.ingest.reading import ReadFile
+
+        opts = self.options
+        listing = self.listing()
+        pages_dir = ctx.dir / "pages"
+        work = ReadFile(opts, pages_dir)
+        workers = opts.workers or os.cpu_count() or 1
+        items = [f.to_json() for f in listing.files]
+        records = ctx.map_items(items, key=lambda f: f["path"], work=work, workers=workers,
+                                processes=workers > 1, on_error=opts.on_error, description="ingest")
+        merged, duplicates = collapse_duplicates(records)
+        write_jsonl_atomic(ctx.output("images"), merged)
+        ctx.facts.update({
+            "files": len(items),
+            "images": len(merged),
+            "pdf_pages": sum(1 for r in records if r["sources"][0].get("page") is not None),
+            "duplicates_collapsed": duplicates,
+        })
+        if listing.ignored:
+            ctx.facts["ignored_files"] = listing.ignored
+            ctx.info("ignored files of other types: " + ", ".join(f"{n} {e}" for e, n in listing.ignored.items())
+                     + " (add their extension to ingest.extensions to take them)")
+        if duplicates:
+            ctx.info(f"{duplicates} exact duplicate file(s) collapsed into the record of the same bytes")
