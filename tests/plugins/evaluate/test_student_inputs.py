@@ -1,0 +1,86 @@
+"""The evaluate stage's inputs: which split, what is missing, and the teacher reference row."""
+
+import json
+
+import pytest
+
+from vlkd.core.errors import StageError
+from vlkd.plugins.evaluate.student import StudentEvalOptions, StudentEvaluator
+
+from .conftest import stage_context, write_jsonl
+
+
+def _plugin(**kw):
+    return StudentEvaluator(StudentEvalOptions(plugin="student", bootstrap_samples=50, **kw))
+
+
+def test_teacher_row_scores_raw_teacher_answers_against_reviewed_ones(run_layout):
+    run_dir = run_layout()
+    plugin = _plugin(systems=["teacher"])
+    ctx, _ = stage_context(run_dir, plugin)
+    plugin.run(ctx)
+    metrics = json.loads((ctx.dir / "metrics.json").read_text())
+    teacher = metrics["results"]["teacher"]
+    # 2 test images x 4 questions; the teacher was right on 2 of 4 questions per image
+    assert metrics["items"] == 8 and metrics["split"] == "test"
+    assert teacher["overall"]["exact_match"]["value"] == 0.5
+    # it answered "4 L" where the experts wrote 不存在: it never says not-present
+    assert teacher["overall"]["not_present_recall"]["value"] == 0.0
+    assert teacher["categories"]["manual_parsing"]["relaxed_accuracy"] == {"value": 0.0, "ci": [0.0, 0.0], "n": 2}
+    assert metrics["teacher"] == {"items": 8, "added_by_reviewers": 0, "edited_by_reviewers": 4}
+    preds = [json.loads(line) for line in (ctx.dir / "predictions.jsonl").read_text().splitlines()]
+    assert {p["prediction"] for p in preds if p["question"] == "拧紧力矩是多少？"} == {"30 N·m"}
+
+
+def test_teacher_row_is_left_out_without_a_review_stage(run_layout):
+    run_dir = run_layout()
+    (run_dir / "review").rename(run_dir / "split")
+    plugin = _plugin(systems=["teacher"])
+    ctx, reporter = stage_context(run_dir, plugin, stages=("ingest", "teach", "split", "evaluate"))
+    plugin.run(ctx)
+    metrics = json.loads((ctx.dir / "metrics.json").read_text())
+    assert metrics["systems"] == []
+    assert "score 1.0 by construction" in metrics["notes"][0]
+    assert any("teacher row left out" in w for w in reporter.warnings)
+
+
+def test_empty_test_split_falls_back_to_val_with_a_warning(run_layout):
+    run_dir = run_layout(split="val")
+    plugin = _plugin(systems=["teacher"])
+    ctx, reporter = stage_context(run_dir, plugin)
+    plugin.run(ctx)
+    assert json.loads((ctx.dir / "metrics.json").read_text())["split"] == "val"
+    assert any("no pair is in the 'test' split; evaluating the 'val' split" in w for w in reporter.warnings)
+
+
+def test_no_held_out_split_is_an_error_that_says_what_to_do(run_layout):
+    run_dir = run_layout(split=None)  # no split stage ran: every pair counts as train
+    plugin = _plugin(systems=["teacher"])
+    ctx, _ = stage_context(run_dir, plugin)
+    with pytest.raises(StageError, match=r"pairs.jsonl: no pair is in the 'test' split \(train: 12\); add a split"):
+        plugin.run(ctx)
+
+
+def test_a_bad_pairs_line_is_named(run_layout):
+    run_dir = run_layout()
+    write_jsonl(run_dir / "review" / "pairs.jsonl", [{"id": "x", "image_id": "img1", "question": "q?"}])
+    plugin = _plugin(systems=["teacher"])
+    ctx, _ = stage_context(run_dir, plugin)
+    with pytest.raises(StageError, match=r"review/pairs.jsonl:1: pair lacks answer"):
+        plugin.run(ctx)
+
+
+def test_missing_model_description_is_an_error_naming_the_file(run_layout):
+    run_dir = run_layout()
+    (run_dir / "train" / "model").mkdir(parents=True)
+    plugin = _plugin(systems=["base"], backend="openai", base_url="http://127.0.0.1:9/v1", base_model_name="b")
+    ctx, _ = stage_context(run_dir, plugin)
+    with pytest.raises(StageError, match=r"train/model/vlkd_model.json is missing.*--from train"):
+        plugin.run(ctx)
+
+
+def test_openai_backend_options_are_checked():
+    with pytest.raises(ValueError, match="needs base_url"):
+        StudentEvalOptions(plugin="student", backend="openai")
+    with pytest.raises(ValueError, match="needs tuned_model_name"):
+        StudentEvalOptions(plugin="student", backend="openai", base_url="http://x/v1", base_model_name="b")

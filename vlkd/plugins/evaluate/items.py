@@ -1,0 +1,115 @@
+"""What the evaluate stage scores: the held-out pairs with their images, and the trained model."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from vlkd.core.errors import StageError
+from vlkd.core.jsonl import read_jsonl
+
+#: the split evaluated when the asked-for one is empty, in order of preference
+FALLBACK = {"test": ("val",), "val": (), "train": ()}
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    id: str
+    image_id: str
+    image: str
+    question: str
+    reference: str
+    category: str | None
+    negative: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load_items(pairs_path: Path, images_path: Path | None, split: str, *, warn) -> tuple[str, list[EvalItem]]:
+    """The pairs of ``split`` (falling back from test to val with a warning); rejected pairs left out."""
+    pairs = []
+    for line_no, raw in enumerate(read_jsonl(pairs_path), 1):
+        missing = [k for k in ("id", "image_id", "question", "answer") if k not in raw]
+        if missing:
+            raise StageError(f"{pairs_path}:{line_no}: pair lacks {', '.join(missing)}; fix or delete this line")
+        if raw.get("review") == "rejected":
+            continue
+        pairs.append(raw)
+    by_split: dict[str, list[dict[str, Any]]] = {}
+    for p in pairs:
+        by_split.setdefault(p.get("split") or "train", []).append(p)
+    chosen = split
+    if not by_split.get(split):
+        for other in FALLBACK.get(split, ()):
+            if by_split.get(other):
+                warn(f"{pairs_path}: no pair is in the '{split}' split; evaluating the '{other}' split "
+                     f"instead ({len(by_split[other])} pairs). Its numbers are not held-out test numbers; "
+                     f"add a split stage with a test fraction for those.")
+                chosen = other
+                break
+        else:
+            counts = ", ".join(f"{k}: {len(v)}" for k, v in sorted(by_split.items())) or "no pairs"
+            raise StageError(f"{pairs_path}: no pair is in the '{split}' split ({counts}); add a split stage "
+                             f"that holds out a test split (e.g. split: {{plugin: by_image, test: 0.2}}), "
+                             f"or set evaluate.split")
+    images = _images(images_path) if images_path else {}
+    items = []
+    for p in by_split[chosen]:
+        image = images.get(p["image_id"], {})
+        items.append(EvalItem(id=p["id"], image_id=p["image_id"], image=image.get("path", ""),
+                              question=p["question"], reference=p["answer"],
+                              category=p.get("category") or image.get("category"),
+                              negative=bool(p.get("negative"))))
+    return chosen, items
+
+
+def _images(path: Path) -> dict[str, dict[str, Any]]:
+    out = {}
+    for line_no, raw in enumerate(read_jsonl(path), 1):
+        if "id" not in raw or "path" not in raw:
+            raise StageError(f"{path}:{line_no}: image record lacks id or path; fix or delete this line")
+        out[raw["id"]] = raw
+    return out
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    base_model: str
+    adapter: Path | None
+    min_pixels: int
+    max_pixels: int
+    template: str | None
+    log: Path | None
+
+
+def load_model_info(model_dir: Path) -> ModelInfo:
+    """``vlkd_model.json`` of the train stage, its paths resolved against the model directory."""
+    path = model_dir / "vlkd_model.json"
+    if not path.exists():
+        raise StageError(f"{path} is missing: the train stage did not finish writing the model; "
+                         f"re-run with --from train")
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise StageError(f"{path}: not valid JSON ({exc})") from None
+    if not info.get("base_model"):
+        raise StageError(f"{path}: no 'base_model'; the train stage must name the student it tuned")
+    base = str(info["base_model"])
+    if not Path(base).is_absolute() and (model_dir / base).exists():
+        base = str((model_dir / base).resolve())
+    adapter = None
+    if info.get("adapter"):
+        adapter = Path(info["adapter"])
+        adapter = adapter if adapter.is_absolute() else model_dir / adapter
+        if not (adapter / "adapter_config.json").exists():
+            raise StageError(f"{adapter}: no adapter_config.json; the adapter named by {path} is missing")
+    log = info.get("log")
+    log_path = None
+    if log:
+        log_path = Path(log) if Path(log).is_absolute() else model_dir / log
+    return ModelInfo(base_model=base, adapter=adapter, min_pixels=int(info.get("image_min_pixels") or 32 * 32),
+                     max_pixels=int(info.get("image_max_pixels") or 768 * 768), template=info.get("template"),
+                     log=log_path)

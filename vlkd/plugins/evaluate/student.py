@@ -1,0 +1,213 @@
+"""``evaluate: {plugin: student}``: base vs tuned student (and the teacher) on the held-out split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from vlkd.core.errors import StageError
+from vlkd.core.jsonl import write_json_atomic, write_jsonl_atomic
+from vlkd.core.options import OnError, PluginOptions
+from vlkd.core.plugin import StagePlugin
+from vlkd.metrics.not_present import DEFAULT_NOT_PRESENT
+
+System = Literal["base", "tuned", "teacher"]
+RUN_ONLY = {"fingerprint": False}
+
+
+class StudentEvalOptions(PluginOptions):
+    backend: Literal["transformers", "openai"] = Field(
+        "transformers", description="transformers: load the student here; openai: ask an OpenAI-compatible server")
+    systems: list[System] = Field(["base", "tuned", "teacher"], min_length=1,
+                                  description="rows to evaluate: base student, tuned student, teacher reference")
+    split: Literal["test", "val", "train"] = Field(
+        "test", description="split to evaluate; an empty test split falls back to val with a warning")
+    max_items: int | None = Field(None, gt=0, description="evaluate only the first N pairs (smoke tests)")
+    max_new_tokens: int = Field(64, gt=0, description="longest answer generated (greedy decoding)")
+    system_prompt: str | None = Field(None, description="system turn; leave empty to match a dataset without one")
+    batch_size: int = Field(8, gt=0, description="answers generated per forward pass (transformers)",
+                            json_schema_extra=RUN_ONLY)
+    device: str = Field("auto", description="auto, cpu, cuda, cuda:1, mps", json_schema_extra=RUN_ONLY)
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    base_url: str | None = Field(None, description="openai backend: the server, e.g. http://localhost:8000/v1")
+    api_key: SecretStr | None = Field(None, description="openai backend: key (prefer api_key_env)")
+    api_key_env: str = Field("OPENAI_API_KEY", description="openai backend: environment variable holding the key")
+    base_model_name: str | None = Field(None, description="openai backend: model name of the base student")
+    tuned_model_name: str | None = Field(None, description="openai backend: model name of the tuned student "
+                                                           "(the LoRA module's name on vLLM)")
+    concurrency: int = Field(8, gt=0, description="openai backend: requests in flight", json_schema_extra=RUN_ONLY)
+    timeout: float = Field(120.0, gt=0, description="openai backend: seconds per request",
+                           json_schema_extra=RUN_ONLY)
+    not_present_answer: str = Field(DEFAULT_NOT_PRESENT, description="the answer meaning 'not in the image'")
+    anls_threshold: float = Field(0.5, gt=0, le=1, description="ANLS tau: normalised distance at which a score is 0")
+    relaxed_tolerance: float = Field(0.05, ge=0, description="relative tolerance of relaxed accuracy")
+    bootstrap_samples: int = Field(1000, ge=0, description="bootstrap resamples for the CIs (0: no CIs)")
+    confidence: float = Field(0.95, gt=0, lt=1)
+    seed: int = Field(0, description="seed of the bootstrap")
+    on_error: OnError = "skip"
+
+    @model_validator(mode="after")
+    def _openai_needs_a_server(self):
+        if self.backend == "openai":
+            if not self.base_url:
+                raise ValueError("backend 'openai' needs base_url (e.g. http://localhost:8000/v1)")
+            for system in ("base", "tuned"):
+                if system in self.systems and not getattr(self, f"{system}_model_name"):
+                    raise ValueError(f"backend 'openai' needs {system}_model_name for the {system} student")
+        return self
+
+
+class StudentEvaluator(StagePlugin):
+    """Base vs tuned student (and the teacher) on the test split: EM, ANLS, relaxed accuracy, not-present F1."""
+
+    Options = StudentEvalOptions
+    options: StudentEvalOptions
+
+    #: what each backend imports; checked when the stage runs (the class-level ``requires``
+    #: cannot depend on the options)
+    BACKEND_REQUIRES = {"transformers": (("torch", "transformers", "peft"), "train"), "openai": (("openai",), "openai")}
+
+    def _check_backend(self) -> None:
+        import importlib.util
+
+        modules, extra = self.BACKEND_REQUIRES[self.options.backend]
+        missing = [m for m in modules if importlib.util.find_spec(m) is None]
+        if missing:
+            raise StageError(f"evaluate backend '{self.options.backend}' needs {', '.join(missing)}: "
+                             f'pip install "vlkd[{extra}]"')
+
+    def run(self, ctx) -> None:
+        from vlkd.plugins.evaluate.items import load_items, load_model_info
+
+        opts = self.options
+        if any(s != "teacher" for s in opts.systems):
+            self._check_backend()
+        images = ctx.input("images") if ctx.has_input("images") else None
+        split, items = load_items(ctx.input("pairs"), images, opts.split, warn=ctx.warn)
+        items = _resolve_images(items, [ctx.run_dir, images.parent if images else ctx.run_dir])
+        if opts.max_items:
+            items = items[:opts.max_items]
+        students = [s for s in opts.systems if s != "teacher"]
+        model = load_model_info(ctx.input("model")) if students else None
+        ctx.info(f"{len(items)} {split} pairs; rows: {', '.join(opts.systems)}")
+
+        records: list[dict[str, Any]] = []
+        notes: list[str] = []
+        if students:
+            backend = self._backend(model)
+            for system in students:
+                records += self._run_student(ctx, backend, system, items)
+        teacher: dict[str, Any] | None = None
+        if "teacher" in opts.systems:
+            teacher, note = self._teacher_rows(ctx, items, records)
+            if note:
+                notes.append(note)
+                ctx.warn(f"teacher row left out: {note}")
+        self._write(ctx, split, items, records, model, teacher, notes)
+
+    # -- students --------------------------------------------------------------------------
+    def _backend(self, model):
+        opts = self.options
+        if opts.backend == "openai":
+            from vlkd.plugins.evaluate.openai_backend import OpenAIStudent
+
+            return OpenAIStudent(model, base_url=opts.base_url,
+                                 api_key=opts.api_key.get_secret_value() if opts.api_key else None,
+                                 api_key_env=opts.api_key_env,
+                                 model_names={"base": opts.base_model_name or "", "tuned": opts.tuned_model_name or ""},
+                                 max_new_tokens=opts.max_new_tokens, system_prompt=opts.system_prompt,
+                                 timeout=opts.timeout)
+        from vlkd.plugins.evaluate.local_backend import LocalStudent
+
+        return LocalStudent(model, max_new_tokens=opts.max_new_tokens, system_prompt=opts.system_prompt,
+                            device=opts.device, dtype=opts.dtype)
+
+    def _run_student(self, ctx, backend, system: str, items: list) -> list[dict[str, Any]]:
+        from vlkd.plugins.evaluate.batching import BatchedWork
+
+        opts = self.options
+
+        def key(it) -> str:
+            return f"{system}:{it.id}"
+
+        def to_records(it, answer: str) -> list[dict[str, Any]]:
+            return [self._record(system, it, answer)]
+
+        if opts.backend == "openai":
+            def work(it):
+                return to_records(it, backend.answer(system, it))
+            workers = opts.concurrency
+        else:
+            work = BatchedWork(items, key, ctx.ledger().finished, lambda batch: backend.generate(system, batch),
+                               to_records, opts.batch_size)
+            workers = 1
+        out = ctx.map_items(items, key=key, work=work, workers=workers, on_error=opts.on_error,
+                            description=f"evaluate {system}")
+        if items and not out:
+            entries = [ctx.ledger().entries.get(key(it)) or {} for it in items]
+            reasons = {e.get("reason") for e in entries if e.get("reason")}
+            raise StageError(f"the {system} student answered none of the {len(items)} pairs: "
+                             + "; ".join(sorted(r for r in reasons if r))[:800])
+        return out
+
+    def _record(self, system: str, it, answer: str) -> dict[str, Any]:
+        from vlkd.metrics.summary import score_item
+
+        opts = self.options
+        return {"system": system, **it.to_json(), "prediction": answer,
+                "scores": score_item(answer, it.reference, negative=it.negative, not_present=opts.not_present_answer,
+                                     tau=opts.anls_threshold, tolerance=opts.relaxed_tolerance)}
+
+    # -- teacher ---------------------------------------------------------------------------
+    def _teacher_rows(self, ctx, items, records) -> tuple[dict[str, Any] | None, str | None]:
+        from vlkd.plugins.evaluate.teacher_reference import teacher_answers, teacher_summary
+
+        answers, why_not = teacher_answers(ctx.run_dir, list(ctx.run.recipe.stages))
+        if answers is None:
+            return None, why_not
+        records += [self._record("teacher", it, answers[it.id]) for it in items if it.id in answers]
+        return teacher_summary(answers, {it.id: it.reference for it in items}), None
+
+    # -- results ---------------------------------------------------------------------------
+    def _write(self, ctx, split, items, records, model, teacher, notes) -> None:
+        from vlkd.metrics.summary import summarize
+
+        opts = self.options
+        systems = [s for s in opts.systems if s != "teacher" or teacher is not None]
+        write_jsonl_atomic(ctx.dir / "predictions.jsonl", records)
+        metrics = summarize(records, systems=systems, samples=opts.bootstrap_samples, seed=opts.seed,
+                            confidence=opts.confidence)
+        metrics.update({
+            "split": split,
+            "items": len(items),
+            "backend": opts.backend,
+            "model": None if model is None else {"base_model": model.base_model,
+                                                 "adapter": str(model.adapter) if model.adapter else None,
+                                                 "image_min_pixels": model.min_pixels,
+                                                 "image_max_pixels": model.max_pixels},
+            "teacher": teacher,
+            "notes": notes,
+            "predictions": "predictions.jsonl",
+        })
+        write_json_atomic(ctx.output("metrics"), metrics)
+        headline = {s: metrics["results"][s]["overall"]["exact_match"]["value"] for s in systems}
+        ctx.facts.update({"split": split, "items": len(items), "exact_match": headline})
+        ctx.info("exact match: " + ", ".join(f"{s} {v:.3f}" if v is not None else f"{s} n/a"
+                                             for s, v in headline.items()))
+
+
+def _resolve_images(items, bases: list[Path]):
+    """Relative image paths in images.jsonl: against the run directory, then images.jsonl's folder."""
+    from dataclasses import replace
+
+    out = []
+    for it in items:
+        if it.image and not Path(it.image).is_absolute():
+            for base in bases:
+                if (base / it.image).exists():
+                    it = replace(it, image=str(base / it.image))
+                    break
+        out.append(it)
+    return out
