@@ -1,0 +1,150 @@
+"""What both trainers do around the training itself: checks first, then the model artifact.
+
+Order matters: every check that can fail on the user's input (student, dataset, QLoRA,
+LoRA targets, the LLaMA-Factory installation) runs before any model weights are loaded or
+any process is started, so a mistake costs seconds, not a GPU-hour.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vlkd.core.context import StageContext
+from vlkd.core.jsonl import write_json_atomic
+from vlkd.core.plugin import StagePlugin
+from vlkd.plugins.train.dataset import TrainData, load_dataset_dir, preflight
+from vlkd.plugins.train.hardware import Hardware, Precision, check_quantization, resolve_precision
+from vlkd.plugins.train.launch import TRAINER_LOG
+from vlkd.plugins.train.options import TrainOptions
+from vlkd.plugins.train.student import local_config, resolve_student
+
+MODEL_CARD = "vlkd_model.json"
+
+
+@dataclass
+class TrainPlan:
+    """Everything a trainer needs once the checks have passed."""
+
+    student: str
+    data: TrainData
+    precision: Precision
+    hardware: Hardware
+    output_dir: Path  # checkpoints, trainer_log.jsonl, TensorBoard runs
+    model_dir: Path  # the artifact: adapter/, vlkd_model.json
+    resume_from_checkpoint: str | None
+
+    @property
+    def trainer_log(self) -> Path:
+        return self.output_dir / TRAINER_LOG
+
+
+class LoraTrainer(StagePlugin):
+    """Base of the ``peft`` and ``llamafactory`` trainers."""
+
+    Options = TrainOptions
+    requires: tuple[str, ...] = ("torch", "transformers", "peft")
+    extra = "train"
+    #: the name written to vlkd_model.json
+    trainer_name = ""
+    options: TrainOptions
+
+    # -- the stage -------------------------------------------------------------------------
+    def run(self, ctx: StageContext) -> None:
+        plan = self.prepare(ctx)
+        facts = self.train(ctx, plan) or {}
+        self.write_model_card(plan)
+        ctx.facts.update({k: v for k, v in facts.items() if v is not None})
+        ctx.counts.add_ok(len(plan.data.splits["train"]))
+
+    def prepare(self, ctx: StageContext, hardware: Hardware | None = None) -> TrainPlan:
+        o = self.options
+        hardware = hardware or Hardware.detect()
+        check_quantization(o.quantization_bit, hardware)
+        precision = resolve_precision(o.precision, o.tf32, hardware)
+        self.check_installation(hardware)
+        data = load_dataset_dir(o.dataset or ctx.input("dataset"))
+        ctx.facts.update(preflight(data, cutoff_len=o.cutoff_len, min_pixels=o.image_min_pixels,
+                                   max_pixels=o.image_max_pixels))
+        base_dir = ctx.run.recipe_path.parent if ctx.run.recipe_path else None
+        student = resolve_student(o.student, ctx.run_dir, base_dir)
+        check_targets(student, o.lora_target)
+        output_dir = ctx.dir / "output"
+        resume = last_checkpoint(output_dir) if ctx.resumed else None
+        if resume:
+            ctx.info(f"resuming from {resume}")
+        ctx.facts.update({"student": student, "precision": precision.name, "device": "cuda" if hardware.cuda else "cpu"})
+        return TrainPlan(student, data, precision, hardware, output_dir, ctx.output("model"), resume)
+
+    def check_installation(self, hardware: Hardware) -> None:
+        """Raise a StageError when the trainer cannot run here (e.g. LLaMA-Factory missing)."""
+
+    def train(self, ctx: StageContext, plan: TrainPlan) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    # -- the artifact ----------------------------------------------------------------------
+    def write_model_card(self, plan: TrainPlan) -> None:
+        adapter = plan.model_dir / "adapter"
+        if not (adapter / "adapter_config.json").is_file():
+            from vlkd.core.errors import StageError
+
+            raise StageError(f"training finished but wrote no adapter into {adapter}")
+        o = self.options
+        card = {"trainer": self.trainer_name, "base_model": plan.student, "adapter": "adapter",
+                "template": "qwen2_vl", "image_min_pixels": o.image_min_pixels,
+                "image_max_pixels": o.image_max_pixels, "cutoff_len": o.cutoff_len,
+                "log": str(plan.trainer_log)}
+        if (plan.model_dir / "merged" / "config.json").is_file():
+            card["merged"] = "merged"
+        write_json_atomic(plan.model_dir / MODEL_CARD, card)
+
+
+def last_checkpoint(output_dir: Path) -> str | None:
+    """The newest complete ``checkpoint-N`` directory, if any."""
+    if not output_dir.is_dir():
+        return None
+    found = []
+    for child in output_dir.iterdir():
+        name = child.name
+        if child.is_dir() and name.startswith("checkpoint-") and name[11:].isdigit() \
+                and (child / "trainer_state.json").is_file():
+            found.append((int(name[11:]), child))
+    return str(max(found)[1]) if found else None
+
+
+def check_targets(student: str, lora_target: list[str] | str) -> None:
+    """Unknown LoRA target names are an error listing the student's linear layers.
+
+    The student is built on the meta device from its config (no weights read), so this is
+    instant even for a 7B model; a hub student that is not downloaded yet is checked later.
+    """
+    import importlib.util
+
+    if lora_target == "all-linear" or importlib.util.find_spec("transformers") is None:
+        return
+    config = local_config(student)
+    if config is None:
+        return
+    import torch
+    from transformers import AutoConfig, AutoModelForImageTextToText
+
+    from vlkd.plugins.train.peft_worker import target_modules
+
+    cfg = AutoConfig.from_pretrained(student) if Path(student).is_dir() else AutoConfig.for_model(**config)
+    with torch.device("meta"):
+        model = AutoModelForImageTextToText.from_config(cfg)
+    target_modules(lora_target, model)
+
+
+def read_trainer_log(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out

@@ -1,0 +1,122 @@
+"""Turn sharegpt samples into Qwen2-VL training batches with labels on the assistant turns only.
+
+Each sample is rendered with the student's own chat template, run through its processor
+(which expands every image into one ``<|image_pad|>`` per 28x28 block at the recipe's
+min/max pixels), cut to ``cutoff_len``, and labelled: every token is ``-100`` except the
+assistant answers and their closing ``<|im_end|>``. The answer spans are found on the
+token ids (``<|im_start|>assistant\\n`` ... ``<|im_end|>``), so no text offset can drift.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from vlkd.core.errors import StageError
+from vlkd.plugins.train.dataset import IMAGE_TAG, Sample
+
+if TYPE_CHECKING:
+    import torch
+
+IGNORE_INDEX = -100
+
+
+def to_chat(messages: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """sharegpt messages with ``<image>`` tags -> chat-template messages with image parts."""
+    chat = []
+    for message in messages:
+        parts: list[dict[str, Any]] = []
+        pieces = message["content"].split(IMAGE_TAG)
+        for i, piece in enumerate(pieces):
+            if i:
+                parts.append({"type": "image"})
+            if piece:
+                parts.append({"type": "text", "text": piece})
+        chat.append({"role": message["role"], "content": parts})
+    return chat
+
+
+def set_pixel_limits(processor: Any, min_pixels: int, max_pixels: int) -> None:
+    """Make the processor resize images to [min_pixels, max_pixels] (smart_resize)."""
+    image_processor = processor.image_processor
+    image_processor.size = {"shortest_edge": min_pixels, "longest_edge": max_pixels}
+    for name, value in (("min_pixels", min_pixels), ("max_pixels", max_pixels)):
+        if hasattr(image_processor, name):
+            setattr(image_processor, name, value)
+
+
+class AssistantMasker:
+    """Labels for one sequence of ids: the assistant turns' tokens, everything else ignored."""
+
+    def __init__(self, tokenizer: Any):
+        self.im_start = tokenizer.convert_tokens_to_ids("<|im_start|>")
+        self.im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+        self.header = tokenizer.encode("assistant\n", add_special_tokens=False)
+
+    def labels(self, ids: list[int]) -> list[int]:
+        labels = [IGNORE_INDEX] * len(ids)
+        n, h = len(ids), len(self.header)
+        i = 0
+        while i < n:
+            if ids[i] == self.im_start and ids[i + 1:i + 1 + h] == self.header:
+                j = i + 1 + h
+                while j < n and ids[j] != self.im_end:
+                    labels[j] = ids[j]
+                    j += 1
+                if j < n:
+                    labels[j] = ids[j]  # the model learns to stop
+                i = j + 1
+            else:
+                i += 1
+        return labels
+
+
+class QwenVLCollator:
+    """``DataCollator`` for the transformers Trainer: list of Sample -> padded batch with labels."""
+
+    def __init__(self, processor: Any, cutoff_len: int):
+        from PIL import Image  # noqa: F401 - fail here, not in a dataloader worker
+
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.cutoff_len = cutoff_len
+        self.masker = AssistantMasker(self.tokenizer)
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        self.image_token_id = self.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+
+    def encode(self, sample: Sample) -> dict[str, Any]:
+        from PIL import Image
+
+        text = self.processor.apply_chat_template(to_chat(sample.messages), tokenize=False)
+        images = []
+        for path in sample.images:
+            with Image.open(path) as im:
+                images.append(im.convert("RGB"))
+        out = self.processor(text=[text], images=images or None, return_tensors="pt")
+        ids = out["input_ids"][0]
+        if len(ids) > self.cutoff_len:
+            kept = ids[: self.cutoff_len]
+            if int((kept == self.image_token_id).sum()) != int((ids == self.image_token_id).sum()):
+                raise StageError(f"{sample.where}: cutoff_len={self.cutoff_len} cuts into its image tokens "
+                                 f"(the sample has {len(ids)} tokens); raise cutoff_len or lower image_max_pixels")
+            out = {k: (v[:, : self.cutoff_len] if k in ("input_ids", "attention_mask", "mm_token_type_ids") else v)
+                   for k, v in out.items()}
+        encoded = dict(out)
+        encoded["labels"] = self.masker.labels(encoded["input_ids"][0].tolist())
+        return encoded
+
+    def __call__(self, samples: list[Sample]) -> dict[str, torch.Tensor]:
+        import torch
+
+        encoded = [self.encode(s) for s in samples]
+        width = max(e["input_ids"].shape[1] for e in encoded)
+        batch: dict[str, Any] = {}
+        for key, fill in (("input_ids", self.pad_id), ("attention_mask", 0), ("mm_token_type_ids", 0)):
+            if key in encoded[0]:
+                rows = [torch.nn.functional.pad(e[key][0], (0, width - e[key].shape[1]), value=fill) for e in encoded]
+                batch[key] = torch.stack(rows)
+        batch["labels"] = torch.tensor([e["labels"] + [IGNORE_INDEX] * (width - len(e["labels"])) for e in encoded])
+        for key in ("pixel_values", "image_grid_thw"):
+            parts = [e[key] for e in encoded if key in e]
+            if parts:
+                batch[key] = torch.cat(parts)
+        return batch

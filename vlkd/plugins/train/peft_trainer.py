@@ -1,0 +1,66 @@
+"""``peft``: LoRA-tune the student in this process with the transformers Trainer and PEFT.
+
+On one device the training runs inside ``vlkd run`` (the progress bar follows the steps);
+with ``distributed:`` it runs under torchrun (``python -m vlkd.plugins.train.peft_worker``),
+each rank reading the same job file.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from vlkd.core.context import StageContext
+from vlkd.core.errors import StageError
+from vlkd.core.jsonl import write_json_atomic
+from vlkd.plugins.train.base import LoraTrainer, TrainPlan
+from vlkd.plugins.train.launch import ProgressFromLog, error_excerpt, run_streaming, torchrun_args
+
+WORKER_MODULE = "vlkd.plugins.train.peft_worker"
+
+
+class PeftTrainer(LoraTrainer):
+    """LoRA with PEFT and the transformers Trainer, in-process (torchrun for several GPUs)."""
+
+    trainer_name = "peft"
+
+    def job(self, plan: TrainPlan) -> dict[str, Any]:
+        options = self.options.model_dump(mode="json")
+        return {"student": plan.student, "dataset": str(plan.data.root), "output_dir": str(plan.output_dir),
+                "model_dir": str(plan.model_dir), "options": options, "precision": plan.precision.name,
+                "tf32": plan.precision.tf32, "use_cpu": plan.precision.use_cpu,
+                "resume_from_checkpoint": plan.resume_from_checkpoint}
+
+    def command(self, job_path: str) -> list[str]:
+        """The torchrun command line for a distributed run."""
+        return [*torchrun_args(self.options.distributed), "-m", WORKER_MODULE, job_path]
+
+    def train(self, ctx: StageContext, plan: TrainPlan) -> dict[str, Any]:
+        job = self.job(plan)
+        job_path = ctx.dir / "peft_job.json"
+        write_json_atomic(job_path, job)
+        progress = ProgressFromLog(ctx, "train (peft)")
+        try:
+            if not self.options.distributed.enabled:
+                from vlkd.plugins.train.peft_worker import train
+
+                facts = train(job, on_log=progress)
+            else:
+                facts = self.train_distributed(ctx, plan, job_path, progress)
+        finally:
+            progress.close()
+        return {**facts, **progress.last}
+
+    def train_distributed(self, ctx: StageContext, plan: TrainPlan, job_path, progress) -> dict[str, Any]:
+        import os
+
+        cmd = self.command(str(job_path))
+        ctx.info("launching: " + " ".join(cmd))
+        output_log = ctx.dir / "peft.log"
+        code = run_streaming(cmd, env=dict(os.environ), cwd=ctx.dir, trainer_log=plan.trainer_log,
+                             output_log=output_log, on_log=progress)
+        if code != 0:
+            raise StageError(f"peft training under torchrun failed (exit {code}):\n{error_excerpt(output_log)}\n"
+                             f"  job: {job_path}\n  full output: {output_log}")
+        facts_path = plan.output_dir / "facts.json"
+        return json.loads(facts_path.read_text(encoding="utf-8")) if facts_path.is_file() else {}
