@@ -10,7 +10,7 @@ import importlib
 
 import typer
 
-COMMAND_MODULES: tuple[str, ...] = ("vlkd.commands.student",)
+COMMAND_MODULES: tuple[str, ...] = ("vlkd.commands.student", "vlkd.commands.review", "vlkd.commands.dataset")
 
 
 def register_commands(app: typer.Typer) -> None:

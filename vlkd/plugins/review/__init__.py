@@ -1,1 +1,10 @@
 """Built-in review plugins."""
+
+from vlkd.core.hookspecs import hookimpl
+
+
+@hookimpl
+def vlkd_register_reviewers(register):
+    from vlkd.plugins.review.spreadsheet import SpreadsheetReview
+
+    register("spreadsheet", SpreadsheetReview)

@@ -1,1 +1,10 @@
 """Built-in split plugins."""
+
+from vlkd.core.hookspecs import hookimpl
+
+
+@hookimpl
+def vlkd_register_splitters(register):
+    from vlkd.plugins.split.by_image import ByImageSplit
+
+    register("by_image", ByImageSplit)

@@ -1,0 +1,134 @@
+"""What every format exports: the kept pairs grouped into samples, per split, with image files.
+
+A *sample* is one image with one or more question/answer turns: one sample per image (a
+multi-turn conversation, the image shown once) or one per pair. Pairs a reviewer rejected
+are left out; pairs without a split (no split stage ran) count as ``train``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from vlkd.core.context import StageContext
+from vlkd.core.errors import StageError
+from vlkd.core.jsonl import read_jsonl, write_json_atomic
+from vlkd.core.plugin import StagePlugin
+
+SPLITS = ("train", "val", "test")
+Grouping = Literal["per_image", "per_pair"]
+IMAGE_TAG = "<image>"
+
+
+@dataclass
+class Sample:
+    split: str
+    image_id: str
+    image: Path
+    #: (question, answer) in pair order
+    turns: list[tuple[str, str]] = field(default_factory=list)
+    pair_ids: list[str] = field(default_factory=list)
+    category: str | None = None
+
+
+def resolve_image_path(run_dir: Path, path: str) -> Path:
+    """An ``ImageRecord.path`` as a file: absolute as is, relative against the run directory."""
+    p = Path(path)
+    if p.is_absolute():
+        return p
+    in_run = run_dir / p
+    if in_run.exists() or not p.exists():
+        return Path(os.path.normpath(in_run))
+    return p.resolve()
+
+
+def load_image_paths(images_file: Path | None, run_dir: Path) -> dict[str, Path]:
+    """image id -> file, from an images.jsonl."""
+    if images_file is None:
+        return {}
+    out: dict[str, Path] = {}
+    for n, rec in enumerate(read_jsonl(images_file), 1):
+        try:
+            out[rec["id"]] = resolve_image_path(run_dir, rec["path"])
+        except (KeyError, TypeError):
+            raise StageError(f"{images_file}: record {n} has no 'id' or 'path'; re-run the stage that wrote it") \
+                from None
+    return out
+
+
+def build_samples(pairs: Iterable[dict[str, Any]], images: dict[str, Path], grouping: Grouping,
+                  pairs_file: Path | str = "pairs") -> dict[str, list[Sample]]:
+    """Kept pairs as samples per split (splits in train/val/test order, empty ones left out)."""
+    out: dict[str, list[Sample]] = {s: [] for s in SPLITS}
+    by_image: dict[tuple[str, str], Sample] = {}
+    for n, pair in enumerate(pairs, 1):
+        if pair.get("review") == "rejected":
+            continue
+        try:
+            image_id, question, answer = pair["image_id"], pair["question"], pair["answer"]
+        except KeyError as exc:
+            raise StageError(f"{pairs_file}: pair {n} has no '{exc.args[0]}'") from None
+        split = pair.get("split") or "train"
+        if split not in out:
+            raise StageError(f"{pairs_file}: pair {n} has split '{split}'; expected one of {', '.join(SPLITS)}")
+        image = images.get(image_id)
+        if image is None:
+            raise StageError(f"{pairs_file}: pair {n} ({pair.get('id')}) names image {image_id}, which is not "
+                             f"in the run's images.jsonl; re-run the stages from the one that made the pairs")
+        if grouping == "per_image":
+            sample = by_image.get((split, image_id))
+            if sample is None:
+                sample = by_image[(split, image_id)] = Sample(split, image_id, image, category=pair.get("category"))
+                out[split].append(sample)
+        else:
+            sample = Sample(split, image_id, image, category=pair.get("category"))
+            out[split].append(sample)
+        sample.turns.append((question, answer))
+        sample.pair_ids.append(pair.get("id", ""))
+    return {s: v for s, v in out.items() if v}
+
+
+def image_reference(image: Path, dataset_dir: Path, mode: str) -> str:
+    """How a dataset file names an image: ``absolute``, or ``relative`` to the dataset directory."""
+    if mode == "absolute":
+        return str(image)
+    return os.path.relpath(image, dataset_dir)
+
+
+def write_descriptor(dataset_dir: Path, fmt: str, splits: dict[str, str], samples: dict[str, list[Sample]],
+                     **extra: Any) -> dict[str, Any]:
+    """``vlkd_dataset.json``: what the dataset directory holds, for the trainers."""
+    descriptor = {
+        "format": fmt,
+        "splits": splits,
+        **extra,
+        "samples": {s: len(v) for s, v in samples.items()},
+        "pairs": sum(len(x.turns) for v in samples.values() for x in v),
+        "images": len({x.image_id for v in samples.values() for x in v}),
+    }
+    write_json_atomic(dataset_dir / "vlkd_dataset.json", descriptor)
+    return descriptor
+
+
+class ExportFormat(StagePlugin):
+    """A format plugin: samples from the run's pairs and images, exported by ``export``."""
+
+    def export(self, samples: dict[str, list[Sample]], dataset_dir: Path, ctx: StageContext) -> dict[str, Any]:
+        """Write the dataset into ``dataset_dir``; return the ``vlkd_dataset.json`` descriptor."""
+        raise NotImplementedError
+
+    def run(self, ctx: StageContext) -> None:
+        pairs_file = ctx.input("pairs")
+        images = load_image_paths(ctx.input("images") if ctx.has_input("images") else None, ctx.run_dir)
+        samples = build_samples(read_jsonl(pairs_file), images, self.options.grouping, pairs_file)  # type: ignore[attr-defined]
+        if not samples:
+            raise StageError(f"{pairs_file}: no pairs to export (all rejected or left out by review, or none "
+                             f"made); check the review stage")
+        dataset_dir = ctx.output("dataset")
+        descriptor = self.export(samples, dataset_dir, ctx)
+        ctx.counts.ok = descriptor["pairs"]
+        ctx.facts.update({k: descriptor[k] for k in ("samples", "pairs", "images")})
+        ctx.info(f"{descriptor['pairs']} pairs over {descriptor['images']} images -> {dataset_dir}")

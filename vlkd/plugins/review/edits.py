@@ -1,0 +1,283 @@
+"""Apply an expert's review sheet to the pairs: validate every row first, then change all or nothing.
+
+Rules for a row:
+
+- ``pair_id`` set: an existing pair. An untouched row (its fields still hash to ``version``)
+  changes nothing. A changed question or answer makes the status ``edited`` (unless the
+  expert chose ``rejected``). A pair keeps its id when its question is corrected, so later
+  imports and the audit trail still find it.
+- ``pair_id`` empty: a pair added by the expert, about the image named by ``image_path``
+  (a path of one of the run's images, relative to the run directory or absolute) or by
+  ``image`` (its file name); status defaults to ``approved``.
+
+A row is invalid when it names an unknown pair or image, a path with ``..``, has an empty
+question or answer, an unknown status or ``negative`` value, repeats another row (same pair,
+or same image and question), or edits a pair that changed since the sheet was exported.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+
+from vlkd.core.errors import VlkdError
+from vlkd.core.records import QARecord
+from vlkd.plugins.review.sheet import EDITABLE, SheetRow, row_version
+
+STATUSES = ("pending", "approved", "rejected", "edited")
+_TRUE = {"true", "yes", "y", "1", "是", "x"}
+_FALSE = {"false", "no", "n", "0", "否", ""}
+
+
+class ReviewFileError(VlkdError):
+    """Rows of an imported review file are invalid; nothing was applied."""
+
+    def __init__(self, path: str, problems: list[str]):
+        self.problems = problems
+        shown = problems[:50] + ([f"... and {len(problems) - 50} more"] if len(problems) > 50 else [])
+        super().__init__(f"{path}: {len(problems)} invalid row(s); nothing was applied:\n"
+                         + "\n".join(f"  {p}" for p in shown))
+
+
+class ImageIndex:
+    """The run's images: how the sheet shows them, and which sheet values name which image."""
+
+    def __init__(self, images: list[dict[str, Any]], run_dir: Path):
+        from vlkd.plugins.formats.inputs import resolve_image_path
+
+        self.run_dir = run_dir
+        self.by_id: dict[str, dict[str, Any]] = {}
+        self.by_path: dict[str, str] = {}
+        self.by_name: dict[str, set[str]] = {}
+        for rec in images:
+            self.by_id[rec["id"]] = rec
+            file = resolve_image_path(run_dir, rec["path"])
+            self.by_path[os.path.normpath(file)] = rec["id"]
+            for name in self._names(rec, file):
+                self.by_name.setdefault(name, set()).add(rec["id"])
+
+    @staticmethod
+    def _names(rec: dict[str, Any], file: Path) -> set[str]:
+        names = {file.name}
+        for src in rec.get("sources") or ():
+            name = PurePosixPath(str(src.get("path", ""))).name
+            names.add(f"{name}#page{src['page']}" if src.get("page") else name)
+        return names
+
+    def display(self, image_id: str) -> tuple[str, str]:
+        """(file name the expert knows, path of the file in the run) for the sheet."""
+        from vlkd.plugins.formats.inputs import resolve_image_path
+
+        rec = self.by_id.get(image_id)
+        if rec is None:
+            return "", ""
+        file = resolve_image_path(self.run_dir, rec["path"])
+        sources = rec.get("sources") or []
+        if sources:
+            name = PurePosixPath(str(sources[0].get("path", ""))).name
+            if sources[0].get("page"):
+                name += f"#page{sources[0]['page']}"
+        else:
+            name = file.name
+        try:
+            shown = str(file.relative_to(self.run_dir))
+        except ValueError:
+            shown = str(file)
+        return name, shown
+
+    def find(self, name: str, path: str) -> tuple[str | None, str | None]:
+        """(image id, None) or (None, why not)."""
+        if path:
+            parts = PureWindowsPath(path).parts if "\\" in path else PurePosixPath(path).parts
+            if ".." in parts:
+                return None, f"image_path '{path}' contains '..'; name an image of this run (paths in the sheet)"
+            file = Path(path) if Path(path).is_absolute() else self.run_dir / path
+            found = self.by_path.get(os.path.normpath(file))
+            if found is None:
+                return None, f"unknown image: image_path '{path}' is not an image of this run"
+            return found, None
+        if name:
+            ids = self.by_name.get(name, set()) | ({name} if name in self.by_id else set())
+            if len(ids) == 1:
+                return next(iter(ids)), None
+            if len(ids) > 1:
+                return None, f"image '{name}' is ambiguous ({len(ids)} images have that name); fill in image_path"
+            return None, f"unknown image: '{name}' is not an image of this run"
+        return None, "a new row (no pair_id) needs its image: fill in image_path or image"
+
+
+@dataclass
+class Change:
+    """One change to one pair, for the audit trail."""
+
+    pair_id: str
+    action: str  # edit, add, auto_approve
+    before: dict[str, Any]
+    after: dict[str, Any]
+    row: int | None = None
+    source: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class ReviewState:
+    """The pairs under review, in order, keyed by id."""
+
+    pairs: dict[str, dict[str, Any]]
+    images: ImageIndex
+    changes: list[Change] = field(default_factory=list)
+
+    def sheet_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for pair in self.pairs.values():
+            image, image_path = self.images.display(pair["image_id"])
+            values = {c: _field(pair, c) for c in EDITABLE}
+            rows.append({"pair_id": pair["id"], "image": image, "image_path": image_path, **values,
+                         "version": row_version(values)})
+        return rows
+
+    def apply(self, rows: list[SheetRow], source: str, *, lenient: bool = False,
+              warn: Any = None) -> list[Change]:
+        """Validate all rows, then apply them; raise :class:`ReviewFileError` listing every bad row.
+
+        ``lenient``: rows about pairs that no longer exist are skipped with a warning (when
+        an import stored earlier is applied again after the pairs were regenerated).
+        """
+        problems: list[str] = []
+        planned: list[tuple[SheetRow, dict[str, Any] | None, dict[str, Any]]] = []
+        seen_ids: dict[str, int] = {}
+        seen_keys: dict[tuple[str, str], int] = {}
+        existing_keys = {(p["image_id"], p["question"].strip()): pid for pid, p in self.pairs.items()}
+        for row in rows:
+            before = len(problems)
+
+            def bad(message: str, row: SheetRow = row) -> None:
+                problems.append(f"row {row.row}: {message}")
+
+            pair_id = row.get("pair_id")
+            pair = self.pairs.get(pair_id) if pair_id else None
+            if pair_id:
+                if pair_id in seen_ids:
+                    bad(f"duplicated row: pair_id {pair_id} is also on row {seen_ids[pair_id]}")
+                    continue
+                seen_ids[pair_id] = row.row
+                if pair is None:
+                    if lenient:
+                        if warn:
+                            warn(f"{source}: row {row.row}: pair {pair_id} no longer exists; row not applied")
+                        continue
+                    bad(f"unknown pair_id '{pair_id}' (not a pair of this run); leave pair_id empty to add a pair")
+                    continue
+            new = self._parse(row, pair, bad)
+            if len(problems) != before:
+                continue
+            if pair is not None:
+                untouched = row.get("version") and row_version(new) == row.get("version")
+                if untouched:
+                    continue
+                current = {c: _field(pair, c) for c in EDITABLE}
+                if row.get("version") and row.get("version") != row_version(current):
+                    bad(f"pair {pair_id} changed after this sheet was exported (another import); export the "
+                        f"review sheet again and redo this row")
+                    continue
+                image_id = pair["image_id"]
+                if row.get("image_path") and row.get("image_path") != self.images.display(image_id)[1]:
+                    other_image, why = self.images.find("", row.get("image_path"))
+                    if other_image != image_id:
+                        bad(why or f"pair {pair_id} is about image {self.images.display(image_id)[1]}; to ask "
+                                   f"about another image, add a new row (empty pair_id)")
+                        continue
+            else:
+                image_id, why = self.images.find(row.get("image"), row.get("image_path"))
+                if image_id is None:
+                    bad(why or "unknown image")
+                    continue
+            key = (image_id, new["question"].strip())
+            if key in seen_keys:
+                bad(f"duplicated row: same image and question as row {seen_keys[key]}")
+                continue
+            seen_keys[key] = row.row
+            other = existing_keys.get(key)
+            if other is not None and other != pair_id and other not in seen_ids:
+                bad(f"duplicated row: pair {other} already asks this question about this image")
+                continue
+            planned.append((row, pair, {**new, "image_id": image_id}))
+        if problems:
+            raise ReviewFileError(source, problems)
+        return [c for c in (self._commit(row, pair, new, source) for row, pair, new in planned) if c]
+
+    def _parse(self, row: SheetRow, pair: dict[str, Any] | None, bad) -> dict[str, Any]:
+        question, answer = row.get("question"), row.get("answer")
+        if not question:
+            bad("empty question" + ("; set status 'rejected' to drop a pair" if pair else ""))
+        if not answer:
+            bad("empty answer" + ("; set status 'rejected' to drop a pair" if pair else ""))
+        status = row.get("status").lower()
+        if status and status not in STATUSES:
+            bad(f"unknown status '{row.get('status')}'; use one of {', '.join(STATUSES)}")
+        negative = row.get("negative").lower()
+        if negative not in _TRUE | _FALSE:
+            bad(f"negative must be true or false, not '{row.get('negative')}'")
+        if not status:
+            status = pair.get("review", "pending") if pair else "approved"
+        category = row.get("category") if "category" in row.values else (pair or {}).get("category")
+        return {"question": question, "answer": answer, "category": category or None,
+                "negative": negative in _TRUE if "negative" in row.values else bool((pair or {}).get("negative")),
+                "status": status,
+                "comment": (row.get("comment") if "comment" in row.values else (pair or {}).get("comment")) or None}
+
+    def _commit(self, row: SheetRow, pair: dict[str, Any] | None, new: dict[str, Any], source: str) -> Change | None:
+        if pair is None:
+            pair_id = QARecord.make_id(new["image_id"], new["question"])
+            record = {"id": pair_id, "image_id": new["image_id"], "question": new["question"],
+                      "answer": new["answer"], "category": new["category"], "negative": new["negative"],
+                      "provenance": {"plugin": "review", "model": "expert", "source": Path(source).name},
+                      "review": new["status"], "comment": new["comment"]}
+            self.pairs[pair_id] = record
+            change = Change(pair_id, "add", {}, {k: record[k] for k in ("image_id", *_RECORD_FIELDS)}, row.row, source)
+            self.changes.append(change)
+            return change
+        for key in ("question", "answer"):  # the sheet strips cells; surrounding blanks are no edit
+            if new[key] == (pair.get(key) or "").strip():
+                new[key] = pair.get(key)
+        status = new["status"]
+        text_changed = new["question"] != pair["question"] or new["answer"] != pair["answer"]
+        if text_changed and status in ("pending", "approved"):
+            status = "edited"
+        after = {"question": new["question"], "answer": new["answer"], "category": new["category"],
+                 "negative": new["negative"], "review": status, "comment": new["comment"]}
+        diff_before = {k: pair.get(k) for k, v in after.items() if pair.get(k) != v}
+        if not diff_before:
+            return None
+        pair.update(after)
+        change = Change(pair["id"], "edit", diff_before, {k: after[k] for k in diff_before}, row.row, source)
+        self.changes.append(change)
+        return change
+
+    def auto_approve(self) -> int:
+        n = 0
+        for pair in self.pairs.values():
+            if pair.get("review", "pending") == "pending":
+                pair["review"] = "approved"
+                self.changes.append(Change(pair["id"], "auto_approve", {"review": "pending"}, {"review": "approved"}))
+                n += 1
+        return n
+
+    def status_counts(self) -> dict[str, int]:
+        return dict(Counter(p.get("review", "pending") for p in self.pairs.values()))
+
+
+_RECORD_FIELDS = ("question", "answer", "category", "negative", "review", "comment")
+
+
+def _field(pair: dict[str, Any], column: str) -> Any:
+    if column == "status":
+        return pair.get("review", "pending")
+    if column == "negative":
+        return bool(pair.get("negative"))
+    return pair.get(column)
