@@ -1,1 +1,12 @@
-"""Built-in teach plugins."""
+"""Built-in teach plugins: openai, anthropic, ocr (offline), annotations (import existing pairs)."""
+
+from vlkd.core.hookspecs import hookimpl
+
+
+@hookimpl
+def vlkd_register_teachers(register):
+    from vlkd.plugins.teach.anthropic_teacher import AnthropicTeacher
+    from vlkd.plugins.teach.openai_teacher import OpenAITeacher
+
+    register("openai", OpenAITeacher)
+    register("anthropic", AnthropicTeacher)

@@ -1,0 +1,409 @@
+"""The ``teach`` stage: every image to question/answer pairs, as fast as the provider allows.
+
+For each image not finished yet (the stage ledger says which), the driver renders the prompt,
+looks the call up in the response cache, else waits for the rate limiter and the budget and
+calls the teacher, retrying transient failures with backoff; then it parses the answer
+(asking again a bounded number of times when it cannot) and records the image's pairs, or
+its failure with the raw answer, in one ledger line. A killed stage resumes without asking
+for a finished image again; the cache makes sure no answer is paid for twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+import statistics
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from vlkd.core.context import StageContext
+from vlkd.core.errors import RunInterrupted, StageError
+from vlkd.core.jsonl import read_jsonl, write_jsonl_atomic
+from vlkd.core.records import ImageRecord, Provenance, sha256_bytes
+from vlkd.core.teach.cache import ResponseCache, cache_key
+from vlkd.core.teach.limits import Budget, BudgetReached, RateLimiter, backoff_delay, cost_usd, price_for
+from vlkd.core.teach.pairs import build_pairs
+from vlkd.core.teach.parsing import PAIRS_SCHEMA, Parsed, parse_csv, parse_json
+from vlkd.core.teach.prompts import PromptSet
+from vlkd.core.teach.teacher import (
+    FatalError,
+    Teacher,
+    TeacherError,
+    TeachRequest,
+    TeachResponse,
+    TransientError,
+)
+
+FAILURES_FILE = "failures.jsonl"
+PARSE_LOG_FILE = "parse_log.jsonl"
+
+
+class _ItemFailed(Exception):
+    def __init__(self, reason: str, raw: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.raw = raw
+
+
+def _redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+def load_images(ctx: StageContext) -> list[ImageRecord]:
+    path = ctx.input("images")
+    images: dict[str, ImageRecord] = {}
+    for n, row in enumerate(read_jsonl(path), 1):
+        try:
+            rec = ImageRecord.model_validate(row)
+        except Exception as exc:
+            raise StageError(f"{path}:{n}: not an image record ({exc}); fix the line or re-run the stage "
+                             f"that wrote it") from None
+        images.setdefault(rec.id, rec)
+    return list(images.values())
+
+
+class TeachRun:
+    """State of one teach stage run (shared by all concurrent calls)."""
+
+    def __init__(self, ctx: StageContext, teacher: Teacher):
+        self.ctx = ctx
+        self.teacher = teacher
+        self.opts = teacher.options
+        self.prompts = PromptSet(self.opts) if teacher.uses_prompt else None
+        self.cache = ResponseCache(ctx.cache_dir, read=not ctx.no_cache)
+        self.prices = {**teacher.PRICES, **{k: v.model_dump() for k, v in self.opts.prices.items()}}
+        self.price = price_for(teacher.model, self.prices)
+        self.secrets = teacher.secrets()
+        self.retries: Counter[str] = Counter()
+        self.stop_reason: str | None = None
+
+    # -- one image -----------------------------------------------------------------------
+    async def request_for(self, image: ImageRecord) -> tuple[TeachRequest, str, str | None]:
+        """The request, the image's hash and the template hash."""
+        try:
+            data = await asyncio.to_thread(Path(image.path).read_bytes)
+        except OSError as exc:
+            raise _ItemFailed(f"cannot read image: {image.path}: {exc.strerror or exc}") from None
+        mime = mimetypes.guess_type(image.path)[0] or f"image/{(image.format or 'png').lower()}"
+        request = TeachRequest(image=image, image_bytes=data, mime=mime, output=self.opts.output,
+                               schema=PAIRS_SCHEMA if self.opts.output == "json" else None)
+        template_hash = None
+        if self.prompts is not None:
+            extra = await self.teacher.prompt_variables(request)
+            request.system, request.user, template_hash = self.prompts.render(image, extra)
+        return request, sha256_bytes(data), template_hash
+
+    def parse(self, response: TeachResponse) -> Parsed:
+        if response.pairs is not None:
+            return Parsed(pairs=[p for p in response.pairs if p.get("question") and p.get("answer")])
+        if self.opts.output == "json" or response.data is not None:
+            return parse_json(response.text, response.data)
+        return parse_csv(response.text)
+
+    async def call(self, request: TeachRequest, usage: dict[str, Any], limiter: RateLimiter,
+                   budget: Budget) -> TeachResponse:
+        """One paid call, with rate limits, the budget and retries."""
+        est_in, est_out = self.teacher.estimate_tokens(request)
+        worst = cost_usd(self.price, est_in, est_out)
+        failures = rate_limited = 0
+        while True:
+            await limiter.acquire(est_in + est_out)
+            budget.reserve(worst)
+            usage["requests"] += 1
+            try:
+                response = await asyncio.wait_for(self.teacher.respond(request), self.opts.timeout + 30)
+            except FatalError:
+                budget.release(worst)
+                raise
+            except (TeacherError, TimeoutError) as exc:
+                budget.release(worst)
+                if isinstance(exc, TimeoutError):
+                    exc = TransientError(f"no answer in {self.opts.timeout + 30:.0f} s", kind="timeout")
+                self.retries[exc.kind] += 1
+                if exc.kind == "429":
+                    rate_limited += 1
+                    if rate_limited > self.opts.rate_limit_retries:
+                        raise _ItemFailed(f"still rate limited after {rate_limited} tries: "
+                                          f"{_redact(str(exc), self.secrets)}") from None
+                    delay = backoff_delay(rate_limited, self.opts.retry_initial_delay, self.opts.retry_max_delay,
+                                          exc.retry_after)
+                    limiter.pause(exc.retry_after if exc.retry_after is not None else delay)
+                else:
+                    failures += 1
+                    if failures > self.opts.max_retries:
+                        raise _ItemFailed(f"gave up after {failures} tries: "
+                                          f"{_redact(str(exc), self.secrets)}") from None
+                    delay = backoff_delay(failures, self.opts.retry_initial_delay, self.opts.retry_max_delay,
+                                          exc.retry_after)
+                await asyncio.sleep(delay)
+                continue
+            except Exception as exc:  # a bug in the plugin: this image fails, the stage goes on
+                budget.release(worst)
+                raise _ItemFailed(f"teacher error: {type(exc).__name__}: {_redact(str(exc), self.secrets)}") from None
+            cost = cost_usd(self.price, response.input_tokens, response.output_tokens)
+            budget.commit(worst, cost)
+            limiter.settle(est_in + est_out, response.input_tokens + response.output_tokens)
+            usage["input_tokens"] += response.input_tokens
+            usage["output_tokens"] += response.output_tokens
+            usage["cost_usd"] += cost
+            return response
+
+    async def teach_one(self, image: ImageRecord, limiter: RateLimiter, budget: Budget) -> dict[str, Any]:
+        """The ledger entry of one image (never raises for a per-image problem)."""
+        usage = {"requests": 0, "cached": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+        raw = None
+        try:
+            request, image_hash, template_hash = await self.request_for(image)
+            prompt_hash = _hash_text(request.system + "\0" + request.user) if self.prompts else None
+            parsed = Parsed()
+            for attempt in range(self.opts.parse_retries + 1):
+                key = cache_key(image_sha256=image_hash, prompt_hash=prompt_hash, plugin=self.opts.plugin,
+                                model=self.teacher.model, params=self.teacher.generation_params(), attempt=attempt)
+                cached = self.cache.get(key) if self.teacher.cacheable else None
+                if cached is not None:
+                    response = TeachResponse.from_json(cached)
+                    usage["cached"] += 1
+                else:
+                    response = await self.call(request, usage, limiter, budget)
+                    if self.teacher.cacheable:
+                        self.cache.put(key, response.to_json())
+                raw = response.text if response.text else None
+                parsed = self.parse(response)
+                if parsed.pairs:
+                    break
+            if not parsed.pairs:
+                why = parsed.dropped[0]["reason"] if parsed.dropped else "no pairs in the answer"
+                raise _ItemFailed(f"unparsable answer after {self.opts.parse_retries + 1} tries: {why}", raw)
+            provenance = Provenance(plugin=self.opts.plugin, model=response.model or self.teacher.model,
+                                    prompt_hash=template_hash)
+            records, neg_dropped = build_pairs(parsed.pairs, image, negative_answer=self.opts.negative_answer,
+                                               negative_ratio=self.opts.negative_ratio, provenance=provenance)
+            negatives = sum(1 for r in records if r["negative"])
+            return {"status": "ok", "records": records, "pairs": len(records), "negatives": negatives,
+                    "negatives_dropped": neg_dropped, "dropped": parsed.dropped, "usage": _round(usage)}
+        except _ItemFailed as exc:
+            entry = {"status": "failed", "records": [], "reason": _redact(exc.reason, self.secrets),
+                     "usage": _round(usage)}
+            if exc.raw is not None or raw is not None:
+                entry["raw"] = _redact(exc.raw if exc.raw is not None else raw, self.secrets)
+            return entry
+
+    # -- all images ----------------------------------------------------------------------
+    async def run_all(self, todo: list[ImageRecord], all_images: list[ImageRecord], budget: Budget) -> None:
+        ctx = self.ctx
+        ledger = ctx.ledger()
+        limiter = RateLimiter(self.opts.rpm, self.opts.tpm)
+        queue = iter(todo)
+        await self.teacher.start(ctx, all_images)
+        fatal: list[BaseException] = []
+
+        with ctx.progress(len(all_images), len(all_images) - len(todo), "teach") as bar:
+            async def worker() -> None:
+                for image in queue:
+                    if self.stop_reason:
+                        return
+                    try:
+                        entry = await self.teach_one(image, limiter, budget)
+                    except BudgetReached:
+                        self.stop_reason = self.stop_reason or "budget"
+                        return
+                    key = image.id
+                    extra = {k: v for k, v in entry.items() if k not in ("status", "records", "reason")}
+                    done = ledger.record(key, entry["status"], entry["records"], entry.get("reason"), **extra)
+                    ctx.counts.add_entry(done)
+                    _add_usage(ctx, entry["usage"])
+                    bar.advance()
+                    if entry["status"] == "failed":
+                        ctx.run.reporter.info(f"[dim]teach:[/dim] failed {image.path}: {entry['reason']}")
+                        if self.opts.on_error == "fail":
+                            self.stop_reason = "failed"
+                            raise StageError(f"stage 'teach' stopped at image {image.path}: {entry['reason']} "
+                                             f"(set teach.on_error: skip to record such images and go on)")
+                    ctx.checkpoint()
+
+            tasks = [asyncio.create_task(worker()) for _ in range(min(self.opts.concurrency, len(todo)))]
+            try:
+                for fut in asyncio.as_completed(tasks):
+                    try:
+                        await fut
+                    except (FatalError, StageError) as exc:
+                        self.stop_reason = self.stop_reason or "fatal"
+                        fatal.append(exc)
+                        for t in tasks:
+                            t.cancel()
+                    except asyncio.CancelledError:
+                        if not fatal:
+                            raise
+            finally:
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await self.teacher.close()
+        if fatal:
+            exc = fatal[0]
+            if isinstance(exc, FatalError):
+                raise StageError(f"teacher '{self.opts.plugin}' stopped: {_redact(str(exc), self.secrets)}; "
+                                 f"finished images are kept, fix this and re-run to go on") from None
+            raise exc
+
+
+def _hash_text(text: str) -> str:
+    return sha256_bytes(text.encode("utf-8"))[:16]
+
+
+def _round(usage: dict[str, Any]) -> dict[str, Any]:
+    return {k: round(v, 8) if isinstance(v, float) else v for k, v in usage.items()}
+
+
+def _add_usage(ctx: StageContext, usage: dict[str, Any]) -> None:
+    u = ctx.usage
+    u.requests += usage.get("requests", 0)
+    u.cached += usage.get("cached", 0)
+    u.input_tokens += usage.get("input_tokens", 0)
+    u.output_tokens += usage.get("output_tokens", 0)
+    u.cost_usd += usage.get("cost_usd", 0.0)
+
+
+def _teacher(ctx: StageContext) -> Teacher:
+    teacher = ctx.plugin
+    if not isinstance(teacher, Teacher):
+        raise TypeError(f"{type(teacher).__name__} must subclass vlkd.core.teach.Teacher")
+    return teacher
+
+
+def run_teach(ctx: StageContext) -> None:
+    teacher = _teacher(ctx)
+    images = load_images(ctx)
+    state = TeachRun(ctx, teacher)
+    opts = teacher.options
+    if opts.max_cost is not None and state.price is None and teacher.PRICES is not None and teacher.model:
+        raise StageError(f"teach.max_cost is set but model '{teacher.model}' has no price; add it: "
+                         f"teach.prices: {{{teacher.model}: {{input: USD_PER_1M, output: USD_PER_1M}}}}")
+    ledger = ctx.ledger()
+    todo = []
+    for image in images:
+        if ledger.finished(image.id):
+            entry = ledger.entries[image.id]
+            ctx.counts.add_entry(entry)
+            _add_usage(ctx, entry.get("usage", {}))
+        else:
+            todo.append(image)
+    # what earlier, killed sessions spent counts against the budget too
+    spent = sum(e.get("usage", {}).get("cost_usd", 0.0) for e in ledger.entries.values())
+    budget = Budget(opts.max_cost, spent)
+    if todo and len(todo) < len(images):
+        ctx.info(f"resuming: {len(images) - len(todo)} of {len(images)} images already done")
+    t0 = time.perf_counter()
+    if todo:
+        try:
+            asyncio.run(state.run_all(todo, images, budget))
+        finally:
+            _finish(ctx, state, images, time.perf_counter() - t0)
+    else:
+        _finish(ctx, state, images, 0.0)
+    if state.stop_reason == "budget":
+        left = sum(1 for i in images if not ledger.finished(i.id))
+        raise RunInterrupted(f"teach.max_cost ${opts.max_cost:.4f} reached (spent ${budget.spent:.4f}); "
+                             f"{left} images not taught yet. Raise teach.max_cost and re-run to go on")
+
+
+def _finish(ctx: StageContext, state: TeachRun, images: list[ImageRecord], seconds: float) -> None:
+    """Write pairs.jsonl, failures.jsonl and the parse log from the ledger; fill the stage facts."""
+    ledger = ctx.ledger()
+    keys = [i.id for i in images]
+    pairs = list(ledger.records(keys))
+    write_jsonl_atomic(ctx.output("pairs"), pairs)
+    by_id = {i.id: i for i in images}
+    failures, dropped = [], []
+    per_image, negatives, neg_dropped = [], 0, 0
+    for key in keys:
+        entry = ledger.entries.get(key)
+        if entry is None:
+            continue
+        if entry["status"] == "failed":
+            failures.append({"image_id": key, "path": by_id[key].path, "reason": entry.get("reason"),
+                             "raw": entry.get("raw")})
+        elif entry["status"] == "ok":
+            per_image.append(entry.get("pairs", len(entry["records"])))
+            negatives += entry.get("negatives", 0)
+            neg_dropped += entry.get("negatives_dropped", 0)
+            dropped += [{"image_id": key, **d} for d in entry.get("dropped", ())]
+    write_jsonl_atomic(ctx.dir / FAILURES_FILE, failures)
+    write_jsonl_atomic(ctx.dir / PARSE_LOG_FILE, dropped)
+    if dropped:
+        ctx.info(f"{len(dropped)} unreadable answer rows dropped (reasons in {ctx.dir / PARSE_LOG_FILE})")
+    if failures:
+        ctx.warn(f"{len(failures)} images failed (reasons and raw answers in {ctx.dir / FAILURES_FILE})")
+    facts: dict[str, Any] = {
+        "images": len(images), "pairs": len(pairs), "positives": len(pairs) - negatives, "negatives": negatives,
+        "negative_share": round(negatives / len(pairs), 4) if pairs else 0.0,
+        "pairs_per_image": {"min": min(per_image), "mean": round(statistics.mean(per_image), 2),
+                            "max": max(per_image)} if per_image else None,
+        "failed_images": len(failures), "rows_dropped": len(dropped),
+    }
+    if neg_dropped:
+        facts["negatives_dropped_for_ratio"] = neg_dropped
+    if state.retries:
+        facts["retries"] = dict(state.retries)
+    if state.teacher.model:
+        facts["model"] = state.teacher.model
+        if state.price is None and ctx.usage.requests:
+            ctx.warn(f"no price known for model '{state.teacher.model}': cost not counted "
+                     f"(add it under teach.prices)")
+    if seconds and ctx.usage.requests:
+        facts["requests_per_s"] = round(ctx.usage.requests / seconds, 2)
+    ctx.facts.update(facts)
+    ctx.checkpoint(force=True)
+
+
+def estimate(ctx: StageContext) -> list[str]:
+    """``vlkd run --dry-run``: calls, tokens and the most it can cost, spending nothing."""
+    teacher = _teacher(ctx)
+    state = TeachRun(ctx, teacher)
+    try:
+        images = load_images(ctx)
+    except StageError:
+        images = None
+    price = state.price
+    model = teacher.model or teacher.options.plugin
+    if images is None:
+        return [f"{model}: images not known until the earlier stages run; one call per image "
+                f"(+ retries), ≤ {getattr(teacher.options, 'max_tokens', 0)} output tokens each"]
+    done = 0
+    ledger_path = ctx.dir / "ledger.jsonl"
+    finished = {e["key"] for e in read_jsonl(ledger_path) if e.get("status") != "failed"} \
+        if ledger_path.exists() else set()
+    calls = cached = est_in = est_out = 0
+    for image in images:
+        if image.id in finished:
+            done += 1
+            continue
+        request = TeachRequest(image=image, image_bytes=b"", mime="image/png", output=teacher.options.output)
+        if state.prompts is not None:
+            request.system, request.user, _ = state.prompts.render(image)
+            if teacher.cacheable and not ctx.no_cache and Path(image.path).exists():
+                key = cache_key(image_sha256=sha256_bytes(Path(image.path).read_bytes()),
+                                prompt_hash=_hash_text(request.system + "\0" + request.user),
+                                plugin=teacher.options.plugin, model=teacher.model,
+                                params=teacher.generation_params())
+                if state.cache.has(key):
+                    cached += 1
+                    continue
+        calls += 1
+        i, o = teacher.estimate_tokens(request)
+        est_in += i
+        est_out += o
+    cost = cost_usd(price, est_in, est_out)
+    lines = [f"{model}: {len(images)} images: {done} done, {cached} cached, {calls} calls to make",
+             f"tokens: ~{est_in:,} in, ≤ {est_out:,} out"]
+    if price is not None:
+        lines.append(f"cost: ≤ ${cost:.4f} (at ${price['input']}/${price['output']} per 1M tokens)"
+                     + (f"; max_cost ${teacher.options.max_cost}" if teacher.options.max_cost is not None else ""))
+    elif teacher.model:
+        lines.append(f"cost: unknown (no price for '{teacher.model}'; add it under teach.prices)")
+    return lines

@@ -1,0 +1,107 @@
+"""Rate limits, backoff and the money budget, shared by all calls of a teach stage."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+
+class RateLimiter:
+    """Paces calls to ``rpm`` requests and ``tpm`` tokens per minute, and pauses everyone on a 429.
+
+    Calls are admitted one at a time in arrival order. Requests are spaced evenly (no burst),
+    so a server that refills its allowance continuously never has to refuse one; tokens come
+    from a bucket holding one minute's allowance. After a 429, :meth:`pause` holds every call
+    until the server's ``Retry-After`` has passed, so that waiting calls do not all retry at once.
+    """
+
+    def __init__(self, rpm: float | None = None, tpm: float | None = None):
+        self.interval = 60.0 / rpm if rpm else 0.0
+        self.tpm = tpm
+        self._tokens = float(tpm or 0)
+        self._refilled = time.monotonic()
+        self._next = 0.0
+        self._paused_until = 0.0
+        self._lock = asyncio.Lock()
+
+    def _refill(self, now: float) -> None:
+        if self.tpm:
+            self._tokens = min(self.tpm, self._tokens + (now - self._refilled) * self.tpm / 60.0)
+        self._refilled = now
+
+    def _token_wait(self, tokens: int) -> float:
+        if not self.tpm:
+            return 0.0
+        need = min(tokens, self.tpm)  # a call larger than a minute's allowance waits for a full bucket
+        return 0.0 if self._tokens >= need else (need - self._tokens) * 60.0 / self.tpm
+
+    async def acquire(self, tokens: int = 0) -> None:
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self._refill(now)
+                wait = max(self._paused_until - now, self._next - now, self._token_wait(tokens))
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait)
+            self._next = max(self._next, now) + self.interval
+            if self.tpm:
+                self._tokens -= tokens
+
+    def settle(self, estimated: int, actual: int) -> None:
+        """Correct the token bucket once a call's real usage is known."""
+        if self.tpm:
+            self._tokens = min(self.tpm, self._tokens + estimated - actual)
+
+    def pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+
+def backoff_delay(attempt: int, initial: float, maximum: float, retry_after: float | None = None) -> float:
+    """Exponential backoff with full jitter; a server's ``Retry-After`` is honoured (plus a little jitter)."""
+    if retry_after is not None:
+        return retry_after + random.uniform(0, min(1.0, 0.1 * retry_after + 0.05))
+    cap = min(maximum, initial * (2 ** max(0, attempt - 1)))
+    return random.uniform(cap / 2, cap)
+
+
+class BudgetReached(Exception):
+    """The next call could exceed ``max_cost``."""
+
+
+class Budget:
+    """Money spent and reserved; a call is sent only when its worst case fits in ``max_cost``."""
+
+    def __init__(self, max_cost: float | None, spent: float = 0.0):
+        self.max_cost = max_cost
+        self.spent = spent
+        self.reserved = 0.0
+
+    def reserve(self, worst_case: float) -> None:
+        if self.max_cost is not None and self.spent + self.reserved + worst_case > self.max_cost + 1e-12:
+            raise BudgetReached()
+        self.reserved += worst_case
+
+    def commit(self, reserved: float, actual: float) -> None:
+        self.reserved -= reserved
+        self.spent += actual
+
+    def release(self, reserved: float) -> None:
+        self.reserved -= reserved
+
+
+def price_for(model: str | None, table: dict[str, dict[str, float]]) -> dict[str, float] | None:
+    """The price of ``model``: an exact entry, else the longest entry it starts with (dated snapshots)."""
+    if not model:
+        return None
+    if model in table:
+        return table[model]
+    matches = [name for name in table if model.startswith(name)]
+    return table[max(matches, key=len)] if matches else None
+
+
+def cost_usd(price: dict[str, float] | None, input_tokens: int, output_tokens: int) -> float:
+    if price is None:
+        return 0.0
+    return (input_tokens * price["input"] + output_tokens * price["output"]) / 1e6

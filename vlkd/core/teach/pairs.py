@@ -1,0 +1,62 @@
+"""From parsed rows to ``QARecord``s: negatives recognised, flagged, and kept near a target share."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from typing import Any
+
+from vlkd.core.records import ImageRecord, Provenance, QARecord
+
+#: answers that mean "not in the image", besides the configured ``negative_answer``
+NEGATIVE_ALIASES = ("不存在", "无法识别", "图中不存在", "未显示", "not present", "not found", "not shown",
+                    "not visible", "not available", "n/a")
+_TRIM = re.compile(r"^[\s\"'“”「」]+|[\s\"'“”「」。.!！]+$")
+
+
+def _norm(text: str) -> str:
+    return _TRIM.sub("", text).lower()
+
+
+def is_negative(answer: str, negative_answer: str) -> bool:
+    a = _norm(answer)
+    return a == _norm(negative_answer) or a in NEGATIVE_ALIASES
+
+
+def build_pairs(rows: list[dict[str, Any]], image: ImageRecord, *, negative_answer: str,
+                negative_ratio: float | None, provenance: Provenance) -> tuple[list[dict], int]:
+    """QARecord dicts for one image, and how many extra negatives were dropped.
+
+    Negative answers are written as ``negative_answer`` (one spelling for the student to learn).
+    With ``negative_ratio``, negatives beyond that share are dropped (a stable choice per image).
+    """
+    positives, negatives = [], []
+    for row in rows:
+        neg = bool(row.get("negative")) or is_negative(row["answer"], negative_answer)
+        item = {"question": row["question"].strip(), "answer": negative_answer if neg else row["answer"].strip(),
+                "negative": neg}
+        (negatives if neg else positives).append(item)
+    dropped = 0
+    if negative_ratio is not None and negatives:
+        keep = math.floor(negative_ratio * len(positives) / (1 - negative_ratio) + 1e-9) if positives else 0
+        keep = max(keep, 0 if positives else min(1, len(negatives)))
+        if len(negatives) > keep:
+            negatives.sort(key=lambda p: hashlib.sha256((image.id + p["question"]).encode()).hexdigest())
+            dropped = len(negatives) - keep
+            negatives = negatives[:keep]
+    # keep the teacher's order
+    chosen = {id(p) for p in positives + negatives}
+    ordered = [p for p in _in_order(rows, positives, negatives) if id(p) in chosen]
+    out = []
+    prov = provenance.model_dump(mode="json", exclude_none=True)
+    for p in ordered:
+        out.append(QARecord(id=QARecord.make_id(image.id, p["question"]), image_id=image.id,
+                            question=p["question"], answer=p["answer"], category=image.category,
+                            negative=p["negative"], provenance=prov).model_dump(mode="json", exclude_none=True))
+    return out, dropped
+
+
+def _in_order(rows: list[dict], positives: list[dict], negatives: list[dict]) -> list[dict]:
+    by_q = {p["question"]: p for p in positives + negatives}
+    return [by_q[r["question"].strip()] for r in rows if r["question"].strip() in by_q]

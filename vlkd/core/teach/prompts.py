@@ -1,0 +1,141 @@
+"""Prompts are text files with ``${variables}``; the one used depends on the image's category.
+
+Built-in packs live in ``vlkd/plugins/teach/prompts/<language>/``. The hash of the templates
+used goes into each pair's provenance; the hash of the rendered text goes into the cache key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vlkd.core.errors import StageError
+
+if TYPE_CHECKING:
+    from vlkd.core.records import ImageRecord
+    from vlkd.core.teach.options import TeacherOptions
+
+BUILTIN_DIR = Path(__file__).resolve().parents[2] / "plugins" / "teach" / "prompts"
+CATEGORY_PACKS = ("part_recognition", "fault_diagnosis", "manual_parsing")
+#: other spellings of the categories, so that an ingestor's names find their pack
+CATEGORY_ALIASES = {"parts": "part_recognition", "part": "part_recognition", "warning_lights": "fault_diagnosis",
+                    "fault": "fault_diagnosis", "diagnosis": "fault_diagnosis", "manual": "manual_parsing",
+                    "manuals": "manual_parsing", "documents": "manual_parsing"}
+FIXED_VARIABLES = ("negative_answer", "category", "image_name", "width", "height", "output_instructions",
+                   "negative_ratio_instruction", "negative_percent", "ocr_text")
+
+
+class _Template(string.Template):
+    idpattern = r"(?a:[_a-z][_a-z0-9]*(?:\.[_a-zA-Z0-9-]+)?)"
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StageError(f"prompt file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise StageError(f"prompt file {path}: not UTF-8 text; save it as UTF-8") from None
+
+
+def check_template(path: Path, text: str, allowed: set[str]) -> None:
+    """Every ``${name}`` must be known (``meta.*`` always is); a bad ``$`` is an error too."""
+    tpl = _Template(text)
+    if not tpl.is_valid():
+        raise StageError(f"prompt file {path}: a '$' that starts no ${{variable}} (write $$ for a literal $)")
+    for name in tpl.get_identifiers():
+        if name not in allowed and not name.startswith("meta."):
+            raise StageError(f"prompt file {path}: unknown variable ${{{name}}}; known: "
+                             + ", ".join(sorted(allowed)) + ", meta.KEY")
+
+
+class PromptSet:
+    """The prompt files of one teacher section, checked once, rendered per image."""
+
+    def __init__(self, options: TeacherOptions):
+        self.options = options
+        p = options.prompt
+        self.lang_dir = BUILTIN_DIR / p.language
+        self.allowed = set(FIXED_VARIABLES) | set(p.variables)
+        self._cache: dict[Path, str] = {}
+        self.default_system = p.system or self.lang_dir / "system.txt"
+        self.user_file = p.user
+        for path in self.files():
+            check_template(path, self.text(path), self.allowed)
+
+    def text(self, path: Path) -> str:
+        if path not in self._cache:
+            self._cache[path] = _read(path)
+        return self._cache[path]
+
+    def files(self) -> list[Path]:
+        """Every file this section may use (their contents are part of the stage fingerprint)."""
+        p = self.options.prompt
+        out = [self.default_system, self.lang_dir / f"output_{self.options.output}.txt"]
+        if self.options.negative_ratio is not None:
+            out.append(self.lang_dir / "negative_ratio.txt")
+        if getattr(self.options, "ocr_context", False):
+            out.append(self.lang_dir / "ocr_context.txt")
+        if self.user_file:
+            out.append(self.user_file)
+        if p.by_category and p.system is None:
+            out += [self.lang_dir / f"{c}.txt" for c in CATEGORY_PACKS]
+        out += list(p.categories.values())
+        return list(dict.fromkeys(out))
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        for path in self.files():
+            h.update(str(path.name).encode() + b"\0" + self.text(path).encode() + b"\0")
+        return h.hexdigest()[:16]
+
+    def system_file(self, category: str | None) -> Path:
+        p = self.options.prompt
+        if category:
+            if category in p.categories:
+                return p.categories[category]
+            pack = CATEGORY_ALIASES.get(category, category)
+            if p.by_category and p.system is None and pack in CATEGORY_PACKS:
+                return self.lang_dir / f"{pack}.txt"
+        return self.default_system
+
+    def render(self, record: ImageRecord, extra: dict[str, str] | None = None) -> tuple[str, str, str]:
+        """(system text, user text, hash of the templates used) for one image."""
+        opts = self.options
+        values: dict[str, str] = {
+            "negative_answer": opts.negative_answer,
+            "category": record.category or "",
+            "image_name": Path(record.path).name,
+            "width": str(record.width),
+            "height": str(record.height),
+            "ocr_text": "",
+            "negative_percent": "",
+            **opts.prompt.variables,
+            **(extra or {}),
+        }
+        values.update({f"meta.{k}": str(v) for k, v in record.metadata.items()})
+        used = []
+
+        def fill(path: Path) -> str:
+            used.append(path)
+            tpl = _Template(self.text(path))
+            names = {n for n in tpl.get_identifiers() if n.startswith("meta.")}
+            return tpl.substitute({**dict.fromkeys(names, ""), **values})
+
+        if opts.negative_ratio is not None:
+            values["negative_percent"] = f"{round(opts.negative_ratio * 100)}"
+            values["negative_ratio_instruction"] = fill(self.lang_dir / "negative_ratio.txt")
+        else:
+            values["negative_ratio_instruction"] = ""
+        values["output_instructions"] = fill(self.lang_dir / f"output_{opts.output}.txt")
+        system = fill(self.system_file(record.category))
+        user = fill(self.user_file) if self.user_file else ""
+        if values["ocr_text"]:
+            hint = fill(self.lang_dir / "ocr_context.txt")
+            user = f"{user.rstrip()}\n\n{hint}" if user.strip() else hint
+        h = hashlib.sha256()
+        for path in used:
+            h.update(self.text(path).encode() + b"\0")
+        return system, user, h.hexdigest()[:16]

@@ -1,0 +1,204 @@
+"""The teacher plugin API: one request (an image and its prompt) in, one response out.
+
+A teacher does not loop, sleep, retry or cache: the core teach driver does that for every
+teacher. It reports failures by raising :class:`TransientError` (retried with backoff,
+honouring ``retry_after``) or :class:`FatalError` (the stage stops with the message: a bad
+key, an unknown model, a request the provider refuses). :func:`http_error` turns an HTTP
+status into the right one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from vlkd.core.plugin import Plugin
+from vlkd.core.teach.options import TeacherOptions
+
+if TYPE_CHECKING:
+    from vlkd.core.context import StageContext
+    from vlkd.core.records import ImageRecord
+
+
+class TeacherError(Exception):
+    """A call failed. ``kind`` groups retries in the stage facts (429, 5xx, timeout, connection)."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None,
+                 kind: str = "error"):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+        self.kind = kind
+
+
+class TransientError(TeacherError):
+    """Worth another try: rate limited, server error, timeout, dropped connection."""
+
+
+class FatalError(TeacherError):
+    """Trying again cannot help (bad key, unknown model, request refused): the stage stops."""
+
+
+@dataclass
+class TeachRequest:
+    """Everything a teacher needs for one image."""
+
+    image: ImageRecord
+    image_bytes: bytes
+    mime: str
+    system: str = ""
+    user: str = ""
+    output: str = "csv"
+    #: JSON schema of the structured answer (``output: json``)
+    schema: dict[str, Any] | None = None
+
+    @property
+    def image_name(self) -> str:
+        return self.image.path.rsplit("/", 1)[-1]
+
+
+@dataclass
+class TeachResponse:
+    """A teacher's answer: text to parse, or structured ``data``, or ready ``pairs``."""
+
+    text: str = ""
+    data: Any = None
+    #: already-extracted pairs (offline teachers): [{"question", "answer", "negative"?}]
+    pairs: list[dict[str, Any]] | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    model: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "data": self.data, "pairs": self.pairs, "input_tokens": self.input_tokens,
+                "output_tokens": self.output_tokens, "model": self.model, "extra": self.extra}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TeachResponse:
+        return cls(**{k: data.get(k) for k in ("text", "data", "pairs", "model")},
+                   input_tokens=data.get("input_tokens") or 0, output_tokens=data.get("output_tokens") or 0,
+                   extra=dict(data.get("extra") or {}))
+
+
+class Teacher(Plugin):
+    """Base of teach plugins. Implement :meth:`respond` (async) or :meth:`respond_sync`."""
+
+    Options: ClassVar[type[TeacherOptions]] = TeacherOptions
+    #: the driver renders prompts for this teacher (offline extractors set False)
+    uses_prompt: ClassVar[bool] = True
+    #: responses may be kept in the run's response cache
+    cacheable: ClassVar[bool] = True
+    #: built-in prices, $ per 1M tokens: {"model": {"input": x, "output": y}}
+    PRICES: ClassVar[dict[str, dict[str, float]]] = {}
+    #: the environment variable that holds the key (named in messages)
+    key_env: ClassVar[str | None] = None
+
+    options: TeacherOptions
+
+    # -- identity -------------------------------------------------------------------------
+    @property
+    def model(self) -> str | None:
+        return getattr(self.options, "model", None)
+
+    def generation_params(self) -> dict[str, Any]:
+        """What besides image, prompt, plugin and model decides the response (part of the cache key)."""
+        opts = self.options
+        return {k: getattr(opts, k) for k in ("temperature", "max_tokens", "extra", "output", "base_url")
+                if hasattr(opts, k)}
+
+    def secrets(self) -> list[str]:
+        """Strings that must never reach a file or a log (redacted from error messages)."""
+        key = getattr(self.options, "api_key", None)
+        return [key.get_secret_value()] if key is not None else []
+
+    def estimate_tokens(self, request: TeachRequest) -> tuple[int, int]:
+        """(input, most output) tokens of a call, for rate limits, budgets and --dry-run."""
+        text = request.system + request.user
+        return image_tokens(request.image.width, request.image.height) + text_tokens(text), \
+            getattr(self.options, "max_tokens", 0)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def start(self, ctx: StageContext, images: list[ImageRecord]) -> None:
+        """Open clients (inside the running event loop), load what the teacher needs."""
+
+    async def prompt_variables(self, request: TeachRequest) -> dict[str, str]:
+        """Extra ``${name}`` values for this image's prompt (e.g. OCR text)."""
+        return {}
+
+    async def respond(self, request: TeachRequest) -> TeachResponse:
+        return await asyncio.to_thread(self.respond_sync, request)
+
+    def respond_sync(self, request: TeachRequest) -> TeachResponse:
+        raise NotImplementedError(f"{type(self).__name__} must implement respond() or respond_sync()")
+
+    async def close(self) -> None:
+        """Close clients."""
+
+
+# -- helpers for plugins ------------------------------------------------------------------
+
+def text_tokens(text: str) -> int:
+    """A rough token count: CJK characters about one each, other text about four characters each."""
+    cjk = sum(1 for ch in text if ord(ch) >= 0x2E80)
+    return cjk + (len(text) - cjk + 3) // 4
+
+
+def image_tokens(width: int, height: int) -> int:
+    """OpenAI's high-detail rule (85 + 170 per 512-px tile after scaling), a fair estimate for others."""
+    w, h = max(width, 1), max(height, 1)
+    scale = min(1.0, 2048 / max(w, h))
+    w, h = w * scale, h * scale
+    scale = min(1.0, 768 / min(w, h))
+    w, h = w * scale, h * scale
+    tiles = -(-int(w) // 512) * -(-int(h) // 512)
+    return 85 + 170 * tiles
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    if not headers:
+        return None
+    lower = {k.lower(): v for k, v in headers.items()}
+    ms = lower.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = lower.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def http_error(status: int, message: str, *, headers: Mapping[str, str] | None = None,
+               model: str | None = None, url: str | None = None, key_env: str | None = None,
+               code: str | None = None) -> TeacherError:
+    """The error a teacher raises for an HTTP status: retried (429, 408, 409, 5xx) or fatal."""
+    where = f" from {url}" if url else ""
+    if status == 429 and code == "insufficient_quota":
+        return FatalError(f"429 quota exhausted{where}: {message} (check the plan and billing of the account)",
+                          status=status)
+    if status == 429:
+        return TransientError(f"429 rate limited{where}: {message}", status=status,
+                              retry_after=retry_after_seconds(headers), kind="429")
+    if status in (408, 409) or status >= 500:
+        return TransientError(f"{status} server error{where}: {message}", status=status,
+                              retry_after=retry_after_seconds(headers), kind="5xx" if status >= 500 else str(status))
+    hint = {
+        401: f"bad or missing API key: set {key_env or 'the key variable'} or teach.api_key: ${{env:NAME}}",
+        403: "the key is not allowed to use this model or endpoint",
+        404: f"unknown model '{model}' or wrong base_url",
+        413: "the image is too large: add a resize step to preprocess",
+        400: "the provider refused the request (an image too large or an unsupported option?)",
+    }.get(status, "the provider refused the request")
+    return FatalError(f"{status}{where}: {message} ({hint})", status=status)

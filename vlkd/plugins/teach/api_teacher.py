@@ -1,0 +1,83 @@
+"""What the hosted-model teachers share: the key, OCR context, SDK errors to core errors."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from vlkd.core.errors import StageError
+from vlkd.core.teach import APITeacherOptions, Teacher, TeacherError, TransientError, http_error
+
+if TYPE_CHECKING:
+    from vlkd.core.context import StageContext
+    from vlkd.core.records import ImageRecord
+    from vlkd.core.teach import TeachRequest
+
+
+class APITeacher(Teacher):
+    Options = APITeacherOptions
+    options: APITeacherOptions
+    #: a key is needed unless base_url points elsewhere (local servers accept any key)
+    key_env: ClassVar[str | None] = None
+    client: Any = None
+
+    def resolved_key(self) -> str | None:
+        if self.options.api_key is not None:
+            return self.options.api_key.get_secret_value()
+        return os.environ.get(self.key_env) if self.key_env else None
+
+    def secrets(self) -> list[str]:
+        key = self.resolved_key()
+        return [key] if key else []
+
+    def generation_params(self) -> dict[str, Any]:
+        params = super().generation_params()
+        params["ocr_context"] = self.options.ocr_context
+        return params
+
+    def make_client(self, key: str) -> Any:
+        raise NotImplementedError
+
+    async def start(self, ctx: StageContext, images: list[ImageRecord]) -> None:
+        key = self.resolved_key()
+        if not key:
+            if self.options.base_url is None:
+                raise StageError(f"teacher '{self.options.plugin}' has no API key: set {self.key_env}, "
+                                 f"or teach.api_key: ${{env:NAME}} naming the variable that holds it")
+            key = "EMPTY"  # vLLM, SGLang, Ollama without --api-key accept anything
+        if self.options.ocr_context:
+            import importlib.util
+
+            if importlib.util.find_spec("rapidocr_onnxruntime") is None:
+                raise StageError('teach.ocr_context needs: pip install "vlkd[ocr]"')
+        self.client = self.make_client(key)
+
+    async def prompt_variables(self, request: TeachRequest) -> dict[str, str]:
+        if not self.options.ocr_context:
+            return {}
+        from vlkd.plugins.teach.ocr_engine import ocr_text
+
+        return {"ocr_text": await asyncio.to_thread(ocr_text, request.image_bytes)}
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
+
+    def sdk_error(self, exc: Exception, sdk: Any) -> TeacherError:
+        """The core error for an exception of an official (Stainless-generated) SDK."""
+        url = self.options.base_url or "the provider"
+        if isinstance(exc, sdk.APIStatusError):
+            body = exc.body if isinstance(exc.body, dict) else {}
+            inner = body.get("error") if isinstance(body.get("error"), dict) else body
+            message = inner.get("message") or exc.message
+            return http_error(exc.status_code, str(message), headers=dict(exc.response.headers),
+                              model=self.options.model, url=url, key_env=self.key_env, code=inner.get("code"))
+        if isinstance(exc, sdk.APITimeoutError):
+            return TransientError(f"no answer from {url} within {self.options.timeout:g} s", kind="timeout")
+        if isinstance(exc, sdk.APIConnectionError):
+            cause = exc.__cause__ or exc
+            return TransientError(f"connection to {url} failed: {type(cause).__name__}: {cause}",
+                                  kind="connection")
+        raise exc

@@ -1,0 +1,88 @@
+"""GPT-4o, or any OpenAI-compatible server (vLLM, SGLang, Ollama, LM Studio, Azure) via ``base_url``."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from vlkd.core.teach import APITeacherOptions, TeachRequest, TeachResponse
+from vlkd.plugins.teach.api_teacher import APITeacher
+
+
+class OpenAIOptions(APITeacherOptions):
+    model: str = Field(default="gpt-4o", description="model name (what the server calls it)")
+    detail: Literal["auto", "low", "high"] = Field(default="auto", description="image detail level")
+    headers: dict[str, str] = Field(default_factory=dict, json_schema_extra={"fingerprint": False},
+                                    description="extra HTTP headers (e.g. Azure's api-key: ${env:AZURE_KEY})")
+    query: dict[str, str] = Field(default_factory=dict, description="extra URL query (e.g. Azure api-version)")
+
+
+class OpenAITeacher(APITeacher):
+    """OpenAI chat completions: GPT-4o, or any compatible server via base_url."""
+
+    Options = OpenAIOptions
+    options: OpenAIOptions
+    requires = ("openai",)
+    extra = "openai"
+    key_env = "OPENAI_API_KEY"
+    #: $ per 1M tokens (2025 list prices; override with teach.prices)
+    PRICES: ClassVar[dict[str, dict[str, float]]] = {
+        "gpt-4o": {"input": 2.5, "output": 10.0},
+        "gpt-4o-2024-05-13": {"input": 5.0, "output": 15.0},
+        "gpt-4o-mini": {"input": 0.15, "output": 0.6},
+        "gpt-4.1": {"input": 2.0, "output": 8.0},
+        "gpt-4.1-mini": {"input": 0.4, "output": 1.6},
+        "gpt-4.1-nano": {"input": 0.1, "output": 0.4},
+        "gpt-5": {"input": 1.25, "output": 10.0},
+        "gpt-5-mini": {"input": 0.25, "output": 2.0},
+    }
+
+    def generation_params(self) -> dict[str, Any]:
+        return {**super().generation_params(), "detail": self.options.detail}
+
+    def secrets(self) -> list[str]:
+        return super().secrets() + [v for v in self.options.headers.values() if len(v) >= 8]
+
+    def make_client(self, key: str) -> Any:
+        import openai
+
+        return openai.AsyncOpenAI(api_key=key, base_url=self.options.base_url, timeout=self.options.timeout,
+                                  max_retries=0, default_headers=self.options.headers or None,
+                                  default_query=self.options.query or None)
+
+    def request_body(self, request: TeachRequest) -> dict[str, Any]:
+        url = f"data:{request.mime};base64,{base64.b64encode(request.image_bytes).decode()}"
+        content: list[dict[str, Any]] = []
+        if request.user:
+            content.append({"type": "text", "text": request.user})
+        content.append({"type": "image_url", "image_url": {"url": url, "detail": self.options.detail}})
+        messages: list[dict[str, Any]] = []
+        if request.system:
+            messages.append({"role": "system", "content": request.system})
+        messages.append({"role": "user", "content": content})
+        body: dict[str, Any] = {"model": self.options.model, "messages": messages,
+                                "max_tokens": self.options.max_tokens}
+        if self.options.temperature is not None:
+            body["temperature"] = self.options.temperature
+        if request.output == "json" and request.schema is not None:
+            body["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": "qa_pairs", "strict": True, "schema": request.schema}}
+        return body
+
+    async def respond(self, request: TeachRequest) -> TeachResponse:
+        import openai
+
+        body = self.request_body(request)
+        try:
+            resp = await self.client.chat.completions.create(**body, extra_body=self.options.extra or None)
+        except openai.OpenAIError as exc:
+            raise self.sdk_error(exc, openai) from None
+        choice = resp.choices[0] if resp.choices else None
+        text = (choice.message.content or "") if choice is not None else ""
+        usage = resp.usage
+        return TeachResponse(text=text, model=resp.model,
+                             input_tokens=usage.prompt_tokens if usage else 0,
+                             output_tokens=usage.completion_tokens if usage else 0,
+                             extra={"finish_reason": choice.finish_reason if choice else None})
