@@ -28,18 +28,18 @@ def test_base_and_tuned_students_on_the_test_split(run_layout, tiny_student, tin
     # the adapter is applied for the tuned row and switched off for the base row
     assert any(by_system["base"][i]["prediction"] != by_system["tuned"][i]["prediction"] for i in by_system["base"])
 
-    # the base row is exactly what the base model alone says for the item (unbatched, no PEFT)
+    # the base row is exactly what the base model alone says for the item (unbatched, no PEFT),
+    # with the image handed to the processor as the peft trainer does (RGB, processor bounds)
     import torch
+    from PIL import Image
     from transformers import AutoModelForImageTextToText, AutoProcessor
-
-    from vlkd.plugins.evaluate.images import load_student_image
 
     item = by_system["base"][next(iter(by_system["base"]))]
     processor = AutoProcessor.from_pretrained(tiny_student, min_pixels=32 * 32, max_pixels=128 * 128)
     model = AutoModelForImageTextToText.from_pretrained(tiny_student).eval()
     messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": item["question"]}]}]
     text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    inputs = processor(text=[text], images=[load_student_image(item["image"], 32 * 32, 128 * 128)],
+    inputs = processor(text=[text], images=[Image.open(item["image"]).convert("RGB")],
                        return_tensors="pt")
     with torch.inference_mode():
         out = model.generate(**inputs, max_new_tokens=6, do_sample=False)

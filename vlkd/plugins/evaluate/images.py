@@ -1,9 +1,10 @@
 """Student-side image preparation, the same as in training.
 
-LLaMA-Factory's Qwen2-VL plugin scales an image into ``[image_min_pixels, image_max_pixels]``
-keeping its aspect ratio, makes each side at least 28 px and the aspect ratio at most 180,
-and converts to RGB before the processor's own ``smart_resize``. The evaluate stage does the
-same with the bounds the train stage recorded in ``vlkd_model.json``.
+Both trainers hand the processor RGB images. LLaMA-Factory's Qwen2-VL plugin first scales
+an image into ``[image_min_pixels, image_max_pixels]`` keeping its aspect ratio, makes each
+side at least 28 px and the aspect ratio at most 180 (``prescale=True`` here); the ``peft``
+trainer leaves that to the processor's ``smart_resize`` with the same bounds. The evaluate
+stage does what the trainer named in ``vlkd_model.json`` did.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
 
-def load_student_image(path: str | Path, min_pixels: int, max_pixels: int) -> Image.Image:
+def load_student_image(path: str | Path, min_pixels: int, max_pixels: int, prescale: bool = True) -> Image.Image:
     from PIL import Image, UnidentifiedImageError
 
     if not path:
@@ -32,6 +33,8 @@ def load_student_image(path: str | Path, min_pixels: int, max_pixels: int) -> Im
         raise SkipItem(f"image file not found: {path}") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise SkipItem(f"cannot read image {path}: {exc}") from None
+    if not prescale:
+        return image
     for bound, grow in ((max_pixels, False), (min_pixels, True)):
         area = image.width * image.height
         if (area < bound) if grow else (area > bound):

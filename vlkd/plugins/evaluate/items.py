@@ -77,12 +77,18 @@ def _images(path: Path) -> dict[str, dict[str, Any]]:
 
 @dataclass(frozen=True)
 class ModelInfo:
+    trainer: str
     base_model: str
     adapter: Path | None
     min_pixels: int
     max_pixels: int
     template: str | None
     log: Path | None
+
+    @property
+    def prescale(self) -> bool:
+        """Whether training scaled images into the pixel bounds before the processor (LLaMA-Factory)."""
+        return self.trainer != "peft"
 
 
 def load_model_info(model_dir: Path) -> ModelInfo:
@@ -110,6 +116,6 @@ def load_model_info(model_dir: Path) -> ModelInfo:
     log_path = None
     if log:
         log_path = Path(log) if Path(log).is_absolute() else model_dir / log
-    return ModelInfo(base_model=base, adapter=adapter, min_pixels=int(info.get("image_min_pixels") or 32 * 32),
+    return ModelInfo(trainer=str(info.get("trainer") or ""), base_model=base, adapter=adapter, min_pixels=int(info.get("image_min_pixels") or 32 * 32),
                      max_pixels=int(info.get("image_max_pixels") or 768 * 768), template=info.get("template"),
                      log=log_path)

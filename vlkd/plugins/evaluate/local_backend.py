@@ -69,7 +69,8 @@ class LocalStudent:
             self._load()
         if system == "tuned" and self.info.adapter is None:
             raise StageError("vlkd_model.json names no adapter: there is no tuned student to evaluate")
-        images = [load_student_image(it.image, self.info.min_pixels, self.info.max_pixels) for it in items]
+        images = [load_student_image(it.image, self.info.min_pixels, self.info.max_pixels, self.info.prescale)
+                  for it in items]
         texts = [self._processor.apply_chat_template(self._messages(it.question), tokenize=False,
                                                      add_generation_prompt=True) for it in items]
         inputs = self._processor(text=texts, images=images, padding=True, return_tensors="pt")

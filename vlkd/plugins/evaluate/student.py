@@ -26,7 +26,8 @@ class StudentEvalOptions(PluginOptions):
         "test", description="split to evaluate; an empty test split falls back to val with a warning")
     max_items: int | None = Field(None, gt=0, description="evaluate only the first N pairs (smoke tests)")
     max_new_tokens: int = Field(64, gt=0, description="longest answer generated (greedy decoding)")
-    system_prompt: str | None = Field(None, description="system turn; leave empty to match a dataset without one")
+    system_prompt: str | None = Field(None, description="system turn [default: the format stage's `system`, as "
+                                                        "in training]")
     batch_size: int = Field(8, gt=0, description="answers generated per forward pass (transformers)",
                             json_schema_extra=RUN_ONLY)
     device: str = Field("auto", description="auto, cpu, cuda, cuda:1, mps", json_schema_extra=RUN_ONLY)
@@ -95,8 +96,9 @@ class StudentEvaluator(StagePlugin):
 
         records: list[dict[str, Any]] = []
         notes: list[str] = []
+        system_prompt = opts.system_prompt if opts.system_prompt is not None else _training_system_prompt(ctx)
         if students:
-            backend = self._backend(model)
+            backend = self._backend(model, system_prompt)
             for system in students:
                 records += self._run_student(ctx, backend, system, items)
         teacher: dict[str, Any] | None = None
@@ -105,10 +107,10 @@ class StudentEvaluator(StagePlugin):
             if note:
                 notes.append(note)
                 ctx.warn(f"teacher row left out: {note}")
-        self._write(ctx, split, items, records, model, teacher, notes)
+        self._write(ctx, split, items, records, model, teacher, notes, system_prompt)
 
     # -- students --------------------------------------------------------------------------
-    def _backend(self, model):
+    def _backend(self, model, system_prompt: str | None):
         opts = self.options
         if opts.backend == "openai":
             from vlkd.plugins.evaluate.openai_backend import OpenAIStudent
@@ -117,11 +119,10 @@ class StudentEvaluator(StagePlugin):
                                  api_key=opts.api_key.get_secret_value() if opts.api_key else None,
                                  api_key_env=opts.api_key_env,
                                  model_names={"base": opts.base_model_name or "", "tuned": opts.tuned_model_name or ""},
-                                 max_new_tokens=opts.max_new_tokens, system_prompt=opts.system_prompt,
-                                 timeout=opts.timeout)
+                                 max_new_tokens=opts.max_new_tokens, system_prompt=system_prompt, timeout=opts.timeout)
         from vlkd.plugins.evaluate.local_backend import LocalStudent
 
-        return LocalStudent(model, max_new_tokens=opts.max_new_tokens, system_prompt=opts.system_prompt,
+        return LocalStudent(model, max_new_tokens=opts.max_new_tokens, system_prompt=system_prompt,
                             device=opts.device, dtype=opts.dtype)
 
     def _run_student(self, ctx, backend, system: str, items: list) -> list[dict[str, Any]]:
@@ -171,7 +172,7 @@ class StudentEvaluator(StagePlugin):
         return teacher_summary(answers, {it.id: it.reference for it in items}), None
 
     # -- results ---------------------------------------------------------------------------
-    def _write(self, ctx, split, items, records, model, teacher, notes) -> None:
+    def _write(self, ctx, split, items, records, model, teacher, notes, system_prompt) -> None:
         from vlkd.metrics.summary import summarize
 
         opts = self.options
@@ -187,6 +188,8 @@ class StudentEvaluator(StagePlugin):
                                                  "adapter": str(model.adapter) if model.adapter else None,
                                                  "image_min_pixels": model.min_pixels,
                                                  "image_max_pixels": model.max_pixels},
+            "prompt": {"system": system_prompt, "user": "the image, then one question (a new conversation each)",
+                       "decoding": "greedy", "max_new_tokens": opts.max_new_tokens},
             "teacher": teacher,
             "notes": notes,
             "predictions": "predictions.jsonl",
@@ -196,6 +199,13 @@ class StudentEvaluator(StagePlugin):
         ctx.facts.update({"split": split, "items": len(items), "exact_match": headline})
         ctx.info("exact match: " + ", ".join(f"{s} {v:.3f}" if v is not None else f"{s} n/a"
                                              for s, v in headline.items()))
+
+
+def _training_system_prompt(ctx) -> str | None:
+    """The ``system`` option of the recipe's format stage: what the student saw in training."""
+    stage = ctx.run.recipe.stages.get("format")
+    steps = getattr(stage, "steps", None) or []
+    return getattr(steps[0].options, "system", None) if steps else None
 
 
 def _resolve_images(items, bases: list[Path]):
