@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vlkd.core.context import StageContext
-from vlkd.core.errors import RunInterrupted, StageError
+from vlkd.core.errors import RunInterrupted, SkipItem, StageError
 from vlkd.core.jsonl import read_jsonl, write_jsonl_atomic
 from vlkd.core.records import ImageRecord, Provenance, sha256_bytes
 from vlkd.core.teach.cache import ResponseCache, cache_key
@@ -142,6 +142,9 @@ class TeachRun:
                                           exc.retry_after)
                 await asyncio.sleep(delay)
                 continue
+            except SkipItem:
+                budget.release(worst)
+                raise
             except Exception as exc:  # a bug in the plugin: this image fails, the stage goes on
                 budget.release(worst)
                 raise _ItemFailed(f"teacher error: {type(exc).__name__}: {_redact(str(exc), self.secrets)}") from None
@@ -186,6 +189,8 @@ class TeachRun:
             negatives = sum(1 for r in records if r["negative"])
             return {"status": "ok", "records": records, "pairs": len(records), "negatives": negatives,
                     "negatives_dropped": neg_dropped, "dropped": parsed.dropped, "usage": _round(usage)}
+        except SkipItem as exc:
+            return {"status": "skipped", "records": [], "reason": exc.reason, "usage": _round(usage)}
         except _ItemFailed as exc:
             entry = {"status": "failed", "records": [], "reason": _redact(exc.reason, self.secrets),
                      "usage": _round(usage)}

@@ -24,6 +24,13 @@ def is_negative(answer: str, negative_answer: str) -> bool:
     return a == _norm(negative_answer) or a in NEGATIVE_ALIASES
 
 
+def negatives_wanted(positives: int, ratio: float) -> int:
+    """Negatives that make ``ratio`` of an image's pairs (at least one when the ratio is above 0)."""
+    if ratio <= 0:
+        return 0
+    return max(1, math.floor(ratio * positives / (1 - ratio) + 1e-9))
+
+
 def build_pairs(rows: list[dict[str, Any]], image: ImageRecord, *, negative_answer: str,
                 negative_ratio: float | None, provenance: Provenance) -> tuple[list[dict], int]:
     """QARecord dicts for one image, and how many extra negatives were dropped.
@@ -39,8 +46,7 @@ def build_pairs(rows: list[dict[str, Any]], image: ImageRecord, *, negative_answ
         (negatives if neg else positives).append(item)
     dropped = 0
     if negative_ratio is not None and negatives:
-        keep = math.floor(negative_ratio * len(positives) / (1 - negative_ratio) + 1e-9) if positives else 0
-        keep = max(keep, 0 if positives else min(1, len(negatives)))
+        keep = negatives_wanted(len(positives), negative_ratio)
         if len(negatives) > keep:
             negatives.sort(key=lambda p: hashlib.sha256((image.id + p["question"]).encode()).hexdigest())
             dropped = len(negatives) - keep
