@@ -99,8 +99,15 @@ FAST = {"max_steps": 6, "per_device_train_batch_size": 2, "gradient_accumulation
         "warmup_ratio": 0.0, "report_to": [], "image_max_pixels": 56 * 56, "image_min_pixels": 28 * 28}
 
 
-def make_trainer(name: str, **options):
-    from vlkd.core.registry import load_registry
+def trainer_classes() -> dict[str, type]:
+    """name -> class, as the train plugins' registration hook registers them."""
+    import vlkd.plugins.train as module
 
-    cls = load_registry(autoload=False).get("train", name).cls
+    found: dict[str, type] = {}
+    module.vlkd_register_trainers(register=found.__setitem__)
+    return found
+
+
+def make_trainer(name: str, **options):
+    cls = trainer_classes()[name]
     return cls(cls.Options.model_validate({"plugin": name, **options}))

@@ -29,8 +29,8 @@ def linear_layer_names(model: Any) -> tuple[set[str], set[str]]:
     for name, module in model.named_modules():
         if not isinstance(module, torch.nn.Linear) or name.endswith("lm_head"):
             continue
-        short = name.rsplit(".", 1)[-1]
         parts = name.split(".")
+        short = ".".join(parts[-2:]) if parts[-1].isdigit() else parts[-1]  # merger.mlp.0 -> mlp.0
         (vision if any(p in VISION_PREFIXES for p in parts) else language).add(short)
     return language, vision
 

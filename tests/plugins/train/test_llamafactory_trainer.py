@@ -1,0 +1,130 @@
+"""The llamafactory trainer: LLaMA-Factory's own CLI trains the tiny student from what vlkd writes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import yaml
+
+from vlkd.core.errors import StageError
+from vlkd.plugins.train.hardware import Hardware
+
+from tests.plugins.train.conftest import FAST, make_trainer, stage_context
+
+needs_llamafactory = pytest.mark.skipif(shutil.which("llamafactory-cli") is None,
+                                        reason='needs pip install "vlkd[llamafactory]"')
+GPU = Hardware(cuda=True, bf16_supported=True, tf32_supported=True)
+
+
+@needs_llamafactory
+def test_trains_tiny_student_loss_falls_adapter_loads_and_generates(tiny_student, make_dataset, tmp_path):
+    from tests.plugins.train.test_peft_trainer import load_and_generate, losses
+
+    dataset = make_dataset(n_train=8, n_val=2)
+    trainer = make_trainer("llamafactory", student=str(tiny_student), dataset=str(dataset),
+                           **{**FAST, "learning_rate": 2e-2})
+    ctx = stage_context(tmp_path / "run")
+    trainer.run(ctx)
+
+    log = ctx.dir / "output" / "trainer_log.jsonl"
+    loss = losses(log)
+    assert len(loss) == 6 and sum(loss[-2:]) / 2 < sum(loss[:2]) / 2, loss
+    assert any("eval_loss" in json.loads(line) for line in log.read_text().splitlines())
+    card = json.loads((ctx.dir / "model" / "vlkd_model.json").read_text())
+    assert card["trainer"] == "llamafactory" and card["base_model"] == str(tiny_student)
+    assert card["log"] == str(log) and card["cutoff_len"] == 256
+    adapter = ctx.dir / "model" / "adapter"
+    assert (adapter / "adapter_model.safetensors").is_file()
+    assert not (adapter / "trainer_state.json").exists()  # the adapter, not LLaMA-Factory's state
+    assert ctx.facts["loss"] == loss[-1]
+    model = load_and_generate(tiny_student, adapter)
+    # LLaMA-Factory's lora_target: all adapts every linear layer of the language model only
+    names = [n for n, _ in model.named_modules() if n.endswith("lora_A")]
+    assert any("gate_proj" in n for n in names) and not any(".visual." in n for n in names)
+
+
+def generated(trainer, tmp_path, hardware=GPU, resumed=False):
+    ctx = stage_context(tmp_path / "run", resumed=resumed)
+    plan = trainer.prepare(ctx, hardware=hardware)
+    path = trainer.write_inputs(plan, ctx.dir / "llamafactory")
+    return yaml.safe_load(path.read_text()), json.loads((path.parent / "dataset_info.json").read_text()), plan
+
+
+@needs_llamafactory
+def test_generated_config_from_the_recipe(tiny_student, make_dataset, tmp_path):
+    dataset = make_dataset()
+    trainer = make_trainer("llamafactory", student=str(tiny_student), dataset=str(dataset),
+                           lora_target=["q_proj", "v_proj"], modules_to_save=["lm_head"], cutoff_len=1024,
+                           image_max_pixels=512 * 512, args={"max_samples": 500, "lr_scheduler_type": "linear"})
+    cfg, info, plan = generated(trainer, tmp_path)
+    assert cfg["stage"] == "sft" and cfg["template"] == "qwen2_vl" and cfg["finetuning_type"] == "lora"
+    assert cfg["lora_target"] == "q_proj,v_proj" and cfg["additional_target"] == "lm_head"
+    assert (cfg["lora_rank"], cfg["lora_alpha"], cfg["lora_dropout"]) == (8, 16, 0.05)
+    assert cfg["loraplus_lr_ratio"] == 16.0 and cfg["image_max_pixels"] == 512 * 512 and cfg["cutoff_len"] == 1024
+    # the seed's training_config values
+    assert (cfg["per_device_train_batch_size"], cfg["gradient_accumulation_steps"], cfg["learning_rate"]) == \
+        (2, 4, 5e-5)
+    assert (cfg["warmup_ratio"], cfg["save_steps"], cfg["max_grad_norm"], cfg["num_train_epochs"]) == \
+        (0.1, 1000, 1.0, 3)
+    # args pass through, and win
+    assert cfg["max_samples"] == 500 and cfg["lr_scheduler_type"] == "linear"
+    # precision and kernels from the hardware
+    assert cfg["bf16"] is True and cfg["fp16"] is False and cfg["tf32"] is True and cfg["use_liger_kernel"] is True
+    assert "use_cpu" not in cfg
+    # the dataset LLaMA-Factory reads
+    assert cfg["dataset"] == "vlkd_train" and cfg["eval_dataset"] == "vlkd_val"
+    assert set(info) == {"vlkd_train", "vlkd_val"}
+    assert info["vlkd_train"]["file_name"] == str(dataset / "train.json")
+    assert info["vlkd_train"]["columns"] == {"messages": "messages", "images": "images"}
+    assert cfg["media_dir"] == str(dataset) and cfg["output_dir"] == str(plan.output_dir)
+
+
+@needs_llamafactory
+def test_on_cpu_no_liger_kernel_and_fp32(tiny_student, make_dataset, tmp_path):
+    trainer = make_trainer("llamafactory", student=str(tiny_student), dataset=str(make_dataset()))
+    cfg, _, _ = generated(trainer, tmp_path, hardware=Hardware(cuda=False))
+    assert "use_liger_kernel" not in cfg and "tf32" not in cfg
+    assert cfg["bf16"] is False and cfg["fp16"] is False and cfg["use_cpu"] is True
+
+
+@needs_llamafactory
+def test_resume_points_llamafactory_at_the_last_checkpoint(tiny_student, make_dataset, tmp_path):
+    trainer = make_trainer("llamafactory", student=str(tiny_student), dataset=str(make_dataset()))
+    for step in (3, 6, 9):
+        (tmp_path / "run" / "train" / "output" / f"checkpoint-{step}").mkdir(parents=True)
+        if step != 9:  # checkpoint-9 was cut off while being written
+            (tmp_path / "run" / "train" / "output" / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    cfg, _, _ = generated(trainer, tmp_path, resumed=True)
+    assert cfg["resume_from_checkpoint"] == str(tmp_path / "run" / "train" / "output" / "checkpoint-6")
+    assert cfg["overwrite_output_dir"] is False
+
+
+def test_distributed_environment_uses_force_torchrun(tmp_path, monkeypatch):
+    monkeypatch.delenv("FORCE_TORCHRUN", raising=False)
+    trainer = make_trainer("llamafactory", distributed={"nproc_per_node": 4, "nnodes": 2, "node_rank": 1,
+                                                        "master_addr": "10.1.2.3", "master_port": 29600})
+    env = trainer.environment()
+    assert {k: env[k] for k in ("FORCE_TORCHRUN", "NNODES", "NODE_RANK", "NPROC_PER_NODE",
+                                "MASTER_ADDR", "MASTER_PORT")} == {
+        "FORCE_TORCHRUN": "1", "NNODES": "2", "NODE_RANK": "1", "NPROC_PER_NODE": "4",
+        "MASTER_ADDR": "10.1.2.3", "MASTER_PORT": "29600"}
+    single = make_trainer("llamafactory").environment()
+    assert "FORCE_TORCHRUN" not in single and "NPROC_PER_NODE" not in single
+    cmd = make_trainer("llamafactory", executable="/opt/lf/bin/llamafactory-cli").command(tmp_path / "train.yaml")
+    assert cmd == ["/opt/lf/bin/llamafactory-cli", "train", str(tmp_path / "train.yaml")]
+
+
+@needs_llamafactory
+def test_failure_shows_llamafactorys_error_and_the_config(tiny_student, make_dataset, tmp_path):
+    trainer = make_trainer("llamafactory", student=str(tiny_student), dataset=str(make_dataset()),
+                           args={"lora_rnak": 16}, **FAST)
+    ctx = stage_context(tmp_path / "run")
+    with pytest.raises(StageError) as info:
+        trainer.run(ctx)
+    message = str(info.value)
+    assert "llamafactory-cli train failed" in message
+    assert "lora_rnak" in message and "ValueError" in message  # LLaMA-Factory's own words
+    assert f"generated config: {ctx.dir / 'llamafactory' / 'train.yaml'}" in message
+    assert f"full output: {ctx.dir / 'llamafactory.log'}" in message
