@@ -9,10 +9,9 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from vlkd.core.errors import StageError  # noqa: E402
-from vlkd.plugins.train.hardware import Hardware  # noqa: E402
-
-from tests.plugins.train.conftest import make_trainer, stage_context, write_dataset  # noqa: E402
+from tests.plugins.train.conftest import make_trainer, stage_context, write_dataset
+from vlkd.core.errors import StageError
+from vlkd.plugins.train.hardware import Hardware
 
 
 def fails_before_training(trainer, tmp_path, match, hardware=None):

@@ -8,10 +8,9 @@ import shutil
 import pytest
 import yaml
 
+from tests.plugins.train.conftest import FAST, make_trainer, stage_context
 from vlkd.core.errors import StageError
 from vlkd.plugins.train.hardware import Hardware
-
-from tests.plugins.train.conftest import FAST, make_trainer, stage_context
 
 needs_llamafactory = pytest.mark.skipif(shutil.which("llamafactory-cli") is None,
                                         reason='needs pip install "vlkd[llamafactory]"')

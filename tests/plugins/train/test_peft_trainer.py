@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("peft")
 
-from tests.plugins.train.conftest import FAST, make_trainer, stage_context  # noqa: E402
+from tests.plugins.train.conftest import FAST, make_trainer, stage_context
 
 
 def losses(log_path):
