@@ -81,6 +81,7 @@ class TeachRun:
         self.secrets = teacher.secrets()
         self.retries: Counter[str] = Counter()
         self.stop_reason: str | None = None
+        self.input_scale = 1.0
 
     # -- one image -----------------------------------------------------------------------
     async def request_for(self, image: ImageRecord) -> tuple[TeachRequest, str, str | None]:
@@ -109,7 +110,8 @@ class TeachRun:
                    budget: Budget) -> TeachResponse:
         """One paid call, with rate limits, the budget and retries."""
         est_in, est_out = self.teacher.estimate_tokens(request)
-        worst = cost_usd(self.price, est_in, est_out)
+        # the estimate of input tokens is corrected by the worst ratio seen so far, plus 10%
+        worst = cost_usd(self.price, int(est_in * self.input_scale * 1.1), est_out)
         failures = rate_limited = 0
         while True:
             await limiter.acquire(est_in + est_out)
@@ -148,6 +150,8 @@ class TeachRun:
             except Exception as exc:  # a bug in the plugin: this image fails, the stage goes on
                 budget.release(worst)
                 raise _ItemFailed(f"teacher error: {type(exc).__name__}: {_redact(str(exc), self.secrets)}") from None
+            if est_in:
+                self.input_scale = max(self.input_scale, response.input_tokens / est_in)
             cost = cost_usd(self.price, response.input_tokens, response.output_tokens)
             budget.commit(worst, cost)
             limiter.settle(est_in + est_out, response.input_tokens + response.output_tokens)

@@ -45,7 +45,7 @@ def _unquote(value: str) -> str:
 
 def _is_header(cells: list[str]) -> bool:
     words = [re.sub(r"[\s:：]+$", "", c.strip().lower()) for c in cells if c.strip()]
-    return bool(words) and all(w in HEADER_WORDS for w in words)
+    return len(words) >= 2 and all(w in HEADER_WORDS for w in words)
 
 
 def strip_fences(text: str) -> str:
@@ -59,7 +59,7 @@ def strip_fences(text: str) -> str:
 def _split_row(cells: list[str]) -> tuple[str, str] | str:
     """(question, answer) from one CSV row, or the reason it cannot be read."""
     cells = [_unquote(c) for c in cells]
-    while cells and not cells[-1]:
+    while len(cells) > 2 and not cells[-1]:
         cells.pop()
     if len(cells) >= 3 and _IMAGE_NAME.match(cells[0]):
         cells = cells[1:]  # the seed's output.csv layout: image name, question, answer
@@ -81,6 +81,7 @@ def parse_csv(text: str) -> Parsed:
     out = Parsed()
     # tripled quotes ('"""q"""') need no special case: csv reads them as a quoted field
     body = strip_fences(text)
+    fenced = body != text
     seen: set[str] = set()
     try:
         rows = list(csv.reader(io.StringIO(body), skipinitialspace=True))
@@ -102,7 +103,10 @@ def parse_csv(text: str) -> Parsed:
             out.drop(n, got, raw)
             continue
         question, answer = got
-        if not question:
+        if not fenced and not question.endswith(_QMARK) and f'"{cells[0].strip()}' not in body:
+            # outside ``` fences, an unquoted line without a question mark is chatter, not a pair
+            out.drop(n, "not a question (unquoted, no question mark, outside ``` fences)", raw)
+        elif not question:
             out.drop(n, "empty question", raw)
         elif not answer:
             out.drop(n, "empty answer", raw)

@@ -1,0 +1,211 @@
+"""The openai teacher through the official SDK against a local server speaking the wire format."""
+
+import json
+
+import pytest
+from conftest import image_hashes, ledger, read_pairs
+
+from vlkd.core.errors import RunInterrupted, StageError
+
+FAST = {"retry_initial_delay": 0.01, "retry_max_delay": 0.05}
+
+
+def section(provider, **kw):
+    return {"plugin": "openai", "model": "gpt-4o", "base_url": provider.openai_url, "api_key": provider.api_key,
+            **FAST, **kw}
+
+
+def test_pairs_and_the_request_sent(provider, images, run_teach):
+    folder = images(3)
+    manifest, rd = run_teach(folder, section(provider, detail="high", temperature=0.2, max_tokens=512,
+                                             extra={"top_p": 0.9, "repetition_penalty": 1.05}))
+    pairs = read_pairs(rd)
+    assert len(pairs) == 9 and {p["image_id"] for p in pairs} == set(image_hashes(folder).values())
+    torque = [p for p in pairs if p["question"] == "图中的拧紧力矩是多少?"]
+    assert {p["answer"] for p in torque} == {"25 N·m, 分两次拧紧"}  # the comma the seed's split(',') breaks on
+    negatives = [p for p in pairs if p["negative"]]
+    assert len(negatives) == 3 and all(p["answer"] == "不存在" for p in negatives)
+    assert pairs[0]["provenance"]["plugin"] == "openai" and pairs[0]["provenance"]["model"] == "gpt-4o"
+    body = provider.bodies[0]
+    assert body["messages"][0]["role"] == "system" and body["messages"][0]["content"].startswith("# 角色")
+    image_part = body["messages"][1]["content"][-1]
+    assert image_part["image_url"]["url"].startswith("data:image/png;base64,")
+    assert image_part["image_url"]["detail"] == "high"
+    assert (body["temperature"], body["max_tokens"], body["top_p"], body["repetition_penalty"]) == \
+        (0.2, 512, 0.9, 1.05)
+    teach = manifest["stages"]["teach"]
+    assert teach["counts"]["ok"] == 3 and teach["usage"]["requests"] == 3 and teach["usage"]["cost_usd"] > 0
+    assert teach["facts"]["negatives"] == 3 and teach["facts"]["pairs_per_image"]["max"] == 3
+
+
+def test_every_fault_retried_or_recorded_and_no_image_twice(provider, images, run_teach):
+    folder = images(6)
+    h = list(image_hashes(folder).values())
+    provider.hang = 3.0
+    provider.image_faults.update({
+        h[0]: ["429:0.05", "500"],
+        h[1]: ["503", "timeout"],
+        h[2]: ["drop", "drop"],
+        h[3]: ["malformed"],                              # unparsable once: asked again, then fine
+        h[4]: ["malformed", "malformed", "malformed"],    # never parsable: failed, raw text kept
+    })
+    manifest, rd = run_teach(folder, section(provider, timeout=0.5, parse_retries=2, concurrency=4))
+    entries = ledger(rd)
+    assert sorted(e["key"] for e in entries) == sorted(h)  # each image exactly once
+    status = {e["key"]: e["status"] for e in entries}
+    assert [status[k] for k in h] == ["ok", "ok", "ok", "ok", "failed", "ok"]
+    failed = next(e for e in entries if e["status"] == "failed")
+    assert failed["reason"].startswith("unparsable answer after 3 tries")
+    assert failed["raw"] == "抱歉,我无法以CSV格式回答。"
+    failures = [json.loads(x) for x in (rd / "teach" / "failures.jsonl").read_text().splitlines()]
+    assert failures[0]["raw"] == "抱歉,我无法以CSV格式回答。"
+    assert [provider.requests[k] for k in h] == [3, 3, 3, 2, 3, 1]
+    assert manifest["stages"]["teach"]["facts"]["retries"] == {"429": 1, "5xx": 2, "timeout": 1, "connection": 2}
+    assert {p["image_id"] for p in read_pairs(rd)} == set(h) - {h[4]}
+
+
+def test_gives_up_after_max_retries(provider, images, run_teach):
+    folder = images(1)
+    provider.faults = ["500"] * 10
+    _, rd = run_teach(folder, section(provider, max_retries=2))
+    (entry,) = ledger(rd)
+    assert entry["status"] == "failed" and entry["reason"].startswith("gave up after 3 tries: 500 server error")
+    assert sum(provider.requests.values()) == 3
+
+
+def test_401_stops_at_once_with_a_clear_message_and_no_key(provider, images, run_teach):
+    folder = images(4)
+    with pytest.raises(StageError) as err:
+        run_teach(folder, section(provider, api_key="sk-wrong-key-0000000000"))
+    msg = str(err.value)
+    assert "401" in msg and "bad or missing API key: set OPENAI_API_KEY" in msg
+    assert "sk-wrong-key-0000000000" not in msg
+    assert sum(provider.requests.values()) <= 4  # no retries of a 401
+
+
+def test_unknown_model_404(provider, images, run_teach):
+    provider.models = {"gpt-4o"}
+    with pytest.raises(StageError, match="unknown model 'gpt-4q' or wrong base_url"):
+        run_teach(images(2), section(provider, model="gpt-4q"))
+
+
+def test_400_refused_stops(provider, images, run_teach):
+    provider.faults = ["400"]
+    with pytest.raises(StageError, match=r"400 .*injected 400 .*refused the request"):
+        run_teach(images(1), section(provider))
+
+
+def test_missing_key_without_base_url(images, run_teach, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(StageError, match="has no API key: set OPENAI_API_KEY"):
+        run_teach(images(1), {"plugin": "openai"})
+
+
+def test_cache_means_never_paying_twice(provider, images, run_teach):
+    folder = images(4)
+    run_teach(folder, section(provider))
+    assert sum(provider.requests.values()) == 4
+    manifest, rd = run_teach(folder, section(provider), fresh=True)  # stage redone, cache kept
+    assert sum(provider.requests.values()) == 4
+    assert manifest["stages"]["teach"]["usage"]["cached"] == 4 and len(read_pairs(rd)) == 12
+    run_teach(folder, section(provider), fresh=True, no_cache=True)
+    assert sum(provider.requests.values()) == 8
+    # a change of generation parameters is a new question
+    run_teach(folder, section(provider, temperature=0.0))
+    assert sum(provider.requests.values()) == 12
+
+
+def test_key_never_written_anywhere(provider, images, run_teach, monkeypatch, tmp_path):
+    monkeypatch.setenv("MY_TEACHER_KEY", provider.api_key)
+    provider.faults = ["500", "429:0.01"]
+    teach = section(provider)
+    teach["api_key"] = "${env:MY_TEACHER_KEY}"
+    _, rd = run_teach(images(3), teach)
+    key = provider.api_key.encode()
+    for path in rd.rglob("*"):
+        if path.is_file():
+            assert key not in path.read_bytes(), path
+    manifest = (rd / "manifest.json").read_text()
+    assert "MY_TEACHER_KEY" not in manifest or provider.api_key not in manifest
+
+
+def test_key_from_the_usual_variable(provider, images, run_teach, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", provider.api_key)
+    teach = section(provider)
+    del teach["api_key"]
+    manifest, _ = run_teach(images(1), teach)
+    assert manifest["stages"]["teach"]["counts"]["ok"] == 1
+
+
+def test_max_cost_stops_before_the_budget_and_resumes(provider, images, run_teach):
+    folder = images(6)
+    # a made-up price: each call's worst case (max_tokens 100) is about $0.10-0.13
+    teach = section(provider, max_tokens=100, concurrency=1, prices={"gpt-4o": {"input": 100, "output": 100}},
+                    max_cost=0.3)
+    with pytest.raises(RunInterrupted, match=r"teach.max_cost \$0.3000 reached .*images not taught yet"):
+        run_teach(folder, teach)
+    rd = folder.parent / "run"
+    manifest = json.loads((rd / "manifest.json").read_text())
+    spent = manifest["stages"]["teach"]["usage"]["cost_usd"]
+    assert 0 < spent <= 0.3 and manifest["stages"]["teach"]["status"] == "interrupted"
+    done = [e["key"] for e in ledger(rd)]
+    assert 1 <= len(done) < 6
+    before = dict(provider.requests)
+    manifest, rd = run_teach(folder, {**teach, "max_cost": 100.0})
+    assert manifest["stages"]["teach"]["counts"]["ok"] == 6
+    assert all(provider.requests[k] == before[k] for k in done)  # finished images not asked again
+
+
+def test_json_mode_uses_response_format(provider, images, run_teach):
+    _, rd = run_teach(images(2), section(provider, output="json"))
+    fmt = provider.bodies[0]["response_format"]
+    assert fmt["type"] == "json_schema" and fmt["json_schema"]["schema"]["required"] == ["pairs"]
+    assert "JSON" in provider.bodies[0]["messages"][0]["content"]
+    assert len(read_pairs(rd)) == 6
+
+
+def test_client_rpm_keeps_under_the_server_limit(provider, images, run_teach):
+    provider.rpm, provider.burst, provider._tokens = 1200, 1, 1  # the server allows one per 50 ms
+    manifest, _ = run_teach(images(8), section(provider, rpm=600, concurrency=8))  # we send one per 100 ms
+    assert provider.statuses[429] == 0 and manifest["stages"]["teach"]["counts"]["ok"] == 8
+
+
+def test_server_rate_limit_429s_lose_nothing(provider, images, run_teach):
+    provider.rpm, provider.burst, provider._tokens = 3000, 2, 2
+    manifest, rd = run_teach(images(12), section(provider, concurrency=12))
+    assert provider.statuses[429] > 0
+    assert manifest["stages"]["teach"]["counts"]["ok"] == 12 and len(ledger(rd)) == 12
+
+
+def test_on_error_fail_stops(provider, images, run_teach):
+    provider.faults = ["malformed"] * 3
+    with pytest.raises(StageError, match=r"stage 'teach' stopped at image .*unparsable answer"):
+        run_teach(images(1), section(provider, on_error="fail"))
+
+
+def test_dry_run_prints_calls_tokens_and_cost(provider, images, tmp_path, capsys):
+    import io
+
+    from conftest import recipe_yaml, teach_registry
+    from rich.console import Console
+
+    from vlkd.core.engine import Engine
+    from vlkd.core.progress import Reporter
+    from vlkd.core.recipe import load_recipe
+
+    folder = images(3)
+    path = tmp_path / "r.yaml"
+    path.write_text(recipe_yaml(folder, section(provider)), encoding="utf-8")
+    out = io.StringIO()
+    reporter = Reporter(console=Console(file=out, width=200))
+    Engine(load_recipe(path, registry=teach_registry()), tmp_path / "run", dry_run=True, reporter=reporter).run()
+    text = out.getvalue()
+    assert "gpt-4o: images not known until the earlier stages run" in text
+    Engine(load_recipe(path, registry=teach_registry()), tmp_path / "run", reporter=Reporter(quiet=True)).run()
+    assert sum(provider.requests.values()) == 3
+    out.truncate(0)
+    Engine(load_recipe(path, registry=teach_registry()), tmp_path / "run", dry_run=True, reporter=reporter,
+           from_stage="teach").run()
+    text = out.getvalue()
+    assert "3 images: 3 done" in text or "3 cached, 0 calls" in text
+    assert sum(provider.requests.values()) == 3
