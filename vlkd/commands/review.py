@@ -29,8 +29,9 @@ def import_(
     recipe = summary.get("recipe") or "RECIPE"
     Console(stderr=True, highlight=False).print(
         f"[green]imported[/green] {file}: {summary['changes']} change(s) ({summary['edited']} edited, "
-        f"{summary['added']} added, the rest status/comments); stored as {summary['file']}.\n"
-        f"Apply it: vlkd run {recipe} --run-dir {Path(run_dir)}")
+        f"{summary['added']} added, {summary['changes'] - summary['edited'] - summary['added']} status/other); "
+        f"stored as {summary['file']}.\nApply it (review and the stages after it re-run): "
+        f"vlkd run {recipe} --run-dir {Path(run_dir)}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

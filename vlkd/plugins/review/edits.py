@@ -179,6 +179,7 @@ class ReviewState:
             if pair is not None:
                 untouched = row.get("version") and row_version(new) == row.get("version")
                 if untouched:
+                    seen_keys.setdefault((pair["image_id"], pair["question"].strip()), row.row)
                     continue
                 current = {c: _field(pair, c) for c in EDITABLE}
                 if row.get("version") and row.get("version") != row_version(current):

@@ -93,7 +93,8 @@ def import_review_file(run_dir: Path, file: Path) -> dict[str, Any]:
         summary = {
             "file": stored.name, "original": str(file.resolve()), "sha256": file_sha256(stored),
             "imported": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "changes": len(changes),
-            "edited": sum(c.action == "edit" for c in changes), "added": sum(c.action == "add" for c in changes),
+            "edited": sum(c.action == "edit" and ("question" in c.after or "answer" in c.after) for c in changes),
+            "added": sum(c.action == "add" for c in changes),
         }
         with JsonlAppender(base / INDEX) as index:
             index.append(summary)
