@@ -3,21 +3,9 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).parent.parent / "plugins" / "formats"))
 
-from vlkd_fake_run import FakeRun, make_images, make_pairs
-
-from vlkd.cli import main
-
-
-def cli(capsys, *argv):
-    with pytest.raises(SystemExit) as exc:
-        main(list(argv))
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return exc.value.code, out.out + out.err
+from vlkd_fake_run import FakeRun, make_images, make_pairs, run_cli
 
 
 def test_review_import_command(tmp_path, capsys):
@@ -33,7 +21,7 @@ def test_review_import_command(tmp_path, capsys):
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    code, text = cli(capsys, "review", "import", str(run.run_dir), str(back))
+    code, text = run_cli(capsys, "review", "import", str(run.run_dir), str(back))
     assert code == 2
     assert "back.csv: 1 invalid row(s); nothing was applied" in text and "row 3: unknown status 'maybe'" in text
     rows[1]["status"] = "rejected"
@@ -41,7 +29,7 @@ def test_review_import_command(tmp_path, capsys):
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    code, text = cli(capsys, "review", "import", str(run.run_dir), str(back))
+    code, text = run_cli(capsys, "review", "import", str(run.run_dir), str(back))
     assert code == 0, text
     assert "1 change(s) (0 edited, 0 added, 1 status/other)" in text
     assert f"vlkd run {run.recipe_path} --run-dir {run.run_dir}" in text

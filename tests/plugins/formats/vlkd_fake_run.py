@@ -124,3 +124,14 @@ def fake_run(tmp_path):
         return FakeRun(tmp_path, stages, images, make_pairs(images, per_image))
 
     return make
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str]:
+    """Run ``vlkd ARGV`` in-process as the console script does: (exit status, stdout + stderr)."""
+    from vlkd.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(list(argv))
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    return int(exc.value.code or 0), out.out + out.err

@@ -1,17 +1,12 @@
 import json
+import sys
+from pathlib import Path
 
-import pytest
 from PIL import Image
 
-from vlkd.cli import main
+sys.path.insert(0, str(Path(__file__).parent.parent / "plugins" / "formats"))
 
-
-def cli(capsys, *argv):
-    with pytest.raises(SystemExit) as exc:
-        main(list(argv))
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return exc.value.code, out.out + out.err
+from vlkd_fake_run import run_cli
 
 
 def test_check_dataset_reports_fixes_and_exits_nonzero_until_fixed(tmp_path, capsys):
@@ -19,18 +14,18 @@ def test_check_dataset_reports_fixes_and_exits_nonzero_until_fixed(tmp_path, cap
     data = [{"messages": [{"role": "user", "content": "<image>Q<image>"}, {"role": "assistant", "content": "A"}],
              "images": ["a.png"]}]
     (tmp_path / "train.json").write_text(json.dumps(data))
-    code, text = cli(capsys, "check-dataset", str(tmp_path / "train.json"))
+    code, text = run_cli(capsys, "check-dataset", str(tmp_path / "train.json"))
     assert code == 1
     assert f"{tmp_path / 'train.json'}: sample [0]: image_count: 2 <image> tag(s) but 1 image(s)" in text
-    code, text = cli(capsys, "check-dataset", str(tmp_path / "train.json"), "--cutoff-len", "50", "--json")
+    code, text = run_cli(capsys, "check-dataset", str(tmp_path / "train.json"), "--cutoff-len", "50", "--json")
     assert code == 1
     assert {p["kind"] for p in json.loads(text)["problems"]} == {"image_count", "too_long"}
-    code, text = cli(capsys, "check-dataset", str(tmp_path / "train.json"), "--fix")
+    code, text = run_cli(capsys, "check-dataset", str(tmp_path / "train.json"), "--fix")
     assert code == 0 and "fixed: one <image> per image" in text
-    code, text = cli(capsys, "check-dataset", str(tmp_path / "train.json"))
+    code, text = run_cli(capsys, "check-dataset", str(tmp_path / "train.json"))
     assert code == 0 and "no problems" in text
 
 
 def test_check_dataset_missing_path_is_a_user_error(tmp_path, capsys):
-    code, text = cli(capsys, "check-dataset", str(tmp_path / "nope"))
+    code, text = run_cli(capsys, "check-dataset", str(tmp_path / "nope"))
     assert code == 2 and "nope: no such file or directory" in text
