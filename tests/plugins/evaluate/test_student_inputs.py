@@ -7,7 +7,7 @@ import pytest
 from vlkd.core.errors import StageError
 from vlkd.plugins.evaluate.student import StudentEvalOptions, StudentEvaluator
 
-from .conftest import stage_context, write_jsonl
+from .conftest import QUESTIONS, stage_context, write_jsonl
 
 
 def _plugin(**kw):
@@ -42,6 +42,16 @@ def test_teacher_row_is_left_out_without_a_review_stage(run_layout):
     assert metrics["systems"] == []
     assert "score 1.0 by construction" in metrics["notes"][0]
     assert any("teacher row left out" in w for w in reporter.warnings)
+
+
+def test_teacher_row_is_left_out_when_reviewers_changed_nothing(run_layout):
+    run_dir = run_layout(questions=[(q, a, a, c, n) for q, a, _, c, n in QUESTIONS])  # all auto-approved
+    plugin = _plugin(systems=["teacher"])
+    ctx, _ = stage_context(run_dir, plugin)
+    plugin.run(ctx)
+    metrics = json.loads((ctx.dir / "metrics.json").read_text())
+    assert "teacher" not in metrics["results"]
+    assert "changed none of the teacher's answers on the 8 evaluated items" in metrics["notes"][0]
 
 
 def test_empty_test_split_falls_back_to_val_with_a_warning(run_layout):

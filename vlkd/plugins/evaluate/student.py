@@ -168,8 +168,15 @@ class StudentEvaluator(StagePlugin):
         answers, why_not = teacher_answers(ctx.run_dir, list(ctx.run.recipe.stages))
         if answers is None:
             return None, why_not
+        summary = teacher_summary(answers, {it.id: it.reference for it in items})
+        if not summary["items"]:
+            return None, "none of the evaluated pairs has a teacher answer (all were added by reviewers)"
+        if not summary["edited_by_reviewers"]:
+            return None, (f"the reviewers changed none of the teacher's answers on the {summary['items']} "
+                          f"evaluated items (auto-approved, or all approved), so the teacher "
+                          f"row would score 100% by construction and is left out")
         records += [self._record("teacher", it, answers[it.id]) for it in items if it.id in answers]
-        return teacher_summary(answers, {it.id: it.reference for it in items}), None
+        return summary, None
 
     # -- results ---------------------------------------------------------------------------
     def _write(self, ctx, split, items, records, model, teacher, notes, system_prompt) -> None:

@@ -121,6 +121,8 @@ def dataset_table(dataset: dict[str, Any]) -> Table:
 def stages_table(manifest: dict[str, Any]) -> Table:
     rows = []
     for name, entry in manifest.get("stages", {}).items():
+        if entry.get("status") == "running":  # the report stage itself, while it writes this
+            continue
         usage = entry.get("usage") or {}
         counts = entry.get("counts") or {}
         rows.append([name, entry.get("status", ""), _seconds(entry.get("wall_time_s")),
