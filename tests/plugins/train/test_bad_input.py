@@ -46,15 +46,16 @@ def test_image_tags_that_do_not_match_the_images(tiny_student, make_dataset, tmp
     (dataset / "train.json").write_text(json.dumps(rows))
     trainer = make_trainer("peft", student=str(tiny_student), dataset=str(dataset))
     message = fails_before_training(trainer, tmp_path, "fails the pre-flight check")
-    assert "train.json: sample 1: 1 <image> tag(s) but 0 image(s)" in message
-    assert "train.json: sample 2: 2 <image> tag(s) but 1 image(s)" in message
+    assert "train.json: sample [1]: image_count: 1 <image> tag(s) but 0 image(s)" in message
+    assert "train.json: sample [2]: image_count: 2 <image> tag(s) but 1 image(s)" in message
+    assert f"vlkd check-dataset {dataset} --fix --cutoff-len 2048" in message
 
 
 def test_missing_image_file(tiny_student, make_dataset, tmp_path):
     dataset = make_dataset()
     (dataset / "images" / "003.png").unlink()
     trainer = make_trainer("llamafactory", student=str(tiny_student), dataset=str(dataset))
-    fails_before_training(trainer, tmp_path, r"train.json: sample 3: image not found: .*003.png")
+    fails_before_training(trainer, tmp_path, r"train.json: sample \[3\]: missing_image: image .*003.png not found")
 
 
 def test_dataset_without_the_contract_file(tiny_student, tmp_path):
@@ -67,8 +68,9 @@ def test_cutoff_len_smaller_than_one_images_visual_tokens(tiny_student, make_dat
     dataset = make_dataset(size=(560, 560))  # 20x20 = 400 visual tokens at these pixel limits
     trainer = make_trainer("peft", student=str(tiny_student), dataset=str(dataset), cutoff_len=256,
                            image_max_pixels=560 * 560)
-    message = fails_before_training(trainer, tmp_path, "images alone take 402 tokens")
-    assert "cutoff_len=256" in message and "Raise cutoff_len above 402 or lower image_max_pixels" in message
+    message = fails_before_training(trainer, tmp_path, r"sample \[0\]: too_long: \d+ tokens \(400 visual")
+    assert "> cutoff_len 256" in message and "Image features and image tokens do not match" in message
+    assert "Raise cutoff_len or lower image_max_pixels" in message
     # the same images at a lower image_max_pixels fit
     ok = make_trainer("peft", student=str(tiny_student), dataset=str(dataset), cutoff_len=256,
                       image_max_pixels=280 * 280)
@@ -109,3 +111,22 @@ def test_dataset_with_a_broken_json_file(tiny_student, tmp_path):
     (root / "train.json").write_text('[{"messages": [}')
     trainer = make_trainer("peft", student=str(tiny_student), dataset=str(root))
     fails_before_training(trainer, tmp_path, r"train.json:1:\d+: not valid JSON")
+
+
+def test_text_past_cutoff_len_is_a_warning_not_an_error(tiny_student, make_dataset, tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from vlkd.core.progress import Reporter
+
+    dataset = make_dataset()
+    rows = json.loads((dataset / "train.json").read_text())
+    rows[0]["messages"][1]["content"] = "brake pad " * 60
+    (dataset / "train.json").write_text(json.dumps(rows))
+    out = io.StringIO()
+    ctx = stage_context(tmp_path / "run")
+    ctx.run.reporter = Reporter(console=Console(file=out, width=400))
+    make_trainer("peft", student=str(tiny_student), dataset=str(dataset), cutoff_len=64).prepare(ctx)
+    assert "1 sample(s) would be truncated or dropped (too_long)" in out.getvalue()
+    assert ctx.facts["preflight_warnings"] == 1

@@ -66,10 +66,11 @@ class LoraTrainer(StagePlugin):
         precision = resolve_precision(o.precision, o.tf32, hardware)
         self.check_installation(hardware)
         data = load_dataset_dir(o.dataset or ctx.input("dataset"))
-        ctx.facts.update(preflight(data, cutoff_len=o.cutoff_len, min_pixels=o.image_min_pixels,
-                                   max_pixels=o.image_max_pixels))
         base_dir = ctx.run.recipe_path.parent if ctx.run.recipe_path else None
         student = resolve_student(o.student, ctx.run_dir, base_dir)
+        ctx.facts.update(preflight(data, cutoff_len=o.cutoff_len, min_pixels=o.image_min_pixels,
+                                   max_pixels=o.image_max_pixels, tokenizer=local_tokenizer(student),
+                                   warn=ctx.warn))
         check_targets(student, o.lora_target)
         output_dir = ctx.dir / "output"
         resume = last_checkpoint(output_dir) if ctx.resumed else None
@@ -112,6 +113,17 @@ def last_checkpoint(output_dir: Path) -> str | None:
                 and (child / "trainer_state.json").is_file():
             found.append((int(name[11:]), child))
     return str(max(found)[1]) if found else None
+
+
+def local_tokenizer(student: str) -> Any:
+    """The student's tokenizer when it is on disk (exact token counts for the pre-flight check)."""
+    import importlib.util
+
+    if not Path(student).is_dir() or importlib.util.find_spec("transformers") is None:
+        return None
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(student)
 
 
 def check_targets(student: str, lora_target: list[str] | str) -> None:

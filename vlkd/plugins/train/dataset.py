@@ -3,14 +3,13 @@
 The format stage writes ``<format>/dataset/`` with ``vlkd_dataset.json``,
 ``dataset_info.json`` and one sharegpt JSON file per split. Everything that would stop a
 training run half-way (an ``<image>`` tag without its image, a missing file, a sample
-whose visual tokens alone exceed ``cutoff_len``) is found here, before a model is loaded,
-and reported with the file and sample it concerns.
+whose visual tokens alone reach ``cutoff_len``) is found by the format stage's pre-flight
+check before a model is loaded, and reported with the file and sample it concerns.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,9 +21,9 @@ IMAGE_TAG = "<image>"
 DEFAULT_TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human",
                 "assistant_tag": "gpt", "observation_tag": "observation",
                 "function_tag": "function_call", "system_tag": "system"}
-#: Qwen2-VL: 14-px patches merged 2x2, so one visual token per 28x28 pixels
-PIXELS_PER_TOKEN_SIDE = 28
 MAX_SHOWN = 5
+#: pre-flight problem kinds that stop or break a training run
+FATAL = ("image_count", "missing_image", "bad_image", "structure", "image_in_answer")
 
 
 @dataclass
@@ -46,28 +45,6 @@ class TrainData:
     @property
     def media_dir(self) -> Path:
         return Path(self.info.get("media_dir") or self.root)
-
-
-def smart_resize(height: int, width: int, min_pixels: int, max_pixels: int,
-                 factor: int = PIXELS_PER_TOKEN_SIDE) -> tuple[int, int]:
-    """Qwen2-VL's resize rule: sides rounded to multiples of ``factor``, area in [min, max]."""
-    h = max(factor, round(height / factor) * factor)
-    w = max(factor, round(width / factor) * factor)
-    if h * w > max_pixels:
-        beta = math.sqrt(height * width / max_pixels)
-        h = max(factor, math.floor(height / beta / factor) * factor)
-        w = max(factor, math.floor(width / beta / factor) * factor)
-    elif h * w < min_pixels:
-        beta = math.sqrt(min_pixels / (height * width))
-        h = math.ceil(height * beta / factor) * factor
-        w = math.ceil(width * beta / factor) * factor
-    return h, w
-
-
-def visual_tokens(size: tuple[int, int], min_pixels: int, max_pixels: int) -> int:
-    width, height = size
-    h, w = smart_resize(height, width, min_pixels, max_pixels)
-    return (h // PIXELS_PER_TOKEN_SIDE) * (w // PIXELS_PER_TOKEN_SIDE)
 
 
 def load_dataset_dir(root: Path) -> TrainData:
@@ -134,43 +111,34 @@ def _read_samples(path: Path, entry: dict[str, Any], media_dir: Path) -> list[Sa
     return samples
 
 
-def preflight(data: TrainData, *, cutoff_len: int, min_pixels: int, max_pixels: int) -> dict[str, int]:
-    """Check every sample; raise one StageError listing the problems. Returns figures for the manifest."""
-    from PIL import Image
+def preflight(data: TrainData, *, cutoff_len: int, min_pixels: int, max_pixels: int, tokenizer: Any = None,
+              warn: Any = None) -> dict[str, int]:
+    """Run the format stage's pre-flight check (``vlkd check-dataset``) with the trainer's limits.
 
-    problems: list[str] = []
-    largest = (0, "")
-    for _split, samples in data.splits.items():
-        for sample in samples:
-            tags = sum(m["content"].count(IMAGE_TAG) for m in sample.messages)
-            if tags != len(sample.images):
-                problems.append(f"{sample.where}: {tags} <image> tag(s) but {len(sample.images)} image(s); "
-                                "LLaMA-Factory stops the whole run on this")
-            if not sample.messages or sample.messages[-1]["role"] != "assistant":
-                problems.append(f"{sample.where}: the last message must be the assistant's answer")
-            tokens = 0
-            for image in sample.images:
-                try:
-                    with Image.open(image) as im:
-                        size = im.size
-                except FileNotFoundError:
-                    problems.append(f"{sample.where}: image not found: {image}")
-                    continue
-                except OSError as exc:
-                    problems.append(f"{sample.where}: cannot read image {image}: {exc}")
-                    continue
-                n = visual_tokens(size, min_pixels, max_pixels)
-                tokens += n + 2  # <|vision_start|> ... <|vision_end|>
-                if n + 2 > largest[0]:
-                    largest = (n + 2, f"{image} ({size[0]}x{size[1]})")
-            if tokens >= cutoff_len:
-                problems.append(
-                    f"{sample.where}: its images alone take {tokens} tokens at image_max_pixels={max_pixels}, "
-                    f"not less than cutoff_len={cutoff_len}; truncation inside the image tokens breaks "
-                    f"training. Raise cutoff_len above {tokens} or lower image_max_pixels")
-    if problems:
-        shown = "\n  ".join(problems[:MAX_SHOWN])
-        more = f"\n  ... and {len(problems) - MAX_SHOWN} more" if len(problems) > MAX_SHOWN else ""
-        raise StageError(f"dataset {data.root} fails the pre-flight check ({len(problems)} problem(s)); "
-                         f"fix the pairs and re-run the format stage:\n  {shown}{more}")
-    return {"samples_" + s: len(v) for s, v in data.splits.items()} | {"max_image_tokens": largest[0]}
+    Problems that stop or break training (image tags that do not match the images, missing
+    or undecodable images, broken samples, a sample whose image tokens reach ``cutoff_len``)
+    raise one StageError; the others (turns LLaMA-Factory would drop or truncate) are warned
+    about. Returns figures for the manifest.
+    """
+    from vlkd.plugins.formats.preflight import check_dataset
+
+    report = check_dataset(data.root, cutoff_len=cutoff_len, image_min_pixels=min_pixels,
+                           image_max_pixels=max_pixels, processor_min_pixels=min_pixels,
+                           processor_max_pixels=max_pixels, tokenizer=tokenizer, media_dir=data.media_dir)
+    fatal = [p for p in report.unfixed if p.kind in FATAL or (p.kind == "too_long" and "image tokens" in p.message)]
+    hint = (f"vlkd check-dataset {data.root} --fix --cutoff-len {cutoff_len} "
+            f"--image-max-pixels {max_pixels} --image-min-pixels {min_pixels}")
+    if fatal:
+        shown = "\n  ".join(str(p) for p in fatal[:MAX_SHOWN])
+        more = f"\n  ... and {len(fatal) - MAX_SHOWN} more" if len(fatal) > MAX_SHOWN else ""
+        too_long = any(p.kind == "too_long" for p in fatal)
+        raise StageError(
+            f"dataset {data.root} fails the pre-flight check ({len(fatal)} sample(s) would stop training):\n  "
+            f"{shown}{more}\n"
+            + ("Raise cutoff_len or lower image_max_pixels; " if too_long else "")
+            + f"see every problem, and repair what can be repaired, with:\n  {hint}")
+    others = [p for p in report.unfixed if p not in fatal]
+    if others and warn is not None:
+        kinds = ", ".join(sorted({p.kind for p in others}))
+        warn(f"{len(others)} sample(s) would be truncated or dropped ({kinds}), e.g. {others[0]}; see: {hint}")
+    return {"samples_" + s: len(v) for s, v in data.splits.items()} | {"preflight_warnings": len(others)}
