@@ -93,11 +93,18 @@ def plugins(as_json: Annotated[bool, typer.Option("--json", help="Machine-readab
         return
     from rich.table import Table
 
-    table = Table("stage", "plugin", "distribution", "version", "status", "description")
+    console = _console(stderr=False)
+    wide = console.width >= 110  # the description column only where it fits
+    table = Table()
+    for column in ("stage", "plugin", "distribution", "version", "status"):
+        table.add_column(column, no_wrap=True)
+    if wide:
+        table.add_column("description", overflow="ellipsis", no_wrap=True, max_width=console.width - 80)
     for r in rows:
         status = "[green]ready[/green]" if r["available"] else f"[yellow]{r['install']}[/yellow]"
-        table.add_row(r["kind"], r["name"], r["distribution"], r["version"], status, r["description"])
-    _console(stderr=False).print(table)
+        cells = [r["kind"], r["name"], r["distribution"], r["version"], status]
+        table.add_row(*cells, *([r["description"]] if wide else []))
+    console.print(table)
 
 
 @app.command()
