@@ -82,7 +82,7 @@ def read_rows(path: Path, opts: AnnotationsOptions) -> list[tuple[int, str, str,
         records = [(i + 1, r) for i, r in enumerate(data if isinstance(data, list) else [])]
     else:
         reader = csv.DictReader(io.StringIO(text))
-        records = [(n + 2, r) for n, r in enumerate(reader)]
+        records = [(reader.line_num, r) for r in reader]
     if not records:
         raise StageError(f"{path}: no rows")
     columns = list(records[0][1].keys())

@@ -15,7 +15,7 @@ TOOL_NAME = "record_pairs"
 
 
 class AnthropicOptions(APITeacherOptions):
-    model: str = Field(default="claude-sonnet-4-5", description="Claude model name")
+    model: str = Field(default="claude-sonnet-4-6", description="Claude model name")
     temperature: float | None = Field(default=None, ge=0, le=1,
                                       description="sampling temperature (0..1) [default: the model's]")
 
@@ -28,9 +28,12 @@ class AnthropicTeacher(APITeacher):
     requires = ("anthropic",)
     extra = "anthropic"
     key_env = "ANTHROPIC_API_KEY"
-    #: $ per 1M tokens (2025 list prices; override with teach.prices)
+    #: $ per 1M tokens (list prices as of 2025; names match by prefix; check and override with teach.prices).
+    #: Every Sonnet so far has cost $3/$15: "claude-sonnet" covers the newer ones until a price differs.
     PRICES: ClassVar[dict[str, dict[str, float]]] = {
+        "claude-sonnet": {"input": 3.0, "output": 15.0},
         "claude-sonnet-4": {"input": 3.0, "output": 15.0},
+        "claude-opus-4-5": {"input": 5.0, "output": 25.0},
         "claude-3-7-sonnet": {"input": 3.0, "output": 15.0},
         "claude-3-5-sonnet": {"input": 3.0, "output": 15.0},
         "claude-haiku-4-5": {"input": 1.0, "output": 5.0},

@@ -90,7 +90,7 @@ def _tables(lines: list[list[TextBox]]) -> list[tuple[int, int]]:
     while i < len(lines):
         n = len(lines[i])
         j = i + 1
-        if n >= 2:
+        if n >= 2 and not any(_KEY_VALUE.match(b.text) for b in lines[i]):  # "key: value" cells are no header
             while j < len(lines) and len(lines[j]) == n and _aligned(lines[i], lines[j]):
                 j += 1
         if j - i >= 2:

@@ -1,0 +1,97 @@
+"""The offline OCR teacher: real rapidocr on rendered and demo images, rules on Chinese text lines."""
+
+from pathlib import Path
+
+import pytest
+from conftest import ledger, read_pairs
+
+from vlkd.plugins.teach.ocr_engine import TextBox
+from vlkd.plugins.teach.ocr_rules import extract_pairs
+
+DEMO = Path(__file__).resolve().parents[3] / "recipes" / "data" / "demo"
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+def render(path: Path, lines: list[tuple[int, int, str]], size=(760, 400)) -> None:
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(FONT, 24)
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    for x, y, text in lines:
+        draw.text((x, y), text, fill="black", font=font)
+    img.save(path)
+
+
+@pytest.mark.skipif(not Path(FONT).exists(), reason="DejaVu font not installed")
+def test_rendered_document_gives_extractive_pairs_and_negatives(tmp_path, run_teach):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    render(folder / "brake.png", [
+        (20, 15, "Front Brake Service"),
+        (20, 70, "Part No.: 47730-02220"),
+        (20, 125, "Item"), (300, 125, "Torque"), (520, 125, "Size"),
+        (20, 170, "Wheel nut"), (300, 170, "103 N·m"), (520, 170, "M12"),
+        (20, 215, "Caliper bolt"), (300, 215, "107 N·m"), (520, 215, "M14"),
+        (20, 290, "WARNING: Do not reuse the bolts"),
+    ])
+    manifest, rd = run_teach(folder, {"plugin": "ocr", "language": "en", "negative_ratio": 0.2})
+    pairs = read_pairs(rd)
+    answers = {p["answer"].replace(" ", "").lower() for p in pairs if not p["negative"]}
+    assert "47730-02220" in answers                               # key: value field
+    assert any(a.startswith("103n") for a in answers)             # table cell
+    assert any("reuse" in a for a in answers)                     # warning text
+    negatives = [p for p in pairs if p["negative"]]
+    assert negatives and all(p["answer"] == "不存在" for p in negatives)
+    # the image shows part number and torque: no negative may ask for those
+    assert not any("part number" in p["question"] or "torque" in p["question"] for p in negatives)
+    assert all(p["provenance"]["plugin"] == "ocr" for p in pairs)
+    facts = manifest["stages"]["teach"]["facts"]
+    assert facts["negatives"] == len(negatives) and facts["failed_images"] == 0
+
+
+@pytest.mark.skipif(not (DEMO / "manual_torque.png").exists(), reason="demo images not generated")
+def test_demo_manual_page_in_chinese(tmp_path, run_teach):
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    (folder / "manual_torque.png").write_bytes((DEMO / "manual_torque.png").read_bytes())
+    _, rd = run_teach(folder, {"plugin": "ocr"})
+    pairs = read_pairs(rd)
+    by_q = {p["question"]: p["answer"] for p in pairs}
+    assert any(q.startswith("车轮螺母") and "103" in a for q, a in by_q.items()), by_q
+    assert any("注意" in q for q in by_q), by_q
+    # a re-run of the stage reads the cache: no OCR, same pairs
+    _, rd2 = run_teach(folder, {"plugin": "ocr"}, fresh=True)
+    assert read_pairs(rd2) == pairs and ledger(rd2)[0]["usage"]["cached"] == 1
+
+
+def _line(y: float, *cells: tuple[float, str]) -> list[TextBox]:
+    return [TextBox(text, 0.9, x, y, x + 20 * len(text), y + 20) for x, text in cells]
+
+
+def test_rules_on_chinese_lines():
+    lines = [
+        _line(0, (0, "保养手册 第5章")),
+        _line(40, (0, "日期Date：2024-03-18"), (400, "车型：卡罗拉")),
+        _line(80, (0, "部位 Location"), (300, "力矩 Torque")),
+        _line(120, (0, "车轮螺母 Wheel nuts"), (300, "103 N·m")),
+        _line(160, (0, "火花塞 Spark plug"), (300, "25 N·m")),
+        _line(200, (0, "警告：发动机热时不要打开散热器盖")),
+    ]
+    pairs = extract_pairs(lines, lang="auto", negative_answer="不存在", negative_ratio=0.25, seed="x")
+    got = {p["question"]: p["answer"] for p in pairs}
+    assert got["这张图片的标题是什么?"] == "保养手册 第5章"
+    assert got["图中的日期是什么?"] == "2024-03-18"
+    assert got["图中的车型是什么?"] == "卡罗拉"
+    assert got["车轮螺母的力矩是什么?"] == "103 N·m"
+    assert got["火花塞的力矩是什么?"] == "25 N·m"
+    assert got["图中的警告内容是什么?"] == "发动机热时不要打开散热器盖"
+    negatives = [p for p in pairs if p.get("negative")]
+    positives = len(pairs) - len(negatives)
+    assert len(negatives) == positives // 3  # 25% of all pairs
+    assert not any("力矩" in p["question"] or "日期" in p["question"] for p in negatives)
+
+
+def test_no_text_gives_one_negative():
+    pairs = extract_pairs([], lang="en", negative_answer="not present", negative_ratio=0.2, seed="x")
+    assert len(pairs) == 1 and pairs[0]["negative"] and pairs[0]["answer"] == "not present"
