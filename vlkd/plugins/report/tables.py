@@ -79,13 +79,26 @@ def results_table(metrics: dict[str, Any], metric_names: list[str] | None = None
                    pp(delta.get("value")), ci(delta.get("ci"), signed=True)]
             if teacher:
                 row.append(pct(_cell(metrics, "teacher", group, name).get("value")))
-            row.append(str(tuned.get("n", base.get("n", ""))))
+            row.append(str(_shared_n(metrics, group, name)))
             rows.append(row)
     conf = round(metrics.get("bootstrap", {}).get("confidence", 0.95) * 100)
     caption = (f"Δ in percentage points; {conf}% paired-bootstrap interval "
                f"({metrics.get('bootstrap', {}).get('samples', 0)} resamples, seed "
-               f"{metrics.get('bootstrap', {}).get('seed', 0)}); n = items the metric applies to.")
+               f"{metrics.get('bootstrap', {}).get('seed', 0)}); n = items the metric is about (all, quantity "
+               f"answers, or not-present questions).")
     return Table(table_id, title, header, rows, caption)
+
+
+def _shared_n(metrics: dict[str, Any], group: str, name: str) -> int | str:
+    """Items a row of the table is about, the same for every system: all items, the quantity
+    answers (relaxed accuracy), or the not-present questions (precision/recall/F1)."""
+    if name.startswith("not_present_"):
+        name = "not_present_recall"
+    for system in ("tuned", "base", "teacher"):
+        cell = _cell(metrics, system, group, name)
+        if cell:
+            return cell.get("n", "")
+    return ""
 
 
 def headline_table(metrics: dict[str, Any]) -> Table:
