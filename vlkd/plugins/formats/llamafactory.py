@@ -123,12 +123,17 @@ class LlamaFactoryFormat(ExportFormat):
         opts: LlamaFactoryOptions = self.options  # type: ignore[assignment]
         descriptor = export_llamafactory(samples, dataset_dir, opts)
         if opts.check:
-            run_preflight(ctx, dataset_dir, opts.cutoff_len, opts.image_min_pixels, opts.image_max_pixels, opts.fix)
+            report = run_preflight(ctx, dataset_dir, opts.cutoff_len, opts.image_min_pixels, opts.image_max_pixels,
+                                   opts.fix)
+            if any(p.fixed for p in report.problems):  # samples were cut or removed: count them again
+                descriptor["samples"] = {split: len(json.loads((dataset_dir / name).read_text(encoding="utf-8")))
+                                         for split, name in descriptor["splits"].items()}
+                write_json_atomic(dataset_dir / "vlkd_dataset.json", descriptor)
         return descriptor
 
 
 def run_preflight(ctx: StageContext, dataset_dir: Path, cutoff_len: int, image_min_pixels: int,
-                  image_max_pixels: int, fix: bool) -> None:
+                  image_max_pixels: int, fix: bool):
     from vlkd.plugins.formats.preflight import check_dataset
 
     report = check_dataset(dataset_dir, cutoff_len=cutoff_len, image_min_pixels=image_min_pixels,
@@ -136,10 +141,11 @@ def run_preflight(ctx: StageContext, dataset_dir: Path, cutoff_len: int, image_m
     write_json_atomic(ctx.dir / "preflight.json", report.to_json())
     ctx.facts["preflight"] = {"ok": report.ok, "problems": report.counts(),
                               "samples_after_fix": report.samples_after_fix}
-    if report.problems:
-        (ctx.warn if report.ok else ctx.info)(report.text(limit=20))
+    if report.problems and report.ok:
+        ctx.warn(report.text(limit=20))
     if not report.ok:
         raise StageError(f"pre-flight check failed; LLaMA-Factory would stop on or silently drop these samples:\n"
                          f"{report.text(limit=20)}\nSet 'fix: true' on the format stage to repair what can be "
                          f"repaired, or raise cutoff_len / lower image_max_pixels (full list: "
                          f"{ctx.dir / 'preflight.json'})")
+    return report
