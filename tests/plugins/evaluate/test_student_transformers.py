@@ -85,3 +85,38 @@ def test_an_unreadable_image_skips_its_items_only(run_layout, tiny_student, tiny
     assert counts["ok"] == 4 and counts["skipped"] == 4
     assert f"cannot read image {broken}" in json.dumps(counts)
     assert json.loads((ctx.dir / "metrics.json").read_text())["results"]["base"]["overall"]["n"] == 4
+
+
+def test_the_report_reads_the_evaluate_stage_output(run_layout, tiny_student, tiny_adapter):
+    from html.parser import HTMLParser
+
+    from vlkd.plugins.report.html_report import build_report
+
+    run_dir = run_layout(student=tiny_student, adapter=tiny_adapter)
+    opts = StudentEvalOptions(plugin="student", max_new_tokens=4, bootstrap_samples=50)
+    ctx, _ = stage_context(run_dir, StudentEvaluator(opts))
+    ctx.plugin.run(ctx)
+    (run_dir / "manifest.json").write_text(json.dumps({"recipe": {"name": "t"}, "stages": {
+        s: {"status": "done"} for s in ("ingest", "teach", "review", "train", "evaluate")}}))
+    files = build_report(run_dir, run_dir / "report" / "report")
+
+    class Cells(HTMLParser):
+        rows: list = []
+        inside = False
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table":
+                self.inside = dict(attrs).get("id") == "headline"
+            elif tag == "tr" and self.inside:
+                self.rows.append([])
+
+        def handle_data(self, data):
+            if self.inside and self.rows and data.strip():
+                self.rows[-1].append(data.strip())
+
+    parser = Cells()
+    parser.feed(files.html.read_text(encoding="utf-8"))
+    overall = next(r for r in parser.rows if r[0] == "Overall")
+    metrics = json.loads((ctx.dir / "metrics.json").read_text())
+    for column, system in ((2, "base"), (3, "tuned"), (6, "teacher")):
+        assert overall[column] == f"{metrics['results'][system]['overall']['exact_match']['value'] * 100:.1f}%"
