@@ -60,6 +60,18 @@ def test_auto_approve_for_the_demo(fake_run):
     assert {p["review"] for p in read_jsonl(review_dir(run) / "pairs.jsonl")} == {"approved"}
 
 
+def test_edits_import_on_top_of_auto_approval(fake_run, tmp_path):
+    run = fake_run({"review": {**REVIEW, "auto_approve": True}}, n_images=1, per_image=2)
+    run.run()
+    rows = read_csv(review_dir(run) / "review.csv")
+    assert [r["status"] for r in rows] == ["approved", "approved"]
+    rows[0].update(answer="Fixed.")
+    import_review_file(run.run_dir, write_csv(tmp_path / "back.csv", rows))
+    run.run()
+    pairs = list(read_jsonl(review_dir(run) / "pairs.jsonl"))
+    assert [(p["answer"], p["review"]) for p in pairs] == [("Fixed.", "edited"), ("Answer 1 for page 0.", "approved")]
+
+
 def test_import_applies_edits_and_later_stages_rerun(fake_run, tmp_path):
     run = fake_run({"review": {**REVIEW, "require_approval": True, "auto_approve": False},
                     "split": {"plugin": "by_image"}, "format": {"plugin": "llamafactory", "grouping": "per_pair"}},
@@ -115,15 +127,17 @@ def test_invalid_rows_are_all_reported_and_nothing_is_applied(fake_run, tmp_path
         {"pair_id": "0123456789abcdef", "question": "Q?", "answer": "A"},     # row 9: unknown pair
         {"image": "page_001.png", "question": rows[3]["question"], "answer": "A"},  # row 10: dup
         {"image": "page_000.png", "question": "Q?", "answer": "A", "negative": "maybe"},  # row 11
+        {"image_path": "/etc/passwd", "question": "Q2?", "answer": "A"},                # row 12: not the run's
     ]
     with pytest.raises(ReviewFileError) as err:
         import_review_file(run.run_dir, write_csv(tmp_path / "bad.csv", bad))
     message = str(err.value)
-    assert "bad.csv: 8 invalid row(s); nothing was applied" in message
+    assert "bad.csv: 9 invalid row(s); nothing was applied" in message
     for expected in ("row 3: empty question", "row 4: unknown status 'ok'; use one of pending, approved, rejected, edited",
                      "row 6: duplicated row: pair_id", "row 7: unknown image: 'nowhere.png' is not an image of this run",
                      "row 8: image_path '../../etc/passwd' contains '..'", "row 9: unknown pair_id '0123456789abcdef'",
-                     "row 10: duplicated row: same image and question as row 5", "row 11: negative must be true or false, not 'maybe'"):
+                     "row 10: duplicated row: same image and question as row 5", "row 11: negative must be true or false, not 'maybe'",
+                     "row 12: unknown image: image_path '/etc/passwd' is not an image of this run"):
         assert expected in message
     assert not (run.run_dir / "review-imports").exists()
     assert json.loads((run.run_dir / "manifest.json").read_text())["stages"]["review"]["status"] == "done"

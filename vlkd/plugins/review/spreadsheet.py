@@ -60,6 +60,8 @@ class SpreadsheetReview(StagePlugin):
                 state.apply(read_sheet(opts.edits), str(opts.edits))
             else:
                 ctx.warn(f"edits file {opts.edits} does not exist yet; exporting the sheet for the experts")
+        # versions as the imports see the pairs: before auto-approval, which every run redoes
+        versions = {row["pair_id"]: row["version"] for row in state.sheet_rows()}
         approved = state.auto_approve() if opts.auto_approve else 0
         pairs = list(state.pairs.values())
         keep = ("approved", "edited") if opts.require_approval else ("pending", "approved", "edited")
@@ -67,7 +69,7 @@ class SpreadsheetReview(StagePlugin):
         write_jsonl_atomic(ctx.dir / "all_pairs.jsonl", pairs)
         write_jsonl_atomic(ctx.output("pairs"), kept)
         write_jsonl_atomic(ctx.dir / "audit.jsonl", (c.to_json() for c in state.changes))
-        rows = state.sheet_rows()
+        rows = [{**row, "version": versions[row["pair_id"]]} for row in state.sheet_rows()]
         if "csv" in opts.exports:
             write_csv(ctx.dir / "review.csv", rows)
         if "xlsx" in opts.exports:
