@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from vlkd.plugins.train.standalone import make_trainer  # noqa: F401 - used by the tests
+
 QUESTIONS = [
     ("What part is shown?", "brake pad"), ("图中是什么零件?", "刹车片"), ("Which warning light is on?", "ABS"),
     ("What is the torque?", "120 Nm"), ("Is a spark plug present?", "不存在"), ("Which brand?", "BYD"),
@@ -71,43 +73,15 @@ def make_dataset(tmp_path) -> Callable[..., Path]:
 
 
 def stage_context(run_dir: Path, resumed: bool = False, quiet: bool = True):
-    """A StageContext for the train stage alone, outside a recipe (its dataset comes from ``dataset:``).
-
-    The recipe model requires a format stage before train; these tests exercise the
-    trainers on a prepared dataset directory, so they build the context the engine would.
-    """
-    from types import SimpleNamespace
-
-    from vlkd.core.context import StageContext
-    from vlkd.core.engine import RunInfo
+    """The context the engine gives the train stage (the recipe model needs a format stage
+    before train; these tests exercise the trainers on a prepared dataset directory)."""
     from vlkd.core.progress import Reporter
-    from vlkd.core.recipe import StageConfig
-    from vlkd.core.rundir import RunDir
-    from vlkd.core.stages import KINDS_BY_NAME
+    from vlkd.plugins.train.standalone import standalone_context
 
-    config = StageConfig(KINDS_BY_NAME["train"], [])
-    run = RunInfo(recipe=SimpleNamespace(stages={"train": config}, name="t"), run_dir=RunDir(run_dir),
-                  manifest={"stages": {"train": {}}}, reporter=Reporter(quiet=quiet))
-    stage_dir = run_dir / "train"
-    stage_dir.mkdir(parents=True, exist_ok=True)
-    return StageContext(run, config, stage_dir, resumed=resumed)
+    return standalone_context(run_dir, resumed=resumed, reporter=Reporter(quiet=quiet))
 
 
 #: few fast steps on the tiny student: the loss must fall within them
 FAST = {"max_steps": 6, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1,
         "learning_rate": 5e-3, "logging_steps": 1, "save_steps": 3, "eval_steps": 3, "cutoff_len": 256,
         "warmup_ratio": 0.0, "report_to": [], "image_max_pixels": 56 * 56, "image_min_pixels": 28 * 28}
-
-
-def trainer_classes() -> dict[str, type]:
-    """name -> class, as the train plugins' registration hook registers them."""
-    import vlkd.plugins.train as module
-
-    found: dict[str, type] = {}
-    module.vlkd_register_trainers(register=found.__setitem__)
-    return found
-
-
-def make_trainer(name: str, **options):
-    cls = trainer_classes()[name]
-    return cls(cls.Options.model_validate({"plugin": name, **options}))

@@ -181,3 +181,12 @@ def test_tiny_student_is_built_into_the_run_directory(make_dataset, tmp_path):
     assert plan.student == str(tmp_path / "run" / "students" / "tiny-qwen2-vl")
     assert (tmp_path / "run" / "students" / "tiny-qwen2-vl" / "config.json").is_file()
     shutil.rmtree(tmp_path / "run")
+
+
+def test_both_trainers_are_registered_with_their_extras():
+    from vlkd.plugins.train.standalone import trainer_classes
+
+    classes = trainer_classes()
+    assert set(classes) == {"peft", "llamafactory"}
+    assert classes["peft"].extra == "train" and "peft" in classes["peft"].requires
+    assert classes["llamafactory"].extra == "llamafactory"

@@ -201,7 +201,11 @@ def train(job: dict[str, Any], on_log: Any = None) -> dict[str, Any]:
     result = trainer.train(resume_from_checkpoint=resume)
     facts: dict[str, Any] = {"trainable_params": trainable, "all_params": total,
                              "global_step": trainer.state.global_step, "train_loss": round(result.training_loss, 6),
-                             "resumed_from": resume}
+                             "resumed_from": resume, "train_runtime": result.metrics.get("train_runtime"),
+                             "train_steps_per_second": result.metrics.get("train_steps_per_second"),
+                             "num_input_tokens_seen": trainer.state.num_input_tokens_seen}
+    if torch.cuda.is_available():
+        facts["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
     if trainer.is_world_process_zero():
         adapter_dir = model_dir / "adapter"
         trainer.save_model(str(adapter_dir))

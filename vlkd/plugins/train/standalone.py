@@ -1,0 +1,49 @@
+"""Run a trainer outside a recipe: on a dataset directory, into a run directory of its own.
+
+For benchmarks, notebooks and tests that exercise a trainer on a prepared dataset (the
+``dataset:`` option) without the stages before it::
+
+    from vlkd.plugins.train.standalone import make_trainer, standalone_context
+
+    trainer = make_trainer("peft", student="tiny-qwen2-vl", dataset="runs/demo/format/dataset")
+    trainer.run(standalone_context(Path("runs/scratch")))
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from vlkd.core.context import StageContext
+
+
+def trainer_classes() -> dict[str, type]:
+    """name -> class, as this package's registration hook registers them."""
+    import vlkd.plugins.train as module
+
+    found: dict[str, type] = {}
+    module.vlkd_register_trainers(register=found.__setitem__)
+    return found
+
+
+def make_trainer(name: str, **options: Any):
+    """A trainer plugin instance with validated options (``plugin`` filled in)."""
+    cls = trainer_classes()[name]
+    return cls(cls.Options.model_validate({"plugin": name, **options}))
+
+
+def standalone_context(run_dir: Path, *, resumed: bool = False, reporter: Any = None) -> StageContext:
+    """The StageContext the engine would give the train stage, for ``<run_dir>/train``."""
+    from vlkd.core.engine import RunInfo
+    from vlkd.core.progress import Reporter
+    from vlkd.core.recipe import StageConfig
+    from vlkd.core.rundir import RunDir
+    from vlkd.core.stages import KINDS_BY_NAME
+
+    config = StageConfig(KINDS_BY_NAME["train"], [])
+    run = RunInfo(recipe=SimpleNamespace(stages={"train": config}, name=Path(run_dir).name), run_dir=RunDir(run_dir),
+                  manifest={"stages": {"train": {}}}, reporter=reporter or Reporter(quiet=True))
+    stage_dir = Path(run_dir) / "train"
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    return StageContext(run, config, stage_dir, resumed=resumed)
