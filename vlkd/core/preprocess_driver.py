@@ -168,7 +168,11 @@ def run_preprocess(ctx: StageContext) -> None:
     out_dir = ctx.dir / "images"
     out_dir.mkdir(parents=True, exist_ok=True)
     steps: list[Preprocessor] = list(ctx.plugins)  # type: ignore[arg-type]
-    chain = Chain(steps, out_dir, settings)
+    chain: Any = Chain(steps, out_dir, settings)
+    if settings.on_error == "fail":
+        from vlkd.images.decode import strict
+
+        chain = strict(chain)  # a broken file stops the stage; a step's deliberate skip does not
     workers = settings.workers or os.cpu_count() or 1
     results = ctx.map_items(records, key=lambda r: r["id"], work=chain, workers=workers,
                             processes=workers > 1, on_error=settings.on_error, description="preprocess")

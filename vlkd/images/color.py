@@ -27,18 +27,18 @@ def to_8bit(image: Image.Image) -> Image.Image:
 
     if image.mode.startswith("I;16"):
         arr = np.asarray(image).astype(np.uint32)
-        return Image.fromarray((arr >> 8).astype(np.uint8), "L")
+        return Image.fromarray((arr >> 8).astype(np.uint8))
     if image.mode == "I":
         arr = np.asarray(image)
         top = int(arr.max()) if arr.size else 0
         # PNG 16-bit greyscale decodes to "I" holding 0..65535; 8-bit data stays as it is
         shift = 8 if top > 255 else 0
-        return Image.fromarray((np.clip(arr, 0, 65535) >> shift).clip(0, 255).astype(np.uint8), "L")
+        return Image.fromarray((np.clip(arr, 0, 65535) >> shift).clip(0, 255).astype(np.uint8))
     if image.mode == "F":
         arr = np.asarray(image)
         top = float(arr.max()) if arr.size else 0.0
         scale = 255.0 if top <= 1.0 else (255.0 / 65535.0 if top > 255 else 1.0)
-        return Image.fromarray(np.clip(arr * scale, 0, 255).round().astype(np.uint8), "L")
+        return Image.fromarray(np.clip(arr * scale, 0, 255).round().astype(np.uint8))
     return image
 
 

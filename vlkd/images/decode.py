@@ -19,6 +19,30 @@ from vlkd.core.errors import SkipItem
 if TYPE_CHECKING:
     from PIL import Image
 
+class BadImage(SkipItem):
+    """The file cannot be used as an image: skipped with the reason (``on_error: skip``)."""
+
+
+class UnreadableImage(Exception):
+    """A :class:`BadImage` under ``on_error: fail``: the item fails and the stage stops."""
+
+
+def strict(work):
+    """Wrap per-item ``work`` so bad files fail (stopping the stage) instead of being skipped."""
+    return _Strict(work)
+
+
+class _Strict:
+    def __init__(self, work):
+        self.work = work
+
+    def __call__(self, item):
+        try:
+            return self.work(item)
+        except BadImage as exc:
+            raise UnreadableImage(exc.reason) from None
+
+
 #: Pillow's own decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``), the default here
 PILLOW_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 
@@ -28,16 +52,16 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
-        raise SkipItem(f"file disappeared: {path}: it was listed but is gone (moved or deleted "
+        raise BadImage(f"file disappeared: {path}: it was listed but is gone (moved or deleted "
                        f"while the run was going on?)") from None
     except IsADirectoryError:
-        raise SkipItem(f"not a file: {path}: it is a directory") from None
+        raise BadImage(f"not a file: {path}: it is a directory") from None
     except PermissionError:
-        raise SkipItem(f"unreadable file: {path}: permission denied") from None
+        raise BadImage(f"unreadable file: {path}: permission denied") from None
     except OSError as exc:
-        raise SkipItem(f"unreadable file: {path}: {exc.strerror or exc}") from None
+        raise BadImage(f"unreadable file: {path}: {exc.strerror or exc}") from None
     if not data:
-        raise SkipItem(f"empty file: {path}: 0 bytes")
+        raise BadImage(f"empty file: {path}: 0 bytes")
     return data
 
 
@@ -86,14 +110,14 @@ def open_image(source: str | os.PathLike[str] | bytes, path: str | os.PathLike[s
         try:
             image = Image.open(io.BytesIO(data))
         except UnidentifiedImageError:
-            raise SkipItem(f"not an image: {name}: {_describe_not_image(data)}") from None
+            raise BadImage(f"not an image: {name}: {_describe_not_image(data)}") from None
         except Exception as exc:
-            raise SkipItem(f"corrupt image: {name}: {exc}") from None
+            raise BadImage(f"corrupt image: {name}: {exc}") from None
     w, h = image.size
     if w <= 0 or h <= 0:
-        raise SkipItem(f"corrupt image: {name}: size {w}x{h}")
+        raise BadImage(f"corrupt image: {name}: size {w}x{h}")
     if max_pixels is not None and w * h > max_pixels:
-        raise SkipItem(f"too many pixels: {name}: {w}x{h} = {w * h:,} pixels is over the limit of "
+        raise BadImage(f"too many pixels: {name}: {w}x{h} = {w * h:,} pixels is over the limit of "
                        f"{max_pixels:,} (a decompression bomb?); raise max_pixels if you trust this file")
     frames = getattr(image, "n_frames", 1)
     if getattr(image, "is_animated", False) and frames > 1:
@@ -120,10 +144,10 @@ def load_image(image: Image.Image, name: object, *, draft: tuple[int, int] | Non
             image.load()
         except OSError as exc:
             text = str(exc)
-            kind = "truncated image" if "truncated" in text or "broken data stream" in text else "corrupt image"
-            raise SkipItem(f"{kind}: {name}: {text}") from None
+            kind = "truncated image" if "truncated" in text else "corrupt image"
+            raise BadImage(f"{kind}: {name}: {text}") from None
         except Exception as exc:
-            raise SkipItem(f"corrupt image: {name}: {type(exc).__name__}: {exc}") from None
+            raise BadImage(f"corrupt image: {name}: {type(exc).__name__}: {exc}") from None
     return notes
 
 

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from vlkd.core.errors import SkipItem
+from vlkd.images.decode import BadImage
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -51,20 +51,20 @@ def render_pages(data: bytes, path: str | os.PathLike[str], *, dpi: int, pages: 
     import pypdfium2 as pdfium
 
     if not data.lstrip()[:5].startswith(b"%PDF"):
-        raise SkipItem(f"unreadable PDF: {path}: not a PDF file (no %PDF header)")
+        raise BadImage(f"unreadable PDF: {path}: not a PDF file (no %PDF header)")
     try:
         doc = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         text = str(exc)
         if "password" in text.lower():
-            raise SkipItem(f"encrypted PDF: {path}: it is password-protected; save an unprotected copy "
+            raise BadImage(f"encrypted PDF: {path}: it is password-protected; save an unprotected copy "
                            f"to include it") from None
-        raise SkipItem(f"unreadable PDF: {path}: {text}") from None
+        raise BadImage(f"unreadable PDF: {path}: {text}") from None
     try:
         count = len(doc)
         selected = select_pages(parse_page_range(pages), count)
         if not selected:
-            raise SkipItem(f"no pages selected: {path}: it has {count} page(s), page range is {pages!r}")
+            raise BadImage(f"no pages selected: {path}: it has {count} page(s), page range is {pages!r}")
         scale = dpi / 72.0
         for number in selected:
             page = doc[number - 1]
@@ -72,12 +72,12 @@ def render_pages(data: bytes, path: str | os.PathLike[str], *, dpi: int, pages: 
                 w_pt, h_pt = page.get_size()
                 pixels = round(w_pt * scale) * round(h_pt * scale)
                 if max_pixels is not None and pixels > max_pixels:
-                    raise SkipItem(f"too many pixels: {path}: page {number} at {dpi} dpi would be "
+                    raise BadImage(f"too many pixels: {path}: page {number} at {dpi} dpi would be "
                                    f"{pixels:,} pixels, over the limit of {max_pixels:,}; lower pdf_dpi")
                 bitmap = page.render(scale=scale)
                 image = bitmap.to_pil().convert("RGB")
             except pdfium.PdfiumError as exc:
-                raise SkipItem(f"unreadable PDF: {path}: page {number}: {exc}") from None
+                raise BadImage(f"unreadable PDF: {path}: page {number}: {exc}") from None
             finally:
                 page.close()
             yield number, count, image

@@ -119,6 +119,10 @@ class FilesIngestor(StagePlugin):
         listing = self.listing()
         pages_dir = ctx.dir / "pages"
         work = ReadFile(opts, pages_dir)
+        if opts.on_error == "fail":
+            from vlkd.images.decode import strict
+
+            work = strict(work)
         workers = opts.workers or os.cpu_count() or 1
         items = [f.to_json() for f in listing.files]
         records = ctx.map_items(items, key=lambda f: f["path"], work=work, workers=workers,

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.errors import SkipItem
 from vlkd.core.records import ImageRecord, Source, sha256_bytes
+from vlkd.images.decode import BadImage
 
 
 class ReadFile:
@@ -24,7 +24,7 @@ class ReadFile:
         path = item["path"]
         where = f" (listed at {item['origin']})" if item.get("origin") else ""
         if item.get("origin") and not os.path.lexists(path):
-            raise SkipItem(f"file not found: {path}{where}; fix the path in the manifest")
+            raise BadImage(f"file not found: {path}{where}; fix the path in the manifest")
         data = read_bytes(path)
         category = item.get("category") or self.options.category
         if Path(path).suffix.lower() == ".pdf" or data[:5] == b"%PDF-":
@@ -56,7 +56,7 @@ class ReadFile:
 
             parse_page_range(pages)
         except ValueError as exc:
-            raise SkipItem(f"bad page range: {path}: {exc}") from None
+            raise BadImage(f"bad page range: {path}: {exc}") from None
         self.pages_dir.mkdir(parents=True, exist_ok=True)
         out = []
         for number, count, image in render_pages(data, path, dpi=opts.pdf_dpi, pages=pages,
