@@ -82,12 +82,15 @@ class TeachRun:
         self.retries: Counter[str] = Counter()
         self.stop_reason: str | None = None
         self.input_scale = 1.0
+        #: when the first call went out and the last answer came back (the calls' window)
+        self.first_call: float | None = None
+        self.last_answer: float | None = None
 
     # -- one image -----------------------------------------------------------------------
     async def request_for(self, image: ImageRecord) -> tuple[TeachRequest, str, str | None]:
         """The request, the image's hash and the template hash."""
         try:
-            data = await asyncio.to_thread(Path(image.path).read_bytes)
+            data = Path(image.path).read_bytes()
         except OSError as exc:
             raise _ItemFailed(f"cannot read image: {image.path}: {exc.strerror or exc}") from None
         mime = mimetypes.guess_type(image.path)[0] or f"image/{(image.format or 'png').lower()}"
@@ -117,6 +120,8 @@ class TeachRun:
             await limiter.acquire(est_in + est_out)
             budget.reserve(worst)
             usage["requests"] += 1
+            if self.first_call is None:
+                self.first_call = time.perf_counter()
             try:
                 response = await asyncio.wait_for(self.teacher.respond(request), self.opts.timeout + 30)
             except FatalError:
@@ -150,6 +155,7 @@ class TeachRun:
             except Exception as exc:  # a bug in the plugin: this image fails, the stage goes on
                 budget.release(worst)
                 raise _ItemFailed(f"teacher error: {type(exc).__name__}: {_redact(str(exc), self.secrets)}") from None
+            self.last_answer = time.perf_counter()
             if est_in:
                 self.input_scale = max(self.input_scale, response.input_tokens / est_in)
             cost = cost_usd(self.price, response.input_tokens, response.output_tokens)
@@ -178,7 +184,8 @@ class TeachRun:
                 else:
                     response = await self.call(request, usage, limiter, budget)
                     if self.teacher.cacheable:
-                        self.cache.put(key, response.to_json())
+                        # in a thread: file system calls must not hold up the other calls in flight
+                        await asyncio.to_thread(self.cache.put, key, response.to_json())
                 raw = response.text if response.text else None
                 parsed = self.parse(response)
                 if parsed.pairs:
@@ -366,6 +373,8 @@ def _finish(ctx: StageContext, state: TeachRun, images: list[ImageRecord], secon
                      f"(add it under teach.prices)")
     if seconds and ctx.usage.requests:
         facts["requests_per_s"] = round(ctx.usage.requests / seconds, 2)
+    if state.first_call is not None and state.last_answer is not None:
+        facts["calls_window_s"] = round(state.last_answer - state.first_call, 3)
     ctx.facts.update(facts)
     ctx.checkpoint(force=True)
 

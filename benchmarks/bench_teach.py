@@ -1,0 +1,164 @@
+"""Teach-stage speed against a local OpenAI-wire server (run by hand; figures printed, nothing asserted).
+
+    python benchmarks/bench_teach.py [--images 500] [--latency 0.2] [--concurrency 32] [--rpm-images 300]
+
+1. throughput: N images, fixed server latency, C requests in flight; compared with the ideal
+   C/latency and with the seed's sequential loop (1/latency).
+2. server-enforced 600 requests/min (429 + Retry-After beyond it): sustained rate vs the limit,
+   images lost; once with no client limit (the server's 429s alone pace us), once with rpm: 600.
+3. re-running the finished stage: requests and seconds (stage up to date), and with --from teach
+   (stage redone from the response cache).
+4. ocr_context: the extra prompt tokens and seconds per image that the OCR hint costs.
+
+The server runs in its own process (python -m vlkd.fake_provider) so that it does not share
+the client's interpreter lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+KEY = "sk-bench-0123456789abcdef"
+
+
+def start_server(*args: str) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-m", "vlkd.fake_provider", "--api-key", KEY, *args],
+                            stdout=subprocess.PIPE, text=True)
+    url = proc.stdout.readline().strip()
+    return proc, url
+
+
+def stats(url: str) -> dict:
+    with urllib.request.urlopen(url + "/_stats") as resp:
+        return json.loads(resp.read())
+
+
+def make_images(folder: Path, n: int) -> None:
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        img = Image.new("RGB", (64, 48), (i % 256, (i // 256) % 256, 7))
+        img.save(folder / f"img_{i:04d}.png")
+
+
+def registry():
+    import importlib
+
+    from vlkd.core.registry import Registry, get_plugin_manager
+
+    pm = get_plugin_manager(autoload=False, builtins=False)
+    for name in ("vlkd.plugins.ingest", "vlkd.plugins.teach"):
+        pm.register(importlib.import_module(name), name=name)
+    return Registry(pm)
+
+
+def run(folder: Path, run_dir: Path, teach: dict, **kwargs) -> tuple[dict, float]:
+    from vlkd.core.engine import Engine
+    from vlkd.core.progress import Reporter
+    from vlkd.core.recipe import load_recipe
+
+    recipe = run_dir.parent / f"{run_dir.name}.yaml"
+    recipe.write_text(json.dumps({"name": "bench", "ingest": {"plugin": "files", "inputs": str(folder)},
+                                  "teach": teach}), encoding="utf-8")
+    t0 = time.perf_counter()
+    manifest = Engine(load_recipe(recipe, registry=registry()), run_dir, reporter=Reporter(quiet=True),
+                      **kwargs).run()
+    return manifest, time.perf_counter() - t0
+
+
+def teach_section(url: str, **kw) -> dict:
+    return {"plugin": "openai", "model": "gpt-4o", "base_url": url + "/v1", "api_key": KEY, **kw}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--images", type=int, default=500)
+    ap.add_argument("--latency", type=float, default=0.2)
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--rpm-images", type=int, default=300)
+    ap.add_argument("--skip-ocr", action="store_true")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench_teach_"))
+    folder = tmp / "images"
+    make_images(folder, max(args.images, args.rpm_images))
+    small = tmp / "images_rpm"
+    make_images(small, args.rpm_images)
+
+    # 1. throughput
+    proc, url = start_server("--latency", str(args.latency))
+    try:
+        cpu0 = time.process_time()
+        m, _ = run(folder, tmp / "run1", teach_section(url, concurrency=args.concurrency))
+        cpu = time.process_time() - cpu0
+        entry = m["stages"]["teach"]
+        wall = entry["wall_time_s"]
+        n = entry["counts"]["ok"]
+        rate = n / wall
+        ideal = args.concurrency / args.latency
+        seed = 1 / args.latency
+        window = entry["facts"]["calls_window_s"]
+        print(f"[throughput] {n} images, latency {args.latency * 1000:.0f} ms, concurrency {args.concurrency}: "
+              f"stage {wall:.2f} s (of which {wall - window:.2f} s start-up: SDK import, client), "
+              f"calls {window:.2f} s = {n / window:.1f} images/s = {n / window / ideal:.1%} of concurrency/latency "
+              f"({ideal:.0f}/s), {n / window / seed:.1f}x the seed's sequential loop ({seed:.0f}/s); "
+              f"whole stage {rate:.1f} images/s = {rate / ideal:.1%} of the ideal, {rate / seed:.1f}x the seed; "
+              f"client CPU {cpu / n * 1000:.1f} ms per image")
+        # 3. re-runs
+        before = stats(url)["requests"]
+        m, secs = run(folder, tmp / "run1", teach_section(url, concurrency=args.concurrency))
+        print(f"[re-run, stage up to date] requests {stats(url)['requests'] - before}, {secs:.2f} s "
+              f"(teach: {m['stages']['teach']['status']})")
+        m, secs = run(folder, tmp / "run1", teach_section(url, concurrency=args.concurrency), from_stage="teach")
+        u = m["stages"]["teach"]["usage"]
+        print(f"[re-run --from teach, from the cache] requests {stats(url)['requests'] - before}, "
+              f"{secs:.2f} s for the whole run, teach stage {m['stages']['teach']['wall_time_s']:.2f} s, "
+              f"{u['cached']} cached answers")
+    finally:
+        proc.terminate()
+
+    # 2. server-enforced rate limit
+    for label, extra in (("no client limit", {}), ("rpm: 600", {"rpm": 600})):
+        proc, url = start_server("--rpm", "600", "--burst", "10")
+        try:
+            m, _ = run(small, tmp / f"run_rpm_{len(extra)}", teach_section(url, concurrency=32, **extra))
+            entry = m["stages"]["teach"]
+            s = stats(url)
+            ok, wall = entry["counts"]["ok"], entry["wall_time_s"]
+            sustained = ok / wall * 60
+            print(f"[rate limit 600/min, {label}] {ok}/{args.rpm_images} images in {wall:.1f} s: "
+                  f"{sustained:.0f} requests/min = {sustained / 600:.1%} of the limit; "
+                  f"lost {args.rpm_images - ok}; 429s answered by the server {s['statuses'].get('429', 0)}")
+        finally:
+            proc.terminate()
+
+    # 4. ocr_context overhead
+    if not args.skip_ocr:
+        demo = Path(__file__).resolve().parents[1] / "recipes" / "data" / "demo"
+        docs = tmp / "docs"
+        docs.mkdir()
+        for p in sorted(demo.glob("*.png"))[:3]:
+            (docs / p.name).write_bytes(p.read_bytes())
+        proc, url = start_server()
+        try:
+            res = {}
+            for ocr in (False, True):
+                m, _ = run(docs, tmp / f"run_ocr_{ocr}", teach_section(url, ocr_context=ocr, concurrency=1))
+                e = m["stages"]["teach"]
+                res[ocr] = (e["usage"]["input_tokens"] / max(1, e["counts"]["ok"]), e["wall_time_s"] / max(1, e["counts"]["ok"]))
+            print(f"[ocr_context] {len(list(docs.iterdir()))} demo pages: +{res[True][0] - res[False][0]:.0f} input tokens "
+                  f"and +{res[True][1] - res[False][1]:.2f} s per image (answer quality needs a real teacher: "
+                  f"not measurable offline)")
+        finally:
+            proc.terminate()
+
+
+if __name__ == "__main__":
+    main()
