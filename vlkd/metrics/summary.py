@@ -10,7 +10,8 @@ system into the ``metrics.json`` structure::
     GROUP = {"n": items, METRIC: {"value": v, "ci": [low, high] | null, "n": items it applies to}}
     DELTA = {"n": paired items, METRIC: {"value": tuned - base, "ci": [low, high] | null}}
 
-A value is ``null`` where a metric does not apply (no quantity answers, no not-present
+``judge_accuracy`` appears only when an LLM judge graded some answers. A value is ``null``
+where a metric does not apply (no quantity answers, no not-present
 question and no not-present prediction).
 """
 
@@ -31,9 +32,13 @@ METRICS: tuple[tuple[str, str], ...] = (
     ("not_present_precision", "Not-present precision"),
     ("not_present_recall", "Not-present recall"),
     ("not_present_f1", "Not-present F1"),
+    ("judge_accuracy", "LLM judge accuracy"),
 )
+#: metrics that appear only when some item has the score (the judge is optional)
+OPTIONAL = {"judge_accuracy"}
 # columns of an item's count vector
-_EM, _ANLS, _RELAXED, _RELAXED_N, _TP, _FP, _FN, _N = range(8)
+_EM, _ANLS, _RELAXED, _RELAXED_N, _TP, _FP, _FN, _N, _JUDGE, _JUDGE_N = range(10)
+_WIDTH = 10
 
 
 def score_item(prediction: str, references: str | Sequence[str], *, negative: bool = False,
@@ -54,8 +59,10 @@ def item_vector(scores: dict[str, Any]) -> list[float]:
     relaxed = scores.get("relaxed_accuracy")
     counts = NotPresentCounts()
     counts.add(bool(scores["reference_not_present"]), bool(scores["predicted_not_present"]))
+    judge = scores.get("judge")
     return [float(scores["exact_match"]), float(scores["anls"]), float(relaxed or 0.0),
-            0.0 if relaxed is None else 1.0, counts.tp, counts.fp, counts.fn, 1.0]
+            0.0 if relaxed is None else 1.0, counts.tp, counts.fp, counts.fn, 1.0,
+            float(judge or 0.0), 0.0 if judge is None else 1.0]
 
 
 def statistic(sums: list[float]) -> dict[str, float | None]:
@@ -69,6 +76,7 @@ def statistic(sums: list[float]) -> dict[str, float | None]:
         "not_present_precision": counts.precision,
         "not_present_recall": counts.recall,
         "not_present_f1": counts.f1,
+        "judge_accuracy": sums[_JUDGE] / sums[_JUDGE_N] if sums[_JUDGE_N] else None,
     }
 
 
@@ -77,35 +85,37 @@ def _applies(sums: list[float]) -> dict[str, int]:
     return {"exact_match": n, "anls": n, "relaxed_accuracy": int(sums[_RELAXED_N]),
             "not_present_precision": int(sums[_TP] + sums[_FP]),
             "not_present_recall": int(sums[_TP] + sums[_FN]),
-            "not_present_f1": int(sums[_TP] + sums[_FP] + sums[_FN])}
+            "not_present_f1": int(sums[_TP] + sums[_FP] + sums[_FN]),
+            "judge_accuracy": int(sums[_JUDGE_N])}
 
 
 def _total(vectors: Sequence[Sequence[float]]) -> list[float]:
-    return [sum(col) for col in zip(*vectors, strict=True)] if vectors else [0.0] * 8
+    return [sum(col) for col in zip(*vectors, strict=True)] if vectors else [0.0] * _WIDTH
 
 
 def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-def group_metrics(vectors: Sequence[Sequence[float]], *, samples: int, seed: int,
-                  confidence: float) -> dict[str, Any]:
+def group_metrics(vectors: Sequence[Sequence[float]], *, samples: int, seed: int, confidence: float,
+                  names: Sequence[str] = tuple(n for n, _ in METRICS if n not in OPTIONAL)) -> dict[str, Any]:
     sums = _total(vectors)
     values, applies = statistic(sums), _applies(sums)
     cis = bootstrap_ci(vectors, statistic, samples=samples, seed=seed, confidence=confidence)
     out: dict[str, Any] = {"n": len(vectors)}
-    for name, _ in METRICS:
+    for name in names:
         ci = cis.get(name)
         out[name] = {"value": _r(values[name]), "ci": [_r(ci[0]), _r(ci[1])] if ci else None, "n": applies[name]}
     return out
 
 
 def delta_metrics(base: Sequence[Sequence[float]], tuned: Sequence[Sequence[float]], *, samples: int,
-                  seed: int, confidence: float) -> dict[str, Any]:
+                  seed: int, confidence: float,
+                  names: Sequence[str] = tuple(n for n, _ in METRICS if n not in OPTIONAL)) -> dict[str, Any]:
     sb, st = statistic(_total(base)), statistic(_total(tuned))
     cis = paired_bootstrap_delta(base, tuned, statistic, samples=samples, seed=seed, confidence=confidence)
     out: dict[str, Any] = {"n": len(base)}
-    for name, _ in METRICS:
+    for name in names:
         value = None if sb[name] is None or st[name] is None else st[name] - sb[name]
         ci = cis.get(name)
         out[name] = {"value": _r(value), "ci": [_r(ci[0]), _r(ci[1])] if ci else None}
@@ -121,7 +131,9 @@ def summarize(predictions: Iterable[dict[str, Any]], *, systems: Sequence[str],
         if rec["system"] in by_system:
             by_system[rec["system"]][rec["id"]] = (rec.get("category") or UNCATEGORIZED, item_vector(rec["scores"]))
     categories = sorted({cat for items in by_system.values() for cat, _ in items.values()})
-    opts = {"samples": samples, "seed": seed, "confidence": confidence}
+    judged = any(v[_JUDGE_N] for items in by_system.values() for _, v in items.values())
+    names = [n for n, _ in METRICS if n not in OPTIONAL or (n == "judge_accuracy" and judged)]
+    opts = {"samples": samples, "seed": seed, "confidence": confidence, "names": names}
     results: dict[str, Any] = {}
     for system, items in by_system.items():
         results[system] = {
@@ -146,7 +158,7 @@ def summarize(predictions: Iterable[dict[str, Any]], *, systems: Sequence[str],
         delta_out[f"{a}->{b}"] = entry
     return {
         "format": 1,
-        "metrics": [{"name": n, "label": label} for n, label in METRICS],
+        "metrics": [{"name": n, "label": label} for n, label in METRICS if n in names],
         "systems": list(systems),
         "categories": categories,
         "results": results,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from vlkd.core.errors import StageError
 from vlkd.core.jsonl import write_json_atomic, write_jsonl_atomic
@@ -47,7 +47,19 @@ class StudentEvalOptions(PluginOptions):
     bootstrap_samples: int = Field(1000, ge=0, description="bootstrap resamples for the CIs (0: no CIs)")
     confidence: float = Field(0.95, gt=0, lt=1)
     seed: int = Field(0, description="seed of the bootstrap")
+    judge: dict[str, Any] | None = Field(
+        None, description="optional LLM judge: a teach plugin section, e.g. {plugin: openai, model: gpt-4o-mini}")
+    judge_systems: list[System] = Field(["base", "tuned"], description="rows the judge grades")
     on_error: OnError = "skip"
+
+    @field_validator("judge")
+    @classmethod
+    def _judge_is_a_teacher(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        from vlkd.plugins.evaluate.judge import validate_judge
+
+        return validate_judge(value)
 
     @model_validator(mode="after")
     def _openai_needs_a_server(self):
@@ -107,6 +119,8 @@ class StudentEvaluator(StagePlugin):
             if note:
                 notes.append(note)
                 ctx.warn(f"teacher row left out: {note}")
+        if opts.judge:
+            self._judge(ctx, records)
         self._write(ctx, split, items, records, model, teacher, notes, system_prompt)
 
     # -- students --------------------------------------------------------------------------
@@ -177,6 +191,36 @@ class StudentEvaluator(StagePlugin):
                           f"row would score 100% by construction and is left out")
         records += [self._record("teacher", it, answers[it.id]) for it in items if it.id in answers]
         return summary, None
+
+    # -- judge -----------------------------------------------------------------------------
+    def _judge(self, ctx, records: list[dict[str, Any]]) -> None:
+        from vlkd.plugins.evaluate.judge import Judge
+
+        todo = [r for r in records if r["system"] in self.options.judge_systems]
+
+        def key(r) -> str:
+            return f"judge:{r['system']}:{r['id']}"
+
+        judge = Judge(self.options.judge)
+        try:
+            def work(r):
+                return [judge.judge(ctx, r)]
+
+            if any(not ctx.ledger().finished(key(r)) for r in todo):
+                judge.start(ctx)  # opens the client only when there is something left to grade
+            verdicts = ctx.map_items(todo, key=key, work=work, workers=judge.concurrency,
+                                     on_error=self.options.on_error, description="judge")
+        finally:
+            judge.close()
+        if todo and not verdicts:
+            reasons = {(ctx.ledger().entries.get(key(r)) or {}).get("reason") for r in todo}
+            raise StageError("the judge graded none of the answers: " + "; ".join(sorted(x for x in reasons if x))[:800])
+        by_key = {(v["system"], v["id"]): v for v in verdicts}
+        for r in todo:
+            v = by_key.get((r["system"], r["id"]))
+            if v is not None:
+                r["scores"]["judge"] = v["judge"]
+                r["judge_text"] = v["judge_text"]
 
     # -- results ---------------------------------------------------------------------------
     def _write(self, ctx, split, items, records, model, teacher, notes, system_prompt) -> None:
