@@ -209,3 +209,17 @@ def test_dry_run_prints_calls_tokens_and_cost(provider, images, tmp_path, capsys
     text = out.getvalue()
     assert "3 images: 3 done" in text or "3 cached, 0 calls" in text
     assert sum(provider.requests.values()) == 3
+
+
+def test_ocr_context_adds_the_text_read_from_the_image(provider, tmp_path, run_teach):
+    from PIL import Image, ImageDraw, ImageFont
+
+    folder = tmp_path / "doc"
+    folder.mkdir()
+    img = Image.new("RGB", (520, 120), "white")
+    ImageDraw.Draw(img).text((20, 40), "Part No.: 90915-YZZD2", fill="black",
+                             font=ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 28))
+    img.save(folder / "label.png")
+    run_teach(folder, section(provider, ocr_context=True))
+    user_text = provider.bodies[0]["messages"][1]["content"][0]["text"]
+    assert user_text.startswith("以下是OCR") and "90915-YZZD2" in user_text.replace(" ", "")
