@@ -95,13 +95,13 @@ def make_set(base_dir: Path, n: int, out: Path) -> list[Path]:
 
 
 # -- the two ways --------------------------------------------------------------------------
-def run_seed(files: list[Path], work: Path) -> tuple[float, list[Path]]:
+def run_seed(files: list[Path], work: Path) -> tuple[float, float, list[Path]]:
     work.mkdir(parents=True, exist_ok=True)
     copies = []
     for path in files:
         copies.append(work / path.name)
         shutil.copyfile(path, copies[-1])
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     with open(os.devnull, "w") as devnull:
         stdout, sys.stdout = sys.stdout, devnull
         try:
@@ -109,7 +109,7 @@ def run_seed(files: list[Path], work: Path) -> tuple[float, list[Path]]:
                 resize_image(str(path), max_size=1024)
         finally:
             sys.stdout = stdout
-    return time.perf_counter() - t0, copies
+    return time.perf_counter() - t0, time.process_time() - cpu0, copies
 
 
 RECIPE = """name: bench
@@ -126,8 +126,14 @@ preprocess:
 """
 
 
-def child(inputs: str, run_dir: str, workers: int | None) -> None:
-    """Run vlkd in this (child) process; print times and peak memory as JSON."""
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the worker processes)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def child(inputs: str, run_dir: str, workers: int | None, stage: str) -> None:
+    """Run one vlkd stage in this (child) process; print its time, CPU time and peak memory as JSON."""
     import vlkd.plugins.ingest
     import vlkd.plugins.preprocess
     from vlkd.core.engine import Engine
@@ -141,26 +147,31 @@ def child(inputs: str, run_dir: str, workers: int | None) -> None:
     recipe_path = Path(run_dir).parent / "bench.yaml"
     recipe_path.write_text(RECIPE.format(inputs=inputs, workers=f"  workers: {workers}" if workers else ""))
     recipe = load_recipe(recipe_path, registry=Registry(pm))
-    t0 = time.perf_counter()
-    manifest = Engine(recipe, run_dir, fresh=True, reporter=Reporter(quiet=True)).run()
-    total = time.perf_counter() - t0
+    cpu0 = cpu_seconds()
+    if stage == "ingest":
+        engine = Engine(recipe, run_dir, fresh=True, to_stage="ingest", reporter=Reporter(quiet=True))
+    else:
+        engine = Engine(recipe, run_dir, from_stage="preprocess", reporter=Reporter(quiet=True))
+    manifest = engine.run()
+    cpu = cpu_seconds() - cpu0
     # VmHWM, not RUSAGE_SELF: on Linux ru_maxrss keeps the high-water mark from before exec
     self_kb = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
                    if line.startswith("VmHWM:"))
     child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    stages = manifest["stages"]
-    print(json.dumps({"total_s": total, "ingest_s": stages["ingest"]["wall_time_s"],
-                      "preprocess_s": stages["preprocess"]["wall_time_s"],
-                      "ok": stages["preprocess"]["counts"]["ok"],
+    entry = manifest["stages"][stage]
+    print(json.dumps({"wall_s": entry["wall_time_s"], "cpu_s": cpu, "ok": entry["counts"]["ok"],
                       "main_mb": self_kb / 1024, "worker_mb": child_kb / 1024}))
 
 
 def run_vlkd(inputs: Path, run_dir: Path, workers: int | None) -> dict:
-    cmd = [sys.executable, __file__, "--child", str(inputs), str(run_dir)]
-    if workers:
-        cmd += ["--workers", str(workers)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    out = {}
+    for stage in ("ingest", "preprocess"):
+        cmd = [sys.executable, __file__, "--child", str(inputs), str(run_dir), stage]
+        if workers:
+            cmd += ["--workers", str(workers)]
+        text = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        out[stage] = json.loads(text.strip().splitlines()[-1])
+    return out
 
 
 def mean_abs_diff(a_files: list[Path], b_dir: Path) -> tuple[float, float]:
@@ -187,10 +198,10 @@ def main() -> None:
     parser.add_argument("--n-memory", type=int, default=2000, help="images for the second memory figure (0: skip)")
     parser.add_argument("--workers", type=int, default=None, help="vlkd worker processes [default: CPUs]")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], args.child[1], args.workers)
+        child(args.child[0], args.child[1], args.workers, args.child[2])
         return
     tmp = Path(tempfile.mkdtemp(prefix="vlkd-bench-images-"))
     try:
@@ -203,31 +214,37 @@ def main() -> None:
         print(f"generated {n_base} distinct {SIZE[0]}x{SIZE[1]} JPEGs in {time.perf_counter() - t0:.0f} s "
               f"({sum(p.stat().st_size for p in base.iterdir()) / n_base / 1e6:.2f} MB each)", flush=True)
         files = make_set(base, args.n, tmp / f"set_{args.n}")
-        seed_s, seed_out = run_seed(files, tmp / "seed")
+        seed_s, seed_cpu, seed_out = run_seed(files, tmp / "seed")
         vlkd = run_vlkd(tmp / f"set_{args.n}", tmp / "run_small", args.workers)
+        ing, pre = vlkd["ingest"], vlkd["preprocess"]
         mad, mad_max = mean_abs_diff(seed_out, tmp / "run_small")
         cpus = os.cpu_count()
+        load = os.getloadavg()[0]
         print(f"\n{args.n} images of {SIZE[0]}x{SIZE[1]} -> longest side 1024, {cpus} CPUs, "
-              f"vlkd workers {args.workers or cpus}")
-        print(f"  seed resize_image, one by one:  {seed_s:7.1f} s  ({seed_s / args.n * 1000:6.1f} ms/image)")
-        print(f"  vlkd preprocess stage:          {vlkd['preprocess_s']:7.1f} s  "
-              f"({vlkd['preprocess_s'] / args.n * 1000:6.1f} ms/image)  -> {seed_s / vlkd['preprocess_s']:.2f}x "
-              f"faster (target >= 3x)")
-        print(f"  vlkd ingest + preprocess:       {vlkd['ingest_s'] + vlkd['preprocess_s']:7.1f} s  -> "
-              f"{seed_s / (vlkd['ingest_s'] + vlkd['preprocess_s']):.2f}x faster (ingest hashes and verifies "
-              f"every file, which the seed never does)")
+              f"vlkd workers {args.workers or cpus}, load average {load:.1f} at the end")
+        print(f"  seed resize_image, one by one:  {seed_s:7.1f} s wall  {seed_cpu:7.1f} s CPU  "
+              f"({seed_s / args.n * 1000:6.1f} ms/image)")
+        print(f"  vlkd preprocess stage:          {pre['wall_s']:7.1f} s wall  {pre['cpu_s']:7.1f} s CPU  "
+              f"({pre['wall_s'] / args.n * 1000:6.1f} ms/image)")
+        print(f"    -> {seed_s / pre['wall_s']:.2f}x faster in wall time (target >= 3x), "
+              f"{seed_cpu / pre['cpu_s']:.2f}x less CPU")
+        both_wall, both_cpu = ing["wall_s"] + pre["wall_s"], ing["cpu_s"] + pre["cpu_s"]
+        print(f"  vlkd ingest + preprocess:       {both_wall:7.1f} s wall  {both_cpu:7.1f} s CPU  -> "
+              f"{seed_s / both_wall:.2f}x faster (ingest hashes and verifies every file; the seed does not)")
         print(f"  mean absolute pixel difference vs the seed's output: {mad:.2f} / 255 (worst image {mad_max:.2f})")
-        print(f"  peak memory, {args.n} images: main {vlkd['main_mb']:.0f} MB, largest worker "
-              f"{vlkd['worker_mb']:.0f} MB", flush=True)
+        print(f"  peak memory, {args.n} images: main {pre['main_mb']:.0f} MB, largest worker "
+              f"{pre['worker_mb']:.0f} MB (ingest: {ing['main_mb']:.0f} / {ing['worker_mb']:.0f} MB)", flush=True)
         shutil.rmtree(tmp / "seed")
         if args.n_memory:
             shutil.rmtree(tmp / "run_small")
             make_set(base, args.n_memory, tmp / f"set_{args.n_memory}")
             big = run_vlkd(tmp / f"set_{args.n_memory}", tmp / "run_big", args.workers)
-            print(f"  peak memory, {args.n_memory} images: main {big['main_mb']:.0f} MB, largest worker "
-                  f"{big['worker_mb']:.0f} MB  (ratio to {args.n}: main {big['main_mb'] / vlkd['main_mb']:.2f}x, "
-                  f"worker {big['worker_mb'] / vlkd['worker_mb']:.2f}x); "
-                  f"{big['preprocess_s'] / args.n_memory * 1000:.1f} ms/image")
+            bi, bp = big["ingest"], big["preprocess"]
+            print(f"  peak memory, {args.n_memory} images: main {bp['main_mb']:.0f} MB, largest worker "
+                  f"{bp['worker_mb']:.0f} MB (ingest: {bi['main_mb']:.0f} / {bi['worker_mb']:.0f} MB); "
+                  f"ratio to {args.n} images: main {bp['main_mb'] / pre['main_mb']:.2f}x, "
+                  f"worker {bp['worker_mb'] / pre['worker_mb']:.2f}x; "
+                  f"{bp['wall_s'] / args.n_memory * 1000:.1f} ms/image")
     finally:
         if args.keep:
             print(f"kept {tmp}")

@@ -159,3 +159,10 @@ def test_process_workers_give_the_same_records(tmp_path):
                               tmp_path)
     assert [r["id"] for r in images(two)] == [r["id"] for r in serial]
     assert len(serial) == 6
+
+
+def test_symlink_loop_is_walked_once(tmp_path):
+    tf.photo(tmp_path / "in" / "a.png")
+    (tmp_path / "in" / "loop").symlink_to(tmp_path / "in")
+    _, run_dir = run_image_stages(recipe("  inputs: in\n"), tmp_path)
+    assert [os.path.basename(r["path"]) for r in images(run_dir)] == ["a.png"]

@@ -48,8 +48,15 @@ def is_glob(text: str) -> bool:
 
 
 def _walk(root: Path) -> list[Path]:
+    """Files under ``root``, sorted; hidden entries skipped; symlinked folders followed once."""
     found = []
+    seen: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:  # a symlink loop, or the same folder linked twice
+            dirnames[:] = []
+            continue
+        seen.add(real)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         found.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
     return found
