@@ -82,6 +82,7 @@ class TeachRun:
         self.retries: Counter[str] = Counter()
         self.stop_reason: str | None = None
         self.input_scale = 1.0
+        self.answers = 0
         #: when the first call went out and the last answer came back (the calls' window)
         self.first_call: float | None = None
         self.last_answer: float | None = None
@@ -142,6 +143,10 @@ class TeachRun:
                     limiter.pause(exc.retry_after if exc.retry_after is not None else delay)
                 else:
                     failures += 1
+                    if failures > self.opts.max_retries and exc.kind == "connection" and not self.answers:
+                        # nothing ever answered: a server that is not running, not a bad image
+                        raise FatalError(f"cannot reach the teacher: {_redact(str(exc), self.secrets)} "
+                                         f"(is the server running? is base_url right?)") from None
                     if failures > self.opts.max_retries:
                         raise _ItemFailed(f"gave up after {failures} tries: "
                                           f"{_redact(str(exc), self.secrets)}") from None
@@ -156,6 +161,7 @@ class TeachRun:
                 budget.release(worst)
                 raise _ItemFailed(f"teacher error: {type(exc).__name__}: {_redact(str(exc), self.secrets)}") from None
             self.last_answer = time.perf_counter()
+            self.answers += 1
             if est_in:
                 self.input_scale = max(self.input_scale, response.input_tokens / est_in)
             cost = cost_usd(self.price, response.input_tokens, response.output_tokens)

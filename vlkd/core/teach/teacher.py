@@ -122,6 +122,14 @@ class Teacher(Plugin):
         return image_tokens(request.image.width, request.image.height) + text_tokens(text), \
             getattr(self.options, "max_tokens", 0)
 
+    def fingerprint(self) -> Any:
+        """The prompt files' contents: editing one re-runs the stage."""
+        if not self.uses_prompt:
+            return None
+        from vlkd.core.teach.prompts import PromptSet
+
+        return {"prompts": PromptSet(self.options).fingerprint()}
+
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self, ctx: StageContext, images: list[ImageRecord]) -> None:
         """Open clients (inside the running event loop), load what the teacher needs."""

@@ -1,0 +1,90 @@
+"""The teach driver with a third-party teacher: retries, cache, negatives and counts come free."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vlkd.core.errors import StageError
+from vlkd.core.hookspecs import hookimpl
+from vlkd.core.teach import Teacher, TeachResponse, TransientError
+
+
+class FlakyTeacher(Teacher):
+    """Fails twice per image with a transient error, then answers CSV."""
+
+    calls: dict[str, int] = {}
+
+    def respond_sync(self, request):
+        n = FlakyTeacher.calls[request.image.id] = FlakyTeacher.calls.get(request.image.id, 0) + 1
+        if n <= 2:
+            raise TransientError("try again", kind="5xx")
+        return TeachResponse(text=f'```csv\n"Q for {request.image_name}?","A"\n"Missing?","不存在"\n```',
+                             input_tokens=10, output_tokens=5)
+
+
+class Plugin:
+    @hookimpl
+    def vlkd_register_teachers(self, register):
+        register("flaky", FlakyTeacher)
+
+
+def images(folder: Path, n: int) -> None:
+    from PIL import Image
+
+    folder.mkdir()
+    for i in range(n):
+        Image.new("RGB", (8, 8), (i, 0, 0)).save(folder / f"{i}.png")
+
+
+def run(tmp_path, vlkd_registry, teach, **kw):
+    from vlkd.core.engine import Engine
+    from vlkd.core.progress import Reporter
+    from vlkd.core.recipe import load_recipe
+
+    path = tmp_path / "r.yaml"
+    path.write_text(json.dumps({"name": "d", "ingest": {"plugin": "files", "inputs": str(tmp_path / "img")},
+                                "teach": teach}), encoding="utf-8")
+    return Engine(load_recipe(path, registry=vlkd_registry(Plugin())), tmp_path / "run",
+                  reporter=Reporter(quiet=True), **kw).run()
+
+
+def test_third_party_teacher_gets_retries_cache_and_counts(tmp_path, vlkd_registry):
+    FlakyTeacher.calls = {}
+    images(tmp_path / "img", 3)
+    teach = {"plugin": "flaky", "retry_initial_delay": 0.001, "concurrency": 3}
+    manifest = run(tmp_path, vlkd_registry, teach)
+    entry = manifest["stages"]["teach"]
+    assert entry["counts"]["ok"] == 3 and entry["facts"]["retries"] == {"5xx": 6}
+    assert entry["facts"]["negatives"] == 3 and entry["usage"]["requests"] == 9
+    assert sorted(FlakyTeacher.calls.values()) == [3, 3, 3]
+    manifest = run(tmp_path, vlkd_registry, teach, fresh=True)
+    assert sorted(FlakyTeacher.calls.values()) == [3, 3, 3]  # every answer came from the cache
+    assert manifest["stages"]["teach"]["usage"]["cached"] == 3
+
+
+def test_editing_a_prompt_file_reruns_the_stage(tmp_path, vlkd_registry):
+    FlakyTeacher.calls = {}
+    images(tmp_path / "img", 1)
+    prompt = tmp_path / "p.txt"
+    prompt.write_text("v1 ${output_instructions}", encoding="utf-8")
+    teach = {"plugin": "flaky", "retry_initial_delay": 0.001, "prompt": {"system": str(prompt)}}
+    run(tmp_path, vlkd_registry, teach)
+    assert run(tmp_path, vlkd_registry, teach)["stages"]["teach"]["status"] == "done"
+    assert sum(FlakyTeacher.calls.values()) == 3  # second run: up to date
+    prompt.write_text("v2 ${output_instructions}", encoding="utf-8")
+    run(tmp_path, vlkd_registry, teach)
+    assert sum(FlakyTeacher.calls.values()) == 4  # new prompt, new question (asked once more)
+
+
+def test_unreachable_server_stops_with_a_hint(tmp_path, vlkd_registry):
+    import socket
+
+    images(tmp_path / "img", 2)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    teach = {"plugin": "openai", "base_url": f"http://127.0.0.1:{port}/v1", "api_key": "k" * 20,
+             "max_retries": 1, "retry_initial_delay": 0.001}
+    with pytest.raises(StageError, match=r"cannot reach the teacher: connection to .* failed.*is the server running"):
+        run(tmp_path, vlkd_registry, teach)
