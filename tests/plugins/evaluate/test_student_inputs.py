@@ -94,3 +94,22 @@ def test_openai_backend_options_are_checked():
         StudentEvalOptions(plugin="student", backend="openai")
     with pytest.raises(ValueError, match="needs tuned_model_name"):
         StudentEvalOptions(plugin="student", backend="openai", base_url="http://x/v1", base_model_name="b")
+
+
+def test_a_missing_adapter_is_an_error_naming_it(run_layout):
+    run_dir = run_layout()
+    model_dir = run_dir / "train" / "model"
+    model_dir.mkdir(parents=True)
+    (model_dir / "vlkd_model.json").write_text(json.dumps({"base_model": "x", "adapter": "adapter"}))
+    plugin = _plugin(systems=["base"], backend="openai", base_url="http://127.0.0.1:9/v1", base_model_name="b")
+    ctx, _ = stage_context(run_dir, plugin)
+    with pytest.raises(StageError, match=r"model/adapter: no adapter_config\.json; the adapter named by .*vlkd_model"):
+        plugin.run(ctx)
+
+
+def test_dry_run_estimate_counts_answers_and_judge_calls(run_layout):
+    run_dir = run_layout()
+    plugin = _plugin(judge={"plugin": "openai", "model": "gpt-4o-mini"})
+    ctx, _ = stage_context(run_dir, plugin)
+    assert plugin.estimate(ctx) == ["8 test pairs x 2 students (base, tuned) on backend transformers = 16 answers",
+                                    "judge openai gpt-4o-mini: 16 calls, paid per call"]

@@ -123,6 +123,31 @@ class StudentEvaluator(StagePlugin):
             self._judge(ctx, records)
         self._write(ctx, split, items, records, model, teacher, notes, system_prompt)
 
+    def estimate(self, ctx) -> list[str]:
+        """``--dry-run``: how many answers and judge calls the stage will make."""
+        from vlkd.core.jsonl import read_jsonl
+        from vlkd.core.stages import ARTIFACT_PATHS
+
+        opts = self.options
+        students = [s for s in opts.systems if s != "teacher"]
+        producer = ctx.producer("pairs")
+        path = ctx.run_dir / producer / ARTIFACT_PATHS["pairs"] if producer else None
+        if path is None or not path.exists():
+            n, where = None, "the test pairs (not split yet)"
+        else:
+            splits = [p.get("split") or "train" for p in read_jsonl(path) if p.get("review") != "rejected"]
+            split = opts.split if opts.split in splits else "val" if opts.split == "test" and "val" in splits \
+                else opts.split
+            n = min(splits.count(split), opts.max_items or len(splits))
+            where = f"{n} {split} pairs"
+        lines = [f"{where} x {len(students)} students ({', '.join(students)}) on backend {opts.backend}"
+                 + (f" = {n * len(students)} answers" if n is not None else "")]
+        if opts.judge:
+            judged = [s for s in opts.judge_systems if s in opts.systems]
+            calls = f"{n * len(judged)} calls" if n is not None else f"{len(judged)} calls per pair"
+            lines.append(f"judge {opts.judge['plugin']} {opts.judge.get('model', '')}: {calls}, paid per call")
+        return lines
+
     # -- students --------------------------------------------------------------------------
     def _backend(self, model, system_prompt: str | None):
         opts = self.options
