@@ -102,3 +102,16 @@ def test_rejected_pairs_are_left_out_and_unknown_images_named(fake_run):
     write_jsonl_atomic(run.run_dir / "teach" / "pairs.jsonl", pairs)
     with pytest.raises(StageError, match=r"pair 2 .* names image f{64}, which is not in the run's images\.jsonl"):
         run.run(from_stage="format")
+
+
+def test_fix_with_the_student_tokenizer_leaves_nothing_for_llamafactory_to_drop(fake_run, lf_load, tiny_student):
+    run = fake_run({"format": {"plugin": "llamafactory", "cutoff_len": 160, "fix": True,
+                               "tokenizer": str(tiny_student)}}, n_images=2, per_image=6, size=(300, 200))
+    manifest = run.run()
+    assert manifest["stages"]["format"]["facts"]["preflight"]["problems"] == {"too_long": 2}
+    module, tokenizer = lf_load(_dataset(run), cutoff_len=160)
+    labels = [tokenizer.decode([t for t in ex["labels"] if t != -100]) for ex in module["train_dataset"]]
+    assert all(len(ex["input_ids"]) <= 160 for ex in module["train_dataset"])
+    # every answer reaches training whole: no turn was cut off by cutoff_len
+    for pair in run.pairs:
+        assert sum(pair["answer"] in text for text in labels) == 1

@@ -53,6 +53,9 @@ class LlamaFactoryOptions(PluginOptions):
     cutoff_len: int = Field(2048, gt=0, description="The trainer's cutoff_len, for the pre-flight check")
     image_min_pixels: int = Field(LF_IMAGE_MIN_PIXELS, gt=0, description="The trainer's image_min_pixels")
     image_max_pixels: int = Field(LF_IMAGE_MAX_PIXELS, gt=0, description="The trainer's image_max_pixels")
+    tokenizer: str | None = Field(
+        None, description="The student (checkpoint directory, hub id, or 'tiny-qwen2-vl') whose tokenizer counts "
+                          "text tokens exactly in the pre-flight check; unset: a conservative estimate for Qwen2")
 
 
 def sharegpt_sample(sample: Sample, image: str, *, image_tag: str = "before",
@@ -124,7 +127,7 @@ class LlamaFactoryFormat(ExportFormat):
         descriptor = export_llamafactory(samples, dataset_dir, opts)
         if opts.check:
             report = run_preflight(ctx, dataset_dir, opts.cutoff_len, opts.image_min_pixels, opts.image_max_pixels,
-                                   opts.fix)
+                                   opts.fix, load_tokenizer(opts.tokenizer, ctx) if opts.tokenizer else None)
             if any(p.fixed for p in report.problems):  # samples were cut or removed: count them again
                 descriptor["samples"] = {split: len(json.loads((dataset_dir / name).read_text(encoding="utf-8")))
                                          for split, name in descriptor["splits"].items()}
@@ -132,12 +135,22 @@ class LlamaFactoryFormat(ExportFormat):
         return descriptor
 
 
+def load_tokenizer(student: str, ctx: StageContext):
+    """The student's tokenizer, resolved as the trainers resolve ``student:``."""
+    from transformers import AutoTokenizer
+
+    from vlkd.plugins.train.student import resolve_student
+
+    base = ctx.run.recipe_path.parent if ctx.run.recipe_path else None
+    return AutoTokenizer.from_pretrained(resolve_student(student, ctx.run_dir, base))
+
+
 def run_preflight(ctx: StageContext, dataset_dir: Path, cutoff_len: int, image_min_pixels: int,
-                  image_max_pixels: int, fix: bool):
+                  image_max_pixels: int, fix: bool, tokenizer=None):
     from vlkd.plugins.formats.preflight import check_dataset
 
     report = check_dataset(dataset_dir, cutoff_len=cutoff_len, image_min_pixels=image_min_pixels,
-                           image_max_pixels=image_max_pixels, fix=fix, backup=False)
+                           image_max_pixels=image_max_pixels, fix=fix, backup=False, tokenizer=tokenizer)
     write_json_atomic(ctx.dir / "preflight.json", report.to_json())
     ctx.facts["preflight"] = {"ok": report.ok, "problems": report.counts(),
                               "samples_after_fix": report.samples_after_fix}
