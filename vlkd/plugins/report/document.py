@@ -74,9 +74,13 @@ def build_document(data: ReportData, examples: dict[str, list[dict[str, Any]]], 
         curve.blocks.append(Paragraph("No loss curve (see notes)."))
     sections.append(curve)
     sections.append(Section("Dataset", [dataset_table(data.dataset)]))
-    sections.append(Section("Worst regressions (tuned worse than base)", [Examples("regressions",
-                                                                                  examples["regressions"])]))
-    sections.append(Section("Best gains (tuned better than base)", [Examples("gains", examples["gains"])]))
+    if examples["regressions"] or examples["gains"]:
+        sections.append(Section("Worst regressions (tuned worse than base)",
+                                [Examples("regressions", examples["regressions"])]))
+        sections.append(Section("Best gains (tuned better than base)", [Examples("gains", examples["gains"])]))
+    elif data.predictions:
+        sections.append(Section("Regressions and gains", [Paragraph(
+            "None: the base and tuned students scored the same (ANLS and exact match) on every item.")]))
     sections.append(Section("Run", [stages_table(data.manifest)]))
     if notes:
         sections.append(Section("Notes", [Bullets(notes)]))

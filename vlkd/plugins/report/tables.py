@@ -127,7 +127,7 @@ def dataset_table(dataset: dict[str, Any]) -> Table:
     rows.append(["All", str(dataset["images_with_pairs"]), str(dataset["pairs"]), str(dataset["negatives"]),
                  str(splits.get("train", 0)), str(splits.get("val", 0)), str(splits.get("test", 0))])
     review = ", ".join(f"{k}: {v}" for k, v in sorted(dataset.get("review", {}).items()))
-    return Table("dataset", "Dataset", ["Category", "Images", "Pairs", "Negatives (不存在)", "Train", "Val", "Test"],
+    return Table("dataset", "Images and pairs by category and split", ["Category", "Images", "Pairs", "Negatives (不存在)", "Train", "Val", "Test"],
                  rows, f"{dataset['images']} images in the run; review status: {review or DASH}.")
 
 
