@@ -43,14 +43,13 @@ def test_judge_grades_base_and_tuned_answers(run_layout, monkeypatch):
         pred = text.split("Student answer: ")[1].split("\n")[0]
         return "correct" if ref == pred else "incorrect"
 
-    from .openai_server import ChatServer
-    from .test_student_openai import REVIEWED
+    from .test_student_openai import students
 
-    with FakeProvider(answer=grade) as judge_server, ChatServer(
-            {"base": lambda q: "不存在", "tuned": lambda q: REVIEWED[q]}) as students:
+    with FakeProvider(answer=grade) as judge_server, FakeProvider(answer=students, api_key=None) as student_server:
         monkeypatch.setenv("OPENAI_API_KEY", judge_server.api_key)
-        opts = StudentEvalOptions(plugin="student", backend="openai", base_url=students.base_url, api_key="k",
-                                  base_model_name="base", tuned_model_name="tuned", systems=["base", "tuned"],
+        opts = StudentEvalOptions(plugin="student", backend="openai", base_url=student_server.openai_url,
+                                  base_model_name="qwen2-vl-base", tuned_model_name="vlkd-lora",
+                                  systems=["base", "tuned"],
                                   bootstrap_samples=50,
                                   judge={"plugin": "openai", "model": "gpt-4o-mini", "base_url": judge_server.openai_url,
                                          "temperature": 0, "concurrency": 4})
