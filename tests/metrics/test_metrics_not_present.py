@@ -8,6 +8,8 @@ def test_not_present_spellings():
     assert is_not_present("不存在")
     assert is_not_present("不存在。")
     assert is_not_present("图中信息不存在")
+    assert is_not_present("答案：不存在。")
+    assert not is_not_present("该零件不存在裂纹")  # "the part has no cracks" is an answer
     assert is_not_present("Not present")
     assert not is_not_present("存在裂纹，需要更换刹车片，此外左侧也不存在异常磨损情况")  # long answer
     assert not is_not_present("")

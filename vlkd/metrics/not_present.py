@@ -9,6 +9,7 @@ match on the other questions is 0.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from vlkd.metrics.normalize import normalize_answer
@@ -16,19 +17,18 @@ from vlkd.metrics.normalize import normalize_answer
 DEFAULT_NOT_PRESENT = "不存在"
 #: other spellings of "not present" that a student may use
 NOT_PRESENT_VARIANTS = ("不存在", "信息不存在", "图中不存在", "无法确定", "未提及", "not present", "not found",
-                        "not available", "not mentioned", "none", "n/a", "na")
-#: a longer answer counts as "not present" when it contains the phrase and is this short at most
-_MAX_LEN = 16
+                        "not available", "not mentioned", "none", "na")  # compared after normalisation: "N/A" is "na"
+#: "不存在" with only filler around it ("图中信息不存在", "答案：不存在") is still "not present";
+#: "该零件不存在裂纹" ("the part has no cracks") is a real answer and is not
+_FILLED = re.compile(r"^(?:图片中|图像中|图中|文档中|该|此|相关|信息|内容|答案|为|是)*不存在"
+                     r"(?:该信息|此信息|相关信息|信息|此项|该项)?$")
 
 
 def is_not_present(answer: str, not_present: str = DEFAULT_NOT_PRESENT) -> bool:
     text = normalize_answer(answer)
     if not text:
         return False
-    if text == normalize_answer(not_present) or text in NOT_PRESENT_VARIANTS:
-        return True
-    phrase = normalize_answer(not_present)
-    return len(text) <= _MAX_LEN and (phrase in text or "不存在" in text)
+    return text == normalize_answer(not_present) or text in NOT_PRESENT_VARIANTS or bool(_FILLED.match(text))
 
 
 @dataclass
