@@ -221,3 +221,19 @@ def test_unreadable_files_are_named(fake_run, tmp_path):
         import_review_file(run.run_dir, tmp_path / "l.csv")
     with pytest.raises(Exception, match="not a vlkd run directory"):
         import_review_file(tmp_path / "nothing", tmp_path / "h.csv")
+
+
+def test_stored_imports_survive_regenerated_pairs(fake_run, tmp_path):
+    run = fake_run({"review": REVIEW, "split": {"plugin": "by_image"}}, n_images=1, per_image=2)
+    run.run()
+    rows = read_csv(review_dir(run) / "review.csv")
+    rows[0].update(answer="Expert answer.")
+    import_review_file(run.run_dir, write_csv(tmp_path / "back.csv", rows))
+    # the teacher runs again: pair 0 gets a new answer, pair 1 disappears
+    from vlkd.core.jsonl import write_jsonl_atomic
+
+    pairs = [dict(run.pairs[0], answer="New teacher answer.")]
+    write_jsonl_atomic(run.run_dir / "teach" / "pairs.jsonl", pairs)
+    manifest = run.run(from_stage="review")
+    assert manifest["stages"]["split"]["status"] == "done"
+    assert [p["answer"] for p in read_jsonl(review_dir(run) / "pairs.jsonl")] == ["Expert answer."]

@@ -145,8 +145,9 @@ class ReviewState:
               warn: Any = None) -> list[Change]:
         """Validate all rows, then apply them; raise :class:`ReviewFileError` listing every bad row.
 
-        ``lenient``: rows about pairs that no longer exist are skipped with a warning (when
-        an import stored earlier is applied again after the pairs were regenerated).
+        ``lenient`` (an import stored earlier, applied again after the pairs were regenerated):
+        rows about pairs that no longer exist are skipped, and rows about pairs that changed
+        since are applied over the change (the expert wins), each with a warning.
         """
         problems: list[str] = []
         planned: list[tuple[SheetRow, dict[str, Any] | None, dict[str, Any]]] = []
@@ -183,9 +184,13 @@ class ReviewState:
                     continue
                 current = {c: _field(pair, c) for c in EDITABLE}
                 if row.get("version") and row.get("version") != row_version(current):
-                    bad(f"pair {pair_id} changed after this sheet was exported (another import); export the "
-                        f"review sheet again and redo this row")
-                    continue
+                    if not lenient:
+                        bad(f"pair {pair_id} changed after this sheet was exported (another import); export the "
+                            f"review sheet again and redo this row")
+                        continue
+                    if warn:  # re-applying a stored import over regenerated pairs: the expert wins
+                        warn(f"{source}: row {row.row}: pair {pair_id} changed since this file was imported; "
+                             f"the expert's row is applied over it")
                 image_id = pair["image_id"]
                 if row.get("image_path") and row.get("image_path") != self.images.display(image_id)[1]:
                     other_image, why = self.images.find("", row.get("image_path"))
