@@ -38,6 +38,8 @@ class StudentEvalOptions(PluginOptions):
     base_model_name: str | None = Field(None, description="openai backend: model name of the base student")
     tuned_model_name: str | None = Field(None, description="openai backend: model name of the tuned student "
                                                            "(the LoRA module's name on vLLM)")
+    image_min_pixels: int | None = Field(None, ge=1, description="override the train stage's image_min_pixels")
+    image_max_pixels: int | None = Field(None, ge=1, description="override the train stage's image_max_pixels")
     concurrency: int = Field(8, gt=0, description="openai backend: requests in flight", json_schema_extra=RUN_ONLY)
     timeout: float = Field(120.0, gt=0, description="openai backend: seconds per request",
                            json_schema_extra=RUN_ONLY)
@@ -92,7 +94,7 @@ class StudentEvaluator(StagePlugin):
                              f'pip install "vlkd[{extra}]"')
 
     def run(self, ctx) -> None:
-        from vlkd.plugins.evaluate.items import load_items, load_model_info
+        from vlkd.plugins.evaluate.items import load_items
 
         opts = self.options
         if any(s != "teacher" for s in opts.systems):
@@ -103,7 +105,7 @@ class StudentEvaluator(StagePlugin):
         if opts.max_items:
             items = items[:opts.max_items]
         students = [s for s in opts.systems if s != "teacher"]
-        model = load_model_info(ctx.input("model")) if students else None
+        model = self._model_info(ctx) if students else None
         ctx.info(f"{len(items)} {split} pairs; rows: {', '.join(opts.systems)}")
 
         records: list[dict[str, Any]] = []
@@ -122,6 +124,26 @@ class StudentEvaluator(StagePlugin):
         if opts.judge:
             self._judge(ctx, records)
         self._write(ctx, split, items, records, model, teacher, notes, system_prompt)
+
+    def _model_info(self, ctx):
+        """``vlkd_model.json`` of the train stage; for a served student without one, the pixel bounds
+        from the options (LLaMA-Factory's defaults unless set)."""
+        from vlkd.plugins.evaluate.items import ModelInfo, load_model_info
+
+        opts = self.options
+        if ctx.has_input("model"):
+            info = load_model_info(ctx.input("model"))
+        elif opts.backend == "openai":
+            ctx.info("no train stage in the recipe: evaluating the served models as they are")
+            info = ModelInfo(trainer="", base_model=opts.base_model_name or "", adapter=None,
+                             min_pixels=32 * 32, max_pixels=768 * 768, template=None, log=None)
+        else:
+            raise StageError("evaluate: the transformers backend needs a train stage (the student and its adapter); "
+                             "add one, or use backend: openai with a server that serves both students")
+        from dataclasses import replace
+
+        return replace(info, min_pixels=opts.image_min_pixels or info.min_pixels,
+                       max_pixels=opts.image_max_pixels or info.max_pixels)
 
     def estimate(self, ctx) -> list[str]:
         """``--dry-run``: how many answers and judge calls the stage will make."""

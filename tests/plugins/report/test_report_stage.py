@@ -1,0 +1,100 @@
+"""evaluate and report as stages of a real run: the engine, the recipe, the manifest, resume.
+
+ingest (files) -> teach (annotations: existing pairs) -> split -> evaluate (openai backend on
+the fake provider, no train stage) -> report (html); then ``vlkd report`` rewrites the same
+report from the files alone.
+"""
+
+import csv
+import json
+from html.parser import HTMLParser
+
+import pytest
+
+from vlkd.core.engine import Engine
+from vlkd.core.progress import Reporter
+
+pytest.importorskip("openai")
+
+
+class Headline(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows, self.inside = [], False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.inside = dict(attrs).get("id") == "headline"
+        elif tag == "tr" and self.inside:
+            self.rows.append([])
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.inside = False
+
+    def handle_data(self, data):
+        if self.inside and self.rows and data.strip():
+            self.rows[-1].append(data.strip())
+
+
+def _headline(path):
+    parser = Headline()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser.rows
+
+
+def test_evaluate_and_report_stages_in_a_run(tmp_path, vlkd_images, vlkd_registry, vlkd_recipe, monkeypatch):
+    from vlkd.fake_provider import FakeProvider
+
+    images = vlkd_images(n=8, size=(96, 64))
+    answers = {}
+    with (tmp_path / "pairs.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["image", "question", "answer"])
+        for i, path in enumerate(images):
+            for q, a in (("零件名称？", f"零件{i}"), ("拧紧力矩？", f"{20 + i} N·m"), ("机油容量？", "不存在")):
+                writer.writerow([path.name, q, a])
+                answers[(q, i)] = a
+
+    def student(image, req):
+        text = next(p["text"] for p in req["messages"][-1]["content"] if p["type"] == "text")
+        if req["model"] == "base":
+            return "不存在"
+        return {"零件名称？": "零件", "拧紧力矩？": "25 N·m", "机油容量？": "不存在"}[text]
+
+    with FakeProvider(answer=student, api_key=None) as server:
+        monkeypatch.setenv("OPENAI_API_KEY", "unused")
+        recipe = vlkd_recipe({
+            "name": "evalrun",
+            "ingest": {"plugin": "files", "inputs": [str(images[0].parent)]},
+            "teach": {"plugin": "annotations", "path": str(tmp_path / "pairs.csv")},
+            "split": {"plugin": "by_image", "train": 0.5, "val": 0.0, "test": 0.5},
+            "evaluate": {"plugin": "student", "backend": "openai", "base_url": server.openai_url,
+                         "base_model_name": "base", "tuned_model_name": "tuned", "bootstrap_samples": 100},
+            "report": {"plugin": "html"},
+        }, vlkd_registry())
+        run_dir = tmp_path / "runs" / "evalrun"
+        manifest = Engine(recipe, run_dir, reporter=Reporter(quiet=True)).run()
+        calls = sum(server.requests.values())
+    assert {s: e["status"] for s, e in manifest["stages"].items()} == dict.fromkeys(manifest["stages"], "done")
+    metrics = json.loads((run_dir / "evaluate" / "metrics.json").read_text())
+    n = metrics["items"]
+    assert n > 0 and calls == 2 * n
+    assert metrics["notes"] and "no review stage" in metrics["notes"][0]  # no honest teacher row
+    # the always-不存在 base student: exact match is the share of negatives (1 in 3 questions)
+    assert metrics["results"]["base"]["overall"]["exact_match"]["value"] == pytest.approx(1 / 3, abs=1e-6)
+
+    report_dir = run_dir / "report" / "report"
+    rows = _headline(report_dir / "report.html")
+    overall = next(r for r in rows if r[0] == "Overall")
+    for column, system in ((2, "base"), (3, "tuned")):
+        assert overall[column] == f"{metrics['results'][system]['overall']['exact_match']['value'] * 100:.1f}%"
+    assert json.loads((report_dir / "metrics.json").read_text()) == metrics
+
+    # a re-run skips both stages; `vlkd report` rewrites the same table from the files alone
+    again = Engine(recipe, run_dir, reporter=Reporter(quiet=True)).run()
+    assert again["stages"]["evaluate"]["finished"] == manifest["stages"]["evaluate"]["finished"]
+    from vlkd.cli import main
+
+    main(["report", str(run_dir), "--out", str(tmp_path / "again")])
+    assert _headline(tmp_path / "again" / "report.html") == rows
