@@ -25,8 +25,13 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
-def _sum(vectors: Sequence[Vector], idx: list[int], width: int) -> list[float]:
-    return [sum(vectors[i][c] for i in idx) for c in range(width)]
+def _columns(vectors: Sequence[Vector]) -> list[list[float]]:
+    return [list(col) for col in zip(*vectors, strict=True)]
+
+
+def _sum(columns: list[list[float]], idx: list[int]) -> list[float]:
+    # all-zero columns (no quantity answers, no judge) cost nothing
+    return [sum(map(col.__getitem__, idx)) if any(col) else 0.0 for col in columns]
 
 
 def _interval(draws: dict[str, list[float]], confidence: float) -> dict[str, tuple[float, float] | None]:
@@ -48,11 +53,11 @@ def bootstrap_ci(vectors: Sequence[Vector], statistic: Statistic, *, samples: in
     if not vectors or samples <= 0:
         return {}
     rng = random.Random(seed)
-    n, width = len(vectors), len(vectors[0])
+    n, columns = len(vectors), _columns(vectors)
     draws: dict[str, list[float]] = {}
     for _ in range(samples):
         idx = rng.choices(range(n), k=n)
-        for name, value in statistic(_sum(vectors, idx, width)).items():
+        for name, value in statistic(_sum(columns, idx)).items():
             bucket = draws.setdefault(name, [])
             if value is not None:
                 bucket.append(value)
@@ -68,11 +73,11 @@ def paired_bootstrap_delta(base: Sequence[Vector], tuned: Sequence[Vector], stat
     if not base or samples <= 0:
         return {}
     rng = random.Random(seed)
-    n, width = len(base), len(base[0])
+    n, base_cols, tuned_cols = len(base), _columns(base), _columns(tuned)
     draws: dict[str, list[float]] = {}
     for _ in range(samples):
         idx = rng.choices(range(n), k=n)
-        sb, st = statistic(_sum(base, idx, width)), statistic(_sum(tuned, idx, width))
+        sb, st = statistic(_sum(base_cols, idx)), statistic(_sum(tuned_cols, idx))
         for name, value in st.items():
             bucket = draws.setdefault(name, [])
             if value is not None and sb.get(name) is not None:
