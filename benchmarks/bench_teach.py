@@ -85,6 +85,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--rpm-images", type=int, default=300)
     ap.add_argument("--skip-ocr", action="store_true")
+    ap.add_argument("--http-backend", default="httpx", choices=("httpx", "aiohttp"))
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_teach_"))
     folder = tmp / "images"
@@ -96,7 +97,8 @@ def main() -> None:
     proc, url = start_server("--latency", str(args.latency))
     try:
         cpu0 = time.process_time()
-        m, _ = run(folder, tmp / "run1", teach_section(url, concurrency=args.concurrency))
+        m, _ = run(folder, tmp / "run1", teach_section(url, concurrency=args.concurrency,
+                                                      http_backend=args.http_backend))
         cpu = time.process_time() - cpu0
         entry = m["stages"]["teach"]
         wall = entry["wall_time_s"]
@@ -105,7 +107,7 @@ def main() -> None:
         ideal = args.concurrency / args.latency
         seed = 1 / args.latency
         window = entry["facts"]["calls_window_s"]
-        print(f"[throughput] {n} images, latency {args.latency * 1000:.0f} ms, concurrency {args.concurrency}: "
+        print(f"[throughput, SDK over {args.http_backend}] {n} images, latency {args.latency * 1000:.0f} ms, concurrency {args.concurrency}: "
               f"stage {wall:.2f} s (of which {wall - window:.2f} s start-up: SDK import, client), "
               f"calls {window:.2f} s = {n / window:.1f} images/s = {n / window / ideal:.1%} of concurrency/latency "
               f"({ideal:.0f}/s), {n / window / seed:.1f}x the seed's sequential loop ({seed:.0f}/s); "

@@ -2,37 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import pytest
 
-from vlkd.fake_provider import FakeProvider
-
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
+
+from teach_helpers import make_images, recipe_yaml, teach_registry  # noqa: E402
+
+from vlkd.fake_provider import FakeProvider  # noqa: E402
 
 
 @pytest.fixture
 def provider():
     with FakeProvider() as server:
         yield server
-
-
-def make_images(folder: Path, n: int, size=(96, 64)) -> list[Path]:
-    """``n`` distinct small PNG images (distinct bytes, so distinct ids)."""
-    from PIL import Image
-
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i in range(n):
-        img = Image.new("RGB", size, (i * 37 % 256, i * 91 % 256, i * 13 % 256))
-        img.putpixel((i % size[0], (i // size[0]) % size[1]), (255, 255, 255))
-        path = folder / f"img_{i:03d}.png"
-        img.save(path)
-        paths.append(path)
-    return paths
 
 
 @pytest.fixture
@@ -45,23 +31,6 @@ def images(tmp_path):
         return folder
 
     return make
-
-
-def teach_registry():
-    """Only the plugins these tests use (ingest + teach), so that other stages' plugins do not matter."""
-    import importlib
-
-    from vlkd.core.registry import Registry, get_plugin_manager
-
-    pm = get_plugin_manager(autoload=False, builtins=False)
-    for name in ("vlkd.plugins.ingest", "vlkd.plugins.teach"):
-        pm.register(importlib.import_module(name), name=name)
-    return Registry(pm)
-
-
-def recipe_yaml(folder: Path, teach: dict, name: str = "t") -> str:
-    data = {"name": name, "ingest": {"plugin": "files", "inputs": str(folder), "workers": 1}, "teach": teach}
-    return json.dumps(data, ensure_ascii=False)
 
 
 @pytest.fixture
@@ -80,19 +49,3 @@ def run_teach(tmp_path):
         return engine.run(), rd
 
     return run
-
-
-def read_pairs(run_dir: Path) -> list[dict]:
-    path = run_dir / "teach" / "pairs.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def ledger(run_dir: Path) -> list[dict]:
-    path = run_dir / "teach" / "ledger.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def image_hashes(folder: Path) -> dict[str, str]:
-    import hashlib
-
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.png"))}

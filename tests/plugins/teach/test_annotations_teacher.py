@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import ledger, read_pairs
+from teach_helpers import ledger, read_pairs
 
 from vlkd.core.errors import StageError
 

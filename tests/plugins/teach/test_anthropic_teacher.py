@@ -1,7 +1,7 @@
 """The anthropic teacher through the official SDK against the local Messages-API server."""
 
 import pytest
-from conftest import image_hashes, ledger, read_pairs
+from teach_helpers import image_hashes, ledger, read_pairs
 
 from vlkd.core.errors import StageError
 

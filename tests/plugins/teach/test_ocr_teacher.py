@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from conftest import ledger, read_pairs
+from teach_helpers import ledger, read_pairs
 
 from vlkd.plugins.teach.ocr_engine import TextBox
 from vlkd.plugins.teach.ocr_rules import extract_pairs

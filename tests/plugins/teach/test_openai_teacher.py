@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import image_hashes, ledger, read_pairs
+from teach_helpers import image_hashes, ledger, read_pairs
 
 from vlkd.core.errors import RunInterrupted, StageError
 
@@ -186,8 +186,8 @@ def test_on_error_fail_stops(provider, images, run_teach):
 def test_dry_run_prints_calls_tokens_and_cost(provider, images, tmp_path, capsys):
     import io
 
-    from conftest import recipe_yaml, teach_registry
     from rich.console import Console
+    from teach_helpers import recipe_yaml, teach_registry
 
     from vlkd.core.engine import Engine
     from vlkd.core.progress import Reporter

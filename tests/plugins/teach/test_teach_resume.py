@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest import image_hashes, ledger, read_pairs
+from teach_helpers import image_hashes, ledger, read_pairs
 
 from vlkd.fake_provider import FakeProvider
 
