@@ -28,6 +28,7 @@ def test_teacher_row_scores_raw_teacher_answers_against_reviewed_ones(run_layout
     assert teacher["overall"]["not_present_recall"]["value"] == 0.0
     assert teacher["categories"]["manual_parsing"]["relaxed_accuracy"] == {"value": 0.0, "ci": [0.0, 0.0], "n": 2}
     assert metrics["teacher"] == {"items": 8, "added_by_reviewers": 0, "edited_by_reviewers": 4}
+    assert metrics["references"] == {"approved": 4, "edited": 4}
     preds = [json.loads(line) for line in (ctx.dir / "predictions.jsonl").read_text().splitlines()]
     assert {p["prediction"] for p in preds if p["question"] == "拧紧力矩是多少？"} == {"30 N·m"}
 

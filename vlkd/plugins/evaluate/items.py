@@ -23,6 +23,7 @@ class EvalItem:
     reference: str
     category: str | None
     negative: bool
+    review: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,8 +47,8 @@ def load_items(pairs_path: Path, images_path: Path | None, split: str, *, warn) 
         for other in FALLBACK.get(split, ()):
             if by_split.get(other):
                 warn(f"{pairs_path}: no pair is in the '{split}' split; evaluating the '{other}' split "
-                     f"instead ({len(by_split[other])} pairs). Its numbers are not held-out test numbers; "
-                     f"add a split stage with a test fraction for those.")
+                     f"instead ({len(by_split[other])} pairs). The trainer evaluated on val, so these numbers are "
+                     f"optimistic; give the split stage a test fraction for held-out numbers.")
                 chosen = other
                 break
         else:
@@ -62,7 +63,7 @@ def load_items(pairs_path: Path, images_path: Path | None, split: str, *, warn) 
         items.append(EvalItem(id=p["id"], image_id=p["image_id"], image=image.get("path", ""),
                               question=p["question"], reference=p["answer"],
                               category=p.get("category") or image.get("category"),
-                              negative=bool(p.get("negative"))))
+                              negative=bool(p.get("negative")), review=p.get("review")))
     return chosen, items
 
 

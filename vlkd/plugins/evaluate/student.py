@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
 
@@ -281,6 +282,7 @@ class StudentEvaluator(StagePlugin):
         metrics.update({
             "split": split,
             "items": len(items),
+            "references": dict(Counter(it.review or "not reviewed" for it in items)),
             "backend": opts.backend,
             "model": None if model is None else {"base_model": model.base_model,
                                                  "adapter": str(model.adapter) if model.adapter else None,

@@ -55,6 +55,10 @@ def build_document(data: ReportData, examples: dict[str, list[dict[str, Any]]], 
     overview = [f"Recipe **{data.name}**, run directory `{data.run_dir}`.",
                 f"Evaluated on the **{m.get('split', '?')}** split: {m.get('items', '?')} question/answer pairs, "
                 f"backend `{m.get('backend', '?')}`."]
+    references = m.get("references") or {}
+    if references:
+        overview.append("References (the answers scored against): "
+                        + ", ".join(f"{v} {k}" for k, v in sorted(references.items())) + ".")
     if model:
         overview.append(f"Student `{model.get('base_model')}`, adapter `{model.get('adapter') or 'none'}`, "
                         f"images within {model.get('image_min_pixels')}–{model.get('image_max_pixels')} pixels.")
