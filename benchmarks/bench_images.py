@@ -85,7 +85,7 @@ def variant(source: bytes, tag: int) -> bytes:
 
 def make_set(base_dir: Path, n: int, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    bases = sorted(base_dir.glob("*.jpg"))
+    bases = sorted(base_dir.glob("base_*.jpg"))[:n]
     files = []
     for i in range(n):
         path = out / f"img_{i:05d}.jpg"
@@ -198,6 +198,7 @@ def main() -> None:
     parser.add_argument("--n-memory", type=int, default=2000, help="images for the second memory figure (0: skip)")
     parser.add_argument("--workers", type=int, default=None, help="vlkd worker processes [default: CPUs]")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--base-dir", type=Path, help="keep the generated pictures here and reuse them next time")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -205,14 +206,16 @@ def main() -> None:
         return
     tmp = Path(tempfile.mkdtemp(prefix="vlkd-bench-images-"))
     try:
-        base = tmp / "base"
-        base.mkdir()
+        base = args.base_dir or tmp / "base"
+        base.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         n_base = min(args.n, 200)
         for i in range(n_base):
-            make_image(i, base / f"base_{i:04d}.jpg")
-        print(f"generated {n_base} distinct {SIZE[0]}x{SIZE[1]} JPEGs in {time.perf_counter() - t0:.0f} s "
-              f"({sum(p.stat().st_size for p in base.iterdir()) / n_base / 1e6:.2f} MB each)", flush=True)
+            if not (base / f"base_{i:04d}.jpg").exists():
+                make_image(i, base / f"base_{i:04d}.jpg")
+        used = sorted(base.glob("base_*.jpg"))[:n_base]
+        print(f"{n_base} distinct {SIZE[0]}x{SIZE[1]} JPEGs ready in {time.perf_counter() - t0:.0f} s "
+              f"({sum(p.stat().st_size for p in used) / n_base / 1e6:.2f} MB each)", flush=True)
         files = make_set(base, args.n, tmp / f"set_{args.n}")
         seed_s, seed_cpu, seed_out = run_seed(files, tmp / "seed")
         vlkd = run_vlkd(tmp / f"set_{args.n}", tmp / "run_small", args.workers)

@@ -46,7 +46,9 @@ class Settings(Options):
                                 description="worker processes [default: number of CPUs]")
     output_format: Literal["png", "jpeg"] = Field(default="png", description="encoding of the output images")
     quality: int = Field(default=95, ge=1, le=100, description="JPEG quality")
-    png_compress_level: int = Field(default=6, ge=0, le=9, description="PNG zlib level (1 fast, 9 small)")
+    png_compress_level: int = Field(default=1, ge=0, le=9,
+                                    description="PNG zlib level: on photos 1 encodes 5x faster than 6 "
+                                                "for files ~10% larger")
     draft: bool = Field(default=True, description="decode JPEGs reduced when the target is at least 2x smaller")
     max_pixels: int | None = Field(default=None, ge=1,
                                    description="skip images with more pixels [default: Pillow's limit]")
