@@ -5,7 +5,8 @@ A stage's fingerprint hashes its plugins (name, distribution, version), their op
 through ``fingerprint()``, and the fingerprint of the stage before it. On a re-run:
 
 - a finished stage whose fingerprint is unchanged is skipped;
-- an unfinished one (killed, interrupted, failed) with the same fingerprint resumes per item;
+- an unfinished one (killed, interrupted, failed, or marked ``stale`` by a command such as
+  ``vlkd review import``) with the same fingerprint resumes per item;
 - a changed one starts over, and so does every later stage.
 """
 

@@ -85,6 +85,21 @@ class RunDir:
             else:
                 child.unlink()
 
+    def mark_stale(self, stage: str, reason: str) -> bool:
+        """Make the next run redo ``stage`` (resuming it) and every stage after it.
+
+        For commands that change a stage's inputs outside a run (``vlkd review import``);
+        call it while holding :meth:`locked`. Returns whether a finished stage was marked.
+        """
+        manifest = self.read_manifest()
+        entry = (manifest or {}).get("stages", {}).get(stage)
+        if manifest is None or entry is None or entry.get("status") != "done":
+            return False
+        entry["status"] = "stale"
+        entry["stale_reason"] = reason
+        self.write_manifest(manifest)
+        return True
+
     def reset_stage(self, stage: str) -> Path:
         path = self.stage_dir(stage)
         if path.exists():

@@ -100,11 +100,6 @@ def import_review_file(run_dir: Path, file: Path) -> dict[str, Any]:
             index.append(summary)
         with JsonlAppender(base / "audit.jsonl") as audit:
             audit.append_many({**c.to_json(), "imported": summary["imported"]} for c in changes)
-        manifest = rd.read_manifest() or manifest
-        entry = manifest["stages"].setdefault(STAGE, {})
-        if entry.get("status") == "done":
-            entry["status"] = "stale"
-            entry["stale_reason"] = f"review file imported: {stored.name}"
-        rd.write_manifest(manifest)
+        rd.mark_stale(STAGE, f"review file imported: {stored.name}")
     summary["recipe"] = manifest.get("recipe", {}).get("path")
     return summary
