@@ -206,9 +206,9 @@ def train(job: dict[str, Any], on_log: Any = None) -> dict[str, Any]:
                              "num_input_tokens_seen": trainer.state.num_input_tokens_seen}
     if torch.cuda.is_available():
         facts["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
+    adapter_dir = model_dir / "adapter"
+    trainer.save_model(str(adapter_dir))  # every rank: DeepSpeed ZeRO-3 gathers the weights collectively
     if trainer.is_world_process_zero():
-        adapter_dir = model_dir / "adapter"
-        trainer.save_model(str(adapter_dir))
         processor.save_pretrained(str(adapter_dir))
         if job["options"]["merge"]:
             merged = model.merge_and_unload()
