@@ -42,7 +42,7 @@ def test_teacher_row_is_left_out_without_a_review_stage(run_layout):
     metrics = json.loads((ctx.dir / "metrics.json").read_text())
     assert metrics["systems"] == []
     assert "score 1.0 by construction" in metrics["notes"][0]
-    assert any("teacher row left out" in w for w in reporter.warnings)
+    assert not reporter.warnings  # an informed choice, not a problem with the input
 
 
 def test_teacher_row_is_left_out_when_reviewers_changed_nothing(run_layout):

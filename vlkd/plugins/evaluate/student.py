@@ -121,7 +121,7 @@ class StudentEvaluator(StagePlugin):
             teacher, note = self._teacher_rows(ctx, items, records)
             if note:
                 notes.append(note)
-                ctx.warn(f"teacher row left out: {note}")
+                ctx.info(f"teacher row left out: {note}")
         if opts.judge:
             self._judge(ctx, records)
         self._write(ctx, split, items, records, model, teacher, notes, system_prompt)
