@@ -166,3 +166,12 @@ def test_symlink_loop_is_walked_once(tmp_path):
     (tmp_path / "in" / "loop").symlink_to(tmp_path / "in")
     _, run_dir = run_image_stages(recipe("  inputs: in\n"), tmp_path)
     assert [os.path.basename(r["path"]) for r in images(run_dir)] == ["a.png"]
+
+
+def test_no_files_found_is_an_error_that_says_what_was_there(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "scan.heic").write_bytes(b"x")
+    with pytest.raises(StageError) as err:
+        run_image_stages(recipe("  inputs: in\n"), tmp_path)
+    assert str(err.value) == (f"ingest: no image or PDF files found in {tmp_path / 'in'} "
+                              "(only other types: 1 .heic; see ingest.extensions)")

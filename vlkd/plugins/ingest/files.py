@@ -125,6 +125,13 @@ class FilesIngestor(StagePlugin):
             work = strict(work)
         workers = opts.workers or os.cpu_count() or 1
         items = [f.to_json() for f in listing.files]
+        if not items:
+            from vlkd.core.errors import StageError
+
+            ignored = ", ".join(f"{n} {e}" for e, n in listing.ignored.items())
+            raise StageError("ingest: no image or PDF files found in " + ", ".join(map(str, [*opts.inputs,
+                             *opts.manifest])) + (f" (only other types: {ignored}; see ingest.extensions)"
+                                                  if ignored else ""))
         records = ctx.map_items(items, key=lambda f: f["path"], work=work, workers=workers,
                                 processes=workers > 1, on_error=opts.on_error, description="ingest")
         merged, duplicates = collapse_duplicates(records)
