@@ -97,11 +97,13 @@ class Chain:
         image, notes = open_image(record.path, max_pixels=limit, load=False)
         sizes = plan_sizes(self.steps, image.size, image)
         box = draft_box(sizes) if sizes is not None and settings.draft else None
+        stored = image.size
         notes.extend(n for n in load_image(image, record.path, draft=box) if "JPEG draft" not in n)
+        drafted = image.size != stored  # only JPEGs can be decoded reduced
         record.notes.extend(n for n in notes if n not in record.notes)
         collected: dict[str, Any] = {}
         for i, step in enumerate(self.steps):
-            if box is not None:
+            if drafted:
                 record.width, record.height = sizes[i]  # type: ignore[index]
             else:
                 record.width, record.height = image.size
