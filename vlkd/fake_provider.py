@@ -29,7 +29,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
-#: faults: "429" or "429:SECONDS", "500", "503", "529", "timeout", "drop", "401", "400", "404", "malformed", "empty"
+#: faults: "429" or "429:SECONDS", "500", "503", "529", "timeout", "drop", "401", "400", "404", "malformed",
+#: "empty", "truncated" (an answer cut off by max_tokens)
 Fault = str
 Answer = Callable[[str, dict[str, Any]], Any]
 
@@ -239,7 +240,7 @@ class FakeProvider:
                 return self._error(api, status, f"injected {status}", headers=extra)
         content = self._content(image, req, api, fault)
         self.statuses[200] += 1
-        return 200, _completion(api, req, content), {}
+        return 200, _completion(api, req, content, truncated=fault == "truncated"), {}
 
     def _error(self, api: str, status: int, message: str, *, code: str | None = None,
                headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
@@ -257,6 +258,9 @@ class FakeProvider:
             return "抱歉,我无法以CSV格式回答。" if not structured else "{not json"
         if fault == "empty":
             return ""
+        if fault == "truncated":
+            return '```csv\n"图中的零件编号是什么?","P-1"\n"图中的拧紧力矩是多少?","25 N'
+
         answer = self.answer(image, req) if self.answer is not None else None
         if answer is not None:
             return answer
@@ -291,14 +295,14 @@ def _without_images(req: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _completion(api: str, req: dict[str, Any], content: Any) -> dict[str, Any]:
+def _completion(api: str, req: dict[str, Any], content: Any, truncated: bool = False) -> dict[str, Any]:
     prompt_tokens = 800 + len(json.dumps(_without_images(req), ensure_ascii=False)) // 4
     if api == "openai":
         text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
         return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
                 "model": req.get("model", "fake"),
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                             "finish_reason": "stop", "logprobs": None}],
+                             "finish_reason": "length" if truncated else "stop", "logprobs": None}],
                 "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text) // 2 + 1,
                           "total_tokens": prompt_tokens + len(text) // 2 + 1}}
     if req.get("tools") and not isinstance(content, str):
@@ -307,7 +311,8 @@ def _completion(api: str, req: dict[str, Any], content: Any) -> dict[str, Any]:
         out_len, stop = len(json.dumps(content, ensure_ascii=False)), "tool_use"
     else:
         text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
-        block, out_len, stop = {"type": "text", "text": text}, len(text), "end_turn"
+        block, out_len = {"type": "text", "text": text}, len(text)
+        stop = "max_tokens" if truncated else "end_turn"
     return {"id": "msg_fake", "type": "message", "role": "assistant", "model": req.get("model", "fake"),
             "content": [block], "stop_reason": stop, "stop_sequence": None,
             "usage": {"input_tokens": prompt_tokens, "output_tokens": out_len // 2 + 1}}

@@ -157,7 +157,9 @@ def test_max_cost_stops_before_the_budget_and_resumes(provider, images, run_teac
 
 
 def test_json_mode_uses_response_format(provider, images, run_teach):
-    _, rd = run_teach(images(2), section(provider, output="json"))
+    provider.faults = ["malformed"]  # "{not json" once: asked again
+    _, rd = run_teach(images(2), section(provider, output="json", concurrency=1))
+    assert sorted(provider.requests.values()) == [1, 2]
     fmt = provider.bodies[0]["response_format"]
     assert fmt["type"] == "json_schema" and fmt["json_schema"]["schema"]["required"] == ["pairs"]
     assert "JSON" in provider.bodies[0]["messages"][0]["content"]
@@ -223,3 +225,15 @@ def test_ocr_context_adds_the_text_read_from_the_image(provider, tmp_path, run_t
     run_teach(folder, section(provider, ocr_context=True))
     user_text = provider.bodies[0]["messages"][1]["content"][0]["text"]
     assert user_text.startswith("以下是OCR") and "90915-YZZD2" in user_text.replace(" ", "")
+
+
+@pytest.mark.parametrize("plugin", ["openai", "anthropic"])
+def test_answer_cut_off_by_max_tokens_loses_only_its_last_row(provider, images, run_teach, plugin):
+    provider.faults = ["truncated"]
+    teach = section(provider) if plugin == "openai" else {
+        "plugin": "anthropic", "model": "claude-sonnet-4-6", "base_url": provider.anthropic_url,
+        "api_key": provider.api_key}
+    _, rd = run_teach(images(1), teach)
+    assert [(p["question"], p["answer"]) for p in read_pairs(rd)] == [("图中的零件编号是什么?", "P-1")]
+    (entry,) = ledger(rd)
+    assert entry["dropped"][0]["reason"] == "cut off by max_tokens"

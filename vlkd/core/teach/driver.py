@@ -108,7 +108,12 @@ class TeachRun:
             return Parsed(pairs=[p for p in response.pairs if p.get("question") and p.get("answer")])
         if self.opts.output == "json" or response.data is not None:
             return parse_json(response.text, response.data)
-        return parse_csv(response.text)
+        parsed = parse_csv(response.text)
+        if response.extra.get("truncated") and parsed.pairs:
+            # the answer hit max_tokens: its last row may be cut in the middle of the answer
+            last = parsed.pairs.pop()
+            parsed.drop(0, "cut off by max_tokens", f"{last['question']},{last['answer']}")
+        return parsed
 
     async def call(self, request: TeachRequest, usage: dict[str, Any], limiter: RateLimiter,
                    budget: Budget) -> TeachResponse:

@@ -83,4 +83,5 @@ class AnthropicTeacher(APITeacher):
         text = "".join(b.text for b in msg.content if b.type == "text")
         data = next((b.input for b in msg.content if b.type == "tool_use"), None)
         return TeachResponse(text=text, data=data, model=msg.model, input_tokens=msg.usage.input_tokens,
-                             output_tokens=msg.usage.output_tokens, extra={"stop_reason": msg.stop_reason})
+                             output_tokens=msg.usage.output_tokens,
+                             extra={"stop_reason": msg.stop_reason, "truncated": msg.stop_reason == "max_tokens"})

@@ -93,4 +93,5 @@ class OpenAITeacher(APITeacher):
         return TeachResponse(text=text, model=resp.model,
                              input_tokens=usage.prompt_tokens if usage else 0,
                              output_tokens=usage.completion_tokens if usage else 0,
-                             extra={"finish_reason": choice.finish_reason if choice else None})
+                             extra={"finish_reason": choice.finish_reason if choice else None,
+                                    "truncated": choice is not None and choice.finish_reason == "length"})
