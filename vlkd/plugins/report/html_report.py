@@ -6,6 +6,7 @@ report can be regenerated (after editing a template, on a laptop) without the mo
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +80,9 @@ class HtmlReport(StagePlugin):
         opts = self.options
         files = build_report(ctx.run_dir, ctx.output("report"), metrics_path=ctx.input("metrics"), title=opts.title,
                              examples=opts.examples, thumbnail_px=opts.thumbnail_px)
+        already_said = set(json.loads(files.metrics.read_text(encoding="utf-8")).get("notes") or [])
         for note in files.notes:
-            ctx.info(note)
+            if note not in already_said:  # the evaluate stage printed its own notes
+                ctx.info(note)
         ctx.facts.update({"report": str(files.html), "markdown": str(files.markdown)})
         ctx.info(f"report: {files.html}")
