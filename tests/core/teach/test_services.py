@@ -114,3 +114,16 @@ def test_cache_key_depends_on_everything_but_the_key(tmp_path):
     cache.put(k, {"text": "hi"})
     assert cache.get(k) == {"text": "hi"} and cache.has(k)
     assert ResponseCache(tmp_path, read=False).get(k) is None
+
+
+def test_pacing_learnt_after_a_429_without_rpm():
+    import collections
+
+    lim = RateLimiter()
+    assert lim._spacing(100.0) == 0.0  # no 429 yet: no pacing
+    lim.pause(0.0)
+    lim._answers = collections.deque([100.0 + 0.1 * i for i in range(6)])  # answers at 10/s
+    assert lim._spacing(100.6) == pytest.approx(1 / 11)  # 10% faster than the server answered
+    lim._answers = collections.deque([0.0] * 6)
+    assert lim._spacing(100.6) == 0.0  # answers older than the window are forgotten
+    assert RateLimiter(rpm=600)._spacing(0.0) == pytest.approx(0.1)

@@ -167,6 +167,7 @@ class TeachRun:
                 raise _ItemFailed(f"teacher error: {type(exc).__name__}: {_redact(str(exc), self.secrets)}") from None
             self.last_answer = time.perf_counter()
             self.answers += 1
+            limiter.answered()
             if est_in:
                 self.input_scale = max(self.input_scale, response.input_tokens / est_in)
             cost = cost_usd(self.price, response.input_tokens, response.output_tokens)

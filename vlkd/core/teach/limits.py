@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import random
 import time
 
@@ -14,10 +15,19 @@ class RateLimiter:
     so a server that refills its allowance continuously never has to refuse one; tokens come
     from a bucket holding one minute's allowance. After a 429, :meth:`pause` holds every call
     until the server's ``Retry-After`` has passed, so that waiting calls do not all retry at once.
+
+    Without ``rpm``, the first 429 turns on pacing learnt from the server: calls are spaced at
+    10% faster than the rate of answers of the last 30 s, so the server's limit is probed, not
+    hammered (OpenAI counts refused requests against the limit too).
     """
+
+    LEARN_WINDOW = 30.0
 
     def __init__(self, rpm: float | None = None, tpm: float | None = None):
         self.interval = 60.0 / rpm if rpm else 0.0
+        self.learn = not rpm
+        self._limited = False
+        self._answers: collections.deque[float] = collections.deque()
         self.tpm = tpm
         self._tokens = float(tpm or 0)
         self._refilled = time.monotonic()
@@ -45,9 +55,24 @@ class RateLimiter:
                 if wait <= 0:
                     break
                 await asyncio.sleep(wait)
-            self._next = max(self._next, now) + self.interval
+            self._next = max(self._next, now) + self._spacing(now)
             if self.tpm:
                 self._tokens -= tokens
+
+    def _spacing(self, now: float) -> float:
+        if not (self.learn and self._limited) or len(self._answers) < 5:
+            return self.interval
+        while self._answers and now - self._answers[0] > self.LEARN_WINDOW:
+            self._answers.popleft()
+        if len(self._answers) < 5:
+            return self.interval
+        rate = (len(self._answers) - 1) / max(1e-3, self._answers[-1] - self._answers[0])
+        return 1.0 / (1.1 * rate)
+
+    def answered(self) -> None:
+        """A call was answered (not refused): feeds the learnt pacing."""
+        if self.learn and self._limited:
+            self._answers.append(time.monotonic())
 
     def settle(self, estimated: int, actual: int) -> None:
         """Correct the token bucket once a call's real usage is known."""
@@ -55,6 +80,8 @@ class RateLimiter:
             self._tokens = min(self.tpm, self._tokens + estimated - actual)
 
     def pause(self, seconds: float) -> None:
+        """A 429: everyone waits ``seconds``; without ``rpm``, pacing is learnt from now on."""
+        self._limited = True
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
 
