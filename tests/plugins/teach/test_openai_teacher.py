@@ -213,7 +213,7 @@ def test_dry_run_prints_calls_tokens_and_cost(provider, images, tmp_path, capsys
     assert sum(provider.requests.values()) == 3
 
 
-def test_ocr_context_adds_the_text_read_from_the_image(provider, tmp_path, run_teach):
+def test_ocr_context_adds_the_text_read_from_the_image(provider, tmp_path, run_teach, monkeypatch):
     from PIL import Image, ImageDraw, ImageFont
 
     folder = tmp_path / "doc"
@@ -225,6 +225,12 @@ def test_ocr_context_adds_the_text_read_from_the_image(provider, tmp_path, run_t
     run_teach(folder, section(provider, ocr_context=True))
     user_text = provider.bodies[0]["messages"][1]["content"][0]["text"]
     assert user_text.startswith("以下是OCR") and "90915-YZZD2" in user_text.replace(" ", "")
+    # a redone stage takes the OCR text and the answer from the cache: no OCR, no request
+    import vlkd.plugins.teach.ocr_engine as engine
+
+    monkeypatch.setattr(engine, "ocr_text", None)  # a call would fail the image
+    manifest, _ = run_teach(folder, section(provider, ocr_context=True), fresh=True)
+    assert manifest["stages"]["teach"]["usage"]["cached"] == 1 and sum(provider.requests.values()) == 1
 
 
 @pytest.mark.parametrize("plugin", ["openai", "anthropic"])

@@ -98,10 +98,24 @@ class TeachRun:
         request = TeachRequest(image=image, image_bytes=data, mime=mime, output=self.opts.output,
                                schema=PAIRS_SCHEMA if self.opts.output == "json" else None)
         template_hash = None
+        image_hash = sha256_bytes(data)
         if self.prompts is not None:
-            extra = await self.teacher.prompt_variables(request)
+            extra = await self.prompt_variables(request, image_hash)
             request.system, request.user, template_hash = self.prompts.render(image, extra)
-        return request, sha256_bytes(data), template_hash
+        return request, image_hash, template_hash
+
+    async def prompt_variables(self, request: TeachRequest, image_hash: str) -> dict[str, str]:
+        """The teacher's extra prompt values (OCR text...), kept in the cache: a re-run does not redo them."""
+        if not self.teacher.has_prompt_variables():
+            return {}
+        key = cache_key(image_sha256=image_hash, prompt_hash=None, plugin=self.opts.plugin,
+                        model="prompt-variables", params=self.teacher.generation_params())
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        values = await self.teacher.prompt_variables(request)
+        await asyncio.to_thread(self.cache.put, key, values)
+        return values
 
     def parse(self, response: TeachResponse) -> Parsed:
         if response.pairs is not None:

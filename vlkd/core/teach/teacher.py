@@ -134,8 +134,12 @@ class Teacher(Plugin):
     async def start(self, ctx: StageContext, images: list[ImageRecord]) -> None:
         """Open clients (inside the running event loop), load what the teacher needs."""
 
+    def has_prompt_variables(self) -> bool:
+        """True when :meth:`prompt_variables` adds anything (the driver then caches its result)."""
+        return False
+
     async def prompt_variables(self, request: TeachRequest) -> dict[str, str]:
-        """Extra ``${name}`` values for this image's prompt (e.g. OCR text)."""
+        """Extra ``${name}`` values for this image's prompt (e.g. OCR text); deterministic per image."""
         return {}
 
     async def respond(self, request: TeachRequest) -> TeachResponse:

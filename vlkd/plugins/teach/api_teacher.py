@@ -53,6 +53,9 @@ class APITeacher(Teacher):
                 raise StageError('teach.ocr_context needs: pip install "vlkd[ocr]"')
         self.client = self.make_client(key)
 
+    def has_prompt_variables(self) -> bool:
+        return self.options.ocr_context
+
     async def prompt_variables(self, request: TeachRequest) -> dict[str, str]:
         if not self.options.ocr_context:
             return {}
