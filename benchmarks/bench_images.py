@@ -5,9 +5,11 @@
 1. makes ``--n`` distinct 4000x3000 JPEGs in a temporary directory (photo-like: gradients,
    shapes, text and sensor noise);
 2. the seed's way: copies them, then calls the article's ``resize_image(path, 1024)`` on
-   each copy one by one (it overwrites the file, as the seed does), timed;
+   each copy one by one (it overwrites the file, as the seed does), timed (wall and CPU);
 3. vlkd's way: ``ingest`` (files, verify on) + ``preprocess`` (``resize`` max_side 1024,
-   JPEG output at the seed's quality 75) through the engine, in a child process, timed;
+   JPEG output at the seed's quality 75) through the engine, in child processes, timed
+   (wall, and CPU of the main process and its workers); 2 and 3 alternate over
+   ``--rounds`` slices of the images so a busy machine slows both alike;
 4. the mean absolute pixel difference between the two outputs (0..255 per channel);
 5. peak memory of vlkd for ``--n`` and ``--n-memory`` images (the 2,000 are the same
    pictures with a distinct JPEG comment each, so their SHA-256 ids differ), to show it is
@@ -174,16 +176,17 @@ def run_vlkd(inputs: Path, run_dir: Path, workers: int | None) -> dict:
     return out
 
 
-def mean_abs_diff(a_files: list[Path], b_dir: Path) -> tuple[float, float]:
+def mean_abs_diff(a_files: list[Path], b_dirs: list[Path]) -> tuple[float, float]:
     import numpy as np
     from PIL import Image
 
     from vlkd.core.jsonl import read_jsonl
 
-    by_source = {r["sources"][0]["path"]: r["path"] for r in read_jsonl(b_dir / "preprocess" / "images.jsonl")}
+    by_name = {Path(r["sources"][0]["path"]).name: r["path"]
+               for b_dir in b_dirs for r in read_jsonl(b_dir / "preprocess" / "images.jsonl")}
     diffs = []
     for a in a_files:
-        b = next(v for k, v in by_source.items() if Path(k).name == a.name)
+        b = by_name[a.name]
         x = np.asarray(Image.open(a).convert("RGB"), dtype=np.int16)
         y = np.asarray(Image.open(b).convert("RGB"), dtype=np.int16)
         if x.shape != y.shape:
@@ -197,6 +200,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200, help="images for the speed comparison")
     parser.add_argument("--n-memory", type=int, default=2000, help="images for the second memory figure (0: skip)")
     parser.add_argument("--workers", type=int, default=None, help="vlkd worker processes [default: CPUs]")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="alternate seed and vlkd over this many slices of the images, so that other jobs "
+                             "on the machine slow both alike")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--base-dir", type=Path, help="keep the generated pictures here and reuse them next time")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
@@ -217,14 +223,29 @@ def main() -> None:
         print(f"{n_base} distinct {SIZE[0]}x{SIZE[1]} JPEGs ready in {time.perf_counter() - t0:.0f} s "
               f"({sum(p.stat().st_size for p in used) / n_base / 1e6:.2f} MB each)", flush=True)
         files = make_set(base, args.n, tmp / f"set_{args.n}")
-        seed_s, seed_cpu, seed_out = run_seed(files, tmp / "seed")
-        vlkd = run_vlkd(tmp / f"set_{args.n}", tmp / "run_small", args.workers)
-        ing, pre = vlkd["ingest"], vlkd["preprocess"]
-        mad, mad_max = mean_abs_diff(seed_out, tmp / "run_small")
+        # Interleaved rounds: other jobs on a shared machine load both ways alike.
+        rounds = max(1, min(args.rounds, args.n))
+        seed_s = seed_cpu = 0.0
+        seed_out: list[Path] = []
+        ing = {"wall_s": 0.0, "cpu_s": 0.0}
+        pre = {"wall_s": 0.0, "cpu_s": 0.0}
+        for r in range(rounds):
+            chunk = files[r::rounds]
+            chunk_dir = tmp / f"round_{r}"
+            chunk_dir.mkdir()
+            for path in chunk:
+                os.link(path, chunk_dir / path.name)
+            wall, cpu, out = run_seed(chunk, tmp / "seed")
+            seed_s, seed_cpu, seed_out = seed_s + wall, seed_cpu + cpu, seed_out + out
+            got = run_vlkd(chunk_dir, tmp / f"run_round_{r}", args.workers)
+            for total, part in ((ing, got["ingest"]), (pre, got["preprocess"])):
+                total["wall_s"] += part["wall_s"]
+                total["cpu_s"] += part["cpu_s"]
+        mad, mad_max = mean_abs_diff(seed_out, [tmp / f"run_round_{r}" for r in range(rounds)])
         cpus = os.cpu_count()
         load = os.getloadavg()[0]
         print(f"\n{args.n} images of {SIZE[0]}x{SIZE[1]} -> longest side 1024, {cpus} CPUs, "
-              f"vlkd workers {args.workers or cpus}, load average {load:.1f} at the end")
+              f"vlkd workers {args.workers or cpus}, {rounds} interleaved rounds, load average {load:.1f} at the end")
         print(f"  seed resize_image, one by one:  {seed_s:7.1f} s wall  {seed_cpu:7.1f} s CPU  "
               f"({seed_s / args.n * 1000:6.1f} ms/image)")
         print(f"  vlkd preprocess stage:          {pre['wall_s']:7.1f} s wall  {pre['cpu_s']:7.1f} s CPU  "
@@ -234,8 +255,11 @@ def main() -> None:
         both_wall, both_cpu = ing["wall_s"] + pre["wall_s"], ing["cpu_s"] + pre["cpu_s"]
         print(f"  vlkd ingest + preprocess:       {both_wall:7.1f} s wall  {both_cpu:7.1f} s CPU  -> "
               f"{seed_s / both_wall:.2f}x faster (ingest hashes and verifies every file; the seed does not)")
-        print(f"  mean absolute pixel difference vs the seed's output: {mad:.2f} / 255 (worst image {mad_max:.2f})")
-        print(f"  peak memory, {args.n} images: main {pre['main_mb']:.0f} MB, largest worker "
+        print(f"  mean absolute pixel difference vs the seed's output: {mad:.2f} / 255 (worst image {mad_max:.2f})",
+              flush=True)
+        whole = run_vlkd(tmp / f"set_{args.n}", tmp / "run_small", args.workers)
+        ing, pre = whole["ingest"], whole["preprocess"]
+        print(f"  peak memory, {args.n} images in one run: main {pre['main_mb']:.0f} MB, largest worker "
               f"{pre['worker_mb']:.0f} MB (ingest: {ing['main_mb']:.0f} / {ing['worker_mb']:.0f} MB)", flush=True)
         shutil.rmtree(tmp / "seed")
         if args.n_memory:
