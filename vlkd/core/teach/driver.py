@@ -228,6 +228,11 @@ class TeachRun:
                     "negatives_dropped": neg_dropped, "dropped": parsed.dropped, "usage": _round(usage)}
         except SkipItem as exc:
             return {"status": "skipped", "records": [], "reason": exc.reason, "usage": _round(usage)}
+        except (FatalError, StageError, BudgetReached, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # a bug in a plugin's prompt variables, say: this image fails, the rest go on
+            return {"status": "failed", "records": [], "usage": _round(usage),
+                    "reason": _redact(f"{type(exc).__name__}: {exc}", self.secrets)}
         except _ItemFailed as exc:
             entry = {"status": "failed", "records": [], "reason": _redact(exc.reason, self.secrets),
                      "usage": _round(usage)}
