@@ -199,3 +199,12 @@ def test_encode_png_compress_level(tmp_path):
     fast = Chain([], tmp_path / "o", Settings(png_compress_level=1)).encode(image, rec)
     data = fast.read_bytes()
     assert Image.open(io.BytesIO(data)).tobytes() == image.tobytes()
+
+
+def test_preprocess_pixel_limit(tmp_path):
+    path = tf.photo(tmp_path / "a.png", (64, 48))
+    rec = ImageRecord(id="a", path=str(path), width=64, height=48, format="PNG")
+    (tmp_path / "o").mkdir()
+    with pytest.raises(SkipItem, match=r"too many pixels: .*a\.png: 64x48 = 3,072 pixels is over the limit of 1,000"):
+        Chain([], tmp_path / "o", Settings(max_pixels=1000))(rec.model_dump())
+    assert Chain([], tmp_path / "o", Settings())(rec.model_dump())[0]["width"] == 64

@@ -51,7 +51,8 @@ class Settings(Options):
                                                 "for files ~10% larger")
     draft: bool = Field(default=True, description="decode JPEGs reduced when the target is at least 2x smaller")
     max_pixels: int | None = Field(default=None, ge=1,
-                                   description="skip images with more pixels [default: Pillow's limit]")
+                                   description="skip images with more pixels [default: none here; the "
+                                               "ingest stage applies its own max_pixels, Pillow's by default]")
     on_error: OnError = Field(default="skip", description="skip a bad image with a reason, or stop the run")
 
 
@@ -88,13 +89,12 @@ class Chain:
         self.settings = settings
 
     def __call__(self, data: dict[str, Any]) -> list[dict[str, Any]]:
-        from vlkd.images.decode import PILLOW_MAX_PIXELS, load_image, open_image
+        from vlkd.images.decode import load_image, open_image
 
         settings = self.settings
         record = ImageRecord.model_validate(data)
         original = {"path": record.path, "width": record.width, "height": record.height, "format": record.format}
-        limit = settings.max_pixels or PILLOW_MAX_PIXELS
-        image, notes = open_image(record.path, max_pixels=limit, load=False)
+        image, notes = open_image(record.path, max_pixels=settings.max_pixels, load=False)
         sizes = plan_sizes(self.steps, image.size, image)
         box = draft_box(sizes) if sizes is not None and settings.draft else None
         stored = image.size
