@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, GetJsonSchemaHandler
+from pydantic_core import CoreSchema
 
 
 class Options(BaseModel):
@@ -27,6 +28,27 @@ class PluginOptions(Options):
 
 
 OnError = Literal["skip", "fail"]
+
+T = TypeVar("T")
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str | os.PathLike) else value
+
+
+class _OneOrManySchema:
+    """JSON Schema of ``OneOrMany``: the item itself or an array of items."""
+
+    def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict:
+        schema = handler(core_schema)
+        if schema.get("type") != "array" or "items" not in schema:
+            return schema
+        meta = {k: schema.pop(k) for k in ("title", "description", "default") if k in schema}
+        return {"anyOf": [schema["items"], schema], **meta}
+
+
+#: a list in Python; in a recipe one value or a list (``inputs: images/`` or ``inputs: [a/, b/]``)
+OneOrMany = Annotated[list[T], BeforeValidator(_as_list), _OneOrManySchema()]
 
 
 # -- paths in recipes --------------------------------------------------------------------

@@ -14,17 +14,13 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
-from vlkd.core.options import OnError, PluginOptions, RecipePath
+from vlkd.core.options import OneOrMany, OnError, PluginOptions, RecipePath
 from vlkd.core.plugin import StagePlugin
 from vlkd.images.decode import PILLOW_MAX_PIXELS
 
 DEFAULT_EXTENSIONS = [".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".pdf"]
-
-
-def _as_list(value: Any) -> Any:
-    return [value] if isinstance(value, str | os.PathLike) else value
 
 
 def _exists_unless_glob(path: Path) -> Path:
@@ -39,11 +35,11 @@ InputPath = Annotated[RecipePath, AfterValidator(_exists_unless_glob)]
 
 
 class FilesOptions(PluginOptions):
-    inputs: Annotated[list[InputPath], BeforeValidator(_as_list)] = Field(
+    inputs: OneOrMany[InputPath] = Field(
         default_factory=list,
         description="directories (searched recursively), globs (`photos/**/*.jpg`) or files; relative "
                     "to the recipe file")
-    manifest: Annotated[list[InputPath], BeforeValidator(_as_list)] = Field(
+    manifest: OneOrMany[InputPath] = Field(
         default_factory=list,
         description="CSV or JSONL files listing images: a `path` column (relative to the manifest), "
                     "optional `category` and `pages`, every other column kept as metadata")
