@@ -228,17 +228,17 @@ class TeachRun:
                     "negatives_dropped": neg_dropped, "dropped": parsed.dropped, "usage": _round(usage)}
         except SkipItem as exc:
             return {"status": "skipped", "records": [], "reason": exc.reason, "usage": _round(usage)}
-        except (FatalError, StageError, BudgetReached, asyncio.CancelledError):
-            raise
-        except Exception as exc:  # a bug in a plugin's prompt variables, say: this image fails, the rest go on
-            return {"status": "failed", "records": [], "usage": _round(usage),
-                    "reason": _redact(f"{type(exc).__name__}: {exc}", self.secrets)}
         except _ItemFailed as exc:
             entry = {"status": "failed", "records": [], "reason": _redact(exc.reason, self.secrets),
                      "usage": _round(usage)}
             if exc.raw is not None or raw is not None:
                 entry["raw"] = _redact(exc.raw if exc.raw is not None else raw, self.secrets)
             return entry
+        except (FatalError, StageError, BudgetReached, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # a bug in a plugin's prompt variables, say: this image fails, the rest go on
+            return {"status": "failed", "records": [], "usage": _round(usage),
+                    "reason": _redact(f"{type(exc).__name__}: {exc}", self.secrets)}
 
     # -- all images ----------------------------------------------------------------------
     async def run_all(self, todo: list[ImageRecord], all_images: list[ImageRecord], budget: Budget) -> None:
