@@ -243,3 +243,26 @@ def test_answer_cut_off_by_max_tokens_loses_only_its_last_row(provider, images, 
     assert [(p["question"], p["answer"]) for p in read_pairs(rd)] == [("图中的零件编号是什么?", "P-1")]
     (entry,) = ledger(rd)
     assert entry["dropped"][0]["reason"] == "cut off by max_tokens"
+
+
+def test_max_cost_needs_a_price(provider, images, run_teach):
+    with pytest.raises(StageError, match=r"max_cost is set but model 'my-vlm' has no price; add it: teach.prices"):
+        run_teach(images(1), section(provider, model="my-vlm", max_cost=1.0))
+    assert sum(provider.requests.values()) == 0
+
+
+def test_bad_service_options_point_at_the_recipe_line(provider, images, tmp_path):
+    from teach_helpers import teach_registry
+
+    from vlkd.core.errors import RecipeError
+    from vlkd.core.recipe import load_recipe
+
+    path = tmp_path / "r.yaml"
+    path.write_text(f"name: t\ningest:\n  plugin: files\n  inputs: {images(1)}\nteach:\n  plugin: openai\n"
+                    f"  concurrency: 0\n  output: xml\n  temprature: 0.5\n", encoding="utf-8")
+    with pytest.raises(RecipeError) as err:
+        load_recipe(path, registry=teach_registry())
+    msg = str(err.value)
+    assert "r.yaml:7:3: teach.concurrency: Input should be greater than or equal to 1" in msg
+    assert "r.yaml:8:3: teach.output: Input should be 'csv' or 'json'" in msg
+    assert "teach.temprature: unknown key 'temprature' (did you mean 'temperature'?)" in msg

@@ -448,8 +448,10 @@ def estimate(ctx: StageContext) -> list[str]:
         est_in += i
         est_out += o
     cost = cost_usd(price, est_in, est_out)
-    lines = [f"{model}: {len(images)} images: {done} done, {cached} cached, {calls} calls to make",
-             f"tokens: ~{est_in:,} in, ≤ {est_out:,} out"]
+    lines = [f"{model}: {len(images)} images: {done} done, {cached} cached, {calls} calls to make"]
+    if not (est_in or est_out):
+        return [lines[0] + " (offline: no tokens, no cost)"]
+    lines.append(f"tokens: ~{est_in:,} in, ≤ {est_out:,} out")
     if price is not None:
         lines.append(f"cost: ≤ ${cost:.4f} (at ${price['input']}/${price['output']} per 1M tokens)"
                      + (f"; max_cost ${teacher.options.max_cost}" if teacher.options.max_cost is not None else ""))
