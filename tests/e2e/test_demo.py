@@ -8,43 +8,16 @@ the report's numbers are this run's numbers, and a re-run does nothing again.
 import json
 import subprocess
 import sys
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from vlkd.core.jsonl import read_jsonl
+from vlkd.testing import read_html
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "recipes" / "demo.yaml"
 STAGES = ["ingest", "preprocess", "teach", "review", "split", "format", "train", "evaluate", "report"]
-
-
-class Cells(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.tables: dict[str, list[list[str]]] = {}
-        self._rows = None
-        self._cell = None
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "table":
-            self._rows = self.tables.setdefault(dict(attrs).get("id", str(len(self.tables))), [])
-        elif tag == "tr" and self._rows is not None:
-            self._rows.append([])
-        elif tag in ("td", "th") and self._rows is not None:
-            self._cell = []
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th") and self._cell is not None:
-            self._rows[-1].append("".join(self._cell).strip())
-            self._cell = None
-        elif tag == "table":
-            self._rows = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
 
 
 def vlkd(*args, cwd):
@@ -86,9 +59,7 @@ def test_report_numbers_come_from_this_run(demo_run):
         exact = sum(p["scores"]["exact_match"] for p in rows) / len(rows)
         assert metrics["results"][system]["overall"]["exact_match"]["value"] == pytest.approx(exact)
     report = run / "report" / "report"
-    cells = Cells()
-    cells.feed((report / "report.html").read_text(encoding="utf-8"))
-    overall = cells.tables["headline"][-1]
+    overall = read_html((report / "report.html").read_text(encoding="utf-8")).tables["headline"][-1]
     assert overall[0] == "Overall"
     tuned = metrics["results"]["tuned"]["overall"]["exact_match"]["value"]
     assert overall[3] == f"{tuned * 100:.1f}%"

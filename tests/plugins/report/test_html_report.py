@@ -3,7 +3,6 @@
 import json
 import random
 import sys
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from vlkd.core.errors import StageError
 from vlkd.metrics.summary import score_item, summarize
 from vlkd.plugins.report.html_report import build_report
+from vlkd.testing import HtmlPage, read_html
 
 CATEGORIES = ["part_recognition", "fault_diagnosis", "manual_parsing"]
 
@@ -73,48 +73,12 @@ def run_dir(tmp_path, vlkd_images):
     return run
 
 
-class Tables(HTMLParser):
-    """Tables by id, as lists of rows of cell text; and every src/href seen."""
-
-    def __init__(self):
-        super().__init__()
-        self.tables: dict[str, list[list[str]]] = {}
-        self.links: list[str] = []
-        self._table = None
-        self._cell = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        for key in ("src", "href"):
-            if key in attrs:
-                self.links.append(attrs[key])
-        if tag == "table":
-            self._table = self.tables.setdefault(attrs.get("id", f"t{len(self.tables)}"), [])
-        elif tag == "tr" and self._table is not None:
-            self._table.append([])
-        elif tag in ("td", "th") and self._table is not None:
-            self._cell = []
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th") and self._cell is not None:
-            self._table[-1].append("".join(self._cell).strip())
-            self._cell = None
-        elif tag == "table":
-            self._table = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
-
-
 def _pct(v):
     return "–" if v is None else f"{v * 100:.1f}%"
 
 
-def _read_html(path: Path) -> Tables:
-    parser = Tables()
-    parser.feed(path.read_text(encoding="utf-8"))
-    return parser
+def _read_html(path: Path) -> HtmlPage:
+    return read_html(path.read_text(encoding="utf-8"))
 
 
 def test_html_table_numbers_are_the_metrics_json_numbers(run_dir, tmp_path):
