@@ -83,6 +83,7 @@ class TeachRun:
         self.stop_reason: str | None = None
         self.input_scale = 1.0
         self.answers = 0
+        self.cache_writes: set[asyncio.Future] = set()
         #: when the first call went out and the last answer came back (the calls' window)
         self.first_call: float | None = None
         self.last_answer: float | None = None
@@ -114,8 +115,16 @@ class TeachRun:
         if cached is not None:
             return cached
         values = await self.teacher.prompt_variables(request)
-        await asyncio.to_thread(self.cache.put, key, values)
+        self.cache_later(key, values)
         return values
+
+    def cache_later(self, key: str, value: dict[str, Any]) -> None:
+        """Write a cache entry in a thread, without waiting: file system calls must not hold up the
+        calls in flight. The ledger line may land first; either one alone keeps the answer from
+        being paid for again, and the stage waits for every write before it ends."""
+        task = asyncio.ensure_future(asyncio.to_thread(self.cache.put, key, value))
+        self.cache_writes.add(task)
+        task.add_done_callback(self.cache_writes.discard)
 
     def parse(self, response: TeachResponse) -> Parsed:
         if response.pairs is not None:
@@ -210,8 +219,7 @@ class TeachRun:
                 else:
                     response = await self.call(request, usage, limiter, budget)
                     if self.teacher.cacheable:
-                        # in a thread: file system calls must not hold up the other calls in flight
-                        await asyncio.to_thread(self.cache.put, key, response.to_json())
+                        self.cache_later(key, response.to_json())
                 raw = response.text if response.text else None
                 parsed = self.parse(response)
                 if parsed.pairs:
@@ -290,6 +298,7 @@ class TeachRun:
                 for t in tasks:
                     t.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.gather(*self.cache_writes, return_exceptions=True)
                 await self.teacher.close()
         if fatal:
             exc = fatal[0]
