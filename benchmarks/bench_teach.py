@@ -25,6 +25,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from vlkd.core.hookspecs import hookimpl
+
 KEY = "sk-bench-0123456789abcdef"
 
 
@@ -49,6 +51,28 @@ def make_images(folder: Path, n: int) -> None:
         img.save(folder / f"img_{i:04d}.png")
 
 
+class _SleepTeacherPlugin:
+    """A teacher that answers after ``latency`` without HTTP: the driver's own overhead, nothing else."""
+
+    latency = 0.2
+
+    @hookimpl
+    def vlkd_register_teachers(self, register):
+        import asyncio
+
+        from vlkd.core.teach import Teacher, TeachResponse
+
+        latency = self.latency
+
+        class SleepTeacher(Teacher):
+            async def respond(self, request):
+                await asyncio.sleep(latency)
+                return TeachResponse(text='```csv\n"Q1?","A1"\n"Q2?","A, 2"\n"Q3?","不存在"\n```',
+                                     input_tokens=900, output_tokens=40)
+
+        register("sleep", SleepTeacher)
+
+
 def registry():
     import importlib
 
@@ -57,6 +81,7 @@ def registry():
     pm = get_plugin_manager(autoload=False, builtins=False)
     for name in ("vlkd.plugins.ingest", "vlkd.plugins.teach"):
         pm.register(importlib.import_module(name), name=name)
+    pm.register(_SleepTeacherPlugin())
     return Registry(pm)
 
 
@@ -135,6 +160,12 @@ def main() -> None:
               f"1/latency = {1 / args.latency:.0f}/s); "
               f"whole stage {rate:.1f} images/s = {rate / ideal:.1%} of the ideal, {rate / seed:.1f}x the seed; "
               f"client CPU {cpu / n * 1000:.1f} ms per image")
+        _SleepTeacherPlugin.latency = args.latency
+        m, _ = run(folder, tmp / "run_sleep", {"plugin": "sleep", "concurrency": args.concurrency})
+        window = m["stages"]["teach"]["facts"]["calls_window_s"]
+        print(f"[throughput, driver alone] the same with a teacher that sleeps {args.latency * 1000:.0f} ms "
+              f"instead of HTTP: {n / window:.1f} images/s = {n / window / ideal:.1%} of concurrency/latency "
+              f"(whole rounds of {args.concurrency}: at most {n / (-(-n // args.concurrency) * args.latency) / ideal:.1%})")
         # 3. re-runs
         before = stats(url)["requests"]
         m, secs = run(folder, tmp / "run1", teach_section(url, concurrency=args.concurrency))
