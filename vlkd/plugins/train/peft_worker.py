@@ -148,7 +148,9 @@ def training_arguments(job: dict[str, Any], has_eval: bool):
         logging_steps=o["logging_steps"],
         report_to=o["report_to"] or "none",
         gradient_checkpointing=o["gradient_checkpointing"],
-        gradient_checkpointing_kwargs={"use_reentrant": False} if o["gradient_checkpointing"] else None,
+        # reentrant: measured 2.2x faster per step than non-reentrant on the tiny student (and
+        # what LLaMA-Factory uses); the inputs require grad (enable_input_require_grads)
+        gradient_checkpointing_kwargs={"use_reentrant": True} if o["gradient_checkpointing"] else None,
         remove_unused_columns=False,
         include_num_input_tokens_seen=True,
         deepspeed=o.get("deepspeed"),
