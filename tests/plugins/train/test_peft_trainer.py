@@ -190,3 +190,34 @@ def test_both_trainers_are_registered_with_their_extras():
     assert set(classes) == {"peft", "llamafactory"}
     assert classes["peft"].extra == "train" and "peft" in classes["peft"].requires
     assert classes["llamafactory"].extra == "llamafactory"
+
+
+def test_two_processes_through_torchrun_on_cpu(tiny_student, make_dataset, tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a free port on 127.0.0.1 for the rendezvous
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dataset = make_dataset(n_train=8, n_val=0)
+    trainer = make_trainer("peft", student=str(tiny_student), dataset=str(dataset),
+                           distributed={"nproc_per_node": 2, "master_port": port}, **{**FAST, "max_steps": 2})
+    ctx = stage_context(tmp_path / "run")
+    trainer.run(ctx)
+    assert ctx.facts["global_step"] == 2
+    assert (ctx.dir / "model" / "adapter" / "adapter_model.safetensors").is_file()
+    assert json.loads((ctx.dir / "peft_job.json").read_text())["student"] == str(tiny_student)
+    records = (ctx.dir / "output" / "trainer_log.jsonl").read_text().splitlines()
+    assert len([r for r in records if '"loss"' in r]) == 2  # rank 0 alone writes the log
+
+
+def test_error_excerpt_puts_the_workers_errors_before_the_launchers(tmp_path):
+    from vlkd.plugins.train.launch import error_excerpt
+
+    log = tmp_path / "out.log"
+    log.write_text("loading\n[rank1]: Traceback (most recent call last):\n[rank1]:   File x\n"
+                   "[rank1]: RuntimeError: Expected to mark a variable ready only once\n"
+                   "Traceback (most recent call last):\n  File torchrun\n"
+                   "torch.distributed.elastic.multiprocessing.errors.ChildFailedError:\n  rank 1 failed\n")
+    lines = error_excerpt(log).splitlines()
+    assert lines[0].strip() == "[rank1]: RuntimeError: Expected to mark a variable ready only once"
+    assert lines[1].strip() == "Traceback (most recent call last):" and "ChildFailedError" in lines[3]

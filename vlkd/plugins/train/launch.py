@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from typing import Any
 from vlkd.plugins.train.options import DistributedOptions
 
 TRAINER_LOG = "trainer_log.jsonl"
+#: an exception line printed by a torchrun worker: "[rank0]: RuntimeError: ..."
+RANK_ERROR = re.compile(r"^\[rank\d+\]: [\w.]+(Error|Exception|Interrupt)\b")
 
 
 def torchrun_args(dist: DistributedOptions) -> list[str]:
@@ -115,7 +118,12 @@ def error_excerpt(output_log: Path, lines: int = 25) -> str:
     tail = rows[start:] if start is not None else rows
     if len(tail) > lines:
         tail = ["...", *tail[-lines:]]
-    return "\n".join("    " + r for r in tail)
+    # under torchrun the last traceback is the launcher's; the workers' own errors come first
+    causes = []
+    for row in rows:
+        if RANK_ERROR.match(row) and row not in causes and row not in tail:
+            causes.append(row)
+    return "\n".join("    " + r for r in [*causes[:3], *tail])
 
 
 class ProgressFromLog:
