@@ -165,6 +165,28 @@ def child(inputs: str, run_dir: str, workers: int | None, stage: str) -> None:
                       "main_mb": self_kb / 1024, "worker_mb": child_kb / 1024}))
 
 
+def _burn(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def free_cores(workers: int) -> float:
+    """How many cores ``workers`` busy processes really get now (other jobs share the machine)."""
+    import concurrent.futures as cf
+
+    def timed(w: int) -> float:
+        with cf.ProcessPoolExecutor(w) as pool:
+            t0 = time.perf_counter()
+            list(pool.map(_burn, [2_000_000] * (4 * w)))
+            return time.perf_counter() - t0
+
+    per_task_one = timed(1) / 4
+    per_task_many = timed(workers) / (4 * workers)
+    return per_task_one / per_task_many
+
+
 def run_vlkd(inputs: Path, run_dir: Path, workers: int | None) -> dict:
     out = {}
     for stage in ("ingest", "preprocess"):
@@ -244,8 +266,10 @@ def main() -> None:
         mad, mad_max = mean_abs_diff(seed_out, [tmp / f"run_round_{r}" for r in range(rounds)])
         cpus = os.cpu_count()
         load = os.getloadavg()[0]
+        cores = free_cores(args.workers or cpus or 1)
         print(f"\n{args.n} images of {SIZE[0]}x{SIZE[1]} -> longest side 1024, {cpus} CPUs, "
-              f"vlkd workers {args.workers or cpus}, {rounds} interleaved rounds, load average {load:.1f} at the end")
+              f"vlkd workers {args.workers or cpus}, {rounds} interleaved rounds, load average {load:.1f} at the end; "
+              f"{args.workers or cpus} busy processes got {cores:.2f} cores' worth of CPU just now")
         print(f"  seed resize_image, one by one:  {seed_s:7.1f} s wall  {seed_cpu:7.1f} s CPU  "
               f"({seed_s / args.n * 1000:6.1f} ms/image)")
         print(f"  vlkd preprocess stage:          {pre['wall_s']:7.1f} s wall  {pre['cpu_s']:7.1f} s CPU  "
