@@ -127,3 +127,19 @@ def test_failure_shows_llamafactorys_error_and_the_config(tiny_student, make_dat
     assert "lora_rnak" in message and "ValueError" in message  # LLaMA-Factory's own words
     assert f"generated config: {ctx.dir / 'llamafactory' / 'train.yaml'}" in message
     assert f"full output: {ctx.dir / 'llamafactory.log'}" in message
+
+
+@pytest.mark.slow
+@needs_llamafactory
+def test_merge_through_llamafactory_export(tiny_student, make_dataset, tmp_path):
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    trainer = make_trainer("llamafactory", student=str(tiny_student), dataset=str(make_dataset(n_val=0)),
+                           merge=True, **{**FAST, "max_steps": 2})
+    ctx = stage_context(tmp_path / "run")
+    trainer.run(ctx)
+    merged = ctx.dir / "model" / "merged"
+    assert json.loads((ctx.dir / "model" / "vlkd_model.json").read_text())["merged"] == "merged"
+    model = AutoModelForImageTextToText.from_pretrained(merged)
+    AutoProcessor.from_pretrained(merged)
+    assert not [n for n, _ in model.named_modules() if "lora" in n]
