@@ -106,6 +106,7 @@ def worker(args: argparse.Namespace) -> None:
     options = trainer_options(args, args.student, args.dataset)
     if args.worker == "llamafactory":
         options["args"] = {"include_num_input_tokens_seen": True}
+        options["use_liger_kernel"] = False  # like for like: the peft trainer has no Liger kernels
         if args.gpu:
             os.environ["RECORD_VRAM"] = "1"
     trainer = make_trainer(args.worker, **options)
