@@ -131,3 +131,9 @@ def test_secret_values_never_appear_in_errors(write, registry, monkeypatch):
     monkeypatch.setenv("VLKD_TEST_SECRET", "sk-test-very-secret")
     found = problems(write, registry, "name: r\ningest:\n  plugin: counting\n  n: ${env:VLKD_TEST_SECRET}\n")
     assert found and all("sk-test" not in p for p in found)
+
+
+def test_a_trainer_may_bring_its_own_dataset(write, registry):
+    path = write("r.yaml", "name: r\ntrain:\n  plugin: peft\n  student: tiny-qwen2-vl\n  dataset: data/lf\n")
+    recipe = build_recipe(load_recipe_source(path), registry)
+    assert recipe.stages["train"].steps[0].options.dataset == path.parent / "data" / "lf"

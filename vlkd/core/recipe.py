@@ -254,9 +254,10 @@ def _check_inputs(stages: dict[str, StageConfig], problems: _Problems) -> None:
         produced.update(stage.kind.produces)
 
 
-#: artifacts a stage cannot do without (others are used when present)
+#: artifacts a stage cannot do without (others are used when present). A trainer can also be
+#: given a dataset directory of its own (``train: {dataset: ...}``), so it needs no format stage.
 _REQUIRED: dict[str, tuple[str, ...]] = {
-    "review": ("pairs",), "format": ("pairs",), "evaluate": ("pairs",), "report": (),
+    "review": ("pairs",), "format": ("pairs",), "train": (), "evaluate": ("pairs",), "report": (),
 }
 
 

@@ -48,7 +48,11 @@ def select_pages(ranges: list[tuple[int, int | None]], n_pages: int) -> list[int
 def render_pages(data: bytes, path: str | os.PathLike[str], *, dpi: int, pages: str | None,
                  max_pixels: int | None) -> Iterator[tuple[int, int, Image.Image]]:
     """Yield ``(page_number, page_count, image)`` for the selected pages of a PDF held in ``data``."""
-    import pypdfium2 as pdfium
+    try:
+        import pypdfium2 as pdfium
+    except ImportError:
+        raise BadImage(f"PDF support not installed: {path}: pip install \"vlkd[pdf]\" to read PDF "
+                       f"manuals") from None
 
     if not data.lstrip()[:5].startswith(b"%PDF"):
         raise BadImage(f"unreadable PDF: {path}: not a PDF file (no %PDF header)")

@@ -147,3 +147,14 @@ def test_on_error_fail_stops_the_run_naming_the_file(tmp_path, folder):
     with pytest.raises(StageError) as err:
         ingest_folder(tmp_path, "  on_error: fail\n  verify: true\n")
     assert f"not an image: {folder / 'bad.jpg'}" in str(err.value)
+
+
+def test_pdf_without_pypdfium2_is_skipped_with_the_install_hint(monkeypatch, tmp_path):
+    import sys
+
+    from vlkd.images.decode import BadImage
+    from vlkd.images.pdf import render_pages
+
+    monkeypatch.setitem(sys.modules, "pypdfium2", None)  # as if the 'pdf' extra were not installed
+    with pytest.raises(BadImage, match=r'PDF support not installed: manual.pdf: pip install "vlkd\[pdf\]"'):
+        next(render_pages(b"%PDF-1.7\n", "manual.pdf", dpi=72, pages=None, max_pixels=None))

@@ -78,8 +78,8 @@ class FilesIngestor(StagePlugin):
     """Images and PDF pages from folders, globs and CSV/JSONL manifests."""
 
     Options = FilesOptions
-    requires = ("pypdfium2",)
-    extra = "pdf"
+    # pypdfium2 (extra "pdf") is needed only when a PDF is met: each such file is skipped with
+    # the install hint, images are ingested without it.
 
     options: FilesOptions
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from vlkd.core.teach import APITeacherOptions, TeachRequest, TeachResponse
 from vlkd.plugins.teach.api_teacher import APITeacher
@@ -14,8 +14,9 @@ from vlkd.plugins.teach.api_teacher import APITeacher
 class OpenAIOptions(APITeacherOptions):
     model: str = Field(default="gpt-4o", description="model name (what the server calls it)")
     detail: Literal["auto", "low", "high"] = Field(default="auto", description="image detail level")
-    headers: dict[str, str] = Field(default_factory=dict, json_schema_extra={"fingerprint": False},
-                                    description="extra HTTP headers (e.g. Azure's api-key: ${env:AZURE_KEY})")
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict, json_schema_extra={"fingerprint": False},
+        description="extra HTTP headers (e.g. Azure's api-key: ${env:AZURE_KEY}); secret, never written out")
     query: dict[str, str] = Field(default_factory=dict, description="extra URL query (e.g. Azure api-version)")
     http_backend: Literal["httpx", "aiohttp"] = Field(
         default="httpx", json_schema_extra={"fingerprint": False},
@@ -47,14 +48,16 @@ class OpenAITeacher(APITeacher):
         return {**super().generation_params(), "detail": self.options.detail}
 
     def secrets(self) -> list[str]:
-        return super().secrets() + [v for v in self.options.headers.values() if len(v) >= 8]
+        values = (v.get_secret_value() for v in self.options.headers.values())
+        return super().secrets() + [v for v in values if len(v) >= 8]
 
     def make_client(self, key: str) -> Any:
         import openai
 
         http_client = openai.DefaultAioHttpClient() if self.options.http_backend == "aiohttp" else None
+        headers = {k: v.get_secret_value() for k, v in self.options.headers.items()}
         return openai.AsyncOpenAI(api_key=key, base_url=self.options.base_url, timeout=self.options.timeout,
-                                  max_retries=0, default_headers=self.options.headers or None,
+                                  max_retries=0, default_headers=headers or None,
                                   default_query=self.options.query or None, http_client=http_client)
 
     def request_body(self, request: TeachRequest) -> dict[str, Any]:
