@@ -131,7 +131,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--rpm-images", type=int, default=300)
     ap.add_argument("--skip-ocr", action="store_true")
-    ap.add_argument("--http-backend", default="httpx", choices=("httpx", "aiohttp"))
+    ap.add_argument("--http-backend", default="aiohttp", choices=("httpx", "aiohttp"))
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_teach_"))
     folder = tmp / "images"

@@ -38,7 +38,8 @@ def test_pairs_and_the_request_sent(provider, images, run_teach):
     assert teach["facts"]["negatives"] == 3 and teach["facts"]["pairs_per_image"]["max"] == 3
 
 
-def test_every_fault_retried_or_recorded_and_no_image_twice(provider, images, run_teach):
+@pytest.mark.parametrize("backend", ["aiohttp", "httpx"])
+def test_every_fault_retried_or_recorded_and_no_image_twice(provider, images, run_teach, backend):
     folder = images(6)
     h = list(image_hashes(folder).values())
     provider.hang = 6.0
@@ -49,7 +50,8 @@ def test_every_fault_retried_or_recorded_and_no_image_twice(provider, images, ru
         h[3]: ["malformed"],                              # unparsable once: asked again, then fine
         h[4]: ["malformed", "malformed", "malformed"],    # never parsable: failed, raw text kept
     })
-    manifest, rd = run_teach(folder, section(provider, timeout=2.0, parse_retries=2, concurrency=4))
+    manifest, rd = run_teach(folder, section(provider, timeout=2.0, parse_retries=2, concurrency=4,
+                                             http_backend=backend))
     entries = ledger(rd)
     assert sorted(e["key"] for e in entries) == sorted(h)  # each image exactly once
     status = {e["key"]: e["status"] for e in entries}

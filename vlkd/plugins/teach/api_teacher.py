@@ -77,10 +77,28 @@ class APITeacher(Teacher):
             message = inner.get("message") or exc.message
             return http_error(exc.status_code, str(message), headers=dict(exc.response.headers),
                               model=self.options.model, url=url, key_env=self.key_env, code=inner.get("code"))
-        if isinstance(exc, sdk.APITimeoutError):
+        refused = _connection_failure(exc)
+        if isinstance(exc, sdk.APITimeoutError) and refused is None:
             return TransientError(f"no answer from {url} within {self.options.timeout:g} s", kind="timeout")
-        if isinstance(exc, sdk.APIConnectionError):
-            cause = exc.__cause__ or exc
+        if isinstance(exc, sdk.APIConnectionError):  # APITimeoutError included, when it is really one
+            cause = refused or exc.__cause__ or exc
             return TransientError(f"connection to {url} failed: {type(cause).__name__}: {cause}",
                                   kind="connection")
         raise exc
+
+
+def _connection_failure(exc: BaseException) -> BaseException | None:
+    """The refused or dropped connection behind an SDK error, if that is what it is.
+
+    Over aiohttp the SDKs report a refused or dropped connection as a *timeout*; the cause
+    chain still holds the truth (``ConnectionRefusedError``, aiohttp's ``ClientConnectionError``).
+    """
+    seen = exc.__cause__ or exc.__context__
+    while seen is not None:
+        if isinstance(seen, TimeoutError):  # aiohttp's ServerTimeoutError is both: a timeout it is
+            return None
+        names = {cls.__name__ for cls in type(seen).__mro__}
+        if isinstance(seen, ConnectionError) or "ClientConnectionError" in names:
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
