@@ -54,6 +54,12 @@ def run(
     from vlkd.core.recipe import load_recipe
 
     loaded = load_recipe(recipe, set_ or [])
+    if quiet:  # the libraries' own progress bars and advice too (subprocesses inherit this)
+        import os
+
+        os.environ.setdefault("TQDM_DISABLE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     reporter = Reporter(quiet=quiet)
     engine = Engine(loaded, run_dir, fresh=fresh, from_stage=from_stage, to_stage=to_stage,
                     dry_run=dry_run, no_cache=no_cache, reporter=reporter)
