@@ -41,3 +41,15 @@ def test_ledger_failed_items_are_retried_skipped_are_not(tmp_path):
     assert list(again.records(["c", "b", "a"])) == [{"x": 1}]
     lines = (tmp_path / "ledger.jsonl").read_text().splitlines()
     assert [json.loads(line)["key"] for line in lines] == ["a", "b", "c"]
+
+
+def test_read_json_names_file_line_and_column(tmp_path):
+    from vlkd.core.errors import StageError
+    from vlkd.core.jsonl import read_json
+
+    path = tmp_path / "vlkd_model.json"
+    path.write_text('{"a": 1,\n "b": }\n')
+    with pytest.raises(StageError, match=r"vlkd_model.json:2:7: not valid JSON: Expecting value"):
+        read_json(path)
+    with pytest.raises(StageError, match=r"nope.json: missing; re-run the train stage"):
+        read_json(tmp_path / "nope.json", missing="re-run the train stage")

@@ -35,6 +35,24 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
                 raise ValueError(f"{path}:{line_no}: not valid JSON; fix or delete this line") from None
 
 
+def read_json(path: str | os.PathLike[str], *, missing: str | None = None) -> Any:
+    """A whole JSON file, or a ``StageError`` naming the file, line and column of what is wrong.
+
+    ``missing`` says what to do when the file does not exist (else the message says it is missing).
+    """
+    from vlkd.core.errors import StageError
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StageError(f"{path}: missing" + (f"; {missing}" if missing else "")) from None
+    except json.JSONDecodeError as exc:
+        raise StageError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StageError(f"{path}: not readable JSON ({exc})") from None
+
+
 def repair_torn_tail(path: Path) -> int:
     """Cut an unterminated last line off ``path``; return the number of bytes removed."""
     if not path.exists():

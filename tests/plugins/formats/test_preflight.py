@@ -139,7 +139,7 @@ def test_unreadable_inputs_are_named(tmp_path):
     with pytest.raises(VlkdError, match="no such file or directory"):
         check_dataset(tmp_path / "nope")
     (tmp_path / "x.json").write_text("{not json")
-    with pytest.raises(VlkdError, match=r"x\.json: not readable JSON"):
+    with pytest.raises(VlkdError, match=r"x\.json:1:\d+: not valid JSON"):
         check_dataset(tmp_path / "x.json")
     (tmp_path / "vlkd_dataset.json").write_text(json.dumps({"format": "hf_datasets"}))
     with pytest.raises(VlkdError, match="a 'hf_datasets' dataset; check-dataset reads LLaMA-Factory"):

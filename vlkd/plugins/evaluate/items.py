@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from vlkd.core.errors import StageError
-from vlkd.core.jsonl import read_jsonl
+from vlkd.core.jsonl import read_json, read_jsonl
 
 #: the split evaluated when the asked-for one is empty, in order of preference
 FALLBACK = {"test": ("val",), "val": (), "train": ()}
@@ -98,10 +97,7 @@ def load_model_info(model_dir: Path) -> ModelInfo:
     if not path.exists():
         raise StageError(f"{path} is missing: the train stage did not finish writing the model; "
                          f"re-run with --from train")
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise StageError(f"{path}: not valid JSON ({exc})") from None
+    info = read_json(path)
     if not info.get("base_model"):
         raise StageError(f"{path}: no 'base_model'; the train stage must name the student it tuned")
     base = str(info["base_model"])

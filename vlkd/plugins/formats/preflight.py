@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from vlkd.core.errors import VlkdError
-from vlkd.core.jsonl import write_json_atomic, write_jsonl_atomic
+from vlkd.core.jsonl import read_json, write_json_atomic, write_jsonl_atomic
 from vlkd.images.qwen import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
 from vlkd.plugins.formats.tokens import (
     IMAGE_TAG,
@@ -176,7 +176,7 @@ def _entries(path: Path) -> tuple[list[_Entry], Path]:
     descriptor = path / "vlkd_dataset.json"
     media = path
     if descriptor.is_file():
-        meta = _read_json(descriptor)
+        meta = read_json(descriptor)
         if meta.get("format") not in (None, "llamafactory"):
             raise VlkdError(f"{path}: a '{meta.get('format')}' dataset; check-dataset reads LLaMA-Factory "
                             f"(sharegpt) datasets, e.g. the output of the 'llamafactory' format")
@@ -184,7 +184,7 @@ def _entries(path: Path) -> tuple[list[_Entry], Path]:
             media = Path(meta["media_dir"])
     if not info_path.is_file():
         raise VlkdError(f"{path}: no dataset_info.json; pass a LLaMA-Factory dataset directory or a .json file")
-    info = _read_json(info_path)
+    info = read_json(info_path)
     entries = []
     for name, attrs in info.items():
         if not isinstance(attrs, dict) or "file_name" not in attrs:
@@ -204,11 +204,6 @@ def _entries(path: Path) -> tuple[list[_Entry], Path]:
     return entries, media
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise VlkdError(f"{path}: not readable JSON ({exc})") from None
 
 
 def _load(path: Path) -> list[Any]:
@@ -221,7 +216,7 @@ def _load(path: Path) -> list[Any]:
                 except json.JSONDecodeError as exc:
                     raise VlkdError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
         return out
-    data = _read_json(path)
+    data = read_json(path)
     if not isinstance(data, list):
         raise VlkdError(f"{path}: a sharegpt file must hold a JSON list of samples")
     return data

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vlkd.core.errors import StageError
-from vlkd.core.jsonl import read_jsonl
+from vlkd.core.jsonl import read_json, read_jsonl
 from vlkd.core.stages import ARTIFACT_PATHS, STAGE_NAMES
 
 
@@ -48,10 +48,7 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     path = run_dir / "manifest.json"
     if not path.exists():
         raise StageError(f"{run_dir} is not a vlkd run directory: no manifest.json (run a recipe first)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise StageError(f"{path}: not valid JSON ({exc})") from None
+    return read_json(path)
 
 
 def collect(run_dir: Path, metrics_path: Path | None = None) -> ReportData:
@@ -61,10 +58,7 @@ def collect(run_dir: Path, metrics_path: Path | None = None) -> ReportData:
     if metrics_path is None or not metrics_path.exists():
         raise StageError(f"{run_dir}: no metrics.json; run the evaluate stage first "
                          f"(vlkd run RECIPE --to evaluate)")
-    try:
-        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise StageError(f"{metrics_path}: not valid JSON ({exc})") from None
+    metrics = read_json(metrics_path)
     if "results" not in metrics:
         raise StageError(f"{metrics_path}: not an evaluate stage's metrics.json (no 'results')")
     predictions_path = metrics_path.parent / metrics.get("predictions", "predictions.jsonl")

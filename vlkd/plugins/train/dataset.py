@@ -9,12 +9,12 @@ check before a model is loaded, and reported with the file and sample it concern
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vlkd.core.errors import StageError
+from vlkd.core.jsonl import read_json
 
 IMAGE_TAG = "<image>"
 #: LLaMA-Factory's sharegpt defaults, used where dataset_info.json names no tags
@@ -74,12 +74,7 @@ def load_dataset_dir(root: Path) -> TrainData:
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StageError(f"{path}: missing; re-run the format stage") from None
-    except json.JSONDecodeError as exc:
-        raise StageError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    return read_json(path, missing="re-run the format stage")
 
 
 def _read_samples(path: Path, entry: dict[str, Any], media_dir: Path) -> list[Sample]:
