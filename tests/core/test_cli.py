@@ -96,3 +96,20 @@ def test_init_writes_a_commented_recipe_that_validates(tmp_path):
 def test_python_dash_m_works():
     result = subprocess.run([sys.executable, "-m", "vlkd", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "Usage" in result.stdout
+
+
+def test_help_validate_and_plugins_import_no_heavy_library():
+    """torch, transformers, the SDKs... are imported only inside the plugins that use them."""
+    demo = HERE.parents[1] / "recipes" / "demo.yaml"
+    code = (
+        "import sys, vlkd.cli, vlkd.commands as c; c.register_commands(vlkd.cli.app)\n"
+        "from vlkd.core.recipe import load_recipe; load_recipe(sys.argv[1])\n"
+        "from vlkd.core.schema import recipe_json_schema; from vlkd.core.registry import load_registry\n"
+        "recipe_json_schema(load_registry())\n"
+        "heavy = {'torch', 'transformers', 'peft', 'datasets', 'openai', 'anthropic', 'llamafactory',\n"
+        "         'rapidocr_onnxruntime', 'onnxruntime', 'pandas', 'numpy', 'pypdfium2', 'openpyxl'}\n"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(demo)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
