@@ -46,3 +46,14 @@ def test_schema_accepts_demo_and_rejects_typos(schema):
     jsonschema.validate(demo, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**demo, "teacher": {"plugin": "ocr"}}, schema)
+
+
+@pytest.mark.parametrize("recipe", sorted((ROOT / "recipes").rglob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_recipe_validates_without_keys(recipe, schema, monkeypatch):
+    from vlkd.core.recipe import load_recipe
+
+    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "VLLM_API_KEY", "VLLM_BASE_URL", "HF_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    loaded = load_recipe(recipe, registry=Registry(get_plugin_manager(autoload=False)))
+    assert loaded.stages
+    jsonschema.validate(yaml.safe_load(recipe.read_text(encoding="utf-8")), schema)
