@@ -32,8 +32,22 @@ class Parsed:
     pairs: list[dict[str, str]] = field(default_factory=list)
     dropped: list[dict[str, Any]] = field(default_factory=list)
 
+    _questions: set[str] = field(default_factory=set, repr=False)
+
     def drop(self, row: int, reason: str, text: str) -> None:
         self.dropped.append({"row": row, "reason": reason, "text": text[:300]})
+
+    def add(self, row: int, question: str, answer: str, text: str) -> None:
+        """Keep a pair, or drop it with the reason: empty question or answer, repeated question."""
+        if not question:
+            self.drop(row, "empty question", text)
+        elif not answer:
+            self.drop(row, "empty answer", text)
+        elif question in self._questions:
+            self.drop(row, "repeated question", text)
+        else:
+            self._questions.add(question)
+            self.pairs.append({"question": question, "answer": answer})
 
 
 def _unquote(value: str) -> str:
@@ -82,7 +96,6 @@ def parse_csv(text: str) -> Parsed:
     # tripled quotes ('"""q"""') need no special case: csv reads them as a quoted field
     body = strip_fences(text)
     fenced = body != text
-    seen: set[str] = set()
     try:
         rows = list(csv.reader(io.StringIO(body), skipinitialspace=True))
     except csv.Error as exc:  # e.g. a NUL byte: read line by line instead
@@ -106,15 +119,8 @@ def parse_csv(text: str) -> Parsed:
         if not fenced and not question.endswith(_QMARK) and f'"{cells[0].strip()}' not in body:
             # outside ``` fences, an unquoted line without a question mark is chatter, not a pair
             out.drop(n, "not a question (unquoted, no question mark, outside ``` fences)", raw)
-        elif not question:
-            out.drop(n, "empty question", raw)
-        elif not answer:
-            out.drop(n, "empty answer", raw)
-        elif question in seen:
-            out.drop(n, "repeated question", raw)
         else:
-            seen.add(question)
-            out.pairs.append({"question": question, "answer": answer})
+            out.add(n, question, answer, raw)
     return out
 
 
@@ -166,7 +172,6 @@ def parse_json(text: str | None, data: Any = None) -> Parsed:
     if not isinstance(items, list):
         out.drop(0, "JSON is not a list of pairs", json.dumps(data, ensure_ascii=False))
         return out
-    seen: set[str] = set()
     for n, item in enumerate(items, 1):
         if isinstance(item, list | tuple) and len(item) == 2:
             q, a = item
@@ -180,11 +185,5 @@ def parse_json(text: str | None, data: Any = None) -> Parsed:
             out.drop(n, "item without question and answer", json.dumps(item, ensure_ascii=False))
             continue
         q, a = str(q).strip(), str(a).strip()
-        if not q or not a:
-            out.drop(n, "empty question" if not q else "empty answer", json.dumps(item, ensure_ascii=False))
-        elif q in seen:
-            out.drop(n, "repeated question", q)
-        else:
-            seen.add(q)
-            out.pairs.append({"question": q, "answer": a})
+        out.add(n, q, a, json.dumps(item, ensure_ascii=False) if not q or not a else q)
     return out
