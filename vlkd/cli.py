@@ -153,8 +153,6 @@ def main(argv: list[str] | None = None) -> None:
     register_commands(app)
     try:
         app(args=argv, standalone_mode=False)
-    except SystemExit:
-        raise
     except KeyboardInterrupt:
         _console().print("[yellow]interrupted[/yellow]")
         sys.exit(130)
