@@ -40,10 +40,17 @@ def main() -> None:
         helps = [timed([*vlkd, "--help"], env, tmp_path) for _ in range(args.repeat)]
         help_s = statistics.median(helps)
         heavy = subprocess.run(
-            [sys.executable, "-c", "import sys, vlkd.cli, vlkd.commands as m; m.register_commands(vlkd.cli.app); "
-             "print(sorted(k for k in sys.modules if k.split('.')[0] in "
-             "('torch','transformers','peft','datasets','openai','anthropic','llamafactory','pydantic')))"],
-            capture_output=True, text=True, env=env).stdout.strip()
+            [
+                sys.executable,
+                "-c",
+                "import sys, vlkd.cli, vlkd.commands as m; m.register_commands(vlkd.cli.app); "
+                "print(sorted(k for k in sys.modules if k.split('.')[0] in "
+                "('torch','transformers','peft','datasets','openai','anthropic','llamafactory','pydantic')))",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+        ).stdout.strip()
         recipe = tmp_path / "r.yaml"
         recipe.write_text(f"name: bench\ningest:\n  plugin: noop\n  n: {args.items}\n")
         first = timed([*vlkd, "run", str(recipe), "--quiet"], env, tmp_path)
@@ -56,11 +63,15 @@ def main() -> None:
         reruns = [timed([*vlkd, "run", str(recipe), "--quiet"], env, tmp_path) for _ in range(args.repeat)]
         rerun_s = statistics.median(reruns)
     per_item_ms = stage_s / args.items * 1000
-    print(f"vlkd --help:           {help_s * 1000:7.1f} ms  (limit 300 ms: {help_s / 0.3:.2f}x of limit); "
-          f"heavy modules imported by the CLI: {heavy}")
-    print(f"no-op stage, {args.items} items: {stage_s:6.2f} s = {per_item_ms:.3f} ms/item "
-          f"(limit 1 ms: {per_item_ms:.2f}x of limit); with the progress bar drawn "
-          f"{shown_s / args.items * 1000:.3f} ms/item; whole first run {first:.2f} s")
+    print(
+        f"vlkd --help:           {help_s * 1000:7.1f} ms  (limit 300 ms: {help_s / 0.3:.2f}x of limit); "
+        f"heavy modules imported by the CLI: {heavy}"
+    )
+    print(
+        f"no-op stage, {args.items} items: {stage_s:6.2f} s = {per_item_ms:.3f} ms/item "
+        f"(limit 1 ms: {per_item_ms:.2f}x of limit); with the progress bar drawn "
+        f"{shown_s / args.items * 1000:.3f} ms/item; whole first run {first:.2f} s"
+    )
     print(f"re-run, all skipped:   {rerun_s:7.2f} s  (limit 2 s: {rerun_s / 2:.2f}x of limit)")
 
 

@@ -41,7 +41,7 @@ def bench_generation(items: int, side: int, batch: int) -> dict[str, float]:
     for name, size in (("one at a time", 1), (f"batched ({batch})", batch)):
         t0 = time.perf_counter()
         for start in range(0, items, size):
-            backend.generate("base", rows[start:start + size])
+            backend.generate("base", rows[start : start + size])
         out[name] = items / (time.perf_counter() - t0)
     return out
 
@@ -55,8 +55,14 @@ def bench_bootstrap(n: int, samples: int) -> dict[str, float]:
     for i, ref in enumerate(refs):
         for system, p_right in (("base", 0.4), ("tuned", 0.8)):
             answer = ref if rng.random() < p_right else "不存在"
-            preds.append({"system": system, "id": str(i), "category": ["a", "b", "c"][i % 3],
-                          "scores": score_item(answer, ref, negative=ref == "不存在")})
+            preds.append(
+                {
+                    "system": system,
+                    "id": str(i),
+                    "category": ["a", "b", "c"][i % 3],
+                    "scores": score_item(answer, ref, negative=ref == "不存在"),
+                }
+            )
     t0 = time.perf_counter()
     summarize(preds, systems=["base", "tuned"], samples=samples)
     return {"summarize (2 rows x 4 groups + paired deltas), s": time.perf_counter() - t0}

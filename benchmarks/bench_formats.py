@@ -43,10 +43,19 @@ def make_inputs(root: Path, n_images: int, n_pairs: int) -> tuple[Path, Path]:
     for i, image in enumerate(images):
         split = assign_split(0, image["id"], 0.8, 0.1)
         for j in range(per_image):
-            pairs.append({"id": f"{i:08d}{j:08d}", "image_id": image["id"], "question": f"刹车片的型号是什么? part {j}",
-                          "answer": f"The brake pad number is BP-{i}-{j}; 扭矩 120 Nm.", "category": "part_recognition",
-                          "negative": False, "provenance": {"plugin": "bench"}, "review": "approved",
-                          "split": split})
+            pairs.append(
+                {
+                    "id": f"{i:08d}{j:08d}",
+                    "image_id": image["id"],
+                    "question": f"刹车片的型号是什么? part {j}",
+                    "answer": f"The brake pad number is BP-{i}-{j}; 扭矩 120 Nm.",
+                    "category": "part_recognition",
+                    "negative": False,
+                    "provenance": {"plugin": "bench"},
+                    "review": "approved",
+                    "split": split,
+                }
+            )
     write_jsonl_atomic(root / "images.jsonl", images)
     write_jsonl_atomic(root / "pairs.jsonl", pairs)
     return root / "pairs.jsonl", root / "images.jsonl"
@@ -62,7 +71,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=100_000)
     parser.add_argument("--images", type=int, default=20_000)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per format; the median and worst are shown")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per format; the median and worst are shown"
+    )
     args = parser.parse_args()
     from datasets.utils.logging import disable_progress_bar
 
@@ -74,7 +85,9 @@ def main() -> None:
         print(f"inputs: {args.pairs:,} pairs over {args.images:,} images (8x8 PNG), made in {t_setup:.1f}s")
 
         def load():
-            return build_samples(read_jsonl(pairs_file), load_image_paths(images_file, root), "per_image", pairs_file)
+            return build_samples(
+                read_jsonl(pairs_file), load_image_paths(images_file, root), "per_image", pairs_file
+            )
 
         from vlkd.plugins.formats.hf_datasets import HfDatasetsOptions, export_hf_datasets
         from vlkd.plugins.formats.llamafactory import LlamaFactoryOptions, export_llamafactory
@@ -82,11 +95,16 @@ def main() -> None:
         from vlkd.plugins.formats.preflight import check_dataset
 
         runs = {
-            "llamafactory": lambda out: export_llamafactory(load(), out, LlamaFactoryOptions(plugin="llamafactory")),
+            "llamafactory": lambda out: export_llamafactory(
+                load(), out, LlamaFactoryOptions(plugin="llamafactory")
+            ),
             "llamafactory + pre-flight": lambda out: (
                 export_llamafactory(load(), out, LlamaFactoryOptions(plugin="llamafactory")),
-                check_dataset(out, backup=False)),
-            "messages_jsonl": lambda out: export_messages_jsonl(load(), out, MessagesJsonlOptions(plugin="m")),
+                check_dataset(out, backup=False),
+            ),
+            "messages_jsonl": lambda out: export_messages_jsonl(
+                load(), out, MessagesJsonlOptions(plugin="m")
+            ),
             "hf_datasets": lambda out: export_hf_datasets(load(), out, HfDatasetsOptions(plugin="h")),
         }
         print(f"{'format':<28}{'median s':>9}{'worst s':>9}{'median/limit':>14}{'worst/limit':>13}")
@@ -98,7 +116,9 @@ def main() -> None:
                 shutil.rmtree(out)
             med, worst = statistics.median(times), max(times)
             limit = "" if name == "hf_datasets" else "  (limit applies)"
-            print(f"{name:<28}{med:>9.2f}{worst:>9.2f}{med / LIMIT_S:>13.2f}x{worst / LIMIT_S:>12.2f}x{limit}")
+            print(
+                f"{name:<28}{med:>9.2f}{worst:>9.2f}{med / LIMIT_S:>13.2f}x{worst / LIMIT_S:>12.2f}x{limit}"
+            )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

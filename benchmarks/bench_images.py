@@ -68,13 +68,22 @@ def make_image(index: int, path: Path) -> None:
         x, y = int(rng.integers(0, w - 400)), int(rng.integers(0, h - 300))
         colour = tuple(int(c) for c in rng.integers(0, 255, 3))
         if rng.random() < 0.5:
-            draw.rectangle([x, y, x + int(rng.integers(50, 400)), y + int(rng.integers(30, 300))], fill=colour)
+            draw.rectangle(
+                [x, y, x + int(rng.integers(50, 400)), y + int(rng.integers(30, 300))], fill=colour
+            )
         else:
-            draw.ellipse([x, y, x + int(rng.integers(50, 400)), y + int(rng.integers(50, 300))], outline=colour,
-                         width=8)
+            draw.ellipse(
+                [x, y, x + int(rng.integers(50, 400)), y + int(rng.integers(50, 300))],
+                outline=colour,
+                width=8,
+            )
     for line in range(30):
-        draw.text((100, 100 + line * 90), f"PART 04465-{index:05d}-{line:02d}  TORQUE 103 N.m", fill=(10, 10, 10),
-                  font_size=60)
+        draw.text(
+            (100, 100 + line * 90),
+            f"PART 04465-{index:05d}-{line:02d}  TORQUE 103 N.m",
+            fill=(10, 10, 10),
+            font_size=60,
+        )
     arr = np.asarray(image, dtype=np.int16) + rng.normal(0, 6, size=(h, w, 1)).astype(np.int16)
     Image.fromarray(arr.clip(0, 255).astype(np.uint8)).save(path, "JPEG", quality=90)
 
@@ -157,12 +166,24 @@ def child(inputs: str, run_dir: str, workers: int | None, stage: str) -> None:
     manifest = engine.run()
     cpu = cpu_seconds() - cpu0
     # VmHWM, not RUSAGE_SELF: on Linux ru_maxrss keeps the high-water mark from before exec
-    self_kb = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
-                   if line.startswith("VmHWM:"))
+    self_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/self/status").read_text().splitlines()
+        if line.startswith("VmHWM:")
+    )
     child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     entry = manifest["stages"][stage]
-    print(json.dumps({"wall_s": entry["wall_time_s"], "cpu_s": cpu, "ok": entry["counts"]["ok"],
-                      "main_mb": self_kb / 1024, "worker_mb": child_kb / 1024}))
+    print(
+        json.dumps(
+            {
+                "wall_s": entry["wall_time_s"],
+                "cpu_s": cpu,
+                "ok": entry["counts"]["ok"],
+                "main_mb": self_kb / 1024,
+                "worker_mb": child_kb / 1024,
+            }
+        )
+    )
 
 
 def _burn(n: int) -> int:
@@ -204,8 +225,11 @@ def mean_abs_diff(a_files: list[Path], b_dirs: list[Path]) -> tuple[float, float
 
     from vlkd.core.jsonl import read_jsonl
 
-    by_name = {Path(r["sources"][0]["path"]).name: r["path"]
-               for b_dir in b_dirs for r in read_jsonl(b_dir / "preprocess" / "images.jsonl")}
+    by_name = {
+        Path(r["sources"][0]["path"]).name: r["path"]
+        for b_dir in b_dirs
+        for r in read_jsonl(b_dir / "preprocess" / "images.jsonl")
+    }
     diffs = []
     for a in a_files:
         b = by_name[a.name]
@@ -220,13 +244,21 @@ def mean_abs_diff(a_files: list[Path], b_dirs: list[Path]) -> tuple[float, float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200, help="images for the speed comparison")
-    parser.add_argument("--n-memory", type=int, default=2000, help="images for the second memory figure (0: skip)")
+    parser.add_argument(
+        "--n-memory", type=int, default=2000, help="images for the second memory figure (0: skip)"
+    )
     parser.add_argument("--workers", type=int, default=None, help="vlkd worker processes [default: CPUs]")
-    parser.add_argument("--rounds", type=int, default=4,
-                        help="alternate seed and vlkd over this many slices of the images, so that other jobs "
-                             "on the machine slow both alike")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="alternate seed and vlkd over this many slices of the images, so that other jobs "
+        "on the machine slow both alike",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    parser.add_argument("--base-dir", type=Path, help="keep the generated pictures here and reuse them next time")
+    parser.add_argument(
+        "--base-dir", type=Path, help="keep the generated pictures here and reuse them next time"
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -242,8 +274,11 @@ def main() -> None:
             if not (base / f"base_{i:04d}.jpg").exists():
                 make_image(i, base / f"base_{i:04d}.jpg")
         used = sorted(base.glob("base_*.jpg"))[:n_base]
-        print(f"{n_base} distinct {SIZE[0]}x{SIZE[1]} JPEGs ready in {time.perf_counter() - t0:.0f} s "
-              f"({sum(p.stat().st_size for p in used) / n_base / 1e6:.2f} MB each)", flush=True)
+        print(
+            f"{n_base} distinct {SIZE[0]}x{SIZE[1]} JPEGs ready in {time.perf_counter() - t0:.0f} s "
+            f"({sum(p.stat().st_size for p in used) / n_base / 1e6:.2f} MB each)",
+            flush=True,
+        )
         files = make_set(base, args.n, tmp / f"set_{args.n}")
         # Interleaved rounds: other jobs on a shared machine load both ways alike.
         rounds = max(1, min(args.rounds, args.n))
@@ -267,35 +302,52 @@ def main() -> None:
         cpus = os.cpu_count()
         load = os.getloadavg()[0]
         cores = free_cores(args.workers or cpus or 1)
-        print(f"\n{args.n} images of {SIZE[0]}x{SIZE[1]} -> longest side 1024, {cpus} CPUs, "
-              f"vlkd workers {args.workers or cpus}, {rounds} interleaved rounds, load average {load:.1f} at the end; "
-              f"{args.workers or cpus} busy processes got {cores:.2f} cores' worth of CPU just now")
-        print(f"  seed resize_image, one by one:  {seed_s:7.1f} s wall  {seed_cpu:7.1f} s CPU  "
-              f"({seed_s / args.n * 1000:6.1f} ms/image)")
-        print(f"  vlkd preprocess stage:          {pre['wall_s']:7.1f} s wall  {pre['cpu_s']:7.1f} s CPU  "
-              f"({pre['wall_s'] / args.n * 1000:6.1f} ms/image)")
-        print(f"    -> {seed_s / pre['wall_s']:.2f}x faster in wall time (target >= 3x), "
-              f"{seed_cpu / pre['cpu_s']:.2f}x less CPU")
+        print(
+            f"\n{args.n} images of {SIZE[0]}x{SIZE[1]} -> longest side 1024, {cpus} CPUs, "
+            f"vlkd workers {args.workers or cpus}, {rounds} interleaved rounds, load average {load:.1f} at the end; "
+            f"{args.workers or cpus} busy processes got {cores:.2f} cores' worth of CPU just now"
+        )
+        print(
+            f"  seed resize_image, one by one:  {seed_s:7.1f} s wall  {seed_cpu:7.1f} s CPU  "
+            f"({seed_s / args.n * 1000:6.1f} ms/image)"
+        )
+        print(
+            f"  vlkd preprocess stage:          {pre['wall_s']:7.1f} s wall  {pre['cpu_s']:7.1f} s CPU  "
+            f"({pre['wall_s'] / args.n * 1000:6.1f} ms/image)"
+        )
+        print(
+            f"    -> {seed_s / pre['wall_s']:.2f}x faster in wall time (target >= 3x), "
+            f"{seed_cpu / pre['cpu_s']:.2f}x less CPU"
+        )
         both_wall, both_cpu = ing["wall_s"] + pre["wall_s"], ing["cpu_s"] + pre["cpu_s"]
-        print(f"  vlkd ingest + preprocess:       {both_wall:7.1f} s wall  {both_cpu:7.1f} s CPU  -> "
-              f"{seed_s / both_wall:.2f}x faster (ingest hashes and verifies every file; the seed does not)")
-        print(f"  mean absolute pixel difference vs the seed's output: {mad:.2f} / 255 (worst image {mad_max:.2f})",
-              flush=True)
+        print(
+            f"  vlkd ingest + preprocess:       {both_wall:7.1f} s wall  {both_cpu:7.1f} s CPU  -> "
+            f"{seed_s / both_wall:.2f}x faster (ingest hashes and verifies every file; the seed does not)"
+        )
+        print(
+            f"  mean absolute pixel difference vs the seed's output: {mad:.2f} / 255 (worst image {mad_max:.2f})",
+            flush=True,
+        )
         whole = run_vlkd(tmp / f"set_{args.n}", tmp / "run_small", args.workers)
         ing, pre = whole["ingest"], whole["preprocess"]
-        print(f"  peak memory, {args.n} images in one run: main {pre['main_mb']:.0f} MB, largest worker "
-              f"{pre['worker_mb']:.0f} MB (ingest: {ing['main_mb']:.0f} / {ing['worker_mb']:.0f} MB)", flush=True)
+        print(
+            f"  peak memory, {args.n} images in one run: main {pre['main_mb']:.0f} MB, largest worker "
+            f"{pre['worker_mb']:.0f} MB (ingest: {ing['main_mb']:.0f} / {ing['worker_mb']:.0f} MB)",
+            flush=True,
+        )
         shutil.rmtree(tmp / "seed")
         if args.n_memory:
             shutil.rmtree(tmp / "run_small")
             make_set(base, args.n_memory, tmp / f"set_{args.n_memory}")
             big = run_vlkd(tmp / f"set_{args.n_memory}", tmp / "run_big", args.workers)
             bi, bp = big["ingest"], big["preprocess"]
-            print(f"  peak memory, {args.n_memory} images: main {bp['main_mb']:.0f} MB, largest worker "
-                  f"{bp['worker_mb']:.0f} MB (ingest: {bi['main_mb']:.0f} / {bi['worker_mb']:.0f} MB); "
-                  f"ratio to {args.n} images: main {bp['main_mb'] / pre['main_mb']:.2f}x, "
-                  f"worker {bp['worker_mb'] / pre['worker_mb']:.2f}x; "
-                  f"{bp['wall_s'] / args.n_memory * 1000:.1f} ms/image")
+            print(
+                f"  peak memory, {args.n_memory} images: main {bp['main_mb']:.0f} MB, largest worker "
+                f"{bp['worker_mb']:.0f} MB (ingest: {bi['main_mb']:.0f} / {bi['worker_mb']:.0f} MB); "
+                f"ratio to {args.n} images: main {bp['main_mb'] / pre['main_mb']:.2f}x, "
+                f"worker {bp['worker_mb'] / pre['worker_mb']:.2f}x; "
+                f"{bp['wall_s'] / args.n_memory * 1000:.1f} ms/image"
+            )
     finally:
         if args.keep:
             print(f"kept {tmp}")

@@ -31,8 +31,11 @@ KEY = "sk-bench-0123456789abcdef"
 
 
 def start_server(*args: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "vlkd.fake_provider", "--api-key", KEY, *args],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vlkd.fake_provider", "--api-key", KEY, *args],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     url = proc.stdout.readline().strip()
     return proc, url
 
@@ -67,8 +70,11 @@ class _SleepTeacherPlugin:
         class SleepTeacher(Teacher):
             async def respond(self, request):
                 await asyncio.sleep(latency)
-                return TeachResponse(text='```csv\n"Q1?","A1"\n"Q2?","A, 2"\n"Q3?","不存在"\n```',
-                                     input_tokens=900, output_tokens=40)
+                return TeachResponse(
+                    text='```csv\n"Q1?","A1"\n"Q2?","A, 2"\n"Q3?","不存在"\n```',
+                    input_tokens=900,
+                    output_tokens=40,
+                )
 
         register("sleep", SleepTeacher)
 
@@ -91,11 +97,14 @@ def run(folder: Path, run_dir: Path, teach: dict, **kwargs) -> tuple[dict, float
     from vlkd.core.recipe import load_recipe
 
     recipe = run_dir.parent / f"{run_dir.name}.yaml"
-    recipe.write_text(json.dumps({"name": "bench", "ingest": {"plugin": "files", "inputs": str(folder)},
-                                  "teach": teach}), encoding="utf-8")
+    recipe.write_text(
+        json.dumps({"name": "bench", "ingest": {"plugin": "files", "inputs": str(folder)}, "teach": teach}),
+        encoding="utf-8",
+    )
     t0 = time.perf_counter()
-    manifest = Engine(load_recipe(recipe, registry=registry()), run_dir, reporter=Reporter(quiet=True),
-                      **kwargs).run()
+    manifest = Engine(
+        load_recipe(recipe, registry=registry()), run_dir, reporter=Reporter(quiet=True), **kwargs
+    ).run()
     return manifest, time.perf_counter() - t0
 
 
@@ -110,10 +119,20 @@ def seed_loop(folder: Path, url: str, n: int) -> float:
     t0 = time.perf_counter()
     for path in paths:
         image_base64 = base64.b64encode(path.read_bytes()).decode("utf-8")
-        response = client.chat.completions.create(model="gpt-4o", temperature=1, max_tokens=2048, messages=[
-            {"role": "system", "content": [{"type": "text", "text": "..."}]},
-            {"role": "user", "content": [{"type": "image_url",
-                                          "image_url": {"url": f"data:image/png;base64,{image_base64}"}}]}])
+        response = client.chat.completions.create(
+            model="gpt-4o",
+            temperature=1,
+            max_tokens=2048,
+            messages=[
+                {"role": "system", "content": [{"type": "text", "text": "..."}]},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{image_base64}"}}
+                    ],
+                },
+            ],
+        )
         text = response.choices[0].message.content.replace("```csv", "").replace("```", "").strip()
         rows = [row.split(",", 1) for row in text.splitlines()]  # the seed's parsing
         assert rows
@@ -143,8 +162,11 @@ def main() -> None:
     proc, url = start_server("--latency", str(args.latency))
     try:
         cpu0 = time.process_time()
-        m, _ = run(folder, tmp / "run1", teach_section(url, concurrency=args.concurrency,
-                                                      http_backend=args.http_backend))
+        m, _ = run(
+            folder,
+            tmp / "run1",
+            teach_section(url, concurrency=args.concurrency, http_backend=args.http_backend),
+        )
         cpu = time.process_time() - cpu0
         entry = m["stages"]["teach"]
         wall = entry["wall_time_s"]
@@ -153,29 +175,39 @@ def main() -> None:
         ideal = args.concurrency / args.latency
         seed = seed_loop(folder, url, 25)  # measured, same server, same latency
         window = entry["facts"]["calls_window_s"]
-        print(f"[throughput, SDK over {args.http_backend}] {n} images, latency {args.latency * 1000:.0f} ms, concurrency {args.concurrency}: "
-              f"stage {wall:.2f} s (of which {wall - window:.2f} s start-up: SDK import, client), "
-              f"calls {window:.2f} s = {n / window:.1f} images/s = {n / window / ideal:.1%} of concurrency/latency "
-              f"({ideal:.0f}/s), {n / window / seed:.1f}x the seed's sequential loop (measured: {seed:.2f}/s, "
-              f"1/latency = {1 / args.latency:.0f}/s); "
-              f"whole stage {rate:.1f} images/s = {rate / ideal:.1%} of the ideal, {rate / seed:.1f}x the seed; "
-              f"client CPU {cpu / n * 1000:.1f} ms per image")
+        print(
+            f"[throughput, SDK over {args.http_backend}] {n} images, latency {args.latency * 1000:.0f} ms, concurrency {args.concurrency}: "
+            f"stage {wall:.2f} s (of which {wall - window:.2f} s start-up: SDK import, client), "
+            f"calls {window:.2f} s = {n / window:.1f} images/s = {n / window / ideal:.1%} of concurrency/latency "
+            f"({ideal:.0f}/s), {n / window / seed:.1f}x the seed's sequential loop (measured: {seed:.2f}/s, "
+            f"1/latency = {1 / args.latency:.0f}/s); "
+            f"whole stage {rate:.1f} images/s = {rate / ideal:.1%} of the ideal, {rate / seed:.1f}x the seed; "
+            f"client CPU {cpu / n * 1000:.1f} ms per image"
+        )
         _SleepTeacherPlugin.latency = args.latency
         m, _ = run(folder, tmp / "run_sleep", {"plugin": "sleep", "concurrency": args.concurrency})
         window = m["stages"]["teach"]["facts"]["calls_window_s"]
-        print(f"[throughput, driver alone] the same with a teacher that sleeps {args.latency * 1000:.0f} ms "
-              f"instead of HTTP: {n / window:.1f} images/s = {n / window / ideal:.1%} of concurrency/latency "
-              f"(whole rounds of {args.concurrency}: at most {n / (-(-n // args.concurrency) * args.latency) / ideal:.1%})")
+        print(
+            f"[throughput, driver alone] the same with a teacher that sleeps {args.latency * 1000:.0f} ms "
+            f"instead of HTTP: {n / window:.1f} images/s = {n / window / ideal:.1%} of concurrency/latency "
+            f"(whole rounds of {args.concurrency}: at most {n / (-(-n // args.concurrency) * args.latency) / ideal:.1%})"
+        )
         # 3. re-runs
         before = stats(url)["requests"]
         m, secs = run(folder, tmp / "run1", teach_section(url, concurrency=args.concurrency))
-        print(f"[re-run, stage up to date] requests {stats(url)['requests'] - before}, {secs:.2f} s "
-              f"(teach: {m['stages']['teach']['status']})")
-        m, secs = run(folder, tmp / "run1", teach_section(url, concurrency=args.concurrency), from_stage="teach")
+        print(
+            f"[re-run, stage up to date] requests {stats(url)['requests'] - before}, {secs:.2f} s "
+            f"(teach: {m['stages']['teach']['status']})"
+        )
+        m, secs = run(
+            folder, tmp / "run1", teach_section(url, concurrency=args.concurrency), from_stage="teach"
+        )
         u = m["stages"]["teach"]["usage"]
-        print(f"[re-run --from teach, from the cache] requests {stats(url)['requests'] - before}, "
-              f"{secs:.2f} s for the whole run, teach stage {m['stages']['teach']['wall_time_s']:.2f} s, "
-              f"{u['cached']} cached answers")
+        print(
+            f"[re-run --from teach, from the cache] requests {stats(url)['requests'] - before}, "
+            f"{secs:.2f} s for the whole run, teach stage {m['stages']['teach']['wall_time_s']:.2f} s, "
+            f"{u['cached']} cached answers"
+        )
     finally:
         proc.terminate()
 
@@ -188,9 +220,11 @@ def main() -> None:
             s = stats(url)
             ok, wall = entry["counts"]["ok"], entry["wall_time_s"]
             sustained = ok / wall * 60
-            print(f"[rate limit 600/min, {label}] {ok}/{args.rpm_images} images in {wall:.1f} s: "
-                  f"{sustained:.0f} requests/min = {sustained / 600:.1%} of the limit; "
-                  f"lost {args.rpm_images - ok}; 429s answered by the server {s['statuses'].get('429', 0)}")
+            print(
+                f"[rate limit 600/min, {label}] {ok}/{args.rpm_images} images in {wall:.1f} s: "
+                f"{sustained:.0f} requests/min = {sustained / 600:.1%} of the limit; "
+                f"lost {args.rpm_images - ok}; 429s answered by the server {s['statuses'].get('429', 0)}"
+            )
         finally:
             proc.terminate()
 
@@ -201,8 +235,9 @@ def main() -> None:
         from vlkd.core.teach.teacher import image_tokens, text_tokens
         from vlkd.plugins.teach.ocr_engine import ocr_text
 
-        seed_prompt = text_tokens(PromptSet(TeacherOptions(plugin="x")).text(
-            PromptSet(TeacherOptions(plugin="x")).default_system))
+        seed_prompt = text_tokens(
+            PromptSet(TeacherOptions(plugin="x")).text(PromptSet(TeacherOptions(plugin="x")).default_system)
+        )
 
         demo = Path(__file__).resolve().parents[1] / "recipes" / "data" / "demo"
         pages = sorted(demo.glob("*.png"))
@@ -218,9 +253,12 @@ def main() -> None:
             with Image.open(page) as im:
                 base.append(image_tokens(*im.size) + seed_prompt)  # the image plus the seed's prompt
         n = len(pages)
-        print(f"[ocr_context] {n} demo pages: the OCR hint adds {sum(added) / n:.0f} prompt tokens per image "
-              f"(+{sum(added) / sum(base):.0%} of the input tokens) and {sum(seconds) / n:.2f} s of CPU per image "
-              f"before the call; whether answers get better needs a real teacher and is not measurable offline")
+        print(
+            f"[ocr_context] {n} demo pages: the OCR hint adds {sum(added) / n:.0f} prompt tokens per image "
+            f"(+{sum(added) / sum(base):.0%} of the input tokens) and {sum(seconds) / n:.2f} s of CPU per image "
+            f"before the call; whether answers get better needs a real teacher and is not measurable offline"
+        )
+
 
 if __name__ == "__main__":
     main()

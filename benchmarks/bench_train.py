@@ -30,12 +30,28 @@ from pathlib import Path
 
 #: Qwen2-VL-2B-Instruct's shape (config.json of the hub checkpoint)
 QWEN2_VL_2B = {
-    "text": {"hidden_size": 1536, "intermediate_size": 8960, "num_hidden_layers": 28, "num_attention_heads": 12,
-             "num_key_value_heads": 2, "vocab_size": 151936, "max_position_embeddings": 32768,
-             "max_window_layers": 28, "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0,
-                                                          "mrope_section": [16, 24, 24]}},
-    "vision": {"depth": 32, "embed_dim": 1280, "hidden_size": 1536, "mlp_ratio": 4, "num_heads": 16,
-               "in_channels": 3, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2},
+    "text": {
+        "hidden_size": 1536,
+        "intermediate_size": 8960,
+        "num_hidden_layers": 28,
+        "num_attention_heads": 12,
+        "num_key_value_heads": 2,
+        "vocab_size": 151936,
+        "max_position_embeddings": 32768,
+        "max_window_layers": 28,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [16, 24, 24]},
+    },
+    "vision": {
+        "depth": 32,
+        "embed_dim": 1280,
+        "hidden_size": 1536,
+        "mlp_ratio": 4,
+        "num_heads": 16,
+        "in_channels": 3,
+        "patch_size": 14,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+    },
 }
 
 
@@ -47,12 +63,20 @@ def build_random_2b(tiny: Path, out_dir: Path) -> Path:
     if (out_dir / "model.safetensors.index.json").exists() or (out_dir / "model.safetensors").exists():
         return out_dir
     tiny_cfg = AutoConfig.from_pretrained(tiny)
-    ids = {k: getattr(tiny_cfg, k) for k in ("image_token_id", "video_token_id", "vision_start_token_id",
-                                             "vision_end_token_id")}
-    text = {**QWEN2_VL_2B["text"], "bos_token_id": tiny_cfg.text_config.bos_token_id,
-            "eos_token_id": tiny_cfg.text_config.eos_token_id, "pad_token_id": tiny_cfg.text_config.pad_token_id,
-            "tie_word_embeddings": True}
-    config = Qwen2VLConfig(text_config=text, vision_config=QWEN2_VL_2B["vision"], tie_word_embeddings=True, **ids)
+    ids = {
+        k: getattr(tiny_cfg, k)
+        for k in ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
+    }
+    text = {
+        **QWEN2_VL_2B["text"],
+        "bos_token_id": tiny_cfg.text_config.bos_token_id,
+        "eos_token_id": tiny_cfg.text_config.eos_token_id,
+        "pad_token_id": tiny_cfg.text_config.pad_token_id,
+        "tie_word_embeddings": True,
+    }
+    config = Qwen2VLConfig(
+        text_config=text, vision_config=QWEN2_VL_2B["vision"], tie_word_embeddings=True, **ids
+    )
     torch.manual_seed(0)
     with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
         model = Qwen2VLForConditionalGeneration(config).to(torch.bfloat16)
@@ -67,8 +91,12 @@ def build_random_2b(tiny: Path, out_dir: Path) -> Path:
 def make_dataset(root: Path, n: int, size: int) -> Path:
     from PIL import Image, ImageDraw
 
-    questions = [("What part is shown?", "brake pad"), ("图中是什么零件?", "刹车片"),
-                 ("Which warning light is on?", "ABS"), ("Is a spark plug present?", "不存在")]
+    questions = [
+        ("What part is shown?", "brake pad"),
+        ("图中是什么零件?", "刹车片"),
+        ("Which warning light is on?", "ABS"),
+        ("Is a spark plug present?", "不存在"),
+    ]
     (root / "images").mkdir(parents=True, exist_ok=True)
     rows = []
     for i in range(n):
@@ -76,26 +104,68 @@ def make_dataset(root: Path, n: int, size: int) -> Path:
         ImageDraw.Draw(image).rectangle([4, 4, size // 2 + i, size // 3], outline=(255, 255, 255))
         image.save(root / "images" / f"{i:03d}.png")
         q, a = questions[i % len(questions)]
-        rows.append({"messages": [{"role": "user", "content": f"<image>{q}"},
-                                  {"role": "assistant", "content": a}], "images": [f"images/{i:03d}.png"]})
+        rows.append(
+            {
+                "messages": [{"role": "user", "content": f"<image>{q}"}, {"role": "assistant", "content": a}],
+                "images": [f"images/{i:03d}.png"],
+            }
+        )
     (root / "train.json").write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
-    (root / "dataset_info.json").write_text(json.dumps({"vlkd_train": {
-        "file_name": "train.json", "formatting": "sharegpt", "columns": {"messages": "messages", "images": "images"},
-        "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
-                 "system_tag": "system"}}}), encoding="utf-8")
-    (root / "vlkd_dataset.json").write_text(json.dumps({
-        "format": "llamafactory", "splits": {"train": "train.json"}, "dataset_info": "dataset_info.json",
-        "media_dir": str(root), "pairs": n, "images": n}), encoding="utf-8")
+    (root / "dataset_info.json").write_text(
+        json.dumps(
+            {
+                "vlkd_train": {
+                    "file_name": "train.json",
+                    "formatting": "sharegpt",
+                    "columns": {"messages": "messages", "images": "images"},
+                    "tags": {
+                        "role_tag": "role",
+                        "content_tag": "content",
+                        "user_tag": "user",
+                        "assistant_tag": "assistant",
+                        "system_tag": "system",
+                    },
+                }
+            }
+        ),
+        encoding="utf-8",
+    )
+    (root / "vlkd_dataset.json").write_text(
+        json.dumps(
+            {
+                "format": "llamafactory",
+                "splits": {"train": "train.json"},
+                "dataset_info": "dataset_info.json",
+                "media_dir": str(root),
+                "pairs": n,
+                "images": n,
+            }
+        ),
+        encoding="utf-8",
+    )
     return root
 
 
 def trainer_options(args: argparse.Namespace, student: str, dataset: str) -> dict:
     size = args.image_size
-    options = {"student": student, "dataset": dataset, "max_steps": args.steps, "lora_target": "all-linear",
-               "per_device_train_batch_size": args.batch_size, "gradient_accumulation_steps": 1,
-               "learning_rate": 1e-4, "warmup_ratio": 0.0, "logging_steps": 1, "save_steps": 10 ** 6,
-               "report_to": [], "cutoff_len": 2048, "image_min_pixels": 28 * 28, "image_max_pixels": size * size,
-               "loraplus_lr_ratio": None, "optim": "adamw_torch"}
+    options = {
+        "student": student,
+        "dataset": dataset,
+        "max_steps": args.steps,
+        "lora_target": "all-linear",
+        "per_device_train_batch_size": args.batch_size,
+        "gradient_accumulation_steps": 1,
+        "learning_rate": 1e-4,
+        "warmup_ratio": 0.0,
+        "logging_steps": 1,
+        "save_steps": 10**6,
+        "report_to": [],
+        "cutoff_len": 2048,
+        "image_min_pixels": 28 * 28,
+        "image_max_pixels": size * size,
+        "loraplus_lr_ratio": None,
+        "optim": "adamw_torch",
+    }
     return options
 
 
@@ -126,10 +196,17 @@ def worker(args: argparse.Namespace) -> None:
         log = [json.loads(x) for x in (out / "trainer_log.jsonl").read_text().splitlines()]
         vram = [r["vram_allocated"] for r in log if "vram_allocated" in r]
         gpu = max(vram) if vram else None
-    figures.update(train_runtime_s=runtime, steps_per_s=steps_s,
-                   tokens_per_s=tokens / runtime if tokens and runtime else None, peak_gpu_gib=gpu,
-                   peak_rss_mib=max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                                    resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024)
+    figures.update(
+        train_runtime_s=runtime,
+        steps_per_s=steps_s,
+        tokens_per_s=tokens / runtime if tokens and runtime else None,
+        peak_gpu_gib=gpu,
+        peak_rss_mib=max(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        )
+        / 1024,
+    )
     print("BENCH " + json.dumps(figures), flush=True)
 
 
@@ -142,9 +219,24 @@ def median(values: list) -> object:
 
 
 def run_worker(name: str, args: argparse.Namespace, student: Path, dataset: Path, work: Path) -> dict:
-    cmd = [sys.executable, __file__, "--worker", name, "--student", str(student), "--dataset", str(dataset),
-           "--run-dir", str(work / f"run-{name}"), "--steps", str(args.steps), "--batch-size", str(args.batch_size),
-           "--image-size", str(args.image_size)] + (["--gpu"] if args.gpu else [])
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        name,
+        "--student",
+        str(student),
+        "--dataset",
+        str(dataset),
+        "--run-dir",
+        str(work / f"run-{name}"),
+        "--steps",
+        str(args.steps),
+        "--batch-size",
+        str(args.batch_size),
+        "--image-size",
+        str(args.image_size),
+    ] + (["--gpu"] if args.gpu else [])
     proc = subprocess.run(cmd, capture_output=True, text=True)
     lines = [x for x in proc.stdout.splitlines() if x.startswith("BENCH ")]
     if proc.returncode != 0 or not lines:
@@ -153,15 +245,21 @@ def run_worker(name: str, args: argparse.Namespace, student: Path, dataset: Path
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--gpu", action="store_true", help="Qwen2-VL-2B-shaped random model on CUDA")
     parser.add_argument("--steps", type=int, default=None, help="optimiser steps [20 CPU, 30 GPU]")
     parser.add_argument("--batch-size", type=int, default=None, help="[4 CPU, 2 GPU]")
-    parser.add_argument("--image-size", type=int, default=None, help="square images, pixels a side [224 CPU, 448 GPU]")
+    parser.add_argument(
+        "--image-size", type=int, default=None, help="square images, pixels a side [224 CPU, 448 GPU]"
+    )
     parser.add_argument("--samples", type=int, default=32)
     parser.add_argument("--trainers", default="peft,llamafactory")
     parser.add_argument("--repeat", type=int, default=1, help="runs per trainer, interleaved; medians shown")
-    parser.add_argument("--keep", type=Path, default=None, help="work directory to keep (default: a temporary one)")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="work directory to keep (default: a temporary one)"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--student", help=argparse.SUPPRESS)
     parser.add_argument("--dataset", help=argparse.SUPPRESS)
@@ -189,9 +287,11 @@ def main() -> None:
         dataset = make_dataset(work / "dataset", args.samples, args.image_size)
         device = torch.cuda.get_device_name(0) if args.gpu else f"CPU ({os.cpu_count()} cores)"
         tokens = (args.image_size // 28) ** 2
-        print(f"student: {'random Qwen2-VL-2B shape' if args.gpu else 'tiny-qwen2-vl'}; device: {device}; "
-              f"{args.steps} steps x batch {args.batch_size}; {args.image_size}px images ({tokens} visual tokens); "
-              f"LoRA all-linear r=8; torch {torch.__version__}; medians of {args.repeat} interleaved run(s)")
+        print(
+            f"student: {'random Qwen2-VL-2B shape' if args.gpu else 'tiny-qwen2-vl'}; device: {device}; "
+            f"{args.steps} steps x batch {args.batch_size}; {args.image_size}px images ({tokens} visual tokens); "
+            f"LoRA all-linear r=8; torch {torch.__version__}; medians of {args.repeat} interleaved run(s)"
+        )
         runs: dict[str, list[dict]] = {name: [] for name in args.trainers.split(",")}
         for _ in range(args.repeat):  # interleaved, so a busy moment of the machine hits both
             for name in runs:
@@ -200,13 +300,19 @@ def main() -> None:
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
-    rows = [("wall (whole stage), s", "wall_s", "{:.1f}"), ("train loop, s", "train_runtime_s", "{:.2f}"),
-            ("steps/s", "steps_per_s", "{:.3f}"), ("tokens/s", "tokens_per_s", "{:.0f}"),
-            ("peak RSS, MiB", "peak_rss_mib", "{:.0f}")]
+    rows = [
+        ("wall (whole stage), s", "wall_s", "{:.1f}"),
+        ("train loop, s", "train_runtime_s", "{:.2f}"),
+        ("steps/s", "steps_per_s", "{:.3f}"),
+        ("tokens/s", "tokens_per_s", "{:.0f}"),
+        ("peak RSS, MiB", "peak_rss_mib", "{:.0f}"),
+    ]
     if args.gpu:
         rows.append(("peak GPU memory, GiB", "peak_gpu_gib", "{:.2f}"))
     names = list(results)
-    print(f"{'':24}" + "".join(f"{n:>14}" for n in names) + ("   llamafactory/peft" if len(names) == 2 else ""))
+    print(
+        f"{'':24}" + "".join(f"{n:>14}" for n in names) + ("   llamafactory/peft" if len(names) == 2 else "")
+    )
     for label, key, fmt in rows:
         values = [results[n].get(key) for n in names]
         cells = "".join(f"{(fmt.format(v) if v is not None else '-'):>14}" for v in values)

@@ -53,8 +53,16 @@ def page(width: int, height: int) -> tuple[Image.Image, ImageDraw.ImageDraw]:
     return image, ImageDraw.Draw(image)
 
 
-def table(draw: ImageDraw.ImageDraw, font: ImageFont.FreeTypeFont, top: int, left: int,
-          widths: list[int], rows: list[list[str]], row_h: int = 44, header_fill=(225, 232, 240)) -> int:
+def table(
+    draw: ImageDraw.ImageDraw,
+    font: ImageFont.FreeTypeFont,
+    top: int,
+    left: int,
+    widths: list[int],
+    rows: list[list[str]],
+    row_h: int = 44,
+    header_fill=(225, 232, 240),
+) -> int:
     """Draw a ruled table; return the y below it."""
     y = top
     for r, row in enumerate(rows):
@@ -103,8 +111,13 @@ def parts_catalog_en(fonts: Fonts) -> Image.Image:
     return image
 
 
-def warning_light(draw: ImageDraw.ImageDraw, center: tuple[int, int], colour: tuple[int, int, int],
-                  symbol: str, font: ImageFont.FreeTypeFont) -> None:
+def warning_light(
+    draw: ImageDraw.ImageDraw,
+    center: tuple[int, int],
+    colour: tuple[int, int, int],
+    symbol: str,
+    font: ImageFont.FreeTypeFont,
+) -> None:
     x, y = center
     draw.ellipse([x - 42, y - 42, x + 42, y + 42], fill=(30, 30, 30), outline=colour, width=5)
     draw.text((x, y), symbol, font=font, fill=colour, anchor="mm")
@@ -136,8 +149,11 @@ def dashboard(fonts: Fonts, lights=DASHBOARD_LIGHTS) -> Image.Image:
         tx, ty = cx + (r - 35) * math.cos(angle), cy - (r - 35) * math.sin(angle)
         draw.text((tx, ty), str(kmh), font=fonts(20), fill="white", anchor="mm")
     needle = math.radians(225 - 60 / 220 * 270)
-    draw.line([cx, cy, cx + (r - 50) * math.cos(needle), cy - (r - 50) * math.sin(needle)], fill=(230, 60, 40),
-              width=5)
+    draw.line(
+        [cx, cy, cx + (r - 50) * math.cos(needle), cy - (r - 50) * math.sin(needle)],
+        fill=(230, 60, 40),
+        width=5,
+    )
     draw.text((cx, cy + 70), "km/h", font=fonts(20), fill="white", anchor="mm")
     # warning lights, lit
     for i, (colour, symbol, label) in enumerate(lights):
@@ -161,8 +177,13 @@ def digital_cluster(fonts: Fonts) -> Image.Image:
     draw.text((500, 330), "62", font=fonts(110), fill="white", anchor="mm")
     draw.text((500, 410), "km/h", font=fonts(28), fill=(200, 200, 200), anchor="mm")
     draw.rectangle([150, 470, 850, 560], outline=(240, 170, 0), width=3)
-    draw.text((500, 515), "请检查胎压  Check tyre pressure: 左前 LF 180 kPa", font=fonts(26),
-              fill=(240, 170, 0), anchor="mm")
+    draw.text(
+        (500, 515),
+        "请检查胎压  Check tyre pressure: 左前 LF 180 kPa",
+        font=fonts(26),
+        fill=(240, 170, 0),
+        anchor="mm",
+    )
     return image
 
 
@@ -180,7 +201,9 @@ def manual_torque(fonts: Fonts) -> Image.Image:
     ]
     y = table(draw, fonts(23), 130, 40, [420, 160, 230], rows, row_h=52)
     draw.text((40, y + 25), "注意: 按对角线顺序分两次拧紧车轮螺母。", font=fonts(23), fill=INK)
-    draw.text((40, y + 65), "Note: tighten wheel nuts in a star pattern, in two passes.", font=fonts(23), fill=INK)
+    draw.text(
+        (40, y + 65), "Note: tighten wheel nuts in a star pattern, in two passes.", font=fonts(23), fill=INK
+    )
     return image
 
 
@@ -233,7 +256,8 @@ def pdf_pages(fonts: Fonts) -> list[Image.Image]:
 def save_png(image: Image.Image, path: Path) -> None:
     # few colours: a palette PNG keeps text crisp and the file small
     image.quantize(colors=64, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
-        path, "PNG", optimize=True)
+        path, "PNG", optimize=True
+    )
 
 
 def save_rotated_jpeg(image: Image.Image, path: Path) -> None:
@@ -247,13 +271,19 @@ def save_rotated_jpeg(image: Image.Image, path: Path) -> None:
 def write_all(out: Path, fonts: Fonts) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     files = []
-    for name, image in [("parts_table.png", parts_table(fonts)), ("dashboard.png", dashboard(fonts)),
-                        ("manual_torque.png", manual_torque(fonts)), ("fault_codes.png", fault_codes(fonts))]:
+    for name, image in [
+        ("parts_table.png", parts_table(fonts)),
+        ("dashboard.png", dashboard(fonts)),
+        ("manual_torque.png", manual_torque(fonts)),
+        ("fault_codes.png", fault_codes(fonts)),
+    ]:
         save_png(image, out / name)
         files.append(out / name)
     parts_catalog_en(fonts).save(out / "parts_catalog_en.jpg", "JPEG", quality=80)
     files.append(out / "parts_catalog_en.jpg")
-    save_rotated_jpeg(digital_cluster(fonts).resize((800, 480), Image.Resampling.LANCZOS), out / "dashboard_phone.jpg")
+    save_rotated_jpeg(
+        digital_cluster(fonts).resize((800, 480), Image.Resampling.LANCZOS), out / "dashboard_phone.jpg"
+    )
     files.append(out / "dashboard_phone.jpg")
     # bilevel pages, as a document scanner makes them: CCITT G4 in the PDF keeps it about 11 KB
     pages = [p.convert("L").point(lambda v: 255 if v > 150 else 0).convert("1") for p in pdf_pages(fonts)]
@@ -298,11 +328,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "recipes" / "data" / "demo")
     parser.add_argument("--font", help="a TTF/TTC font with Chinese glyphs")
-    parser.add_argument("--check-ocr", action="store_true", help="run rapidocr on the images and print the text")
+    parser.add_argument(
+        "--check-ocr", action="store_true", help="run rapidocr on the images and print the text"
+    )
     args = parser.parse_args()
     files = write_all(args.out, Fonts(args.font))
     for path in files:
-        print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}  {path.stat().st_size / 1024:.1f} KB")
+        print(
+            f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}  {path.stat().st_size / 1024:.1f} KB"
+        )
     if args.check_ocr:
         check_ocr(files)
 

@@ -25,8 +25,12 @@ app = typer.Typer(
 RecipeArg = Annotated[Path, typer.Argument(help="The recipe YAML file.", show_default=False)]
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option("--set", "-s", metavar="KEY=VALUE",
-                 help="Override a recipe key, typed as YAML (repeatable): --set teach.model=gpt-4o-mini"),
+    typer.Option(
+        "--set",
+        "-s",
+        metavar="KEY=VALUE",
+        help="Override a recipe key, typed as YAML (repeatable): --set teach.model=gpt-4o-mini",
+    ),
 ]
 
 
@@ -40,12 +44,22 @@ def _console(stderr: bool = True):
 def run(
     recipe: RecipeArg,
     set_: SetOpt = None,
-    run_dir: Annotated[Path | None, typer.Option("--run-dir", help="Run directory [default: runs/<recipe name>]")] = None,
-    from_stage: Annotated[str | None, typer.Option("--from", help="Run from this stage on (re-runs it).")] = None,
+    run_dir: Annotated[
+        Path | None, typer.Option("--run-dir", help="Run directory [default: runs/<recipe name>]")
+    ] = None,
+    from_stage: Annotated[
+        str | None, typer.Option("--from", help="Run from this stage on (re-runs it).")
+    ] = None,
     to_stage: Annotated[str | None, typer.Option("--to", help="Stop after this stage.")] = None,
-    fresh: Annotated[bool, typer.Option("--fresh", help="Start the run directory over (the response cache is kept).")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would run, calls and cost estimates; spend nothing.")] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read the teacher response cache.")] = False,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Start the run directory over (the response cache is kept).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would run, calls and cost estimates; spend nothing.")
+    ] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not read the teacher response cache.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
 ) -> None:
     """Run a recipe; a re-run skips finished stages and resumes unfinished ones."""
@@ -61,8 +75,16 @@ def run(
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     reporter = Reporter(quiet=quiet)
-    engine = Engine(loaded, run_dir, fresh=fresh, from_stage=from_stage, to_stage=to_stage,
-                    dry_run=dry_run, no_cache=no_cache, reporter=reporter)
+    engine = Engine(
+        loaded,
+        run_dir,
+        fresh=fresh,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        dry_run=dry_run,
+        no_cache=no_cache,
+        reporter=reporter,
+    )
     engine.run()
     if not dry_run:
         reporter.info(f"run directory: {engine.run_dir.path}")
@@ -75,11 +97,15 @@ def validate(recipe: RecipeArg, set_: SetOpt = None) -> None:
 
     loaded = load_recipe(recipe, set_ or [])
     stages = ", ".join(f"{n} ({'+'.join(s.info.name for s in c.steps)})" for n, c in loaded.stages.items())
-    _console(stderr=False).print(f"[green]ok[/green] {recipe}: recipe '{loaded.name}': {stages or 'no stages'}")
+    _console(stderr=False).print(
+        f"[green]ok[/green] {recipe}: recipe '{loaded.name}': {stages or 'no stages'}"
+    )
 
 
 @app.command()
-def plugins(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+def plugins(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
     """List the installed plugins: kind, name, distribution, version, availability."""
     import json
 
@@ -89,11 +115,17 @@ def plugins(as_json: Annotated[bool, typer.Option("--json", help="Machine-readab
     rows = []
     for info in registry.all():
         missing = info.missing_modules()
-        rows.append({
-            "kind": info.kind.name, "name": info.name, "distribution": info.distribution,
-            "version": info.version, "available": not missing,
-            "install": info.install_hint() if missing else None, "description": info.description,
-        })
+        rows.append(
+            {
+                "kind": info.kind.name,
+                "name": info.name,
+                "distribution": info.distribution,
+                "version": info.version,
+                "available": not missing,
+                "install": info.install_hint() if missing else None,
+                "description": info.description,
+            }
+        )
     if as_json:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -114,7 +146,9 @@ def plugins(as_json: Annotated[bool, typer.Option("--json", help="Machine-readab
 
 
 @app.command()
-def schema(output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None) -> None:
+def schema(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+) -> None:
     """Print the JSON Schema of recipes, covering every installed plugin's options."""
     import json
 

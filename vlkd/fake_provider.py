@@ -34,10 +34,25 @@ from typing import Any
 Fault = str
 Answer = Callable[[str, dict[str, Any]], Any]
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
-            500: "Internal Server Error", 503: "Service Unavailable", 529: "Overloaded"}
-_ANTHROPIC_ERRORS = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
-                     429: "rate_limit_error", 500: "api_error", 503: "api_error", 529: "overloaded_error"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+    529: "Overloaded",
+}
+_ANTHROPIC_ERRORS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    503: "api_error",
+    529: "overloaded_error",
+}
 
 
 def default_pairs(image: str) -> list[dict[str, str]]:
@@ -50,16 +65,26 @@ def default_pairs(image: str) -> list[dict[str, str]]:
 
 
 def pairs_csv(pairs: list[dict[str, str]]) -> str:
-    rows = ['"问题","答案"'] + ['"{}","{}"'.format(p["question"].replace('"', '""'), p["answer"].replace('"', '""'))
-                                for p in pairs]
+    rows = ['"问题","答案"'] + [
+        '"{}","{}"'.format(p["question"].replace('"', '""'), p["answer"].replace('"', '""')) for p in pairs
+    ]
     return "好的,以下是问答对:\n```csv\n" + "\n".join(rows) + "\n```\n"
 
 
 class FakeProvider:
-    def __init__(self, *, latency: float = 0.0, api_key: str | None = "sk-test-0123456789abcdef",
-                 rpm: float | None = None, burst: float | None = None, hang: float = 30.0,
-                 models: set[str] | None = None, answer: Answer | None = None,
-                 host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        api_key: str | None = "sk-test-0123456789abcdef",
+        rpm: float | None = None,
+        burst: float | None = None,
+        hang: float = 30.0,
+        models: set[str] | None = None,
+        answer: Answer | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
         self.latency = latency
         self.api_key = api_key
         self.rpm = rpm
@@ -133,8 +158,11 @@ class FakeProvider:
         self.stop()
 
     def stats(self) -> dict[str, Any]:
-        return {"requests": sum(self.requests.values()), "by_image": dict(self.requests),
-                "statuses": {str(k): v for k, v in self.statuses.items()}}
+        return {
+            "requests": sum(self.requests.values()),
+            "by_image": dict(self.requests),
+            "statuses": {str(k): v for k, v in self.statuses.items()},
+        }
 
     # -- HTTP/1.1 -------------------------------------------------------------------------
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -158,8 +186,12 @@ class FakeProvider:
                     return
                 status, payload, extra = result
                 data = json.dumps(payload, ensure_ascii=False).encode()
-                out = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}", "content-type: application/json",
-                       f"content-length: {len(data)}", *(f"{k}: {v}" for k, v in extra.items())]
+                out = [
+                    f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}",
+                    "content-type: application/json",
+                    f"content-length: {len(data)}",
+                    *(f"{k}: {v}" for k, v in extra.items()),
+                ]
                 writer.write(("\r\n".join(out) + "\r\n\r\n").encode() + data)
                 await writer.drain()
                 if headers.get("connection", "").lower() == "close":
@@ -192,8 +224,9 @@ class FakeProvider:
                 return None
             return (1 - self._tokens) / rate
 
-    async def _respond(self, method: str, path: str, headers: dict[str, str],
-                       body: bytes) -> tuple[int, Any, dict[str, str]] | None:
+    async def _respond(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str]] | None:
         if method == "GET" and path == "/_stats":
             return 200, self.stats(), {}
         if method != "POST" or path not in ("/v1/chat/completions", "/v1/messages"):
@@ -208,20 +241,31 @@ class FakeProvider:
             self.requests[image] += 1
             if self.keep_bodies:
                 self.bodies.append(_without_images(req))
-                self.headers.append({k: v for k, v in headers.items() if k not in ("authorization", "x-api-key")})
+                self.headers.append(
+                    {k: v for k, v in headers.items() if k not in ("authorization", "x-api-key")}
+                )
         # Anthropic's API takes x-api-key; recent SDKs send the key as a bearer token
-        key = headers.get("x-api-key") if api == "anthropic" and "x-api-key" in headers \
+        key = (
+            headers.get("x-api-key")
+            if api == "anthropic" and "x-api-key" in headers
             else headers.get("authorization", "").removeprefix("Bearer ")
+        )
         if self.api_key is not None and key != self.api_key:
             masked = f"{key[:3]}***{key[-4:]}" if len(key) > 8 else "***"
             return self._error(api, 401, f"Incorrect API key provided: {masked}", code="invalid_api_key")
         if self.models is not None and req.get("model") not in self.models:
-            return self._error(api, 404, f"The model `{req.get('model')}` does not exist", code="model_not_found")
+            return self._error(
+                api, 404, f"The model `{req.get('model')}` does not exist", code="model_not_found"
+            )
         wait = self._take_token()
         if wait is not None:
-            return self._error(api, 429, "Rate limit reached for requests", code="rate_limit_exceeded",
-                               headers={"retry-after-ms": str(int(wait * 1000) + 1),
-                                        "retry-after": str(math.ceil(wait))})
+            return self._error(
+                api,
+                429,
+                "Rate limit reached for requests",
+                code="rate_limit_exceeded",
+                headers={"retry-after-ms": str(int(wait * 1000) + 1), "retry-after": str(math.ceil(wait))},
+            )
         fault = self._next_fault(image)
         if self.latency:
             await asyncio.sleep(self.latency)
@@ -242,14 +286,25 @@ class FakeProvider:
         self.statuses[200] += 1
         return 200, _completion(api, req, content, truncated=fault == "truncated"), {}
 
-    def _error(self, api: str, status: int, message: str, *, code: str | None = None,
-               headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
+    def _error(
+        self,
+        api: str,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any, dict[str, str]]:
         self.statuses[status] += 1
         if api == "openai":
-            payload = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
+            payload = {
+                "error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}
+            }
         else:
-            payload = {"type": "error", "error": {"type": _ANTHROPIC_ERRORS.get(status, "api_error"),
-                                                  "message": message}}
+            payload = {
+                "type": "error",
+                "error": {"type": _ANTHROPIC_ERRORS.get(status, "api_error"), "message": message},
+            }
         return status, payload, headers or {}
 
     def _content(self, image: str, req: dict[str, Any], api: str, fault: Fault | None) -> Any:
@@ -311,35 +366,62 @@ def _completion(api: str, req: dict[str, Any], content: Any, truncated: bool = F
     prompt_tokens = _prompt_tokens(req)
     if api == "openai":
         text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
-        return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
-                "model": req.get("model", "fake"),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                             "finish_reason": "length" if truncated else "stop", "logprobs": None}],
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text) // 2 + 1,
-                          "total_tokens": prompt_tokens + len(text) // 2 + 1}}
+        return {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": req.get("model", "fake"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "length" if truncated else "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": len(text) // 2 + 1,
+                "total_tokens": prompt_tokens + len(text) // 2 + 1,
+            },
+        }
     if req.get("tools") and not isinstance(content, str):
-        block: dict[str, Any] = {"type": "tool_use", "id": "toolu_fake", "name": req["tools"][0]["name"],
-                                 "input": content}
+        block: dict[str, Any] = {
+            "type": "tool_use",
+            "id": "toolu_fake",
+            "name": req["tools"][0]["name"],
+            "input": content,
+        }
         out_len, stop = len(json.dumps(content, ensure_ascii=False)), "tool_use"
     else:
         text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
         block, out_len = {"type": "text", "text": text}, len(text)
         stop = "max_tokens" if truncated else "end_turn"
-    return {"id": "msg_fake", "type": "message", "role": "assistant", "model": req.get("model", "fake"),
-            "content": [block], "stop_reason": stop, "stop_sequence": None,
-            "usage": {"input_tokens": prompt_tokens, "output_tokens": out_len // 2 + 1}}
+    return {
+        "id": "msg_fake",
+        "type": "message",
+        "role": "assistant",
+        "model": req.get("model", "fake"),
+        "content": [block],
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": {"input_tokens": prompt_tokens, "output_tokens": out_len // 2 + 1},
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="fake OpenAI/Anthropic server for teacher tests and benchmarks")
+    parser = argparse.ArgumentParser(
+        description="fake OpenAI/Anthropic server for teacher tests and benchmarks"
+    )
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--rpm", type=float, default=None)
     parser.add_argument("--burst", type=float, default=None)
     parser.add_argument("--api-key", default="sk-test-0123456789abcdef")
     args = parser.parse_args(argv)
-    server = FakeProvider(latency=args.latency, rpm=args.rpm, burst=args.burst, api_key=args.api_key,
-                          port=args.port)
+    server = FakeProvider(
+        latency=args.latency, rpm=args.rpm, burst=args.burst, api_key=args.api_key, port=args.port
+    )
     server.keep_bodies = False
     server.start()
     print(server.url, flush=True)

@@ -61,7 +61,9 @@ def vlkd_recipe(tmp_path: Path) -> Callable[..., Any]:
     from vlkd.core.recipe_source import load_recipe_source
 
     def make(recipe: dict[str, Any] | str, registry: Any, overrides: tuple[str, ...] = ()):
-        text = recipe if isinstance(recipe, str) else yaml.safe_dump(recipe, allow_unicode=True, sort_keys=False)
+        text = (
+            recipe if isinstance(recipe, str) else yaml.safe_dump(recipe, allow_unicode=True, sort_keys=False)
+        )
         path = tmp_path / "recipe.yaml"
         path.write_text(text, encoding="utf-8")
         return build_recipe(load_recipe_source(path, overrides), registry)
@@ -74,8 +76,13 @@ def vlkd_images(tmp_path: Path) -> Callable[..., list[Path]]:
     """Factory: ``vlkd_images(n=3, size=(64, 48), fmt="PNG", folder=None)`` -> paths of tiny distinct images."""
     from PIL import Image, ImageDraw
 
-    def make(n: int = 3, size: tuple[int, int] = (64, 48), fmt: str = "PNG", folder: Path | None = None,
-             seed: int = 0) -> list[Path]:
+    def make(
+        n: int = 3,
+        size: tuple[int, int] = (64, 48),
+        fmt: str = "PNG",
+        folder: Path | None = None,
+        seed: int = 0,
+    ) -> list[Path]:
         folder = folder or tmp_path / "images"
         folder.mkdir(parents=True, exist_ok=True)
         rng = random.Random(seed)
@@ -84,8 +91,11 @@ def vlkd_images(tmp_path: Path) -> Callable[..., list[Path]]:
         for i in range(n):
             image = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
             draw = ImageDraw.Draw(image)
-            draw.rectangle([rng.randrange(size[0] // 2), rng.randrange(size[1] // 2), size[0] - 1, size[1] - 1],
-                           outline=(0, 0, 0), width=2)
+            draw.rectangle(
+                [rng.randrange(size[0] // 2), rng.randrange(size[1] // 2), size[0] - 1, size[1] - 1],
+                outline=(0, 0, 0),
+                width=2,
+            )
             draw.text((2, 2), str(i), fill=(255, 255, 255))
             path = folder / f"image_{i:03d}.{ext}"
             image.save(path, fmt.upper())

@@ -23,7 +23,9 @@ def test_review_import_command(tmp_path, capsys):
         writer.writerows(rows)
     code, text = run_cli(capsys, "review", "import", str(run.run_dir), str(back))
     assert code == 2
-    assert "back.csv: 1 invalid row(s); nothing was applied" in text and "row 3: unknown status 'maybe'" in text
+    assert (
+        "back.csv: 1 invalid row(s); nothing was applied" in text and "row 3: unknown status 'maybe'" in text
+    )
     rows[1]["status"] = "rejected"
     with back.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
@@ -35,7 +37,9 @@ def test_review_import_command(tmp_path, capsys):
     assert f"vlkd run {run.recipe_path} --run-dir {run.run_dir}" in text
     stored = run.run_dir / "review-imports" / "0001-back.csv"
     assert stored.is_file()
-    index = [json.loads(x) for x in (run.run_dir / "review-imports" / "imports.jsonl").read_text().splitlines()]
+    index = [
+        json.loads(x) for x in (run.run_dir / "review-imports" / "imports.jsonl").read_text().splitlines()
+    ]
     assert index[0]["file"] == "0001-back.csv" and index[0]["changes"] == 1
     manifest = run.run()
     assert manifest["stages"]["review"]["facts"]["status"] == {"pending": 1, "rejected": 1}

@@ -22,11 +22,17 @@ from vlkd.core.plugin import Plugin, StagePlugin
 class CountingOptions(PluginOptions):
     n: int = Field(10, gt=0, description="how many items")
     calls_file: str | None = Field(None, description="append one line per finished item here")
-    hang_at: int | None = Field(None, json_schema_extra={"fingerprint": False},
-                                description="sleep forever when reaching this item (to be killed)")
+    hang_at: int | None = Field(
+        None,
+        json_schema_extra={"fingerprint": False},
+        description="sleep forever when reaching this item (to be killed)",
+    )
     skip_every: int | None = None
-    fail_at: int | None = Field(None, json_schema_extra={"fingerprint": False},
-                                description="raise at this item (a fault that goes away on resume)")
+    fail_at: int | None = Field(
+        None,
+        json_schema_extra={"fingerprint": False},
+        description="raise at this item (a fault that goes away on resume)",
+    )
     on_error: OnError = "skip"
     workers: int = Field(1, json_schema_extra={"fingerprint": False})
     api_key: SecretStr | None = None
@@ -51,8 +57,15 @@ class _Work:
             fd = os.open(o.calls_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             os.write(fd, f"{i}\n".encode())
             os.close(fd)
-        return [{"id": f"{i:06d}", "path": f"/nowhere/{i}.png", "width": 1, "height": 1,
-                 "metadata": {"label": o.label}}]
+        return [
+            {
+                "id": f"{i:06d}",
+                "path": f"/nowhere/{i}.png",
+                "width": 1,
+                "height": 1,
+                "metadata": {"label": o.label},
+            }
+        ]
 
 
 class Counting(StagePlugin):
@@ -62,8 +75,13 @@ class Counting(StagePlugin):
 
     def run(self, ctx):
         work = _Work(self.options, ctx.dir / "hanging")
-        records = ctx.map_items(list(range(self.options.n)), key=lambda i: f"item-{i}", work=work,
-                                workers=self.options.workers, on_error=self.options.on_error)
+        records = ctx.map_items(
+            list(range(self.options.n)),
+            key=lambda i: f"item-{i}",
+            work=work,
+            workers=self.options.workers,
+            on_error=self.options.on_error,
+        )
         write_jsonl_atomic(ctx.output("images"), records)
 
 

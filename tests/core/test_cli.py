@@ -11,10 +11,16 @@ HERE = Path(__file__).parent
 
 
 def vlkd(*args, cwd=None, env=None):
-    env = {**os.environ, "PYTHONPATH": str(HERE), "VLKD_PLUGINS": "fixture_plugins", "COLUMNS": "200",
-           **(env or {})}
-    return subprocess.run([sys.executable, "-m", "vlkd", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(HERE),
+        "VLKD_PLUGINS": "fixture_plugins",
+        "COLUMNS": "200",
+        **(env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "vlkd", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_help_lists_the_commands():

@@ -102,7 +102,9 @@ def test_from_needs_earlier_stages_done(make, vlkd_run_dir):
 
 
 def test_unknown_from_stage(make, vlkd_run_dir):
-    with pytest.raises(StageError, match=r"--from teach: no such stage in recipe 't' \(this recipe has: ingest, report\)"):
+    with pytest.raises(
+        StageError, match=r"--from teach: no such stage in recipe 't' \(this recipe has: ingest, report\)"
+    ):
         run(make(), vlkd_run_dir, from_stage="teach")
 
 
@@ -180,8 +182,14 @@ def test_lifecycle_hooks_are_called(make, vlkd_run_dir, vlkd_registry, vlkd_reci
     registry = vlkd_registry(fixture_plugins, Observer())
     recipe = vlkd_recipe(RECIPE.format(n=2, calls=tmp_path / "c", extra=""), registry)
     run(recipe, vlkd_run_dir)
-    assert seen == [("run_start", "t"), ("stage_start", "ingest"), ("stage_end", "ingest", "done"),
-                    ("stage_start", "report"), ("stage_end", "report", "done"), ("run_end", "done")]
+    assert seen == [
+        ("run_start", "t"),
+        ("stage_start", "ingest"),
+        ("stage_end", "ingest", "done"),
+        ("stage_start", "report"),
+        ("stage_end", "report", "done"),
+        ("run_end", "done"),
+    ]
 
 
 def test_dry_run_writes_nothing(make, vlkd_run_dir):

@@ -17,8 +17,15 @@ HERE = Path(__file__).parent
 
 def cli(args, cwd, **kw):
     env = {**os.environ, "PYTHONPATH": str(HERE), "VLKD_PLUGINS": "fixture_plugins", "COLUMNS": "200"}
-    return subprocess.Popen([sys.executable, "-m", "vlkd", *args], cwd=cwd, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "vlkd", *args],
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kw,
+    )
 
 
 def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
@@ -32,8 +39,10 @@ def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
 def recipe(tmp_path, n=40, workers=1):
     calls = tmp_path / "calls.txt"
     path = tmp_path / "r.yaml"
-    path.write_text(f"name: t\ningest:\n  plugin: counting\n  n: {n}\n  workers: {workers}\n"
-                    f"  calls_file: {calls}\nreport:\n  plugin: count_report\n")
+    path.write_text(
+        f"name: t\ningest:\n  plugin: counting\n  n: {n}\n  workers: {workers}\n"
+        f"  calls_file: {calls}\nreport:\n  plugin: count_report\n"
+    )
     return path, calls
 
 

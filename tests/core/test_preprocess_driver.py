@@ -40,7 +40,8 @@ def test_outputs_in_run_dir_and_originals_untouched(tmp_path):
     b = tf.photo(tmp_path / "in" / "零件" / "b.png", (300, 200), seed=2)
     before = {p: (digest(p), p.stat().st_mtime_ns) for p in (a, b)}
     manifest, run_dir = run_image_stages(
-        recipe("    - plugin: to_rgb\n    - plugin: resize\n      max_side: 400\n"), tmp_path)
+        recipe("    - plugin: to_rgb\n    - plugin: resize\n      max_side: 400\n"), tmp_path
+    )
     assert {p: (digest(p), p.stat().st_mtime_ns) for p in (a, b)} == before
     recs = {r["sources"][0]["path"]: r for r in out_records(run_dir)}
     ra, rb = recs[str(a)], recs[str(b)]
@@ -49,14 +50,19 @@ def test_outputs_in_run_dir_and_originals_untouched(tmp_path):
     assert Image.open(ra["path"]).size == (400, 300)
     assert ra["original"] == {"path": str(a), "width": 1600, "height": 1200, "format": "JPEG"}
     assert (rb["width"], rb["height"]) == (300, 200)  # never upscaled
-    assert manifest["stages"]["preprocess"]["facts"] == {"images_in": 2, "images_out": 2, "output_format": "png"}
+    assert manifest["stages"]["preprocess"]["facts"] == {
+        "images_in": 2,
+        "images_out": 2,
+        "output_format": "png",
+    }
 
 
 def test_jpeg_output_with_quality(tmp_path):
     tf.photo(tmp_path / "in" / "a.png", (200, 100), seed=1)
     tf.animated(tmp_path / "in" / "anim.gif")
-    _, run_dir = run_image_stages(recipe("    - plugin: resize\n", "  output_format: jpeg\n  quality: 60\n"),
-                                  tmp_path)
+    _, run_dir = run_image_stages(
+        recipe("    - plugin: resize\n", "  output_format: jpeg\n  quality: 60\n"), tmp_path
+    )
     recs = out_records(run_dir)
     assert all(r["path"].endswith(".jpg") and r["format"] == "JPEG" for r in recs)
     gif = next(r for r in recs if r["original"]["format"] == "GIF")
@@ -132,8 +138,10 @@ def test_exif_rotation_with_draft(tmp_path):
     exif[0x0112] = 8
     upright.rotate(-90, expand=True).save(tmp_path / "r.jpg", exif=exif.tobytes(), quality=90)
     rec = ImageRecord(id="r", path=str(tmp_path / "r.jpg"), width=2000, height=3000, format="JPEG")
-    steps = [ExifTranspose(ExifTranspose.Options(plugin="exif_transpose")),
-             Resize(ResizeOptions(plugin="resize", max_side=600))]
+    steps = [
+        ExifTranspose(ExifTranspose.Options(plugin="exif_transpose")),
+        Resize(ResizeOptions(plugin="resize", max_side=600)),
+    ]
     (tmp_path / "o").mkdir()
     out = Chain(steps, tmp_path / "o", Settings())(rec.model_dump())[0]
     assert (out["width"], out["height"]) == (600, 400)
@@ -147,17 +155,21 @@ def test_file_removed_between_ingest_and_preprocess(tmp_path):
     (tmp_path / "o").mkdir()
     with pytest.raises(SkipItem) as skipped:
         Chain([], tmp_path / "o", Settings())(rec.model_dump())
-    assert skipped.value.reason.startswith(f"file disappeared: {tmp_path / '照片' / 'gone.png'}: it was listed")
+    assert skipped.value.reason.startswith(
+        f"file disappeared: {tmp_path / '照片' / 'gone.png'}: it was listed"
+    )
 
 
 def test_on_error_fail_stops_on_a_broken_file_but_not_on_a_filter(tmp_path):
     tf.photo(tmp_path / "in" / "a.png", (40, 30), seed=1)
     manifest, _ = run_image_stages(
-        recipe("    - plugin: filter\n      min_side: 35\n", "  on_error: fail\n  workers: 1\n"), tmp_path)
+        recipe("    - plugin: filter\n      min_side: 35\n", "  on_error: fail\n  workers: 1\n"), tmp_path
+    )
     assert manifest["stages"]["preprocess"]["counts"]["skipped_by_reason"] == {"too small": 1}
     cut = tf.truncated(tmp_path / "in" / "b.jpg", keep=0.6)
     text = recipe("    - plugin: resize\n", "  on_error: fail\n  workers: 1\n").replace(
-        "  workers: 1\npreprocess", "  workers: 1\n  verify: false\npreprocess")
+        "  workers: 1\npreprocess", "  workers: 1\n  verify: false\npreprocess"
+    )
     with pytest.raises(StageError) as err:
         run_image_stages(text, tmp_path)
     assert "stage 'preprocess' stopped at item" in str(err.value)
@@ -205,6 +217,8 @@ def test_preprocess_pixel_limit(tmp_path):
     path = tf.photo(tmp_path / "a.png", (64, 48))
     rec = ImageRecord(id="a", path=str(path), width=64, height=48, format="PNG")
     (tmp_path / "o").mkdir()
-    with pytest.raises(SkipItem, match=r"too many pixels: .*a\.png: 64x48 = 3,072 pixels is over the limit of 1,000"):
+    with pytest.raises(
+        SkipItem, match=r"too many pixels: .*a\.png: 64x48 = 3,072 pixels is over the limit of 1,000"
+    ):
         Chain([], tmp_path / "o", Settings(max_pixels=1000))(rec.model_dump())
     assert Chain([], tmp_path / "o", Settings())(rec.model_dump())[0]["width"] == 64

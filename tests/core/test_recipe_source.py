@@ -5,13 +5,21 @@ from vlkd.core.recipe_source import load_recipe_source, parse_set
 
 
 def test_extends_merges_maps_deeply_and_replaces_lists(write):
-    write("base/automotive.yaml", "name: base\ningest:\n  plugin: counting\n  n: 3\n  label: base\n"
-                                  "preprocess:\n  - {plugin: a}\n  - {plugin: b}\n")
-    path = write("brands/byd.yaml", "extends: ../base/automotive.yaml\nname: byd\ningest:\n  n: 5\n"
-                                    "preprocess:\n  - {plugin: c}\n")
+    write(
+        "base/automotive.yaml",
+        "name: base\ningest:\n  plugin: counting\n  n: 3\n  label: base\n"
+        "preprocess:\n  - {plugin: a}\n  - {plugin: b}\n",
+    )
+    path = write(
+        "brands/byd.yaml",
+        "extends: ../base/automotive.yaml\nname: byd\ningest:\n  n: 5\npreprocess:\n  - {plugin: c}\n",
+    )
     src = load_recipe_source(path)
-    assert src.data == {"name": "byd", "ingest": {"plugin": "counting", "n": 5, "label": "base"},
-                        "preprocess": [{"plugin": "c"}]}
+    assert src.data == {
+        "name": "byd",
+        "ingest": {"plugin": "counting", "n": 5, "label": "base"},
+        "preprocess": [{"plugin": "c"}],
+    }
     # each key remembers the file it came from
     assert str(src.where(("ingest", "label"))).endswith("base/automotive.yaml:5:3")
     assert str(src.where(("ingest", "n"))).endswith("brands/byd.yaml:4:3")
@@ -44,27 +52,38 @@ def test_extends_missing_base(write):
 def test_env_interpolation_and_default(write, monkeypatch):
     monkeypatch.setenv("VLKD_TEST_MODEL", "gpt-4o")
     monkeypatch.delenv("VLKD_TEST_UNSET", raising=False)
-    src = load_recipe_source(write("r.yaml", "name: r\nteach:\n  model: ${env:VLKD_TEST_MODEL}\n"
-                                             "  base_url: http://${env:VLKD_TEST_UNSET,localhost}:8000/v1\n"))
+    src = load_recipe_source(
+        write(
+            "r.yaml",
+            "name: r\nteach:\n  model: ${env:VLKD_TEST_MODEL}\n"
+            "  base_url: http://${env:VLKD_TEST_UNSET,localhost}:8000/v1\n",
+        )
+    )
     assert src.data["teach"] == {"model": "gpt-4o", "base_url": "http://localhost:8000/v1"}
 
 
 def test_missing_env_var_names_variable_and_key(write, monkeypatch):
     monkeypatch.delenv("VLKD_TEST_KEY", raising=False)
     with pytest.raises(RecipeError) as err:
-        load_recipe_source(write("r.yaml", "name: r\nteach:\n  plugin: openai\n  api_key: ${env:VLKD_TEST_KEY}\n"))
+        load_recipe_source(
+            write("r.yaml", "name: r\nteach:\n  plugin: openai\n  api_key: ${env:VLKD_TEST_KEY}\n")
+        )
     assert str(err.value).endswith(
         "r.yaml:4:3: teach.api_key: environment variable VLKD_TEST_KEY is not set "
-        "(set it, or give a default: ${env:VLKD_TEST_KEY,VALUE})")
+        "(set it, or give a default: ${env:VLKD_TEST_KEY,VALUE})"
+    )
 
 
-@pytest.mark.parametrize(("expr", "path", "value"), [
-    ("teach.model=gpt-4o-mini", ("teach", "model"), "gpt-4o-mini"),
-    ("teach.concurrency=8", ("teach", "concurrency"), 8),
-    ("train.bf16=false", ("train", "bf16"), False),
-    ("ingest.inputs=[a, b]", ("ingest", "inputs"), ["a", "b"]),
-    ("teach.temperature=0.5", ("teach", "temperature"), 0.5),
-])
+@pytest.mark.parametrize(
+    ("expr", "path", "value"),
+    [
+        ("teach.model=gpt-4o-mini", ("teach", "model"), "gpt-4o-mini"),
+        ("teach.concurrency=8", ("teach", "concurrency"), 8),
+        ("train.bf16=false", ("train", "bf16"), False),
+        ("ingest.inputs=[a, b]", ("ingest", "inputs"), ["a", "b"]),
+        ("teach.temperature=0.5", ("teach", "temperature"), 0.5),
+    ],
+)
 def test_parse_set_types_values_as_yaml(expr, path, value):
     assert parse_set(expr) == (path, value)
 
@@ -72,8 +91,11 @@ def test_parse_set_types_values_as_yaml(expr, path, value):
 def test_set_overrides_creates_and_indexes(write):
     path = write("r.yaml", "name: r\npreprocess:\n  - {plugin: resize, max_side: 1024}\n")
     src = load_recipe_source(path, ["preprocess.0.max_side=512", "teach.plugin=ocr", "name=other"])
-    assert src.data == {"name": "other", "preprocess": [{"plugin": "resize", "max_side": 512}],
-                        "teach": {"plugin": "ocr"}}
+    assert src.data == {
+        "name": "other",
+        "preprocess": [{"plugin": "resize", "max_side": 512}],
+        "teach": {"plugin": "ocr"},
+    }
     assert str(src.where(("preprocess", 0, "max_side"))) == "--set preprocess.0.max_side=512"
 
 

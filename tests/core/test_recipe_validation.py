@@ -24,7 +24,8 @@ def test_valid_recipe(write, registry):
 def test_unknown_plugin_did_you_mean(write, registry):
     assert problems(write, registry, "name: r\ningest:\n  plugin: countin\n") == [
         "r.yaml:3:3: ingest.plugin: unknown ingestor plugin 'countin' (did you mean 'counting'?); "
-        "installed: " + ", ".join(registry.names("ingest"))]
+        "installed: " + ", ".join(registry.names("ingest"))
+    ]
 
 
 def test_unknown_plugin_lists_installed(write, registry):
@@ -35,13 +36,19 @@ def test_unknown_plugin_lists_installed(write, registry):
 
 def test_missing_extra_names_the_pip_command(write, registry):
     [problem] = problems(write, registry, "name: r\nteach:\n  plugin: missing_extra\n")
-    assert problem == ('r.yaml:3:3: teach.plugin: plugin \'missing_extra\' needs: pip install "vlkd[openai]" '
-                       "(missing: vlkd_no_such_module_for_tests)")
+    assert problem == (
+        "r.yaml:3:3: teach.plugin: plugin 'missing_extra' needs: pip install \"vlkd[openai]\" "
+        "(missing: vlkd_no_such_module_for_tests)"
+    )
 
 
 def test_unknown_key_wrong_type_and_range_all_reported(write, registry):
-    found = problems(write, registry, "name: r\ningest:\n  plugin: counting\n  n: zero\n  lable: y\n"
-                                      "report:\n  plugin: count_report\n  title: [1]\n")
+    found = problems(
+        write,
+        registry,
+        "name: r\ningest:\n  plugin: counting\n  n: zero\n  lable: y\n"
+        "report:\n  plugin: count_report\n  title: [1]\n",
+    )
     assert found == [
         "r.yaml:4:3: ingest.n: Input should be a valid integer, unable to parse string as an integer",
         "r.yaml:5:3: ingest.lable: unknown key 'lable' (did you mean 'label'?); allowed: api_key, calls_file, "
@@ -52,7 +59,8 @@ def test_unknown_key_wrong_type_and_range_all_reported(write, registry):
 
 def test_value_out_of_range(write, registry):
     assert problems(write, registry, "name: r\ningest:\n  plugin: counting\n  n: 0\n") == [
-        "r.yaml:4:3: ingest.n: Input should be greater than 0"]
+        "r.yaml:4:3: ingest.n: Input should be greater than 0"
+    ]
 
 
 def test_unknown_top_level_key(write, registry):
@@ -80,7 +88,9 @@ def test_error_from_set_points_at_set(write, registry):
 def test_missing_file_resolved_against_the_recipe_that_names_it(write, registry):
     write("base/prompt.txt", "hello")
     write("base/r.yaml", "name: base\ningest:\n  plugin: needs_file\n  prompt_file: prompt.txt\n")
-    recipe = build_recipe(load_recipe_source(write("brand.yaml", "extends: base/r.yaml\nname: b\n")), registry)
+    recipe = build_recipe(
+        load_recipe_source(write("brand.yaml", "extends: base/r.yaml\nname: b\n")), registry
+    )
     assert recipe.stages["ingest"].steps[0].options.prompt_file.read_text() == "hello"
     found = problems(write, registry, "name: r\ningest:\n  plugin: needs_file\n  prompt_file: nope.txt\n")
     assert len(found) == 1
@@ -110,12 +120,15 @@ def test_stage_without_its_input(write, vlkd_registry):
 
     registry = vlkd_registry(fixture_plugins, Plugins())
     found = problems(write, registry, "name: r\nformat:\n  plugin: t_export\n")
-    assert found == ["r.yaml:2:1: format: needs pairs from an earlier stage: add a 'teach' or 'review' or 'split' section"]
+    assert found == [
+        "r.yaml:2:1: format: needs pairs from an earlier stage: add a 'teach' or 'review' or 'split' section"
+    ]
 
 
 def test_bad_name(write, registry):
     assert problems(write, registry, "name: ../evil\n") == [
-        "r.yaml:1:1: name: must be letters, digits, '.', '_' or '-' (it names the run directory)"]
+        "r.yaml:1:1: name: must be letters, digits, '.', '_' or '-' (it names the run directory)"
+    ]
 
 
 def test_secrets_are_redacted_in_the_resolved_recipe(write, registry, monkeypatch):

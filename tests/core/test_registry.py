@@ -76,11 +76,16 @@ def test_autoload_can_be_disabled(monkeypatch):
 
 
 def test_plugins_command_lists_kind_name_distribution_version():
-    out = subprocess.run([sys.executable, "-m", "vlkd", "plugins", "--json"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "vlkd", "plugins", "--json"], capture_output=True, text=True, check=True
+    ).stdout
     rows = json.loads(out)
-    assert {"kind": "preprocess", "name": "grayscale", "distribution": "vlkd-example-plugin",
-            "version": "0.1.0"}.items() <= next(r for r in rows if r["name"] == "grayscale").items()
+    assert {
+        "kind": "preprocess",
+        "name": "grayscale",
+        "distribution": "vlkd-example-plugin",
+        "version": "0.1.0",
+    }.items() <= next(r for r in rows if r["name"] == "grayscale").items()
 
 
 def test_vlkd_plugins_env_loads_a_local_module(monkeypatch):

@@ -22,7 +22,8 @@ def schema():
 def test_committed_schema_is_up_to_date(schema):
     assert json.loads(COMMITTED.read_text()) == schema, (
         "schemas/recipe.schema.json is stale: regenerate it with "
-        "VLKD_DISABLE_PLUGIN_AUTOLOAD=1 vlkd schema -o schemas/recipe.schema.json")
+        "VLKD_DISABLE_PLUGIN_AUTOLOAD=1 vlkd schema -o schemas/recipe.schema.json"
+    )
 
 
 def test_schema_covers_plugin_options(schema):

@@ -21,8 +21,14 @@ STAGES = ["ingest", "preprocess", "teach", "review", "split", "format", "train",
 
 
 def vlkd(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "vlkd", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=1800, env={**__import__("os").environ, "COLUMNS": "200"})
+    return subprocess.run(
+        [sys.executable, "-m", "vlkd", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={**__import__("os").environ, "COLUMNS": "200"},
+    )
 
 
 @pytest.fixture(scope="module")

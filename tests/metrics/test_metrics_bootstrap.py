@@ -39,21 +39,38 @@ def test_paired_delta_is_tight_when_every_item_gains():
 
 
 def test_summarize_per_category_and_delta_hand_computed():
-    rows = [("a", "part", "刹车片", "刹车片", "刹车盘"), ("b", "part", "机油", "机油", "机油"),
-            ("c", "manual", "35 N·m", "35 Nm", "50 Nm"), ("d", "manual", "不存在", "不存在", "3 L")]
+    rows = [
+        ("a", "part", "刹车片", "刹车片", "刹车盘"),
+        ("b", "part", "机油", "机油", "机油"),
+        ("c", "manual", "35 N·m", "35 Nm", "50 Nm"),
+        ("d", "manual", "不存在", "不存在", "3 L"),
+    ]
     recs = []
     for item_id, cat, ref, tuned, base in rows:
         neg = ref == "不存在"
-        recs.append({"system": "base", "id": item_id, "category": cat, "scores": score_item(base, ref, negative=neg)})
-        recs.append({"system": "tuned", "id": item_id, "category": cat,
-                     "scores": score_item(tuned, ref, negative=neg)})
+        recs.append(
+            {"system": "base", "id": item_id, "category": cat, "scores": score_item(base, ref, negative=neg)}
+        )
+        recs.append(
+            {
+                "system": "tuned",
+                "id": item_id,
+                "category": cat,
+                "scores": score_item(tuned, ref, negative=neg),
+            }
+        )
     m = summarize(recs, systems=["base", "tuned"], samples=100)
     assert m["categories"] == ["manual", "part"]
     assert m["results"]["base"]["overall"]["exact_match"]["value"] == 0.25
     assert m["results"]["tuned"]["overall"]["exact_match"]["value"] == 1.0  # "·" is punctuation
     assert m["results"]["tuned"]["categories"]["manual"]["relaxed_accuracy"] == {
-        "value": 1.0, "ci": [1.0, 1.0], "n": 1}
-    assert m["results"]["base"]["categories"]["part"]["anls"]["value"] == pytest.approx((2 / 3 + 1) / 2, abs=1e-6)
+        "value": 1.0,
+        "ci": [1.0, 1.0],
+        "n": 1,
+    }
+    assert m["results"]["base"]["categories"]["part"]["anls"]["value"] == pytest.approx(
+        (2 / 3 + 1) / 2, abs=1e-6
+    )
     d = m["deltas"]["base->tuned"]
     assert d["overall"]["exact_match"]["value"] == 0.75
     assert d["categories"]["manual"]["exact_match"]["value"] == 1.0

@@ -27,8 +27,10 @@ def test_counts_precision_recall_f1_hand_computed():
 
 
 def _records(system, answers, refs, negatives):
-    return [{"system": system, "id": str(i), "category": "c",
-             "scores": score_item(a, r, negative=n)} for i, (a, r, n) in enumerate(zip(answers, refs, negatives, strict=True))]
+    return [
+        {"system": system, "id": str(i), "category": "c", "scores": score_item(a, r, negative=n)}
+        for i, (a, r, n) in enumerate(zip(answers, refs, negatives, strict=True))
+    ]
 
 
 def test_a_student_that_always_says_not_present_does_not_look_good():

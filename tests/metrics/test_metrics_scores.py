@@ -4,8 +4,10 @@ from vlkd.metrics import anls, levenshtein, relaxed_accuracy
 from vlkd.metrics.quantities import Quantity, parse_quantities
 
 
-@pytest.mark.parametrize(("a", "b", "d"), [("", "", 0), ("abc", "", 3), ("kitten", "sitting", 3),
-                                           ("刹车片", "刹车盘", 1), ("flaw", "lawn", 2)])
+@pytest.mark.parametrize(
+    ("a", "b", "d"),
+    [("", "", 0), ("abc", "", 3), ("kitten", "sitting", 3), ("刹车片", "刹车盘", 1), ("flaw", "lawn", 2)],
+)
 def test_levenshtein(a, b, d):
     assert levenshtein(a, b) == d == levenshtein(b, a)
 

@@ -31,11 +31,15 @@ def test_loads_with_auto_classes_and_generates(student):
     head_dim = config.text_config.hidden_size // config.text_config.num_attention_heads
     assert sum(config.text_config.rope_parameters["mrope_section"]) == head_dim // 2
 
-    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "刹车片 brake pad?"}]}]
+    messages = [
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "刹车片 brake pad?"}]}
+    ]
     text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    assert text == ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
-                    "<|vision_start|><|image_pad|><|vision_end|>刹车片 brake pad?<|im_end|>\n"
-                    "<|im_start|>assistant\n")
+    assert text == (
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+        "<|vision_start|><|image_pad|><|vision_end|>刹车片 brake pad?<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
     batch = processor(text=[text], images=[Image.new("RGB", (56, 56), "red")], return_tensors="pt")
     # one visual token per 28x28 block: a 56x56 image gives 4 <|image_pad|> tokens
     assert int((batch["input_ids"] == config.image_token_id).sum()) == 4
@@ -67,8 +71,10 @@ def test_is_small_cached_and_deterministic(student, tmp_path):
     # a second build elsewhere from the same seed gives the same weights and vocabulary
     other = build_tiny_qwen2_vl(tmp_path / "again")
     for name in ("model.safetensors", "tokenizer.json"):
-        assert (hashlib.sha256((other / name).read_bytes()).hexdigest()
-                == hashlib.sha256((student / name).read_bytes()).hexdigest()), name
+        assert (
+            hashlib.sha256((other / name).read_bytes()).hexdigest()
+            == hashlib.sha256((student / name).read_bytes()).hexdigest()
+        ), name
 
 
 def test_half_built_directory_is_rebuilt(tmp_path):

@@ -10,8 +10,12 @@ import importlib
 
 import typer
 
-COMMAND_MODULES: tuple[str, ...] = ("vlkd.commands.student", "vlkd.commands.review", "vlkd.commands.dataset",
-                                   "vlkd.commands.report")
+COMMAND_MODULES: tuple[str, ...] = (
+    "vlkd.commands.student",
+    "vlkd.commands.review",
+    "vlkd.commands.dataset",
+    "vlkd.commands.report",
+)
 
 
 def register_commands(app: typer.Typer) -> None:

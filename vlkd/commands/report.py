@@ -11,11 +11,15 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command()
     def report(
-        run_dir: Annotated[Path, typer.Argument(help="The run directory (runs/<recipe name>).", show_default=False)],
-        out: Annotated[Path | None, typer.Option("--out", "-o",
-                                                 help="Output folder [default: RUN_DIR/report/report]")] = None,
-        metrics: Annotated[Path | None, typer.Option(help="metrics.json to report [default: the evaluate stage's]")]
-        = None,
+        run_dir: Annotated[
+            Path, typer.Argument(help="The run directory (runs/<recipe name>).", show_default=False)
+        ],
+        out: Annotated[
+            Path | None, typer.Option("--out", "-o", help="Output folder [default: RUN_DIR/report/report]")
+        ] = None,
+        metrics: Annotated[
+            Path | None, typer.Option(help="metrics.json to report [default: the evaluate stage's]")
+        ] = None,
         title: Annotated[str | None, typer.Option(help="Report title.")] = None,
         examples: Annotated[int, typer.Option(help="Worst regressions and best gains shown, each.")] = 5,
     ) -> None:
@@ -27,8 +31,13 @@ def register(app: typer.Typer) -> None:
 
         if not run_dir.is_dir():
             raise VlkdError(f"{run_dir}: no such run directory")
-        files = build_report(run_dir, out or run_dir / "report" / "report", metrics_path=metrics, title=title,
-                             examples=examples)
+        files = build_report(
+            run_dir,
+            out or run_dir / "report" / "report",
+            metrics_path=metrics,
+            title=title,
+            examples=examples,
+        )
         console = Console(stderr=True, highlight=False)
         for note in files.notes:
             console.print(f"[yellow]note:[/yellow] {note}")

@@ -12,7 +12,9 @@ review_app = typer.Typer(help="Expert review of the teacher's pairs.", no_args_i
 
 @review_app.command("import")
 def import_(
-    run_dir: Annotated[Path, typer.Argument(help="The run directory (runs/<recipe name>).", show_default=False)],
+    run_dir: Annotated[
+        Path, typer.Argument(help="The run directory (runs/<recipe name>).", show_default=False)
+    ],
     file: Annotated[Path, typer.Argument(help="The reviewed .csv or .xlsx sheet.", show_default=False)],
 ) -> None:
     """Validate a reviewed sheet against the run and store it; the next run applies it.
@@ -31,7 +33,9 @@ def import_(
         f"[green]imported[/green] {file}: {summary['changes']} change(s) ({summary['edited']} edited, "
         f"{summary['added']} added, {summary['changes'] - summary['edited'] - summary['added']} status/other); "
         f"stored as {summary['file']}.\nApply it (review and the stages after it re-run): "
-        f"vlkd run {recipe} --run-dir {Path(run_dir)}", soft_wrap=True)
+        f"vlkd run {recipe} --run-dir {Path(run_dir)}",
+        soft_wrap=True,
+    )
 
 
 def register(app: typer.Typer) -> None:

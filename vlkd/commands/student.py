@@ -13,8 +13,9 @@ def register(app: typer.Typer) -> None:
 
     @student.command("tiny-qwen2-vl")
     def tiny_qwen2_vl(
-        out_dir: Annotated[Path, typer.Argument(help="Directory to write the checkpoint into.",
-                                                show_default=False)],
+        out_dir: Annotated[
+            Path, typer.Argument(help="Directory to write the checkpoint into.", show_default=False)
+        ],
     ) -> None:
         """Build a tiny randomly initialised Qwen2-VL (about 1 MB) for smoke tests, offline."""
         import importlib.util
@@ -24,8 +25,9 @@ def register(app: typer.Typer) -> None:
 
         missing = [m for m in ("torch", "transformers", "tokenizers") if importlib.util.find_spec(m) is None]
         if missing:
-            raise VlkdError(f"building the tiny student needs {', '.join(missing)}: "
-                            'pip install "vlkd[train]"')
+            raise VlkdError(
+                f'building the tiny student needs {", ".join(missing)}: pip install "vlkd[train]"'
+            )
         path = build_tiny_qwen2_vl(out_dir)
         typer.echo(str(path))
 

@@ -104,11 +104,15 @@ class StageContext:
     def input(self, artifact: str) -> Path:
         stage = self.producer(artifact)
         if stage is None:
-            raise StageError(f"stage '{self.name}' needs {artifact}, and no earlier stage of the recipe makes them")
+            raise StageError(
+                f"stage '{self.name}' needs {artifact}, and no earlier stage of the recipe makes them"
+            )
         path = self.run.run_dir.stage_dir(stage) / ARTIFACT_PATHS[artifact]
         if not path.exists():
-            raise StageError(f"stage '{self.name}' needs {path}, which stage '{stage}' did not write; "
-                             f"re-run with --from {stage}")
+            raise StageError(
+                f"stage '{self.name}' needs {path}, which stage '{stage}' did not write; "
+                f"re-run with --from {stage}"
+            )
         return path
 
     def output(self, artifact: str) -> Path:
@@ -122,9 +126,17 @@ class StageContext:
                 self.warn(f"{self._ledger.path}: repaired a torn last line left by an interrupted run")
         return self._ledger
 
-    def map_items(self, items: Sequence[T], *, key: Callable[[T], str], work: Callable[[T], Iterable[Any]],
-                  workers: int = 1, processes: bool = False, on_error: str = "skip",
-                  description: str | None = None) -> list[Any]:
+    def map_items(
+        self,
+        items: Sequence[T],
+        *,
+        key: Callable[[T], str],
+        work: Callable[[T], Iterable[Any]],
+        workers: int = 1,
+        processes: bool = False,
+        on_error: str = "skip",
+        description: str | None = None,
+    ) -> list[Any]:
         """Run ``work`` on every item not finished yet; return all items' output records in order.
 
         ``work`` returns the item's output records (JSON-serialisable) or raises
@@ -134,8 +146,16 @@ class StageContext:
         """
         from vlkd.core.itemloop import map_items
 
-        return map_items(self, items, key=key, work=work, workers=workers, processes=processes,
-                         on_error=on_error, description=description)
+        return map_items(
+            self,
+            items,
+            key=key,
+            work=work,
+            workers=workers,
+            processes=processes,
+            on_error=on_error,
+            description=description,
+        )
 
     def progress(self, total: int | None, completed: int = 0, description: str | None = None) -> ProgressTask:
         return self.run.reporter.progress(description or self.name, total, completed)

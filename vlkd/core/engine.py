@@ -63,10 +63,19 @@ class RunInfo:
 
 
 class Engine:
-    def __init__(self, recipe: Recipe, run_dir: str | Path | None = None, *, fresh: bool = False,
-                 from_stage: str | None = None, to_stage: str | None = None, dry_run: bool = False,
-                 no_cache: bool = False, reporter: Reporter | None = None,
-                 pm: pluggy.PluginManager | None = None):
+    def __init__(
+        self,
+        recipe: Recipe,
+        run_dir: str | Path | None = None,
+        *,
+        fresh: bool = False,
+        from_stage: str | None = None,
+        to_stage: str | None = None,
+        dry_run: bool = False,
+        no_cache: bool = False,
+        reporter: Reporter | None = None,
+        pm: pluggy.PluginManager | None = None,
+    ):
         self.recipe = recipe
         self.run_dir = RunDir(run_dir or Path("runs") / recipe.name)
         self.fresh = fresh
@@ -77,8 +86,11 @@ class Engine:
         names = list(recipe.stages)
         for flag, stage in (("--from", from_stage), ("--to", to_stage)):
             if stage is not None and stage not in recipe.stages:
-                where = "this recipe has: " + ", ".join(names) if stage in STAGE_NAMES else \
-                    "stages are: " + ", ".join(STAGE_NAMES)
+                where = (
+                    "this recipe has: " + ", ".join(names)
+                    if stage in STAGE_NAMES
+                    else "stages are: " + ", ".join(STAGE_NAMES)
+                )
                 raise StageError(f"{flag} {stage}: no such stage in recipe '{recipe.name}' ({where})")
         self.from_stage = from_stage
         self.to_stage = to_stage
@@ -94,8 +106,13 @@ class Engine:
                 "stage": name,
                 "previous": previous,
                 "steps": [
-                    {"plugin": s.info.name, "distribution": s.info.distribution, "version": s.info.version,
-                     "options": _fingerprint_options(s.options), "extra": p.fingerprint()}
+                    {
+                        "plugin": s.info.name,
+                        "distribution": s.info.distribution,
+                        "version": s.info.version,
+                        "options": _fingerprint_options(s.options),
+                        "extra": p.fingerprint(),
+                    }
                     for s, p in zip(stage.steps, plugins[name], strict=True)
                 ],
                 "settings": _fingerprint_options(stage.settings) if stage.settings is not None else None,
@@ -118,8 +135,10 @@ class Engine:
                 plan[name] = "after"
             elif i < start:
                 if not (same and entry.get("status") == "done"):
-                    raise StageError(f"--from {self.from_stage}: stage '{name}' before it is not done "
-                                     f"with this recipe; run without --from first")
+                    raise StageError(
+                        f"--from {self.from_stage}: stage '{name}' before it is not done "
+                        f"with this recipe; run without --from first"
+                    )
                 plan[name] = "skip"
             elif (i == start and self.from_stage) or dirty or not same:
                 plan[name] = "run"
@@ -137,8 +156,17 @@ class Engine:
             old = self.run_dir.check_owner(self.recipe.name, self.fresh)
             plan = self.plan(old, fingerprints)
             manifest = self._new_manifest(old, fingerprints)
-            run = RunInfo(self.recipe, self.run_dir, manifest, self.reporter, plugins, fingerprints,
-                          self.recipe.source.path, self.dry_run, self.no_cache)
+            run = RunInfo(
+                self.recipe,
+                self.run_dir,
+                manifest,
+                self.reporter,
+                plugins,
+                fingerprints,
+                self.recipe.source.path,
+                self.dry_run,
+                self.no_cache,
+            )
             if self.dry_run:
                 return self._dry_run(run, plan)
             self.run_dir.write_manifest(manifest)
@@ -219,7 +247,11 @@ class Engine:
             raise RunInterrupted(
                 f"interrupted during stage '{name}'; finished items are kept.\n"
                 f"Resume with: vlkd run {run.recipe_path or 'RECIPE'}"
-                + (f" --run-dir {self.run_dir.path}" if self.run_dir.path != Path('runs').resolve() / run.recipe.name else "")
+                + (
+                    f" --run-dir {self.run_dir.path}"
+                    if self.run_dir.path != Path("runs").resolve() / run.recipe.name
+                    else ""
+                )
             ) from None
         except RunInterrupted:
             entry["status"] = "interrupted"

@@ -25,9 +25,17 @@ def _call(work: Callable[[Any], Iterable[Any]], item: Any) -> tuple[str, list[An
         return "failed", [], f"{type(exc).__name__}: {exc}"
 
 
-def map_items(ctx: StageContext, items: Sequence[T], *, key: Callable[[T], str],
-              work: Callable[[T], Iterable[Any]], workers: int = 1, processes: bool = False,
-              on_error: str = "skip", description: str | None = None) -> list[Any]:
+def map_items(
+    ctx: StageContext,
+    items: Sequence[T],
+    *,
+    key: Callable[[T], str],
+    work: Callable[[T], Iterable[Any]],
+    workers: int = 1,
+    processes: bool = False,
+    on_error: str = "skip",
+    description: str | None = None,
+) -> list[Any]:
     ledger = ctx.ledger()
     keys = [key(item) for item in items]
     todo = []
@@ -45,8 +53,10 @@ def map_items(ctx: StageContext, items: Sequence[T], *, key: Callable[[T], str],
         ctx.counts.add_entry(entry)
         bar.advance()
         if status == "failed" and on_error == "fail":
-            raise StageError(f"stage '{ctx.name}' stopped at item {k}: {reason} "
-                             f"(set on_error: skip to skip such items and go on)")
+            raise StageError(
+                f"stage '{ctx.name}' stopped at item {k}: {reason} "
+                f"(set on_error: skip to skip such items and go on)"
+            )
         if status != "ok":
             ctx.run.reporter.info(f"[dim]{ctx.name}:[/dim] {status} {k}: {reason}")
         ctx.checkpoint()

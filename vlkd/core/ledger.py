@@ -34,8 +34,9 @@ class Ledger:
         entry = self.entries.get(key)
         return entry is not None and entry["status"] != "failed"
 
-    def record(self, key: str, status: Status, records: Iterable[Any] = (), reason: str | None = None,
-               **extra: Any) -> dict[str, Any]:
+    def record(
+        self, key: str, status: Status, records: Iterable[Any] = (), reason: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
         entry: dict[str, Any] = {"key": key, "status": status, "records": list(records)}
         if reason:
             entry["reason"] = reason

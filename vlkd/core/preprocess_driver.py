@@ -42,17 +42,29 @@ COLLECTED = "_collected"
 class Settings(Options):
     """Stage settings of ``preprocess`` (long form: ``preprocess: {steps: [...], workers: 2}``)."""
 
-    workers: int | None = Field(default=None, ge=1, json_schema_extra={"fingerprint": False},
-                                description="worker processes [default: number of CPUs]")
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        json_schema_extra={"fingerprint": False},
+        description="worker processes [default: number of CPUs]",
+    )
     output_format: Literal["png", "jpeg"] = Field(default="png", description="encoding of the output images")
     quality: int = Field(default=95, ge=1, le=100, description="JPEG quality")
-    png_compress_level: int = Field(default=1, ge=0, le=9,
-                                    description="PNG zlib level: on photos 1 encodes 5x faster than 6 "
-                                                "for files ~10% larger")
-    draft: bool = Field(default=True, description="decode JPEGs reduced when the target is at least 2x smaller")
-    max_pixels: int | None = Field(default=None, ge=1,
-                                   description="skip images with more pixels [default: none here; the "
-                                               "ingest stage applies its own max_pixels, Pillow's by default]")
+    png_compress_level: int = Field(
+        default=1,
+        ge=0,
+        le=9,
+        description="PNG zlib level: on photos 1 encodes 5x faster than 6 for files ~10% larger",
+    )
+    draft: bool = Field(
+        default=True, description="decode JPEGs reduced when the target is at least 2x smaller"
+    )
+    max_pixels: int | None = Field(
+        default=None,
+        ge=1,
+        description="skip images with more pixels [default: none here; the "
+        "ingest stage applies its own max_pixels, Pillow's by default]",
+    )
     on_error: OnError = Field(default="skip", description="skip a bad image with a reason, or stop the run")
 
 
@@ -93,7 +105,12 @@ class Chain:
 
         settings = self.settings
         record = ImageRecord.model_validate(data)
-        original = {"path": record.path, "width": record.width, "height": record.height, "format": record.format}
+        original = {
+            "path": record.path,
+            "width": record.width,
+            "height": record.height,
+            "format": record.format,
+        }
         image, notes = open_image(record.path, max_pixels=settings.max_pixels, load=False)
         sizes = plan_sizes(self.steps, image.size, image)
         box = draft_box(sizes) if sizes is not None and settings.draft else None
@@ -111,8 +128,14 @@ class Chain:
             if hasattr(step, "collect") and hasattr(step, "select"):
                 collected[str(i)] = step.collect(image, record)
         out = self.encode(image, record)
-        result = record.model_copy(update={"path": str(out), "width": image.width, "height": image.height,
-                                           "format": "JPEG" if settings.output_format == "jpeg" else "PNG"})
+        result = record.model_copy(
+            update={
+                "path": str(out),
+                "width": image.width,
+                "height": image.height,
+                "format": "JPEG" if settings.output_format == "jpeg" else "PNG",
+            }
+        )
         dumped = result.model_dump(mode="json")
         dumped["original"] = original
         if collected:
@@ -144,8 +167,9 @@ class Chain:
         return out
 
 
-def apply_collective(ctx: StageContext, steps: list[Preprocessor], results: list[dict[str, Any]]
-                     ) -> list[dict[str, Any]]:
+def apply_collective(
+    ctx: StageContext, steps: list[Preprocessor], results: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Let collective steps drop images now that all are done; return the kept records."""
     kept = results
     for i, step in enumerate(steps):
@@ -178,9 +202,17 @@ def run_preprocess(ctx: StageContext) -> None:
 
         chain = strict(chain)  # a broken file stops the stage; a step's deliberate skip does not
     workers = settings.workers or os.cpu_count() or 1
-    results = ctx.map_items(records, key=lambda r: r["id"], work=chain, workers=workers,
-                            processes=workers > 1, on_error=settings.on_error, description="preprocess")
+    results = ctx.map_items(
+        records,
+        key=lambda r: r["id"],
+        work=chain,
+        workers=workers,
+        processes=workers > 1,
+        on_error=settings.on_error,
+        description="preprocess",
+    )
     kept = apply_collective(ctx, steps, results)
     write_jsonl_atomic(ctx.output("images"), kept)
-    ctx.facts.update({"images_in": len(records), "images_out": len(kept),
-                      "output_format": settings.output_format})
+    ctx.facts.update(
+        {"images_in": len(records), "images_out": len(kept), "output_format": settings.output_format}
+    )

@@ -160,15 +160,21 @@ def _model_of(annotation: Any) -> Any:
     return None
 
 
-def _validate_step(section: Any, path: Path_, kind: StageKind, registry: Registry,
-                   problems: _Problems) -> Step | None:
+def _validate_step(
+    section: Any, path: Path_, kind: StageKind, registry: Registry, problems: _Problems
+) -> Step | None:
     if not isinstance(section, dict):
-        problems.add(path, f"must be a mapping with 'plugin: NAME' (installed: {', '.join(registry.names(kind.name))})")
+        problems.add(
+            path, f"must be a mapping with 'plugin: NAME' (installed: {', '.join(registry.names(kind.name))})"
+        )
         return None
     name = section.get("plugin")
     if not isinstance(name, str) or not name:
-        problems.add(path, f"missing 'plugin: NAME'; installed {kind.plural}: "
-                           f"{', '.join(registry.names(kind.name)) or 'none'}")
+        problems.add(
+            path,
+            f"missing 'plugin: NAME'; installed {kind.plural}: "
+            f"{', '.join(registry.names(kind.name)) or 'none'}",
+        )
         return None
     try:
         info = registry.get(kind.name, str(name))
@@ -184,7 +190,9 @@ def _validate_step(section: Any, path: Path_, kind: StageKind, registry: Registr
     return Step(info, options, path)
 
 
-def _validate_stage(value: Any, kind: StageKind, registry: Registry, problems: _Problems) -> StageConfig | None:
+def _validate_stage(
+    value: Any, kind: StageKind, registry: Registry, problems: _Problems
+) -> StageConfig | None:
     path: Path_ = (kind.name,)
     if not kind.multi:
         step = _validate_step(value, path, kind, registry, problems)
@@ -218,8 +226,11 @@ def build_recipe(src: RecipeSource, registry: Registry) -> Recipe:
     data = _wrap_sources(src.data, (), src)
     for key in data:
         if key not in TOP_LEVEL_KEYS:
-            problems.add((key,), f"unknown key '{key}'{did_you_mean(str(key), TOP_LEVEL_KEYS)}; "
-                                 f"allowed: name, extends, description, {', '.join(STAGE_NAMES)}")
+            problems.add(
+                (key,),
+                f"unknown key '{key}'{did_you_mean(str(key), TOP_LEVEL_KEYS)}; "
+                f"allowed: name, extends, description, {', '.join(STAGE_NAMES)}",
+            )
     name = data.get("name")
     if name is None:
         problems.add((), "required key 'name' is missing (it names the run directory: runs/<name>/)")
@@ -249,20 +260,28 @@ def _check_inputs(stages: dict[str, StageConfig], problems: _Problems) -> None:
             required = artifact in _REQUIRED.get(name, stage.kind.consumes)
             if required and artifact not in produced:
                 makers = [k.name for k in STAGE_KINDS if artifact in k.produces and k.name != name]
-                problems.add((name,), f"needs {artifact} from an earlier stage: add a "
-                                      f"{' or '.join(repr(m) for m in makers)} section")
+                problems.add(
+                    (name,),
+                    f"needs {artifact} from an earlier stage: add a "
+                    f"{' or '.join(repr(m) for m in makers)} section",
+                )
         produced.update(stage.kind.produces)
 
 
 #: artifacts a stage cannot do without (others are used when present). A trainer can also be
 #: given a dataset directory of its own (``train: {dataset: ...}``), so it needs no format stage.
 _REQUIRED: dict[str, tuple[str, ...]] = {
-    "review": ("pairs",), "format": ("pairs",), "train": (), "evaluate": ("pairs",), "report": (),
+    "review": ("pairs",),
+    "format": ("pairs",),
+    "train": (),
+    "evaluate": ("pairs",),
+    "report": (),
 }
 
 
-def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
-                registry: Registry | None = None) -> Recipe:
+def load_recipe(
+    path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, registry: Registry | None = None
+) -> Recipe:
     """Load, merge, interpolate and validate a recipe file."""
     from vlkd.core.registry import load_registry
 

@@ -44,7 +44,9 @@ def get_plugin_manager(*, autoload: bool | None = None, builtins: bool = True) -
             try:
                 module = importlib.import_module(module_name)
             except ImportError as exc:
-                raise PluginError(f"{MODULES_ENV}: cannot import plugin module '{module_name}': {exc}") from None
+                raise PluginError(
+                    f"{MODULES_ENV}: cannot import plugin module '{module_name}': {exc}"
+                ) from None
             pm.register(module, name=module_name)
     try:
         pm.check_pending()

@@ -46,8 +46,10 @@ class RunDir:
         try:
             return json.loads(self.manifest_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
-            raise VlkdError(f"{self.manifest_path}: unreadable manifest ({exc}); "
-                            f"use --fresh to start this run directory over") from None
+            raise VlkdError(
+                f"{self.manifest_path}: unreadable manifest ({exc}); "
+                f"use --fresh to start this run directory over"
+            ) from None
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -65,13 +67,17 @@ class RunDir:
         manifest = self.read_manifest()
         if manifest is None:
             if self.path.exists() and any(p.name not in (CACHE_DIR, LOCK_FILE) for p in self.path.iterdir()):
-                raise StageError(f"{self.path} exists and is not a vlkd run directory; "
-                                 f"choose another --run-dir, or pass --fresh to empty it")
+                raise StageError(
+                    f"{self.path} exists and is not a vlkd run directory; "
+                    f"choose another --run-dir, or pass --fresh to empty it"
+                )
             return None
         owner = manifest.get("recipe", {}).get("name")
         if owner != recipe_name:
-            raise StageError(f"{self.path} holds a run of recipe '{owner}', not '{recipe_name}'; "
-                             f"choose another --run-dir, or pass --fresh to start it over")
+            raise StageError(
+                f"{self.path} holds a run of recipe '{owner}', not '{recipe_name}'; "
+                f"choose another --run-dir, or pass --fresh to start it over"
+            )
         return manifest
 
     def clear(self, keep: tuple[str, ...] = ()) -> None:
@@ -116,8 +122,10 @@ class RunDir:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise StageError(f"{self.path} is in use by another vlkd run (pid in {LOCK_FILE}); "
-                                 f"wait for it to finish or stop it") from None
+                raise StageError(
+                    f"{self.path} is in use by another vlkd run (pid in {LOCK_FILE}); "
+                    f"wait for it to finish or stop it"
+                ) from None
             os.ftruncate(fd, 0)
             os.write(fd, str(os.getpid()).encode())
             yield self

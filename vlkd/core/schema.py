@@ -23,17 +23,28 @@ def _tagged(name: str, options: type[PluginOptions]) -> type[PluginOptions]:
     """A copy of ``options`` whose ``plugin`` field is ``Literal[name]`` (for a discriminated union)."""
     title = "".join(part.capitalize() for part in name.replace("-", "_").split("_"))
     return create_model(
-        f"{title}{options.__name__}", __base__=options,
+        f"{title}{options.__name__}",
+        __base__=options,
         plugin=(Literal[name], Field(description=f"the '{name}' plugin")),
     )
 
 
 def recipe_json_schema(registry: Registry) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "name": (str, Field(description="Recipe name; names the run directory runs/<name>/",
-                            pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")),
-        "extends": (str | list[str] | None, Field(default=None, description=(
-            "Base recipe(s), relative to this file: maps merge deeply, lists replace"))),
+        "name": (
+            str,
+            Field(
+                description="Recipe name; names the run directory runs/<name>/",
+                pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+            ),
+        ),
+        "extends": (
+            str | list[str] | None,
+            Field(
+                default=None,
+                description=("Base recipe(s), relative to this file: maps merge deeply, lists replace"),
+            ),
+        ),
         "description": (str | None, Field(default=None)),
     }
     for kind in STAGE_KINDS:
@@ -41,13 +52,18 @@ def recipe_json_schema(registry: Registry) -> dict[str, Any]:
         if not names:
             continue
         models = [_tagged(n, registry.get(kind.name, n).cls.Options) for n in names]
-        step: Any = models[0] if len(models) == 1 else Annotated[Union[tuple(models)], Field(discriminator="plugin")]  # noqa: UP007
+        step: Any = (
+            models[0] if len(models) == 1 else Annotated[Union[tuple(models)], Field(discriminator="plugin")]
+        )  # noqa: UP007
         if kind.multi:
             settings = settings_model(kind)
             value: Any = list[step]
             if settings is not None:
-                long_form = create_model(f"{kind.name.capitalize()}Stage", __base__=settings,
-                                         steps=(list[step], Field(description="the steps, in order")))
+                long_form = create_model(
+                    f"{kind.name.capitalize()}Stage",
+                    __base__=settings,
+                    steps=(list[step], Field(description="the steps, in order")),
+                )
                 value = list[step] | long_form
         else:
             value = step
@@ -60,5 +76,9 @@ def recipe_json_schema(registry: Registry) -> dict[str, Any]:
         "description": "Base recipe(s), relative to this file: maps merge deeply, lists replace",
     }
     schema["additionalProperties"] = False
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
-            "title": "vlkd recipe", **{k: v for k, v in schema.items() if k != "title"}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "vlkd recipe",
+        **{k: v for k, v in schema.items() if k != "title"},
+    }

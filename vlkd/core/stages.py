@@ -29,17 +29,36 @@ class StageKind:
 
     @property
     def singular(self) -> str:
-        return {"ingestors": "ingestor", "preprocessors": "preprocessor", "teachers": "teacher",
-                "reviewers": "reviewer", "splitters": "splitter", "formats": "format",
-                "trainers": "trainer", "evaluators": "evaluator", "reporters": "reporter"}[self.plural]
+        return {
+            "ingestors": "ingestor",
+            "preprocessors": "preprocessor",
+            "teachers": "teacher",
+            "reviewers": "reviewer",
+            "splitters": "splitter",
+            "formats": "format",
+            "trainers": "trainer",
+            "evaluators": "evaluator",
+            "reporters": "reporter",
+        }[self.plural]
 
 
 STAGE_KINDS: tuple[StageKind, ...] = (
     StageKind("ingest", "ingestors", produces=("images",)),
-    StageKind("preprocess", "preprocessors", consumes=("images",), produces=("images",), multi=True,
-              driver="vlkd.core.preprocess_driver:run_preprocess"),
-    StageKind("teach", "teachers", consumes=("images",), produces=("pairs",),
-              driver="vlkd.core.teach.driver:run_teach"),
+    StageKind(
+        "preprocess",
+        "preprocessors",
+        consumes=("images",),
+        produces=("images",),
+        multi=True,
+        driver="vlkd.core.preprocess_driver:run_preprocess",
+    ),
+    StageKind(
+        "teach",
+        "teachers",
+        consumes=("images",),
+        produces=("pairs",),
+        driver="vlkd.core.teach.driver:run_teach",
+    ),
     StageKind("review", "reviewers", consumes=("pairs", "images"), produces=("pairs",)),
     StageKind("split", "splitters", consumes=("pairs",), produces=("pairs",)),
     StageKind("format", "formats", consumes=("pairs", "images"), produces=("dataset",)),

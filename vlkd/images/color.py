@@ -17,7 +17,8 @@ RGB = tuple[int, int, int]
 
 def has_transparency(image: Image.Image) -> bool:
     return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        image.mode in ("P", "L", "RGB", "I;16", "I") and "transparency" in image.info)
+        image.mode in ("P", "L", "RGB", "I;16", "I") and "transparency" in image.info
+    )
 
 
 def to_8bit(image: Image.Image) -> Image.Image:

@@ -19,6 +19,7 @@ from vlkd.core.errors import SkipItem
 if TYPE_CHECKING:
     from PIL import Image
 
+
 class BadImage(SkipItem):
     """The file cannot be used as an image: skipped with the reason (``on_error: skip``)."""
 
@@ -52,8 +53,10 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
-        raise BadImage(f"file disappeared: {path}: it was listed but is gone (moved or deleted "
-                       f"while the run was going on?)") from None
+        raise BadImage(
+            f"file disappeared: {path}: it was listed but is gone (moved or deleted "
+            f"while the run was going on?)"
+        ) from None
     except IsADirectoryError:
         raise BadImage(f"not a file: {path}: it is a directory") from None
     except PermissionError:
@@ -91,9 +94,14 @@ def _describe_not_image(data: bytes) -> str:
     return f"unknown format (first bytes {head[:8].hex(' ')})"
 
 
-def open_image(source: str | os.PathLike[str] | bytes, path: str | os.PathLike[str] | None = None, *,
-               max_pixels: int | None = PILLOW_MAX_PIXELS, draft: tuple[int, int] | None = None,
-               load: bool = True) -> tuple[Image.Image, list[str]]:
+def open_image(
+    source: str | os.PathLike[str] | bytes,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    max_pixels: int | None = PILLOW_MAX_PIXELS,
+    draft: tuple[int, int] | None = None,
+    load: bool = True,
+) -> tuple[Image.Image, list[str]]:
     """Open (and by default decode) an image: ``(image, notes)``.
 
     ``source`` is a path or the file's bytes (``path`` then names it in messages). The
@@ -117,8 +125,10 @@ def open_image(source: str | os.PathLike[str] | bytes, path: str | os.PathLike[s
     if w <= 0 or h <= 0:
         raise BadImage(f"corrupt image: {name}: size {w}x{h}")
     if max_pixels is not None and w * h > max_pixels:
-        raise BadImage(f"too many pixels: {name}: {w}x{h} = {w * h:,} pixels is over the limit of "
-                       f"{max_pixels:,} (a decompression bomb?); raise max_pixels if you trust this file")
+        raise BadImage(
+            f"too many pixels: {name}: {w}x{h} = {w * h:,} pixels is over the limit of "
+            f"{max_pixels:,} (a decompression bomb?); raise max_pixels if you trust this file"
+        )
     frames = getattr(image, "n_frames", 1)
     if getattr(image, "is_animated", False) and frames > 1:
         notes.append(f"animated {image.format}: {frames} frames, first frame used")

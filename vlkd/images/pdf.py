@@ -45,14 +45,16 @@ def select_pages(ranges: list[tuple[int, int | None]], n_pages: int) -> list[int
     return pages
 
 
-def render_pages(data: bytes, path: str | os.PathLike[str], *, dpi: int, pages: str | None,
-                 max_pixels: int | None) -> Iterator[tuple[int, int, Image.Image]]:
+def render_pages(
+    data: bytes, path: str | os.PathLike[str], *, dpi: int, pages: str | None, max_pixels: int | None
+) -> Iterator[tuple[int, int, Image.Image]]:
     """Yield ``(page_number, page_count, image)`` for the selected pages of a PDF held in ``data``."""
     try:
         import pypdfium2 as pdfium
     except ImportError:
-        raise BadImage(f"PDF support not installed: {path}: pip install \"vlkd[pdf]\" to read PDF "
-                       f"manuals") from None
+        raise BadImage(
+            f'PDF support not installed: {path}: pip install "vlkd[pdf]" to read PDF manuals'
+        ) from None
 
     if not data.lstrip()[:5].startswith(b"%PDF"):
         raise BadImage(f"unreadable PDF: {path}: not a PDF file (no %PDF header)")
@@ -61,8 +63,9 @@ def render_pages(data: bytes, path: str | os.PathLike[str], *, dpi: int, pages: 
     except pdfium.PdfiumError as exc:
         text = str(exc)
         if "password" in text.lower():
-            raise BadImage(f"encrypted PDF: {path}: it is password-protected; save an unprotected copy "
-                           f"to include it") from None
+            raise BadImage(
+                f"encrypted PDF: {path}: it is password-protected; save an unprotected copy to include it"
+            ) from None
         raise BadImage(f"unreadable PDF: {path}: {text}") from None
     try:
         count = len(doc)
@@ -76,8 +79,10 @@ def render_pages(data: bytes, path: str | os.PathLike[str], *, dpi: int, pages: 
                 w_pt, h_pt = page.get_size()
                 pixels = round(w_pt * scale) * round(h_pt * scale)
                 if max_pixels is not None and pixels > max_pixels:
-                    raise BadImage(f"too many pixels: {path}: page {number} at {dpi} dpi would be "
-                                   f"{pixels:,} pixels, over the limit of {max_pixels:,}; lower pdf_dpi")
+                    raise BadImage(
+                        f"too many pixels: {path}: page {number} at {dpi} dpi would be "
+                        f"{pixels:,} pixels, over the limit of {max_pixels:,}; lower pdf_dpi"
+                    )
                 bitmap = page.render(scale=scale)
                 image = bitmap.to_pil().convert("RGB")
             except pdfium.PdfiumError as exc:

@@ -22,8 +22,14 @@ class AspectRatioError(ValueError):
     """The image is too long and thin for Qwen2-VL."""
 
 
-def smart_resize(height: int, width: int, *, factor: int = FACTOR, min_pixels: int = DEFAULT_MIN_PIXELS,
-                 max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+def smart_resize(
+    height: int,
+    width: int,
+    *,
+    factor: int = FACTOR,
+    min_pixels: int = DEFAULT_MIN_PIXELS,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> tuple[int, int]:
     """``(height, width)`` the Qwen2-VL processor resizes an image of ``height x width`` to."""
     if height <= 0 or width <= 0:
         raise ValueError(f"image size must be positive, got {width}x{height}")

@@ -10,7 +10,9 @@ import io
 from pathlib import Path
 
 
-def photo(path: Path, size: tuple[int, int] = (64, 48), fmt: str | None = None, seed: int = 0, **save) -> Path:
+def photo(
+    path: Path, size: tuple[int, int] = (64, 48), fmt: str | None = None, seed: int = 0, **save
+) -> Path:
     """A small picture with structure (gradient + shapes), distinct per ``seed``."""
     from PIL import Image, ImageDraw
 
@@ -26,7 +28,9 @@ def photo(path: Path, size: tuple[int, int] = (64, 48), fmt: str | None = None, 
     return path
 
 
-def truncated(path: Path, source_fmt: str = "JPEG", keep: float = 0.5, size: tuple[int, int] = (256, 192)) -> Path:
+def truncated(
+    path: Path, source_fmt: str = "JPEG", keep: float = 0.5, size: tuple[int, int] = (256, 192)
+) -> Path:
     """A JPEG or PNG cut off part way through its image data (an interrupted copy)."""
     buf = io.BytesIO()
     _picture(size).save(buf, source_fmt)
@@ -41,7 +45,7 @@ def corrupt_png(path: Path) -> Path:
     _picture((128, 96)).save(buf, "PNG")
     data = bytearray(buf.getvalue())
     start = data.index(b"IDAT") + 4 + 20
-    data[start:start + 200] = bytes((i * 73) % 256 for i in range(200))
+    data[start : start + 200] = bytes((i * 73) % 256 for i in range(200))
     path.write_bytes(bytes(data))
     return path
 
@@ -95,13 +99,19 @@ def minimal_pdf(pages: int = 1, encrypt: bool = False) -> bytes:
     objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode())
     for i in range(pages):
         content = f"0 0 0 rg {20 + 10 * i} 20 100 60 re f".encode()
-        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 150] /Contents {4 + 2 * i} 0 R >>".encode())
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 150] /Contents {4 + 2 * i} 0 R >>".encode()
+        )
         objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
     trailer_extra = b""
     if encrypt:
-        objects.append(b"<< /Filter /Standard /V 1 /R 2 /P -44 /O <" + b"ab" * 32 + b"> /U <" + b"cd" * 32 + b"> >>")
-        trailer_extra = (b" /Encrypt %d 0 R /ID [<0123456789abcdef0123456789abcdef>"
-                         b"<0123456789abcdef0123456789abcdef>]" % len(objects))
+        objects.append(
+            b"<< /Filter /Standard /V 1 /R 2 /P -44 /O <" + b"ab" * 32 + b"> /U <" + b"cd" * 32 + b"> >>"
+        )
+        trailer_extra = (
+            b" /Encrypt %d 0 R /ID [<0123456789abcdef0123456789abcdef>"
+            b"<0123456789abcdef0123456789abcdef>]" % len(objects)
+        )
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for n, body in enumerate(objects, 1):
@@ -148,6 +158,11 @@ def run_image_stages(recipe: str, workdir: Path, *, fresh: bool = True, to_stage
     path = workdir / "recipe.yaml"
     path.write_text(recipe, encoding="utf-8")
     run_dir = workdir / "run"
-    engine = Engine(load_recipe(path, registry=Registry(pm)), run_dir, fresh=fresh, to_stage=to_stage,
-                    reporter=Reporter(quiet=True))
+    engine = Engine(
+        load_recipe(path, registry=Registry(pm)),
+        run_dir,
+        fresh=fresh,
+        to_stage=to_stage,
+        reporter=Reporter(quiet=True),
+    )
     return engine.run(), run_dir

@@ -11,5 +11,12 @@ from vlkd.metrics.normalize import normalize_answer
 from vlkd.metrics.not_present import NotPresentCounts, is_not_present
 from vlkd.metrics.scores import anls, exact_match, levenshtein, relaxed_accuracy
 
-__all__ = ["NotPresentCounts", "anls", "exact_match", "is_not_present", "levenshtein", "normalize_answer",
-           "relaxed_accuracy"]
+__all__ = [
+    "NotPresentCounts",
+    "anls",
+    "exact_match",
+    "is_not_present",
+    "levenshtein",
+    "normalize_answer",
+    "relaxed_accuracy",
+]

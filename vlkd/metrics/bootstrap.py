@@ -43,8 +43,14 @@ def _interval(draws: dict[str, list[float]], confidence: float) -> dict[str, tup
     return out
 
 
-def bootstrap_ci(vectors: Sequence[Vector], statistic: Statistic, *, samples: int = 1000, seed: int = 0,
-                 confidence: float = 0.95) -> dict[str, tuple[float, float] | None]:
+def bootstrap_ci(
+    vectors: Sequence[Vector],
+    statistic: Statistic,
+    *,
+    samples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, tuple[float, float] | None]:
     """Percentile interval of each metric of ``statistic`` over ``samples`` resamples of items.
 
     A resample where a metric is undefined (``None``: e.g. no not-present question drawn)
@@ -64,9 +70,15 @@ def bootstrap_ci(vectors: Sequence[Vector], statistic: Statistic, *, samples: in
     return _interval(draws, confidence)
 
 
-def paired_bootstrap_delta(base: Sequence[Vector], tuned: Sequence[Vector], statistic: Statistic, *,
-                           samples: int = 1000, seed: int = 0,
-                           confidence: float = 0.95) -> dict[str, tuple[float, float] | None]:
+def paired_bootstrap_delta(
+    base: Sequence[Vector],
+    tuned: Sequence[Vector],
+    statistic: Statistic,
+    *,
+    samples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, tuple[float, float] | None]:
     """Interval of ``statistic(tuned) - statistic(base)``, both computed on the same resampled items."""
     if len(base) != len(tuned):
         raise ValueError(f"paired bootstrap needs the same items: {len(base)} base vs {len(tuned)} tuned")

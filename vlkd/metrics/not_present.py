@@ -1,4 +1,4 @@
-""""Not present" questions: precision, recall and F1 of answering ``不存在``.
+""" "Not present" questions: precision, recall and F1 of answering ``不存在``.
 
 A question is a *positive* when its reference says the information is not in the image
 (``negative: true`` in the pair, or the reference itself is the not-present answer); a
@@ -16,12 +16,25 @@ from vlkd.metrics.normalize import normalize_answer
 
 DEFAULT_NOT_PRESENT = "不存在"
 #: other spellings of "not present" that a student may use
-NOT_PRESENT_VARIANTS = ("不存在", "信息不存在", "图中不存在", "无法确定", "未提及", "not present", "not found",
-                        "not available", "not mentioned", "none", "na")  # compared after normalisation: "N/A" is "na"
+NOT_PRESENT_VARIANTS = (
+    "不存在",
+    "信息不存在",
+    "图中不存在",
+    "无法确定",
+    "未提及",
+    "not present",
+    "not found",
+    "not available",
+    "not mentioned",
+    "none",
+    "na",
+)  # compared after normalisation: "N/A" is "na"
 #: "不存在" with only filler around it ("图中信息不存在", "答案：不存在") is still "not present";
 #: "该零件不存在裂纹" ("the part has no cracks") is a real answer and is not
-_FILLED = re.compile(r"^(?:图片中|图像中|图中|文档中|该|此|相关|信息|内容|答案|为|是)*不存在"
-                     r"(?:该信息|此信息|相关信息|信息|此项|该项)?$")
+_FILLED = re.compile(
+    r"^(?:图片中|图像中|图中|文档中|该|此|相关|信息|内容|答案|为|是)*不存在"
+    r"(?:该信息|此信息|相关信息|信息|此项|该项)?$"
+)
 
 
 def is_not_present(answer: str, not_present: str = DEFAULT_NOT_PRESENT) -> bool:

@@ -19,15 +19,74 @@ _JOINERS = re.compile(r"^(?:[\s,，、;；/~～\-–—]|to|and|至|到|和|或|
 _NOT_UNITS = {"to", "and", "or"}
 _SEPARATORS = re.compile(r"[\s·•⋅∙\.\-*×]")
 
-_CASE_FREE = {"kg": "kg", "km": "km", "kw": "kW", "kwh": "kWh", "kmh": "km/h", "km/h": "km/h", "rpm": "rpm",
-              "r/min": "rpm", "psi": "psi", "kpa": "kPa", "mpa": "MPa", "bar": "bar", "hp": "hp", "ps": "PS",
-              "l": "L", "ml": "mL", "v": "V", "a": "A", "°c": "°C", "°f": "°F", "%": "%", "h": "h", "min": "min",
-              "s": "s", "g": "g", "t": "t", "ah": "Ah", "mah": "mAh", "w": "W", "ω": "Ω", "kω": "kΩ"}
-_CHINESE = {"公斤": "kg", "千克": "kg", "克": "g", "吨": "t", "公里": "km", "千米": "km", "米": "m", "毫米": "mm",
-            "厘米": "cm", "升": "L", "毫升": "mL", "伏": "V", "伏特": "V", "安": "A", "安培": "A", "瓦": "W",
-            "千瓦": "kW", "牛米": "Nm", "牛·米": "Nm", "牛顿米": "Nm", "转/分": "rpm", "转每分": "rpm",
-            "度": "°", "摄氏度": "°C", "秒": "s", "分钟": "min", "小时": "h", "千帕": "kPa", "兆帕": "MPa",
-            "欧": "Ω", "欧姆": "Ω", "个": "", "次": ""}
+_CASE_FREE = {
+    "kg": "kg",
+    "km": "km",
+    "kw": "kW",
+    "kwh": "kWh",
+    "kmh": "km/h",
+    "km/h": "km/h",
+    "rpm": "rpm",
+    "r/min": "rpm",
+    "psi": "psi",
+    "kpa": "kPa",
+    "mpa": "MPa",
+    "bar": "bar",
+    "hp": "hp",
+    "ps": "PS",
+    "l": "L",
+    "ml": "mL",
+    "v": "V",
+    "a": "A",
+    "°c": "°C",
+    "°f": "°F",
+    "%": "%",
+    "h": "h",
+    "min": "min",
+    "s": "s",
+    "g": "g",
+    "t": "t",
+    "ah": "Ah",
+    "mah": "mAh",
+    "w": "W",
+    "ω": "Ω",
+    "kω": "kΩ",
+}
+_CHINESE = {
+    "公斤": "kg",
+    "千克": "kg",
+    "克": "g",
+    "吨": "t",
+    "公里": "km",
+    "千米": "km",
+    "米": "m",
+    "毫米": "mm",
+    "厘米": "cm",
+    "升": "L",
+    "毫升": "mL",
+    "伏": "V",
+    "伏特": "V",
+    "安": "A",
+    "安培": "A",
+    "瓦": "W",
+    "千瓦": "kW",
+    "牛米": "Nm",
+    "牛·米": "Nm",
+    "牛顿米": "Nm",
+    "转/分": "rpm",
+    "转每分": "rpm",
+    "度": "°",
+    "摄氏度": "°C",
+    "秒": "s",
+    "分钟": "min",
+    "小时": "h",
+    "千帕": "kPa",
+    "兆帕": "MPa",
+    "欧": "Ω",
+    "欧姆": "Ω",
+    "个": "",
+    "次": "",
+}
 
 
 _CHINESE_UNIT = "|".join(re.escape(w) for w in sorted(_CHINESE, key=len, reverse=True) if w)
@@ -60,7 +119,7 @@ def parse_quantities(text: str, *, whole: bool) -> list[Quantity]:
     found: list[Quantity] = []
     pos = 0
     for m in _QUANTITY.finditer(text):
-        between = text[pos:m.start()]
+        between = text[pos : m.start()]
         if whole and not _JOINERS.match(between):
             return []
         before = text[m.start() - 1] if m.start() else ""

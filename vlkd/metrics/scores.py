@@ -66,7 +66,9 @@ def _close(pred: float, ref: float, tolerance: float) -> bool:
     return abs(pred - ref) / abs(ref) <= tolerance
 
 
-def relaxed_accuracy(prediction: str, references: str | Sequence[str], tolerance: float = 0.05) -> float | None:
+def relaxed_accuracy(
+    prediction: str, references: str | Sequence[str], tolerance: float = 0.05
+) -> float | None:
     """1.0 / 0.0 when some reference is a quantity answer, else ``None`` (not applicable)."""
     targets = [q for q in (parse_quantities(r, whole=True) for r in _refs(references)) if q]
     if not targets:
@@ -74,6 +76,8 @@ def relaxed_accuracy(prediction: str, references: str | Sequence[str], tolerance
     found = parse_quantities(prediction, whole=False)
     for target in targets:
         if len(found) == len(target) and all(
-                p.unit == t.unit and _close(p.value, t.value, tolerance) for p, t in zip(found, target, strict=True)):
+            p.unit == t.unit and _close(p.value, t.value, tolerance)
+            for p, t in zip(found, target, strict=True)
+        ):
             return 1.0
     return 0.0

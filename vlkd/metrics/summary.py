@@ -41,8 +41,15 @@ _EM, _ANLS, _RELAXED, _RELAXED_N, _TP, _FP, _FN, _N, _JUDGE, _JUDGE_N = range(10
 _WIDTH = 10
 
 
-def score_item(prediction: str, references: str | Sequence[str], *, negative: bool = False,
-               not_present: str = DEFAULT_NOT_PRESENT, tau: float = 0.5, tolerance: float = 0.05) -> dict[str, Any]:
+def score_item(
+    prediction: str,
+    references: str | Sequence[str],
+    *,
+    negative: bool = False,
+    not_present: str = DEFAULT_NOT_PRESENT,
+    tau: float = 0.5,
+    tolerance: float = 0.05,
+) -> dict[str, Any]:
     """All per-item scores of one prediction (what ``predictions.jsonl`` records)."""
     refs = [references] if isinstance(references, str) else list(references)
     ref_negative = negative or any(is_not_present(r, not_present) for r in refs)
@@ -60,9 +67,18 @@ def item_vector(scores: dict[str, Any]) -> list[float]:
     counts = NotPresentCounts()
     counts.add(bool(scores["reference_not_present"]), bool(scores["predicted_not_present"]))
     judge = scores.get("judge")
-    return [float(scores["exact_match"]), float(scores["anls"]), float(relaxed or 0.0),
-            0.0 if relaxed is None else 1.0, counts.tp, counts.fp, counts.fn, 1.0,
-            float(judge or 0.0), 0.0 if judge is None else 1.0]
+    return [
+        float(scores["exact_match"]),
+        float(scores["anls"]),
+        float(relaxed or 0.0),
+        0.0 if relaxed is None else 1.0,
+        counts.tp,
+        counts.fp,
+        counts.fn,
+        1.0,
+        float(judge or 0.0),
+        0.0 if judge is None else 1.0,
+    ]
 
 
 def statistic(sums: list[float]) -> dict[str, float | None]:
@@ -82,11 +98,15 @@ def statistic(sums: list[float]) -> dict[str, float | None]:
 
 def _applies(sums: list[float]) -> dict[str, int]:
     n = int(sums[_N])
-    return {"exact_match": n, "anls": n, "relaxed_accuracy": int(sums[_RELAXED_N]),
-            "not_present_precision": int(sums[_TP] + sums[_FP]),
-            "not_present_recall": int(sums[_TP] + sums[_FN]),
-            "not_present_f1": int(sums[_TP] + sums[_FP] + sums[_FN]),
-            "judge_accuracy": int(sums[_JUDGE_N])}
+    return {
+        "exact_match": n,
+        "anls": n,
+        "relaxed_accuracy": int(sums[_RELAXED_N]),
+        "not_present_precision": int(sums[_TP] + sums[_FP]),
+        "not_present_recall": int(sums[_TP] + sums[_FN]),
+        "not_present_f1": int(sums[_TP] + sums[_FP] + sums[_FN]),
+        "judge_accuracy": int(sums[_JUDGE_N]),
+    }
 
 
 def _total(vectors: Sequence[Sequence[float]]) -> list[float]:
@@ -97,21 +117,37 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-def group_metrics(vectors: Sequence[Sequence[float]], *, samples: int, seed: int, confidence: float,
-                  names: Sequence[str] = tuple(n for n, _ in METRICS if n not in OPTIONAL)) -> dict[str, Any]:
+def group_metrics(
+    vectors: Sequence[Sequence[float]],
+    *,
+    samples: int,
+    seed: int,
+    confidence: float,
+    names: Sequence[str] = tuple(n for n, _ in METRICS if n not in OPTIONAL),
+) -> dict[str, Any]:
     sums = _total(vectors)
     values, applies = statistic(sums), _applies(sums)
     cis = bootstrap_ci(vectors, statistic, samples=samples, seed=seed, confidence=confidence)
     out: dict[str, Any] = {"n": len(vectors)}
     for name in names:
         ci = cis.get(name)
-        out[name] = {"value": _r(values[name]), "ci": [_r(ci[0]), _r(ci[1])] if ci else None, "n": applies[name]}
+        out[name] = {
+            "value": _r(values[name]),
+            "ci": [_r(ci[0]), _r(ci[1])] if ci else None,
+            "n": applies[name],
+        }
     return out
 
 
-def delta_metrics(base: Sequence[Sequence[float]], tuned: Sequence[Sequence[float]], *, samples: int,
-                  seed: int, confidence: float,
-                  names: Sequence[str] = tuple(n for n, _ in METRICS if n not in OPTIONAL)) -> dict[str, Any]:
+def delta_metrics(
+    base: Sequence[Sequence[float]],
+    tuned: Sequence[Sequence[float]],
+    *,
+    samples: int,
+    seed: int,
+    confidence: float,
+    names: Sequence[str] = tuple(n for n, _ in METRICS if n not in OPTIONAL),
+) -> dict[str, Any]:
     sb, st = statistic(_total(base)), statistic(_total(tuned))
     cis = paired_bootstrap_delta(base, tuned, statistic, samples=samples, seed=seed, confidence=confidence)
     out: dict[str, Any] = {"n": len(base)}
@@ -122,14 +158,23 @@ def delta_metrics(base: Sequence[Sequence[float]], tuned: Sequence[Sequence[floa
     return out
 
 
-def summarize(predictions: Iterable[dict[str, Any]], *, systems: Sequence[str],
-              deltas: Sequence[tuple[str, str]] = (("base", "tuned"),), samples: int = 1000, seed: int = 0,
-              confidence: float = 0.95) -> dict[str, Any]:
+def summarize(
+    predictions: Iterable[dict[str, Any]],
+    *,
+    systems: Sequence[str],
+    deltas: Sequence[tuple[str, str]] = (("base", "tuned"),),
+    samples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
     """``metrics.json`` from prediction records carrying ``system``, ``id``, ``category``, ``scores``."""
     by_system: dict[str, dict[str, tuple[str, list[float]]]] = {s: {} for s in systems}
     for rec in predictions:
         if rec["system"] in by_system:
-            by_system[rec["system"]][rec["id"]] = (rec.get("category") or UNCATEGORIZED, item_vector(rec["scores"]))
+            by_system[rec["system"]][rec["id"]] = (
+                rec.get("category") or UNCATEGORIZED,
+                item_vector(rec["scores"]),
+            )
     categories = sorted({cat for items in by_system.values() for cat, _ in items.values()})
     judged = any(v[_JUDGE_N] for items in by_system.values() for _, v in items.values())
     names = [n for n, _ in METRICS if n not in OPTIONAL or (n == "judge_accuracy" and judged)]
@@ -138,23 +183,31 @@ def summarize(predictions: Iterable[dict[str, Any]], *, systems: Sequence[str],
     for system, items in by_system.items():
         results[system] = {
             "overall": group_metrics([v for _, v in items.values()], **opts),
-            "categories": {cat: group_metrics([v for c, v in items.values() if c == cat], **opts)
-                           for cat in categories if any(c == cat for c, _ in items.values())},
+            "categories": {
+                cat: group_metrics([v for c, v in items.values() if c == cat], **opts)
+                for cat in categories
+                if any(c == cat for c, _ in items.values())
+            },
         }
     delta_out: dict[str, Any] = {}
     for a, b in deltas:
         if a not in by_system or b not in by_system:
             continue
         ids = [i for i in by_system[a] if i in by_system[b]]  # paired: items both systems answered
-        entry: dict[str, Any] = {"from": a, "to": b,
-                                 "overall": delta_metrics([by_system[a][i][1] for i in ids],
-                                                          [by_system[b][i][1] for i in ids], **opts),
-                                 "categories": {}}
+        entry: dict[str, Any] = {
+            "from": a,
+            "to": b,
+            "overall": delta_metrics(
+                [by_system[a][i][1] for i in ids], [by_system[b][i][1] for i in ids], **opts
+            ),
+            "categories": {},
+        }
         for cat in categories:
             cat_ids = [i for i in ids if by_system[a][i][0] == cat]
             if cat_ids:
-                entry["categories"][cat] = delta_metrics([by_system[a][i][1] for i in cat_ids],
-                                                         [by_system[b][i][1] for i in cat_ids], **opts)
+                entry["categories"][cat] = delta_metrics(
+                    [by_system[a][i][1] for i in cat_ids], [by_system[b][i][1] for i in cat_ids], **opts
+                )
         delta_out[f"{a}->{b}"] = entry
     return {
         "format": 1,
@@ -163,6 +216,11 @@ def summarize(predictions: Iterable[dict[str, Any]], *, systems: Sequence[str],
         "categories": categories,
         "results": results,
         "deltas": delta_out,
-        "bootstrap": {"samples": samples, "seed": seed, "confidence": confidence, "method": "percentile",
-                      "deltas": "paired"},
+        "bootstrap": {
+            "samples": samples,
+            "seed": seed,
+            "confidence": confidence,
+            "method": "percentile",
+            "deltas": "paired",
+        },
     }

@@ -26,10 +26,20 @@ MARKER = "vlkd_tiny_student.json"
 
 #: the special tokens of the Qwen2-VL tokenizer, in Qwen's order
 SPECIAL_TOKENS = (
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>",
-    "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>", "<|box_end|>",
-    "<|quad_start|>", "<|quad_end|>", "<|vision_start|>", "<|vision_end|>",
-    "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>",
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
 )
 
 #: the Qwen2-VL chat format: a default system turn, images and videos as
@@ -101,8 +111,9 @@ def build_tiny_qwen2_vl(out_dir: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         _write_checkpoint(tmp)
-        (tmp / MARKER).write_text(json.dumps({"version": BUILD_VERSION, "seed": SEED}) + "\n",
-                                  encoding="utf-8")
+        (tmp / MARKER).write_text(
+            json.dumps({"version": BUILD_VERSION, "seed": SEED}) + "\n", encoding="utf-8"
+        )
         if out_dir.exists():
             shutil.rmtree(out_dir)
         tmp.rename(out_dir)
@@ -119,7 +130,9 @@ def _train_tokenizer():
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=1024, min_frequency=1, show_progress=False,
+        vocab_size=1024,
+        min_frequency=1,
+        show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator(list(CORPUS) * 2, trainer=trainer)
@@ -141,8 +154,9 @@ def _write_checkpoint(path: Path) -> None:
     )
 
     vocab, merges = _train_tokenizer()
-    tokenizer = Qwen2Tokenizer(vocab=vocab, merges=merges, unk_token=None,
-                               eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    tokenizer = Qwen2Tokenizer(
+        vocab=vocab, merges=merges, unk_token=None, eos_token="<|im_end|>", pad_token="<|endoftext|>"
+    )
     tokenizer.add_special_tokens({"additional_special_tokens": list(SPECIAL_TOKENS)})
     tokenizer.model_max_length = 32768
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
@@ -152,21 +166,36 @@ def _write_checkpoint(path: Path) -> None:
     head_dim = text_hidden // heads  # 16: M-RoPE sections must sum to head_dim / 2
     config = Qwen2VLConfig(
         text_config={
-            "vocab_size": vocab_size, "hidden_size": text_hidden, "intermediate_size": 128,
-            "num_hidden_layers": 2, "num_attention_heads": heads, "num_key_value_heads": 2,
-            "max_position_embeddings": 4096, "max_window_layers": 2, "rms_norm_eps": 1e-6,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0,
-                                "mrope_section": [2, 3, 3]},
-            "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
-            "pad_token_id": ids["<|endoftext|>"], "tie_word_embeddings": False,
+            "vocab_size": vocab_size,
+            "hidden_size": text_hidden,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": heads,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 4096,
+            "max_window_layers": 2,
+            "rms_norm_eps": 1e-6,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [2, 3, 3]},
+            "bos_token_id": ids["<|endoftext|>"],
+            "eos_token_id": ids["<|im_end|>"],
+            "pad_token_id": ids["<|endoftext|>"],
+            "tie_word_embeddings": False,
         },
         vision_config={
-            "depth": 2, "embed_dim": 32, "hidden_size": text_hidden, "mlp_ratio": 2,
-            "num_heads": 2, "in_channels": 3, "patch_size": 14, "spatial_merge_size": 2,
+            "depth": 2,
+            "embed_dim": 32,
+            "hidden_size": text_hidden,
+            "mlp_ratio": 2,
+            "num_heads": 2,
+            "in_channels": 3,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
             "temporal_patch_size": 2,
         },
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
         tie_word_embeddings=False,
     )
     assert sum(config.text_config.rope_parameters["mrope_section"]) == head_dim // 2
@@ -183,8 +212,13 @@ def _write_checkpoint(path: Path) -> None:
 
     pixels = {"min_pixels": 56 * 56, "max_pixels": 28 * 28 * 1280}
     image_processor = Qwen2VLImageProcessor(
-        size={"shortest_edge": pixels["min_pixels"], "longest_edge": pixels["max_pixels"]})
+        size={"shortest_edge": pixels["min_pixels"], "longest_edge": pixels["max_pixels"]}
+    )
     video_processor = Qwen2VLVideoProcessor()
-    processor = Qwen2VLProcessor(image_processor=image_processor, tokenizer=tokenizer,
-                                 video_processor=video_processor, chat_template=CHAT_TEMPLATE)
+    processor = Qwen2VLProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        video_processor=video_processor,
+        chat_template=CHAT_TEMPLATE,
+    )
     processor.save_pretrained(path)

@@ -19,8 +19,11 @@ class FlakyTeacher(Teacher):
         n = FlakyTeacher.calls[request.image.id] = FlakyTeacher.calls.get(request.image.id, 0) + 1
         if n <= 2:
             raise TransientError("try again", kind="5xx")
-        return TeachResponse(text=f'```csv\n"Q for {request.image_name}?","A"\n"Missing?","不存在"\n```',
-                             input_tokens=10, output_tokens=5)
+        return TeachResponse(
+            text=f'```csv\n"Q for {request.image_name}?","A"\n"Missing?","不存在"\n```',
+            input_tokens=10,
+            output_tokens=5,
+        )
 
 
 class Plugin:
@@ -43,10 +46,18 @@ def run(tmp_path, vlkd_registry, teach, **kw):
     from vlkd.core.recipe import load_recipe
 
     path = tmp_path / "r.yaml"
-    path.write_text(json.dumps({"name": "d", "ingest": {"plugin": "files", "inputs": str(tmp_path / "img")},
-                                "teach": teach}), encoding="utf-8")
-    return Engine(load_recipe(path, registry=vlkd_registry(Plugin())), tmp_path / "run",
-                  reporter=Reporter(quiet=True), **kw).run()
+    path.write_text(
+        json.dumps(
+            {"name": "d", "ingest": {"plugin": "files", "inputs": str(tmp_path / "img")}, "teach": teach}
+        ),
+        encoding="utf-8",
+    )
+    return Engine(
+        load_recipe(path, registry=vlkd_registry(Plugin())),
+        tmp_path / "run",
+        reporter=Reporter(quiet=True),
+        **kw,
+    ).run()
 
 
 def test_third_party_teacher_gets_retries_cache_and_counts(tmp_path, vlkd_registry):
@@ -84,7 +95,14 @@ def test_unreachable_server_stops_with_a_hint(tmp_path, vlkd_registry):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    teach = {"plugin": "openai", "base_url": f"http://127.0.0.1:{port}/v1", "api_key": "k" * 20,
-             "max_retries": 1, "retry_initial_delay": 0.001}
-    with pytest.raises(StageError, match=r"cannot reach the teacher: connection to .* failed.*is the server running"):
+    teach = {
+        "plugin": "openai",
+        "base_url": f"http://127.0.0.1:{port}/v1",
+        "api_key": "k" * 20,
+        "max_retries": 1,
+        "retry_initial_delay": 0.001,
+    }
+    with pytest.raises(
+        StageError, match=r"cannot reach the teacher: connection to .* failed.*is the server running"
+    ):
         run(tmp_path, vlkd_registry, teach)

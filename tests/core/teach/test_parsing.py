@@ -14,12 +14,12 @@ def test_quoted_comma_inside_answer_survives():
 
 
 def test_fences_and_chatter_are_ignored():
-    text = "好的,以下是结果:\n```csv\n\"问题\",\"答案\"\n\"Q1?\",\"A1\"\n```\n希望有帮助!"
+    text = '好的,以下是结果:\n```csv\n"问题","答案"\n"Q1?","A1"\n```\n希望有帮助!'
     assert qa(parse_csv(text)) == [("Q1?", "A1")]
 
 
 def test_several_fenced_blocks_are_all_read():
-    text = "```csv\n\"Q1?\",\"A1\"\n```\nmore:\n```\n\"Q2?\",\"A2\"\n```"
+    text = '```csv\n"Q1?","A1"\n```\nmore:\n```\n"Q2?","A2"\n```'
     assert qa(parse_csv(text)) == [("Q1?", "A1"), ("Q2?", "A2")]
 
 
@@ -29,9 +29,17 @@ def test_triple_quotes_as_the_seed_wrote_them():
 
 
 def test_header_rows_in_any_language_are_skipped():
-    for header in ('"问题","答案"', "Question,Answer", "question, answer", "Pregunta,Respuesta", "질문,답변",
-                   "Frage,Antwort", "問題,回答", "Q,A"):
-        assert qa(parse_csv(f"{header}\n\"Q?\",\"A\"")) == [("Q?", "A")], header
+    for header in (
+        '"问题","答案"',
+        "Question,Answer",
+        "question, answer",
+        "Pregunta,Respuesta",
+        "질문,답변",
+        "Frage,Antwort",
+        "問題,回答",
+        "Q,A",
+    ):
+        assert qa(parse_csv(f'{header}\n"Q?","A"')) == [("Q?", "A")], header
 
 
 def test_blank_lines_and_whitespace():
@@ -39,17 +47,25 @@ def test_blank_lines_and_whitespace():
 
 
 def test_ragged_rows():
-    text = "\n".join([
-        "图中车型是什么?,卡罗拉,E210",       # unquoted comma in the answer: joined back
-        "扭矩, 单位是什么?,25,N·m",          # a comma in the question: cut after the question mark
-        "img_001.png,零件号是什么?,A-1",     # the seed's output.csv layout
-        "只有一个字段",                        # unreadable: dropped with a reason
-        "油量是多少?3.5 L",                   # one field but a question mark: split there
-    ])
+    text = "\n".join(
+        [
+            "图中车型是什么?,卡罗拉,E210",  # unquoted comma in the answer: joined back
+            "扭矩, 单位是什么?,25,N·m",  # a comma in the question: cut after the question mark
+            "img_001.png,零件号是什么?,A-1",  # the seed's output.csv layout
+            "只有一个字段",  # unreadable: dropped with a reason
+            "油量是多少?3.5 L",  # one field but a question mark: split there
+        ]
+    )
     got = parse_csv(text)
-    assert qa(got) == [("图中车型是什么?", "卡罗拉,E210"), ("扭矩,单位是什么?", "25,N·m"), ("零件号是什么?", "A-1"),
-                       ("油量是多少?", "3.5 L")]
-    assert got.dropped == [{"row": 4, "reason": "one field, expected question,answer", "text": "只有一个字段"}]
+    assert qa(got) == [
+        ("图中车型是什么?", "卡罗拉,E210"),
+        ("扭矩,单位是什么?", "25,N·m"),
+        ("零件号是什么?", "A-1"),
+        ("油量是多少?", "3.5 L"),
+    ]
+    assert got.dropped == [
+        {"row": 4, "reason": "one field, expected question,answer", "text": "只有一个字段"}
+    ]
 
 
 def test_unparsable_rows_dropped_with_reasons_rest_kept():

@@ -17,7 +17,7 @@ def seed_prompt() -> str:
     lines = SEED.read_text(encoding="utf-8").splitlines()
     start = next(i for i, line in enumerate(lines) if "# 角色: 视觉语言模型数据集生成器" in line)
     end = next(i for i in range(start, len(lines)) if "便于后处理" in lines[i])
-    block = lines[start:end + 1]
+    block = lines[start : end + 1]
     block[0] = block[0].split('"""', 1)[1]
     return "\n".join(block) + "\n"
 
@@ -56,20 +56,33 @@ def test_category_packs_and_aliases():
     assert ps.render(image("other"))[0] == ps.render(image())[0]
     # different templates, different hashes (provenance)
     assert ps.render(image("part_recognition"))[2] != ps.render(image())[2]
-    assert PromptSet(opts(prompt={"by_category": False})).render(image("part_recognition"))[0] == \
-        ps.render(image())[0]
+    assert (
+        PromptSet(opts(prompt={"by_category": False})).render(image("part_recognition"))[0]
+        == ps.render(image())[0]
+    )
 
 
 def test_user_files_with_variables(tmp_path):
     system = tmp_path / "sys.txt"
-    system.write_text("品牌 ${meta.brand} ${meta.missing}| ${shop} | ${image_name} ${width}x${height} | 50$$\n"
-                      "${output_instructions}", encoding="utf-8")
+    system.write_text(
+        "品牌 ${meta.brand} ${meta.missing}| ${shop} | ${image_name} ${width}x${height} | 50$$\n"
+        "${output_instructions}",
+        encoding="utf-8",
+    )
     cat = tmp_path / "cat.txt"
     cat.write_text("category prompt ${category}", encoding="utf-8")
     user = tmp_path / "user.txt"
     user.write_text("请看图 ${category}", encoding="utf-8")
-    ps = PromptSet(opts(prompt={"system": system, "user": user, "variables": {"shop": "4S店"},
-                                "categories": {"mine": cat}}))
+    ps = PromptSet(
+        opts(
+            prompt={
+                "system": system,
+                "user": user,
+                "variables": {"shop": "4S店"},
+                "categories": {"mine": cat},
+            }
+        )
+    )
     s, u, _ = ps.render(image(brand="Toyota"))
     assert s.startswith("品牌 Toyota | 4S店 | img_1.png 640x480 | 50$\n# 输出格式")
     assert u == "请看图 "

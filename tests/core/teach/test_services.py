@@ -33,8 +33,13 @@ def test_http_errors_retry_or_stop_with_a_hint():
     assert http_error(429, "x", headers={"retry-after": "2"}).retry_after == 2.0
     for status in (500, 502, 503, 529, 408):
         assert isinstance(http_error(status, "x"), TransientError)
-    for status, hint in ((400, "refused"), (401, "OPENAI_API_KEY"), (403, "not allowed"),
-                         (404, "unknown model 'gpt-9'"), (413, "too large")):
+    for status, hint in (
+        (400, "refused"),
+        (401, "OPENAI_API_KEY"),
+        (403, "not allowed"),
+        (404, "unknown model 'gpt-9'"),
+        (413, "too large"),
+    ):
         err = http_error(status, "x", model="gpt-9", key_env="OPENAI_API_KEY")
         assert isinstance(err, FatalError) and hint in str(err), status
     assert isinstance(http_error(429, "quota", code="insufficient_quota"), FatalError)
@@ -88,26 +93,39 @@ def test_token_bucket_waits_for_tokens():
 
 
 def test_negatives_recognised_normalised_and_kept_near_the_ratio():
-    assert is_negative("不存在。", "不存在") and is_negative("Not present", "不存在") and not is_negative("25", "不存在")
+    assert (
+        is_negative("不存在。", "不存在")
+        and is_negative("Not present", "不存在")
+        and not is_negative("25", "不存在")
+    )
     img = ImageRecord(id="i", path="/a.png", width=1, height=1, category="manual_parsing")
-    rows = [{"question": f"P{i}?", "answer": str(i)} for i in range(4)] + \
-           [{"question": f"N{i}?", "answer": "not present"} for i in range(4)]
-    pairs, dropped = build_pairs(rows, img, negative_answer="不存在", negative_ratio=0.2,
-                                 provenance=Provenance(plugin="p"))
+    rows = [{"question": f"P{i}?", "answer": str(i)} for i in range(4)] + [
+        {"question": f"N{i}?", "answer": "not present"} for i in range(4)
+    ]
+    pairs, dropped = build_pairs(
+        rows, img, negative_answer="不存在", negative_ratio=0.2, provenance=Provenance(plugin="p")
+    )
     assert dropped == 3 and sum(p["negative"] for p in pairs) == 1
     assert all(p["answer"] == "不存在" for p in pairs if p["negative"])
     assert [p["question"] for p in pairs if not p["negative"]] == ["P0?", "P1?", "P2?", "P3?"]
     assert pairs[0]["category"] == "manual_parsing" and len({p["id"] for p in pairs}) == len(pairs)
-    pairs, dropped = build_pairs(rows, img, negative_answer="不存在", negative_ratio=None,
-                                 provenance=Provenance(plugin="p"))
+    pairs, dropped = build_pairs(
+        rows, img, negative_answer="不存在", negative_ratio=None, provenance=Provenance(plugin="p")
+    )
     assert dropped == 0 and len(pairs) == 8
 
 
 def test_cache_key_depends_on_everything_but_the_key(tmp_path):
     base = dict(image_sha256="a", prompt_hash="p", plugin="openai", model="gpt-4o", params={"t": 1})
     k = cache_key(**base)
-    for change in ({"image_sha256": "b"}, {"prompt_hash": "q"}, {"plugin": "x"}, {"model": "m"},
-                   {"params": {"t": 0}}, {"attempt": 1}):
+    for change in (
+        {"image_sha256": "b"},
+        {"prompt_hash": "q"},
+        {"plugin": "x"},
+        {"model": "m"},
+        {"params": {"t": 0}},
+        {"attempt": 1},
+    ):
         assert cache_key(**{**base, **change}) != k
     cache = ResponseCache(tmp_path)
     assert cache.get(k) is None

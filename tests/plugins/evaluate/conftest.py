@@ -54,8 +54,9 @@ def tiny_adapter(tiny_student, tmp_path_factory) -> Path:
 
     torch.manual_seed(0)
     model = AutoModelForImageTextToText.from_pretrained(tiny_student)
-    peft_model = get_peft_model(model, LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj"],
-                                                  init_lora_weights=False))
+    peft_model = get_peft_model(
+        model, LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
     out = tmp_path_factory.mktemp("adapter") / "adapter"
     peft_model.save_pretrained(out)
     return out
@@ -71,30 +72,55 @@ def write_jsonl(path: Path, rows) -> Path:
 def run_layout(tmp_path, vlkd_images):
     """``make(images=3, split="test", student=None, adapter=None)`` -> run dir with ingest/teach/review/train."""
 
-    def make(n_images: int = 3, split: str | None = "test", student: Path | None = None,
-             adapter: Path | None = None, questions=QUESTIONS) -> Path:
+    def make(
+        n_images: int = 3,
+        split: str | None = "test",
+        student: Path | None = None,
+        adapter: Path | None = None,
+        questions=QUESTIONS,
+    ) -> Path:
         run_dir = tmp_path / "run"
         paths = vlkd_images(n=n_images, size=(96, 64))
-        images = [{"id": f"img{i}", "path": str(p), "width": 96, "height": 64, "category": None}
-                  for i, p in enumerate(paths)]
+        images = [
+            {"id": f"img{i}", "path": str(p), "width": 96, "height": 64, "category": None}
+            for i, p in enumerate(paths)
+        ]
         write_jsonl(run_dir / "ingest" / "images.jsonl", images)
         raw, reviewed = [], []
         for i, img in enumerate(images):
             for q, answer, teacher, cat, neg in questions:
                 pid = f"p{i}-{len(raw)}"
-                base = {"id": pid, "image_id": img["id"], "question": q, "category": cat, "negative": neg,
-                        "provenance": {"plugin": "fake"}}
+                base = {
+                    "id": pid,
+                    "image_id": img["id"],
+                    "question": q,
+                    "category": cat,
+                    "negative": neg,
+                    "provenance": {"plugin": "fake"},
+                }
                 raw.append({**base, "answer": teacher})
-                reviewed.append({**base, "answer": answer, "review": "approved" if answer == teacher else "edited",
-                                 "split": split if i else "train"})
+                reviewed.append(
+                    {
+                        **base,
+                        "answer": answer,
+                        "review": "approved" if answer == teacher else "edited",
+                        "split": split if i else "train",
+                    }
+                )
         write_jsonl(run_dir / "teach" / "pairs.jsonl", raw)
         write_jsonl(run_dir / "review" / "pairs.jsonl", reviewed)
         if student is not None:
             model_dir = run_dir / "train" / "model"
             model_dir.mkdir(parents=True)
-            info = {"trainer": "peft", "base_model": str(student), "template": "qwen2_vl",
-                    "image_min_pixels": 32 * 32, "image_max_pixels": 128 * 128, "cutoff_len": 1024,
-                    "log": "trainer_log.jsonl"}
+            info = {
+                "trainer": "peft",
+                "base_model": str(student),
+                "template": "qwen2_vl",
+                "image_min_pixels": 32 * 32,
+                "image_max_pixels": 128 * 128,
+                "cutoff_len": 1024,
+                "log": "trainer_log.jsonl",
+            }
             if adapter is not None:
                 shutil.copytree(adapter, model_dir / "adapter")
                 info["adapter"] = "adapter"
@@ -104,15 +130,24 @@ def run_layout(tmp_path, vlkd_images):
     return make
 
 
-def stage_context(run_dir: Path, plugin, stages=("ingest", "teach", "review", "train", "evaluate"),
-                  stage: str = "evaluate") -> tuple[StageContext, CollectingReporter]:
+def stage_context(
+    run_dir: Path, plugin, stages=("ingest", "teach", "review", "train", "evaluate"), stage: str = "evaluate"
+) -> tuple[StageContext, CollectingReporter]:
     """A context for running ``plugin`` as ``stage`` of a run whose earlier stages left their files."""
     reporter = CollectingReporter()
     recipe = SimpleNamespace(stages={name: None for name in stages}, name="t")
-    run = SimpleNamespace(recipe=recipe, run_dir=RunDir(run_dir), reporter=reporter, plugins={stage: [plugin]},
-                          no_cache=False, dry_run=False, save_stage=lambda ctx: None)
-    config = SimpleNamespace(kind=KINDS_BY_NAME[stage], steps=[SimpleNamespace(options=plugin.options)],
-                             settings=None)
+    run = SimpleNamespace(
+        recipe=recipe,
+        run_dir=RunDir(run_dir),
+        reporter=reporter,
+        plugins={stage: [plugin]},
+        no_cache=False,
+        dry_run=False,
+        save_stage=lambda ctx: None,
+    )
+    config = SimpleNamespace(
+        kind=KINDS_BY_NAME[stage], steps=[SimpleNamespace(options=plugin.options)], settings=None
+    )
     path = run_dir / stage
     path.mkdir(parents=True, exist_ok=True)
     return StageContext(run, config, path), reporter

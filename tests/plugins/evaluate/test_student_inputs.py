@@ -26,7 +26,11 @@ def test_teacher_row_scores_raw_teacher_answers_against_reviewed_ones(run_layout
     assert teacher["overall"]["exact_match"]["value"] == 0.5
     # it answered "4 L" where the experts wrote 不存在: it never says not-present
     assert teacher["overall"]["not_present_recall"]["value"] == 0.0
-    assert teacher["categories"]["manual_parsing"]["relaxed_accuracy"] == {"value": 0.0, "ci": [0.0, 0.0], "n": 2}
+    assert teacher["categories"]["manual_parsing"]["relaxed_accuracy"] == {
+        "value": 0.0,
+        "ci": [0.0, 0.0],
+        "n": 2,
+    }
     assert metrics["teacher"] == {"items": 8, "added_by_reviewers": 0, "edited_by_reviewers": 4}
     assert metrics["references"] == {"approved": 4, "edited": 4}
     preds = [json.loads(line) for line in (ctx.dir / "predictions.jsonl").read_text().splitlines()]
@@ -68,7 +72,9 @@ def test_no_held_out_split_is_an_error_that_says_what_to_do(run_layout):
     run_dir = run_layout(split=None)  # no split stage ran: every pair counts as train
     plugin = _plugin(systems=["teacher"])
     ctx, _ = stage_context(run_dir, plugin)
-    with pytest.raises(StageError, match=r"pairs.jsonl: no pair is in the 'test' split \(train: 12\); add a split"):
+    with pytest.raises(
+        StageError, match=r"pairs.jsonl: no pair is in the 'test' split \(train: 12\); add a split"
+    ):
         plugin.run(ctx)
 
 
@@ -84,7 +90,9 @@ def test_a_bad_pairs_line_is_named(run_layout):
 def test_missing_model_description_is_an_error_naming_the_file(run_layout):
     run_dir = run_layout()
     (run_dir / "train" / "model").mkdir(parents=True)
-    plugin = _plugin(systems=["base"], backend="openai", base_url="http://127.0.0.1:9/v1", base_model_name="b")
+    plugin = _plugin(
+        systems=["base"], backend="openai", base_url="http://127.0.0.1:9/v1", base_model_name="b"
+    )
     ctx, _ = stage_context(run_dir, plugin)
     with pytest.raises(StageError, match=r"train/model/vlkd_model.json is missing.*--from train"):
         plugin.run(ctx)
@@ -102,9 +110,13 @@ def test_a_missing_adapter_is_an_error_naming_it(run_layout):
     model_dir = run_dir / "train" / "model"
     model_dir.mkdir(parents=True)
     (model_dir / "vlkd_model.json").write_text(json.dumps({"base_model": "x", "adapter": "adapter"}))
-    plugin = _plugin(systems=["base"], backend="openai", base_url="http://127.0.0.1:9/v1", base_model_name="b")
+    plugin = _plugin(
+        systems=["base"], backend="openai", base_url="http://127.0.0.1:9/v1", base_model_name="b"
+    )
     ctx, _ = stage_context(run_dir, plugin)
-    with pytest.raises(StageError, match=r"model/adapter: no adapter_config\.json; the adapter named by .*vlkd_model"):
+    with pytest.raises(
+        StageError, match=r"model/adapter: no adapter_config\.json; the adapter named by .*vlkd_model"
+    ):
         plugin.run(ctx)
 
 
@@ -112,5 +124,7 @@ def test_dry_run_estimate_counts_answers_and_judge_calls(run_layout):
     run_dir = run_layout()
     plugin = _plugin(judge={"plugin": "openai", "model": "gpt-4o-mini"})
     ctx, _ = stage_context(run_dir, plugin)
-    assert plugin.estimate(ctx) == ["8 test pairs x 2 students (base, tuned) on backend transformers = 16 answers",
-                                    "judge openai gpt-4o-mini: 16 calls, paid per call"]
+    assert plugin.estimate(ctx) == [
+        "8 test pairs x 2 students (base, tuned) on backend transformers = 16 answers",
+        "judge openai gpt-4o-mini: 16 calls, paid per call",
+    ]

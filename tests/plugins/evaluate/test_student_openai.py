@@ -26,9 +26,16 @@ def students(image, req) -> str:
 def model_dir(run_dir):
     path = run_dir / "train" / "model"
     path.mkdir(parents=True)
-    (path / "vlkd_model.json").write_text(json.dumps({
-        "trainer": "peft", "base_model": "served-elsewhere", "image_min_pixels": 32 * 32,
-        "image_max_pixels": 48 * 48}))
+    (path / "vlkd_model.json").write_text(
+        json.dumps(
+            {
+                "trainer": "peft",
+                "base_model": "served-elsewhere",
+                "image_min_pixels": 32 * 32,
+                "image_max_pixels": 48 * 48,
+            }
+        )
+    )
 
 
 def test_base_and_tuned_model_names_on_one_server(run_layout, monkeypatch):
@@ -36,9 +43,16 @@ def test_base_and_tuned_model_names_on_one_server(run_layout, monkeypatch):
     model_dir(run_dir)
     with FakeProvider(answer=students, models={"qwen2-vl-base", "vlkd-lora"}) as server:
         monkeypatch.setenv("VLKD_TEST_KEY", server.api_key)  # a wrong key would get a 401
-        opts = StudentEvalOptions(plugin="student", backend="openai", base_url=server.openai_url,
-                                  api_key_env="VLKD_TEST_KEY", base_model_name="qwen2-vl-base",
-                                  tuned_model_name="vlkd-lora", concurrency=4, bootstrap_samples=200)
+        opts = StudentEvalOptions(
+            plugin="student",
+            backend="openai",
+            base_url=server.openai_url,
+            api_key_env="VLKD_TEST_KEY",
+            base_model_name="qwen2-vl-base",
+            tuned_model_name="vlkd-lora",
+            concurrency=4,
+            bootstrap_samples=200,
+        )
         ctx, _ = stage_context(run_dir, StudentEvaluator(opts))
         ctx.plugin.run(ctx)
     metrics = json.loads((ctx.dir / "metrics.json").read_text())
@@ -61,10 +75,19 @@ def test_an_unknown_model_name_stops_with_the_name(run_layout):
     run_dir = run_layout()
     model_dir(run_dir)
     with FakeProvider(answer=students, models={"qwen2-vl-base"}) as server:
-        opts = StudentEvalOptions(plugin="student", backend="openai", base_url=server.openai_url,
-                                  api_key=server.api_key, base_model_name="qwen2-vl-base",
-                                  tuned_model_name="typo-lora", systems=["tuned"])
+        opts = StudentEvalOptions(
+            plugin="student",
+            backend="openai",
+            base_url=server.openai_url,
+            api_key=server.api_key,
+            base_model_name="qwen2-vl-base",
+            tuned_model_name="typo-lora",
+            systems=["tuned"],
+        )
         ctx, _ = stage_context(run_dir, StudentEvaluator(opts))
-        with pytest.raises(StageError, match=r"the tuned student answered none of the 8 pairs: .*has no model "
-                                             r"'typo-lora'.*tuned_model_name"):
+        with pytest.raises(
+            StageError,
+            match=r"the tuned student answered none of the 8 pairs: .*has no model "
+            r"'typo-lora'.*tuned_model_name",
+        ):
             ctx.plugin.run(ctx)

@@ -18,15 +18,18 @@ def _read(path):
 
 def test_base_and_tuned_students_on_the_test_split(run_layout, tiny_student, tiny_adapter):
     run_dir = run_layout(student=tiny_student, adapter=tiny_adapter)
-    plugin = StudentEvaluator(StudentEvalOptions(plugin="student", batch_size=3, max_new_tokens=6,
-                                                 bootstrap_samples=100))
+    plugin = StudentEvaluator(
+        StudentEvalOptions(plugin="student", batch_size=3, max_new_tokens=6, bootstrap_samples=100)
+    )
     ctx, _ = stage_context(run_dir, plugin)
     plugin.run(ctx)
     preds = _read(ctx.dir / "predictions.jsonl")
     by_system = {s: {p["id"]: p for p in preds if p["system"] == s} for s in ("base", "tuned", "teacher")}
     assert all(len(v) == 8 for v in by_system.values())
     # the adapter is applied for the tuned row and switched off for the base row
-    assert any(by_system["base"][i]["prediction"] != by_system["tuned"][i]["prediction"] for i in by_system["base"])
+    assert any(
+        by_system["base"][i]["prediction"] != by_system["tuned"][i]["prediction"] for i in by_system["base"]
+    )
 
     # the base row is exactly what the base model alone says for the item (unbatched, no PEFT),
     # with the image handed to the processor as the peft trainer does (RGB, processor bounds)
@@ -39,11 +42,12 @@ def test_base_and_tuned_students_on_the_test_split(run_layout, tiny_student, tin
     model = AutoModelForImageTextToText.from_pretrained(tiny_student).eval()
     messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": item["question"]}]}]
     text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    inputs = processor(text=[text], images=[Image.open(item["image"]).convert("RGB")],
-                       return_tensors="pt")
+    inputs = processor(text=[text], images=[Image.open(item["image"]).convert("RGB")], return_tensors="pt")
     with torch.inference_mode():
         out = model.generate(**inputs, max_new_tokens=6, do_sample=False)
-    direct = processor.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)[0].strip()
+    direct = processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)[
+        0
+    ].strip()
     assert item["prediction"] == direct
 
     # every number in metrics.json can be traced back to predictions.jsonl
@@ -56,7 +60,9 @@ def test_base_and_tuned_students_on_the_test_split(run_layout, tiny_student, tin
 
 def test_a_finished_evaluation_resumes_without_loading_the_model(run_layout, tiny_student, tiny_adapter):
     run_dir = run_layout(student=tiny_student, adapter=tiny_adapter)
-    opts = StudentEvalOptions(plugin="student", systems=["base", "tuned"], max_new_tokens=4, bootstrap_samples=0)
+    opts = StudentEvalOptions(
+        plugin="student", systems=["base", "tuned"], max_new_tokens=4, bootstrap_samples=0
+    )
     ctx, _ = stage_context(run_dir, StudentEvaluator(opts))
     ctx.plugin.run(ctx)
     ctx.close()
@@ -77,8 +83,9 @@ def test_an_unreadable_image_skips_its_items_only(run_layout, tiny_student, tiny
     broken = images[1]["path"]
     with open(broken, "wb") as fh:
         fh.write(b"not an image")
-    opts = StudentEvalOptions(plugin="student", systems=["base"], batch_size=8, max_new_tokens=4,
-                              bootstrap_samples=0)
+    opts = StudentEvalOptions(
+        plugin="student", systems=["base"], batch_size=8, max_new_tokens=4, bootstrap_samples=0
+    )
     ctx, _ = stage_context(run_dir, StudentEvaluator(opts))
     ctx.plugin.run(ctx)
     counts = ctx.counts.to_json()
@@ -96,8 +103,14 @@ def test_the_report_reads_the_evaluate_stage_output(run_layout, tiny_student, ti
     opts = StudentEvalOptions(plugin="student", max_new_tokens=4, bootstrap_samples=50)
     ctx, _ = stage_context(run_dir, StudentEvaluator(opts))
     ctx.plugin.run(ctx)
-    (run_dir / "manifest.json").write_text(json.dumps({"recipe": {"name": "t"}, "stages": {
-        s: {"status": "done"} for s in ("ingest", "teach", "review", "train", "evaluate")}}))
+    (run_dir / "manifest.json").write_text(
+        json.dumps(
+            {
+                "recipe": {"name": "t"},
+                "stages": {s: {"status": "done"} for s in ("ingest", "teach", "review", "train", "evaluate")},
+            }
+        )
+    )
     files = build_report(run_dir, run_dir / "report" / "report")
 
     class Cells(HTMLParser):
@@ -119,4 +132,6 @@ def test_the_report_reads_the_evaluate_stage_output(run_layout, tiny_student, ti
     overall = next(r for r in parser.rows if r[0] == "Overall")
     metrics = json.loads((ctx.dir / "metrics.json").read_text())
     for column, system in ((2, "base"), (3, "tuned"), (6, "teacher")):
-        assert overall[column] == f"{metrics['results'][system]['overall']['exact_match']['value'] * 100:.1f}%"
+        assert (
+            overall[column] == f"{metrics['results'][system]['overall']['exact_match']['value'] * 100:.1f}%"
+        )

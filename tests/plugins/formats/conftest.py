@@ -35,10 +35,24 @@ def lf_load(tiny_student, tmp_path):
         from llamafactory.hparams import get_train_args
         from llamafactory.model import load_tokenizer
 
-        args = dict(model_name_or_path=str(tiny_student), stage="sft", do_train=True, finetuning_type="lora",
-                    template="qwen2_vl", dataset=train, dataset_dir=str(dataset_dir), cutoff_len=cutoff_len,
-                    output_dir=str(tmp_path / "lf_out"), overwrite_cache=True, report_to="none", use_cpu=True,
-                    bf16=False, fp16=False, per_device_train_batch_size=1, **more)
+        args = dict(
+            model_name_or_path=str(tiny_student),
+            stage="sft",
+            do_train=True,
+            finetuning_type="lora",
+            template="qwen2_vl",
+            dataset=train,
+            dataset_dir=str(dataset_dir),
+            cutoff_len=cutoff_len,
+            output_dir=str(tmp_path / "lf_out"),
+            overwrite_cache=True,
+            report_to="none",
+            use_cpu=True,
+            bf16=False,
+            fp16=False,
+            per_device_train_batch_size=1,
+            **more,
+        )
         if eval:
             args["eval_dataset"] = eval
         model_args, data_args, training_args, _, _ = get_train_args(args)

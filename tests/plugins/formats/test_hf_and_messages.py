@@ -34,16 +34,21 @@ def test_hf_export_reloads_with_datasets_and_images_decode(fake_run, tmp_path):
             assert row["messages"][0]["content"].startswith("<image>")
             assert len(row["pair_ids"]) == 2
     assert rows == 8
-    parquet = load_dataset("parquet", data_files={s: str(ds_dir / f) for s, f in descriptor["splits"].items()})
+    parquet = load_dataset(
+        "parquet", data_files={s: str(ds_dir / f) for s, f in descriptor["splits"].items()}
+    )
     assert sum(len(parquet[s]) for s in parquet) == 8
     assert parquet["train"][0]["images"][0].size == (96, 64)
 
 
 def test_push_to_hub_needs_a_token_before_any_work(fake_run, monkeypatch):
     monkeypatch.delenv("VLKD_TEST_HF", raising=False)
-    run = fake_run({"format": {"plugin": "hf_datasets", "push_to_hub": "me/cars", "token_env": "VLKD_TEST_HF"}})
-    with pytest.raises(StageError, match="push_to_hub needs a Hugging Face token in the environment: export "
-                                         "VLKD_TEST_HF=hf_"):
+    run = fake_run(
+        {"format": {"plugin": "hf_datasets", "push_to_hub": "me/cars", "token_env": "VLKD_TEST_HF"}}
+    )
+    with pytest.raises(
+        StageError, match="push_to_hub needs a Hugging Face token in the environment: export VLKD_TEST_HF=hf_"
+    ):
         run.run()
     assert not (run.run_dir / "format" / "dataset" / "hf").exists()
 
@@ -51,9 +56,14 @@ def test_push_to_hub_needs_a_token_before_any_work(fake_run, monkeypatch):
 def test_push_to_hub_is_private_by_default_and_the_token_stays_out_of_the_run(fake_run, monkeypatch):
     calls = []
     monkeypatch.setenv("VLKD_TEST_HF", "hf_secret_value")
-    monkeypatch.setattr(hf_datasets, "push_dataset",
-                        lambda dd, repo, *, private, token: calls.append((set(dd), repo, private, token)))
-    run = fake_run({"format": {"plugin": "hf_datasets", "push_to_hub": "me/cars", "token_env": "VLKD_TEST_HF"}})
+    monkeypatch.setattr(
+        hf_datasets,
+        "push_dataset",
+        lambda dd, repo, *, private, token: calls.append((set(dd), repo, private, token)),
+    )
+    run = fake_run(
+        {"format": {"plugin": "hf_datasets", "push_to_hub": "me/cars", "token_env": "VLKD_TEST_HF"}}
+    )
     manifest = run.run()
     assert calls == [({"train"}, "me/cars", True, "hf_secret_value")]
     assert manifest["stages"]["format"]["facts"]["pushed_to"] == "me/cars"
@@ -63,8 +73,11 @@ def test_push_to_hub_is_private_by_default_and_the_token_stays_out_of_the_run(fa
 
 
 def test_messages_jsonl_content_parts(fake_run):
-    run = fake_run({"format": {"plugin": "messages_jsonl", "image_url": "data", "system": "Be precise."}},
-                   n_images=2, per_image=2)
+    run = fake_run(
+        {"format": {"plugin": "messages_jsonl", "image_url": "data", "system": "Be precise."}},
+        n_images=2,
+        per_image=2,
+    )
     run.run()
     ds_dir = run.run_dir / "format" / "dataset"
     descriptor = json.loads((ds_dir / "vlkd_dataset.json").read_text())
@@ -74,7 +87,10 @@ def test_messages_jsonl_content_parts(fake_run):
     messages = lines[0]["messages"]
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user", "assistant"]
     image_part, text_part = messages[1]["content"]
-    assert image_part["type"] == "image_url" and text_part == {"type": "text", "text": "Question 0 about page 0?"}
+    assert image_part["type"] == "image_url" and text_part == {
+        "type": "text",
+        "text": "Question 0 about page 0?",
+    }
     url = image_part["image_url"]["url"]
     assert url.startswith("data:image/png;base64,")
     assert Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).size == (96, 64)

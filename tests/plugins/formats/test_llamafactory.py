@@ -41,8 +41,12 @@ def test_export_follows_the_contract(fake_run):
 
 
 def test_llamafactory_loads_the_export_with_qwen2_vl(fake_run, lf_load):
-    run = fake_run({"split": SPLIT, "format": {"plugin": "llamafactory", "system": "You read car manuals."}},
-                   n_images=8, per_image=2, size=(300, 200))
+    run = fake_run(
+        {"split": SPLIT, "format": {"plugin": "llamafactory", "system": "You read car manuals."}},
+        n_images=8,
+        per_image=2,
+        size=(300, 200),
+    )
     run.run()
     ds = _dataset(run)
     train = json.loads((ds / "train.json").read_text())
@@ -61,8 +65,18 @@ def test_llamafactory_loads_the_export_with_qwen2_vl(fake_run, lf_load):
 
 
 def test_per_pair_and_copied_images_load_from_a_moved_directory(fake_run, lf_load, tmp_path):
-    run = fake_run({"format": {"plugin": "llamafactory", "grouping": "per_pair", "image_paths": "copy",
-                               "image_tag": "after"}}, n_images=3, per_image=2)
+    run = fake_run(
+        {
+            "format": {
+                "plugin": "llamafactory",
+                "grouping": "per_pair",
+                "image_paths": "copy",
+                "image_tag": "after",
+            }
+        },
+        n_images=3,
+        per_image=2,
+    )
     run.run()
     moved = tmp_path / "elsewhere"
     shutil.copytree(_dataset(run), moved)
@@ -75,8 +89,9 @@ def test_per_pair_and_copied_images_load_from_a_moved_directory(fake_run, lf_loa
 
 
 def test_preflight_failure_stops_the_stage_and_fix_repairs(fake_run):
-    run = fake_run({"format": {"plugin": "llamafactory", "cutoff_len": 60}}, n_images=2, per_image=3,
-                   size=(300, 200))
+    run = fake_run(
+        {"format": {"plugin": "llamafactory", "cutoff_len": 60}}, n_images=2, per_image=3, size=(300, 200)
+    )
     with pytest.raises(StageError) as err:
         run.run()
     message = str(err.value)
@@ -100,13 +115,28 @@ def test_rejected_pairs_are_left_out_and_unknown_images_named(fake_run):
     assert len(json.loads((_dataset(run) / "train.json").read_text())) == 3
     pairs[1]["image_id"] = "f" * 64
     write_jsonl_atomic(run.run_dir / "teach" / "pairs.jsonl", pairs)
-    with pytest.raises(StageError, match=r"pair 2 .* names image f{64}, which is not in the run's images\.jsonl"):
+    with pytest.raises(
+        StageError, match=r"pair 2 .* names image f{64}, which is not in the run's images\.jsonl"
+    ):
         run.run(from_stage="format")
 
 
-def test_fix_with_the_student_tokenizer_leaves_nothing_for_llamafactory_to_drop(fake_run, lf_load, tiny_student):
-    run = fake_run({"format": {"plugin": "llamafactory", "cutoff_len": 160, "fix": True,
-                               "tokenizer": str(tiny_student)}}, n_images=2, per_image=6, size=(300, 200))
+def test_fix_with_the_student_tokenizer_leaves_nothing_for_llamafactory_to_drop(
+    fake_run, lf_load, tiny_student
+):
+    run = fake_run(
+        {
+            "format": {
+                "plugin": "llamafactory",
+                "cutoff_len": 160,
+                "fix": True,
+                "tokenizer": str(tiny_student),
+            }
+        },
+        n_images=2,
+        per_image=6,
+        size=(300, 200),
+    )
     manifest = run.run()
     assert manifest["stages"]["format"]["facts"]["preflight"]["problems"] == {"too_long": 2}
     module, tokenizer = lf_load(_dataset(run), cutoff_len=160)

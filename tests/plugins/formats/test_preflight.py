@@ -10,8 +10,12 @@ from vlkd.plugins.formats.tokens import estimate_text_tokens, lf_visual_tokens
 
 def sample(*turns, images=("a.png",)):
     roles = ["user", "assistant"] * len(turns)
-    return {"messages": [{"role": r, "content": c} for r, c in zip(roles, [x for t in turns for x in t], strict=False)],
-            "images": list(images)}
+    return {
+        "messages": [
+            {"role": r, "content": c} for r, c in zip(roles, [x for t in turns for x in t], strict=False)
+        ],
+        "images": list(images),
+    }
 
 
 @pytest.fixture
@@ -23,10 +27,24 @@ def dataset(tmp_path):
 
     def make(samples):
         (tmp_path / "train.json").write_text(json.dumps(samples, ensure_ascii=False))
-        (tmp_path / "dataset_info.json").write_text(json.dumps({"vlkd_train": {
-            "file_name": "train.json", "formatting": "sharegpt", "columns": {"messages": "messages", "images": "images"},
-            "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
-                     "system_tag": "system"}}}))
+        (tmp_path / "dataset_info.json").write_text(
+            json.dumps(
+                {
+                    "vlkd_train": {
+                        "file_name": "train.json",
+                        "formatting": "sharegpt",
+                        "columns": {"messages": "messages", "images": "images"},
+                        "tags": {
+                            "role_tag": "role",
+                            "content_tag": "content",
+                            "user_tag": "user",
+                            "assistant_tag": "assistant",
+                            "system_tag": "system",
+                        },
+                    }
+                }
+            )
+        )
         return tmp_path
 
     return make
@@ -45,19 +63,29 @@ def test_a_clean_dataset_passes(dataset):
 
 
 def test_each_bad_sample_is_reported_with_file_and_index(dataset):
-    path = dataset([
-        GOOD,
-        sample(("<image>Q<image>", "A")),                                   # 1: two tags, one image
-        sample(("<image>Q", "It shows <image> here")),                      # 2: tag in answer (+ count)
-        {"messages": [{"role": "assistant", "content": "A"}, {"role": "user", "content": "<image>Q"}],
-         "images": ["a.png"]},                                              # 3: roles
-        sample(("<image>Q", "A"), images=("missing.png",)),                 # 4: missing file
-        sample(("<image>Q", "A"), images=("bad.png",)),                     # 5: undecodable
-    ])
+    path = dataset(
+        [
+            GOOD,
+            sample(("<image>Q<image>", "A")),  # 1: two tags, one image
+            sample(("<image>Q", "It shows <image> here")),  # 2: tag in answer (+ count)
+            {
+                "messages": [{"role": "assistant", "content": "A"}, {"role": "user", "content": "<image>Q"}],
+                "images": ["a.png"],
+            },  # 3: roles
+            sample(("<image>Q", "A"), images=("missing.png",)),  # 4: missing file
+            sample(("<image>Q", "A"), images=("bad.png",)),  # 5: undecodable
+        ]
+    )
     report = check_dataset(path)
     assert not report.ok
-    assert kinds(report) == [(1, "image_count"), (2, "image_in_answer"), (2, "image_count"), (3, "roles"),
-                             (4, "missing_image"), (5, "bad_image")]
+    assert kinds(report) == [
+        (1, "image_count"),
+        (2, "image_in_answer"),
+        (2, "image_count"),
+        (3, "roles"),
+        (4, "missing_image"),
+        (5, "bad_image"),
+    ]
     text = report.text()
     train = str(path / "train.json")
     assert f"{train}: sample [1]: image_count: 2 <image> tag(s) but 1 image(s)" in text
@@ -82,8 +110,15 @@ def test_too_long_with_estimate_and_with_the_tokenizer(dataset, tiny_tokenizer):
     assert exact.ok and not exact.estimated_tokens
     from vlkd.plugins.formats.tokens import render_qwen2_vl
 
-    text = render_qwen2_vl([("user", "<image>What part?"), ("assistant", "The brake pad."),
-                            ("user", "Which side?"), ("assistant", "Left.")], None)
+    text = render_qwen2_vl(
+        [
+            ("user", "<image>What part?"),
+            ("assistant", "The brake pad."),
+            ("user", "Which side?"),
+            ("assistant", "Left."),
+        ],
+        None,
+    )
     total = visual + len(tiny_tokenizer(text, add_special_tokens=False)["input_ids"])
     assert check_dataset(path, cutoff_len=total, tokenizer=tiny_tokenizer).ok
     assert not check_dataset(path, cutoff_len=total - 1, tokenizer=tiny_tokenizer).ok
@@ -99,15 +134,28 @@ def test_estimate_rules():
 
 
 def test_fix_repairs_what_it_can_and_keeps_the_original(dataset):
-    path = dataset([
-        sample(("<image>Q<image>", "A")),
-        sample(("<image>Q", "It shows <image> here")),
-        {"messages": [{"role": "assistant", "content": "stray"}, {"role": "user", "content": "<image>Q1"},
-                      {"role": "user", "content": "Q2"}, {"role": "assistant", "content": "A"}],
-         "images": ["a.png"]},
-        sample(("<image>Q", "A"), images=("missing.png",)),
-        sample(*[(f"{'<image>' if i == 0 else ''}Question {i} about the part?", f"Answer {i}.") for i in range(6)]),
-    ])
+    path = dataset(
+        [
+            sample(("<image>Q<image>", "A")),
+            sample(("<image>Q", "It shows <image> here")),
+            {
+                "messages": [
+                    {"role": "assistant", "content": "stray"},
+                    {"role": "user", "content": "<image>Q1"},
+                    {"role": "user", "content": "Q2"},
+                    {"role": "assistant", "content": "A"},
+                ],
+                "images": ["a.png"],
+            },
+            sample(("<image>Q", "A"), images=("missing.png",)),
+            sample(
+                *[
+                    (f"{'<image>' if i == 0 else ''}Question {i} about the part?", f"Answer {i}.")
+                    for i in range(6)
+                ]
+            ),
+        ]
+    )
     report = check_dataset(path, cutoff_len=140, fix=True)
     assert report.ok, report.text()
     assert all(p.fixed for p in report.problems)
@@ -129,7 +177,9 @@ def test_media_dir_resolution_like_llamafactory(tmp_path, dataset):
     path = dataset([GOOD])
     media = tmp_path / "media"
     media.mkdir()
-    (tmp_path / "train.json").write_text(json.dumps([sample(("<image>Q", "A"), images=("only_in_media.png",))]))
+    (tmp_path / "train.json").write_text(
+        json.dumps([sample(("<image>Q", "A"), images=("only_in_media.png",))])
+    )
     Image.new("RGB", (64, 64)).save(media / "only_in_media.png")
     assert not check_dataset(path).ok
     assert check_dataset(path, media_dir=media).ok

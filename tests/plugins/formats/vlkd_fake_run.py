@@ -69,9 +69,16 @@ def make_images(folder: Path, n: int, size: tuple[int, int] = (96, 64)) -> list[
     for i in range(n):
         path = folder / f"page_{i:03d}.png"
         Image.new("RGB", size, ((i * 37) % 256, (i * 91) % 256, (i * 13) % 256)).save(path)
-        records.append({"id": hashlib.sha256(path.read_bytes()).hexdigest(), "path": str(path),
-                        "width": size[0], "height": size[1], "sources": [{"path": str(path)}],
-                        "category": "part_recognition" if i % 2 else "manual_parsing"})
+        records.append(
+            {
+                "id": hashlib.sha256(path.read_bytes()).hexdigest(),
+                "path": str(path),
+                "width": size[0],
+                "height": size[1],
+                "sources": [{"path": str(path)}],
+                "category": "part_recognition" if i % 2 else "manual_parsing",
+            }
+        )
     return records
 
 
@@ -80,15 +87,30 @@ def make_pairs(images: list[dict[str, Any]], per_image: int = 2) -> list[dict[st
     for i, image in enumerate(images):
         for j in range(per_image):
             q = f"Question {j} about page {i}?"
-            pairs.append({"id": QARecord.make_id(image["id"], q), "image_id": image["id"], "question": q,
-                          "answer": f"Answer {j} for page {i}.", "category": image["category"],
-                          "negative": False, "provenance": {"plugin": "seeded"}, "review": "pending"})
+            pairs.append(
+                {
+                    "id": QARecord.make_id(image["id"], q),
+                    "image_id": image["id"],
+                    "question": q,
+                    "answer": f"Answer {j} for page {i}.",
+                    "category": image["category"],
+                    "negative": False,
+                    "provenance": {"plugin": "seeded"},
+                    "review": "pending",
+                }
+            )
     return pairs
 
 
 class FakeRun:
-    def __init__(self, tmp_path: Path, stages: dict[str, Any], images: list[dict[str, Any]],
-                 pairs: list[dict[str, Any]], name: str = "t"):
+    def __init__(
+        self,
+        tmp_path: Path,
+        stages: dict[str, Any],
+        images: list[dict[str, Any]],
+        pairs: list[dict[str, Any]],
+        name: str = "t",
+    ):
         self.tmp_path = tmp_path
         tmp_path.mkdir(parents=True, exist_ok=True)
         self.run_dir = tmp_path / "run"
@@ -107,8 +129,15 @@ class FakeRun:
         engine.run_dir.write_manifest(manifest)
 
     def set_stages(self, stages: dict[str, Any], name: str = "t") -> None:
-        data = {"name": name, "ingest": {"plugin": "seeded_images"}, "teach": {"plugin": "seeded_pairs"}, **stages}
-        self.recipe_path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        data = {
+            "name": name,
+            "ingest": {"plugin": "seeded_images"},
+            "teach": {"plugin": "seeded_pairs"},
+            **stages,
+        }
+        self.recipe_path.write_text(
+            yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8"
+        )
         self.recipe = build_recipe(load_recipe_source(self.recipe_path, ()), registry())
 
     def run(self, **kwargs: Any) -> dict[str, Any]:

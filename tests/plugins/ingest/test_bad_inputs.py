@@ -13,8 +13,9 @@ from vlkd.plugins.ingest.reading import ReadFile
 
 
 def ingest_folder(tmp_path, extra: str = ""):
-    manifest, run_dir = run_image_stages(f"name: t\ningest:\n  plugin: files\n  inputs: in\n  workers: 1\n{extra}",
-                                         tmp_path)
+    manifest, run_dir = run_image_stages(
+        f"name: t\ningest:\n  plugin: files\n  inputs: in\n  workers: 1\n{extra}", tmp_path
+    )
     stage = manifest["stages"]["ingest"]
     reasons = {p["item"].rsplit("/", 1)[-1]: p["reason"] for p in stage["counts"].get("problems", [])}
     records = {r["path"].rsplit("/", 1)[-1]: r for r in read_jsonl(run_dir / "ingest" / "images.jsonl")}
@@ -42,13 +43,19 @@ def test_truncated_png(tmp_path, folder):
 def test_corrupt_png_data(tmp_path, folder):
     tf.corrupt_png(folder / "bad.png")
     _, reasons, _ = ingest_folder(tmp_path)
-    assert reasons["bad.png"] == f"corrupt image: {folder / 'bad.png'}: broken data stream when reading image file"
+    assert (
+        reasons["bad.png"]
+        == f"corrupt image: {folder / 'bad.png'}: broken data stream when reading image file"
+    )
 
 
 def test_text_file_named_jpg(tmp_path, folder):
     (folder / "photo.jpg").write_text("Order #123: 4 brake pads\n", encoding="utf-8")
     _, reasons, _ = ingest_folder(tmp_path)
-    assert reasons["photo.jpg"] == f"not an image: {folder / 'photo.jpg'}: it is a text file ('Order #123: 4 brake pads'...)"
+    assert (
+        reasons["photo.jpg"]
+        == f"not an image: {folder / 'photo.jpg'}: it is a text file ('Order #123: 4 brake pads'...)"
+    )
 
 
 def test_zero_byte_file(tmp_path, folder):
@@ -63,7 +70,8 @@ def test_decompression_bomb_over_pillows_limit(tmp_path, folder):
     _, reasons, _ = ingest_folder(tmp_path)
     assert reasons["bomb.png"] == (
         f"too many pixels: {folder / 'bomb.png'}: 100000x100000 = 10,000,000,000 pixels is over the limit of "
-        "89,478,485 (a decompression bomb?); raise max_pixels if you trust this file")
+        "89,478,485 (a decompression bomb?); raise max_pixels if you trust this file"
+    )
 
 
 def test_pixel_limit_is_configurable(tmp_path, folder):
@@ -95,16 +103,20 @@ def test_unreadable_pdf(tmp_path, folder):
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4\n this is not really a PDF\n")
     (folder / "fake.pdf").write_bytes(b"GIF89a not a pdf at all")
     _, reasons, _ = ingest_folder(tmp_path)
-    assert reasons["broken.pdf"] == f"unreadable PDF: {folder / 'broken.pdf'}: Failed to load document " \
-                                    "(PDFium: Data format error)."
+    assert (
+        reasons["broken.pdf"] == f"unreadable PDF: {folder / 'broken.pdf'}: Failed to load document "
+        "(PDFium: Data format error)."
+    )
     assert reasons["fake.pdf"] == f"unreadable PDF: {folder / 'fake.pdf'}: not a PDF file (no %PDF header)"
 
 
 def test_encrypted_pdf(tmp_path, folder):
     tf.pdf(folder / "locked.pdf", encrypt=True)
     _, reasons, _ = ingest_folder(tmp_path)
-    assert reasons["locked.pdf"] == (f"encrypted PDF: {folder / 'locked.pdf'}: it is password-protected; "
-                                     "save an unprotected copy to include it")
+    assert reasons["locked.pdf"] == (
+        f"encrypted PDF: {folder / 'locked.pdf'}: it is password-protected; "
+        "save an unprotected copy to include it"
+    )
 
 
 def test_file_disappears_between_listing_and_reading(tmp_path, folder):

@@ -61,25 +61,37 @@ def test_csv_manifest_gives_category_and_metadata(tmp_path):
     (tmp_path / "data" / "list.csv").write_text(
         "\ufeffpath,category,brand,vehicle_model,workshop\n"
         "刹车片.jpg,part_recognition,丰田,卡罗拉 E210,北京店\n"
-        "dash.png,fault_diagnosis,BYD,Qin Plus,\n", encoding="utf-8")
+        "dash.png,fault_diagnosis,BYD,Qin Plus,\n",
+        encoding="utf-8",
+    )
     _, run_dir = run_image_stages(recipe("  manifest: data/list.csv\n"), tmp_path)
     recs = {os.path.basename(r["path"]): r for r in images(run_dir)}
     assert recs["刹车片.jpg"]["category"] == "part_recognition"
-    assert recs["刹车片.jpg"]["metadata"] == {"brand": "丰田", "vehicle_model": "卡罗拉 E210", "workshop": "北京店"}
+    assert recs["刹车片.jpg"]["metadata"] == {
+        "brand": "丰田",
+        "vehicle_model": "卡罗拉 E210",
+        "workshop": "北京店",
+    }
     assert recs["dash.png"]["metadata"] == {"brand": "BYD", "vehicle_model": "Qin Plus"}
 
 
 def test_jsonl_manifest_and_missing_listed_file(tmp_path):
     tf.photo(tmp_path / "a.png", seed=1)
     (tmp_path / "m.jsonl").write_text(
-        json.dumps({"path": "a.png", "category": "manual_parsing", "brand": "Geely", "year": 2021}) + "\n"
-        + json.dumps({"path": "gone.png", "category": "manual_parsing"}) + "\n", encoding="utf-8")
+        json.dumps({"path": "a.png", "category": "manual_parsing", "brand": "Geely", "year": 2021})
+        + "\n"
+        + json.dumps({"path": "gone.png", "category": "manual_parsing"})
+        + "\n",
+        encoding="utf-8",
+    )
     manifest, run_dir = run_image_stages(recipe("  manifest: m.jsonl\n"), tmp_path)
     (rec,) = images(run_dir)
     assert rec["category"] == "manual_parsing" and rec["metadata"] == {"brand": "Geely", "year": 2021}
     (problem,) = manifest["stages"]["ingest"]["counts"]["problems"]
-    assert problem["reason"] == f"file not found: {tmp_path / 'gone.png'} (listed at {tmp_path / 'm.jsonl'}:2); " \
-                                "fix the path in the manifest"
+    assert (
+        problem["reason"] == f"file not found: {tmp_path / 'gone.png'} (listed at {tmp_path / 'm.jsonl'}:2); "
+        "fix the path in the manifest"
+    )
 
 
 def test_manifest_without_path_column_names_file_and_columns(tmp_path):
@@ -98,10 +110,13 @@ def test_manifest_not_utf8(tmp_path):
 
 def test_pdf_pages_rendered_to_files_with_page_range(tmp_path):
     tf.pdf(tmp_path / "manual.pdf", pages=3)
-    manifest, run_dir = run_image_stages(recipe("  inputs: manual.pdf\n  pdf_dpi: 72\n  pdf_pages: '2-'\n"),
-                                         tmp_path)
+    manifest, run_dir = run_image_stages(
+        recipe("  inputs: manual.pdf\n  pdf_dpi: 72\n  pdf_pages: '2-'\n"), tmp_path
+    )
     recs = images(run_dir)
-    assert [r["sources"] for r in recs] == [[{"path": str(tmp_path / "manual.pdf"), "page": p}] for p in (2, 3)]
+    assert [r["sources"] for r in recs] == [
+        [{"path": str(tmp_path / "manual.pdf"), "page": p}] for p in (2, 3)
+    ]
     for r in recs:
         assert r["path"].startswith(str(run_dir / "ingest" / "pages"))
         assert (r["width"], r["height"]) == (200, 150)
@@ -133,7 +148,11 @@ def test_exact_duplicates_collapse_keeping_every_source(tmp_path):
     recs = images(run_dir)
     assert len(recs) == 2
     a = next(r for r in recs if len(r["sources"]) > 1)
-    assert sorted(os.path.basename(s["path"]) for s in a["sources"]) == ["a.jpg", "copy of a.jpg", "再来一张.jpg"]
+    assert sorted(os.path.basename(s["path"]) for s in a["sources"]) == [
+        "a.jpg",
+        "copy of a.jpg",
+        "再来一张.jpg",
+    ]
     assert manifest["stages"]["ingest"]["facts"]["duplicates_collapsed"] == 2
 
 
@@ -155,8 +174,9 @@ def test_process_workers_give_the_same_records(tmp_path):
     tf.pdf(tmp_path / "in" / "m.pdf", pages=2)
     _, one = run_image_stages(recipe("  inputs: in\n  pdf_dpi: 72\n"), tmp_path)
     serial = images(one)
-    _, two = run_image_stages(recipe("  inputs: in\n  pdf_dpi: 72\n").replace("workers: 1", "workers: 2"),
-                              tmp_path)
+    _, two = run_image_stages(
+        recipe("  inputs: in\n  pdf_dpi: 72\n").replace("workers: 1", "workers: 2"), tmp_path
+    )
     assert [r["id"] for r in images(two)] == [r["id"] for r in serial]
     assert len(serial) == 6
 
@@ -173,5 +193,7 @@ def test_no_files_found_is_an_error_that_says_what_was_there(tmp_path):
     (tmp_path / "in" / "scan.heic").write_bytes(b"x")
     with pytest.raises(StageError) as err:
         run_image_stages(recipe("  inputs: in\n"), tmp_path)
-    assert str(err.value) == (f"ingest: no image or PDF files found in {tmp_path / 'in'} "
-                              "(only other types: 1 .heic; see ingest.extensions)")
+    assert str(err.value) == (
+        f"ingest: no image or PDF files found in {tmp_path / 'in'} "
+        "(only other types: 1 .heic; see ingest.extensions)"
+    )

@@ -11,8 +11,22 @@ from vlkd.images import testfiles as tf
 from vlkd.images.qwen import smart_resize
 from vlkd.plugins.preprocess.qwen_smart_resize import QwenSmartResize, QwenSmartResizeOptions
 
-SIZES = [(4000, 3000), (1500, 2000), (1000, 560), (640, 480), (1275, 1651), (50, 50), (20, 10), (13, 13),
-         (30, 900), (2000, 12), (1023, 767), (99, 1001), (56, 56), (5000, 27)]
+SIZES = [
+    (4000, 3000),
+    (1500, 2000),
+    (1000, 560),
+    (640, 480),
+    (1275, 1651),
+    (50, 50),
+    (20, 10),
+    (13, 13),
+    (30, 900),
+    (2000, 12),
+    (1023, 767),
+    (99, 1001),
+    (56, 56),
+    (5000, 27),
+]
 SETTINGS = [(56 * 56, 28 * 28 * 1280), (32 * 32, 768 * 768), (3136, 589824), (128 * 28 * 28, 256 * 28 * 28)]
 
 
@@ -26,8 +40,9 @@ def processor_cls():
 @pytest.mark.parametrize(("min_pixels", "max_pixels"), SETTINGS)
 def test_grid_matches_real_processor(processor_cls, min_pixels, max_pixels):
     processor = processor_cls(min_pixels=min_pixels, max_pixels=max_pixels)
-    step = QwenSmartResize(QwenSmartResizeOptions(plugin="qwen_smart_resize", min_pixels=min_pixels,
-                                                  max_pixels=max_pixels))
+    step = QwenSmartResize(
+        QwenSmartResizeOptions(plugin="qwen_smart_resize", min_pixels=min_pixels, max_pixels=max_pixels)
+    )
     for w, h in SIZES:
         image = tf._picture((w, h))
         rec = ImageRecord(id="x", path="x.png", width=w, height=h)
@@ -58,8 +73,10 @@ def test_aspect_ratio_over_200_is_skipped_with_reason():
     image = Image.new("RGB", (4020, 20))
     with pytest.raises(SkipItem) as skipped:
         step.apply(image, ImageRecord(id="x", path="/data/strip.png", width=4020, height=20))
-    assert skipped.value.reason == ("aspect ratio too extreme: /data/strip.png: 4020x20: aspect ratio 201.0 "
-                                    "is over Qwen2-VL's limit of 200")
+    assert skipped.value.reason == (
+        "aspect ratio too extreme: /data/strip.png: 4020x20: aspect ratio 201.0 "
+        "is over Qwen2-VL's limit of 200"
+    )
 
 
 def test_min_above_max_is_an_option_error():

@@ -109,13 +109,16 @@ def test_greyscale_to_rgb():
 
 
 # -- resize ----------------------------------------------------------------------------------
-@pytest.mark.parametrize(("size", "expected"), [
-    ((4000, 3000), (1024, 768)),
-    ((3000, 4000), (768, 1024)),
-    ((1500, 100), (1024, 68)),
-    ((800, 600), (800, 600)),  # never upscaled
-    ((1024, 10), (1024, 10)),
-])
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ((4000, 3000), (1024, 768)),
+        ((3000, 4000), (768, 1024)),
+        ((1500, 100), (1024, 68)),
+        ((800, 600), (800, 600)),  # never upscaled
+        ((1024, 10), (1024, 10)),
+    ],
+)
 def test_resize_keeps_aspect_and_never_upscales(size, expected):
     step = Resize(ResizeOptions(plugin="resize"))
     image = Image.new("RGB", size)
@@ -129,7 +132,9 @@ def test_resize_is_lanczos_by_default():
     image = tf._picture((400, 300))
     out = Resize(ResizeOptions(plugin="resize", max_side=100)).apply(image, record(image))
     assert out.tobytes() == image.resize((100, 75), Image.Resampling.LANCZOS).tobytes()
-    near = Resize(ResizeOptions(plugin="resize", max_side=100, resample="nearest")).apply(image, record(image))
+    near = Resize(ResizeOptions(plugin="resize", max_side=100, resample="nearest")).apply(
+        image, record(image)
+    )
     assert near.tobytes() == image.resize((100, 75), Image.Resampling.NEAREST).tobytes()
 
 
@@ -142,7 +147,9 @@ def test_filter_min_size_aspect_and_format():
     with pytest.raises(SkipItem, match=r"too small: /data/x.png: 100x40 is below the filter's minimum"):
         step.apply(small, record(small))
     long = Image.new("RGB", (500, 100))
-    with pytest.raises(SkipItem, match=r"aspect ratio too extreme: /data/x\.png: 500x100 has aspect ratio 5\.00"):
+    with pytest.raises(
+        SkipItem, match=r"aspect ratio too extreme: /data/x\.png: 500x100 has aspect ratio 5\.00"
+    ):
         step.apply(long, record(long))
     with pytest.raises(SkipItem, match=r"format not allowed: /data/x\.png: GIF is not one of JPEG, PNG"):
         step.apply(ok, record(ok, "GIF"))

@@ -26,49 +26,102 @@ def run_dir(tmp_path, vlkd_images):
     rng = random.Random(3)
     run = tmp_path / "runs" / "demo"
     paths = vlkd_images(n=6, size=(120, 80))
-    images = [{"id": f"img{i}", "path": str(p), "width": 120, "height": 80, "category": CATEGORIES[i % 3]}
-              for i, p in enumerate(paths)]
+    images = [
+        {"id": f"img{i}", "path": str(p), "width": 120, "height": 80, "category": CATEGORIES[i % 3]}
+        for i, p in enumerate(paths)
+    ]
     _jsonl(run / "ingest" / "images.jsonl", images)
     pairs, preds = [], []
     for n in range(30):
         img = images[n % 6]
         ref = "不存在" if n % 5 == 0 else f"{10 + n} N·m" if n % 3 == 0 else f"零件{n}"
-        pair = {"id": f"q{n}", "image_id": img["id"], "question": f"问题{n}？", "answer": ref,
-                "category": img["category"], "negative": ref == "不存在", "review": "approved",
-                "split": "test" if n % 2 else "train", "provenance": {"plugin": "ocr"}}
+        pair = {
+            "id": f"q{n}",
+            "image_id": img["id"],
+            "question": f"问题{n}？",
+            "answer": ref,
+            "category": img["category"],
+            "negative": ref == "不存在",
+            "review": "approved",
+            "split": "test" if n % 2 else "train",
+            "provenance": {"plugin": "ocr"},
+        }
         pairs.append(pair)
         base = ref if rng.random() < 0.3 else "不存在"
         tuned = ref if rng.random() < 0.8 else f"零件{n + 1}"
         for system, answer in (("base", base), ("tuned", tuned), ("teacher", ref)):
-            preds.append({"system": system, "id": pair["id"], "image_id": img["id"], "image": img["path"],
-                          "category": img["category"], "question": pair["question"], "reference": ref,
-                          "negative": pair["negative"], "prediction": answer,
-                          "scores": score_item(answer, ref, negative=pair["negative"])})
+            preds.append(
+                {
+                    "system": system,
+                    "id": pair["id"],
+                    "image_id": img["id"],
+                    "image": img["path"],
+                    "category": img["category"],
+                    "question": pair["question"],
+                    "reference": ref,
+                    "negative": pair["negative"],
+                    "prediction": answer,
+                    "scores": score_item(answer, ref, negative=pair["negative"]),
+                }
+            )
     _jsonl(run / "split" / "pairs.jsonl", pairs)
     metrics = summarize(preds, systems=["base", "tuned", "teacher"], samples=200)
-    metrics.update({"split": "test", "items": 30, "backend": "transformers", "notes": [],
-                    "model": {"base_model": "/students/tiny", "adapter": str(run / "train/model/adapter"),
-                              "image_min_pixels": 1024, "image_max_pixels": 16384},
-                    "teacher": {"items": 30, "added_by_reviewers": 0, "edited_by_reviewers": 0},
-                    "predictions": "predictions.jsonl"})
+    metrics.update(
+        {
+            "split": "test",
+            "items": 30,
+            "backend": "transformers",
+            "notes": [],
+            "model": {
+                "base_model": "/students/tiny",
+                "adapter": str(run / "train/model/adapter"),
+                "image_min_pixels": 1024,
+                "image_max_pixels": 16384,
+            },
+            "teacher": {"items": 30, "added_by_reviewers": 0, "edited_by_reviewers": 0},
+            "predictions": "predictions.jsonl",
+        }
+    )
     (run / "evaluate").mkdir(parents=True)
     (run / "evaluate" / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
     _jsonl(run / "evaluate" / "predictions.jsonl", preds)
     model = run / "train" / "model"
     model.mkdir(parents=True)
-    (model / "vlkd_model.json").write_text(json.dumps({"trainer": "peft", "base_model": "/students/tiny",
-                                                       "adapter": "adapter", "log": "trainer_log.jsonl"}))
-    _jsonl(model / "trainer_log.jsonl", [{"current_steps": s, "total_steps": 20, "loss": 3.0 / s} for s in
-                                         range(1, 21)])
-    manifest = {"recipe": {"name": "demo"}, "stages": {
-        "ingest": {"status": "done", "wall_time_s": 0.4, "counts": {"ok": 6}},
-        "teach": {"status": "done", "wall_time_s": 12.5, "counts": {"ok": 6},
-                  "usage": {"requests": 6, "cached": 2, "input_tokens": 12345, "output_tokens": 678,
-                            "cost_usd": 0.0421}},
-        "split": {"status": "done", "wall_time_s": 0.1},
-        "train": {"status": "done", "wall_time_s": 95.0},
-        "evaluate": {"status": "done", "wall_time_s": 30.2},
-    }}
+    (model / "vlkd_model.json").write_text(
+        json.dumps(
+            {
+                "trainer": "peft",
+                "base_model": "/students/tiny",
+                "adapter": "adapter",
+                "log": "trainer_log.jsonl",
+            }
+        )
+    )
+    _jsonl(
+        model / "trainer_log.jsonl",
+        [{"current_steps": s, "total_steps": 20, "loss": 3.0 / s} for s in range(1, 21)],
+    )
+    manifest = {
+        "recipe": {"name": "demo"},
+        "stages": {
+            "ingest": {"status": "done", "wall_time_s": 0.4, "counts": {"ok": 6}},
+            "teach": {
+                "status": "done",
+                "wall_time_s": 12.5,
+                "counts": {"ok": 6},
+                "usage": {
+                    "requests": 6,
+                    "cached": 2,
+                    "input_tokens": 12345,
+                    "output_tokens": 678,
+                    "cost_usd": 0.0421,
+                },
+            },
+            "split": {"status": "done", "wall_time_s": 0.1},
+            "train": {"status": "done", "wall_time_s": 95.0},
+            "evaluate": {"status": "done", "wall_time_s": 30.2},
+        },
+    }
     (run / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     return run
 
@@ -92,8 +145,12 @@ def test_html_table_numbers_are_the_metrics_json_numbers(run_dir, tmp_path):
     checked = 0
     for row in rows:
         cat, metric = row[0], labels[row[1]]
-        group = {s: metrics["results"][s]["overall"] if cat == "Overall" else metrics["results"][s]["categories"][cat]
-                 for s in metrics["systems"]}
+        group = {
+            s: metrics["results"][s]["overall"]
+            if cat == "Overall"
+            else metrics["results"][s]["categories"][cat]
+            for s in metrics["systems"]
+        }
         delta_src = metrics["deltas"]["base->tuned"]
         delta = delta_src["overall"][metric] if cat == "Overall" else delta_src["categories"][cat][metric]
         assert row[2] == _pct(group["base"][metric]["value"])
@@ -162,9 +219,11 @@ def test_vlkd_report_command_regenerates_without_a_model(run_dir, capsys):
 def test_regenerating_loads_no_model_library(run_dir, tmp_path):
     import subprocess
 
-    code = ("import sys; from pathlib import Path; from vlkd.plugins.report.html_report import build_report; "
-            f"build_report(Path({str(run_dir)!r}), Path({str(tmp_path / 'out')!r})); "
-            "print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))")
+    code = (
+        "import sys; from pathlib import Path; from vlkd.plugins.report.html_report import build_report; "
+        f"build_report(Path({str(run_dir)!r}), Path({str(tmp_path / 'out')!r})); "
+        "print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
     assert (tmp_path / "out" / "report.html").exists()

@@ -52,7 +52,11 @@ def test_evaluate_and_report_stages_in_a_run(tmp_path, vlkd_images, vlkd_registr
         writer = csv.writer(fh)
         writer.writerow(["image", "question", "answer"])
         for i, path in enumerate(images):
-            for q, a in (("零件名称？", f"零件{i}"), ("拧紧力矩？", f"{20 + i} N·m"), ("机油容量？", "不存在")):
+            for q, a in (
+                ("零件名称？", f"零件{i}"),
+                ("拧紧力矩？", f"{20 + i} N·m"),
+                ("机油容量？", "不存在"),
+            ):
                 writer.writerow([path.name, q, a])
                 answers[(q, i)] = a
 
@@ -64,19 +68,30 @@ def test_evaluate_and_report_stages_in_a_run(tmp_path, vlkd_images, vlkd_registr
 
     with FakeProvider(answer=student, api_key=None) as server:
         monkeypatch.setenv("OPENAI_API_KEY", "unused")
-        recipe = vlkd_recipe({
-            "name": "evalrun",
-            "ingest": {"plugin": "files", "inputs": [str(images[0].parent)]},
-            "teach": {"plugin": "annotations", "path": str(tmp_path / "pairs.csv")},
-            "split": {"plugin": "by_image", "train": 0.5, "val": 0.0, "test": 0.5},
-            "evaluate": {"plugin": "student", "backend": "openai", "base_url": server.openai_url,
-                         "base_model_name": "base", "tuned_model_name": "tuned", "bootstrap_samples": 100},
-            "report": {"plugin": "html"},
-        }, vlkd_registry())
+        recipe = vlkd_recipe(
+            {
+                "name": "evalrun",
+                "ingest": {"plugin": "files", "inputs": [str(images[0].parent)]},
+                "teach": {"plugin": "annotations", "path": str(tmp_path / "pairs.csv")},
+                "split": {"plugin": "by_image", "train": 0.5, "val": 0.0, "test": 0.5},
+                "evaluate": {
+                    "plugin": "student",
+                    "backend": "openai",
+                    "base_url": server.openai_url,
+                    "base_model_name": "base",
+                    "tuned_model_name": "tuned",
+                    "bootstrap_samples": 100,
+                },
+                "report": {"plugin": "html"},
+            },
+            vlkd_registry(),
+        )
         run_dir = tmp_path / "runs" / "evalrun"
         manifest = Engine(recipe, run_dir, reporter=Reporter(quiet=True)).run()
         calls = sum(server.requests.values())
-    assert {s: e["status"] for s, e in manifest["stages"].items()} == dict.fromkeys(manifest["stages"], "done")
+    assert {s: e["status"] for s, e in manifest["stages"].items()} == dict.fromkeys(
+        manifest["stages"], "done"
+    )
     metrics = json.loads((run_dir / "evaluate" / "metrics.json").read_text())
     n = metrics["items"]
     assert n > 0 and calls == 2 * n
@@ -88,7 +103,9 @@ def test_evaluate_and_report_stages_in_a_run(tmp_path, vlkd_images, vlkd_registr
     rows = _headline(report_dir / "report.html")
     overall = next(r for r in rows if r[0] == "Overall")
     for column, system in ((2, "base"), (3, "tuned")):
-        assert overall[column] == f"{metrics['results'][system]['overall']['exact_match']['value'] * 100:.1f}%"
+        assert (
+            overall[column] == f"{metrics['results'][system]['overall']['exact_match']['value'] * 100:.1f}%"
+        )
     assert json.loads((report_dir / "metrics.json").read_text()) == metrics
 
     # a re-run skips both stages; `vlkd report` rewrites the same table from the files alone

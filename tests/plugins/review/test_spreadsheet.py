@@ -47,8 +47,11 @@ def test_first_run_exports_csv_and_xlsx_before_any_expert(fake_run):
 
 def test_require_approval_without_approvals_stops_after_exporting(fake_run):
     run = fake_run({"review": {**REVIEW, "require_approval": True}}, n_images=2)
-    with pytest.raises(StageError, match=r"no pair goes on to the dataset .*require_approval is on.*vlkd review "
-                                         r"import"):
+    with pytest.raises(
+        StageError,
+        match=r"no pair goes on to the dataset .*require_approval is on.*vlkd review "
+        r"import",
+    ):
         run.run()
     assert (review_dir(run) / "review.xlsx").is_file() and (review_dir(run) / "review.csv").is_file()
 
@@ -69,17 +72,26 @@ def test_edits_import_on_top_of_auto_approval(fake_run, tmp_path):
     import_review_file(run.run_dir, write_csv(tmp_path / "back.csv", rows))
     run.run()
     pairs = list(read_jsonl(review_dir(run) / "pairs.jsonl"))
-    assert [(p["answer"], p["review"]) for p in pairs] == [("Fixed.", "edited"), ("Answer 1 for page 0.", "approved")]
+    assert [(p["answer"], p["review"]) for p in pairs] == [
+        ("Fixed.", "edited"),
+        ("Answer 1 for page 0.", "approved"),
+    ]
 
 
 def test_import_applies_edits_and_later_stages_rerun(fake_run, tmp_path):
-    run = fake_run({"review": {**REVIEW, "require_approval": True, "auto_approve": False},
-                    "split": {"plugin": "by_image"}, "format": {"plugin": "llamafactory", "grouping": "per_pair"}},
-                   n_images=3, per_image=2)
+    run = fake_run(
+        {
+            "review": {**REVIEW, "require_approval": True, "auto_approve": False},
+            "split": {"plugin": "by_image"},
+            "format": {"plugin": "llamafactory", "grouping": "per_pair"},
+        },
+        n_images=3,
+        per_image=2,
+    )
     with pytest.raises(StageError):
         run.run()  # nothing approved yet
     rows = read_csv(review_dir(run) / "review.csv")
-    rows[0].update(answer="The corrected answer.")                # edited (approved implicitly)
+    rows[0].update(answer="The corrected answer.")  # edited (approved implicitly)
     rows[1].update(question="A better question?", status="approved")
     rows[2].update(status="rejected", comment="wrong part")
     rows[3].update(status="approved")
@@ -106,38 +118,50 @@ def test_import_applies_edits_and_later_stages_rerun(fake_run, tmp_path):
     assert edit["before"] == {"answer": "Answer 0 for page 0.", "review": "pending"}
     assert edit["after"] == {"answer": "The corrected answer.", "review": "edited"} and edit["row"] == 2
     # the dataset holds exactly the kept pairs
-    samples = [s for f in (run.run_dir / "format" / "dataset").glob("*.json") if f.name in
-               ("train.json", "val.json", "test.json") for s in json.loads(f.read_text())]
+    samples = [
+        s
+        for f in (run.run_dir / "format" / "dataset").glob("*.json")
+        if f.name in ("train.json", "val.json", "test.json")
+        for s in json.loads(f.read_text())
+    ]
     answers = {s["messages"][1]["content"] for s in samples}
-    assert "The corrected answer." in answers and "Green." in answers and "Answer 0 for page 1." not in answers
+    assert (
+        "The corrected answer." in answers and "Green." in answers and "Answer 0 for page 1." not in answers
+    )
 
 
 def test_invalid_rows_are_all_reported_and_nothing_is_applied(fake_run, tmp_path):
     run = fake_run({"review": REVIEW}, n_images=2, per_image=2)
     run.run()
     rows = read_csv(review_dir(run) / "review.csv")
-    rows[0].update(answer="changed")                                  # valid, but must not be applied
-    rows[1].update(question="")                                       # row 3
-    rows[2].update(status="ok")                                       # row 4
+    rows[0].update(answer="changed")  # valid, but must not be applied
+    rows[1].update(question="")  # row 3
+    rows[2].update(status="ok")  # row 4
     bad = [
         *rows,
-        dict(rows[3]),                                                # row 6: duplicate of row 5
-        {"image": "nowhere.png", "question": "Q?", "answer": "A"},   # row 7: unknown image
+        dict(rows[3]),  # row 6: duplicate of row 5
+        {"image": "nowhere.png", "question": "Q?", "answer": "A"},  # row 7: unknown image
         {"image_path": "../../etc/passwd", "question": "Q?", "answer": "A"},  # row 8: escape
-        {"pair_id": "0123456789abcdef", "question": "Q?", "answer": "A"},     # row 9: unknown pair
+        {"pair_id": "0123456789abcdef", "question": "Q?", "answer": "A"},  # row 9: unknown pair
         {"image": "page_001.png", "question": rows[3]["question"], "answer": "A"},  # row 10: dup
         {"image": "page_000.png", "question": "Q?", "answer": "A", "negative": "maybe"},  # row 11
-        {"image_path": "/etc/passwd", "question": "Q2?", "answer": "A"},                # row 12: not the run's
+        {"image_path": "/etc/passwd", "question": "Q2?", "answer": "A"},  # row 12: not the run's
     ]
     with pytest.raises(ReviewFileError) as err:
         import_review_file(run.run_dir, write_csv(tmp_path / "bad.csv", bad))
     message = str(err.value)
     assert "bad.csv: 9 invalid row(s); nothing was applied" in message
-    for expected in ("row 3: empty question", "row 4: unknown status 'ok'; use one of pending, approved, rejected, edited",
-                     "row 6: duplicated row: pair_id", "row 7: unknown image: 'nowhere.png' is not an image of this run",
-                     "row 8: image_path '../../etc/passwd' contains '..'", "row 9: unknown pair_id '0123456789abcdef'",
-                     "row 10: duplicated row: same image and question as row 5", "row 11: negative must be true or false, not 'maybe'",
-                     "row 12: unknown image: image_path '/etc/passwd' is not an image of this run"):
+    for expected in (
+        "row 3: empty question",
+        "row 4: unknown status 'ok'; use one of pending, approved, rejected, edited",
+        "row 6: duplicated row: pair_id",
+        "row 7: unknown image: 'nowhere.png' is not an image of this run",
+        "row 8: image_path '../../etc/passwd' contains '..'",
+        "row 9: unknown pair_id '0123456789abcdef'",
+        "row 10: duplicated row: same image and question as row 5",
+        "row 11: negative must be true or false, not 'maybe'",
+        "row 12: unknown image: image_path '/etc/passwd' is not an image of this run",
+    ):
         assert expected in message
     assert not (run.run_dir / "review-imports").exists()
     assert json.loads((run.run_dir / "manifest.json").read_text())["stages"]["review"]["status"] == "done"
@@ -175,8 +199,8 @@ def test_an_old_sheet_neither_reverts_nor_overwrites_a_later_import(fake_run, tm
     first = [dict(r) for r in old]
     first[0].update(answer="First expert.")
     import_review_file(run.run_dir, write_csv(tmp_path / "one.csv", first))
-    second = [dict(r) for r in old]                 # exported before the first import
-    second[1].update(status="approved")            # an untouched row 2 must not revert row 2's edit
+    second = [dict(r) for r in old]  # exported before the first import
+    second[1].update(status="approved")  # an untouched row 2 must not revert row 2's edit
     import_review_file(run.run_dir, write_csv(tmp_path / "two.csv", second))
     run.run()
     pairs = list(read_jsonl(review_dir(run) / "all_pairs.jsonl"))
@@ -189,8 +213,9 @@ def test_an_old_sheet_neither_reverts_nor_overwrites_a_later_import(fake_run, tm
 
 def test_edits_file_in_the_recipe_is_found_on_rerun(fake_run, tmp_path):
     edits = tmp_path / "expert.csv"
-    run = fake_run({"review": {**REVIEW, "edits": str(edits)}, "split": {"plugin": "by_image"}},
-                   n_images=1, per_image=2)
+    run = fake_run(
+        {"review": {**REVIEW, "edits": str(edits)}, "split": {"plugin": "by_image"}}, n_images=1, per_image=2
+    )
     manifest = run.run()
     assert manifest["stages"]["review"]["status"] == "done"  # no edits yet: export only
     rows = read_csv(review_dir(run) / "review.csv")
@@ -198,13 +223,21 @@ def test_edits_file_in_the_recipe_is_found_on_rerun(fake_run, tmp_path):
     write_csv(edits, rows)
     run.set_stages({"review": {**REVIEW, "edits": str(edits)}, "split": {"plugin": "by_image"}})
     manifest = run.run()
-    assert manifest["stages"]["split"]["facts"]["pairs"]["train"] + \
-        manifest["stages"]["split"]["facts"]["pairs"]["val"] + manifest["stages"]["split"]["facts"]["pairs"]["test"] == 1
+    assert (
+        manifest["stages"]["split"]["facts"]["pairs"]["train"]
+        + manifest["stages"]["split"]["facts"]["pairs"]["val"]
+        + manifest["stages"]["split"]["facts"]["pairs"]["test"]
+        == 1
+    )
     # unchanged file, unchanged recipe: nothing re-runs
     assert run.run()["stages"]["review"]["started"] == manifest["stages"]["review"]["started"]
     write_csv(edits, [{**rows[0], "status": "approved"}, rows[1]])
-    assert run.run()["stages"]["split"]["facts"]["pairs"]["train"] + \
-        run.run()["stages"]["split"]["facts"]["pairs"]["val"] + run.run()["stages"]["split"]["facts"]["pairs"]["test"] == 2
+    assert (
+        run.run()["stages"]["split"]["facts"]["pairs"]["train"]
+        + run.run()["stages"]["split"]["facts"]["pairs"]["val"]
+        + run.run()["stages"]["split"]["facts"]["pairs"]["test"]
+        == 2
+    )
 
 
 def test_unreadable_files_are_named(fake_run, tmp_path):

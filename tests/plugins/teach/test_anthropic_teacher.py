@@ -7,8 +7,14 @@ from vlkd.core.errors import StageError
 
 
 def section(provider, **kw):
-    return {"plugin": "anthropic", "model": "claude-sonnet-4-6", "base_url": provider.anthropic_url,
-            "api_key": provider.api_key, "retry_initial_delay": 0.01, **kw}
+    return {
+        "plugin": "anthropic",
+        "model": "claude-sonnet-4-6",
+        "base_url": provider.anthropic_url,
+        "api_key": provider.api_key,
+        "retry_initial_delay": 0.01,
+        **kw,
+    }
 
 
 def test_pairs_image_blocks_and_system(provider, images, run_teach):

@@ -27,20 +27,29 @@ def render(path: Path, lines: list[tuple[int, int, str]], size=(760, 400)) -> No
 def test_rendered_document_gives_extractive_pairs_and_negatives(tmp_path, run_teach):
     folder = tmp_path / "docs"
     folder.mkdir()
-    render(folder / "brake.png", [
-        (20, 15, "Front Brake Service"),
-        (20, 70, "Part No.: 47730-02220"),
-        (20, 125, "Item"), (300, 125, "Torque"), (520, 125, "Size"),
-        (20, 170, "Wheel nut"), (300, 170, "103 N·m"), (520, 170, "M12"),
-        (20, 215, "Caliper bolt"), (300, 215, "107 N·m"), (520, 215, "M14"),
-        (20, 290, "WARNING: Do not reuse the bolts"),
-    ])
+    render(
+        folder / "brake.png",
+        [
+            (20, 15, "Front Brake Service"),
+            (20, 70, "Part No.: 47730-02220"),
+            (20, 125, "Item"),
+            (300, 125, "Torque"),
+            (520, 125, "Size"),
+            (20, 170, "Wheel nut"),
+            (300, 170, "103 N·m"),
+            (520, 170, "M12"),
+            (20, 215, "Caliper bolt"),
+            (300, 215, "107 N·m"),
+            (520, 215, "M14"),
+            (20, 290, "WARNING: Do not reuse the bolts"),
+        ],
+    )
     manifest, rd = run_teach(folder, {"plugin": "ocr", "language": "en", "negative_ratio": 0.2})
     pairs = read_pairs(rd)
     answers = {p["answer"].replace(" ", "").lower() for p in pairs if not p["negative"]}
-    assert "47730-02220" in answers                               # key: value field
-    assert any(a.startswith("103n") for a in answers)             # table cell
-    assert any("reuse" in a for a in answers)                     # warning text
+    assert "47730-02220" in answers  # key: value field
+    assert any(a.startswith("103n") for a in answers)  # table cell
+    assert any("reuse" in a for a in answers)  # warning text
     negatives = [p for p in pairs if p["negative"]]
     assert negatives and all(p["answer"] == "不存在" for p in negatives)
     # the image shows part number and torque: no negative may ask for those

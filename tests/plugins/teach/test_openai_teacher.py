@@ -11,18 +11,34 @@ FAST = {"retry_initial_delay": 0.01, "retry_max_delay": 0.05}
 
 
 def section(provider, **kw):
-    return {"plugin": "openai", "model": "gpt-4o", "base_url": provider.openai_url, "api_key": provider.api_key,
-            **FAST, **kw}
+    return {
+        "plugin": "openai",
+        "model": "gpt-4o",
+        "base_url": provider.openai_url,
+        "api_key": provider.api_key,
+        **FAST,
+        **kw,
+    }
 
 
 def test_pairs_and_the_request_sent(provider, images, run_teach):
     folder = images(3)
-    manifest, rd = run_teach(folder, section(provider, detail="high", temperature=0.2, max_tokens=512,
-                                             extra={"top_p": 0.9, "repetition_penalty": 1.05}))
+    manifest, rd = run_teach(
+        folder,
+        section(
+            provider,
+            detail="high",
+            temperature=0.2,
+            max_tokens=512,
+            extra={"top_p": 0.9, "repetition_penalty": 1.05},
+        ),
+    )
     pairs = read_pairs(rd)
     assert len(pairs) == 9 and {p["image_id"] for p in pairs} == set(image_hashes(folder).values())
     torque = [p for p in pairs if p["question"] == "图中的拧紧力矩是多少?"]
-    assert {p["answer"] for p in torque} == {"25 N·m, 分两次拧紧"}  # the comma the seed's split(',') breaks on
+    assert {p["answer"] for p in torque} == {
+        "25 N·m, 分两次拧紧"
+    }  # the comma the seed's split(',') breaks on
     negatives = [p for p in pairs if p["negative"]]
     assert len(negatives) == 3 and all(p["answer"] == "不存在" for p in negatives)
     assert pairs[0]["provenance"]["plugin"] == "openai" and pairs[0]["provenance"]["model"] == "gpt-4o"
@@ -31,8 +47,12 @@ def test_pairs_and_the_request_sent(provider, images, run_teach):
     image_part = body["messages"][1]["content"][-1]
     assert image_part["image_url"]["url"].startswith("data:image/png;base64,")
     assert image_part["image_url"]["detail"] == "high"
-    assert (body["temperature"], body["max_tokens"], body["top_p"], body["repetition_penalty"]) == \
-        (0.2, 512, 0.9, 1.05)
+    assert (body["temperature"], body["max_tokens"], body["top_p"], body["repetition_penalty"]) == (
+        0.2,
+        512,
+        0.9,
+        1.05,
+    )
     teach = manifest["stages"]["teach"]
     assert teach["counts"]["ok"] == 3 and teach["usage"]["requests"] == 3 and teach["usage"]["cost_usd"] > 0
     assert teach["facts"]["negatives"] == 3 and teach["facts"]["pairs_per_image"]["max"] == 3
@@ -43,15 +63,18 @@ def test_every_fault_retried_or_recorded_and_no_image_twice(provider, images, ru
     folder = images(6)
     h = list(image_hashes(folder).values())
     provider.hang = 6.0
-    provider.image_faults.update({
-        h[0]: ["429:0.05", "500"],
-        h[1]: ["503", "timeout"],
-        h[2]: ["drop", "drop"],
-        h[3]: ["malformed"],                              # unparsable once: asked again, then fine
-        h[4]: ["malformed", "malformed", "malformed"],    # never parsable: failed, raw text kept
-    })
-    manifest, rd = run_teach(folder, section(provider, timeout=2.0, parse_retries=2, concurrency=4,
-                                             http_backend=backend))
+    provider.image_faults.update(
+        {
+            h[0]: ["429:0.05", "500"],
+            h[1]: ["503", "timeout"],
+            h[2]: ["drop", "drop"],
+            h[3]: ["malformed"],  # unparsable once: asked again, then fine
+            h[4]: ["malformed", "malformed", "malformed"],  # never parsable: failed, raw text kept
+        }
+    )
+    manifest, rd = run_teach(
+        folder, section(provider, timeout=2.0, parse_retries=2, concurrency=4, http_backend=backend)
+    )
     entries = ledger(rd)
     assert sorted(e["key"] for e in entries) == sorted(h)  # each image exactly once
     status = {e["key"]: e["status"] for e in entries}
@@ -62,7 +85,12 @@ def test_every_fault_retried_or_recorded_and_no_image_twice(provider, images, ru
     failures = [json.loads(x) for x in (rd / "teach" / "failures.jsonl").read_text().splitlines()]
     assert failures[0]["raw"] == "抱歉,我无法以CSV格式回答。"
     assert [provider.requests[k] for k in h] == [3, 3, 3, 2, 3, 1]
-    assert manifest["stages"]["teach"]["facts"]["retries"] == {"429": 1, "5xx": 2, "timeout": 1, "connection": 2}
+    assert manifest["stages"]["teach"]["facts"]["retries"] == {
+        "429": 1,
+        "5xx": 2,
+        "timeout": 1,
+        "connection": 2,
+    }
     assert {p["image_id"] for p in read_pairs(rd)} == set(h) - {h[4]}
 
 
@@ -71,7 +99,9 @@ def test_gives_up_after_max_retries(provider, images, run_teach):
     provider.faults = ["500"] * 10
     _, rd = run_teach(folder, section(provider, max_retries=2))
     (entry,) = ledger(rd)
-    assert entry["status"] == "failed" and entry["reason"].startswith("gave up after 3 tries: 500 server error")
+    assert entry["status"] == "failed" and entry["reason"].startswith(
+        "gave up after 3 tries: 500 server error"
+    )
     assert sum(provider.requests.values()) == 3
 
 
@@ -143,8 +173,13 @@ def test_key_from_the_usual_variable(provider, images, run_teach, monkeypatch):
 def test_max_cost_stops_before_the_budget_and_resumes(provider, images, run_teach):
     folder = images(6)
     # a made-up price: each call's worst case (max_tokens 100) is about $0.10-0.13
-    teach = section(provider, max_tokens=100, concurrency=1, prices={"gpt-4o": {"input": 100, "output": 100}},
-                    max_cost=0.3)
+    teach = section(
+        provider,
+        max_tokens=100,
+        concurrency=1,
+        prices={"gpt-4o": {"input": 100, "output": 100}},
+        max_cost=0.3,
+    )
     with pytest.raises(RunInterrupted, match=r"teach.max_cost \$0.3000 reached .*images not taught yet"):
         run_teach(folder, teach)
     rd = folder.parent / "run"
@@ -204,14 +239,23 @@ def test_dry_run_prints_calls_tokens_and_cost(provider, images, tmp_path, capsys
     path.write_text(recipe_yaml(folder, section(provider)), encoding="utf-8")
     out = io.StringIO()
     reporter = Reporter(console=Console(file=out, width=200))
-    Engine(load_recipe(path, registry=teach_registry()), tmp_path / "run", dry_run=True, reporter=reporter).run()
+    Engine(
+        load_recipe(path, registry=teach_registry()), tmp_path / "run", dry_run=True, reporter=reporter
+    ).run()
     text = out.getvalue()
     assert "gpt-4o: images not known until the earlier stages run" in text
-    Engine(load_recipe(path, registry=teach_registry()), tmp_path / "run", reporter=Reporter(quiet=True)).run()
+    Engine(
+        load_recipe(path, registry=teach_registry()), tmp_path / "run", reporter=Reporter(quiet=True)
+    ).run()
     assert sum(provider.requests.values()) == 3
     out.truncate(0)
-    Engine(load_recipe(path, registry=teach_registry()), tmp_path / "run", dry_run=True, reporter=reporter,
-           from_stage="teach").run()
+    Engine(
+        load_recipe(path, registry=teach_registry()),
+        tmp_path / "run",
+        dry_run=True,
+        reporter=reporter,
+        from_stage="teach",
+    ).run()
     text = out.getvalue()
     assert "3 images: 3 done" in text or "3 cached, 0 calls" in text
     assert sum(provider.requests.values()) == 3
@@ -223,8 +267,12 @@ def test_ocr_context_adds_the_text_read_from_the_image(provider, tmp_path, run_t
     folder = tmp_path / "doc"
     folder.mkdir()
     img = Image.new("RGB", (520, 120), "white")
-    ImageDraw.Draw(img).text((20, 40), "Part No.: 90915-YZZD2", fill="black",
-                             font=ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 28))
+    ImageDraw.Draw(img).text(
+        (20, 40),
+        "Part No.: 90915-YZZD2",
+        fill="black",
+        font=ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 28),
+    )
     img.save(folder / "label.png")
     run_teach(folder, section(provider, ocr_context=True))
     user_text = provider.bodies[0]["messages"][1]["content"][0]["text"]
@@ -240,9 +288,16 @@ def test_ocr_context_adds_the_text_read_from_the_image(provider, tmp_path, run_t
 @pytest.mark.parametrize("plugin", ["openai", "anthropic"])
 def test_answer_cut_off_by_max_tokens_loses_only_its_last_row(provider, images, run_teach, plugin):
     provider.faults = ["truncated"]
-    teach = section(provider) if plugin == "openai" else {
-        "plugin": "anthropic", "model": "claude-sonnet-4-6", "base_url": provider.anthropic_url,
-        "api_key": provider.api_key}
+    teach = (
+        section(provider)
+        if plugin == "openai"
+        else {
+            "plugin": "anthropic",
+            "model": "claude-sonnet-4-6",
+            "base_url": provider.anthropic_url,
+            "api_key": provider.api_key,
+        }
+    )
     _, rd = run_teach(images(1), teach)
     assert [(p["question"], p["answer"]) for p in read_pairs(rd)] == [("图中的零件编号是什么?", "P-1")]
     (entry,) = ledger(rd)
@@ -250,7 +305,9 @@ def test_answer_cut_off_by_max_tokens_loses_only_its_last_row(provider, images, 
 
 
 def test_max_cost_needs_a_price(provider, images, run_teach):
-    with pytest.raises(StageError, match=r"max_cost is set but model 'my-vlm' has no price; add it: teach.prices"):
+    with pytest.raises(
+        StageError, match=r"max_cost is set but model 'my-vlm' has no price; add it: teach.prices"
+    ):
         run_teach(images(1), section(provider, model="my-vlm", max_cost=1.0))
     assert sum(provider.requests.values()) == 0
 
@@ -262,8 +319,11 @@ def test_bad_service_options_point_at_the_recipe_line(provider, images, tmp_path
     from vlkd.core.recipe import load_recipe
 
     path = tmp_path / "r.yaml"
-    path.write_text(f"name: t\ningest:\n  plugin: files\n  inputs: {images(1)}\nteach:\n  plugin: openai\n"
-                    f"  concurrency: 0\n  output: xml\n  temprature: 0.5\n", encoding="utf-8")
+    path.write_text(
+        f"name: t\ningest:\n  plugin: files\n  inputs: {images(1)}\nteach:\n  plugin: openai\n"
+        f"  concurrency: 0\n  output: xml\n  temprature: 0.5\n",
+        encoding="utf-8",
+    )
     with pytest.raises(RecipeError) as err:
         load_recipe(path, registry=teach_registry())
     msg = str(err.value)

@@ -17,12 +17,22 @@ def test_kill_9_and_resume(tmp_path, images):
     hashes = set(image_hashes(folder).values())
     with FakeProvider(latency=0.25) as server:
         recipe = tmp_path / "recipe.yaml"
-        recipe.write_text(json.dumps({
-            "name": "resume",
-            "ingest": {"plugin": "files", "inputs": str(folder), "workers": 1},
-            "teach": {"plugin": "openai", "model": "gpt-4o", "base_url": server.openai_url,
-                      "api_key": "${env:FAKE_KEY}", "concurrency": 2},
-        }), encoding="utf-8")
+        recipe.write_text(
+            json.dumps(
+                {
+                    "name": "resume",
+                    "ingest": {"plugin": "files", "inputs": str(folder), "workers": 1},
+                    "teach": {
+                        "plugin": "openai",
+                        "model": "gpt-4o",
+                        "base_url": server.openai_url,
+                        "api_key": "${env:FAKE_KEY}",
+                        "concurrency": 2,
+                    },
+                }
+            ),
+            encoding="utf-8",
+        )
         rd = tmp_path / "run"
         env = {**os.environ, "FAKE_KEY": server.api_key, "VLKD_DISABLE_PLUGIN_AUTOLOAD": "1"}
         cmd = [sys.executable, "-m", "vlkd", "run", str(recipe), "--run-dir", str(rd), "--quiet"]

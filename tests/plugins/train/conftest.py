@@ -11,8 +11,12 @@ import pytest
 from vlkd.plugins.train.standalone import make_trainer  # noqa: F401 - used by the tests
 
 QUESTIONS = [
-    ("What part is shown?", "brake pad"), ("图中是什么零件?", "刹车片"), ("Which warning light is on?", "ABS"),
-    ("What is the torque?", "120 Nm"), ("Is a spark plug present?", "不存在"), ("Which brand?", "BYD"),
+    ("What part is shown?", "brake pad"),
+    ("图中是什么零件?", "刹车片"),
+    ("Which warning light is on?", "ABS"),
+    ("What is the torque?", "120 Nm"),
+    ("Is a spark plug present?", "不存在"),
+    ("Which brand?", "BYD"),
 ]
 
 
@@ -32,17 +36,32 @@ def write_dataset(root: Path, splits: dict[str, list[dict]], media_dir: Path | N
         files[split] = f"{split}.json"
         (root / files[split]).write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
         info[f"vlkd_{split}"] = {
-            "file_name": files[split], "formatting": "sharegpt",
+            "file_name": files[split],
+            "formatting": "sharegpt",
             "columns": {"messages": "messages", "images": "images"},
-            "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
-                     "assistant_tag": "assistant", "system_tag": "system"},
+            "tags": {
+                "role_tag": "role",
+                "content_tag": "content",
+                "user_tag": "user",
+                "assistant_tag": "assistant",
+                "system_tag": "system",
+            },
         }
     (root / "dataset_info.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     n_images = len({i for rows in splits.values() for r in rows for i in r.get("images", [])})
-    (root / "vlkd_dataset.json").write_text(json.dumps({
-        "format": "llamafactory", "splits": files, "dataset_info": "dataset_info.json",
-        "media_dir": str(media_dir or root), "pairs": sum(len(r) for r in splits.values()), "images": n_images,
-    }), encoding="utf-8")
+    (root / "vlkd_dataset.json").write_text(
+        json.dumps(
+            {
+                "format": "llamafactory",
+                "splits": files,
+                "dataset_info": "dataset_info.json",
+                "media_dir": str(media_dir or root),
+                "pairs": sum(len(r) for r in splits.values()),
+                "images": n_images,
+            }
+        ),
+        encoding="utf-8",
+    )
     return root
 
 
@@ -51,8 +70,13 @@ def make_dataset(tmp_path) -> Callable[..., Path]:
     """``make_dataset(n_train=8, n_val=2, size=(56, 56))`` -> dataset dir; images relative to it."""
     from PIL import Image, ImageDraw
 
-    def make(n_train: int = 8, n_val: int = 2, size: tuple[int, int] = (56, 56), name: str = "dataset",
-             rows: dict[str, list[dict]] | None = None) -> Path:
+    def make(
+        n_train: int = 8,
+        n_val: int = 2,
+        size: tuple[int, int] = (56, 56),
+        name: str = "dataset",
+        rows: dict[str, list[dict]] | None = None,
+    ) -> Path:
         root = tmp_path / name
         (root / "images").mkdir(parents=True, exist_ok=True)
         if rows is None:
@@ -63,8 +87,13 @@ def make_dataset(tmp_path) -> Callable[..., Path]:
                 rel = f"images/{i:03d}.png"
                 image.save(root / rel)
                 q, a = QUESTIONS[i % len(QUESTIONS)]
-                row = {"messages": [{"role": "user", "content": f"<image>{q}"},
-                                    {"role": "assistant", "content": a}], "images": [rel]}
+                row = {
+                    "messages": [
+                        {"role": "user", "content": f"<image>{q}"},
+                        {"role": "assistant", "content": a},
+                    ],
+                    "images": [rel],
+                }
                 rows["train" if i < n_train else "val"].append(row)
             rows = {k: v for k, v in rows.items() if v}
         return write_dataset(root, rows)
@@ -82,6 +111,17 @@ def stage_context(run_dir: Path, resumed: bool = False, quiet: bool = True):
 
 
 #: few fast steps on the tiny student: the loss must fall within them
-FAST = {"max_steps": 6, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 1,
-        "learning_rate": 5e-3, "logging_steps": 1, "save_steps": 3, "eval_steps": 3, "cutoff_len": 256,
-        "warmup_ratio": 0.0, "report_to": [], "image_max_pixels": 56 * 56, "image_min_pixels": 28 * 28}
+FAST = {
+    "max_steps": 6,
+    "per_device_train_batch_size": 2,
+    "gradient_accumulation_steps": 1,
+    "learning_rate": 5e-3,
+    "logging_steps": 1,
+    "save_steps": 3,
+    "eval_steps": 3,
+    "cutoff_len": 256,
+    "warmup_ratio": 0.0,
+    "report_to": [],
+    "image_max_pixels": 56 * 56,
+    "image_min_pixels": 28 * 28,
+}

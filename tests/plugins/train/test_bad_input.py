@@ -55,7 +55,9 @@ def test_missing_image_file(tiny_student, make_dataset, tmp_path):
     dataset = make_dataset()
     (dataset / "images" / "003.png").unlink()
     trainer = make_trainer("llamafactory", student=str(tiny_student), dataset=str(dataset))
-    fails_before_training(trainer, tmp_path, r"train.json: sample \[3\]: missing_image: image .*003.png not found")
+    fails_before_training(
+        trainer, tmp_path, r"train.json: sample \[3\]: missing_image: image .*003.png not found"
+    )
 
 
 def test_dataset_without_the_contract_file(tiny_student, tmp_path):
@@ -66,42 +68,54 @@ def test_dataset_without_the_contract_file(tiny_student, tmp_path):
 
 def test_cutoff_len_smaller_than_one_images_visual_tokens(tiny_student, make_dataset, tmp_path):
     dataset = make_dataset(size=(560, 560))  # 20x20 = 400 visual tokens at these pixel limits
-    trainer = make_trainer("peft", student=str(tiny_student), dataset=str(dataset), cutoff_len=256,
-                           image_max_pixels=560 * 560)
+    trainer = make_trainer(
+        "peft", student=str(tiny_student), dataset=str(dataset), cutoff_len=256, image_max_pixels=560 * 560
+    )
     message = fails_before_training(trainer, tmp_path, r"sample \[0\]: too_long: \d+ tokens \(400 visual")
     assert "> cutoff_len 256" in message and "Image features and image tokens do not match" in message
     assert "Raise cutoff_len or lower image_max_pixels" in message
     # the same images at a lower image_max_pixels fit
-    ok = make_trainer("peft", student=str(tiny_student), dataset=str(dataset), cutoff_len=256,
-                      image_max_pixels=280 * 280)
+    ok = make_trainer(
+        "peft", student=str(tiny_student), dataset=str(dataset), cutoff_len=256, image_max_pixels=280 * 280
+    )
     ok.prepare(stage_context(tmp_path / "run2"))
 
 
 @pytest.mark.parametrize("plugin", ["peft", "llamafactory"])
 def test_qlora_without_cuda(plugin, tiny_student, make_dataset, tmp_path):
     trainer = make_trainer(plugin, student=str(tiny_student), dataset=str(make_dataset()), quantization_bit=4)
-    fails_before_training(trainer, tmp_path, r"quantization_bit: 4 \(QLoRA\) needs a CUDA GPU",
-                          hardware=Hardware(cuda=False))
+    fails_before_training(
+        trainer, tmp_path, r"quantization_bit: 4 \(QLoRA\) needs a CUDA GPU", hardware=Hardware(cuda=False)
+    )
 
 
 def test_half_precision_without_cuda(tiny_student, make_dataset, tmp_path):
     trainer = make_trainer("peft", student=str(tiny_student), dataset=str(make_dataset()), precision="bf16")
-    fails_before_training(trainer, tmp_path, "precision: bf16 needs a CUDA GPU", hardware=Hardware(cuda=False))
+    fails_before_training(
+        trainer, tmp_path, "precision: bf16 needs a CUDA GPU", hardware=Hardware(cuda=False)
+    )
 
 
 @pytest.mark.parametrize("plugin", ["peft", "llamafactory"])
 def test_unknown_target_module_lists_the_linear_layers(plugin, tiny_student, make_dataset, tmp_path):
-    trainer = make_trainer(plugin, student=str(tiny_student), dataset=str(make_dataset()),
-                           lora_target=["q_proj", "query_key_value"])
+    trainer = make_trainer(
+        plugin,
+        student=str(tiny_student),
+        dataset=str(make_dataset()),
+        lora_target=["q_proj", "query_key_value"],
+    )
     message = fails_before_training(trainer, tmp_path, "lora_target: query_key_value is not a linear layer")
-    assert ("Its language model has: down_proj, gate_proj, k_proj, o_proj, q_proj, up_proj, v_proj"
-            in message)
+    assert "Its language model has: down_proj, gate_proj, k_proj, o_proj, q_proj, up_proj, v_proj" in message
     assert "its vision tower: fc1, fc2, mlp.0, mlp.2, proj, qkv" in message
 
 
 def test_llamafactory_not_installed(tiny_student, make_dataset, tmp_path):
-    trainer = make_trainer("llamafactory", student=str(tiny_student), dataset=str(make_dataset()),
-                           executable="llamafactory-cli-not-here")
+    trainer = make_trainer(
+        "llamafactory",
+        student=str(tiny_student),
+        dataset=str(make_dataset()),
+        executable="llamafactory-cli-not-here",
+    )
     message = fails_before_training(trainer, tmp_path, "LLaMA-Factory is not installed")
     assert 'pip install "vlkd[llamafactory]"' in message and "llamafactory-cli-not-here" in message
 

@@ -13,23 +13,29 @@ AMPERE = Hardware(cuda=True, bf16_supported=True, tf32_supported=True)
 TURING = Hardware(cuda=True, bf16_supported=False, tf32_supported=False)
 
 
-@pytest.mark.parametrize(("hw", "precision", "tf32", "expected"), [
-    (CPU, "auto", None, ("fp32", False, True)),
-    (AMPERE, "auto", None, ("bf16", True, False)),
-    (TURING, "auto", None, ("fp16", False, False)),
-    (AMPERE, "fp16", None, ("fp16", True, False)),
-    (AMPERE, "fp32", False, ("fp32", False, False)),
-])
+@pytest.mark.parametrize(
+    ("hw", "precision", "tf32", "expected"),
+    [
+        (CPU, "auto", None, ("fp32", False, True)),
+        (AMPERE, "auto", None, ("bf16", True, False)),
+        (TURING, "auto", None, ("fp16", False, False)),
+        (AMPERE, "fp16", None, ("fp16", True, False)),
+        (AMPERE, "fp32", False, ("fp32", False, False)),
+    ],
+)
 def test_precision_follows_the_hardware_unless_overridden(hw, precision, tf32, expected):
     p = resolve_precision(precision, tf32, hw)
     assert (p.name, p.tf32, p.use_cpu) == expected
 
 
-@pytest.mark.parametrize(("hw", "precision", "tf32", "match"), [
-    (CPU, "fp16", None, "precision: fp16 needs a CUDA GPU"),
-    (TURING, "bf16", None, "bf16 is not supported by this GPU"),
-    (TURING, "auto", True, "tf32: true needs an Ampere or newer"),
-])
+@pytest.mark.parametrize(
+    ("hw", "precision", "tf32", "match"),
+    [
+        (CPU, "fp16", None, "precision: fp16 needs a CUDA GPU"),
+        (TURING, "bf16", None, "bf16 is not supported by this GPU"),
+        (TURING, "auto", True, "tf32: true needs an Ampere or newer"),
+    ],
+)
 def test_impossible_precision_is_an_error(hw, precision, tf32, match):
     with pytest.raises(StageError, match=match):
         resolve_precision(precision, tf32, hw)

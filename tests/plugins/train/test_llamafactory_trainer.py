@@ -12,8 +12,9 @@ from tests.plugins.train.conftest import FAST, make_trainer, stage_context
 from vlkd.core.errors import StageError
 from vlkd.plugins.train.hardware import Hardware
 
-needs_llamafactory = pytest.mark.skipif(shutil.which("llamafactory-cli") is None,
-                                        reason='needs pip install "vlkd[llamafactory]"')
+needs_llamafactory = pytest.mark.skipif(
+    shutil.which("llamafactory-cli") is None, reason='needs pip install "vlkd[llamafactory]"'
+)
 GPU = Hardware(cuda=True, bf16_supported=True, tf32_supported=True)
 
 
@@ -22,8 +23,9 @@ def test_trains_tiny_student_loss_falls_adapter_loads_and_generates(tiny_student
     from tests.plugins.train.test_peft_trainer import load_and_generate, losses
 
     dataset = make_dataset(n_train=8, n_val=2)
-    trainer = make_trainer("llamafactory", student=str(tiny_student), dataset=str(dataset),
-                           **{**FAST, "learning_rate": 2e-2})
+    trainer = make_trainer(
+        "llamafactory", student=str(tiny_student), dataset=str(dataset), **{**FAST, "learning_rate": 2e-2}
+    )
     ctx = stage_context(tmp_path / "run")
     trainer.run(ctx)
 
@@ -54,23 +56,46 @@ def generated(trainer, tmp_path, hardware=GPU, resumed=False):
 @needs_llamafactory
 def test_generated_config_from_the_recipe(tiny_student, make_dataset, tmp_path):
     dataset = make_dataset()
-    trainer = make_trainer("llamafactory", student=str(tiny_student), dataset=str(dataset),
-                           lora_target=["q_proj", "v_proj"], modules_to_save=["lm_head"], cutoff_len=1024,
-                           image_max_pixels=512 * 512, args={"max_samples": 500, "lr_scheduler_type": "linear"})
+    trainer = make_trainer(
+        "llamafactory",
+        student=str(tiny_student),
+        dataset=str(dataset),
+        lora_target=["q_proj", "v_proj"],
+        modules_to_save=["lm_head"],
+        cutoff_len=1024,
+        image_max_pixels=512 * 512,
+        args={"max_samples": 500, "lr_scheduler_type": "linear"},
+    )
     cfg, info, plan = generated(trainer, tmp_path)
     assert cfg["stage"] == "sft" and cfg["template"] == "qwen2_vl" and cfg["finetuning_type"] == "lora"
     assert cfg["lora_target"] == "q_proj,v_proj" and cfg["additional_target"] == "lm_head"
     assert (cfg["lora_rank"], cfg["lora_alpha"], cfg["lora_dropout"]) == (8, 16, 0.05)
-    assert cfg["loraplus_lr_ratio"] == 16.0 and cfg["image_max_pixels"] == 512 * 512 and cfg["cutoff_len"] == 1024
+    assert (
+        cfg["loraplus_lr_ratio"] == 16.0
+        and cfg["image_max_pixels"] == 512 * 512
+        and cfg["cutoff_len"] == 1024
+    )
     # the seed's training_config values
-    assert (cfg["per_device_train_batch_size"], cfg["gradient_accumulation_steps"], cfg["learning_rate"]) == \
-        (2, 4, 5e-5)
-    assert (cfg["warmup_ratio"], cfg["save_steps"], cfg["max_grad_norm"], cfg["num_train_epochs"]) == \
-        (0.1, 1000, 1.0, 3)
+    assert (cfg["per_device_train_batch_size"], cfg["gradient_accumulation_steps"], cfg["learning_rate"]) == (
+        2,
+        4,
+        5e-5,
+    )
+    assert (cfg["warmup_ratio"], cfg["save_steps"], cfg["max_grad_norm"], cfg["num_train_epochs"]) == (
+        0.1,
+        1000,
+        1.0,
+        3,
+    )
     # args pass through, and win
     assert cfg["max_samples"] == 500 and cfg["lr_scheduler_type"] == "linear"
     # precision and kernels from the hardware
-    assert cfg["bf16"] is True and cfg["fp16"] is False and cfg["tf32"] is True and cfg["use_liger_kernel"] is True
+    assert (
+        cfg["bf16"] is True
+        and cfg["fp16"] is False
+        and cfg["tf32"] is True
+        and cfg["use_liger_kernel"] is True
+    )
     assert "use_cpu" not in cfg
     # the dataset LLaMA-Factory reads
     assert cfg["dataset"] == "vlkd_train" and cfg["eval_dataset"] == "vlkd_val"
@@ -94,7 +119,9 @@ def test_resume_points_llamafactory_at_the_last_checkpoint(tiny_student, make_da
     for step in (3, 6, 9):
         (tmp_path / "run" / "train" / "output" / f"checkpoint-{step}").mkdir(parents=True)
         if step != 9:  # checkpoint-9 was cut off while being written
-            (tmp_path / "run" / "train" / "output" / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+            (tmp_path / "run" / "train" / "output" / f"checkpoint-{step}" / "trainer_state.json").write_text(
+                "{}"
+            )
     cfg, _, _ = generated(trainer, tmp_path, resumed=True)
     assert cfg["resume_from_checkpoint"] == str(tmp_path / "run" / "train" / "output" / "checkpoint-6")
     assert cfg["overwrite_output_dir"] is False
@@ -102,23 +129,41 @@ def test_resume_points_llamafactory_at_the_last_checkpoint(tiny_student, make_da
 
 def test_distributed_environment_uses_force_torchrun(tmp_path, monkeypatch):
     monkeypatch.delenv("FORCE_TORCHRUN", raising=False)
-    trainer = make_trainer("llamafactory", distributed={"nproc_per_node": 4, "nnodes": 2, "node_rank": 1,
-                                                        "master_addr": "10.1.2.3", "master_port": 29600})
+    trainer = make_trainer(
+        "llamafactory",
+        distributed={
+            "nproc_per_node": 4,
+            "nnodes": 2,
+            "node_rank": 1,
+            "master_addr": "10.1.2.3",
+            "master_port": 29600,
+        },
+    )
     env = trainer.environment()
-    assert {k: env[k] for k in ("FORCE_TORCHRUN", "NNODES", "NODE_RANK", "NPROC_PER_NODE",
-                                "MASTER_ADDR", "MASTER_PORT")} == {
-        "FORCE_TORCHRUN": "1", "NNODES": "2", "NODE_RANK": "1", "NPROC_PER_NODE": "4",
-        "MASTER_ADDR": "10.1.2.3", "MASTER_PORT": "29600"}
+    assert {
+        k: env[k]
+        for k in ("FORCE_TORCHRUN", "NNODES", "NODE_RANK", "NPROC_PER_NODE", "MASTER_ADDR", "MASTER_PORT")
+    } == {
+        "FORCE_TORCHRUN": "1",
+        "NNODES": "2",
+        "NODE_RANK": "1",
+        "NPROC_PER_NODE": "4",
+        "MASTER_ADDR": "10.1.2.3",
+        "MASTER_PORT": "29600",
+    }
     single = make_trainer("llamafactory").environment()
     assert "FORCE_TORCHRUN" not in single and "NPROC_PER_NODE" not in single
-    cmd = make_trainer("llamafactory", executable="/opt/lf/bin/llamafactory-cli").command(tmp_path / "train.yaml")
+    cmd = make_trainer("llamafactory", executable="/opt/lf/bin/llamafactory-cli").command(
+        tmp_path / "train.yaml"
+    )
     assert cmd == ["/opt/lf/bin/llamafactory-cli", "train", str(tmp_path / "train.yaml")]
 
 
 @needs_llamafactory
 def test_failure_shows_llamafactorys_error_and_the_config(tiny_student, make_dataset, tmp_path):
-    trainer = make_trainer("llamafactory", student=str(tiny_student), dataset=str(make_dataset()),
-                           args={"lora_rnak": 16}, **FAST)
+    trainer = make_trainer(
+        "llamafactory", student=str(tiny_student), dataset=str(make_dataset()), args={"lora_rnak": 16}, **FAST
+    )
     ctx = stage_context(tmp_path / "run")
     with pytest.raises(StageError) as info:
         trainer.run(ctx)
@@ -134,8 +179,13 @@ def test_failure_shows_llamafactorys_error_and_the_config(tiny_student, make_dat
 def test_merge_through_llamafactory_export(tiny_student, make_dataset, tmp_path):
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    trainer = make_trainer("llamafactory", student=str(tiny_student), dataset=str(make_dataset(n_val=0)),
-                           merge=True, **{**FAST, "max_steps": 2})
+    trainer = make_trainer(
+        "llamafactory",
+        student=str(tiny_student),
+        dataset=str(make_dataset(n_val=0)),
+        merge=True,
+        **{**FAST, "max_steps": 2},
+    )
     ctx = stage_context(tmp_path / "run")
     trainer.run(ctx)
     merged = ctx.dir / "model" / "merged"

@@ -23,7 +23,9 @@ def load_and_generate(base, adapter):
 
     processor = AutoProcessor.from_pretrained(base)
     model = PeftModel.from_pretrained(AutoModelForImageTextToText.from_pretrained(base), adapter)
-    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What part is shown?"}]}]
+    messages = [
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What part is shown?"}]}
+    ]
     text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     batch = processor(text=[text], images=[Image.new("RGB", (56, 56), "blue")], return_tensors="pt")
     out = model.generate(**batch, max_new_tokens=4, do_sample=False)
@@ -33,17 +35,31 @@ def load_and_generate(base, adapter):
 
 def test_trains_tiny_student_loss_falls_adapter_loads_and_generates(tiny_student, make_dataset, tmp_path):
     dataset = make_dataset(n_train=8, n_val=2)
-    trainer = make_trainer("peft", student=str(tiny_student), dataset=str(dataset), lora_target="all-linear",
-                           **{**FAST, "learning_rate": 2e-2, "report_to": ["tensorboard"]})
+    trainer = make_trainer(
+        "peft",
+        student=str(tiny_student),
+        dataset=str(dataset),
+        lora_target="all-linear",
+        **{**FAST, "learning_rate": 2e-2, "report_to": ["tensorboard"]},
+    )
     ctx = stage_context(tmp_path / "run")
     trainer.run(ctx)
 
     model_dir = ctx.dir / "model"
     card = json.loads((model_dir / "vlkd_model.json").read_text())
-    assert card == {"trainer": "peft", "base_model": str(tiny_student), "adapter": "adapter",
-                    "template": "qwen2_vl", "image_min_pixels": 28 * 28, "image_max_pixels": 56 * 56,
-                    "cutoff_len": 256, "log": str(ctx.dir / "output" / "trainer_log.jsonl")}
-    records = [json.loads(line) for line in (ctx.dir / "output" / "trainer_log.jsonl").read_text().splitlines()]
+    assert card == {
+        "trainer": "peft",
+        "base_model": str(tiny_student),
+        "adapter": "adapter",
+        "template": "qwen2_vl",
+        "image_min_pixels": 28 * 28,
+        "image_max_pixels": 56 * 56,
+        "cutoff_len": 256,
+        "log": str(ctx.dir / "output" / "trainer_log.jsonl"),
+    }
+    records = [
+        json.loads(line) for line in (ctx.dir / "output" / "trainer_log.jsonl").read_text().splitlines()
+    ]
     assert {"current_steps", "total_steps", "loss"} <= set(records[0])
     assert any("eval_loss" in r for r in records)  # evaluated on the val split
     loss = losses(ctx.dir / "output" / "trainer_log.jsonl")
@@ -71,12 +87,16 @@ def test_labels_cover_only_assistant_turns(tiny_student, tmp_path):
     image = tmp_path / "big.png"
     Image.new("RGB", (224, 224), "green").save(image)
     sample = Sample(
-        messages=[{"role": "system", "content": "You are a mechanic."},
-                  {"role": "user", "content": "<image>What part is shown?"},
-                  {"role": "assistant", "content": "brake pad"},
-                  {"role": "user", "content": "图中有火花塞吗?"},
-                  {"role": "assistant", "content": "不存在"}],
-        images=[image], where="test: sample 0")
+        messages=[
+            {"role": "system", "content": "You are a mechanic."},
+            {"role": "user", "content": "<image>What part is shown?"},
+            {"role": "assistant", "content": "brake pad"},
+            {"role": "user", "content": "图中有火花塞吗?"},
+            {"role": "assistant", "content": "不存在"},
+        ],
+        images=[image],
+        where="test: sample 0",
+    )
     collator = QwenVLCollator(processor, cutoff_len=512)
     batch = collator([sample, sample])
     labels = batch["labels"][0]
@@ -118,7 +138,9 @@ def test_interrupted_after_a_checkpoint_resumes_from_it(tiny_student, make_datas
     make_trainer("peft", **options).run(resumed)
     assert resumed.facts["resumed_from"] == str(output / "checkpoint-3")
     assert resumed.facts["global_step"] == 6
-    steps = [r["current_steps"] for r in map(json.loads, (output / "trainer_log.jsonl").read_text().splitlines())]
+    steps = [
+        r["current_steps"] for r in map(json.loads, (output / "trainer_log.jsonl").read_text().splitlines())
+    ]
     assert steps[:4] == [1, 2, 3, 4] and steps[4] == 4 and steps[-1] == 6  # continued at step 4, not 1
     assert (resumed.dir / "model" / "adapter" / "adapter_config.json").is_file()
 
@@ -127,9 +149,16 @@ def test_loraplus_modules_to_save_and_merge(tiny_student, make_dataset, tmp_path
     from transformers import AutoModelForImageTextToText
 
     dataset = make_dataset(n_train=4, n_val=0)
-    trainer = make_trainer("peft", student=str(tiny_student), dataset=str(dataset), loraplus_lr_ratio=16.0,
-                           modules_to_save=["lm_head"], merge=True, gradient_checkpointing=False,
-                           **{**FAST, "max_steps": 2})
+    trainer = make_trainer(
+        "peft",
+        student=str(tiny_student),
+        dataset=str(dataset),
+        loraplus_lr_ratio=16.0,
+        modules_to_save=["lm_head"],
+        merge=True,
+        gradient_checkpointing=False,
+        **{**FAST, "max_steps": 2},
+    )
     ctx = stage_context(tmp_path / "run")
     trainer.run(ctx)
     model_dir = ctx.dir / "model"
@@ -148,7 +177,12 @@ def test_seed_defaults():
     assert (o.lora_rank, o.lora_alpha, o.lora_dropout) == (8, 16, 0.05)
     assert o.lora_target == ["q_proj", "k_proj", "v_proj", "o_proj"]
     assert (o.num_train_epochs, o.per_device_train_batch_size, o.gradient_accumulation_steps) == (3, 4, 8)
-    assert (o.learning_rate, o.lr_scheduler_type, o.max_grad_norm, o.warmup_ratio) == (2e-4, "cosine", 0.3, 0.03)
+    assert (o.learning_rate, o.lr_scheduler_type, o.max_grad_norm, o.warmup_ratio) == (
+        2e-4,
+        "cosine",
+        0.3,
+        0.03,
+    )
     assert (o.eval_steps, o.save_steps, o.logging_steps, o.save_total_limit) == (500, 500, 10, 3)
     assert o.optim == "adamw_torch_fused" and o.report_to == ["tensorboard"]
 
@@ -159,13 +193,37 @@ def test_distributed_launch_command_and_job(tiny_student, make_dataset, tmp_path
     dataset = make_dataset(n_train=2, n_val=0)
     deepspeed = tmp_path / "ds_z2.json"
     deepspeed.write_text(json.dumps({"zero_optimization": {"stage": 2}}))
-    trainer = make_trainer("peft", student=str(tiny_student), dataset=str(dataset), deepspeed=str(deepspeed),
-                           distributed={"nproc_per_node": 8, "nnodes": 2, "node_rank": 1,
-                                        "master_addr": "10.0.0.1", "master_port": 29501})
+    trainer = make_trainer(
+        "peft",
+        student=str(tiny_student),
+        dataset=str(dataset),
+        deepspeed=str(deepspeed),
+        distributed={
+            "nproc_per_node": 8,
+            "nnodes": 2,
+            "node_rank": 1,
+            "master_addr": "10.0.0.1",
+            "master_port": 29501,
+        },
+    )
     assert trainer.command("/run/train/peft_job.json") == [
-        sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node_rank", "1",
-        "--nproc_per_node", "8", "--master_addr", "10.0.0.1", "--master_port", "29501",
-        "-m", "vlkd.plugins.train.peft_worker", "/run/train/peft_job.json"]
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes",
+        "2",
+        "--node_rank",
+        "1",
+        "--nproc_per_node",
+        "8",
+        "--master_addr",
+        "10.0.0.1",
+        "--master_port",
+        "29501",
+        "-m",
+        "vlkd.plugins.train.peft_worker",
+        "/run/train/peft_job.json",
+    ]
     plan = trainer.prepare(stage_context(tmp_path / "run"))
     job = trainer.job(plan)
     assert job["options"]["deepspeed"] == str(deepspeed)
@@ -199,8 +257,13 @@ def test_two_processes_through_torchrun_on_cpu(tiny_student, make_dataset, tmp_p
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     dataset = make_dataset(n_train=8, n_val=0)
-    trainer = make_trainer("peft", student=str(tiny_student), dataset=str(dataset),
-                           distributed={"nproc_per_node": 2, "master_port": port}, **{**FAST, "max_steps": 2})
+    trainer = make_trainer(
+        "peft",
+        student=str(tiny_student),
+        dataset=str(dataset),
+        distributed={"nproc_per_node": 2, "master_port": port},
+        **{**FAST, "max_steps": 2},
+    )
     ctx = stage_context(tmp_path / "run")
     trainer.run(ctx)
     assert ctx.facts["global_step"] == 2
@@ -214,10 +277,12 @@ def test_error_excerpt_puts_the_workers_errors_before_the_launchers(tmp_path):
     from vlkd.plugins.train.launch import error_excerpt
 
     log = tmp_path / "out.log"
-    log.write_text("loading\n[rank1]: Traceback (most recent call last):\n[rank1]:   File x\n"
-                   "[rank1]: RuntimeError: Expected to mark a variable ready only once\n"
-                   "Traceback (most recent call last):\n  File torchrun\n"
-                   "torch.distributed.elastic.multiprocessing.errors.ChildFailedError:\n  rank 1 failed\n")
+    log.write_text(
+        "loading\n[rank1]: Traceback (most recent call last):\n[rank1]:   File x\n"
+        "[rank1]: RuntimeError: Expected to mark a variable ready only once\n"
+        "Traceback (most recent call last):\n  File torchrun\n"
+        "torch.distributed.elastic.multiprocessing.errors.ChildFailedError:\n  rank 1 failed\n"
+    )
     lines = error_excerpt(log).splitlines()
     assert lines[0].strip() == "[rank1]: RuntimeError: Expected to mark a variable ready only once"
     assert lines[1].strip() == "Traceback (most recent call last):" and "ChildFailedError" in lines[3]

@@ -18,6 +18,16 @@ from vlkd.core.teach.teacher import (
 )
 
 __all__ = [
-    "APITeacherOptions", "FatalError", "Price", "PromptOptions", "TeachRequest", "TeachResponse", "Teacher",
-    "TeacherError", "TeacherOptions", "TransientError", "http_error", "retry_after_seconds",
+    "APITeacherOptions",
+    "FatalError",
+    "Price",
+    "PromptOptions",
+    "TeachRequest",
+    "TeachResponse",
+    "Teacher",
+    "TeacherError",
+    "TeacherOptions",
+    "TransientError",
+    "http_error",
+    "retry_after_seconds",
 ]

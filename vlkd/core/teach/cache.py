@@ -15,11 +15,26 @@ from vlkd.core.jsonl import write_json_atomic
 from vlkd.core.recipe import stable_hash
 
 
-def cache_key(*, image_sha256: str, prompt_hash: str | None, plugin: str, model: str | None,
-              params: dict[str, Any], attempt: int = 0) -> str:
+def cache_key(
+    *,
+    image_sha256: str,
+    prompt_hash: str | None,
+    plugin: str,
+    model: str | None,
+    params: dict[str, Any],
+    attempt: int = 0,
+) -> str:
     """``attempt`` > 0 names the responses asked for again because earlier ones could not be parsed."""
-    return stable_hash({"image": image_sha256, "prompt": prompt_hash, "plugin": plugin, "model": model,
-                        "params": params, "attempt": attempt})
+    return stable_hash(
+        {
+            "image": image_sha256,
+            "prompt": prompt_hash,
+            "plugin": plugin,
+            "model": model,
+            "params": params,
+            "attempt": attempt,
+        }
+    )
 
 
 class ResponseCache:

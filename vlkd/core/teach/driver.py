@@ -61,8 +61,9 @@ def load_images(ctx: StageContext) -> list[ImageRecord]:
         try:
             rec = ImageRecord.model_validate(row)
         except Exception as exc:
-            raise StageError(f"{path}:{n}: not an image record ({exc}); fix the line or re-run the stage "
-                             f"that wrote it") from None
+            raise StageError(
+                f"{path}:{n}: not an image record ({exc}); fix the line or re-run the stage that wrote it"
+            ) from None
         images.setdefault(rec.id, rec)
     return list(images.values())
 
@@ -96,8 +97,13 @@ class TeachRun:
         except OSError as exc:
             raise _ItemFailed(f"cannot read image: {image.path}: {exc.strerror or exc}") from None
         mime = mimetypes.guess_type(image.path)[0] or f"image/{(image.format or 'png').lower()}"
-        request = TeachRequest(image=image, image_bytes=data, mime=mime, output=self.opts.output,
-                               schema=PAIRS_SCHEMA if self.opts.output == "json" else None)
+        request = TeachRequest(
+            image=image,
+            image_bytes=data,
+            mime=mime,
+            output=self.opts.output,
+            schema=PAIRS_SCHEMA if self.opts.output == "json" else None,
+        )
         template_hash = None
         image_hash = sha256_bytes(data)
         if self.prompts is not None:
@@ -109,8 +115,13 @@ class TeachRun:
         """The teacher's extra prompt values (OCR text...), kept in the cache: a re-run does not redo them."""
         if not self.teacher.has_prompt_variables():
             return {}
-        key = cache_key(image_sha256=image_hash, prompt_hash=None, plugin=self.opts.plugin,
-                        model="prompt-variables", params=self.teacher.generation_params())
+        key = cache_key(
+            image_sha256=image_hash,
+            prompt_hash=None,
+            plugin=self.opts.plugin,
+            model="prompt-variables",
+            params=self.teacher.generation_params(),
+        )
         cached = self.cache.get(key)
         if cached is not None:
             return cached
@@ -138,8 +149,9 @@ class TeachRun:
             parsed.drop(0, "cut off by max_tokens", f"{last['question']},{last['answer']}")
         return parsed
 
-    async def call(self, request: TeachRequest, usage: dict[str, Any], limiter: RateLimiter,
-                   budget: Budget) -> TeachResponse:
+    async def call(
+        self, request: TeachRequest, usage: dict[str, Any], limiter: RateLimiter, budget: Budget
+    ) -> TeachResponse:
         """One paid call, with rate limits, the budget and retries."""
         est_in, est_out = self.teacher.estimate_tokens(request)
         # the estimate of input tokens is corrected by the worst ratio seen so far, plus 10%
@@ -164,22 +176,32 @@ class TeachRun:
                 if exc.kind == "429":
                     rate_limited += 1
                     if rate_limited > self.opts.rate_limit_retries:
-                        raise _ItemFailed(f"still rate limited after {rate_limited} tries: "
-                                          f"{_redact(str(exc), self.secrets)}") from None
-                    delay = backoff_delay(rate_limited, self.opts.retry_initial_delay, self.opts.retry_max_delay,
-                                          exc.retry_after)
+                        raise _ItemFailed(
+                            f"still rate limited after {rate_limited} tries: "
+                            f"{_redact(str(exc), self.secrets)}"
+                        ) from None
+                    delay = backoff_delay(
+                        rate_limited,
+                        self.opts.retry_initial_delay,
+                        self.opts.retry_max_delay,
+                        exc.retry_after,
+                    )
                     limiter.pause(exc.retry_after if exc.retry_after is not None else delay)
                 else:
                     failures += 1
                     if failures > self.opts.max_retries and exc.kind == "connection" and not self.answers:
                         # nothing ever answered: a server that is not running, not a bad image
-                        raise FatalError(f"cannot reach the teacher: {_redact(str(exc), self.secrets)} "
-                                         f"(is the server running? is base_url right?)") from None
+                        raise FatalError(
+                            f"cannot reach the teacher: {_redact(str(exc), self.secrets)} "
+                            f"(is the server running? is base_url right?)"
+                        ) from None
                     if failures > self.opts.max_retries:
-                        raise _ItemFailed(f"gave up after {failures} tries: "
-                                          f"{_redact(str(exc), self.secrets)}") from None
-                    delay = backoff_delay(failures, self.opts.retry_initial_delay, self.opts.retry_max_delay,
-                                          exc.retry_after)
+                        raise _ItemFailed(
+                            f"gave up after {failures} tries: {_redact(str(exc), self.secrets)}"
+                        ) from None
+                    delay = backoff_delay(
+                        failures, self.opts.retry_initial_delay, self.opts.retry_max_delay, exc.retry_after
+                    )
                 await asyncio.sleep(delay)
                 continue
             except SkipItem:
@@ -187,7 +209,9 @@ class TeachRun:
                 raise
             except Exception as exc:  # a bug in the plugin: this image fails, the stage goes on
                 budget.release(worst)
-                raise _ItemFailed(f"teacher error: {type(exc).__name__}: {_redact(str(exc), self.secrets)}") from None
+                raise _ItemFailed(
+                    f"teacher error: {type(exc).__name__}: {_redact(str(exc), self.secrets)}"
+                ) from None
             self.last_answer = time.perf_counter()
             self.answers += 1
             limiter.answered()
@@ -210,8 +234,14 @@ class TeachRun:
             prompt_hash = _hash_text(request.system + "\0" + request.user) if self.prompts else None
             parsed = Parsed()
             for attempt in range(self.opts.parse_retries + 1):
-                key = cache_key(image_sha256=image_hash, prompt_hash=prompt_hash, plugin=self.opts.plugin,
-                                model=self.teacher.model, params=self.teacher.generation_params(), attempt=attempt)
+                key = cache_key(
+                    image_sha256=image_hash,
+                    prompt_hash=prompt_hash,
+                    plugin=self.opts.plugin,
+                    model=self.teacher.model,
+                    params=self.teacher.generation_params(),
+                    attempt=attempt,
+                )
                 cached = self.cache.get(key) if self.teacher.cacheable else None
                 if cached is not None:
                     response = TeachResponse.from_json(cached)
@@ -227,26 +257,49 @@ class TeachRun:
             if not parsed.pairs:
                 why = parsed.dropped[0]["reason"] if parsed.dropped else "no pairs in the answer"
                 raise _ItemFailed(f"unparsable answer after {self.opts.parse_retries + 1} tries: {why}", raw)
-            provenance = Provenance(plugin=self.opts.plugin, model=response.model or self.teacher.model,
-                                    prompt_hash=template_hash)
-            records, neg_dropped = build_pairs(parsed.pairs, image, negative_answer=self.opts.negative_answer,
-                                               negative_ratio=self.opts.negative_ratio, provenance=provenance)
+            provenance = Provenance(
+                plugin=self.opts.plugin, model=response.model or self.teacher.model, prompt_hash=template_hash
+            )
+            records, neg_dropped = build_pairs(
+                parsed.pairs,
+                image,
+                negative_answer=self.opts.negative_answer,
+                negative_ratio=self.opts.negative_ratio,
+                provenance=provenance,
+            )
             negatives = sum(1 for r in records if r["negative"])
-            return {"status": "ok", "records": records, "pairs": len(records), "negatives": negatives,
-                    "negatives_dropped": neg_dropped, "dropped": parsed.dropped, "usage": _round(usage)}
+            return {
+                "status": "ok",
+                "records": records,
+                "pairs": len(records),
+                "negatives": negatives,
+                "negatives_dropped": neg_dropped,
+                "dropped": parsed.dropped,
+                "usage": _round(usage),
+            }
         except SkipItem as exc:
             return {"status": "skipped", "records": [], "reason": exc.reason, "usage": _round(usage)}
         except _ItemFailed as exc:
-            entry = {"status": "failed", "records": [], "reason": _redact(exc.reason, self.secrets),
-                     "usage": _round(usage)}
+            entry = {
+                "status": "failed",
+                "records": [],
+                "reason": _redact(exc.reason, self.secrets),
+                "usage": _round(usage),
+            }
             if exc.raw is not None or raw is not None:
                 entry["raw"] = _redact(exc.raw if exc.raw is not None else raw, self.secrets)
             return entry
         except (FatalError, StageError, BudgetReached, asyncio.CancelledError):
             raise
-        except Exception as exc:  # a bug in a plugin's prompt variables, say: this image fails, the rest go on
-            return {"status": "failed", "records": [], "usage": _round(usage),
-                    "reason": _redact(f"{type(exc).__name__}: {exc}", self.secrets)}
+        except (
+            Exception
+        ) as exc:  # a bug in a plugin's prompt variables, say: this image fails, the rest go on
+            return {
+                "status": "failed",
+                "records": [],
+                "usage": _round(usage),
+                "reason": _redact(f"{type(exc).__name__}: {exc}", self.secrets),
+            }
 
     # -- all images ----------------------------------------------------------------------
     async def run_all(self, todo: list[ImageRecord], all_images: list[ImageRecord], budget: Budget) -> None:
@@ -258,6 +311,7 @@ class TeachRun:
         fatal: list[BaseException] = []
 
         with ctx.progress(len(all_images), len(all_images) - len(todo), "teach") as bar:
+
             async def worker() -> None:
                 for image in queue:
                     if self.stop_reason:
@@ -277,8 +331,10 @@ class TeachRun:
                         ctx.run.reporter.info(f"[dim]teach:[/dim] failed {image.path}: {entry['reason']}")
                         if self.opts.on_error == "fail":
                             self.stop_reason = "failed"
-                            raise StageError(f"stage 'teach' stopped at image {image.path}: {entry['reason']} "
-                                             f"(set teach.on_error: skip to record such images and go on)")
+                            raise StageError(
+                                f"stage 'teach' stopped at image {image.path}: {entry['reason']} "
+                                f"(set teach.on_error: skip to record such images and go on)"
+                            )
                     ctx.checkpoint()
 
             tasks = [asyncio.create_task(worker()) for _ in range(min(self.opts.concurrency, len(todo)))]
@@ -303,8 +359,10 @@ class TeachRun:
         if fatal:
             exc = fatal[0]
             if isinstance(exc, FatalError):
-                raise StageError(f"teacher '{self.opts.plugin}' stopped: {_redact(str(exc), self.secrets)}; "
-                                 f"finished images are kept, fix this and re-run to go on") from None
+                raise StageError(
+                    f"teacher '{self.opts.plugin}' stopped: {_redact(str(exc), self.secrets)}; "
+                    f"finished images are kept, fix this and re-run to go on"
+                ) from None
             raise exc
 
 
@@ -338,8 +396,10 @@ def run_teach(ctx: StageContext) -> None:
     state = TeachRun(ctx, teacher)
     opts = teacher.options
     if opts.max_cost is not None and state.price is None and teacher.PRICES is not None and teacher.model:
-        raise StageError(f"teach.max_cost is set but model '{teacher.model}' has no price; add it: "
-                         f"teach.prices: {{{teacher.model}: {{input: USD_PER_1M, output: USD_PER_1M}}}}")
+        raise StageError(
+            f"teach.max_cost is set but model '{teacher.model}' has no price; add it: "
+            f"teach.prices: {{{teacher.model}: {{input: USD_PER_1M, output: USD_PER_1M}}}}"
+        )
     ledger = ctx.ledger()
     todo = []
     for image in images:
@@ -364,8 +424,10 @@ def run_teach(ctx: StageContext) -> None:
         _finish(ctx, state, images, 0.0)
     if state.stop_reason == "budget":
         left = sum(1 for i in images if not ledger.finished(i.id))
-        raise RunInterrupted(f"teach.max_cost ${opts.max_cost:.4f} reached (spent ${budget.spent:.4f}); "
-                             f"{left} images not taught yet. Raise teach.max_cost and re-run to go on")
+        raise RunInterrupted(
+            f"teach.max_cost ${opts.max_cost:.4f} reached (spent ${budget.spent:.4f}); "
+            f"{left} images not taught yet. Raise teach.max_cost and re-run to go on"
+        )
 
 
 def _finish(ctx: StageContext, state: TeachRun, images: list[ImageRecord], seconds: float) -> None:
@@ -382,8 +444,14 @@ def _finish(ctx: StageContext, state: TeachRun, images: list[ImageRecord], secon
         if entry is None:
             continue
         if entry["status"] == "failed":
-            failures.append({"image_id": key, "path": by_id[key].path, "reason": entry.get("reason"),
-                             "raw": entry.get("raw")})
+            failures.append(
+                {
+                    "image_id": key,
+                    "path": by_id[key].path,
+                    "reason": entry.get("reason"),
+                    "raw": entry.get("raw"),
+                }
+            )
         elif entry["status"] == "ok":
             per_image.append(entry.get("pairs", len(entry["records"])))
             negatives += entry.get("negatives", 0)
@@ -396,11 +464,20 @@ def _finish(ctx: StageContext, state: TeachRun, images: list[ImageRecord], secon
     if failures:
         ctx.warn(f"{len(failures)} images failed (reasons and raw answers in {ctx.dir / FAILURES_FILE})")
     facts: dict[str, Any] = {
-        "images": len(images), "pairs": len(pairs), "positives": len(pairs) - negatives, "negatives": negatives,
+        "images": len(images),
+        "pairs": len(pairs),
+        "positives": len(pairs) - negatives,
+        "negatives": negatives,
         "negative_share": round(negatives / len(pairs), 4) if pairs else 0.0,
-        "pairs_per_image": {"min": min(per_image), "mean": round(statistics.mean(per_image), 2),
-                            "max": max(per_image)} if per_image else None,
-        "failed_images": len(failures), "rows_dropped": len(dropped),
+        "pairs_per_image": {
+            "min": min(per_image),
+            "mean": round(statistics.mean(per_image), 2),
+            "max": max(per_image),
+        }
+        if per_image
+        else None,
+        "failed_images": len(failures),
+        "rows_dropped": len(dropped),
     }
     if neg_dropped:
         facts["negatives_dropped_for_ratio"] = neg_dropped
@@ -409,8 +486,10 @@ def _finish(ctx: StageContext, state: TeachRun, images: list[ImageRecord], secon
     if state.teacher.model:
         facts["model"] = state.teacher.model
         if state.price is None and ctx.usage.requests:
-            ctx.warn(f"no price known for model '{state.teacher.model}': cost not counted "
-                     f"(add it under teach.prices)")
+            ctx.warn(
+                f"no price known for model '{state.teacher.model}': cost not counted "
+                f"(add it under teach.prices)"
+            )
     if seconds and ctx.usage.requests:
         facts["requests_per_s"] = round(ctx.usage.requests / seconds, 2)
     if state.first_call is not None and state.last_answer is not None:
@@ -430,12 +509,17 @@ def estimate(ctx: StageContext) -> list[str]:
     price = state.price
     model = teacher.model or teacher.options.plugin
     if images is None:
-        return [f"{model}: images not known until the earlier stages run; one call per image "
-                f"(+ retries), ≤ {getattr(teacher.options, 'max_tokens', 0)} output tokens each"]
+        return [
+            f"{model}: images not known until the earlier stages run; one call per image "
+            f"(+ retries), ≤ {getattr(teacher.options, 'max_tokens', 0)} output tokens each"
+        ]
     done = 0
     ledger_path = ctx.dir / "ledger.jsonl"
-    finished = {e["key"] for e in read_jsonl(ledger_path) if e.get("status") != "failed"} \
-        if ledger_path.exists() else set()
+    finished = (
+        {e["key"] for e in read_jsonl(ledger_path) if e.get("status") != "failed"}
+        if ledger_path.exists()
+        else set()
+    )
     calls = cached = est_in = est_out = 0
     for image in images:
         if image.id in finished:
@@ -445,10 +529,13 @@ def estimate(ctx: StageContext) -> list[str]:
         if state.prompts is not None:
             request.system, request.user, _ = state.prompts.render(image)
             if teacher.cacheable and not ctx.no_cache and Path(image.path).exists():
-                key = cache_key(image_sha256=sha256_bytes(Path(image.path).read_bytes()),
-                                prompt_hash=_hash_text(request.system + "\0" + request.user),
-                                plugin=teacher.options.plugin, model=teacher.model,
-                                params=teacher.generation_params())
+                key = cache_key(
+                    image_sha256=sha256_bytes(Path(image.path).read_bytes()),
+                    prompt_hash=_hash_text(request.system + "\0" + request.user),
+                    plugin=teacher.options.plugin,
+                    model=teacher.model,
+                    params=teacher.generation_params(),
+                )
                 if state.cache.has(key):
                     cached += 1
                     continue
@@ -462,8 +549,10 @@ def estimate(ctx: StageContext) -> list[str]:
         return [lines[0] + " (offline: no tokens, no cost)"]
     lines.append(f"tokens: ~{est_in:,} in, ≤ {est_out:,} out")
     if price is not None:
-        lines.append(f"cost: ≤ ${cost:.4f} (at ${price['input']}/${price['output']} per 1M tokens)"
-                     + (f"; max_cost ${teacher.options.max_cost}" if teacher.options.max_cost is not None else ""))
+        lines.append(
+            f"cost: ≤ ${cost:.4f} (at ${price['input']}/${price['output']} per 1M tokens)"
+            + (f"; max_cost ${teacher.options.max_cost}" if teacher.options.max_cost is not None else "")
+        )
     elif teacher.model:
         lines.append(f"cost: unknown (no price for '{teacher.model}'; add it under teach.prices)")
     return lines

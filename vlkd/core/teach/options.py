@@ -27,49 +27,89 @@ class PromptOptions(Options):
     """Which prompt files are sent; see ``vlkd/plugins/teach/prompts/``."""
 
     language: Literal["zh", "en"] = Field(
-        default="zh", description="built-in prompts: zh (the seed's Chinese prompt) or en")
-    system: RecipePath | None = Field(default=None, description="a system prompt file (overrides the built-ins)")
+        default="zh", description="built-in prompts: zh (the seed's Chinese prompt) or en"
+    )
+    system: RecipePath | None = Field(
+        default=None, description="a system prompt file (overrides the built-ins)"
+    )
     user: RecipePath | None = Field(default=None, description="a text file sent with the image")
     by_category: bool = Field(
-        default=True, description="use the built-in pack of the image's category "
-                                  "(part_recognition, fault_diagnosis, manual_parsing)")
+        default=True,
+        description="use the built-in pack of the image's category "
+        "(part_recognition, fault_diagnosis, manual_parsing)",
+    )
     categories: dict[str, RecipePath] = Field(
-        default_factory=dict, description="category -> system prompt file (overrides the built-in packs)")
-    variables: dict[str, str] = Field(default_factory=dict, description="extra ${name} values for the prompts")
+        default_factory=dict, description="category -> system prompt file (overrides the built-in packs)"
+    )
+    variables: dict[str, str] = Field(
+        default_factory=dict, description="extra ${name} values for the prompts"
+    )
 
 
 class TeacherOptions(PluginOptions):
     """Service options shared by every teacher."""
 
-    concurrency: int = Field(default=8, ge=1, le=1024, json_schema_extra=RUN_ONLY,
-                             description="requests in flight at once")
-    rpm: float | None = Field(default=None, gt=0, json_schema_extra=RUN_ONLY,
-                              description="requests per minute (client-side limit)")
-    tpm: float | None = Field(default=None, gt=0, json_schema_extra=RUN_ONLY,
-                              description="tokens per minute (client-side limit, estimated before each call)")
-    max_retries: int = Field(default=6, ge=0, json_schema_extra=RUN_ONLY,
-                             description="retries of one call after 5xx, timeouts and dropped connections")
-    rate_limit_retries: int = Field(default=100, ge=0, json_schema_extra=RUN_ONLY,
-                                    description="retries of one call after 429 (rate limited)")
-    retry_initial_delay: float = Field(default=1.0, ge=0, json_schema_extra=RUN_ONLY,
-                                       description="first backoff delay in seconds (doubles, with jitter)")
-    retry_max_delay: float = Field(default=60.0, ge=0, json_schema_extra=RUN_ONLY,
-                                   description="longest backoff delay in seconds")
+    concurrency: int = Field(
+        default=8, ge=1, le=1024, json_schema_extra=RUN_ONLY, description="requests in flight at once"
+    )
+    rpm: float | None = Field(
+        default=None, gt=0, json_schema_extra=RUN_ONLY, description="requests per minute (client-side limit)"
+    )
+    tpm: float | None = Field(
+        default=None,
+        gt=0,
+        json_schema_extra=RUN_ONLY,
+        description="tokens per minute (client-side limit, estimated before each call)",
+    )
+    max_retries: int = Field(
+        default=6,
+        ge=0,
+        json_schema_extra=RUN_ONLY,
+        description="retries of one call after 5xx, timeouts and dropped connections",
+    )
+    rate_limit_retries: int = Field(
+        default=100,
+        ge=0,
+        json_schema_extra=RUN_ONLY,
+        description="retries of one call after 429 (rate limited)",
+    )
+    retry_initial_delay: float = Field(
+        default=1.0,
+        ge=0,
+        json_schema_extra=RUN_ONLY,
+        description="first backoff delay in seconds (doubles, with jitter)",
+    )
+    retry_max_delay: float = Field(
+        default=60.0, ge=0, json_schema_extra=RUN_ONLY, description="longest backoff delay in seconds"
+    )
     timeout: float = Field(default=120.0, gt=0, json_schema_extra=RUN_ONLY, description="seconds per call")
-    max_cost: float | None = Field(default=None, ge=0, json_schema_extra=RUN_ONLY,
-                                   description="US$ budget of the stage: stops cleanly before exceeding it")
-    prices: dict[str, Price] = Field(default_factory=dict, json_schema_extra=RUN_ONLY,
-                                     description="model -> price per 1M tokens (adds to or overrides the built-ins)")
+    max_cost: float | None = Field(
+        default=None,
+        ge=0,
+        json_schema_extra=RUN_ONLY,
+        description="US$ budget of the stage: stops cleanly before exceeding it",
+    )
+    prices: dict[str, Price] = Field(
+        default_factory=dict,
+        json_schema_extra=RUN_ONLY,
+        description="model -> price per 1M tokens (adds to or overrides the built-ins)",
+    )
     parse_retries: int = Field(default=2, ge=0, description="new calls when a response cannot be parsed")
     on_error: Literal["skip", "fail"] = Field(
-        default="skip", description="a failed image: record it and go on (skip), or stop the stage (fail)")
+        default="skip", description="a failed image: record it and go on (skip), or stop the stage (fail)"
+    )
     output: Literal["csv", "json"] = Field(
-        default="csv", description="answer format asked of the teacher: csv (the seed's) or json (structured)")
-    negative_answer: str = Field(default="不存在", min_length=1,
-                                 description="the answer of a question about absent information")
+        default="csv", description="answer format asked of the teacher: csv (the seed's) or json (structured)"
+    )
+    negative_answer: str = Field(
+        default="不存在", min_length=1, description="the answer of a question about absent information"
+    )
     negative_ratio: float | None = Field(
-        default=None, ge=0, lt=1, description="target share of negative pairs: asked for in the prompt, "
-                                              "extra negatives dropped")
+        default=None,
+        ge=0,
+        lt=1,
+        description="target share of negative pairs: asked for in the prompt, extra negatives dropped",
+    )
     prompt: PromptOptions = Field(default_factory=PromptOptions)
 
 
@@ -79,8 +119,10 @@ class APITeacherOptions(TeacherOptions):
     model: str = Field(description="model name, e.g. gpt-4o")
     base_url: str | None = Field(default=None, description="API endpoint (vLLM, SGLang, Ollama, Azure, ...)")
     api_key: SecretStr | None = Field(
-        default=None, json_schema_extra=RUN_ONLY,
-        description="key; write ${env:NAME}, never the key itself [default: the provider's usual variable]")
+        default=None,
+        json_schema_extra=RUN_ONLY,
+        description="key; write ${env:NAME}, never the key itself [default: the provider's usual variable]",
+    )
     temperature: float | None = Field(default=1.0, ge=0, le=2, description="sampling temperature")
     max_tokens: int = Field(default=2048, ge=1, description="longest answer in tokens")
     extra: dict[str, object] = Field(default_factory=dict, description="extra request fields, passed through")

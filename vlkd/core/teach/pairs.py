@@ -10,8 +10,18 @@ from typing import Any
 from vlkd.core.records import ImageRecord, Provenance, QARecord
 
 #: answers that mean "not in the image", besides the configured ``negative_answer``
-NEGATIVE_ALIASES = ("不存在", "无法识别", "图中不存在", "未显示", "not present", "not found", "not shown",
-                    "not visible", "not available", "n/a")
+NEGATIVE_ALIASES = (
+    "不存在",
+    "无法识别",
+    "图中不存在",
+    "未显示",
+    "not present",
+    "not found",
+    "not shown",
+    "not visible",
+    "not available",
+    "n/a",
+)
 _TRIM = re.compile(r"^[\s\"'“”「」]+|[\s\"'“”「」。.!！]+$")
 
 
@@ -31,8 +41,14 @@ def negatives_wanted(positives: int, ratio: float) -> int:
     return max(1, math.floor(ratio * positives / (1 - ratio) + 1e-9))
 
 
-def build_pairs(rows: list[dict[str, Any]], image: ImageRecord, *, negative_answer: str,
-                negative_ratio: float | None, provenance: Provenance) -> tuple[list[dict], int]:
+def build_pairs(
+    rows: list[dict[str, Any]],
+    image: ImageRecord,
+    *,
+    negative_answer: str,
+    negative_ratio: float | None,
+    provenance: Provenance,
+) -> tuple[list[dict], int]:
     """QARecord dicts for one image, and how many extra negatives were dropped.
 
     Negative answers are written as ``negative_answer`` (one spelling for the student to learn).
@@ -41,8 +57,11 @@ def build_pairs(rows: list[dict[str, Any]], image: ImageRecord, *, negative_answ
     positives, negatives = [], []
     for row in rows:
         neg = bool(row.get("negative")) or is_negative(row["answer"], negative_answer)
-        item = {"question": row["question"].strip(), "answer": negative_answer if neg else row["answer"].strip(),
-                "negative": neg}
+        item = {
+            "question": row["question"].strip(),
+            "answer": negative_answer if neg else row["answer"].strip(),
+            "negative": neg,
+        }
         (negatives if neg else positives).append(item)
     dropped = 0
     if negative_ratio is not None and negatives:
@@ -57,9 +76,17 @@ def build_pairs(rows: list[dict[str, Any]], image: ImageRecord, *, negative_answ
     out = []
     prov = provenance.model_dump(mode="json", exclude_none=True)
     for p in ordered:
-        out.append(QARecord(id=QARecord.make_id(image.id, p["question"]), image_id=image.id,
-                            question=p["question"], answer=p["answer"], category=image.category,
-                            negative=p["negative"], provenance=prov).model_dump(mode="json", exclude_none=True))
+        out.append(
+            QARecord(
+                id=QARecord.make_id(image.id, p["question"]),
+                image_id=image.id,
+                question=p["question"],
+                answer=p["answer"],
+                category=image.category,
+                negative=p["negative"],
+                provenance=prov,
+            ).model_dump(mode="json", exclude_none=True)
+        )
     return out, dropped
 
 

@@ -17,10 +17,47 @@ from typing import Any
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
 HEADER_WORDS = {
-    "question", "questions", "answer", "answers", "q", "a", "image", "image name", "image_name", "图像名称",
-    "问题", "答案", "问", "答", "提问", "回答", "問題", "質問", "질문", "답변", "답", "pregunta",
-    "respuesta", "frage", "antwort", "réponse", "reponse", "вопрос", "ответ", "domanda", "risposta",
-    "pergunta", "resposta", "vraag", "antwoord", "soru", "cevap", "سؤال", "إجابة", "प्रश्न", "उत्तर",
+    "question",
+    "questions",
+    "answer",
+    "answers",
+    "q",
+    "a",
+    "image",
+    "image name",
+    "image_name",
+    "图像名称",
+    "问题",
+    "答案",
+    "问",
+    "答",
+    "提问",
+    "回答",
+    "問題",
+    "質問",
+    "질문",
+    "답변",
+    "답",
+    "pregunta",
+    "respuesta",
+    "frage",
+    "antwort",
+    "réponse",
+    "reponse",
+    "вопрос",
+    "ответ",
+    "domanda",
+    "risposta",
+    "pergunta",
+    "resposta",
+    "vraag",
+    "antwoord",
+    "soru",
+    "cevap",
+    "سؤال",
+    "إجابة",
+    "प्रश्न",
+    "उत्तर",
 }
 _QMARK = ("?", "？")
 _IMAGE_NAME = re.compile(r"^[^\s,]+\.(png|jpe?g|webp|bmp|tiff?|gif|pdf)$", re.I)
@@ -156,7 +193,7 @@ def parse_json(text: str | None, data: Any = None) -> Parsed:
             start = min((i for i in (body.find("{"), body.find("[")) if i >= 0), default=-1)
             end = max(body.rfind("}"), body.rfind("]"))
             try:
-                data = json.loads(body[start:end + 1]) if start >= 0 and end > start else None
+                data = json.loads(body[start : end + 1]) if start >= 0 and end > start else None
             except ValueError:
                 data = None
             if data is None:
@@ -164,8 +201,14 @@ def parse_json(text: str | None, data: Any = None) -> Parsed:
                 return out
     items = data
     if isinstance(data, dict):
-        items = next((data[k] for k in ("pairs", "qa_pairs", "questions", "items", "data")
-                      if isinstance(data.get(k), list)), None)
+        items = next(
+            (
+                data[k]
+                for k in ("pairs", "qa_pairs", "questions", "items", "data")
+                if isinstance(data.get(k), list)
+            ),
+            None,
+        )
         if items is None:
             out.drop(0, "JSON without a 'pairs' list", json.dumps(data, ensure_ascii=False))
             return out

@@ -20,11 +20,27 @@ if TYPE_CHECKING:
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "plugins" / "teach" / "prompts"
 CATEGORY_PACKS = ("part_recognition", "fault_diagnosis", "manual_parsing")
 #: other spellings of the categories, so that an ingestor's names find their pack
-CATEGORY_ALIASES = {"parts": "part_recognition", "part": "part_recognition", "warning_lights": "fault_diagnosis",
-                    "fault": "fault_diagnosis", "diagnosis": "fault_diagnosis", "manual": "manual_parsing",
-                    "manuals": "manual_parsing", "documents": "manual_parsing"}
-FIXED_VARIABLES = ("negative_answer", "category", "image_name", "width", "height", "output_instructions",
-                   "negative_ratio_instruction", "negative_percent", "ocr_text")
+CATEGORY_ALIASES = {
+    "parts": "part_recognition",
+    "part": "part_recognition",
+    "warning_lights": "fault_diagnosis",
+    "fault": "fault_diagnosis",
+    "diagnosis": "fault_diagnosis",
+    "manual": "manual_parsing",
+    "manuals": "manual_parsing",
+    "documents": "manual_parsing",
+}
+FIXED_VARIABLES = (
+    "negative_answer",
+    "category",
+    "image_name",
+    "width",
+    "height",
+    "output_instructions",
+    "negative_ratio_instruction",
+    "negative_percent",
+    "ocr_text",
+)
 
 
 class _Template(string.Template):
@@ -47,8 +63,11 @@ def check_template(path: Path, text: str, allowed: set[str]) -> None:
         raise StageError(f"prompt file {path}: a '$' that starts no ${{variable}} (write $$ for a literal $)")
     for name in tpl.get_identifiers():
         if name not in allowed and not name.startswith("meta."):
-            raise StageError(f"prompt file {path}: unknown variable ${{{name}}}; known: "
-                             + ", ".join(sorted(allowed)) + ", meta.KEY")
+            raise StageError(
+                f"prompt file {path}: unknown variable ${{{name}}}; known: "
+                + ", ".join(sorted(allowed))
+                + ", meta.KEY"
+            )
 
 
 class PromptSet:

@@ -27,8 +27,14 @@ if TYPE_CHECKING:
 class TeacherError(Exception):
     """A call failed. ``kind`` groups retries in the stage facts (429, 5xx, timeout, connection)."""
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None,
-                 kind: str = "error"):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        kind: str = "error",
+    ):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
@@ -75,14 +81,24 @@ class TeachResponse:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"text": self.text, "data": self.data, "pairs": self.pairs, "input_tokens": self.input_tokens,
-                "output_tokens": self.output_tokens, "model": self.model, "extra": self.extra}
+        return {
+            "text": self.text,
+            "data": self.data,
+            "pairs": self.pairs,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "model": self.model,
+            "extra": self.extra,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TeachResponse:
-        return cls(**{k: data.get(k) for k in ("text", "data", "pairs", "model")},
-                   input_tokens=data.get("input_tokens") or 0, output_tokens=data.get("output_tokens") or 0,
-                   extra=dict(data.get("extra") or {}))
+        return cls(
+            **{k: data.get(k) for k in ("text", "data", "pairs", "model")},
+            input_tokens=data.get("input_tokens") or 0,
+            output_tokens=data.get("output_tokens") or 0,
+            extra=dict(data.get("extra") or {}),
+        )
 
 
 class Teacher(Plugin):
@@ -108,8 +124,11 @@ class Teacher(Plugin):
     def generation_params(self) -> dict[str, Any]:
         """What besides image, prompt, plugin and model decides the response (part of the cache key)."""
         opts = self.options
-        return {k: getattr(opts, k) for k in ("temperature", "max_tokens", "extra", "output", "base_url")
-                if hasattr(opts, k)}
+        return {
+            k: getattr(opts, k)
+            for k in ("temperature", "max_tokens", "extra", "output", "base_url")
+            if hasattr(opts, k)
+        }
 
     def secrets(self) -> list[str]:
         """Strings that must never reach a file or a log (redacted from error messages)."""
@@ -119,8 +138,9 @@ class Teacher(Plugin):
     def estimate_tokens(self, request: TeachRequest) -> tuple[int, int]:
         """(input, most output) tokens of a call, for rate limits, budgets and --dry-run."""
         text = request.system + request.user
-        return image_tokens(request.image.width, request.image.height) + text_tokens(text), \
-            getattr(self.options, "max_tokens", 0)
+        return image_tokens(request.image.width, request.image.height) + text_tokens(text), getattr(
+            self.options, "max_tokens", 0
+        )
 
     def fingerprint(self) -> Any:
         """The prompt files' contents: editing one re-runs the stage."""
@@ -153,6 +173,7 @@ class Teacher(Plugin):
 
 
 # -- helpers for plugins ------------------------------------------------------------------
+
 
 def text_tokens(text: str) -> int:
     """A rough token count: CJK characters about one each, other text about four characters each."""
@@ -192,20 +213,37 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
-def http_error(status: int, message: str, *, headers: Mapping[str, str] | None = None,
-               model: str | None = None, url: str | None = None, key_env: str | None = None,
-               code: str | None = None) -> TeacherError:
+def http_error(
+    status: int,
+    message: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    model: str | None = None,
+    url: str | None = None,
+    key_env: str | None = None,
+    code: str | None = None,
+) -> TeacherError:
     """The error a teacher raises for an HTTP status: retried (429, 408, 409, 5xx) or fatal."""
     where = f" from {url}" if url else ""
     if status == 429 and code == "insufficient_quota":
-        return FatalError(f"429 quota exhausted{where}: {message} (check the plan and billing of the account)",
-                          status=status)
+        return FatalError(
+            f"429 quota exhausted{where}: {message} (check the plan and billing of the account)",
+            status=status,
+        )
     if status == 429:
-        return TransientError(f"429 rate limited{where}: {message}", status=status,
-                              retry_after=retry_after_seconds(headers), kind="429")
+        return TransientError(
+            f"429 rate limited{where}: {message}",
+            status=status,
+            retry_after=retry_after_seconds(headers),
+            kind="429",
+        )
     if status in (408, 409) or status >= 500:
-        return TransientError(f"{status} server error{where}: {message}", status=status,
-                              retry_after=retry_after_seconds(headers), kind="5xx" if status >= 500 else str(status))
+        return TransientError(
+            f"{status} server error{where}: {message}",
+            status=status,
+            retry_after=retry_after_seconds(headers),
+            kind="5xx" if status >= 500 else str(status),
+        )
     hint = {
         401: f"bad or missing API key: set {key_env or 'the key variable'} or teach.api_key: ${{env:NAME}}",
         403: "the key is not allowed to use this model or endpoint",

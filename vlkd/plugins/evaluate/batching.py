@@ -16,9 +16,15 @@ T = TypeVar("T")
 
 
 class BatchedWork(Generic[T]):
-    def __init__(self, items: Sequence[T], key: Callable[[T], str], finished: Callable[[str], bool],
-                 generate: Callable[[list[T]], list[Any]], to_records: Callable[[T, Any], list[Any]],
-                 batch_size: int):
+    def __init__(
+        self,
+        items: Sequence[T],
+        key: Callable[[T], str],
+        finished: Callable[[str], bool],
+        generate: Callable[[list[T]], list[Any]],
+        to_records: Callable[[T, Any], list[Any]],
+        batch_size: int,
+    ):
         self.items = list(items)
         self.key = key
         self.finished = finished
@@ -40,7 +46,7 @@ class BatchedWork(Generic[T]):
 
     def _fill(self, start: int) -> None:
         batch = [self.items[start]]
-        for it in self.items[start + 1:]:
+        for it in self.items[start + 1 :]:
             if len(batch) >= self.batch_size:
                 break
             if not self.finished(self.key(it)) and self.key(it) not in self.ready:

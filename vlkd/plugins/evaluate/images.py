@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from PIL import Image
 
 
-def load_student_image(path: str | Path, min_pixels: int, max_pixels: int, prescale: bool = True) -> Image.Image:
+def load_student_image(
+    path: str | Path, min_pixels: int, max_pixels: int, prescale: bool = True
+) -> Image.Image:
     from PIL import Image, UnidentifiedImageError
 
     if not path:

@@ -34,7 +34,9 @@ def load_items(pairs_path: Path, images_path: Path | None, split: str, *, warn) 
     for line_no, raw in enumerate(read_jsonl(pairs_path), 1):
         missing = [k for k in ("id", "image_id", "question", "answer") if k not in raw]
         if missing:
-            raise StageError(f"{pairs_path}:{line_no}: pair lacks {', '.join(missing)}; fix or delete this line")
+            raise StageError(
+                f"{pairs_path}:{line_no}: pair lacks {', '.join(missing)}; fix or delete this line"
+            )
         if raw.get("review") == "rejected":
             continue
         pairs.append(raw)
@@ -45,24 +47,36 @@ def load_items(pairs_path: Path, images_path: Path | None, split: str, *, warn) 
     if not by_split.get(split):
         for other in FALLBACK.get(split, ()):
             if by_split.get(other):
-                warn(f"{pairs_path}: no pair is in the '{split}' split; evaluating the '{other}' split "
-                     f"instead ({len(by_split[other])} pairs). The trainer evaluated on val, so these numbers are "
-                     f"optimistic; give the split stage a test fraction for held-out numbers.")
+                warn(
+                    f"{pairs_path}: no pair is in the '{split}' split; evaluating the '{other}' split "
+                    f"instead ({len(by_split[other])} pairs). The trainer evaluated on val, so these numbers are "
+                    f"optimistic; give the split stage a test fraction for held-out numbers."
+                )
                 chosen = other
                 break
         else:
             counts = ", ".join(f"{k}: {len(v)}" for k, v in sorted(by_split.items())) or "no pairs"
-            raise StageError(f"{pairs_path}: no pair is in the '{split}' split ({counts}); add a split stage "
-                             f"that holds out a test split (e.g. split: {{plugin: by_image, test: 0.2}}), "
-                             f"or set evaluate.split")
+            raise StageError(
+                f"{pairs_path}: no pair is in the '{split}' split ({counts}); add a split stage "
+                f"that holds out a test split (e.g. split: {{plugin: by_image, test: 0.2}}), "
+                f"or set evaluate.split"
+            )
     images = _images(images_path) if images_path else {}
     items = []
     for p in by_split[chosen]:
         image = images.get(p["image_id"], {})
-        items.append(EvalItem(id=p["id"], image_id=p["image_id"], image=image.get("path", ""),
-                              question=p["question"], reference=p["answer"],
-                              category=p.get("category") or image.get("category"),
-                              negative=bool(p.get("negative")), review=p.get("review")))
+        items.append(
+            EvalItem(
+                id=p["id"],
+                image_id=p["image_id"],
+                image=image.get("path", ""),
+                question=p["question"],
+                reference=p["answer"],
+                category=p.get("category") or image.get("category"),
+                negative=bool(p.get("negative")),
+                review=p.get("review"),
+            )
+        )
     return chosen, items
 
 
@@ -95,8 +109,9 @@ def load_model_info(model_dir: Path) -> ModelInfo:
     """``vlkd_model.json`` of the train stage, its paths resolved against the model directory."""
     path = model_dir / "vlkd_model.json"
     if not path.exists():
-        raise StageError(f"{path} is missing: the train stage did not finish writing the model; "
-                         f"re-run with --from train")
+        raise StageError(
+            f"{path} is missing: the train stage did not finish writing the model; re-run with --from train"
+        )
     info = read_json(path)
     if not info.get("base_model"):
         raise StageError(f"{path}: no 'base_model'; the train stage must name the student it tuned")
@@ -113,6 +128,12 @@ def load_model_info(model_dir: Path) -> ModelInfo:
     log_path = None
     if log:
         log_path = Path(log) if Path(log).is_absolute() else model_dir / log
-    return ModelInfo(trainer=str(info.get("trainer") or ""), base_model=base, adapter=adapter, min_pixels=int(info.get("image_min_pixels") or 32 * 32),
-                     max_pixels=int(info.get("image_max_pixels") or 768 * 768), template=info.get("template"),
-                     log=log_path)
+    return ModelInfo(
+        trainer=str(info.get("trainer") or ""),
+        base_model=base,
+        adapter=adapter,
+        min_pixels=int(info.get("image_min_pixels") or 32 * 32),
+        max_pixels=int(info.get("image_max_pixels") or 768 * 768),
+        template=info.get("template"),
+        log=log_path,
+    )

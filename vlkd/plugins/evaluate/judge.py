@@ -18,11 +18,13 @@ from typing import Any
 
 from vlkd.core.errors import SkipItem
 
-JUDGE_SYSTEM = ("You grade answers to questions about an automotive document image. Compare the student's "
-                "answer with the reference answer written by an expert; use the image only to settle doubt. "
-                "The answer is correct when it states the same facts: names, codes, and numbers with the same "
-                "units (wording, case, punctuation and language may differ). '不存在' means the information is "
-                "not in the image. Reply with one word: correct or incorrect.")
+JUDGE_SYSTEM = (
+    "You grade answers to questions about an automotive document image. Compare the student's "
+    "answer with the reference answer written by an expert; use the image only to settle doubt. "
+    "The answer is correct when it states the same facts: names, codes, and numbers with the same "
+    "units (wording, case, punctuation and language may differ). '不存在' means the information is "
+    "not in the image. Reply with one word: correct or incorrect."
+)
 JUDGE_USER = "Question: {question}\nReference answer: {reference}\nStudent answer: {prediction}\nVerdict:"
 _INCORRECT = re.compile(r"\bincorrect\b|\bwrong\b|不正确|错误")
 _CORRECT = re.compile(r"\bcorrect\b|\bright\b|正确")
@@ -46,8 +48,10 @@ def validate_judge(section: dict[str, Any]) -> dict[str, Any]:
     from vlkd.core.registry import load_registry
 
     if "api_key" in section:
-        raise ValueError("judge.api_key: leave the key out of the recipe; the judge reads the provider's usual "
-                         "variable (OPENAI_API_KEY, ANTHROPIC_API_KEY)")
+        raise ValueError(
+            "judge.api_key: leave the key out of the recipe; the judge reads the provider's usual "
+            "variable (OPENAI_API_KEY, ANTHROPIC_API_KEY)"
+        )
     name = section.get("plugin")
     if not name:
         raise ValueError("judge needs 'plugin': a teach plugin such as openai or anthropic")
@@ -114,7 +118,7 @@ class Judge:
             except TransientError as exc:
                 if attempt == self.retries:
                     raise RuntimeError(f"judge: {exc} (gave up after {attempt + 1} tries)") from None
-                time.sleep(min(exc.retry_after if exc.retry_after is not None else 2.0 ** attempt, 30.0))
+                time.sleep(min(exc.retry_after if exc.retry_after is not None else 2.0**attempt, 30.0))
         raise AssertionError("unreachable")
 
     def judge(self, ctx, record: dict[str, Any]) -> dict[str, Any]:
@@ -132,9 +136,16 @@ class Judge:
             raise SkipItem(f"judge cannot read image {path}: {exc}") from None
         request = TeachRequest(
             image=ImageRecord(id=record["image_id"], path=str(path), width=width, height=height),
-            image_bytes=data, mime=mimetypes.guess_type(path.name)[0] or "image/png", system=JUDGE_SYSTEM,
-            user=JUDGE_USER.format(question=record["question"], reference=record["reference"],
-                                   prediction=record["prediction"] or "(no answer)"), output="csv")
+            image_bytes=data,
+            mime=mimetypes.guess_type(path.name)[0] or "image/png",
+            system=JUDGE_SYSTEM,
+            user=JUDGE_USER.format(
+                question=record["question"],
+                reference=record["reference"],
+                prediction=record["prediction"] or "(no answer)",
+            ),
+            output="csv",
+        )
         response = self._respond(request)
         cost_in, cost_out = self.price(response.model or self.teacher.model)
         with self._lock:
@@ -142,5 +153,9 @@ class Judge:
             ctx.usage.input_tokens += response.input_tokens
             ctx.usage.output_tokens += response.output_tokens
             ctx.usage.cost_usd += (response.input_tokens * cost_in + response.output_tokens * cost_out) / 1e6
-        return {"system": record["system"], "id": record["id"], "judge": parse_verdict(response.text),
-                "judge_text": response.text[:200]}
+        return {
+            "system": record["system"],
+            "id": record["id"],
+            "judge": parse_verdict(response.text),
+            "judge_text": response.text[:200],
+        }

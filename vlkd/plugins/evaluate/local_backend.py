@@ -29,8 +29,15 @@ def pick_device(device: str) -> str:
 
 
 class LocalStudent:
-    def __init__(self, model: ModelInfo, *, max_new_tokens: int, system_prompt: str | None, device: str = "auto",
-                 dtype: str = "auto"):
+    def __init__(
+        self,
+        model: ModelInfo,
+        *,
+        max_new_tokens: int,
+        system_prompt: str | None,
+        device: str = "auto",
+        dtype: str = "auto",
+    ):
         self.info = model
         self.max_new_tokens = max_new_tokens
         self.system_prompt = system_prompt
@@ -44,15 +51,21 @@ class LocalStudent:
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         device = pick_device(self.device_name)
-        dtype = {"auto": torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32,
-                 "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[self.dtype_name]
+        dtype = {
+            "auto": torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32,
+            "float32": torch.float32,
+            "bfloat16": torch.bfloat16,
+            "float16": torch.float16,
+        }[self.dtype_name]
         try:
-            self._processor = AutoProcessor.from_pretrained(self.info.base_model, min_pixels=self.info.min_pixels,
-                                                            max_pixels=self.info.max_pixels)
+            self._processor = AutoProcessor.from_pretrained(
+                self.info.base_model, min_pixels=self.info.min_pixels, max_pixels=self.info.max_pixels
+            )
             model = AutoModelForImageTextToText.from_pretrained(self.info.base_model, dtype=dtype)
         except OSError as exc:
-            raise StageError(f"cannot load the student '{self.info.base_model}' named by vlkd_model.json: {exc}") \
-                from None
+            raise StageError(
+                f"cannot load the student '{self.info.base_model}' named by vlkd_model.json: {exc}"
+            ) from None
         self._processor.tokenizer.padding_side = "left"  # batched generation continues on the right
         if self.info.adapter is not None:
             from peft import PeftModel
@@ -69,17 +82,27 @@ class LocalStudent:
             self._load()
         if system == "tuned" and self.info.adapter is None:
             raise StageError("vlkd_model.json names no adapter: there is no tuned student to evaluate")
-        images = [load_student_image(it.image, self.info.min_pixels, self.info.max_pixels, self.info.prescale)
-                  for it in items]
-        texts = [self._processor.apply_chat_template(self._messages(it.question), tokenize=False,
-                                                     add_generation_prompt=True) for it in items]
+        images = [
+            load_student_image(it.image, self.info.min_pixels, self.info.max_pixels, self.info.prescale)
+            for it in items
+        ]
+        texts = [
+            self._processor.apply_chat_template(
+                self._messages(it.question), tokenize=False, add_generation_prompt=True
+            )
+            for it in items
+        ]
         inputs = self._processor(text=texts, images=images, padding=True, return_tensors="pt")
         inputs = inputs.to(self._model.device)
         use_base = system == "base" and self.info.adapter is not None
-        with torch.inference_mode(), (self._model.disable_adapter() if use_base else contextlib.nullcontext()):
-            out = self._model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False,
-                                       pad_token_id=self._processor.tokenizer.pad_token_id)
-        new_tokens = out[:, inputs["input_ids"].shape[1]:]
+        with torch.inference_mode(), self._model.disable_adapter() if use_base else contextlib.nullcontext():
+            out = self._model.generate(
+                **inputs,
+                max_new_tokens=self.max_new_tokens,
+                do_sample=False,
+                pad_token_id=self._processor.tokenizer.pad_token_id,
+            )
+        new_tokens = out[:, inputs["input_ids"].shape[1] :]
         return [t.strip() for t in self._processor.batch_decode(new_tokens, skip_special_tokens=True)]
 
     def _messages(self, question: str) -> list[dict[str, Any]]:

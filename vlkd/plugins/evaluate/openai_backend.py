@@ -18,8 +18,18 @@ if TYPE_CHECKING:
 
 
 class OpenAIStudent:
-    def __init__(self, model: ModelInfo, *, base_url: str | None, api_key: str | None, api_key_env: str,
-                 model_names: dict[str, str], max_new_tokens: int, system_prompt: str | None, timeout: float):
+    def __init__(
+        self,
+        model: ModelInfo,
+        *,
+        base_url: str | None,
+        api_key: str | None,
+        api_key_env: str,
+        model_names: dict[str, str],
+        max_new_tokens: int,
+        system_prompt: str | None,
+        timeout: float,
+    ):
         self.info = model
         self.base_url = base_url
         self.api_key = api_key or os.environ.get(api_key_env) or "EMPTY"  # vLLM accepts any key
@@ -33,8 +43,9 @@ class OpenAIStudent:
         if self._client is None:
             import openai
 
-            self._client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout,
-                                         max_retries=2)
+            self._client = openai.OpenAI(
+                base_url=self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=2
+            )
         return self._client
 
     def generate(self, system: str, items: list[EvalItem]) -> list[str]:
@@ -45,20 +56,34 @@ class OpenAIStudent:
 
         name = self.model_names.get(system)
         if not name:
-            raise StageError(f"evaluate: no model name for the {system} student; set evaluate.{system}_model_name")
+            raise StageError(
+                f"evaluate: no model name for the {system} student; set evaluate.{system}_model_name"
+            )
         image = load_student_image(item.image, self.info.min_pixels, self.info.max_pixels)
         messages: list[dict[str, Any]] = []
         if self.system_prompt:
             messages.append({"role": "system", "content": self.system_prompt})
-        messages.append({"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_url(image)}},
-                                                     {"type": "text", "text": item.question}]})
+        messages.append(
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image_url", "image_url": {"url": data_url(image)}},
+                    {"type": "text", "text": item.question},
+                ],
+            }
+        )
         try:
-            resp = self._client_().chat.completions.create(model=name, messages=messages, temperature=0,
-                                                           max_tokens=self.max_new_tokens)
+            resp = self._client_().chat.completions.create(
+                model=name, messages=messages, temperature=0, max_tokens=self.max_new_tokens
+            )
         except openai.NotFoundError as exc:
-            raise StageError(f"the server at {self.base_url} has no model '{name}' ({exc.message}); "
-                             f"check evaluate.{system}_model_name") from None
+            raise StageError(
+                f"the server at {self.base_url} has no model '{name}' ({exc.message}); "
+                f"check evaluate.{system}_model_name"
+            ) from None
         except openai.APIConnectionError:
-            raise StageError(f"cannot reach the OpenAI-compatible server at {self.base_url}; "
-                             f"start it or fix evaluate.base_url") from None
+            raise StageError(
+                f"cannot reach the OpenAI-compatible server at {self.base_url}; "
+                f"start it or fix evaluate.base_url"
+            ) from None
         return (resp.choices[0].message.content or "").strip()

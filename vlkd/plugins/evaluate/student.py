@@ -20,38 +20,62 @@ RUN_ONLY = {"fingerprint": False}
 
 class StudentEvalOptions(PluginOptions):
     backend: Literal["transformers", "openai"] = Field(
-        "transformers", description="transformers: load the student here; openai: ask an OpenAI-compatible server")
-    systems: list[System] = Field(["base", "tuned", "teacher"], min_length=1,
-                                  description="rows to evaluate: base student, tuned student, teacher reference")
+        "transformers",
+        description="transformers: load the student here; openai: ask an OpenAI-compatible server",
+    )
+    systems: list[System] = Field(
+        ["base", "tuned", "teacher"],
+        min_length=1,
+        description="rows to evaluate: base student, tuned student, teacher reference",
+    )
     split: Literal["test", "val", "train"] = Field(
-        "test", description="split to evaluate; an empty test split falls back to val with a warning")
+        "test", description="split to evaluate; an empty test split falls back to val with a warning"
+    )
     max_items: int | None = Field(None, gt=0, description="evaluate only the first N pairs (smoke tests)")
     max_new_tokens: int = Field(64, gt=0, description="longest answer generated (greedy decoding)")
-    system_prompt: str | None = Field(None, description="system turn [default: the format stage's `system`, as "
-                                                        "in training]")
-    batch_size: int = Field(8, gt=0, description="answers generated per forward pass (transformers)",
-                            json_schema_extra=RUN_ONLY)
+    system_prompt: str | None = Field(
+        None, description="system turn [default: the format stage's `system`, as in training]"
+    )
+    batch_size: int = Field(
+        8, gt=0, description="answers generated per forward pass (transformers)", json_schema_extra=RUN_ONLY
+    )
     device: str = Field("auto", description="auto, cpu, cuda, cuda:1, mps", json_schema_extra=RUN_ONLY)
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    base_url: str | None = Field(None, description="openai backend: the server, e.g. http://localhost:8000/v1")
+    base_url: str | None = Field(
+        None, description="openai backend: the server, e.g. http://localhost:8000/v1"
+    )
     api_key: SecretStr | None = Field(None, description="openai backend: key (prefer api_key_env)")
-    api_key_env: str = Field("OPENAI_API_KEY", description="openai backend: environment variable holding the key")
+    api_key_env: str = Field(
+        "OPENAI_API_KEY", description="openai backend: environment variable holding the key"
+    )
     base_model_name: str | None = Field(None, description="openai backend: model name of the base student")
-    tuned_model_name: str | None = Field(None, description="openai backend: model name of the tuned student "
-                                                           "(the LoRA module's name on vLLM)")
-    image_min_pixels: int | None = Field(None, ge=1, description="override the train stage's image_min_pixels")
-    image_max_pixels: int | None = Field(None, ge=1, description="override the train stage's image_max_pixels")
-    concurrency: int = Field(8, gt=0, description="openai backend: requests in flight", json_schema_extra=RUN_ONLY)
-    timeout: float = Field(120.0, gt=0, description="openai backend: seconds per request",
-                           json_schema_extra=RUN_ONLY)
+    tuned_model_name: str | None = Field(
+        None, description="openai backend: model name of the tuned student (the LoRA module's name on vLLM)"
+    )
+    image_min_pixels: int | None = Field(
+        None, ge=1, description="override the train stage's image_min_pixels"
+    )
+    image_max_pixels: int | None = Field(
+        None, ge=1, description="override the train stage's image_max_pixels"
+    )
+    concurrency: int = Field(
+        8, gt=0, description="openai backend: requests in flight", json_schema_extra=RUN_ONLY
+    )
+    timeout: float = Field(
+        120.0, gt=0, description="openai backend: seconds per request", json_schema_extra=RUN_ONLY
+    )
     not_present_answer: str = Field(DEFAULT_NOT_PRESENT, description="the answer meaning 'not in the image'")
-    anls_threshold: float = Field(0.5, gt=0, le=1, description="ANLS tau: normalised distance at which a score is 0")
+    anls_threshold: float = Field(
+        0.5, gt=0, le=1, description="ANLS tau: normalised distance at which a score is 0"
+    )
     relaxed_tolerance: float = Field(0.05, ge=0, description="relative tolerance of relaxed accuracy")
     bootstrap_samples: int = Field(1000, ge=0, description="bootstrap resamples for the CIs (0: no CIs)")
     confidence: float = Field(0.95, gt=0, lt=1)
     seed: int = Field(0, description="seed of the bootstrap")
     judge: dict[str, Any] | None = Field(
-        None, description="optional LLM judge: a teach plugin section, e.g. {plugin: openai, model: gpt-4o-mini}")
+        None,
+        description="optional LLM judge: a teach plugin section, e.g. {plugin: openai, model: gpt-4o-mini}",
+    )
     judge_systems: list[System] = Field(["base", "tuned"], description="rows the judge grades")
     on_error: OnError = "skip"
 
@@ -83,7 +107,10 @@ class StudentEvaluator(StagePlugin):
 
     #: what each backend imports; checked when the stage runs (the class-level ``requires``
     #: cannot depend on the options)
-    BACKEND_REQUIRES = {"transformers": (("torch", "transformers", "peft"), "train"), "openai": (("openai",), "openai")}
+    BACKEND_REQUIRES = {
+        "transformers": (("torch", "transformers", "peft"), "train"),
+        "openai": (("openai",), "openai"),
+    }
 
     def _check_backend(self) -> None:
         import importlib.util
@@ -91,8 +118,10 @@ class StudentEvaluator(StagePlugin):
         modules, extra = self.BACKEND_REQUIRES[self.options.backend]
         missing = [m for m in modules if importlib.util.find_spec(m) is None]
         if missing:
-            raise StageError(f"evaluate backend '{self.options.backend}' needs {', '.join(missing)}: "
-                             f'pip install "vlkd[{extra}]"')
+            raise StageError(
+                f"evaluate backend '{self.options.backend}' needs {', '.join(missing)}: "
+                f'pip install "vlkd[{extra}]"'
+            )
 
     def run(self, ctx) -> None:
         from vlkd.plugins.evaluate.items import load_items
@@ -104,7 +133,7 @@ class StudentEvaluator(StagePlugin):
         split, items = load_items(ctx.input("pairs"), images, opts.split, warn=ctx.warn)
         items = _resolve_images(items, [ctx.run_dir, images.parent if images else ctx.run_dir])
         if opts.max_items:
-            items = items[:opts.max_items]
+            items = items[: opts.max_items]
         students = [s for s in opts.systems if s != "teacher"]
         model = self._model_info(ctx) if students else None
         ctx.info(f"{len(items)} {split} pairs; rows: {', '.join(opts.systems)}")
@@ -136,15 +165,27 @@ class StudentEvaluator(StagePlugin):
             info = load_model_info(ctx.input("model"))
         elif opts.backend == "openai":
             ctx.info("no train stage in the recipe: evaluating the served models as they are")
-            info = ModelInfo(trainer="", base_model=opts.base_model_name or "", adapter=None,
-                             min_pixels=32 * 32, max_pixels=768 * 768, template=None, log=None)
+            info = ModelInfo(
+                trainer="",
+                base_model=opts.base_model_name or "",
+                adapter=None,
+                min_pixels=32 * 32,
+                max_pixels=768 * 768,
+                template=None,
+                log=None,
+            )
         else:
-            raise StageError("evaluate: the transformers backend needs a train stage (the student and its adapter); "
-                             "add one, or use backend: openai with a server that serves both students")
+            raise StageError(
+                "evaluate: the transformers backend needs a train stage (the student and its adapter); "
+                "add one, or use backend: openai with a server that serves both students"
+            )
         from dataclasses import replace
 
-        return replace(info, min_pixels=opts.image_min_pixels or info.min_pixels,
-                       max_pixels=opts.image_max_pixels or info.max_pixels)
+        return replace(
+            info,
+            min_pixels=opts.image_min_pixels or info.min_pixels,
+            max_pixels=opts.image_max_pixels or info.max_pixels,
+        )
 
     def estimate(self, ctx) -> list[str]:
         """``--dry-run``: how many answers and judge calls the stage will make."""
@@ -159,16 +200,25 @@ class StudentEvaluator(StagePlugin):
             n, where = None, "the test pairs (not split yet)"
         else:
             splits = [p.get("split") or "train" for p in read_jsonl(path) if p.get("review") != "rejected"]
-            split = opts.split if opts.split in splits else "val" if opts.split == "test" and "val" in splits \
+            split = (
+                opts.split
+                if opts.split in splits
+                else "val"
+                if opts.split == "test" and "val" in splits
                 else opts.split
+            )
             n = min(splits.count(split), opts.max_items or len(splits))
             where = f"{n} {split} pairs"
-        lines = [f"{where} x {len(students)} students ({', '.join(students)}) on backend {opts.backend}"
-                 + (f" = {n * len(students)} answers" if n is not None else "")]
+        lines = [
+            f"{where} x {len(students)} students ({', '.join(students)}) on backend {opts.backend}"
+            + (f" = {n * len(students)} answers" if n is not None else "")
+        ]
         if opts.judge:
             judged = [s for s in opts.judge_systems if s in opts.systems]
             calls = f"{n * len(judged)} calls" if n is not None else f"{len(judged)} calls per pair"
-            lines.append(f"judge {opts.judge['plugin']} {opts.judge.get('model', '')}: {calls}, paid per call")
+            lines.append(
+                f"judge {opts.judge['plugin']} {opts.judge.get('model', '')}: {calls}, paid per call"
+            )
         return lines
 
     # -- students --------------------------------------------------------------------------
@@ -177,15 +227,25 @@ class StudentEvaluator(StagePlugin):
         if opts.backend == "openai":
             from vlkd.plugins.evaluate.openai_backend import OpenAIStudent
 
-            return OpenAIStudent(model, base_url=opts.base_url,
-                                 api_key=opts.api_key.get_secret_value() if opts.api_key else None,
-                                 api_key_env=opts.api_key_env,
-                                 model_names={"base": opts.base_model_name or "", "tuned": opts.tuned_model_name or ""},
-                                 max_new_tokens=opts.max_new_tokens, system_prompt=system_prompt, timeout=opts.timeout)
+            return OpenAIStudent(
+                model,
+                base_url=opts.base_url,
+                api_key=opts.api_key.get_secret_value() if opts.api_key else None,
+                api_key_env=opts.api_key_env,
+                model_names={"base": opts.base_model_name or "", "tuned": opts.tuned_model_name or ""},
+                max_new_tokens=opts.max_new_tokens,
+                system_prompt=system_prompt,
+                timeout=opts.timeout,
+            )
         from vlkd.plugins.evaluate.local_backend import LocalStudent
 
-        return LocalStudent(model, max_new_tokens=opts.max_new_tokens, system_prompt=system_prompt,
-                            device=opts.device, dtype=opts.dtype)
+        return LocalStudent(
+            model,
+            max_new_tokens=opts.max_new_tokens,
+            system_prompt=system_prompt,
+            device=opts.device,
+            dtype=opts.dtype,
+        )
 
     def _run_student(self, ctx, backend, system: str, items: list) -> list[dict[str, Any]]:
         from vlkd.plugins.evaluate.batching import BatchedWork
@@ -199,29 +259,55 @@ class StudentEvaluator(StagePlugin):
             return [self._record(system, it, answer)]
 
         if opts.backend == "openai":
+
             def work(it):
                 return to_records(it, backend.answer(system, it))
+
             workers = opts.concurrency
         else:
-            work = BatchedWork(items, key, ctx.ledger().finished, lambda batch: backend.generate(system, batch),
-                               to_records, opts.batch_size)
+            work = BatchedWork(
+                items,
+                key,
+                ctx.ledger().finished,
+                lambda batch: backend.generate(system, batch),
+                to_records,
+                opts.batch_size,
+            )
             workers = 1
-        out = ctx.map_items(items, key=key, work=work, workers=workers, on_error=opts.on_error,
-                            description=f"evaluate {system}")
+        out = ctx.map_items(
+            items,
+            key=key,
+            work=work,
+            workers=workers,
+            on_error=opts.on_error,
+            description=f"evaluate {system}",
+        )
         if items and not out:
             entries = [ctx.ledger().entries.get(key(it)) or {} for it in items]
             reasons = {e.get("reason") for e in entries if e.get("reason")}
-            raise StageError(f"the {system} student answered none of the {len(items)} pairs: "
-                             + "; ".join(sorted(r for r in reasons if r))[:800])
+            raise StageError(
+                f"the {system} student answered none of the {len(items)} pairs: "
+                + "; ".join(sorted(r for r in reasons if r))[:800]
+            )
         return out
 
     def _record(self, system: str, it, answer: str) -> dict[str, Any]:
         from vlkd.metrics.summary import score_item
 
         opts = self.options
-        return {"system": system, **it.to_json(), "prediction": answer,
-                "scores": score_item(answer, it.reference, negative=it.negative, not_present=opts.not_present_answer,
-                                     tau=opts.anls_threshold, tolerance=opts.relaxed_tolerance)}
+        return {
+            "system": system,
+            **it.to_json(),
+            "prediction": answer,
+            "scores": score_item(
+                answer,
+                it.reference,
+                negative=it.negative,
+                not_present=opts.not_present_answer,
+                tau=opts.anls_threshold,
+                tolerance=opts.relaxed_tolerance,
+            ),
+        }
 
     # -- teacher ---------------------------------------------------------------------------
     def _teacher_rows(self, ctx, items, records) -> tuple[dict[str, Any] | None, str | None]:
@@ -234,9 +320,11 @@ class StudentEvaluator(StagePlugin):
         if not summary["items"]:
             return None, "none of the evaluated pairs has a teacher answer (all were added by reviewers)"
         if not summary["edited_by_reviewers"]:
-            return None, (f"the reviewers changed none of the teacher's answers on the {summary['items']} "
-                          f"evaluated items (auto-approved, or all approved), so the teacher "
-                          f"row would score 100% by construction and is left out")
+            return None, (
+                f"the reviewers changed none of the teacher's answers on the {summary['items']} "
+                f"evaluated items (auto-approved, or all approved), so the teacher "
+                f"row would score 100% by construction and is left out"
+            )
         records += [self._record("teacher", it, answers[it.id]) for it in items if it.id in answers]
         return summary, None
 
@@ -251,18 +339,27 @@ class StudentEvaluator(StagePlugin):
 
         judge = Judge(self.options.judge)
         try:
+
             def work(r):
                 return [judge.judge(ctx, r)]
 
             if any(not ctx.ledger().finished(key(r)) for r in todo):
                 judge.start(ctx)  # opens the client only when there is something left to grade
-            verdicts = ctx.map_items(todo, key=key, work=work, workers=judge.concurrency,
-                                     on_error=self.options.on_error, description="judge")
+            verdicts = ctx.map_items(
+                todo,
+                key=key,
+                work=work,
+                workers=judge.concurrency,
+                on_error=self.options.on_error,
+                description="judge",
+            )
         finally:
             judge.close()
         if todo and not verdicts:
             reasons = {(ctx.ledger().entries.get(key(r)) or {}).get("reason") for r in todo}
-            raise StageError("the judge graded none of the answers: " + "; ".join(sorted(x for x in reasons if x))[:800])
+            raise StageError(
+                "the judge graded none of the answers: " + "; ".join(sorted(x for x in reasons if x))[:800]
+            )
         by_key = {(v["system"], v["id"]): v for v in verdicts}
         for r in todo:
             v = by_key.get((r["system"], r["id"]))
@@ -277,28 +374,45 @@ class StudentEvaluator(StagePlugin):
         opts = self.options
         systems = [s for s in opts.systems if s != "teacher" or teacher is not None]
         write_jsonl_atomic(ctx.dir / "predictions.jsonl", records)
-        metrics = summarize(records, systems=systems, samples=opts.bootstrap_samples, seed=opts.seed,
-                            confidence=opts.confidence)
-        metrics.update({
-            "split": split,
-            "items": len(items),
-            "references": dict(Counter(it.review or "not reviewed" for it in items)),
-            "backend": opts.backend,
-            "model": None if model is None else {"base_model": model.base_model,
-                                                 "adapter": str(model.adapter) if model.adapter else None,
-                                                 "image_min_pixels": model.min_pixels,
-                                                 "image_max_pixels": model.max_pixels},
-            "prompt": {"system": system_prompt, "user": "the image, then one question (a new conversation each)",
-                       "decoding": "greedy", "max_new_tokens": opts.max_new_tokens},
-            "teacher": teacher,
-            "notes": notes,
-            "predictions": "predictions.jsonl",
-        })
+        metrics = summarize(
+            records,
+            systems=systems,
+            samples=opts.bootstrap_samples,
+            seed=opts.seed,
+            confidence=opts.confidence,
+        )
+        metrics.update(
+            {
+                "split": split,
+                "items": len(items),
+                "references": dict(Counter(it.review or "not reviewed" for it in items)),
+                "backend": opts.backend,
+                "model": None
+                if model is None
+                else {
+                    "base_model": model.base_model,
+                    "adapter": str(model.adapter) if model.adapter else None,
+                    "image_min_pixels": model.min_pixels,
+                    "image_max_pixels": model.max_pixels,
+                },
+                "prompt": {
+                    "system": system_prompt,
+                    "user": "the image, then one question (a new conversation each)",
+                    "decoding": "greedy",
+                    "max_new_tokens": opts.max_new_tokens,
+                },
+                "teacher": teacher,
+                "notes": notes,
+                "predictions": "predictions.jsonl",
+            }
+        )
         write_json_atomic(ctx.output("metrics"), metrics)
         headline = {s: metrics["results"][s]["overall"]["exact_match"]["value"] for s in systems}
         ctx.facts.update({"split": split, "items": len(items), "exact_match": headline})
-        ctx.info("exact match: " + ", ".join(f"{s} {v:.3f}" if v is not None else f"{s} n/a"
-                                             for s, v in headline.items()))
+        ctx.info(
+            "exact match: "
+            + ", ".join(f"{s} {v:.3f}" if v is not None else f"{s} n/a" for s, v in headline.items())
+        )
 
 
 def _training_system_prompt(ctx) -> str | None:

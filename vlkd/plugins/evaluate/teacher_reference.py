@@ -20,8 +20,10 @@ def teacher_answers(run_dir: Path, stages: list[str]) -> tuple[dict[str, str] | 
     if "teach" not in stages:
         return None, "no teach stage in this recipe: the teacher's own answers are not in the run"
     if "review" not in stages:
-        return None, ("no review stage: the test answers are the teacher's own, so the teacher row would "
-                      "score 1.0 by construction and is left out")
+        return None, (
+            "no review stage: the test answers are the teacher's own, so the teacher row would "
+            "score 1.0 by construction and is left out"
+        )
     path = run_dir / "teach" / "pairs.jsonl"
     if not path.exists():
         return None, f"{path} is missing"
@@ -31,5 +33,8 @@ def teacher_answers(run_dir: Path, stages: list[str]) -> tuple[dict[str, str] | 
 def teacher_summary(answers: dict[str, str], references: dict[str, str]) -> dict[str, Any]:
     """How many test items the teacher answered and how many of those the experts changed."""
     answered = [i for i in references if i in answers]
-    return {"items": len(answered), "added_by_reviewers": len(references) - len(answered),
-            "edited_by_reviewers": sum(1 for i in answered if answers[i].strip() != references[i].strip())}
+    return {
+        "items": len(answered),
+        "added_by_reviewers": len(references) - len(answered),
+        "edited_by_reviewers": sum(1 for i in answered if answers[i].strip() != references[i].strip()),
+    }

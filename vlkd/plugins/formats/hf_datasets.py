@@ -26,7 +26,9 @@ from vlkd.plugins.formats.llamafactory import sharegpt_sample
 
 
 class HfDatasetsOptions(PluginOptions):
-    grouping: Grouping = Field("per_image", description="per_image: one conversation per image; per_pair: one per pair")
+    grouping: Grouping = Field(
+        "per_image", description="per_image: one conversation per image; per_pair: one per pair"
+    )
     system: str | None = Field(None, description="System prompt written into every sample")
     parquet: bool = Field(True, description="Also write one parquet file per split")
     push_to_hub: str | None = Field(None, description="Hub dataset repo id (owner/name) to upload to")
@@ -37,13 +39,15 @@ class HfDatasetsOptions(PluginOptions):
 def build_dataset_dict(samples: dict[str, list[Sample]], system: str | None = None):
     from datasets import Dataset, DatasetDict, Features, Image, Sequence, Value
 
-    features = Features({
-        "messages": [{"role": Value("string"), "content": Value("string")}],
-        "images": Sequence(Image()),
-        "image_id": Value("string"),
-        "pair_ids": Sequence(Value("string")),
-        "category": Value("string"),
-    })
+    features = Features(
+        {
+            "messages": [{"role": Value("string"), "content": Value("string")}],
+            "images": Sequence(Image()),
+            "image_id": Value("string"),
+            "pair_ids": Sequence(Value("string")),
+            "category": Value("string"),
+        }
+    )
     blobs: dict[str, dict[str, Any]] = {}
 
     def image(s: Sample) -> dict[str, Any]:
@@ -55,11 +59,17 @@ def build_dataset_dict(samples: dict[str, list[Sample]], system: str | None = No
     def rows(items: list[Sample]):
         for s in items:
             row = sharegpt_sample(s, "", system=system)
-            yield {"messages": row["messages"], "images": [image(s)], "image_id": s.image_id,
-                   "pair_ids": s.pair_ids, "category": s.category}
+            yield {
+                "messages": row["messages"],
+                "images": [image(s)],
+                "image_id": s.image_id,
+                "pair_ids": s.pair_ids,
+                "category": s.category,
+            }
 
-    return DatasetDict({split: Dataset.from_list(list(rows(items)), features=features)
-                        for split, items in samples.items()})
+    return DatasetDict(
+        {split: Dataset.from_list(list(rows(items)), features=features) for split, items in samples.items()}
+    )
 
 
 def export_hf_datasets(samples: dict[str, list[Sample]], dataset_dir: Path, opts: HfDatasetsOptions):
@@ -72,16 +82,19 @@ def export_hf_datasets(samples: dict[str, list[Sample]], dataset_dir: Path, opts
         for split, ds in dataset_dict.items():
             ds.to_parquet(str(dataset_dir / "parquet" / f"{split}.parquet"))
             files[split] = f"parquet/{split}.parquet"
-    descriptor = write_descriptor(dataset_dir, "hf_datasets", files, samples, save_to_disk="hf",
-                                  grouping=opts.grouping)
+    descriptor = write_descriptor(
+        dataset_dir, "hf_datasets", files, samples, save_to_disk="hf", grouping=opts.grouping
+    )
     return dataset_dict, descriptor
 
 
 def hub_token(token_env: str) -> str:
     token = os.environ.get(token_env, "").strip()
     if not token:
-        raise StageError(f"push_to_hub needs a Hugging Face token in the environment: export {token_env}=hf_... "
-                         f"(a write token from https://huggingface.co/settings/tokens), or remove push_to_hub")
+        raise StageError(
+            f"push_to_hub needs a Hugging Face token in the environment: export {token_env}=hf_... "
+            f"(a write token from https://huggingface.co/settings/tokens), or remove push_to_hub"
+        )
     return token
 
 
@@ -99,15 +112,19 @@ class HfDatasetsFormat(ExportFormat):
 
     def run(self, ctx: StageContext) -> None:
         opts: HfDatasetsOptions = self.options  # type: ignore[assignment]
-        self._token = hub_token(opts.token_env) if opts.push_to_hub else None  # fail before the work, not after
+        self._token = (
+            hub_token(opts.token_env) if opts.push_to_hub else None
+        )  # fail before the work, not after
         super().run(ctx)
 
     def export(self, samples: dict[str, list[Sample]], dataset_dir: Path, ctx: StageContext) -> dict:
         opts: HfDatasetsOptions = self.options  # type: ignore[assignment]
         dataset_dict, descriptor = export_hf_datasets(samples, dataset_dir, opts)
         if opts.push_to_hub and self._token:
-            ctx.info(f"pushing to https://huggingface.co/datasets/{opts.push_to_hub} "
-                     f"({'private' if opts.private else 'public'})")
+            ctx.info(
+                f"pushing to https://huggingface.co/datasets/{opts.push_to_hub} "
+                f"({'private' if opts.private else 'public'})"
+            )
             push_dataset(dataset_dict, opts.push_to_hub, private=opts.private, token=self._token)
             ctx.facts["pushed_to"] = opts.push_to_hub
         return descriptor

@@ -54,13 +54,18 @@ def load_image_paths(images_file: Path | None, run_dir: Path) -> dict[str, Path]
         try:
             out[rec["id"]] = resolve_image_path(run_dir, rec["path"])
         except (KeyError, TypeError):
-            raise StageError(f"{images_file}: record {n} has no 'id' or 'path'; re-run the stage that wrote it") \
-                from None
+            raise StageError(
+                f"{images_file}: record {n} has no 'id' or 'path'; re-run the stage that wrote it"
+            ) from None
     return out
 
 
-def build_samples(pairs: Iterable[dict[str, Any]], images: dict[str, Path], grouping: Grouping,
-                  pairs_file: Path | str = "pairs") -> dict[str, list[Sample]]:
+def build_samples(
+    pairs: Iterable[dict[str, Any]],
+    images: dict[str, Path],
+    grouping: Grouping,
+    pairs_file: Path | str = "pairs",
+) -> dict[str, list[Sample]]:
     """Kept pairs as samples per split (splits in train/val/test order, empty ones left out)."""
     out: dict[str, list[Sample]] = {s: [] for s in SPLITS}
     by_image: dict[tuple[str, str], Sample] = {}
@@ -73,15 +78,21 @@ def build_samples(pairs: Iterable[dict[str, Any]], images: dict[str, Path], grou
             raise StageError(f"{pairs_file}: pair {n} has no '{exc.args[0]}'") from None
         split = pair.get("split") or "train"
         if split not in out:
-            raise StageError(f"{pairs_file}: pair {n} has split '{split}'; expected one of {', '.join(SPLITS)}")
+            raise StageError(
+                f"{pairs_file}: pair {n} has split '{split}'; expected one of {', '.join(SPLITS)}"
+            )
         image = images.get(image_id)
         if image is None:
-            raise StageError(f"{pairs_file}: pair {n} ({pair.get('id')}) names image {image_id}, which is not "
-                             f"in the run's images.jsonl; re-run the stages from the one that made the pairs")
+            raise StageError(
+                f"{pairs_file}: pair {n} ({pair.get('id')}) names image {image_id}, which is not "
+                f"in the run's images.jsonl; re-run the stages from the one that made the pairs"
+            )
         if grouping == "per_image":
             sample = by_image.get((split, image_id))
             if sample is None:
-                sample = by_image[(split, image_id)] = Sample(split, image_id, image, category=pair.get("category"))
+                sample = by_image[(split, image_id)] = Sample(
+                    split, image_id, image, category=pair.get("category")
+                )
                 out[split].append(sample)
         else:
             sample = Sample(split, image_id, image, category=pair.get("category"))
@@ -98,8 +109,9 @@ def image_reference(image: Path, dataset_dir: Path, mode: str) -> str:
     return os.path.relpath(image, dataset_dir)
 
 
-def write_descriptor(dataset_dir: Path, fmt: str, splits: dict[str, str], samples: dict[str, list[Sample]],
-                     **extra: Any) -> dict[str, Any]:
+def write_descriptor(
+    dataset_dir: Path, fmt: str, splits: dict[str, str], samples: dict[str, list[Sample]], **extra: Any
+) -> dict[str, Any]:
     """``vlkd_dataset.json``: what the dataset directory holds, for the trainers."""
     descriptor = {
         "format": fmt,
@@ -116,7 +128,9 @@ def write_descriptor(dataset_dir: Path, fmt: str, splits: dict[str, str], sample
 class ExportFormat(StagePlugin):
     """A format plugin: samples from the run's pairs and images, exported by ``export``."""
 
-    def export(self, samples: dict[str, list[Sample]], dataset_dir: Path, ctx: StageContext) -> dict[str, Any]:
+    def export(
+        self, samples: dict[str, list[Sample]], dataset_dir: Path, ctx: StageContext
+    ) -> dict[str, Any]:
         """Write the dataset into ``dataset_dir``; return the ``vlkd_dataset.json`` descriptor."""
         raise NotImplementedError
 
@@ -125,8 +139,10 @@ class ExportFormat(StagePlugin):
         images = load_image_paths(ctx.input("images") if ctx.has_input("images") else None, ctx.run_dir)
         samples = build_samples(read_jsonl(pairs_file), images, self.options.grouping, pairs_file)  # type: ignore[attr-defined]
         if not samples:
-            raise StageError(f"{pairs_file}: no pairs to export (all rejected or left out by review, or none "
-                             f"made); check the review stage")
+            raise StageError(
+                f"{pairs_file}: no pairs to export (all rejected or left out by review, or none "
+                f"made); check the review stage"
+            )
         dataset_dir = ctx.output("dataset")
         descriptor = self.export(samples, dataset_dir, ctx)
         ctx.counts.ok = descriptor["pairs"]

@@ -42,24 +42,34 @@ DATASET_PREFIX = "vlkd_"
 
 
 class LlamaFactoryOptions(PluginOptions):
-    grouping: Grouping = Field("per_image", description="per_image: one multi-turn conversation per image; "
-                                                        "per_pair: one sample per question/answer pair")
-    image_tag: Literal["before", "after"] = Field("before", description="<image> before or after the first question")
+    grouping: Grouping = Field(
+        "per_image",
+        description="per_image: one multi-turn conversation per image; "
+        "per_pair: one sample per question/answer pair",
+    )
+    image_tag: Literal["before", "after"] = Field(
+        "before", description="<image> before or after the first question"
+    )
     system: str | None = Field(None, description="System prompt written into every sample")
     image_paths: Literal["relative", "absolute", "copy"] = Field(
-        "relative", description="relative to the dataset directory, absolute, or copy images into dataset/images/")
+        "relative",
+        description="relative to the dataset directory, absolute, or copy images into dataset/images/",
+    )
     check: bool = Field(True, description="Run the pre-flight check on the written dataset")
     fix: bool = Field(False, description="Repair what the pre-flight check finds instead of stopping")
     cutoff_len: int = Field(2048, gt=0, description="The trainer's cutoff_len, for the pre-flight check")
     image_min_pixels: int = Field(LF_IMAGE_MIN_PIXELS, gt=0, description="The trainer's image_min_pixels")
     image_max_pixels: int = Field(LF_IMAGE_MAX_PIXELS, gt=0, description="The trainer's image_max_pixels")
     tokenizer: str | None = Field(
-        None, description="The student (checkpoint directory, hub id, or 'tiny-qwen2-vl') whose tokenizer counts "
-                          "text tokens exactly in the pre-flight check; unset: a conservative estimate for Qwen2")
+        None,
+        description="The student (checkpoint directory, hub id, or 'tiny-qwen2-vl') whose tokenizer counts "
+        "text tokens exactly in the pre-flight check; unset: a conservative estimate for Qwen2",
+    )
 
 
-def sharegpt_sample(sample: Sample, image: str, *, image_tag: str = "before",
-                    system: str | None = None) -> dict:
+def sharegpt_sample(
+    sample: Sample, image: str, *, image_tag: str = "before", system: str | None = None
+) -> dict:
     messages = [{"role": "system", "content": system}] if system else []
     for i, (question, answer) in enumerate(sample.turns):
         if i == 0:
@@ -74,19 +84,28 @@ def dataset_info_entry(file_name: str) -> dict:
         "file_name": file_name,
         "formatting": "sharegpt",
         "columns": {"messages": "messages", "images": "images"},
-        "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
-                 "assistant_tag": "assistant", "system_tag": "system"},
+        "tags": {
+            "role_tag": "role",
+            "content_tag": "content",
+            "user_tag": "user",
+            "assistant_tag": "assistant",
+            "system_tag": "system",
+        },
     }
 
 
-def export_llamafactory(samples: dict[str, list[Sample]], dataset_dir: Path, opts: LlamaFactoryOptions) -> dict:
+def export_llamafactory(
+    samples: dict[str, list[Sample]], dataset_dir: Path, opts: LlamaFactoryOptions
+) -> dict:
     """Write the dataset files and ``vlkd_dataset.json``; return the descriptor."""
     dataset_dir.mkdir(parents=True, exist_ok=True)
     refs = _image_refs(samples, dataset_dir, opts.image_paths)
     info, files = {}, {}
     for split, items in samples.items():
         name = f"{split}.json"
-        rows = [sharegpt_sample(s, refs[s.image_id], image_tag=opts.image_tag, system=opts.system) for s in items]
+        rows = [
+            sharegpt_sample(s, refs[s.image_id], image_tag=opts.image_tag, system=opts.system) for s in items
+        ]
         tmp = dataset_dir / f".{name}.tmp"
         with tmp.open("w", encoding="utf-8") as fh:
             json.dump(rows, fh, ensure_ascii=False, indent=None)
@@ -94,8 +113,15 @@ def export_llamafactory(samples: dict[str, list[Sample]], dataset_dir: Path, opt
         info[f"{DATASET_PREFIX}{split}"] = dataset_info_entry(name)
         files[split] = name
     write_json_atomic(dataset_dir / "dataset_info.json", info)
-    return write_descriptor(dataset_dir, "llamafactory", files, samples, dataset_info="dataset_info.json",
-                            media_dir=str(dataset_dir.resolve()), grouping=opts.grouping)
+    return write_descriptor(
+        dataset_dir,
+        "llamafactory",
+        files,
+        samples,
+        dataset_info="dataset_info.json",
+        media_dir=str(dataset_dir.resolve()),
+        grouping=opts.grouping,
+    )
 
 
 def _image_refs(samples: dict[str, list[Sample]], dataset_dir: Path, mode: str) -> dict[str, str]:
@@ -126,11 +152,20 @@ class LlamaFactoryFormat(ExportFormat):
         opts: LlamaFactoryOptions = self.options  # type: ignore[assignment]
         descriptor = export_llamafactory(samples, dataset_dir, opts)
         if opts.check:
-            report = run_preflight(ctx, dataset_dir, opts.cutoff_len, opts.image_min_pixels, opts.image_max_pixels,
-                                   opts.fix, load_tokenizer(opts.tokenizer, ctx) if opts.tokenizer else None)
+            report = run_preflight(
+                ctx,
+                dataset_dir,
+                opts.cutoff_len,
+                opts.image_min_pixels,
+                opts.image_max_pixels,
+                opts.fix,
+                load_tokenizer(opts.tokenizer, ctx) if opts.tokenizer else None,
+            )
             if any(p.fixed for p in report.problems):  # samples were cut or removed: count them again
-                descriptor["samples"] = {split: len(json.loads((dataset_dir / name).read_text(encoding="utf-8")))
-                                         for split, name in descriptor["splits"].items()}
+                descriptor["samples"] = {
+                    split: len(json.loads((dataset_dir / name).read_text(encoding="utf-8")))
+                    for split, name in descriptor["splits"].items()
+                }
                 write_json_atomic(dataset_dir / "vlkd_dataset.json", descriptor)
         return descriptor
 
@@ -145,20 +180,39 @@ def load_tokenizer(student: str, ctx: StageContext):
     return AutoTokenizer.from_pretrained(resolve_student(student, ctx.run_dir, base))
 
 
-def run_preflight(ctx: StageContext, dataset_dir: Path, cutoff_len: int, image_min_pixels: int,
-                  image_max_pixels: int, fix: bool, tokenizer=None):
+def run_preflight(
+    ctx: StageContext,
+    dataset_dir: Path,
+    cutoff_len: int,
+    image_min_pixels: int,
+    image_max_pixels: int,
+    fix: bool,
+    tokenizer=None,
+):
     from vlkd.plugins.formats.preflight import check_dataset
 
-    report = check_dataset(dataset_dir, cutoff_len=cutoff_len, image_min_pixels=image_min_pixels,
-                           image_max_pixels=image_max_pixels, fix=fix, backup=False, tokenizer=tokenizer)
+    report = check_dataset(
+        dataset_dir,
+        cutoff_len=cutoff_len,
+        image_min_pixels=image_min_pixels,
+        image_max_pixels=image_max_pixels,
+        fix=fix,
+        backup=False,
+        tokenizer=tokenizer,
+    )
     write_json_atomic(ctx.dir / "preflight.json", report.to_json())
-    ctx.facts["preflight"] = {"ok": report.ok, "problems": report.counts(),
-                              "samples_after_fix": report.samples_after_fix}
+    ctx.facts["preflight"] = {
+        "ok": report.ok,
+        "problems": report.counts(),
+        "samples_after_fix": report.samples_after_fix,
+    }
     if report.problems and report.ok:
         ctx.warn(report.text(limit=20))
     if not report.ok:
-        raise StageError(f"pre-flight check failed; LLaMA-Factory would stop on or silently drop these samples:\n"
-                         f"{report.text(limit=20)}\nSet 'fix: true' on the format stage to repair what can be "
-                         f"repaired, or raise cutoff_len / lower image_max_pixels (full list: "
-                         f"{ctx.dir / 'preflight.json'})")
+        raise StageError(
+            f"pre-flight check failed; LLaMA-Factory would stop on or silently drop these samples:\n"
+            f"{report.text(limit=20)}\nSet 'fix: true' on the format stage to repair what can be "
+            f"repaired, or raise cutoff_len / lower image_max_pixels (full list: "
+            f"{ctx.dir / 'preflight.json'})"
+        )
     return report

@@ -29,9 +29,13 @@ from vlkd.plugins.formats.inputs import (
 
 
 class MessagesJsonlOptions(PluginOptions):
-    grouping: Grouping = Field("per_image", description="per_image: one conversation per image; per_pair: one per pair")
+    grouping: Grouping = Field(
+        "per_image", description="per_image: one conversation per image; per_pair: one per pair"
+    )
     image_url: Literal["relative", "file", "data"] = Field(
-        "relative", description="relative path, file:// URI, or base64 data: URI (for the OpenAI fine-tuning API)")
+        "relative",
+        description="relative path, file:// URI, or base64 data: URI (for the OpenAI fine-tuning API)",
+    )
     system: str | None = Field(None, description="System prompt written into every sample")
 
 
@@ -48,7 +52,10 @@ def messages_sample(sample: Sample, url: str, system: str | None = None) -> dict
     messages: list[dict] = [{"role": "system", "content": system}] if system else []
     for i, (question, answer) in enumerate(sample.turns):
         if i == 0:
-            content: object = [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": question}]
+            content: object = [
+                {"type": "image_url", "image_url": {"url": url}},
+                {"type": "text", "text": question},
+            ]
         else:
             content = question
         messages.append({"role": "user", "content": content})
@@ -56,11 +63,14 @@ def messages_sample(sample: Sample, url: str, system: str | None = None) -> dict
     return {"messages": messages}
 
 
-def export_messages_jsonl(samples: dict[str, list[Sample]], dataset_dir: Path, opts: MessagesJsonlOptions) -> dict:
+def export_messages_jsonl(
+    samples: dict[str, list[Sample]], dataset_dir: Path, opts: MessagesJsonlOptions
+) -> dict:
     dataset_dir.mkdir(parents=True, exist_ok=True)
     urls: dict[str, str] = {}
     files = {}
     for split, items in samples.items():
+
         def rows(items=items):
             for s in items:
                 url = urls.get(s.image_id)
@@ -70,8 +80,15 @@ def export_messages_jsonl(samples: dict[str, list[Sample]], dataset_dir: Path, o
 
         write_jsonl_atomic(dataset_dir / f"{split}.jsonl", rows())
         files[split] = f"{split}.jsonl"
-    return write_descriptor(dataset_dir, "messages_jsonl", files, samples, media_dir=str(dataset_dir.resolve()),
-                            grouping=opts.grouping, image_url=opts.image_url)
+    return write_descriptor(
+        dataset_dir,
+        "messages_jsonl",
+        files,
+        samples,
+        media_dir=str(dataset_dir.resolve()),
+        grouping=opts.grouping,
+        image_url=opts.image_url,
+    )
 
 
 class MessagesJsonlFormat(ExportFormat):

@@ -51,8 +51,15 @@ from vlkd.plugins.formats.tokens import (
 )
 
 ANSWER_TAG_REPLACEMENT = "[image]"
-DEFAULT_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
-                "observation_tag": "observation", "function_tag": "function_call", "system_tag": "system"}
+DEFAULT_TAGS = {
+    "role_tag": "role",
+    "content_tag": "content",
+    "user_tag": "user",
+    "assistant_tag": "assistant",
+    "observation_tag": "observation",
+    "function_tag": "function_call",
+    "system_tag": "system",
+}
 
 
 @dataclass
@@ -96,21 +103,35 @@ class PreflightReport:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "files": self.files, "samples": self.samples, "ok": self.ok,
-                "estimated_tokens": self.estimated_tokens, "samples_after_fix": self.samples_after_fix,
-                "counts": self.counts(), "problems": [p.__dict__ for p in self.problems]}
+        return {
+            "path": self.path,
+            "files": self.files,
+            "samples": self.samples,
+            "ok": self.ok,
+            "estimated_tokens": self.estimated_tokens,
+            "samples_after_fix": self.samples_after_fix,
+            "counts": self.counts(),
+            "problems": [p.__dict__ for p in self.problems],
+        }
 
     def text(self, limit: int | None = 50) -> str:
-        lines = [f"{self.path}: {self.samples} samples in {len(self.files)} file(s): "
-                 + ("no problems" if not self.problems else
-                    f"{len(self.problems)} problem(s), {len(self.unfixed)} not fixed "
-                    f"({', '.join(f'{k} {n}' for k, n in sorted(self.counts().items()))})")]
+        lines = [
+            f"{self.path}: {self.samples} samples in {len(self.files)} file(s): "
+            + (
+                "no problems"
+                if not self.problems
+                else f"{len(self.problems)} problem(s), {len(self.unfixed)} not fixed "
+                f"({', '.join(f'{k} {n}' for k, n in sorted(self.counts().items()))})"
+            )
+        ]
         shown = self.problems if limit is None else self.problems[:limit]
         lines += [f"  {p}" for p in shown]
         if len(shown) < len(self.problems):
             lines.append(f"  ... and {len(self.problems) - len(shown)} more")
         if self.estimated_tokens and any(p.kind == "too_long" for p in self.problems):
-            lines.append("  (text tokens estimated on the high side; pass the student's tokenizer for exact counts)")
+            lines.append(
+                "  (text tokens estimated on the high side; pass the student's tokenizer for exact counts)"
+            )
         return "\n".join(lines)
 
 
@@ -131,17 +152,26 @@ class _Limits:
     tokenizer: Any
 
 
-def check_dataset(path: str | os.PathLike[str], *, cutoff_len: int = 2048,
-                  image_min_pixels: int = LF_IMAGE_MIN_PIXELS, image_max_pixels: int = LF_IMAGE_MAX_PIXELS,
-                  tokenizer: Any = None, fix: bool = False, media_dir: str | os.PathLike[str] | None = None,
-                  processor_min_pixels: int = DEFAULT_MIN_PIXELS, processor_max_pixels: int = DEFAULT_MAX_PIXELS,
-                  backup: bool = True) -> PreflightReport:
+def check_dataset(
+    path: str | os.PathLike[str],
+    *,
+    cutoff_len: int = 2048,
+    image_min_pixels: int = LF_IMAGE_MIN_PIXELS,
+    image_max_pixels: int = LF_IMAGE_MAX_PIXELS,
+    tokenizer: Any = None,
+    fix: bool = False,
+    media_dir: str | os.PathLike[str] | None = None,
+    processor_min_pixels: int = DEFAULT_MIN_PIXELS,
+    processor_max_pixels: int = DEFAULT_MAX_PIXELS,
+    backup: bool = True,
+) -> PreflightReport:
     """Check (and with ``fix`` repair) a LLaMA-Factory sharegpt dataset; see the module docs."""
     path = Path(path)
     entries, default_media = _entries(path)
     media = Path(media_dir) if media_dir is not None else default_media
-    limits = _Limits(cutoff_len, image_min_pixels, image_max_pixels, processor_min_pixels, processor_max_pixels,
-                     tokenizer)
+    limits = _Limits(
+        cutoff_len, image_min_pixels, image_max_pixels, processor_min_pixels, processor_max_pixels, tokenizer
+    )
     report = PreflightReport(str(path), estimated_tokens=tokenizer is None)
     images = _ImageCache(media)
     after = 0
@@ -170,7 +200,9 @@ def _entries(path: Path) -> tuple[list[_Entry], Path]:
         raise VlkdError(f"{path}: no such file or directory")
     if path.is_file():
         if path.suffix.lower() not in (".json", ".jsonl"):
-            raise VlkdError(f"{path}: expected a dataset directory (with dataset_info.json) or a .json/.jsonl file")
+            raise VlkdError(
+                f"{path}: expected a dataset directory (with dataset_info.json) or a .json/.jsonl file"
+            )
         return [_Entry(path, {"messages": "messages", "images": "images"}, dict(DEFAULT_TAGS))], path.parent
     info_path = path / "dataset_info.json"
     descriptor = path / "vlkd_dataset.json"
@@ -178,12 +210,16 @@ def _entries(path: Path) -> tuple[list[_Entry], Path]:
     if descriptor.is_file():
         meta = read_json(descriptor)
         if meta.get("format") not in (None, "llamafactory"):
-            raise VlkdError(f"{path}: a '{meta.get('format')}' dataset; check-dataset reads LLaMA-Factory "
-                            f"(sharegpt) datasets, e.g. the output of the 'llamafactory' format")
+            raise VlkdError(
+                f"{path}: a '{meta.get('format')}' dataset; check-dataset reads LLaMA-Factory "
+                f"(sharegpt) datasets, e.g. the output of the 'llamafactory' format"
+            )
         if meta.get("media_dir"):
             media = Path(meta["media_dir"])
     if not info_path.is_file():
-        raise VlkdError(f"{path}: no dataset_info.json; pass a LLaMA-Factory dataset directory or a .json file")
+        raise VlkdError(
+            f"{path}: no dataset_info.json; pass a LLaMA-Factory dataset directory or a .json file"
+        )
     info = read_json(info_path)
     entries = []
     for name, attrs in info.items():
@@ -192,9 +228,17 @@ def _entries(path: Path) -> tuple[list[_Entry], Path]:
         if attrs.get("formatting", "alpaca") != "sharegpt":
             continue
         columns = {"messages": "conversations", "images": None, **attrs.get("columns", {})}
-        tags = {**DEFAULT_TAGS, "role_tag": "from", "content_tag": "value", "user_tag": "human",
-                "assistant_tag": "gpt", "observation_tag": "observation", "function_tag": "function_call",
-                "system_tag": "system", **attrs.get("tags", {})}
+        tags = {
+            **DEFAULT_TAGS,
+            "role_tag": "from",
+            "content_tag": "value",
+            "user_tag": "human",
+            "assistant_tag": "gpt",
+            "observation_tag": "observation",
+            "function_tag": "function_call",
+            "system_tag": "system",
+            **attrs.get("tags", {}),
+        }
         file = path / attrs["file_name"]
         if not file.is_file():
             raise VlkdError(f"{info_path}: entry '{name}' names {attrs['file_name']}, which does not exist")
@@ -202,8 +246,6 @@ def _entries(path: Path) -> tuple[list[_Entry], Path]:
     if not entries:
         raise VlkdError(f"{info_path}: no local sharegpt dataset entry to check")
     return entries, media
-
-
 
 
 def _load(path: Path) -> list[Any]:
@@ -303,13 +345,18 @@ class _SampleChecker:
         msgs_col, img_col = self.entry.columns["messages"], self.entry.columns.get("images")
         messages = sample.get(msgs_col) if isinstance(sample, dict) else None
         if not isinstance(messages, list) or not all(
-                isinstance(m, dict) and isinstance(m.get(self.role), str) and isinstance(m.get(self.content), str)
-                for m in messages):
-            problem("structure", f"'{msgs_col}' must be a list of {{{self.role}, {self.content}}} objects with "
-                                 f"text values")
+            isinstance(m, dict) and isinstance(m.get(self.role), str) and isinstance(m.get(self.content), str)
+            for m in messages
+        ):
+            problem(
+                "structure",
+                f"'{msgs_col}' must be a list of {{{self.role}, {self.content}}} objects with text values",
+            )
             return remove("unreadable")
         raw_images = sample.get(img_col) if img_col else None
-        image_list = [] if raw_images is None else raw_images if isinstance(raw_images, list) else [raw_images]
+        image_list = (
+            [] if raw_images is None else raw_images if isinstance(raw_images, list) else [raw_images]
+        )
         if not all(isinstance(i, str) for i in image_list):
             problem("structure", f"'{img_col}' must be a list of image paths")
             return remove("unreadable")
@@ -320,12 +367,22 @@ class _SampleChecker:
         changed = False
 
         # roles: user/observation at even positions, assistant/function at odd, an even count
-        broken = [i for i, (role, _) in enumerate(turns) if role not in (self.odd if i % 2 == 0 else self.even)]
+        broken = [
+            i for i, (role, _) in enumerate(turns) if role not in (self.odd if i % 2 == 0 else self.even)
+        ]
         if broken or len(turns) % 2 or not turns:
-            where = f"turn {broken[0]} is '{turns[broken[0]][0]}'" if broken else \
-                "no turns" if not turns else "it ends with a question (odd number of turns)"
-            p = problem("roles", f"roles must alternate {self.user}/{self.assistant}, starting with "
-                                 f"{self.user}: {where}; LLaMA-Factory skips this sample")
+            where = (
+                f"turn {broken[0]} is '{turns[broken[0]][0]}'"
+                if broken
+                else "no turns"
+                if not turns
+                else "it ends with a question (odd number of turns)"
+            )
+            p = problem(
+                "roles",
+                f"roles must alternate {self.user}/{self.assistant}, starting with "
+                f"{self.user}: {where}; LLaMA-Factory skips this sample",
+            )
             if self.fix:
                 turns = self._repair_roles(turns)
                 if not turns:
@@ -335,19 +392,26 @@ class _SampleChecker:
 
         # a literal <image> in an answer
         if any(IMAGE_TAG in c for r, c in turns if r in self.even):
-            p = problem("image_in_answer", f"an answer contains the literal text {IMAGE_TAG}; LLaMA-Factory "
-                                           f"takes it for an image slot")
+            p = problem(
+                "image_in_answer",
+                f"an answer contains the literal text {IMAGE_TAG}; LLaMA-Factory takes it for an image slot",
+            )
             if self.fix:
-                turns = [(r, c.replace(IMAGE_TAG, ANSWER_TAG_REPLACEMENT) if r in self.even else c)
-                         for r, c in turns]
+                turns = [
+                    (r, c.replace(IMAGE_TAG, ANSWER_TAG_REPLACEMENT) if r in self.even else c)
+                    for r, c in turns
+                ]
                 p.fixed = f"replaced by {ANSWER_TAG_REPLACEMENT}"
                 changed = True
 
         # <image> tags vs images
         tags = sum(c.count(IMAGE_TAG) for _, c in turns) + (system or "").count(IMAGE_TAG)
         if tags != len(image_list):
-            p = problem("image_count", f"{tags} {IMAGE_TAG} tag(s) but {len(image_list)} image(s); LLaMA-Factory "
-                                       f"stops the whole run on this sample")
+            p = problem(
+                "image_count",
+                f"{tags} {IMAGE_TAG} tag(s) but {len(image_list)} image(s); LLaMA-Factory "
+                f"stops the whole run on this sample",
+            )
             if self.fix:
                 turns = [(r, c.replace(IMAGE_TAG, "")) for r, c in turns]
                 system = system.replace(IMAGE_TAG, "") if system else system
@@ -361,7 +425,10 @@ class _SampleChecker:
         for name in image_list:
             size = self.images.size(name)
             if size == "missing":
-                problem("missing_image", f"image {name} not found (looked in {self.images.media_dir} and as written)")
+                problem(
+                    "missing_image",
+                    f"image {name} not found (looked in {self.images.media_dir} and as written)",
+                )
             elif isinstance(size, str):
                 problem("bad_image", f"image {self.images.resolve(name)} cannot be decoded ({size})")
             else:
@@ -375,15 +442,25 @@ class _SampleChecker:
         pieces = [turns]
         if total > limit:
             crash = visual + 2 * len(image_list) >= limit
-            p = problem("too_long", f"{total} tokens ({visual} visual + {total - visual} text) > cutoff_len {limit}; "
-                        + ("LLaMA-Factory cuts into the image tokens and fails ('Image features and image tokens "
-                           "do not match')" if crash else "LLaMA-Factory silently drops the turns past the limit"
-                           if len(turns) > 2 else "LLaMA-Factory silently truncates it"))
+            p = problem(
+                "too_long",
+                f"{total} tokens ({visual} visual + {total - visual} text) > cutoff_len {limit}; "
+                + (
+                    "LLaMA-Factory cuts into the image tokens and fails ('Image features and image tokens "
+                    "do not match')"
+                    if crash
+                    else "LLaMA-Factory silently drops the turns past the limit"
+                    if len(turns) > 2
+                    else "LLaMA-Factory silently truncates it"
+                ),
+            )
             if self.fix:
                 pieces = self._split(turns, system, visual, len(image_list))
                 if pieces is None:
                     return remove("a single turn is longer than cutoff_len")
-                p.fixed = f"cut into {len(pieces)} samples that fit" if len(pieces) > 1 else "fits after repair"
+                p.fixed = (
+                    f"cut into {len(pieces)} samples that fit" if len(pieces) > 1 else "fits after repair"
+                )
                 changed = True
         if not changed:
             return problems, [sample]
@@ -391,9 +468,14 @@ class _SampleChecker:
 
     def _visual(self, size: tuple[int, int]) -> int:
         lim = self.limits
-        return lf_visual_tokens(size[0], size[1], image_max_pixels=lim.image_max_pixels,
-                                image_min_pixels=lim.image_min_pixels, processor_min_pixels=lim.processor_min_pixels,
-                                processor_max_pixels=lim.processor_max_pixels)
+        return lf_visual_tokens(
+            size[0],
+            size[1],
+            image_max_pixels=lim.image_max_pixels,
+            image_min_pixels=lim.image_min_pixels,
+            processor_min_pixels=lim.processor_min_pixels,
+            processor_max_pixels=lim.processor_max_pixels,
+        )
 
     def _repair_roles(self, turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
         merged: list[tuple[str, str]] = []
@@ -402,14 +484,19 @@ class _SampleChecker:
             if merged and (merged[-1][0] in self.odd) == side:
                 merged[-1] = (merged[-1][0], merged[-1][1] + "\n" + content)
             elif merged or side:  # drop a leading answer
-                merged.append((role if role in self.odd | self.even else (self.user if side else self.assistant),
-                               content))
+                merged.append(
+                    (
+                        role if role in self.odd | self.even else (self.user if side else self.assistant),
+                        content,
+                    )
+                )
         if len(merged) % 2:
             merged.pop()  # a trailing question has no answer
         return merged
 
-    def _split(self, turns: list[tuple[str, str]], system: str | None, visual: int,
-               n_images: int) -> list[list[tuple[str, str]]] | None:
+    def _split(
+        self, turns: list[tuple[str, str]], system: str | None, visual: int, n_images: int
+    ) -> list[list[tuple[str, str]]] | None:
         """Consecutive question/answer turns grouped into samples that each fit, or None."""
         limit = self.limits.cutoff_len
         tag = IMAGE_TAG * n_images
@@ -438,8 +525,9 @@ class _SampleChecker:
             out.append(flat)
         return out
 
-    def _rebuild(self, sample: dict[str, Any], turns: list[tuple[str, str]], system: str | None,
-                 n_images: int) -> dict[str, Any]:
+    def _rebuild(
+        self, sample: dict[str, Any], turns: list[tuple[str, str]], system: str | None, n_images: int
+    ) -> dict[str, Any]:
         messages = [{self.role: self.system, self.content: system}] if system is not None else []
         messages += [{self.role: r, self.content: c} for r, c in turns]
         return {**sample, self.entry.columns["messages"]: messages}

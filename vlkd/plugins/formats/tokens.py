@@ -37,9 +37,15 @@ DEFAULT_SYSTEM = "You are a helpful assistant."
 _PIECES = re.compile(r"[A-Za-z]+|\d|[\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]|\n+|\s+|.", re.S)
 
 
-def lf_visual_tokens(width: int, height: int, *, image_max_pixels: int = LF_IMAGE_MAX_PIXELS,
-                     image_min_pixels: int = LF_IMAGE_MIN_PIXELS, processor_min_pixels: int = DEFAULT_MIN_PIXELS,
-                     processor_max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+def lf_visual_tokens(
+    width: int,
+    height: int,
+    *,
+    image_max_pixels: int = LF_IMAGE_MAX_PIXELS,
+    image_min_pixels: int = LF_IMAGE_MIN_PIXELS,
+    processor_min_pixels: int = DEFAULT_MIN_PIXELS,
+    processor_max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> int:
     """``<|image_pad|>`` tokens LLaMA-Factory's Qwen2-VL plugin gives an image of this size."""
     w, h = width, height
     if w * h > image_max_pixels:
@@ -99,5 +105,9 @@ def text_tokens(messages: Sequence[tuple[str, str]], system: str | None, tokeniz
     n = 5 + estimate_text_tokens(system if system is not None else DEFAULT_SYSTEM)
     for role, content in messages:
         tags = content.count(IMAGE_TAG)
-        n += (2 if role == "assistant" else 8) + 2 * tags + estimate_text_tokens(content.replace(IMAGE_TAG, ""))
+        n += (
+            (2 if role == "assistant" else 8)
+            + 2 * tags
+            + estimate_text_tokens(content.replace(IMAGE_TAG, ""))
+        )
     return n

@@ -16,8 +16,12 @@ def collapse_duplicates(records: list[dict[str, Any]]) -> tuple[list[dict[str, A
     for rec in records:
         first = out.get(rec["id"])
         if first is None:
-            out[rec["id"]] = {**rec, "sources": list(rec["sources"]), "metadata": dict(rec["metadata"]),
-                              "notes": list(rec.get("notes", []))}
+            out[rec["id"]] = {
+                **rec,
+                "sources": list(rec["sources"]),
+                "metadata": dict(rec["metadata"]),
+                "notes": list(rec.get("notes", [])),
+            }
             continue
         duplicates += 1
         for src in rec["sources"]:
@@ -29,6 +33,8 @@ def collapse_duplicates(records: list[dict[str, Any]]) -> tuple[list[dict[str, A
         if other and first.get("category") is None:
             first["category"] = other
         elif other and other != first.get("category"):
-            first["notes"].append(f"same bytes also listed as category '{other}' "
-                                  f"({rec['sources'][0]['path']}); kept '{first['category']}'")
+            first["notes"].append(
+                f"same bytes also listed as category '{other}' "
+                f"({rec['sources'][0]['path']}); kept '{first['category']}'"
+            )
     return list(out.values()), duplicates

@@ -38,23 +38,38 @@ class FilesOptions(PluginOptions):
     inputs: OneOrMany[InputPath] = Field(
         default_factory=list,
         description="directories (searched recursively), globs (`photos/**/*.jpg`) or files; relative "
-                    "to the recipe file")
+        "to the recipe file",
+    )
     manifest: OneOrMany[InputPath] = Field(
         default_factory=list,
         description="CSV or JSONL files listing images: a `path` column (relative to the manifest), "
-                    "optional `category` and `pages`, every other column kept as metadata")
-    extensions: list[str] = Field(default_factory=lambda: list(DEFAULT_EXTENSIONS),
-                                  description="file types taken from directories and globs")
+        "optional `category` and `pages`, every other column kept as metadata",
+    )
+    extensions: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_EXTENSIONS),
+        description="file types taken from directories and globs",
+    )
     pdf_dpi: int = Field(default=150, ge=36, le=600, description="resolution PDF pages are rendered at")
-    pdf_pages: str | None = Field(default=None, description="pages of every PDF, e.g. '1-3,5' (default: all); "
-                                                            "a manifest's `pages` column overrides it")
-    max_pixels: int | None = Field(default=PILLOW_MAX_PIXELS, ge=1,
-                                   description="skip images with more pixels (decompression bombs); "
-                                               "null for no limit")
+    pdf_pages: str | None = Field(
+        default=None,
+        description="pages of every PDF, e.g. '1-3,5' (default: all); "
+        "a manifest's `pages` column overrides it",
+    )
+    max_pixels: int | None = Field(
+        default=PILLOW_MAX_PIXELS,
+        ge=1,
+        description="skip images with more pixels (decompression bombs); null for no limit",
+    )
     verify: bool = Field(default=True, description="decode every image fully to catch truncated files now")
-    category: str | None = Field(default=None, description="category of images the manifest does not classify")
-    workers: int | None = Field(default=None, ge=1, json_schema_extra={"fingerprint": False},
-                                description="worker processes [default: number of CPUs]")
+    category: str | None = Field(
+        default=None, description="category of images the manifest does not classify"
+    )
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        json_schema_extra={"fingerprint": False},
+        description="worker processes [default: number of CPUs]",
+    )
     on_error: OnError = Field(default="skip", description="skip a bad file with its reason, or stop the run")
 
     @field_validator("pdf_pages")
@@ -125,22 +140,36 @@ class FilesIngestor(StagePlugin):
             from vlkd.core.errors import StageError
 
             ignored = ", ".join(f"{n} {e}" for e, n in listing.ignored.items())
-            raise StageError("ingest: no image or PDF files found in " + ", ".join(map(str, [*opts.inputs,
-                             *opts.manifest])) + (f" (only other types: {ignored}; see ingest.extensions)"
-                                                  if ignored else ""))
-        records = ctx.map_items(items, key=lambda f: f["path"], work=work, workers=workers,
-                                processes=workers > 1, on_error=opts.on_error, description="ingest")
+            raise StageError(
+                "ingest: no image or PDF files found in "
+                + ", ".join(map(str, [*opts.inputs, *opts.manifest]))
+                + (f" (only other types: {ignored}; see ingest.extensions)" if ignored else "")
+            )
+        records = ctx.map_items(
+            items,
+            key=lambda f: f["path"],
+            work=work,
+            workers=workers,
+            processes=workers > 1,
+            on_error=opts.on_error,
+            description="ingest",
+        )
         merged, duplicates = collapse_duplicates(records)
         write_jsonl_atomic(ctx.output("images"), merged)
-        ctx.facts.update({
-            "files": len(items),
-            "images": len(merged),
-            "pdf_pages": sum(1 for r in records if r["sources"][0].get("page") is not None),
-            "duplicates_collapsed": duplicates,
-        })
+        ctx.facts.update(
+            {
+                "files": len(items),
+                "images": len(merged),
+                "pdf_pages": sum(1 for r in records if r["sources"][0].get("page") is not None),
+                "duplicates_collapsed": duplicates,
+            }
+        )
         if listing.ignored:
             ctx.facts["ignored_files"] = listing.ignored
-            ctx.info("ignored files of other types: " + ", ".join(f"{n} {e}" for e, n in listing.ignored.items())
-                     + " (add their extension to ingest.extensions to take them)")
+            ctx.info(
+                "ignored files of other types: "
+                + ", ".join(f"{n} {e}" for e, n in listing.ignored.items())
+                + " (add their extension to ingest.extensions to take them)"
+            )
         if duplicates:
             ctx.info(f"{duplicates} exact duplicate file(s) collapsed into the record of the same bytes")

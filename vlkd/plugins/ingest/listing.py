@@ -32,8 +32,13 @@ class InputFile:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "origin": self.origin, "category": self.category, "pages": self.pages,
-                "metadata": self.metadata}
+        return {
+            "path": self.path,
+            "origin": self.origin,
+            "category": self.category,
+            "pages": self.pages,
+            "metadata": self.metadata,
+        }
 
 
 @dataclass
@@ -114,19 +119,24 @@ def read_manifest(path: Path) -> list[InputFile]:
     except FileNotFoundError:
         raise StageError(f"{path}: manifest not found") from None
     except UnicodeDecodeError as exc:
-        raise StageError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                         f"save it as 'CSV UTF-8'") from None
+        raise StageError(
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as 'CSV UTF-8'"
+        ) from None
     base = path.parent
     out = []
     for line, row in rows:
         origin = f"{path}:{line}"
         key = next((k for k in PATH_COLUMNS if k in row), None)
         if key is None:
-            raise StageError(f"{origin}: no path column; name one of the columns "
-                             f"{', '.join(PATH_COLUMNS)} (columns found: {', '.join(map(str, row)) or 'none'})")
+            raise StageError(
+                f"{origin}: no path column; name one of the columns "
+                f"{', '.join(PATH_COLUMNS)} (columns found: {', '.join(map(str, row)) or 'none'})"
+            )
         value = _clean(row.pop(key))
         if value is None:
-            raise StageError(f"{origin}: the '{key}' column is empty; give the image's path or delete the row")
+            raise StageError(
+                f"{origin}: the '{key}' column is empty; give the image's path or delete the row"
+            )
         file = Path(os.path.expanduser(str(value)))
         if not file.is_absolute():
             file = base / file
@@ -135,8 +145,11 @@ def read_manifest(path: Path) -> list[InputFile]:
         nested = row.pop("metadata", None)
         metadata = dict(nested) if isinstance(nested, dict) else {}
         metadata.update({str(k): v for k, v in ((k, _clean(v)) for k, v in row.items()) if v is not None})
-        out.append(InputFile(os.path.normpath(file), origin, category, None if pages is None else str(pages),
-                             metadata))
+        out.append(
+            InputFile(
+                os.path.normpath(file), origin, category, None if pages is None else str(pages), metadata
+            )
+        )
     return out
 
 
@@ -149,8 +162,10 @@ def _csv_rows(path: Path, delimiter: str) -> list[tuple[int, dict[str, Any]]]:
         for row in reader:
             extra = row.pop(None, None)  # type: ignore[call-overload]
             if extra:
-                raise StageError(f"{path}:{reader.line_num}: more values than columns; quote values "
-                                 f"that contain '{delimiter}'")
+                raise StageError(
+                    f"{path}:{reader.line_num}: more values than columns; quote values "
+                    f"that contain '{delimiter}'"
+                )
             rows.append((reader.line_num, {k.strip(): v for k, v in row.items() if k is not None}))
         return rows
 

@@ -40,10 +40,20 @@ class ReadFile:
         width, height, fmt = image.width, image.height, image.format
         if opts.verify:
             image.close()
-            open_image(data, path, max_pixels=opts.max_pixels, draft=(max(1, width // 8), max(1, height // 8)))
-        record = ImageRecord(id=sha256_bytes(data), path=path, width=width, height=height, format=fmt,
-                             sources=[Source(path=path)], category=category, metadata=item["metadata"],
-                             notes=notes)
+            open_image(
+                data, path, max_pixels=opts.max_pixels, draft=(max(1, width // 8), max(1, height // 8))
+            )
+        record = ImageRecord(
+            id=sha256_bytes(data),
+            path=path,
+            width=width,
+            height=height,
+            format=fmt,
+            sources=[Source(path=path)],
+            category=category,
+            metadata=item["metadata"],
+            notes=notes,
+        )
         return record.model_dump(mode="json")
 
     def pdf(self, data: bytes, path: str, item: dict[str, Any], category: str | None) -> list[dict[str, Any]]:
@@ -59,8 +69,9 @@ class ReadFile:
             raise BadImage(f"bad page range: {path}: {exc}") from None
         self.pages_dir.mkdir(parents=True, exist_ok=True)
         out = []
-        for number, count, image in render_pages(data, path, dpi=opts.pdf_dpi, pages=pages,
-                                                  max_pixels=opts.max_pixels):
+        for number, count, image in render_pages(
+            data, path, dpi=opts.pdf_dpi, pages=pages, max_pixels=opts.max_pixels
+        ):
             buf = io.BytesIO()
             image.save(buf, "PNG")
             png = buf.getvalue()
@@ -70,9 +81,16 @@ class ReadFile:
                 tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
                 tmp.write_bytes(png)
                 os.replace(tmp, target)
-            record = ImageRecord(id=digest, path=str(target), width=image.width, height=image.height,
-                                 format="PNG", sources=[Source(path=path, page=number)], category=category,
-                                 metadata={**item["metadata"], "pdf_pages": count},
-                                 notes=[f"page {number} of {count} rendered at {opts.pdf_dpi} dpi"])
+            record = ImageRecord(
+                id=digest,
+                path=str(target),
+                width=image.width,
+                height=image.height,
+                format="PNG",
+                sources=[Source(path=path, page=number)],
+                category=category,
+                metadata={**item["metadata"], "pdf_pages": count},
+                notes=[f"page {number} of {count} rendered at {opts.pdf_dpi} dpi"],
+            )
             out.append(record.model_dump(mode="json"))
         return out

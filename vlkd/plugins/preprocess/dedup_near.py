@@ -28,11 +28,15 @@ if TYPE_CHECKING:
 
 
 class DedupNearOptions(PluginOptions):
-    hash: Literal["phash", "dhash", "average_hash", "whash"] = Field(default="phash",
-                                                                     description="perceptual hash (imagehash)")
-    threshold: int = Field(default=4, ge=0, le=64,
-                           description="drop an image whose hash differs from a kept one in at most this "
-                                       "many of the 64 bits")
+    hash: Literal["phash", "dhash", "average_hash", "whash"] = Field(
+        default="phash", description="perceptual hash (imagehash)"
+    )
+    threshold: int = Field(
+        default=4,
+        ge=0,
+        le=64,
+        description="drop an image whose hash differs from a kept one in at most this many of the 64 bits",
+    )
 
 
 class DedupNear(Preprocessor):
@@ -71,7 +75,8 @@ class DedupNear(Preprocessor):
                     other = kept[best]
                     drop[record["id"]] = (
                         f"near duplicate: {_name(record)} looks like {_name(other)} "
-                        f"({self.options.hash} distance {int(distances[best])} <= threshold {limit})")
+                        f"({self.options.hash} distance {int(distances[best])} <= threshold {limit})"
+                    )
                     continue
             kept_hashes[len(kept)] = value
             kept.append(record)

@@ -28,10 +28,12 @@ class FilterOptions(PluginOptions):
     min_width: int = Field(default=1, ge=1, description="narrower images are dropped")
     min_height: int = Field(default=1, ge=1, description="lower images are dropped")
     min_side: int = Field(default=1, ge=1, description="images whose shorter side is smaller are dropped")
-    max_aspect_ratio: float | None = Field(default=None, gt=1,
-                                           description="long side / short side above this is dropped")
-    formats: list[str] | None = Field(default=None, description="original formats kept, e.g. [jpeg, png]; "
-                                                                "default: all")
+    max_aspect_ratio: float | None = Field(
+        default=None, gt=1, description="long side / short side above this is dropped"
+    )
+    formats: list[str] | None = Field(
+        default=None, description="original formats kept, e.g. [jpeg, png]; default: all"
+    )
 
     @field_validator("formats")
     @classmethod
@@ -52,14 +54,20 @@ class Filter(Preprocessor):
         opts = self.options
         w, h = record.width, record.height  # the size entering this step (before any JPEG draft)
         if w < opts.min_width or h < opts.min_height or min(w, h) < opts.min_side:
-            raise SkipItem(f"too small: {record.path}: {w}x{h} is below the filter's minimum "
-                           f"(min_width {opts.min_width}, min_height {opts.min_height}, min_side {opts.min_side})")
+            raise SkipItem(
+                f"too small: {record.path}: {w}x{h} is below the filter's minimum "
+                f"(min_width {opts.min_width}, min_height {opts.min_height}, min_side {opts.min_side})"
+            )
         ratio = max(w, h) / min(w, h)
         if opts.max_aspect_ratio is not None and ratio > opts.max_aspect_ratio:
-            raise SkipItem(f"aspect ratio too extreme: {record.path}: {w}x{h} has aspect ratio {ratio:.2f}, "
-                           f"over the filter's max_aspect_ratio {opts.max_aspect_ratio}")
+            raise SkipItem(
+                f"aspect ratio too extreme: {record.path}: {w}x{h} has aspect ratio {ratio:.2f}, "
+                f"over the filter's max_aspect_ratio {opts.max_aspect_ratio}"
+            )
         original = _norm(getattr(record, "original", {}).get("format") or record.format)
         if opts.formats is not None and original not in opts.formats:
-            raise SkipItem(f"format not allowed: {record.path}: {original or 'unknown'} is not one of "
-                           f"{', '.join(opts.formats)}")
+            raise SkipItem(
+                f"format not allowed: {record.path}: {original or 'unknown'} is not one of "
+                f"{', '.join(opts.formats)}"
+            )
         return image

@@ -30,11 +30,17 @@ if TYPE_CHECKING:
 
 
 class QwenSmartResizeOptions(PluginOptions):
-    min_pixels: int = Field(default=DEFAULT_MIN_PIXELS, ge=1,
-                            description="fewest pixels (the student's image_min_pixels)")
-    max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, ge=1,
-                            description="most pixels (the student's image_max_pixels; LLaMA-Factory uses 768*768)")
-    resample: Resample = Field(default="bicubic", description="resampling filter (the processor's is bicubic)")
+    min_pixels: int = Field(
+        default=DEFAULT_MIN_PIXELS, ge=1, description="fewest pixels (the student's image_min_pixels)"
+    )
+    max_pixels: int = Field(
+        default=DEFAULT_MAX_PIXELS,
+        ge=1,
+        description="most pixels (the student's image_max_pixels; LLaMA-Factory uses 768*768)",
+    )
+    resample: Resample = Field(
+        default="bicubic", description="resampling filter (the processor's is bicubic)"
+    )
 
     @model_validator(mode="after")
     def _range(self):
@@ -50,11 +56,14 @@ class QwenSmartResize(Preprocessor):
     options: QwenSmartResizeOptions
 
     def target(self, size: tuple[int, int]) -> tuple[int, int]:
-        h, w = smart_resize(size[1], size[0], min_pixels=self.options.min_pixels,
-                            max_pixels=self.options.max_pixels)
+        h, w = smart_resize(
+            size[1], size[0], min_pixels=self.options.min_pixels, max_pixels=self.options.max_pixels
+        )
         return w, h
 
-    def planned_size(self, size: tuple[int, int], header: Image.Image | None = None) -> tuple[int, int] | None:
+    def planned_size(
+        self, size: tuple[int, int], header: Image.Image | None = None
+    ) -> tuple[int, int] | None:
         try:
             return self.target(size)
         except AspectRatioError:
@@ -64,7 +73,9 @@ class QwenSmartResize(Preprocessor):
         try:
             target = self.target((record.width, record.height))
         except AspectRatioError as exc:
-            raise SkipItem(f"aspect ratio too extreme: {record.path}: {record.width}x{record.height}: {exc}") from None
+            raise SkipItem(
+                f"aspect ratio too extreme: {record.path}: {record.width}x{record.height}: {exc}"
+            ) from None
         image = resize_to(image, record, target, self.options.resample, "qwen smart_resize")
         record.visual_tokens = visual_tokens(target[1], target[0])
         return image

@@ -23,8 +23,9 @@ def resample_filter(name: str) -> int:
     return getattr(Image.Resampling, name.upper())
 
 
-def resize_to(image: Image.Image, record: ImageRecord, target: tuple[int, int], resample: str,
-              why: str) -> Image.Image:
+def resize_to(
+    image: Image.Image, record: ImageRecord, target: tuple[int, int], resample: str, why: str
+) -> Image.Image:
     """Resize to ``target`` unless it is the size the chain says this step receives."""
     if target == (record.width, record.height):
         return image  # nothing to do (the pixels may be a smaller JPEG draft a later step resizes)

@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 
 
 class ToRGBOptions(PluginOptions):
-    background: str = Field(default="white",
-                            description="colour transparent areas are composited on ('white', '#f0f0f0', ...)")
+    background: str = Field(
+        default="white", description="colour transparent areas are composited on ('white', '#f0f0f0', ...)"
+    )
 
     @field_validator("background")
     @classmethod

@@ -36,7 +36,7 @@ def _latest(run_dir: Path, manifest: dict[str, Any], artifact: str, before: str 
     """The artifact of the latest stage (in pipeline order) that wrote it."""
     stages = [s for s in STAGE_NAMES if s in manifest.get("stages", {})] or list(STAGE_NAMES)
     if before in stages:
-        stages = stages[:stages.index(before)]
+        stages = stages[: stages.index(before)]
     for stage in reversed(stages):
         path = run_dir / stage / ARTIFACT_PATHS[artifact]
         if path.exists():
@@ -56,8 +56,9 @@ def collect(run_dir: Path, metrics_path: Path | None = None) -> ReportData:
     manifest = read_manifest(run_dir)
     metrics_path = metrics_path or _latest(run_dir, manifest, "metrics")
     if metrics_path is None or not metrics_path.exists():
-        raise StageError(f"{run_dir}: no metrics.json; run the evaluate stage first "
-                         f"(vlkd run RECIPE --to evaluate)")
+        raise StageError(
+            f"{run_dir}: no metrics.json; run the evaluate stage first (vlkd run RECIPE --to evaluate)"
+        )
     metrics = read_json(metrics_path)
     if "results" not in metrics:
         raise StageError(f"{metrics_path}: not an evaluate stage's metrics.json (no 'results')")
@@ -67,14 +68,24 @@ def collect(run_dir: Path, metrics_path: Path | None = None) -> ReportData:
     if not predictions:
         notes.append(f"{predictions_path} is missing or empty: no examples to show")
     loss, loss_source = _loss_log(run_dir, manifest, notes)
-    data = ReportData(run_dir=run_dir, name=manifest.get("recipe", {}).get("name") or run_dir.name, metrics=metrics,
-                      metrics_path=metrics_path, predictions=predictions, manifest=manifest,
-                      dataset=dataset_stats(run_dir, manifest, before="evaluate"), loss=loss,
-                      loss_source=loss_source, notes=notes)
+    data = ReportData(
+        run_dir=run_dir,
+        name=manifest.get("recipe", {}).get("name") or run_dir.name,
+        metrics=metrics,
+        metrics_path=metrics_path,
+        predictions=predictions,
+        manifest=manifest,
+        dataset=dataset_stats(run_dir, manifest, before="evaluate"),
+        loss=loss,
+        loss_source=loss_source,
+        notes=notes,
+    )
     return data
 
 
-def _loss_log(run_dir: Path, manifest: dict[str, Any], notes: list[str]) -> tuple[list[dict[str, Any]], Path | None]:
+def _loss_log(
+    run_dir: Path, manifest: dict[str, Any], notes: list[str]
+) -> tuple[list[dict[str, Any]], Path | None]:
     model_dir = _latest(run_dir, manifest, "model")
     candidates: list[Path] = []
     if model_dir is not None and (model_dir / "vlkd_model.json").exists():
@@ -120,9 +131,17 @@ def dataset_stats(run_dir: Path, manifest: dict[str, Any], before: str | None = 
         "negatives": sum(bool(p.get("negative")) for p in pairs),
         "splits": dict(Counter(p.get("split") or "train" for p in pairs)),
         "review": dict(Counter(p.get("review") or "pending" for p in pairs)),
-        "categories": {cat: {"images": len(images_per_category.get(cat, ())), "pairs": c["pairs"],
-                             "negatives": c["negatives"], "train": c["train"], "val": c["val"], "test": c["test"]}
-                       for cat, c in sorted(per_category.items())},
+        "categories": {
+            cat: {
+                "images": len(images_per_category.get(cat, ())),
+                "pairs": c["pairs"],
+                "negatives": c["negatives"],
+                "train": c["train"],
+                "val": c["val"],
+                "test": c["test"],
+            }
+            for cat, c in sorted(per_category.items())
+        },
         "images_file": str(images_path) if images_path else None,
         "pairs_file": str(pairs_path) if pairs_path else None,
     }

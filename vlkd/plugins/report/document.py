@@ -48,20 +48,28 @@ class Examples:
     items: list[dict[str, Any]]
 
 
-def build_document(data: ReportData, examples: dict[str, list[dict[str, Any]]], loss_png: str | None,
-                   notes: list[str]) -> list[Section]:
+def build_document(
+    data: ReportData, examples: dict[str, list[dict[str, Any]]], loss_png: str | None, notes: list[str]
+) -> list[Section]:
     m = data.metrics
     model = m.get("model") or {}
-    overview = [f"Recipe **{data.name}**, run directory `{data.run_dir}`.",
-                f"Evaluated on the **{m.get('split', '?')}** split: {m.get('items', '?')} question/answer pairs, "
-                f"backend `{m.get('backend', '?')}`."]
+    overview = [
+        f"Recipe **{data.name}**, run directory `{data.run_dir}`.",
+        f"Evaluated on the **{m.get('split', '?')}** split: {m.get('items', '?')} question/answer pairs, "
+        f"backend `{m.get('backend', '?')}`.",
+    ]
     references = m.get("references") or {}
     if references:
-        overview.append("References (the answers scored against): "
-                        + ", ".join(f"{v} {k}" for k, v in sorted(references.items())) + ".")
+        overview.append(
+            "References (the answers scored against): "
+            + ", ".join(f"{v} {k}" for k, v in sorted(references.items()))
+            + "."
+        )
     if model:
-        overview.append(f"Student `{model.get('base_model')}`, adapter `{model.get('adapter') or 'none'}`, "
-                        f"images within {model.get('image_min_pixels')}–{model.get('image_max_pixels')} pixels.")
+        overview.append(
+            f"Student `{model.get('base_model')}`, adapter `{model.get('adapter') or 'none'}`, "
+            f"images within {model.get('image_min_pixels')}–{model.get('image_max_pixels')} pixels."
+        )
     sections = [Section("Overview", [Bullets(overview)])]
     if "base" in m["results"] or "tuned" in m["results"]:
         sections.append(Section("Base vs tuned", [headline_table(m), results_table(m)]))
@@ -79,12 +87,26 @@ def build_document(data: ReportData, examples: dict[str, list[dict[str, Any]]], 
     sections.append(curve)
     sections.append(Section("Dataset", [dataset_table(data.dataset)]))
     if examples["regressions"] or examples["gains"]:
-        sections.append(Section("Worst regressions (tuned worse than base)",
-                                [Examples("regressions", examples["regressions"])]))
-        sections.append(Section("Best gains (tuned better than base)", [Examples("gains", examples["gains"])]))
+        sections.append(
+            Section(
+                "Worst regressions (tuned worse than base)",
+                [Examples("regressions", examples["regressions"])],
+            )
+        )
+        sections.append(
+            Section("Best gains (tuned better than base)", [Examples("gains", examples["gains"])])
+        )
     elif data.predictions:
-        sections.append(Section("Regressions and gains", [Paragraph(
-            "None: the base and tuned students scored the same (ANLS and exact match) on every item.")]))
+        sections.append(
+            Section(
+                "Regressions and gains",
+                [
+                    Paragraph(
+                        "None: the base and tuned students scored the same (ANLS and exact match) on every item."
+                    )
+                ],
+            )
+        )
     sections.append(Section("Run", [stages_table(data.manifest)]))
     if notes:
         sections.append(Section("Notes", [Bullets(notes)]))
@@ -97,14 +119,18 @@ def _teacher_section(data: ReportData) -> Section:
     lines = []
     if teach:
         usage = teach.get("usage") or {}
-        lines.append(f"{usage.get('requests', 0)} requests ({usage.get('cached', 0)} from the cache), "
-                     f"{usage.get('input_tokens', 0):,} input and {usage.get('output_tokens', 0):,} output tokens, "
-                     f"${usage.get('cost_usd', 0.0):.4f}, {teach.get('wall_time_s', 0):.1f} s wall time.")
+        lines.append(
+            f"{usage.get('requests', 0)} requests ({usage.get('cached', 0)} from the cache), "
+            f"{usage.get('input_tokens', 0):,} input and {usage.get('output_tokens', 0):,} output tokens, "
+            f"${usage.get('cost_usd', 0.0):.4f}, {teach.get('wall_time_s', 0):.1f} s wall time."
+        )
     summary = data.metrics.get("teacher")
     if summary:
-        lines.append(f"Teacher reference row: the teacher's raw answers on {summary['items']} test items scored "
-                     f"against the reviewed answers; reviewers edited {summary['edited_by_reviewers']} of them "
-                     f"and added {summary['added_by_reviewers']}.")
+        lines.append(
+            f"Teacher reference row: the teacher's raw answers on {summary['items']} test items scored "
+            f"against the reviewed answers; reviewers edited {summary['edited_by_reviewers']} of them "
+            f"and added {summary['added_by_reviewers']}."
+        )
     if lines:
         section.blocks.append(Bullets(lines))
     return section

@@ -19,13 +19,26 @@ def pick_examples(predictions: list[dict[str, Any]], k: int = 5) -> dict[str, li
         b = base.get(item_id)
         if b is None:
             continue
-        change = (t["scores"]["anls"] - b["scores"]["anls"], t["scores"]["exact_match"] - b["scores"]["exact_match"])
+        change = (
+            t["scores"]["anls"] - b["scores"]["anls"],
+            t["scores"]["exact_match"] - b["scores"]["exact_match"],
+        )
         if change == (0, 0):
             continue
-        rows.append({"id": item_id, "category": t.get("category"), "question": t.get("question", ""),
-                     "reference": t.get("reference", ""), "base": b.get("prediction", ""),
-                     "tuned": t.get("prediction", ""), "teacher": (teacher.get(item_id) or {}).get("prediction"),
-                     "image": t.get("image", ""), "anls_change": change[0], "em_change": change[1]})
+        rows.append(
+            {
+                "id": item_id,
+                "category": t.get("category"),
+                "question": t.get("question", ""),
+                "reference": t.get("reference", ""),
+                "base": b.get("prediction", ""),
+                "tuned": t.get("prediction", ""),
+                "teacher": (teacher.get(item_id) or {}).get("prediction"),
+                "image": t.get("image", ""),
+                "anls_change": change[0],
+                "em_change": change[1],
+            }
+        )
     rows.sort(key=lambda r: (r["anls_change"], r["em_change"], r["id"]))
     regressions = [r for r in rows if (r["anls_change"], r["em_change"]) < (0, 0)][:k]
     gains = [r for r in reversed(rows) if (r["anls_change"], r["em_change"]) > (0, 0)][:k]

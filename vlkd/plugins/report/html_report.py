@@ -32,8 +32,15 @@ class ReportFiles:
     notes: list[str]
 
 
-def build_report(run_dir: Path, out_dir: Path, *, metrics_path: Path | None = None, title: str | None = None,
-                 examples: int = 5, thumbnail_px: int = 160) -> ReportFiles:
+def build_report(
+    run_dir: Path,
+    out_dir: Path,
+    *,
+    metrics_path: Path | None = None,
+    title: str | None = None,
+    examples: int = 5,
+    thumbnail_px: int = 160,
+) -> ReportFiles:
     from vlkd.plugins.report.collect import collect
     from vlkd.plugins.report.document import build_document
     from vlkd.plugins.report.examples import pick_examples, thumbnail
@@ -78,8 +85,14 @@ class HtmlReport(StagePlugin):
 
     def run(self, ctx) -> None:
         opts = self.options
-        files = build_report(ctx.run_dir, ctx.output("report"), metrics_path=ctx.input("metrics"), title=opts.title,
-                             examples=opts.examples, thumbnail_px=opts.thumbnail_px)
+        files = build_report(
+            ctx.run_dir,
+            ctx.output("report"),
+            metrics_path=ctx.input("metrics"),
+            title=opts.title,
+            examples=opts.examples,
+            thumbnail_px=opts.thumbnail_px,
+        )
         already_said = set(json.loads(files.metrics.read_text(encoding="utf-8")).get("notes") or [])
         for note in files.notes:
             if note not in already_said:  # the evaluate stage printed its own notes

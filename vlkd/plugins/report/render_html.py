@@ -35,7 +35,9 @@ def _td(cell: str) -> str:
     if _NUMERIC.match(cell) and any(ch.isdigit() for ch in cell):
         cls.append("num")
     if cell.endswith(" pp"):
-        cls.append("pos" if cell.startswith("+") and cell != "+0.0 pp" else "neg" if cell.startswith("-") else "")
+        cls.append(
+            "pos" if cell.startswith("+") and cell != "+0.0 pp" else "neg" if cell.startswith("-") else ""
+        )
     attr = f' class="{" ".join(c for c in cls if c)}"' if any(cls) else ""
     return f"<td{attr}>{html.escape(cell)}</td>"
 
@@ -44,8 +46,10 @@ def _table(t: Table) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in t.header)
     body = "".join("<tr>" + "".join(_td(c) for c in row) + "</tr>" for row in t.rows)
     caption = f"<caption>{html.escape(t.caption)}</caption>" if t.caption else ""
-    return (f'<h3>{html.escape(t.title)}</h3><table id="{html.escape(t.id)}">{caption}<thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>")
+    return (
+        f'<h3>{html.escape(t.title)}</h3><table id="{html.escape(t.id)}">{caption}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table>"
+    )
 
 
 def _examples(block: Examples, thumb: Callable[[str], str | None]) -> str:
@@ -54,19 +58,33 @@ def _examples(block: Examples, thumb: Callable[[str], str | None]) -> str:
     rows = []
     for e in block.items:
         src = thumb(e["image"]) if e.get("image") else None
-        img = f'<img class="thumb" src="{src}" alt="{html.escape(Path(e["image"]).name)}">' if src else "(no image)"
-        teacher = f"<br><small>teacher: {html.escape(e['teacher'])}</small>" if e.get("teacher") is not None else ""
-        rows.append(f"<tr><td>{img}</td><td>{html.escape(e.get('category') or '')}</td>"
-                    f"<td>{html.escape(e['question'])}</td><td>{html.escape(e['reference'])}{teacher}</td>"
-                    f"<td>{html.escape(e['base'])}</td><td>{html.escape(e['tuned'])}</td>"
-                    f'<td class="num">{e["anls_change"]:+.2f}</td></tr>')
-    return (f'<table id="{block.kind}"><thead><tr><th>Image</th><th>Category</th><th>Question</th><th>Reference</th>'
-            f"<th>Base</th><th>Tuned</th><th>ANLS change</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+        img = (
+            f'<img class="thumb" src="{src}" alt="{html.escape(Path(e["image"]).name)}">'
+            if src
+            else "(no image)"
+        )
+        teacher = (
+            f"<br><small>teacher: {html.escape(e['teacher'])}</small>" if e.get("teacher") is not None else ""
+        )
+        rows.append(
+            f"<tr><td>{img}</td><td>{html.escape(e.get('category') or '')}</td>"
+            f"<td>{html.escape(e['question'])}</td><td>{html.escape(e['reference'])}{teacher}</td>"
+            f"<td>{html.escape(e['base'])}</td><td>{html.escape(e['tuned'])}</td>"
+            f'<td class="num">{e["anls_change"]:+.2f}</td></tr>'
+        )
+    return (
+        f'<table id="{block.kind}"><thead><tr><th>Image</th><th>Category</th><th>Question</th><th>Reference</th>'
+        f"<th>Base</th><th>Tuned</th><th>ANLS change</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
-def render_html(title: str, sections: list[Section], out_dir: Path, thumb: Callable[[str], str | None]) -> str:
-    parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
+def render_html(
+    title: str, sections: list[Section], out_dir: Path, thumb: Callable[[str], str | None]
+) -> str:
+    parts = [
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+    ]
     for section in sections:
         parts.append(f"<section><h2>{html.escape(section.title)}</h2>")
         for block in section.blocks:
@@ -78,8 +96,10 @@ def render_html(title: str, sections: list[Section], out_dir: Path, thumb: Calla
                 parts.append(f"<p>{_inline(block.text)}</p>")
             elif isinstance(block, Figure):
                 data = base64.b64encode((out_dir / block.path).read_bytes()).decode("ascii")
-                parts.append(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(block.alt)}">'
-                             f"</figure>")
+                parts.append(
+                    f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(block.alt)}">'
+                    f"</figure>"
+                )
             elif isinstance(block, Examples):
                 parts.append(_examples(block, thumb))
         parts.append("</section>")

@@ -11,8 +11,12 @@ def _escape(cell: str) -> str:
 
 
 def _table(t: Table) -> list[str]:
-    lines = [f"**{t.title}**", "", "| " + " | ".join(t.header) + " |",
-             "|" + "|".join("---" if i < 2 else "---:" for i in range(len(t.header))) + "|"]
+    lines = [
+        f"**{t.title}**",
+        "",
+        "| " + " | ".join(t.header) + " |",
+        "|" + "|".join("---" if i < 2 else "---:" for i in range(len(t.header))) + "|",
+    ]
     lines += ["| " + " | ".join(_escape(c) for c in row) + " |" for row in t.rows]
     if t.caption:
         lines += ["", f"_{t.caption}_"]
@@ -22,11 +26,27 @@ def _table(t: Table) -> list[str]:
 def _examples(block: Examples) -> list[str]:
     if not block.items:
         return ["None."]
-    lines = ["| Category | Question | Reference | Base | Tuned | ANLS change | Image |", "|---|---|---|---|---|---:|---|"]
+    lines = [
+        "| Category | Question | Reference | Base | Tuned | ANLS change | Image |",
+        "|---|---|---|---|---|---:|---|",
+    ]
     for e in block.items:
-        lines.append("| " + " | ".join(_escape(c) for c in (
-            e.get("category") or "", e["question"], e["reference"], e["base"], e["tuned"],
-            f"{e['anls_change']:+.2f}", f"[image]({e['image']})" if e.get("image") else "")) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                _escape(c)
+                for c in (
+                    e.get("category") or "",
+                    e["question"],
+                    e["reference"],
+                    e["base"],
+                    e["tuned"],
+                    f"{e['anls_change']:+.2f}",
+                    f"[image]({e['image']})" if e.get("image") else "",
+                )
+            )
+            + " |"
+        )
     return lines
 
 

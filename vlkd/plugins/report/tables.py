@@ -60,8 +60,13 @@ def _delta(metrics: dict[str, Any], group: str, metric: str) -> dict[str, Any]:
     return part.get(metric) or {}
 
 
-def results_table(metrics: dict[str, Any], metric_names: list[str] | None = None, *, table_id: str = "results",
-                  title: str = "Results by category and metric") -> Table:
+def results_table(
+    metrics: dict[str, Any],
+    metric_names: list[str] | None = None,
+    *,
+    table_id: str = "results",
+    title: str = "Results by category and metric",
+) -> Table:
     labels = {m["name"]: m["label"] for m in metrics["metrics"]}
     names = metric_names or list(labels)
     teacher = "teacher" in metrics["results"]
@@ -75,17 +80,25 @@ def results_table(metrics: dict[str, Any], metric_names: list[str] | None = None
             if not base and not tuned:
                 continue
             delta = _delta(metrics, group, name)
-            row = [label, labels.get(name, name), pct(base.get("value")), pct(tuned.get("value")),
-                   pp(delta.get("value")), ci(delta.get("ci"), signed=True)]
+            row = [
+                label,
+                labels.get(name, name),
+                pct(base.get("value")),
+                pct(tuned.get("value")),
+                pp(delta.get("value")),
+                ci(delta.get("ci"), signed=True),
+            ]
             if teacher:
                 row.append(pct(_cell(metrics, "teacher", group, name).get("value")))
             row.append(str(_shared_n(metrics, group, name)))
             rows.append(row)
     conf = round(metrics.get("bootstrap", {}).get("confidence", 0.95) * 100)
-    caption = (f"Δ in percentage points; {conf}% paired-bootstrap interval "
-               f"({metrics.get('bootstrap', {}).get('samples', 0)} resamples, seed "
-               f"{metrics.get('bootstrap', {}).get('seed', 0)}); n = items the metric is about (all, quantity "
-               f"answers, or not-present questions).")
+    caption = (
+        f"Δ in percentage points; {conf}% paired-bootstrap interval "
+        f"({metrics.get('bootstrap', {}).get('samples', 0)} resamples, seed "
+        f"{metrics.get('bootstrap', {}).get('seed', 0)}); n = items the metric is about (all, quantity "
+        f"answers, or not-present questions)."
+    )
     return Table(table_id, title, header, rows, caption)
 
 
@@ -102,8 +115,12 @@ def _shared_n(metrics: dict[str, Any], group: str, name: str) -> int | str:
 
 
 def headline_table(metrics: dict[str, Any]) -> Table:
-    table = results_table(metrics, [HEADLINE_METRIC], table_id="headline",
-                          title="Base vs tuned student (the seed's table, measured)")
+    table = results_table(
+        metrics,
+        [HEADLINE_METRIC],
+        table_id="headline",
+        title="Base vs tuned student (the seed's table, measured)",
+    )
     table.caption = "Exact match after normalisation on the held-out split. " + table.caption
     return table
 
@@ -114,21 +131,53 @@ def system_ci_table(metrics: dict[str, Any]) -> Table:
     for system in metrics.get("systems", []):
         for name, label in labels.items():
             cell = metrics["results"][system]["overall"].get(name) or {}
-            rows.append([SYSTEM_LABELS.get(system, system), label, pct(cell.get("value")), ci(cell.get("ci")),
-                         str(cell.get("n", ""))])
-    return Table("systems", "Each row overall, with its own interval", ["Row", "Metric", "Value", "95% CI", "n"],
-                 rows)
+            rows.append(
+                [
+                    SYSTEM_LABELS.get(system, system),
+                    label,
+                    pct(cell.get("value")),
+                    ci(cell.get("ci")),
+                    str(cell.get("n", "")),
+                ]
+            )
+    return Table(
+        "systems", "Each row overall, with its own interval", ["Row", "Metric", "Value", "95% CI", "n"], rows
+    )
 
 
 def dataset_table(dataset: dict[str, Any]) -> Table:
-    rows = [[cat, str(c["images"]), str(c["pairs"]), str(c["negatives"]), str(c["train"]), str(c["val"]),
-             str(c["test"])] for cat, c in dataset["categories"].items()]
+    rows = [
+        [
+            cat,
+            str(c["images"]),
+            str(c["pairs"]),
+            str(c["negatives"]),
+            str(c["train"]),
+            str(c["val"]),
+            str(c["test"]),
+        ]
+        for cat, c in dataset["categories"].items()
+    ]
     splits = dataset.get("splits", {})
-    rows.append(["All", str(dataset["images_with_pairs"]), str(dataset["pairs"]), str(dataset["negatives"]),
-                 str(splits.get("train", 0)), str(splits.get("val", 0)), str(splits.get("test", 0))])
+    rows.append(
+        [
+            "All",
+            str(dataset["images_with_pairs"]),
+            str(dataset["pairs"]),
+            str(dataset["negatives"]),
+            str(splits.get("train", 0)),
+            str(splits.get("val", 0)),
+            str(splits.get("test", 0)),
+        ]
+    )
     review = ", ".join(f"{k}: {v}" for k, v in sorted(dataset.get("review", {}).items()))
-    return Table("dataset", "Images and pairs by category and split", ["Category", "Images", "Pairs", "Negatives (不存在)", "Train", "Val", "Test"],
-                 rows, f"{dataset['images']} images in the run; review status: {review or DASH}.")
+    return Table(
+        "dataset",
+        "Images and pairs by category and split",
+        ["Category", "Images", "Pairs", "Negatives (不存在)", "Train", "Val", "Test"],
+        rows,
+        f"{dataset['images']} images in the run; review status: {review or DASH}.",
+    )
 
 
 def stages_table(manifest: dict[str, Any]) -> Table:
@@ -138,11 +187,23 @@ def stages_table(manifest: dict[str, Any]) -> Table:
             continue
         usage = entry.get("usage") or {}
         counts = entry.get("counts") or {}
-        rows.append([name, entry.get("status", ""), _seconds(entry.get("wall_time_s")),
-                     str(counts.get("ok", "")) if counts else "", str(usage.get("requests", "")) if usage else "",
-                     _tokens(usage), f"${usage['cost_usd']:.4f}" if "cost_usd" in usage else ""])
-    return Table("stages", "Stages: time, teacher requests, tokens and cost",
-                 ["Stage", "Status", "Wall time", "Items ok", "Requests", "Tokens in / out", "Cost"], rows)
+        rows.append(
+            [
+                name,
+                entry.get("status", ""),
+                _seconds(entry.get("wall_time_s")),
+                str(counts.get("ok", "")) if counts else "",
+                str(usage.get("requests", "")) if usage else "",
+                _tokens(usage),
+                f"${usage['cost_usd']:.4f}" if "cost_usd" in usage else "",
+            ]
+        )
+    return Table(
+        "stages",
+        "Stages: time, teacher requests, tokens and cost",
+        ["Stage", "Status", "Wall time", "Items ok", "Requests", "Tokens in / out", "Cost"],
+        rows,
+    )
 
 
 def _seconds(value: float | None) -> str:

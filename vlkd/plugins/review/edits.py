@@ -38,8 +38,10 @@ class ReviewFileError(VlkdError):
     def __init__(self, path: str, problems: list[str]):
         self.problems = problems
         shown = problems[:50] + ([f"... and {len(problems) - 50} more"] if len(problems) > 50 else [])
-        super().__init__(f"{path}: {len(problems)} invalid row(s); nothing was applied:\n"
-                         + "\n".join(f"  {p}" for p in shown))
+        super().__init__(
+            f"{path}: {len(problems)} invalid row(s); nothing was applied:\n"
+            + "\n".join(f"  {p}" for p in shown)
+        )
 
 
 class ImageIndex:
@@ -93,7 +95,10 @@ class ImageIndex:
         if path:
             parts = PureWindowsPath(path).parts if "\\" in path else PurePosixPath(path).parts
             if ".." in parts:
-                return None, f"image_path '{path}' contains '..'; name an image of this run (paths in the sheet)"
+                return (
+                    None,
+                    f"image_path '{path}' contains '..'; name an image of this run (paths in the sheet)",
+                )
             file = Path(path) if Path(path).is_absolute() else self.run_dir / path
             found = self.by_path.get(os.path.normpath(file))
             if found is None:
@@ -104,7 +109,10 @@ class ImageIndex:
             if len(ids) == 1:
                 return next(iter(ids)), None
             if len(ids) > 1:
-                return None, f"image '{name}' is ambiguous ({len(ids)} images have that name); fill in image_path"
+                return (
+                    None,
+                    f"image '{name}' is ambiguous ({len(ids)} images have that name); fill in image_path",
+                )
             return None, f"unknown image: '{name}' is not an image of this run"
         return None, "a new row (no pair_id) needs its image: fill in image_path or image"
 
@@ -137,12 +145,20 @@ class ReviewState:
         for pair in self.pairs.values():
             image, image_path = self.images.display(pair["image_id"])
             values = {c: _field(pair, c) for c in EDITABLE}
-            rows.append({"pair_id": pair["id"], "image": image, "image_path": image_path, **values,
-                         "version": row_version(values)})
+            rows.append(
+                {
+                    "pair_id": pair["id"],
+                    "image": image,
+                    "image_path": image_path,
+                    **values,
+                    "version": row_version(values),
+                }
+            )
         return rows
 
-    def apply(self, rows: list[SheetRow], source: str, *, lenient: bool = False,
-              warn: Any = None) -> list[Change]:
+    def apply(
+        self, rows: list[SheetRow], source: str, *, lenient: bool = False, warn: Any = None
+    ) -> list[Change]:
         """Validate all rows, then apply them; raise :class:`ReviewFileError` listing every bad row.
 
         ``lenient`` (an import stored earlier, applied again after the pairs were regenerated):
@@ -172,7 +188,9 @@ class ReviewState:
                         if warn:
                             warn(f"{source}: row {row.row}: pair {pair_id} no longer exists; row not applied")
                         continue
-                    bad(f"unknown pair_id '{pair_id}' (not a pair of this run); leave pair_id empty to add a pair")
+                    bad(
+                        f"unknown pair_id '{pair_id}' (not a pair of this run); leave pair_id empty to add a pair"
+                    )
                     continue
             new = self._parse(row, pair, bad)
             if len(problems) != before:
@@ -185,18 +203,25 @@ class ReviewState:
                 current = {c: _field(pair, c) for c in EDITABLE}
                 if row.get("version") and row.get("version") != row_version(current):
                     if not lenient:
-                        bad(f"pair {pair_id} changed after this sheet was exported (another import); export the "
-                            f"review sheet again and redo this row")
+                        bad(
+                            f"pair {pair_id} changed after this sheet was exported (another import); export the "
+                            f"review sheet again and redo this row"
+                        )
                         continue
                     if warn:  # re-applying a stored import over regenerated pairs: the expert wins
-                        warn(f"{source}: row {row.row}: pair {pair_id} changed since this file was imported; "
-                             f"the expert's row is applied over it")
+                        warn(
+                            f"{source}: row {row.row}: pair {pair_id} changed since this file was imported; "
+                            f"the expert's row is applied over it"
+                        )
                 image_id = pair["image_id"]
                 if row.get("image_path") and row.get("image_path") != self.images.display(image_id)[1]:
                     other_image, why = self.images.find("", row.get("image_path"))
                     if other_image != image_id:
-                        bad(why or f"pair {pair_id} is about image {self.images.display(image_id)[1]}; to ask "
-                                   f"about another image, add a new row (empty pair_id)")
+                        bad(
+                            why
+                            or f"pair {pair_id} is about image {self.images.display(image_id)[1]}; to ask "
+                            f"about another image, add a new row (empty pair_id)"
+                        )
                         continue
             else:
                 image_id, why = self.images.find(row.get("image"), row.get("image_path"))
@@ -232,20 +257,36 @@ class ReviewState:
         if not status:
             status = pair.get("review", "pending") if pair else "approved"
         category = row.get("category") if "category" in row.values else (pair or {}).get("category")
-        return {"question": question, "answer": answer, "category": category or None,
-                "negative": negative in _TRUE if "negative" in row.values else bool((pair or {}).get("negative")),
-                "status": status,
-                "comment": (row.get("comment") if "comment" in row.values else (pair or {}).get("comment")) or None}
+        return {
+            "question": question,
+            "answer": answer,
+            "category": category or None,
+            "negative": negative in _TRUE if "negative" in row.values else bool((pair or {}).get("negative")),
+            "status": status,
+            "comment": (row.get("comment") if "comment" in row.values else (pair or {}).get("comment"))
+            or None,
+        }
 
-    def _commit(self, row: SheetRow, pair: dict[str, Any] | None, new: dict[str, Any], source: str) -> Change | None:
+    def _commit(
+        self, row: SheetRow, pair: dict[str, Any] | None, new: dict[str, Any], source: str
+    ) -> Change | None:
         if pair is None:
             pair_id = QARecord.make_id(new["image_id"], new["question"])
-            record = {"id": pair_id, "image_id": new["image_id"], "question": new["question"],
-                      "answer": new["answer"], "category": new["category"], "negative": new["negative"],
-                      "provenance": {"plugin": "review", "model": "expert", "source": Path(source).name},
-                      "review": new["status"], "comment": new["comment"]}
+            record = {
+                "id": pair_id,
+                "image_id": new["image_id"],
+                "question": new["question"],
+                "answer": new["answer"],
+                "category": new["category"],
+                "negative": new["negative"],
+                "provenance": {"plugin": "review", "model": "expert", "source": Path(source).name},
+                "review": new["status"],
+                "comment": new["comment"],
+            }
             self.pairs[pair_id] = record
-            change = Change(pair_id, "add", {}, {k: record[k] for k in ("image_id", *_RECORD_FIELDS)}, row.row, source)
+            change = Change(
+                pair_id, "add", {}, {k: record[k] for k in ("image_id", *_RECORD_FIELDS)}, row.row, source
+            )
             self.changes.append(change)
             return change
         for key in ("question", "answer"):  # the sheet strips cells; surrounding blanks are no edit
@@ -255,8 +296,14 @@ class ReviewState:
         text_changed = new["question"] != pair["question"] or new["answer"] != pair["answer"]
         if text_changed and status in ("pending", "approved"):
             status = "edited"
-        after = {"question": new["question"], "answer": new["answer"], "category": new["category"],
-                 "negative": new["negative"], "review": status, "comment": new["comment"]}
+        after = {
+            "question": new["question"],
+            "answer": new["answer"],
+            "category": new["category"],
+            "negative": new["negative"],
+            "review": status,
+            "comment": new["comment"],
+        }
         diff_before = {k: pair.get(k) for k, v in after.items() if pair.get(k) != v}
         if not diff_before:
             return None
@@ -270,7 +317,9 @@ class ReviewState:
         for pair in self.pairs.values():
             if pair.get("review", "pending") == "pending":
                 pair["review"] = "approved"
-                self.changes.append(Change(pair["id"], "auto_approve", {"review": "pending"}, {"review": "approved"}))
+                self.changes.append(
+                    Change(pair["id"], "auto_approve", {"review": "pending"}, {"review": "approved"})
+                )
                 n += 1
         return n
 

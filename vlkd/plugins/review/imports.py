@@ -40,16 +40,19 @@ def stored_imports(run_dir: Path) -> list[Path]:
     return [base / entry["file"] for entry in read_jsonl(base / INDEX)]
 
 
-def load_state(run_dir: Path, pairs_file: Path, images_file: Path | None,
-               warn: Callable[[str], None] | None = None) -> ReviewState:
+def load_state(
+    run_dir: Path, pairs_file: Path, images_file: Path | None, warn: Callable[[str], None] | None = None
+) -> ReviewState:
     """The review state: the input pairs with every stored import applied."""
     pairs = {p["id"]: p for p in read_jsonl(pairs_file)}
     images = list(read_jsonl(images_file)) if images_file is not None else []
     state = ReviewState(pairs, ImageIndex(images, run_dir))
     for path in stored_imports(run_dir):
         if not path.is_file():
-            raise StageError(f"{path}: an imported review file is missing; restore it, or delete its line "
-                             f"from {run_dir / IMPORTS_DIR / INDEX} to drop that import")
+            raise StageError(
+                f"{path}: an imported review file is missing; restore it, or delete its line "
+                f"from {run_dir / IMPORTS_DIR / INDEX} to drop that import"
+            )
         state.apply(read_sheet(path), str(path), lenient=True, warn=warn)
     return state
 
@@ -58,7 +61,9 @@ def stage_inputs(run_dir: Path, manifest: dict[str, Any]) -> tuple[Path, Path | 
     """(pairs, images) the review stage of this run reads, from the manifest's stage order."""
     stages = list(manifest.get("stages", {}))
     if STAGE not in stages:
-        raise VlkdError(f"{run_dir}: the run's recipe has no review stage; add 'review: {{plugin: spreadsheet}}'")
+        raise VlkdError(
+            f"{run_dir}: the run's recipe has no review stage; add 'review: {{plugin: spreadsheet}}'"
+        )
     found: dict[str, str] = {}
     for name in stages[: stages.index(STAGE)]:
         for artifact in KINDS_BY_NAME[name].produces:
@@ -67,8 +72,10 @@ def stage_inputs(run_dir: Path, manifest: dict[str, Any]) -> tuple[Path, Path | 
         raise VlkdError(f"{run_dir}: no stage before review makes pairs")
     pairs = run_dir / found["pairs"] / ARTIFACT_PATHS["pairs"]
     if not pairs.is_file():
-        raise VlkdError(f"{pairs} does not exist yet; run the recipe up to the review stage first "
-                        f"(vlkd run RECIPE --to review)")
+        raise VlkdError(
+            f"{pairs} does not exist yet; run the recipe up to the review stage first "
+            f"(vlkd run RECIPE --to review)"
+        )
     images = run_dir / found["images"] / ARTIFACT_PATHS["images"] if "images" in found else None
     return pairs, images if images is not None and images.is_file() else None
 
@@ -91,9 +98,14 @@ def import_review_file(run_dir: Path, file: Path) -> dict[str, Any]:
         stored = base / f"{number:04d}-{file.name}"
         shutil.copy2(file, stored)
         summary = {
-            "file": stored.name, "original": str(file.resolve()), "sha256": file_sha256(stored),
-            "imported": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "changes": len(changes),
-            "edited": sum(c.action == "edit" and ("question" in c.after or "answer" in c.after) for c in changes),
+            "file": stored.name,
+            "original": str(file.resolve()),
+            "sha256": file_sha256(stored),
+            "imported": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "changes": len(changes),
+            "edited": sum(
+                c.action == "edit" and ("question" in c.after or "answer" in c.after) for c in changes
+            ),
             "added": sum(c.action == "add" for c in changes),
         }
         with JsonlAppender(base / INDEX) as index:

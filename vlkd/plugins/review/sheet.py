@@ -20,7 +20,15 @@ from pathlib import Path
 from vlkd.core.errors import VlkdError
 
 COLUMNS: tuple[str, ...] = (
-    "pair_id", "image", "image_path", "question", "answer", "category", "negative", "status", "comment",
+    "pair_id",
+    "image",
+    "image_path",
+    "question",
+    "answer",
+    "category",
+    "negative",
+    "status",
+    "comment",
     "version",
 )
 #: columns a file must have to be imported (the others may be left out)
@@ -119,8 +127,10 @@ def read_sheet(path: Path) -> list[SheetRow]:
     names = [h.strip().lower() for h in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
-        raise VlkdError(f"{path}:row 1: missing column(s) {', '.join(missing)}; the header must keep the "
-                        f"exported columns: {', '.join(COLUMNS)}")
+        raise VlkdError(
+            f"{path}:row 1: missing column(s) {', '.join(missing)}; the header must keep the "
+            f"exported columns: {', '.join(COLUMNS)}"
+        )
     seen: set[str] = set()
     for name in names:
         if name in COLUMNS and name in seen:
@@ -128,8 +138,11 @@ def read_sheet(path: Path) -> list[SheetRow]:
         seen.add(name)
     out = []
     for row_no, cells in rows:
-        values = {name: cell_text(cells[i]).strip() if i < len(cells) else ""
-                  for i, name in enumerate(names) if name in COLUMNS}
+        values = {
+            name: cell_text(cells[i]).strip() if i < len(cells) else ""
+            for i, name in enumerate(names)
+            if name in COLUMNS
+        }
         if any(values.values()):
             out.append(SheetRow(row_no, values))
     return out
@@ -142,8 +155,10 @@ def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
             header = next(reader, [])
             return header, [(i, cells) for i, cells in enumerate(reader, 2)]
     except UnicodeDecodeError as exc:
-        raise VlkdError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as "
-                        f"'CSV UTF-8' or import the .xlsx file instead") from None
+        raise VlkdError(
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as "
+            f"'CSV UTF-8' or import the .xlsx file instead"
+        ) from None
     except csv.Error as exc:
         raise VlkdError(f"{path}: not a readable CSV file ({exc})") from None
 

@@ -30,11 +30,18 @@ from vlkd.plugins.review.sheet import read_sheet, write_csv, write_xlsx
 
 
 class SpreadsheetOptions(PluginOptions):
-    exports: list[Literal["csv", "xlsx"]] = Field(["csv", "xlsx"], description="Sheets written for the experts")
-    edits: RecipePath | None = Field(None, description="A reviewed sheet (.csv/.xlsx) to apply on every run; "
-                                                       "changing it re-runs review and the stages after it")
+    exports: list[Literal["csv", "xlsx"]] = Field(
+        ["csv", "xlsx"], description="Sheets written for the experts"
+    )
+    edits: RecipePath | None = Field(
+        None,
+        description="A reviewed sheet (.csv/.xlsx) to apply on every run; "
+        "changing it re-runs review and the stages after it",
+    )
     require_approval: bool = Field(False, description="Only approved or edited pairs go on to the dataset")
-    auto_approve: bool = Field(False, description="Approve every pair still pending (demos, trusted teachers)")
+    auto_approve: bool = Field(
+        False, description="Approve every pair still pending (demos, trusted teachers)"
+    )
 
 
 class SpreadsheetReview(StagePlugin):
@@ -76,18 +83,31 @@ class SpreadsheetReview(StagePlugin):
             write_xlsx(ctx.dir / "review.xlsx", rows)
         counts = state.status_counts()
         ctx.counts.ok = len(kept)
-        ctx.facts.update({"status": counts, "kept": len(kept), "changes": len(state.changes),
-                          "imports": [p.name for p in imports], "auto_approved": approved})
+        ctx.facts.update(
+            {
+                "status": counts,
+                "kept": len(kept),
+                "changes": len(state.changes),
+                "imports": [p.name for p in imports],
+                "auto_approved": approved,
+            }
+        )
         sheet = ctx.dir / ("review.xlsx" if "xlsx" in opts.exports else "review.csv")
         how = f"vlkd review import {ctx.run_dir} FILE"
-        ctx.info(f"{len(pairs)} pairs ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}); "
-                 f"{len(kept)} go on; sheet for the experts: {sheet}")
+        ctx.info(
+            f"{len(pairs)} pairs ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}); "
+            f"{len(kept)} go on; sheet for the experts: {sheet}"
+        )
         if not kept:
-            raise StageError(f"no pair goes on to the dataset ({', '.join(f'{k} {v}' for k, v in counts.items())}"
-                             f"{'; require_approval is on' if opts.require_approval else ''}). Have {sheet} "
-                             f"reviewed, then run: {how}, and run the recipe again")
+            raise StageError(
+                f"no pair goes on to the dataset ({', '.join(f'{k} {v}' for k, v in counts.items())}"
+                f"{'; require_approval is on' if opts.require_approval else ''}). Have {sheet} "
+                f"reviewed, then run: {how}, and run the recipe again"
+            )
         if counts.get("pending") and opts.require_approval:
-            ctx.warn(f"{counts['pending']} pairs await review and are left out; import the reviewed sheet "
-                     f"with: {how}")
+            ctx.warn(
+                f"{counts['pending']} pairs await review and are left out; import the reviewed sheet "
+                f"with: {how}"
+            )
         if not state.changes and not (ctx.run_dir / IMPORTS_DIR).exists():
             ctx.info(f"no expert edits yet; when the sheet comes back: {how}")

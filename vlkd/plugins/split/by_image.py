@@ -85,14 +85,20 @@ class ByImageSplit(StagePlugin):
         write_jsonl_atomic(ctx.output("pairs"), pairs)
         pair_counts = Counter(p["split"] for p in pairs)
         ctx.counts.ok = len(pairs)
-        ctx.facts.update({
-            "images": {s: images_per_split.get(s, 0) for s in SPLITS},
-            "pairs": {s: pair_counts.get(s, 0) for s in SPLITS},
-            "images_per_category": {c: {s: n.get(s, 0) for s in SPLITS} for c, n in sorted(per_category.items())},
-        })
+        ctx.facts.update(
+            {
+                "images": {s: images_per_split.get(s, 0) for s in SPLITS},
+                "pairs": {s: pair_counts.get(s, 0) for s in SPLITS},
+                "images_per_category": {
+                    c: {s: n.get(s, 0) for s in SPLITS} for c, n in sorted(per_category.items())
+                },
+            }
+        )
         for category, n in sorted(per_category.items()):
             for split in ("val", "test"):
                 if getattr(opts, split) > 0 and n.get(split, 0) == 0 and sum(n.values()) >= 3:
-                    ctx.warn(f"category '{category}' has {sum(n.values())} images and none in {split}; "
-                             f"its {split} score will be missing (more images fix this; the split stays stable)")
+                    ctx.warn(
+                        f"category '{category}' has {sum(n.values())} images and none in {split}; "
+                        f"its {split} score will be missing (more images fix this; the split stays stable)"
+                    )
         ctx.info(f"{len(by_image)} images: " + ", ".join(f"{s} {images_per_split.get(s, 0)}" for s in SPLITS))

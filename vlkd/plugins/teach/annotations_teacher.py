@@ -26,7 +26,17 @@ if TYPE_CHECKING:
     from vlkd.core.context import StageContext
     from vlkd.core.records import ImageRecord
 
-IMAGE_COLUMNS = ("图像名称", "image", "image_name", "image_path", "file", "filename", "path", "image_id", "图片")
+IMAGE_COLUMNS = (
+    "图像名称",
+    "image",
+    "image_name",
+    "image_path",
+    "file",
+    "filename",
+    "path",
+    "image_id",
+    "图片",
+)
 QUESTION_COLUMNS = ("问题", "question", "q", "prompt")
 ANSWER_COLUMNS = ("答案", "answer", "a", "response")
 
@@ -36,8 +46,12 @@ class AnnotationsOptions(TeacherOptions):
     image_column: str | None = Field(default=None, description="column naming the image [default: found]")
     question_column: str | None = Field(default=None, description="question column [default: found]")
     answer_column: str | None = Field(default=None, description="answer column [default: found]")
-    concurrency: int = Field(default=1, ge=1, json_schema_extra={"fingerprint": False},
-                             description="unused: reading a file needs no concurrency")
+    concurrency: int = Field(
+        default=1,
+        ge=1,
+        json_schema_extra={"fingerprint": False},
+        description="unused: reading a file needs no concurrency",
+    )
 
 
 def _read_text(path: Path) -> str:
@@ -59,8 +73,10 @@ def _pick(columns: list[str], wanted: str | None, choices: tuple[str, ...], what
     for choice in choices:
         if choice in low:
             return low[choice]
-    raise StageError(f"{path}: cannot tell which column holds the {what} (columns: {', '.join(columns)}); "
-                     f"set teach.{what}_column")
+    raise StageError(
+        f"{path}: cannot tell which column holds the {what} (columns: {', '.join(columns)}); "
+        f"set teach.{what}_column"
+    )
 
 
 def read_rows(path: Path, opts: AnnotationsOptions) -> list[tuple[int, str, str, str]]:
@@ -128,8 +144,10 @@ class AnnotationsTeacher(Teacher):
             else:
                 self.pairs[image_id].append({"question": q, "answer": a})
         if unmatched:
-            ctx.warn(f"{self.options.path}: {len(unmatched)} rows name no ingested image, e.g. "
-                     + "; ".join(unmatched[:3]))
+            ctx.warn(
+                f"{self.options.path}: {len(unmatched)} rows name no ingested image, e.g. "
+                + "; ".join(unmatched[:3])
+            )
             ctx.facts["annotations_unmatched"] = len(unmatched)
             ctx.facts["annotations_unmatched_examples"] = unmatched[:20]
 

@@ -16,8 +16,9 @@ TOOL_NAME = "record_pairs"
 
 class AnthropicOptions(APITeacherOptions):
     model: str = Field(default="claude-sonnet-4-6", description="Claude model name")
-    temperature: float | None = Field(default=None, ge=0, le=1,
-                                      description="sampling temperature (0..1) [default: the model's]")
+    temperature: float | None = Field(
+        default=None, ge=0, le=1, description="sampling temperature (0..1) [default: the model's]"
+    )
 
 
 class AnthropicTeacher(APITeacher):
@@ -51,21 +52,38 @@ class AnthropicTeacher(APITeacher):
     def make_client(self, key: str) -> Any:
         import anthropic
 
-        return anthropic.AsyncAnthropic(api_key=key, base_url=self.options.base_url, timeout=self.options.timeout,
-                                        max_retries=0)
+        return anthropic.AsyncAnthropic(
+            api_key=key, base_url=self.options.base_url, timeout=self.options.timeout, max_retries=0
+        )
 
     def request_body(self, request: TeachRequest) -> dict[str, Any]:
-        content: list[dict[str, Any]] = [{"type": "image", "source": {
-            "type": "base64", "media_type": request.mime, "data": base64.b64encode(request.image_bytes).decode()}}]
+        content: list[dict[str, Any]] = [
+            {
+                "type": "image",
+                "source": {
+                    "type": "base64",
+                    "media_type": request.mime,
+                    "data": base64.b64encode(request.image_bytes).decode(),
+                },
+            }
+        ]
         if request.user:
             content.append({"type": "text", "text": request.user})
-        body: dict[str, Any] = {"model": self.options.model, "max_tokens": self.options.max_tokens,
-                                "messages": [{"role": "user", "content": content}]}
+        body: dict[str, Any] = {
+            "model": self.options.model,
+            "max_tokens": self.options.max_tokens,
+            "messages": [{"role": "user", "content": content}],
+        }
         if request.system:
             body["system"] = request.system
         if request.output == "json" and request.schema is not None:
-            body["tools"] = [{"name": TOOL_NAME, "description": "Record the question/answer pairs about the image",
-                              "input_schema": request.schema}]
+            body["tools"] = [
+                {
+                    "name": TOOL_NAME,
+                    "description": "Record the question/answer pairs about the image",
+                    "input_schema": request.schema,
+                }
+            ]
             body["tool_choice"] = {"type": "tool", "name": TOOL_NAME}
         return body
 
@@ -82,6 +100,11 @@ class AnthropicTeacher(APITeacher):
             raise self.sdk_error(exc, anthropic) from None
         text = "".join(b.text for b in msg.content if b.type == "text")
         data = next((b.input for b in msg.content if b.type == "tool_use"), None)
-        return TeachResponse(text=text, data=data, model=msg.model, input_tokens=msg.usage.input_tokens,
-                             output_tokens=msg.usage.output_tokens,
-                             extra={"stop_reason": msg.stop_reason, "truncated": msg.stop_reason == "max_tokens"})
+        return TeachResponse(
+            text=text,
+            data=data,
+            model=msg.model,
+            input_tokens=msg.usage.input_tokens,
+            output_tokens=msg.usage.output_tokens,
+            extra={"stop_reason": msg.stop_reason, "truncated": msg.stop_reason == "max_tokens"},
+        )

@@ -43,8 +43,10 @@ class APITeacher(Teacher):
         key = self.resolved_key()
         if not key:
             if self.options.base_url is None:
-                raise StageError(f"teacher '{self.options.plugin}' has no API key: set {self.key_env}, "
-                                 f"or teach.api_key: ${{env:NAME}} naming the variable that holds it")
+                raise StageError(
+                    f"teacher '{self.options.plugin}' has no API key: set {self.key_env}, "
+                    f"or teach.api_key: ${{env:NAME}} naming the variable that holds it"
+                )
             key = "EMPTY"  # vLLM, SGLang, Ollama without --api-key accept anything
         if self.options.ocr_context:
             import importlib.util
@@ -75,15 +77,23 @@ class APITeacher(Teacher):
             body = exc.body if isinstance(exc.body, dict) else {}
             inner = body.get("error") if isinstance(body.get("error"), dict) else body
             message = inner.get("message") or exc.message
-            return http_error(exc.status_code, str(message), headers=dict(exc.response.headers),
-                              model=self.options.model, url=url, key_env=self.key_env, code=inner.get("code"))
+            return http_error(
+                exc.status_code,
+                str(message),
+                headers=dict(exc.response.headers),
+                model=self.options.model,
+                url=url,
+                key_env=self.key_env,
+                code=inner.get("code"),
+            )
         refused = _connection_failure(exc)
         if isinstance(exc, sdk.APITimeoutError) and refused is None:
             return TransientError(f"no answer from {url} within {self.options.timeout:g} s", kind="timeout")
         if isinstance(exc, sdk.APIConnectionError):  # APITimeoutError included, when it is really one
             cause = refused or exc.__cause__ or exc
-            return TransientError(f"connection to {url} failed: {type(cause).__name__}: {cause}",
-                                  kind="connection")
+            return TransientError(
+                f"connection to {url} failed: {type(cause).__name__}: {cause}", kind="connection"
+            )
         raise exc
 
 

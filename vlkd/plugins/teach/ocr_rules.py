@@ -21,8 +21,10 @@ _CJK_RUNS = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff（）()·/、0-9]+")
 _LATIN_RUNS = re.compile(r"[A-Za-z][A-Za-z0-9 .#/&'-]*")
 _SEGMENT_SPLIT = re.compile(r"\s*[丨|｜]\s*")
 _KEY_VALUE = re.compile(r"^(?P<key>[^:：]{1,24}?)\s*[:：]\s*(?P<value>.+)$")
-_WARNING = re.compile(r"^(?P<kw>警告|注意|危险|小心|提示|warning|caution|danger|note|notice)\b\s*[:：!！]?\s*(?P<rest>.*)$",
-                      re.I)
+_WARNING = re.compile(
+    r"^(?P<kw>警告|注意|危险|小心|提示|warning|caution|danger|note|notice)\b\s*[:：!！]?\s*(?P<rest>.*)$",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,9 @@ FIELDS = (
     Field("拧紧力矩", "tightening torque", re.compile(r"力矩|扭矩|torque|n\s*·?\s*m\b|nm\b", re.I)),
     Field("压力", "pressure", re.compile(r"压力|胎压|气压|pressure|kpa|\bbar\b|psi", re.I)),
     Field("加注容量", "fill capacity", re.compile(r"容量|加注量|capacity|\d\s*(l|升|ml)\b", re.I)),
-    Field("保养间隔", "service interval", re.compile(r"间隔|周期|interval|\d\s*(km|公里)|个月|months?", re.I)),
+    Field(
+        "保养间隔", "service interval", re.compile(r"间隔|周期|interval|\d\s*(km|公里)|个月|months?", re.I)
+    ),
     Field("日期", "date", re.compile(r"日期|date|\d{4}[-/.年]\d{1,2}", re.I)),
     Field("适用车型", "vehicle model", re.compile(r"车型|型号|model", re.I)),
     Field("额定电压", "rated voltage", re.compile(r"电压|voltage|\d\s*v\b", re.I)),
@@ -76,7 +80,8 @@ class Questions:
     def warning(self, keyword: str) -> str:
         if self.lang == "zh":
             return {"注意": "图中的注意事项是什么?", "提示": "图中的提示内容是什么?"}.get(
-                keyword, f"图中的{keyword}内容是什么?")
+                keyword, f"图中的{keyword}内容是什么?"
+            )
         return f"What does the {keyword.lower()} in the image say?"
 
     def negative(self, f: Field) -> str:
@@ -103,11 +108,20 @@ def _tables(lines: list[list[TextBox]]) -> list[tuple[int, int]]:
 
 def _aligned(header: list[TextBox], row: list[TextBox]) -> bool:
     tol = max(24.0, 1.5 * max(b.height for b in header))
-    return all(abs(h.x0 - r.x0) <= tol or (r.x0 < h.x1 and r.x1 > h.x0) for h, r in zip(header, row, strict=True))
+    return all(
+        abs(h.x0 - r.x0) <= tol or (r.x0 < h.x1 and r.x1 > h.x0) for h, r in zip(header, row, strict=True)
+    )
 
 
-def extract_pairs(lines: list[list[TextBox]], *, lang: str, negative_answer: str, negative_ratio: float,
-                  seed: str, max_pairs: int = 40) -> list[dict[str, object]]:
+def extract_pairs(
+    lines: list[list[TextBox]],
+    *,
+    lang: str,
+    negative_answer: str,
+    negative_ratio: float,
+    seed: str,
+    max_pairs: int = 40,
+) -> list[dict[str, object]]:
     """Extractive pairs from OCR lines, plus negatives about absent fields (about ``negative_ratio`` of all)."""
     if lang == "auto":
         lang = "zh" if any(_CJK.search(b.text) for line in lines for b in line) else "en"
@@ -127,7 +141,7 @@ def extract_pairs(lines: list[list[TextBox]], *, lang: str, negative_answer: str
         add(q.title(), lines[0][0].text)
     for a, b in tables:
         header = [pick_language(c.text, lang) for c in lines[a]]
-        for row in lines[a + 1:b]:
+        for row in lines[a + 1 : b]:
             cells = [c.text for c in row]
             named = [i for i in (0, 1) if i < len(cells) and _CJK.search(cells[i])] if lang == "zh" else []
             key_col = named[0] if named else 0
@@ -154,6 +168,6 @@ def extract_pairs(lines: list[list[TextBox]], *, lang: str, negative_answer: str
     text = "\n".join(line_text(line) for line in lines)
     absent = [f for f in FIELDS if not f.present.search(text)]
     absent.sort(key=lambda f: hashlib.sha256((seed + f.en).encode()).hexdigest())
-    for f in absent[:negatives_wanted(len(pairs), negative_ratio)]:
+    for f in absent[: negatives_wanted(len(pairs), negative_ratio)]:
         pairs.append({"question": q.negative(f), "answer": negative_answer, "negative": True})
     return pairs

@@ -10,10 +10,17 @@ from vlkd.core.teach import Teacher, TeacherOptions, TeachRequest, TeachResponse
 
 
 class OCROptions(TeacherOptions):
-    concurrency: int = Field(default=1, ge=1, le=64, json_schema_extra={"fingerprint": False},
-                             description="images read at once (OCR already uses every core)")
+    concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        json_schema_extra={"fingerprint": False},
+        description="images read at once (OCR already uses every core)",
+    )
     language: Literal["auto", "zh", "en"] = Field(
-        default="auto", description="language of the questions (auto: Chinese when the image has Chinese text)")
+        default="auto",
+        description="language of the questions (auto: Chinese when the image has Chinese text)",
+    )
     min_score: float = Field(default=0.5, ge=0, le=1, description="drop OCR text read with less confidence")
     max_pairs: int = Field(default=40, ge=1, description="most pairs per image")
 
@@ -29,8 +36,14 @@ class OCRTeacher(Teacher):
 
     def generation_params(self) -> dict[str, Any]:
         o = self.options
-        return {"language": o.language, "min_score": o.min_score, "max_pairs": o.max_pairs,
-                "negative_ratio": o.negative_ratio, "negative_answer": o.negative_answer, "rules": 1}
+        return {
+            "language": o.language,
+            "min_score": o.min_score,
+            "max_pairs": o.max_pairs,
+            "negative_ratio": o.negative_ratio,
+            "negative_answer": o.negative_answer,
+            "rules": 1,
+        }
 
     def estimate_tokens(self, request: TeachRequest) -> tuple[int, int]:
         return 0, 0
@@ -41,7 +54,13 @@ class OCRTeacher(Teacher):
 
         lines = group_lines(read_boxes(request.image_bytes, self.options.min_score))
         ratio = self.options.negative_ratio if self.options.negative_ratio is not None else 0.2
-        pairs = extract_pairs(lines, lang=self.options.language, negative_answer=self.options.negative_answer,
-                              negative_ratio=ratio, seed=request.image.id, max_pairs=self.options.max_pairs)
+        pairs = extract_pairs(
+            lines,
+            lang=self.options.language,
+            negative_answer=self.options.negative_answer,
+            negative_ratio=ratio,
+            seed=request.image.id,
+            max_pairs=self.options.max_pairs,
+        )
         text = "\n".join(line_text(line) for line in lines)
         return TeachResponse(text=text, pairs=pairs, model="rapidocr-ppocrv4")

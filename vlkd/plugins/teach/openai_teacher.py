@@ -15,14 +15,20 @@ class OpenAIOptions(APITeacherOptions):
     model: str = Field(default="gpt-4o", description="model name (what the server calls it)")
     detail: Literal["auto", "low", "high"] = Field(default="auto", description="image detail level")
     headers: dict[str, SecretStr] = Field(
-        default_factory=dict, json_schema_extra={"fingerprint": False},
-        description="extra HTTP headers (e.g. Azure's api-key: ${env:AZURE_KEY}); secret, never written out")
-    query: dict[str, str] = Field(default_factory=dict, description="extra URL query (e.g. Azure api-version)")
+        default_factory=dict,
+        json_schema_extra={"fingerprint": False},
+        description="extra HTTP headers (e.g. Azure's api-key: ${env:AZURE_KEY}); secret, never written out",
+    )
+    query: dict[str, str] = Field(
+        default_factory=dict, description="extra URL query (e.g. Azure api-version)"
+    )
     http_backend: Literal["httpx", "aiohttp"] = Field(
-        default="aiohttp", json_schema_extra={"fingerprint": False},
+        default="aiohttp",
+        json_schema_extra={"fingerprint": False},
         description="the SDK's HTTP client: aiohttp (less CPU per call: 92% of the ideal throughput at "
-                    "concurrency 32 against httpx's 86%) or "
-                    "httpx (the SDK's own default)")
+        "concurrency 32 against httpx's 86%) or "
+        "httpx (the SDK's own default)",
+    )
 
 
 class OpenAITeacher(APITeacher):
@@ -57,9 +63,15 @@ class OpenAITeacher(APITeacher):
 
         http_client = openai.DefaultAioHttpClient() if self.options.http_backend == "aiohttp" else None
         headers = {k: v.get_secret_value() for k, v in self.options.headers.items()}
-        return openai.AsyncOpenAI(api_key=key, base_url=self.options.base_url, timeout=self.options.timeout,
-                                  max_retries=0, default_headers=headers or None,
-                                  default_query=self.options.query or None, http_client=http_client)
+        return openai.AsyncOpenAI(
+            api_key=key,
+            base_url=self.options.base_url,
+            timeout=self.options.timeout,
+            max_retries=0,
+            default_headers=headers or None,
+            default_query=self.options.query or None,
+            http_client=http_client,
+        )
 
     def request_body(self, request: TeachRequest) -> dict[str, Any]:
         url = f"data:{request.mime};base64,{base64.b64encode(request.image_bytes).decode()}"
@@ -71,13 +83,18 @@ class OpenAITeacher(APITeacher):
         if request.system:
             messages.append({"role": "system", "content": request.system})
         messages.append({"role": "user", "content": content})
-        body: dict[str, Any] = {"model": self.options.model, "messages": messages,
-                                "max_tokens": self.options.max_tokens}
+        body: dict[str, Any] = {
+            "model": self.options.model,
+            "messages": messages,
+            "max_tokens": self.options.max_tokens,
+        }
         if self.options.temperature is not None:
             body["temperature"] = self.options.temperature
         if request.output == "json" and request.schema is not None:
-            body["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": "qa_pairs", "strict": True, "schema": request.schema}}
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "qa_pairs", "strict": True, "schema": request.schema},
+            }
         return body
 
     async def respond(self, request: TeachRequest) -> TeachResponse:
@@ -94,8 +111,13 @@ class OpenAITeacher(APITeacher):
         choice = resp.choices[0] if resp.choices else None
         text = (choice.message.content or "") if choice is not None else ""
         usage = resp.usage
-        return TeachResponse(text=text, model=resp.model,
-                             input_tokens=usage.prompt_tokens if usage else 0,
-                             output_tokens=usage.completion_tokens if usage else 0,
-                             extra={"finish_reason": choice.finish_reason if choice else None,
-                                    "truncated": choice is not None and choice.finish_reason == "length"})
+        return TeachResponse(
+            text=text,
+            model=resp.model,
+            input_tokens=usage.prompt_tokens if usage else 0,
+            output_tokens=usage.completion_tokens if usage else 0,
+            extra={
+                "finish_reason": choice.finish_reason if choice else None,
+                "truncated": choice is not None and choice.finish_reason == "length",
+            },
+        )

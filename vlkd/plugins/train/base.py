@@ -68,15 +68,24 @@ class LoraTrainer(StagePlugin):
         data = load_dataset_dir(o.dataset or ctx.input("dataset"))
         base_dir = ctx.run.recipe_path.parent if ctx.run.recipe_path else None
         student = resolve_student(o.student, ctx.run_dir, base_dir)
-        ctx.facts.update(preflight(data, cutoff_len=o.cutoff_len, min_pixels=o.image_min_pixels,
-                                   max_pixels=o.image_max_pixels, tokenizer=local_tokenizer(student),
-                                   warn=ctx.warn))
+        ctx.facts.update(
+            preflight(
+                data,
+                cutoff_len=o.cutoff_len,
+                min_pixels=o.image_min_pixels,
+                max_pixels=o.image_max_pixels,
+                tokenizer=local_tokenizer(student),
+                warn=ctx.warn,
+            )
+        )
         check_targets(student, o.lora_target)
         output_dir = ctx.dir / "output"
         resume = last_checkpoint(output_dir) if ctx.resumed else None
         if resume:
             ctx.info(f"resuming from {resume}")
-        ctx.facts.update({"student": student, "precision": precision.name, "device": "cuda" if hardware.cuda else "cpu"})
+        ctx.facts.update(
+            {"student": student, "precision": precision.name, "device": "cuda" if hardware.cuda else "cpu"}
+        )
         return TrainPlan(student, data, precision, hardware, output_dir, ctx.output("model"), resume)
 
     def check_installation(self, hardware: Hardware) -> None:
@@ -93,10 +102,16 @@ class LoraTrainer(StagePlugin):
 
             raise StageError(f"training finished but wrote no adapter into {adapter}")
         o = self.options
-        card = {"trainer": self.trainer_name, "base_model": plan.student, "adapter": "adapter",
-                "template": "qwen2_vl", "image_min_pixels": o.image_min_pixels,
-                "image_max_pixels": o.image_max_pixels, "cutoff_len": o.cutoff_len,
-                "log": str(plan.trainer_log)}
+        card = {
+            "trainer": self.trainer_name,
+            "base_model": plan.student,
+            "adapter": "adapter",
+            "template": "qwen2_vl",
+            "image_min_pixels": o.image_min_pixels,
+            "image_max_pixels": o.image_max_pixels,
+            "cutoff_len": o.cutoff_len,
+            "log": str(plan.trainer_log),
+        }
         if (plan.model_dir / "merged" / "config.json").is_file():
             card["merged"] = "merged"
         write_json_atomic(plan.model_dir / MODEL_CARD, card)
@@ -109,8 +124,12 @@ def last_checkpoint(output_dir: Path) -> str | None:
     found = []
     for child in output_dir.iterdir():
         name = child.name
-        if child.is_dir() and name.startswith("checkpoint-") and name[11:].isdigit() \
-                and (child / "trainer_state.json").is_file():
+        if (
+            child.is_dir()
+            and name.startswith("checkpoint-")
+            and name[11:].isdigit()
+            and (child / "trainer_state.json").is_file()
+        ):
             found.append((int(name[11:]), child))
     return str(max(found)[1]) if found else None
 

@@ -18,9 +18,15 @@ from vlkd.core.jsonl import read_json
 
 IMAGE_TAG = "<image>"
 #: LLaMA-Factory's sharegpt defaults, used where dataset_info.json names no tags
-DEFAULT_TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human",
-                "assistant_tag": "gpt", "observation_tag": "observation",
-                "function_tag": "function_call", "system_tag": "system"}
+DEFAULT_TAGS = {
+    "role_tag": "from",
+    "content_tag": "value",
+    "user_tag": "human",
+    "assistant_tag": "gpt",
+    "observation_tag": "observation",
+    "function_tag": "function_call",
+    "system_tag": "system",
+}
 MAX_SHOWN = 5
 #: pre-flight problem kinds that stop or break a training run
 FATAL = ("image_count", "missing_image", "bad_image", "structure", "image_in_answer")
@@ -52,12 +58,16 @@ def load_dataset_dir(root: Path) -> TrainData:
     root = Path(root)
     manifest = root / "vlkd_dataset.json"
     if not manifest.is_file():
-        raise StageError(f"{root}: no vlkd_dataset.json; train needs the directory written by the format "
-                         "stage (format: {plugin: llamafactory})")
+        raise StageError(
+            f"{root}: no vlkd_dataset.json; train needs the directory written by the format "
+            "stage (format: {plugin: llamafactory})"
+        )
     info = _read_json(manifest)
     if info.get("format") != "llamafactory":
-        raise StageError(f"{manifest}: format is {info.get('format')!r}; the trainers read the 'llamafactory' "
-                         "format (set format.plugin: llamafactory)")
+        raise StageError(
+            f"{manifest}: format is {info.get('format')!r}; the trainers read the 'llamafactory' "
+            "format (set format.plugin: llamafactory)"
+        )
     info_path = root / info.get("dataset_info", "dataset_info.json")
     dataset_info = _read_json(info_path)
     entries: dict[str, str] = {}
@@ -69,7 +79,9 @@ def load_dataset_dir(root: Path) -> TrainData:
         entries[split] = entry
         data.splits[split] = _read_samples(root / file_name, dataset_info[entry], data.media_dir)
     if not data.splits.get("train"):
-        raise StageError(f"{manifest}: the dataset has no train samples (splits: {sorted(data.splits) or 'none'})")
+        raise StageError(
+            f"{manifest}: the dataset has no train samples (splits: {sorted(data.splits) or 'none'})"
+        )
     return data
 
 
@@ -97,8 +109,10 @@ def _read_samples(path: Path, entry: dict[str, Any], media_dir: Path) -> list[Sa
             role = roles.get(turn.get(tags["role_tag"])) if isinstance(turn, dict) else None
             content = turn.get(tags["content_tag"]) if isinstance(turn, dict) else None
             if role is None or not isinstance(content, str):
-                raise StageError(f"{path}: sample {i}, message {j}: needs '{tags['role_tag']}' in "
-                                 f"{sorted(roles)} and a string '{tags['content_tag']}'")
+                raise StageError(
+                    f"{path}: sample {i}, message {j}: needs '{tags['role_tag']}' in "
+                    f"{sorted(roles)} and a string '{tags['content_tag']}'"
+                )
             messages.append({"role": role, "content": content})
         images = row.get(columns["images"], []) if columns["images"] else []
         paths = [Path(p) if Path(p).is_absolute() else media_dir / p for p in images or []]
@@ -106,8 +120,15 @@ def _read_samples(path: Path, entry: dict[str, Any], media_dir: Path) -> list[Sa
     return samples
 
 
-def preflight(data: TrainData, *, cutoff_len: int, min_pixels: int, max_pixels: int, tokenizer: Any = None,
-              warn: Any = None) -> dict[str, int]:
+def preflight(
+    data: TrainData,
+    *,
+    cutoff_len: int,
+    min_pixels: int,
+    max_pixels: int,
+    tokenizer: Any = None,
+    warn: Any = None,
+) -> dict[str, int]:
     """Run the format stage's pre-flight check (``vlkd check-dataset``) with the trainer's limits.
 
     Problems that stop or break training (image tags that do not match the images, missing
@@ -117,12 +138,23 @@ def preflight(data: TrainData, *, cutoff_len: int, min_pixels: int, max_pixels: 
     """
     from vlkd.plugins.formats.preflight import check_dataset
 
-    report = check_dataset(data.root, cutoff_len=cutoff_len, image_min_pixels=min_pixels,
-                           image_max_pixels=max_pixels, processor_min_pixels=min_pixels,
-                           processor_max_pixels=max_pixels, tokenizer=tokenizer, media_dir=data.media_dir)
-    fatal = [p for p in report.unfixed if p.kind in FATAL or (p.kind == "too_long" and "image tokens" in p.message)]
-    hint = (f"vlkd check-dataset {data.root} --fix --cutoff-len {cutoff_len} "
-            f"--image-max-pixels {max_pixels} --image-min-pixels {min_pixels}")
+    report = check_dataset(
+        data.root,
+        cutoff_len=cutoff_len,
+        image_min_pixels=min_pixels,
+        image_max_pixels=max_pixels,
+        processor_min_pixels=min_pixels,
+        processor_max_pixels=max_pixels,
+        tokenizer=tokenizer,
+        media_dir=data.media_dir,
+    )
+    fatal = [
+        p for p in report.unfixed if p.kind in FATAL or (p.kind == "too_long" and "image tokens" in p.message)
+    ]
+    hint = (
+        f"vlkd check-dataset {data.root} --fix --cutoff-len {cutoff_len} "
+        f"--image-max-pixels {max_pixels} --image-min-pixels {min_pixels}"
+    )
     if fatal:
         shown = "\n  ".join(str(p) for p in fatal[:MAX_SHOWN])
         more = f"\n  ... and {len(fatal) - MAX_SHOWN} more" if len(fatal) > MAX_SHOWN else ""
@@ -131,9 +163,12 @@ def preflight(data: TrainData, *, cutoff_len: int, min_pixels: int, max_pixels: 
             f"dataset {data.root} fails the pre-flight check ({len(fatal)} sample(s) would stop training):\n  "
             f"{shown}{more}\n"
             + ("Raise cutoff_len or lower image_max_pixels; " if too_long else "")
-            + f"see every problem, and repair what can be repaired, with:\n  {hint}")
+            + f"see every problem, and repair what can be repaired, with:\n  {hint}"
+        )
     others = [p for p in report.unfixed if p not in fatal]
     if others and warn is not None:
         kinds = ", ".join(sorted({p.kind for p in others}))
-        warn(f"{len(others)} sample(s) would be truncated or dropped ({kinds}), e.g. {others[0]}; see: {hint}")
+        warn(
+            f"{len(others)} sample(s) would be truncated or dropped ({kinds}), e.g. {others[0]}; see: {hint}"
+        )
     return {"samples_" + s: len(v) for s, v in data.splits.items()} | {"preflight_warnings": len(others)}

@@ -42,14 +42,22 @@ def resolve_precision(precision: str, tf32: bool | None, hw: Hardware) -> Precis
     if precision == "auto":
         precision = ("bf16" if hw.bf16_supported else "fp16") if hw.cuda else "fp32"
     if precision in ("bf16", "fp16") and not hw.cuda:
-        raise StageError(f"precision: {precision} needs a CUDA GPU and none is visible; "
-                         "use precision: fp32 (or auto) on CPU")
+        raise StageError(
+            f"precision: {precision} needs a CUDA GPU and none is visible; "
+            "use precision: fp32 (or auto) on CPU"
+        )
     if precision == "bf16" and not hw.bf16_supported:
         raise StageError("precision: bf16 is not supported by this GPU; use fp16 or auto")
     if tf32 and not hw.tf32_supported:
-        raise StageError("tf32: true needs an Ampere or newer CUDA GPU; leave tf32 unset to choose automatically")
-    return Precision(bf16=precision == "bf16", fp16=precision == "fp16",
-                     tf32=hw.tf32_supported if tf32 is None else tf32, use_cpu=not hw.cuda)
+        raise StageError(
+            "tf32: true needs an Ampere or newer CUDA GPU; leave tf32 unset to choose automatically"
+        )
+    return Precision(
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        tf32=hw.tf32_supported if tf32 is None else tf32,
+        use_cpu=not hw.cuda,
+    )
 
 
 def check_quantization(quantization_bit: int | None, hw: Hardware) -> None:
@@ -57,7 +65,11 @@ def check_quantization(quantization_bit: int | None, hw: Hardware) -> None:
     if quantization_bit is None:
         return
     if not hw.cuda:
-        raise StageError(f"quantization_bit: {quantization_bit} (QLoRA) needs a CUDA GPU (bitsandbytes) and none "
-                         "is visible; remove quantization_bit to train plain LoRA")
+        raise StageError(
+            f"quantization_bit: {quantization_bit} (QLoRA) needs a CUDA GPU (bitsandbytes) and none "
+            "is visible; remove quantization_bit to train plain LoRA"
+        )
     if importlib.util.find_spec("bitsandbytes") is None:
-        raise StageError(f"quantization_bit: {quantization_bit} (QLoRA) needs bitsandbytes: pip install bitsandbytes")
+        raise StageError(
+            f"quantization_bit: {quantization_bit} (QLoRA) needs bitsandbytes: pip install bitsandbytes"
+        )

@@ -29,19 +29,37 @@ RANK_ERROR = re.compile(r"^\[rank\d+\]: [\w.]+(Error|Exception|Interrupt)\b")
 
 def torchrun_args(dist: DistributedOptions) -> list[str]:
     """``python -m torch.distributed.run`` (torchrun) with the node layout of ``dist``."""
-    return [sys.executable, "-m", "torch.distributed.run",
-            "--nnodes", str(dist.nnodes), "--node_rank", str(dist.node_rank),
-            "--nproc_per_node", str(dist.nproc_per_node),
-            "--master_addr", dist.master_addr, "--master_port", str(dist.master_port)]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes",
+        str(dist.nnodes),
+        "--node_rank",
+        str(dist.node_rank),
+        "--nproc_per_node",
+        str(dist.nproc_per_node),
+        "--master_addr",
+        dist.master_addr,
+        "--master_port",
+        str(dist.master_port),
+    ]
 
 
 def llamafactory_env(dist: DistributedOptions, base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment that makes ``llamafactory-cli train`` launch itself through torchrun."""
     env = dict(os.environ if base is None else base)
     if dist.enabled:
-        env.update({"FORCE_TORCHRUN": "1", "NNODES": str(dist.nnodes), "NODE_RANK": str(dist.node_rank),
-                    "NPROC_PER_NODE": str(dist.nproc_per_node), "MASTER_ADDR": dist.master_addr,
-                    "MASTER_PORT": str(dist.master_port)})
+        env.update(
+            {
+                "FORCE_TORCHRUN": "1",
+                "NNODES": str(dist.nnodes),
+                "NODE_RANK": str(dist.node_rank),
+                "NPROC_PER_NODE": str(dist.nproc_per_node),
+                "MASTER_ADDR": dist.master_addr,
+                "MASTER_PORT": str(dist.master_port),
+            }
+        )
     return env
 
 
@@ -70,8 +88,16 @@ class LogTail:
         return records
 
 
-def run_streaming(cmd: Sequence[str], *, env: dict[str, str], cwd: Path, trainer_log: Path, output_log: Path,
-                  on_log: Callable[[dict[str, Any]], None], poll_s: float = 0.5) -> int:
+def run_streaming(
+    cmd: Sequence[str],
+    *,
+    env: dict[str, str],
+    cwd: Path,
+    trainer_log: Path,
+    output_log: Path,
+    on_log: Callable[[dict[str, Any]], None],
+    poll_s: float = 0.5,
+) -> int:
     """Run ``cmd`` with its output in ``output_log``, calling ``on_log`` for each trainer-log line.
 
     Ctrl-C stops the child too (SIGINT, then SIGKILL after 30 s) and is re-raised, so the
@@ -80,8 +106,15 @@ def run_streaming(cmd: Sequence[str], *, env: dict[str, str], cwd: Path, trainer
     tail = LogTail(trainer_log)
     output_log.parent.mkdir(parents=True, exist_ok=True)
     with output_log.open("ab") as out:
-        proc = subprocess.Popen(list(cmd), env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            list(cmd),
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             while proc.poll() is None:
                 time.sleep(poll_s)
@@ -114,7 +147,9 @@ def error_excerpt(output_log: Path, lines: int = 25) -> str:
     except FileNotFoundError:
         return "(no output)"
     rows = [r for r in text.splitlines() if r.strip()]
-    start = max((i for i, r in enumerate(rows) if r.startswith("Traceback (most recent call last)")), default=None)
+    start = max(
+        (i for i, r in enumerate(rows) if r.startswith("Traceback (most recent call last)")), default=None
+    )
     tail = rows[start:] if start is not None else rows
     if len(tail) > lines:
         tail = ["...", *tail[-lines:]]

@@ -26,8 +26,15 @@ from vlkd.plugins.train.options import RUN_ONLY, TrainOptions
 
 #: what ``model/adapter`` gets from LLaMA-Factory's output directory (not its trainer state)
 ADAPTER_PREFIXES = ("adapter_", "tokenizer", "README")
-PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json", "video_preprocessor_config.json",
-                   "special_tokens_map.json", "vocab.json", "merges.txt", "added_tokens.json")
+PROCESSOR_FILES = (
+    "processor_config.json",
+    "preprocessor_config.json",
+    "video_preprocessor_config.json",
+    "special_tokens_map.json",
+    "vocab.json",
+    "merges.txt",
+    "added_tokens.json",
+)
 
 
 class LlamaFactoryOptions(TrainOptions):
@@ -43,8 +50,11 @@ class LlamaFactoryOptions(TrainOptions):
     loraplus_lr_ratio: float | None = Field(16.0, gt=0)
     optim: str = Field("adamw_torch")
     use_liger_kernel: bool = Field(True, description="Liger kernels; applied only where CUDA is present")
-    executable: str = Field("llamafactory-cli", json_schema_extra=RUN_ONLY,
-                            description="The llamafactory-cli to run (may live in another environment)")
+    executable: str = Field(
+        "llamafactory-cli",
+        json_schema_extra=RUN_ONLY,
+        description="The llamafactory-cli to run (may live in another environment)",
+    )
     args: dict[str, Any] = Field({}, description="Any other LLaMA-Factory key, passed through to train.yaml")
 
 
@@ -67,7 +77,8 @@ class LlamaFactoryTrainer(LoraTrainer):
                 f"LLaMA-Factory is not installed: '{self.options.executable}' not found on PATH. "
                 'Install it with: pip install "vlkd[llamafactory]" (it pins llamafactory==0.9.5 with '
                 "torch 2.11.0, torchvision 0.26.0, torchaudio 2.11.0), or set train.executable to the "
-                "llamafactory-cli of the environment it lives in; or use train.plugin: peft")
+                "llamafactory-cli of the environment it lives in; or use train.plugin: peft"
+            )
 
     # -- the generated inputs --------------------------------------------------------------
     def dataset_info(self, plan: TrainPlan) -> dict[str, Any]:
@@ -148,8 +159,12 @@ class LlamaFactoryTrainer(LoraTrainer):
         if o.deepspeed:
             cfg["deepspeed"] = str(o.deepspeed)
         if "val" in plan.data.entries:
-            cfg.update(eval_dataset=plan.data.entries["val"], eval_strategy="steps", eval_steps=o.eval_steps,
-                       per_device_eval_batch_size=o.per_device_eval_batch_size)
+            cfg.update(
+                eval_dataset=plan.data.entries["val"],
+                eval_strategy="steps",
+                eval_steps=o.eval_steps,
+                per_device_eval_batch_size=o.per_device_eval_batch_size,
+            )
         if plan.resume_from_checkpoint:
             cfg["resume_from_checkpoint"] = plan.resume_from_checkpoint
         cfg.update(o.args)
@@ -163,8 +178,9 @@ class LlamaFactoryTrainer(LoraTrainer):
         work_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(work_dir / "dataset_info.json", self.dataset_info(plan))
         path = work_dir / "train.yaml"
-        path.write_text(yaml.safe_dump(self.config(plan, work_dir), sort_keys=False, allow_unicode=True),
-                        encoding="utf-8")
+        path.write_text(
+            yaml.safe_dump(self.config(plan, work_dir), sort_keys=False, allow_unicode=True), encoding="utf-8"
+        )
         return path
 
     def command(self, config_path: Path, action: str = "train") -> list[str]:
@@ -188,14 +204,22 @@ class LlamaFactoryTrainer(LoraTrainer):
         cmd = self.command(config_path)
         ctx.info("running: " + " ".join(cmd))
         try:
-            code = run_streaming(cmd, env=self.environment(), cwd=work_dir, trainer_log=plan.trainer_log,
-                                 output_log=output_log, on_log=progress)
+            code = run_streaming(
+                cmd,
+                env=self.environment(),
+                cwd=work_dir,
+                trainer_log=plan.trainer_log,
+                output_log=output_log,
+                on_log=progress,
+            )
         finally:
             progress.close()
         if code != 0:
-            raise StageError(f"llamafactory-cli train failed (exit {code}); LLaMA-Factory said:\n"
-                             f"{error_excerpt(output_log)}\n  generated config: {config_path}\n"
-                             f"  full output: {output_log}")
+            raise StageError(
+                f"llamafactory-cli train failed (exit {code}); LLaMA-Factory said:\n"
+                f"{error_excerpt(output_log)}\n  generated config: {config_path}\n"
+                f"  full output: {output_log}"
+            )
         self.collect_adapter(plan)
         if self.options.merge:
             self.merge(ctx, plan, work_dir)
@@ -204,24 +228,43 @@ class LlamaFactoryTrainer(LoraTrainer):
     def collect_adapter(self, plan: TrainPlan) -> None:
         adapter = plan.model_dir / "adapter"
         if not (plan.output_dir / "adapter_config.json").is_file():
-            raise StageError(f"llamafactory-cli train finished but {plan.output_dir} holds no adapter_config.json")
+            raise StageError(
+                f"llamafactory-cli train finished but {plan.output_dir} holds no adapter_config.json"
+            )
         adapter.mkdir(parents=True, exist_ok=True)
         for item in plan.output_dir.iterdir():
-            if item.is_file() and (item.name.startswith(ADAPTER_PREFIXES) or item.name in PROCESSOR_FILES
-                                   or item.suffix == ".jinja"):
+            if item.is_file() and (
+                item.name.startswith(ADAPTER_PREFIXES)
+                or item.name in PROCESSOR_FILES
+                or item.suffix == ".jinja"
+            ):
                 shutil.copy2(item, adapter / item.name)
 
     def merge(self, ctx: StageContext, plan: TrainPlan, work_dir: Path) -> None:
         import yaml
 
-        export = {"model_name_or_path": plan.student, "adapter_name_or_path": str(plan.model_dir / "adapter"),
-                  "template": "qwen2_vl", "finetuning_type": "lora", "trust_remote_code": True,
-                  "export_dir": str(plan.model_dir / "merged"), "export_device": "cpu"}
+        export = {
+            "model_name_or_path": plan.student,
+            "adapter_name_or_path": str(plan.model_dir / "adapter"),
+            "template": "qwen2_vl",
+            "finetuning_type": "lora",
+            "trust_remote_code": True,
+            "export_dir": str(plan.model_dir / "merged"),
+            "export_device": "cpu",
+        }
         path = work_dir / "merge.yaml"
         path.write_text(yaml.safe_dump(export, sort_keys=False), encoding="utf-8")
         output_log = ctx.dir / "llamafactory-export.log"
-        code = run_streaming(self.command(path, "export"), env=self.environment(), cwd=work_dir,
-                             trainer_log=work_dir / "none.jsonl", output_log=output_log, on_log=lambda r: None)
+        code = run_streaming(
+            self.command(path, "export"),
+            env=self.environment(),
+            cwd=work_dir,
+            trainer_log=work_dir / "none.jsonl",
+            output_log=output_log,
+            on_log=lambda r: None,
+        )
         if code != 0:
-            raise StageError(f"llamafactory-cli export (merge) failed (exit {code}):\n{error_excerpt(output_log)}\n"
-                             f"  generated config: {path}")
+            raise StageError(
+                f"llamafactory-cli export (merge) failed (exit {code}):\n{error_excerpt(output_log)}\n"
+                f"  generated config: {path}"
+            )

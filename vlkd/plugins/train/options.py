@@ -47,15 +47,18 @@ class TrainOptions(PluginOptions):
         description="Hub id, local checkpoint directory, or 'tiny-qwen2-vl' (built offline into the run dir)",
     )
     dataset: RecipePath | None = Field(
-        None, description="A dataset directory (with vlkd_dataset.json) to train on instead of the "
-                          "format stage's output")
+        None,
+        description="A dataset directory (with vlkd_dataset.json) to train on instead of the "
+        "format stage's output",
+    )
     # -- LoRA ------------------------------------------------------------------------------
     lora_rank: int = Field(8, ge=1, description="LoRA rank r")
     lora_alpha: float = Field(16, gt=0, description="LoRA scaling alpha")
     lora_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout inside the LoRA layers")
     lora_target: list[str] | Literal["all-linear"] = Field(
         ["q_proj", "k_proj", "v_proj", "o_proj"],
-        description="Module names to adapt, or 'all-linear' (every linear layer of the language model)")
+        description="Module names to adapt, or 'all-linear' (every linear layer of the language model)",
+    )
     modules_to_save: list[str] = Field([], description="Modules trained in full and saved with the adapter")
     loraplus_lr_ratio: float | None = Field(None, gt=0, description="LoRA+: learning-rate ratio of B to A")
     quantization_bit: Literal[4] | None = Field(None, description="4: QLoRA through bitsandbytes (CUDA only)")
@@ -79,7 +82,8 @@ class TrainOptions(PluginOptions):
     report_to: list[str] = Field(["tensorboard"], json_schema_extra=RUN_ONLY)
     gradient_checkpointing: bool = Field(True)
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
-        "auto", description="auto: bf16 where the GPU supports it, else fp16 on CUDA, fp32 on CPU")
+        "auto", description="auto: bf16 where the GPU supports it, else fp16 on CUDA, fp32 on CPU"
+    )
     tf32: bool | None = Field(None, description="TF32 matmuls; default: on for CUDA GPUs that have it")
     # -- data ------------------------------------------------------------------------------
     cutoff_len: int = Field(2048, ge=8, description="Maximum tokens per sample (text + visual)")
@@ -102,5 +106,7 @@ class TrainOptions(PluginOptions):
     @model_validator(mode="after")
     def _pixels_ordered(self) -> TrainOptions:
         if self.image_min_pixels > self.image_max_pixels:
-            raise ValueError(f"image_min_pixels {self.image_min_pixels} > image_max_pixels {self.image_max_pixels}")
+            raise ValueError(
+                f"image_min_pixels {self.image_min_pixels} > image_max_pixels {self.image_max_pixels}"
+            )
         return self

@@ -57,7 +57,7 @@ class AssistantMasker:
         n, h = len(ids), len(self.header)
         i = 0
         while i < n:
-            if ids[i] == self.im_start and ids[i + 1:i + 1 + h] == self.header:
+            if ids[i] == self.im_start and ids[i + 1 : i + 1 + h] == self.header:
                 j = i + 1 + h
                 while j < n and ids[j] != self.im_end:
                     labels[j] = ids[j]
@@ -101,8 +101,10 @@ class QwenVLCollator:
             kept = (ids[:, : self.cutoff_len] == self.image_token_id).sum(dim=1)
             for sample, before, after in zip(samples, image_tokens.tolist(), kept.tolist(), strict=True):
                 if before != after:
-                    raise StageError(f"{sample.where}: cutoff_len={self.cutoff_len} cuts into its image tokens; "
-                                     "raise cutoff_len or lower image_max_pixels")
+                    raise StageError(
+                        f"{sample.where}: cutoff_len={self.cutoff_len} cuts into its image tokens; "
+                        "raise cutoff_len or lower image_max_pixels"
+                    )
             for key in ("input_ids", "attention_mask", "mm_token_type_ids"):
                 if key in batch:
                     batch[key] = batch[key][:, : self.cutoff_len]

@@ -26,10 +26,17 @@ class PeftTrainer(LoraTrainer):
 
     def job(self, plan: TrainPlan) -> dict[str, Any]:
         options = self.options.model_dump(mode="json")
-        return {"student": plan.student, "dataset": str(plan.data.root), "output_dir": str(plan.output_dir),
-                "model_dir": str(plan.model_dir), "options": options, "precision": plan.precision.name,
-                "tf32": plan.precision.tf32, "use_cpu": plan.precision.use_cpu,
-                "resume_from_checkpoint": plan.resume_from_checkpoint}
+        return {
+            "student": plan.student,
+            "dataset": str(plan.data.root),
+            "output_dir": str(plan.output_dir),
+            "model_dir": str(plan.model_dir),
+            "options": options,
+            "precision": plan.precision.name,
+            "tf32": plan.precision.tf32,
+            "use_cpu": plan.precision.use_cpu,
+            "resume_from_checkpoint": plan.resume_from_checkpoint,
+        }
 
     def command(self, job_path: str) -> list[str]:
         """The torchrun command line for a distributed run."""
@@ -57,10 +64,18 @@ class PeftTrainer(LoraTrainer):
         cmd = self.command(str(job_path))
         ctx.info("launching: " + " ".join(cmd))
         output_log = ctx.dir / "peft.log"
-        code = run_streaming(cmd, env=dict(os.environ), cwd=ctx.dir, trainer_log=plan.trainer_log,
-                             output_log=output_log, on_log=progress)
+        code = run_streaming(
+            cmd,
+            env=dict(os.environ),
+            cwd=ctx.dir,
+            trainer_log=plan.trainer_log,
+            output_log=output_log,
+            on_log=progress,
+        )
         if code != 0:
-            raise StageError(f"peft training under torchrun failed (exit {code}):\n{error_excerpt(output_log)}\n"
-                             f"  job: {job_path}\n  full output: {output_log}")
+            raise StageError(
+                f"peft training under torchrun failed (exit {code}):\n{error_excerpt(output_log)}\n"
+                f"  job: {job_path}\n  full output: {output_log}"
+            )
         facts_path = plan.output_dir / "facts.json"
         return json.loads(facts_path.read_text(encoding="utf-8")) if facts_path.is_file() else {}

@@ -52,7 +52,8 @@ def target_modules(requested: list[str] | str, model: Any) -> str | list[str]:
             f"lora_target: {', '.join(unknown)} is not a linear layer of this student. "
             f"Its language model has: {', '.join(sorted(language))}"
             + (f"; its vision tower: {', '.join(sorted(vision))}" if vision else "")
-            + "; or use lora_target: all-linear")
+            + "; or use lora_target: all-linear"
+        )
     if all(n in language for n in names):
         vision_re = "|".join(VISION_PREFIXES)
         return rf"^(?!.*\b(?:{vision_re})\b).*\.(?:{'|'.join(map(re.escape, names))})$"
@@ -64,15 +65,23 @@ def load_student(job: dict[str, Any]):
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     opts = job["options"]
-    dtype = torch.bfloat16 if job["precision"] == "bf16" else torch.float16 if job["precision"] == "fp16" \
+    dtype = (
+        torch.bfloat16
+        if job["precision"] == "bf16"
+        else torch.float16
+        if job["precision"] == "fp16"
         else torch.float32
+    )
     kwargs: dict[str, Any] = {"dtype": dtype}
     if opts.get("quantization_bit") == 4:
         from transformers import BitsAndBytesConfig
 
         kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=dtype)
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=dtype,
+        )
     processor = AutoProcessor.from_pretrained(job["student"])
     model = AutoModelForImageTextToText.from_pretrained(job["student"], **kwargs)
     return processor, model
@@ -99,9 +108,12 @@ def _trainer_log_callback(output_dir: Path, on_log: Any):
             elapsed = time.time() - self.start
             remaining = elapsed / done * (state.max_steps - state.global_step) if done else 0.0
             record = {
-                "current_steps": state.global_step, "total_steps": state.max_steps,
-                "loss": logs.get("loss"), "eval_loss": logs.get("eval_loss"),
-                "lr": logs.get("learning_rate"), "epoch": logs.get("epoch", state.epoch),
+                "current_steps": state.global_step,
+                "total_steps": state.max_steps,
+                "loss": logs.get("loss"),
+                "eval_loss": logs.get("eval_loss"),
+                "lr": logs.get("learning_rate"),
+                "epoch": logs.get("epoch", state.epoch),
                 "percentage": round(state.global_step / state.max_steps * 100, 2) if state.max_steps else 100,
                 "elapsed_time": time.strftime("%H:%M:%S", time.gmtime(elapsed)),
                 "remaining_time": time.strftime("%H:%M:%S", time.gmtime(remaining)),
@@ -181,8 +193,15 @@ def train(job: dict[str, Any], on_log: Any = None) -> dict[str, Any]:
     if o["gradient_checkpointing"]:
         model.enable_input_require_grads()
     model.config.use_cache = False
-    lora = LoraConfig(r=o["lora_rank"], lora_alpha=o["lora_alpha"], lora_dropout=o["lora_dropout"], bias="none",
-                      task_type="CAUSAL_LM", target_modules=targets, modules_to_save=o["modules_to_save"] or None)
+    lora = LoraConfig(
+        r=o["lora_rank"],
+        lora_alpha=o["lora_alpha"],
+        lora_dropout=o["lora_dropout"],
+        bias="none",
+        task_type="CAUSAL_LM",
+        target_modules=targets,
+        modules_to_save=o["modules_to_save"] or None,
+    )
     model = get_peft_model(model, lora)
     trainable, total = model.get_nb_trainable_parameters()
 
@@ -192,21 +211,38 @@ def train(job: dict[str, Any], on_log: Any = None) -> dict[str, Any]:
     if o.get("loraplus_lr_ratio"):
         from peft.optimizers import create_loraplus_optimizer
 
-        optimizers = (create_loraplus_optimizer(model, torch.optim.AdamW, lr=o["learning_rate"],
-                                                loraplus_lr_ratio=o["loraplus_lr_ratio"],
-                                                weight_decay=o["weight_decay"]), None)
-    trainer = Trainer(model=model, args=args, train_dataset=data.splits["train"],
-                      eval_dataset=eval_samples or None,
-                      data_collator=QwenVLCollator(processor, o["cutoff_len"]),
-                      optimizers=optimizers, callbacks=[_trainer_log_callback(output_dir, on_log)])
+        optimizers = (
+            create_loraplus_optimizer(
+                model,
+                torch.optim.AdamW,
+                lr=o["learning_rate"],
+                loraplus_lr_ratio=o["loraplus_lr_ratio"],
+                weight_decay=o["weight_decay"],
+            ),
+            None,
+        )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=data.splits["train"],
+        eval_dataset=eval_samples or None,
+        data_collator=QwenVLCollator(processor, o["cutoff_len"]),
+        optimizers=optimizers,
+        callbacks=[_trainer_log_callback(output_dir, on_log)],
+    )
     trainer.remove_callback(PrinterCallback)  # progress goes to the vlkd bar and trainer_log.jsonl
     resume = job.get("resume_from_checkpoint")
     result = trainer.train(resume_from_checkpoint=resume)
-    facts: dict[str, Any] = {"trainable_params": trainable, "all_params": total,
-                             "global_step": trainer.state.global_step, "train_loss": round(result.training_loss, 6),
-                             "resumed_from": resume, "train_runtime": result.metrics.get("train_runtime"),
-                             "train_steps_per_second": result.metrics.get("train_steps_per_second"),
-                             "num_input_tokens_seen": trainer.state.num_input_tokens_seen}
+    facts: dict[str, Any] = {
+        "trainable_params": trainable,
+        "all_params": total,
+        "global_step": trainer.state.global_step,
+        "train_loss": round(result.training_loss, 6),
+        "resumed_from": resume,
+        "train_runtime": result.metrics.get("train_runtime"),
+        "train_steps_per_second": result.metrics.get("train_steps_per_second"),
+        "num_input_tokens_seen": trainer.state.num_input_tokens_seen,
+    }
     if torch.cuda.is_available():
         facts["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
     adapter_dir = model_dir / "adapter"

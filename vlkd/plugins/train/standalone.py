@@ -42,8 +42,12 @@ def standalone_context(run_dir: Path, *, resumed: bool = False, reporter: Any = 
     from vlkd.core.stages import KINDS_BY_NAME
 
     config = StageConfig(KINDS_BY_NAME["train"], [])
-    run = RunInfo(recipe=SimpleNamespace(stages={"train": config}, name=Path(run_dir).name), run_dir=RunDir(run_dir),
-                  manifest={"stages": {"train": {}}}, reporter=reporter or Reporter(quiet=True))
+    run = RunInfo(
+        recipe=SimpleNamespace(stages={"train": config}, name=Path(run_dir).name),
+        run_dir=RunDir(run_dir),
+        manifest={"stages": {"train": {}}},
+        reporter=reporter or Reporter(quiet=True),
+    )
     stage_dir = Path(run_dir) / "train"
     stage_dir.mkdir(parents=True, exist_ok=True)
     return StageContext(run, config, stage_dir, resumed=resumed)

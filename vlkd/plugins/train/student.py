@@ -33,11 +33,15 @@ def resolve_student(student: str, run_dir: Path, base_dir: Path | None = None) -
         check_student_dir(path)
         return str(path.resolve())
     if path.exists():
-        raise StageError(f"student: {path} is a file; name a checkpoint directory, a hub id, or '{TINY_STUDENT}'")
+        raise StageError(
+            f"student: {path} is a file; name a checkpoint directory, a hub id, or '{TINY_STUDENT}'"
+        )
     if _HUB_ID.match(student) and not student.startswith((".", "/", "~")):
         return student
-    raise StageError(f"student: no such directory {path}, and '{student}' is not a hub id (org/name); "
-                     f"use e.g. Qwen/Qwen2-VL-2B-Instruct or '{TINY_STUDENT}'")
+    raise StageError(
+        f"student: no such directory {path}, and '{student}' is not a hub id (org/name); "
+        f"use e.g. Qwen/Qwen2-VL-2B-Instruct or '{TINY_STUDENT}'"
+    )
 
 
 def check_student_dir(path: Path) -> None:
