@@ -50,6 +50,16 @@ class Provenance(BaseModel):
     prompt_hash: str | None = None
 
 
+class Flag(BaseModel):
+    """A doubt raised about a pair by a ``verify`` check; it never changes the pair itself."""
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+    check: str = Field(description="the verify check that raised it, e.g. ocr_grounding")
+    flag: str = Field(description="what it found, e.g. ungrounded, negative_suspect, disagree")
+    reason: str = Field(default="", description="why, in words a reviewer can act on")
+
+
 class QARecord(Record):
     """One question/answer pair about one image."""
 
@@ -63,6 +73,7 @@ class QARecord(Record):
     review: ReviewStatus = "pending"
     comment: str | None = None
     split: Split | None = None
+    flags: list[Flag] = Field(default_factory=list, description="doubts raised by verify checks")
 
     @staticmethod
     def make_id(image_id: str, question: str) -> str:

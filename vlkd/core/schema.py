@@ -52,9 +52,8 @@ def recipe_json_schema(registry: Registry) -> dict[str, Any]:
         if not names:
             continue
         models = [_tagged(n, registry.get(kind.name, n).cls.Options) for n in names]
-        step: Any = (
-            models[0] if len(models) == 1 else Annotated[Union[tuple(models)], Field(discriminator="plugin")]
-        )  # noqa: UP007
+        union = Union[tuple(models)]  # noqa: UP007 (a union built from a runtime tuple)
+        step: Any = models[0] if len(models) == 1 else Annotated[union, Field(discriminator="plugin")]
         if kind.multi:
             settings = settings_model(kind)
             value: Any = list[step]
