@@ -10,7 +10,7 @@
    (stage redone from the response cache).
 4. ocr_context: the extra prompt tokens and seconds per image that the OCR hint costs.
 
-The server runs in its own process (python -m vlkd.fake_provider) so that it does not share
+The server runs in its own process (python -m vlkd.testing.fake_provider) so that it does not share
 the client's interpreter lock.
 """
 
@@ -32,7 +32,7 @@ KEY = "sk-bench-0123456789abcdef"
 
 def start_server(*args: str) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vlkd.fake_provider", "--api-key", KEY, *args],
+        [sys.executable, "-m", "vlkd.testing.fake_provider", "--api-key", KEY, *args],
         stdout=subprocess.PIPE,
         text=True,
     )

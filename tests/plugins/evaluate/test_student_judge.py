@@ -31,7 +31,7 @@ def test_judge_options_are_the_teachers_own():
 
 
 def test_judge_grades_base_and_tuned_answers(run_layout, monkeypatch):
-    from vlkd.fake_provider import FakeProvider
+    from vlkd.testing.fake_provider import FakeProvider
 
     run_dir = run_layout()
     (run_dir / "train" / "model").mkdir(parents=True)

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from vlkd.core.errors import StageError
-from vlkd.fake_provider import FakeProvider
+from vlkd.testing.fake_provider import FakeProvider
 from vlkd.plugins.evaluate.student import StudentEvalOptions, StudentEvaluator
 
 from .conftest import QUESTIONS, stage_context

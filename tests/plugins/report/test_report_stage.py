@@ -44,7 +44,7 @@ def _headline(path):
 
 
 def test_evaluate_and_report_stages_in_a_run(tmp_path, vlkd_images, vlkd_registry, vlkd_recipe, monkeypatch):
-    from vlkd.fake_provider import FakeProvider
+    from vlkd.testing.fake_provider import FakeProvider
 
     images = vlkd_images(n=8, size=(96, 64))
     answers = {}

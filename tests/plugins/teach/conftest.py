@@ -12,7 +12,7 @@ sys.path.insert(0, str(HERE))
 
 from teach_helpers import make_images, recipe_yaml, teach_registry  # noqa: E402
 
-from vlkd.fake_provider import FakeProvider  # noqa: E402
+from vlkd.testing.fake_provider import FakeProvider  # noqa: E402
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import time
 
 from teach_helpers import image_hashes, ledger, read_pairs
 
-from vlkd.fake_provider import FakeProvider
+from vlkd.testing.fake_provider import FakeProvider
 
 
 def test_kill_9_and_resume(tmp_path, images):

@@ -9,7 +9,7 @@ It counts requests per image (the SHA-256 of the image bytes sent).
     with FakeProvider(latency=0.2, rpm=600) as server:
         client = openai.OpenAI(base_url=server.openai_url, api_key=server.api_key)
 
-    python -m vlkd.fake_provider --port 8000 --latency 0.2     # standalone; GET /_stats for counts
+    python -m vlkd.testing.fake_provider --port 8000 --latency 0.2     # standalone; GET /_stats for counts
 
 Only the standard library is used, so it runs wherever vlkd runs.
 """
