@@ -182,10 +182,10 @@ def init(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turn user errors into a message and exit status 2."""
-    from vlkd.commands import register_commands
-
-    register_commands(app)
     try:
+        from vlkd.commands import register_commands
+
+        register_commands(app)
         app(args=argv, standalone_mode=False)
     except KeyboardInterrupt:
         _console().print("[yellow]interrupted[/yellow]")

@@ -90,12 +90,12 @@ def test_cli_builds_it(tmp_path):
     import typer
 
     from vlkd.commands import COMMAND_MODULES
-    from vlkd.commands.student import register
+    from vlkd.commands.student import vlkd_register_commands
 
     assert "vlkd.commands.student" in COMMAND_MODULES
     app = typer.Typer()
     app.command()(lambda: None)  # a second command keeps "student" a sub-command
-    register(app)
+    vlkd_register_commands(app)
     result = CliRunner().invoke(app, ["student", "tiny-qwen2-vl", str(tmp_path / "s")])
     assert result.exit_code == 0, result.output
     assert is_built(tmp_path / "s")

@@ -1,14 +1,17 @@
 """Command groups beyond the core ones (review, student, dataset checks, reports).
 
-Each module here defines a function ``register(app)`` that adds its commands; modules are
-imported when the CLI starts, so they must import nothing heavy at module level.
+Each module here implements ``vlkd_register_commands(app)`` (see ``vlkd.core.hookspecs``)
+and is registered on the CLI's plugin manager like a third-party plugin found through the
+``vlkd`` entry-point group. The CLI builds that manager at every start, so these modules
+(and plugins' command code) import nothing heavy at module level.
 """
 
 from __future__ import annotations
 
-import importlib
-
 import typer
+
+from vlkd.core.errors import PluginError
+from vlkd.core.plugin_manager import distribution_of, plugin_manager
 
 COMMAND_MODULES: tuple[str, ...] = (
     "vlkd.commands.student",
@@ -18,6 +21,44 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-def register_commands(app: typer.Typer) -> None:
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(app)
+def register_commands(app: typer.Typer, *, autoload: bool | None = None) -> None:
+    """Let every plugin (the built-in command modules first) add its commands to ``app``.
+
+    Once per app: ``vlkd.cli.main`` may be called more than once in a process (tests do).
+    """
+    if getattr(app, "_vlkd_commands_registered", False):
+        return
+    app._vlkd_commands_registered = True  # type: ignore[attr-defined]
+    pm = plugin_manager(COMMAND_MODULES, autoload=autoload)
+    owners = {name: "vlkd" for _, name in _entries(app)}
+    seen = {key for key, _ in _entries(app)}
+    for impl in reversed(pm.hook.vlkd_register_commands.get_hookimpls()):  # registration order
+        impl.function(app=app)
+        dist = " ".join(distribution_of(pm, impl.plugin))
+        for key, name in _entries(app):
+            if key in seen:
+                continue
+            seen.add(key)
+            if name in owners:
+                raise PluginError(
+                    f"command 'vlkd {name}' is registered twice: by {owners[name]} and by {dist}; "
+                    "uninstall one of them"
+                )
+            owners[name] = dist
+
+
+def command_names(app: typer.Typer) -> list[str]:
+    """The names of ``app``'s commands and groups, in the order they were added."""
+    return [name for _, name in _entries(app)]
+
+
+def _entries(app: typer.Typer) -> list[tuple[int, str]]:
+    """(identity, name) of each command and group of ``app``."""
+    entries = []
+    for command in app.registered_commands:
+        callback = command.callback
+        name = command.name or (callback.__name__.replace("_", "-") if callback else "?")
+        entries.append((id(command), name))
+    for group in app.registered_groups:
+        entries.append((id(group), group.name or group.typer_instance.info.name or "?"))
+    return entries

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from vlkd.api import hookimpl
+
 
 def check_dataset_command(
     path: Annotated[
@@ -68,5 +70,6 @@ def check_dataset_command(
         raise SystemExit(1)  # problems left: a script or CI step must not go on to training
 
 
-def register(app: typer.Typer) -> None:
+@hookimpl
+def vlkd_register_commands(app: typer.Typer) -> None:
     app.command("check-dataset")(check_dataset_command)

@@ -7,8 +7,11 @@ from typing import Annotated
 
 import typer
 
+from vlkd.api import hookimpl
 
-def register(app: typer.Typer) -> None:
+
+@hookimpl
+def vlkd_register_commands(app: typer.Typer) -> None:
     @app.command()
     def report(
         run_dir: Annotated[

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from vlkd.api import hookimpl
+
 review_app = typer.Typer(help="Expert review of the teacher's pairs.", no_args_is_help=True)
 
 
@@ -38,5 +40,6 @@ def import_(
     )
 
 
-def register(app: typer.Typer) -> None:
+@hookimpl
+def vlkd_register_commands(app: typer.Typer) -> None:
     app.add_typer(review_app, name="review")

@@ -7,8 +7,11 @@ from typing import Annotated
 
 import typer
 
+from vlkd.api import hookimpl
 
-def register(app: typer.Typer) -> None:
+
+@hookimpl
+def vlkd_register_commands(app: typer.Typer) -> None:
     student = typer.Typer(help="Build students that need no download.", no_args_is_help=True)
 
     @student.command("tiny-qwen2-vl")

@@ -8,16 +8,21 @@ through the ``vlkd`` entry-point group::
     my_plugin = "my_package.plugin"
 
     # my_package/plugin.py
-    import vlkd
+    from vlkd.api import hookimpl
 
-    @vlkd.hookimpl
+    @hookimpl
     def vlkd_register_preprocessors(register):
         register("sharpen", Sharpen)
+
+``vlkd.api`` is the public surface for plugin authors (``hookimpl``, the plugin base
+classes, option types, records, errors); ``@vlkd.hookimpl`` is the same marker.
 
 Registration hooks (one per stage kind) receive a ``register(name, plugin_class)``
 callback. Names are unique per kind across all installed packages: registering a taken
 name is an error that names both distributions. The built-in plugins in
 ``vlkd.plugins`` use exactly these hooks.
+
+``vlkd_register_commands`` adds command-line commands beside a plugin's code.
 
 Lifecycle hooks are for observers (loggers, trackers, notifiers); they must not change
 the run's outputs.
@@ -31,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    import typer
+
     from vlkd.core.engine import RunInfo
     from vlkd.core.plugin import Plugin
 
@@ -94,6 +101,23 @@ def vlkd_register_evaluators(register: Register) -> None:
 @hookspec
 def vlkd_register_reporters(register: Register) -> None:
     """Register ``report`` plugins: ``StagePlugin`` subclasses that render the run's report."""
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+@hookspec
+def vlkd_register_commands(app: typer.Typer) -> None:
+    """Add commands or command groups to the ``vlkd`` command line.
+
+    ``app`` is the root ``typer.Typer``: ``app.command("name")(function)`` adds a command,
+    ``app.add_typer(group, name="name")`` a group (``vlkd name ...``). It is called at every
+    start of the CLI, before ``--help`` is shown, so import nothing heavy at module level
+    and import what a command needs inside its function. A command raises ``VlkdError`` for
+    a user error (one line, exit status 2). A name already taken (by vlkd or another plugin)
+    is an error naming both distributions. The built-in groups in ``vlkd/commands/`` use
+    this hook.
+    """
 
 
 # -- lifecycle: observers ------------------------------------------------------------------

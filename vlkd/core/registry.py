@@ -1,58 +1,32 @@
-"""The plugin manager and the registry of named plugins per stage kind.
+"""The registry of named plugins per stage kind.
 
 Built-in plugins (``vlkd.plugins.BUILTIN_PLUGINS``) and third-party plugins (the ``vlkd``
-entry-point group) are registered the same way and are indistinguishable afterwards.
-Set ``VLKD_DISABLE_PLUGIN_AUTOLOAD=1`` to load only the built-ins. ``VLKD_PLUGINS`` names
-extra plugin modules (comma-separated, importable) to load without packaging them, e.g. a
-team's local plugin kept beside its recipes: ``VLKD_PLUGINS=our_plugins.stamp vlkd run r.yaml``.
+entry-point group, ``VLKD_PLUGINS``) are registered the same way, by
+``vlkd.core.plugin_manager``, and are indistinguishable afterwards.
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
-import os
 from dataclasses import dataclass
 
 import pluggy
 
-from vlkd import __version__
-from vlkd.core import hookspecs
 from vlkd.core.errors import PluginError, did_you_mean
 from vlkd.core.plugin import Plugin
+from vlkd.core.plugin_manager import AUTOLOAD_ENV, MODULES_ENV, distribution_of, plugin_manager
 from vlkd.core.stages import KINDS_BY_NAME, STAGE_KINDS, StageKind
 
-AUTOLOAD_ENV = "VLKD_DISABLE_PLUGIN_AUTOLOAD"
-MODULES_ENV = "VLKD_PLUGINS"
+__all__ = ["AUTOLOAD_ENV", "MODULES_ENV", "PluginInfo", "Registry", "get_plugin_manager", "load_registry"]
 
 
 def get_plugin_manager(*, autoload: bool | None = None, builtins: bool = True) -> pluggy.PluginManager:
     """A fresh plugin manager with the hook specs, the built-ins and (unless disabled) entry points."""
-    pm = pluggy.PluginManager("vlkd")
-    pm.add_hookspecs(hookspecs)
-    if builtins:
-        from vlkd.plugins import BUILTIN_PLUGINS
+    if not builtins:
+        return plugin_manager(autoload=autoload)
+    from vlkd.plugins import BUILTIN_PLUGINS
 
-        for module_name in BUILTIN_PLUGINS:
-            pm.register(importlib.import_module(module_name), name=module_name)
-    if autoload is None:
-        autoload = os.environ.get(AUTOLOAD_ENV, "").strip().lower() not in ("1", "true", "yes")
-    if autoload:
-        pm.load_setuptools_entrypoints("vlkd")
-    for module_name in filter(None, (m.strip() for m in os.environ.get(MODULES_ENV, "").split(","))):
-        if pm.get_plugin(module_name) is None:
-            try:
-                module = importlib.import_module(module_name)
-            except ImportError as exc:
-                raise PluginError(
-                    f"{MODULES_ENV}: cannot import plugin module '{module_name}': {exc}"
-                ) from None
-            pm.register(module, name=module_name)
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin {exc.plugin!r} implements a hook vlkd does not have: {exc}") from None
-    return pm
+    return plugin_manager(BUILTIN_PLUGINS, autoload=autoload)
 
 
 @dataclass(frozen=True)
@@ -92,17 +66,10 @@ class Registry:
     def __init__(self, pm: pluggy.PluginManager):
         self.pm = pm
         self._plugins: dict[str, dict[str, PluginInfo]] = {k.name: {} for k in STAGE_KINDS}
-        dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
         for kind in STAGE_KINDS:
             hook = getattr(pm.hook, kind.hook)
             for impl in reversed(hook.get_hookimpls()):  # registration order
-                dist = dists.get(id(impl.plugin))
-                if dist is not None:
-                    dist_name, version = dist.project_name, dist.version
-                elif (pm.get_name(impl.plugin) or "").startswith("vlkd.plugins."):
-                    dist_name, version = "vlkd", __version__
-                else:  # registered by hand or through VLKD_PLUGINS: not from a distribution
-                    dist_name, version = pm.get_name(impl.plugin) or "unknown", "local"
+                dist_name, version = distribution_of(pm, impl.plugin)
                 impl.function(register=self._registrar(kind, dist_name, version))
 
     def _registrar(self, kind: StageKind, dist_name: str, version: str):

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from vlkd.core.hookspecs import hookimpl
-from vlkd.core.options import PluginOptions
-from vlkd.core.plugin import Preprocessor
+from vlkd.api import PluginOptions, Preprocessor, hookimpl
 
 
 class GrayscaleOptions(PluginOptions):

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from vlkd.core.errors import StageError
-from vlkd.testing.fake_provider import FakeProvider
 from vlkd.plugins.evaluate.student import StudentEvalOptions, StudentEvaluator
+from vlkd.testing.fake_provider import FakeProvider
 
 from .conftest import QUESTIONS, stage_context
 
