@@ -16,7 +16,7 @@ app = typer.Typer(
     name="vlkd",
     help="Distil a vision-language teacher into a LoRA-tuned student, from a recipe YAML.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help: rich's help renderer costs ~0.2 s at start-up
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -37,7 +37,27 @@ SetOpt = Annotated[
 def _console(stderr: bool = True):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, emoji=False)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from vlkd import __version__
+
+        typer.echo(f"vlkd {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", callback=_show_version, is_eager=True, help="Print vlkd's version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Distil a vision-language teacher into a LoRA-tuned student, from a recipe YAML."""
 
 
 @app.command()
@@ -87,7 +107,7 @@ def run(
     )
     engine.run()
     if not dry_run:
-        reporter.info(f"run directory: {engine.run_dir.path}")
+        reporter.info(f"run directory: {literal(str(engine.run_dir.path))}")
 
 
 @app.command()
@@ -186,29 +206,26 @@ def main(argv: list[str] | None = None) -> None:
         from vlkd.commands import register_commands
 
         register_commands(app)
-        app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=False, prog_name="vlkd")
     except KeyboardInterrupt:
         _console().print("[yellow]interrupted[/yellow]")
         sys.exit(130)
     except Exception as exc:
-        from click.exceptions import Abort, ClickException, Exit
+        from vlkd.core.errors import VlkdError, usage_error_message
 
-        from vlkd.core.errors import VlkdError
-
-        if isinstance(exc, Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, ClickException):
-            exc.show()
-            sys.exit(2)
-        if isinstance(exc, Abort):
-            sys.exit(130)
+        usage = usage_error_message(exc)
+        if usage is not None:
+            code, text = usage
+            if text:
+                sys.stderr.write(text + "\n")
+            sys.exit(code)
         if isinstance(exc, VlkdError):
-            _console().print("[red]error:[/red] " + _escape(str(exc)), soft_wrap=True)
+            _console().print("[red]error:[/red] " + literal(str(exc)), soft_wrap=True)
             sys.exit(exc.exit_code)
         raise
 
 
-def _escape(text: str) -> str:
-    from rich.markup import escape
+def literal(text: str) -> str:
+    from vlkd.core.progress import literal as _literal
 
-    return escape(text)
+    return _literal(text)

@@ -161,10 +161,16 @@ class StageContext:
         return self.run.reporter.progress(description or self.name, total, completed)
 
     def info(self, message: str) -> None:
-        self.run.reporter.info(f"[dim]{self.name}:[/dim] {message}")
+        """A note for the person running the stage; ``message`` is printed literally."""
+        from vlkd.core.progress import literal
+
+        self.run.reporter.info(f"[dim]{self.name}:[/dim] {literal(message)}")
 
     def warn(self, message: str) -> None:
-        self.run.reporter.warn(f"{self.name}: {message}")
+        """A warning; ``message`` is printed literally."""
+        from vlkd.core.progress import literal
+
+        self.run.reporter.warn(f"{self.name}: {literal(message)}")
 
     def checkpoint(self, force: bool = False) -> None:
         """Write the manifest with the counts so far (at most every 2 s unless forced)."""

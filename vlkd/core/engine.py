@@ -23,7 +23,7 @@ import pluggy
 from vlkd.core.context import StageContext
 from vlkd.core.errors import RunInterrupted, StageError, VlkdError
 from vlkd.core.plugin import Plugin
-from vlkd.core.progress import Reporter
+from vlkd.core.progress import Reporter, literal
 from vlkd.core.recipe import Recipe, StageConfig, stable_hash
 from vlkd.core.rundir import RunDir, environment_versions
 from vlkd.core.stages import STAGE_NAMES
@@ -276,7 +276,7 @@ class Engine:
             if estimate is not None and action in ("run", "resume"):
                 ctx = StageContext(run, stage, self.run_dir.stage_dir(name), resumed=action == "resume")
                 for line in estimate(ctx) or ():
-                    self.reporter.console.print(f"            {line}")
+                    self.reporter.console.print(f"            {literal(line)}")
         return run.manifest
 
 

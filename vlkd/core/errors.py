@@ -66,3 +66,44 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` when a close match exists, else ``""``."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _click_exception_modules() -> list[object]:
+    """typer >= 0.24 bundles its own click (``typer._click``); older ones use the standalone one."""
+    import contextlib
+    import importlib
+
+    modules = []
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        with contextlib.suppress(ImportError):
+            modules.append(importlib.import_module(name))
+    return modules
+
+
+def usage_error_message(exc: BaseException) -> tuple[int, str] | None:
+    """(exit status, text to print) for a command-line usage error or exit, else ``None``.
+
+    A usage error is one line and a hint: ``error: No such option: --bogus`` then
+    ``(see: vlkd run --help)``; exit status 2.
+    """
+    import typer
+
+    if isinstance(exc, typer.Exit):
+        return exc.exit_code, ""
+    if isinstance(exc, typer.Abort):
+        return 130, "aborted"
+    for module in _click_exception_modules():
+        if isinstance(exc, getattr(module, "Exit", ())):
+            return exc.exit_code, ""  # type: ignore[attr-defined]
+        if isinstance(exc, getattr(module, "Abort", ())):
+            return 130, "aborted"
+        if isinstance(exc, getattr(module, "NoArgsIsHelpError", ())):
+            return 2, exc.format_message()  # type: ignore[attr-defined]  # the command's help
+        if isinstance(exc, module.UsageError):  # type: ignore[attr-defined]
+            ctx = exc.ctx  # type: ignore[attr-defined]
+            command = ctx.command_path if ctx is not None else "vlkd"
+            message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+            return 2, f"error: {message}\n(see: {command} --help)"
+        if isinstance(exc, module.ClickException):  # type: ignore[attr-defined]
+            return exc.exit_code or 2, f"error: {exc.format_message()}"  # type: ignore[attr-defined]
+    return None

@@ -58,7 +58,7 @@ def map_items(
                 f"(set on_error: skip to skip such items and go on)"
             )
         if status != "ok":
-            ctx.run.reporter.info(f"[dim]{ctx.name}:[/dim] {status} {k}: {reason}")
+            ctx.info(f"{status} {k}: {reason}")
         ctx.checkpoint()
 
     with ctx.progress(len(items), len(items) - len(todo), description) as bar:

@@ -58,8 +58,9 @@ class Reporter:
 
     def __init__(self, *, quiet: bool = False, console: Console | None = None):
         self.quiet = quiet
-        self.console = console or Console(stderr=True, highlight=False)
+        self.console = console or Console(stderr=True, highlight=False, emoji=False)
 
+    # ``info`` and ``warn`` take rich markup: put untrusted text through ``literal`` first
     def info(self, message: str) -> None:
         if not self.quiet:
             self.console.print(message)
@@ -111,3 +112,13 @@ class Reporter:
                 f"${usage['cost_usd']:.4f}" if usage.get("cost_usd") else "",
             )
         self.console.print(table)
+
+
+def literal(text: object) -> str:
+    """``text`` escaped so that rich prints it as it is: file contents, server messages,
+    teacher answers and paths may hold ``[/]`` or ``[bold]``, which rich would read as markup
+    (``[/]`` with nothing open crashes the console). Use it for every untrusted string put
+    into a message that rich renders."""
+    from rich.markup import escape
+
+    return escape(str(text))
