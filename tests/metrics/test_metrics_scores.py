@@ -48,7 +48,7 @@ def test_relaxed_accuracy_keeps_units_apart():
     assert relaxed_accuracy("35 N.m", "35 Nm") == 1.0
     assert relaxed_accuracy("35 kg", "35 N·m") == 0.0
     assert relaxed_accuracy("35", "35 N·m") == 0.0  # a bare number is not a torque
-    assert relaxed_accuracy("35 nm", "35 Nm") == 0.0  # nanometre vs newton-metre
+    assert relaxed_accuracy("35 mΩ", "35 MΩ") == 0.0  # milliohm vs megaohm keep their case
     assert relaxed_accuracy("35 KG", "35 kg") == 1.0
     assert relaxed_accuracy("3.5 升", "3.5 L") == 1.0
 
@@ -62,6 +62,10 @@ def test_relaxed_accuracy_ranges_and_not_applicable():
 
 
 def test_parse_quantities_shares_a_range_unit():
-    assert parse_quantities("30-35 N·m", whole=True) == [Quantity(30, "Nm"), Quantity(35, "Nm")]
-    assert parse_quantities("-5 °C", whole=True) == [Quantity(-5, "°C")]
+    assert parse_quantities("30-35 N·m", whole=True) == [
+        Quantity(30, "nm", "30", joined=True),
+        Quantity(35, "nm", "35", joined=True),
+    ]
+    assert parse_quantities("-5 °C", whole=True) == [Quantity(-5, "°c", "-5")]
+    assert parse_quantities("¥1,200", whole=True) == [Quantity(1200, "cny", "1,200")]
     assert parse_quantities("P0301 code", whole=False) == []

@@ -1,16 +1,18 @@
 """Seeded percentile bootstrap over items, and the paired bootstrap of a difference.
 
 Every metric here is a function of per-item additive counts (a sum and a count for means;
-TP/FP/FN for not-present F1), so one resample is a sum of count vectors: cheap enough in
-pure Python for test sets of thousands of items. A paired bootstrap draws the same items
-for both systems, so the interval of ``tuned - base`` reflects per-item agreement.
+TP/FP/FN for not-present F1), so one resample is a weighted sum of the item vectors: the
+weights are how often each item was drawn (a ``bincount`` of ``n`` draws with replacement).
+With numpy that is one matrix-vector product per resample, fast enough for 100,000 items
+and 1,000 resamples in about a second. A paired bootstrap draws the same items for both
+systems, so the interval of ``tuned - base`` reflects per-item agreement.
 """
 
 from __future__ import annotations
 
 import math
-import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 Vector = Sequence[float]
 Statistic = Callable[[list[float]], dict[str, float | None]]
@@ -25,13 +27,15 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
-def _columns(vectors: Sequence[Vector]) -> list[list[float]]:
-    return [list(col) for col in zip(*vectors, strict=True)]
+def _resampled_sums(matrices: list[Any], samples: int, seed: int) -> Iterator[list[list[float]]]:
+    """For each resample, the column sums of each matrix over the same drawn items."""
+    import numpy as np
 
-
-def _sum(columns: list[list[float]], idx: list[int]) -> list[float]:
-    # all-zero columns (no quantity answers, no judge) cost nothing
-    return [sum(map(col.__getitem__, idx)) if any(col) else 0.0 for col in columns]
+    rng = np.random.default_rng(seed)
+    n = matrices[0].shape[0]
+    for _ in range(samples):
+        weights = np.bincount(rng.integers(0, n, size=n), minlength=n).astype(np.float64)
+        yield [(weights @ m).tolist() for m in matrices]
 
 
 def _interval(draws: dict[str, list[float]], confidence: float) -> dict[str, tuple[float, float] | None]:
@@ -41,6 +45,12 @@ def _interval(draws: dict[str, list[float]], confidence: float) -> dict[str, tup
         values.sort()
         out[name] = (percentile(values, alpha), percentile(values, 1 - alpha)) if values else None
     return out
+
+
+def _matrix(vectors: Sequence[Vector]):
+    import numpy as np
+
+    return np.asarray(vectors, dtype=np.float64)
 
 
 def bootstrap_ci(
@@ -56,14 +66,11 @@ def bootstrap_ci(
     A resample where a metric is undefined (``None``: e.g. no not-present question drawn)
     does not count for that metric; a metric never defined gets ``None``.
     """
-    if not vectors or samples <= 0:
+    if len(vectors) == 0 or samples <= 0:
         return {}
-    rng = random.Random(seed)
-    n, columns = len(vectors), _columns(vectors)
     draws: dict[str, list[float]] = {}
-    for _ in range(samples):
-        idx = rng.choices(range(n), k=n)
-        for name, value in statistic(_sum(columns, idx)).items():
+    for (sums,) in _resampled_sums([_matrix(vectors)], samples, seed):
+        for name, value in statistic(sums).items():
             bucket = draws.setdefault(name, [])
             if value is not None:
                 bucket.append(value)
@@ -82,14 +89,11 @@ def paired_bootstrap_delta(
     """Interval of ``statistic(tuned) - statistic(base)``, both computed on the same resampled items."""
     if len(base) != len(tuned):
         raise ValueError(f"paired bootstrap needs the same items: {len(base)} base vs {len(tuned)} tuned")
-    if not base or samples <= 0:
+    if len(base) == 0 or samples <= 0:
         return {}
-    rng = random.Random(seed)
-    n, base_cols, tuned_cols = len(base), _columns(base), _columns(tuned)
     draws: dict[str, list[float]] = {}
-    for _ in range(samples):
-        idx = rng.choices(range(n), k=n)
-        sb, st = statistic(_sum(base_cols, idx)), statistic(_sum(tuned_cols, idx))
+    for sum_base, sum_tuned in _resampled_sums([_matrix(base), _matrix(tuned)], samples, seed):
+        sb, st = statistic(sum_base), statistic(sum_tuned)
         for name, value in st.items():
             bucket = draws.setdefault(name, [])
             if value is not None and sb.get(name) is not None:

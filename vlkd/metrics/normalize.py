@@ -2,9 +2,12 @@
 
 ``normalize_answer`` is what exact match compares: Unicode NFKC (full-width letters,
 digits and punctuation become half-width, ``℃`` becomes ``°C``), case folded, punctuation
-removed as SQuAD does (ASCII and Chinese: ``，。、：；！？「」《》（）·`` ...) except a decimal point or
-separator between two digits, whitespace collapsed, and spaces next to CJK characters
-dropped (Chinese does not separate words with spaces).
+removed as SQuAD does (ASCII and Chinese: ``，。、：；！？「」《》（）·`` ...) except what changes
+the meaning of a number: a decimal point or separator between two digits (``3.5``, ``35-40``,
+``12/15``), a minus sign before a number (``-40°C`` is not ``40°C``; the Unicode minus ``−``
+counts as ``-``) and the percent and per-mille signs (``50%`` is not ``50``). Whitespace is
+collapsed, and spaces next to CJK characters dropped (Chinese does not separate words with
+spaces).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ _SPACE_NEAR_CJK = re.compile(rf"(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
 _SPACES = re.compile(r"\s+")
 #: kept between digits: 3.5, 1,200 -> 1200 (the comma goes), 35-40 stays a range
 _KEEP_BETWEEN_DIGITS = {".", "-", "/", ":"}
+_KEEP_ALWAYS = {"%", "‰"}
 
 
 def is_punctuation(ch: str) -> bool:
@@ -24,21 +28,25 @@ def is_punctuation(ch: str) -> bool:
 
 
 def light_normalize(text: str) -> str:
-    """NFKC, case folded, whitespace collapsed: the DocVQA normalisation, used by ANLS."""
+    """NFKC, case folded, whitespace collapsed: vlkd's normalisation for ANLS (the official DocVQA
+    script lower-cases and strips only; see :func:`vlkd.metrics.scores.anls_docvqa`)."""
     text = unicodedata.normalize("NFKC", text or "").casefold()
     return _SPACES.sub(" ", text).strip()
 
 
 def normalize_answer(text: str) -> str:
     """The form exact match compares (see the module docstring)."""
-    text = light_normalize(text)
+    text = light_normalize(text).replace("\u2212", "-")
     out = []
     n = len(text)
     for i, ch in enumerate(text):
-        if is_punctuation(ch):
-            between_digits = 0 < i < n - 1 and text[i - 1].isdigit() and text[i + 1].isdigit()
+        if is_punctuation(ch) and ch not in _KEEP_ALWAYS:
+            before_digit = i < n - 1 and text[i + 1].isdigit()
+            between_digits = before_digit and i > 0 and text[i - 1].isdigit()
             if between_digits and ch in _KEEP_BETWEEN_DIGITS:
                 out.append(ch)
+            elif ch == "-" and before_digit and (i == 0 or not text[i - 1].isalnum()):
+                out.append(ch)  # a minus sign
             continue
         out.append(ch)
     text = _SPACES.sub(" ", "".join(out)).strip()

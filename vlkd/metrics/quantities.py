@@ -1,10 +1,17 @@
-"""Numbers with units in answers: ``35 N·m``, ``12.5V``, ``1,200 rpm``, ``30-35 N·m``, ``20%``.
+"""Numbers with units in answers: ``35 N·m``, ``12.5V``, ``1,200 rpm``, ``30-35 N·m``, ``¥120``, ``20%``.
 
-Units are compared after a canonical spelling, never converted: ``N·m``, ``N.m``, ``N-m``
-and ``Nm`` are one unit; ``35 kg`` is not ``35 N·m``. SI prefixes are case-sensitive
-(``Nm`` newton-metre is not ``nm`` nanometre), so case is kept except for a few spellings
-that are unambiguous (``KG``, ``Kg`` -> ``kg``; ``RPM`` -> ``rpm``; ...). Common Chinese unit
-words map to their symbol (``公斤`` -> ``kg``, ``升`` -> ``L``, ``牛·米`` -> ``Nm``).
+Units are compared after a canonical spelling, never converted, and regardless of case:
+``35NM``, ``35 N·m``, ``35 N.m`` and ``35 Nm`` are one torque; ``1200 MM`` is ``1200 mm``;
+``35 kg`` is not ``35 N·m``. The one place where case carries meaning that both readings of
+a service manual use is resistance (``mΩ`` milliohm vs ``MΩ`` megaohm), so a prefix before
+``Ω`` keeps its case. Common Chinese unit words map to their symbol (``公斤`` -> ``kg``,
+``升`` -> ``L``, ``牛·米`` -> ``Nm``). Currencies are units too, written before or after the
+number: ``¥120`` = ``120元`` = ``RMB 120``; ``$1,200`` = ``1200 USD``.
+
+Each :class:`Quantity` keeps the digits as written (``text``: sign, leading zeros, decimals,
+thousands separators) so that identifiers can be compared digit for digit, and
+``joined`` says it touches another number through ``-``, ``/``, ``:`` or ``.`` with no space
+(``04465-34000``, ``12/15/89``, ``2018-2020``).
 """
 
 from __future__ import annotations
@@ -16,41 +23,46 @@ from dataclasses import dataclass
 _NUMBER = r"(?:(?<![\w.])[-+])?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _LATIN_UNIT = r"[A-Za-zΩμµ°%](?:[A-Za-zΩμµ°%/²³·.\-]*[A-Za-zΩμµ°%²³])?"
 _JOINERS = re.compile(r"^(?:[\s,，、;；/~～\-–—]|to|and|至|到|和|或|或者)*$", re.IGNORECASE)
+_GLUE = {"-", "/", ":", "."}  # a number touching another through one of these is an identifier part
 _NOT_UNITS = {"to", "and", "or"}
 _SEPARATORS = re.compile(r"[\s·•⋅∙\.\-*×]")
 
-_CASE_FREE = {
-    "kg": "kg",
-    "km": "km",
-    "kw": "kW",
-    "kwh": "kWh",
-    "kmh": "km/h",
-    "km/h": "km/h",
-    "rpm": "rpm",
+#: unit spellings whose canonical form is not simply the lower-cased compact spelling
+_ALIASES = {
     "r/min": "rpm",
-    "psi": "psi",
-    "kpa": "kPa",
-    "mpa": "MPa",
-    "bar": "bar",
-    "hp": "hp",
-    "ps": "PS",
-    "l": "L",
-    "ml": "mL",
-    "v": "V",
-    "a": "A",
-    "°c": "°C",
-    "°f": "°F",
-    "%": "%",
-    "h": "h",
-    "min": "min",
-    "s": "s",
-    "g": "g",
-    "t": "t",
-    "ah": "Ah",
-    "mah": "mAh",
-    "w": "W",
+    "rev/min": "rpm",
+    "kmh": "km/h",
+    "kph": "km/h",
+    "nm": "nm",  # newton-metre, written NM, Nm, N·m, N.m, N-m (nanometres are not in service manuals)
     "ω": "Ω",
+    "ohm": "Ω",
+    "ohms": "Ω",
     "kω": "kΩ",
+    "kohm": "kΩ",
+    "µ": "μ",
+}
+#: currency symbols and codes, before or after the number
+_CURRENCIES = {
+    "¥": "cny",
+    "rmb": "cny",
+    "cny": "cny",
+    "元": "cny",
+    "块": "cny",
+    "人民币": "cny",
+    "yuan": "cny",
+    "$": "usd",
+    "us$": "usd",
+    "usd": "usd",
+    "美元": "usd",
+    "€": "eur",
+    "eur": "eur",
+    "欧元": "eur",
+    "£": "gbp",
+    "gbp": "gbp",
+    "英镑": "gbp",
+    "円": "jpy",
+    "日元": "jpy",
+    "jpy": "jpy",
 }
 _CHINESE = {
     "公斤": "kg",
@@ -62,51 +74,89 @@ _CHINESE = {
     "米": "m",
     "毫米": "mm",
     "厘米": "cm",
-    "升": "L",
-    "毫升": "mL",
-    "伏": "V",
-    "伏特": "V",
-    "安": "A",
-    "安培": "A",
-    "瓦": "W",
-    "千瓦": "kW",
-    "牛米": "Nm",
-    "牛·米": "Nm",
-    "牛顿米": "Nm",
+    "升": "l",
+    "毫升": "ml",
+    "伏": "v",
+    "伏特": "v",
+    "安": "a",
+    "安培": "a",
+    "瓦": "w",
+    "千瓦": "kw",
+    "牛米": "nm",
+    "牛·米": "nm",
+    "牛顿米": "nm",
     "转/分": "rpm",
     "转每分": "rpm",
     "度": "°",
-    "摄氏度": "°C",
+    "摄氏度": "°c",
     "秒": "s",
     "分钟": "min",
     "小时": "h",
-    "千帕": "kPa",
-    "兆帕": "MPa",
+    "千帕": "kpa",
+    "兆帕": "mpa",
     "欧": "Ω",
     "欧姆": "Ω",
     "个": "",
     "次": "",
 }
-
-
-_CHINESE_UNIT = "|".join(re.escape(w) for w in sorted(_CHINESE, key=len, reverse=True) if w)
-_QUANTITY = re.compile(rf"(?P<num>{_NUMBER})\s*(?P<unit>{_CHINESE_UNIT}|{_LATIN_UNIT}(?![A-Za-z]))?")
+_SUFFIX_WORDS = {**_CHINESE, **{k: v for k, v in _CURRENCIES.items() if not k.isascii()}}
+_CHINESE_UNIT = "|".join(re.escape(w) for w in sorted(_SUFFIX_WORDS, key=len, reverse=True) if w)
+_PREFIX = r"US\$|\$|¥|€|£|RMB|CNY|USD|EUR|GBP|JPY"
+_QUANTITY = re.compile(
+    rf"(?:(?P<cur>{_PREFIX})\s*)?(?P<num>{_NUMBER})\s*(?P<unit>{_CHINESE_UNIT}|{_LATIN_UNIT}(?![A-Za-z]))?"
+)
 
 
 @dataclass(frozen=True)
 class Quantity:
     value: float
     unit: str
+    #: the number as written (``-40``, ``04465``, ``3.50``, ``1,200``)
+    text: str = ""
+    #: glued to a neighbouring number by ``-``, ``/``, ``:`` or ``.`` (part of an identifier)
+    joined: bool = False
+
+    @property
+    def exact_key(self) -> tuple[str, str]:
+        """What "the same number" means when no tolerance applies: the value, except that a
+        number written with a leading zero (``04465``) must be written the same way."""
+        digits = self.text.lstrip("+").replace(",", "")
+        integer = digits.lstrip("-").split(".")[0]
+        if len(integer) > 1 and integer.startswith("0"):
+            return digits, self.unit
+        return repr(self.value), self.unit
+
+    @property
+    def identifier_like(self) -> bool:
+        """A number that names rather than measures, compared exactly: part of a code or date
+        (``joined``), written with a leading zero, a bare integer of five or more digits (phone,
+        part number), or a bare four-digit year 1900-2099."""
+        if self.joined:
+            return True
+        digits = self.text.lstrip("+-")
+        if "." in digits or "," in digits:  # decimals and thousands separators measure
+            return False
+        if len(digits) > 1 and digits.startswith("0"):
+            return True
+        if self.unit:
+            return False
+        return len(digits) >= 5 or (len(digits) == 4 and 1900 <= int(digits) <= 2099)
 
 
 def canonical_unit(unit: str) -> str:
+    """One spelling per unit, case folded (``N·m``, ``NM``, ``Nm`` -> ``nm``; ``元``, ``¥`` -> ``cny``)."""
     unit = unicodedata.normalize("NFKC", unit).strip()
-    if unit in _CHINESE:
-        return _CHINESE[unit]
+    if unit in _SUFFIX_WORDS:
+        return _SUFFIX_WORDS[unit]
+    if unit.lower() in _CURRENCIES:
+        return _CURRENCIES[unit.lower()]
     compact = _SEPARATORS.sub("", unit).replace("µ", "μ")
-    if compact in _CHINESE:
-        return _CHINESE[compact]
-    return _CASE_FREE.get(compact.lower(), compact) if compact.lower() in _CASE_FREE else compact
+    if compact in _SUFFIX_WORDS:
+        return _SUFFIX_WORDS[compact]
+    if compact.endswith("Ω"):  # mΩ (milli) and MΩ (mega) are both real: the prefix keeps its case
+        return _ALIASES.get(compact.lower(), compact)
+    folded = compact.lower()
+    return _ALIASES.get(folded, folded)
 
 
 def parse_quantities(text: str, *, whole: bool) -> list[Quantity]:
@@ -115,8 +165,9 @@ def parse_quantities(text: str, *, whole: bool) -> list[Quantity]:
     With ``whole=True`` the text must be nothing but quantities (and range/list joiners),
     else ``[]``: ``"M8"`` or ``"check the 12V battery"`` is not a quantity answer.
     """
-    text = unicodedata.normalize("NFKC", text or "").strip().rstrip("。.")
+    text = unicodedata.normalize("NFKC", text or "").replace("\u2212", "-").strip().rstrip("。.")
     found: list[Quantity] = []
+    glued: list[bool] = []
     pos = 0
     for m in _QUANTITY.finditer(text):
         between = text[pos : m.start()]
@@ -127,20 +178,36 @@ def parse_quantities(text: str, *, whole: bool) -> list[Quantity]:
             if whole:
                 return []
             continue
-        num = m.group("num").replace(",", "")
+        num = m.group("num")
         unit = m.group("unit") or ""
         if unit.lower() in _NOT_UNITS:  # "30 to 35 N·m"
             unit = ""
-        found.append(Quantity(float(num), canonical_unit(unit)))
+        if unit[:1] in _GLUE and unit[1:2].isdigit():  # never a unit: "04465-34000" reads "-" as glue
+            unit = ""
+        currency = m.group("cur")
+        canonical = canonical_unit(currency) if currency else canonical_unit(unit)
+        glued.append(bool(found) and between in _GLUE and not m.group("cur"))
+        found.append(Quantity(float(num.replace(",", "")), canonical, num))
         pos = m.end("num") if not unit else m.end()
     if whole and (not found or not _JOINERS.match(text[pos:])):
         return []
+    found = _mark_joined(found, glued)
     _share_units(found)
     return found
+
+
+def _mark_joined(found: list[Quantity], glued: list[bool]) -> list[Quantity]:
+    """A number glued to the one before it (``04465-34000``): both are parts of one identifier."""
+    joined = [False] * len(found)
+    for i, g in enumerate(glued):
+        if g:
+            joined[i] = joined[i - 1] = True
+    return [Quantity(q.value, q.unit, q.text, j) for q, j in zip(found, joined, strict=True)]
 
 
 def _share_units(found: list[Quantity]) -> None:
     """``30-35 N·m``: a range whose first number has no unit takes the last one's."""
     for i in range(len(found) - 2, -1, -1):
         if not found[i].unit and found[i + 1].unit:
-            found[i] = Quantity(found[i].value, found[i + 1].unit)
+            q = found[i]
+            found[i] = Quantity(q.value, found[i + 1].unit, q.text, q.joined)

@@ -22,12 +22,13 @@ from typing import Any
 
 from vlkd.metrics.bootstrap import bootstrap_ci, paired_bootstrap_delta
 from vlkd.metrics.not_present import DEFAULT_NOT_PRESENT, NotPresentCounts, is_not_present
-from vlkd.metrics.scores import anls, exact_match, relaxed_accuracy
+from vlkd.metrics.scores import anls, anls_docvqa, exact_match, relaxed_accuracy
 
 UNCATEGORIZED = "uncategorized"
 METRICS: tuple[tuple[str, str], ...] = (
     ("exact_match", "Exact match"),
-    ("anls", "ANLS"),
+    ("anls", "ANLS (vlkd: NFKC + case folding)"),
+    ("anls_docvqa", "ANLS (official DocVQA script)"),
     ("relaxed_accuracy", "Relaxed accuracy (numbers ±5%)"),
     ("not_present_precision", "Not-present precision"),
     ("not_present_recall", "Not-present recall"),
@@ -37,8 +38,8 @@ METRICS: tuple[tuple[str, str], ...] = (
 #: metrics that appear only when some item has the score (the judge is optional)
 OPTIONAL = {"judge_accuracy"}
 # columns of an item's count vector
-_EM, _ANLS, _RELAXED, _RELAXED_N, _TP, _FP, _FN, _N, _JUDGE, _JUDGE_N = range(10)
-_WIDTH = 10
+_EM, _ANLS, _RELAXED, _RELAXED_N, _TP, _FP, _FN, _N, _JUDGE, _JUDGE_N, _ANLS_D = range(11)
+_WIDTH = 11
 
 
 def score_item(
@@ -56,6 +57,7 @@ def score_item(
     return {
         "exact_match": exact_match(prediction, refs),
         "anls": anls(prediction, refs, tau),
+        "anls_docvqa": anls_docvqa(prediction, refs),
         "relaxed_accuracy": relaxed_accuracy(prediction, refs, tolerance),
         "reference_not_present": ref_negative,
         "predicted_not_present": is_not_present(prediction, not_present),
@@ -78,6 +80,7 @@ def item_vector(scores: dict[str, Any]) -> list[float]:
         1.0,
         float(judge or 0.0),
         0.0 if judge is None else 1.0,
+        float(scores["anls_docvqa"]),
     ]
 
 
@@ -88,6 +91,7 @@ def statistic(sums: list[float]) -> dict[str, float | None]:
     return {
         "exact_match": sums[_EM] / n if n else None,
         "anls": sums[_ANLS] / n if n else None,
+        "anls_docvqa": sums[_ANLS_D] / n if n else None,
         "relaxed_accuracy": sums[_RELAXED] / sums[_RELAXED_N] if sums[_RELAXED_N] else None,
         "not_present_precision": counts.precision,
         "not_present_recall": counts.recall,
@@ -101,6 +105,7 @@ def _applies(sums: list[float]) -> dict[str, int]:
     return {
         "exact_match": n,
         "anls": n,
+        "anls_docvqa": n,
         "relaxed_accuracy": int(sums[_RELAXED_N]),
         "not_present_precision": int(sums[_TP] + sums[_FP]),
         "not_present_recall": int(sums[_TP] + sums[_FN]),

@@ -160,7 +160,7 @@ def test_html_table_numbers_are_the_metrics_json_numbers(run_dir, tmp_path):
             assert row[5] == f"[{delta['ci'][0] * 100:+.1f}, {delta['ci'][1] * 100:+.1f}]"
         assert row[6] == _pct(group["teacher"][metric]["value"])
         checked += 1
-    assert checked == 4 * 6  # 3 categories + overall, 6 metrics each
+    assert checked == 4 * 7  # 3 categories + overall, 7 metrics each
     # the seed-style headline: exact match per category
     headline = html.tables["headline"]
     assert [r[0] for r in headline[1:]] == [*sorted(CATEGORIES), "Overall"]
