@@ -121,7 +121,7 @@ def test_stage_without_its_input(write, vlkd_registry):
     registry = vlkd_registry(fixture_plugins, Plugins())
     found = problems(write, registry, "name: r\nformat:\n  plugin: t_export\n")
     assert found == [
-        "r.yaml:2:1: format: needs pairs from an earlier stage: add a 'teach' or 'review' or 'split' section"
+        "r.yaml:2:1: format: needs pairs from an earlier stage: add a 'teach' or 'verify' or 'review' or 'split' section"
     ]
 
 

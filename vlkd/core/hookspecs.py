@@ -70,6 +70,16 @@ def vlkd_register_teachers(register: Register) -> None:
 
 
 @hookspec
+def vlkd_register_verifiers(register: Register) -> None:
+    """Register ``verify`` checks: ``vlkd.core.plugin.Verifier`` subclasses whose
+    ``check(image, pairs, found)`` reads one image and its pairs and raises doubts with
+    ``found.flag(pair, flag, reason)``. A check never changes a question or an answer; the
+    stage journals each image's flags (resumable per image) and drops flagged pairs only
+    where the recipe says ``drop: [flag, ...]``. ``start(ctx, images, pairs)`` runs once
+    before the per-image loop, for checks that need every image or a teacher's services."""
+
+
+@hookspec
 def vlkd_register_reviewers(register: Register) -> None:
     """Register ``review`` plugins: ``StagePlugin`` subclasses that read ``pairs`` and write the
     reviewed ``pairs`` (with ``review`` status set)."""

@@ -271,6 +271,7 @@ def _check_inputs(stages: dict[str, StageConfig], problems: _Problems) -> None:
 #: artifacts a stage cannot do without (others are used when present). A trainer can also be
 #: given a dataset directory of its own (``train: {dataset: ...}``), so it needs no format stage.
 _REQUIRED: dict[str, tuple[str, ...]] = {
+    "verify": ("pairs",),
     "review": ("pairs",),
     "format": ("pairs",),
     "train": (),

@@ -18,7 +18,7 @@ class StageKind:
     #: artifacts read from earlier stages, and written for later ones
     consumes: tuple[str, ...] = ()
     produces: tuple[str, ...] = ()
-    #: ``preprocess`` takes a list of plugins instead of one
+    #: ``preprocess`` and ``verify`` take a list of plugins instead of one
     multi: bool = False
     #: ``module:function`` that runs the stage; imported only when the stage runs
     driver: str = "vlkd.core.drivers:run_stage_plugin"
@@ -33,6 +33,7 @@ class StageKind:
             "ingestors": "ingestor",
             "preprocessors": "preprocessor",
             "teachers": "teacher",
+            "verifiers": "verifier",
             "reviewers": "reviewer",
             "splitters": "splitter",
             "formats": "format",
@@ -58,6 +59,14 @@ STAGE_KINDS: tuple[StageKind, ...] = (
         consumes=("images",),
         produces=("pairs",),
         driver="vlkd.core.teach.driver:run_teach",
+    ),
+    StageKind(
+        "verify",
+        "verifiers",
+        consumes=("pairs", "images"),
+        produces=("pairs",),
+        multi=True,
+        driver="vlkd.core.verify_driver:run_verify",
     ),
     StageKind("review", "reviewers", consumes=("pairs", "images"), produces=("pairs",)),
     StageKind("split", "splitters", consumes=("pairs",), produces=("pairs",)),

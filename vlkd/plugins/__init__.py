@@ -10,6 +10,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "vlkd.plugins.ingest",
     "vlkd.plugins.preprocess",
     "vlkd.plugins.teach",
+    "vlkd.plugins.verify",
     "vlkd.plugins.review",
     "vlkd.plugins.split",
     "vlkd.plugins.formats",

@@ -1,0 +1,108 @@
+"""The verify stage: its place, its hook, flags that never change a pair, bad checks."""
+
+from __future__ import annotations
+
+import json
+
+from verify_helpers import flags_of, make_page, pairs_of, write_pairs
+
+from vlkd.core.hookspecs import hookimpl
+from vlkd.core.stages import STAGE_NAMES
+from vlkd.core.verify import Verifier
+
+
+def test_verify_runs_between_teach_and_review():
+    assert STAGE_NAMES == (
+        "ingest",
+        "preprocess",
+        "teach",
+        "verify",
+        "review",
+        "split",
+        "format",
+        "train",
+        "evaluate",
+        "report",
+    )
+
+
+class Meddler(Verifier):
+    """Flags every pair and tries to change it (the driver must not let it)."""
+
+    flags = ("seen",)
+
+    def check(self, image, pairs, found):
+        for pair in pairs:
+            pair.answer = "CHANGED"
+            pair.question = "CHANGED?"
+            found.flag(pair, "seen", f"looked at {image.width}x{image.height}")
+            found.record(pair, looked=True)
+
+
+class Broken(Verifier):
+    """Raises on one image."""
+
+    def check(self, image, pairs, found):
+        if "p1" in image.path:
+            raise RuntimeError("no good")
+
+
+class ThirdParty:
+    @hookimpl
+    def vlkd_register_verifiers(self, register):
+        register("meddler", Meddler)
+        register("broken", Broken)
+
+
+def _registry():
+    from vlkd.core.registry import Registry, get_plugin_manager
+
+    pm = get_plugin_manager(autoload=False)
+    pm.register(ThirdParty(), name="third_party")
+    return Registry(pm)
+
+
+def _run(tmp_path, verify):
+    from vlkd.core.engine import Engine
+    from vlkd.core.progress import Reporter
+    from vlkd.core.recipe import load_recipe
+
+    folder = tmp_path / "pages"
+    for i in range(3):
+        make_page(folder / f"p{i}.png", [f"Page {i}"])
+    csv = write_pairs(tmp_path / "pairs.csv", [(f"p{i}.png", f"Q{i}?", f"A{i}") for i in range(3)])
+    recipe = {
+        "name": "v",
+        "ingest": {"plugin": "files", "inputs": str(folder), "workers": 1},
+        "teach": {"plugin": "annotations", "path": str(csv)},
+        "verify": verify,
+    }
+    path = tmp_path / "r.yaml"
+    path.write_text(json.dumps(recipe))
+    engine = Engine(load_recipe(path, registry=_registry()), tmp_path / "run", reporter=Reporter(quiet=True))
+    return engine.run(), tmp_path / "run"
+
+
+def test_hook_vlkd_register_verifiers(tmp_path):
+    """A third-party check registered through the hook runs in the stage; its changes to a pair are ignored."""
+    registry = _registry()
+    assert {"meddler", "broken", "duplicates"} <= set(registry.names("verify"))
+    assert registry.get("verify", "meddler").distribution == "third_party"
+    manifest, rd = _run(tmp_path, [{"plugin": "meddler"}])
+    pairs = pairs_of(rd)
+    assert [(p["question"], p["answer"]) for p in pairs] == [(f"Q{i}?", f"A{i}") for i in range(3)]
+    assert all(flags_of(p) == {"seen"} for p in pairs)
+    assert all(p["checks"] == {"meddler": {"looked": True}} for p in pairs)
+    assert manifest["stages"]["verify"]["status"] == "done"
+
+
+def test_a_check_that_raises_flags_that_image_unverifiable_and_the_stage_goes_on(tmp_path):
+    _, rd = _run(tmp_path, [{"plugin": "broken"}, {"plugin": "meddler"}])
+    pairs = {p["answer"]: p for p in pairs_of(rd)}
+    assert len(pairs) == 3
+    assert flags_of(pairs["A1"]) == {"unverifiable", "seen"}
+    (flag,) = [f for f in pairs["A1"]["flags"] if f["flag"] == "unverifiable"]
+    assert flag["check"] == "broken" and "RuntimeError: no good" in flag["reason"]
+    assert flags_of(pairs["A0"]) == {"seen"}
+    notes = [json.loads(line) for line in (rd / "verify" / "notes.jsonl").read_text().splitlines()]
+    assert len(notes) == 1 and "no good" in notes[0]["notes"][0]

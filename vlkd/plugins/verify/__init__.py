@@ -1,0 +1,14 @@
+"""Built-in ``verify`` checks: ocr_grounding (offline OCR), second_teacher, duplicates.
+
+Each check flags doubtful pairs for the experts (``QARecord.flags``); none changes a pair.
+See ``vlkd.core.verify`` for the check API and ``vlkd.core.verify_driver`` for the stage.
+"""
+
+from vlkd.core.hookspecs import hookimpl
+
+
+@hookimpl
+def vlkd_register_verifiers(register):
+    from vlkd.plugins.verify.duplicates import Duplicates
+
+    register("duplicates", Duplicates)
