@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names l
         http_error,
         retry_after_seconds,
     )
+    from vlkd.core.verify import Findings, Verifier, VerifierOptions
 
 _LAZY: dict[str, str] = {
     # plugin base classes and what a stage sees
@@ -82,12 +83,17 @@ _LAZY: dict[str, str] = {
     "FatalError": "vlkd.core.teach",
     "http_error": "vlkd.core.teach",
     "retry_after_seconds": "vlkd.core.teach",
+    # verify checks
+    "Verifier": "vlkd.core.verify",
+    "VerifierOptions": "vlkd.core.verify",
+    "Findings": "vlkd.core.verify",
 }
 
 __all__ = [
     "APITeacherOptions",
     "ExistingPath",
     "FatalError",
+    "Findings",
     "Flag",
     "ImageRecord",
     "OnError",
@@ -121,6 +127,8 @@ __all__ = [
     "TeacherOptions",
     "TransientError",
     "Usage",
+    "Verifier",
+    "VerifierOptions",
     "VlkdError",
     "hookimpl",
     "http_error",
