@@ -32,9 +32,32 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    #: requests sent whose answers never arrived (a kill, a timeout): the provider may have
+    #: charged them; their worst-case cost counts against ``max_cost``
+    unanswered: int = 0
+    unanswered_cost_usd: float = 0.0
+
+    def add(self, other: Usage) -> None:
+        for name, value in other.__dict__.items():
+            setattr(self, name, getattr(self, name) + value)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Usage:
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in (data or {}).items() if k in names})
+
+    @property
+    def spent_at_most(self) -> float:
+        """What was spent, counting every unanswered request at its worst case."""
+        return self.cost_usd + self.unanswered_cost_usd
 
     def to_json(self) -> dict[str, Any]:
-        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+        optional = ("unanswered", "unanswered_cost_usd")
+        return {
+            k: (round(v, 6) if isinstance(v, float) else v)
+            for k, v in self.__dict__.items()
+            if v or k not in optional
+        }
 
 
 @dataclass

@@ -55,7 +55,7 @@ class RunInfo:
     def save_stage(self, ctx: StageContext) -> None:
         entry = self.manifest["stages"][ctx.name]
         entry["counts"] = ctx.counts.to_json()
-        if ctx.usage.requests or ctx.usage.cached:
+        if ctx.usage.requests or ctx.usage.cached or ctx.usage.unanswered:
             entry["usage"] = ctx.usage.to_json()
         if ctx.facts:
             entry["facts"] = ctx.facts

@@ -109,7 +109,7 @@ class Reporter:
                 str(counts.get("failed", "")),
                 f"{entry['wall_time_s']:.1f}s" if "wall_time_s" in entry else "",
                 f"{tokens:,}" if tokens else "",
-                f"${usage['cost_usd']:.4f}" if usage.get("cost_usd") else "",
+                _cost(usage),
             )
         self.console.print(table)
 
@@ -122,3 +122,11 @@ def literal(text: object) -> str:
     from rich.markup import escape
 
     return escape(str(text))
+
+
+def _cost(usage: dict[str, Any]) -> str:
+    """Money spent, and what unanswered requests may have cost on top (a kill, a timeout)."""
+    text = f"${usage['cost_usd']:.4f}" if usage.get("cost_usd") else ""
+    if usage.get("unanswered"):
+        text += f" +≤${usage.get('unanswered_cost_usd', 0.0):.4f} ({usage['unanswered']} unanswered)"
+    return text.strip()

@@ -30,7 +30,8 @@ from collections.abc import Callable
 from typing import Any
 
 #: faults: "429" or "429:SECONDS", "500", "503", "529", "timeout", "drop", "401", "400", "404", "malformed",
-#: "empty", "truncated" (an answer cut off by max_tokens)
+#: "empty", "truncated" (an answer cut off by max_tokens), "absurd_usage" (1e12 tokens in, -5 out);
+#: an error status may carry its message: "400::This model's maximum context length is 4096 tokens"
 Fault = str
 Answer = Callable[[str, dict[str, Any]], Any]
 
@@ -185,7 +186,10 @@ class FakeProvider:
                     writer.transport.abort()
                     return
                 status, payload, extra = result
-                data = json.dumps(payload, ensure_ascii=False).encode()
+                try:
+                    data = json.dumps(payload, ensure_ascii=False).encode()
+                except UnicodeEncodeError:  # a lone surrogate: sent as \\udXXX, as real servers do
+                    data = json.dumps(payload).encode()
                 out = [
                     f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}",
                     "content-type: application/json",
@@ -270,7 +274,8 @@ class FakeProvider:
         if self.latency:
             await asyncio.sleep(self.latency)
         if fault is not None:
-            kind, _, arg = fault.partition(":")
+            kind, _, rest = fault.partition(":")
+            arg, _, message = rest.partition(":")
             if kind == "drop":
                 self.statuses[0] += 1
                 return None
@@ -281,10 +286,18 @@ class FakeProvider:
             if kind.isdigit():
                 status = int(kind)
                 extra = {"retry-after": arg} if arg else {}
-                return self._error(api, status, f"injected {status}", headers=extra)
+                return self._error(api, status, message or f"injected {status}", headers=extra)
         content = self._content(image, req, api, fault)
         self.statuses[200] += 1
-        return 200, _completion(api, req, content, truncated=fault == "truncated"), {}
+        out = _completion(api, req, content, truncated=fault == "truncated")
+        if fault == "absurd_usage":
+            key = (
+                ("prompt_tokens", "completion_tokens")
+                if api == "openai"
+                else ("input_tokens", "output_tokens")
+            )
+            out["usage"].update({key[0]: 10**12, key[1]: -5})
+        return 200, out, {}
 
     def _error(
         self,
@@ -313,6 +326,8 @@ class FakeProvider:
             return "抱歉,我无法以CSV格式回答。" if not structured else "{not json"
         if fault == "empty":
             return ""
+        if fault == "truncated" and structured:
+            return '{"pairs":[{"question":"图中的零件编号是什么?","answer":"P-'
         if fault == "truncated":
             return '```csv\n"图中的零件编号是什么?","P-1"\n"图中的拧紧力矩是多少?","25 N'
 

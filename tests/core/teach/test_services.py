@@ -10,7 +10,7 @@ from vlkd.core.records import ImageRecord, Provenance
 from vlkd.core.teach.cache import ResponseCache, cache_key
 from vlkd.core.teach.limits import Budget, BudgetReached, RateLimiter, backoff_delay, cost_usd, price_for
 from vlkd.core.teach.pairs import build_pairs, is_negative
-from vlkd.core.teach.teacher import FatalError, TransientError, http_error, retry_after_seconds
+from vlkd.core.teach.teacher import FatalError, ItemError, TransientError, http_error, retry_after_seconds
 
 
 def test_retry_after_forms():
@@ -38,10 +38,18 @@ def test_http_errors_retry_or_stop_with_a_hint():
         (401, "OPENAI_API_KEY"),
         (403, "not allowed"),
         (404, "unknown model 'gpt-9'"),
-        (413, "too large"),
     ):
         err = http_error(status, "x", model="gpt-9", key_env="OPENAI_API_KEY")
         assert isinstance(err, FatalError) and hint in str(err), status
+    # one image that cannot fit fails alone; the stage goes on
+    for status, message in (
+        (413, "x"),
+        (400, "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens"),
+        (400, "prompt is too long: 210000 tokens > 200000 maximum"),
+    ):
+        err = http_error(status, message)
+        assert isinstance(err, ItemError) and "resize it in preprocess" in str(err), status
+    assert isinstance(http_error(400, "bad temperature"), FatalError)
     assert isinstance(http_error(429, "quota", code="insufficient_quota"), FatalError)
 
 

@@ -8,6 +8,7 @@ and JSON answers; ``prompts`` renders prompt files. Importing this package is ch
 from vlkd.core.teach.options import APITeacherOptions, Price, PromptOptions, TeacherOptions
 from vlkd.core.teach.teacher import (
     FatalError,
+    ItemError,
     Teacher,
     TeacherError,
     TeachRequest,
@@ -20,6 +21,7 @@ from vlkd.core.teach.teacher import (
 __all__ = [
     "APITeacherOptions",
     "FatalError",
+    "ItemError",
     "Price",
     "PromptOptions",
     "TeachRequest",

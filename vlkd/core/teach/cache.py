@@ -59,5 +59,9 @@ class ResponseCache:
     def has(self, key: str) -> bool:
         return self.read and self._path(key).exists()
 
+    def stored(self, key: str) -> bool:
+        """Whether the entry is on disk (also under ``--no-cache``, which only stops reading)."""
+        return self._path(key).exists()
+
     def put(self, key: str, value: dict[str, Any]) -> None:
         write_json_atomic(self._path(key), value)

@@ -18,25 +18,38 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.context import StageContext
+from vlkd.core.context import StageContext, Usage
 from vlkd.core.errors import RunInterrupted, SkipItem, StageError
 from vlkd.core.jsonl import read_jsonl, write_jsonl_atomic
 from vlkd.core.records import ImageRecord, Provenance, sha256_bytes
 from vlkd.core.teach.cache import ResponseCache, cache_key
-from vlkd.core.teach.limits import Budget, BudgetReached, RateLimiter, backoff_delay, cost_usd, price_for
+from vlkd.core.teach.journal import CallJournal
+from vlkd.core.teach.limits import (
+    Budget,
+    BudgetReached,
+    RateLimiter,
+    backoff_delay,
+    checked_usage,
+    cost_usd,
+    price_for,
+)
 from vlkd.core.teach.pairs import build_pairs
 from vlkd.core.teach.parsing import PAIRS_SCHEMA, Parsed, parse_csv, parse_json
 from vlkd.core.teach.prompts import PromptSet
 from vlkd.core.teach.teacher import (
     FatalError,
+    ItemError,
     Teacher,
     TeacherError,
     TeachRequest,
     TeachResponse,
     TransientError,
+    clean_text,
 )
 
 FAILURES_FILE = "failures.jsonl"
+#: an answer cut off by max_tokens is asked again with twice the limit, up to this many times it
+MAX_TOKENS_GROWTH = 4
 PARSE_LOG_FILE = "parse_log.jsonl"
 
 
@@ -48,6 +61,8 @@ class _ItemFailed(Exception):
 
 
 def _redact(text: str, secrets: list[str]) -> str:
+    """``text`` without secrets and with lone surrogates replaced: safe for any file or console."""
+    text = clean_text(text)
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
@@ -77,6 +92,9 @@ class TeachRun:
         self.opts = teacher.options
         self.prompts = PromptSet(self.opts) if teacher.uses_prompt else None
         self.cache = ResponseCache(ctx.cache_dir, read=not ctx.no_cache)
+        self.journal = CallJournal(self.cache, ctx.dir)
+        #: provider usage not believed (negative, absurd): counted at the estimate instead
+        self.usage_rejected: list[str] = []
         self.prices = {**teacher.PRICES, **{k: v.model_dump() for k, v in self.opts.prices.items()}}
         self.price = price_for(teacher.model, self.prices)
         self.secrets = teacher.secrets()
@@ -150,28 +168,41 @@ class TeachRun:
         return parsed
 
     async def call(
-        self, request: TeachRequest, usage: dict[str, Any], limiter: RateLimiter, budget: Budget
+        self, request: TeachRequest, key: str, usage: Usage, limiter: RateLimiter, budget: Budget
     ) -> TeachResponse:
-        """One paid call, with rate limits, the budget and retries."""
+        """One paid call, with rate limits, the budget and retries; journalled as it goes."""
         est_in, est_out = self.teacher.estimate_tokens(request)
+        if request.max_tokens:
+            est_out = max(est_out, request.max_tokens)
         # the estimate of input tokens is corrected by the worst ratio seen so far, plus 10%
         worst = cost_usd(self.price, int(est_in * self.input_scale * 1.1), est_out)
+        journal = self.journal if self.teacher.cacheable else None
         failures = rate_limited = 0
         while True:
             await limiter.acquire(est_in + est_out)
             budget.reserve(worst)
-            usage["requests"] += 1
+            usage.requests += 1
             if self.first_call is None:
                 self.first_call = time.perf_counter()
+            seq = journal.sent(key, request.image.id, worst) if journal else None
             try:
                 response = await asyncio.wait_for(self.teacher.respond(request), self.opts.timeout + 30)
             except FatalError:
                 budget.release(worst)
+                if journal:
+                    journal.failed(seq)
                 raise
+            except ItemError as exc:
+                budget.release(worst)
+                if journal:
+                    journal.failed(seq)
+                raise _ItemFailed(_redact(str(exc), self.secrets)) from None
             except (TeacherError, TimeoutError) as exc:
                 budget.release(worst)
                 if isinstance(exc, TimeoutError):
                     exc = TransientError(f"no answer in {self.opts.timeout + 30:.0f} s", kind="timeout")
+                if journal:  # a timed-out request may have been run (and charged) all the same
+                    journal.failed(seq, maybe_spent=exc.kind == "timeout")
                 self.retries[exc.kind] += 1
                 if exc.kind == "429":
                     rate_limited += 1
@@ -206,57 +237,85 @@ class TeachRun:
                 continue
             except SkipItem:
                 budget.release(worst)
+                if journal:
+                    journal.failed(seq)
                 raise
             except Exception as exc:  # a bug in the plugin: this image fails, the stage goes on
                 budget.release(worst)
+                if journal:
+                    journal.failed(seq)
                 raise _ItemFailed(
                     f"teacher error: {type(exc).__name__}: {_redact(str(exc), self.secrets)}"
                 ) from None
+            response.cleaned()
+            tokens = checked_usage(response.input_tokens, response.output_tokens)
+            if tokens is None:
+                self.usage_rejected.append(f"{response.input_tokens!r} in, {response.output_tokens!r} out")
+                tokens = (est_in, est_out)
+            response.input_tokens, response.output_tokens = tokens
+            if journal:  # durable before anything else can happen to it
+                journal.answered(seq, key, response.to_json())
             self.last_answer = time.perf_counter()
             self.answers += 1
             limiter.answered()
             if est_in:
-                self.input_scale = max(self.input_scale, response.input_tokens / est_in)
+                self.input_scale = max(self.input_scale, min(response.input_tokens / est_in, 100.0))
             cost = cost_usd(self.price, response.input_tokens, response.output_tokens)
             budget.commit(worst, cost)
             limiter.settle(est_in + est_out, response.input_tokens + response.output_tokens)
-            usage["input_tokens"] += response.input_tokens
-            usage["output_tokens"] += response.output_tokens
-            usage["cost_usd"] += cost
+            usage.input_tokens += response.input_tokens
+            usage.output_tokens += response.output_tokens
+            usage.cost_usd += cost
             return response
 
     async def teach_one(self, image: ImageRecord, limiter: RateLimiter, budget: Budget) -> dict[str, Any]:
         """The ledger entry of one image (never raises for a per-image problem)."""
-        usage = {"requests": 0, "cached": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+        usage = Usage()
         raw = None
         try:
             request, image_hash, template_hash = await self.request_for(image)
             prompt_hash = _hash_text(request.system + "\0" + request.user) if self.prompts else None
-            parsed = Parsed()
+            params = self.teacher.generation_params()
+            limit = getattr(self.opts, "max_tokens", None)
+            parsed, cut_at = Parsed(), None
             for attempt in range(self.opts.parse_retries + 1):
                 key = cache_key(
                     image_sha256=image_hash,
                     prompt_hash=prompt_hash,
                     plugin=self.opts.plugin,
                     model=self.teacher.model,
-                    params=self.teacher.generation_params(),
+                    params=params
+                    if request.max_tokens is None
+                    else {**params, "max_tokens": request.max_tokens},
                     attempt=attempt,
                 )
                 cached = self.cache.get(key) if self.teacher.cacheable else None
                 if cached is not None:
                     response = TeachResponse.from_json(cached)
-                    usage["cached"] += 1
+                    usage.cached += 1
                 else:
-                    response = await self.call(request, usage, limiter, budget)
+                    response = await self.call(request, key, usage, limiter, budget)
                     if self.teacher.cacheable:
                         self.cache_later(key, response.to_json())
                 raw = response.text if response.text else None
                 parsed = self.parse(response)
                 if parsed.pairs:
                     break
+                cut_at = None
+                if response.extra.get("truncated") and limit:
+                    # cut off before any pair was whole: ask again with room for the answer (bounded)
+                    cut_at = request.max_tokens or limit
+                    request.max_tokens = min(cut_at * 2, limit * MAX_TOKENS_GROWTH)
             if not parsed.pairs:
+                tries = self.opts.parse_retries + 1
+                if cut_at is not None:
+                    raise _ItemFailed(
+                        f"answer cut off at max_tokens {cut_at} after {tries} tries "
+                        f"(raise teach.max_tokens, or ask for fewer pairs)",
+                        raw,
+                    )
                 why = parsed.dropped[0]["reason"] if parsed.dropped else "no pairs in the answer"
-                raise _ItemFailed(f"unparsable answer after {self.opts.parse_retries + 1} tries: {why}", raw)
+                raise _ItemFailed(f"unparsable answer after {tries} tries: {why}", raw)
             provenance = Provenance(
                 plugin=self.opts.plugin, model=response.model or self.teacher.model, prompt_hash=template_hash
             )
@@ -275,19 +334,24 @@ class TeachRun:
                 "negatives": negatives,
                 "negatives_dropped": neg_dropped,
                 "dropped": parsed.dropped,
-                "usage": _round(usage),
+                "usage": usage.to_json(),
             }
         except SkipItem as exc:
-            return {"status": "skipped", "records": [], "reason": exc.reason, "usage": _round(usage)}
+            return {
+                "status": "skipped",
+                "records": [],
+                "reason": _redact(exc.reason, self.secrets),
+                "usage": usage.to_json(),
+            }
         except _ItemFailed as exc:
             entry = {
                 "status": "failed",
                 "records": [],
                 "reason": _redact(exc.reason, self.secrets),
-                "usage": _round(usage),
+                "usage": usage.to_json(),
             }
             if exc.raw is not None or raw is not None:
-                entry["raw"] = _redact(exc.raw if exc.raw is not None else raw, self.secrets)
+                entry["raw"] = _redact(exc.raw if exc.raw is not None else raw or "", self.secrets)
             return entry
         except (FatalError, StageError, BudgetReached, asyncio.CancelledError):
             raise
@@ -297,7 +361,7 @@ class TeachRun:
             return {
                 "status": "failed",
                 "records": [],
-                "usage": _round(usage),
+                "usage": usage.to_json(),
                 "reason": _redact(f"{type(exc).__name__}: {exc}", self.secrets),
             }
 
@@ -328,7 +392,7 @@ class TeachRun:
                     _add_usage(ctx, entry["usage"])
                     bar.advance()
                     if entry["status"] == "failed":
-                        ctx.run.reporter.info(f"[dim]teach:[/dim] failed {image.path}: {entry['reason']}")
+                        ctx.info(f"failed {image.path}: {entry['reason']}")
                         if self.opts.on_error == "fail":
                             self.stop_reason = "failed"
                             raise StageError(
@@ -356,6 +420,7 @@ class TeachRun:
                 await asyncio.gather(*tasks, return_exceptions=True)
                 await asyncio.gather(*self.cache_writes, return_exceptions=True)
                 await self.teacher.close()
+                self.journal.recover()  # requests cancelled in flight (Ctrl-C) count as possibly spent
         if fatal:
             exc = fatal[0]
             if isinstance(exc, FatalError):
@@ -370,17 +435,8 @@ def _hash_text(text: str) -> str:
     return sha256_bytes(text.encode("utf-8"))[:16]
 
 
-def _round(usage: dict[str, Any]) -> dict[str, Any]:
-    return {k: round(v, 8) if isinstance(v, float) else v for k, v in usage.items()}
-
-
 def _add_usage(ctx: StageContext, usage: dict[str, Any]) -> None:
-    u = ctx.usage
-    u.requests += usage.get("requests", 0)
-    u.cached += usage.get("cached", 0)
-    u.input_tokens += usage.get("input_tokens", 0)
-    u.output_tokens += usage.get("output_tokens", 0)
-    u.cost_usd += usage.get("cost_usd", 0.0)
+    ctx.usage.add(Usage.from_json(usage))
 
 
 def _teacher(ctx: StageContext) -> Teacher:
@@ -401,6 +457,9 @@ def run_teach(ctx: StageContext) -> None:
             f"teach.prices: {{{teacher.model}: {{input: USD_PER_1M, output: USD_PER_1M}}}}"
         )
     ledger = ctx.ledger()
+    restored = state.journal.recover()
+    if restored:
+        ctx.info(f"{restored} answers received before an interruption restored from the journal")
     todo = []
     for image in images:
         if ledger.finished(image.id):
@@ -409,8 +468,10 @@ def run_teach(ctx: StageContext) -> None:
             _add_usage(ctx, entry.get("usage", {}))
         else:
             todo.append(image)
-    # what earlier, killed sessions spent counts against the budget too
+    # what earlier, killed sessions spent counts against the budget too, and so does what their
+    # unanswered requests may have cost
     spent = sum(e.get("usage", {}).get("cost_usd", 0.0) for e in ledger.entries.values())
+    spent += sum(e["worst_usd"] for e in state.journal.unanswered())
     budget = Budget(opts.max_cost, spent)
     if todo and len(todo) < len(images):
         ctx.info(f"resuming: {len(images) - len(todo)} of {len(images)} images already done")
@@ -457,12 +518,29 @@ def _finish(ctx: StageContext, state: TeachRun, images: list[ImageRecord], secon
             negatives += entry.get("negatives", 0)
             neg_dropped += entry.get("negatives_dropped", 0)
             dropped += [{"image_id": key, **d} for d in entry.get("dropped", ())]
+    unanswered = state.journal.unanswered()
+    ctx.usage.unanswered = len(unanswered)
+    ctx.usage.unanswered_cost_usd = sum(e["worst_usd"] for e in unanswered)
+    if unanswered:
+        ctx.warn(
+            f"{len(unanswered)} requests were sent but never answered (an interruption, a timeout): "
+            f"the provider may have charged up to ${ctx.usage.unanswered_cost_usd:.4f} for them, "
+            f"counted against max_cost (list in {state.journal.unanswered_path})"
+        )
+    if state.usage_rejected:
+        facts_usage = state.usage_rejected
+        ctx.warn(
+            f"{len(facts_usage)} answers reported impossible token usage ({facts_usage[0]}); "
+            f"counted at the estimate instead"
+        )
     write_jsonl_atomic(ctx.dir / FAILURES_FILE, failures)
     write_jsonl_atomic(ctx.dir / PARSE_LOG_FILE, dropped)
     if dropped:
         ctx.info(f"{len(dropped)} unreadable answer rows dropped (reasons in {ctx.dir / PARSE_LOG_FILE})")
     if failures:
-        ctx.warn(f"{len(failures)} images failed (reasons and raw answers in {ctx.dir / FAILURES_FILE})")
+        ctx.warn(
+            f"{len(failures)} images failed (reasons and raw answers in {ctx.dir / FAILURES_FILE})"
+        )
     facts: dict[str, Any] = {
         "images": len(images),
         "pairs": len(pairs),
@@ -483,6 +561,8 @@ def _finish(ctx: StageContext, state: TeachRun, images: list[ImageRecord], secon
         facts["negatives_dropped_for_ratio"] = neg_dropped
     if state.retries:
         facts["retries"] = dict(state.retries)
+    if state.usage_rejected:
+        facts["usage_rejected"] = {"answers": len(state.usage_rejected), "first": state.usage_rejected[0]}
     if state.teacher.model:
         facts["model"] = state.teacher.model
         if state.price is None and ctx.usage.requests:

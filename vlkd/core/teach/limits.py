@@ -132,3 +132,21 @@ def cost_usd(price: dict[str, float] | None, input_tokens: int, output_tokens: i
     if price is None:
         return 0.0
     return (input_tokens * price["input"] + output_tokens * price["output"]) / 1e6
+
+
+#: more tokens than any model's context holds: a provider reporting more for one call is wrong
+MAX_PLAUSIBLE_TOKENS = 10_000_000
+
+
+def checked_usage(input_tokens: object, output_tokens: object) -> tuple[int, int] | None:
+    """The provider's token counts for one call, or None when they are not believable
+    (negative, not a number, or above :data:`MAX_PLAUSIBLE_TOKENS`): then the caller counts its
+    own estimate instead, and says so."""
+    out = []
+    for value in (input_tokens, output_tokens):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            return None
+        if value < 0 or value > MAX_PLAUSIBLE_TOKENS:
+            return None
+        out.append(int(value))
+    return out[0], out[1]

@@ -8,12 +8,45 @@ parsing, negatives and cost accounting from the core teach driver for free.
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_serializer, field_validator
 
 from vlkd.core.options import Options, PluginOptions, RecipePath
 
 RUN_ONLY = {"fingerprint": False}
+REDACTED = "***"
+#: URL query names whose values are not secrets (everything else is redacted where written)
+PUBLIC_QUERY = frozenset({"api-version", "api_version", "version", "model", "deployment"})
+
+
+def url_secrets(url: str | None) -> list[str]:
+    """The secrets inside a URL: the password of ``user:KEY@host`` and query values not known public."""
+    if not url:
+        return []
+    parts = urlsplit(url)
+    out = [parts.password] if parts.password else []
+    out += [v for k, v in parse_qsl(parts.query) if k.lower() not in PUBLIC_QUERY and v]
+    return out
+
+
+def redact_url(url: str | None) -> str | None:
+    """``url`` safe to write out: ``user:KEY@`` and secret query values become ``***``."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password:
+        netloc = f"{parts.username}:{REDACTED}@{netloc.rsplit('@', 1)[1]}"
+    query = parts.query
+    if query:
+        pairs = [(k, v if k.lower() in PUBLIC_QUERY else REDACTED) for k, v in parse_qsl(query, True)]
+        query = urlencode(pairs, safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def redact_query(query: dict[str, str]) -> dict[str, str]:
+    return {k: v if k.lower() in PUBLIC_QUERY else REDACTED for k, v in query.items()}
 
 
 class Price(Options):
@@ -127,6 +160,11 @@ class APITeacherOptions(TeacherOptions):
     max_tokens: int = Field(default=2048, ge=1, description="longest answer in tokens")
     extra: dict[str, object] = Field(default_factory=dict, description="extra request fields, passed through")
     ocr_context: bool = Field(default=False, description="add offline OCR text to the prompt as a hint")
+
+    @field_serializer("base_url", when_used="json")
+    def _redact_base_url(self, value: str | None) -> str | None:
+        # what reaches manifest.json and the fingerprint: never a password or a key in the URL
+        return redact_url(value)
 
     @field_validator("api_key")
     @classmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -49,6 +50,11 @@ class FatalError(TeacherError):
     """Trying again cannot help (bad key, unknown model, request refused): the stage stops."""
 
 
+class ItemError(TeacherError):
+    """This image's request can never succeed (its prompt exceeds the model's context, it is too
+    large), but the others can: the image fails, honouring ``on_error``."""
+
+
 @dataclass
 class TeachRequest:
     """Everything a teacher needs for one image."""
@@ -61,6 +67,8 @@ class TeachRequest:
     output: str = "csv"
     #: JSON schema of the structured answer (``output: json``)
     schema: dict[str, Any] | None = None
+    #: a larger answer limit than the options' ``max_tokens`` (asked again after a cut-off answer)
+    max_tokens: int | None = None
 
     @property
     def image_name(self) -> str:
@@ -90,6 +98,14 @@ class TeachResponse:
             "model": self.model,
             "extra": self.extra,
         }
+
+    def cleaned(self) -> TeachResponse:
+        """The response with lone surrogates (half an emoji) replaced: storable as UTF-8."""
+        self.text = clean_text(self.text or "")
+        self.data = clean_text(self.data)
+        self.pairs = clean_text(self.pairs)
+        self.model = clean_text(self.model)
+        return self
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TeachResponse:
@@ -123,12 +139,15 @@ class Teacher(Plugin):
 
     def generation_params(self) -> dict[str, Any]:
         """What besides image, prompt, plugin and model decides the response (part of the cache key)."""
+        from vlkd.core.teach.options import redact_url
+
         opts = self.options
-        return {
-            k: getattr(opts, k)
-            for k in ("temperature", "max_tokens", "extra", "output", "base_url")
-            if hasattr(opts, k)
+        params = {
+            k: getattr(opts, k) for k in ("temperature", "max_tokens", "extra", "output") if hasattr(opts, k)
         }
+        if hasattr(opts, "base_url"):  # a new password in the URL must not make every answer new
+            params["base_url"] = redact_url(opts.base_url)
+        return params
 
     def secrets(self) -> list[str]:
         """Strings that must never reach a file or a log (redacted from error messages)."""
@@ -174,6 +193,23 @@ class Teacher(Plugin):
 
 # -- helpers for plugins ------------------------------------------------------------------
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(value: Any) -> Any:
+    """``value`` (a string, or lists and dicts of them) with every lone surrogate replaced by U+FFFD.
+
+    A server that cuts an emoji in half sends ``\\ud83d`` alone; Python reads it, but no UTF-8
+    file can hold it, so the answer could be neither cached nor journalled.
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+    if isinstance(value, list):
+        return [clean_text(v) for v in value]
+    if isinstance(value, dict):
+        return {clean_text(k): clean_text(v) for k, v in value.items()}
+    return value
+
 
 def text_tokens(text: str) -> int:
     """A rough token count: CJK characters about one each, other text about four characters each."""
@@ -213,6 +249,14 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
+#: how servers say that a prompt does not fit (vLLM, OpenAI, Anthropic, SGLang, llama.cpp)
+_CONTEXT_EXCEEDED = re.compile(
+    r"maximum context length|context_length_exceeded|prompt is too long|longer than the maximum model "
+    r"length|exceeds the (?:model's )?(?:maximum )?context|context window|too many tokens",
+    re.I,
+)
+
+
 def http_error(
     status: int,
     message: str,
@@ -244,11 +288,17 @@ def http_error(
             retry_after=retry_after_seconds(headers),
             kind="5xx" if status >= 500 else str(status),
         )
+    if status == 413 or (status == 400 and _CONTEXT_EXCEEDED.search(f"{code or ''} {message}")):
+        what = "the image is too large" if status == 413 else "the prompt exceeds the model's context"
+        return ItemError(
+            f"{status}{where}: {message} ({what}: resize it in preprocess, or image: student)",
+            status=status,
+            kind="too_large",
+        )
     hint = {
         401: f"bad or missing API key: set {key_env or 'the key variable'} or teach.api_key: ${{env:NAME}}",
         403: "the key is not allowed to use this model or endpoint",
         404: f"unknown model '{model}' or wrong base_url",
-        413: "the image is too large: add a resize step to preprocess",
         400: "the provider refused the request (an image too large or an unsupported option?)",
     }.get(status, "the provider refused the request")
     return FatalError(f"{status}{where}: {message} ({hint})", status=status)

@@ -71,7 +71,7 @@ class AnthropicTeacher(APITeacher):
             content.append({"type": "text", "text": request.user})
         body: dict[str, Any] = {
             "model": self.options.model,
-            "max_tokens": self.options.max_tokens,
+            "max_tokens": request.max_tokens or self.options.max_tokens,
             "messages": [{"role": "user", "content": content}],
         }
         if request.system:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from vlkd.core.errors import StageError
 from vlkd.core.teach import APITeacherOptions, Teacher, TeacherError, TransientError, http_error
+from vlkd.core.teach.options import redact_url, url_secrets
 
 if TYPE_CHECKING:
     from vlkd.core.context import StageContext
@@ -29,7 +30,7 @@ class APITeacher(Teacher):
 
     def secrets(self) -> list[str]:
         key = self.resolved_key()
-        return [key] if key else []
+        return ([key] if key else []) + url_secrets(self.options.base_url)
 
     def generation_params(self) -> dict[str, Any]:
         params = super().generation_params()
@@ -72,7 +73,7 @@ class APITeacher(Teacher):
 
     def sdk_error(self, exc: Exception, sdk: Any) -> TeacherError:
         """The core error for an exception of an official (Stainless-generated) SDK."""
-        url = self.options.base_url or "the provider"
+        url = redact_url(self.options.base_url) or "the provider"
         if isinstance(exc, sdk.APIStatusError):
             body = exc.body if isinstance(exc.body, dict) else {}
             inner = body.get("error") if isinstance(body.get("error"), dict) else body

@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_serializer
 
 from vlkd.core.teach import APITeacherOptions, TeachRequest, TeachResponse
+from vlkd.core.teach.options import PUBLIC_QUERY, redact_query
 from vlkd.plugins.teach.api_teacher import APITeacher
 
 
@@ -22,6 +23,11 @@ class OpenAIOptions(APITeacherOptions):
     query: dict[str, str] = Field(
         default_factory=dict, description="extra URL query (e.g. Azure api-version)"
     )
+
+    @field_serializer("query", when_used="json")
+    def _redact_query(self, value: dict[str, str]) -> dict[str, str]:
+        return redact_query(value)
+
     http_backend: Literal["httpx", "aiohttp"] = Field(
         default="aiohttp",
         json_schema_extra={"fingerprint": False},
@@ -55,7 +61,8 @@ class OpenAITeacher(APITeacher):
         return {**super().generation_params(), "detail": self.options.detail}
 
     def secrets(self) -> list[str]:
-        values = (v.get_secret_value() for v in self.options.headers.values())
+        values = [v.get_secret_value() for v in self.options.headers.values()]
+        values += [v for k, v in self.options.query.items() if k.lower() not in PUBLIC_QUERY]
         return super().secrets() + [v for v in values if len(v) >= 8]
 
     def make_client(self, key: str) -> Any:
@@ -86,7 +93,7 @@ class OpenAITeacher(APITeacher):
         body: dict[str, Any] = {
             "model": self.options.model,
             "messages": messages,
-            "max_tokens": self.options.max_tokens,
+            "max_tokens": request.max_tokens or self.options.max_tokens,
         }
         if self.options.temperature is not None:
             body["temperature"] = self.options.temperature
