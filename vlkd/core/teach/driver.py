@@ -538,9 +538,7 @@ def _finish(ctx: StageContext, state: TeachRun, images: list[ImageRecord], secon
     if dropped:
         ctx.info(f"{len(dropped)} unreadable answer rows dropped (reasons in {ctx.dir / PARSE_LOG_FILE})")
     if failures:
-        ctx.warn(
-            f"{len(failures)} images failed (reasons and raw answers in {ctx.dir / FAILURES_FILE})"
-        )
+        ctx.warn(f"{len(failures)} images failed (reasons and raw answers in {ctx.dir / FAILURES_FILE})")
     facts: dict[str, Any] = {
         "images": len(images),
         "pairs": len(pairs),
