@@ -52,3 +52,15 @@ def image_hashes(folder: Path) -> dict[str, str]:
     import hashlib
 
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.png"))}
+
+
+FAST = {"retry_initial_delay": 0.01, "retry_max_delay": 0.05}
+
+
+def section(provider, plugin: str = "openai", **kw) -> dict:
+    """A teach section pointing ``plugin`` (openai or anthropic) at the fake provider, with short retries."""
+    if plugin == "anthropic":
+        base = {"plugin": "anthropic", "model": "claude-sonnet-4-6", "base_url": provider.anthropic_url}
+    else:
+        base = {"plugin": "openai", "model": "gpt-4o", "base_url": provider.openai_url}
+    return {**base, "api_key": provider.api_key, **FAST, **kw}

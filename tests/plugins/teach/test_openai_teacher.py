@@ -3,22 +3,9 @@
 import json
 
 import pytest
-from teach_helpers import image_hashes, ledger, read_pairs
+from teach_helpers import image_hashes, ledger, read_pairs, section
 
 from vlkd.core.errors import RunInterrupted, StageError
-
-FAST = {"retry_initial_delay": 0.01, "retry_max_delay": 0.05}
-
-
-def section(provider, **kw):
-    return {
-        "plugin": "openai",
-        "model": "gpt-4o",
-        "base_url": provider.openai_url,
-        "api_key": provider.api_key,
-        **FAST,
-        **kw,
-    }
 
 
 def test_pairs_and_the_request_sent(provider, images, run_teach):

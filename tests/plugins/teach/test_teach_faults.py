@@ -5,19 +5,9 @@ import json
 
 import pytest
 from rich.console import Console
-from teach_helpers import image_hashes, ledger, read_pairs, recipe_yaml, teach_registry
+from teach_helpers import image_hashes, ledger, read_pairs, recipe_yaml, section, teach_registry
 
 from vlkd.core.errors import StageError
-
-FAST = {"retry_initial_delay": 0.01, "retry_max_delay": 0.05}
-
-
-def section(provider, plugin="openai", **kw):
-    if plugin == "anthropic":
-        base = {"plugin": "anthropic", "model": "claude-sonnet-4-6", "base_url": provider.anthropic_url}
-    else:
-        base = {"plugin": "openai", "model": "gpt-4o", "base_url": provider.openai_url}
-    return {**base, "api_key": provider.api_key, **FAST, **kw}
 
 
 def run_visible(tmp_path, folder, teach, **kw):

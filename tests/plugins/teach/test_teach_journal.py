@@ -3,23 +3,10 @@
 import json
 
 import pytest
-from teach_helpers import ledger
+from teach_helpers import ledger, section
 
 from vlkd.core.errors import RunInterrupted
 from vlkd.core.jsonl import JsonlAppender
-
-FAST = {"retry_initial_delay": 0.01, "retry_max_delay": 0.05}
-
-
-def section(provider, **kw):
-    return {
-        "plugin": "openai",
-        "model": "gpt-4o",
-        "base_url": provider.openai_url,
-        "api_key": provider.api_key,
-        **FAST,
-        **kw,
-    }
 
 
 def journal_lines(rd):
