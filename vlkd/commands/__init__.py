@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vlkd.commands.review",
     "vlkd.commands.dataset",
     "vlkd.commands.report",
+    "vlkd.commands.score",
 )
 
 

@@ -28,14 +28,25 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 def _resampled_sums(matrices: list[Any], samples: int, seed: int) -> Iterator[list[list[float]]]:
-    """For each resample, the column sums of each matrix over the same drawn items."""
+    """For each resample, the column sums of each matrix over the same drawn items.
+
+    Resamples are drawn in chunks: the draws of a chunk, offset by row, make one ``bincount``
+    that reshapes into a (resamples x items) weight matrix, and one product sums them all.
+    """
     import numpy as np
 
     rng = np.random.default_rng(seed)
     n = matrices[0].shape[0]
-    for _ in range(samples):
-        weights = np.bincount(rng.integers(0, n, size=n), minlength=n).astype(np.float64)
-        yield [(weights @ m).tolist() for m in matrices]
+    chunk = max(1, min(samples, (1 << 22) // n))  # about 32 MB of weights at a time
+    done = 0
+    while done < samples:
+        rows = min(chunk, samples - done)
+        draws = rng.integers(0, n, size=(rows, n)) + (np.arange(rows) * n)[:, None]
+        weights = np.bincount(draws.ravel(), minlength=rows * n).reshape(rows, n).astype(np.float64)
+        sums = [(weights @ m).tolist() for m in matrices]
+        for r in range(rows):
+            yield [s[r] for s in sums]
+        done += rows
 
 
 def _interval(draws: dict[str, list[float]], confidence: float) -> dict[str, tuple[float, float] | None]:

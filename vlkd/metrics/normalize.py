@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _CJK = r"\u2e80-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
 _SPACE_NEAR_CJK = re.compile(rf"(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
@@ -27,6 +28,25 @@ def is_punctuation(ch: str) -> bool:
     return unicodedata.category(ch).startswith("P")
 
 
+class _DropPunctuation(dict):
+    """A ``str.translate`` table deleting punctuation, filled one character at a time as met."""
+
+    def __missing__(self, code: int) -> int | None:
+        ch = chr(code)
+        value = None if is_punctuation(ch) and ch not in _KEEP_ALWAYS else code
+        self[code] = value
+        return value
+
+
+_DROP = _DropPunctuation()
+#: a decimal point or separator between digits, or a minus sign, is protected from the drop by a
+#: private-use stand-in, put back afterwards
+_PROTECT = re.compile(r"(?:(?<=\d)[.\-/:]|(?<![^\W_])-)(?=\d)")
+_STAND_IN = {".": "\ue000", "-": "\ue001", "/": "\ue002", ":": "\ue003"}
+_PUT_BACK = str.maketrans({v: k for k, v in _STAND_IN.items()})
+
+
+@lru_cache(maxsize=1 << 16)
 def light_normalize(text: str) -> str:
     """NFKC, case folded, whitespace collapsed: vlkd's normalisation for ANLS (the official DocVQA
     script lower-cases and strips only; see :func:`vlkd.metrics.scores.anls_docvqa`)."""
@@ -34,20 +54,11 @@ def light_normalize(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+@lru_cache(maxsize=1 << 16)
 def normalize_answer(text: str) -> str:
     """The form exact match compares (see the module docstring)."""
     text = light_normalize(text).replace("\u2212", "-")
-    out = []
-    n = len(text)
-    for i, ch in enumerate(text):
-        if is_punctuation(ch) and ch not in _KEEP_ALWAYS:
-            before_digit = i < n - 1 and text[i + 1].isdigit()
-            between_digits = before_digit and i > 0 and text[i - 1].isdigit()
-            if between_digits and ch in _KEEP_BETWEEN_DIGITS:
-                out.append(ch)
-            elif ch == "-" and before_digit and (i == 0 or not text[i - 1].isalnum()):
-                out.append(ch)  # a minus sign
-            continue
-        out.append(ch)
-    text = _SPACES.sub(" ", "".join(out)).strip()
+    text = _PROTECT.sub(lambda m: _STAND_IN[m.group()], text)
+    text = text.translate(_DROP).translate(_PUT_BACK)
+    text = _SPACES.sub(" ", text).strip()
     return _SPACE_NEAR_CJK.sub("", text)

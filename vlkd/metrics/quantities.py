@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 _NUMBER = r"(?:(?<![\w.])[-+])?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _LATIN_UNIT = r"[A-Za-zΩμµ°%](?:[A-Za-zΩμµ°%/²³·.\-]*[A-Za-zΩμµ°%²³])?"
@@ -143,6 +144,7 @@ class Quantity:
         return len(digits) >= 5 or (len(digits) == 4 and 1900 <= int(digits) <= 2099)
 
 
+@lru_cache(maxsize=1024)
 def canonical_unit(unit: str) -> str:
     """One spelling per unit, case folded (``N·m``, ``NM``, ``Nm`` -> ``nm``; ``元``, ``¥`` -> ``cny``)."""
     unit = unicodedata.normalize("NFKC", unit).strip()
@@ -165,18 +167,25 @@ def parse_quantities(text: str, *, whole: bool) -> list[Quantity]:
     With ``whole=True`` the text must be nothing but quantities (and range/list joiners),
     else ``[]``: ``"M8"`` or ``"check the 12V battery"`` is not a quantity answer.
     """
+    return list(_parse(text or "", whole))
+
+
+@lru_cache(maxsize=1 << 16)
+def _parse(text: str, whole: bool) -> tuple[Quantity, ...]:
     text = unicodedata.normalize("NFKC", text or "").replace("\u2212", "-").strip().rstrip("。.")
-    found: list[Quantity] = []
-    glued: list[bool] = []
+    values: list[float] = []
+    units: list[str] = []
+    texts: list[str] = []
+    joined: list[bool] = []
     pos = 0
     for m in _QUANTITY.finditer(text):
         between = text[pos : m.start()]
         if whole and not _JOINERS.match(between):
-            return []
+            return ()
         before = text[m.start() - 1] if m.start() else ""
         if before.isascii() and before.isalpha():  # "M8", "P0301": a name with a number in it
             if whole:
-                return []
+                return ()
             continue
         num = m.group("num")
         unit = m.group("unit") or ""
@@ -185,29 +194,17 @@ def parse_quantities(text: str, *, whole: bool) -> list[Quantity]:
         if unit[:1] in _GLUE and unit[1:2].isdigit():  # never a unit: "04465-34000" reads "-" as glue
             unit = ""
         currency = m.group("cur")
-        canonical = canonical_unit(currency) if currency else canonical_unit(unit)
-        glued.append(bool(found) and between in _GLUE and not m.group("cur"))
-        found.append(Quantity(float(num.replace(",", "")), canonical, num))
+        glued = bool(values) and between in _GLUE and not currency
+        if glued:  # "04465-34000": both numbers are parts of one identifier
+            joined[-1] = True
+        values.append(float(num.replace(",", "")))
+        units.append(canonical_unit(currency) if currency else canonical_unit(unit))
+        texts.append(num)
+        joined.append(glued)
         pos = m.end("num") if not unit else m.end()
-    if whole and (not found or not _JOINERS.match(text[pos:])):
-        return []
-    found = _mark_joined(found, glued)
-    _share_units(found)
-    return found
-
-
-def _mark_joined(found: list[Quantity], glued: list[bool]) -> list[Quantity]:
-    """A number glued to the one before it (``04465-34000``): both are parts of one identifier."""
-    joined = [False] * len(found)
-    for i, g in enumerate(glued):
-        if g:
-            joined[i] = joined[i - 1] = True
-    return [Quantity(q.value, q.unit, q.text, j) for q, j in zip(found, joined, strict=True)]
-
-
-def _share_units(found: list[Quantity]) -> None:
-    """``30-35 N·m``: a range whose first number has no unit takes the last one's."""
-    for i in range(len(found) - 2, -1, -1):
-        if not found[i].unit and found[i + 1].unit:
-            q = found[i]
-            found[i] = Quantity(q.value, found[i + 1].unit, q.text, q.joined)
+    if whole and (not values or not _JOINERS.match(text[pos:])):
+        return ()
+    for i in range(len(units) - 2, -1, -1):  # "30-35 N·m": a bound without a unit takes the next one's
+        if not units[i] and units[i + 1]:
+            units[i] = units[i + 1]
+    return tuple(map(Quantity, values, units, texts, joined))

@@ -27,6 +27,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from vlkd.metrics.negation import is_negated
 from vlkd.metrics.normalize import light_normalize, normalize_answer
@@ -37,10 +38,23 @@ def _refs(references: str | Sequence[str]) -> list[str]:
     return [references] if isinstance(references, str) else list(references)
 
 
+@lru_cache(maxsize=1 << 16)
 def levenshtein(a: str, b: str) -> int:
-    """Edit distance (insertions, deletions, substitutions), two rows of memory."""
+    """Edit distance (insertions, deletions, substitutions), two rows of memory.
+
+    The common prefix and suffix are cut first: they never change the distance, and a wrong
+    answer usually differs from its reference in a few characters.
+    """
     if a == b:
         return 0
+    la, lb, shorter = len(a), len(b), min(len(a), len(b))
+    start = 0
+    while start < shorter and a[start] == b[start]:
+        start += 1
+    cut = 0
+    while cut < shorter - start and a[la - 1 - cut] == b[lb - 1 - cut]:
+        cut += 1
+    a, b = a[start : la - cut], b[start : lb - cut]
     if len(a) < len(b):
         a, b = b, a
     if not b:
