@@ -5,8 +5,9 @@ A stage's fingerprint hashes its plugins (name, distribution, version), their op
 through ``fingerprint()``, and the fingerprint of the stage before it. On a re-run:
 
 - a finished stage whose fingerprint is unchanged is skipped;
-- an unfinished one (killed, interrupted, failed, or marked ``stale`` by a command such as
-  ``vlkd review import``) with the same fingerprint resumes per item;
+- an unfinished one (killed, interrupted, failed, waiting, or marked ``stale`` by a command
+  such as ``vlkd review import``) with the same fingerprint resumes per item, and so does a
+  finished one whose plugin says a person changed its files since (``changed_outside``);
 - a changed one starts over, and so does every later stage.
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 import pluggy
 
 from vlkd.core.context import StageContext
-from vlkd.core.errors import RunInterrupted, StageError, VlkdError
+from vlkd.core.errors import RunInterrupted, StageError, StageWaiting, VlkdError
 from vlkd.core.plugin import Plugin
 from vlkd.core.progress import Reporter, literal
 from vlkd.core.recipe import Recipe, StageConfig, stable_hash
@@ -120,7 +121,27 @@ class Engine:
             previous = fingerprints[name] = stable_hash(parts)
         return plugins, fingerprints
 
-    def plan(self, manifest: dict[str, Any] | None, fingerprints: dict[str, str]) -> dict[str, str]:
+    def changed_outside(
+        self, plugins: dict[str, list[Plugin]], manifest: dict[str, Any] | None
+    ) -> dict[str, str]:
+        """stage -> why a finished stage must run again (its plugin saw files changed by people)."""
+        found = {}
+        for name, entry in (manifest or {}).get("stages", {}).items():
+            if entry.get("status") != "done" or name not in plugins:
+                continue
+            for plugin in plugins[name]:
+                reason = plugin.changed_outside(self.run_dir.path, entry)
+                if reason:
+                    found[name] = reason
+                    break
+        return found
+
+    def plan(
+        self,
+        manifest: dict[str, Any] | None,
+        fingerprints: dict[str, str],
+        outside: dict[str, str] | None = None,
+    ) -> dict[str, str]:
         """stage -> 'skip' (up to date), 'resume', 'run', or 'after' (beyond --to)."""
         old = (manifest or {}).get("stages", {})
         names = list(self.recipe.stages)
@@ -142,7 +163,7 @@ class Engine:
                 plan[name] = "skip"
             elif (i == start and self.from_stage) or dirty or not same:
                 plan[name] = "run"
-            elif entry.get("status") == "done":
+            elif entry.get("status") == "done" and name not in (outside or {}):
                 plan[name] = "skip"
             else:
                 plan[name] = "resume"
@@ -154,7 +175,8 @@ class Engine:
         plugins, fingerprints = self._instantiate()
         with self.run_dir.locked():
             old = self.run_dir.check_owner(self.recipe.name, self.fresh)
-            plan = self.plan(old, fingerprints)
+            outside = self.changed_outside(plugins, old)
+            plan = self.plan(old, fingerprints, outside)
             manifest = self._new_manifest(old, fingerprints)
             run = RunInfo(
                 self.recipe,
@@ -167,6 +189,9 @@ class Engine:
                 self.dry_run,
                 self.no_cache,
             )
+            for name, reason in outside.items():
+                if plan.get(name) == "resume":
+                    self.reporter.info(f"{name}: {reason}; running it again")
             if self.dry_run:
                 return self._dry_run(run, plan)
             self.run_dir.write_manifest(manifest)
@@ -180,6 +205,8 @@ class Engine:
                         self.reporter.info(f"[dim]{name}: up to date[/dim]")
                         continue
                     self._run_stage(run, self.recipe.stages[name], resume=action == "resume")
+            except StageWaiting:
+                status = "waiting"  # an outcome: later stages wait, exit status 0
             except RunInterrupted:
                 status = "interrupted"
                 raise
@@ -218,7 +245,7 @@ class Engine:
 
     def _run_stage(self, run: RunInfo, stage: StageConfig, *, resume: bool) -> None:
         name = stage.kind.name
-        if resume:
+        if resume or any(getattr(p, "keep_dir", False) for p in run.plugins[name]):
             path = self.run_dir.stage_dir(name)
             path.mkdir(parents=True, exist_ok=True)
         else:
@@ -255,6 +282,10 @@ class Engine:
             ) from None
         except RunInterrupted:
             entry["status"] = "interrupted"
+            raise
+        except StageWaiting as exc:
+            entry["status"] = "waiting"
+            entry["next"] = str(exc)
             raise
         except BaseException as exc:
             entry["status"] = "failed"

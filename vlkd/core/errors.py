@@ -48,6 +48,14 @@ class StageError(VlkdError):
     """A stage cannot run (its input is missing, its input is invalid, ...)."""
 
 
+class StageWaiting(Exception):
+    """Raised by a stage that cannot go on until people act (experts review the pairs).
+
+    Not a failure: the engine records the stage as ``waiting``, later stages wait, the run
+    ends with status ``waiting`` (exit status 0), and the message (the next step) is shown.
+    """
+
+
 class SkipItem(Exception):
     """Raised by per-item plugin code: this item is skipped, with a reason shown to the user."""
 

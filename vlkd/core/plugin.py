@@ -13,6 +13,7 @@ instance must do depends on the kind:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from vlkd.core.options import PluginOptions
@@ -49,9 +50,22 @@ class Plugin:
         """
         return None
 
+    def changed_outside(self, run_dir: Path, entry: dict[str, Any]) -> str | None:
+        """Why this finished stage must run again although its fingerprint is unchanged, or ``None``.
+
+        For files people change between runs (an expert edits the exported review sheet,
+        the review page records a decision): the engine then resumes the stage and re-runs
+        every later one. ``entry`` is the stage's manifest entry from its last run.
+        """
+        return None
+
 
 class StagePlugin(Plugin):
     """A plugin that is the whole stage: it reads its inputs and writes its outputs via ``ctx``."""
+
+    #: its directory holds files people edit (an exported review sheet): a re-run keeps the
+    #: directory instead of emptying it, and the plugin rewrites its outputs itself
+    keep_dir: ClassVar[bool] = False
 
     def run(self, ctx: StageContext) -> None:
         raise NotImplementedError

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -89,18 +90,34 @@ class Reporter:
         return ProgressTask(progress, task)
 
     def summary(self, manifest: dict[str, Any], stages: list[str]) -> None:
-        if self.quiet:
-            return
+        if not self.quiet:
+            self._table(manifest, stages)
+        for name in stages:  # the next step is shown even with --quiet: the run stopped for it
+            entry = manifest["stages"].get(name, {})
+            if entry.get("status") == "waiting" and entry.get("next"):
+                self.console.print(f"[cyan]{name} is waiting:[/cyan] {escape(entry['next'])}", soft_wrap=True)
+
+    def _table(self, manifest: dict[str, Any], stages: list[str]) -> None:
         table = Table(title=f"run {manifest['recipe']['name']}", title_justify="left")
         for col in ("stage", "status", "ok", "skipped", "failed", "time", "tokens", "cost"):
             table.add_column(col, justify="left" if col in ("stage", "status") else "right")
+        blocked = False  # the stages after a waiting one wait too
         for name in stages:
             entry = manifest["stages"].get(name, {})
             counts = entry.get("counts", {})
             usage = entry.get("usage") or {}
             tokens = usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
             status = entry.get("status", "-")
-            style = {"done": "green", "failed": "red", "interrupted": "yellow"}.get(status, "")
+            if blocked and status == "pending":
+                status = "waits"
+            blocked = blocked or status == "waiting"
+            style = {
+                "done": "green",
+                "failed": "red",
+                "interrupted": "yellow",
+                "waiting": "cyan",
+                "waits": "dim",
+            }.get(status, "")
             table.add_row(
                 name,
                 f"[{style}]{status}[/{style}]" if style else status,
