@@ -8,7 +8,7 @@ from vlkd.core.errors import StageError
 from vlkd.core.jsonl import read_jsonl
 from vlkd.plugins.review.edits import ReviewFileError
 from vlkd.plugins.review.imports import import_review_file
-from vlkd.plugins.review.sheet import COLUMNS
+from vlkd.plugins.review.sheet import COLUMNS, XLSX_COLUMNS
 
 REVIEW = {"plugin": "spreadsheet"}
 
@@ -40,20 +40,32 @@ def test_first_run_exports_csv_and_xlsx_before_any_expert(fake_run):
     assert rows[0]["image"] == "page_000.png" and rows[0]["status"] == "pending"
     assert rows[0]["pair_id"] == run.pairs[0]["id"] and rows[0]["question"] == run.pairs[0]["question"]
     ws = load_workbook(review_dir(run) / "review.xlsx").active
-    assert [c.value for c in ws[1]] == list(COLUMNS)
+    assert [c.value for c in ws[1]] == list(XLSX_COLUMNS)
     assert ws.max_row == 5
     assert len(list(read_jsonl(review_dir(run) / "pairs.jsonl"))) == 4  # pending pairs go on by default
 
 
-def test_require_approval_without_approvals_stops_after_exporting(fake_run):
-    run = fake_run({"review": {**REVIEW, "require_approval": True}}, n_images=2)
-    with pytest.raises(
-        StageError,
-        match=r"no pair goes on to the dataset .*require_approval is on.*vlkd review "
-        r"import",
-    ):
-        run.run()
+def test_require_approval_without_approvals_waits_for_the_experts(fake_run):
+    run = fake_run(
+        {"review": {**REVIEW, "require_approval": True}, "split": {"plugin": "by_image"}}, n_images=2
+    )
+    manifest = run.run()  # an outcome, not an error
+    assert manifest["status"] == "waiting"
+    assert manifest["stages"]["review"]["status"] == "waiting"
+    assert manifest["stages"]["split"]["status"] == "pending"  # later stages wait
+    assert "4 pair(s) await expert review" in manifest["stages"]["review"]["next"]
+    assert f"vlkd review serve {run.run_dir}" in manifest["stages"]["review"]["next"]
     assert (review_dir(run) / "review.xlsx").is_file() and (review_dir(run) / "review.csv").is_file()
+    assert run.run()["stages"]["review"]["status"] == "waiting"  # still waiting, asked again
+
+
+def test_every_pair_rejected_is_an_error_not_a_wait(fake_run, tmp_path):
+    run = fake_run({"review": {**REVIEW, "require_approval": True}}, n_images=1)
+    run.run()
+    rows = [dict(r, status="rejected") for r in read_csv(review_dir(run) / "review.csv")]
+    import_review_file(run.run_dir, write_csv(tmp_path / "back.csv", rows))
+    with pytest.raises(StageError, match="experts rejected every pair"):
+        run.run()
 
 
 def test_auto_approve_for_the_demo(fake_run):
@@ -88,8 +100,7 @@ def test_import_applies_edits_and_later_stages_rerun(fake_run, tmp_path):
         n_images=3,
         per_image=2,
     )
-    with pytest.raises(StageError):
-        run.run()  # nothing approved yet
+    assert run.run()["status"] == "waiting"  # nothing approved yet
     rows = read_csv(review_dir(run) / "review.csv")
     rows[0].update(answer="The corrected answer.")  # edited (approved implicitly)
     rows[1].update(question="A better question?", status="approved")
@@ -100,7 +111,7 @@ def test_import_applies_edits_and_later_stages_rerun(fake_run, tmp_path):
     summary = import_review_file(run.run_dir, write_csv(tmp_path / "back.csv", [*rows, added]))
     assert summary["changes"] == 5 and summary["added"] == 1 and summary["edited"] == 2
     manifest = json.loads((run.run_dir / "manifest.json").read_text())
-    assert manifest["stages"]["review"]["status"] == "failed"  # it re-runs anyway
+    assert manifest["stages"]["review"]["status"] == "waiting"  # it re-runs anyway
     # the import needs only the review's input; the re-run applies it
     manifest = run.run()
     assert all(manifest["stages"][s]["status"] == "done" for s in ("review", "split", "format"))
@@ -163,7 +174,7 @@ def test_invalid_rows_are_all_reported_and_nothing_is_applied(fake_run, tmp_path
         "row 12: unknown image: image_path '/etc/passwd' is not an image of this run",
     ):
         assert expected in message
-    assert not (run.run_dir / "review-imports").exists()
+    assert not (run.run_dir / "review-imports" / "imports.jsonl").exists()
     assert json.loads((run.run_dir / "manifest.json").read_text())["stages"]["review"]["status"] == "done"
     assert run.run()["stages"]["review"]["status"] == "done"
     assert next(p["answer"] for p in read_jsonl(review_dir(run) / "pairs.jsonl")) == "Answer 0 for page 0."

@@ -25,7 +25,8 @@ from typing import Any
 
 from vlkd.core.errors import VlkdError
 from vlkd.core.records import QARecord
-from vlkd.plugins.review.sheet import EDITABLE, SheetRow, row_version
+from vlkd.plugins.review.cells import sheet_form
+from vlkd.plugins.review.sheet import SheetRow, flags_text, pair_values, risk_order, row_version
 
 STATUSES = ("pending", "approved", "rejected", "edited")
 _TRUE = {"true", "yes", "y", "1", "是", "x"}
@@ -127,6 +128,8 @@ class Change:
     after: dict[str, Any]
     row: int | None = None
     source: str | None = None
+    reviewer: str | None = None
+    time: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -141,17 +144,27 @@ class ReviewState:
     changes: list[Change] = field(default_factory=list)
 
     def sheet_rows(self) -> list[dict[str, Any]]:
+        """The rows of the review sheet, risk first (see :func:`.sheet.risk_order`)."""
+        from vlkd.plugins.formats.inputs import resolve_image_path
+
         rows = []
-        for pair in self.pairs.values():
+        for pair in risk_order(list(self.pairs.values())):
             image, image_path = self.images.display(pair["image_id"])
-            values = {c: _field(pair, c) for c in EDITABLE}
+            rec = self.images.by_id.get(pair["image_id"]) or {}
+            metadata = rec.get("metadata") or {}
+            values = pair_values(pair)
             rows.append(
                 {
                     "pair_id": pair["id"],
                     "image": image,
                     "image_path": image_path,
+                    "brand": metadata.get("brand"),
+                    "vehicle_model": metadata.get("vehicle_model"),
                     **values,
+                    "flags": flags_text(pair.get("flags")),
                     "version": row_version(values),
+                    "_image_id": pair["image_id"],
+                    "_file": str(resolve_image_path(self.images.run_dir, rec["path"])) if rec else None,
                 }
             )
         return rows
@@ -196,12 +209,17 @@ class ReviewState:
             if len(problems) != before:
                 continue
             if pair is not None:
+                current = pair_values(pair)
                 untouched = row.get("version") and row_version(new) == row.get("version")
-                if untouched:
+                approved_edit = new["status"] == "approved" and current["status"] == "edited"
+                same = {**new, "status": "edited"} if approved_edit else new  # approving keeps "edited"
+                if untouched or row_version(same) == row_version(current):  # nothing to change
                     seen_keys.setdefault((pair["image_id"], pair["question"].strip()), row.row)
                     continue
-                current = {c: _field(pair, c) for c in EDITABLE}
-                if row.get("version") and row.get("version") != row_version(current):
+                exported = {row_version(current)}
+                if current["status"] == "pending":  # the sheet of a run that auto-approves
+                    exported.add(row_version({**current, "status": "approved"}))
+                if row.get("version") and row.get("version") not in exported:
                     if not lenient:
                         bad(
                             f"pair {pair_id} changed after this sheet was exported (another import); export the "
@@ -289,12 +307,14 @@ class ReviewState:
             )
             self.changes.append(change)
             return change
-        for key in ("question", "answer"):  # the sheet strips cells; surrounding blanks are no edit
-            if new[key] == (pair.get(key) or "").strip():
+        for key in ("question", "answer", "comment"):  # as the sheet shows it: no edit
+            if (new[key] or "") == sheet_form(pair.get(key)):
                 new[key] = pair.get(key)
         status = new["status"]
         text_changed = new["question"] != pair["question"] or new["answer"] != pair["answer"]
-        if text_changed and status in ("pending", "approved"):
+        if (text_changed and status in ("pending", "approved")) or (
+            status == "approved" and pair.get("review") == "edited"
+        ):
             status = "edited"
         after = {
             "question": new["question"],
@@ -323,16 +343,45 @@ class ReviewState:
                 n += 1
         return n
 
+    def replay(self, entry: dict[str, Any], warn: Any = None) -> None:
+        """Apply a decision made in the review page (a line of the review log)."""
+        from vlkd.plugins.review import decisions
+        from vlkd.plugins.review.sheet import pair_version
+
+        pair_id = entry["pair_id"]
+        pair = self.pairs.get(pair_id)
+        if entry["action"] == "add":
+            if pair is not None:
+                if warn:
+                    warn(
+                        f"review page: pair {pair_id} added by {entry['reviewer']} exists already; not added twice"
+                    )
+                return
+        elif pair is None:
+            if warn:
+                warn(
+                    f"review page: pair {pair_id} no longer exists; {entry['reviewer']}'s {entry['action']} not applied"
+                )
+            return
+        elif pair_version(pair) != entry.get("base") and warn:  # the teacher's pairs were regenerated
+            warn(
+                f"review page: pair {pair_id} changed since {entry['reviewer']}'s {entry['action']}; applied over it"
+            )
+        self.pairs[pair_id] = decisions.apply(pair, entry)
+        self.changes.append(
+            Change(
+                pair_id,
+                entry["action"],
+                entry["before"],
+                entry["after"],
+                source="review page",
+                reviewer=entry.get("reviewer"),
+                time=entry.get("time"),
+            )
+        )
+
     def status_counts(self) -> dict[str, int]:
         return dict(Counter(p.get("review", "pending") for p in self.pairs.values()))
 
 
 _RECORD_FIELDS = ("question", "answer", "category", "negative", "review", "comment")
-
-
-def _field(pair: dict[str, Any], column: str) -> Any:
-    if column == "status":
-        return pair.get("review", "pending")
-    if column == "negative":
-        return bool(pair.get("negative"))
-    return pair.get(column)

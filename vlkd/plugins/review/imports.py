@@ -1,19 +1,19 @@
 """Review files imported into a run, and the state they build on top of the teacher's pairs.
 
 ``vlkd review import RUN_DIR FILE`` validates FILE against the run's current review state
-and keeps a copy in ``RUN_DIR/review-imports/`` (outside the review stage's directory,
-which is emptied whenever the stage re-runs). The review stage applies every stored
-import in order, then the recipe's ``edits:`` file, on every run.
+and keeps a copy in ``RUN_DIR/review-imports/`` (outside the review stage's directory),
+with a line in the review log beside the page's decisions (:mod:`.journal`). The review
+stage replays that log in order on every run, then the recipe's ``edits:`` file.
 
 The engine learns of an import through the manifest: the command marks the review stage
 ``stale``, so the next ``vlkd run`` resumes it (same fingerprint, not done) and re-runs
-every stage after it. An ``edits:`` file in the recipe is covered by the plugin's
-``fingerprint()`` instead (the hash of the file).
+every stage after it. Decisions made in the review page and a sheet edited in place are
+noticed by the plugin's ``changed_outside`` (the log grew, the sheet's hash changed); an
+``edits:`` file in the recipe is covered by the plugin's ``fingerprint()`` instead.
 """
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import time
 from collections.abc import Callable
@@ -21,37 +21,48 @@ from pathlib import Path
 from typing import Any
 
 from vlkd.core.errors import StageError, VlkdError
-from vlkd.core.jsonl import JsonlAppender, read_jsonl
 from vlkd.core.stages import ARTIFACT_PATHS, KINDS_BY_NAME
-from vlkd.plugins.review.edits import ImageIndex, ReviewState
-from vlkd.plugins.review.sheet import read_sheet
+from vlkd.plugins.review import journal
+from vlkd.plugins.review.edits import Change, ImageIndex, ReviewState
+from vlkd.plugins.review.journal import IMPORTS_DIR, LOG
+from vlkd.plugins.review.sheet import file_sha256, read_sheet
 
-IMPORTS_DIR = "review-imports"
-INDEX = "imports.jsonl"
+INDEX = LOG
 STAGE = "review"
 
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+__all__ = ["IMPORTS_DIR", "file_sha256", "import_review_file", "load_state", "stage_inputs", "stored_imports"]
 
 
 def stored_imports(run_dir: Path) -> list[Path]:
+    """The copies of every imported sheet, in import order."""
+    entries, _ = journal.read_log(run_dir)
     base = run_dir / IMPORTS_DIR
-    return [base / entry["file"] for entry in read_jsonl(base / INDEX)]
+    return [base / e["file"] for e in entries if journal.entry_kind(e) == "sheet"]
 
 
 def load_state(
-    run_dir: Path, pairs_file: Path, images_file: Path | None, warn: Callable[[str], None] | None = None
+    run_dir: Path,
+    pairs_file: Path,
+    images_file: Path | None,
+    warn: Callable[[str], None] | None = None,
+    *,
+    log: list[dict[str, Any]] | None = None,
 ) -> ReviewState:
-    """The review state: the input pairs with every stored import applied."""
+    """The review state: the input pairs with the review log (sheets and decisions) replayed."""
+    from vlkd.core.jsonl import read_jsonl
+
     pairs = {p["id"]: p for p in read_jsonl(pairs_file)}
     images = list(read_jsonl(images_file)) if images_file is not None else []
     state = ReviewState(pairs, ImageIndex(images, run_dir))
-    for path in stored_imports(run_dir):
+    for entry in journal.read_log(run_dir)[0] if log is None else log:
+        if journal.entry_kind(entry) == "decision":
+            state.replay(entry, warn)
+            continue
+        path = run_dir / IMPORTS_DIR / entry["file"]
         if not path.is_file():
             raise StageError(
                 f"{path}: an imported review file is missing; restore it, or delete its line "
-                f"from {run_dir / IMPORTS_DIR / INDEX} to drop that import"
+                f"from {journal.log_path(run_dir)} to drop that import"
             )
         state.apply(read_sheet(path), str(path), lenient=True, warn=warn)
     return state
@@ -81,7 +92,10 @@ def stage_inputs(run_dir: Path, manifest: dict[str, Any]) -> tuple[Path, Path | 
 
 
 def import_review_file(run_dir: Path, file: Path) -> dict[str, Any]:
-    """Validate ``file`` against the run, store it, mark the review stage stale; return a summary."""
+    """Validate ``file`` against the run, store it, mark the review stage stale; return a summary.
+
+    A file that changes nothing (the same sheet imported again) is not stored: ``changes`` is 0.
+    """
     from vlkd.core.rundir import RunDir
 
     rd = RunDir(run_dir)
@@ -90,17 +104,22 @@ def import_review_file(run_dir: Path, file: Path) -> dict[str, Any]:
         raise VlkdError(f"{rd.path}: not a vlkd run directory (no manifest.json)")
     pairs_file, images_file = stage_inputs(rd.path, manifest)
     with rd.locked():
-        state = load_state(rd.path, pairs_file, images_file)
+        summary = store_import(rd.path, file, pairs_file, images_file)
+        if summary["changes"]:
+            rd.mark_stale(STAGE, f"review file imported: {summary['file']}")
+    summary["recipe"] = manifest.get("recipe", {}).get("path")
+    return summary
+
+
+def store_import(run_dir: Path, file: Path, pairs_file: Path, images_file: Path | None) -> dict[str, Any]:
+    """Validate ``file`` against the current review state and log it (for callers holding the run)."""
+    with journal.locked(run_dir):
+        state = load_state(run_dir, pairs_file, images_file)
         changes = state.apply(read_sheet(file), str(file))
-        base = rd.path / IMPORTS_DIR
-        base.mkdir(parents=True, exist_ok=True)
-        number = len(stored_imports(rd.path)) + 1
-        stored = base / f"{number:04d}-{file.name}"
-        shutil.copy2(file, stored)
-        summary = {
-            "file": stored.name,
+        summary: dict[str, Any] = {
+            "kind": "sheet",
+            "file": None,
             "original": str(file.resolve()),
-            "sha256": file_sha256(stored),
             "imported": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "changes": len(changes),
             "edited": sum(
@@ -108,10 +127,15 @@ def import_review_file(run_dir: Path, file: Path) -> dict[str, Any]:
             ),
             "added": sum(c.action == "add" for c in changes),
         }
-        with JsonlAppender(base / INDEX) as index:
-            index.append(summary)
-        with JsonlAppender(base / "audit.jsonl") as audit:
-            audit.append_many({**c.to_json(), "imported": summary["imported"]} for c in changes)
-        rd.mark_stale(STAGE, f"review file imported: {stored.name}")
-    summary["recipe"] = manifest.get("recipe", {}).get("path")
+        if not changes:
+            return summary
+        base = run_dir / IMPORTS_DIR
+        stored = base / f"{len(stored_imports(run_dir)) + 1:04d}-{file.name}"
+        shutil.copy2(file, stored)
+        summary.update(file=stored.name, sha256=file_sha256(stored))
+        journal.append(run_dir, summary, (_audit(c, summary["imported"]) for c in changes))
     return summary
+
+
+def _audit(change: Change, when: str) -> dict[str, Any]:
+    return {**change.to_json(), "time": when}

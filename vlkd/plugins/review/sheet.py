@@ -1,10 +1,14 @@
-"""The review spreadsheet: its columns, and reading/writing it as CSV or XLSX.
+"""The review spreadsheet: its columns, and reading/writing it as CSV (XLSX: :mod:`.sheet_xlsx`).
 
-One row per pair. Experts edit ``question``, ``answer``, ``category``, ``negative``,
-``status`` and ``comment``, and may add rows with an empty ``pair_id`` (new pairs). The
-``version`` column is a hash of the row as exported; it tells an untouched row from an
-edited one, and a row edited from a sheet exported before someone else's import.
+One row per pair, each image's pairs together, the images with flagged pairs first (risk
+first), flagged pairs first within an image. Experts edit ``question``, ``answer``,
+``category``, ``negative``, ``status`` and ``comment``, and may add rows with an empty
+``pair_id`` (new pairs). ``image``, ``brand``, ``vehicle_model``, ``flags`` and
+``image_path`` are there to read; the ``version`` column is a hash of the row as exported:
+it tells an untouched row from an edited one, and a row edited from a sheet exported
+before someone else's change.
 
+Cells are escaped against formula injection and XML-forbidden characters (:mod:`.cells`).
 Row numbers are those a spreadsheet application shows: the header is row 1.
 """
 
@@ -16,21 +20,28 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from vlkd.core.errors import VlkdError
+from vlkd.plugins.review.cells import cell_text, escape_cell, sheet_form, unescape_cell
 
 COLUMNS: tuple[str, ...] = (
     "pair_id",
     "image",
-    "image_path",
+    "brand",
+    "vehicle_model",
+    "category",
     "question",
     "answer",
-    "category",
     "negative",
     "status",
     "comment",
+    "flags",
+    "image_path",
     "version",
 )
+#: the XLSX file adds a thumbnail column (ignored on import)
+XLSX_COLUMNS: tuple[str, ...] = ("pair_id", "preview", *COLUMNS[1:])
 #: columns a file must have to be imported (the others may be left out)
 REQUIRED_COLUMNS: tuple[str, ...] = ("pair_id", "question", "answer", "status")
 #: what the expert may change on an existing row
@@ -48,66 +59,69 @@ class SheetRow:
         return self.values.get(column, "")
 
 
+def pair_values(pair: dict[str, Any]) -> dict[str, Any]:
+    """The editable fields of a pair, named as the sheet names them."""
+    return {
+        "question": pair.get("question"),
+        "answer": pair.get("answer"),
+        "category": pair.get("category"),
+        "negative": bool(pair.get("negative")),
+        "status": pair.get("review", "pending"),
+        "comment": pair.get("comment"),
+    }
+
+
 def row_version(values: dict[str, object]) -> str:
-    """Hash of the editable fields of a row, as they would be written into the sheet."""
-    text = "\x1f".join(cell_text(values.get(c)).strip() for c in EDITABLE)
+    """Hash of the editable fields of a row, as a sheet shows them once read back."""
+    text = "\x1f".join(sheet_form(values.get(c)) for c in EDITABLE)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
-def cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+def pair_version(pair: dict[str, Any]) -> str:
+    """The version (etag) of a pair: changes whenever an editable field changes."""
+    return row_version(pair_values(pair))
+
+
+def flags_text(flags: Iterable[dict[str, Any]] | None) -> str:
+    return "; ".join(
+        f"{f.get('check', '')}: {f.get('flag', '')}" + (f" ({f['reason']})" if f.get("reason") else "")
+        for f in flags or ()
+    )
+
+
+def risk_order(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each image's pairs together; images with flagged pairs first, flagged pairs first in each."""
+    by_image: dict[str, list[dict[str, Any]]] = {}
+    for pair in pairs:
+        by_image.setdefault(pair["image_id"], []).append(pair)
+    groups = sorted(by_image.values(), key=lambda g: -sum(bool(p.get("flags")) for p in g))
+    return [p for g in groups for p in sorted(g, key=lambda p: not p.get("flags"))]
 
 
 # -- writing -------------------------------------------------------------------------------
 
 
-def write_csv(path: Path, rows: Iterable[dict[str, object]]) -> None:
-    """UTF-8 with a byte-order mark, so that spreadsheet applications show Chinese text right."""
+def write_csv(path: Path, rows: Iterable[dict[str, object]]) -> str:
+    """UTF-8 with a byte-order mark, so that spreadsheet applications show Chinese text right.
+
+    Returns the SHA-256 of the file written.
+    """
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
         for row in rows:
-            writer.writerow([cell_text(row.get(c)) for c in COLUMNS])
+            writer.writerow([escape_cell(row.get(c)) for c in COLUMNS])
     os.replace(tmp, path)
+    return file_sha256(path)
 
 
-def write_xlsx(path: Path, rows: Iterable[dict[str, object]]) -> None:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.worksheet.datavalidation import DataValidation
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "pairs"
-    ws.append(list(COLUMNS))
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    n = 1
-    for row in rows:
-        n += 1
-        for col, name in enumerate(COLUMNS, 1):
-            cell = ws.cell(row=n, column=col)
-            # always text: an answer starting with "=" must not become a formula
-            cell.value = cell_text(row.get(name))
-            cell.data_type = "s"
-    ws.freeze_panes = "A2"
-    widths = {"pair_id": 18, "image": 24, "image_path": 30, "question": 50, "answer": 60, "comment": 30}
-    for col, name in enumerate(COLUMNS, 1):
-        ws.column_dimensions[ws.cell(row=1, column=col).column_letter].width = widths.get(name, 12)
-    status = DataValidation(type="list", formula1='"pending,approved,rejected,edited"', allow_blank=True)
-    ws.add_data_validation(status)
-    status_col = ws.cell(row=1, column=COLUMNS.index("status") + 1).column_letter
-    status.add(f"{status_col}2:{status_col}{max(n, 2) + 1000}")
-    tmp = path.with_name(f".{path.name}.tmp")
-    wb.save(tmp)
-    os.replace(tmp, path)
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -139,7 +153,7 @@ def read_sheet(path: Path) -> list[SheetRow]:
     out = []
     for row_no, cells in rows:
         values = {
-            name: cell_text(cells[i]).strip() if i < len(cells) else ""
+            name: unescape_cell(cell_text(cells[i]).strip()) if i < len(cells) else ""
             for i, name in enumerate(names)
             if name in COLUMNS
         }
