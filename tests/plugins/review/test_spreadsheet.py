@@ -281,3 +281,29 @@ def test_stored_imports_survive_regenerated_pairs(fake_run, tmp_path):
     manifest = run.run(from_stage="review")
     assert manifest["stages"]["split"]["status"] == "done"
     assert [p["answer"] for p in read_jsonl(review_dir(run) / "pairs.jsonl")] == ["Expert answer."]
+
+
+def test_the_summary_says_waiting_with_the_next_step(fake_run):
+    import io
+
+    from rich.console import Console
+
+    from vlkd.core.engine import Engine
+    from vlkd.core.progress import Reporter
+
+    run = fake_run(
+        {"review": {**REVIEW, "require_approval": True}, "split": {"plugin": "by_image"}}, n_images=1
+    )
+    out = io.StringIO()
+    for quiet in (False, True):
+        reporter = Reporter(quiet=quiet, console=Console(file=out, width=300, no_color=True))
+        manifest = Engine(run.recipe, run.run_dir, reporter=reporter).run()
+        assert manifest["status"] == "waiting"
+    text = out.getvalue()
+    assert "│ review │ waiting" in text and "│ split  │ waits" in text and "│ failed" not in text
+    assert (
+        text.count(
+            f"review is waiting: 2 pair(s) await expert review; review in the browser: vlkd review serve {run.run_dir}"
+        )
+        == 2
+    )
