@@ -68,6 +68,11 @@ class _SleepTeacherPlugin:
         latency = self.latency
 
         class SleepTeacher(Teacher):
+            def prompt_pack(self):
+                from vlkd.plugins.teach.prompts import automotive_pack
+
+                return automotive_pack()
+
             async def respond(self, request):
                 await asyncio.sleep(latency)
                 return TeachResponse(

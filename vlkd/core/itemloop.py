@@ -11,6 +11,8 @@ from vlkd.core.errors import SkipItem, StageError
 
 if TYPE_CHECKING:
     from vlkd.core.context import StageContext
+    from vlkd.core.ledger import Status
+    from vlkd.core.progress import ProgressTask
 
 T = TypeVar("T")
 
@@ -25,6 +27,89 @@ def _call(work: Callable[[Any], Iterable[Any]], item: Any) -> tuple[str, list[An
         return "failed", [], f"{type(exc).__name__}: {exc}"
 
 
+class ItemLoop:
+    """Resume, counts, progress, ``on_error`` and checkpoints for the items of one stage run.
+
+    ``map_items`` drives it with a pool of workers; a stage with its own way of doing one item
+    (the teach driver's concurrent calls) drives it directly::
+
+        loop = ItemLoop(ctx, items, key=..., on_error=..., description=...)
+        with loop:
+            for key, item in loop.todo:
+                loop.finish(key, status, records, reason, **extra)
+    """
+
+    def __init__(
+        self,
+        ctx: StageContext,
+        items: Sequence[T],
+        *,
+        key: Callable[[T], str],
+        on_error: str = "skip",
+        description: str | None = None,
+        label: Callable[[T], str] | None = None,
+        noun: str = "item",
+        on_entry: Callable[[dict[str, Any]], None] | None = None,
+    ):
+        self.ctx = ctx
+        self.ledger = ctx.ledger()
+        self.keys = [key(item) for item in items]
+        self.on_error = on_error
+        self.noun = noun
+        self.on_entry = on_entry
+        #: what messages name an item by (its path, say), by key
+        self.labels = {k: label(item) for k, item in zip(self.keys, items, strict=True)} if label else {}
+        self.todo: list[tuple[str, T]] = []
+        for k, item in zip(self.keys, items, strict=True):
+            if self.ledger.finished(k):
+                self._count(self.ledger.entries[k])
+            else:
+                self.todo.append((k, item))
+        if self.todo and len(self.todo) < len(items):
+            ctx.info(f"resuming: {len(items) - len(self.todo)} of {len(items)} {noun}s already done")
+        self._total = len(items)
+        self._description = description
+        self._bar: ProgressTask | None = None
+
+    def _count(self, entry: dict[str, Any]) -> None:
+        self.ctx.counts.add_entry(entry)
+        if self.on_entry is not None:
+            self.on_entry(entry)
+
+    @property
+    def bar(self) -> ProgressTask:
+        """The progress bar (shown from ``with loop:`` on)."""
+        if self._bar is None:
+            self._bar = self.ctx.progress(self._total, self._total - len(self.todo), self._description)
+        return self._bar
+
+    def finish(
+        self, k: str, status: Status, records: Iterable[Any] = (), reason: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        """Record one item's outcome (one ledger line), count it, and stop on a failure if asked."""
+        entry = self.ledger.record(k, status, records, reason, **extra)
+        self._count(entry)
+        self.bar.advance()
+        name = self.labels.get(k, k)
+        if status == "failed" and self.on_error == "fail":
+            raise StageError(
+                f"stage '{self.ctx.name}' stopped at {self.noun} {name}: {reason} "
+                f"(set on_error: skip to skip such {self.noun}s and go on)"
+            )
+        if status != "ok":
+            self.ctx.info(f"{status} {name}: {reason}")
+        self.ctx.checkpoint()
+        return entry
+
+    def __enter__(self) -> ItemLoop:
+        _ = self.bar
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
 def map_items(
     ctx: StageContext,
     items: Sequence[T],
@@ -36,32 +121,14 @@ def map_items(
     on_error: str = "skip",
     description: str | None = None,
 ) -> list[Any]:
-    ledger = ctx.ledger()
-    keys = [key(item) for item in items]
-    todo = []
-    for k, item in zip(keys, items, strict=True):
-        if ledger.finished(k):
-            ctx.counts.add_entry(ledger.entries[k])
-        else:
-            todo.append((k, item))
-    if todo and len(todo) < len(items):
-        ctx.info(f"resuming: {len(items) - len(todo)} of {len(items)} items already done")
+    loop = ItemLoop(ctx, items, key=key, on_error=on_error, description=description)
+    todo = loop.todo
 
     def finish(k: str, outcome: tuple[str, list[Any], str | None]) -> None:
         status, records, reason = outcome
-        entry = ledger.record(k, status, records, reason)
-        ctx.counts.add_entry(entry)
-        bar.advance()
-        if status == "failed" and on_error == "fail":
-            raise StageError(
-                f"stage '{ctx.name}' stopped at item {k}: {reason} "
-                f"(set on_error: skip to skip such items and go on)"
-            )
-        if status != "ok":
-            ctx.info(f"{status} {k}: {reason}")
-        ctx.checkpoint()
+        loop.finish(k, status, records, reason)  # type: ignore[arg-type]
 
-    with ctx.progress(len(items), len(items) - len(todo), description) as bar:
+    with loop:
         if workers <= 1 or len(todo) <= 1:
             for k, item in todo:
                 finish(k, _call(work, item))
@@ -86,4 +153,4 @@ def map_items(
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
             pool.shutdown()
-    return list(ledger.records(keys))
+    return list(loop.ledger.records(loop.keys))

@@ -15,6 +15,11 @@ class FlakyTeacher(Teacher):
 
     calls: dict[str, int] = {}
 
+    def prompt_pack(self):
+        from vlkd.plugins.teach.prompts import automotive_pack
+
+        return automotive_pack()
+
     def respond_sync(self, request):
         n = FlakyTeacher.calls[request.image.id] = FlakyTeacher.calls.get(request.image.id, 0) + 1
         if n <= 2:

@@ -11,6 +11,7 @@ from vlkd.core.teach.cache import ResponseCache, cache_key
 from vlkd.core.teach.limits import Budget, BudgetReached, RateLimiter, backoff_delay, cost_usd, price_for
 from vlkd.core.teach.pairs import build_pairs, is_negative
 from vlkd.core.teach.teacher import FatalError, ItemError, TransientError, http_error, retry_after_seconds
+from vlkd.plugins.teach.prompts import automotive_pack
 
 
 def test_retry_after_forms():
@@ -103,22 +104,34 @@ def test_token_bucket_waits_for_tokens():
 def test_negatives_recognised_normalised_and_kept_near_the_ratio():
     assert (
         is_negative("不存在。", "不存在")
-        and is_negative("Not present", "不存在")
+        and is_negative("Not present", "不存在", automotive_pack().negative_aliases)
+        and not is_negative("Not present", "不存在")
         and not is_negative("25", "不存在")
     )
     img = ImageRecord(id="i", path="/a.png", width=1, height=1, category="manual_parsing")
     rows = [{"question": f"P{i}?", "answer": str(i)} for i in range(4)] + [
         {"question": f"N{i}?", "answer": "not present"} for i in range(4)
     ]
+    aliases = automotive_pack().negative_aliases
     pairs, dropped = build_pairs(
-        rows, img, negative_answer="不存在", negative_ratio=0.2, provenance=Provenance(plugin="p")
+        rows,
+        img,
+        negative_answer="不存在",
+        negative_ratio=0.2,
+        provenance=Provenance(plugin="p"),
+        negative_aliases=aliases,
     )
     assert dropped == 3 and sum(p["negative"] for p in pairs) == 1
     assert all(p["answer"] == "不存在" for p in pairs if p["negative"])
     assert [p["question"] for p in pairs if not p["negative"]] == ["P0?", "P1?", "P2?", "P3?"]
     assert pairs[0]["category"] == "manual_parsing" and len({p["id"] for p in pairs}) == len(pairs)
     pairs, dropped = build_pairs(
-        rows, img, negative_answer="不存在", negative_ratio=None, provenance=Provenance(plugin="p")
+        rows,
+        img,
+        negative_answer="不存在",
+        negative_ratio=None,
+        provenance=Provenance(plugin="p"),
+        negative_aliases=aliases,
     )
     assert dropped == 0 and len(pairs) == 8
 

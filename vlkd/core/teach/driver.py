@@ -20,6 +20,7 @@ from typing import Any
 
 from vlkd.core.context import StageContext, Usage
 from vlkd.core.errors import RunInterrupted, SkipItem, StageError
+from vlkd.core.itemloop import ItemLoop
 from vlkd.core.jsonl import read_jsonl, write_jsonl_atomic
 from vlkd.core.records import ImageRecord, Provenance, sha256_bytes
 from vlkd.core.teach.cache import ResponseCache, cache_key
@@ -90,7 +91,8 @@ class TeachRun:
         self.ctx = ctx
         self.teacher = teacher
         self.opts = teacher.options
-        self.prompts = PromptSet(self.opts) if teacher.uses_prompt else None
+        self.pack = teacher.prompt_pack()
+        self.prompts = PromptSet(self.opts, self.pack) if teacher.uses_prompt else None
         self.cache = ResponseCache(ctx.cache_dir, read=not ctx.no_cache)
         self.journal = CallJournal(self.cache, ctx.dir)
         #: provider usage not believed (negative, absurd): counted at the estimate instead
@@ -325,6 +327,7 @@ class TeachRun:
                 negative_answer=self.opts.negative_answer,
                 negative_ratio=self.opts.negative_ratio,
                 provenance=provenance,
+                negative_aliases=self.pack.negative_aliases if self.pack else (),
             )
             negatives = sum(1 for r in records if r["negative"])
             return {
@@ -366,15 +369,14 @@ class TeachRun:
             }
 
     # -- all images ----------------------------------------------------------------------
-    async def run_all(self, todo: list[ImageRecord], all_images: list[ImageRecord], budget: Budget) -> None:
+    async def run_all(self, loop: ItemLoop, all_images: list[ImageRecord], budget: Budget) -> None:
         ctx = self.ctx
-        ledger = ctx.ledger()
         limiter = RateLimiter(self.opts.rpm, self.opts.tpm)
-        queue = iter(todo)
+        queue = (image for _, image in loop.todo)
         await self.teacher.start(ctx, all_images)
         fatal: list[BaseException] = []
 
-        with ctx.progress(len(all_images), len(all_images) - len(todo), "teach") as bar:
+        with loop:
 
             async def worker() -> None:
                 for image in queue:
@@ -385,23 +387,14 @@ class TeachRun:
                     except BudgetReached:
                         self.stop_reason = self.stop_reason or "budget"
                         return
-                    key = image.id
                     extra = {k: v for k, v in entry.items() if k not in ("status", "records", "reason")}
-                    done = ledger.record(key, entry["status"], entry["records"], entry.get("reason"), **extra)
-                    ctx.counts.add_entry(done)
-                    _add_usage(ctx, entry["usage"])
-                    bar.advance()
-                    if entry["status"] == "failed":
-                        ctx.info(f"failed {image.path}: {entry['reason']}")
-                        if self.opts.on_error == "fail":
-                            self.stop_reason = "failed"
-                            raise StageError(
-                                f"stage 'teach' stopped at image {image.path}: {entry['reason']} "
-                                f"(set teach.on_error: skip to record such images and go on)"
-                            )
-                    ctx.checkpoint()
+                    try:
+                        loop.finish(image.id, entry["status"], entry["records"], entry.get("reason"), **extra)
+                    except StageError:
+                        self.stop_reason = "failed"
+                        raise
 
-            tasks = [asyncio.create_task(worker()) for _ in range(min(self.opts.concurrency, len(todo)))]
+            tasks = [asyncio.create_task(worker()) for _ in range(min(self.opts.concurrency, len(loop.todo)))]
             try:
                 for fut in asyncio.as_completed(tasks):
                     try:
@@ -435,10 +428,6 @@ def _hash_text(text: str) -> str:
     return sha256_bytes(text.encode("utf-8"))[:16]
 
 
-def _add_usage(ctx: StageContext, usage: dict[str, Any]) -> None:
-    ctx.usage.add(Usage.from_json(usage))
-
-
 def _teacher(ctx: StageContext) -> Teacher:
     teacher = ctx.plugin
     if not isinstance(teacher, Teacher):
@@ -456,35 +445,34 @@ def run_teach(ctx: StageContext) -> None:
             f"teach.max_cost is set but model '{teacher.model}' has no price; add it: "
             f"teach.prices: {{{teacher.model}: {{input: USD_PER_1M, output: USD_PER_1M}}}}"
         )
-    ledger = ctx.ledger()
     restored = state.journal.recover()
     if restored:
         ctx.info(f"{restored} answers received before an interruption restored from the journal")
-    todo = []
-    for image in images:
-        if ledger.finished(image.id):
-            entry = ledger.entries[image.id]
-            ctx.counts.add_entry(entry)
-            _add_usage(ctx, entry.get("usage", {}))
-        else:
-            todo.append(image)
+    loop = ItemLoop(
+        ctx,
+        images,
+        key=lambda image: image.id,
+        on_error=opts.on_error,
+        description="teach",
+        label=lambda image: image.path,
+        noun="image",
+        on_entry=lambda entry: ctx.usage.add(Usage.from_json(entry.get("usage"))),
+    )
     # what earlier, killed sessions spent counts against the budget too, and so does what their
     # unanswered requests may have cost
-    spent = sum(e.get("usage", {}).get("cost_usd", 0.0) for e in ledger.entries.values())
+    spent = sum(e.get("usage", {}).get("cost_usd", 0.0) for e in loop.ledger.entries.values())
     spent += sum(e["worst_usd"] for e in state.journal.unanswered())
     budget = Budget(opts.max_cost, spent)
-    if todo and len(todo) < len(images):
-        ctx.info(f"resuming: {len(images) - len(todo)} of {len(images)} images already done")
     t0 = time.perf_counter()
-    if todo:
+    if loop.todo:
         try:
-            asyncio.run(state.run_all(todo, images, budget))
+            asyncio.run(state.run_all(loop, images, budget))
         finally:
             _finish(ctx, state, images, time.perf_counter() - t0)
     else:
         _finish(ctx, state, images, 0.0)
     if state.stop_reason == "budget":
-        left = sum(1 for i in images if not ledger.finished(i.id))
+        left = sum(1 for i in images if not loop.ledger.finished(i.id))
         raise RunInterrupted(
             f"teach.max_cost ${opts.max_cost:.4f} reached (spent ${budget.spent:.4f}); "
             f"{left} images not taught yet. Raise teach.max_cost and re-run to go on"

@@ -9,19 +9,6 @@ from typing import Any
 
 from vlkd.core.records import ImageRecord, Provenance, QARecord
 
-#: answers that mean "not in the image", besides the configured ``negative_answer``
-NEGATIVE_ALIASES = (
-    "不存在",
-    "无法识别",
-    "图中不存在",
-    "未显示",
-    "not present",
-    "not found",
-    "not shown",
-    "not visible",
-    "not available",
-    "n/a",
-)
 _TRIM = re.compile(r"^[\s\"'“”「」]+|[\s\"'“”「」。.!！]+$")
 
 
@@ -29,9 +16,10 @@ def _norm(text: str) -> str:
     return _TRIM.sub("", text).lower()
 
 
-def is_negative(answer: str, negative_answer: str) -> bool:
+def is_negative(answer: str, negative_answer: str, aliases: tuple[str, ...] = ()) -> bool:
+    """``answer`` says "not in the image": ``negative_answer`` or one of the prompt pack's ``aliases``."""
     a = _norm(answer)
-    return a == _norm(negative_answer) or a in NEGATIVE_ALIASES
+    return a == _norm(negative_answer) or a in {_norm(x) for x in aliases}
 
 
 def negatives_wanted(positives: int, ratio: float) -> int:
@@ -48,6 +36,7 @@ def build_pairs(
     negative_answer: str,
     negative_ratio: float | None,
     provenance: Provenance,
+    negative_aliases: tuple[str, ...] = (),
 ) -> tuple[list[dict], int]:
     """QARecord dicts for one image, and how many extra negatives were dropped.
 
@@ -56,7 +45,7 @@ def build_pairs(
     """
     positives, negatives = [], []
     for row in rows:
-        neg = bool(row.get("negative")) or is_negative(row["answer"], negative_answer)
+        neg = bool(row.get("negative")) or is_negative(row["answer"], negative_answer, negative_aliases)
         item = {
             "question": row["question"].strip(),
             "answer": negative_answer if neg else row["answer"].strip(),

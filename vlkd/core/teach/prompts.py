@@ -1,13 +1,17 @@
 """Prompts are text files with ``${variables}``; the one used depends on the image's category.
 
-Built-in packs live in ``vlkd/plugins/teach/prompts/<language>/``. The hash of the templates
-used goes into each pair's provenance; the hash of the rendered text goes into the cache key.
+A :class:`PromptPack` (which files, which categories, what the categories are also called) comes
+from the teacher plugin (``Teacher.prompt_pack()``): the built-in one lives beside its files in
+``vlkd/plugins/teach/prompts/``. The hash of the templates used goes into each pair's
+provenance; the hash of the rendered text goes into the cache key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,19 +21,24 @@ if TYPE_CHECKING:
     from vlkd.core.records import ImageRecord
     from vlkd.core.teach.options import TeacherOptions
 
-BUILTIN_DIR = Path(__file__).resolve().parents[2] / "plugins" / "teach" / "prompts"
-CATEGORY_PACKS = ("part_recognition", "fault_diagnosis", "manual_parsing")
-#: other spellings of the categories, so that an ingestor's names find their pack
-CATEGORY_ALIASES = {
-    "parts": "part_recognition",
-    "part": "part_recognition",
-    "warning_lights": "fault_diagnosis",
-    "fault": "fault_diagnosis",
-    "diagnosis": "fault_diagnosis",
-    "manual": "manual_parsing",
-    "manuals": "manual_parsing",
-    "documents": "manual_parsing",
-}
+
+@dataclass(frozen=True)
+class PromptPack:
+    """A set of prompt files and the words that go with them.
+
+    ``root/<language>/`` holds ``system.txt``, ``output_csv.txt``, ``output_json.txt``,
+    ``negative_ratio.txt``, ``ocr_context.txt`` and one ``<category>.txt`` per category.
+    """
+
+    root: Path
+    #: categories with a system prompt of their own
+    categories: tuple[str, ...] = ()
+    #: other spellings of the categories, so that an ingestor's names find their file
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    #: answers that mean "not in the image", besides the configured ``negative_answer``
+    negative_aliases: tuple[str, ...] = ()
+
+
 FIXED_VARIABLES = (
     "negative_answer",
     "category",
@@ -73,10 +82,16 @@ def check_template(path: Path, text: str, allowed: set[str]) -> None:
 class PromptSet:
     """The prompt files of one teacher section, checked once, rendered per image."""
 
-    def __init__(self, options: TeacherOptions):
+    def __init__(self, options: TeacherOptions, pack: PromptPack | None):
         self.options = options
         p = options.prompt
-        self.lang_dir = BUILTIN_DIR / p.language
+        if pack is None:
+            raise StageError(
+                f"teacher '{options.plugin}' has no prompt pack: its class must return one from "
+                f"prompt_pack() (the built-in one: vlkd.plugins.teach.prompts.automotive_pack())"
+            )
+        self.pack = pack
+        self.lang_dir = pack.root / p.language
         self.allowed = set(FIXED_VARIABLES) | set(p.variables)
         self._cache: dict[Path, str] = {}
         self.default_system = p.system or self.lang_dir / "system.txt"
@@ -100,7 +115,7 @@ class PromptSet:
         if self.user_file:
             out.append(self.user_file)
         if p.by_category and p.system is None:
-            out += [self.lang_dir / f"{c}.txt" for c in CATEGORY_PACKS]
+            out += [self.lang_dir / f"{c}.txt" for c in self.pack.categories]
         out += list(p.categories.values())
         return list(dict.fromkeys(out))
 
@@ -115,9 +130,9 @@ class PromptSet:
         if category:
             if category in p.categories:
                 return p.categories[category]
-            pack = CATEGORY_ALIASES.get(category, category)
-            if p.by_category and p.system is None and pack in CATEGORY_PACKS:
-                return self.lang_dir / f"{pack}.txt"
+            name = self.pack.aliases.get(category, category)
+            if p.by_category and p.system is None and name in self.pack.categories:
+                return self.lang_dir / f"{name}.txt"
         return self.default_system
 
     def render(self, record: ImageRecord, extra: dict[str, str] | None = None) -> tuple[str, str, str]:

@@ -23,6 +23,7 @@ from vlkd.core.teach.options import TeacherOptions
 if TYPE_CHECKING:
     from vlkd.core.context import StageContext
     from vlkd.core.records import ImageRecord
+    from vlkd.core.teach.prompts import PromptPack
 
 
 class TeacherError(Exception):
@@ -167,7 +168,14 @@ class Teacher(Plugin):
             return None
         from vlkd.core.teach.prompts import PromptSet
 
-        return {"prompts": PromptSet(self.options).fingerprint()}
+        return {"prompts": PromptSet(self.options, self.prompt_pack()).fingerprint()}
+
+    def prompt_pack(self) -> PromptPack | None:
+        """The prompt files and words this teacher uses (``None``: it renders no prompts).
+
+        A teacher that wants the built-in prompts returns
+        ``vlkd.plugins.teach.prompts.automotive_pack()``."""
+        return None
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self, ctx: StageContext, images: list[ImageRecord]) -> None:

@@ -25,6 +25,7 @@ from vlkd.core.teach.parsing import _is_header, _unquote
 if TYPE_CHECKING:
     from vlkd.core.context import StageContext
     from vlkd.core.records import ImageRecord
+    from vlkd.core.teach.prompts import PromptPack
 
 IMAGE_COLUMNS = (
     "图像名称",
@@ -124,6 +125,12 @@ class AnnotationsTeacher(Teacher):
 
     def fingerprint(self) -> Any:
         return hashlib.sha256(self.options.path.read_bytes()).hexdigest()
+
+    def prompt_pack(self) -> PromptPack:
+        # no prompts are sent, but the pack's words for "not in the image" mark negatives
+        from vlkd.plugins.teach.prompts import automotive_pack
+
+        return automotive_pack()
 
     def estimate_tokens(self, request: TeachRequest) -> tuple[int, int]:
         return 0, 0

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from vlkd.core.errors import StageError
 from vlkd.core.teach import APITeacherOptions, Teacher, TeacherError, TransientError, http_error
 from vlkd.core.teach.options import redact_url, url_secrets
+from vlkd.core.teach.prompts import PromptPack
+from vlkd.plugins.teach.prompts import automotive_pack
 
 if TYPE_CHECKING:
     from vlkd.core.context import StageContext
@@ -31,6 +33,9 @@ class APITeacher(Teacher):
     def secrets(self) -> list[str]:
         key = self.resolved_key()
         return ([key] if key else []) + url_secrets(self.options.base_url)
+
+    def prompt_pack(self) -> PromptPack:
+        return automotive_pack()
 
     def generation_params(self) -> dict[str, Any]:
         params = super().generation_params()
