@@ -81,13 +81,32 @@ def run(
         bool, typer.Option("--no-cache", help="Do not read the teacher response cache.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+    forget_sets: Annotated[
+        bool,
+        typer.Option(
+            "--forget-sets", help="Drop the --set overrides the run directory remembers from earlier runs."
+        ),
+    ] = False,
 ) -> None:
-    """Run a recipe; a re-run skips finished stages and resumes unfinished ones."""
+    """Run a recipe; a re-run skips finished stages and resumes unfinished ones.
+
+    The run directory remembers the --set overrides that shaped it: a re-run with the same
+    recipe and --run-dir applies them again; a --set of the same key replaces one.
+    """
+    from vlkd.core import overrides
     from vlkd.core.engine import Engine
     from vlkd.core.progress import Reporter
     from vlkd.core.recipe import load_recipe
 
-    loaded = load_recipe(recipe, set_ or [])
+    given = list(set_ or [])
+    loaded = load_recipe(recipe, given)
+    notes: list[str] = []
+    if not fresh:
+        stored = overrides.remembered(run_dir or Path("runs") / loaded.name, recipe, loaded.name)
+        merged = overrides.merge(stored, given, forget=forget_sets)
+        notes = merged.notes
+        if merged.apply != given:
+            loaded = load_recipe(recipe, merged.apply)
     if quiet:  # the libraries' own progress bars and advice too (subprocesses inherit this)
         import os
 
@@ -95,6 +114,8 @@ def run(
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     reporter = Reporter(quiet=quiet)
+    for note in notes:
+        reporter.info(literal(note))
     engine = Engine(
         loaded,
         run_dir,

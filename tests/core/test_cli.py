@@ -13,7 +13,7 @@ HERE = Path(__file__).parent
 def vlkd(*args, cwd=None, env=None):
     env = {
         **os.environ,
-        "PYTHONPATH": str(HERE),
+        "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parents[1])]),
         "VLKD_PLUGINS": "fixture_plugins",
         "COLUMNS": "200",
         **(env or {}),

@@ -16,7 +16,12 @@ HERE = Path(__file__).parent
 
 
 def cli(args, cwd, **kw):
-    env = {**os.environ, "PYTHONPATH": str(HERE), "VLKD_PLUGINS": "fixture_plugins", "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parents[1])]),
+        "VLKD_PLUGINS": "fixture_plugins",
+        "COLUMNS": "200",
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "vlkd", *args],
         cwd=cwd,
@@ -71,9 +76,11 @@ def test_kill_9_mid_stage_then_resume_loses_nothing_and_repeats_nothing(tmp_path
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["stages"]["ingest"]["status"] == "running"  # killed: never got to say otherwise
 
-    proc = cli(["run", str(path), "--run-dir", "run"], tmp_path)
+    # the run directory remembers the fault injected with --set: the resume replaces it
+    proc = cli(["run", str(path), "--run-dir", "run", "--set", "ingest.hang_at=null"], tmp_path)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
+    assert "override changed: ingest.hang_at=null (this run directory had ingest.hang_at=23)" in err
     assert f"resuming: {len(done_before)} of 40 items already done" in err
     finished = calls.read_text().split()
     assert sorted(finished, key=int) == [str(i) for i in range(40)]  # none lost, none twice
@@ -91,12 +98,12 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     assert proc.returncode == 130
     assert "Traceback" not in err
     assert "interrupted during stage 'ingest'; finished items are kept." in err
-    assert f"Resume with: vlkd run {path}" in err
+    assert "Resume with: vlkd run r.yaml --run-dir run\n" in err
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["stages"]["ingest"]["status"] == "interrupted"
     assert manifest["status"] == "interrupted"
     assert calls.read_text().split() == ["0", "1", "2", "3", "4"]
-    proc = cli(["run", str(path), "--run-dir", "run", "--quiet"], tmp_path)
+    proc = cli(["run", str(path), "--run-dir", "run", "--quiet", "--set", "ingest.hang_at=null"], tmp_path)
     proc.communicate(timeout=60)
     assert proc.returncode == 0
     assert calls.read_text().split() == [str(i) for i in range(10)]

@@ -13,7 +13,10 @@ through ``fingerprint()``, and the fingerprint of the stage before it. On a re-r
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import shlex
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +26,7 @@ import pluggy
 
 from vlkd.core.context import StageContext
 from vlkd.core.errors import RunInterrupted, StageError, StageWaiting, VlkdError
+from vlkd.core.overrides import to_remember
 from vlkd.core.plugin import Plugin
 from vlkd.core.progress import Reporter, literal
 from vlkd.core.recipe import Recipe, StageConfig, stable_hash
@@ -121,6 +125,17 @@ class Engine:
             previous = fingerprints[name] = stable_hash(parts)
         return plugins, fingerprints
 
+    def _input_paths(self) -> list[Path]:
+        """Every path in the ingest stage's options: the folders and files the run reads."""
+        stage = self.recipe.stages.get("ingest")
+        found: list[Path] = []
+        for step in stage.steps if stage else ():
+            for name in type(step.options).model_fields:
+                value = getattr(step.options, name)
+                values = value if isinstance(value, list | tuple) else [value]
+                found.extend(v for v in values if isinstance(v, Path))
+        return found
+
     def changed_outside(
         self, plugins: dict[str, list[Plugin]], manifest: dict[str, Any] | None
     ) -> dict[str, str]:
@@ -173,8 +188,15 @@ class Engine:
     # -- running -------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         plugins, fingerprints = self._instantiate()
-        with self.run_dir.locked():
-            old = self.run_dir.check_owner(self.recipe.name, self.fresh)
+        self.run_dir.check_apart(self._input_paths())
+        self.run_dir.check_is_ours()  # before the lock file is made in someone's folder
+        lock = (
+            contextlib.nullcontext()  # a dry run of a new directory leaves no directory behind
+            if self.dry_run and not self.run_dir.path.exists()
+            else self.run_dir.locked()
+        )
+        with lock:
+            old = self.run_dir.check_owner(self.recipe.name, self.fresh, delete=not self.dry_run)
             outside = self.changed_outside(plugins, old)
             plan = self.plan(old, fingerprints, outside)
             manifest = self._new_manifest(old, fingerprints)
@@ -239,6 +261,7 @@ class Engine:
             },
             "versions": environment_versions(recipe.registry.distributions()),
             "fingerprints": fingerprints,
+            "overrides": to_remember(recipe)[0],
             "created": (old or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "stages": stages,
         }
@@ -273,12 +296,7 @@ class Engine:
             entry["status"] = "interrupted"
             raise RunInterrupted(
                 f"interrupted during stage '{name}'; finished items are kept.\n"
-                f"Resume with: vlkd run {run.recipe_path or 'RECIPE'}"
-                + (
-                    f" --run-dir {self.run_dir.path}"
-                    if self.run_dir.path != Path("runs").resolve() / run.recipe.name
-                    else ""
-                )
+                f"Resume with: {self.resume_command()}"
             ) from None
         except RunInterrupted:
             entry["status"] = "interrupted"
@@ -298,6 +316,18 @@ class Engine:
             run.save_stage(ctx)
             self.pm.hook.vlkd_stage_end(run=run, stage=name, result=entry)
 
+    def resume_command(self) -> str:
+        """The command that continues this run (the run directory remembers the overrides)."""
+        recipe = self.recipe.source.path
+        words = ["vlkd", "run", _shown(recipe), "--run-dir", _shown(self.run_dir.path)]
+        if self.to_stage:
+            words += ["--to", self.to_stage]
+        line = " ".join(shlex.quote(w) for w in words)
+        secret = to_remember(self.recipe)[1]
+        if secret:
+            line += " " + " ".join(f"--set {k}=..." for k in secret) + "  (secrets are not remembered)"
+        return line
+
     def _dry_run(self, run: RunInfo, plan: dict[str, str]) -> dict[str, Any]:
         words = {"skip": "up to date", "resume": "resume", "run": "run", "after": "not run (--to)"}
         for name, action in plan.items():
@@ -305,10 +335,26 @@ class Engine:
             stage = self.recipe.stages[name]
             estimate = _driver_attr(stage, "estimate")
             if estimate is not None and action in ("run", "resume"):
-                ctx = StageContext(run, stage, self.run_dir.stage_dir(name), resumed=action == "resume")
-                for line in estimate(ctx) or ():
-                    self.reporter.console.print(f"            {literal(line)}")
+                with contextlib.ExitStack() as stack:
+                    # a stage that will start over is estimated on an empty folder: what its old
+                    # ledger holds will be redone, so it must not count as done
+                    folder = (
+                        self.run_dir.stage_dir(name)
+                        if action == "resume"
+                        else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vlkd-dry-run-")))
+                    )
+                    ctx = StageContext(run, stage, folder, resumed=action == "resume")
+                    for line in estimate(ctx) or ():
+                        self.reporter.console.print(f"            {literal(line)}")
         return run.manifest
+
+
+def _shown(path: Path) -> str:
+    """A path as a person would type it here: relative to the working directory when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _driver_attr(stage: StageConfig, attr: str) -> Any:

@@ -37,6 +37,8 @@ class RecipeSource:
     files: list[Path] = field(default_factory=list)
     #: paths whose value came from an environment variable (never echoed back in messages)
     env_paths: set[Path_] = field(default_factory=set)
+    #: the ``--set`` expressions applied, in order
+    overrides: list[str] = field(default_factory=list)
 
     def where(self, path: Path_) -> Location:
         return nearest_location(self.positions, path) or Location(str(self.path))
@@ -183,7 +185,9 @@ def load_recipe_source(path: str | os.PathLike[str], overrides: Sequence[str] = 
     data, positions = _load_with_extends(path, (), files)
     for expr in overrides:
         _apply_set(data, positions, expr)
-    src = RecipeSource(data=data, positions=positions, path=path.resolve(), files=files)
+    src = RecipeSource(
+        data=data, positions=positions, path=path.resolve(), files=files, overrides=list(overrides)
+    )
     problems: list[str] = []
     src.data = _interpolate(data, (), src, problems)
     if problems:

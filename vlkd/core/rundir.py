@@ -28,6 +28,10 @@ from vlkd.core.jsonl import write_json_atomic
 MANIFEST = "manifest.json"
 CACHE_DIR = "cache"
 LOCK_FILE = "run.lock"
+#: top-level entries vlkd itself makes outside a run's own recording (``made`` in the manifest):
+#: stage folders, the offline students, stored review sheets, atomic-write leftovers
+_VLKD_NAMES = frozenset({MANIFEST, LOCK_FILE, CACHE_DIR, "students", "review-imports", f".{MANIFEST}.tmp"})
+_GLOB_CHARS = frozenset("*?[")
 
 
 class RunDir:
@@ -36,6 +40,8 @@ class RunDir:
         self.manifest_path = self.path / MANIFEST
         self.cache_dir = self.path / CACHE_DIR
         self._lock_fd: int | None = None
+        #: top-level names present when this run took the directory (to record what it made)
+        self._at_start: set[str] | None = None
 
     def stage_dir(self, stage: str) -> Path:
         return self.path / stage
@@ -53,32 +59,91 @@ class RunDir:
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        if self._at_start is not None:  # what this run made at the top level is vlkd's to delete
+            now = self._entries()
+            made = set(manifest.get("made", ())) | (now - self._at_start)
+            manifest["made"] = sorted(made & now - _VLKD_NAMES)
         write_json_atomic(self.manifest_path, manifest)
 
-    def check_owner(self, recipe_name: str, fresh: bool) -> dict[str, Any] | None:
+    def _entries(self) -> set[str]:
+        try:
+            return set(os.listdir(self.path))
+        except FileNotFoundError:
+            return set()
+
+    def foreign_entries(self, manifest: dict[str, Any] | None) -> list[str]:
+        """Top-level entries vlkd did not make (a run's own files are only what it recorded)."""
+        from vlkd.core.stages import STAGE_NAMES
+
+        ours = _VLKD_NAMES | set(STAGE_NAMES) | set((manifest or {}).get("made", ()))
+        if manifest is None:
+            ours = {CACHE_DIR, LOCK_FILE}
+        return sorted(self._entries() - ours)
+
+    def check_owner(self, recipe_name: str, fresh: bool, *, delete: bool = True) -> dict[str, Any] | None:
         """The existing manifest if this run directory belongs to ``recipe_name``.
 
-        A directory made by another recipe is refused unless ``fresh``; with ``fresh``
-        everything but the response cache is removed.
+        A folder that is not a vlkd run directory is refused, ``fresh`` or not: vlkd deletes
+        only what it made. A run directory of another recipe is refused unless ``fresh``;
+        with ``fresh`` what vlkd made is removed (the response cache kept; nothing when not
+        ``delete``: a dry run), and a run directory holding anything else is refused, left as it is.
         """
-        if fresh:
-            self.clear(keep=(CACHE_DIR, LOCK_FILE))
-            return None
-        manifest = self.read_manifest()
+        self._at_start = self._entries()
+        try:
+            manifest = self.read_manifest()
+        except VlkdError:
+            if not fresh:
+                raise
+            manifest = {}  # unreadable: --fresh may still remove what vlkd names
         if manifest is None:
-            if self.path.exists() and any(p.name not in (CACHE_DIR, LOCK_FILE) for p in self.path.iterdir()):
-                raise StageError(
-                    f"{self.path} exists and is not a vlkd run directory; "
-                    f"choose another --run-dir, or pass --fresh to empty it"
-                )
+            self.check_is_ours()
             return None
+        foreign = self.foreign_entries(manifest)
         owner = manifest.get("recipe", {}).get("name")
+        if foreign and (fresh or owner != recipe_name):
+            raise StageError(
+                f"{self.path} holds files vlkd did not write ({_some(foreign)}); "
+                f"{'--fresh' if fresh else 'vlkd'} deletes only what it made: move them out "
+                f"of the run directory, or choose another --run-dir"
+            )
+        if fresh:
+            if delete:
+                self.clear(keep=(CACHE_DIR, LOCK_FILE))
+                self._at_start = self._entries()
+            return None
         if owner != recipe_name:
             raise StageError(
                 f"{self.path} holds a run of recipe '{owner}', not '{recipe_name}'; "
                 f"choose another --run-dir, or pass --fresh to start it over"
             )
         return manifest
+
+    def check_is_ours(self) -> None:
+        """Refuse (untouched) a folder that holds files and no vlkd manifest."""
+        if self.manifest_path.exists():
+            return
+        foreign = self.foreign_entries(None)
+        if foreign:
+            raise StageError(
+                f"{self.path} is not a vlkd run directory (it holds {_some(foreign)}); vlkd writes "
+                f"only into a new or empty folder or a run directory of its own: choose another --run-dir"
+            )
+
+    def check_apart(self, inputs: list[Path]) -> None:
+        """Refuse a run directory that is an input folder, inside one, or holds one."""
+        for given in inputs:
+            path = _glob_base(given).resolve()
+            if path == self.path or path in self.path.parents:
+                raise StageError(
+                    f"the run directory {self.path} is {'the' if path == self.path else 'inside the'} "
+                    f"input folder {path}: vlkd would read its own outputs and --fresh would delete "
+                    f"your inputs; choose a --run-dir outside it"
+                )
+            if self.path in path.parents:
+                raise StageError(
+                    f"the input {given} is inside the run directory {self.path}, where vlkd "
+                    f"deletes and rewrites files; move it out, or choose another --run-dir"
+                )
 
     def clear(self, keep: tuple[str, ...] = ()) -> None:
         if not self.path.exists():
@@ -131,6 +196,20 @@ class RunDir:
             yield self
         finally:
             os.close(fd)
+
+
+def _some(names: list[str], n: int = 5) -> str:
+    shown = ", ".join(names[:n])
+    return shown + (f" and {len(names) - n} more" if len(names) > n else "")
+
+
+def _glob_base(path: Path) -> Path:
+    """The folder a glob searches (``photos/**/*.jpg`` -> ``photos``); a plain path as it is."""
+    parts = path.parts
+    for i, part in enumerate(parts):
+        if _GLOB_CHARS & set(part):
+            return Path(*parts[:i]) if i else Path(".")
+    return path
 
 
 def environment_versions(distributions: dict[str, str]) -> dict[str, Any]:

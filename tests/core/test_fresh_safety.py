@@ -1,0 +1,107 @@
+"""--fresh deletes only what vlkd made; run directories never overlap input folders."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+HERE = Path(__file__).parent
+
+
+def vlkd(*args, cwd):
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parents[1])]),
+        "VLKD_PLUGINS": "fixture_plugins",
+        "COLUMNS": "250",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "vlkd", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def photos(folder: Path, n: int = 2) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.new("RGB", (64, 64), (i * 90, 0, 0)).save(folder / f"{i}.png")
+    return sorted(folder.iterdir())
+
+
+def files_recipe(tmp_path: Path) -> Path:
+    path = tmp_path / "r.yaml"
+    path.write_text("name: r\ningest:\n  plugin: files\n  inputs: [photos]\n")
+    return path
+
+
+def counting_recipe(tmp_path: Path, name: str = "c") -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(f"name: {name}\ningest:\n  plugin: counting\n  n: 2\n")
+    return path
+
+
+def test_fresh_refuses_a_folder_that_is_not_a_run_directory(tmp_path):
+    counting_recipe(tmp_path)
+    before = photos(tmp_path / "holiday")
+    for extra in ([], ["--fresh"]):
+        result = vlkd("run", "c.yaml", "--run-dir", "holiday", *extra, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert "is not a vlkd run directory (it holds 0.png, 1.png)" in result.stderr
+        assert "--fresh" not in result.stderr  # never suggest deleting someone's folder
+        assert sorted((tmp_path / "holiday").iterdir()) == before
+
+
+def test_run_dir_that_is_the_input_folder_is_refused_untouched(tmp_path):
+    files_recipe(tmp_path)
+    before = photos(tmp_path / "photos")
+    for extra in ([], ["--fresh"]):
+        result = vlkd("run", "r.yaml", "--run-dir", "photos", *extra, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert f"the run directory {tmp_path / 'photos'} is the input folder" in result.stderr
+        assert sorted((tmp_path / "photos").iterdir()) == before
+
+
+def test_run_dir_inside_an_input_folder_or_holding_one_is_refused(tmp_path):
+    files_recipe(tmp_path)
+    photos(tmp_path / "photos")
+    inside = vlkd("run", "r.yaml", "--run-dir", "photos/run", cwd=tmp_path)
+    assert inside.returncode == 2 and "is inside the input folder" in inside.stderr
+    assert not (tmp_path / "photos" / "run").exists()  # not even created
+    holding = vlkd("run", "r.yaml", "--run-dir", ".", cwd=tmp_path)
+    assert holding.returncode == 2
+    assert "inside the run directory" in holding.stderr or "is not a vlkd run directory" in holding.stderr
+    glob = tmp_path / "g.yaml"
+    glob.write_text("name: g\ningest:\n  plugin: files\n  inputs: ['photos/**/*.png']\n")
+    globbed = vlkd("run", "g.yaml", "--run-dir", "photos/x", cwd=tmp_path)
+    assert globbed.returncode == 2 and "is inside the input folder" in globbed.stderr
+
+
+def test_fresh_keeps_a_run_directory_holding_files_vlkd_did_not_write(tmp_path):
+    counting_recipe(tmp_path)
+    assert vlkd("run", "c.yaml", "--run-dir", "D", cwd=tmp_path).returncode == 0
+    notes = tmp_path / "D" / "my-notes.txt"
+    notes.write_text("mine")
+    result = vlkd("run", "c.yaml", "--run-dir", "D", "--fresh", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "holds files vlkd did not write (my-notes.txt)" in result.stderr
+    assert notes.read_text() == "mine" and (tmp_path / "D" / "ingest" / "images.jsonl").exists()
+    other = counting_recipe(tmp_path, "o")
+    refused = vlkd("run", str(other), "--run-dir", "D", cwd=tmp_path)
+    assert refused.returncode == 2 and "--fresh" not in refused.stderr
+    notes.unlink()
+    again = vlkd("run", "c.yaml", "--run-dir", "D", "--fresh", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+
+
+def test_fresh_removes_what_vlkd_made_and_keeps_the_cache(tmp_path):
+    counting_recipe(tmp_path)
+    assert vlkd("run", "c.yaml", "--run-dir", "D", cwd=tmp_path).returncode == 0
+    (tmp_path / "D" / "cache" / "x").mkdir(parents=True)
+    (tmp_path / "D" / "students").mkdir()  # made by the train stage
+    result = vlkd("run", "c.yaml", "--run-dir", "D", "--fresh", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "D" / "cache" / "x").is_dir() and not (tmp_path / "D" / "students").exists()
+    other = counting_recipe(tmp_path, "o")
+    switched = vlkd("run", str(other), "--run-dir", "D", "--fresh", cwd=tmp_path)
+    assert switched.returncode == 0, switched.stderr

@@ -1,0 +1,189 @@
+"""The run directory remembers the --set overrides that shaped it; printed commands resume it."""
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from vlkd.core.overrides import merge
+from vlkd.testing.fake_provider import FakeProvider
+
+HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
+
+
+def env(**extra):
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT)]),
+        "VLKD_PLUGINS": "fixture_plugins",
+        "COLUMNS": "250",
+        **extra,
+    }
+
+
+def vlkd(args, cwd, **extra):
+    return subprocess.run(
+        [sys.executable, "-m", "vlkd", *args],
+        cwd=cwd,
+        env=env(**extra),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def run_printed(command: str, cwd: Path, **extra) -> subprocess.CompletedProcess:
+    """Run a command exactly as vlkd printed it (``vlkd ...`` through this interpreter)."""
+    words = shlex.split(command)
+    assert words[0] == "vlkd", command
+    return vlkd(words[1:], cwd, **extra)
+
+
+def test_merge_rules():
+    merged = merge(["a.b=1", "c=2"], ["a.b=3", "d=4"])
+    assert merged.apply == ["c=2", "a.b=3", "d=4"]
+    assert "override changed: a.b=3 (this run directory had a.b=1)" in merged.notes
+    assert merge(["a.b=1"], ["a={x: 1}"]).apply == ["a={x: 1}"]  # a parent replaces its children
+    assert merge(["a=1"], ["a=1"]).notes == []
+    assert merge(["a=1"], ["b=2"], forget=True).apply == ["b=2"]
+
+
+def test_a_re_run_without_the_sets_continues_the_same_run(tmp_path):
+    (tmp_path / "r.yaml").write_text("name: r\ningest:\n  plugin: counting\n  n: 3\n  label: file\n")
+    first = vlkd(["run", "r.yaml", "--run-dir", "D", "--set", "ingest.label=cli"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    manifest = json.loads((tmp_path / "D" / "manifest.json").read_text())
+    assert manifest["overrides"] == ["ingest.label=cli"]
+    again = vlkd(["run", "r.yaml", "--run-dir", "D"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "with the overrides this run directory remembers: --set ingest.label=cli" in again.stderr
+    assert "ingest: up to date" in again.stderr  # nothing redone
+    changed = vlkd(["run", "r.yaml", "--run-dir", "D", "--set", "ingest.label=other"], tmp_path)
+    assert "override changed: ingest.label=other (this run directory had ingest.label=cli)" in changed.stderr
+    records = (tmp_path / "D" / "ingest" / "images.jsonl").read_text()
+    assert '"label":"other"' in records
+    forgot = vlkd(["run", "r.yaml", "--run-dir", "D", "--forget-sets"], tmp_path)
+    assert "forgetting the overrides this run directory remembered" in forgot.stderr
+    assert '"label":"file"' in (tmp_path / "D" / "ingest" / "images.jsonl").read_text()
+
+
+def test_secrets_given_with_set_are_not_remembered(tmp_path):
+    (tmp_path / "r.yaml").write_text("name: r\ningest:\n  plugin: counting\n  n: 2\n")
+    result = vlkd(["run", "r.yaml", "--run-dir", "D", "--set", "ingest.api_key=sk-very-secret"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "sk-very-secret" not in (tmp_path / "D" / "manifest.json").read_text()
+
+
+def test_dry_run_does_not_count_as_done_what_the_real_run_redoes(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        Image.new("RGB", (64, 64), (i * 60, 10, 10)).save(folder / f"{i}.png")
+    with FakeProvider() as server:
+        recipe = tmp_path / "r.yaml"
+        recipe.write_text(
+            json.dumps(
+                {
+                    "name": "t",
+                    "ingest": {"plugin": "files", "inputs": "photos"},
+                    "teach": {
+                        "plugin": "openai",
+                        "model": "gpt-4o",
+                        "base_url": server.openai_url,
+                        "api_key": "${env:FAKE_KEY}",
+                    },
+                }
+            )
+        )
+        first = vlkd(["run", "r.yaml", "--run-dir", "D"], tmp_path, FAKE_KEY=server.api_key)
+        assert first.returncode == 0, first.stderr
+        # a changed prompt restarts teach: its old ledger is no work done
+        dry = vlkd(
+            [
+                "run",
+                "r.yaml",
+                "--run-dir",
+                "D",
+                "--dry-run",
+                "--no-cache",
+                "--set",
+                "teach.prompt.language=en",
+            ],
+            tmp_path,
+            FAKE_KEY=server.api_key,
+        )
+        assert dry.returncode == 0, dry.stderr
+        assert "3 images: 0 done, 0 cached, 3 calls to make" in dry.stderr, dry.stderr
+        fresh = vlkd(
+            ["run", "r.yaml", "--run-dir", "D", "--dry-run", "--fresh"], tmp_path, FAKE_KEY=server.api_key
+        )
+        assert fresh.returncode == 0, fresh.stderr
+        assert (tmp_path / "D" / "teach" / "pairs.jsonl").exists()  # a dry run deletes nothing
+
+
+def test_ctrl_c_resume_command_keeps_the_endpoint_and_pays_nothing_twice(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(12):
+        Image.new("RGB", (64, 64), (i * 20, 255 - i * 20, 7)).save(folder / f"{i:02d}.png")
+    with FakeProvider() as own, FakeProvider(latency=0.3) as chosen:
+        (tmp_path / "r.yaml").write_text(
+            json.dumps(
+                {
+                    "name": "t",
+                    "ingest": {"plugin": "files", "inputs": "photos", "workers": 1},
+                    "teach": {
+                        "plugin": "openai",
+                        "model": "gpt-4o",
+                        "base_url": own.openai_url,
+                        "api_key": "${env:FAKE_KEY}",
+                        "concurrency": 1,
+                    },
+                }
+            )
+        )
+        args = [
+            "run",
+            "r.yaml",
+            "--run-dir",
+            "D",
+            "--set",
+            f"teach.base_url={chosen.openai_url}",
+            "--set",
+            "teach.temperature=0.3",
+        ]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vlkd", *args],
+            cwd=tmp_path,
+            env=env(FAKE_KEY=own.api_key),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        ledger = tmp_path / "D" / "teach" / "ledger.jsonl"
+        deadline = time.monotonic() + 90
+        while not (ledger.exists() and len(ledger.read_text().splitlines()) >= 3):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        line = next(x for x in err.splitlines() if x.startswith("Resume with: "))
+        finished = {json.loads(x)["key"] for x in ledger.read_text().splitlines()}
+        assert 3 <= len(finished) < 12
+
+        resumed = run_printed(line.removeprefix("Resume with: "), tmp_path, FAKE_KEY=own.api_key)
+        assert resumed.returncode == 0, resumed.stderr
+        assert own.requests == {} or sum(own.requests.values()) == 0  # the recipe's own endpoint: never
+        assert all(chosen.requests[k] == 1 for k in finished)  # answers received are not paid again
+        # only the request in flight at Ctrl-C (concurrency 1), never answered, is asked again
+        assert sum(chosen.requests.values()) <= 13 and len(chosen.requests) == 12
+        manifest = json.loads((tmp_path / "D" / "manifest.json").read_text())
+        assert manifest["recipe"]["resolved"]["teach"]["temperature"] == 0.3
