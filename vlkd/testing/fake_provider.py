@@ -82,6 +82,7 @@ class FakeProvider:
         burst: float | None = None,
         hang: float = 30.0,
         models: set[str] | None = None,
+        list_models: bool = False,
         answer: Answer | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -92,6 +93,8 @@ class FakeProvider:
         self.burst = burst if burst is not None else max(1.0, (rpm or 0) / 60)
         self.hang = hang
         self.models = models
+        #: serve ``GET /v1/models`` (the names in ``models``), as vLLM does; off: 404 as most providers' proxies
+        self.list_models = list_models
         self.answer = answer
         self.host, self.port = host, port
         #: faults for the next requests, whatever the image
@@ -233,6 +236,15 @@ class FakeProvider:
     ) -> tuple[int, Any, dict[str, str]] | None:
         if method == "GET" and path == "/_stats":
             return 200, self.stats(), {}
+        if method == "GET" and path == "/v1/models" and self.list_models:
+            if self.api_key is not None and headers.get("authorization", "") != f"Bearer {self.api_key}":
+                return self._error("openai", 401, "Incorrect API key provided", code="invalid_api_key")
+            names = sorted(self.models or ())
+            return (
+                200,
+                {"object": "list", "data": [{"id": n, "object": "model", "owned_by": "vlkd"} for n in names]},
+                {},
+            )
         if method != "POST" or path not in ("/v1/chat/completions", "/v1/messages"):
             return 404, {"error": {"message": f"no route {method} {path}"}}, {}
         api = "openai" if path.endswith("chat/completions") else "anthropic"

@@ -128,3 +128,21 @@ def test_dry_run_estimate_counts_answers_and_judge_calls(run_layout):
         "8 test pairs x 2 students (base, tuned) on backend transformers = 16 answers",
         "judge openai gpt-4o-mini: 16 calls, paid per call",
     ]
+
+
+def test_categories_without_a_test_pair_are_listed_as_not_evaluated(run_layout):
+    run_dir = run_layout()
+    pairs = [json.loads(line) for line in (run_dir / "review" / "pairs.jsonl").read_text().splitlines()]
+    extra = {**pairs[0], "id": "wiring-1", "category": "wiring_diagrams", "split": "train"}
+    write_jsonl(
+        run_dir / "review" / "pairs.jsonl", [*pairs, extra, {**extra, "id": "wiring-2", "split": "val"}]
+    )
+    plugin = _plugin(systems=["teacher"])
+    ctx, reporter = stage_context(run_dir, plugin)
+    plugin.run(ctx)
+    metrics = json.loads((ctx.dir / "metrics.json").read_text())
+    assert metrics["categories_not_evaluated"] == {"wiring_diagrams": "no test pair (1 in train, 1 in val)"}
+    assert (
+        "evaluate: category 'wiring_diagrams' is not evaluated: no test pair (1 in train, 1 in val)"
+        in reporter.warnings
+    )

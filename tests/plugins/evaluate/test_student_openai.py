@@ -71,23 +71,126 @@ def test_base_and_tuned_model_names_on_one_server(run_layout, monkeypatch):
     assert server.api_key not in (ctx.dir / "predictions.jsonl").read_text()
 
 
-def test_an_unknown_model_name_stops_with_the_name(run_layout):
+def openai_options(server, **kw) -> StudentEvalOptions:
+    defaults = {
+        "plugin": "student",
+        "backend": "openai",
+        "base_url": server.openai_url if server else "http://127.0.0.1:9/v1",
+        "api_key": server.api_key if server else "x",
+        "base_model_name": "qwen2-vl-base",
+        "tuned_model_name": "vlkd-lora",
+        "bootstrap_samples": 50,
+        "concurrency": 4,
+    }
+    return StudentEvalOptions(**{**defaults, **kw})
+
+
+def no_failure_lines(ctx) -> bool:
+    return not any(e.get("status") == "failed" for e in ctx.ledger().entries.values())
+
+
+def test_an_unknown_model_name_stops_at_once_with_the_name(run_layout):
     run_dir = run_layout()
     model_dir(run_dir)
     with FakeProvider(answer=students, models={"qwen2-vl-base"}) as server:
-        opts = StudentEvalOptions(
-            plugin="student",
-            backend="openai",
-            base_url=server.openai_url,
-            api_key=server.api_key,
-            base_model_name="qwen2-vl-base",
-            tuned_model_name="typo-lora",
-            systems=["tuned"],
-        )
-        ctx, _ = stage_context(run_dir, StudentEvaluator(opts))
-        with pytest.raises(
-            StageError,
-            match=r"the tuned student answered none of the 8 pairs: .*has no model "
-            r"'typo-lora'.*tuned_model_name",
-        ):
+        ctx, _ = stage_context(run_dir, StudentEvaluator(openai_options(server, systems=["tuned"])))
+        with pytest.raises(StageError, match=r"has no model 'typo-lora'|has no model 'vlkd-lora'") as err:
             ctx.plugin.run(ctx)
+        asked = sum(server.requests.values())
+    assert "check evaluate.tuned_model_name" in str(err.value)
+    assert "Error code" not in str(err.value)  # the server's words, not the SDK's wrapping
+    assert asked == 1  # one question, not one per item
+    assert no_failure_lines(ctx)
+
+
+def test_a_model_list_names_what_the_server_serves(run_layout):
+    run_dir = run_layout()
+    model_dir(run_dir)
+    with FakeProvider(answer=students, models={"qwen2-vl-base", "vlkd-lora"}, list_models=True) as server:
+        opts = openai_options(server, tuned_model_name="vlkd-lroa")
+        ctx, _ = stage_context(run_dir, StudentEvaluator(opts))
+        with pytest.raises(StageError) as err:
+            ctx.plugin.run(ctx)
+        asked = sum(server.requests.values())
+    assert "does not serve 'vlkd-lroa' (evaluate.tuned_model_name) (did you mean 'vlkd-lora'?)" in str(
+        err.value
+    )
+    assert "it serves: qwen2-vl-base, vlkd-lora" in str(err.value)
+    assert asked == 0  # no question asked of a model that is not there
+
+
+def test_a_dead_server_stops_the_stage_at_once(run_layout):
+    import socket
+
+    run_dir = run_layout()
+    model_dir(run_dir)
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens on it
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    opts = openai_options(None, base_url=f"http://127.0.0.1:{port}/v1")
+    ctx, _ = stage_context(run_dir, StudentEvaluator(opts))
+    with pytest.raises(StageError) as err:
+        ctx.plugin.run(ctx)
+    message = str(err.value)
+    assert message == (
+        f"evaluate stopped: cannot reach the OpenAI-compatible server at http://127.0.0.1:{port}/v1 "
+        "(APIConnectionError); start it, or fix evaluate.base_url"
+    )
+    assert no_failure_lines(ctx) and not ctx.ledger().entries  # nothing recorded per item
+
+
+def test_a_refused_key_stops_the_stage_at_once(run_layout):
+    run_dir = run_layout()
+    model_dir(run_dir)
+    with FakeProvider(answer=students) as server:
+        opts = openai_options(server, api_key="sk-wrong-0000000000", api_key_env="VLKD_NO_SUCH_VARIABLE")
+        ctx, _ = stage_context(run_dir, StudentEvaluator(opts))
+        with pytest.raises(StageError, match=r"refused the key \(401\); set VLKD_NO_SUCH_VARIABLE"):
+            ctx.plugin.run(ctx)
+        asked = sum(server.requests.values())
+    assert asked == 1
+    assert no_failure_lines(ctx)
+
+
+def test_a_server_lost_mid_run_stops_and_a_rerun_continues(run_layout):
+    run_dir = run_layout()
+    model_dir(run_dir)
+    with FakeProvider(answer=students) as server:
+        server.faults = [None, None, None, "404"]  # the 4th question finds the model gone
+        opts = openai_options(server, concurrency=1, systems=["base"])
+        ctx, _ = stage_context(run_dir, StudentEvaluator(opts))
+        with pytest.raises(StageError, match="has no model 'qwen2-vl-base'"):
+            ctx.plugin.run(ctx)
+        first = sum(server.requests.values())
+        done = [k for k, e in ctx.ledger().entries.items() if e.get("status") == "ok"]
+        assert first == 4 and len(done) == 3 and no_failure_lines(ctx)
+        ctx, _ = stage_context(run_dir, StudentEvaluator(opts))
+        ctx.plugin.run(ctx)
+        again = sum(server.requests.values()) - first
+    assert again == 8 - 3  # the finished answers are not asked again
+    metrics = json.loads((ctx.dir / "metrics.json").read_text())
+    assert metrics["results"]["base"]["overall"]["n"] == 8
+
+
+def test_metrics_name_the_server_and_the_model_it_returned(run_layout):
+    run_dir = run_layout()
+    model_dir(run_dir)  # names a local base model "served-elsewhere" that is never loaded
+    with FakeProvider(answer=students, models={"qwen2-vl-base", "vlkd-lora"}) as server:
+        opts = openai_options(server)
+        ctx, _ = stage_context(run_dir, StudentEvaluator(opts))
+        ctx.plugin.run(ctx)
+    text = (ctx.dir / "metrics.json").read_text()
+    model = json.loads(text)["model"]
+    assert model["backend"] == "openai"
+    assert model["base_url"] == server.openai_url
+    assert model["students"] == {
+        "base": {"model_name": "qwen2-vl-base", "server_model": "qwen2-vl-base"},
+        "tuned": {"model_name": "vlkd-lora", "server_model": "vlkd-lora"},
+    }
+    assert "served-elsewhere" not in text
+
+
+def test_a_server_address_is_shown_without_credentials():
+    from vlkd.plugins.evaluate.openai_backend import safe_url
+
+    assert safe_url("http://user:pw@gpu-box:8000/v1?api-key=sk-1") == "http://gpu-box:8000/v1"

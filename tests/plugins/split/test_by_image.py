@@ -63,3 +63,17 @@ def test_pair_without_image_id_is_named(tmp_path):
     run = FakeRun(tmp_path, SPLIT, images, pairs)
     with pytest.raises(Exception, match="pair 3 has no image_id"):
         run.run()
+
+
+def test_a_category_without_test_images_is_warned_about_whatever_its_size(tmp_path, capsys):
+    images = make_images(tmp_path / "images", 6)
+    images[0]["category"] = "tiny_category"  # one image: lands in train (or val) with these seeds
+    split = {"split": {"plugin": "by_image", "train": 0.5, "val": 0.0, "test": 0.5, "seed": 7}}
+    from vlkd.plugins.split.by_image import assign_split as place
+
+    assert place(7, images[0]["id"], 0.5, 0.0) == "train"
+    run = FakeRun(tmp_path, split, images, make_pairs(images))
+    manifest = run.run()
+    assert "tiny_category" in manifest["stages"]["split"]["facts"]["categories_without_test"]
+    said = " ".join(capsys.readouterr().err.split())  # the console wraps long lines
+    assert "category 'tiny_category' has 1 image and none in test; it will not be evaluated" in said

@@ -28,6 +28,14 @@ def pick_device(device: str) -> str:
     return "cpu"
 
 
+def decode_answers(processor, new_tokens) -> list[str]:
+    """The generated tokens as answers, cleaned as the openai backend cleans a server's (a
+    trailing U+FFFD from a character cut by the token limit dropped: vLLM never returns it)."""
+    from vlkd.plugins.evaluate.answers import clean_answer
+
+    return [clean_answer(t) for t in processor.batch_decode(new_tokens, skip_special_tokens=True)]
+
+
 class LocalStudent:
     def __init__(
         self,
@@ -102,8 +110,7 @@ class LocalStudent:
                 do_sample=False,
                 pad_token_id=self._processor.tokenizer.pad_token_id,
             )
-        new_tokens = out[:, inputs["input_ids"].shape[1] :]
-        return [t.strip() for t in self._processor.batch_decode(new_tokens, skip_special_tokens=True)]
+        return decode_answers(self._processor, out[:, inputs["input_ids"].shape[1] :])
 
     def _messages(self, question: str) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []

@@ -3,18 +3,55 @@ with the LoRA adapter (``vllm serve BASE --enable-lora --lora-modules tuned=ADAP
 
 The base and tuned students are two model names on the server. Images are prepared as in
 training and sent inline as PNG data URLs; decoding is greedy (temperature 0).
+
+A server that cannot answer at all stops the stage at once with one message, as the teach
+stage does: before the first question the backend lists the server's models (when it has
+``/v1/models``, as vLLM does) and asks one question per student; a refused connection, a
+401/403, or a 404 for the model name raises :class:`ServerGone`, which the item loop does not
+catch (it is not an ``Exception``), so no further item is tried. Finished answers stay in the
+ledger and a re-run continues from them.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
-from vlkd.core.errors import StageError
+from vlkd.plugins.evaluate.answers import clean_answer
 from vlkd.plugins.evaluate.images import data_url, load_student_image
 
 if TYPE_CHECKING:
     from vlkd.plugins.evaluate.items import EvalItem, ModelInfo
+
+
+class ServerGone(BaseException):  # a stop signal, like KeyboardInterrupt, not an Exception
+    """Asking again cannot help: the stage stops with ``message``."""
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` without user:password and query (what may be written to metrics.json and the report)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _server_message(exc: Exception) -> str:
+    """The server's own words from an SDK error (``error.message`` of the body), else the SDK's."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        if isinstance(inner.get("message"), str):
+            return inner["message"][:300]
+    return str(getattr(exc, "message", exc))[:300]
 
 
 class OpenAIStudent:
@@ -32,12 +69,18 @@ class OpenAIStudent:
     ):
         self.info = model
         self.base_url = base_url
+        self.shown_url = safe_url(base_url)
         self.api_key = api_key or os.environ.get(api_key_env) or "EMPTY"  # vLLM accepts any key
+        self.api_key_env = api_key_env
         self.model_names = model_names
         self.max_new_tokens = max_new_tokens
         self.system_prompt = system_prompt
         self.timeout = timeout
+        #: what the server said about itself: its model list, and the model id of each student's answers
+        self.served_models: list[str] | None = None
+        self.returned: dict[str, str] = {}
         self._client: Any = None
+        self._lock = threading.Lock()
 
     def _client_(self):
         if self._client is None:
@@ -48,6 +91,73 @@ class OpenAIStudent:
             )
         return self._client
 
+    def describe(self) -> dict[str, Any]:
+        """What was evaluated, for metrics.json: the server and the names it answered under."""
+        return {
+            "backend": "openai",
+            "base_url": self.shown_url,
+            "served_models": self.served_models,
+            "students": {
+                system: {"model_name": name, "server_model": self.returned.get(system)}
+                for system, name in self.model_names.items()
+                if name
+            },
+            "image_min_pixels": self.info.min_pixels,
+            "image_max_pixels": self.info.max_pixels,
+        }
+
+    # -- the first contact --------------------------------------------------------------------
+    def check_models(self, systems: list[str]) -> None:
+        """``/v1/models`` when the server has it: every student's name must be served."""
+        import openai
+
+        try:
+            served = [m.id for m in self._client_().models.list()]
+        except openai.NotFoundError:
+            return  # no model list on this server: the first question tells
+        except openai.APIError as exc:
+            raise self._fatal(exc, None) from None
+        self.served_models = served
+        for system in systems:
+            name = self.model_names.get(system) or ""
+            if name not in served:
+                from vlkd.core.errors import did_you_mean
+
+                raise ServerGone(
+                    f"the server at {self.shown_url} does not serve '{name}' (evaluate.{system}_model_name)"
+                    f"{did_you_mean(name, served)}; it serves: {', '.join(served) or 'nothing'}"
+                )
+
+    def _fatal(self, exc: Exception, system: str | None) -> ServerGone | None:
+        """The stop for errors that asking again cannot fix, else ``None``."""
+        import openai
+
+        name = self.model_names.get(system or "") or ""
+        where = f"the OpenAI-compatible server at {self.shown_url}"
+        said = _server_message(exc)
+        if isinstance(exc, openai.APITimeoutError):  # one slow answer: this item fails, the next may not
+            return None
+        if isinstance(exc, openai.APIConnectionError):  # refused, reset, DNS: after the SDK's retries
+            return ServerGone(
+                f"cannot reach {where} ({type(exc).__name__}); start it, or fix evaluate.base_url"
+            )
+        if isinstance(exc, openai.AuthenticationError):
+            return ServerGone(
+                f"{where} refused the key (401); set {self.api_key_env} or evaluate.api_key_env"
+            )
+        if isinstance(exc, openai.PermissionDeniedError):
+            return ServerGone(f"{where} does not allow this key to use '{name}' (403)")
+        if isinstance(exc, openai.NotFoundError):
+            return ServerGone(
+                f"{where} has no model '{name}' (404: {said}); check evaluate.{system}_model_name"
+                if system
+                else f"{where} answered 404 ({said}); check evaluate.base_url (it ends in /v1)"
+            )
+        if isinstance(exc, openai.BadRequestError) and name and name in said:
+            return ServerGone(f"{where} refused the model '{name}' (400: {said})")
+        return None
+
+    # -- answers -------------------------------------------------------------------------------
     def generate(self, system: str, items: list[EvalItem]) -> list[str]:
         return [self.answer(system, it) for it in items]
 
@@ -56,7 +166,7 @@ class OpenAIStudent:
 
         name = self.model_names.get(system)
         if not name:
-            raise StageError(
+            raise ServerGone(
                 f"evaluate: no model name for the {system} student; set evaluate.{system}_model_name"
             )
         image = load_student_image(item.image, self.info.min_pixels, self.info.max_pixels)
@@ -76,14 +186,11 @@ class OpenAIStudent:
             resp = self._client_().chat.completions.create(
                 model=name, messages=messages, temperature=0, max_tokens=self.max_new_tokens
             )
-        except openai.NotFoundError as exc:
-            raise StageError(
-                f"the server at {self.base_url} has no model '{name}' ({exc.message}); "
-                f"check evaluate.{system}_model_name"
-            ) from None
-        except openai.APIConnectionError:
-            raise StageError(
-                f"cannot reach the OpenAI-compatible server at {self.base_url}; "
-                f"start it or fix evaluate.base_url"
-            ) from None
-        return (resp.choices[0].message.content or "").strip()
+        except openai.APIError as exc:
+            stop = self._fatal(exc, system)
+            if stop is not None:
+                raise stop from None
+            raise RuntimeError(f"{type(exc).__name__}: {getattr(exc, 'message', exc)}") from None
+        with self._lock:
+            self.returned.setdefault(system, resp.model)
+        return clean_answer(resp.choices[0].message.content or "")

@@ -141,19 +141,32 @@ class StudentEvaluator(StagePlugin):
         records: list[dict[str, Any]] = []
         notes: list[str] = []
         system_prompt = opts.system_prompt if opts.system_prompt is not None else _training_system_prompt(ctx)
+        backend = None
         if students:
+            from vlkd.plugins.evaluate.openai_backend import ServerGone
+
             backend = self._backend(model, system_prompt)
-            for system in students:
-                records += self._run_student(ctx, backend, system, items)
+            try:
+                if opts.backend == "openai" and any(
+                    not ctx.ledger().finished(f"{s}:{it.id}") for s in students for it in items
+                ):
+                    backend.check_models(students)
+                for system in students:
+                    records += self._run_student(ctx, backend, system, items)
+            except ServerGone as stop:
+                raise StageError(f"evaluate stopped: {stop.message}") from None
         teacher: dict[str, Any] | None = None
         if "teacher" in opts.systems:
             teacher, note = self._teacher_rows(ctx, items, records)
             if note:
                 notes.append(note)
                 ctx.info(f"teacher row left out: {note}")
-        if opts.judge:
-            self._judge(ctx, records)
-        self._write(ctx, split, items, records, model, teacher, notes, system_prompt)
+        judge = self._judge(ctx, records, notes) if opts.judge else None
+        evaluated = self._evaluated(ctx, model, backend)
+        missing = _categories_not_evaluated(ctx.input("pairs"), items, split)
+        for category, why in missing.items():
+            ctx.warn(f"category '{category}' is not evaluated: {why}")
+        self._write(ctx, split, items, records, evaluated, teacher, notes, system_prompt, judge, missing)
 
     def _model_info(self, ctx):
         """``vlkd_model.json`` of the train stage; for a served student without one, the pixel bounds
@@ -259,9 +272,11 @@ class StudentEvaluator(StagePlugin):
             return [self._record(system, it, answer)]
 
         if opts.backend == "openai":
+            first = _first_answer(backend, system, [it for it in items if not ctx.ledger().finished(key(it))])
 
             def work(it):
-                return to_records(it, backend.answer(system, it))
+                answer = first.pop(it.id) if it.id in first else backend.answer(system, it)
+                return to_records(it, answer)
 
             workers = opts.concurrency
         else:
@@ -329,7 +344,8 @@ class StudentEvaluator(StagePlugin):
         return summary, None
 
     # -- judge -----------------------------------------------------------------------------
-    def _judge(self, ctx, records: list[dict[str, Any]]) -> None:
+    def _judge(self, ctx, records: list[dict[str, Any]], notes: list[str]) -> dict[str, Any]:
+        """Grade answers; what the judge said is summarised, unreadable verdicts included."""
         from vlkd.plugins.evaluate.judge import Judge
 
         todo = [r for r in records if r["system"] in self.options.judge_systems]
@@ -361,17 +377,67 @@ class StudentEvaluator(StagePlugin):
                 "the judge graded none of the answers: " + "; ".join(sorted(x for x in reasons if x))[:800]
             )
         by_key = {(v["system"], v["id"]): v for v in verdicts}
+        unread: list[str] = []
         for r in todo:
             v = by_key.get((r["system"], r["id"]))
             if v is not None:
                 r["scores"]["judge"] = v["judge"]
                 r["judge_text"] = v["judge_text"]
+                if v["judge"] is None:
+                    unread.append(v["judge_text"])
+        summary: dict[str, Any] = {
+            "plugin": self.options.judge.get("plugin"),
+            "model": self.options.judge.get("model"),
+            "asked": len(todo),
+            "answered": len(verdicts),
+            "graded": len(verdicts) - len(unread),
+            "unreadable": len(unread),
+            "unreadable_examples": unread[:3],
+        }
+        if unread:
+            said = "; ".join(repr(t[:60]) for t in unread[:3])
+            if len(unread) == len(verdicts):
+                summary["missing"] = (
+                    f"none of the judge's {len(unread)} verdicts could be read (it said {said}); "
+                    f"it must reply 'correct' or 'incorrect'"
+                )
+                message = f"judge accuracy is missing: {summary['missing']}"
+            else:
+                message = (
+                    f"judge accuracy counts {summary['graded']} of {len(verdicts)} answers: "
+                    f"{len(unread)} verdicts could not be read (e.g. {said})"
+                )
+            ctx.warn(message)
+            notes.append(message)
+        return summary
+
+    def _evaluated(self, ctx, model, backend) -> dict[str, Any] | None:
+        """What was really evaluated: the served names on the server, or the local student and adapter."""
+        if model is None:
+            return None
+        if self.options.backend == "openai" and backend is not None:
+            return backend.describe()
+        return {
+            "backend": "transformers",
+            "base_model": _shown(model.base_model, ctx.run_dir),
+            "adapter": _shown(model.adapter, ctx.run_dir) if model.adapter else None,
+            "trainer": model.trainer or None,
+            "image_min_pixels": model.min_pixels,
+            "image_max_pixels": model.max_pixels,
+        }
 
     # -- results ---------------------------------------------------------------------------
-    def _write(self, ctx, split, items, records, model, teacher, notes, system_prompt) -> None:
-        from vlkd.metrics.summary import summarize
+    def _write(
+        self, ctx, split, items, records, evaluated, teacher, notes, system_prompt, judge, missing
+    ) -> None:
+        from vlkd.metrics.summary import METRICS, summarize
 
         opts = self.options
+        for rec in records:  # answers resumed from the ledger are scored by today's metrics too
+            rec["scores"] = {
+                **self._record(rec["system"], _item_of(rec), rec["prediction"])["scores"],
+                **({"judge": rec["scores"]["judge"]} if "judge" in rec["scores"] else {}),
+            }
         systems = [s for s in opts.systems if s != "teacher" or teacher is not None]
         write_jsonl_atomic(ctx.dir / "predictions.jsonl", records)
         metrics = summarize(
@@ -381,20 +447,16 @@ class StudentEvaluator(StagePlugin):
             seed=opts.seed,
             confidence=opts.confidence,
         )
+        if judge and judge.get("missing"):
+            label = dict(METRICS)["judge_accuracy"]
+            metrics["metrics"].append({"name": "judge_accuracy", "label": label, "missing": judge["missing"]})
         metrics.update(
             {
                 "split": split,
                 "items": len(items),
                 "references": dict(Counter(it.review or "not reviewed" for it in items)),
                 "backend": opts.backend,
-                "model": None
-                if model is None
-                else {
-                    "base_model": model.base_model,
-                    "adapter": str(model.adapter) if model.adapter else None,
-                    "image_min_pixels": model.min_pixels,
-                    "image_max_pixels": model.max_pixels,
-                },
+                "model": evaluated,
                 "prompt": {
                     "system": system_prompt,
                     "user": "the image, then one question (a new conversation each)",
@@ -402,6 +464,8 @@ class StudentEvaluator(StagePlugin):
                     "max_new_tokens": opts.max_new_tokens,
                 },
                 "teacher": teacher,
+                "judge": judge,
+                "categories_not_evaluated": missing,
                 "notes": notes,
                 "predictions": "predictions.jsonl",
             }
@@ -435,3 +499,51 @@ def _resolve_images(items, bases: list[Path]):
                     break
         out.append(it)
     return out
+
+
+def _item_of(rec: dict[str, Any]):
+    from vlkd.plugins.evaluate.items import EvalItem
+
+    return EvalItem(**{k: rec.get(k) for k in EvalItem.__dataclass_fields__})
+
+
+def _shown(path, run_dir: Path) -> str:
+    """A path inside the run directory relative to it; a hub id or an outside path as it is."""
+    try:
+        return str(Path(path).resolve().relative_to(Path(run_dir).resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+def _first_answer(backend, system: str, todo: list) -> dict[str, str]:
+    """The first answer of ``system``, asked before the item loop so that a server that cannot
+    answer at all stops the stage at once (:class:`ServerGone` goes through); an item whose
+    image cannot be read is passed over, any other failure is left to the item loop."""
+    from vlkd.core.errors import SkipItem
+
+    for it in todo:
+        try:
+            return {it.id: backend.answer(system, it)}
+        except SkipItem:
+            continue
+        except Exception:
+            return {}
+    return {}
+
+
+def _categories_not_evaluated(pairs_path: Path, items: list, split: str) -> dict[str, str]:
+    """Categories with pairs in the dataset but none in the evaluated split, and why."""
+    from vlkd.core.jsonl import read_jsonl
+
+    evaluated = {it.category for it in items}
+    where: dict[str, Counter] = {}
+    for p in read_jsonl(pairs_path):
+        if p.get("review") == "rejected":
+            continue
+        category = p.get("category")
+        if category and category not in evaluated:
+            where.setdefault(category, Counter())[p.get("split") or "train"] += 1
+    return {
+        c: f"no {split} pair ({', '.join(f'{n} in {s}' for s, n in sorted(n.items()))})"
+        for c, n in sorted(where.items())
+    }

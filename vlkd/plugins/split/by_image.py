@@ -10,7 +10,9 @@ Stratification: the thresholds are applied within each category independently of
 others, so every category is split in the given fractions in expectation (not exactly:
 an exact per-category cut would depend on which other images exist, and so would move
 images when new ones arrive). The stage reports per-category counts in the manifest and
-warns about a category that has images but none in val or test.
+warns about a category that has no image in test, whatever its size (the evaluate stage
+cannot score it, and the report lists it as not evaluated), and about one of 3 or more
+images with none in val.
 """
 
 from __future__ import annotations
@@ -94,11 +96,19 @@ class ByImageSplit(StagePlugin):
                 },
             }
         )
+        without_test = [c for c, n in sorted(per_category.items()) if opts.test > 0 and not n.get("test")]
+        if without_test:
+            ctx.facts["categories_without_test"] = without_test
         for category, n in sorted(per_category.items()):
-            for split in ("val", "test"):
-                if getattr(opts, split) > 0 and n.get(split, 0) == 0 and sum(n.values()) >= 3:
-                    ctx.warn(
-                        f"category '{category}' has {sum(n.values())} images and none in {split}; "
-                        f"its {split} score will be missing (more images fix this; the split stays stable)"
-                    )
+            images = sum(n.values())
+            if category in without_test:  # whatever its size: its score would silently be missing
+                ctx.warn(
+                    f"category '{category}' has {images} image{'s' if images != 1 else ''} and none in test; "
+                    f"it will not be evaluated (more images fix this; the split stays stable)"
+                )
+            if opts.val > 0 and not n.get("val") and images >= 3:
+                ctx.warn(
+                    f"category '{category}' has {images} images and none in val; "
+                    f"its val score will be missing (more images fix this; the split stays stable)"
+                )
         ctx.info(f"{len(by_image)} images: " + ", ".join(f"{s} {images_per_split.get(s, 0)}" for s in SPLITS))
