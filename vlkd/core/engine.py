@@ -14,6 +14,7 @@ through ``fingerprint()``, and the fingerprint of the stage before it. On a re-r
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import shlex
 import tempfile
@@ -25,7 +26,7 @@ from typing import Any
 import pluggy
 
 from vlkd.core.context import StageContext
-from vlkd.core.errors import RunInterrupted, StageError, StageWaiting, VlkdError
+from vlkd.core.errors import RunInterrupted, StageError, StageWaiting, StorageError, VlkdError
 from vlkd.core.overrides import to_remember
 from vlkd.core.plugin import Plugin
 from vlkd.core.progress import Reporter, literal
@@ -187,6 +188,16 @@ class Engine:
 
     # -- running -------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
+        """Run the plan; a full disk or a read-only run directory is a user error that says what to do."""
+        try:
+            return self._run()
+        except OSError as exc:
+            error = storage_error(exc, self.run_dir.path)
+            if error is None:
+                raise
+            raise error from None
+
+    def _run(self) -> dict[str, Any]:
         plugins, fingerprints = self._instantiate()
         self.run_dir.check_apart(self._input_paths())
         self.run_dir.check_is_ours()  # before the lock file is made in someone's folder
@@ -347,6 +358,29 @@ class Engine:
                     for line in estimate(ctx) or ():
                         self.reporter.console.print(f"            {literal(line)}")
         return run.manifest
+
+
+_STORAGE_ADVICE = {
+    errno.ENOSPC: "free some space there (or choose a --run-dir on another disk)",
+    errno.EDQUOT: "free some space within your quota (or choose a --run-dir elsewhere)",
+    errno.EROFS: "the file system is read-only: choose a --run-dir where you can write",
+    errno.EACCES: "you may not write there: fix its permissions or choose another --run-dir",
+    errno.EPERM: "you may not write there: fix its permissions or choose another --run-dir",
+}
+
+
+def storage_error(exc: OSError, run_dir: Path) -> StorageError | None:
+    """A person's message for an OSError from writing the run directory (else ``None``)."""
+    name = exc.filename if isinstance(exc.filename, str) else None
+    inside = name is not None and (Path(name).resolve() == run_dir or run_dir in Path(name).resolve().parents)
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS) and not inside:
+        return None
+    what = f"cannot write {name}" if name else "cannot write"
+    advice = _STORAGE_ADVICE.get(exc.errno or 0, "fix that and run the same command again")
+    return StorageError(
+        f"{what}: {exc.strerror or exc} (run directory {run_dir}); {advice}. "
+        f"Finished work is kept: the same command resumes."
+    )
 
 
 def _shown(path: Path) -> str:

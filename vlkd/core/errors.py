@@ -56,6 +56,10 @@ class StageWaiting(Exception):
     """
 
 
+class StorageError(VlkdError):
+    """The run directory cannot be written (disk full, read-only, no permission)."""
+
+
 class SkipItem(Exception):
     """Raised by per-item plugin code: this item is skipped, with a reason shown to the user."""
 

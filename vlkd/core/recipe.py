@@ -26,6 +26,7 @@ from vlkd.core.stages import STAGE_KINDS, STAGE_NAMES, StageKind
 from vlkd.core.yaml_positions import Path_
 
 TOP_LEVEL_KEYS = ("name", "description", *STAGE_NAMES)
+MAX_NAME = 100  # directory names may have 255 bytes; runs/<name>/... also names files after it
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -236,6 +237,10 @@ def build_recipe(src: RecipeSource, registry: Registry) -> Recipe:
         problems.add((), "required key 'name' is missing (it names the run directory: runs/<name>/)")
     elif not isinstance(name, str) or not _NAME.match(name):
         problems.add(("name",), "must be letters, digits, '.', '_' or '-' (it names the run directory)")
+    elif len(name) > MAX_NAME:
+        problems.add(
+            ("name",), f"{len(name)} characters is too long (at most {MAX_NAME}: it names the run directory)"
+        )
     description = data.get("description") or ""
     if not isinstance(description, str):
         problems.add(("description",), "must be a string")

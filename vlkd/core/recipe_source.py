@@ -142,6 +142,8 @@ def parse_set(expr: str) -> tuple[Path_, Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
         raise RecipeError([f"--set {expr}: value is not valid YAML: {exc}"]) from None
+    except RecursionError:
+        raise RecipeError([f"--set {expr}: value nested too deeply"]) from None
     path = tuple(int(p) if p.isdigit() else p for p in key.strip().split("."))
     return path, value
 

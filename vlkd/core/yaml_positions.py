@@ -18,13 +18,44 @@ from vlkd.core.errors import Location, RecipeError
 Path_ = tuple[str | int, ...]
 Positions = dict[Path_, Location]
 
+#: a recipe is small: these bound hostile YAML (an alias "billion laughs" of a few hundred bytes
+#: expands to gigabytes; 1,000 nested brackets overflow Python's stack)
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+MAX_RECIPE_BYTES = 4 * 1024 * 1024
+
+
+class _Budget:
+    def __init__(self, file: str):
+        self.file = file
+        self.nodes = 0
+
+    def spend(self, node: yaml.Node, depth: int) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise RecipeError(
+                [
+                    f"{_loc(self.file, node)}: more than {MAX_NODES:,} values once YAML aliases are "
+                    f"expanded (an alias bomb?); a recipe needs far fewer: remove the nested aliases"
+                ]
+            )
+        if depth > MAX_DEPTH:
+            raise RecipeError(
+                [
+                    f"{_loc(self.file, node)}: nested more than {MAX_DEPTH} levels deep; a recipe needs far fewer"
+                ]
+            )
+
 
 def _loc(file: str, node: yaml.Node) -> Location:
     mark = node.start_mark
     return Location(file, mark.line + 1, mark.column + 1)
 
 
-def _convert(node: yaml.Node, loader: yaml.SafeLoader, file: str, path: Path_, pos: Positions) -> Any:
+def _convert(
+    node: yaml.Node, loader: yaml.SafeLoader, file: str, path: Path_, pos: Positions, budget: _Budget
+) -> Any:
+    budget.spend(node, len(path))
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)  # resolves YAML merge keys (<<: *anchor)
         out: dict[Any, Any] = {}
@@ -36,13 +67,13 @@ def _convert(node: yaml.Node, loader: yaml.SafeLoader, file: str, path: Path_, p
                 where = ".".join(str(p) for p in (*path, key))
                 raise RecipeError([f"{_loc(file, key_node)}: {where}: duplicate key '{key}'"])
             pos[(*path, key)] = _loc(file, key_node)
-            out[key] = _convert(value_node, loader, file, (*path, key), pos)
+            out[key] = _convert(value_node, loader, file, (*path, key), pos, budget)
         return out
     if isinstance(node, yaml.SequenceNode):
         items = []
         for i, item in enumerate(node.value):
             pos[(*path, i)] = _loc(file, item)
-            items.append(_convert(item, loader, file, (*path, i), pos))
+            items.append(_convert(item, loader, file, (*path, i), pos, budget))
         return items
     return loader.construct_object(node, deep=True)
 
@@ -56,7 +87,7 @@ def load_yaml_with_positions(text: str, file: str) -> tuple[Any, Positions]:
         if node is None:
             return None, positions
         positions[()] = _loc(file, node)
-        return _convert(node, loader, file, (), positions), positions
+        return _convert(node, loader, file, (), positions, _Budget(file)), positions
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
@@ -64,11 +95,20 @@ def load_yaml_with_positions(text: str, file: str) -> tuple[Any, Positions]:
         raise RecipeError([f"{where}: YAML syntax error: {what}"]) from None
     except yaml.YAMLError as exc:
         raise RecipeError([f"{file}: YAML error: {exc}"]) from None
+    except RecursionError:
+        raise RecipeError(
+            [f"{file}: nested more than {MAX_DEPTH} levels deep; a recipe needs far fewer"]
+        ) from None
     finally:
         loader.dispose()
 
 
 def load_yaml_file(path: Path) -> tuple[Any, Positions]:
+    from vlkd.core.safe_files import file_problem
+
+    problem = file_problem(path, MAX_RECIPE_BYTES)
+    if problem:
+        raise RecipeError([f"{path}: {problem}; give the recipe's YAML file"])
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

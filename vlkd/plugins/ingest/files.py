@@ -60,6 +60,11 @@ class FilesOptions(PluginOptions):
         ge=1,
         description="skip images with more pixels (decompression bombs); null for no limit",
     )
+    max_file_mb: float = Field(
+        default=1024,
+        gt=0,
+        description="skip input files larger than this many MiB (a wrong file, not a document)",
+    )
     verify: bool = Field(default=True, description="decode every image fully to catch truncated files now")
     category: str | None = Field(
         default=None, description="category of images the manifest does not classify"
@@ -110,10 +115,17 @@ class FilesIngestor(StagePlugin):
 
     def fingerprint(self) -> Any:
         """The input files' sizes and modification times: new or changed files re-run the stage."""
+        from vlkd.core.safe_files import file_problem
+        from vlkd.plugins.ingest.listing import MAX_MANIFEST_BYTES
+
         digest = hashlib.sha256()
         for path in self.options.manifest:
-            digest.update(path.read_bytes() if path.exists() else b"")
+            ok = path.exists() and file_problem(path, MAX_MANIFEST_BYTES) is None
+            digest.update(path.read_bytes() if ok else b"")
         for item in self.listing().files:
+            if item.problem:
+                digest.update(f"{item.path}\0{item.problem}\n".encode())
+                continue
             try:
                 st = os.stat(item.path)
                 digest.update(f"{item.path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from vlkd.core.errors import StageError
+from vlkd.core.safe_files import file_problem, printable_name
 
 PATH_COLUMNS = ("path", "file", "image", "filename", "file_name")
 GLOB_CHARS = frozenset("*?[")
+MAX_MANIFEST_BYTES = 512 * 1024 * 1024
 
 
 @dataclass
@@ -30,9 +32,12 @@ class InputFile:
     category: str | None = None
     pages: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: why the file is skipped before it is read (a file name that is not UTF-8)
+    problem: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "problem": self.problem,
             "path": self.path,
             "origin": self.origin,
             "category": self.category,
@@ -91,6 +96,14 @@ def list_inputs(inputs: list[Path], manifests: list[Path], extensions: list[str]
         key = str(p)
         if key in by_path:
             continue
+        shown = printable_name(key)
+        if shown is not None and p.suffix.lower() in exts:  # cannot be written to JSON as it is
+            by_path[shown] = InputFile(
+                shown,
+                problem=f"file name is not UTF-8: {shown}: rename it to UTF-8 "
+                "(for example with convmv) to ingest it",
+            )
+            continue
         if p.suffix.lower() in exts:
             by_path[key] = InputFile(key)
         else:
@@ -108,6 +121,9 @@ def _clean(value: Any) -> Any:
 
 def read_manifest(path: Path) -> list[InputFile]:
     """Rows of a CSV or JSONL manifest; problems name the file and line."""
+    problem = file_problem(path, MAX_MANIFEST_BYTES)
+    if problem:
+        raise StageError(f"{path}: {problem}; a manifest must be a CSV or JSONL file")
     suffix = path.suffix.lower()
     try:
         if suffix in (".jsonl", ".ndjson"):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from vlkd.core.records import ImageRecord, Source, sha256_bytes
+from vlkd.core.safe_files import file_problem
 from vlkd.images.decode import BadImage
 
 
@@ -23,8 +24,14 @@ class ReadFile:
 
         path = item["path"]
         where = f" (listed at {item['origin']})" if item.get("origin") else ""
+        if item.get("problem"):
+            raise BadImage(item["problem"])
         if item.get("origin") and not os.path.lexists(path):
             raise BadImage(f"file not found: {path}{where}; fix the path in the manifest")
+        problem = file_problem(path, self.options.max_file_mb * 1024 * 1024)
+        if problem:
+            kind, _, detail = problem.partition(": ")
+            raise BadImage(f"{kind}: {path}{where}: {detail}")
         data = read_bytes(path)
         category = item.get("category") or self.options.category
         if Path(path).suffix.lower() == ".pdf" or data[:5] == b"%PDF-":
