@@ -1,12 +1,8 @@
 import json
-import sys
-from pathlib import Path
 
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "plugins" / "formats"))
-
-from vlkd_fake_run import run_cli
+from vlkd.testing.fake_run import run_cli
 
 
 def test_check_dataset_reports_fixes_and_exits_nonzero_until_fixed(tmp_path, capsys):

@@ -1,11 +1,7 @@
 import csv
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "plugins" / "formats"))
-
-from vlkd_fake_run import FakeRun, make_images, make_pairs, run_cli
+from vlkd.testing.fake_run import FakeRun, make_images, make_pairs, run_cli
 
 
 def test_review_import_command(tmp_path, capsys):

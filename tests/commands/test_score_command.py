@@ -1,12 +1,9 @@
 """``vlkd score FILE.jsonl``: any model's answers scored with vlkd's metrics, through the real CLI."""
 
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "plugins" / "formats"))
-
-from vlkd_fake_run import run_cli
+from vlkd.testing.fake_run import run_cli
 
 LINES = [
     {"prediction": "04465-33450", "answers": ["04465-34000"], "category": "part_recognition"},

@@ -1,12 +1,8 @@
-import sys
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
-
-import fixture_plugins  # noqa: E402
+from vlkd.testing import fixture_plugins
 
 
 @pytest.fixture

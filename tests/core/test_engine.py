@@ -44,7 +44,7 @@ def test_run_writes_outputs_and_manifest(make, vlkd_run_dir, monkeypatch):
     assert manifest["recipe"]["hash"] == recipe.hash
     assert manifest["recipe"]["resolved"]["ingest"]["api_key"] == "**********"
     assert manifest["versions"]["vlkd"]
-    assert "fixture_plugins" in manifest["versions"]["plugins"]
+    assert "vlkd.testing.fixture_plugins" in manifest["versions"]["plugins"]
     ingest = manifest["stages"]["ingest"]
     assert ingest["status"] == "done"
     assert ingest["counts"] == {"ok": 5, "skipped": 0, "failed": 0}
@@ -156,9 +156,8 @@ def test_skips_and_failures_are_counted_with_reasons(make, vlkd_run_dir):
 
 
 def test_lifecycle_hooks_are_called(make, vlkd_run_dir, vlkd_registry, vlkd_recipe, tmp_path):
-    import fixture_plugins
-
     from vlkd.core.hookspecs import hookimpl
+    from vlkd.testing import fixture_plugins
 
     seen = []
 

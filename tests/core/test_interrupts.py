@@ -18,8 +18,7 @@ HERE = Path(__file__).parent
 def cli(args, cwd, **kw):
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parents[1])]),
-        "VLKD_PLUGINS": "fixture_plugins",
+        "VLKD_PLUGINS": "vlkd.testing.fixture_plugins",
         "COLUMNS": "200",
     }
     return subprocess.Popen(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -13,12 +12,13 @@ from vlkd.core.errors import SkipItem, StageError
 from vlkd.core.jsonl import read_jsonl
 from vlkd.core.preprocess_driver import Chain, Settings, draft_box, plan_sizes
 from vlkd.core.records import ImageRecord
-from vlkd.images import testfiles as tf
-from vlkd.images.testfiles import run_image_stages
 from vlkd.plugins.preprocess.exif_transpose import ExifTranspose
 from vlkd.plugins.preprocess.qwen_smart_resize import QwenSmartResize, QwenSmartResizeOptions
 from vlkd.plugins.preprocess.resize import Resize, ResizeOptions
 from vlkd.plugins.preprocess.to_rgb import ToRGB, ToRGBOptions
+from vlkd.testing import images as tf
+from vlkd.testing.extras import needs
+from vlkd.testing.images import run_image_stages
 
 HEAD = "name: t\ningest:\n  plugin: files\n  inputs: in\n  workers: 1\n"
 
@@ -58,6 +58,7 @@ def test_outputs_in_run_dir_and_originals_untouched(tmp_path):
 
 
 def test_jpeg_output_with_quality(tmp_path):
+    np = pytest.importorskip("numpy", reason="numpy comes with vlkd[images]")
     tf.photo(tmp_path / "in" / "a.png", (200, 100), seed=1)
     tf.animated(tmp_path / "in" / "anim.gif")
     _, run_dir = run_image_stages(
@@ -92,6 +93,7 @@ def jpeg_record(tmp_path, size=(4000, 3000), name="big.jpg") -> ImageRecord:
 
 
 def test_draft_decode_matches_full_decode(tmp_path):
+    np = pytest.importorskip("numpy", reason="numpy comes with vlkd[images]")
     rec = jpeg_record(tmp_path)
     steps = [Resize(ResizeOptions(plugin="resize", max_side=1024))]
     drafted = Chain(steps, tmp_path / "d", Settings(draft=True))
@@ -133,6 +135,7 @@ def test_qwen_size_from_true_size_even_when_drafted(tmp_path):
 
 
 def test_exif_rotation_with_draft(tmp_path):
+    np = pytest.importorskip("numpy", reason="numpy comes with vlkd[images]")
     upright = tf._picture((3000, 2000))
     exif = Image.Exif()
     exif[0x0112] = 8
@@ -176,6 +179,7 @@ def test_on_error_fail_stops_on_a_broken_file_but_not_on_a_filter(tmp_path):
     assert f"UnreadableImage: truncated image: {cut}" in str(err.value)
 
 
+@needs("images")
 def test_dedup_near_in_the_chain_with_workers_and_resume(tmp_path):
     base = tf._picture((640, 480))
     (tmp_path / "in").mkdir()

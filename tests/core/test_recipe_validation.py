@@ -5,6 +5,7 @@ import pytest
 from vlkd.core.errors import RecipeError
 from vlkd.core.recipe import build_recipe
 from vlkd.core.recipe_source import load_recipe_source
+from vlkd.testing.extras import needs
 
 
 def problems(write, registry, text, name="r.yaml", overrides=()):
@@ -105,10 +106,9 @@ def test_stage_needing_input_from_a_missing_stage(write, registry):
 
 
 def test_stage_without_its_input(write, vlkd_registry):
-    import fixture_plugins
-
     from vlkd.core.hookspecs import hookimpl
     from vlkd.core.plugin import StagePlugin
+    from vlkd.testing import fixture_plugins
 
     class Exporter(StagePlugin):
         pass
@@ -146,6 +146,7 @@ def test_secret_values_never_appear_in_errors(write, registry, monkeypatch):
     assert found and all("sk-test" not in p for p in found)
 
 
+@needs("train")
 def test_a_trainer_may_bring_its_own_dataset(write, registry):
     path = write("r.yaml", "name: r\ntrain:\n  plugin: peft\n  student: tiny-qwen2-vl\n  dataset: data/lf\n")
     recipe = build_recipe(load_recipe_source(path), registry)

@@ -1,3 +1,4 @@
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -8,6 +9,15 @@ from vlkd.core.errors import PluginError
 from vlkd.core.hookspecs import hookimpl
 from vlkd.core.plugin import StagePlugin
 from vlkd.core.registry import Registry, get_plugin_manager
+
+try:
+    importlib.metadata.version("vlkd-example-plugin")
+    example_missing = False
+except importlib.metadata.PackageNotFoundError:
+    example_missing = True
+needs_example = pytest.mark.skipif(
+    example_missing, reason="needs pip install ./examples/vlkd-example-plugin (the test command installs it)"
+)
 
 
 class A(StagePlugin):
@@ -62,6 +72,7 @@ def test_register_rejects_non_plugins(vlkd_registry):
         vlkd_registry(Bad())
 
 
+@needs_example
 def test_example_plugin_is_discovered_through_its_entry_point():
     """examples/vlkd-example-plugin is pip-installed by the test command."""
     registry = Registry(get_plugin_manager(autoload=True))
@@ -75,6 +86,7 @@ def test_autoload_can_be_disabled(monkeypatch):
     assert "grayscale" not in registry.names("preprocess")
 
 
+@needs_example
 def test_plugins_command_lists_kind_name_distribution_version():
     out = subprocess.run(
         [sys.executable, "-m", "vlkd", "plugins", "--json"], capture_output=True, text=True, check=True

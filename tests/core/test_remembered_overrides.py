@@ -21,8 +21,7 @@ ROOT = HERE.parents[1]
 def env(**extra):
     return {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT)]),
-        "VLKD_PLUGINS": "fixture_plugins",
+        "VLKD_PLUGINS": "vlkd.testing.fixture_plugins",
         "COLUMNS": "250",
         **extra,
     }

@@ -1,149 +1,40 @@
-"""Pytest fixtures for plugin authors (loaded through the ``pytest11`` entry point).
+"""Test support for vlkd and for plugin authors; nothing here imports a heavy library.
 
-In a plugin's tests::
-
-    def test_my_preprocessor(vlkd_registry, vlkd_images, vlkd_run_dir):
-        registry = vlkd_registry(my_plugin_module)      # built-ins + your plugin, nothing else
-        recipe = vlkd_recipe({"name": "t", "ingest": {...}}, registry)
-        ...
-
-Nothing here imports a heavy library.
+- ``fixtures``: the pytest fixtures (``vlkd_registry``, ``vlkd_recipe``, ``vlkd_run_dir``,
+  ``vlkd_images``, ``vlkd_plugin_manager``), loaded into every test session that has vlkd
+  installed through the ``pytest11`` entry point (this package);
+- ``images``: generated test images, odd and broken ones included, and ``run_image_stages``;
+- ``fake_provider``: a local OpenAI/Anthropic-compatible HTTP server for teacher tests
+  (``python -m vlkd.testing.fake_provider``);
+- ``fake_run``: a run directory whose ingest and teach stages are done, seeded with records;
+- ``teach``: a small recipe and registry for teach-stage tests, and readers of their outputs;
+- ``fixture_plugins``: stage plugins that exercise the engine (``VLKD_PLUGINS=vlkd.testing.fixture_plugins``);
+- ``verify``: pages with known text and pairs about them, for verify-check tests;
+- ``extras``: ``needs("openai")`` skips a test, naming the install command, without an extra;
+- ``html``: ``read_html`` for report pages.
 """
 
-from __future__ import annotations
+from vlkd.testing.html import HtmlPage, read_html
 
-import random
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+try:
+    import pytest  # noqa: F401
+except ImportError:  # used without pytest (the fake provider as a server): no fixtures
+    pass
+else:
+    from vlkd.testing.fixtures import (
+        vlkd_images,
+        vlkd_plugin_manager,
+        vlkd_recipe,
+        vlkd_registry,
+        vlkd_run_dir,
+    )
 
-import pytest
-import yaml
-
-
-@pytest.fixture
-def vlkd_plugin_manager():
-    """A fresh plugin manager with the built-ins and no autoloaded third-party plugins."""
-    from vlkd.core.registry import get_plugin_manager
-
-    return get_plugin_manager(autoload=False)
-
-
-@pytest.fixture
-def vlkd_registry() -> Callable[..., Any]:
-    """Factory: ``vlkd_registry(*plugins, builtins=True)`` -> a Registry with those plugins added."""
-    from vlkd.core.registry import Registry, get_plugin_manager
-
-    def make(*plugins: object, builtins: bool = True):
-        pm = get_plugin_manager(autoload=False, builtins=builtins)
-        for plugin in plugins:
-            pm.register(plugin)
-        pm.check_pending()
-        return Registry(pm)
-
-    return make
-
-
-@pytest.fixture
-def vlkd_run_dir(tmp_path: Path) -> Path:
-    """An empty directory for one run (not created: the engine creates it)."""
-    return tmp_path / "run"
-
-
-@pytest.fixture
-def vlkd_recipe(tmp_path: Path) -> Callable[..., Any]:
-    """Factory: ``vlkd_recipe(data_or_yaml_text, registry, overrides=())`` -> a validated Recipe.
-
-    The recipe is written to ``tmp_path/recipe.yaml`` first, so errors carry line numbers.
-    """
-    from vlkd.core.recipe import build_recipe
-    from vlkd.core.recipe_source import load_recipe_source
-
-    def make(recipe: dict[str, Any] | str, registry: Any, overrides: tuple[str, ...] = ()):
-        text = (
-            recipe if isinstance(recipe, str) else yaml.safe_dump(recipe, allow_unicode=True, sort_keys=False)
-        )
-        path = tmp_path / "recipe.yaml"
-        path.write_text(text, encoding="utf-8")
-        return build_recipe(load_recipe_source(path, overrides), registry)
-
-    return make
-
-
-@pytest.fixture
-def vlkd_images(tmp_path: Path) -> Callable[..., list[Path]]:
-    """Factory: ``vlkd_images(n=3, size=(64, 48), fmt="PNG", folder=None)`` -> paths of tiny distinct images."""
-    from PIL import Image, ImageDraw
-
-    def make(
-        n: int = 3,
-        size: tuple[int, int] = (64, 48),
-        fmt: str = "PNG",
-        folder: Path | None = None,
-        seed: int = 0,
-    ) -> list[Path]:
-        folder = folder or tmp_path / "images"
-        folder.mkdir(parents=True, exist_ok=True)
-        rng = random.Random(seed)
-        ext = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif"}.get(fmt.upper(), fmt.lower())
-        paths = []
-        for i in range(n):
-            image = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
-            draw = ImageDraw.Draw(image)
-            draw.rectangle(
-                [rng.randrange(size[0] // 2), rng.randrange(size[1] // 2), size[0] - 1, size[1] - 1],
-                outline=(0, 0, 0),
-                width=2,
-            )
-            draw.text((2, 2), str(i), fill=(255, 255, 255))
-            path = folder / f"image_{i:03d}.{ext}"
-            image.save(path, fmt.upper())
-            paths.append(path)
-        return paths
-
-    return make
-
-
-@dataclass
-class HtmlPage:
-    """What a person sees of a rendered page: its tables (by id) and every src/href."""
-
-    tables: dict[str, list[list[str]]] = field(default_factory=dict)
-    links: list[str] = field(default_factory=list)
-
-
-def read_html(html: str) -> HtmlPage:
-    """Parse a page for tests of report plugins: tables as ``{id: [[cell text, ...], ...]}``
-    (unnamed tables by position, ``t0``, ``t1``, ...) and the ``src``/``href`` of every tag."""
-    from html.parser import HTMLParser
-
-    page = HtmlPage()
-
-    class _Reader(HTMLParser):
-        rows: list[list[str]] | None = None
-        cell: list[str] | None = None
-
-        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-            named = dict(attrs)
-            page.links.extend(v for k, v in attrs if k in ("src", "href") and v is not None)
-            if tag == "table":
-                self.rows = page.tables.setdefault(named.get("id") or f"t{len(page.tables)}", [])
-            elif tag == "tr" and self.rows is not None:
-                self.rows.append([])
-            elif tag in ("td", "th") and self.rows is not None:
-                self.cell = []
-
-        def handle_endtag(self, tag: str) -> None:
-            if tag in ("td", "th") and self.cell is not None and self.rows:
-                self.rows[-1].append("".join(self.cell).strip())
-                self.cell = None
-            elif tag == "table":
-                self.rows = None
-
-        def handle_data(self, data: str) -> None:
-            if self.cell is not None:
-                self.cell.append(data)
-
-    _Reader().feed(html)
-    return page
+__all__ = [
+    "HtmlPage",
+    "read_html",
+    "vlkd_images",
+    "vlkd_plugin_manager",
+    "vlkd_recipe",
+    "vlkd_registry",
+    "vlkd_run_dir",
+]

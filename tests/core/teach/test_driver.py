@@ -8,6 +8,7 @@ import pytest
 from vlkd.core.errors import StageError
 from vlkd.core.hookspecs import hookimpl
 from vlkd.core.teach import Teacher, TeachResponse, TransientError
+from vlkd.testing.extras import needs
 
 
 class FlakyTeacher(Teacher):
@@ -93,6 +94,7 @@ def test_editing_a_prompt_file_reruns_the_stage(tmp_path, vlkd_registry):
     assert sum(FlakyTeacher.calls.values()) == 4  # new prompt, new question (asked once more)
 
 
+@needs("openai")
 def test_unreachable_server_stops_with_a_hint(tmp_path, vlkd_registry):
     import socket
 

@@ -1,11 +1,6 @@
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from vlkd_fake_run import fake_run  # noqa: F401
+from vlkd.testing.fake_run import fake_run  # noqa: F401 - the fixture
 
 
 @pytest.fixture(scope="session")

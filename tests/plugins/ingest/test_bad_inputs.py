@@ -6,10 +6,10 @@ import pytest
 
 from vlkd.core.errors import SkipItem, StageError
 from vlkd.core.jsonl import read_jsonl
-from vlkd.images import testfiles as tf
-from vlkd.images.testfiles import run_image_stages
 from vlkd.plugins.ingest.files import FilesOptions
 from vlkd.plugins.ingest.reading import ReadFile
+from vlkd.testing import images as tf
+from vlkd.testing.images import run_image_stages
 
 
 def ingest_folder(tmp_path, extra: str = ""):

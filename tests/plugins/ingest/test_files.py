@@ -11,8 +11,8 @@ import pytest
 
 from vlkd.core.errors import RecipeError, StageError
 from vlkd.core.jsonl import read_jsonl
-from vlkd.images import testfiles as tf
-from vlkd.images.testfiles import run_image_stages
+from vlkd.testing import images as tf
+from vlkd.testing.images import run_image_stages
 
 
 def recipe(ingest: str, preprocess: str = "") -> str:

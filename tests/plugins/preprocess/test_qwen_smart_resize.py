@@ -7,9 +7,9 @@ from PIL import Image
 
 from vlkd.core.errors import SkipItem
 from vlkd.core.records import ImageRecord
-from vlkd.images import testfiles as tf
 from vlkd.images.qwen import smart_resize
 from vlkd.plugins.preprocess.qwen_smart_resize import QwenSmartResize, QwenSmartResizeOptions
+from vlkd.testing import images as tf
 
 SIZES = [
     (4000, 3000),

@@ -8,12 +8,12 @@ from PIL import Image
 
 from vlkd.core.errors import SkipItem
 from vlkd.core.records import ImageRecord
-from vlkd.images import testfiles as tf
 from vlkd.plugins.preprocess.dedup_near import DedupNear, DedupNearOptions
 from vlkd.plugins.preprocess.exif_transpose import ExifTranspose
 from vlkd.plugins.preprocess.filter import Filter, FilterOptions
 from vlkd.plugins.preprocess.resize import Resize, ResizeOptions
 from vlkd.plugins.preprocess.to_rgb import ToRGB, ToRGBOptions
+from vlkd.testing import images as tf
 
 
 def record(image: Image.Image, fmt: str = "PNG") -> ImageRecord:

@@ -4,12 +4,12 @@ import csv
 
 import pytest
 from openpyxl import load_workbook
-from vlkd_fake_run import FakeRun, make_images, make_pairs
 
 from vlkd.core.jsonl import read_jsonl
 from vlkd.plugins.review.cells import escape_cell, unescape_cell
 from vlkd.plugins.review.imports import import_review_file
 from vlkd.plugins.review.sheet import XLSX_COLUMNS, read_sheet
+from vlkd.testing.fake_run import FakeRun, make_images, make_pairs
 
 HOSTILE = [
     "=1+1",

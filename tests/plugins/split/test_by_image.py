@@ -1,11 +1,11 @@
 from collections import defaultdict
 
 import pytest
-from vlkd_fake_run import FakeRun, make_images, make_pairs
 
 from vlkd.core.errors import RecipeError
 from vlkd.core.jsonl import read_jsonl
 from vlkd.plugins.split.by_image import assign_split
+from vlkd.testing.fake_run import FakeRun, make_images, make_pairs
 
 SPLIT = {"split": {"plugin": "by_image", "train": 0.6, "val": 0.2, "test": 0.2, "seed": 7}}
 

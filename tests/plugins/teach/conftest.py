@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
-
-from teach_helpers import make_images, recipe_yaml, teach_registry  # noqa: E402
-
-from vlkd.testing.fake_provider import FakeProvider  # noqa: E402
+from vlkd.testing.fake_provider import FakeProvider
+from vlkd.testing.teach import make_images, recipe_yaml, teach_registry
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from teach_helpers import ledger, read_pairs
 
 from vlkd.core.errors import StageError
+from vlkd.testing.teach import ledger, read_pairs
 
 
 def seed_output_csv(names: list[str]) -> str:

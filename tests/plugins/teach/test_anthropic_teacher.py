@@ -1,9 +1,9 @@
 """The anthropic teacher through the official SDK against the local Messages-API server."""
 
 import pytest
-from teach_helpers import image_hashes, ledger, read_pairs
 
 from vlkd.core.errors import StageError
+from vlkd.testing.teach import image_hashes, ledger, read_pairs
 
 
 def section(provider, **kw):

@@ -3,10 +3,10 @@
 from pathlib import Path
 
 import pytest
-from teach_helpers import ledger, read_pairs
 
 from vlkd.plugins.teach.ocr_engine import TextBox
 from vlkd.plugins.teach.ocr_rules import extract_pairs
+from vlkd.testing.teach import ledger, read_pairs
 
 DEMO = Path(__file__).resolve().parents[3] / "recipes" / "data" / "demo"
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"

@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from teach_helpers import image_hashes, ledger, read_pairs, section
 
 from vlkd.core.errors import RunInterrupted, StageError
+from vlkd.testing.teach import image_hashes, ledger, read_pairs, section
 
 
 def test_pairs_and_the_request_sent(provider, images, run_teach):
@@ -215,11 +215,11 @@ def test_dry_run_prints_calls_tokens_and_cost(provider, images, tmp_path, capsys
     import io
 
     from rich.console import Console
-    from teach_helpers import recipe_yaml, teach_registry
 
     from vlkd.core.engine import Engine
     from vlkd.core.progress import Reporter
     from vlkd.core.recipe import load_recipe
+    from vlkd.testing.teach import recipe_yaml, teach_registry
 
     folder = images(3)
     path = tmp_path / "r.yaml"
@@ -300,10 +300,9 @@ def test_max_cost_needs_a_price(provider, images, run_teach):
 
 
 def test_bad_service_options_point_at_the_recipe_line(provider, images, tmp_path):
-    from teach_helpers import teach_registry
-
     from vlkd.core.errors import RecipeError
     from vlkd.core.recipe import load_recipe
+    from vlkd.testing.teach import teach_registry
 
     path = tmp_path / "r.yaml"
     path.write_text(

@@ -5,9 +5,9 @@ import json
 
 import pytest
 from rich.console import Console
-from teach_helpers import image_hashes, ledger, read_pairs, recipe_yaml, section, teach_registry
 
 from vlkd.core.errors import StageError
+from vlkd.testing.teach import image_hashes, ledger, read_pairs, recipe_yaml, section, teach_registry
 
 
 def run_visible(tmp_path, folder, teach, **kw):

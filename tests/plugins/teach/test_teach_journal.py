@@ -3,10 +3,10 @@
 import json
 
 import pytest
-from teach_helpers import ledger, section
 
 from vlkd.core.errors import RunInterrupted
 from vlkd.core.jsonl import JsonlAppender
+from vlkd.testing.teach import ledger, section
 
 
 def journal_lines(rd):

@@ -7,9 +7,8 @@ import subprocess
 import sys
 import time
 
-from teach_helpers import image_hashes, ledger, read_pairs
-
 from vlkd.testing.fake_provider import FakeProvider
+from vlkd.testing.teach import image_hashes, ledger, read_pairs
 
 
 def test_kill_9_and_resume(tmp_path, images):

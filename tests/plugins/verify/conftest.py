@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
-
-from verify_helpers import make_page, run_recipe, write_pairs  # noqa: E402
+from vlkd.testing.verify import make_page, run_recipe, write_pairs
 
 __all__ = ["make_page", "run_recipe", "write_pairs"]
 

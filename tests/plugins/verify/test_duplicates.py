@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from verify_helpers import flags_of, make_page, pairs_of, write_pairs
+from vlkd.testing.verify import flags_of, make_page, pairs_of, write_pairs
 
 
 def _setup(tmp_path, n_images=5):

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
-from verify_helpers import flags_of, make_page, pairs_of, write_pairs
-
 from vlkd.core.hookspecs import hookimpl
 from vlkd.core.stages import STAGE_NAMES
 from vlkd.core.verify import Verifier
+from vlkd.testing.verify import flags_of, make_page, pairs_of, write_pairs
 
 
 def test_verify_runs_between_teach_and_review():

@@ -1,4 +1,5 @@
-"""Helpers shared by the teacher tests (imported by name: no clash with other conftest modules)."""
+"""Helpers for teach-stage tests: distinct images, a recipe with only ingest and teach, and
+readers of what the stage wrote (pairs, ledger)."""
 
 from __future__ import annotations
 

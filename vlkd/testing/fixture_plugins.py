@@ -1,7 +1,7 @@
 """Plugins used by the core tests: a counting ingestor and a report stage.
 
 Loaded in-process with ``vlkd_registry(fixture_plugins)`` and in subprocesses with
-``VLKD_PLUGINS=fixture_plugins`` (``tests/core`` on ``PYTHONPATH``).
+``VLKD_PLUGINS=vlkd.testing.fixture_plugins``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Helpers for verify tests (imported by name: no clash with other conftest modules)."""
+"""Helpers for verify tests: pages with known text, pairs about them, a recipe runner."""
 
 from __future__ import annotations
 
