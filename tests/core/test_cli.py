@@ -51,14 +51,6 @@ def test_user_errors_exit_2_without_traceback(tmp_path):
     assert not (tmp_path / "runs").exists()  # nothing written
 
 
-def test_usage_errors_exit_2_with_the_usage_and_no_traceback():
-    for args, said in ((["nosuch"], "No such command 'nosuch'"), (["run"], "Missing")):
-        result = vlkd(*args)
-        assert result.returncode == 2, result.stderr
-        assert said in result.stderr and "Usage: " in result.stderr
-        assert "Traceback" not in result.stderr
-
-
 def test_missing_recipe_file(tmp_path):
     result = vlkd("validate", str(tmp_path / "nope.yaml"))
     assert result.returncode == 2

@@ -18,6 +18,7 @@ from vlkd.core.plugin import Preprocessor, StagePlugin
 from vlkd.core.progress import Reporter
 from vlkd.core.stages import STAGE_KINDS
 from vlkd.core.teach import Teacher
+from vlkd.core.verify import Verifier
 from vlkd.testing import fixture_plugins
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,6 +58,10 @@ def test_hook_vlkd_register_preprocessors(vlkd_registry, vlkd_recipe):
 
 def test_hook_vlkd_register_teachers(vlkd_registry, vlkd_recipe):
     registers(vlkd_registry, vlkd_recipe, "teach", Teacher)
+
+
+def test_hook_vlkd_register_verifiers(vlkd_registry, vlkd_recipe):
+    registers(vlkd_registry, vlkd_recipe, "verify", Verifier)
 
 
 def test_hook_vlkd_register_reviewers(vlkd_registry, vlkd_recipe):
