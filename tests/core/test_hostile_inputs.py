@@ -22,8 +22,7 @@ HERE = Path(__file__).parent
 def vlkd(*args, cwd):
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parents[1])]),
-        "VLKD_PLUGINS": "fixture_plugins",
+        "VLKD_PLUGINS": "vlkd.testing.fixture_plugins",
         "COLUMNS": "300",
     }
     return subprocess.run(
