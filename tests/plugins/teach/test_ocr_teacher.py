@@ -101,6 +101,22 @@ def test_rules_on_chinese_lines():
     assert not any("力矩" in p["question"] or "日期" in p["question"] for p in negatives)
 
 
-def test_no_text_gives_one_negative():
-    pairs = extract_pairs([], lang="en", negative_answer="not present", negative_ratio=0.2, seed="x")
-    assert len(pairs) == 1 and pairs[0]["negative"] and pairs[0]["answer"] == "not present"
+def test_no_text_gives_no_pairs():
+    # a page without text has nothing to ask about; a lone negative would only push the share up
+    assert extract_pairs([], lang="en", negative_answer="not present", negative_ratio=0.2, seed="x") == []
+
+
+def test_negative_ratio_is_honoured_over_all_images_not_per_image():
+    """Pages with one or two fields got one negative each: 48% negatives for a 0.2 target."""
+    from vlkd.core.teach.pairs import negatives_wanted
+
+    for ratio in (0.05, 0.2, 0.33):
+        positives = negatives = 0
+        for i in range(400):
+            p = 1 + i % 3
+            positives += p
+            negatives += negatives_wanted(p, ratio, f"image-{i}")
+        assert abs(negatives / (positives + negatives) - ratio) < 0.03, ratio
+    assert negatives_wanted(4, 0.2, "a") == 1  # whole counts need no draw
+    assert negatives_wanted(0, 0.2, "a") == 0
+    assert negatives_wanted(1, 0.2, "same") == negatives_wanted(1, 0.2, "same")  # stable per image

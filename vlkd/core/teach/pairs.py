@@ -22,11 +22,20 @@ def is_negative(answer: str, negative_answer: str, aliases: tuple[str, ...] = ()
     return a == _norm(negative_answer) or a in {_norm(x) for x in aliases}
 
 
-def negatives_wanted(positives: int, ratio: float) -> int:
-    """Negatives that make ``ratio`` of an image's pairs (at least one when the ratio is above 0)."""
-    if ratio <= 0:
+def negatives_wanted(positives: int, ratio: float, seed: str = "") -> int:
+    """Negatives for an image with ``positives`` pairs so that ``ratio`` of all pairs are negative.
+
+    The exact count ``ratio * positives / (1 - ratio)`` is rarely whole: its fraction becomes
+    one more negative on that share of the images (chosen by a hash of ``seed``, the image id,
+    so a re-run picks the same). A per-image minimum of one would not do: on pages with one
+    or two fields it made 48% of all pairs negative for ``negative_ratio: 0.2``.
+    """
+    if ratio <= 0 or positives <= 0:
         return 0
-    return max(1, math.floor(ratio * positives / (1 - ratio) + 1e-9))
+    exact = ratio * positives / (1 - ratio)
+    whole = math.floor(exact + 1e-9)
+    draw = int(hashlib.sha256(f"negatives\0{seed}".encode()).hexdigest()[:8], 16) / 2**32
+    return whole + (1 if draw < exact - whole - 1e-9 else 0)
 
 
 def build_pairs(
@@ -41,7 +50,8 @@ def build_pairs(
     """QARecord dicts for one image, and how many extra negatives were dropped.
 
     Negative answers are written as ``negative_answer`` (one spelling for the student to learn).
-    With ``negative_ratio``, negatives beyond that share are dropped (a stable choice per image).
+    With ``negative_ratio``, negatives beyond that share (over all images, see
+    :func:`negatives_wanted`) are dropped (a stable choice per image).
     """
     positives, negatives = [], []
     for row in rows:
@@ -54,7 +64,7 @@ def build_pairs(
         (negatives if neg else positives).append(item)
     dropped = 0
     if negative_ratio is not None and negatives:
-        keep = negatives_wanted(len(positives), negative_ratio)
+        keep = negatives_wanted(len(positives), negative_ratio, image.id)
         if len(negatives) > keep:
             negatives.sort(key=lambda p: hashlib.sha256((image.id + p["question"]).encode()).hexdigest())
             dropped = len(negatives) - keep

@@ -24,6 +24,8 @@ class APITeacher(Teacher):
     #: a key is needed unless base_url points elsewhere (local servers accept any key)
     key_env: ClassVar[str | None] = None
     client: Any = None
+    #: the run's cache directory: OCR for ocr_context is read once per page and shared
+    ocr_cache: Any = None
 
     def resolved_key(self) -> str | None:
         if self.options.api_key is not None:
@@ -59,6 +61,7 @@ class APITeacher(Teacher):
 
             if importlib.util.find_spec("rapidocr_onnxruntime") is None:
                 raise StageError('teach.ocr_context needs: pip install "vlkd[ocr]"')
+            self.ocr_cache = ctx.cache_dir
         self.client = self.make_client(key)
 
     def has_prompt_variables(self) -> bool:
@@ -69,7 +72,7 @@ class APITeacher(Teacher):
             return {}
         from vlkd.plugins.teach.ocr_engine import ocr_text
 
-        return {"ocr_text": await asyncio.to_thread(ocr_text, request.image_bytes)}
+        return {"ocr_text": await asyncio.to_thread(ocr_text, request.image_bytes, self.ocr_cache)}
 
     async def close(self) -> None:
         if self.client is not None:

@@ -168,6 +168,6 @@ def extract_pairs(
     text = "\n".join(line_text(line) for line in lines)
     absent = [f for f in FIELDS if not f.present.search(text)]
     absent.sort(key=lambda f: hashlib.sha256((seed + f.en).encode()).hexdigest())
-    for f in absent[: negatives_wanted(len(pairs), negative_ratio)]:
+    for f in absent[: negatives_wanted(len(pairs), negative_ratio, seed)]:
         pairs.append({"question": q.negative(f), "answer": negative_answer, "negative": True})
     return pairs

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
+from vlkd.core.errors import SkipItem
 from vlkd.core.teach import Teacher, TeacherOptions, TeachRequest, TeachResponse
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from vlkd.core.context import StageContext
+    from vlkd.core.records import ImageRecord
+
+#: share of 不存在 pairs when ``negative_ratio`` is not set: enough for the student to learn to
+#: refuse, few enough not to teach it to refuse everything (see the README on negatives)
+DEFAULT_NEGATIVE_RATIO = 0.2
 
 
 class OCROptions(TeacherOptions):
@@ -33,6 +44,8 @@ class OCRTeacher(Teacher):
     requires = ("rapidocr_onnxruntime",)
     extra = "ocr"
     uses_prompt = False
+    #: the run's cache directory: each page is read once, for this teacher and the verify checks
+    cache_dir: Path | None = None
 
     def generation_params(self) -> dict[str, Any]:
         o = self.options
@@ -42,8 +55,11 @@ class OCRTeacher(Teacher):
             "max_pairs": o.max_pairs,
             "negative_ratio": o.negative_ratio,
             "negative_answer": o.negative_answer,
-            "rules": 1,
+            "rules": 2,  # 2: spaces put back, negatives by the overall share
         }
+
+    async def start(self, ctx: StageContext, images: list[ImageRecord]) -> None:
+        self.cache_dir = ctx.cache_dir
 
     def estimate_tokens(self, request: TeachRequest) -> tuple[int, int]:
         return 0, 0
@@ -52,8 +68,12 @@ class OCRTeacher(Teacher):
         from vlkd.plugins.teach.ocr_engine import group_lines, read_boxes
         from vlkd.plugins.teach.ocr_rules import extract_pairs, line_text
 
-        lines = group_lines(read_boxes(request.image_bytes, self.options.min_score))
-        ratio = self.options.negative_ratio if self.options.negative_ratio is not None else 0.2
+        lines = group_lines(read_boxes(request.image_bytes, self.options.min_score, self.cache_dir))
+        if not lines:
+            raise SkipItem("OCR found no text on the page: nothing to ask about")
+        ratio = (
+            self.options.negative_ratio if self.options.negative_ratio is not None else DEFAULT_NEGATIVE_RATIO
+        )
         pairs = extract_pairs(
             lines,
             lang=self.options.language,
