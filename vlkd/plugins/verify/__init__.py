@@ -10,5 +10,7 @@ from vlkd.core.hookspecs import hookimpl
 @hookimpl
 def vlkd_register_verifiers(register):
     from vlkd.plugins.verify.duplicates import Duplicates
+    from vlkd.plugins.verify.ocr_grounding import OCRGrounding
 
+    register("ocr_grounding", OCRGrounding)
     register("duplicates", Duplicates)
