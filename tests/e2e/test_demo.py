@@ -17,7 +17,18 @@ from vlkd.testing import read_html
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "recipes" / "demo.yaml"
-STAGES = ["ingest", "preprocess", "teach", "review", "split", "format", "train", "evaluate", "report"]
+STAGES = [
+    "ingest",
+    "preprocess",
+    "teach",
+    "verify",
+    "review",
+    "split",
+    "format",
+    "train",
+    "evaluate",
+    "report",
+]
 
 
 def vlkd(*args, cwd):
