@@ -132,26 +132,50 @@ def run(
 
 
 @app.command()
-def validate(recipe: RecipeArg, set_: SetOpt = None) -> None:
-    """Check a recipe (and everything it extends) without running anything."""
+def validate(
+    recipe: RecipeArg,
+    set_: SetOpt = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail when a plugin's extra is not installed here (for CI).")
+    ] = False,
+) -> None:
+    """Check a recipe (and everything it extends) without running anything.
+
+    A plugin whose extra is not installed here (a GPU recipe on a laptop) is checked all the
+    same and named with its install command; --strict makes that an error.
+    """
     from vlkd.core.recipe import load_recipe
 
-    loaded = load_recipe(recipe, set_ or [])
+    loaded = load_recipe(recipe, set_ or [], strict=strict)
     stages = ", ".join(f"{n} ({'+'.join(s.info.name for s in c.steps)})" for n, c in loaded.stages.items())
     _console(stderr=False).print(
-        f"[green]ok[/green] {recipe}: recipe '{loaded.name}': {stages or 'no stages'}"
+        f"[green]ok[/green] {literal(str(recipe))}: recipe '{loaded.name}': {stages or 'no stages'}"
     )
+    if loaded.missing:
+        _console().print(
+            "[yellow]not installed here[/yellow] (needed to run it): " + literal("; ".join(loaded.missing)),
+            soft_wrap=True,
+        )
 
 
 @app.command()
 def plugins(
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="Show this plugin's options (STAGE:NAME when two stages have one).", show_default=False
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """List the installed plugins: kind, name, distribution, version, availability."""
+    """List the installed plugins, or one plugin's options: type, default, description."""
     import json
 
     from vlkd.core.registry import load_registry
 
+    if name is not None:
+        _plugin_options(load_registry(), name, as_json)
+        return
     registry = load_registry()
     rows = []
     for info in registry.all():
@@ -186,6 +210,45 @@ def plugins(
     console.print(table)
 
 
+def _plugin_options(registry, name: str, as_json: bool) -> None:
+    import json
+
+    from rich.table import Table
+
+    from vlkd.core.errors import PluginError, did_you_mean
+    from vlkd.core.plugin_help import option_rows
+
+    kind, _, plain = name.rpartition(":")
+    found = [i for i in registry.all() if i.name == plain and (not kind or i.kind.name == kind)]
+    if not found:
+        names = sorted({i.name for i in registry.all()})
+        raise PluginError(
+            f"no plugin named '{plain}'{did_you_mean(plain, names)}"
+            + (f" in stage '{kind}'" if kind else "")
+            + "; vlkd plugins lists them"
+        )
+    if as_json:
+        out = [{"kind": i.kind.name, "name": i.name, "options": option_rows(i)} for i in found]
+        typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    console = _console(stderr=False)
+    for info in found:
+        missing = info.missing_modules()
+        status = f"not installed here: {info.install_hint()}" if missing else "ready"
+        console.print(
+            f"[bold]{info.kind.name}: {literal(info.name)}[/bold] ({literal(info.distribution)} "
+            f"{literal(info.version)}, {literal(status)})"
+        )
+        if info.description:
+            console.print(literal(info.description))
+        table = Table(show_lines=False)
+        for column in ("option", "type", "default", "description"):
+            table.add_column(column, overflow="fold")
+        for row in option_rows(info):
+            table.add_row(*(literal(row[c]) for c in ("option", "type", "default", "description")))
+        console.print(table)
+
+
 @app.command()
 def schema(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
@@ -210,15 +273,29 @@ def init(
     name: Annotated[str, typer.Argument(help="Recipe name (also the file name).")] = "my-recipe",
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
-    """Write a commented starter recipe NAME.yaml in the current directory."""
-    from vlkd.core.errors import VlkdError
-    from vlkd.core.starter import starter_recipe
+    """Write a commented starter recipe NAME.yaml (and recipe.schema.json for editors) here."""
+    import json
 
+    from vlkd.core.errors import VlkdError
+    from vlkd.core.recipe import MAX_NAME, NAME_PATTERN
+    from vlkd.core.registry import load_registry
+    from vlkd.core.schema import recipe_json_schema
+    from vlkd.core.starter import SCHEMA_FILE, starter_recipe
+
+    if not NAME_PATTERN.match(name) or len(name) > MAX_NAME:
+        raise VlkdError(
+            f"'{name}': a recipe name is letters, digits, '.', '_' or '-', at most {MAX_NAME} characters "
+            "(it names the file and the run directory)"
+        )
     path = Path(f"{name}.yaml")
     if path.exists() and not force:
         raise VlkdError(f"{path} exists; pass --force to overwrite it")
     path.write_text(starter_recipe(name), encoding="utf-8")
-    _console().print(f"wrote {path}; check it with: vlkd validate {path}")
+    schema_path = path.with_name(SCHEMA_FILE)
+    schema_path.write_text(
+        json.dumps(recipe_json_schema(load_registry()), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    _console().print(f"wrote {path} and {schema_path} (for editors); check it with: vlkd validate {path}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,6 +1,8 @@
 """The command line as a person uses it: exit codes, messages, no tracebacks."""
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -88,18 +90,74 @@ def test_quiet_prints_nothing_on_success(tmp_path):
 
 
 def test_init_writes_a_commented_recipe_that_validates(tmp_path):
+    import json
+
+    import jsonschema
+
     result = vlkd("init", "brand-x", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     text = (tmp_path / "brand-x.yaml").read_text()
-    assert text.startswith("# yaml-language-server: $schema=")
+    first = text.splitlines()[0]
+    assert first.startswith("# yaml-language-server: $schema=")
+    schema_file = tmp_path / first.split("$schema=", 1)[1]
+    assert schema_file.is_file()  # the editor's schema link resolves
     assert yaml.safe_load(text)["name"] == "brand-x"
     (tmp_path / "images").mkdir()
     result = vlkd("validate", "brand-x.yaml", cwd=tmp_path, env={"VLKD_PLUGINS": ""})
+    assert result.returncode == 0, result.stderr
+    # every stage the starter offers in a comment validates once uncommented
+    offered = re.sub(r"^# (\w+): +(\{.*\})$", r"\1: \2", text, flags=re.M)
+    assert offered.count("plugin:") >= 9
+    (tmp_path / "all.yaml").write_text(offered)
+    result = vlkd("validate", "all.yaml", "--strict", cwd=tmp_path, env={"VLKD_PLUGINS": ""})
     if result.returncode:
         skip_if_only_extras_missing(result.stderr.removeprefix("error: "))
     assert result.returncode == 0, result.stderr
+    jsonschema.validate(yaml.safe_load(offered), json.loads(schema_file.read_text()))
     again = vlkd("init", "brand-x", cwd=tmp_path)
     assert again.returncode == 2 and "exists; pass --force" in again.stderr
+    bad = vlkd("init", "../x", cwd=tmp_path)
+    assert bad.returncode == 2 and "a recipe name is letters, digits" in bad.stderr
+
+
+def test_validate_names_missing_extras_without_failing_unless_strict(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("name: r\ningest:\n  plugin: counting\nteach:\n  plugin: missing_extra\n")
+    result = vlkd("validate", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "recipe 'r': ingest (counting), teach (missing_extra)" in result.stdout
+    assert 'not installed here (needed to run it): teach: missing_extra needs pip install "vlkd[openai]"' in (
+        result.stderr
+    )
+    strict = vlkd("validate", str(path), "--strict")
+    assert strict.returncode == 2
+    assert "teach.plugin: plugin 'missing_extra' needs: pip install \"vlkd[openai]\"" in strict.stderr
+    path.write_text("name: r\ningest:\n  plugin: counting\nteach:\n  plugin: missing_extra\n  modl: m\n")
+    wrong = vlkd("validate", str(path))  # what can be checked still is
+    assert wrong.returncode == 2 and "teach.modl: unknown key 'modl'" in wrong.stderr
+    assert vlkd("run", str(path)).returncode == 2  # running needs the extra
+
+
+def test_plugins_name_prints_the_options(tmp_path):
+    result = vlkd("plugins", "counting")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "ingest: counting (" in out and "Makes n fake image records" in out
+    assert re.search(r"│ n +│ int +│ 10 +│ how many items", out), out
+    assert re.search(r"│ api_key +│ secret \| null +│ null", out), out
+    data = json.loads(vlkd("plugins", "ingest:counting", "--json").stdout)
+    assert data[0]["options"][0] == {
+        "option": "n",
+        "type": "int",
+        "default": "10",
+        "description": "how many items",
+    }
+    unknown = vlkd("plugins", "countng")
+    assert (
+        unknown.returncode == 2 and "no plugin named 'countng' (did you mean 'counting'?)" in unknown.stderr
+    )
+    nested = vlkd("plugins", "openai", env={"VLKD_PLUGINS": ""})
+    assert "prompt.language" in nested.stdout
 
 
 def test_python_dash_m_works():

@@ -27,7 +27,7 @@ from vlkd.core.yaml_positions import Path_
 
 TOP_LEVEL_KEYS = ("name", "description", *STAGE_NAMES)
 MAX_NAME = 100  # directory names may have 255 bytes; runs/<name>/... also names files after it
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 @dataclass
@@ -61,6 +61,8 @@ class Recipe:
     stages: dict[str, StageConfig]
     source: RecipeSource
     registry: Registry = field(repr=False)
+    #: plugins whose extras are not installed here (only when validated not strict)
+    missing: list[str] = field(default_factory=list)
 
     def resolved(self) -> dict[str, Any]:
         """The recipe as validated, secrets redacted: safe to write to the run directory."""
@@ -110,9 +112,12 @@ def _wrap_sources(value: Any, path: Path_, src: RecipeSource) -> Any:
 
 
 class _Problems:
-    def __init__(self, src: RecipeSource):
+    def __init__(self, src: RecipeSource, strict: bool = True):
         self.src = src
         self.items: list[str] = []
+        #: not strict: plugins whose extra is not installed here are noted, not errors
+        self.strict = strict
+        self.missing: list[str] = []
 
     def add(self, path: Path_, message: str) -> None:
         self.items.append(f"{self.src.where(path)}: {dotted(path)}: {message}")
@@ -179,7 +184,10 @@ def _validate_step(
         return None
     try:
         info = registry.get(kind.name, str(name))
-        info.check_available()
+        if problems.strict:
+            info.check_available()
+        elif info.missing_modules():
+            problems.missing.append(f"{dotted(path)}: {info.name} needs {info.install_hint()}")
     except PluginError as exc:
         problems.add((*path, "plugin"), str(exc))
         return None
@@ -221,9 +229,13 @@ def _validate_stage(
     return StageConfig(kind, [s for s in steps if s], settings)
 
 
-def build_recipe(src: RecipeSource, registry: Registry) -> Recipe:
-    """Validate merged recipe data; raise :class:`RecipeError` listing every problem."""
-    problems = _Problems(src)
+def build_recipe(src: RecipeSource, registry: Registry, *, strict: bool = True) -> Recipe:
+    """Validate merged recipe data; raise :class:`RecipeError` listing every problem.
+
+    Not ``strict``: a plugin whose extra is not installed here is validated all the same and
+    listed in ``Recipe.missing`` (``vlkd validate`` of a GPU recipe on a laptop).
+    """
+    problems = _Problems(src, strict)
     data = _wrap_sources(src.data, (), src)
     for key in data:
         if key not in TOP_LEVEL_KEYS:
@@ -235,7 +247,7 @@ def build_recipe(src: RecipeSource, registry: Registry) -> Recipe:
     name = data.get("name")
     if name is None:
         problems.add((), "required key 'name' is missing (it names the run directory: runs/<name>/)")
-    elif not isinstance(name, str) or not _NAME.match(name):
+    elif not isinstance(name, str) or not NAME_PATTERN.match(name):
         problems.add(("name",), "must be letters, digits, '.', '_' or '-' (it names the run directory)")
     elif len(name) > MAX_NAME:
         problems.add(
@@ -254,7 +266,7 @@ def build_recipe(src: RecipeSource, registry: Registry) -> Recipe:
         _check_inputs(stages, problems)
     if problems.items:
         raise RecipeError(problems.items)
-    return Recipe(str(name), str(description), stages, src, registry)
+    return Recipe(str(name), str(description), stages, src, registry, problems.missing)
 
 
 def _check_inputs(stages: dict[str, StageConfig], problems: _Problems) -> None:
@@ -286,10 +298,14 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 
 
 def load_recipe(
-    path: str | Path, overrides: list[str] | tuple[str, ...] = (), *, registry: Registry | None = None
+    path: str | Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    registry: Registry | None = None,
+    strict: bool = True,
 ) -> Recipe:
-    """Load, merge, interpolate and validate a recipe file."""
+    """Load, merge, interpolate and validate a recipe file (``strict``: see :func:`build_recipe`)."""
     from vlkd.core.registry import load_registry
 
     src = load_recipe_source(path, overrides)
-    return build_recipe(src, registry or load_registry())
+    return build_recipe(src, registry or load_registry(), strict=strict)

@@ -1,9 +1,12 @@
-"""The commented starter recipe written by ``vlkd init``."""
+"""The commented starter recipe written by ``vlkd init`` (beside it: the installed plugins' schema)."""
 
 from __future__ import annotations
 
+#: written next to the recipe by ``vlkd init``; the recipe's first line points editors at it
+SCHEMA_FILE = "recipe.schema.json"
+
 STARTER = """\
-# yaml-language-server: $schema=https://vlkd.dev/schemas/recipe.schema.json
+# yaml-language-server: $schema=recipe.schema.json
 # A vlkd recipe: each stage names a plugin and its options. Stages run in this order;
 # leave out the ones you do not need yet. Check it with: vlkd validate {name}.yaml
 name: {name}
@@ -29,7 +32,7 @@ teach:
 # format:   {{plugin: llamafactory}}
 # train:    {{plugin: peft, student: tiny-qwen2-vl}}
 # evaluate: {{plugin: student}}
-# report:   {{plugin: markdown}}
+# report:   {{plugin: html}}
 """
 
 
