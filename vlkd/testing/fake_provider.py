@@ -29,6 +29,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from vlkd.testing.fake_batches import BatchEndpoints
+
 #: faults: "429" or "429:SECONDS", "500", "503", "529", "timeout", "drop", "401", "400", "404", "malformed",
 #: "empty", "truncated" (an answer cut off by max_tokens), "absurd_usage" (1e12 tokens in, -5 out);
 #: an error status may carry its message: "400::This model's maximum context length is 4096 tokens"
@@ -72,7 +74,7 @@ def pairs_csv(pairs: list[dict[str, str]]) -> str:
     return "好的,以下是问答对:\n```csv\n" + "\n".join(rows) + "\n```\n"
 
 
-class FakeProvider:
+class FakeProvider(BatchEndpoints):
     def __init__(
         self,
         *,
@@ -102,6 +104,8 @@ class FakeProvider:
         #: faults for the next requests of one image (by SHA-256)
         self.image_faults: dict[str, list[Fault]] = defaultdict(list)
         self.requests: Counter[str] = Counter()
+        #: calls of the batch endpoints, by "METHOD path"
+        self.batch_calls: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
@@ -112,6 +116,7 @@ class FakeProvider:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
         self._thread: threading.Thread | None = None
+        self._init_batches()
 
     # -- addresses ------------------------------------------------------------------------
     @property
@@ -189,13 +194,16 @@ class FakeProvider:
                     writer.transport.abort()
                     return
                 status, payload, extra = result
-                try:
-                    data = json.dumps(payload, ensure_ascii=False).encode()
-                except UnicodeEncodeError:  # a lone surrogate: sent as \\udXXX, as real servers do
-                    data = json.dumps(payload).encode()
+                if isinstance(payload, bytes):  # a file's content
+                    data = payload
+                else:
+                    try:
+                        data = json.dumps(payload, ensure_ascii=False).encode()
+                    except UnicodeEncodeError:  # a lone surrogate: sent as \\udXXX, as real servers do
+                        data = json.dumps(payload).encode()
+                extra = {"content-type": "application/json", **extra}
                 out = [
                     f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}",
-                    "content-type: application/json",
                     f"content-length: {len(data)}",
                     *(f"{k}: {v}" for k, v in extra.items()),
                 ]
@@ -245,6 +253,15 @@ class FakeProvider:
                 {"object": "list", "data": [{"id": n, "object": "model", "owned_by": "vlkd"} for n in names]},
                 {},
             )
+        if "/batches" in path or path.startswith("/v1/files"):
+            api = "anthropic" if path.startswith("/v1/messages") else "openai"
+            if not self._authorised(api, headers):
+                return self._error(api, 401, "Incorrect API key provided", code="invalid_api_key")
+            with self._lock:
+                self.batch_calls[
+                    f"{method} {path.rsplit('/', 1)[-1] if path.endswith('cancel') else path}"
+                ] += 1
+            return self._batch_route(method, path, headers, body)
         if method != "POST" or path not in ("/v1/chat/completions", "/v1/messages"):
             return 404, {"error": {"message": f"no route {method} {path}"}}, {}
         api = "openai" if path.endswith("chat/completions") else "anthropic"
@@ -260,13 +277,8 @@ class FakeProvider:
                 self.headers.append(
                     {k: v for k, v in headers.items() if k not in ("authorization", "x-api-key")}
                 )
-        # Anthropic's API takes x-api-key; recent SDKs send the key as a bearer token
-        key = (
-            headers.get("x-api-key")
-            if api == "anthropic" and "x-api-key" in headers
-            else headers.get("authorization", "").removeprefix("Bearer ")
-        )
-        if self.api_key is not None and key != self.api_key:
+        key = self._key(api, headers)
+        if not self._authorised(api, headers):
             masked = f"{key[:3]}***{key[-4:]}" if len(key) > 8 else "***"
             return self._error(api, 401, f"Incorrect API key provided: {masked}", code="invalid_api_key")
         if self.models is not None and req.get("model") not in self.models:
@@ -310,6 +322,15 @@ class FakeProvider:
             )
             out["usage"].update({key[0]: 10**12, key[1]: -5})
         return 200, out, {}
+
+    def _key(self, api: str, headers: dict[str, str]) -> str:
+        # Anthropic's API takes x-api-key; recent SDKs send the key as a bearer token
+        if api == "anthropic" and "x-api-key" in headers:
+            return headers["x-api-key"]
+        return headers.get("authorization", "").removeprefix("Bearer ")
+
+    def _authorised(self, api: str, headers: dict[str, str]) -> bool:
+        return self.api_key is None or self._key(api, headers) == self.api_key
 
     def _error(
         self,

@@ -15,6 +15,7 @@ import mimetypes
 import statistics
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,22 @@ def load_images(ctx: StageContext) -> list[ImageRecord]:
     return list(images.values())
 
 
+@dataclass
+class ImageJob:
+    """One image on its way through its tries: which answer it needs next, what it cost so far."""
+
+    image: ImageRecord
+    image_hash: str
+    prompt_hash: str | None
+    template_hash: str | None
+    attempt: int = 0
+    #: a larger answer limit, after an answer cut off by max_tokens
+    max_tokens: int | None = None
+    cut_at: int | None = None
+    raw: str | None = None
+    usage: Usage = field(default_factory=Usage)
+
+
 class TeachRun:
     """State of one teach stage run (shared by all concurrent calls)."""
 
@@ -100,6 +117,7 @@ class TeachRun:
         self.prices = {**teacher.PRICES, **{k: v.model_dump() for k, v in self.opts.prices.items()}}
         self.price = price_for(teacher.model, self.prices)
         self.secrets = teacher.secrets()
+        self.params = teacher.generation_params()
         self.retries: Counter[str] = Counter()
         self.stop_reason: str | None = None
         self.input_scale = 1.0
@@ -270,103 +288,120 @@ class TeachRun:
             usage.cost_usd += cost
             return response
 
+    # -- one image's tries -----------------------------------------------------------------
+    async def start_job(self, image: ImageRecord) -> tuple[ImageJob, TeachRequest]:
+        request, image_hash, template_hash = await self.request_for(image)
+        prompt_hash = _hash_text(request.system + "\0" + request.user) if self.prompts else None
+        return ImageJob(image, image_hash, prompt_hash, template_hash), request
+
+    def key(self, job: ImageJob) -> str:
+        """The cache key of the answer ``job`` needs next (the same online and in a batch)."""
+        params = self.params
+        if job.max_tokens is not None:
+            params = {**params, "max_tokens": job.max_tokens}
+        return cache_key(
+            image_sha256=job.image_hash,
+            prompt_hash=job.prompt_hash,
+            plugin=self.opts.plugin,
+            model=self.teacher.model,
+            params=params,
+            attempt=job.attempt,
+        )
+
+    def settle(self, job: ImageJob, response: TeachResponse) -> dict[str, Any] | None:
+        """The image's ledger entry once ``response`` gives pairs; None when it must be asked again
+        (``job`` then names the next try); ``_ItemFailed`` when no try is left."""
+        job.raw = response.text if response.text else None
+        parsed = self.parse(response)
+        if parsed.pairs:
+            return self.ok_entry(job, parsed, response)
+        limit = getattr(self.opts, "max_tokens", None)
+        job.cut_at = None
+        if response.extra.get("truncated") and limit:
+            # cut off before any pair was whole: ask again with room for the answer (bounded)
+            job.cut_at = job.max_tokens or limit
+            job.max_tokens = min(job.cut_at * 2, limit * MAX_TOKENS_GROWTH)
+        job.attempt += 1
+        if job.attempt <= self.opts.parse_retries:
+            return None
+        tries = self.opts.parse_retries + 1
+        if job.cut_at is not None:
+            raise _ItemFailed(
+                f"answer cut off at max_tokens {job.cut_at} after {tries} tries "
+                f"(raise teach.max_tokens, or ask for fewer pairs)",
+                job.raw,
+            )
+        why = parsed.dropped[0]["reason"] if parsed.dropped else "no pairs in the answer"
+        raise _ItemFailed(f"unparsable answer after {tries} tries: {why}", job.raw)
+
+    def ok_entry(self, job: ImageJob, parsed: Parsed, response: TeachResponse) -> dict[str, Any]:
+        provenance = Provenance(
+            plugin=self.opts.plugin, model=response.model or self.teacher.model, prompt_hash=job.template_hash
+        )
+        records, neg_dropped = build_pairs(
+            parsed.pairs,
+            job.image,
+            negative_answer=self.opts.negative_answer,
+            negative_ratio=self.opts.negative_ratio,
+            provenance=provenance,
+            negative_aliases=self.pack.negative_aliases if self.pack else (),
+        )
+        return {
+            "status": "ok",
+            "records": records,
+            "pairs": len(records),
+            "negatives": sum(1 for r in records if r["negative"]),
+            "negatives_dropped": neg_dropped,
+            "dropped": parsed.dropped,
+            "usage": job.usage.to_json(),
+        }
+
+    def failed_entry(self, job: ImageJob | None, reason: str, raw: str | None = None) -> dict[str, Any]:
+        entry = {
+            "status": "failed",
+            "records": [],
+            "reason": _redact(reason, self.secrets),
+            "usage": (job.usage if job else Usage()).to_json(),
+        }
+        raw = raw if raw is not None else (job.raw if job else None)
+        if raw is not None:
+            entry["raw"] = _redact(raw, self.secrets)
+        return entry
+
     async def teach_one(self, image: ImageRecord, limiter: RateLimiter, budget: Budget) -> dict[str, Any]:
         """The ledger entry of one image (never raises for a per-image problem)."""
-        usage = Usage()
-        raw = None
+        job: ImageJob | None = None
         try:
-            request, image_hash, template_hash = await self.request_for(image)
-            prompt_hash = _hash_text(request.system + "\0" + request.user) if self.prompts else None
-            params = self.teacher.generation_params()
-            limit = getattr(self.opts, "max_tokens", None)
-            parsed, cut_at = Parsed(), None
-            for attempt in range(self.opts.parse_retries + 1):
-                key = cache_key(
-                    image_sha256=image_hash,
-                    prompt_hash=prompt_hash,
-                    plugin=self.opts.plugin,
-                    model=self.teacher.model,
-                    params=params
-                    if request.max_tokens is None
-                    else {**params, "max_tokens": request.max_tokens},
-                    attempt=attempt,
-                )
+            job, request = await self.start_job(image)
+            while True:
+                key = self.key(job)
                 cached = self.cache.get(key) if self.teacher.cacheable else None
                 if cached is not None:
                     response = TeachResponse.from_json(cached)
-                    usage.cached += 1
+                    job.usage.cached += 1
                 else:
-                    response = await self.call(request, key, usage, limiter, budget)
+                    request.max_tokens = job.max_tokens
+                    response = await self.call(request, key, job.usage, limiter, budget)
                     if self.teacher.cacheable:
                         self.cache_later(key, response.to_json())
-                raw = response.text if response.text else None
-                parsed = self.parse(response)
-                if parsed.pairs:
-                    break
-                cut_at = None
-                if response.extra.get("truncated") and limit:
-                    # cut off before any pair was whole: ask again with room for the answer (bounded)
-                    cut_at = request.max_tokens or limit
-                    request.max_tokens = min(cut_at * 2, limit * MAX_TOKENS_GROWTH)
-            if not parsed.pairs:
-                tries = self.opts.parse_retries + 1
-                if cut_at is not None:
-                    raise _ItemFailed(
-                        f"answer cut off at max_tokens {cut_at} after {tries} tries "
-                        f"(raise teach.max_tokens, or ask for fewer pairs)",
-                        raw,
-                    )
-                why = parsed.dropped[0]["reason"] if parsed.dropped else "no pairs in the answer"
-                raise _ItemFailed(f"unparsable answer after {tries} tries: {why}", raw)
-            provenance = Provenance(
-                plugin=self.opts.plugin, model=response.model or self.teacher.model, prompt_hash=template_hash
-            )
-            records, neg_dropped = build_pairs(
-                parsed.pairs,
-                image,
-                negative_answer=self.opts.negative_answer,
-                negative_ratio=self.opts.negative_ratio,
-                provenance=provenance,
-                negative_aliases=self.pack.negative_aliases if self.pack else (),
-            )
-            negatives = sum(1 for r in records if r["negative"])
-            return {
-                "status": "ok",
-                "records": records,
-                "pairs": len(records),
-                "negatives": negatives,
-                "negatives_dropped": neg_dropped,
-                "dropped": parsed.dropped,
-                "usage": usage.to_json(),
-            }
+                entry = self.settle(job, response)
+                if entry is not None:
+                    return entry
         except SkipItem as exc:
             return {
                 "status": "skipped",
                 "records": [],
                 "reason": _redact(exc.reason, self.secrets),
-                "usage": usage.to_json(),
+                "usage": (job.usage if job else Usage()).to_json(),
             }
         except _ItemFailed as exc:
-            entry = {
-                "status": "failed",
-                "records": [],
-                "reason": _redact(exc.reason, self.secrets),
-                "usage": usage.to_json(),
-            }
-            if exc.raw is not None or raw is not None:
-                entry["raw"] = _redact(exc.raw if exc.raw is not None else raw or "", self.secrets)
-            return entry
+            return self.failed_entry(job, exc.reason, exc.raw)
         except (FatalError, StageError, BudgetReached, asyncio.CancelledError):
             raise
         except (
             Exception
         ) as exc:  # a bug in a plugin's prompt variables, say: this image fails, the rest go on
-            return {
-                "status": "failed",
-                "records": [],
-                "usage": usage.to_json(),
-                "reason": _redact(f"{type(exc).__name__}: {exc}", self.secrets),
-            }
+            return self.failed_entry(job, f"{type(exc).__name__}: {exc}")
 
     # -- all images ----------------------------------------------------------------------
     async def run_all(self, loop: ItemLoop, all_images: list[ImageRecord], budget: Budget) -> None:
