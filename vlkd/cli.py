@@ -80,6 +80,12 @@ def run(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Do not read the teacher response cache.")
     ] = False,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait", help="teach mode: batch: submit the batches and return; the next run collects."
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
     forget_sets: Annotated[
         bool,
@@ -124,6 +130,7 @@ def run(
         to_stage=to_stage,
         dry_run=dry_run,
         no_cache=no_cache,
+        no_wait=no_wait,
         reporter=reporter,
     )
     engine.run()

@@ -57,6 +57,8 @@ class RunInfo:
     recipe_path: Path | None = None
     dry_run: bool = False
     no_cache: bool = False
+    #: submit batches and return (``vlkd run --no-wait``): the next run collects them
+    no_wait: bool = False
 
     def save_stage(self, ctx: StageContext) -> None:
         entry = self.manifest["stages"][ctx.name]
@@ -79,6 +81,7 @@ class Engine:
         to_stage: str | None = None,
         dry_run: bool = False,
         no_cache: bool = False,
+        no_wait: bool = False,
         reporter: Reporter | None = None,
         pm: pluggy.PluginManager | None = None,
     ):
@@ -87,6 +90,7 @@ class Engine:
         self.fresh = fresh
         self.dry_run = dry_run
         self.no_cache = no_cache
+        self.no_wait = no_wait
         self.reporter = reporter or Reporter()
         self.pm = pm or recipe.registry.pm
         names = list(recipe.stages)
@@ -221,6 +225,7 @@ class Engine:
                 self.recipe.source.path,
                 self.dry_run,
                 self.no_cache,
+                self.no_wait,
             )
             for name, reason in outside.items():
                 if plan.get(name) == "resume":

@@ -46,12 +46,16 @@ class BatchAPI:
     #: the provider's limits per batch
     max_requests: ClassVar[int] = 50_000
     max_bytes: ClassVar[int] = 200 * 1024 * 1024
-    #: the command that runs a batch file elsewhere (``batch_file`` mode): shown while waiting
-    waiting_hint: ClassVar[str | None] = None
+    #: the batches run elsewhere (``batch_file``: a person runs them): never polled, always waited for
+    external: ClassVar[bool] = False
 
     def line(self, custom_id: str, request: TeachRequest) -> dict[str, Any]:
         """One request as a line of the provider's batch input."""
         raise NotImplementedError
+
+    def waiting(self, inputs: list[Path]) -> str | None:
+        """What to do while external batches wait (the commands that run them)."""
+        return None
 
     async def submit(self, path: Path, chunk: str) -> str:
         """Submit the batch whose lines are in ``path``; returns the provider's batch id.

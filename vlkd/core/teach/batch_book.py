@@ -76,14 +76,12 @@ class BatchBook:
             c.batch = e["batch"]
             self.by_batch[c.batch] = c
         elif kind == "collected":
-            c = self.by_batch[e["batch"]]
+            c = self.chunks[e["chunk"]]
             c.collected = True
             c.status = e.get("status")
             c.errors = e.get("errors", {})
         elif kind == "cancelled":
             self.by_batch[e["batch"]].cancelled = True
-        elif kind == "state":
-            self.by_batch[e["batch"]].status = e["status"]
 
     def _append(self, event: dict[str, Any]) -> None:
         if self._out is None:
@@ -112,8 +110,8 @@ class BatchBook:
     def submitted(self, chunk: str, batch: str) -> None:
         self._append({"event": "submitted", "chunk": chunk, "batch": batch, "at": time.time()})
 
-    def collected(self, batch: str, status: str, errors: dict[str, str]) -> None:
-        self._append({"event": "collected", "batch": batch, "status": status, "errors": errors})
+    def collected(self, chunk: str, status: str, errors: dict[str, str]) -> None:
+        self._append({"event": "collected", "chunk": chunk, "status": status, "errors": errors})
 
     def cancelled(self, batch: str) -> None:
         self._append({"event": "cancelled", "batch": batch, "at": time.time()})

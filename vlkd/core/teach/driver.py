@@ -167,6 +167,9 @@ class TeachRun:
         self.cache_later(key, values)
         return values
 
+    def redact(self, text: str) -> str:
+        return _redact(text, self.secrets)
+
     def cache_later(self, key: str, value: dict[str, Any]) -> None:
         """Write a cache entry in a thread, without waiting: file system calls must not hold up the
         calls in flight. The ledger line may land first; either one alone keeps the answer from
@@ -404,6 +407,18 @@ class TeachRun:
             return self.failed_entry(job, f"{type(exc).__name__}: {exc}")
 
     # -- all images ----------------------------------------------------------------------
+    @property
+    def opts_mode(self) -> str:
+        return getattr(self.opts, "mode", "online")
+
+    async def run_batches(self, loop: ItemLoop, budget: Budget) -> None:
+        from vlkd.core.teach.batch import BatchRun
+
+        api = self.teacher.batch_api(self.ctx)
+        if api is None:
+            raise StageError(f"teacher '{self.opts.plugin}' has no mode: {self.opts_mode}; use mode: online")
+        await BatchRun(self, loop, budget, api, wait=not self.ctx.run.no_wait).run_all()
+
     async def run_all(self, loop: ItemLoop, all_images: list[ImageRecord], budget: Budget) -> None:
         ctx = self.ctx
         limiter = RateLimiter(self.opts.rpm, self.opts.tpm)
@@ -412,6 +427,13 @@ class TeachRun:
         fatal: list[BaseException] = []
 
         with loop:
+            if self.opts_mode != "online":
+                try:
+                    await self.run_batches(loop, budget)
+                finally:
+                    await self.teacher.close()
+                    self.journal.recover()
+                return
 
             async def worker() -> None:
                 for image in queue:

@@ -160,6 +160,30 @@ class APITeacherOptions(TeacherOptions):
     max_tokens: int = Field(default=2048, ge=1, description="longest answer in tokens")
     extra: dict[str, object] = Field(default_factory=dict, description="extra request fields, passed through")
     ocr_context: bool = Field(default=False, description="add offline OCR text to the prompt as a hint")
+    mode: Literal["online", "batch", "batch_file"] = Field(
+        default="online",
+        json_schema_extra=RUN_ONLY,
+        description="online: one call per image; batch: the provider's Batch API (half price, results "
+        "within 24 h); batch_file: write an OpenAI-format batch file for `vllm run-batch` and read its output",
+    )
+    batch_poll_interval: float = Field(
+        default=30.0,
+        gt=0,
+        json_schema_extra=RUN_ONLY,
+        description="seconds between two looks at open batches",
+    )
+    batch_retries: int = Field(
+        default=2,
+        ge=0,
+        json_schema_extra=RUN_ONLY,
+        description="follow-up batches for items that errored, expired or were cancelled",
+    )
+    batch_max_requests: int | None = Field(
+        default=None,
+        ge=1,
+        json_schema_extra=RUN_ONLY,
+        description="fewer requests per batch than the provider allows (smaller chunks finish sooner)",
+    )
 
     @field_serializer("base_url", when_used="json")
     def _redact_base_url(self, value: str | None) -> str | None:

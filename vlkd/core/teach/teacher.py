@@ -23,6 +23,7 @@ from vlkd.core.teach.options import TeacherOptions
 if TYPE_CHECKING:
     from vlkd.core.context import StageContext
     from vlkd.core.records import ImageRecord
+    from vlkd.core.teach.batch_api import BatchAPI
     from vlkd.core.teach.prompts import PromptPack
 
 
@@ -175,6 +176,12 @@ class Teacher(Plugin):
 
         A teacher that wants the built-in prompts returns
         ``vlkd.plugins.teach.prompts.automotive_pack()``."""
+        return None
+
+    def batch_api(self, ctx: StageContext) -> BatchAPI | None:
+        """The provider's batch endpoints for ``mode: batch`` / ``batch_file`` (None: online only).
+
+        Called after :meth:`start`, inside the running event loop."""
         return None
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
 from vlkd.core.teach import APITeacherOptions, TeachRequest, TeachResponse
 from vlkd.core.teach.teacher import text_tokens
 from vlkd.plugins.teach.api_teacher import APITeacher
+
+if TYPE_CHECKING:
+    from vlkd.core.context import StageContext
 
 TOOL_NAME = "record_pairs"
 
@@ -18,6 +21,11 @@ class AnthropicOptions(APITeacherOptions):
     model: str = Field(default="claude-sonnet-4-6", description="Claude model name")
     temperature: float | None = Field(
         default=None, ge=0, le=1, description="sampling temperature (0..1) [default: the model's]"
+    )
+    mode: Literal["online", "batch"] = Field(
+        default="online",
+        json_schema_extra={"fingerprint": False},
+        description="online: one call per image; batch: the Message Batches API (half price, within 24 h)",
     )
 
 
@@ -87,17 +95,25 @@ class AnthropicTeacher(APITeacher):
             body["tool_choice"] = {"type": "tool", "name": TOOL_NAME}
         return body
 
-    async def respond(self, request: TeachRequest) -> TeachResponse:
-        import anthropic
-
+    def sampling(self) -> dict[str, Any]:
         # newer SDKs no longer take sampling parameters as arguments: they go in the body as is
         extra = dict(self.options.extra)
         if self.options.temperature is not None:
             extra.setdefault("temperature", self.options.temperature)
+        return extra
+
+    async def respond(self, request: TeachRequest) -> TeachResponse:
+        import anthropic
+
+        extra = self.sampling()
         try:
             msg = await self.client.messages.create(**self.request_body(request), extra_body=extra or None)
         except anthropic.AnthropicError as exc:
             raise self.sdk_error(exc, anthropic) from None
+        return self.response_from(msg)
+
+    def response_from(self, msg: Any) -> TeachResponse:
+        """A Message (online, or a batch result) as the core's response."""
         text = "".join(b.text for b in msg.content if b.type == "text")
         data = next((b.input for b in msg.content if b.type == "tool_use"), None)
         return TeachResponse(
@@ -108,3 +124,8 @@ class AnthropicTeacher(APITeacher):
             output_tokens=msg.usage.output_tokens,
             extra={"stop_reason": msg.stop_reason, "truncated": msg.stop_reason == "max_tokens"},
         )
+
+    def batch_api(self, ctx: StageContext) -> Any:
+        from vlkd.plugins.teach.anthropic_batch import AnthropicBatches
+
+        return AnthropicBatches(self) if self.options.mode == "batch" else None

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_serializer
 
 from vlkd.core.teach import APITeacherOptions, TeachRequest, TeachResponse
 from vlkd.core.teach.options import PUBLIC_QUERY, redact_query
 from vlkd.plugins.teach.api_teacher import APITeacher
+
+if TYPE_CHECKING:
+    from vlkd.core.context import StageContext
 
 
 class OpenAIOptions(APITeacherOptions):
@@ -104,17 +107,25 @@ class OpenAITeacher(APITeacher):
             }
         return body
 
+    def full_body(self, request: TeachRequest) -> dict[str, Any]:
+        """The request body as sent: the options' ``extra`` fields included."""
+        return {**self.request_body(request), **self.options.extra}
+
     async def respond(self, request: TeachRequest) -> TeachResponse:
         import openai
         from openai.types.chat import ChatCompletion
 
-        body = {**self.request_body(request), **self.options.extra}
+        body = self.full_body(request)
         try:
             # the SDK's own POST (auth, errors, response model) without create()'s re-validation of
             # the body: that walk over the base64 image costs more CPU than the rest of the call
             resp = await self.client.post("/chat/completions", body=body, cast_to=ChatCompletion)
         except openai.OpenAIError as exc:
             raise self.sdk_error(exc, openai) from None
+        return self.response_from(resp)
+
+    def response_from(self, resp: Any) -> TeachResponse:
+        """A ChatCompletion (online, or a line of a batch's output) as the core's response."""
         choice = resp.choices[0] if resp.choices else None
         text = (choice.message.content or "") if choice is not None else ""
         usage = resp.usage
@@ -128,3 +139,10 @@ class OpenAITeacher(APITeacher):
                 "truncated": choice is not None and choice.finish_reason == "length",
             },
         )
+
+    def batch_api(self, ctx: StageContext) -> Any:
+        from vlkd.plugins.teach.openai_batch import OpenAIBatches, VLLMBatchFile
+
+        if self.options.mode == "batch_file":
+            return VLLMBatchFile(self)
+        return OpenAIBatches(self) if self.options.mode == "batch" else None

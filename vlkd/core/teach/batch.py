@@ -1,0 +1,325 @@
+"""``mode: batch`` and ``batch_file``: the teach stage through a provider's Batch API, at half price.
+
+For every image not finished, the driver works out the answer it needs next (the same cache key
+as online), and:
+
+1. *building*: writes the requests no cache entry and no open batch holds into chunk files
+   under ``cache/teach/batch/``, split under the provider's limits (requests and bytes);
+2. *uploading*: records each chunk in ``cache/teach/batches.jsonl`` **before** submitting it,
+   and its batch id as soon as the provider answers (a chunk recorded without an id is looked
+   for at the provider, then submitted again, only if the provider has no batch for it);
+3. *polling*: looks at the open batches every ``batch_poll_interval`` seconds, showing their
+   progress; with ``--no-wait`` the stage stops here as ``waiting`` and the next run goes on;
+4. *collecting*: puts each answer into the response cache at once, then parses it like an
+   online answer (an unparsable or cut-off one is asked again in the next batch); items that
+   errored, expired or were cancelled go into a follow-up batch, ``batch_retries`` times at
+   most, then fail with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from vlkd.core.context import Usage
+from vlkd.core.errors import StageError, StageWaiting
+from vlkd.core.jsonl import dumps
+from vlkd.core.teach.batch_book import BatchBook, Chunk
+from vlkd.core.teach.limits import Budget, BudgetReached, backoff_delay, checked_usage, cost_usd
+from vlkd.core.teach.teacher import FatalError, TeacherError, TeachResponse
+
+if TYPE_CHECKING:
+    from vlkd.core.itemloop import ItemLoop
+    from vlkd.core.teach.batch_api import BatchAPI, BatchItem, BatchState
+    from vlkd.core.teach.driver import ImageJob, TeachRun
+
+#: the providers' batch price is half of their list price
+BATCH_DISCOUNT = 0.5
+CHUNK_DIR = "batch"
+
+
+def batch_price(price: dict[str, float] | None) -> dict[str, float] | None:
+    return {k: v * BATCH_DISCOUNT for k, v in price.items()} if price is not None else None
+
+
+class BatchRun:
+    def __init__(self, run: TeachRun, loop: ItemLoop, budget: Budget, api: BatchAPI, *, wait: bool):
+        self.run = run
+        self.ctx = run.ctx
+        self.loop = loop
+        self.budget = budget
+        self.api = api
+        self.wait = wait
+        self.opts = run.opts
+        self.price = batch_price(run.price)
+        self.book = BatchBook(run.cache.root)
+        self.jobs: dict[str, ImageJob] = {}
+        #: answers collected in this session, by key: what they cost (added to their image's usage)
+        self.paid: dict[str, Usage] = {}
+        self.started = time.monotonic()
+        self.submitted = 0
+        self.stopped_by_budget = False
+        limit = self.opts.batch_max_requests or api.max_requests
+        self.max_requests = min(limit, api.max_requests)
+
+    # -- the loop ----------------------------------------------------------------------------
+    async def run_all(self) -> None:
+        for _, image in self.loop.todo:
+            try:
+                job, _ = await self.run.start_job(image)
+            except Exception as exc:  # an unreadable image: it fails, the others go on
+                reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
+                self.finish(image.id, self.run.failed_entry(None, reason))
+                continue
+            self.jobs[image.id] = job
+        for chunk in self.book.open_chunks():  # what earlier sessions submitted counts against the budget
+            self.budget.reserved += chunk.worst_usd
+        await self.recover_unrecorded()
+        while self.jobs:
+            need = self.settle_all()
+            if need and not self.stopped_by_budget:
+                await self.submit(need)
+            open_chunks = [c for c in self.book.open_chunks() if c.batch is not None]
+            if not open_chunks:
+                if self.stopped_by_budget:
+                    self.run.stop_reason = "budget"
+                    return
+                if not need:
+                    break  # nothing asked, nothing on the way: every job settled
+                continue
+            states = await self.look(open_chunks)
+            ended = [(c, s) for c, s in states if s.ended]
+            for chunk, state in ended:
+                await self.collect(chunk, state)
+            if ended:
+                continue
+            self.show(states)
+            if not self.wait or self.api.external:
+                raise StageWaiting(self.waiting_message(open_chunks))
+            await asyncio.sleep(self.opts.batch_poll_interval)
+
+    def finish(self, image_id: str, entry: dict[str, Any]) -> None:
+        extra = {k: v for k, v in entry.items() if k not in ("status", "records", "reason")}
+        self.loop.finish(image_id, entry["status"], entry["records"], entry.get("reason"), **extra)
+        self.jobs.pop(image_id, None)
+
+    def settle_all(self) -> list[tuple[ImageJob, str]]:
+        """Finish every job whose answers are in the cache; the rest: (job, key) to submit."""
+        from vlkd.core.teach.driver import _ItemFailed
+
+        need = []
+        for image_id, job in list(self.jobs.items()):
+            try:
+                key = self.settle_one(job)
+            except _ItemFailed as exc:
+                self.finish(image_id, self.run.failed_entry(job, exc.reason, exc.raw))
+                continue
+            if key is None or self.book.holding(key):
+                continue  # finished, or its answer is on the way
+            tries = self.book.tries(key)
+            if tries > self.opts.batch_retries:
+                why = self.book.last_error(key) or "no answer"
+                self.finish(image_id, self.run.failed_entry(job, f"no answer after {tries} batches: {why}"))
+                continue
+            need.append((job, key))
+        return need
+
+    def settle_one(self, job: ImageJob) -> str | None:
+        """Parse the job's cached answers in turn: None once it is finished, else the key it needs."""
+        while True:
+            key = self.run.key(job)
+            cached = self.run.cache.get(key)
+            if cached is None:
+                return key
+            paid = self.paid.pop(key, None)
+            if paid is not None:
+                job.usage.add(paid)
+            else:
+                job.usage.cached += 1
+            entry = self.run.settle(job, TeachResponse.from_json(cached))
+            if entry is not None:
+                self.finish(job.image.id, entry)
+                return None
+
+    # -- building and uploading --------------------------------------------------------------
+    async def submit(self, need: list[tuple[ImageJob, str]]) -> None:
+        folder = self.run.cache.root / CHUNK_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        pending: list[tuple[ImageJob, str, float]] = []
+        out = None
+        size = 0
+        tmp = None
+
+        async def flush() -> None:
+            nonlocal out, size, tmp, pending
+            if out is None:
+                return
+            out.close()
+            chunk = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{self.submitted:04d}"
+            path = folder / f"{chunk}.jsonl"
+            os.replace(tmp, path)
+            self.book.submitting(
+                chunk,
+                path,
+                [k for _, k, _ in pending],
+                [j.image.id for j, _, _ in pending],
+                sum(w for _, _, w in pending),
+                self.opts.plugin,
+            )
+            await self.send(self.book.chunks[chunk])
+            self.submitted += 1
+            out, size, tmp, pending = None, 0, None, []
+
+        seen: set[str] = set()
+        for job, key in need:
+            if key in seen:  # two images with the same bytes and prompt: one request
+                continue
+            try:
+                request, _, _ = await self.run.request_for(job.image)
+            except Exception as exc:
+                self.finish(job.image.id, self.run.failed_entry(job, getattr(exc, "reason", str(exc))))
+                continue
+            request.max_tokens = job.max_tokens
+            est_in, est_out = self.run.teacher.estimate_tokens(request)
+            worst = cost_usd(self.price, int(est_in * 1.1), max(est_out, job.max_tokens or 0))
+            try:
+                self.budget.reserve(worst)
+            except BudgetReached:
+                self.stopped_by_budget = True
+                break
+            data = (dumps(self.api.line(key, request)) + "\n").encode("utf-8")
+            if out is not None and (
+                len(pending) >= self.max_requests or size + len(data) > self.api.max_bytes
+            ):
+                await flush()
+            if len(data) > self.api.max_bytes:
+                self.budget.release(worst)
+                self.finish(
+                    job.image.id, self.run.failed_entry(job, "request larger than a whole batch may be")
+                )
+                continue
+            if out is None:
+                tmp = folder / f".building-{os.getpid()}.jsonl"
+                out = tmp.open("wb")
+            out.write(data)
+            size += len(data)
+            pending.append((job, key, worst))
+            seen.add(key)
+        await flush()
+
+    async def send(self, chunk: Chunk) -> None:
+        """Submit a recorded chunk, with retries for transient errors; record its batch id."""
+        from pathlib import Path
+
+        failures = 0
+        while True:
+            try:
+                batch = await self.api.submit(Path(chunk.path), chunk.chunk)
+                break
+            except FatalError as exc:
+                raise StageError(
+                    f"teacher '{self.opts.plugin}' refused the batch: {self.run.redact(str(exc))}; "
+                    f"nothing was submitted, fix this and re-run"
+                ) from None
+            except TeacherError as exc:
+                failures += 1
+                if failures > self.opts.max_retries:
+                    raise StageError(
+                        f"could not submit a batch: {self.run.redact(str(exc))}; re-run to try again "
+                        f"(recorded chunks are looked for at the provider first, never sent twice)"
+                    ) from None
+                await asyncio.sleep(
+                    backoff_delay(
+                        failures, self.opts.retry_initial_delay, self.opts.retry_max_delay, exc.retry_after
+                    )
+                )
+        self.book.submitted(chunk.chunk, batch)
+
+    async def recover_unrecorded(self) -> None:
+        """Chunks recorded as submitting whose batch id never was (a kill at the wrong moment)."""
+        from pathlib import Path
+
+        for chunk in self.book.open_chunks():
+            if chunk.batch is not None:
+                continue
+            found = await self.api.find(chunk.chunk, chunk.at - 60, len(chunk.keys))
+            if found is not None:
+                self.book.submitted(chunk.chunk, found)
+            elif Path(chunk.path).exists():
+                await self.send(chunk)
+            else:  # its file is gone: nothing reached the provider from it
+                self.book.collected(chunk.chunk, "lost", dict.fromkeys(chunk.keys, "batch file lost"))
+
+    # -- polling and collecting --------------------------------------------------------------
+    async def look(self, chunks: list[Chunk]) -> list[tuple[Chunk, BatchState]]:
+        out = []
+        for chunk in chunks:
+            try:
+                out.append((chunk, await self.api.state(chunk.batch)))
+            except FatalError as exc:
+                raise StageError(f"batch {chunk.batch}: {self.run.redact(str(exc))}") from None
+            except TeacherError:
+                continue  # a failed look: the next round looks again
+        return out
+
+    async def collect(self, chunk: Chunk, state: BatchState) -> None:
+        errors: dict[str, str] = {}
+        seen: set[str] = set()
+        keys = set(chunk.keys)
+        spent = 0.0
+        async for item in self.api.results(chunk.batch):
+            if item.custom_id not in keys:
+                continue
+            seen.add(item.custom_id)
+            if item.response is None:
+                errors[item.custom_id] = self.run.redact(item.error or "no answer")
+                continue
+            spent += self.store(item)
+        for key in keys - seen:
+            errors[key] = f"not run (batch {state.status})"
+        self.budget.release(chunk.worst_usd)
+        self.budget.spent += spent
+        self.book.collected(chunk.chunk, state.status, errors)
+        if errors:
+            self.ctx.info(f"batch {chunk.batch}: {len(errors)} of {len(keys)} requests got no answer")
+
+    def store(self, item: BatchItem) -> float:
+        """One answer: into the cache at once (durable), its cost kept for its image."""
+        response = item.response.cleaned()
+        tokens = checked_usage(response.input_tokens, response.output_tokens)
+        if tokens is None:
+            self.run.usage_rejected.append(f"{response.input_tokens!r} in, {response.output_tokens!r} out")
+            tokens = (0, 0)
+        response.input_tokens, response.output_tokens = tokens
+        self.run.cache.put(item.custom_id, response.to_json())
+        cost = cost_usd(self.price, *tokens)
+        self.paid[item.custom_id] = Usage(
+            requests=1, input_tokens=tokens[0], output_tokens=tokens[1], cost_usd=cost
+        )
+        return cost
+
+    # -- what a person sees ------------------------------------------------------------------
+    def show(self, states: list[tuple[Chunk, BatchState]]) -> None:
+        elapsed = int(time.monotonic() - self.started)
+        counts: dict[str, int] = {}
+        for _, state in states:
+            for k, v in state.counts.items():
+                counts[k] = counts.get(k, 0) + v
+        detail = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+        self.loop.bar.update(
+            description=f"teach (batch: {len(states)} open, {detail or 'waiting'}, {elapsed // 60}m{elapsed % 60:02d}s)"
+        )
+
+    def waiting_message(self, chunks: list[Chunk]) -> str:
+        from pathlib import Path
+
+        hint = self.api.waiting([Path(c.path) for c in chunks])
+        if hint:
+            return hint
+        ids = ", ".join(c.batch or c.chunk for c in chunks)
+        return (
+            f"{len(chunks)} batch(es) submitted ({ids}); `vlkd run` again collects them "
+            f"(`vlkd teach batches {self.ctx.run_dir}` shows their state)"
+        )

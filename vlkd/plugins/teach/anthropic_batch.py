@@ -1,0 +1,89 @@
+"""Anthropic's Message Batches API (``/v1/messages/batches``) for ``mode: batch``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vlkd.core.teach.batch_api import BatchAPI, BatchItem, BatchState
+
+if TYPE_CHECKING:
+    from vlkd.core.teach import TeachRequest
+    from vlkd.plugins.teach.anthropic_teacher import AnthropicTeacher
+
+
+class AnthropicBatches(BatchAPI):
+    max_requests = 100_000
+    max_bytes = 256 * 1000 * 1000 - 64 * 1024  # the request body holds the lines and a little more
+
+    def __init__(self, teacher: AnthropicTeacher):
+        self.teacher = teacher
+
+    @property
+    def client(self) -> Any:
+        return self.teacher.client
+
+    def line(self, custom_id: str, request: TeachRequest) -> dict[str, Any]:
+        return {
+            "custom_id": custom_id,
+            "params": {**self.teacher.request_body(request), **self.teacher.sampling()},
+        }
+
+    async def _call(self, coro: Any) -> Any:
+        import anthropic
+
+        try:
+            return await coro
+        except anthropic.AnthropicError as exc:
+            raise self.teacher.sdk_error(exc, anthropic) from None
+
+    async def submit(self, path: Path, chunk: str) -> str:
+        with path.open(encoding="utf-8") as fh:
+            requests = [json.loads(line) for line in fh if line.strip()]
+        batch = await self._call(self.client.messages.batches.create(requests=requests))
+        return batch.id
+
+    async def find(self, chunk: str, since: float, requests: int) -> str | None:
+        # batches carry no metadata: the one created after the chunk was recorded, with its size
+        page = await self._call(self.client.messages.batches.list(limit=20))
+        for batch in page.data:
+            total = sum(batch.request_counts.model_dump().values())
+            if batch.created_at.timestamp() >= since and total == requests:
+                return batch.id
+        return None
+
+    def _state(self, batch: Any) -> BatchState:
+        return BatchState(
+            id=batch.id,
+            status=batch.processing_status,
+            ended=batch.processing_status == "ended",
+            counts=batch.request_counts.model_dump(),
+        )
+
+    async def state(self, batch_id: str) -> BatchState:
+        return self._state(await self._call(self.client.messages.batches.retrieve(batch_id)))
+
+    async def results(self, batch_id: str) -> AsyncIterator[BatchItem]:
+        import anthropic
+
+        try:
+            decoder = await self.client.messages.batches.results(batch_id)
+            async for row in decoder:
+                result = row.result
+                if result.type == "succeeded":
+                    yield BatchItem(row.custom_id, self.teacher.response_from(result.message))
+                elif result.type == "errored":
+                    err = getattr(result.error, "error", result.error)
+                    yield BatchItem(
+                        row.custom_id,
+                        error=f"{getattr(err, 'type', 'error')}: {getattr(err, 'message', err)}",
+                    )
+                else:  # canceled, expired
+                    yield BatchItem(row.custom_id, error=result.type)
+        except anthropic.AnthropicError as exc:
+            raise self.teacher.sdk_error(exc, anthropic) from None
+
+    async def cancel(self, batch_id: str) -> BatchState:
+        return self._state(await self._call(self.client.messages.batches.cancel(batch_id)))
