@@ -7,37 +7,24 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlkd.core.teach.batch_api import BatchAPI, BatchItem, BatchState
+from vlkd.core.teach.batch_api import BatchItem, BatchState
+from vlkd.plugins.teach.api_teacher import SDKBatches
 
 if TYPE_CHECKING:
     from vlkd.core.teach import TeachRequest
-    from vlkd.plugins.teach.anthropic_teacher import AnthropicTeacher
 
 
-class AnthropicBatches(BatchAPI):
+class AnthropicBatches(SDKBatches):
+    sdk = "anthropic"
+    sdk_error_name = "AnthropicError"
     max_requests = 100_000
     max_bytes = 256 * 1000 * 1000 - 64 * 1024  # the request body holds the lines and a little more
-
-    def __init__(self, teacher: AnthropicTeacher):
-        self.teacher = teacher
-
-    @property
-    def client(self) -> Any:
-        return self.teacher.client
 
     def line(self, custom_id: str, request: TeachRequest) -> dict[str, Any]:
         return {
             "custom_id": custom_id,
             "params": {**self.teacher.request_body(request), **self.teacher.sampling()},
         }
-
-    async def _call(self, coro: Any) -> Any:
-        import anthropic
-
-        try:
-            return await coro
-        except anthropic.AnthropicError as exc:
-            raise self.teacher.sdk_error(exc, anthropic) from None
 
     async def submit(self, path: Path, chunk: str) -> str:
         with path.open(encoding="utf-8") as fh:

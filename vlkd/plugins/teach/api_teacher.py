@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from vlkd.core.errors import StageError
 from vlkd.core.teach import APITeacherOptions, Teacher, TeacherError, TransientError, http_error
+from vlkd.core.teach.batch_api import BatchAPI
 from vlkd.core.teach.options import redact_url, url_secrets
 from vlkd.core.teach.prompts import PromptPack
 from vlkd.plugins.teach.prompts import automotive_pack
@@ -121,3 +122,27 @@ def _connection_failure(exc: BaseException) -> BaseException | None:
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+class SDKBatches(BatchAPI):
+    """A batch API reached through an official SDK: its errors become the core's errors."""
+
+    #: the SDK's module and its base exception's name
+    sdk: ClassVar[str] = ""
+    sdk_error_name: ClassVar[str] = ""
+
+    def __init__(self, teacher: APITeacher):
+        self.teacher = teacher
+
+    @property
+    def client(self) -> Any:
+        return self.teacher.client
+
+    async def _call(self, coro: Any) -> Any:
+        import importlib
+
+        sdk = importlib.import_module(self.sdk)
+        try:
+            return await coro
+        except getattr(sdk, self.sdk_error_name) as exc:
+            raise self.teacher.sdk_error(exc, sdk) from None

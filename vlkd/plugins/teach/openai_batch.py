@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vlkd.core.teach.batch_api import BatchAPI, BatchItem, BatchState
+from vlkd.plugins.teach.api_teacher import SDKBatches
 
 if TYPE_CHECKING:
     from vlkd.core.teach import TeachRequest
@@ -19,16 +20,11 @@ ENDPOINT = "/v1/chat/completions"
 ENDED = ("completed", "failed", "expired", "cancelled")
 
 
-class OpenAIBatches(BatchAPI):
+class OpenAIBatches(SDKBatches):
+    sdk = "openai"
+    sdk_error_name = "OpenAIError"
     max_requests = 50_000
     max_bytes = 200 * 1024 * 1024
-
-    def __init__(self, teacher: OpenAITeacher):
-        self.teacher = teacher
-
-    @property
-    def client(self) -> Any:
-        return self.teacher.client
 
     def line(self, custom_id: str, request: TeachRequest) -> dict[str, Any]:
         return {
@@ -37,14 +33,6 @@ class OpenAIBatches(BatchAPI):
             "url": ENDPOINT,
             "body": self.teacher.full_body(request),
         }
-
-    async def _call(self, coro: Any) -> Any:
-        import openai
-
-        try:
-            return await coro
-        except openai.OpenAIError as exc:
-            raise self.teacher.sdk_error(exc, openai) from None
 
     async def submit(self, path: Path, chunk: str) -> str:
         uploaded = await self._call(self.client.files.create(file=path, purpose="batch"))
