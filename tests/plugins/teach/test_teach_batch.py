@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from teach_helpers import image_hashes, ledger, read_pairs, section
 
 from vlkd.core.errors import StageError
+from vlkd.testing.teach import image_hashes, ledger, read_pairs, section
 
 POLL = {"batch_poll_interval": 0.05}
 
