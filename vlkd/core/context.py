@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from vlkd.core.counts import ItemCounts
 from vlkd.core.errors import StageError
 from vlkd.core.ledger import Ledger
-from vlkd.core.stages import ARTIFACT_PATHS, KINDS_BY_NAME
+from vlkd.core.stages import ARTIFACT_PATHS
 
 if TYPE_CHECKING:
     from vlkd.core.engine import RunInfo
@@ -113,13 +113,7 @@ class StageContext:
     # -- inputs and outputs --------------------------------------------------------------
     def producer(self, artifact: str) -> str | None:
         """The latest earlier stage of this recipe that produces ``artifact``."""
-        found = None
-        for name in self.run.recipe.stages:
-            if name == self.name:
-                break
-            if artifact in KINDS_BY_NAME[name].produces:
-                found = name
-        return found
+        return self.run.run_dir.producer(artifact, before=self.name, stages=self.run.recipe.stages)
 
     def has_input(self, artifact: str) -> bool:
         return self.producer(artifact) is not None

@@ -18,6 +18,7 @@ import os
 import platform
 import shutil
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,52 @@ class RunDir:
 
     def stage_dir(self, stage: str) -> Path:
         return self.path / stage
+
+    def artifact(
+        self,
+        name: str,
+        *,
+        before: str | None = None,
+        stages: Iterable[str] | None = None,
+        written: bool = False,
+    ) -> Path | None:
+        """The file of artifact ``name`` (``images``, ``pairs``, ``dataset``, ...) that the latest
+        stage producing it holds, or ``None`` when no stage produces it.
+
+        ``stages`` are the run's stages (a recipe's; default: the manifest's, else every kind),
+        taken in pipeline order; ``before`` keeps only the stages before that one; ``written``
+        keeps only stages whose file exists (a report of a run that stopped part way).
+        """
+        stage = self.producer(name, before=before, stages=stages, written=written)
+        return None if stage is None else self._artifact_path(stage, name)
+
+    def producer(
+        self,
+        name: str,
+        *,
+        before: str | None = None,
+        stages: Iterable[str] | None = None,
+        written: bool = False,
+    ) -> str | None:
+        """The stage whose file :meth:`artifact` returns."""
+        from vlkd.core.stages import KINDS_BY_NAME, STAGE_NAMES
+
+        if stages is None:
+            stages = (self.read_manifest() or {}).get("stages") or STAGE_NAMES
+        present = set(stages)
+        order = [s for s in STAGE_NAMES if s in present]
+        if before is not None:
+            order = [s for s in order if STAGE_NAMES.index(s) < STAGE_NAMES.index(before)]
+        for stage in reversed(order):
+            produced = name in KINDS_BY_NAME[stage].produces
+            if produced and (not written or self._artifact_path(stage, name).exists()):
+                return stage
+        return None
+
+    def _artifact_path(self, stage: str, name: str) -> Path:
+        from vlkd.core.stages import ARTIFACT_PATHS
+
+        return self.stage_dir(stage) / ARTIFACT_PATHS[name]
 
     def read_manifest(self) -> dict[str, Any] | None:
         if not self.manifest_path.exists():

@@ -2,7 +2,7 @@ from collections import defaultdict
 
 import pytest
 
-from vlkd.core.errors import RecipeError
+from vlkd.core.errors import RecipeError, StageError
 from vlkd.core.jsonl import read_jsonl
 from vlkd.plugins.split.by_image import assign_split
 from vlkd.testing.fake_run import FakeRun, make_images, make_pairs
@@ -61,7 +61,9 @@ def test_pair_without_image_id_is_named(tmp_path):
     pairs = make_pairs(images)
     del pairs[2]["image_id"]
     run = FakeRun(tmp_path, SPLIT, images, pairs)
-    with pytest.raises(Exception, match="pair 3 has no image_id"):
+    with pytest.raises(
+        StageError, match=r"pairs\.jsonl:3: not a question/answer record \(image_id: Field required\)"
+    ):
         run.run()
 
 

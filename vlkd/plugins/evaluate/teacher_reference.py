@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.jsonl import read_jsonl
+from vlkd.core.artifacts import read_pairs
+from vlkd.core.rundir import RunDir
 
 
 def teacher_answers(run_dir: Path, stages: list[str]) -> tuple[dict[str, str] | None, str | None]:
@@ -24,10 +25,11 @@ def teacher_answers(run_dir: Path, stages: list[str]) -> tuple[dict[str, str] | 
             "no review stage: the test answers are the teacher's own, so the teacher row would "
             "score 1.0 by construction and is left out"
         )
-    path = run_dir / "teach" / "pairs.jsonl"
+    path = RunDir(run_dir).artifact("pairs", stages=["teach"])
+    assert path is not None  # the teach stage makes pairs
     if not path.exists():
         return None, f"{path} is missing"
-    return {rec["id"]: rec.get("answer", "") for rec in read_jsonl(path) if "id" in rec}, None
+    return {rec.id: rec.answer for rec in read_pairs(path)}, None
 
 
 def teacher_summary(answers: dict[str, str], references: dict[str, str]) -> dict[str, Any]:

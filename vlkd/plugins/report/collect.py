@@ -7,15 +7,15 @@ and the trainer's ``trainer_log.jsonl`` found through ``vlkd_model.json``.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vlkd.core.artifacts import ModelCard, read_images, read_pairs
 from vlkd.core.errors import StageError
 from vlkd.core.jsonl import read_json, read_jsonl
-from vlkd.core.stages import ARTIFACT_PATHS, STAGE_NAMES
+from vlkd.core.rundir import RunDir
 
 
 @dataclass
@@ -34,14 +34,9 @@ class ReportData:
 
 def _latest(run_dir: Path, manifest: dict[str, Any], artifact: str, before: str | None = None) -> Path | None:
     """The artifact of the latest stage (in pipeline order) that wrote it."""
-    stages = [s for s in STAGE_NAMES if s in manifest.get("stages", {})] or list(STAGE_NAMES)
-    if before in stages:
-        stages = stages[: stages.index(before)]
-    for stage in reversed(stages):
-        path = run_dir / stage / ARTIFACT_PATHS[artifact]
-        if path.exists():
-            return path
-    return None
+    return RunDir(run_dir).artifact(
+        artifact, before=before, stages=manifest.get("stages") or None, written=True
+    )
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:
@@ -88,13 +83,14 @@ def _loss_log(
 ) -> tuple[list[dict[str, Any]], Path | None]:
     model_dir = _latest(run_dir, manifest, "model")
     candidates: list[Path] = []
-    if model_dir is not None and (model_dir / "vlkd_model.json").exists():
+    if model_dir is not None and ModelCard.exists(model_dir):
         try:
-            log = json.loads((model_dir / "vlkd_model.json").read_text(encoding="utf-8")).get("log")
-        except json.JSONDecodeError:
-            log = None
-        if log:
-            candidates.append(Path(log) if Path(log).is_absolute() else model_dir / log)
+            card = ModelCard.read(model_dir)
+        except StageError as exc:  # the loss curve is not worth stopping the report for
+            notes.append(str(exc))
+        else:
+            if (log := card.path(model_dir, card.log)) is not None:
+                candidates.append(log)
     if model_dir is not None:
         candidates += sorted(model_dir.parent.rglob("trainer_log.jsonl"))
     for path in candidates:
@@ -110,27 +106,27 @@ def dataset_stats(run_dir: Path, manifest: dict[str, Any], before: str | None = 
     """Images, pairs, negatives, per category and per split, review statuses."""
     images_path = _latest(run_dir, manifest, "images", before)
     pairs_path = _latest(run_dir, manifest, "pairs", before)
-    images = list(read_jsonl(images_path)) if images_path else []
-    pairs = list(read_jsonl(pairs_path)) if pairs_path else []
-    image_category = {i.get("id"): i.get("category") for i in images}
+    images = read_images(images_path) if images_path else []
+    pairs = read_pairs(pairs_path) if pairs_path else []
+    image_category = {i.id: i.category for i in images}
     per_category: dict[str, Counter] = {}
     for p in pairs:
-        cat = p.get("category") or image_category.get(p.get("image_id")) or "uncategorized"
+        cat = p.category or image_category.get(p.image_id) or "uncategorized"
         c = per_category.setdefault(cat, Counter())
         c["pairs"] += 1
-        c["negatives"] += bool(p.get("negative"))
-        c[p.get("split") or "train"] += 1
+        c["negatives"] += p.negative
+        c[p.split or "train"] += 1
     images_per_category: dict[str, set] = {}
     for p in pairs:
-        cat = p.get("category") or image_category.get(p.get("image_id")) or "uncategorized"
-        images_per_category.setdefault(cat, set()).add(p.get("image_id"))
+        cat = p.category or image_category.get(p.image_id) or "uncategorized"
+        images_per_category.setdefault(cat, set()).add(p.image_id)
     return {
         "images": len(images),
-        "images_with_pairs": len({p.get("image_id") for p in pairs}),
+        "images_with_pairs": len({p.image_id for p in pairs}),
         "pairs": len(pairs),
-        "negatives": sum(bool(p.get("negative")) for p in pairs),
-        "splits": dict(Counter(p.get("split") or "train" for p in pairs)),
-        "review": dict(Counter(p.get("review") or "pending" for p in pairs)),
+        "negatives": sum(p.negative for p in pairs),
+        "splits": dict(Counter(p.split or "train" for p in pairs)),
+        "review": dict(Counter(p.review for p in pairs)),
         "categories": {
             cat: {
                 "images": len(images_per_category.get(cat, ())),

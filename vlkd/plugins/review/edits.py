@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
+from vlkd.core.artifacts import image_path
 from vlkd.core.errors import VlkdError
-from vlkd.core.records import QARecord
+from vlkd.core.records import ImageRecord, QARecord
 from vlkd.plugins.review.cells import sheet_form
 from vlkd.plugins.review.sheet import SheetRow, flags_text, pair_values, risk_order, row_version
 
@@ -48,41 +49,36 @@ class ReviewFileError(VlkdError):
 class ImageIndex:
     """The run's images: how the sheet shows them, and which sheet values name which image."""
 
-    def __init__(self, images: list[dict[str, Any]], run_dir: Path):
-        from vlkd.plugins.formats.inputs import resolve_image_path
-
+    def __init__(self, images: list[ImageRecord], run_dir: Path):
         self.run_dir = run_dir
-        self.by_id: dict[str, dict[str, Any]] = {}
+        self.by_id: dict[str, ImageRecord] = {}
         self.by_path: dict[str, str] = {}
         self.by_name: dict[str, set[str]] = {}
         for rec in images:
-            self.by_id[rec["id"]] = rec
-            file = resolve_image_path(run_dir, rec["path"])
-            self.by_path[os.path.normpath(file)] = rec["id"]
+            self.by_id[rec.id] = rec
+            file = image_path(run_dir, rec.path)
+            self.by_path[os.path.normpath(file)] = rec.id
             for name in self._names(rec, file):
-                self.by_name.setdefault(name, set()).add(rec["id"])
+                self.by_name.setdefault(name, set()).add(rec.id)
 
     @staticmethod
-    def _names(rec: dict[str, Any], file: Path) -> set[str]:
+    def _names(rec: ImageRecord, file: Path) -> set[str]:
         names = {file.name}
-        for src in rec.get("sources") or ():
-            name = PurePosixPath(str(src.get("path", ""))).name
-            names.add(f"{name}#page{src['page']}" if src.get("page") else name)
+        for src in rec.sources:
+            name = PurePosixPath(src.path).name
+            names.add(f"{name}#page{src.page}" if src.page else name)
         return names
 
     def display(self, image_id: str) -> tuple[str, str]:
         """(file name the expert knows, path of the file in the run) for the sheet."""
-        from vlkd.plugins.formats.inputs import resolve_image_path
-
         rec = self.by_id.get(image_id)
         if rec is None:
             return "", ""
-        file = resolve_image_path(self.run_dir, rec["path"])
-        sources = rec.get("sources") or []
-        if sources:
-            name = PurePosixPath(str(sources[0].get("path", ""))).name
-            if sources[0].get("page"):
-                name += f"#page{sources[0]['page']}"
+        file = image_path(self.run_dir, rec.path)
+        if rec.sources:
+            name = PurePosixPath(rec.sources[0].path).name
+            if rec.sources[0].page:
+                name += f"#page{rec.sources[0].page}"
         else:
             name = file.name
         try:
@@ -100,8 +96,7 @@ class ImageIndex:
                     None,
                     f"image_path '{path}' contains '..'; name an image of this run (paths in the sheet)",
                 )
-            file = Path(path) if Path(path).is_absolute() else self.run_dir / path
-            found = self.by_path.get(os.path.normpath(file))
+            found = self.by_path.get(os.path.normpath(image_path(self.run_dir, path)))
             if found is None:
                 return None, f"unknown image: image_path '{path}' is not an image of this run"
             return found, None
@@ -145,26 +140,24 @@ class ReviewState:
 
     def sheet_rows(self) -> list[dict[str, Any]]:
         """The rows of the review sheet, risk first (see :func:`.sheet.risk_order`)."""
-        from vlkd.plugins.formats.inputs import resolve_image_path
-
         rows = []
         for pair in risk_order(list(self.pairs.values())):
-            image, image_path = self.images.display(pair["image_id"])
-            rec = self.images.by_id.get(pair["image_id"]) or {}
-            metadata = rec.get("metadata") or {}
+            image, shown = self.images.display(pair["image_id"])
+            rec = self.images.by_id.get(pair["image_id"])
+            metadata = rec.metadata if rec else {}
             values = pair_values(pair)
             rows.append(
                 {
                     "pair_id": pair["id"],
                     "image": image,
-                    "image_path": image_path,
+                    "image_path": shown,
                     "brand": metadata.get("brand"),
                     "vehicle_model": metadata.get("vehicle_model"),
                     **values,
                     "flags": flags_text(pair.get("flags")),
                     "version": row_version(values),
                     "_image_id": pair["image_id"],
-                    "_file": str(resolve_image_path(self.images.run_dir, rec["path"])) if rec else None,
+                    "_file": str(image_path(self.images.run_dir, rec.path)) if rec else None,
                 }
             )
         return rows

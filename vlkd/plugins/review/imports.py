@@ -20,8 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from vlkd.core.artifacts import read_images, read_pairs
 from vlkd.core.errors import StageError, VlkdError
-from vlkd.core.stages import ARTIFACT_PATHS, KINDS_BY_NAME
+from vlkd.core.rundir import RunDir
 from vlkd.plugins.review import journal
 from vlkd.plugins.review.edits import Change, ImageIndex, ReviewState
 from vlkd.plugins.review.journal import IMPORTS_DIR, LOG
@@ -49,10 +50,8 @@ def load_state(
     log: list[dict[str, Any]] | None = None,
 ) -> ReviewState:
     """The review state: the input pairs with the review log (sheets and decisions) replayed."""
-    from vlkd.core.jsonl import read_jsonl
-
-    pairs = {p["id"]: p for p in read_jsonl(pairs_file)}
-    images = list(read_jsonl(images_file)) if images_file is not None else []
+    pairs = {p.id: p.model_dump(mode="json", exclude_none=True) for p in read_pairs(pairs_file)}
+    images = read_images(images_file) if images_file is not None else []
     state = ReviewState(pairs, ImageIndex(images, run_dir))
     for entry in journal.read_log(run_dir)[0] if log is None else log:
         if journal.entry_kind(entry) == "decision":
@@ -75,19 +74,16 @@ def stage_inputs(run_dir: Path, manifest: dict[str, Any]) -> tuple[Path, Path | 
         raise VlkdError(
             f"{run_dir}: the run's recipe has no review stage; add 'review: {{plugin: spreadsheet}}'"
         )
-    found: dict[str, str] = {}
-    for name in stages[: stages.index(STAGE)]:
-        for artifact in KINDS_BY_NAME[name].produces:
-            found[artifact] = name
-    if "pairs" not in found:
+    rd = RunDir(run_dir)
+    pairs = rd.artifact("pairs", before=STAGE, stages=stages)
+    if pairs is None:
         raise VlkdError(f"{run_dir}: no stage before review makes pairs")
-    pairs = run_dir / found["pairs"] / ARTIFACT_PATHS["pairs"]
     if not pairs.is_file():
         raise VlkdError(
             f"{pairs} does not exist yet; run the recipe up to the review stage first "
             f"(vlkd run RECIPE --to review)"
         )
-    images = run_dir / found["images"] / ARTIFACT_PATHS["images"] if "images" in found else None
+    images = rd.artifact("images", before=STAGE, stages=stages)
     return pairs, images if images is not None and images.is_file() else None
 
 

@@ -22,11 +22,12 @@ from collections import Counter, defaultdict
 
 from pydantic import Field, model_validator
 
+from vlkd.core.artifacts import read_pairs, write_records
 from vlkd.core.context import StageContext
 from vlkd.core.errors import StageError
-from vlkd.core.jsonl import read_jsonl, write_jsonl_atomic
 from vlkd.core.options import PluginOptions
 from vlkd.core.plugin import StagePlugin
+from vlkd.core.records import QARecord
 
 SPLITS = ("train", "val", "test")
 
@@ -68,24 +69,23 @@ class ByImageSplit(StagePlugin):
     def run(self, ctx: StageContext) -> None:
         opts: ByImageOptions = self.options  # type: ignore[assignment]
         source = ctx.input("pairs")
-        pairs = list(read_jsonl(source))
-        by_image: dict[str, list[dict]] = defaultdict(list)
+        pairs = read_pairs(source)
+        by_image: dict[str, list[QARecord]] = defaultdict(list)
         for i, pair in enumerate(pairs):
-            image_id = pair.get("image_id")
-            if not image_id:
+            if not pair.image_id:
                 raise StageError(f"{source}: pair {i + 1} has no image_id; it cannot be split by image")
-            by_image[image_id].append(pair)
+            by_image[pair.image_id].append(pair)
         per_category: dict[str, Counter] = defaultdict(Counter)
         images_per_split: Counter = Counter()
         for image_id, image_pairs in by_image.items():
             split = assign_split(opts.seed, image_id, opts.train, opts.val)
             images_per_split[split] += 1
-            category = Counter(p.get("category") or "uncategorised" for p in image_pairs).most_common(1)[0][0]
+            category = Counter(p.category or "uncategorised" for p in image_pairs).most_common(1)[0][0]
             per_category[category][split] += 1
             for pair in image_pairs:
-                pair["split"] = split
-        write_jsonl_atomic(ctx.output("pairs"), pairs)
-        pair_counts = Counter(p["split"] for p in pairs)
+                pair.split = split  # type: ignore[assignment]
+        write_records(ctx.output("pairs"), pairs, exclude_none=True)
+        pair_counts = Counter(p.split for p in pairs)
         ctx.counts.ok = len(pairs)
         ctx.facts.update(
             {

@@ -1,0 +1,95 @@
+"""Artifacts read as models: a bad line is a StageError at file:line; one lookup, one resolver."""
+
+import json
+
+import pytest
+
+from vlkd.core.artifacts import DatasetCard, ModelCard, image_path, read_images, read_pairs, write_records
+from vlkd.core.errors import StageError
+from vlkd.core.records import ImageRecord
+from vlkd.core.rundir import RunDir
+
+IMAGE = {"id": "a" * 64, "path": "ingest/pages/x.png", "width": 4, "height": 3}
+PAIR = {"id": "p1", "image_id": "a" * 64, "question": "Q?", "answer": "A", "provenance": {"plugin": "t"}}
+
+
+def lines(path, *rows, tail=b""):
+    path.write_bytes(
+        b"".join((r if isinstance(r, bytes) else json.dumps(r).encode()) + b"\n" for r in rows) + tail
+    )
+    return path
+
+
+def test_records_round_trip_with_unknown_keys_kept(tmp_path):
+    path = tmp_path / "images.jsonl"
+    write_records(path, [ImageRecord.model_validate({**IMAGE, "brand_new": 1})])
+    (rec,) = read_images(path)
+    assert rec.path == IMAGE["path"] and rec.model_extra == {"brand_new": 1}
+
+
+def test_a_bad_line_is_named_by_file_and_line(tmp_path):
+    path = lines(tmp_path / "pairs.jsonl", PAIR, b"", {**PAIR, "question": None})
+    with pytest.raises(StageError) as err:
+        read_pairs(path)
+    assert str(err.value) == (
+        f"{path}:3: not a question/answer record (question: Input should be a valid string); "
+        "fix the line or re-run the stage that wrote it"
+    )
+
+
+def test_a_line_that_is_not_json(tmp_path):
+    path = lines(tmp_path / "images.jsonl", IMAGE, b"{oops")
+    with pytest.raises(StageError, match=r"images\.jsonl:2: not valid JSON; fix or delete this line"):
+        read_images(path)
+
+
+def test_a_torn_last_line_is_left_out(tmp_path):
+    path = lines(tmp_path / "images.jsonl", IMAGE, tail=b'{"id": "b')
+    assert [r.id for r in read_images(path)] == [IMAGE["id"]]
+
+
+def test_every_missing_field_is_counted(tmp_path):
+    path = lines(tmp_path / "images.jsonl", {"id": "x"})
+    with pytest.raises(
+        StageError, match=r"images\.jsonl:1: not an image record \(path: Field required, and 2 more\)"
+    ):
+        read_images(path)
+
+
+def test_a_missing_file_says_what_to_do(tmp_path):
+    with pytest.raises(StageError, match="missing; re-run the stage that writes it"):
+        read_pairs(tmp_path / "nope.jsonl")
+
+
+def test_image_paths_resolve_against_the_run_directory(tmp_path):
+    assert image_path(tmp_path, "ingest/a.png") == tmp_path / "ingest" / "a.png"
+    assert image_path(tmp_path, "/data/a.png").as_posix() == "/data/a.png"
+
+
+def test_cards_read_write_and_say_which_stage_to_re_run(tmp_path):
+    card = DatasetCard(format="llamafactory", splits={"train": "train.json"}, pairs=3, images=2)
+    card.write(tmp_path)
+    assert DatasetCard.read(tmp_path) == card
+    assert DatasetCard.read(tmp_path).media_root(tmp_path) == tmp_path
+    with pytest.raises(StageError, match=r"vlkd_model\.json: missing; re-run the train stage"):
+        ModelCard.read(tmp_path)
+    (tmp_path / "vlkd_model.json").write_text('{"trainer": "peft", "base_model": ""}')
+    with pytest.raises(StageError, match=r"vlkd_model\.json: base_model: String should have at least 1"):
+        ModelCard.read(tmp_path)
+    (tmp_path / "vlkd_model.json").write_text('{"base_model": "s", "adapter": "adapter", "log": "/l.jsonl"}')
+    model = ModelCard.read(tmp_path)
+    assert model.path(tmp_path, model.adapter) == tmp_path / "adapter"
+    assert model.path(tmp_path, model.log).as_posix() == "/l.jsonl"
+
+
+def test_run_dir_artifact_is_the_latest_producer(tmp_path):
+    rd = RunDir(tmp_path)
+    stages = ["ingest", "preprocess", "teach", "review", "split", "format", "evaluate"]
+    assert rd.artifact("images", before="teach", stages=stages) == rd.path / "preprocess" / "images.jsonl"
+    assert rd.artifact("pairs", before="format", stages=stages) == rd.path / "split" / "pairs.jsonl"
+    assert rd.artifact("pairs", before="review", stages=stages) == rd.path / "teach" / "pairs.jsonl"
+    assert rd.artifact("model", stages=stages) is None  # no train stage
+    assert rd.producer("images", stages=["ingest", "teach"], before="teach") == "ingest"
+    (rd.path / "ingest").mkdir(parents=True)
+    (rd.path / "ingest" / "images.jsonl").write_text("")
+    assert rd.artifact("images", stages=stages, written=True) == rd.path / "ingest" / "images.jsonl"

@@ -1,0 +1,165 @@
+"""What stages pass each other, read and written as models.
+
+- ``images.jsonl`` and ``pairs.jsonl``: :func:`read_images`, :func:`read_pairs` (a bad line is a
+  ``StageError`` at ``file:line``), :func:`write_records`;
+- ``vlkd_dataset.json`` (the format stage's dataset directory): :class:`DatasetCard`;
+- ``vlkd_model.json`` (the train stage's model directory): :class:`ModelCard`;
+- :func:`image_path`: the one place an ``ImageRecord.path`` becomes a file.
+
+Which stage's file a stage reads is ``RunDir.artifact(name, before=stage)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from vlkd.core.errors import StageError
+from vlkd.core.jsonl import read_json, write_json_atomic, write_jsonl_atomic
+from vlkd.core.records import ImageRecord, QARecord
+
+R = TypeVar("R", bound=BaseModel)
+C = TypeVar("C", bound="Card")
+
+
+def read_records(path: str | os.PathLike[str], model: type[R], what: str) -> list[R]:
+    """Every line of a JSONL artifact as ``model``; a torn last line (a killed writer) is left out.
+
+    A line that is not JSON or not a ``model`` is a ``StageError`` at ``path:line`` that says
+    what is wrong with it and what to do.
+    """
+    path = Path(path)
+    out: list[R] = []
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        raise StageError(f"{path}: missing; re-run the stage that writes it") from None
+    with fh:
+        for line_no, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            try:
+                data = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                if not raw.endswith(b"\n"):
+                    break  # torn last line: the write never finished
+                raise StageError(f"{path}:{line_no}: not valid JSON; fix or delete this line") from None
+            try:
+                out.append(model.model_validate(data))
+            except ValidationError as exc:
+                raise StageError(
+                    f"{path}:{line_no}: not {what} ({_first_error(exc)}); fix the line or re-run the "
+                    "stage that wrote it"
+                ) from None
+    return out
+
+
+def read_images(path: str | os.PathLike[str]) -> list[ImageRecord]:
+    """``images.jsonl`` as records (in file order, duplicates kept)."""
+    return read_records(path, ImageRecord, "an image record")
+
+
+def read_pairs(path: str | os.PathLike[str]) -> list[QARecord]:
+    """``pairs.jsonl`` as records."""
+    return read_records(path, QARecord, "a question/answer record")
+
+
+def write_records(
+    path: str | os.PathLike[str], records: Iterable[BaseModel], *, exclude_none: bool = False
+) -> None:
+    """Write records as JSONL in one atomic replace."""
+    write_jsonl_atomic(Path(path), (r.model_dump(mode="json", exclude_none=exclude_none) for r in records))
+
+
+def image_path(run_dir: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
+    """An ``ImageRecord.path`` as a file: absolute as it is, relative against the run directory."""
+    p = Path(path)
+    return p if p.is_absolute() else Path(run_dir) / p
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(x) for x in err["loc"]) or "record"
+    more = f", and {exc.error_count() - 1} more" if exc.error_count() > 1 else ""
+    return f"{where}: {err['msg']}{more}"
+
+
+# -- cards: the JSON file that describes a directory artifact --------------------------------
+
+
+class Card(BaseModel):
+    """A JSON description of a directory artifact; unknown keys are kept (a newer writer's)."""
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+    FILE: ClassVar[str]
+    #: the stage that writes it, for the message when it is missing
+    WRITER: ClassVar[str]
+
+    @classmethod
+    def read(cls: type[C], directory: str | os.PathLike[str]) -> C:
+        path = Path(directory) / cls.FILE
+        data = read_json(path, missing=f"re-run the {cls.WRITER} stage (vlkd run RECIPE --from {cls.WRITER})")
+        if not isinstance(data, dict):
+            raise StageError(f"{path}: must be a JSON object; re-run the {cls.WRITER} stage")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise StageError(f"{path}: {_first_error(exc)}; re-run the {cls.WRITER} stage") from None
+
+    @classmethod
+    def exists(cls, directory: str | os.PathLike[str]) -> bool:
+        return (Path(directory) / cls.FILE).is_file()
+
+    def write(self, directory: str | os.PathLike[str]) -> Path:
+        path = Path(directory) / self.FILE
+        write_json_atomic(path, self.model_dump(mode="json", exclude_none=True))
+        return path
+
+
+class DatasetCard(Card):
+    """``vlkd_dataset.json``: what a format stage's dataset directory holds, for the trainers."""
+
+    FILE: ClassVar[str] = "vlkd_dataset.json"
+    WRITER: ClassVar[str] = "format"
+
+    format: str = Field(description="the format plugin that wrote it, e.g. llamafactory")
+    splits: dict[str, str] = Field(default_factory=dict, description="split -> file in the directory")
+    media_dir: str | None = Field(default=None, description="where relative image paths resolve")
+    dataset_info: str | None = Field(default=None, description="LLaMA-Factory's dataset_info.json")
+    samples: dict[str, int] = Field(default_factory=dict, description="samples per split")
+    pairs: int = 0
+    images: int = 0
+
+    def media_root(self, directory: str | os.PathLike[str]) -> Path:
+        """The directory relative image paths in the dataset files resolve against."""
+        return Path(self.media_dir) if self.media_dir else Path(directory)
+
+
+class ModelCard(Card):
+    """``vlkd_model.json``: what a train stage's model directory holds, for evaluate and report."""
+
+    FILE: ClassVar[str] = "vlkd_model.json"
+    WRITER: ClassVar[str] = "train"
+
+    trainer: str = ""
+    base_model: str = Field(min_length=1, description="the student that was tuned (name or path)")
+    adapter: str | None = Field(default=None, description="the PEFT adapter directory")
+    template: str | None = None
+    image_min_pixels: int | None = None
+    image_max_pixels: int | None = None
+    cutoff_len: int | None = None
+    log: str | None = Field(default=None, description="the trainer's trainer_log.jsonl")
+    merged: str | None = Field(default=None, description="adapter merged into the base weights")
+
+    def path(self, directory: str | os.PathLike[str], value: str | None) -> Path | None:
+        """A path the card names, resolved against its directory."""
+        if not value:
+            return None
+        p = Path(value)
+        return p if p.is_absolute() else Path(directory) / p
