@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from verify_helpers import flags_of, make_page, pairs_of, read_jsonl, write_pairs
+
+from vlkd.testing.verify import flags_of, make_page, pairs_of, read_jsonl, write_pairs
 
 pytest.importorskip("rapidocr_onnxruntime")
 

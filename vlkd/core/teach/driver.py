@@ -15,6 +15,7 @@ import mimetypes
 import statistics
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,9 +105,16 @@ class ImageJob:
 class TeachRun:
     """State of one teach stage run (shared by all concurrent calls)."""
 
-    def __init__(self, ctx: StageContext, teacher: Teacher):
+    def __init__(
+        self,
+        ctx: StageContext,
+        teacher: Teacher,
+        variables: Callable[[ImageRecord], dict[str, str]] | None = None,
+    ):
         self.ctx = ctx
         self.teacher = teacher
+        #: per-image prompt values of the caller (the questions a verify check asks again)
+        self.variables = variables
         self.opts = teacher.options
         self.pack = teacher.prompt_pack()
         self.prompts = PromptSet(self.opts, self.pack) if teacher.uses_prompt else None
@@ -146,6 +154,8 @@ class TeachRun:
         image_hash = sha256_bytes(data)
         if self.prompts is not None:
             extra = await self.prompt_variables(request, image_hash)
+            if self.variables is not None:
+                extra = {**extra, **self.variables(image)}
             request.system, request.user, template_hash = self.prompts.render(image, extra)
         return request, image_hash, template_hash
 
@@ -492,10 +502,17 @@ def _teacher(ctx: StageContext) -> Teacher:
     return teacher
 
 
-def run_teach(ctx: StageContext) -> None:
-    teacher = _teacher(ctx)
-    images = load_images(ctx)
-    state = TeachRun(ctx, teacher)
+def run_teach(
+    ctx: StageContext,
+    teacher: Teacher | None = None,
+    images: list[ImageRecord] | None = None,
+    variables: Callable[[ImageRecord], dict[str, str]] | None = None,
+) -> None:
+    """Teach every image. A verify check passes its own teacher, images and per-image prompt
+    values, and gets the same services (its ``ctx.dir`` holds that teacher's ledger)."""
+    teacher = teacher or _teacher(ctx)
+    images = load_images(ctx) if images is None else images
+    state = TeachRun(ctx, teacher, variables)
     opts = teacher.options
     if opts.max_cost is not None and state.price is None and teacher.PRICES is not None and teacher.model:
         raise StageError(
@@ -621,14 +638,17 @@ def _finish(ctx: StageContext, state: TeachRun, images: list[ImageRecord], secon
     ctx.checkpoint(force=True)
 
 
-def estimate(ctx: StageContext) -> list[str]:
+def estimate(
+    ctx: StageContext, teacher: Teacher | None = None, images: list[ImageRecord] | None = None
+) -> list[str]:
     """``vlkd run --dry-run``: calls, tokens and the most it can cost, spending nothing."""
-    teacher = _teacher(ctx)
+    teacher = teacher or _teacher(ctx)
     state = TeachRun(ctx, teacher)
-    try:
-        images = load_images(ctx)
-    except StageError:
-        images = None
+    if images is None:
+        try:
+            images = load_images(ctx)
+        except StageError:
+            images = None
     price = state.price
     model = teacher.model or teacher.options.plugin
     if images is None:

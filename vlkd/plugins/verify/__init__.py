@@ -11,6 +11,8 @@ from vlkd.core.hookspecs import hookimpl
 def vlkd_register_verifiers(register):
     from vlkd.plugins.verify.duplicates import Duplicates
     from vlkd.plugins.verify.ocr_grounding import OCRGrounding
+    from vlkd.plugins.verify.second_teacher import SecondTeacher
 
     register("ocr_grounding", OCRGrounding)
+    register("second_teacher", SecondTeacher)
     register("duplicates", Duplicates)
