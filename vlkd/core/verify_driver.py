@@ -19,9 +19,10 @@ from typing import Any
 
 from pydantic import Field
 
+from vlkd.core.artifacts import read_images, read_pairs
 from vlkd.core.context import StageContext
 from vlkd.core.errors import StageError
-from vlkd.core.jsonl import read_jsonl, write_jsonl_atomic
+from vlkd.core.jsonl import write_jsonl_atomic
 from vlkd.core.options import Options
 from vlkd.core.records import Flag, ImageRecord, QARecord
 from vlkd.core.verify import UNVERIFIABLE, Findings, Verifier
@@ -40,23 +41,13 @@ class Settings(Options):
     )
 
 
-def load_pairs(ctx: StageContext) -> list[QARecord]:
-    path = ctx.input("pairs")
-    out = []
-    for n, row in enumerate(read_jsonl(path), 1):
-        try:
-            out.append(QARecord.model_validate(row))
-        except Exception as exc:
-            raise StageError(
-                f"{path}:{n}: not a question/answer record ({exc}); fix the line or re-run the stage that wrote it"
-            ) from None
-    return out
-
-
 def _images(ctx: StageContext) -> dict[str, ImageRecord]:
-    from vlkd.core.teach.driver import load_images
-
-    return {i.id: i for i in load_images(ctx)} if ctx.has_input("images") else {}
+    if not ctx.has_input("images"):
+        return {}
+    images: dict[str, ImageRecord] = {}
+    for image in read_images(ctx.input("images")):
+        images.setdefault(image.id, image)
+    return images
 
 
 def _checks(ctx: StageContext) -> list[Verifier]:
@@ -118,7 +109,7 @@ def _dropped(pair: dict[str, Any], drops: dict[str, set[str]]) -> list[str]:
 def run_verify(ctx: StageContext) -> None:
     checks = _checks(ctx)
     settings = ctx.settings if isinstance(ctx.settings, Settings) else Settings()
-    pairs = load_pairs(ctx)
+    pairs = read_pairs(ctx.input("pairs"))
     images = _images(ctx)
     by_image: dict[str, list[QARecord]] = defaultdict(list)
     for pair in pairs:

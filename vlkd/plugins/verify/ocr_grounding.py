@@ -69,15 +69,19 @@ class OCRGrounding(Verifier):
     flags = ("ungrounded", "negative_suspect", UNVERIFIABLE)
 
     cache_dir: Path | None = None
+    run_dir: Path | None = None
 
     def start(self, ctx: StageContext, images: list[ImageRecord], pairs: dict[str, list[QARecord]]) -> None:
         self.cache_dir = ctx.cache_dir
+        self.run_dir = ctx.run_dir
 
     def check(self, image: ImageRecord, pairs: list[QARecord], found: Findings) -> None:
+        from vlkd.core.artifacts import image_path
         from vlkd.plugins.teach.ocr_engine import OCRError, read_boxes
 
+        path = image_path(self.run_dir, image.path) if self.run_dir is not None else image.path
         try:
-            boxes = read_boxes(image.path, self.options.min_score, self.cache_dir)
+            boxes = read_boxes(path, self.options.min_score, self.cache_dir)
         except (OCRError, OSError) as exc:
             reason = f"the page cannot be read: {getattr(exc, 'strerror', None) or exc}"
             found.note(f"{image.path}: {reason}")
