@@ -1,4 +1,4 @@
-"""``vlkd review import RUN_DIR FILE``: bring the experts' reviewed sheet into a run."""
+"""``vlkd review serve RUN_DIR``: the review page; ``vlkd review import RUN_DIR FILE``: a reviewed sheet."""
 
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ def import_(
 
     summary = import_review_file(run_dir, file)
     recipe = summary.get("recipe") or "RECIPE"
+    if not summary["changes"]:
+        Console(stderr=True, highlight=False).print(
+            f"{file}: nothing to apply: every row matches the run's pairs (imported already?)", soft_wrap=True
+        )
+        return
     Console(stderr=True, highlight=False).print(
         f"[green]imported[/green] {file}: {summary['changes']} change(s) ({summary['edited']} edited, "
         f"{summary['added']} added, {summary['changes'] - summary['edited'] - summary['added']} status/other); "
@@ -38,6 +43,52 @@ def import_(
         f"vlkd run {recipe} --run-dir {Path(run_dir)}",
         soft_wrap=True,
     )
+
+
+@review_app.command("serve")
+def serve(
+    run_dir: Annotated[
+        Path, typer.Argument(help="The run directory (runs/<recipe name>).", show_default=False)
+    ],
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; any other than 127.0.0.1 requires a token.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8765,
+    reviewer: Annotated[
+        str | None, typer.Option(help="Name recorded with each decision [default: your user name].")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(help="Access token [default: generated when --host is not 127.0.0.1]."),
+    ] = None,
+    open_: Annotated[bool, typer.Option("--open", help="Open the page in a browser.")] = False,
+) -> None:
+    """Review the teacher's pairs in the browser; each decision is saved as it is made.
+
+    The next `vlkd run` applies the decisions (review and the stages after it re-run).
+    Shortcuts: j/k next/previous image, a approve, r reject, e edit, ? all of them.
+    """
+    from rich.console import Console
+
+    from vlkd.plugins.review.web.server import ReviewServer
+
+    server = ReviewServer(run_dir, host=host, port=port, reviewer=reviewer, token=token)
+    progress = server.store.progress()
+    Console(stderr=True, highlight=False).print(
+        f"review page for {server.store.run_dir} ({progress['reviewed']} of {progress['total']} pairs "
+        f"reviewed): {server.url}\nreviewer: {server.reviewer}; each decision is saved as it is made; "
+        f"Ctrl-C stops the server; the next vlkd run applies the decisions.",
+        soft_wrap=True,
+        markup=False,
+    )
+    if open_:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    import contextlib
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: every decision is saved already
+        server.serve_forever()
 
 
 @hookimpl

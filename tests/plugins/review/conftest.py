@@ -1,1 +1,43 @@
-from vlkd.testing.fake_run import fake_run  # noqa: F401 - the fixture
+import pytest
+
+from vlkd.testing.fake_run import FakeRun, fake_run, make_images, make_pairs  # noqa: F401 - the fixture
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def review_run(tmp_path):
+    """A run waiting for review: 3 images (brand/model set), 3 pairs each; pair 0 is hostile HTML,
+    pair 4 is flagged."""
+    images = make_images(tmp_path / "images", 3, size=(640, 420))
+    for image in images:
+        image["metadata"] = {"brand": "比亚迪", "vehicle_model": "Qin Plus"}
+    pairs = make_pairs(images, 3)
+    pairs[0]["answer"] = XSS
+    pairs[4]["flags"] = [{"check": "ocr_grounding", "flag": "ungrounded", "reason": "答案不在图中"}]
+    run = FakeRun(
+        tmp_path,
+        {"review": {"plugin": "spreadsheet", "require_approval": True}, "split": {"plugin": "by_image"}},
+        images,
+        pairs,
+    )
+    assert run.run()["status"] == "waiting"
+    return run
+
+
+@pytest.fixture
+def serve():
+    """serve(run_dir, **options) -> a started ReviewServer on a free port; all stopped at the end."""
+    pytest.importorskip("starlette")
+    from vlkd.plugins.review.web.server import ReviewServer
+
+    servers = []
+
+    def start(run_dir, **options):
+        server = ReviewServer(run_dir, port=0, **{"reviewer": "tester", **options}).start_background()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -303,7 +303,7 @@ def test_the_summary_says_waiting_with_the_next_step(fake_run):
     assert "│ review │ waiting" in text and "│ split  │ waits" in text and "│ failed" not in text
     assert (
         text.count(
-            f"review is waiting: 2 pair(s) await expert review; review in the browser: vlkd review serve {run.run_dir}"
+            f"review is waiting: 2 pair(s) await expert review; review them in the browser: vlkd review serve {run.run_dir}"
         )
         == 2
     )

@@ -146,9 +146,12 @@ class SpreadsheetReview(StagePlugin):
             f"{len(pairs)} pairs ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}); "
             f"{len(kept)} go on; sheet for the experts: {sheet}"
         )
+        rerun = f"vlkd run {ctx.run.recipe_path or 'RECIPE'}"
+        if ctx.run_dir != Path("runs").resolve() / ctx.run.recipe.name:
+            rerun += f" --run-dir {ctx.run_dir}"
         how = (
-            f"review in the browser: vlkd review serve {ctx.run_dir}  (or edit {sheet} and save it); "
-            f"then run the recipe again: vlkd run {ctx.run.recipe_path or 'RECIPE'}"
+            f"review them in the browser: vlkd review serve {ctx.run_dir} (or edit {sheet} and save it), "
+            f"then run again: {rerun}"
         )
         if not kept:
             if counts.get("pending"):

@@ -1,0 +1,207 @@
+"""The review page's routes (Starlette): the page, its two static files, images, a small JSON API.
+
+No request parameter reaches the file system: an image is asked for by its index among the
+run's image records (``/img/3``), and the static files are a fixed list.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from vlkd.plugins.review import decisions
+from vlkd.plugins.review.web.page import render_page
+from vlkd.plugins.review.web.security import COOKIE, HEADERS, Guard
+from vlkd.plugins.review.web.store import ReviewStore
+
+STATIC = {"review.js": "text/javascript; charset=utf-8", "review.css": "text/css; charset=utf-8"}
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".bmp": "image/bmp",
+}
+FILTERS = ("category", "status", "negative", "flag")
+
+
+def _filters(request: Request) -> dict[str, str]:
+    return {k: request.query_params.get(k, "") for k in FILTERS}
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+class GuardMiddleware:
+    """Host, token and CSRF checks before any route; security headers on every answer."""
+
+    def __init__(self, app, guard: Guard):
+        self.app = app
+        self.guard = guard
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        request = Request(scope)
+        problem = self._problem(request)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                have = {k.lower() for k, _ in headers}
+                headers += [
+                    (k.lower().encode(), v.encode())
+                    for k, v in HEADERS.items()
+                    if k.lower().encode() not in have
+                ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        if problem is not None:
+            return await problem(scope, receive, send_with_headers)
+        return await self.app(scope, receive, send_with_headers)
+
+    def _problem(self, request: Request) -> Response | None:
+        guard = self.guard
+        if not guard.allowed_host(request.headers.get("host")):
+            return PlainTextResponse(
+                "unknown host; open the URL printed by vlkd review serve", status_code=403
+            )
+        status = guard.token_problem(
+            request.query_params.get("token"),
+            request.cookies.get(COOKIE),
+            request.headers.get("authorization"),
+        )
+        if status == 401:
+            return PlainTextResponse(
+                "this review server needs its token: open the URL that vlkd review serve printed",
+                status_code=401,
+            )
+        if status == 403:
+            return PlainTextResponse(
+                "wrong token: open the URL that vlkd review serve printed", status_code=403
+            )
+        origin = f"{request.url.scheme}://{request.headers.get('host', '')}"
+        why = guard.csrf_problem(request.method, {k.lower(): v for k, v in request.headers.items()}, origin)
+        if why:
+            return _error(403, why)
+        return None
+
+
+def create_app(store: ReviewStore, guard: Guard, reviewer: str) -> Starlette:
+    def page(request: Request) -> Response:
+        if guard.token and request.query_params.get("token"):
+            # keep the token in a cookie and out of the address bar (and of bookmarks, screenshots)
+            response = RedirectResponse("/", status_code=303)
+            response.set_cookie(COOKIE, guard.token, httponly=True, samesite="strict", path="/")
+            return response
+        with store.lock:
+            html = render_page(run_name=store.run_name, csrf=guard.csrf, reviewer=reviewer)
+        return Response(html, media_type="text/html; charset=utf-8")
+
+    def static(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in STATIC:
+            return PlainTextResponse("not found", status_code=404)
+        data = resources.files("vlkd.plugins.review.web").joinpath("static", name).read_bytes()
+        return Response(data, media_type=STATIC[name])
+
+    def image(request: Request) -> Response:
+        n = request.path_params["n"]
+        with store.lock:
+            path = store.image_file(n)
+        media = IMAGE_TYPES.get(path.suffix.lower()) if path is not None else None
+        if path is None or media is None:
+            return PlainTextResponse("not found", status_code=404)
+        return FileResponse(path, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
+
+    def queue(request: Request) -> Response:
+        order = request.query_params.get("order", "risk")
+        with store.lock:
+            images = store.queue(_filters(request), order)
+            return JSONResponse(
+                {
+                    "images": images,
+                    "progress": store.progress(),
+                    "categories": sorted(c for c in store.categories if c),
+                }
+            )
+
+    def image_data(request: Request) -> Response:
+        n = request.path_params["n"]
+        with store.lock:
+            if not 0 <= n < len(store.image_pairs):
+                return _error(404, "no such image in this run")
+            return JSONResponse(store.image_json(n, store.shown_pairs(n, _filters(request))))
+
+    async def decide(request: Request) -> Response:
+        body = await _json(request)
+        if isinstance(body, Response):
+            return body
+        name = decisions.reviewer_name(body.get("reviewer"), reviewer)
+        n, pair_id = request.path_params["n"], request.path_params["pair_id"]
+        fields = {k: body[k] for k in ("question", "answer", "negative", "comment") if k in body}
+        return await run_in_threadpool(
+            _run,
+            lambda: store.decide(
+                n, pair_id, str(body.get("action", "")), fields, base=body.get("base"), reviewer=name
+            ),
+            store,
+            n,
+            pair_id,
+        )
+
+    async def add(request: Request) -> Response:
+        body = await _json(request)
+        if isinstance(body, Response):
+            return body
+        name = decisions.reviewer_name(body.get("reviewer"), reviewer)
+        return await run_in_threadpool(
+            _run, lambda: store.add(request.path_params["n"], body, reviewer=name), store, None, None, 201
+        )
+
+    routes = [
+        Route("/", page),
+        Route("/static/{name}", static),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
+        Route("/img/{n:int}", image),
+        Route("/api/queue", queue),
+        Route("/api/image/{n:int}", image_data),
+        Route("/api/image/{n:int}/pair/{pair_id}", decide, methods=["POST"]),
+        Route("/api/image/{n:int}/add", add, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes)
+    app.add_middleware(GuardMiddleware, guard=guard)
+    return app
+
+
+async def _json(request: Request) -> dict[str, Any] | Response:
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "the request body is not JSON")
+    return body if isinstance(body, dict) else _error(400, "send a JSON object")
+
+
+def _run(action, store: ReviewStore, n: int | None, pair_id: str | None, status: int = 200) -> Response:
+    try:
+        pair = action()
+    except decisions.DecisionError as exc:
+        body: dict[str, Any] = {"error": str(exc)}
+        if isinstance(exc, decisions.Conflict) and n is not None and pair_id is not None:
+            current = store.current(n, pair_id)  # the version that won, so the page can show it
+            if current is not None:
+                body["pair"] = current
+        return JSONResponse(body, status_code=exc.status)
+    with store.lock:
+        progress = store.progress()
+    return JSONResponse({"pair": pair, "progress": progress}, status_code=status)

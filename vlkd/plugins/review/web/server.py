@@ -1,0 +1,114 @@
+"""Binding the review page's socket and running uvicorn, in the foreground or (tests) a thread."""
+
+from __future__ import annotations
+
+import errno
+import getpass
+import secrets
+import socket
+import threading
+import time
+from pathlib import Path
+
+from vlkd.core.errors import VlkdError
+from vlkd.plugins.review.web.security import Guard, is_local
+
+MODULES = ("starlette", "uvicorn")
+
+
+def check_installed() -> None:
+    import importlib.util
+
+    missing = [m for m in MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        raise VlkdError(f'the review page needs {", ".join(missing)}: pip install "vlkd[review]"')
+
+
+class ReviewServer:
+    """The review page of one run directory, on ``host:port`` (port 0: any free port)."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        reviewer: str | None = None,
+        token: str | None = None,
+    ):
+        check_installed()
+        import uvicorn
+
+        from vlkd.plugins.review.web.app import create_app
+        from vlkd.plugins.review.web.store import ReviewStore
+
+        if not Path(run_dir).is_dir():
+            raise VlkdError(f"{run_dir}: no such run directory")
+        self.store = ReviewStore(Path(run_dir))
+        if token is None and not is_local(host):
+            token = secrets.token_urlsafe(18)  # reachable from other machines: never without a token
+        self.socket = _bind(host, port)
+        self.port = self.socket.getsockname()[1]
+        self.host = host
+        self.guard = Guard(host, self.port, token)
+        self.reviewer = reviewer or _user()
+        app = create_app(self.store, self.guard, self.reviewer)
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
+        )
+        self.server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        shown = self.host
+        if self.host in ("0.0.0.0", "::"):
+            shown = socket.gethostname()
+        elif ":" in shown:
+            shown = f"[{shown}]"
+        url = f"http://{shown}:{self.port}/"
+        return url + (f"?token={self.guard.token}" if self.guard.token else "")
+
+    def serve_forever(self) -> None:
+        self.server.run(sockets=[self.socket])
+
+    def start_background(self) -> ReviewServer:
+        self._thread = threading.Thread(target=self.serve_forever, name="vlkd-review", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the review server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.socket.close()
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "expert"
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise VlkdError(
+                f"port {port} on {host} is in use (another vlkd review serve?); choose another with --port"
+            ) from None
+        raise VlkdError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock

@@ -1,0 +1,358 @@
+"""The run's pairs as the review page sees them: compact in memory, every decision logged first.
+
+Memory does not grow with the text of the pairs: the store keeps, per pair, its byte offset
+in the teacher's ``pairs.jsonl``, its image, status, category, ``negative`` and flags as
+small integers, and reads a pair's text from the file when its image is shown. Pairs that
+experts changed (the review log, :mod:`..journal`) are kept whole in ``overlay``.
+
+A decision is checked and appended under the log's lock after catching up with lines that
+others appended (a second server, ``vlkd review import``), so an edit made on a version
+that is no longer current is refused, never written over.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from array import array
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from vlkd.core.errors import VlkdError
+from vlkd.plugins.review import decisions, journal
+from vlkd.plugins.review.sheet import pair_version
+
+STATUSES = ("pending", "approved", "rejected", "edited")
+_CODE = {s: i for i, s in enumerate(STATUSES)}
+
+
+def _scan(path: Path):
+    """(offset, record) for every line of a JSONL file, reading it once."""
+    offset = 0
+    with path.open("rb") as fh:
+        for line_no, raw in enumerate(fh, 1):
+            start, offset = offset, offset + len(raw)
+            if not raw.strip():
+                continue
+            try:
+                yield start, json.loads(raw)
+            except json.JSONDecodeError:
+                if not raw.endswith(b"\n"):
+                    return  # torn last line
+                raise VlkdError(f"{path}:{line_no}: not valid JSON; fix or delete this line") from None
+
+
+class ReviewStore:
+    def __init__(self, run_dir: Path):
+        from vlkd.core.rundir import RunDir
+        from vlkd.plugins.review.imports import stage_inputs
+
+        self.run_dir = RunDir(run_dir).path
+        manifest = RunDir(self.run_dir).read_manifest()
+        if manifest is None:
+            raise VlkdError(f"{self.run_dir}: not a vlkd run directory (no manifest.json)")
+        self.run_name = manifest.get("recipe", {}).get("name", self.run_dir.name)
+        self.pairs_file, self.images_file = stage_inputs(self.run_dir, manifest)
+        self.lock = threading.RLock()  # held by every read and write of the page's routes
+        self._load()
+
+    # -- loading -------------------------------------------------------------------------
+    def _load(self) -> None:
+        self.categories: list[str] = []
+        self._category_ids: dict[str, int] = {}
+        self.flag_sets: list[tuple[str, ...]] = [()]
+        self._flag_ids: dict[tuple[str, ...], int] = {(): 0}
+        self.image_offsets = array("q")
+        self.image_ids: dict[str, int] = {}
+        if self.images_file is not None:
+            for offset, rec in _scan(self.images_file):
+                self.image_ids[rec["id"]] = len(self.image_offsets)
+                self.image_offsets.append(offset)
+        self.image_pairs: list[array] = [array("l") for _ in self.image_offsets]
+        self.pair_offsets = array("q")  # -1: an added pair, only in the overlay
+        self.pair_image = array("l")
+        self.pair_status = bytearray()
+        self.pair_negative = bytearray()
+        self.pair_category = array("l")
+        self.pair_flags = array("l")
+        self.overlay: dict[int, dict[str, Any]] = {}
+        self.last_change: dict[int, str] = {}
+        ids: dict[str, int] = {}
+        for offset, rec in _scan(self.pairs_file):
+            ids[rec["id"]] = self._add(rec, offset)
+        log, self.log_offset = journal.read_log(self.run_dir)
+        if any(journal.entry_kind(e) == "sheet" for e in log):
+            self._load_sheets(ids)  # sheets need the whole review state; decisions replay below
+        else:
+            for entry in log:
+                self._replay(entry, ids.get(entry["pair_id"]))
+        self.counts = Counter(
+            (self.pair_category[i], self.pair_status[i]) for i in range(len(self.pair_status))
+        )
+
+    def _load_sheets(self, ids: dict[str, int]) -> None:
+        from vlkd.plugins.review.imports import load_state
+
+        state = load_state(self.run_dir, self.pairs_file, self.images_file)
+        for change in state.changes:
+            pair = state.pairs[change.pair_id]
+            index = ids.get(change.pair_id)
+            if index is None:
+                ids[change.pair_id] = index = self._add(pair, -1)
+            self._set(index, pair)
+            self.last_change[index] = change.reviewer or Path(change.source or "a sheet").name
+
+    def _category(self, name: str | None) -> int:
+        key = name or ""
+        if key not in self._category_ids:
+            self._category_ids[key] = len(self.categories)
+            self.categories.append(key)
+        return self._category_ids[key]
+
+    def _flags(self, flags: list[dict[str, Any]] | None) -> int:
+        key = tuple(sorted({str(f.get("flag", "")) for f in flags or ()}))
+        if key not in self._flag_ids:
+            self._flag_ids[key] = len(self.flag_sets)
+            self.flag_sets.append(key)
+        return self._flag_ids[key]
+
+    def _add(self, rec: dict[str, Any], offset: int) -> int:
+        index = len(self.pair_offsets)
+        image = self.image_ids.get(rec["image_id"], -1)
+        self.pair_offsets.append(offset)
+        self.pair_image.append(image)
+        self.pair_status.append(_CODE.get(rec.get("review", "pending"), 0))
+        self.pair_negative.append(bool(rec.get("negative")))
+        self.pair_category.append(self._category(rec.get("category")))
+        self.pair_flags.append(self._flags(rec.get("flags")))
+        if image >= 0:
+            self.image_pairs[image].append(index)
+        if offset < 0:
+            self.overlay[index] = rec
+        return index
+
+    def _set(self, index: int, pair: dict[str, Any]) -> None:
+        self.overlay[index] = pair
+        self.pair_status[index] = _CODE.get(pair.get("review", "pending"), 0)
+        self.pair_negative[index] = bool(pair.get("negative"))
+
+    def _replay(self, entry: dict[str, Any], index: int | None) -> None:
+        if journal.entry_kind(entry) != "decision":
+            return
+        if entry["action"] == "add":
+            if index is None:
+                index = self._add(entry["record"], -1)
+        elif index is None:
+            return  # the pair is gone (teacher re-run); the stage warns about it
+        else:
+            self._set(index, decisions.apply(self.pair(index), entry))
+        self.last_change[index] = entry.get("reviewer") or "someone"
+
+    def _catch_up(self) -> None:
+        """Apply what others appended to the log since we last read it (hold the log's lock)."""
+        if journal.log_size(self.run_dir) == self.log_offset:
+            return
+        entries, offset = journal.read_log(self.run_dir, self.log_offset)
+        if any(journal.entry_kind(e) == "sheet" for e in entries):
+            self._load()  # a sheet was imported meanwhile: rebuild
+            return
+        for entry in entries:
+            old = self._find(entry.get("image_id"), entry["pair_id"])
+            before = None if old is None else self.pair_status[old]
+            self._replay(entry, old)
+            index = old if old is not None else self._find(entry.get("image_id"), entry["pair_id"])
+            if index is not None:
+                self._count(index, before)
+        self.log_offset = offset
+
+    def _count(self, index: int, before: int | None) -> None:
+        category = self.pair_category[index]
+        if before is not None:
+            self.counts[(category, before)] -= 1
+        self.counts[(category, self.pair_status[index])] += 1
+
+    # -- reading -------------------------------------------------------------------------
+    def _read(self, path: Path, offset: int) -> dict[str, Any]:
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            return json.loads(fh.readline())
+
+    def pair(self, index: int) -> dict[str, Any]:
+        found = self.overlay.get(index)
+        return found if found is not None else self._read(self.pairs_file, self.pair_offsets[index])
+
+    def image(self, n: int) -> dict[str, Any]:
+        assert self.images_file is not None
+        return self._read(self.images_file, self.image_offsets[n])
+
+    def image_file(self, n: int) -> Path | None:
+        """The file of image ``n`` of the run's image records, or None (never from a request's text)."""
+        from vlkd.plugins.formats.inputs import resolve_image_path
+
+        if not 0 <= n < len(self.image_offsets):
+            return None
+        path = resolve_image_path(self.run_dir, self.image(n)["path"])
+        return path if path.is_file() else None
+
+    def _find(self, image_id: str | None, pair_id: str) -> int | None:
+        n = self.image_ids.get(image_id or "")
+        if n is None:
+            return None
+        for index in self.image_pairs[n]:
+            if self.pair(index)["id"] == pair_id:
+                return index
+        return None
+
+    def current(self, image_n: int, pair_id: str) -> dict[str, Any] | None:
+        with self.lock:
+            if not 0 <= image_n < len(self.image_pairs):
+                return None
+            index = self._find(self.image(image_n)["id"], pair_id)
+            return None if index is None else self.pair_json(index)
+
+    def pair_json(self, index: int) -> dict[str, Any]:
+        pair = self.pair(index)
+        prov = pair.get("provenance") or {}
+        return {
+            "id": pair["id"],
+            "question": pair.get("question", ""),
+            "answer": pair.get("answer", ""),
+            "negative": bool(pair.get("negative")),
+            "review": pair.get("review", "pending"),
+            "comment": pair.get("comment") or "",
+            "category": pair.get("category") or "",
+            "provenance": {"plugin": prov.get("plugin"), "model": prov.get("model")},
+            "flags": [
+                {"check": f.get("check", ""), "flag": f.get("flag", ""), "reason": f.get("reason", "")}
+                for f in pair.get("flags") or ()
+            ],
+            "version": pair_version(pair),
+            "changed_by": self.last_change.get(index),
+        }
+
+    def image_json(self, n: int, shown: list[int] | None = None) -> dict[str, Any]:
+        rec = self.image(n)
+        metadata = rec.get("metadata") or {}
+        sources = rec.get("sources") or []
+        name = Path(str(sources[0].get("path", ""))).name if sources else Path(rec["path"]).name
+        if sources and sources[0].get("page"):
+            name += f" #page {sources[0]['page']}"
+        indices = list(self.image_pairs[n])
+        order = sorted(indices, key=lambda i: not self.pair_flags[i])  # flagged first
+        visible = set(indices if shown is None else shown)
+        return {
+            "index": n,
+            "name": name,
+            "category": rec.get("category") or "",
+            "brand": metadata.get("brand") or "",
+            "vehicle_model": metadata.get("vehicle_model") or "",
+            "width": rec.get("width"),
+            "height": rec.get("height"),
+            "url": f"img/{n}",
+            "pairs": [self.pair_json(i) for i in order if i in visible],
+            "hidden": len(indices) - len(visible & set(indices)),
+        }
+
+    # -- queue and progress --------------------------------------------------------------
+    def matches(self, index: int, filters: dict[str, str]) -> bool:
+        category = filters.get("category")
+        if category and self.categories[self.pair_category[index]] != category:
+            return False
+        status = filters.get("status")
+        if status == "reviewed":
+            if self.pair_status[index] == 0:
+                return False
+        elif status and STATUSES[self.pair_status[index]] != status:
+            return False
+        negative = filters.get("negative")
+        if negative in ("yes", "no") and bool(self.pair_negative[index]) != (negative == "yes"):
+            return False
+        flag = filters.get("flag")
+        flags = self.flag_sets[self.pair_flags[index]]
+        if flag == "any":
+            return bool(flags)
+        if flag == "none":
+            return not flags
+        return not flag or flag in flags
+
+    def queue(self, filters: dict[str, str], order: str = "risk") -> list[int]:
+        """Images with a pair that matches ``filters``; risk first: images with flagged pairs first."""
+        active = {k: v for k, v in filters.items() if v}
+        images = []
+        for n, indices in enumerate(self.image_pairs):
+            if not indices:
+                continue
+            if active and not any(self.matches(i, active) for i in indices):
+                continue
+            flagged = sum(1 for i in indices if self.pair_flags[i])
+            images.append((-flagged if order == "risk" else 0, n))
+        images.sort()
+        return [n for _, n in images]
+
+    def shown_pairs(self, n: int, filters: dict[str, str]) -> list[int]:
+        active = {k: v for k, v in filters.items() if v}
+        return [i for i in self.image_pairs[n] if not active or self.matches(i, active)]
+
+    def progress(self) -> dict[str, Any]:
+        per: dict[str, dict[str, int]] = {}
+        for (category, status), count in self.counts.items():
+            entry = per.setdefault(self.categories[category] or "-", {"total": 0, "reviewed": 0})
+            entry["total"] += count
+            if status != 0:
+                entry["reviewed"] += count
+        return {
+            "total": sum(e["total"] for e in per.values()),
+            "reviewed": sum(e["reviewed"] for e in per.values()),
+            "categories": dict(sorted(per.items())),
+            "flags": sorted({f for fs in self.flag_sets for f in fs}),
+        }
+
+    # -- writing -------------------------------------------------------------------------
+    def decide(
+        self,
+        image_n: int,
+        pair_id: str,
+        action: str,
+        fields: dict[str, Any],
+        *,
+        base: str | None,
+        reviewer: str,
+    ) -> dict[str, Any]:
+        """Apply one decision; return the pair as now stored. Raises ``DecisionError``."""
+        with self.lock, journal.locked(self.run_dir):
+            self._catch_up()
+            if not 0 <= image_n < len(self.image_pairs):
+                raise decisions.NotFound("no such image in this run")
+            image_id = self.image(image_n)["id"]
+            index = self._find(image_id, pair_id)
+            if index is None:
+                raise decisions.NotFound("no such pair on this image (reload the page)")
+            pair = self.pair(index)
+            try:
+                entry = decisions.decide(pair, action, fields, base=base, reviewer=reviewer)
+            except decisions.Conflict as exc:
+                who = self.last_change.get(index)
+                raise decisions.Conflict(str(exc).replace("someone else", who or "someone else")) from None
+            if entry is not None:
+                journal.append(self.run_dir, entry, [decisions.audit_line(entry)])
+                before = self.pair_status[index]
+                self._replay(entry, index)
+                self._count(index, before)
+                self.log_offset = journal.log_size(self.run_dir)
+            return self.pair_json(index)
+
+    def add(self, image_n: int, fields: dict[str, Any], *, reviewer: str) -> dict[str, Any]:
+        with self.lock, journal.locked(self.run_dir):
+            self._catch_up()
+            if not 0 <= image_n < len(self.image_pairs):
+                raise decisions.NotFound("no such image in this run")
+            image = self.image(image_n)
+            questions = {self.pair(i).get("question", "").strip() for i in self.image_pairs[image_n]}
+            entry = decisions.add_pair(image, fields, questions, reviewer=reviewer)
+            journal.append(self.run_dir, entry, [decisions.audit_line(entry)])
+            self._replay(entry, None)
+            index = self.image_pairs[image_n][-1]
+            self._count(index, None)
+            self.log_offset = journal.log_size(self.run_dir)
+            return self.pair_json(index)
