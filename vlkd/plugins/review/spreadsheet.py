@@ -36,6 +36,7 @@ from vlkd.plugins.review import journal
 from vlkd.plugins.review.edits import ReviewFileError
 from vlkd.plugins.review.imports import load_state, store_import, stored_imports
 from vlkd.plugins.review.sheet import file_sha256, read_sheet, write_csv
+from vlkd.plugins.verify.value import check_value
 
 EXPORTS = "exports.json"
 SHEETS = {"xlsx": "review.xlsx", "csv": "review.csv"}
@@ -139,6 +140,8 @@ class SpreadsheetReview(StagePlugin):
                 "imports": [p.name for p in stored_imports(ctx.run_dir)],
                 "decisions": sum(journal.entry_kind(e) == "decision" for e in log),
                 "auto_approved": approved,
+                # per verify flag: precision and recall against the experts; the teacher's accuracy
+                "verify_value": check_value(pairs, (c.to_json() for c in state.changes)),
             }
         )
         sheet = ctx.dir / (SHEETS["xlsx"] if "xlsx" in opts.exports else SHEETS["csv"])
