@@ -100,8 +100,8 @@ def test_draft_decode_matches_full_decode(tmp_path):
     full = Chain(steps, tmp_path / "f", Settings(draft=False))
     (tmp_path / "d").mkdir()
     (tmp_path / "f").mkdir()
-    a = drafted(rec.model_dump())[0]
-    b = full(rec.model_dump())[0]
+    a = drafted(rec)[0]
+    b = full(rec)[0]
     assert (a["width"], a["height"]) == (b["width"], b["height"]) == (1024, 768)
     assert a["notes"] == b["notes"] == ["resized: 4000x3000 -> 1024x768"]
     x = np.asarray(Image.open(a["path"]), dtype=np.int16)
@@ -126,7 +126,7 @@ def test_qwen_size_from_true_size_even_when_drafted(tmp_path):
     rec = jpeg_record(tmp_path, (4001, 2999))
     step = QwenSmartResize(QwenSmartResizeOptions(plugin="qwen_smart_resize", max_pixels=512 * 28 * 28))
     (tmp_path / "o").mkdir()
-    out = Chain([step], tmp_path / "o", Settings())(rec.model_dump())[0]
+    out = Chain([step], tmp_path / "o", Settings())(rec)[0]
     from vlkd.images.qwen import smart_resize
 
     h, w = smart_resize(2999, 4001, max_pixels=512 * 28 * 28)
@@ -146,7 +146,7 @@ def test_exif_rotation_with_draft(tmp_path):
         Resize(ResizeOptions(plugin="resize", max_side=600)),
     ]
     (tmp_path / "o").mkdir()
-    out = Chain(steps, tmp_path / "o", Settings())(rec.model_dump())[0]
+    out = Chain(steps, tmp_path / "o", Settings())(rec)[0]
     assert (out["width"], out["height"]) == (600, 400)
     got = np.asarray(Image.open(out["path"]), dtype=np.int16)
     want = np.asarray(upright.resize((600, 400), Image.Resampling.LANCZOS), dtype=np.int16)
@@ -157,7 +157,7 @@ def test_file_removed_between_ingest_and_preprocess(tmp_path):
     rec = ImageRecord(id="gone", path=str(tmp_path / "照片" / "gone.png"), width=10, height=10, format="PNG")
     (tmp_path / "o").mkdir()
     with pytest.raises(SkipItem) as skipped:
-        Chain([], tmp_path / "o", Settings())(rec.model_dump())
+        Chain([], tmp_path / "o", Settings())(rec)
     assert skipped.value.reason.startswith(
         f"file disappeared: {tmp_path / '照片' / 'gone.png'}: it was listed"
     )
@@ -224,5 +224,5 @@ def test_preprocess_pixel_limit(tmp_path):
     with pytest.raises(
         SkipItem, match=r"too many pixels: .*a\.png: 64x48 = 3,072 pixels is over the limit of 1,000"
     ):
-        Chain([], tmp_path / "o", Settings(max_pixels=1000))(rec.model_dump())
-    assert Chain([], tmp_path / "o", Settings())(rec.model_dump())[0]["width"] == 64
+        Chain([], tmp_path / "o", Settings(max_pixels=1000))(rec)
+    assert Chain([], tmp_path / "o", Settings())(rec)[0]["width"] == 64

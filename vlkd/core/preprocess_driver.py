@@ -30,8 +30,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from vlkd.core.artifacts import read_images
 from vlkd.core.context import StageContext
-from vlkd.core.jsonl import read_jsonl, write_jsonl_atomic
+from vlkd.core.jsonl import write_jsonl_atomic
 from vlkd.core.options import OnError, Options
 from vlkd.core.plugin import Preprocessor
 from vlkd.core.records import ImageRecord
@@ -100,11 +101,11 @@ class Chain:
         self.out_dir = out_dir
         self.settings = settings
 
-    def __call__(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+    def __call__(self, record: ImageRecord) -> list[dict[str, Any]]:
         from vlkd.images.decode import load_image, open_image
 
         settings = self.settings
-        record = ImageRecord.model_validate(data)
+        record = record.model_copy(deep=True)  # steps update it; the input list stays as read
         original = {
             "path": record.path,
             "width": record.width,
@@ -192,7 +193,7 @@ def apply_collective(
 
 def run_preprocess(ctx: StageContext) -> None:
     settings = ctx.settings if isinstance(ctx.settings, Settings) else Settings()
-    records = list(read_jsonl(ctx.input("images")))
+    records = read_images(ctx.input("images"))
     out_dir = ctx.dir / "images"
     out_dir.mkdir(parents=True, exist_ok=True)
     steps: list[Preprocessor] = list(ctx.plugins)  # type: ignore[arg-type]
@@ -204,7 +205,7 @@ def run_preprocess(ctx: StageContext) -> None:
     workers = settings.workers or os.cpu_count() or 1
     results = ctx.map_items(
         records,
-        key=lambda r: r["id"],
+        key=lambda r: r.id,
         work=chain,
         workers=workers,
         processes=workers > 1,

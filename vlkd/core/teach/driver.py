@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vlkd.core.artifacts import read_images
 from vlkd.core.context import StageContext, Usage
 from vlkd.core.errors import RunInterrupted, SkipItem, StageError
 from vlkd.core.itemloop import ItemLoop
@@ -73,15 +74,9 @@ def _redact(text: str, secrets: list[str]) -> str:
 
 
 def load_images(ctx: StageContext) -> list[ImageRecord]:
-    path = ctx.input("images")
+    """The stage's input images, each id once (a duplicate line is asked about once)."""
     images: dict[str, ImageRecord] = {}
-    for n, row in enumerate(read_jsonl(path), 1):
-        try:
-            rec = ImageRecord.model_validate(row)
-        except Exception as exc:
-            raise StageError(
-                f"{path}:{n}: not an image record ({exc}); fix the line or re-run the stage that wrote it"
-            ) from None
+    for rec in read_images(ctx.input("images")):
         images.setdefault(rec.id, rec)
     return list(images.values())
 
