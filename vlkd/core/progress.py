@@ -1,7 +1,15 @@
-"""What a person sees while a run goes: rich progress per stage and a closing summary table."""
+"""What a person sees while a run goes: rich progress per stage and a closing summary table.
+
+On a terminal a stage's progress is a live rich bar. Elsewhere (CI, ``| tee``, ``nohup``) it is
+a plain line every few seconds (``VLKD_PROGRESS_SECONDS``, default 5) and one when the stage's
+loop ends, so a log shows the run going. ``ProgressTask.update(status=...)`` adds live text
+(the trainer's step and loss) to either.
+"""
 
 from __future__ import annotations
 
+import os
+import time
 from typing import Any
 
 from rich.console import Console
@@ -28,7 +36,11 @@ class _RateColumn(ProgressColumn):
 
 
 class ProgressTask:
-    """A handle on one progress bar; ``advance`` is cheap enough to call per item."""
+    """A handle on one progress bar; ``advance`` is cheap enough to call per item.
+
+    ``update`` takes rich's task fields (``total``, ``completed``, ``description``) and
+    ``status``: a short live text after the bar (untrusted text is printed literally).
+    """
 
     def __init__(self, progress: Progress | None, task_id: Any):
         self._progress = progress
@@ -40,6 +52,8 @@ class ProgressTask:
 
     def update(self, **fields: Any) -> None:
         if self._progress is not None:
+            if "status" in fields:
+                fields["status"] = literal(fields["status"])
             self._progress.update(self._task, **fields)
 
     def close(self) -> None:
@@ -52,6 +66,70 @@ class ProgressTask:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class PlainProgress(ProgressTask):
+    """Progress as plain lines for a log: at most one every ``interval`` seconds, and a last one."""
+
+    def __init__(
+        self, console: Console, description: str, total: int | None, completed: int, interval: float
+    ):
+        super().__init__(None, None)
+        self.console = console
+        self.description = description
+        self.total = total
+        self.start_completed = self.completed = completed
+        self.status = ""
+        self.interval = interval
+        self.started = self._last = time.monotonic()
+        self._open = True
+
+    def advance(self, n: int = 1) -> None:
+        self.completed += n
+        self._maybe_print()
+
+    def update(self, **fields: Any) -> None:
+        self.total = fields.get("total", self.total)
+        self.completed = fields.get("completed", self.completed)
+        self.description = fields.get("description", self.description)
+        self.status = str(fields.get("status", self.status))
+        self._maybe_print()
+
+    def _maybe_print(self) -> None:
+        now = time.monotonic()
+        if self._open and now - self._last >= self.interval:
+            self._last = now
+            self._print(now)
+
+    def _print(self, now: float, final: bool = False) -> None:
+        elapsed = now - self.started
+        parts = [f"{self.completed}/{self.total}" if self.total else str(self.completed)]
+        if self.total:
+            parts[0] += f" ({100 * self.completed / self.total:.0f}%)"
+        done = self.completed - self.start_completed
+        rate = done / elapsed if elapsed > 0 else 0.0
+        if final:
+            parts.append(f"{elapsed:.1f}s")
+        elif rate > 0:
+            parts.append(f"{rate:,.1f}/s")
+            if self.total:
+                parts.append(f"ETA {max(0.0, (self.total - self.completed) / rate):.0f}s")
+        if self.status:
+            parts.append(self.status)
+        self.console.print(f"{literal(self.description)}: {literal(', '.join(parts))}", soft_wrap=True)
+
+    def close(self) -> None:
+        if self._open:
+            self._print(time.monotonic(), final=True)
+            self._open = False
+
+
+def progress_interval() -> float:
+    """Seconds between plain progress lines (``VLKD_PROGRESS_SECONDS``; 0 prints every step)."""
+    try:
+        return max(0.0, float(os.environ.get("VLKD_PROGRESS_SECONDS", "5")))
+    except ValueError:
+        return 5.0
 
 
 class Reporter:
@@ -72,6 +150,8 @@ class Reporter:
     def progress(self, description: str, total: int | None, completed: int = 0) -> ProgressTask:
         if self.quiet:
             return ProgressTask(None, None)
+        if not self.console.is_terminal:
+            return PlainProgress(self.console, description, total, completed, progress_interval())
         progress = Progress(
             SpinnerColumn(),
             TextColumn("[bold]{task.description}"),
@@ -81,12 +161,13 @@ class Reporter:
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
+            TextColumn("{task.fields[status]}"),
             console=self.console,
             transient=False,
             refresh_per_second=5,
         )
         progress.start()
-        task = progress.add_task(description, total=total, completed=completed)
+        task = progress.add_task(description, total=total, completed=completed, status="")
         return ProgressTask(progress, task)
 
     def summary(self, manifest: dict[str, Any], stages: list[str]) -> None:

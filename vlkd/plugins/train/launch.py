@@ -182,6 +182,13 @@ class ProgressFromLog:
         if self.task is not None and current is not None and current > self.done:
             self.task.advance(int(current) - self.done)
             self.done = int(current)
+        if self.task is not None and ("loss" in record or "eval_loss" in record):
+            # live: the step and the loss (the bar shows how many steps; a log line shows this too)
+            shown = [f"step {self.done}/{int(total)}" if total else f"step {self.done}"]
+            shown += [
+                f"{k.replace('_', ' ')} {self.last[k]:.4g}" for k in ("loss", "eval_loss") if k in self.last
+            ]
+            self.task.update(status=", ".join(shown))
 
     def close(self) -> None:
         if self.task is not None:
