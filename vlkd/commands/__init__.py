@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vlkd.commands.dataset",
     "vlkd.commands.report",
     "vlkd.commands.score",
+    "vlkd.commands.teach",
 )
 
 

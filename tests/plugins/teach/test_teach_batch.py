@@ -87,3 +87,85 @@ def test_a_refused_batch_stops_with_the_reason(provider, images, run_teach):
     with pytest.raises(StageError, match="refused the batch: 401"):
         run_teach(images(2), {**batch(provider), "api_key": "sk-wrong-key-000000"})
     assert not provider.batches
+
+
+def vlkd_cli(*args):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "VLKD_DISABLE_PLUGIN_AUTOLOAD": "1", "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "vlkd", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_teach_batches_lists_and_teach_cancel_cancels(provider, images, run_teach):
+    folder = images(3)
+    provider.batch_latency = 3600
+    _, rd = run_teach(folder, batch(provider, batch_max_requests=2), no_wait=True)
+    listed = vlkd_cli("teach", "batches", str(rd))
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.count("open") == 2 and "in_progress" in listed.stdout
+    cancelled = vlkd_cli("teach", "cancel", str(rd))
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert {b["state"] for b in provider.batches.values()} == {"cancelled"}
+    assert provider.api_key not in listed.stdout + listed.stderr + cancelled.stdout + cancelled.stderr
+    # the next run collects the cancelled batches and asks again in a follow-up batch
+    provider.batch_latency = 0
+    manifest, _ = run_teach(folder, batch(provider, batch_max_requests=2))
+    assert manifest["stages"]["teach"]["counts"]["ok"] == 3 and len(provider.batches) == 4
+    assert sum(provider.requests.values()) == 3
+    again = vlkd_cli("teach", "batches", str(rd), "--offline")
+    assert again.stdout.count("collected") == 4
+
+
+def test_teach_batches_without_batches_says_so(tmp_path):
+    out = vlkd_cli("teach", "batches", str(tmp_path))
+    assert out.returncode == 2 and "no batches recorded" in out.stderr
+
+
+def run_batch_file_like_vllm(provider, inp, out, *, skip=()):
+    """What `vllm run-batch -i inp -o out --model M` does: each line's request, answered."""
+    import openai
+
+    client = openai.OpenAI(base_url=provider.openai_url, api_key=provider.api_key)
+    lines = []
+    for n, line in enumerate(inp.read_text().splitlines()):
+        req = json.loads(line)
+        assert req["url"] == "/v1/chat/completions" and req["method"] == "POST"
+        if n in skip:
+            continue
+        body = client.chat.completions.create(**req["body"]).model_dump()
+        lines.append(
+            {
+                "id": f"vllm-{n}",
+                "custom_id": req["custom_id"],
+                "response": {"status_code": 200, "request_id": f"r{n}", "body": body},
+                "error": None,
+            }
+        )
+    out.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
+
+
+def test_batch_file_mode_for_vllm_run_batch(provider, images, run_teach):
+    folder = images(4)
+    teach = section(provider, mode="batch_file", **POLL)
+    manifest, rd = run_teach(folder, teach)
+    stage = manifest["stages"]["teach"]
+    assert manifest["status"] == "waiting" and "vllm run-batch -i " in stage["next"]
+    inp = next((rd / "cache" / "teach" / "batch").glob("*.jsonl"))
+    out = inp.with_name(inp.name.replace(".jsonl", ".output.jsonl"))
+    assert f"-o {out} --model gpt-4o" in stage["next"]
+    assert sum(provider.requests.values()) == 0  # nothing sent anywhere by vlkd
+    run_batch_file_like_vllm(provider, inp, out, skip={3})
+    manifest, _ = run_teach(folder, teach)
+    # three answers read back; the one line the runner lost goes into a new batch file
+    assert manifest["status"] == "waiting" and manifest["stages"]["teach"]["counts"]["ok"] == 3
+    (second,) = [p for p in inp.parent.glob("*.jsonl") if p != inp and not p.name.endswith(".output.jsonl")]
+    run_batch_file_like_vllm(
+        provider, second, second.with_name(second.name.replace(".jsonl", ".output.jsonl"))
+    )
+    manifest, _ = run_teach(folder, teach)
+    assert manifest["status"] == "done" and manifest["stages"]["teach"]["counts"]["ok"] == 4
+    assert sum(provider.requests.values()) == 4 and len(read_pairs(rd)) == 12
