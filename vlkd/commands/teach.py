@@ -9,7 +9,9 @@ import typer
 
 from vlkd.api import hookimpl
 
-RunDirArg = Annotated[Path, typer.Argument(help="The run directory (runs/<recipe name>).", show_default=False)]
+RunDirArg = Annotated[
+    Path, typer.Argument(help="The run directory (runs/<recipe name>).", show_default=False)
+]
 
 
 def _print(rows: list, title: str) -> None:
@@ -40,7 +42,9 @@ def vlkd_register_commands(app: typer.Typer) -> None:
     @teach.command("batches")
     def batches(
         run_dir: RunDirArg,
-        offline: Annotated[bool, typer.Option("--offline", help="Only what the run recorded; ask no provider.")] = False,
+        offline: Annotated[
+            bool, typer.Option("--offline", help="Only what the run recorded; ask no provider.")
+        ] = False,
     ) -> None:
         """List the run's batches: what was recorded, and what the provider says now."""
         from vlkd.core.teach.batch_admin import list_batches

@@ -48,8 +48,12 @@ class BatchEndpoints:
 
     batch_latency: float = 0.0
     expire_batches: bool = False
+    #: seconds each kind of batch call waits before it is handled (to kill a client mid-call):
+    #: "upload" (a file, or Anthropic's whole batch), "create", "retrieve", "results"
+    batch_delays: dict[str, float]
 
     def _init_batches(self) -> None:
+        self.batch_delays = {}
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict[str, Any]] = {}
         self.batch_results: dict[str, list[dict[str, Any]]] = {}
@@ -59,6 +63,16 @@ class BatchEndpoints:
         return f"{prefix}{next(self._ids):06d}"
 
     # -- routing ----------------------------------------------------------------------------
+    @staticmethod
+    def _batch_phase(method: str, path: str) -> str:
+        if method == "POST" and path in ("/v1/files", "/v1/messages/batches"):
+            return "upload"
+        if method == "POST" and path == "/v1/batches":
+            return "create"
+        if path.endswith(("/content", "/results")):
+            return "results"
+        return "retrieve" if method == "GET" else "other"
+
     def _batch_route(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Result | None:
         parts = path.strip("/").split("/")
         if parts[:2] == ["v1", "files"]:

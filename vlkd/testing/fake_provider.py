@@ -261,6 +261,9 @@ class FakeProvider(BatchEndpoints):
                 self.batch_calls[
                     f"{method} {path.rsplit('/', 1)[-1] if path.endswith('cancel') else path}"
                 ] += 1
+            delay = self.batch_delays.get(self._batch_phase(method, path))
+            if delay:  # the call is handled after the delay, even if the client has gone
+                await asyncio.sleep(delay)
             return self._batch_route(method, path, headers, body)
         if method != "POST" or path not in ("/v1/chat/completions", "/v1/messages"):
             return 404, {"error": {"message": f"no route {method} {path}"}}, {}

@@ -33,7 +33,9 @@ class BatchRow:
 def _book(run_dir: Path) -> BatchBook:
     root = Path(run_dir) / "cache" / "teach"
     if not (root / "batches.jsonl").exists():
-        raise StageError(f"{run_dir}: no batches recorded (teach.mode: batch writes cache/teach/batches.jsonl)")
+        raise StageError(
+            f"{run_dir}: no batches recorded (teach.mode: batch writes cache/teach/batches.jsonl)"
+        )
     return BatchBook(root)
 
 
@@ -60,7 +62,9 @@ async def _with_api(run_dir: Path, work: Any) -> Any:
     try:
         api = teacher.batch_api(None)
         if api is None:
-            raise StageError(f"teacher '{teacher.options.plugin}' (mode: {teacher.options.mode}) has no batches")
+            raise StageError(
+                f"teacher '{teacher.options.plugin}' (mode: {teacher.options.mode}) has no batches"
+            )
         return await work(api, teacher)
     finally:
         await teacher.close()
