@@ -1,0 +1,188 @@
+"""The review page with many pairs (run by hand; figures printed, nothing asserted).
+
+    python benchmarks/bench_review.py [--pairs 5000] [--per-image 10] [--memory 500,5000,50000]
+
+1. page usable: a fresh Chromium page (Debian's, through Playwright) from navigation until the
+   first image is decoded and its pairs are shown; median of 5 cold page loads.
+2. saving one decision: the server's own work (``ReviewStore.decide``: version check, log
+   append with fsync, audit line), and the round trip through HTTP for comparison.
+3. memory of the server process (RSS) after loading the run and serving the page's first
+   requests, for each size in ``--memory``; each size in its own process.
+
+Pairs are the fake ones of ``vlkd.testing.fake_run`` with the demo's parts table as every image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGE = ROOT / "recipes" / "data" / "demo" / "parts_table.png"
+
+
+def build_run(folder: Path, n_pairs: int, per_image: int) -> Path:
+    from vlkd.testing.fake_run import FakeRun
+
+    n_images = max(1, n_pairs // per_image)
+    images, pairs = [], []
+    for i in range(n_images):
+        image_id = hashlib.sha256(f"image {i}".encode()).hexdigest()
+        images.append(
+            {
+                "id": image_id,
+                "path": str(IMAGE),
+                "width": 1000,
+                "height": 700,
+                "sources": [{"path": f"scan_{i:05d}.png"}],
+                "category": ("part_recognition", "fault_diagnosis", "manual_parsing")[i % 3],
+                "metadata": {"brand": "BYD", "vehicle_model": "Qin Plus"},
+            }
+        )
+        for j in range(per_image):
+            question = f"图中第 {j} 个零件的编号是什么？ Part number {j} on page {i}?"
+            pairs.append(
+                {
+                    "id": hashlib.sha256(f"{image_id}\0{question}".encode()).hexdigest()[:16],
+                    "image_id": image_id,
+                    "question": question,
+                    "answer": f"零件号 BYD-{i:05d}-{j:02d}，扭矩 45 N·m，适用 Qin Plus DM-i 2023 款。",
+                    "category": images[-1]["category"],
+                    "negative": j == per_image - 1,
+                    "provenance": {"plugin": "openai", "model": "gpt-4o", "prompt_hash": "0" * 12},
+                    "review": "pending",
+                    "flags": [{"check": "ocr_grounding", "flag": "ungrounded", "reason": "not on the page"}]
+                    if (i * per_image + j) % 17 == 0
+                    else [],
+                }
+            )
+    run = FakeRun(folder, {"review": {"plugin": "spreadsheet"}}, images, pairs)
+    return run.run_dir
+
+
+def page_usable(run_dir: Path, loads: int = 5) -> list[float]:
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    from vlkd.plugins.review.web.server import ReviewServer
+
+    server = ReviewServer(run_dir, port=0).start_background()
+    times = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+            for _ in range(loads + 1):  # the first load warms the browser itself; not counted
+                context = browser.new_context(viewport={"width": 1440, "height": 900})
+                page = context.new_page()
+                t0 = time.perf_counter()
+                page.goto(server.url)
+                page.locator(".pair").first.wait_for()
+                while not page.locator("#image").evaluate("img => img.complete && img.naturalWidth > 0"):
+                    time.sleep(0.005)
+                times.append(time.perf_counter() - t0)
+                context.close()
+            browser.close()
+    finally:
+        server.stop()
+    return times[1:]
+
+
+def decision_times(run_dir: Path, n: int = 200) -> tuple[list[float], list[float]]:
+    import httpx
+
+    from vlkd.plugins.review.web.server import ReviewServer
+
+    server = ReviewServer(run_dir, port=0).start_background()
+    store = server.store
+    inside, http = [], []
+    try:
+        for k in range(n):  # the server's own work, called as the route calls it
+            image = k % len(store.image_pairs)
+            pair = store.image_json(image)["pairs"][0]
+            t0 = time.perf_counter()
+            store.decide(
+                image, pair["id"], "approve" if k % 2 else "reject", {}, base=pair["version"], reviewer="b"
+            )
+            inside.append(time.perf_counter() - t0)
+        with httpx.Client(base_url=f"http://127.0.0.1:{server.port}") as client:
+            page = client.get("/").text
+            csrf = json.loads(page.split('type="application/json">', 1)[1].split("</script>", 1)[0])["csrf"]
+            for k in range(n):
+                image = k % len(store.image_pairs)
+                pair = client.get(f"/api/image/{image}").json()["pairs"][1]
+                t0 = time.perf_counter()
+                r = client.post(
+                    f"/api/image/{image}/pair/{pair['id']}",
+                    json={"action": "approve" if k % 2 else "reject", "base": pair["version"]},
+                    headers={"X-CSRF-Token": csrf},
+                )
+                http.append(time.perf_counter() - t0)
+                assert r.status_code == 200, r.text
+    finally:
+        server.stop()
+    return inside, http
+
+
+_MEMORY = """
+import json, sys, httpx
+from vlkd.plugins.review.web.server import ReviewServer
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith(("VmRSS", "VmHWM")):
+            yield line.split()[0][:-1], int(line.split()[1]) / 1024
+before = dict(rss())
+server = ReviewServer(sys.argv[1], port=0).start_background()
+with httpx.Client(base_url=f"http://127.0.0.1:{server.port}") as c:
+    c.get("/"); c.get("/api/queue"); c.get("/api/image/0"); c.get("/api/queue?status=pending&flag=any")
+after = dict(rss())
+server.stop()
+print(json.dumps({"imports_mb": before["VmRSS"], "rss_mb": after["VmRSS"], "peak_mb": after["VmHWM"]}))
+"""
+
+
+def memory(run_dir: Path) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", _MEMORY, str(run_dir)], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)
+
+
+def ms(values: list[float]) -> str:
+    values = sorted(values)
+    return f"median {statistics.median(values) * 1000:.1f} ms, p95 {values[int(len(values) * 0.95) - 1] * 1000:.1f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--pairs", type=int, default=5000)
+    parser.add_argument("--per-image", type=int, default=10)
+    parser.add_argument("--memory", default="500,5000,50000")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = build_run(Path(tmp) / "main", args.pairs, args.per_image)
+        loads = page_usable(run_dir)
+        print(f"{args.pairs} pairs, {args.pairs // args.per_image} images")
+        print(f"page usable (first image decoded, its pairs shown): {ms(loads)} over {len(loads)} cold loads")
+        inside, http = decision_times(run_dir)
+        print(f"saving one decision, at the server: {ms(inside)}; through HTTP: {ms(http)}")
+        print("server memory (RSS after loading and the page's first requests):")
+        for size in (int(s) for s in args.memory.split(",")):
+            m = memory(build_run(Path(tmp) / f"m{size}", size, args.per_image))
+            print(
+                f"  {size:>6} pairs: {m['rss_mb']:.1f} MB (peak {m['peak_mb']:.1f} MB; "
+                f"{m['imports_mb']:.1f} MB before the server started)"
+            )
+
+
+if __name__ == "__main__":
+    main()
