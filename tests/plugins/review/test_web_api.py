@@ -124,6 +124,15 @@ def test_bad_decisions_are_refused_and_nothing_is_logged(review_run, serve):
         pair = image["pairs"][0]
         assert decide(c, token, n, pair, "edit", answer="   ").status_code == 400
         assert decide(c, token, n, pair, "explode").status_code == 400
+        assert decide(c, token, n, pair, "edit", negative="false").status_code == 400  # not a boolean
+        assert decide(c, token, n, {**pair, "version": None}, "approve").status_code == 400
+        assert decide(c, token, n, pair, "edit", answer="x" * 20_001).status_code == 400
+        huge = c.post(
+            f"/api/image/{n}/add",
+            content=b" " * (2 << 20),
+            headers={"X-CSRF-Token": token, "Content-Type": "application/json"},
+        )
+        assert huge.status_code == 413
         assert decide(c, token, n, {**pair, "id": "nope"}, "approve").status_code == 404
         assert (
             c.post(

@@ -68,6 +68,8 @@ def decide(
     if action not in ACTIONS or action == "add":
         raise DecisionError(f"unknown action '{action}'; use one of {', '.join(ACTIONS)}")
     current = pair_version(pair)
+    if not isinstance(base, str) or not base:
+        raise DecisionError("send the version of the pair you saw ('base'); reload the page")
     if base != current:
         raise Conflict(
             "this pair was changed by someone else after you loaded it; your change was not saved. "
@@ -88,7 +90,7 @@ def decide(
             if key in fields:
                 after[key] = clean_text(fields[key], key)
         if "negative" in fields:
-            after["negative"] = bool(fields["negative"])
+            after["negative"] = _flag(fields["negative"])
         if "comment" in fields:
             after["comment"] = clean_text(fields["comment"], "comment", required=False)
         if any(not _same(pair, k, after[k]) for k in ("question", "answer", "negative") if k in after):
@@ -107,6 +109,12 @@ def decide(
         "reviewer": reviewer,
         "time": now(),
     }
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise DecisionError("negative must be true or false")
+    return value
 
 
 def _same(pair: dict[str, Any], key: str, value: Any) -> bool:
@@ -128,7 +136,7 @@ def add_pair(
         "question": question,
         "answer": answer,
         "category": image.get("category"),
-        "negative": bool(fields.get("negative")),
+        "negative": _flag(fields.get("negative", False)),
         "provenance": {"plugin": "review", "model": "expert", "reviewer": reviewer},
         "review": "approved",
         "comment": clean_text(fields.get("comment"), "comment", required=False),

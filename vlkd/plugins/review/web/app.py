@@ -184,7 +184,12 @@ def create_app(store: ReviewStore, guard: Guard, reviewer: str) -> Starlette:
     return app
 
 
+MAX_BODY = 1 << 20  # a decision is a few kB; anything bigger is not one
+
+
 async def _json(request: Request) -> dict[str, Any] | Response:
+    if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        return _error(413, "request too large")
     try:
         body = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError):

@@ -283,8 +283,10 @@ async function act(card, action) {
     state.image.pairs[index] = result.data.pair;
     const fresh = pairCard(result.data.pair, index);
     card.replaceWith(fresh);
-    fresh.querySelector(".message").textContent = t("saved");
-    fresh.classList.add("just-saved");
+    const note = fresh.querySelector(".message");
+    note.textContent = `✓ ${t("saved")}`;
+    setTimeout(() => note.classList.add("fade"), 1500);
+    setTimeout(() => { if (note.classList.contains("fade")) note.textContent = ""; }, 2200);
     if (result.data.progress) { state.progress = result.data.progress; renderProgress(); }
     select(action === "approve" || action === "reject" ? index + 1 : index);
     return;
