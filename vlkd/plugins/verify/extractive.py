@@ -33,7 +33,7 @@ _ZH_FRAME = re.compile(
     r"(分别)?(是|为|有)?(什么|多少|哪个|哪些|几|多大|多长|怎样|如何)?(内容)?[?？。\s]*$"
 )
 _EN_FRAME = re.compile(
-    r"^(what|which|how much|how many|where)\s+(is|are|was|were|does|do)?\s*(the\s+)?"
+    r"^(what|which|who|when|how much|how many|where)\s+(is|are|was|were|does|do)?\s*(the\s+)?"
     r"(?P<s>.+?)"
     r"(\s+(is|are|was|were))?"
     r"(\s+(shown|given|printed|listed|written|stated|displayed|mentioned|say|says))?"
