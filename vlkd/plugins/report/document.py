@@ -86,6 +86,9 @@ def build_document(
         curve.blocks.append(Paragraph("No loss curve (see notes)."))
     sections.append(curve)
     sections.append(Section("Dataset", [dataset_table(data.dataset)]))
+    checks = _checks_section(data)
+    if checks.blocks:
+        sections.append(checks)
     if examples["regressions"] or examples["gains"]:
         sections.append(
             Section(
@@ -111,6 +114,13 @@ def build_document(
     if notes:
         sections.append(Section("Notes", [Bullets(notes)]))
     return sections
+
+
+def _checks_section(data: ReportData) -> Section:
+    from vlkd.plugins.verify.report_section import TITLE, verify_tables
+
+    tables, lines = verify_tables(data.manifest)
+    return Section(TITLE, [*([Bullets(lines)] if lines else []), *tables])
 
 
 def _teacher_section(data: ReportData) -> Section:

@@ -1,0 +1,71 @@
+"""The report's checks section: negatives and flags per category, and the value of each flag."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from vlkd.plugins.report.document import _checks_section
+from vlkd.plugins.report.render_md import render_markdown
+from vlkd.plugins.verify.value import check_value
+
+VERIFY_FACTS = {
+    "per_category": {
+        "manual_parsing": {"pairs": 20, "negatives": 4, "negative_share": 0.2, "flagged": 5, "ungrounded": 5},
+        "part_recognition": {"pairs": 10, "negatives": 1, "negative_share": 0.1, "flagged": 0},
+    },
+    "dropped": {"duplicate": 2},
+}
+
+
+def _pairs():
+    flags = [{"check": "ocr_grounding", "flag": "ungrounded", "reason": ""}]
+    return [
+        {
+            "id": "1",
+            "review": "edited",
+            "category": "manual_parsing",
+            "flags": flags,
+            "provenance": {"plugin": "ocr"},
+        },
+        {
+            "id": "2",
+            "review": "approved",
+            "category": "manual_parsing",
+            "flags": flags,
+            "provenance": {"plugin": "ocr"},
+        },
+        {"id": "3", "review": "approved", "category": "part_recognition", "provenance": {"plugin": "ocr"}},
+    ]
+
+
+def test_the_section_shows_negative_shares_flags_and_their_value():
+    manifest = {
+        "stages": {
+            "verify": {"facts": VERIFY_FACTS},
+            "review": {"facts": {"verify_value": check_value(_pairs())}},
+        }
+    }
+    section = _checks_section(SimpleNamespace(manifest=manifest))
+    md = render_markdown("r", [section])
+    assert "## Checks and negatives" in md
+    assert "| manual_parsing | 20 | 20.0% | 25.0% | 5 |" in md
+    assert "| part_recognition | 10 | 10.0% | 0.0% | 0 |" in md
+    assert "Dropped by the checks: 2 duplicate." in md
+    assert "the teacher's accuracy is 66.7%" in md
+    assert "| all | ungrounded | 2 | 1 | 50.0% | 100.0% |" in md
+    assert "| manual_parsing | ungrounded | 2 | 1 | 50.0% | 100.0% |" in md
+
+
+def test_no_verify_stage_no_section():
+    assert _checks_section(SimpleNamespace(manifest={"stages": {}})).blocks == []
+
+
+def test_auto_approval_only_says_precision_waits_for_experts():
+    manifest = {
+        "stages": {
+            "verify": {"facts": VERIFY_FACTS},
+            "review": {"facts": {"verify_value": check_value([{**_pairs()[0], "review": "pending"}])}},
+        }
+    }
+    md = render_markdown("r", [_checks_section(SimpleNamespace(manifest=manifest))])
+    assert "No expert decisions yet" in md and "What the flags were worth" not in md

@@ -1,0 +1,83 @@
+"""The report's "Checks and negatives" section, from the manifest alone.
+
+- per category: pairs, the share of ``不存在`` negatives, the share of flagged pairs and the
+  count of each flag (the verify stage's facts);
+- once experts reviewed: each flag's precision and recall and the teacher's accuracy, overall
+  and per category (the review stage's ``verify_value`` facts, see :mod:`.value`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vlkd.plugins.report.tables import Table, pct
+
+TITLE = "Checks and negatives"
+
+
+def verify_tables(manifest: dict[str, Any]) -> tuple[list[Table], list[str]]:
+    """(tables, sentences) of the section; empty when the run has no verify stage."""
+    stages = manifest.get("stages") or {}
+    facts = (stages.get("verify") or {}).get("facts") or {}
+    tables: list[Table] = []
+    lines: list[str] = []
+    per_category = facts.get("per_category") or {}
+    if per_category:
+        names = sorted({k for c in per_category.values() for k in c} - _COUNTS)
+        rows = [
+            [
+                category,
+                str(c.get("pairs", 0)),
+                pct(c.get("negative_share")),
+                pct(c["flagged"] / c["pairs"] if c.get("pairs") else None),
+                *[str(c.get(n, 0)) for n in names],
+            ]
+            for category, c in per_category.items()
+        ]
+        tables.append(
+            Table(
+                "verify_categories",
+                "Negatives and flags per category",
+                ["category", "pairs", "不存在 share", "flagged", *names],
+                rows,
+                "After the verify stage, before review.",
+            )
+        )
+        dropped = facts.get("dropped") or {}
+        if dropped:
+            lines.append(
+                "Dropped by the checks: "
+                + ", ".join(f"{n} {flag}" for flag, n in sorted(dropped.items()))
+                + "."
+            )
+    value = ((stages.get("review") or {}).get("facts") or {}).get("verify_value") or {}
+    if value.get("reviewed"):
+        lines.append(
+            f"Experts reviewed {value['reviewed']} of the teacher's pairs and changed or rejected "
+            f"{value['changed']}: the teacher's accuracy is {pct(value.get('teacher_accuracy'))}."
+        )
+        rows = []
+        for scope, block in [("all", value), *sorted((value.get("per_category") or {}).items())]:
+            for flag, f in (block.get("flags") or {}).items():
+                rows.append(
+                    [scope, flag, str(f["flagged"]), str(f["changed"]), pct(f["precision"]), pct(f["recall"])]
+                )
+        if rows:
+            tables.append(
+                Table(
+                    "verify_value",
+                    "What the flags were worth",
+                    ["category", "flag", "flagged", "changed by experts", "precision", "recall"],
+                    rows,
+                    "Precision: flagged pairs the experts changed or rejected. Recall: changed or "
+                    "rejected pairs that were flagged.",
+                )
+            )
+    elif value:
+        lines.append(
+            "No expert decisions yet (auto-approved pairs do not count): precision and recall follow review."
+        )
+    return tables, lines
+
+
+_COUNTS = {"pairs", "negatives", "negative_share", "flagged"}
