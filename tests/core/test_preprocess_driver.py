@@ -8,8 +8,8 @@ import io
 import pytest
 from PIL import Image
 
+from vlkd.core.artifacts import read_images
 from vlkd.core.errors import SkipItem, StageError
-from vlkd.core.jsonl import read_jsonl
 from vlkd.core.preprocess_driver import Chain, Settings, draft_box, plan_sizes
 from vlkd.core.records import ImageRecord
 from vlkd.plugins.preprocess.exif_transpose import ExifTranspose
@@ -28,7 +28,8 @@ def recipe(steps: str, settings: str = "  workers: 1\n") -> str:
 
 
 def out_records(run_dir):
-    return list(read_jsonl(run_dir / "preprocess" / "images.jsonl"))
+    """The preprocess stage's records, paths as files (stored relative to the run directory)."""
+    return [r.model_dump(mode="json") for r in read_images(run_dir / "preprocess" / "images.jsonl")]
 
 
 def digest(path) -> str:

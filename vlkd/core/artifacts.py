@@ -60,8 +60,30 @@ def read_records(path: str | os.PathLike[str], model: type[R], what: str) -> lis
 
 
 def read_images(path: str | os.PathLike[str]) -> list[ImageRecord]:
-    """``images.jsonl`` as records (in file order, duplicates kept)."""
-    return read_records(path, ImageRecord, "an image record")
+    """``images.jsonl`` as records (in file order, duplicates kept).
+
+    Paths of files inside the run directory are stored relative to it (a copied or moved run
+    directory keeps working); they come back absolute, against the run directory that holds
+    this ``<run>/<stage>/images.jsonl``. Absolute paths (inputs, older runs) stay as they are.
+    """
+    records = read_records(path, ImageRecord, "an image record")
+    run_dir = Path(path).resolve().parents[1]
+    return [
+        r if Path(r.path).is_absolute() else r.model_copy(update={"path": str(run_dir / r.path)})
+        for r in records
+    ]
+
+
+def stored_image_paths(run_dir: str | os.PathLike[str], records: Iterable[dict]) -> list[dict]:
+    """Image record dicts with paths inside ``run_dir`` made relative to it, for ``images.jsonl``."""
+    root = Path(run_dir).resolve()
+    out = []
+    for rec in records:
+        path = Path(rec["path"])
+        if path.is_absolute() and (root in path.parents):
+            rec = {**rec, "path": path.relative_to(root).as_posix()}
+        out.append(rec)
+    return out
 
 
 def read_pairs(path: str | os.PathLike[str]) -> list[QARecord]:

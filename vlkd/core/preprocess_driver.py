@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from vlkd.core.artifacts import read_images
+from vlkd.core.artifacts import read_images, stored_image_paths
 from vlkd.core.context import StageContext
 from vlkd.core.jsonl import write_jsonl_atomic
 from vlkd.core.options import OnError, Options
@@ -213,7 +213,7 @@ def run_preprocess(ctx: StageContext) -> None:
         description="preprocess",
     )
     kept = apply_collective(ctx, steps, results)
-    write_jsonl_atomic(ctx.output("images"), kept)
+    write_jsonl_atomic(ctx.output("images"), stored_image_paths(ctx.run_dir, kept))
     ctx.facts.update(
         {"images_in": len(records), "images_out": len(kept), "output_format": settings.output_format}
     )

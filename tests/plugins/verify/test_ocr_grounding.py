@@ -107,7 +107,7 @@ def test_a_page_ocr_cannot_read_or_without_text_is_unverifiable_never_a_crash(tm
     for image in read_jsonl(rd / "preprocess" / "images.jsonl"):
         names[image["id"]] = Path(image["sources"][0]["path"]).name
         if names[image["id"]] == "later_broken.png":
-            Path(image["path"]).write_bytes(b"\x89PNG\r\n\x1a\n broken after preprocess")
+            (rd / image["path"]).write_bytes(b"\x89PNG\r\n\x1a\n broken after preprocess")
     manifest, rd = run({**sections, "verify": [{"plugin": "ocr_grounding"}]})
     assert manifest["stages"]["verify"]["status"] == "done"
     assert manifest["stages"]["teach"]["status"] == "done"

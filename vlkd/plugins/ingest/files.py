@@ -134,6 +134,7 @@ class FilesIngestor(StagePlugin):
         return {"files": digest.hexdigest()}
 
     def run(self, ctx) -> None:
+        from vlkd.core.artifacts import stored_image_paths
         from vlkd.core.jsonl import write_jsonl_atomic
         from vlkd.plugins.ingest.collapse import collapse_duplicates
         from vlkd.plugins.ingest.reading import ReadFile
@@ -167,7 +168,7 @@ class FilesIngestor(StagePlugin):
             description="ingest",
         )
         merged, duplicates = collapse_duplicates(records)
-        write_jsonl_atomic(ctx.output("images"), merged)
+        write_jsonl_atomic(ctx.output("images"), stored_image_paths(ctx.run_dir, merged))
         ctx.facts.update(
             {
                 "files": len(items),
