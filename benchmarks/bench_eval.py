@@ -23,10 +23,11 @@ def bench_generation(items: int, side: int, batch: int) -> dict[str, float]:
 
     from vlkd.plugins.evaluate.items import EvalItem, ModelInfo
     from vlkd.plugins.evaluate.local_backend import LocalStudent
-    from vlkd.students.tiny_qwen2_vl import build_tiny_qwen2_vl
+    from vlkd.students.qwen2_vl import Qwen2VL
 
     tmp = Path(tempfile.mkdtemp(prefix="vlkd-bench-eval-"))
-    student = build_tiny_qwen2_vl(tmp / "tiny")
+    family = Qwen2VL()
+    student = family.build_tiny(tmp / "tiny")
     rows = []
     for i in range(items):
         image = Image.new("RGB", (side, side * 3 // 4), (255, 255, 255))
@@ -34,7 +35,9 @@ def bench_generation(items: int, side: int, batch: int) -> dict[str, float]:
         path = tmp / f"{i}.png"
         image.save(path)
         rows.append(EvalItem(str(i), str(i), str(path), "拧紧力矩是多少？", f"{30 + i} N·m", "manual", False))
-    info = ModelInfo("peft", str(student), None, 32 * 32, 768 * 768, "qwen2_vl", None)
+    info = ModelInfo(
+        "peft", str(student), None, 32 * 32, 768 * 768, family.llamafactory_template, None, family=family
+    )
     backend = LocalStudent(info, max_new_tokens=16, system_prompt=None, device="cpu", dtype="float32")
     backend.generate("base", rows[:1])  # load and warm up
     out = {}

@@ -89,10 +89,11 @@ def main() -> None:
                 read_jsonl(pairs_file), load_image_paths(images_file, root), "per_image", pairs_file
             )
 
+        from vlkd.llamafactory.preflight import check_dataset
         from vlkd.plugins.formats.hf_datasets import HfDatasetsOptions, export_hf_datasets
         from vlkd.plugins.formats.llamafactory import LlamaFactoryOptions, export_llamafactory
         from vlkd.plugins.formats.messages_jsonl import MessagesJsonlOptions, export_messages_jsonl
-        from vlkd.plugins.formats.preflight import check_dataset
+        from vlkd.students.qwen2_vl import Qwen2VL
 
         runs = {
             "llamafactory": lambda out: export_llamafactory(
@@ -100,7 +101,7 @@ def main() -> None:
             ),
             "llamafactory + pre-flight": lambda out: (
                 export_llamafactory(load(), out, LlamaFactoryOptions(plugin="llamafactory")),
-                check_dataset(out, backup=False),
+                check_dataset(out, family=Qwen2VL(), backup=False),
             ),
             "messages_jsonl": lambda out: export_messages_jsonl(
                 load(), out, MessagesJsonlOptions(plugin="m")

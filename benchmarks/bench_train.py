@@ -147,9 +147,7 @@ def make_dataset(root: Path, n: int, size: int) -> Path:
 
 
 def trainer_options(args: argparse.Namespace, student: str, dataset: str) -> dict:
-    size = args.image_size
     options = {
-        "student": student,
         "dataset": dataset,
         "max_steps": args.steps,
         "lora_target": "all-linear",
@@ -160,9 +158,6 @@ def trainer_options(args: argparse.Namespace, student: str, dataset: str) -> dic
         "logging_steps": 1,
         "save_steps": 10**6,
         "report_to": [],
-        "cutoff_len": 2048,
-        "image_min_pixels": 28 * 28,
-        "image_max_pixels": size * size,
         "loraplus_lr_ratio": None,
         "optim": "adamw_torch",
     }
@@ -179,7 +174,14 @@ def worker(args: argparse.Namespace) -> None:
         options["use_liger_kernel"] = False  # like for like: the peft trainer has no Liger kernels
         if args.gpu:
             os.environ["RECORD_VRAM"] = "1"
-    trainer = make_trainer(args.worker, **options)
+    student = {
+        "model": args.student,
+        "family": args.family,
+        "cutoff_len": 2048,
+        "image_min_pixels": 28 * 28,
+        "image_max_pixels": args.image_size * args.image_size,
+    }
+    trainer = make_trainer(args.worker, student, **options)
     ctx = standalone_context(Path(args.run_dir))
     t0 = time.perf_counter()
     trainer.run(ctx)
@@ -236,6 +238,8 @@ def run_worker(name: str, args: argparse.Namespace, student: Path, dataset: Path
         str(args.batch_size),
         "--image-size",
         str(args.image_size),
+        "--family",
+        args.family,
     ] + (["--gpu"] if args.gpu else [])
     proc = subprocess.run(cmd, capture_output=True, text=True)
     lines = [x for x in proc.stdout.splitlines() if x.startswith("BENCH ")]
@@ -260,6 +264,7 @@ def main() -> None:
     parser.add_argument(
         "--keep", type=Path, default=None, help="work directory to keep (default: a temporary one)"
     )
+    parser.add_argument("--family", default="qwen2_vl", help="student family (vlkd student families)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--student", help=argparse.SUPPRESS)
     parser.add_argument("--dataset", help=argparse.SUPPRESS)
@@ -274,21 +279,21 @@ def main() -> None:
 
     import torch
 
-    from vlkd.students.tiny_qwen2_vl import build_tiny_qwen2_vl
+    from vlkd.core.student import make_student
 
     if args.gpu and not torch.cuda.is_available():
         sys.exit("--gpu: no CUDA device is visible")
     work = args.keep or Path(tempfile.mkdtemp(prefix="vlkd-bench-train-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        student = build_tiny_qwen2_vl(work / "tiny-qwen2-vl")
+        student = Path(make_student(f"tiny:{args.family}").family.build_tiny(work / f"tiny-{args.family}"))
         if args.gpu:
             student = build_random_2b(student, work / "qwen2-vl-2b-random")
         dataset = make_dataset(work / "dataset", args.samples, args.image_size)
         device = torch.cuda.get_device_name(0) if args.gpu else f"CPU ({os.cpu_count()} cores)"
         tokens = (args.image_size // 28) ** 2
         print(
-            f"student: {'random Qwen2-VL-2B shape' if args.gpu else 'tiny-qwen2-vl'}; device: {device}; "
+            f"student: {'random Qwen2-VL-2B shape' if args.gpu else 'tiny:' + args.family}; device: {device}; "
             f"{args.steps} steps x batch {args.batch_size}; {args.image_size}px images ({tokens} visual tokens); "
             f"LoRA all-linear r=8; torch {torch.__version__}; medians of {args.repeat} interleaved run(s)"
         )

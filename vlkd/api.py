@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names l
     from vlkd.core.options import ExistingPath, OneOrMany, OnError, Options, PluginOptions, RecipePath
     from vlkd.core.plugin import Plugin, Preprocessor, StagePlugin
     from vlkd.core.records import Flag, ImageRecord, Provenance, QARecord, Record, ReviewStatus, Source, Split
+    from vlkd.core.student import Student
     from vlkd.core.teach import (
         APITeacherOptions,
         FatalError,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names l
         retry_after_seconds,
     )
     from vlkd.core.verify import Findings, Verifier, VerifierOptions
+    from vlkd.students.family import StudentFamily
 
 _LAZY: dict[str, str] = {
     # plugin base classes and what a stage sees
@@ -63,6 +65,9 @@ _LAZY: dict[str, str] = {
     "Source": "vlkd.core.records",
     "ReviewStatus": "vlkd.core.records",
     "Split": "vlkd.core.records",
+    # students
+    "StudentFamily": "vlkd.students.family",
+    "Student": "vlkd.core.student",
     # errors
     "VlkdError": "vlkd.core.errors",
     "RecipeError": "vlkd.core.errors",
@@ -120,6 +125,8 @@ __all__ = [
     "StageContext",
     "StageError",
     "StagePlugin",
+    "Student",
+    "StudentFamily",
     "TeachRequest",
     "TeachResponse",
     "Teacher",

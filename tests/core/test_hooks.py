@@ -91,6 +91,42 @@ def test_hook_vlkd_register_reporters(vlkd_registry, vlkd_recipe):
 # (test_hook_vlkd_register_commands is in test_commands_hook.py)
 
 
+def test_hook_vlkd_register_students(vlkd_registry, vlkd_recipe):
+    from vlkd.core.errors import PluginError
+    from vlkd.students.qwen2_vl import Qwen2VL
+
+    class MyVL(Qwen2VL):
+        name = "my_vl"
+        model_types = ("my_vl",)
+        hub_names = ("my-vl",)
+
+    class Plugin:
+        @hookimpl
+        def vlkd_register_students(self, register):
+            register("my_vl", MyVL)
+
+    registry = vlkd_registry(Plugin())
+    assert isinstance(registry.families()["my_vl"], MyVL)
+    recipe = vlkd_recipe({"name": "t", "student": "acme/my-vl-7b"}, registry)
+    assert recipe.student.family.name == "my_vl" and recipe.student.template == "qwen2_vl"
+
+    class Twice:
+        @hookimpl
+        def vlkd_register_students(self, register):
+            register("qwen2_vl", Qwen2VL)
+
+    with pytest.raises(PluginError, match=r"student family 'qwen2_vl' is registered twice: by .*vlkd 0"):
+        vlkd_registry(Twice())
+
+    class Misnamed:
+        @hookimpl
+        def vlkd_register_students(self, register):
+            register("other", MyVL)
+
+    with pytest.raises(PluginError, match="registered as 'other' but its class says name = 'my_vl'"):
+        vlkd_registry(Misnamed())
+
+
 # -- lifecycle: observers see the run, and a failure ------------------------------------------
 
 RECIPE = "name: t\ningest:\n  plugin: counting\n  n: 2\n{extra}report:\n  plugin: count_report\n"

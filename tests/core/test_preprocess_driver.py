@@ -12,9 +12,10 @@ from vlkd.core.artifacts import read_images
 from vlkd.core.errors import SkipItem, StageError
 from vlkd.core.preprocess_driver import Chain, Settings, draft_box, plan_sizes
 from vlkd.core.records import ImageRecord
+from vlkd.core.student import make_student
 from vlkd.plugins.preprocess.exif_transpose import ExifTranspose
-from vlkd.plugins.preprocess.qwen_smart_resize import QwenSmartResize, QwenSmartResizeOptions
 from vlkd.plugins.preprocess.resize import Resize, ResizeOptions
+from vlkd.plugins.preprocess.student_resize import StudentResize, StudentResizeOptions
 from vlkd.plugins.preprocess.to_rgb import ToRGB, ToRGBOptions
 from vlkd.testing import images as tf
 from vlkd.testing.extras import needs
@@ -78,7 +79,10 @@ def test_jpeg_output_with_quality(tmp_path):
 
 def test_plan_and_draft_box():
     resize = Resize(ResizeOptions(plugin="resize", max_side=1024))
-    qwen = QwenSmartResize(QwenSmartResizeOptions(plugin="qwen_smart_resize", max_pixels=768 * 768))
+    qwen = StudentResize(
+        StudentResizeOptions(plugin="student_resize"),
+        make_student({"model": "tiny:qwen2_vl", "image_max_pixels": 768 * 768}),
+    )
     to_rgb = ToRGB(ToRGBOptions(plugin="to_rgb"))
     header = Image.new("RGB", (1, 1))
     sizes = plan_sizes([to_rgb, resize, qwen], (4000, 3000), header)
@@ -125,12 +129,13 @@ def test_draft_is_really_used_for_large_jpegs(tmp_path):
 def test_qwen_size_from_true_size_even_when_drafted(tmp_path):
     """qwen's target is computed from the original size, not the reduced draft's."""
     rec = jpeg_record(tmp_path, (4001, 2999))
-    step = QwenSmartResize(QwenSmartResizeOptions(plugin="qwen_smart_resize", max_pixels=512 * 28 * 28))
+    student = make_student({"model": "tiny:qwen2_vl", "image_max_pixels": 512 * 28 * 28})
+    step = StudentResize(StudentResizeOptions(plugin="student_resize"), student)
     (tmp_path / "o").mkdir()
     out = Chain([step], tmp_path / "o", Settings())(rec)[0]
-    from vlkd.images.qwen import smart_resize
+    from vlkd.students.family import smart_resize
 
-    h, w = smart_resize(2999, 4001, max_pixels=512 * 28 * 28)
+    h, w = smart_resize(2999, 4001, 28, student.image_min_pixels, 512 * 28 * 28)
     assert (out["width"], out["height"]) == (w, h)
     assert out["visual_tokens"] == (h // 28) * (w // 28)
 

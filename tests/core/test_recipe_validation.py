@@ -148,6 +148,6 @@ def test_secret_values_never_appear_in_errors(write, registry, monkeypatch):
 
 @needs("train")
 def test_a_trainer_may_bring_its_own_dataset(write, registry):
-    path = write("r.yaml", "name: r\ntrain:\n  plugin: peft\n  student: tiny-qwen2-vl\n  dataset: data/lf\n")
+    path = write("r.yaml", "name: r\nstudent: tiny-qwen2-vl\ntrain:\n  plugin: peft\n  dataset: data/lf\n")
     recipe = build_recipe(load_recipe_source(path), registry)
     assert recipe.stages["train"].steps[0].options.dataset == path.parent / "data" / "lf"

@@ -16,7 +16,7 @@ from vlkd.core.plugin_manager import distribution_of, plugin_manager
 COMMAND_MODULES: tuple[str, ...] = (
     "vlkd.commands.student",
     "vlkd.commands.review",
-    "vlkd.commands.dataset",
+    "vlkd.llamafactory.command",
     "vlkd.commands.report",
     "vlkd.commands.score",
     "vlkd.commands.teach",

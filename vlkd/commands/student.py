@@ -1,4 +1,5 @@
-"""``vlkd student ...``: build students that need no download (the tiny offline Qwen2-VL)."""
+"""``vlkd student families`` and ``vlkd student tiny FAMILY OUT_DIR``: the student families, and
+tiny random students built offline (for smoke tests, CI and vLLM on a CPU)."""
 
 from __future__ import annotations
 
@@ -10,28 +11,73 @@ import typer
 from vlkd.api import hookimpl
 
 
+def _families():
+    from vlkd.core.registry import load_registry
+
+    return load_registry().family_infos()
+
+
+def families_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List the student families: name, transformers class, LLaMA-Factory template, block size, trainers."""
+    import json
+
+    rows = [{**info.family.summary(), "distribution": info.distribution} for info in _families()]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table()
+    for column in (
+        "family",
+        "transformers class",
+        "LLaMA-Factory template",
+        "block (px)",
+        "trainers",
+        "from",
+    ):
+        table.add_column(column, no_wrap=True)
+    for r in rows:
+        table.add_row(
+            r["name"],
+            r["model_class"],
+            r["llamafactory_template"] or "-",
+            str(r["block"]),
+            ", ".join(r["trainers"]),
+            r["distribution"],
+        )
+    Console(highlight=False).print(table)
+
+
+def tiny_command(
+    family: Annotated[str, typer.Argument(help="The family (vlkd student families).", show_default=False)],
+    out_dir: Annotated[
+        Path, typer.Argument(help="Directory to write the checkpoint into.", show_default=False)
+    ],
+) -> None:
+    """Build a tiny randomly initialised student of FAMILY (a few MB) into OUT_DIR, offline."""
+    import importlib.util
+
+    from vlkd.core.errors import VlkdError, did_you_mean
+
+    found = {info.name: info.family for info in _families()}
+    if family not in found:
+        raise VlkdError(
+            f"unknown student family '{family}'{did_you_mean(family, found)}; families: {', '.join(found)}"
+        )
+    missing = [m for m in ("torch", "transformers", "tokenizers") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise VlkdError(f'building a tiny student needs {", ".join(missing)}: pip install "vlkd[train]"')
+    typer.echo(str(found[family].build_tiny(out_dir)))
+
+
 @hookimpl
 def vlkd_register_commands(app: typer.Typer) -> None:
-    student = typer.Typer(help="Build students that need no download.", no_args_is_help=True)
-
-    @student.command("tiny-qwen2-vl")
-    def tiny_qwen2_vl(
-        out_dir: Annotated[
-            Path, typer.Argument(help="Directory to write the checkpoint into.", show_default=False)
-        ],
-    ) -> None:
-        """Build a tiny randomly initialised Qwen2-VL (about 1 MB) for smoke tests, offline."""
-        import importlib.util
-
-        from vlkd.core.errors import VlkdError
-        from vlkd.students.tiny_qwen2_vl import build_tiny_qwen2_vl
-
-        missing = [m for m in ("torch", "transformers", "tokenizers") if importlib.util.find_spec(m) is None]
-        if missing:
-            raise VlkdError(
-                f'building the tiny student needs {", ".join(missing)}: pip install "vlkd[train]"'
-            )
-        path = build_tiny_qwen2_vl(out_dir)
-        typer.echo(str(path))
+    student = typer.Typer(help="Student families and tiny offline students.", no_args_is_help=True)
+    student.command("families")(families_command)
+    student.command("tiny")(tiny_command)
 
     app.add_typer(student, name="student")

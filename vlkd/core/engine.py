@@ -111,7 +111,7 @@ class Engine:
         fingerprints: dict[str, str] = {}
         previous = None
         for name, stage in self.recipe.stages.items():
-            plugins[name] = [step.instantiate() for step in stage.steps]
+            plugins[name] = [step.instantiate(self.recipe.student) for step in stage.steps]
             parts = {
                 "stage": name,
                 "previous": previous,
@@ -122,6 +122,8 @@ class Engine:
                         "version": s.info.version,
                         "options": _fingerprint_options(s.options),
                         "extra": p.fingerprint(),
+                        # only where the plugin reads it: other stages keep their fingerprints
+                        **({"student": p.student.to_json()} if p.student is not None else {}),
                     }
                     for s, p in zip(stage.steps, plugins[name], strict=True)
                 ],

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from vlkd.core.engine import RunInfo
     from vlkd.core.plugin import Plugin
+    from vlkd.students.family import StudentFamily
 
 hookspec = pluggy.HookspecMarker("vlkd")
 hookimpl = pluggy.HookimplMarker("vlkd")
@@ -111,6 +112,15 @@ def vlkd_register_evaluators(register: Register) -> None:
 @hookspec
 def vlkd_register_reporters(register: Register) -> None:
     """Register ``report`` plugins: ``StagePlugin`` subclasses that render the run's report."""
+
+
+@hookspec
+def vlkd_register_students(register: Callable[[str, type[StudentFamily]], None]) -> None:
+    """Register student families: ``vlkd.students.family.StudentFamily`` subclasses that hold
+    all vlkd knows about one kind of vision-language model (transformers classes, resize rule
+    and visual tokens, image placeholder, LLaMA-Factory template, chat template and special
+    tokens, LoRA targets, which trainers train it, how to build a tiny one offline). The
+    recipe's ``student.family`` names one; ``vlkd student families`` lists them."""
 
 
 # -- the command line ------------------------------------------------------------------------

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from vlkd.core.context import StageContext
     from vlkd.core.records import ImageRecord
+    from vlkd.core.student import Student
 
 
 class Plugin:
@@ -38,9 +39,25 @@ class Plugin:
     install: ClassVar[str | None] = None
     #: one line shown by ``vlkd plugins``; defaults to the class docstring's first line
     description: ClassVar[str] = ""
+    #: the plugin reads the recipe's ``student:`` section (given as ``self.student``; the
+    #: section then counts in the stage's fingerprint, and a recipe without one is an error)
+    uses_student: ClassVar[bool] = False
+    #: options that moved elsewhere: ``{old key: where it lives now}`` (an old key is an error saying so)
+    moved_options: ClassVar[dict[str, str]] = {}
 
-    def __init__(self, options: PluginOptions):
+    def __init__(self, options: PluginOptions, student: Student | None = None):
         self.options = options
+        self.student = student
+
+    #: set on a stand-in registered under a plugin's old name: using the old name is an error
+    #: naming the new one (the stand-in is not listed among the installed plugins)
+    renamed_to: ClassVar[str | None] = None
+    renamed_why: ClassVar[str] = ""
+
+    @classmethod
+    def check_student(cls, student: Student) -> str | None:
+        """A reason this plugin cannot work with ``student`` (checked when the recipe is validated)."""
+        return None
 
     def fingerprint(self) -> Any:
         """Anything besides the options that decides this plugin's output (JSON-serialisable).
@@ -81,3 +98,8 @@ class Preprocessor(Plugin):
 
     def apply(self, image: Image.Image, record: ImageRecord) -> Image.Image:
         raise NotImplementedError
+
+
+def renamed(new_name: str, why: str = "") -> type[Plugin]:
+    """A stand-in to register under a plugin's old name, so an old recipe is told the new one."""
+    return type(f"Renamed_{new_name}", (Plugin,), {"renamed_to": new_name, "renamed_why": why})

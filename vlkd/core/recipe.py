@@ -23,9 +23,10 @@ from vlkd.core.options import Options, PluginOptions, SourcedStr
 from vlkd.core.recipe_source import RecipeSource, dotted, load_recipe_source
 from vlkd.core.registry import PluginInfo, Registry
 from vlkd.core.stages import STAGE_KINDS, STAGE_NAMES, StageKind
+from vlkd.core.student import Student, StudentOptions, StudentProblem, resolve_student
 from vlkd.core.yaml_positions import Path_
 
-TOP_LEVEL_KEYS = ("name", "description", *STAGE_NAMES)
+TOP_LEVEL_KEYS = ("name", "description", "student", *STAGE_NAMES)
 MAX_NAME = 100  # directory names may have 255 bytes; runs/<name>/... also names files after it
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -38,8 +39,8 @@ class Step:
     options: PluginOptions
     path: Path_
 
-    def instantiate(self):
-        return self.info.cls(self.options)
+    def instantiate(self, student: Student | None = None):
+        return self.info.cls(self.options, student if self.info.cls.uses_student else None)
 
 
 @dataclass
@@ -63,12 +64,15 @@ class Recipe:
     registry: Registry = field(repr=False)
     #: plugins whose extras are not installed here (only when validated not strict)
     missing: list[str] = field(default_factory=list)
+    student: Student | None = None
 
     def resolved(self) -> dict[str, Any]:
         """The recipe as validated, secrets redacted: safe to write to the run directory."""
         out: dict[str, Any] = {"name": self.name}
         if self.description:
             out["description"] = self.description
+        if self.student is not None:
+            out["student"] = self.student.to_json()
         for name, stage in self.stages.items():
             steps = [s.options.model_dump(mode="json") for s in stage.steps]
             if stage.kind.multi:
@@ -191,6 +195,11 @@ def _validate_step(
     except PluginError as exc:
         problems.add((*path, "plugin"), str(exc))
         return None
+    moved = [k for k in section if k in info.cls.moved_options]
+    for key in moved:
+        problems.add((*path, key), f"'{key}' moved: set {info.cls.moved_options[key]} instead")
+    if moved:
+        return None
     try:
         options = info.cls.Options.model_validate(section)
     except ValidationError as exc:
@@ -242,7 +251,7 @@ def build_recipe(src: RecipeSource, registry: Registry, *, strict: bool = True) 
             problems.add(
                 (key,),
                 f"unknown key '{key}'{did_you_mean(str(key), TOP_LEVEL_KEYS)}; "
-                f"allowed: name, extends, description, {', '.join(STAGE_NAMES)}",
+                f"allowed: name, extends, description, student, {', '.join(STAGE_NAMES)}",
             )
     name = data.get("name")
     if name is None:
@@ -256,6 +265,7 @@ def build_recipe(src: RecipeSource, registry: Registry, *, strict: bool = True) 
     description = data.get("description") or ""
     if not isinstance(description, str):
         problems.add(("description",), "must be a string")
+    student = _validate_student(data.get("student"), src, registry, problems) if "student" in data else None
     stages: dict[str, StageConfig] = {}
     for kind in STAGE_KINDS:
         if kind.name in data:
@@ -264,9 +274,54 @@ def build_recipe(src: RecipeSource, registry: Registry, *, strict: bool = True) 
                 stages[kind.name] = stage
     if not problems.items:
         _check_inputs(stages, problems)
+        _check_student(stages, student, "student" in data, problems)
     if problems.items:
         raise RecipeError(problems.items)
-    return Recipe(str(name), str(description), stages, src, registry, problems.missing)
+    return Recipe(str(name), str(description), stages, src, registry, problems.missing, student)
+
+
+def _validate_student(
+    section: Any, src: RecipeSource, registry: Registry, problems: _Problems
+) -> Student | None:
+    path: Path_ = ("student",)
+    if isinstance(section, str):  # the short form: student: Qwen/Qwen2-VL-7B-Instruct
+        section = {"model": section}
+    if not isinstance(section, dict):
+        problems.add(path, "must be a mapping: {model: HUB_ID | DIRECTORY | tiny:FAMILY, ...}")
+        return None
+    try:
+        options = StudentOptions.model_validate(section)
+    except ValidationError as exc:
+        problems.add_validation(exc, path, StudentOptions)
+        return None
+    loc = src.where((*path, "model"))
+    base = str(Path(loc.file).parent) if loc.line and Path(loc.file).is_file() else None
+    try:
+        return resolve_student(options, registry.families(), base)
+    except StudentProblem as exc:
+        problems.add((*path, exc.key) if exc.key and exc.key in section else path, str(exc))
+        return None
+
+
+def _check_student(
+    stages: dict[str, StageConfig], student: Student | None, written: bool, problems: _Problems
+) -> None:
+    """Stages whose plugins read the student need a ``student:`` section, and must accept it."""
+    for stage in stages.values():
+        for step in stage.steps:
+            if not step.info.cls.uses_student:
+                continue
+            if student is None:
+                if not written:  # a broken section was reported already
+                    problems.add(
+                        step.path,
+                        f"{step.info.kind.singular} '{step.info.name}' needs the student: add a top-level "
+                        "'student:' section (model: HUB_ID, a local directory, or tiny:FAMILY)",
+                    )
+                return
+            reason = step.info.cls.check_student(student)
+            if reason:
+                problems.add((*step.path, "plugin"), reason)
 
 
 def _check_inputs(stages: dict[str, StageConfig], problems: _Problems) -> None:

@@ -16,6 +16,7 @@ from vlkd.core.errors import PluginError, did_you_mean
 from vlkd.core.plugin import Plugin
 from vlkd.core.plugin_manager import AUTOLOAD_ENV, MODULES_ENV, distribution_of, plugin_manager
 from vlkd.core.stages import KINDS_BY_NAME, STAGE_KINDS, StageKind
+from vlkd.students.family import StudentFamily
 
 __all__ = ["AUTOLOAD_ENV", "MODULES_ENV", "PluginInfo", "Registry", "get_plugin_manager", "load_registry"]
 
@@ -60,17 +61,57 @@ class PluginInfo:
             )
 
 
+@dataclass(frozen=True)
+class FamilyInfo:
+    """A registered student family and where it came from."""
+
+    name: str
+    family: StudentFamily
+    distribution: str
+    version: str
+
+
 class Registry:
-    """Every registered plugin, by stage kind and name."""
+    """Every registered plugin, by stage kind and name, and every student family."""
 
     def __init__(self, pm: pluggy.PluginManager):
         self.pm = pm
         self._plugins: dict[str, dict[str, PluginInfo]] = {k.name: {} for k in STAGE_KINDS}
+        self._families: dict[str, FamilyInfo] = {}
+        self._renamed: dict[tuple[str, str], type[Plugin]] = {}
         for kind in STAGE_KINDS:
             hook = getattr(pm.hook, kind.hook)
             for impl in reversed(hook.get_hookimpls()):  # registration order
-                dist_name, version = distribution_of(pm, impl.plugin)
-                impl.function(register=self._registrar(kind, dist_name, version))
+                impl.function(register=self._registrar(kind, *distribution_of(pm, impl.plugin)))
+        for impl in reversed(pm.hook.vlkd_register_students.get_hookimpls()):
+            impl.function(register=self._family_registrar(*distribution_of(pm, impl.plugin)))
+
+    def _family_registrar(self, dist_name: str, version: str):
+        def register(name: str, cls: type[StudentFamily]) -> None:
+            if not isinstance(name, str) or not name:
+                raise PluginError(f"{dist_name}: a student family must be registered with a non-empty name")
+            if not (isinstance(cls, type) and issubclass(cls, StudentFamily)):
+                raise PluginError(f"{dist_name}: student family '{name}' must be a StudentFamily subclass")
+            if cls.name != name:
+                raise PluginError(
+                    f"{dist_name}: student family registered as '{name}' but its class says name = '{cls.name}'"
+                )
+            taken = self._families.get(name)
+            if taken is not None:
+                raise PluginError(
+                    f"student family '{name}' is registered twice: by {taken.distribution} "
+                    f"{taken.version} and by {dist_name} {version}; uninstall one of them"
+                )
+            self._families[name] = FamilyInfo(name, cls(), dist_name, version)
+
+        return register
+
+    def families(self) -> dict[str, StudentFamily]:
+        """Every student family by name (sorted)."""
+        return {name: self._families[name].family for name in sorted(self._families)}
+
+    def family_infos(self) -> list[FamilyInfo]:
+        return [self._families[name] for name in sorted(self._families)]
 
     def _registrar(self, kind: StageKind, dist_name: str, version: str):
         def register(name: str, cls: type[Plugin]) -> None:
@@ -78,6 +119,9 @@ class Registry:
                 raise PluginError(f"{dist_name}: a {kind.singular} must be registered with a non-empty name")
             if not (isinstance(cls, type) and issubclass(cls, Plugin)):
                 raise PluginError(f"{dist_name}: {kind.singular} '{name}' must be a vlkd Plugin subclass")
+            if cls.renamed_to:
+                self._renamed[(kind.name, name)] = cls
+                return
             taken = self._plugins[kind.name].get(name)
             if taken is not None:
                 raise PluginError(
@@ -93,6 +137,10 @@ class Registry:
 
     def get(self, kind: str, name: str) -> PluginInfo:
         found = self._plugins[kind].get(name)
+        old = self._renamed.get((kind, name))
+        if found is None and old is not None:
+            why = f" ({old.renamed_why})" if old.renamed_why else ""
+            raise PluginError(f"'{name}' was renamed: use plugin: {old.renamed_to}{why}")
         if found is None:
             k = KINDS_BY_NAME[kind]
             installed = ", ".join(self.names(kind)) or "none"

@@ -15,6 +15,7 @@ from vlkd.core.options import PluginOptions
 from vlkd.core.recipe import settings_model
 from vlkd.core.registry import Registry
 from vlkd.core.stages import STAGE_KINDS
+from vlkd.core.student import StudentOptions
 
 SCHEMA_ID = "https://vlkd.dev/schemas/recipe.schema.json"
 
@@ -46,6 +47,14 @@ def recipe_json_schema(registry: Registry) -> dict[str, Any]:
             ),
         ),
         "description": (str | None, Field(default=None)),
+        "student": (
+            StudentOptions | str | None,
+            Field(
+                default=None,
+                description="The student every stage prepares for: model (hub id, directory, "
+                "tiny:FAMILY), family, pixel limits, cutoff_len, template; or just the model",
+            ),
+        ),
     }
     for kind in STAGE_KINDS:
         names = registry.names(kind.name)

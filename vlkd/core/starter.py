@@ -14,6 +14,12 @@ name: {name}
 # Share settings between recipes: maps merge deeply, lists replace.
 # extends: ../base/automotive.yaml
 
+# The student the data is prepared for and trained (vlkd student families lists the families):
+# a hub id, a local checkpoint directory, or tiny:FAMILY (a tiny random one, built offline).
+student:
+  model: tiny:qwen2_vl
+  cutoff_len: 2048
+
 ingest:
   plugin: files
   inputs: [images/]            # folders, globs, CSV/JSONL manifests, PDF manuals
@@ -30,7 +36,7 @@ teach:
 # review:   {{plugin: spreadsheet}}
 # split:    {{plugin: by_image}}
 # format:   {{plugin: llamafactory}}
-# train:    {{plugin: peft, student: tiny-qwen2-vl}}
+# train:    {{plugin: peft}}
 # evaluate: {{plugin: student}}
 # report:   {{plugin: html}}
 """

@@ -5,6 +5,5 @@ Light at import time: Pillow, pypdfium2 and numpy are imported inside the functi
 - :mod:`vlkd.images.decode`: open an image safely; every failure becomes ``SkipItem`` with a
   reason that names the file and the problem.
 - :mod:`vlkd.images.color`: convert any Pillow mode (RGBA, P, CMYK, 16-bit, greyscale) to RGB.
-- :mod:`vlkd.images.qwen`: Qwen2-VL's ``smart_resize`` rule and the visual token count.
 - :mod:`vlkd.images.pdf`: page ranges and rasterising PDF pages with pypdfium2.
 """

@@ -17,4 +17,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "vlkd.plugins.train",
     "vlkd.plugins.evaluate",
     "vlkd.plugins.report",
+    "vlkd.plugins.students",
 )

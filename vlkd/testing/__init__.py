@@ -1,7 +1,7 @@
 """Test support for vlkd and for plugin authors; nothing here imports a heavy library.
 
 - ``fixtures``: the pytest fixtures (``vlkd_registry``, ``vlkd_recipe``, ``vlkd_run_dir``,
-  ``vlkd_images``, ``vlkd_plugin_manager``), loaded into every test session that has vlkd
+  ``vlkd_images``, ``vlkd_plugin_manager``, ``vlkd_tiny_student``), loaded into every test session that has vlkd
   installed through the ``pytest11`` entry point (this package);
 - ``images``: generated test images, odd and broken ones included, and ``run_image_stages``;
 - ``fake_provider``: a local OpenAI/Anthropic-compatible HTTP server for teacher tests
@@ -27,6 +27,7 @@ else:
         vlkd_recipe,
         vlkd_registry,
         vlkd_run_dir,
+        vlkd_tiny_student,
     )
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "vlkd_recipe",
     "vlkd_registry",
     "vlkd_run_dir",
+    "vlkd_tiny_student",
 ]

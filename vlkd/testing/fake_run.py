@@ -47,6 +47,9 @@ class _FakePlugins:
         register("seeded_pairs", _Seeded)
 
 
+#: a student that is never downloaded in the tests (its family is told by its name)
+DEFAULT_STUDENT = "Qwen/Qwen2-VL-2B-Instruct"
+
 #: one instance, so the registry names it the same way in every recipe of the session
 _FAKE_PLUGINS = _FakePlugins()
 
@@ -55,9 +58,16 @@ def registry() -> Registry:
     import vlkd.plugins.formats
     import vlkd.plugins.review
     import vlkd.plugins.split
+    import vlkd.plugins.students
 
     pm = get_plugin_manager(autoload=False, builtins=False)
-    for module in (vlkd.plugins.review, vlkd.plugins.split, vlkd.plugins.formats, _FAKE_PLUGINS):
+    for module in (
+        vlkd.plugins.review,
+        vlkd.plugins.split,
+        vlkd.plugins.formats,
+        vlkd.plugins.students,
+        _FAKE_PLUGINS,
+    ):
         pm.register(module)
     return Registry(pm)
 
@@ -129,8 +139,21 @@ class FakeRun:
         engine.run_dir.write_manifest(manifest)
 
     def set_stages(self, stages: dict[str, Any], name: str = "t") -> None:
+        """``stages`` may hold a ``student`` section; the student's keys written in the format
+        stage (``cutoff_len``, pixel limits, ``tokenizer`` as the model) are moved into it. The
+        default student is a hub id that is not downloaded: text tokens are estimated."""
+        stages = dict(stages)
+        student = dict(stages.pop("student", {"model": DEFAULT_STUDENT}))
+        if "format" in stages:
+            fmt = stages["format"] = dict(stages["format"])
+            for key in ("cutoff_len", "image_min_pixels", "image_max_pixels"):
+                if key in fmt:
+                    student[key] = fmt.pop(key)
+            if "tokenizer" in fmt:
+                student["model"] = fmt.pop("tokenizer")
         data = {
             "name": name,
+            "student": student,
             "ingest": {"plugin": "seeded_images"},
             "teach": {"plugin": "seeded_pairs"},
             **stages,

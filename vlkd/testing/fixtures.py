@@ -44,6 +44,26 @@ def vlkd_registry() -> Callable[..., Any]:
     return make
 
 
+@pytest.fixture(scope="session")
+def vlkd_tiny_student(tmp_path_factory) -> Callable[[str], Path]:
+    """Factory: ``vlkd_tiny_student("qwen2_vl")`` -> directory of that family's tiny random
+    student, built offline once per test session (skips when transformers is missing)."""
+    built: dict[str, Path] = {}
+
+    def make(family: str = "qwen2_vl") -> Path:
+        pytest.importorskip("transformers")
+        if family not in built:
+            from vlkd.core.registry import load_registry
+
+            root = tmp_path_factory.mktemp("students")
+            built[family] = (
+                load_registry(autoload=False).families()[family].build_tiny(root / f"tiny-{family}")
+            )
+        return built[family]
+
+    return make
+
+
 @pytest.fixture
 def vlkd_run_dir(tmp_path: Path) -> Path:
     """An empty directory for one run (not created: the engine creates it)."""

@@ -37,11 +37,8 @@ class CollectingReporter(Reporter):
 
 
 @pytest.fixture(scope="session")
-def tiny_student(tmp_path_factory) -> Path:
-    pytest.importorskip("transformers")
-    from vlkd.students.tiny_qwen2_vl import build_tiny_qwen2_vl
-
-    return build_tiny_qwen2_vl(tmp_path_factory.mktemp("student") / "tiny-qwen2-vl")
+def tiny_student(vlkd_tiny_student) -> Path:
+    return vlkd_tiny_student("qwen2_vl")
 
 
 @pytest.fixture(scope="session")
@@ -115,6 +112,7 @@ def run_layout(tmp_path, vlkd_images):
             info = {
                 "trainer": "peft",
                 "base_model": str(student),
+                "family": "qwen2_vl",
                 "template": "qwen2_vl",
                 "image_min_pixels": 32 * 32,
                 "image_max_pixels": 128 * 128,

@@ -39,7 +39,7 @@ def _judged_run(run_layout, monkeypatch, verdict, **judge_options):
     run_dir = run_layout()
     (run_dir / "train" / "model").mkdir(parents=True)
     (run_dir / "train" / "model" / "vlkd_model.json").write_text(
-        json.dumps({"trainer": "peft", "base_model": "x"})
+        json.dumps({"trainer": "peft", "base_model": "x", "family": "qwen2_vl"})
     )
     with (
         FakeProvider(answer=verdict) as judge_server,

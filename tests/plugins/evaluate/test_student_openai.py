@@ -31,6 +31,7 @@ def model_dir(run_dir):
             {
                 "trainer": "peft",
                 "base_model": "served-elsewhere",
+                "family": "qwen2_vl",
                 "image_min_pixels": 32 * 32,
                 "image_max_pixels": 48 * 48,
             }

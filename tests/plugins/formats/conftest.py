@@ -4,11 +4,9 @@ from vlkd.testing.fake_run import fake_run  # noqa: F401 - the fixture
 
 
 @pytest.fixture(scope="session")
-def tiny_student(tmp_path_factory):
+def tiny_student(vlkd_tiny_student):
     """The tiny offline Qwen2-VL student, built once per test session."""
-    from vlkd.students.tiny_qwen2_vl import build_tiny_qwen2_vl
-
-    return build_tiny_qwen2_vl(tmp_path_factory.mktemp("student") / "tiny-qwen2-vl")
+    return vlkd_tiny_student("qwen2_vl")
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,20 @@ import pytest
 from PIL import Image
 
 from vlkd.core.errors import VlkdError
-from vlkd.plugins.formats.preflight import check_dataset
-from vlkd.plugins.formats.tokens import estimate_text_tokens, lf_visual_tokens
+from vlkd.llamafactory import preflight
+from vlkd.llamafactory.tokens import estimate_text_tokens
+from vlkd.students.qwen2_vl import Qwen2VL
+
+QWEN2_VL = Qwen2VL()
+
+
+def check_dataset(path, **kwargs):
+    """The pre-flight check for a Qwen2-VL student at LLaMA-Factory's default pixel limits."""
+    return preflight.check_dataset(path, family=QWEN2_VL, **kwargs)
+
+
+def lf_visual_tokens(width, height):
+    return QWEN2_VL.llamafactory_image_tokens(width, height, 32 * 32, 768 * 768)
 
 
 def sample(*turns, images=("a.png",)):
@@ -108,9 +120,7 @@ def test_too_long_with_estimate_and_with_the_tokenizer(dataset, tiny_tokenizer):
     # exact counts: the tokenizer's total for this sample, then one token less is too long
     exact = check_dataset(path, cutoff_len=4096, tokenizer=tiny_tokenizer)
     assert exact.ok and not exact.estimated_tokens
-    from vlkd.plugins.formats.tokens import render_qwen2_vl
-
-    text = render_qwen2_vl(
+    text = QWEN2_VL.render(
         [
             ("user", "<image>What part?"),
             ("assistant", "The brake pad."),

@@ -71,6 +71,7 @@ def test_evaluate_and_report_stages_in_a_run(tmp_path, vlkd_images, vlkd_registr
         recipe = vlkd_recipe(
             {
                 "name": "evalrun",
+                "student": {"model": "Qwen/Qwen2-VL-2B-Instruct", "family": "qwen2_vl"},  # served, not loaded
                 "ingest": {"plugin": "files", "inputs": [str(images[0].parent)]},
                 "teach": {"plugin": "annotations", "path": str(tmp_path / "pairs.csv")},
                 "split": {"plugin": "by_image", "train": 0.5, "val": 0.0, "test": 0.5},

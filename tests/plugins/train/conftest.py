@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from vlkd.plugins.train.standalone import make_trainer  # noqa: F401 - used by the tests
+from vlkd.plugins.train import standalone
+
+#: keys the tests pass with the trainer options that belong to the recipe's student: section
+STUDENT_KEYS = ("cutoff_len", "image_min_pixels", "image_max_pixels", "template", "family")
 
 QUESTIONS = [
     ("What part is shown?", "brake pad"),
@@ -20,12 +23,15 @@ QUESTIONS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def tiny_student(tmp_path_factory) -> Path:
-    pytest.importorskip("transformers")
-    from vlkd.students.tiny_qwen2_vl import build_tiny_qwen2_vl
+def make_trainer(name: str, student: str = "tiny:qwen2_vl", **options):
+    """``standalone.make_trainer`` with the student's keys taken from ``options``."""
+    section = {"model": student, **{k: options.pop(k) for k in STUDENT_KEYS if k in options}}
+    return standalone.make_trainer(name, student=section, **options)
 
-    return build_tiny_qwen2_vl(tmp_path_factory.mktemp("students") / "tiny-qwen2-vl")
+
+@pytest.fixture(scope="session")
+def tiny_student(vlkd_tiny_student) -> Path:
+    return vlkd_tiny_student("qwen2_vl")
 
 
 def write_dataset(root: Path, splits: dict[str, list[dict]], media_dir: Path | None = None) -> Path:

@@ -34,8 +34,10 @@ def test_student_without_processor(plugin, tiny_student, make_dataset, tmp_path)
 
 
 def test_student_path_that_does_not_exist(make_dataset, tmp_path):
-    trainer = make_trainer("peft", student=str(tmp_path / "nowhere"), dataset=str(make_dataset()))
-    fails_before_training(trainer, tmp_path, "no such directory .*nowhere.*tiny-qwen2-vl")
+    trainer = make_trainer(
+        "peft", student=str(tmp_path / "nowhere"), family="qwen2_vl", dataset=str(make_dataset())
+    )
+    fails_before_training(trainer, tmp_path, "no such directory .*nowhere.*tiny:qwen2_vl")
 
 
 def test_image_tags_that_do_not_match_the_images(tiny_student, make_dataset, tmp_path):
@@ -48,7 +50,7 @@ def test_image_tags_that_do_not_match_the_images(tiny_student, make_dataset, tmp
     message = fails_before_training(trainer, tmp_path, "fails the pre-flight check")
     assert "train.json: sample [1]: image_count: 1 <image> tag(s) but 0 image(s)" in message
     assert "train.json: sample [2]: image_count: 2 <image> tag(s) but 1 image(s)" in message
-    assert f"vlkd check-dataset {dataset} --fix --cutoff-len 2048" in message
+    assert f"vlkd check-dataset {dataset} --fix --family qwen2_vl --cutoff-len 2048" in message
 
 
 def test_missing_image_file(tiny_student, make_dataset, tmp_path):
@@ -73,7 +75,7 @@ def test_cutoff_len_smaller_than_one_images_visual_tokens(tiny_student, make_dat
     )
     message = fails_before_training(trainer, tmp_path, r"sample \[0\]: too_long: \d+ tokens \(400 visual")
     assert "> cutoff_len 256" in message and "Image features and image tokens do not match" in message
-    assert "Raise cutoff_len or lower image_max_pixels" in message
+    assert "Raise student.cutoff_len or lower student.image_max_pixels" in message
     # the same images at a lower image_max_pixels fit
     ok = make_trainer(
         "peft", student=str(tiny_student), dataset=str(dataset), cutoff_len=256, image_max_pixels=280 * 280

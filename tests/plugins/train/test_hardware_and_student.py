@@ -6,7 +6,6 @@ import pytest
 
 from vlkd.core.errors import StageError
 from vlkd.plugins.train.hardware import Hardware, resolve_precision
-from vlkd.plugins.train.student import resolve_student
 
 CPU = Hardware(cuda=False)
 AMPERE = Hardware(cuda=True, bf16_supported=True, tf32_supported=True)
@@ -39,24 +38,6 @@ def test_precision_follows_the_hardware_unless_overridden(hw, precision, tf32, e
 def test_impossible_precision_is_an_error(hw, precision, tf32, match):
     with pytest.raises(StageError, match=match):
         resolve_precision(precision, tf32, hw)
-
-
-def test_student_hub_id_local_path_and_bad_names(tmp_path):
-    assert resolve_student("Qwen/Qwen2-VL-7B-Instruct", tmp_path) == "Qwen/Qwen2-VL-7B-Instruct"
-    local = tmp_path / "recipes" / "models" / "mine"
-    local.mkdir(parents=True)
-    (local / "config.json").write_text("{}")
-    (local / "preprocessor_config.json").write_text("{}")
-    # relative to the recipe's directory
-    assert resolve_student("models/mine", tmp_path / "run", base_dir=tmp_path / "recipes") == str(local)
-    with pytest.raises(StageError, match=r"no config\.json"):
-        (local / "config.json").unlink()
-        resolve_student(str(local), tmp_path)
-    with pytest.raises(StageError, match="is not a hub id"):
-        resolve_student("./nowhere", tmp_path)
-    (tmp_path / "weights.bin").write_text("")
-    with pytest.raises(StageError, match="is a file"):
-        resolve_student(str(tmp_path / "weights.bin"), tmp_path)
 
 
 def test_distributed_options_are_checked():

@@ -50,6 +50,7 @@ def test_trains_tiny_student_loss_falls_adapter_loads_and_generates(tiny_student
     assert card == {
         "trainer": "peft",
         "base_model": str(tiny_student),
+        "family": "qwen2_vl",
         "adapter": "adapter",
         "template": "qwen2_vl",
         "image_min_pixels": 28 * 28,
@@ -80,10 +81,12 @@ def test_labels_cover_only_assistant_turns(tiny_student, tmp_path):
     from transformers import AutoProcessor
 
     from vlkd.plugins.train.dataset import Sample
-    from vlkd.plugins.train.peft_collator import IGNORE_INDEX, QwenVLCollator, set_pixel_limits
+    from vlkd.plugins.train.peft_collator import IGNORE_INDEX, ChatCollator
+    from vlkd.students.qwen2_vl import Qwen2VL
 
+    family = Qwen2VL()
     processor = AutoProcessor.from_pretrained(tiny_student)
-    set_pixel_limits(processor, 28 * 28, 56 * 56)
+    family.set_pixel_limits(processor, 28 * 28, 56 * 56)
     image = tmp_path / "big.png"
     Image.new("RGB", (224, 224), "green").save(image)
     sample = Sample(
@@ -97,7 +100,7 @@ def test_labels_cover_only_assistant_turns(tiny_student, tmp_path):
         images=[image],
         where="test: sample 0",
     )
-    collator = QwenVLCollator(processor, cutoff_len=512)
+    collator = ChatCollator(processor, family, cutoff_len=512)
     batch = collator([sample, sample])
     labels = batch["labels"][0]
     kept = labels[labels != IGNORE_INDEX].tolist()
@@ -175,7 +178,8 @@ def test_seed_defaults():
 
     o = PeftTrainer.Options(plugin="peft")
     assert (o.lora_rank, o.lora_alpha, o.lora_dropout) == (8, 16, 0.05)
-    assert o.lora_target == ["q_proj", "k_proj", "v_proj", "o_proj"]
+    assert o.lora_target is None  # the student family's, for Qwen2-VL the seed's four:
+    assert make_trainer("peft").lora_target == ["q_proj", "k_proj", "v_proj", "o_proj"]
     assert (o.num_train_epochs, o.per_device_train_batch_size, o.gradient_accumulation_steps) == (3, 4, 8)
     assert (o.learning_rate, o.lr_scheduler_type, o.max_grad_norm, o.warmup_ratio) == (
         2e-4,
@@ -236,8 +240,8 @@ def test_tiny_student_is_built_into_the_run_directory(make_dataset, tmp_path):
     dataset = make_dataset(n_train=2, n_val=0)
     trainer = make_trainer("peft", student="tiny-qwen2-vl", dataset=str(dataset))
     plan = trainer.prepare(stage_context(tmp_path / "run"))
-    assert plan.student == str(tmp_path / "run" / "students" / "tiny-qwen2-vl")
-    assert (tmp_path / "run" / "students" / "tiny-qwen2-vl" / "config.json").is_file()
+    assert plan.student == str(tmp_path / "run" / "students" / "tiny-qwen2_vl")
+    assert (tmp_path / "run" / "students" / "tiny-qwen2_vl" / "config.json").is_file()
     shutil.rmtree(tmp_path / "run")
 
 

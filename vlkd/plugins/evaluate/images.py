@@ -1,19 +1,18 @@
 """Student-side image preparation, the same as in training.
 
-Both trainers hand the processor RGB images. LLaMA-Factory's Qwen2-VL plugin first scales
-an image into ``[image_min_pixels, image_max_pixels]`` keeping its aspect ratio, makes each
-side at least 28 px and the aspect ratio at most 180 (``prescale=True`` here); the ``peft``
-trainer leaves that to the processor's ``smart_resize`` with the same bounds. The evaluate
-stage does what the trainer named in ``vlkd_model.json`` did.
+Both trainers hand the processor RGB images. LLaMA-Factory's multimodal plugin first scales
+an image into ``[image_min_pixels, image_max_pixels]`` keeping its aspect ratio, plus what
+its plugin for the student's family adds (``prescale=True`` here: the family's
+``prepare_image``); the ``peft`` trainer leaves that to the processor with the same bounds.
+The evaluate stage does what the trainer named in ``vlkd_model.json`` did.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vlkd.core.errors import SkipItem
 
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def load_student_image(
-    path: str | Path, min_pixels: int, max_pixels: int, prescale: bool = True
+    path: str | Path, family: Any, min_pixels: int, max_pixels: int, prescale: bool = True
 ) -> Image.Image:
     from PIL import Image, UnidentifiedImageError
 
@@ -35,20 +34,7 @@ def load_student_image(
         raise SkipItem(f"image file not found: {path}") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise SkipItem(f"cannot read image {path}: {exc}") from None
-    if not prescale:
-        return image
-    for bound, grow in ((max_pixels, False), (min_pixels, True)):
-        area = image.width * image.height
-        if (area < bound) if grow else (area > bound):
-            factor = math.sqrt(bound / area)
-            image = image.resize((max(1, int(image.width * factor)), max(1, int(image.height * factor))))
-    if min(image.width, image.height) < 28:
-        image = image.resize((max(image.width, 28), max(image.height, 28)))
-    if image.width / image.height > 200:
-        image = image.resize((image.height * 180, image.height))
-    elif image.height / image.width > 200:
-        image = image.resize((image.width, image.width * 180))
-    return image
+    return family.prepare_image(image, min_pixels, max_pixels) if prescale else image
 
 
 def data_url(image: Image.Image) -> str:

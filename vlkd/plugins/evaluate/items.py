@@ -8,6 +8,7 @@ from typing import Any
 
 from vlkd.core.errors import StageError
 from vlkd.core.jsonl import read_json, read_jsonl
+from vlkd.core.student import family_of
 
 #: the split evaluated when the asked-for one is empty, in order of preference
 FALLBACK = {"test": ("val",), "val": (), "train": ()}
@@ -98,6 +99,8 @@ class ModelInfo:
     max_pixels: int
     template: str | None
     log: Path | None
+    #: the student family (``vlkd.students``): how images are prepared for it
+    family: Any = None
 
     @property
     def prescale(self) -> bool:
@@ -124,6 +127,7 @@ def load_model_info(model_dir: Path) -> ModelInfo:
         adapter = adapter if adapter.is_absolute() else model_dir / adapter
         if not (adapter / "adapter_config.json").exists():
             raise StageError(f"{adapter}: no adapter_config.json; the adapter named by {path} is missing")
+    family = family_of(base, info.get("family"))
     log = info.get("log")
     log_path = None
     if log:
@@ -132,8 +136,13 @@ def load_model_info(model_dir: Path) -> ModelInfo:
         trainer=str(info.get("trainer") or ""),
         base_model=base,
         adapter=adapter,
-        min_pixels=int(info.get("image_min_pixels") or 32 * 32),
-        max_pixels=int(info.get("image_max_pixels") or 768 * 768),
+        min_pixels=int(info["image_min_pixels"])
+        if info.get("image_min_pixels")
+        else family.default_min_pixels,
+        max_pixels=int(info["image_max_pixels"])
+        if info.get("image_max_pixels")
+        else family.default_max_pixels,
         template=info.get("template"),
         log=log_path,
+        family=family,
     )

@@ -56,7 +56,7 @@ class LocalStudent:
 
     def _load(self) -> None:
         import torch
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+        from transformers import AutoModelForImageTextToText
 
         device = pick_device(self.device_name)
         dtype = {
@@ -66,8 +66,8 @@ class LocalStudent:
             "float16": torch.float16,
         }[self.dtype_name]
         try:
-            self._processor = AutoProcessor.from_pretrained(
-                self.info.base_model, min_pixels=self.info.min_pixels, max_pixels=self.info.max_pixels
+            self._processor = self.info.family.load_processor(
+                self.info.base_model, self.info.min_pixels, self.info.max_pixels
             )
             model = AutoModelForImageTextToText.from_pretrained(self.info.base_model, dtype=dtype)
         except OSError as exc:
@@ -91,7 +91,9 @@ class LocalStudent:
         if system == "tuned" and self.info.adapter is None:
             raise StageError("vlkd_model.json names no adapter: there is no tuned student to evaluate")
         images = [
-            load_student_image(it.image, self.info.min_pixels, self.info.max_pixels, self.info.prescale)
+            load_student_image(
+                it.image, self.info.family, self.info.min_pixels, self.info.max_pixels, self.info.prescale
+            )
             for it in items
         ]
         texts = [

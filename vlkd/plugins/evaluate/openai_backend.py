@@ -169,7 +169,7 @@ class OpenAIStudent:
             raise ServerGone(
                 f"evaluate: no model name for the {system} student; set evaluate.{system}_model_name"
             )
-        image = load_student_image(item.image, self.info.min_pixels, self.info.max_pixels)
+        image = load_student_image(item.image, self.info.family, self.info.min_pixels, self.info.max_pixels)
         messages: list[dict[str, Any]] = []
         if self.system_prompt:
             messages.append({"role": "system", "content": self.system_prompt})

@@ -104,6 +104,7 @@ class StudentEvaluator(StagePlugin):
 
     Options = StudentEvalOptions
     options: StudentEvalOptions
+    uses_student = True
 
     #: what each backend imports; checked when the stage runs (the class-level ``requires``
     #: cannot depend on the options)
@@ -171,29 +172,34 @@ class StudentEvaluator(StagePlugin):
     def _model_info(self, ctx):
         """``vlkd_model.json`` of the train stage; for a served student without one, the pixel bounds
         from the options (LLaMA-Factory's defaults unless set)."""
+        from dataclasses import replace
+
         from vlkd.plugins.evaluate.items import ModelInfo, load_model_info
 
         opts = self.options
         if ctx.has_input("model"):
             info = load_model_info(ctx.input("model"))
+            if self.student is not None:
+                info = replace(info, family=self.student.family)
         elif opts.backend == "openai":
             ctx.info("no train stage in the recipe: evaluating the served models as they are")
+            if self.student is None:
+                raise StageError("evaluate: name the served student in the recipe's 'student:' section")
             info = ModelInfo(
                 trainer="",
                 base_model=opts.base_model_name or "",
                 adapter=None,
-                min_pixels=32 * 32,
-                max_pixels=768 * 768,
-                template=None,
+                min_pixels=self.student.image_min_pixels,
+                max_pixels=self.student.image_max_pixels,
+                template=self.student.template,
                 log=None,
+                family=self.student.family,
             )
         else:
             raise StageError(
                 "evaluate: the transformers backend needs a train stage (the student and its adapter); "
                 "add one, or use backend: openai with a server that serves both students"
             )
-        from dataclasses import replace
-
         return replace(
             info,
             min_pixels=opts.image_min_pixels or info.min_pixels,

@@ -10,8 +10,9 @@ Image paths are written ``relative`` to the dataset directory (LLaMA-Factory joi
 whole), ``absolute``, or ``copy``: the images are hard-linked (copied across file systems)
 into ``dataset/images/`` so the dataset directory alone can be moved to a GPU machine.
 
-After writing, the pre-flight check runs (:mod:`vlkd.plugins.formats.preflight`) with the
-trainer's ``cutoff_len`` and pixel limits; a problem stops the stage unless ``fix: true``.
+After writing, the pre-flight check runs (:mod:`vlkd.llamafactory.preflight`) with the
+recipe's ``student:`` (its family, ``cutoff_len``, pixel limits, and its own tokenizer when it
+is on this machine); a problem stops the stage unless ``fix: true``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
@@ -36,7 +37,9 @@ from vlkd.plugins.formats.inputs import (
     image_reference,
     write_descriptor,
 )
-from vlkd.plugins.formats.tokens import LF_IMAGE_MAX_PIXELS, LF_IMAGE_MIN_PIXELS
+
+if TYPE_CHECKING:
+    from vlkd.core.student import Student
 
 DATASET_PREFIX = "vlkd_"
 
@@ -57,14 +60,6 @@ class LlamaFactoryOptions(PluginOptions):
     )
     check: bool = Field(True, description="Run the pre-flight check on the written dataset")
     fix: bool = Field(False, description="Repair what the pre-flight check finds instead of stopping")
-    cutoff_len: int = Field(2048, gt=0, description="The trainer's cutoff_len, for the pre-flight check")
-    image_min_pixels: int = Field(LF_IMAGE_MIN_PIXELS, gt=0, description="The trainer's image_min_pixels")
-    image_max_pixels: int = Field(LF_IMAGE_MAX_PIXELS, gt=0, description="The trainer's image_max_pixels")
-    tokenizer: str | None = Field(
-        None,
-        description="The student (checkpoint directory, hub id, or 'tiny-qwen2-vl') whose tokenizer counts "
-        "text tokens exactly in the pre-flight check; unset: a conservative estimate for Qwen2",
-    )
 
 
 def sharegpt_sample(
@@ -147,20 +142,21 @@ class LlamaFactoryFormat(ExportFormat):
     """LLaMA-Factory sharegpt dataset (messages + images) with dataset_info.json, checked before training."""
 
     Options = LlamaFactoryOptions
+    uses_student = True
+    moved_options = {
+        "cutoff_len": "student.cutoff_len",
+        "image_min_pixels": "student.image_min_pixels",
+        "image_max_pixels": "student.image_max_pixels",
+        "tokenizer": "student.model (its own tokenizer counts the text tokens)",
+    }
 
     def export(self, samples: dict[str, list[Sample]], dataset_dir: Path, ctx: StageContext) -> dict:
         opts: LlamaFactoryOptions = self.options  # type: ignore[assignment]
         descriptor = export_llamafactory(samples, dataset_dir, opts)
+        descriptor["student"] = self.student.to_json()  # what check-dataset uses by default
+        write_json_atomic(dataset_dir / "vlkd_dataset.json", descriptor)
         if opts.check:
-            report = run_preflight(
-                ctx,
-                dataset_dir,
-                opts.cutoff_len,
-                opts.image_min_pixels,
-                opts.image_max_pixels,
-                opts.fix,
-                load_tokenizer(opts.tokenizer, ctx) if opts.tokenizer else None,
-            )
+            report = run_preflight(ctx, dataset_dir, self.student, opts.fix)
             if any(p.fixed for p in report.problems):  # samples were cut or removed: count them again
                 descriptor["samples"] = {
                     split: len(json.loads((dataset_dir / name).read_text(encoding="utf-8")))
@@ -170,35 +166,19 @@ class LlamaFactoryFormat(ExportFormat):
         return descriptor
 
 
-def load_tokenizer(student: str, ctx: StageContext):
-    """The student's tokenizer, resolved as the trainers resolve ``student:``."""
-    from transformers import AutoTokenizer
-
-    from vlkd.plugins.train.student import resolve_student
-
-    base = ctx.run.recipe_path.parent if ctx.run.recipe_path else None
-    return AutoTokenizer.from_pretrained(resolve_student(student, ctx.run_dir, base))
-
-
-def run_preflight(
-    ctx: StageContext,
-    dataset_dir: Path,
-    cutoff_len: int,
-    image_min_pixels: int,
-    image_max_pixels: int,
-    fix: bool,
-    tokenizer=None,
-):
-    from vlkd.plugins.formats.preflight import check_dataset
+def run_preflight(ctx: StageContext, dataset_dir: Path, student: Student, fix: bool):
+    from vlkd.llamafactory.preflight import check_dataset
+    from vlkd.llamafactory.tokens import student_tokenizer
 
     report = check_dataset(
         dataset_dir,
-        cutoff_len=cutoff_len,
-        image_min_pixels=image_min_pixels,
-        image_max_pixels=image_max_pixels,
+        family=student.family,
+        cutoff_len=student.cutoff_len,
+        image_min_pixels=student.image_min_pixels,
+        image_max_pixels=student.image_max_pixels,
         fix=fix,
         backup=False,
-        tokenizer=tokenizer,
+        tokenizer=student_tokenizer(student, ctx.run_dir),
     )
     write_json_atomic(ctx.dir / "preflight.json", report.to_json())
     ctx.facts["preflight"] = {
@@ -212,7 +192,7 @@ def run_preflight(
         raise StageError(
             f"pre-flight check failed; LLaMA-Factory would stop on or silently drop these samples:\n"
             f"{report.text(limit=20)}\nSet 'fix: true' on the format stage to repair what can be "
-            f"repaired, or raise cutoff_len / lower image_max_pixels (full list: "
+            f"repaired, or raise student.cutoff_len / lower student.image_max_pixels (full list: "
             f"{ctx.dir / 'preflight.json'})"
         )
     return report

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vlkd.core.context import StageContext
 from vlkd.core.jsonl import write_json_atomic
@@ -18,8 +18,11 @@ from vlkd.core.plugin import StagePlugin
 from vlkd.plugins.train.dataset import TrainData, load_dataset_dir, preflight
 from vlkd.plugins.train.hardware import Hardware, Precision, check_quantization, resolve_precision
 from vlkd.plugins.train.launch import TRAINER_LOG
-from vlkd.plugins.train.options import TrainOptions
-from vlkd.plugins.train.student import local_config, resolve_student
+from vlkd.plugins.train.options import MOVED_TO_STUDENT, TrainOptions
+from vlkd.plugins.train.student import local_config
+
+if TYPE_CHECKING:
+    from vlkd.core.student import Student
 
 MODEL_CARD = "vlkd_model.json"
 
@@ -50,6 +53,24 @@ class LoraTrainer(StagePlugin):
     #: the name written to vlkd_model.json
     trainer_name = ""
     options: TrainOptions
+    uses_student = True
+    moved_options = MOVED_TO_STUDENT
+    student: Student
+
+    @classmethod
+    def check_student(cls, student: Student) -> str | None:
+        from vlkd.core.errors import StageError
+
+        try:
+            student.family.check_trainer(cls.trainer_name)
+        except StageError as exc:
+            return str(exc)
+        return None
+
+    @property
+    def lora_target(self) -> list[str] | str:
+        """The recipe's ``lora_target``, else the student family's."""
+        return self.options.lora_target or list(self.student.family.lora_targets)
 
     # -- the stage -------------------------------------------------------------------------
     def run(self, ctx: StageContext) -> None:
@@ -66,19 +87,10 @@ class LoraTrainer(StagePlugin):
         precision = resolve_precision(o.precision, o.tf32, hardware)
         self.check_installation(hardware)
         data = load_dataset_dir(o.dataset or ctx.input("dataset"))
-        base_dir = ctx.run.recipe_path.parent if ctx.run.recipe_path else None
-        student = resolve_student(o.student, ctx.run_dir, base_dir)
-        ctx.facts.update(
-            preflight(
-                data,
-                cutoff_len=o.cutoff_len,
-                min_pixels=o.image_min_pixels,
-                max_pixels=o.image_max_pixels,
-                tokenizer=local_tokenizer(student),
-                warn=ctx.warn,
-            )
-        )
-        check_targets(student, o.lora_target)
+        self.student.family.check_trainer(self.trainer_name)
+        student = self.student.path(ctx.run_dir)
+        ctx.facts.update(preflight(data, self.student, tokenizer=local_tokenizer(student), warn=ctx.warn))
+        check_targets(student, self.lora_target)
         output_dir = ctx.dir / "output"
         resume = last_checkpoint(output_dir) if ctx.resumed else None
         if resume:
@@ -101,15 +113,16 @@ class LoraTrainer(StagePlugin):
             from vlkd.core.errors import StageError
 
             raise StageError(f"training finished but wrote no adapter into {adapter}")
-        o = self.options
+        s = self.student
         card = {
             "trainer": self.trainer_name,
             "base_model": plan.student,
+            "family": s.family.name,
             "adapter": "adapter",
-            "template": "qwen2_vl",
-            "image_min_pixels": o.image_min_pixels,
-            "image_max_pixels": o.image_max_pixels,
-            "cutoff_len": o.cutoff_len,
+            "template": s.template,
+            "image_min_pixels": s.image_min_pixels,
+            "image_max_pixels": s.image_max_pixels,
+            "cutoff_len": s.cutoff_len,
             "log": str(plan.trainer_log),
         }
         if (plan.model_dir / "merged" / "config.json").is_file():

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vlkd.core.errors import StageError
 from vlkd.core.jsonl import read_json
+
+if TYPE_CHECKING:
+    from vlkd.core.student import Student
 
 IMAGE_TAG = "<image>"
 #: LLaMA-Factory's sharegpt defaults, used where dataset_info.json names no tags
@@ -121,13 +124,7 @@ def _read_samples(path: Path, entry: dict[str, Any], media_dir: Path) -> list[Sa
 
 
 def preflight(
-    data: TrainData,
-    *,
-    cutoff_len: int,
-    min_pixels: int,
-    max_pixels: int,
-    tokenizer: Any = None,
-    warn: Any = None,
+    data: TrainData, student: Student, *, tokenizer: Any = None, warn: Any = None
 ) -> dict[str, int]:
     """Run the format stage's pre-flight check (``vlkd check-dataset``) with the trainer's limits.
 
@@ -136,15 +133,19 @@ def preflight(
     raise one StageError; the others (turns LLaMA-Factory would drop or truncate) are warned
     about. Returns figures for the manifest.
     """
-    from vlkd.plugins.formats.preflight import check_dataset
+    from vlkd.llamafactory.preflight import check_dataset
 
+    cutoff_len, min_pixels, max_pixels = (
+        student.cutoff_len,
+        student.image_min_pixels,
+        student.image_max_pixels,
+    )
     report = check_dataset(
         data.root,
+        family=student.family,
         cutoff_len=cutoff_len,
         image_min_pixels=min_pixels,
         image_max_pixels=max_pixels,
-        processor_min_pixels=min_pixels,
-        processor_max_pixels=max_pixels,
         tokenizer=tokenizer,
         media_dir=data.media_dir,
     )
@@ -152,7 +153,7 @@ def preflight(
         p for p in report.unfixed if p.kind in FATAL or (p.kind == "too_long" and "image tokens" in p.message)
     ]
     hint = (
-        f"vlkd check-dataset {data.root} --fix --cutoff-len {cutoff_len} "
+        f"vlkd check-dataset {data.root} --fix --family {student.family.name} --cutoff-len {cutoff_len} "
         f"--image-max-pixels {max_pixels} --image-min-pixels {min_pixels}"
     )
     if fatal:
@@ -162,7 +163,7 @@ def preflight(
         raise StageError(
             f"dataset {data.root} fails the pre-flight check ({len(fatal)} sample(s) would stop training):\n  "
             f"{shown}{more}\n"
-            + ("Raise cutoff_len or lower image_max_pixels; " if too_long else "")
+            + ("Raise student.cutoff_len or lower student.image_max_pixels; " if too_long else "")
             + f"see every problem, and repair what can be repaired, with:\n  {hint}"
         )
     others = [p for p in report.unfixed if p not in fatal]

@@ -67,6 +67,16 @@ class LlamaFactoryTrainer(LoraTrainer):
     trainer_name = "llamafactory"
     options: LlamaFactoryOptions
 
+    @property
+    def template(self) -> str:
+        template = self.student.template
+        if template is None:  # a family LLaMA-Factory has no template for
+            raise StageError(
+                f"LLaMA-Factory has no template for a {self.student.family.name} student; set "
+                "student.template, or use train.plugin: peft"
+            )
+        return template
+
     def executable(self) -> str | None:
         exe = self.options.executable
         return shutil.which(exe) or (exe if Path(exe).is_file() and os.access(exe, os.X_OK) else None)
@@ -91,15 +101,16 @@ class LlamaFactoryTrainer(LoraTrainer):
         return info
 
     def config(self, plan: TrainPlan, work_dir: Path) -> dict[str, Any]:
-        """The train.yaml of LLaMA-Factory (stage sft, template qwen2_vl, finetuning_type lora)."""
+        """The train.yaml of LLaMA-Factory (stage sft, the student's template, finetuning_type lora)."""
         o = self.options
+        s = self.student
         p = plan.precision
-        target = "all" if o.lora_target == "all-linear" else ",".join(o.lora_target)
+        target = "all" if self.lora_target == "all-linear" else ",".join(self.lora_target)
         cfg: dict[str, Any] = {
             # model
             "model_name_or_path": plan.student,
-            "image_min_pixels": o.image_min_pixels,
-            "image_max_pixels": o.image_max_pixels,
+            "image_min_pixels": s.image_min_pixels,
+            "image_max_pixels": s.image_max_pixels,
             "trust_remote_code": True,
             # method
             "stage": "sft",
@@ -113,8 +124,8 @@ class LlamaFactoryTrainer(LoraTrainer):
             "dataset": plan.data.entries["train"],
             "dataset_dir": str(work_dir),
             "media_dir": str(plan.data.media_dir),
-            "template": "qwen2_vl",
-            "cutoff_len": o.cutoff_len,
+            "template": self.template,
+            "cutoff_len": s.cutoff_len,
             "overwrite_cache": True,
             "preprocessing_num_workers": 1,
             "dataloader_num_workers": 0,
@@ -246,7 +257,7 @@ class LlamaFactoryTrainer(LoraTrainer):
         export = {
             "model_name_or_path": plan.student,
             "adapter_name_or_path": str(plan.model_dir / "adapter"),
-            "template": "qwen2_vl",
+            "template": self.template,
             "finetuning_type": "lora",
             "trust_remote_code": True,
             "export_dir": str(plan.model_dir / "merged"),

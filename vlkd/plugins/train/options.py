@@ -15,8 +15,14 @@ from vlkd.core.options import Options, PluginOptions, RecipePath
 
 RUN_ONLY = {"fingerprint": False}
 
-#: the special student name that builds the tiny offline Qwen2-VL into the run directory
-TINY_STUDENT = "tiny-qwen2-vl"
+#: keys of the train stage that live in the recipe's ``student:`` section now
+MOVED_TO_STUDENT = {
+    "student": "student.model (a top-level 'student:' section)",
+    "cutoff_len": "student.cutoff_len",
+    "image_min_pixels": "student.image_min_pixels",
+    "image_max_pixels": "student.image_max_pixels",
+    "template": "student.template",
+}
 
 
 class DistributedOptions(Options):
@@ -42,10 +48,6 @@ class DistributedOptions(Options):
 class TrainOptions(PluginOptions):
     """Options of the ``train`` stage (both trainers)."""
 
-    student: str = Field(
-        "Qwen/Qwen2-VL-7B-Instruct",
-        description="Hub id, local checkpoint directory, or 'tiny-qwen2-vl' (built offline into the run dir)",
-    )
     dataset: RecipePath | None = Field(
         None,
         description="A dataset directory (with vlkd_dataset.json) to train on instead of the "
@@ -55,9 +57,10 @@ class TrainOptions(PluginOptions):
     lora_rank: int = Field(8, ge=1, description="LoRA rank r")
     lora_alpha: float = Field(16, gt=0, description="LoRA scaling alpha")
     lora_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout inside the LoRA layers")
-    lora_target: list[str] | Literal["all-linear"] = Field(
-        ["q_proj", "k_proj", "v_proj", "o_proj"],
-        description="Module names to adapt, or 'all-linear' (every linear layer of the language model)",
+    lora_target: list[str] | Literal["all-linear"] | None = Field(
+        None,
+        description="Module names to adapt, or 'all-linear' (every linear layer of the language model); "
+        "default: the student family's",
     )
     modules_to_save: list[str] = Field([], description="Modules trained in full and saved with the adapter")
     loraplus_lr_ratio: float | None = Field(None, gt=0, description="LoRA+: learning-rate ratio of B to A")
@@ -85,10 +88,6 @@ class TrainOptions(PluginOptions):
         "auto", description="auto: bf16 where the GPU supports it, else fp16 on CUDA, fp32 on CPU"
     )
     tf32: bool | None = Field(None, description="TF32 matmuls; default: on for CUDA GPUs that have it")
-    # -- data ------------------------------------------------------------------------------
-    cutoff_len: int = Field(2048, ge=8, description="Maximum tokens per sample (text + visual)")
-    image_min_pixels: int = Field(32 * 32, ge=28 * 28)
-    image_max_pixels: int = Field(768 * 768, ge=28 * 28)
     # -- outputs and launch ----------------------------------------------------------------
     merge: bool = Field(False, description="Also write the adapter merged into full weights (model/merged)")
     distributed: DistributedOptions = Field(default_factory=DistributedOptions, json_schema_extra=RUN_ONLY)
@@ -102,11 +101,3 @@ class TrainOptions(PluginOptions):
                 return "all-linear"
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
-
-    @model_validator(mode="after")
-    def _pixels_ordered(self) -> TrainOptions:
-        if self.image_min_pixels > self.image_max_pixels:
-            raise ValueError(
-                f"image_min_pixels {self.image_min_pixels} > image_max_pixels {self.image_max_pixels}"
-            )
-        return self

@@ -35,30 +35,20 @@ def to_chat(messages: list[dict[str, str]]) -> list[dict[str, Any]]:
     return chat
 
 
-def set_pixel_limits(processor: Any, min_pixels: int, max_pixels: int) -> None:
-    """Make the processor resize images to [min_pixels, max_pixels] (smart_resize)."""
-    image_processor = processor.image_processor
-    image_processor.size = {"shortest_edge": min_pixels, "longest_edge": max_pixels}
-    for name, value in (("min_pixels", min_pixels), ("max_pixels", max_pixels)):
-        if hasattr(image_processor, name):
-            setattr(image_processor, name, value)
-
-
 class AssistantMasker:
     """Labels for one sequence of ids: the assistant turns' tokens, everything else ignored."""
 
-    def __init__(self, tokenizer: Any):
-        self.im_start = tokenizer.convert_tokens_to_ids("<|im_start|>")
-        self.im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
-        self.header = tokenizer.encode("assistant\n", add_special_tokens=False)
+    def __init__(self, tokenizer: Any, assistant_prefix: str, turn_end: str):
+        self.header = tokenizer.encode(assistant_prefix, add_special_tokens=False)
+        self.im_end = tokenizer.convert_tokens_to_ids(turn_end)
 
     def labels(self, ids: list[int]) -> list[int]:
         labels = [IGNORE_INDEX] * len(ids)
         n, h = len(ids), len(self.header)
         i = 0
         while i < n:
-            if ids[i] == self.im_start and ids[i + 1 : i + 1 + h] == self.header:
-                j = i + 1 + h
+            if ids[i : i + h] == self.header:
+                j = i + h
                 while j < n and ids[j] != self.im_end:
                     labels[j] = ids[j]
                     j += 1
@@ -70,18 +60,18 @@ class AssistantMasker:
         return labels
 
 
-class QwenVLCollator:
+class ChatCollator:
     """``DataCollator`` for the transformers Trainer: list of Sample -> right-padded batch with labels."""
 
-    def __init__(self, processor: Any, cutoff_len: int):
+    def __init__(self, processor: Any, family: Any, cutoff_len: int):
         from PIL import Image  # noqa: F401 - fail here, not in a dataloader worker
 
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.cutoff_len = cutoff_len
-        self.masker = AssistantMasker(self.tokenizer)
+        self.masker = AssistantMasker(self.tokenizer, family.assistant_prefix, family.turn_end)
         self.tokenizer.padding_side = "right"
-        self.image_token_id = self.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+        self.image_token_id = self.tokenizer.convert_tokens_to_ids(family.image_token)
 
     def __call__(self, samples: list[Sample]) -> dict[str, torch.Tensor]:
         """One processor call for the whole batch (per-sample calls cost twice the time)."""
@@ -103,7 +93,7 @@ class QwenVLCollator:
                 if before != after:
                     raise StageError(
                         f"{sample.where}: cutoff_len={self.cutoff_len} cuts into its image tokens; "
-                        "raise cutoff_len or lower image_max_pixels"
+                        "raise student.cutoff_len or lower student.image_max_pixels"
                     )
             for key in ("input_ids", "attention_mask", "mm_token_type_ids"):
                 if key in batch:

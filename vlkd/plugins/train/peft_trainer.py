@@ -25,9 +25,18 @@ class PeftTrainer(LoraTrainer):
     trainer_name = "peft"
 
     def job(self, plan: TrainPlan) -> dict[str, Any]:
+        s = self.student
         options = self.options.model_dump(mode="json")
+        options.update(
+            lora_target=self.lora_target,
+            cutoff_len=s.cutoff_len,
+            image_min_pixels=s.image_min_pixels,
+            image_max_pixels=s.image_max_pixels,
+        )
+        family = type(s.family)
         return {
             "student": plan.student,
+            "family": f"{family.__module__}:{family.__qualname__}",
             "dataset": str(plan.data.root),
             "output_dir": str(plan.output_dir),
             "model_dir": str(plan.model_dir),

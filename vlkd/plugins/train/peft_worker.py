@@ -60,9 +60,17 @@ def target_modules(requested: list[str] | str, model: Any) -> str | list[str]:
     return names
 
 
-def load_student(job: dict[str, Any]):
+def job_family(job: dict[str, Any]) -> Any:
+    """The student family named in the job (``module:Class``), as an instance."""
+    import importlib
+
+    module, _, name = job["family"].partition(":")
+    return getattr(importlib.import_module(module), name)()
+
+
+def load_student(job: dict[str, Any], family: Any):
     import torch
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoModelForImageTextToText
 
     opts = job["options"]
     dtype = (
@@ -82,7 +90,7 @@ def load_student(job: dict[str, Any]):
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=dtype,
         )
-    processor = AutoProcessor.from_pretrained(job["student"])
+    processor = family.load_processor(job["student"], opts["image_min_pixels"], opts["image_max_pixels"])
     model = AutoModelForImageTextToText.from_pretrained(job["student"], **kwargs)
     return processor, model
 
@@ -179,14 +187,14 @@ def train(job: dict[str, Any], on_log: Any = None) -> dict[str, Any]:
     from transformers import PrinterCallback, Trainer
 
     from vlkd.plugins.train.dataset import load_dataset_dir
-    from vlkd.plugins.train.peft_collator import QwenVLCollator, set_pixel_limits
+    from vlkd.plugins.train.peft_collator import ChatCollator
 
     o = job["options"]
     output_dir, model_dir = Path(job["output_dir"]), Path(job["model_dir"])
     output_dir.mkdir(parents=True, exist_ok=True)
     data = load_dataset_dir(Path(job["dataset"]))
-    processor, model = load_student(job)
-    set_pixel_limits(processor, o["image_min_pixels"], o["image_max_pixels"])
+    family = job_family(job)
+    processor, model = load_student(job, family)
     targets = target_modules(o["lora_target"], model)
     if o.get("quantization_bit"):
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=o["gradient_checkpointing"])
@@ -226,7 +234,7 @@ def train(job: dict[str, Any], on_log: Any = None) -> dict[str, Any]:
         args=args,
         train_dataset=data.splits["train"],
         eval_dataset=eval_samples or None,
-        data_collator=QwenVLCollator(processor, o["cutoff_len"]),
+        data_collator=ChatCollator(processor, family, o["cutoff_len"]),
         optimizers=optimizers,
         callbacks=[_trainer_log_callback(output_dir, on_log)],
     )

@@ -5,8 +5,11 @@ For benchmarks, notebooks and tests that exercise a trainer on a prepared datase
 
     from vlkd.plugins.train.standalone import make_trainer, standalone_context
 
-    trainer = make_trainer("peft", student="tiny-qwen2-vl", dataset="runs/demo/format/dataset")
+    trainer = make_trainer("peft", student={"model": "tiny:qwen2_vl", "cutoff_len": 512},
+                           dataset="runs/demo/format/dataset")
     trainer.run(standalone_context(Path("runs/scratch")))
+
+``student`` is the recipe's ``student:`` section (a mapping, or just the model).
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ def trainer_classes() -> dict[str, type]:
     return found
 
 
-def make_trainer(name: str, **options: Any):
-    """A trainer plugin instance with validated options (``plugin`` filled in)."""
+def make_trainer(name: str, student: dict[str, Any] | str, **options: Any):
+    """A trainer plugin instance with validated options (``plugin`` filled in) for ``student``."""
+    from vlkd.core.student import make_student
+
     cls = trainer_classes()[name]
-    return cls(cls.Options.model_validate({"plugin": name, **options}))
+    return cls(cls.Options.model_validate({"plugin": name, **options}), make_student(student))
 
 
 def standalone_context(run_dir: Path, *, resumed: bool = False, reporter: Any = None) -> StageContext:

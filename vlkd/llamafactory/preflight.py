@@ -6,9 +6,9 @@ differ in number, crashes ("Image features and image tokens do not match") when
 alternate and turns that go past ``cutoff_len``. This module finds each such sample before
 a GPU is rented::
 
-    from vlkd.plugins.formats.preflight import check_dataset
+    from vlkd.llamafactory.preflight import check_dataset
 
-    report = check_dataset("runs/demo/format/dataset", cutoff_len=2048,
+    report = check_dataset("runs/demo/format/dataset", family=Qwen2VL(), cutoff_len=2048,
                            image_min_pixels=32 * 32, image_max_pixels=768 * 768,
                            tokenizer=None, fix=False)
     if not report.ok:
@@ -19,7 +19,8 @@ checked, with its own columns and tags) or one ``.json``/``.jsonl`` file (defaul
 Relative image paths resolve as LLaMA-Factory resolves them: ``media_dir`` joined with the
 path when that is a file, else the path as written (``media_dir`` defaults to the
 ``media_dir`` of ``vlkd_dataset.json``, else the dataset directory). Token counts follow
-:mod:`vlkd.plugins.formats.tokens` (exact with ``tokenizer``, else a conservative estimate).
+:mod:`vlkd.llamafactory.tokens` (the student family's image rule and template; text exact with
+``tokenizer``, else a conservative estimate).
 
 With ``fix=True`` the files are rewritten (the original kept as ``<file>.orig`` unless
 ``backup=False``): a literal ``<image>`` in an answer becomes ``[image]``; image tags are
@@ -41,14 +42,9 @@ from typing import Any
 
 from vlkd.core.errors import VlkdError
 from vlkd.core.jsonl import read_json, write_json_atomic, write_jsonl_atomic
-from vlkd.images.qwen import DEFAULT_MAX_PIXELS, DEFAULT_MIN_PIXELS
-from vlkd.plugins.formats.tokens import (
-    IMAGE_TAG,
-    LF_IMAGE_MAX_PIXELS,
-    LF_IMAGE_MIN_PIXELS,
-    lf_visual_tokens,
-    text_tokens,
-)
+from vlkd.llamafactory.images import IMAGE_MAX_PIXELS, IMAGE_MIN_PIXELS
+from vlkd.llamafactory.tokens import text_tokens, visual_tokens
+from vlkd.students.family import IMAGE_TAG, StudentFamily
 
 ANSWER_TAG_REPLACEMENT = "[image]"
 DEFAULT_TAGS = {
@@ -144,34 +140,30 @@ class _Entry:
 
 @dataclass
 class _Limits:
+    family: StudentFamily
     cutoff_len: int
     image_min_pixels: int
     image_max_pixels: int
-    processor_min_pixels: int
-    processor_max_pixels: int
     tokenizer: Any
 
 
 def check_dataset(
     path: str | os.PathLike[str],
     *,
+    family: StudentFamily,
     cutoff_len: int = 2048,
-    image_min_pixels: int = LF_IMAGE_MIN_PIXELS,
-    image_max_pixels: int = LF_IMAGE_MAX_PIXELS,
+    image_min_pixels: int = IMAGE_MIN_PIXELS,
+    image_max_pixels: int = IMAGE_MAX_PIXELS,
     tokenizer: Any = None,
     fix: bool = False,
     media_dir: str | os.PathLike[str] | None = None,
-    processor_min_pixels: int = DEFAULT_MIN_PIXELS,
-    processor_max_pixels: int = DEFAULT_MAX_PIXELS,
     backup: bool = True,
 ) -> PreflightReport:
     """Check (and with ``fix`` repair) a LLaMA-Factory sharegpt dataset; see the module docs."""
     path = Path(path)
     entries, default_media = _entries(path)
     media = Path(media_dir) if media_dir is not None else default_media
-    limits = _Limits(
-        cutoff_len, image_min_pixels, image_max_pixels, processor_min_pixels, processor_max_pixels, tokenizer
-    )
+    limits = _Limits(family, cutoff_len, image_min_pixels, image_max_pixels, tokenizer)
     report = PreflightReport(str(path), estimated_tokens=tokenizer is None)
     images = _ImageCache(media)
     after = 0
@@ -438,7 +430,7 @@ class _SampleChecker:
 
         # length
         limit = self.limits.cutoff_len
-        total = visual + text_tokens(turns, system, self.limits.tokenizer)
+        total = visual + text_tokens(self.limits.family, turns, system, self.limits.tokenizer)
         pieces = [turns]
         if total > limit:
             crash = visual + 2 * len(image_list) >= limit
@@ -468,14 +460,7 @@ class _SampleChecker:
 
     def _visual(self, size: tuple[int, int]) -> int:
         lim = self.limits
-        return lf_visual_tokens(
-            size[0],
-            size[1],
-            image_max_pixels=lim.image_max_pixels,
-            image_min_pixels=lim.image_min_pixels,
-            processor_min_pixels=lim.processor_min_pixels,
-            processor_max_pixels=lim.processor_max_pixels,
-        )
+        return visual_tokens(lim.family, size[0], size[1], lim.image_min_pixels, lim.image_max_pixels)
 
     def _repair_roles(self, turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
         merged: list[tuple[str, str]] = []
@@ -506,7 +491,7 @@ class _SampleChecker:
         def cost(group: list) -> int:
             flat = [x for q, a in group for x in (q, a)]
             flat[0] = (flat[0][0], tag + flat[0][1])
-            return visual + text_tokens(flat, system, self.limits.tokenizer)
+            return visual + text_tokens(self.limits.family, flat, system, self.limits.tokenizer)
 
         pieces: list[list] = []
         current: list = []

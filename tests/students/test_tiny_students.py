@@ -1,0 +1,154 @@
+"""Every family's tiny offline student loads with the Auto classes, counts its visual tokens as
+the family says, generates, and is built once, deterministically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+pytest.importorskip("transformers")
+
+from typer.testing import CliRunner
+
+from vlkd.core.registry import load_registry
+from vlkd.students.tiny import MIN_HEAD_DIM, is_built
+
+FAMILIES = load_registry(autoload=False).families()
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_loads_with_auto_classes_and_generates(vlkd_tiny_student, name):
+    import torch
+    from PIL import Image
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    family = FAMILIES[name]
+    path = vlkd_tiny_student(name)
+    processor = AutoProcessor.from_pretrained(path)
+    model = AutoModelForImageTextToText.from_pretrained(path)
+    assert type(model).__name__ == family.model_class
+    assert json.loads((path / "config.json").read_text())["model_type"] in family.model_types
+    text_config = model.config.get_text_config()
+    head_dim = (
+        getattr(text_config, "head_dim", None) or text_config.hidden_size // text_config.num_attention_heads
+    )
+    assert head_dim >= MIN_HEAD_DIM  # vLLM's CPU backend serves it
+
+    messages = [
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "刹车片 brake pad?"}]}
+    ]
+    text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert text.endswith(family.assistant_prefix)
+    assert family.image_placeholder in text
+    side = 4 * family.block
+    batch = processor(text=[text], images=[Image.new("RGB", (side, side), "red")], return_tensors="pt")
+    image_id = processor.tokenizer.convert_tokens_to_ids(family.image_token)
+    expected = family.image_tokens(side, side, family.default_min_pixels, family.default_max_pixels)
+    assert int((batch["input_ids"] == image_id).sum()) == expected
+    out = model(**batch, labels=batch["input_ids"])
+    assert torch.isfinite(out.loss)
+    generated = model.generate(**batch, max_new_tokens=4, do_sample=False)
+    assert generated.shape[1] > batch["input_ids"].shape[1]
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_tokenizer_has_the_special_tokens_and_round_trips(vlkd_tiny_student, name):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(vlkd_tiny_student(name))
+    for token in FAMILIES[name].special_tokens:
+        assert len(tokenizer.encode(token, add_special_tokens=False)) == 1, token
+    text = "图中不存在该零件. Torque 120 Nm."
+    assert tokenizer.decode(tokenizer.encode(text, add_special_tokens=False)) == text
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_the_rendered_template_matches_the_chat_template(vlkd_tiny_student, name):
+    """The family's render() (token counting) is the chat template's text (what peft trains on)."""
+    from transformers import AutoProcessor
+
+    family = FAMILIES[name]
+    processor = AutoProcessor.from_pretrained(vlkd_tiny_student(name))
+    turns = [
+        ("user", "<image>What part?"),
+        ("assistant", "刹车片"),
+        ("user", "Torque?"),
+        ("assistant", "120 Nm"),
+    ]
+    chat = [
+        {
+            "role": role,
+            "content": [{"type": "image"}, {"type": "text", "text": c[len("<image>") :]}]
+            if c.startswith("<image>")
+            else [{"type": "text", "text": c}],
+        }
+        for role, c in turns
+    ]
+    rendered = processor.apply_chat_template(chat, tokenize=False)
+    bare = family.image_placeholder.replace(family.image_token, "")
+    assert family.render(turns, None) == rendered.replace(family.image_placeholder, bare)
+
+
+def test_is_small_cached_and_deterministic(vlkd_tiny_student, tmp_path):
+    family = FAMILIES["qwen2_vl"]
+    student = vlkd_tiny_student("qwen2_vl")
+    size = sum(f.stat().st_size for f in student.iterdir())
+    assert size < 5_000_000
+    assert is_built(student, "qwen2_vl", family.tiny_version)
+    stamp = (student / "model.safetensors").stat().st_mtime_ns
+    assert family.build_tiny(student) == student
+    assert (student / "model.safetensors").stat().st_mtime_ns == stamp  # not rebuilt
+
+    # a second build elsewhere from the same seed gives the same weights and vocabulary
+    other = family.build_tiny(tmp_path / "again")
+    for name in ("model.safetensors", "tokenizer.json"):
+        assert (
+            hashlib.sha256((other / name).read_bytes()).hexdigest()
+            == hashlib.sha256((student / name).read_bytes()).hexdigest()
+        ), name
+
+
+def test_half_built_directory_is_rebuilt(tmp_path):
+    family = FAMILIES["qwen2_vl"]
+    target = tmp_path / "tiny"
+    target.mkdir()
+    (target / "config.json").write_text(json.dumps({"broken": True}))
+    family.build_tiny(target)
+    assert is_built(target, "qwen2_vl", family.tiny_version)
+    assert json.loads((target / "config.json").read_text())["model_type"] == "qwen2_vl"
+
+
+def _app():
+    import typer
+
+    from vlkd.commands import COMMAND_MODULES
+    from vlkd.commands.student import vlkd_register_commands
+
+    assert "vlkd.commands.student" in COMMAND_MODULES
+    app = typer.Typer()
+    app.command()(lambda: None)  # a second command keeps "student" a sub-command
+    vlkd_register_commands(app)
+    return app
+
+
+def test_cli_builds_one_and_lists_the_families(tmp_path):
+    result = CliRunner().invoke(_app(), ["student", "tiny", "qwen2_vl", str(tmp_path / "s")])
+    assert result.exit_code == 0, result.output
+    assert is_built(tmp_path / "s", "qwen2_vl", FAMILIES["qwen2_vl"].tiny_version)
+    assert str(tmp_path / "s") in result.output
+    listed = CliRunner().invoke(_app(), ["student", "families", "--json"])
+    rows = {r["name"]: r for r in json.loads(listed.output)}
+    assert set(rows) == set(FAMILIES)
+    assert rows["qwen2_vl"]["block"] == 28
+    assert rows["qwen2_vl"]["llamafactory_template"] == "qwen2_vl"
+    assert rows["qwen2_vl"]["model_class"] == "Qwen2VLForConditionalGeneration"
+
+
+def test_cli_unknown_family_lists_the_families(tmp_path):
+    from vlkd.core.errors import VlkdError
+
+    result = CliRunner().invoke(_app(), ["student", "tiny", "qwen2vl", str(tmp_path / "s")])
+    assert isinstance(result.exception, VlkdError)
+    assert "unknown student family 'qwen2vl' (did you mean 'qwen2_vl'?)" in str(result.exception)

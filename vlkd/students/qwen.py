@@ -1,0 +1,138 @@
+"""What the Qwen vision-language families share: ChatML, the vision tokens, LLaMA-Factory's Qwen plugin.
+
+Qwen2-VL, Qwen2.5-VL, Qwen3-VL and Qwen3.5 write their prompts in ChatML
+(``<|im_start|>role\\n...<|im_end|>``), show an image as
+``<|vision_start|><|image_pad|>...<|image_pad|><|vision_end|>`` (one pad per visual token),
+and resize images with ``smart_resize``: sides rounded to multiples of patch x merge, the
+pixel count clamped. They differ in patch size (14 or 16), default system prompt and model
+classes: each has its own module (:mod:`vlkd.students.qwen2_vl`, ...).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from vlkd.students.family import StudentFamily
+
+#: the special tokens of the Qwen-VL tokenizers, in Qwen's order
+SPECIAL_TOKENS = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
+
+
+def chatml_template(default_system: str | None) -> str:
+    """The Qwen-VL chat template: images and videos inside the user turn, an optional default system turn."""
+    system = (
+        "{%- if loop.first and message['role'] != 'system' -%}"
+        "{{ '<|im_start|>system\\n" + default_system + "<|im_end|>\\n' }}"
+        "{%- endif -%}"
+        if default_system
+        else ""
+    )
+    return (
+        "{%- set image_count = namespace(value=0) -%}{%- set video_count = namespace(value=0) -%}"
+        "{%- for message in messages -%}" + system + "{{ '<|im_start|>' + message['role'] + '\\n' }}"
+        "{%- if message['content'] is string -%}{{ message['content'] }}"
+        "{%- else -%}{%- for part in message['content'] -%}"
+        "{%- if part['type'] == 'image' or 'image' in part or 'image_url' in part -%}"
+        "{%- set image_count.value = image_count.value + 1 -%}"
+        "{%- if add_vision_id -%}{{ 'Picture ' + image_count.value|string + ': ' }}{%- endif -%}"
+        "{{ '<|vision_start|><|image_pad|><|vision_end|>' }}"
+        "{%- elif part['type'] == 'video' or 'video' in part -%}"
+        "{%- set video_count.value = video_count.value + 1 -%}"
+        "{%- if add_vision_id -%}{{ 'Video ' + video_count.value|string + ': ' }}{%- endif -%}"
+        "{{ '<|vision_start|><|video_pad|><|vision_end|>' }}"
+        "{%- elif 'text' in part -%}{{ part['text'] }}"
+        "{%- endif -%}{%- endfor -%}{%- endif -%}"
+        "{{ '<|im_end|>\\n' }}"
+        "{%- endfor -%}"
+        "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}"
+    )
+
+
+class QwenVLFamily(StudentFamily):
+    """Base of the Qwen-VL families (not registered itself)."""
+
+    merge_size: ClassVar[int] = 2
+    image_placeholder: ClassVar[str] = "<|vision_start|><|image_pad|><|vision_end|>"
+    image_token: ClassVar[str] = "<|image_pad|>"
+    special_tokens: ClassVar[tuple[str, ...]] = SPECIAL_TOKENS
+    assistant_prefix: ClassVar[str] = "<|im_start|>assistant\n"
+    turn_end: ClassVar[str] = "<|im_end|>"
+    #: the tiny student's build version: bump when its files change
+    tiny_version: ClassVar[int] = 1
+
+    @property
+    def chat_template(self) -> str:  # type: ignore[override]
+        return chatml_template(self.default_system)
+
+    @property
+    def default_min_pixels(self) -> int:  # type: ignore[override]
+        return (2 * self.block) ** 2  # 2x2 blocks: the processors' own lower bound
+
+    def llamafactory_prescale(
+        self, width: int, height: int, image_min_pixels: int, image_max_pixels: int
+    ) -> tuple[int, int]:
+        """LLaMA-Factory's ``Qwen2VLPlugin``: its base rule, then each side at least 28 px and an
+        aspect ratio over 200 clamped to 180 (28 and 180 are LLaMA-Factory's, for every Qwen-VL)."""
+        w, h = super().llamafactory_prescale(width, height, image_min_pixels, image_max_pixels)
+        if min(w, h) < 28:
+            w, h = max(w, 28), max(h, 28)
+        if w / h > 200:
+            w, h = h * 180, h
+        if h / w > 200:
+            w, h = w, w * 180
+        return w, h
+
+    # -- the tiny student -------------------------------------------------------------------
+    def build_tiny(self, out_dir: Path) -> Path:
+        from vlkd.students.tiny import build_atomic
+
+        return build_atomic(out_dir, self.name, self.tiny_version, self._write_tiny)
+
+    def _tokenizer(self) -> Any:
+        from transformers import Qwen2Tokenizer
+
+        from vlkd.students.tiny import train_bpe
+
+        vocab, merges = train_bpe()
+        tokenizer = Qwen2Tokenizer(
+            vocab=vocab, merges=merges, unk_token=None, eos_token="<|im_end|>", pad_token="<|endoftext|>"
+        )
+        tokenizer.add_special_tokens({"additional_special_tokens": list(self.special_tokens)})
+        tokenizer.model_max_length = 32768
+        return tokenizer
+
+    def _write_tiny(self, path: Path) -> None:
+        import torch
+
+        tokenizer = self._tokenizer()
+        ids = {t: tokenizer.convert_tokens_to_ids(t) for t in self.special_tokens}
+        config = self._tiny_config(tokenizer, ids)
+        torch.manual_seed(1234)
+        model = self.model_class_object()(config).to(torch.float32).eval()
+        model.generation_config.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
+        model.generation_config.pad_token_id = ids["<|endoftext|>"]
+        model.generation_config.do_sample = False
+        model.save_pretrained(path, safe_serialization=True)
+        self._tiny_processor(tokenizer).save_pretrained(path)
+
+    def _tiny_config(self, tokenizer: Any, ids: dict[str, int]) -> Any:
+        raise NotImplementedError
+
+    def _tiny_processor(self, tokenizer: Any) -> Any:
+        raise NotImplementedError

@@ -1,0 +1,89 @@
+"""Qwen2-VL (the seed's student): 14-px patches merged 2x2, so one visual token per 28x28 pixels.
+
+LLaMA-Factory trains it with ``template: qwen2_vl``; transformers loads it as
+``Qwen2VLForConditionalGeneration`` with ``Qwen2VLProcessor``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from vlkd.students.qwen import QwenVLFamily
+
+
+class Qwen2VL(QwenVLFamily):
+    """Qwen2-VL (2B, 7B, 72B): 28x28 px per visual token, ChatML with a default system prompt."""
+
+    name: ClassVar[str] = "qwen2_vl"
+    model_types: ClassVar[tuple[str, ...]] = ("qwen2_vl",)
+    hub_names: ClassVar[tuple[str, ...]] = ("qwen2-vl", "qvq-")
+    model_class: ClassVar[str] = "Qwen2VLForConditionalGeneration"
+    processor_class: ClassVar[str] = "Qwen2VLProcessor"
+    llamafactory_template: ClassVar[str | None] = "qwen2_vl"
+    patch_size: ClassVar[int] = 14
+    default_system: ClassVar[str | None] = "You are a helpful assistant."
+    tiny_version: ClassVar[int] = 3
+
+    def _tiny_config(self, tokenizer: Any, ids: dict[str, int]) -> Any:
+        from transformers import Qwen2VLConfig
+
+        from vlkd.students.tiny import check_head_dim, padded_vocab
+
+        hidden, heads = 128, 4
+        head_dim = hidden // heads
+        check_head_dim(head_dim)
+        config = Qwen2VLConfig(
+            text_config={
+                "vocab_size": padded_vocab(len(tokenizer)),
+                "hidden_size": hidden,
+                "intermediate_size": 256,
+                "num_hidden_layers": 2,
+                "num_attention_heads": heads,
+                "num_key_value_heads": 2,
+                "max_position_embeddings": 4096,
+                "max_window_layers": 2,
+                "rms_norm_eps": 1e-6,
+                # M-RoPE sections must sum to head_dim / 2 (Qwen's 16/24/24 of 64, scaled)
+                "rope_parameters": {
+                    "rope_type": "default",
+                    "rope_theta": 1000000.0,
+                    "mrope_section": [4, 6, 6],
+                },
+                "bos_token_id": ids["<|endoftext|>"],
+                "eos_token_id": ids["<|im_end|>"],
+                "pad_token_id": ids["<|endoftext|>"],
+                "tie_word_embeddings": False,
+            },
+            vision_config={
+                "depth": 2,
+                "embed_dim": 64,
+                "hidden_size": hidden,
+                "mlp_ratio": 2,
+                "num_heads": 2,
+                "in_channels": 3,
+                "patch_size": self.patch_size,
+                "spatial_merge_size": self.merge_size,
+                "temporal_patch_size": 2,
+            },
+            image_token_id=ids["<|image_pad|>"],
+            video_token_id=ids["<|video_pad|>"],
+            vision_start_token_id=ids["<|vision_start|>"],
+            vision_end_token_id=ids["<|vision_end|>"],
+            tie_word_embeddings=False,
+        )
+        config.bos_token_id = ids["<|endoftext|>"]
+        config.eos_token_id = ids["<|im_end|>"]
+        config.pad_token_id = ids["<|endoftext|>"]
+        return config
+
+    def _tiny_processor(self, tokenizer: Any) -> Any:
+        from transformers import Qwen2VLImageProcessor, Qwen2VLProcessor, Qwen2VLVideoProcessor
+
+        return Qwen2VLProcessor(
+            image_processor=Qwen2VLImageProcessor(
+                size={"shortest_edge": self.default_min_pixels, "longest_edge": 28 * 28 * 1280}
+            ),
+            tokenizer=tokenizer,
+            video_processor=Qwen2VLVideoProcessor(),
+            chat_template=self.chat_template,
+        )
