@@ -187,6 +187,14 @@ def check_dataset(
 # -- finding the files ---------------------------------------------------------------------
 
 
+def _is_other_dataset_dir(media: Path, path: Path) -> bool:
+    """``media`` is another dataset directory than ``path`` (the one this copy came from)."""
+    try:
+        return media.resolve() != path.resolve() and (media / "vlkd_dataset.json").is_file()
+    except OSError:
+        return False
+
+
 def _entries(path: Path) -> tuple[list[_Entry], Path]:
     if not path.exists():
         raise VlkdError(f"{path}: no such file or directory")
@@ -208,6 +216,10 @@ def _entries(path: Path) -> tuple[list[_Entry], Path]:
             )
         if meta.get("media_dir"):
             media = Path(meta["media_dir"])
+            if not media.exists() or _is_other_dataset_dir(media, path):
+                # a copied or moved dataset: LLaMA-Factory resolves against the copy itself, never
+                # the original's media_dir (it does not read vlkd_dataset.json); check the copy
+                media = path
     if not info_path.is_file():
         raise VlkdError(
             f"{path}: no dataset_info.json; pass a LLaMA-Factory dataset directory or a .json file"
