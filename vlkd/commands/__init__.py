@@ -20,6 +20,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vlkd.commands.report",
     "vlkd.commands.score",
     "vlkd.commands.teach",
+    "vlkd.commands.predict",
+    "vlkd.commands.export",
 )
 
 

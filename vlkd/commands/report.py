@@ -18,15 +18,18 @@ def vlkd_register_commands(app: typer.Typer) -> None:
             Path, typer.Argument(help="The run directory (runs/<recipe name>).", show_default=False)
         ],
         out: Annotated[
-            Path | None, typer.Option("--out", "-o", help="Output folder [default: RUN_DIR/report/report]")
+            Path | None, typer.Option("--out", "-o", help="Output folder [default: RUN_DIR/report]")
         ] = None,
         metrics: Annotated[
             Path | None, typer.Option(help="metrics.json to report [default: the evaluate stage's]")
         ] = None,
         title: Annotated[str | None, typer.Option(help="Report title.")] = None,
-        examples: Annotated[int, typer.Option(help="Worst regressions and best gains shown, each.")] = 5,
+        examples: Annotated[
+            int,
+            typer.Option(min=0, help="Best gains, worst regressions and not-present mistakes shown, each."),
+        ] = 5,
     ) -> None:
-        """Write report.md and a self-contained report.html for a run (reads files only)."""
+        """Write report.md and a self-contained report.html for any run, evaluated or not (reads files only)."""
         from rich.console import Console
 
         from vlkd.core.errors import VlkdError
@@ -36,7 +39,7 @@ def vlkd_register_commands(app: typer.Typer) -> None:
             raise VlkdError(f"{run_dir}: no such run directory")
         files = build_report(
             run_dir,
-            out or run_dir / "report" / "report",
+            out or run_dir / "report",
             metrics_path=metrics,
             title=title,
             examples=examples,
@@ -44,4 +47,4 @@ def vlkd_register_commands(app: typer.Typer) -> None:
         console = Console(stderr=True, highlight=False)
         for note in files.notes:
             console.print(f"[yellow]note:[/yellow] {note}")
-        console.print(f"wrote {files.html}\n      {files.markdown}")
+        console.print(f"wrote {files.html} (and report.md beside it)")

@@ -1,7 +1,10 @@
 """The report, rendered from a run directory's files and read back like a person would."""
 
+import html as html_module
 import json
 import random
+import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -25,12 +28,17 @@ def run_dir(tmp_path, vlkd_images):
     """A finished run: manifest, images, split pairs, trainer log, and an evaluation of 30 items."""
     rng = random.Random(3)
     run = tmp_path / "runs" / "demo"
-    paths = vlkd_images(n=6, size=(120, 80))
+    paths = []
+    for i, src in enumerate(vlkd_images(n=6, size=(120, 80))):  # preprocessed copies inside the run
+        dest = run / "preprocess" / "images" / f"{i}.png"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest)
+        paths.append(dest)
     images = [
         {"id": f"img{i}", "path": str(p), "width": 120, "height": 80, "category": CATEGORIES[i % 3]}
         for i, p in enumerate(paths)
     ]
-    _jsonl(run / "ingest" / "images.jsonl", images)
+    _jsonl(run / "preprocess" / "images.jsonl", images)
     pairs, preds = [], []
     for n in range(30):
         img = images[n % 6]
@@ -45,6 +53,9 @@ def run_dir(tmp_path, vlkd_images):
             "review": "approved",
             "split": "test" if n % 2 else "train",
             "provenance": {"plugin": "ocr"},
+            "flags": [{"check": "ungrounded", "flag": "answer_not_in_ocr", "reason": "x"}]
+            if n in (1, 2, 3)
+            else [],
         }
         pairs.append(pair)
         base = ref if rng.random() < 0.3 else "不存在"
@@ -86,7 +97,7 @@ def run_dir(tmp_path, vlkd_images):
     (run / "evaluate" / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
     _jsonl(run / "evaluate" / "predictions.jsonl", preds)
     model = run / "train" / "model"
-    model.mkdir(parents=True)
+    (model / "adapter").mkdir(parents=True)
     (model / "vlkd_model.json").write_text(
         json.dumps(
             {
@@ -102,9 +113,13 @@ def run_dir(tmp_path, vlkd_images):
         [{"current_steps": s, "total_steps": 20, "loss": 3.0 / s} for s in range(1, 21)],
     )
     manifest = {
-        "recipe": {"name": "demo"},
+        "recipe": {"name": "demo", "hash": "0123456789abcdef0123"},
+        "versions": {"vlkd": "0.1.0", "python": "3.11.7"},
+        "created": "2026-01-02T03:04:05+0000",
+        "updated": "2026-01-02T03:10:00+0000",
         "stages": {
             "ingest": {"status": "done", "wall_time_s": 0.4, "counts": {"ok": 6}},
+            "preprocess": {"status": "done", "wall_time_s": 1.1, "counts": {"ok": 6}},
             "teach": {
                 "status": "done",
                 "wall_time_s": 12.5,
@@ -117,6 +132,21 @@ def run_dir(tmp_path, vlkd_images):
                     "cost_usd": 0.0421,
                 },
             },
+            "verify": {
+                "status": "done",
+                "facts": {
+                    "per_category": {
+                        "manual_parsing": {
+                            "pairs": 10,
+                            "negatives": 2,
+                            "negative_share": 0.2,
+                            "flagged": 1,
+                            "ungrounded": 1,
+                        }
+                    }
+                },
+            },
+            "review": {"status": "done"},
             "split": {"status": "done", "wall_time_s": 0.1},
             "train": {"status": "done", "wall_time_s": 95.0},
             "evaluate": {"status": "done", "wall_time_s": 30.2},
@@ -131,85 +161,171 @@ def _pct(v):
 
 
 def _read_html(path: Path) -> HtmlPage:
-    return read_html(path.read_text(encoding="utf-8"))
+    page = read_html(path.read_text(encoding="utf-8"))
+    for rows in page.tables.values():  # "+36.7&nbsp;pp" keeps number and unit on one line
+        rows[:] = [[c.replace("\xa0", " ") for c in row] for row in rows]
+    return page
 
 
-def test_html_table_numbers_are_the_metrics_json_numbers(run_dir, tmp_path):
+def test_headline_and_category_table_are_the_metrics_json_numbers(run_dir, tmp_path):
     files = build_report(run_dir, tmp_path / "out")
-    metrics = json.loads(files.metrics.read_text())
-    assert metrics == json.loads((run_dir / "evaluate" / "metrics.json").read_text())
+    metrics = json.loads((run_dir / "evaluate" / "metrics.json").read_text())
     html = _read_html(files.html)
-    header, *rows = html.tables["results"]
-    assert header[:6] == ["Category", "Metric", "Base", "Tuned", "Δ (tuned − base)", "95% CI of Δ"]
-    labels = {m["label"]: m["name"] for m in metrics["metrics"]}
-    checked = 0
+    header, *rows = html.tables["headline"]
+    assert header == ["Category", "Base", "Tuned", "Gain", "95% interval", "n"]
+    assert [r[0] for r in rows] == [*(c.replace("_", " ") for c in sorted(CATEGORIES)), "Overall"]
     for row in rows:
-        cat, metric = row[0], labels[row[1]]
-        group = {
-            s: metrics["results"][s]["overall"]
-            if cat == "Overall"
-            else metrics["results"][s]["categories"][cat]
-            for s in metrics["systems"]
-        }
-        delta_src = metrics["deltas"]["base->tuned"]
-        delta = delta_src["overall"][metric] if cat == "Overall" else delta_src["categories"][cat][metric]
-        assert row[2] == _pct(group["base"][metric]["value"])
-        assert row[3] == _pct(group["tuned"][metric]["value"])
-        assert row[4] == ("–" if delta["value"] is None else f"{delta['value'] * 100:+.1f} pp")
-        if delta["ci"]:
-            assert row[5] == f"[{delta['ci'][0] * 100:+.1f}, {delta['ci'][1] * 100:+.1f}]"
-        assert row[6] == _pct(group["teacher"][metric]["value"])
-        checked += 1
-    assert checked == 4 * 7  # 3 categories + overall, 7 metrics each
-    # the seed-style headline: exact match per category
-    headline = html.tables["headline"]
-    assert [r[0] for r in headline[1:]] == [*sorted(CATEGORIES), "Overall"]
-    overall = metrics["results"]["tuned"]["overall"]["exact_match"]["value"]
-    assert headline[-1][3] == _pct(overall)
-
-
-def test_report_is_self_contained_with_curve_thumbnails_cost_and_dataset(run_dir, tmp_path):
-    files = build_report(run_dir, tmp_path / "out", examples=3)
-    html = _read_html(files.html)
-    assert html.links and all(link.startswith("data:") for link in html.links)  # nothing to fetch
-    assert sum(link.startswith("data:image/png;base64,") for link in html.links) == 1  # the loss curve
-    assert files.loss_png.read_bytes().startswith(b"\x89PNG")
-    thumbs = [link for link in html.links if link.startswith("data:image/jpeg;base64,")]
-    assert 1 <= len(thumbs) <= 6
-    assert 1 <= len(html.tables["gains"]) - 1 <= 3
-    dataset = {r[0]: r for r in html.tables["dataset"][1:]}
-    assert dataset["All"][1:4] == ["6", "30", "6"]  # images, pairs, negatives
-    assert dataset["All"][4:] == ["15", "0", "15"]
-    stages = {r[0]: r for r in html.tables["stages"][1:]}
-    assert stages["teach"][4:] == ["6", "12,345 / 678", "$0.0421"]
+        group = "" if row[0] == "Overall" else row[0].replace(" ", "_")
+        part = {s: metrics["results"][s]["overall" if not group else "categories"] for s in ("base", "tuned")}
+        cell = {s: (v if not group else v[group])["exact_match"] for s, v in part.items()}
+        d = metrics["deltas"]["base->tuned"]
+        d = (d["overall"] if not group else d["categories"][group])["exact_match"]
+        assert row[1:4] == [
+            _pct(cell["base"]["value"]),
+            _pct(cell["tuned"]["value"]),
+            f"{d['value'] * 100:+.1f} pp",
+        ]
+        assert row[4] == f"[{d['ci'][0] * 100:+.1f}, {d['ci'][1] * 100:+.1f}]"
+        assert row[5] == str(cell["tuned"]["n"])
     text = files.html.read_text(encoding="utf-8")
-    assert "6 requests (2 from the cache)" in text
+    base = metrics["results"]["base"]["overall"]["exact_match"]["value"]
+    tuned = metrics["results"]["tuned"]["overall"]["exact_match"]["value"]
+    gain = metrics["deltas"]["base->tuned"]["overall"]["exact_match"]
+    assert (
+        f"The tuned student answers {tuned * 100:.1f}% of 30 test questions exactly right, against "
+        f"{base * 100:.1f}% for the base student: {gain['value'] * 100:+.1f} points (95% interval "
+        f"{gain['ci'][0] * 100:+.1f} to {gain['ci'][1] * 100:+.1f}"
+    ) in text
+
+
+def test_sections_come_in_the_order_a_reader_needs(run_dir, tmp_path):
+    text = build_report(run_dir, tmp_path / "out").html.read_text(encoding="utf-8")
+    order = [
+        "headline",
+        "by-category",
+        "chart",
+        "loss",
+        "gains",
+        "regressions",
+        "not_present",
+        "metrics",
+        "teacher",
+        "data",
+        "checks",
+        "method",
+        "use",
+        "run",
+    ]
+    positions = [text.index(f'<section id="{s}">') for s in order]
+    assert positions == sorted(positions)
+    # every metric once, each table once: no table repeats another
+    html = _read_html(build_report(run_dir, tmp_path / "again").html)
+    assert sorted(html.tables) == ["dataset", "headline", "metrics", "stages", "verify_categories"]
+    assert [r[0] for r in html.tables["metrics"][1:]] == [
+        m["label"] for m in json.loads((run_dir / "evaluate" / "metrics.json").read_text())["metrics"]
+    ]
+
+
+def test_report_is_self_contained_with_charts_and_images_that_open_full_size(run_dir, tmp_path):
+    files = build_report(run_dir, tmp_path / "out", examples=3)
+    text = files.html.read_text(encoding="utf-8")
+    html = _read_html(files.html)
+    assert all(link.startswith(("data:image/jpeg;base64,", "#")) for link in html.links)  # nothing to fetch
+    assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in text
+    assert text.count("<svg") == 2  # the per-category bars and the loss curve, inline
+    thumbs = re.findall(r'<a href="#(img\d+)" title="open full size"><img src="(data:[^"]+)"', text)
+    assert thumbs
+    for anchor, thumb in thumbs:  # each thumbnail opens a larger copy of its image
+        big = re.search(rf'<a class="lightbox" id="{anchor}" href="#_"><img src="(data:[^"]+)"', text)
+        assert big and len(big.group(1)) > len(thumb)
+    assert 1 <= text.count('class="card"') <= 9
+    # the SVG charts are files beside report.md too
+    assert {p.name for p in files.charts} == {"by_category.svg", "loss.svg"}
     md = files.markdown.read_text(encoding="utf-8")
-    assert "| Overall | Exact match |" in md and "![training loss by step](loss.png)" in md
+    assert "![training loss by step](loss.svg)" in md and "![exact match by category](by_category.svg)" in md
 
 
-def test_without_matplotlib_the_curve_is_skipped_with_a_note(run_dir, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
+def test_no_machine_paths_in_the_report(run_dir, tmp_path):
     files = build_report(run_dir, tmp_path / "out")
-    assert files.loss_png is None
-    assert any("matplotlib is not installed" in n for n in files.notes)
-    assert "matplotlib is not installed" in files.html.read_text(encoding="utf-8")
+    for text in (files.html.read_text(encoding="utf-8"), files.markdown.read_text(encoding="utf-8")):
+        assert str(tmp_path) not in text and "/students/" not in text
+    md = files.markdown.read_text(encoding="utf-8")
+    assert "(../runs/demo/preprocess/images/" in md  # image links relative to report.md
 
 
-def test_no_metrics_is_an_error_that_says_which_stage_to_run(run_dir, tmp_path):
-    (run_dir / "evaluate" / "metrics.json").unlink()
-    with pytest.raises(StageError, match=r"no metrics\.json; run the evaluate stage first"):
-        build_report(run_dir, tmp_path / "out")
+def test_cost_data_flags_verification_run_and_serving_are_shown(run_dir, tmp_path):
+    files = build_report(run_dir, tmp_path / "out")
+    text = files.html.read_text(encoding="utf-8")
+    html = _read_html(files.html)
+    assert "6 requests to the teacher (ocr), 2 answered from the cache." in text
+    assert "12,345 input and 678 output tokens." in text and "Cost: $0.0421; time: 12.5 s." in text
+    dataset = {r[0]: r for r in html.tables["dataset"][1:]}
+    assert dataset["All"][1:5] == ["6", "30", "6 (20%)", "3"]  # images, pairs, not present (share), flagged
+    assert dataset["All"][5:] == ["15", "0", "15"]
+    assert html.tables["verify_categories"][1] == ["manual_parsing", "10", "20.0%", "10.0%", "1"]
+    assert "flags" not in html.tables  # the checks section shows them per category: not twice
+    assert "Recipe <strong>demo</strong> (hash <code>0123456789ab</code>)" in text
+    assert "Started 2026-01-02T03:04:05+0000" in text and "vlkd 0.1.0" in text
+    assert (
+        "vllm serve BASE_MODEL_DIR --enable-lora --lora-modules tuned=runs/demo/train/model/adapter" in text
+    )
+    assert "ANLS (DocVQA script)" in text and "official DocVQA evaluation script" in text
+    assert "the seed" not in text.lower()
+
+
+def test_a_teacher_only_run_gets_a_report_of_its_data(run_dir, tmp_path):
+    import shutil
+
+    shutil.rmtree(run_dir / "evaluate")
+    shutil.rmtree(run_dir / "train")
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    del manifest["stages"]["verify"]  # no verify facts: the flags come from the pairs themselves
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    files = build_report(run_dir, tmp_path / "out")
+    assert not files.evaluated
+    text = html_module.unescape(files.html.read_text(encoding="utf-8"))
+    html = _read_html(files.html)
+    assert "This run made 30 question/answer pairs about 6 images (6 of them 'not present' questions)" in text
+    assert "headline" not in html.tables and "metrics" not in html.tables
+    for gone in ('id="by-category"', 'id="gains"', 'id="method"', 'id="use"', "<svg"):
+        assert gone not in text
+    assert "dataset" in html.tables and 'id="teacher"' in text
+    assert html.tables["flags"][1] == ["ungrounded", "answer_not_in_ocr", "3"]
+    cards = text.count('class="card"')
+    assert 3 <= cards <= 6  # a few pairs of each of the 3 categories, with their images
+    assert text.count("open full size") == cards
+
+
+def test_a_missing_judge_metric_says_why(run_dir, tmp_path):
+    path = run_dir / "evaluate" / "metrics.json"
+    metrics = json.loads(path.read_text())
+    metrics["metrics"].append(
+        {
+            "name": "judge_accuracy",
+            "label": "LLM judge accuracy",
+            "missing": "none of the judge's 4 verdicts could be read",
+        }
+    )
+    path.write_text(json.dumps(metrics))
+    html = _read_html(build_report(run_dir, tmp_path / "out").html)
+    judge = next(r for r in html.tables["metrics"] if r[0] == "LLM judge accuracy")
+    assert judge[1:3] == ["missing", "missing"]
+
+
+def test_not_a_run_directory_is_an_error(tmp_path):
     with pytest.raises(StageError, match="not a vlkd run directory"):
         build_report(tmp_path, tmp_path / "out")
 
 
-def test_vlkd_report_command_regenerates_without_a_model(run_dir, capsys):
+def test_vlkd_report_writes_into_the_report_folder_and_says_so_once(run_dir, capsys):
     from vlkd.cli import main
 
     main(["report", str(run_dir)])
-    out = run_dir / "report" / "report"
-    assert (out / "report.html").exists() and (out / "report.md").exists() and (out / "metrics.json").exists()
+    out = run_dir / "report"
+    assert (out / "report.html").exists() and (out / "report.md").exists()
+    assert not (out / "report").exists()  # not nested
+    said = capsys.readouterr().err
+    assert said.count("report.html") == 1
     with pytest.raises(SystemExit) as exc:
         main(["report", str(run_dir / "nope")])
     assert exc.value.code == 2
@@ -222,7 +338,7 @@ def test_regenerating_loads_no_model_library(run_dir, tmp_path):
     code = (
         "import sys; from pathlib import Path; from vlkd.plugins.report.html_report import build_report; "
         f"build_report(Path({str(run_dir)!r}), Path({str(tmp_path / 'out')!r})); "
-        "print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))"
+        "print(sorted(m for m in ('torch', 'transformers', 'peft', 'matplotlib') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

@@ -1,22 +1,34 @@
 """The report as a list of sections, independent of the output format.
 
-A section is a title plus blocks: paragraphs, bullet lists, tables, an image (the loss
-curve) and example cards. ``render_md`` and ``render_html`` write the same document.
+Order, for a person reading from the top: the headline (the gain, in one sentence), the
+per-category table, the per-category chart, the loss curve, examples with their images,
+every metric, the teacher's cost, the data (with verify flags, and the verify stage's checks
+and what each flag was worth when present), what was evaluated and how, how to use the tuned student, and the run.
+A run without an evaluation gets the data sections only. ``render_md`` and ``render_html``
+write the same document.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from vlkd.plugins.report.charts import bar_chart, loss_chart, loss_points
 from vlkd.plugins.report.collect import ReportData
+from vlkd.plugins.report.examples import Example
 from vlkd.plugins.report.tables import (
+    HEADLINE_METRIC,
     Table,
+    category_table,
+    cell,
+    conf_label,
     dataset_table,
-    headline_table,
-    results_table,
+    delta,
+    flags_table,
+    metrics_table,
     stages_table,
-    system_ci_table,
+    systems_shown,
 )
 
 
@@ -24,6 +36,12 @@ from vlkd.plugins.report.tables import (
 class Section:
     title: str
     blocks: list[Any] = field(default_factory=list)
+    id: str = ""
+
+
+@dataclass
+class Headline:
+    text: str
 
 
 @dataclass
@@ -37,113 +55,350 @@ class Bullets:
 
 
 @dataclass
-class Figure:
-    path: str  # file name next to the report
+class Chart:
+    svg: str
+    file: str  # written next to report.md
     alt: str
 
 
 @dataclass
+class Code:
+    text: str
+
+
+@dataclass
 class Examples:
-    kind: str  # "regressions" | "gains"
-    items: list[dict[str, Any]]
+    kind: str
+    items: list[Example]
+    columns: list[str]  # answer rows shown: base, tuned, teacher
+
+
+def headline(data: ReportData) -> str:
+    m = data.metrics
+    if m is None:
+        d = data.dataset
+        return (
+            f"This run made {d['pairs']} question/answer pairs about {d['images_with_pairs']} images "
+            f"({d['negatives']} of them 'not present' questions); it has no evaluation yet."
+        )
+    base, tuned = cell(m, "base", "", HEADLINE_METRIC), cell(m, "tuned", "", HEADLINE_METRIC)
+    n = m.get("items", "?")
+    if base.get("value") is None or tuned.get("value") is None:
+        only = next((s for s in systems_shown(m) if cell(m, s, "", HEADLINE_METRIC)), None)
+        value = cell(m, only, "", HEADLINE_METRIC).get("value") if only else None
+        return f"The {only or '?'} row answers {_p(value)} of {n} test questions exactly right."
+    d = delta(m, "", HEADLINE_METRIC)
+    low, high = (d.get("ci") or [None, None])[:2]
+    sure = (
+        ""
+        if low is None
+        else " — no question changed"
+        if low == high == 0 and not d.get("value")
+        else " — the interval is above zero, so the gain is not chance"
+        if low > 0
+        else " — the interval includes zero, so this may be chance"
+        if high is not None and high >= 0
+        else " — the interval is below zero: tuning made it worse"
+    )
+    interval = "" if low is None else f" ({conf_label(m)} interval {low * 100:+.1f} to {high * 100:+.1f})"
+    return (
+        f"The tuned student answers {_p(tuned['value'])} of {n} test questions exactly right, against "
+        f"{_p(base['value'])} for the base student: {d.get('value', 0) * 100:+.1f} points"
+        f"{interval}{sure}."
+    )
+
+
+def _listing(words: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _p(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f}%"
 
 
 def build_document(
-    data: ReportData, examples: dict[str, list[dict[str, Any]]], loss_png: str | None, notes: list[str]
+    data: ReportData, picks: dict[str, list[Example]], data_picks: list[Example]
 ) -> list[Section]:
     m = data.metrics
-    model = m.get("model") or {}
-    overview = [
-        f"Recipe **{data.name}**, run directory `{data.run_dir}`.",
-        f"Evaluated on the **{m.get('split', '?')}** split: {m.get('items', '?')} question/answer pairs, "
-        f"backend `{m.get('backend', '?')}`.",
-    ]
-    references = m.get("references") or {}
-    if references:
-        overview.append(
-            "References (the answers scored against): "
-            + ", ".join(f"{v} {k}" for k, v in sorted(references.items()))
-            + "."
-        )
-    if model:
-        overview.append(
-            f"Student `{model.get('base_model')}`, adapter `{model.get('adapter') or 'none'}`, "
-            f"images within {model.get('image_min_pixels')}–{model.get('image_max_pixels')} pixels."
-        )
-    sections = [Section("Overview", [Bullets(overview)])]
-    if "base" in m["results"] or "tuned" in m["results"]:
-        sections.append(Section("Base vs tuned", [headline_table(m), results_table(m)]))
-    sections.append(Section("Every row with its interval", [system_ci_table(m)]))
-    teacher = _teacher_section(data)
-    if teacher.blocks:
-        sections.append(teacher)
-    curve = Section("Training loss")
-    if loss_png:
-        curve.blocks.append(Figure(loss_png, "training loss by step"))
-        if data.loss_source:
-            curve.blocks.append(Paragraph(f"From `{data.loss_source}`."))
-    else:
-        curve.blocks.append(Paragraph("No loss curve (see notes)."))
-    sections.append(curve)
-    sections.append(Section("Dataset", [dataset_table(data.dataset)]))
-    checks = _checks_section(data)
-    if checks.blocks:
-        sections.append(checks)
-    if examples["regressions"] or examples["gains"]:
-        sections.append(
-            Section(
-                "Worst regressions (tuned worse than base)",
-                [Examples("regressions", examples["regressions"])],
-            )
-        )
-        sections.append(
-            Section("Best gains (tuned better than base)", [Examples("gains", examples["gains"])])
-        )
-    elif data.predictions:
-        sections.append(
-            Section(
-                "Regressions and gains",
-                [
-                    Paragraph(
-                        "None: the base and tuned students scored the same (ANLS and exact match) on every item."
-                    )
-                ],
-            )
-        )
-    sections.append(Section("Run", [stages_table(data.manifest)]))
+    sections = [Section("", [Headline(headline(data))], "headline")]
+    if m is not None:
+        sections += _evaluation_sections(data, picks)
+    sections += _data_sections(data, data_picks if m is None else [])
+    sections += _usage_sections(data)
+    sections.append(_run_section(data))
+    notes = list((m or {}).get("notes") or []) + data.notes
     if notes:
-        sections.append(Section("Notes", [Bullets(notes)]))
+        sections.append(Section("Notes", [Bullets(notes)], "notes"))
     return sections
 
 
+def _evaluation_sections(data: ReportData, picks: dict[str, list[Example]]) -> list[Section]:
+    m = data.metrics or {}
+    out = [Section("Base vs tuned, by category", [category_table(m)], "by-category")]
+    missing = m.get("categories_not_evaluated") or {}
+    if missing:
+        out[0].blocks.append(
+            Bullets(
+                [f"**{c}** was not evaluated: {why}." for c, why in missing.items()]
+                + ["A category needs images in the test split to be scored; add images of it."]
+            )
+        )
+    systems = systems_shown(m)
+    groups = [
+        (c, {s: cell(m, s, c, HEADLINE_METRIC).get("value") for s in systems})
+        for c in m.get("categories", [])
+    ]
+    if groups:
+        out.append(
+            Section(
+                _listing([s if i else s.capitalize() for i, s in enumerate(systems)]) + " by category",
+                [
+                    Chart(
+                        bar_chart(groups, systems, "exact match by category"),
+                        "by_category.svg",
+                        "exact match by category",
+                    )
+                ],
+                "chart",
+            )
+        )
+    train, evals = loss_points(data.loss)
+    if train or evals:
+        source = f" (from {data.rel(data.loss_source)})" if data.loss_source else ""
+        out.append(
+            Section(
+                "Training loss",
+                [
+                    Chart(loss_chart(train, evals), "loss.svg", "training loss by step"),
+                    Paragraph(f"Loss by training step{source}."),
+                ],
+                "loss",
+            )
+        )
+    columns = [s for s in ("base", "tuned", "teacher") if s in systems]
+    for kind, title, empty in (
+        ("gains", "Best gains: questions the tuned student got more right", "None: no question improved."),
+        (
+            "regressions",
+            "Worst regressions: questions the tuned student got more wrong",
+            "None: no question got worse.",
+        ),
+        (
+            "not_present",
+            "'Not present' mistakes of the tuned student",
+            "None besides those among the regressions above.",
+        ),
+    ):
+        items = picks.get(kind) or []
+        out.append(Section(title, [Examples(kind, items, columns)] if items else [Paragraph(empty)], kind))
+    out.append(Section("Every metric", [metrics_table(m), Bullets(_metric_words(m))], "metrics"))
+    teacher = m.get("teacher")
+    if teacher:
+        out[-1].blocks.append(
+            Paragraph(
+                f"The teacher row scores the teacher's own answers on {teacher['items']} of the test "
+                f"questions against the reviewed answers (reviewers changed {teacher['edited_by_reviewers']} "
+                f"and added {teacher['added_by_reviewers']})."
+            )
+        )
+    return out
+
+
+def _metric_words(m: dict[str, Any]) -> list[str]:
+    names = {x["name"] for x in m.get("metrics", [])}
+    words = [
+        "**Exact match**: the same answer after normalisation (Unicode width, case, punctuation, spaces); "
+        "part numbers, dates and codes must match character for character, and `35NM` equals `35 N·m`."
+    ]
+    if "anls" in names:
+        words.append(
+            "**ANLS (vlkd)**: 1 minus the normalised edit distance, 0 when the distance is 0.5 or more "
+            "(the DocVQA paper's definition), after NFKC and case folding."
+        )
+    if "anls_docvqa" in names:
+        words.append(
+            "**ANLS (DocVQA script)**: the official DocVQA evaluation script's number, comparable with "
+            "leaderboards: lower-case and trimmed only, and 0 only below 0.5 (a distance of exactly 0.5 scores 0.5)."
+        )
+    words.append(
+        "**Relaxed accuracy**: for questions answered by one measured number, within 5% and in the same unit; "
+        "identifiers, ranges and several numbers must match exactly; a negated answer ('not 35') does not count."
+    )
+    words.append(
+        "**Not present**: precision and recall of answering 不存在 ('not in the image'); a student that always "
+        "says it gets full recall and poor precision."
+    )
+    for x in m.get("metrics", []):
+        if x.get("missing"):
+            words.append(f"**{x['label']}** is missing: {x['missing']}.")
+    return words
+
+
+def _data_sections(data: ReportData, data_picks: list[Example]) -> list[Section]:
+    out = []
+    teach = data.manifest.get("stages", {}).get("teach")
+    if teach:
+        usage = teach.get("usage") or {}
+        provenance = {p.provenance.model or p.provenance.plugin for p in data.pairs} - {None, ""}
+        who = f" ({', '.join(sorted(provenance))})" if provenance else ""
+        out.append(
+            Section(
+                "Teacher: cost, tokens, time",
+                [
+                    Bullets(
+                        [
+                            f"{usage.get('requests', 0)} requests to the teacher{who}, {usage.get('cached', 0)} "
+                            f"answered from the cache.",
+                            f"{usage.get('input_tokens', 0):,} input and {usage.get('output_tokens', 0):,} output tokens.",
+                            f"Cost: ${usage.get('cost_usd', 0.0):.4f}; time: {teach.get('wall_time_s', 0):.1f} s.",
+                        ]
+                    )
+                ],
+                "teacher",
+            )
+        )
+    d = data.dataset
+    blocks: list[Any] = [dataset_table(d)] if d["pairs"] else [Paragraph("No question/answer pairs yet.")]
+    checks = _checks_section(data)
+    flags = None if checks.blocks else flags_table(d)  # the checks section has them per category
+    if flags:
+        blocks += [Paragraph(f"{d['flagged_pairs']} of {d['pairs']} pairs carry a verify flag."), flags]
+    out.append(Section("The data", blocks, "data"))
+    if checks.blocks:
+        out.append(checks)
+    if data_picks:
+        out.append(Section("Examples from the data", [Examples("data", data_picks, [])], "data-examples"))
+    return out
+
+
 def _checks_section(data: ReportData) -> Section:
+    """The verify stage's section (negatives and flags per category, each flag's value once experts
+    reviewed), written by the verify plugin package from the manifest."""
     from vlkd.plugins.verify.report_section import TITLE, verify_tables
 
     tables, lines = verify_tables(data.manifest)
-    return Section(TITLE, [*([Bullets(lines)] if lines else []), *tables])
+    return Section(TITLE, [*([Bullets(lines)] if lines else []), *tables], "checks")
 
 
-def _teacher_section(data: ReportData) -> Section:
-    section = Section("Teacher: cost, tokens, time")
-    teach = data.manifest.get("stages", {}).get("teach")
-    lines = []
-    if teach:
-        usage = teach.get("usage") or {}
+def _usage_sections(data: ReportData) -> list[Section]:
+    m = data.metrics
+    if m is None:
+        return []
+    model = m.get("model") or {}
+    references = ", ".join(f"{v} {k}" for k, v in sorted((m.get("references") or {}).items()))
+    lines = [
+        f"Split: **{m.get('split', '?')}**, {m.get('items', '?')} questions"
+        + (f"; reference answers: {references}" if references else "")
+        + "."
+    ]
+    if model.get("backend") == "openai":
+        students = model.get("students") or {}
         lines.append(
-            f"{usage.get('requests', 0)} requests ({usage.get('cached', 0)} from the cache), "
-            f"{usage.get('input_tokens', 0):,} input and {usage.get('output_tokens', 0):,} output tokens, "
-            f"${usage.get('cost_usd', 0.0):.4f}, {teach.get('wall_time_s', 0):.1f} s wall time."
+            f"Asked of the OpenAI-compatible server at `{model.get('base_url')}`: "
+            + "; ".join(
+                f"{system} = model `{s.get('model_name')}` (the server answered as `{s.get('server_model') or '?'}`)"
+                for system, s in students.items()
+            )
+            + "."
         )
-    summary = data.metrics.get("teacher")
-    if summary:
+    elif model:
         lines.append(
-            f"Teacher reference row: the teacher's raw answers on {summary['items']} test items scored "
-            f"against the reviewed answers; reviewers edited {summary['edited_by_reviewers']} of them "
-            f"and added {summary['added_by_reviewers']}."
+            f"Loaded here with transformers: student `{data.rel(model.get('base_model'))}`"
+            + (f", tuned with the adapter `{data.rel(model.get('adapter'))}`" if model.get("adapter") else "")
+            + f"; images within {model.get('image_min_pixels')}–{model.get('image_max_pixels')} pixels."
         )
-    if lines:
-        section.blocks.append(Bullets(lines))
-    return section
+    prompt = m.get("prompt") or {}
+    if prompt:
+        lines.append(
+            f"Each question in a new conversation with its image; {prompt.get('decoding', 'greedy')} decoding, "
+            f"at most {prompt.get('max_new_tokens')} new tokens"
+            + (f"; system prompt: “{prompt['system']}”" if prompt.get("system") else "")
+            + "."
+        )
+    boot = m.get("bootstrap") or {}
+    lines.append(
+        f"Intervals: {conf_label(m)} percentile bootstrap over questions ({boot.get('samples', 0)} resamples, "
+        f"seed {boot.get('seed', 0)}); gains use a paired bootstrap (the same questions for both students)."
+    )
+    if m.get("judge"):
+        j = m["judge"]
+        lines.append(
+            f"LLM judge {j.get('plugin')} {j.get('model') or ''}: {j.get('graded', 0)} of {j.get('asked', 0)} "
+            f"answers graded"
+            + (f", {j['unreadable']} verdicts unreadable" if j.get("unreadable") else "")
+            + "."
+        )
+    out = [Section("What was evaluated, and how", [Bullets(lines)], "method")]
+    serve = serving(data)
+    if serve:
+        out.append(Section("Using the tuned student", serve, "use"))
+    return out
 
 
-__all__ = ["Bullets", "Examples", "Figure", "Paragraph", "Section", "Table", "build_document"]
+def run_label(data: ReportData) -> str:
+    """How the run directory is named in commands: ``runs/NAME`` when it sits in a ``runs`` folder."""
+    parent = data.run_dir.parent.name
+    return f"{parent}/{data.run_dir.name}" if parent == "runs" else data.run_dir.name
+
+
+def serving(data: ReportData) -> list[Any]:
+    """The commands that answer with, export and serve the tuned student."""
+    info = data.model_info
+    if info is None or not info.adapter:
+        return []
+    run = run_label(data)
+    model_dir = data.run_dir / "train" / "model"
+
+    def in_run(path: str) -> str | None:
+        p = Path(path) if Path(path).is_absolute() else model_dir / path
+        shown = data.rel(p)
+        return f"{run}/{shown}" if not Path(shown).is_absolute() and (data.run_dir / shown).exists() else None
+
+    raw_base = info.base_model
+    looks_like_path = raw_base.startswith(("/", ".", "~")) or Path(raw_base).exists()
+    base = (in_run(raw_base) or "BASE_MODEL_DIR") if looks_like_path else raw_base or "BASE_MODEL"
+    adapter = in_run(info.adapter) or "ADAPTER_DIR"
+    out = [
+        Paragraph("From the directory that holds the run:"),
+        Code(
+            f'vlkd predict {run} IMAGE "question"         # the tuned student answers (--base: the base one)\n'
+            f"vlkd export {run} merged-model --merged   # full weights with the adapter merged in\n"
+            f"vllm serve {base} --enable-lora --lora-modules tuned={adapter}"
+        ),
+        Paragraph(
+            "With vLLM serving it, `evaluate: {backend: openai, base_model_name: "
+            f"{base}, tuned_model_name: tuned}}` evaluates the served student the same way."
+        ),
+    ]
+    if base == "BASE_MODEL_DIR":
+        out.append(
+            Paragraph("BASE_MODEL_DIR: the student the run was trained from (outside the run directory).")
+        )
+    return out
+
+
+def _run_section(data: ReportData) -> Section:
+    man = data.manifest
+    recipe = man.get("recipe", {})
+    versions = man.get("versions", {})
+    lines = [
+        f"Recipe **{data.name}** (hash `{str(recipe.get('hash', '?'))[:12]}`), run directory `{run_label(data)}`.",
+        f"Started {man.get('created', '?')}; last updated {man.get('updated', man.get('created', '?'))}.",
+        f"vlkd {versions.get('vlkd', '?')}, Python {versions.get('python', '?')}.",
+    ]
+    return Section("The run", [Bullets(lines), stages_table(man)], "run")
+
+
+__all__ = [
+    "Bullets",
+    "Chart",
+    "Code",
+    "Examples",
+    "Headline",
+    "Paragraph",
+    "Section",
+    "Table",
+    "build_document",
+    "headline",
+]

@@ -1,51 +1,129 @@
-"""The items to look at: the tuned student's worst regressions and best gains over the base one."""
+"""The items to look at, and their images.
+
+- with an evaluation: the tuned student's best gains and worst regressions over the base one,
+  and its "not present" mistakes (``不存在`` where the image shows the answer, or an answer
+  where the image does not);
+- without one: a few pairs of each category, so a teacher-only run still shows what it made.
+
+Images are embedded twice: a small JPEG thumbnail in the page, and a larger JPEG that opens
+when the thumbnail is clicked (a CSS ``:target`` overlay: no script, no external file).
+"""
 
 from __future__ import annotations
 
 import base64
 import io
+from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vlkd.core.records import ImageRecord, QARecord
 
-def pick_examples(predictions: list[dict[str, Any]], k: int = 5) -> dict[str, list[dict[str, Any]]]:
-    """Items ranked by tuned − base ANLS (exact match breaks ties); ``k`` each way."""
-    by_system: dict[str, dict[str, dict[str, Any]]] = {}
+
+@dataclass
+class Example:
+    question: str
+    reference: str
+    image: str  # the file, as recorded in the run
+    category: str | None = None
+    answers: dict[str, str] = field(default_factory=dict)  # row -> prediction
+    change: float | None = None  # tuned - base ANLS
+    note: str = ""
+    id: str = ""
+
+
+def pick_examples(predictions: list[dict[str, Any]], k: int = 5) -> dict[str, list[Example]]:
+    """``gains``, ``regressions`` (ranked by tuned − base ANLS, exact match breaking ties) and
+    ``not_present`` mistakes of the tuned student (those not already among the regressions), ``k`` each."""
+    by_system: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     for p in predictions:
-        by_system.setdefault(p.get("system", ""), {})[p.get("id", "")] = p
+        by_system[p.get("system", "")][p.get("id", "")] = p
     base, tuned, teacher = by_system.get("base", {}), by_system.get("tuned", {}), by_system.get("teacher", {})
-    rows = []
-    for item_id, t in tuned.items():
+    rows: list[tuple[tuple[float, float], Example]] = []
+    mistakes: list[Example] = []
+    for item_id, t in sorted(tuned.items()):
+        answers = {"tuned": t.get("prediction", "")}
+        if item_id in base:
+            answers = {"base": base[item_id].get("prediction", ""), **answers}
+        if item_id in teacher:
+            answers["teacher"] = teacher[item_id].get("prediction", "")
+        example = Example(
+            t.get("question", ""),
+            t.get("reference", ""),
+            t.get("image", ""),
+            t.get("category"),
+            answers,
+            id=item_id,
+        )
+        s = t.get("scores") or {}
+        if s.get("reference_not_present") != s.get("predicted_not_present"):
+            said = (
+                "said 'not present', but the image shows it"
+                if s.get("predicted_not_present")
+                else "gave no answer where it should say 'not present'"
+                if not (t.get("prediction") or "").strip()
+                else "answered, but the image does not show it"
+            )
+            mistakes.append(Example(**{**example.__dict__, "note": f"the tuned student {said}"}))
         b = base.get(item_id)
         if b is None:
             continue
         change = (
-            t["scores"]["anls"] - b["scores"]["anls"],
-            t["scores"]["exact_match"] - b["scores"]["exact_match"],
+            s.get("anls", 0) - (b.get("scores") or {}).get("anls", 0),
+            s.get("exact_match", 0) - (b.get("scores") or {}).get("exact_match", 0),
         )
-        if change == (0, 0):
-            continue
-        rows.append(
-            {
-                "id": item_id,
-                "category": t.get("category"),
-                "question": t.get("question", ""),
-                "reference": t.get("reference", ""),
-                "base": b.get("prediction", ""),
-                "tuned": t.get("prediction", ""),
-                "teacher": (teacher.get(item_id) or {}).get("prediction"),
-                "image": t.get("image", ""),
-                "anls_change": change[0],
-                "em_change": change[1],
-            }
-        )
-    rows.sort(key=lambda r: (r["anls_change"], r["em_change"], r["id"]))
-    regressions = [r for r in rows if (r["anls_change"], r["em_change"]) < (0, 0)][:k]
-    gains = [r for r in reversed(rows) if (r["anls_change"], r["em_change"]) > (0, 0)][:k]
-    return {"regressions": regressions, "gains": gains}
+        if change != (0, 0):
+            example.change = change[0]
+            rows.append((change, example))
+    rows.sort(key=lambda r: r[0])
+    regressions = [e for c, e in rows if c < (0, 0)][:k]
+    gains = [e for c, e in reversed(rows) if c > (0, 0)][:k]
+    shown = {e.id for e in gains + regressions}  # a mistake already on the page is not shown twice
+    return {
+        "gains": gains,
+        "regressions": regressions,
+        "not_present": [e for e in mistakes if e.id not in shown][:k],
+    }
 
 
-def thumbnail(path: str | Path, size: int = 160) -> str | None:
+def data_examples(
+    pairs: list[QARecord], images: dict[str, ImageRecord], per_category: int = 3
+) -> list[Example]:
+    """A few pairs of each category, one per image first, with a not-present one among them."""
+    by_category: dict[str, list[QARecord]] = defaultdict(list)
+    for p in pairs:
+        if p.review != "rejected":
+            by_category[p.category or "uncategorized"].append(p)
+    out = []
+    for category, group in sorted(by_category.items()):
+        picked: list[QARecord] = []
+        seen: set[str] = set()
+        all_images = {q.image_id for q in group}
+        for p in [q for q in group if q.negative][:1] + group:
+            if len(picked) >= per_category:
+                break
+            if p in picked or (p.image_id in seen and len(seen) < len(all_images)):
+                continue
+            picked.append(p)
+            seen.add(p.image_id)
+        for p in picked:
+            flags = ", ".join(f"{f.check}: {f.flag}" for f in p.flags)
+            image = images.get(p.image_id)
+            out.append(
+                Example(
+                    question=p.question,
+                    reference=p.answer,
+                    image=image.path if image else "",
+                    category=category,
+                    note=("flagged: " + flags) if flags else ("not present" if p.negative else ""),
+                    id=p.id,
+                )
+            )
+    return out
+
+
+def image_url(path: str | Path, size: int, quality: int = 80) -> str | None:
     """A JPEG ``data:`` URL of the image scaled to fit ``size`` px; ``None`` when unreadable."""
     from PIL import Image
 
@@ -54,7 +132,7 @@ def thumbnail(path: str | Path, size: int = 160) -> str | None:
             im = im.convert("RGB")
             im.thumbnail((size, size))
             buf = io.BytesIO()
-            im.save(buf, "JPEG", quality=80)
+            im.save(buf, "JPEG", quality=quality)
     except (OSError, ValueError):
         return None
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

@@ -1,13 +1,14 @@
 """``report: {plugin: html}``: ``report.md`` and a self-contained ``report.html`` from the run's files.
 
 The same :func:`build_report` backs ``vlkd report RUN_DIR``: it reads files only, so a
-report can be regenerated (after editing a template, on a laptop) without the model.
+report can be regenerated (after editing a template, on a laptop) without the model, and
+for any run: one that stopped after ``teach`` gets a report of its data. The files land in
+the report stage's own directory: ``runs/NAME/report/report.html``.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,17 +20,20 @@ from vlkd.core.plugin import StagePlugin
 
 class HtmlReportOptions(PluginOptions):
     title: str | None = Field(None, description="report title [default: 'vlkd report: <recipe name>']")
-    examples: int = Field(5, ge=0, description="worst regressions and best gains shown, each")
+    examples: int = Field(
+        5, ge=0, description="best gains, worst regressions and not-present mistakes shown, each"
+    )
     thumbnail_px: int = Field(160, ge=16, description="longest side of the inlined image thumbnails")
+    full_px: int = Field(1600, ge=64, description="longest side of an image opened from its thumbnail")
 
 
 @dataclass
 class ReportFiles:
     markdown: Path
     html: Path
-    metrics: Path
-    loss_png: Path | None
+    charts: list[Path]
     notes: list[str]
+    evaluated: bool
 
 
 def build_report(
@@ -40,35 +44,45 @@ def build_report(
     title: str | None = None,
     examples: int = 5,
     thumbnail_px: int = 160,
+    full_px: int = 1600,
 ) -> ReportFiles:
     from vlkd.plugins.report.collect import collect
-    from vlkd.plugins.report.document import build_document
-    from vlkd.plugins.report.examples import pick_examples, thumbnail
-    from vlkd.plugins.report.loss_plot import plot_loss
+    from vlkd.plugins.report.document import Chart, build_document
+    from vlkd.plugins.report.examples import data_examples, image_url, pick_examples
     from vlkd.plugins.report.render_html import render_html
     from vlkd.plugins.report.render_md import render_markdown
 
     data = collect(run_dir, metrics_path)
     out_dir.mkdir(parents=True, exist_ok=True)
-    metrics_copy = out_dir / "metrics.json"
-    if data.metrics_path.resolve() != metrics_copy.resolve():
-        shutil.copyfile(data.metrics_path, metrics_copy)
-    notes = list(data.metrics.get("notes") or []) + data.notes
-    loss_png: Path | None = out_dir / "loss.png"
-    if data.loss:
-        note = plot_loss(data.loss, loss_png)
-        if note:
-            notes.append(note)
-            loss_png = None
-    else:
-        loss_png = None
-    picked = pick_examples(data.predictions, examples)
+    picks = pick_examples(data.predictions, examples) if data.metrics is not None else {}
+    data_picks = data_examples(data.pairs, data.images, max(1, examples // 2)) if data.metrics is None else []
+    sections = build_document(data, picks, data_picks)
     title = title or f"vlkd report: {data.name}"
-    sections = build_document(data, picked, loss_png.name if loss_png else None, notes)
+
+    def locate(path: str) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else data.run_dir / p
+
+    charts = []
+    for section in sections:
+        for block in section.blocks:
+            if isinstance(block, Chart):
+                _write(out_dir / block.file, block.svg + "\n")
+                charts.append(out_dir / block.file)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
-    _write(md_path, render_markdown(title, sections))
-    _write(html_path, render_html(title, sections, out_dir, lambda p: thumbnail(p, thumbnail_px)))
-    return ReportFiles(md_path, html_path, metrics_copy, loss_png, notes)
+    _write(md_path, render_markdown(title, sections, lambda p: os.path.relpath(locate(p), out_dir)))
+    _write(
+        html_path,
+        render_html(
+            title,
+            sections,
+            lambda p: image_url(locate(p), thumbnail_px),
+            lambda p: image_url(locate(p), full_px, quality=88),
+            lambda p: Path(p).name,
+        ),
+    )
+    notes = list((data.metrics or {}).get("notes") or []) + data.notes
+    return ReportFiles(md_path, html_path, charts, notes, data.metrics is not None)
 
 
 def _write(path: Path, text: str) -> None:
@@ -78,7 +92,7 @@ def _write(path: Path, text: str) -> None:
 
 
 class HtmlReport(StagePlugin):
-    """report.md and a self-contained report.html: base vs tuned table with CIs, loss curve, cost, examples."""
+    """report.md and a self-contained report.html: the gain, per-category table and chart, loss, examples, cost, data."""
 
     Options = HtmlReportOptions
     options: HtmlReportOptions
@@ -87,15 +101,22 @@ class HtmlReport(StagePlugin):
         opts = self.options
         files = build_report(
             ctx.run_dir,
-            ctx.output("report"),
-            metrics_path=ctx.input("metrics"),
+            ctx.dir,
+            metrics_path=ctx.input("metrics") if ctx.has_input("metrics") else None,
             title=opts.title,
             examples=opts.examples,
             thumbnail_px=opts.thumbnail_px,
+            full_px=opts.full_px,
         )
-        already_said = set(json.loads(files.metrics.read_text(encoding="utf-8")).get("notes") or [])
-        for note in files.notes:
-            if note not in already_said:  # the evaluate stage printed its own notes
-                ctx.info(note)
-        ctx.facts.update({"report": str(files.html), "markdown": str(files.markdown)})
-        ctx.info(f"report: {files.html}")
+        for note in files.notes[len(_metrics_notes(ctx)) :]:  # the evaluate stage printed its own
+            ctx.info(note)
+        ctx.facts.update({"report": str(files.html.relative_to(ctx.run_dir)), "evaluated": files.evaluated})
+        ctx.info(f"wrote {files.html}")
+
+
+def _metrics_notes(ctx) -> list[str]:
+    if not ctx.has_input("metrics"):
+        return []
+    from vlkd.core.jsonl import read_json
+
+    return list(read_json(ctx.input("metrics")).get("notes") or [])

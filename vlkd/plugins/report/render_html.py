@@ -1,26 +1,45 @@
-"""The report document as one self-contained HTML file: images inlined, no external resource."""
+"""The report document as one self-contained HTML file: charts inline SVG, images inlined, no external resource.
+
+Wide tables scroll sideways inside their box on a phone instead of widening the page; an
+example's thumbnail opens its image full size in an overlay (CSS ``:target``, no script).
+"""
 
 from __future__ import annotations
 
-import base64
 import html
 import re
 from collections.abc import Callable
-from pathlib import Path
 
-from vlkd.plugins.report.document import Bullets, Examples, Figure, Paragraph, Section
+from vlkd.plugins.report.document import Bullets, Chart, Code, Examples, Headline, Paragraph, Section
+from vlkd.plugins.report.examples import Example
 from vlkd.plugins.report.tables import Table
 
 STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC",sans-serif;margin:2rem auto;max-width:72rem;
-padding:0 1rem;color:#222}
-h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.5rem 0}th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;
-vertical-align:top}th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
-caption{caption-side:bottom;font-size:.85rem;color:#555;text-align:left;padding-top:.25rem}
-.pos{color:#1a7f37}.neg{color:#c62828}img.thumb{max-width:160px;max-height:160px}code{background:#f4f4f4}
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","PingFang SC",sans-serif;margin:0;
+color:#1f2328;background:#fff;line-height:1.45}
+main{max-width:66rem;margin:0 auto;padding:1.5rem 1rem 3rem}
+h1{font-size:1.5rem;margin:.2rem 0 .8rem}h2{font-size:1.15rem;margin:2.2rem 0 .6rem;padding-bottom:.25rem;
+border-bottom:1px solid #d8dee4}h3{font-size:1rem;margin:1rem 0 .4rem}
+.headline{font-size:1.2rem;background:#f6f8fa;border-left:4px solid #1f6feb;padding:.8rem 1rem;margin:0 0 1rem}
+.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;margin:.4rem 0}
+table{border-collapse:collapse;font-size:.92rem}th,td{border-bottom:1px solid #e3e6ea;padding:.35rem .6rem;
+text-align:left;vertical-align:top}th{background:#f6f8fa;font-weight:600}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}tr.strong td{font-weight:600}
+.caption{font-size:.85rem;color:#57606a;margin:.2rem 0 .8rem}
+.pos{color:#1a7f37}.neg{color:#cf222e}code{background:#f6f8fa;padding:0 .2rem;border-radius:3px;font-size:.9em}
+pre{background:#f6f8fa;padding:.7rem;overflow-x:auto;font-size:.85rem;border-radius:4px}
+svg.chart{width:100%;max-width:38rem;height:auto;display:block}figure{margin:.5rem 0}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(19rem,1fr));gap:.8rem}
+.card{border:1px solid #d8dee4;border-radius:6px;padding:.6rem;display:flex;gap:.7rem;align-items:flex-start}
+.card img{width:96px;height:auto;border:1px solid #d8dee4;border-radius:3px;flex:none}
+.card dl{margin:0;font-size:.9rem;min-width:0;overflow-wrap:anywhere}.card dt{color:#57606a;font-size:.78rem}
+.card dd{margin:0 0 .25rem}.card .q{font-weight:600}.tag{font-size:.78rem;color:#57606a}
+.lightbox{display:none;position:fixed;inset:0;background:rgba(0,0,0,.85);z-index:10;align-items:center;
+justify-content:center;padding:1rem}.lightbox:target{display:flex}.lightbox img{width:100%;height:100%;object-fit:contain;image-rendering:auto}
+td.num{white-space:nowrap}@media (max-width:40rem){td.num{white-space:normal}main{padding:1rem .7rem}.headline{font-size:1.05rem}table{font-size:.82rem}
+th,td{padding:.3rem .35rem}}
 """
-_NUMERIC = re.compile(r"^[+\-–]?[\d.,\[\]+\- %pp$]*$")
 
 
 def _inline(text: str) -> str:
@@ -30,78 +49,109 @@ def _inline(text: str) -> str:
     return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
 
 
-def _td(cell: str) -> str:
-    cls = []
-    if _NUMERIC.match(cell) and any(ch.isdigit() for ch in cell):
-        cls.append("num")
-    if cell.endswith(" pp"):
-        cls.append(
-            "pos" if cell.startswith("+") and cell != "+0.0 pp" else "neg" if cell.startswith("-") else ""
-        )
-    attr = f' class="{" ".join(c for c in cls if c)}"' if any(cls) else ""
-    return f"<td{attr}>{html.escape(cell)}</td>"
-
-
 def _table(t: Table) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in t.header)
-    body = "".join("<tr>" + "".join(_td(c) for c in row) + "</tr>" for row in t.rows)
-    caption = f"<caption>{html.escape(t.caption)}</caption>" if t.caption else ""
+    head = "".join(
+        f"<th{' class=num' if i in t.numeric else ''}>{html.escape(h)}</th>" for i, h in enumerate(t.header)
+    )
+    body = []
+    for r, row in enumerate(t.rows):
+        cells = []
+        for i, value in enumerate(row):
+            cls = ["num"] if i in t.numeric else []
+            if value.endswith(" pp") and value[:1] in "+-" and value not in ("+0.0 pp", "-0.0 pp"):
+                cls.append("pos" if value.startswith("+") else "neg")
+            attr = f' class="{" ".join(cls)}"' if cls else ""
+            cells.append(f"<td{attr}>{html.escape(value).replace(' pp', '&nbsp;pp')}</td>")
+        body.append(f"<tr{' class=strong' if r in t.strong else ''}>{''.join(cells)}</tr>")
+    caption = f'<p class="caption">{html.escape(t.caption)}</p>' if t.caption else ""
     return (
-        f'<h3>{html.escape(t.title)}</h3><table id="{html.escape(t.id)}">{caption}<thead><tr>{head}</tr></thead>'
-        f"<tbody>{body}</tbody></table>"
+        f'<div class="scroll"><table id="{html.escape(t.id)}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>{caption}"
     )
 
 
-def _examples(block: Examples, thumb: Callable[[str], str | None]) -> str:
-    if not block.items:
-        return "<p>None.</p>"
-    rows = []
-    for e in block.items:
-        src = thumb(e["image"]) if e.get("image") else None
-        img = (
-            f'<img class="thumb" src="{src}" alt="{html.escape(Path(e["image"]).name)}">'
-            if src
-            else "(no image)"
+class _Images:
+    """Thumbnails and their full-size overlays, each image embedded once per report."""
+
+    def __init__(self, thumb: Callable[[str], str | None], full: Callable[[str], str | None]):
+        self.thumb, self.full = thumb, full
+        self.ids: dict[str, str] = {}
+        self.overlays: list[str] = []
+
+    def tag(self, path: str, alt: str) -> str:
+        if not path:
+            return '<span class="tag">(no image)</span>'
+        src = self.thumb(path)
+        if src is None:
+            return '<span class="tag">(image unreadable)</span>'
+        if path not in self.ids:
+            self.ids[path] = f"img{len(self.ids) + 1}"
+            big = self.full(path) or src
+            self.overlays.append(
+                f'<a class="lightbox" id="{self.ids[path]}" href="#_"><img src="{big}" alt="{html.escape(alt)}"></a>'
+            )
+        return f'<a href="#{self.ids[path]}" title="open full size"><img src="{src}" alt="{html.escape(alt)}"></a>'
+
+
+def _card(e: Example, columns: list[str], images: _Images, alt: str) -> str:
+    said = "reference" if columns else "answer"  # a data example shows the pair as it was made
+    rows = [
+        f'<dd class="q">{html.escape(e.question)}</dd>',
+        f"<dt>{said}</dt><dd>{html.escape(e.reference)}</dd>",
+    ]
+    labels = {"base": "base student", "tuned": "tuned student", "teacher": "teacher"}
+    for column in columns:
+        if column in e.answers:
+            rows.append(
+                f"<dt>{labels.get(column, column)}</dt><dd>{html.escape(e.answers[column] or '(empty)')}</dd>"
+            )
+    tags = [
+        t
+        for t in (
+            (e.category or "").replace("_", " "),
+            e.note,
+            f"ANLS {e.change:+.2f}" if e.change is not None else "",
         )
-        teacher = (
-            f"<br><small>teacher: {html.escape(e['teacher'])}</small>" if e.get("teacher") is not None else ""
-        )
-        rows.append(
-            f"<tr><td>{img}</td><td>{html.escape(e.get('category') or '')}</td>"
-            f"<td>{html.escape(e['question'])}</td><td>{html.escape(e['reference'])}{teacher}</td>"
-            f"<td>{html.escape(e['base'])}</td><td>{html.escape(e['tuned'])}</td>"
-            f'<td class="num">{e["anls_change"]:+.2f}</td></tr>'
-        )
-    return (
-        f'<table id="{block.kind}"><thead><tr><th>Image</th><th>Category</th><th>Question</th><th>Reference</th>'
-        f"<th>Base</th><th>Tuned</th><th>ANLS change</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    )
+        if t
+    ]
+    tag = f'<dd class="tag">{html.escape(" · ".join(tags))}</dd>' if tags else ""
+    return f'<div class="card">{images.tag(e.image, alt)}<dl>{"".join(rows)}{tag}</dl></div>'
 
 
 def render_html(
-    title: str, sections: list[Section], out_dir: Path, thumb: Callable[[str], str | None]
+    title: str,
+    sections: list[Section],
+    thumb: Callable[[str], str | None],
+    full: Callable[[str], str | None],
+    image_name: Callable[[str], str],
 ) -> str:
+    images = _Images(thumb, full)
     parts = [
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body><main>"
+        f"<h1>{html.escape(title)}</h1>"
     ]
     for section in sections:
-        parts.append(f"<section><h2>{html.escape(section.title)}</h2>")
+        parts.append(f'<section id="{html.escape(section.id)}">')
+        if section.title:
+            parts.append(f"<h2>{html.escape(section.title)}</h2>")
         for block in section.blocks:
-            if isinstance(block, Table):
+            if isinstance(block, Headline):
+                parts.append(f'<p class="headline">{_inline(block.text)}</p>')
+            elif isinstance(block, Table):
                 parts.append(_table(block))
             elif isinstance(block, Bullets):
                 parts.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in block.items) + "</ul>")
             elif isinstance(block, Paragraph):
                 parts.append(f"<p>{_inline(block.text)}</p>")
-            elif isinstance(block, Figure):
-                data = base64.b64encode((out_dir / block.path).read_bytes()).decode("ascii")
-                parts.append(
-                    f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(block.alt)}">'
-                    f"</figure>"
-                )
+            elif isinstance(block, Chart):
+                parts.append(f"<figure>{block.svg}</figure>")
+            elif isinstance(block, Code):
+                parts.append(f"<pre><code>{html.escape(block.text)}</code></pre>")
             elif isinstance(block, Examples):
-                parts.append(_examples(block, thumb))
+                cards = [_card(e, block.columns, images, image_name(e.image)) for e in block.items]
+                parts.append(f'<div class="cards" id="{block.kind}">{"".join(cards)}</div>')
         parts.append("</section>")
-    parts.append("</body></html>\n")
+    parts.append("</main>" + "".join(images.overlays) + "</body></html>\n")
     return "".join(parts)

@@ -1,17 +1,17 @@
 """The report's tables as plain rows of strings, rendered by both the Markdown and HTML writers.
 
-Numbers are shown as percentages with one decimal (deltas in percentage points), straight
+Numbers are shown as percentages with one decimal (gains in percentage points), straight
 from ``metrics.json``; ``–`` where a metric does not apply.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 DASH = "–"
 SYSTEM_LABELS = {"base": "Base", "tuned": "Tuned", "teacher": "Teacher"}
-#: the seed's table: one headline metric per task category
+#: one headline metric per category, the one the seed's table reports
 HEADLINE_METRIC = "exact_match"
 
 
@@ -22,6 +22,15 @@ class Table:
     header: list[str]
     rows: list[list[str]]
     caption: str = ""
+    #: columns holding numbers (right-aligned); the first column never does
+    numeric: set[int] = field(default_factory=set)
+    #: rows to set in bold (the overall row)
+    strong: set[int] = field(default_factory=set)
+
+
+def plain(name: str) -> str:
+    """A category as words: ``part_recognition`` -> ``part recognition`` (it can wrap on a phone)."""
+    return name.replace("_", " ")
 
 
 def pct(value: float | None) -> str:
@@ -39,12 +48,8 @@ def ci(pair: list[float | None] | None, signed: bool = False) -> str:
     return f"[{fmt.format(pair[0] * 100)}, {fmt.format(pair[1] * 100)}]"
 
 
-def _groups(metrics: dict[str, Any]) -> list[tuple[str, str]]:
-    """(label, key) for each category, then overall."""
-    return [(c, c) for c in metrics.get("categories", [])] + [("Overall", "")]
-
-
-def _cell(metrics: dict[str, Any], system: str, group: str, metric: str) -> dict[str, Any]:
+def cell(metrics: dict[str, Any], system: str, group: str, metric: str) -> dict[str, Any]:
+    """``{value, ci, n}`` of a metric for a system, overall (``group=""``) or in a category."""
     result = metrics["results"].get(system)
     if result is None:
         return {}
@@ -52,7 +57,7 @@ def _cell(metrics: dict[str, Any], system: str, group: str, metric: str) -> dict
     return part.get(metric) or {}
 
 
-def _delta(metrics: dict[str, Any], group: str, metric: str) -> dict[str, Any]:
+def delta(metrics: dict[str, Any], group: str, metric: str) -> dict[str, Any]:
     d = metrics.get("deltas", {}).get("base->tuned")
     if not d:
         return {}
@@ -60,123 +65,133 @@ def _delta(metrics: dict[str, Any], group: str, metric: str) -> dict[str, Any]:
     return part.get(metric) or {}
 
 
-def results_table(
-    metrics: dict[str, Any],
-    metric_names: list[str] | None = None,
-    *,
-    table_id: str = "results",
-    title: str = "Results by category and metric",
-) -> Table:
-    labels = {m["name"]: m["label"] for m in metrics["metrics"]}
-    names = metric_names or list(labels)
-    teacher = "teacher" in metrics["results"]
-    header = ["Category", "Metric", "Base", "Tuned", "Δ (tuned − base)", "95% CI of Δ"]
-    header += ["Teacher"] if teacher else []
+def conf_label(metrics: dict[str, Any]) -> str:
+    return f"{round(metrics.get('bootstrap', {}).get('confidence', 0.95) * 100)}%"
+
+
+def systems_shown(metrics: dict[str, Any]) -> list[str]:
+    return [s for s in ("base", "tuned", "teacher") if s in metrics["results"]]
+
+
+def category_table(metrics: dict[str, Any]) -> Table:
+    """Per category, then overall: base, tuned, gain with its interval, items (exact match)."""
+    students = [s for s in ("base", "tuned") if s in metrics["results"]]
+    paired = students == ["base", "tuned"]
+    header = ["Category", *(SYSTEM_LABELS[s] for s in students)]
+    header += ["Gain", f"{conf_label(metrics)} interval"] if paired else []
     header += ["n"]
     rows = []
-    for label, group in _groups(metrics):
-        for name in names:
-            base, tuned = _cell(metrics, "base", group, name), _cell(metrics, "tuned", group, name)
-            if not base and not tuned:
-                continue
-            delta = _delta(metrics, group, name)
-            row = [
-                label,
-                labels.get(name, name),
-                pct(base.get("value")),
-                pct(tuned.get("value")),
-                pp(delta.get("value")),
-                ci(delta.get("ci"), signed=True),
-            ]
-            if teacher:
-                row.append(pct(_cell(metrics, "teacher", group, name).get("value")))
-            row.append(str(_shared_n(metrics, group, name)))
-            rows.append(row)
-    conf = round(metrics.get("bootstrap", {}).get("confidence", 0.95) * 100)
-    caption = (
-        f"Δ in percentage points; {conf}% paired-bootstrap interval "
-        f"({metrics.get('bootstrap', {}).get('samples', 0)} resamples, seed "
-        f"{metrics.get('bootstrap', {}).get('seed', 0)}); n = items the metric is about (all, quantity "
-        f"answers, or not-present questions)."
+    for label, group in [(plain(c), c) for c in metrics.get("categories", [])] + [("Overall", "")]:
+        row = [label] + [pct(cell(metrics, s, group, HEADLINE_METRIC).get("value")) for s in students]
+        if paired:
+            d = delta(metrics, group, HEADLINE_METRIC)
+            row += [pp(d.get("value")), ci(d.get("ci"), signed=True)]
+        n = next((cell(metrics, s, group, "exact_match").get("n") for s in students), None)
+        row.append(str(n if n is not None else ""))
+        rows.append(row)
+    return Table(
+        "headline",
+        "Exact match by category",
+        header,
+        rows,
+        "Exact match after normalisation (case, width, punctuation; numbers with units compared as "
+        "quantities). Gain in percentage points, with a paired bootstrap interval "
+        f"({metrics.get('bootstrap', {}).get('samples', 0)} resamples); n = test questions.",
+        numeric=set(range(1, len(header))),
+        strong={len(rows) - 1},
     )
-    return Table(table_id, title, header, rows, caption)
 
 
-def _shared_n(metrics: dict[str, Any], group: str, name: str) -> int | str:
-    """Items a row of the table is about, the same for every system: all items, the quantity
-    answers (relaxed accuracy), or the not-present questions (precision/recall/F1)."""
+def metrics_table(metrics: dict[str, Any]) -> Table:
+    """Every metric overall: each row's value, the gain with its interval, and the items it is about."""
+    systems = systems_shown(metrics)
+    paired = "base" in systems and "tuned" in systems
+    header = ["Metric", *(SYSTEM_LABELS[s] for s in systems)]
+    header += ["Gain", f"{conf_label(metrics)} interval"] if paired else []
+    header += ["n"]
+    rows = []
+    for m in metrics["metrics"]:
+        name = m["name"]
+        if m.get("missing"):
+            rows.append([m["label"], *(["missing"] * (len(header) - 2)), ""])
+            continue
+        row = [m["label"]] + [pct(cell(metrics, s, "", name).get("value")) for s in systems]
+        if paired:
+            d = delta(metrics, "", name)
+            row += [pp(d.get("value")), ci(d.get("ci"), signed=True)]
+        row.append(str(_shared_n(metrics, name)))
+        rows.append(row)
+    return Table(
+        "metrics",
+        "Every metric, all categories together",
+        header,
+        rows,
+        "n = the questions a metric is about: all of them, those with a number for an answer "
+        "(relaxed accuracy), or those where the answer or the prediction is 'not present'.",
+        numeric=set(range(1, len(header))),
+    )
+
+
+def _shared_n(metrics: dict[str, Any], name: str) -> int | str:
     if name.startswith("not_present_"):
         name = "not_present_recall"
     for system in ("tuned", "base", "teacher"):
-        cell = _cell(metrics, system, group, name)
-        if cell:
-            return cell.get("n", "")
+        c = cell(metrics, system, "", name)
+        if c:
+            return c.get("n", "")
     return ""
 
 
-def headline_table(metrics: dict[str, Any]) -> Table:
-    table = results_table(
-        metrics,
-        [HEADLINE_METRIC],
-        table_id="headline",
-        title="Base vs tuned student (the seed's table, measured)",
-    )
-    table.caption = "Exact match after normalisation on the held-out split. " + table.caption
-    return table
-
-
-def system_ci_table(metrics: dict[str, Any]) -> Table:
-    labels = {m["name"]: m["label"] for m in metrics["metrics"]}
-    rows = []
-    for system in metrics.get("systems", []):
-        for name, label in labels.items():
-            cell = metrics["results"][system]["overall"].get(name) or {}
-            rows.append(
-                [
-                    SYSTEM_LABELS.get(system, system),
-                    label,
-                    pct(cell.get("value")),
-                    ci(cell.get("ci")),
-                    str(cell.get("n", "")),
-                ]
-            )
-    return Table(
-        "systems", "Each row overall, with its own interval", ["Row", "Metric", "Value", "95% CI", "n"], rows
-    )
-
-
 def dataset_table(dataset: dict[str, Any]) -> Table:
-    rows = [
-        [
-            cat,
-            str(c["images"]),
-            str(c["pairs"]),
-            str(c["negatives"]),
-            str(c["train"]),
-            str(c["val"]),
-            str(c["test"]),
-        ]
-        for cat, c in dataset["categories"].items()
-    ]
+    flagged = bool(dataset.get("flagged_pairs"))
+
+    def row(name: str, c: dict[str, Any]) -> list[str]:
+        share = f" ({c['negatives'] / c['pairs'] * 100:.0f}%)" if c["pairs"] else ""
+        out = [name, str(c["images"]), str(c["pairs"]), f"{c['negatives']}{share}"]
+        out += [str(c.get("flagged", 0))] if flagged else []
+        return [*out, str(c.get("train", 0)), str(c.get("val", 0)), str(c.get("test", 0))]
+
+    rows = [row(plain(cat), c) for cat, c in dataset["categories"].items()]
     splits = dataset.get("splits", {})
     rows.append(
-        [
+        row(
             "All",
-            str(dataset["images_with_pairs"]),
-            str(dataset["pairs"]),
-            str(dataset["negatives"]),
-            str(splits.get("train", 0)),
-            str(splits.get("val", 0)),
-            str(splits.get("test", 0)),
-        ]
+            {
+                "images": dataset["images_with_pairs"],
+                "pairs": dataset["pairs"],
+                "negatives": dataset["negatives"],
+                "flagged": dataset.get("flagged_pairs", 0),
+                **splits,
+            },
+        )
     )
-    review = ", ".join(f"{k}: {v}" for k, v in sorted(dataset.get("review", {}).items()))
+    header = ["Category", "Images", "Pairs", "Not present (share)"]
+    header += ["Flagged"] if flagged else []
+    header += ["Train", "Val", "Test"]
+    review = ", ".join(f"{v} {k}" for k, v in sorted(dataset.get("review", {}).items()))
     return Table(
         "dataset",
-        "Images and pairs by category and split",
-        ["Category", "Images", "Pairs", "Negatives (不存在)", "Train", "Val", "Test"],
+        "Images and question/answer pairs",
+        header,
         rows,
-        f"{dataset['images']} images in the run; review status: {review or DASH}.",
+        f"'Not present': questions whose answer is that the image does not show it. "
+        f"Review: {review or DASH}.",
+        numeric=set(range(1, len(header))),
+        strong={len(rows) - 1},
+    )
+
+
+def flags_table(dataset: dict[str, Any]) -> Table | None:
+    if not dataset.get("flags"):
+        return None
+    rows = [[f["check"], f["flag"], str(f["pairs"])] for f in dataset["flags"]]
+    return Table(
+        "flags",
+        "Verify flags",
+        ["Check", "Flag", "Pairs"],
+        rows,
+        "Flags that the verify stage's checks put on pairs (a pair may have several).",
+        numeric={2},
     )
 
 
@@ -185,36 +200,29 @@ def stages_table(manifest: dict[str, Any]) -> Table:
     for name, entry in manifest.get("stages", {}).items():
         if entry.get("status") == "running":  # the report stage itself, while it writes this
             continue
-        usage = entry.get("usage") or {}
         counts = entry.get("counts") or {}
+        problems = sum(v for k, v in counts.items() if k in ("failed", "skipped") and isinstance(v, int))
         rows.append(
             [
                 name,
                 entry.get("status", ""),
-                _seconds(entry.get("wall_time_s")),
+                seconds(entry.get("wall_time_s")),
                 str(counts.get("ok", "")) if counts else "",
-                str(usage.get("requests", "")) if usage else "",
-                _tokens(usage),
-                f"${usage['cost_usd']:.4f}" if "cost_usd" in usage else "",
+                str(problems) if problems else "",
             ]
         )
     return Table(
         "stages",
-        "Stages: time, teacher requests, tokens and cost",
-        ["Stage", "Status", "Wall time", "Items ok", "Requests", "Tokens in / out", "Cost"],
+        "Stages",
+        ["Stage", "Status", "Time", "Items done", "Skipped or failed"],
         rows,
+        numeric={2, 3, 4},
     )
 
 
-def _seconds(value: float | None) -> str:
+def seconds(value: float | None) -> str:
     if value is None:
         return ""
     if value < 60:
         return f"{value:.1f} s"
     return f"{value / 60:.1f} min"
-
-
-def _tokens(usage: dict[str, Any]) -> str:
-    if not usage:
-        return ""
-    return f"{usage.get('input_tokens', 0):,} / {usage.get('output_tokens', 0):,}"
