@@ -43,8 +43,8 @@ class Duplicates(Verifier):
     options: DuplicatesOptions
     flags = ("duplicate", "boilerplate")
 
-    def __init__(self, options):
-        super().__init__(options)
+    def __init__(self, options, student=None):
+        super().__init__(options, student)
         self.common: dict[str, int] = {}
         self.images = 0
 

@@ -94,8 +94,8 @@ class SecondTeacher(Verifier):
     options: SecondTeacherOptions
     flags = ("disagree", UNVERIFIABLE)
 
-    def __init__(self, options):
-        super().__init__(options)
+    def __init__(self, options, student=None):
+        super().__init__(options, student)
         self.teacher: Teacher = self._make_teacher()
         self.entries: dict[str, dict[str, Any]] = {}
         self.facts: dict[str, Any] = {}
