@@ -12,6 +12,7 @@ from pathlib import Path
 from PIL import Image
 
 from vlkd.core.overrides import merge
+from vlkd.testing.extras import needs
 from vlkd.testing.fake_provider import FakeProvider
 
 HERE = Path(__file__).parent
@@ -186,3 +187,38 @@ def test_ctrl_c_resume_command_keeps_the_endpoint_and_pays_nothing_twice(tmp_pat
         assert sum(chosen.requests.values()) <= 13 and len(chosen.requests) == 12
         manifest = json.loads((tmp_path / "D" / "manifest.json").read_text())
         assert manifest["recipe"]["resolved"]["teach"]["temperature"] == 0.3
+
+
+@needs("review")
+def test_review_imports_apply_command_keeps_the_runs_overrides(tmp_path):
+    import csv
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        Image.new("RGB", (96, 64), (i * 80, 30, 30)).save(photos / f"p{i}.png")
+    (tmp_path / "pairs.csv").write_text(
+        "image,question,answer\n" + "".join(f"p{i}.png,Q{j}?,A{j}\n" for i in range(3) for j in range(2))
+    )
+    (tmp_path / "r.yaml").write_text(
+        "name: r\ningest:\n  plugin: files\n  inputs: photos\nteach:\n  plugin: annotations\n"
+        "  path: pairs.csv\nreview:\n  plugin: spreadsheet\n  require_approval: true\n  auto_approve: true\n"
+    )
+    first = vlkd(["run", "r.yaml", "--run-dir", "D", "--set", "review.auto_approve=false"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    with (tmp_path / "D" / "review" / "review.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 6
+    rows[0]["status"] = "approved"
+    back = tmp_path / "back.csv"
+    with back.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    imported = vlkd(["review", "import", "D", str(back)], tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    command = imported.stderr.split("Apply it (review and the stages after it re-run): ", 1)[1].strip()
+    applied = run_printed(" ".join(command.split()), tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    pairs = (tmp_path / "D" / "review" / "pairs.jsonl").read_text().splitlines()
+    assert len(pairs) == 1  # only the pair the expert approved; not all six auto-approved

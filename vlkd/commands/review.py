@@ -25,22 +25,26 @@ def import_(
     applied. On success the review stage and every stage after it re-run on the next
     `vlkd run`.
     """
+    import shlex
+
     from rich.console import Console
 
+    from vlkd.core.progress import literal
     from vlkd.plugins.review.imports import import_review_file
 
     summary = import_review_file(run_dir, file)
     recipe = summary.get("recipe") or "RECIPE"
     if not summary["changes"]:
         Console(stderr=True, highlight=False).print(
-            f"{file}: nothing to apply: every row matches the run's pairs (imported already?)", soft_wrap=True
+            f"{literal(str(file))}: nothing to apply: every row matches the run's pairs (imported already?)",
+            soft_wrap=True,
         )
         return
     Console(stderr=True, highlight=False).print(
-        f"[green]imported[/green] {file}: {summary['changes']} change(s) ({summary['edited']} edited, "
+        f"[green]imported[/green] {literal(str(file))}: {summary['changes']} change(s) ({summary['edited']} edited, "
         f"{summary['added']} added, {summary['changes'] - summary['edited'] - summary['added']} status/other); "
-        f"stored as {summary['file']}.\nApply it (review and the stages after it re-run): "
-        f"vlkd run {recipe} --run-dir {Path(run_dir)}",
+        f"stored as {literal(summary['file'])}.\nApply it (review and the stages after it re-run): "
+        + literal(f"vlkd run {shlex.quote(str(recipe))} --run-dir {shlex.quote(str(Path(run_dir)))}"),
         soft_wrap=True,
     )
 
