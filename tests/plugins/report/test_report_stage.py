@@ -116,3 +116,42 @@ def test_evaluate_and_report_stages_in_a_run(tmp_path, vlkd_images, vlkd_registr
 
     main(["report", str(run_dir), "--out", str(tmp_path / "again")])
     assert _headline(tmp_path / "again" / "report.html") == rows
+
+
+def test_a_teacher_only_run_reports_its_data(tmp_path, vlkd_images, vlkd_registry, vlkd_recipe, capsys):
+    """ingest -> teach (annotations) -> report, no evaluation: a report of the data, from the stage
+    and again from `vlkd report`."""
+    images = vlkd_images(n=4, size=(96, 64))
+    with (tmp_path / "pairs.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["image", "question", "answer"])
+        for i, path in enumerate(images):
+            writer.writerow([path.name, "零件名称？", f"零件{i}"])
+            writer.writerow([path.name, "机油容量？", "不存在"])
+    recipe = vlkd_recipe(
+        {
+            "name": "dataonly",
+            "ingest": {"plugin": "files", "inputs": [str(images[0].parent)]},
+            "teach": {"plugin": "annotations", "path": str(tmp_path / "pairs.csv")},
+            "report": {"plugin": "html"},
+        },
+        vlkd_registry(),
+    )
+    run_dir = tmp_path / "runs" / "dataonly"
+    manifest = Engine(recipe, run_dir, reporter=Reporter(quiet=True)).run()
+    assert manifest["stages"]["report"]["status"] == "done"
+    assert manifest["stages"]["report"]["facts"] == {"report": "report/report.html", "evaluated": False}
+    text = (run_dir / "report" / "report.html").read_text(encoding="utf-8")
+    assert "This run made 8 question/answer pairs about 4 images (4 of them" in text.replace("&#x27;", "'")
+    assert 'id="by-category"' not in text and 'id="data-examples"' in text
+    assert text.count("open full size") >= 2  # example pairs with their images
+    from vlkd.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(run_dir), "--out", str(tmp_path / "again")])
+        raise SystemExit(0)
+    assert exc.value.code == 0
+    from vlkd.testing import read_html
+
+    again = read_html((tmp_path / "again" / "report.html").read_text(encoding="utf-8"))
+    assert again.tables["dataset"] == read_html(text).tables["dataset"]
