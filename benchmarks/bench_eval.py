@@ -86,7 +86,7 @@ def main() -> None:
     for name, rate in gen.items():
         print(f"  {name:<16} {rate:6.2f} answers/s   {rate / base:5.2f}x")
     boot = bench_bootstrap(args.bootstrap_items, args.samples)
-    print(f"bootstrap, {args.bootstrap_items} items, {args.samples} resamples, 6 metrics:")
+    print(f"bootstrap, {args.bootstrap_items} items, {args.samples} resamples, 7 metrics:")
     for name, secs in boot.items():
         print(f"  {name}: {secs:.2f}")
 

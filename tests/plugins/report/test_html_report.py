@@ -343,3 +343,20 @@ def test_regenerating_loads_no_model_library(run_dir, tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
     assert (tmp_path / "out" / "report.html").exists()
+
+
+def test_text_from_the_data_cannot_inject_markup(run_dir, tmp_path):
+    path = run_dir / "evaluate" / "predictions.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    for r in rows:
+        r["question"] = '<script>alert("q")</script>'
+        r["prediction"] = r["prediction"] + "<img src=x onerror=alert(1)>"
+        r["category"] = "<b>cat</b>"
+    _jsonl(path, rows)
+    metrics = json.loads((run_dir / "evaluate" / "metrics.json").read_text())
+    metrics["categories"] = ["<b>cat</b>"]
+    metrics["results"]["base"]["categories"] = {"<b>cat</b>": metrics["results"]["base"]["overall"]}
+    (run_dir / "evaluate" / "metrics.json").write_text(json.dumps(metrics))
+    text = build_report(run_dir, tmp_path / "out").html.read_text(encoding="utf-8")
+    assert "<script>" not in text and "<img src=x" not in text and "<b>cat</b>" not in text
+    assert "&lt;script&gt;" in text

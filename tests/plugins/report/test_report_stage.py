@@ -108,6 +108,10 @@ def test_evaluate_and_report_stages_in_a_run(tmp_path, vlkd_images, vlkd_registr
             overall[column] == f"{metrics['results'][system]['overall']['exact_match']['value'] * 100:.1f}%"
         )
     assert manifest["stages"]["report"]["facts"]["report"] == "report/report.html"
+    # the report names what was asked: the server and the model names it answered under
+    text = (report_dir / "report.html").read_text(encoding="utf-8")
+    assert f"Asked of the OpenAI-compatible server at <code>{server.openai_url}</code>" in text
+    assert "base = model <code>base</code> (the server answered as <code>base</code>)" in text
 
     # a re-run skips both stages; `vlkd report` rewrites the same table from the files alone
     again = Engine(recipe, run_dir, reporter=Reporter(quiet=True)).run()
