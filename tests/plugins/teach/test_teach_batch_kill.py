@@ -45,10 +45,10 @@ PHASES = {
     ),
 }
 CASES = [
-    (p, phase)
+    pytest.param(p, phase, marks=() if phase == "polling" else pytest.mark.slow)
     for p in ("openai", "anthropic")
     for phase in PHASES
-    if not (p == "anthropic" and phase == "creating")
+    if not (p == "anthropic" and phase == "creating")  # Anthropic uploads and creates in one call
 ]
 
 
