@@ -374,6 +374,10 @@ class FakeProvider(BatchEndpoints):
         return {"pairs": pairs} if structured else pairs_csv(pairs)
 
 
+#: (width, height) of every PNG image the fake provider was sent, by SHA-256
+IMAGE_SIZES: dict[str, tuple[int, int]] = {}
+
+
 def _image_hash(req: dict[str, Any], api: str) -> str:
     for msg in req.get("messages", []):
         content = msg.get("content")
@@ -386,7 +390,14 @@ def _image_hash(req: dict[str, Any], api: str) -> str:
             elif api == "anthropic" and part.get("type") == "image":
                 data = part["source"].get("data")
             if data:
-                return hashlib.sha256(base64.b64decode(data)).hexdigest()
+                raw = base64.b64decode(data)
+                digest = hashlib.sha256(raw).hexdigest()
+                if raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) >= 24:  # the IHDR chunk holds the size
+                    IMAGE_SIZES[digest] = (
+                        int.from_bytes(raw[16:20], "big"),
+                        int.from_bytes(raw[20:24], "big"),
+                    )
+                return digest
     return "no-image"
 
 

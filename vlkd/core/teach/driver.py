@@ -26,6 +26,7 @@ from vlkd.core.errors import RunInterrupted, SkipItem, StageError
 from vlkd.core.itemloop import ItemLoop
 from vlkd.core.jsonl import read_jsonl, write_jsonl_atomic
 from vlkd.core.records import ImageRecord, Provenance, sha256_bytes
+from vlkd.core.teach.batch import batch_price
 from vlkd.core.teach.cache import ResponseCache, cache_key
 from vlkd.core.teach.journal import CallJournal
 from vlkd.core.teach.limits import (
@@ -52,6 +53,8 @@ from vlkd.core.teach.teacher import (
 )
 
 FAILURES_FILE = "failures.jsonl"
+#: images listed one by one in the dry-run estimate
+ESTIMATE_LINES = 10
 #: an answer cut off by max_tokens is asked again with twice the limit, up to this many times it
 MAX_TOKENS_GROWTH = 4
 PARSE_LOG_FILE = "parse_log.jsonl"
@@ -120,7 +123,13 @@ class TeachRun:
         self.prices = {**teacher.PRICES, **{k: v.model_dump() for k, v in self.opts.prices.items()}}
         self.price = price_for(teacher.model, self.prices)
         self.secrets = teacher.secrets()
+        #: ``image: student``: the student's (min, max) pixels, the image is sent at its size
+        self.student_limits = (
+            student_limits(ctx) if getattr(self.opts, "image", "original") == "student" else None
+        )
         self.params = teacher.generation_params()
+        if self.student_limits is not None:  # part of the cache key (the bytes sent change too)
+            self.params = {**self.params, "image": ["student", *self.student_limits]}
         self.retries: Counter[str] = Counter()
         self.stop_reason: str | None = None
         self.input_scale = 1.0
@@ -133,17 +142,14 @@ class TeachRun:
     # -- one image -----------------------------------------------------------------------
     async def request_for(self, image: ImageRecord) -> tuple[TeachRequest, str, str | None]:
         """The request, the image's hash and the template hash."""
-        try:
-            data = Path(image.path).read_bytes()
-        except OSError as exc:
-            raise _ItemFailed(f"cannot read image: {image.path}: {exc.strerror or exc}") from None
-        mime = mimetypes.guess_type(image.path)[0] or f"image/{(image.format or 'png').lower()}"
+        data, mime, size = self.image_bytes(image)
         request = TeachRequest(
             image=image,
             image_bytes=data,
             mime=mime,
             output=self.opts.output,
             schema=PAIRS_SCHEMA if self.opts.output == "json" else None,
+            sent_size=size,
         )
         template_hash = None
         image_hash = sha256_bytes(data)
@@ -153,6 +159,31 @@ class TeachRun:
                 extra = {**extra, **self.variables(image)}
             request.system, request.user, template_hash = self.prompts.render(image, extra)
         return request, image_hash, template_hash
+
+    def image_bytes(self, image: ImageRecord) -> tuple[bytes, str, tuple[int, int] | None]:
+        """The image as sent (its bytes, its type, its size when not the record's)."""
+        try:
+            data = Path(image.path).read_bytes()
+        except OSError as exc:
+            raise _ItemFailed(f"cannot read image: {image.path}: {exc.strerror or exc}") from None
+        mime = mimetypes.guess_type(image.path)[0] or f"image/{(image.format or 'png').lower()}"
+        if self.student_limits is None:
+            return data, mime, None
+        size = self.student_size(image.width, image.height)
+        if size == (image.width, image.height):
+            return data, mime, None
+        return resize_to(data, size), "image/png", size
+
+    def student_size(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) the student's processor resizes an image to (``image: student``)."""
+        from vlkd.images.qwen import smart_resize
+
+        min_pixels, max_pixels = self.student_limits or (0, 0)
+        try:
+            h, w = smart_resize(height, width, min_pixels=min_pixels, max_pixels=max_pixels)
+        except ValueError:
+            return width, height
+        return w, h
 
     async def prompt_variables(self, request: TeachRequest, image_hash: str) -> dict[str, str]:
         """The teacher's extra prompt values (OCR text...), kept in the cache: a re-run does not redo them."""
@@ -486,6 +517,37 @@ class TeachRun:
             raise exc
 
 
+def student_limits(ctx: StageContext) -> tuple[int, int]:
+    """The student's (min_pixels, max_pixels): the train stage's image limits until a recipe's
+    ``student:`` section says them, else LLaMA-Factory's defaults (32×32, 768×768)."""
+    student = getattr(ctx.run.recipe, "student", None)
+    for source in (student, _train_options(ctx)):
+        if source is None:
+            continue
+        lo = getattr(source, "image_min_pixels", None) or getattr(source, "min_pixels", None)
+        hi = getattr(source, "image_max_pixels", None) or getattr(source, "max_pixels", None)
+        if lo and hi:
+            return int(lo), int(hi)
+    return 32 * 32, 768 * 768
+
+
+def _train_options(ctx: StageContext) -> Any:
+    stage = ctx.run.recipe.stages.get("train")
+    return stage.steps[0].options if stage is not None else None
+
+
+def resize_to(data: bytes, size: tuple[int, int]) -> bytes:
+    """``data`` (an encoded image) resized to ``size``, as PNG."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        out = io.BytesIO()
+        img.convert("RGB").resize(size, Image.Resampling.BICUBIC).save(out, "PNG")
+    return out.getvalue()
+
+
 def _hash_text(text: str) -> str:
     return sha256_bytes(text.encode("utf-8"))[:16]
 
@@ -659,20 +721,28 @@ def estimate(
         else set()
     )
     calls = cached = est_in = est_out = 0
+    per_image: list[str] = []
+    shrunk: list[str] = []
     for image in images:
         if image.id in finished:
             done += 1
             continue
         request = TeachRequest(image=image, image_bytes=b"", mime="image/png", output=teacher.options.output)
+        if state.student_limits is not None:
+            request.sent_size = state.student_size(image.width, image.height)
         if state.prompts is not None:
             request.system, request.user, _ = state.prompts.render(image)
             if teacher.cacheable and not ctx.no_cache and Path(image.path).exists():
+                try:
+                    data, _, _ = state.image_bytes(image)
+                except _ItemFailed:
+                    data = b""
                 key = cache_key(
-                    image_sha256=sha256_bytes(Path(image.path).read_bytes()),
+                    image_sha256=sha256_bytes(data),
                     prompt_hash=_hash_text(request.system + "\0" + request.user),
                     plugin=teacher.options.plugin,
                     model=teacher.model,
-                    params=teacher.generation_params(),
+                    params=state.params,
                 )
                 if state.cache.has(key):
                     cached += 1
@@ -681,14 +751,36 @@ def estimate(
         i, o = teacher.estimate_tokens(request)
         est_in += i
         est_out += o
+        w, h = request.size
+        image_in, scaled = teacher.image_tokens(w, h)
+        name = Path(image.path).name
+        if scaled is not None:
+            shrunk.append(f"{name} {w}×{h} → {scaled[0]}×{scaled[1]}")
+        if len(per_image) < ESTIMATE_LINES:
+            per_image.append(f"  {name}: {w}×{h}, ~{i:,} in ({image_in:,} image), ≤ {o:,} out")
+    mode = getattr(teacher.options, "mode", "online")
+    price = batch_price(price) if mode == "batch" else price
     cost = cost_usd(price, est_in, est_out)
     lines = [f"{model}: {len(images)} images: {done} done, {cached} cached, {calls} calls to make"]
     if not (est_in or est_out):
         return [lines[0] + " (offline: no tokens, no cost)"]
+    lines += per_image
+    if calls > len(per_image):
+        lines.append(f"  ... and {calls - len(per_image)} more")
     lines.append(f"tokens: ~{est_in:,} in, ≤ {est_out:,} out")
-    if price is not None:
+    if shrunk:
         lines.append(
-            f"cost: ≤ ${cost:.4f} (at ${price['input']}/${price['output']} per 1M tokens)"
+            f"the provider will scale down {len(shrunk)} images (send them smaller, or use image: student): "
+            + "; ".join(shrunk[:5])
+            + (f"; ... {len(shrunk) - 5} more" if len(shrunk) > 5 else "")
+        )
+    if price is not None:
+        unanswered = sum(e["worst_usd"] for e in state.journal.unanswered())
+        lines.append(
+            f"cost: ≤ ${cost:.4f} (at ${price['input']:g}/${price['output']:g} per 1M tokens"
+            + (", batch price: half of list" if mode == "batch" else "")
+            + ")"
+            + (f"; possibly spent already by unanswered requests: ≤ ${unanswered:.4f}" if unanswered else "")
             + (f"; max_cost ${teacher.options.max_cost}" if teacher.options.max_cost is not None else "")
         )
     elif teacher.model:

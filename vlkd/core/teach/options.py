@@ -144,6 +144,12 @@ class TeacherOptions(PluginOptions):
         description="target share of negative pairs: asked for in the prompt, extra negatives dropped",
     )
     prompt: PromptOptions = Field(default_factory=PromptOptions)
+    image: Literal["original", "student"] = Field(
+        default="original",
+        description="the image the teacher sees: original (as preprocessed), or student (resized to the "
+        "student's resolution, the train stage's image_min_pixels..image_max_pixels: the teacher "
+        "sees what the student sees)",
+    )
 
 
 class APITeacherOptions(TeacherOptions):

@@ -71,6 +71,13 @@ class TeachRequest:
     schema: dict[str, Any] | None = None
     #: a larger answer limit than the options' ``max_tokens`` (asked again after a cut-off answer)
     max_tokens: int | None = None
+    #: the size of ``image_bytes`` when it is not the record's (``image: student`` resized it)
+    sent_size: tuple[int, int] | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the image as sent."""
+        return self.sent_size or (self.image.width, self.image.height)
 
     @property
     def image_name(self) -> str:
@@ -159,9 +166,13 @@ class Teacher(Plugin):
     def estimate_tokens(self, request: TeachRequest) -> tuple[int, int]:
         """(input, most output) tokens of a call, for rate limits, budgets and --dry-run."""
         text = request.system + request.user
-        return image_tokens(request.image.width, request.image.height) + text_tokens(text), getattr(
-            self.options, "max_tokens", 0
-        )
+        width, height = request.size
+        return self.image_tokens(width, height)[0] + text_tokens(text), getattr(self.options, "max_tokens", 0)
+
+    def image_tokens(self, width: int, height: int) -> tuple[int, tuple[int, int] | None]:
+        """(input tokens of an image sent at this size, the size the provider scales it down to
+        first, or None when it keeps it). A provider's teacher gives its own rule."""
+        return image_tokens(width, height), None
 
     def fingerprint(self) -> Any:
         """The prompt files' contents: editing one re-runs the stage."""

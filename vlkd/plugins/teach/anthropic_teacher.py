@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field
 
 from vlkd.core.teach import APITeacherOptions, TeachRequest, TeachResponse
-from vlkd.core.teach.teacher import text_tokens
 from vlkd.plugins.teach.api_teacher import APITeacher
 
 if TYPE_CHECKING:
@@ -51,11 +50,10 @@ class AnthropicTeacher(APITeacher):
         "claude-opus-4": {"input": 15.0, "output": 75.0},
     }
 
-    def estimate_tokens(self, request: TeachRequest) -> tuple[int, int]:
-        w, h = request.image.width, request.image.height
-        scale = min(1.0, 1568 / max(w, h, 1))
-        image = int(w * scale * h * scale / 750)
-        return min(image, 1600) + text_tokens(request.system + request.user), self.options.max_tokens
+    def image_tokens(self, width: int, height: int) -> tuple[int, tuple[int, int] | None]:
+        from vlkd.plugins.teach.image_tokens import anthropic_image_tokens
+
+        return anthropic_image_tokens(width, height)
 
     def make_client(self, key: str) -> Any:
         import anthropic

@@ -63,6 +63,11 @@ class OpenAITeacher(APITeacher):
     def generation_params(self) -> dict[str, Any]:
         return {**super().generation_params(), "detail": self.options.detail}
 
+    def image_tokens(self, width: int, height: int) -> tuple[int, tuple[int, int] | None]:
+        from vlkd.plugins.teach.image_tokens import openai_image_tokens
+
+        return openai_image_tokens(width, height, self.options.detail, self.options.model)
+
     def secrets(self) -> list[str]:
         values = [v.get_secret_value() for v in self.options.headers.values()]
         values += [v for k, v in self.options.query.items() if k.lower() not in PUBLIC_QUERY]
