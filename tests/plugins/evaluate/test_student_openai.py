@@ -160,7 +160,7 @@ def test_a_server_lost_mid_run_stops_and_a_rerun_continues(run_layout):
         server.faults = [None, None, None, "404"]  # the 4th question finds the model gone
         opts = openai_options(server, concurrency=1, systems=["base"])
         ctx, _ = stage_context(run_dir, StudentEvaluator(opts))
-        with pytest.raises(StageError, match="has no model 'qwen2-vl-base'"):
+        with pytest.raises(StageError, match=r"answered 404 \(injected 404\)"):
             ctx.plugin.run(ctx)
         first = sum(server.requests.values())
         done = [k for k, e in ctx.ledger().entries.items() if e.get("status") == "ok"]
@@ -195,3 +195,16 @@ def test_a_server_address_is_shown_without_credentials():
     from vlkd.plugins.evaluate.openai_backend import safe_url
 
     assert safe_url("http://user:pw@gpu-box:8000/v1?api-key=sk-1") == "http://gpu-box:8000/v1"
+
+
+def test_a_base_url_without_v1_is_named(run_layout):
+    run_dir = run_layout()
+    model_dir(run_dir)
+    with FakeProvider(answer=students) as server:
+        opts = openai_options(server, base_url=server.url)  # no /v1
+        ctx, _ = stage_context(run_dir, StudentEvaluator(opts))
+        with pytest.raises(
+            StageError, match=r"answered 404 .*check evaluate\.base_url \(an OpenAI-compatible"
+        ):
+            ctx.plugin.run(ctx)
+    assert no_failure_lines(ctx)

@@ -148,10 +148,13 @@ class OpenAIStudent:
         if isinstance(exc, openai.PermissionDeniedError):
             return ServerGone(f"{where} does not allow this key to use '{name}' (403)")
         if isinstance(exc, openai.NotFoundError):
-            return ServerGone(
-                f"{where} has no model '{name}' (404: {said}); check evaluate.{system}_model_name"
-                if system
-                else f"{where} answered 404 ({said}); check evaluate.base_url (it ends in /v1)"
+            if system and name and name in said:  # the server named the model it does not have
+                return ServerGone(
+                    f"{where} has no model '{name}' (404: {said}); check evaluate.{system}_model_name"
+                )
+            return ServerGone(  # no such route: usually a base_url without /v1
+                f"{where} answered 404 ({said}); check evaluate.base_url (an OpenAI-compatible "
+                f"server's usually ends in /v1)" + (f" and evaluate.{system}_model_name" if system else "")
             )
         if isinstance(exc, openai.BadRequestError) and name and name in said:
             return ServerGone(f"{where} refused the model '{name}' (400: {said})")
