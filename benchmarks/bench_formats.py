@@ -23,7 +23,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from vlkd.core.jsonl import read_jsonl, write_jsonl_atomic
+from vlkd.core.artifacts import read_pairs
+from vlkd.core.jsonl import write_jsonl_atomic
 from vlkd.plugins.formats.inputs import build_samples, load_image_paths
 from vlkd.plugins.split.by_image import assign_split
 
@@ -86,7 +87,7 @@ def main() -> None:
 
         def load():
             return build_samples(
-                read_jsonl(pairs_file), load_image_paths(images_file, root), "per_image", pairs_file
+                read_pairs(pairs_file), load_image_paths(images_file, root), "per_image", pairs_file
             )
 
         from vlkd.llamafactory.preflight import check_dataset

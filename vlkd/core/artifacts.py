@@ -99,9 +99,15 @@ def write_records(
 
 
 def image_path(run_dir: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
-    """An ``ImageRecord.path`` as a file: absolute as it is, relative against the run directory."""
+    """An ``ImageRecord.path`` as a file: absolute as it is; relative against the run directory,
+    unless only the working directory has it (a path a person wrote by hand)."""
     p = Path(path)
-    return p if p.is_absolute() else Path(run_dir) / p
+    if p.is_absolute():
+        return p
+    in_run = Path(run_dir) / p
+    if in_run.exists() or not p.exists():
+        return Path(os.path.normpath(in_run))
+    return p.resolve()
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -171,6 +177,7 @@ class ModelCard(Card):
 
     trainer: str = ""
     base_model: str = Field(min_length=1, description="the student that was tuned (name or path)")
+    family: str | None = Field(default=None, description="the student family (vlkd.students)")
     adapter: str | None = Field(default=None, description="the PEFT adapter directory")
     template: str | None = None
     image_min_pixels: int | None = None

@@ -83,7 +83,10 @@ def test_a_bad_pairs_line_is_named(run_layout):
     write_jsonl(run_dir / "review" / "pairs.jsonl", [{"id": "x", "image_id": "img1", "question": "q?"}])
     plugin = _plugin(systems=["teacher"])
     ctx, _ = stage_context(run_dir, plugin)
-    with pytest.raises(StageError, match=r"review/pairs.jsonl:1: pair lacks answer"):
+    with pytest.raises(
+        StageError,
+        match=r"review/pairs.jsonl:1: not a question/answer record \(answer: Field required, and 1 more\)",
+    ):
         plugin.run(ctx)
 
 
@@ -94,7 +97,10 @@ def test_missing_model_description_is_an_error_naming_the_file(run_layout):
         systems=["base"], backend="openai", base_url="http://127.0.0.1:9/v1", base_model_name="b"
     )
     ctx, _ = stage_context(run_dir, plugin)
-    with pytest.raises(StageError, match=r"train/model/vlkd_model.json is missing.*--from train"):
+    with pytest.raises(
+        StageError,
+        match=r"train/model/vlkd_model.json: missing; re-run the train stage \(vlkd run RECIPE --from train\)",
+    ):
         plugin.run(ctx)
 
 

@@ -6,8 +6,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from vlkd.core.artifacts import ModelCard, read_images, read_pairs
 from vlkd.core.errors import StageError
-from vlkd.core.jsonl import read_json, read_jsonl
+from vlkd.core.records import QARecord
 from vlkd.core.student import family_of
 
 #: the split evaluated when the asked-for one is empty, in order of preference
@@ -31,19 +32,10 @@ class EvalItem:
 
 def load_items(pairs_path: Path, images_path: Path | None, split: str, *, warn) -> tuple[str, list[EvalItem]]:
     """The pairs of ``split`` (falling back from test to val with a warning); rejected pairs left out."""
-    pairs = []
-    for line_no, raw in enumerate(read_jsonl(pairs_path), 1):
-        missing = [k for k in ("id", "image_id", "question", "answer") if k not in raw]
-        if missing:
-            raise StageError(
-                f"{pairs_path}:{line_no}: pair lacks {', '.join(missing)}; fix or delete this line"
-            )
-        if raw.get("review") == "rejected":
-            continue
-        pairs.append(raw)
-    by_split: dict[str, list[dict[str, Any]]] = {}
+    pairs = [p for p in read_pairs(pairs_path) if p.review != "rejected"]
+    by_split: dict[str, list[QARecord]] = {}
     for p in pairs:
-        by_split.setdefault(p.get("split") or "train", []).append(p)
+        by_split.setdefault(p.split or "train", []).append(p)
     chosen = split
     if not by_split.get(split):
         for other in FALLBACK.get(split, ()):
@@ -62,32 +54,23 @@ def load_items(pairs_path: Path, images_path: Path | None, split: str, *, warn) 
                 f"that holds out a test split (e.g. split: {{plugin: by_image, test: 0.2}}), "
                 f"or set evaluate.split"
             )
-    images = _images(images_path) if images_path else {}
+    images = {rec.id: rec for rec in read_images(images_path)} if images_path else {}
     items = []
     for p in by_split[chosen]:
-        image = images.get(p["image_id"], {})
+        image = images.get(p.image_id)
         items.append(
             EvalItem(
-                id=p["id"],
-                image_id=p["image_id"],
-                image=image.get("path", ""),
-                question=p["question"],
-                reference=p["answer"],
-                category=p.get("category") or image.get("category"),
-                negative=bool(p.get("negative")),
-                review=p.get("review"),
+                id=p.id,
+                image_id=p.image_id,
+                image=image.path if image else "",
+                question=p.question,
+                reference=p.answer,
+                category=p.category or (image.category if image else None),
+                negative=p.negative,
+                review=p.review,
             )
         )
     return chosen, items
-
-
-def _images(path: Path) -> dict[str, dict[str, Any]]:
-    out = {}
-    for line_no, raw in enumerate(read_jsonl(path), 1):
-        if "id" not in raw or "path" not in raw:
-            raise StageError(f"{path}:{line_no}: image record lacks id or path; fix or delete this line")
-        out[raw["id"]] = raw
-    return out
 
 
 @dataclass(frozen=True)
@@ -110,39 +93,24 @@ class ModelInfo:
 
 def load_model_info(model_dir: Path) -> ModelInfo:
     """``vlkd_model.json`` of the train stage, its paths resolved against the model directory."""
-    path = model_dir / "vlkd_model.json"
-    if not path.exists():
-        raise StageError(
-            f"{path} is missing: the train stage did not finish writing the model; re-run with --from train"
-        )
-    info = read_json(path)
-    if not info.get("base_model"):
-        raise StageError(f"{path}: no 'base_model'; the train stage must name the student it tuned")
-    base = str(info["base_model"])
+    card = ModelCard.read(model_dir)
+    base = card.base_model
     if not Path(base).is_absolute() and (model_dir / base).exists():
         base = str((model_dir / base).resolve())
-    adapter = None
-    if info.get("adapter"):
-        adapter = Path(info["adapter"])
-        adapter = adapter if adapter.is_absolute() else model_dir / adapter
-        if not (adapter / "adapter_config.json").exists():
-            raise StageError(f"{adapter}: no adapter_config.json; the adapter named by {path} is missing")
-    family = family_of(base, info.get("family"))
-    log = info.get("log")
-    log_path = None
-    if log:
-        log_path = Path(log) if Path(log).is_absolute() else model_dir / log
+    adapter = card.path(model_dir, card.adapter)
+    if adapter is not None and not (adapter / "adapter_config.json").exists():
+        raise StageError(
+            f"{adapter}: no adapter_config.json; the adapter named by {model_dir / ModelCard.FILE} is missing"
+        )
+    family = family_of(base, card.family)
+    log_path = card.path(model_dir, card.log)
     return ModelInfo(
-        trainer=str(info.get("trainer") or ""),
+        trainer=card.trainer,
         base_model=base,
         adapter=adapter,
-        min_pixels=int(info["image_min_pixels"])
-        if info.get("image_min_pixels")
-        else family.default_min_pixels,
-        max_pixels=int(info["image_max_pixels"])
-        if info.get("image_max_pixels")
-        else family.default_max_pixels,
-        template=info.get("template"),
+        min_pixels=card.image_min_pixels or family.default_min_pixels,
+        max_pixels=card.image_max_pixels or family.default_max_pixels,
+        template=card.template,
         log=log_path,
         family=family,
     )

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from vlkd.core.artifacts import DatasetCard, image_path, read_images, read_pairs
 from vlkd.core.context import StageContext
 from vlkd.core.errors import StageError
-from vlkd.core.jsonl import read_jsonl, write_json_atomic
 from vlkd.core.plugin import StagePlugin
+from vlkd.core.records import QARecord
 
 SPLITS = ("train", "val", "test")
 Grouping = Literal["per_image", "per_pair"]
@@ -34,34 +35,15 @@ class Sample:
     category: str | None = None
 
 
-def resolve_image_path(run_dir: Path, path: str) -> Path:
-    """An ``ImageRecord.path`` as a file: absolute as is, relative against the run directory."""
-    p = Path(path)
-    if p.is_absolute():
-        return p
-    in_run = run_dir / p
-    if in_run.exists() or not p.exists():
-        return Path(os.path.normpath(in_run))
-    return p.resolve()
-
-
 def load_image_paths(images_file: Path | None, run_dir: Path) -> dict[str, Path]:
     """image id -> file, from an images.jsonl."""
     if images_file is None:
         return {}
-    out: dict[str, Path] = {}
-    for n, rec in enumerate(read_jsonl(images_file), 1):
-        try:
-            out[rec["id"]] = resolve_image_path(run_dir, rec["path"])
-        except (KeyError, TypeError):
-            raise StageError(
-                f"{images_file}: record {n} has no 'id' or 'path'; re-run the stage that wrote it"
-            ) from None
-    return out
+    return {rec.id: image_path(run_dir, rec.path) for rec in read_images(images_file)}
 
 
 def build_samples(
-    pairs: Iterable[dict[str, Any]],
+    pairs: Iterable[QARecord],
     images: dict[str, Path],
     grouping: Grouping,
     pairs_file: Path | str = "pairs",
@@ -70,35 +52,27 @@ def build_samples(
     out: dict[str, list[Sample]] = {s: [] for s in SPLITS}
     by_image: dict[tuple[str, str], Sample] = {}
     for n, pair in enumerate(pairs, 1):
-        if pair.get("review") == "rejected":
+        if pair.review == "rejected":
             continue
-        try:
-            image_id, question, answer = pair["image_id"], pair["question"], pair["answer"]
-        except KeyError as exc:
-            raise StageError(f"{pairs_file}: pair {n} has no '{exc.args[0]}'") from None
-        split = pair.get("split") or "train"
-        if split not in out:
-            raise StageError(
-                f"{pairs_file}: pair {n} has split '{split}'; expected one of {', '.join(SPLITS)}"
-            )
-        image = images.get(image_id)
+        split = pair.split or "train"
+        image = images.get(pair.image_id)
         if image is None:
             raise StageError(
-                f"{pairs_file}: pair {n} ({pair.get('id')}) names image {image_id}, which is not "
+                f"{pairs_file}: pair {n} ({pair.id}) names image {pair.image_id}, which is not "
                 f"in the run's images.jsonl; re-run the stages from the one that made the pairs"
             )
         if grouping == "per_image":
-            sample = by_image.get((split, image_id))
+            sample = by_image.get((split, pair.image_id))
             if sample is None:
-                sample = by_image[(split, image_id)] = Sample(
-                    split, image_id, image, category=pair.get("category")
+                sample = by_image[(split, pair.image_id)] = Sample(
+                    split, pair.image_id, image, category=pair.category
                 )
                 out[split].append(sample)
         else:
-            sample = Sample(split, image_id, image, category=pair.get("category"))
+            sample = Sample(split, pair.image_id, image, category=pair.category)
             out[split].append(sample)
-        sample.turns.append((question, answer))
-        sample.pair_ids.append(pair.get("id", ""))
+        sample.turns.append((pair.question, pair.answer))
+        sample.pair_ids.append(pair.id)
     return {s: v for s, v in out.items() if v}
 
 
@@ -113,16 +87,16 @@ def write_descriptor(
     dataset_dir: Path, fmt: str, splits: dict[str, str], samples: dict[str, list[Sample]], **extra: Any
 ) -> dict[str, Any]:
     """``vlkd_dataset.json``: what the dataset directory holds, for the trainers."""
-    descriptor = {
-        "format": fmt,
-        "splits": splits,
+    card = DatasetCard(
+        format=fmt,
+        splits=splits,
         **extra,
-        "samples": {s: len(v) for s, v in samples.items()},
-        "pairs": sum(len(x.turns) for v in samples.values() for x in v),
-        "images": len({x.image_id for v in samples.values() for x in v}),
-    }
-    write_json_atomic(dataset_dir / "vlkd_dataset.json", descriptor)
-    return descriptor
+        samples={s: len(v) for s, v in samples.items()},
+        pairs=sum(len(x.turns) for v in samples.values() for x in v),
+        images=len({x.image_id for v in samples.values() for x in v}),
+    )
+    card.write(dataset_dir)
+    return card.model_dump(mode="json", exclude_none=True)
 
 
 class ExportFormat(StagePlugin):
@@ -137,7 +111,7 @@ class ExportFormat(StagePlugin):
     def run(self, ctx: StageContext) -> None:
         pairs_file = ctx.input("pairs")
         images = load_image_paths(ctx.input("images") if ctx.has_input("images") else None, ctx.run_dir)
-        samples = build_samples(read_jsonl(pairs_file), images, self.options.grouping, pairs_file)  # type: ignore[attr-defined]
+        samples = build_samples(read_pairs(pairs_file), images, self.options.grouping, pairs_file)  # type: ignore[attr-defined]
         if not samples:
             raise StageError(
                 f"{pairs_file}: no pairs to export (all rejected or left out by review, or none "

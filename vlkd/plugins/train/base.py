@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vlkd.core.artifacts import ModelCard
 from vlkd.core.context import StageContext
-from vlkd.core.jsonl import write_json_atomic
 from vlkd.core.plugin import StagePlugin
 from vlkd.plugins.train.dataset import TrainData, load_dataset_dir, preflight
 from vlkd.plugins.train.hardware import Hardware, Precision, check_quantization, resolve_precision
@@ -24,7 +24,7 @@ from vlkd.plugins.train.student import local_config
 if TYPE_CHECKING:
     from vlkd.core.student import Student
 
-MODEL_CARD = "vlkd_model.json"
+MODEL_CARD = ModelCard.FILE
 
 
 @dataclass
@@ -114,20 +114,19 @@ class LoraTrainer(StagePlugin):
 
             raise StageError(f"training finished but wrote no adapter into {adapter}")
         s = self.student
-        card = {
-            "trainer": self.trainer_name,
-            "base_model": plan.student,
-            "family": s.family.name,
-            "adapter": "adapter",
-            "template": s.template,
-            "image_min_pixels": s.image_min_pixels,
-            "image_max_pixels": s.image_max_pixels,
-            "cutoff_len": s.cutoff_len,
-            "log": str(plan.trainer_log),
-        }
-        if (plan.model_dir / "merged" / "config.json").is_file():
-            card["merged"] = "merged"
-        write_json_atomic(plan.model_dir / MODEL_CARD, card)
+        merged = (plan.model_dir / "merged" / "config.json").is_file()
+        ModelCard(
+            trainer=self.trainer_name,
+            base_model=plan.student,
+            family=s.family.name,
+            adapter="adapter",
+            template=s.template,
+            image_min_pixels=s.image_min_pixels,
+            image_max_pixels=s.image_max_pixels,
+            cutoff_len=s.cutoff_len,
+            log=str(plan.trainer_log),
+            merged="merged" if merged else None,
+        ).write(plan.model_dir)
 
 
 def last_checkpoint(output_dir: Path) -> str | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vlkd.core.artifacts import DatasetCard
 from vlkd.core.errors import StageError
 from vlkd.core.jsonl import read_json
 
@@ -59,23 +60,24 @@ class TrainData:
 def load_dataset_dir(root: Path) -> TrainData:
     """Read ``vlkd_dataset.json`` and every split it names (sharegpt entries of dataset_info.json)."""
     root = Path(root)
-    manifest = root / "vlkd_dataset.json"
+    manifest = root / DatasetCard.FILE
     if not manifest.is_file():
         raise StageError(
             f"{root}: no vlkd_dataset.json; train needs the directory written by the format "
             "stage (format: {plugin: llamafactory})"
         )
-    info = _read_json(manifest)
-    if info.get("format") != "llamafactory":
+    card = DatasetCard.read(root)
+    if card.format != "llamafactory":
         raise StageError(
-            f"{manifest}: format is {info.get('format')!r}; the trainers read the 'llamafactory' "
+            f"{manifest}: format is {card.format!r}; the trainers read the 'llamafactory' "
             "format (set format.plugin: llamafactory)"
         )
-    info_path = root / info.get("dataset_info", "dataset_info.json")
+    info = card.model_dump(mode="json", exclude_none=True)
+    info_path = root / (card.dataset_info or "dataset_info.json")
     dataset_info = _read_json(info_path)
     entries: dict[str, str] = {}
     data = TrainData(root, info, dataset_info, entries)
-    for split, file_name in (info.get("splits") or {}).items():
+    for split, file_name in card.splits.items():
         entry = next((k for k, v in dataset_info.items() if v.get("file_name") == file_name), None)
         if entry is None:
             raise StageError(f"{info_path}: no entry has file_name {file_name!r} (split {split!r})")

@@ -188,11 +188,11 @@ class ReviewStore:
 
     def image_file(self, n: int) -> Path | None:
         """The file of image ``n`` of the run's image records, or None (never from a request's text)."""
-        from vlkd.plugins.formats.inputs import resolve_image_path
+        from vlkd.core.artifacts import image_path
 
         if not 0 <= n < len(self.image_offsets):
             return None
-        path = resolve_image_path(self.run_dir, self.image(n)["path"])
+        path = image_path(self.run_dir, self.image(n)["path"])
         return path if path.is_file() else None
 
     def _find(self, image_id: str | None, pair_id: str) -> int | None:
