@@ -155,3 +155,33 @@ def test_a_teacher_section_with_a_typo_is_a_recipe_error(tmp_path):
         sections["verify"][0]["teacher"] = {"plugin": "opneai"}
         with pytest.raises(RecipeError, match="did you mean 'openai'"):
             run_recipe(tmp_path, sections)
+
+
+def test_ocr_context_and_ocr_grounding_read_each_page_once(tmp_path):
+    pytest.importorskip("rapidocr_onnxruntime")
+    from vlkd.plugins.teach import ocr_engine
+
+    pages = tmp_path / "pages"
+    make_page(pages / "a.png", ["Part number: 47730-06330", "Supplier: Aisin"])
+    make_page(pages / "b.png", ["Torque: 103 Nm"])
+    with FakeProvider() as server:
+        before = ocr_engine.reads
+        manifest, rd = run_recipe(
+            tmp_path,
+            {
+                "ingest": {"plugin": "files", "inputs": str(pages), "workers": 1},
+                "teach": {
+                    "plugin": "openai",
+                    "model": "gpt-4o",
+                    "base_url": server.openai_url,
+                    "api_key": server.api_key,
+                    "ocr_context": True,
+                },
+                "verify": [{"plugin": "ocr_grounding"}],
+            },
+        )
+        assert ocr_engine.reads - before == 2
+        assert "47730-06330" in _text(server.bodies[0]) + _text(server.bodies[1])  # the OCR text went out
+    assert manifest["stages"]["verify"]["status"] == "done"
+    # the fake teacher's part number is on neither page
+    assert any("ungrounded" in flags_of(p) for p in pairs_of(rd))
