@@ -1,0 +1,42 @@
+"""The one OCR reader: spaces rapidocr drops are put back; a page is read once per run; bad pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("rapidocr_onnxruntime")
+
+from vlkd.plugins.teach import ocr_engine
+
+DEMO = Path(__file__).resolve().parents[3] / "recipes" / "data" / "demo"
+
+
+@pytest.mark.skipif(not (DEMO / "dashboard.png").exists(), reason="demo images not generated")
+def test_words_rapidocr_runs_together_are_separated_again():
+    text = ocr_engine.ocr_text(DEMO / "dashboard.png")
+    assert "Low oil pressure" in text and "Lowoilpressure" not in text
+    faults = ocr_engine.ocr_text(DEMO / "fault_codes.png")
+    assert "Catalyst efficiency low" in faults and "Random misfire" in faults
+    parts = ocr_engine.ocr_text(DEMO / "parts_table.png")
+    # never inside numbers or codes
+    assert "87139-02090" in parts and "90915-YZZD2" in parts and "04465-02220" in parts
+
+
+def test_the_run_cache_reads_a_page_once(tmp_path):
+    data = (DEMO / "manual_torque.png").read_bytes()
+    before = ocr_engine.reads
+    first = ocr_engine.read_boxes(data, cache_dir=tmp_path)
+    again = ocr_engine.read_boxes(data, 0.9, cache_dir=tmp_path)  # another min_score: the same reading
+    assert ocr_engine.reads - before == 1
+    assert again == [b for b in first if b.score >= 0.9]
+    (entry,) = (tmp_path / "ocr").rglob("*.json")
+    entry.write_text("{torn")  # a damaged entry is read again, not trusted
+    assert ocr_engine.read_boxes(data, cache_dir=tmp_path) == first
+    assert ocr_engine.reads - before == 2
+
+
+def test_a_file_that_is_no_image_is_a_clear_error():
+    with pytest.raises(ocr_engine.OCRError, match="not an image OCR can read"):
+        ocr_engine.read_boxes(b"this is a text file named page.png")
