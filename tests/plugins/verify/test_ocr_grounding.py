@@ -207,3 +207,13 @@ def test_kill_9_mid_verify_then_resume_checks_each_image_once(tmp_path):
     checked = (tmp_path / "slowcheck.py.log").read_text().split()
     assert all(checked.count(k) == 1 for k in finished)
     assert len(pairs_of(rd)) == 10
+
+
+def test_a_date_inside_a_part_number_is_no_date_on_the_page():
+    from vlkd.plugins.verify.ocr_grounding import Page
+
+    page = Page("Part number: 47730-06330\nQty: 2")
+    assert page.field_shown("What date is given in the image?") is None
+    assert page.field_shown("What is the date?") is None
+    assert Page("Date: 2024-03-18").field_shown("What date is given in the image?") is not None
+    assert Page("Battery 12 V").field_shown("图中标注的额定电压是多少?") == "12 V"

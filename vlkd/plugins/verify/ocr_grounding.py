@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 Kind = Literal["code", "number", "name"]
 _NUMBER_PART = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?")
+_CODE_CHAR = re.compile(r"[A-Za-z0-9-]")
+_PART_NUMBER = re.compile(r"^\d{3,}(-[0-9A-Za-z]{3,})+$")
 
 
 class OCRGroundingOptions(VerifierOptions):
@@ -179,7 +181,13 @@ class Page:
         q = question.lower()
         for f in FIELDS:
             if f.zh in question or f.en in q:
-                m = f.present.search(self.raw)
-                if m:
-                    return m.group(0).strip()
+                for m in f.present.finditer(self.raw):
+                    # a match inside a part number ("47730-06330" holds no date) does not count
+                    start, end = m.start(), m.end()
+                    while start > 0 and _CODE_CHAR.match(self.raw[start - 1]):
+                        start -= 1
+                    while end < len(self.raw) and _CODE_CHAR.match(self.raw[end]):
+                        end += 1
+                    if not _PART_NUMBER.match(self.raw[start:end]):
+                        return self.raw[start:end].strip()
         return None
