@@ -131,3 +131,15 @@ def test_redact_url():
     assert redact_url(url) == "https://bob:***@gw.example.com:8443/v1?api-version=2024-06-01&key=***"
     assert url_secrets(url) == ["pa55word", "AIzaSECRET"]
     assert redact_url("http://localhost:8000/v1") == "http://localhost:8000/v1"
+
+
+def test_a_log_gets_plain_progress_lines_with_spend_tokens_retries_and_429s(
+    tmp_path, provider, images, monkeypatch
+):
+    monkeypatch.setenv("VLKD_PROGRESS_SECONDS", "0")
+    provider.faults = ["429:0.01", "500"]
+    _, out = run_visible(tmp_path, images(3), section(provider, concurrency=1))
+    lines = [x for x in out.splitlines() if x.startswith("teach: ")]
+    assert lines[-1].startswith("teach: 3/3 (100%)")
+    assert "$0.0" in lines[-1] and " tokens" in lines[-1]
+    assert "2 retries" in lines[-1] and "1× 429" in lines[-1]

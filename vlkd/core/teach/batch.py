@@ -104,6 +104,7 @@ class BatchRun:
         extra = {k: v for k, v in entry.items() if k not in ("status", "records", "reason")}
         self.loop.finish(image_id, entry["status"], entry["records"], entry.get("reason"), **extra)
         self.jobs.pop(image_id, None)
+        self.run.show(self.loop)
 
     def settle_all(self) -> list[tuple[ImageJob, str]]:
         """Finish every job whose answers are in the cache; the rest: (job, key) to submit."""
@@ -308,8 +309,11 @@ class BatchRun:
             for k, v in state.counts.items():
                 counts[k] = counts.get(k, 0) + v
         detail = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
-        self.loop.bar.update(
-            description=f"teach (batch: {len(states)} open, {detail or 'waiting'}, {elapsed // 60}m{elapsed % 60:02d}s)"
+        self.run.show(
+            self.loop,
+            f"batch: {self.submitted} submitted, {len(states)} open ({detail or 'waiting'}), "
+            f"{elapsed // 60}m{elapsed % 60:02d}s",
+            force=True,
         )
 
     def waiting_message(self, chunks: list[Chunk]) -> str:

@@ -120,6 +120,7 @@ class TeachRun:
         self.journal = CallJournal(self.cache, ctx.dir)
         #: provider usage not believed (negative, absurd): counted at the estimate instead
         self.usage_rejected: list[str] = []
+        self._shown = 0.0
         self.prices = {**teacher.PRICES, **{k: v.model_dump() for k, v in self.opts.prices.items()}}
         self.price = price_for(teacher.model, self.prices)
         self.secrets = teacher.secrets()
@@ -202,6 +203,25 @@ class TeachRun:
         values = await self.teacher.prompt_variables(request)
         self.cache_later(key, values)
         return values
+
+    def status(self) -> str:
+        """What the live display shows after the bar: money, tokens, retries, 429s."""
+        u = self.ctx.usage
+        parts = [f"${u.cost_usd:.4f}", f"{u.input_tokens + u.output_tokens:,} tokens"]
+        retries = sum(self.retries.values())
+        if retries:
+            parts.append(f"{retries} retries")
+        if self.retries.get("429"):
+            parts.append(f"{self.retries['429']}× 429")
+        if u.cached:
+            parts.append(f"{u.cached} cached")
+        return " · ".join(parts)
+
+    def show(self, loop: ItemLoop, extra: str = "", *, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._shown >= 0.5:
+            self._shown = now
+            loop.bar.update(status=self.status() + (f" · {extra}" if extra else ""))
 
     def redact(self, text: str) -> str:
         return _redact(text, self.secrets)
@@ -486,6 +506,7 @@ class TeachRun:
                     except StageError:
                         self.stop_reason = "failed"
                         raise
+                    self.show(loop)
 
             tasks = [asyncio.create_task(worker()) for _ in range(min(self.opts.concurrency, len(loop.todo)))]
             try:
@@ -505,6 +526,7 @@ class TeachRun:
                     t.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
                 await asyncio.gather(*self.cache_writes, return_exceptions=True)
+                self.show(loop, force=True)
                 await self.teacher.close()
                 self.journal.recover()  # requests cancelled in flight (Ctrl-C) count as possibly spent
         if fatal:
