@@ -115,6 +115,11 @@ class Student:
             f"use e.g. Qwen/Qwen2-VL-2B-Instruct or tiny:{self.family.name}"
         )
 
+    def processor_pixels(self, run_dir: Path) -> tuple[int, int]:
+        """The pixel bounds of the student's own processor (LLaMA-Factory keeps them): from its
+        saved config when it is on this machine, else the family's released checkpoints'."""
+        return self.family.processor_pixels(self.local_path(run_dir))
+
     def local_path(self, run_dir: Path) -> str | None:
         """The student's directory when it is on this machine without a download, else None."""
         if self.tiny:

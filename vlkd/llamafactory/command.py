@@ -67,7 +67,7 @@ def check_dataset_command(
     from dataclasses import replace
 
     from vlkd.core.errors import VlkdError
-    from vlkd.llamafactory.preflight import check_dataset
+    from vlkd.llamafactory.preflight import check_for_student
 
     if not path.exists():
         raise VlkdError(f"{path}: no such file or directory")
@@ -79,16 +79,7 @@ def check_dataset_command(
         image_max_pixels=image_max_pixels or chosen.image_max_pixels,
     )
     tok = _tokenizer(tokenizer, chosen, path)
-    report = check_dataset(
-        path,
-        family=chosen.family,
-        cutoff_len=chosen.cutoff_len,
-        image_min_pixels=chosen.image_min_pixels,
-        image_max_pixels=chosen.image_max_pixels,
-        tokenizer=tok,
-        fix=fix,
-        media_dir=media_dir,
-    )
+    report = check_for_student(path, chosen, path, tokenizer=tok, fix=fix, media_dir=media_dir)
     typer.echo(
         json.dumps(report.to_json(), indent=2, ensure_ascii=False) if as_json else report.text(limit=None)
     )

@@ -145,6 +145,7 @@ class _Limits:
     image_min_pixels: int
     image_max_pixels: int
     tokenizer: Any
+    processor_pixels: tuple[int, int] | None
 
 
 def check_dataset(
@@ -158,12 +159,13 @@ def check_dataset(
     fix: bool = False,
     media_dir: str | os.PathLike[str] | None = None,
     backup: bool = True,
+    processor_pixels: tuple[int, int] | None = None,
 ) -> PreflightReport:
     """Check (and with ``fix`` repair) a LLaMA-Factory sharegpt dataset; see the module docs."""
     path = Path(path)
     entries, default_media = _entries(path)
     media = Path(media_dir) if media_dir is not None else default_media
-    limits = _Limits(family, cutoff_len, image_min_pixels, image_max_pixels, tokenizer)
+    limits = _Limits(family, cutoff_len, image_min_pixels, image_max_pixels, tokenizer, processor_pixels)
     report = PreflightReport(str(path), estimated_tokens=tokenizer is None)
     images = _ImageCache(media)
     after = 0
@@ -182,6 +184,33 @@ def check_dataset(
             _save(entry.file, kept, backup)
     report.samples_after_fix = after if fix else report.samples
     return report
+
+
+def check_for_student(
+    path: str | os.PathLike[str],
+    student: Any,
+    run_dir: str | os.PathLike[str],
+    *,
+    tokenizer: Any = None,
+    fix: bool = False,
+    backup: bool = True,
+    media_dir: str | os.PathLike[str] | None = None,
+) -> PreflightReport:
+    """:func:`check_dataset` with a ``vlkd.core.student.Student``'s family and limits (and its own
+    processor's pixel bounds when it is on this machine): what the format stage, the trainers
+    and ``vlkd check-dataset`` run."""
+    return check_dataset(
+        path,
+        family=student.family,
+        cutoff_len=student.cutoff_len,
+        image_min_pixels=student.image_min_pixels,
+        image_max_pixels=student.image_max_pixels,
+        tokenizer=tokenizer,
+        fix=fix,
+        backup=backup,
+        media_dir=media_dir,
+        processor_pixels=student.processor_pixels(Path(run_dir)),
+    )
 
 
 # -- finding the files ---------------------------------------------------------------------
@@ -472,7 +501,9 @@ class _SampleChecker:
 
     def _visual(self, size: tuple[int, int]) -> int:
         lim = self.limits
-        return visual_tokens(lim.family, size[0], size[1], lim.image_min_pixels, lim.image_max_pixels)
+        return visual_tokens(
+            lim.family, size[0], size[1], lim.image_min_pixels, lim.image_max_pixels, lim.processor_pixels
+        )
 
     def _repair_roles(self, turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
         merged: list[tuple[str, str]] = []

@@ -62,10 +62,18 @@ def text_tokens(
 
 
 def visual_tokens(
-    family: StudentFamily, width: int, height: int, image_min_pixels: int, image_max_pixels: int
+    family: StudentFamily,
+    width: int,
+    height: int,
+    image_min_pixels: int,
+    image_max_pixels: int,
+    processor_pixels: tuple[int, int] | None = None,
 ) -> int:
-    """Visual tokens of an image of this size in a LLaMA-Factory sample."""
-    return family.llamafactory_image_tokens(width, height, image_min_pixels, image_max_pixels)
+    """Visual tokens of an image of this size in a LLaMA-Factory sample (``processor_pixels``:
+    the bounds of the student's own processor, default the family's released ones)."""
+    return family.llamafactory_image_tokens(
+        width, height, image_min_pixels, image_max_pixels, processor_pixels
+    )
 
 
 def student_tokenizer(student: Any, run_dir: Any) -> Any:

@@ -57,6 +57,10 @@ class StudentFamily:
     default_min_pixels: ClassVar[int] = 32 * 32
     default_max_pixels: ClassVar[int] = 768 * 768
     max_aspect_ratio: ClassVar[float] = 200.0
+    #: the pixel bounds of the released checkpoints' own processors (LLaMA-Factory leaves them
+    #: as they are; a local student's processor config is read instead, see ``processor_pixels``)
+    processor_min_pixels: ClassVar[int] = 56 * 56
+    processor_max_pixels: ClassVar[int] = 28 * 28 * 1280
 
     # -- the chat format ----------------------------------------------------------------------
     #: the text of one image inside the rendered prompt, pads included
@@ -129,11 +133,26 @@ class StudentFamily:
         return prescale(width, height, image_min_pixels, image_max_pixels)
 
     def llamafactory_image_tokens(
-        self, width: int, height: int, image_min_pixels: int, image_max_pixels: int
+        self,
+        width: int,
+        height: int,
+        image_min_pixels: int,
+        image_max_pixels: int,
+        processor_pixels: tuple[int, int] | None = None,
     ) -> int:
-        """Visual tokens of an image in a LLaMA-Factory sample (prescale, then the processor)."""
+        """Visual tokens of an image in a LLaMA-Factory sample: LLaMA-Factory's prescale, then
+        the processor within its own bounds (``processor_pixels``, default the family's)."""
         w, h = self.llamafactory_prescale(width, height, image_min_pixels, image_max_pixels)
-        return self.image_tokens(w, h, image_min_pixels, image_max_pixels)
+        lo, hi = processor_pixels or (self.processor_min_pixels, self.processor_max_pixels)
+        return self.image_tokens(w, h, lo, hi)
+
+    def processor_pixels(self, model_dir: str | Path | None) -> tuple[int, int]:
+        """The pixel bounds of a checkpoint's own image processor (its saved config), else the family's."""
+        config = _image_processor_config(Path(model_dir)) if model_dir else {}
+        size = config.get("size") if isinstance(config.get("size"), dict) else {}
+        lo = size.get("shortest_edge") or config.get("min_pixels") or self.processor_min_pixels
+        hi = size.get("longest_edge") or config.get("max_pixels") or self.processor_max_pixels
+        return int(lo), int(hi)
 
     def prepare_image(self, image: Any, image_min_pixels: int, image_max_pixels: int) -> Any:
         """A PIL image as LLaMA-Factory's plugin hands it to the processor."""
@@ -196,6 +215,20 @@ class StudentFamily:
     def build_tiny(self, out_dir: Path) -> Path:
         """Build a tiny random student of this family into ``out_dir`` (offline); return it."""
         raise NotImplementedError(f"family {self.name} cannot build a tiny student")
+
+
+def _image_processor_config(model_dir: Path) -> dict[str, Any]:
+    import json
+
+    for name, key in (("preprocessor_config.json", None), ("processor_config.json", "image_processor")):
+        try:
+            data = json.loads((model_dir / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        data = data.get(key, {}) if key else data
+        if isinstance(data, dict) and data:
+            return data
+    return {}
 
 
 def smart_resize(

@@ -82,7 +82,7 @@ class QwenVLFamily(StudentFamily):
 
     @property
     def default_min_pixels(self) -> int:  # type: ignore[override]
-        return (2 * self.block) ** 2  # 2x2 blocks: the processors' own lower bound
+        return self.processor_min_pixels  # what the released processors enforce anyway
 
     def llamafactory_prescale(
         self, width: int, height: int, image_min_pixels: int, image_max_pixels: int

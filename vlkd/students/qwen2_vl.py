@@ -22,7 +22,10 @@ class Qwen2VL(QwenVLFamily):
     llamafactory_template: ClassVar[str | None] = "qwen2_vl"
     patch_size: ClassVar[int] = 14
     default_system: ClassVar[str | None] = "You are a helpful assistant."
-    tiny_version: ClassVar[int] = 3
+    #: the released checkpoints' preprocessor_config.json
+    processor_min_pixels: ClassVar[int] = 56 * 56
+    processor_max_pixels: ClassVar[int] = 28 * 28 * 16384
+    tiny_version: ClassVar[int] = 4
 
     def _tiny_config(self, tokenizer: Any, ids: dict[str, int]) -> Any:
         from transformers import Qwen2VLConfig
@@ -81,7 +84,7 @@ class Qwen2VL(QwenVLFamily):
 
         return Qwen2VLProcessor(
             image_processor=Qwen2VLImageProcessor(
-                size={"shortest_edge": self.default_min_pixels, "longest_edge": 28 * 28 * 1280}
+                size={"shortest_edge": self.processor_min_pixels, "longest_edge": self.processor_max_pixels}
             ),
             tokenizer=tokenizer,
             video_processor=Qwen2VLVideoProcessor(),

@@ -167,19 +167,11 @@ class LlamaFactoryFormat(ExportFormat):
 
 
 def run_preflight(ctx: StageContext, dataset_dir: Path, student: Student, fix: bool):
-    from vlkd.llamafactory.preflight import check_dataset
+    from vlkd.llamafactory.preflight import check_for_student
     from vlkd.llamafactory.tokens import student_tokenizer
 
-    report = check_dataset(
-        dataset_dir,
-        family=student.family,
-        cutoff_len=student.cutoff_len,
-        image_min_pixels=student.image_min_pixels,
-        image_max_pixels=student.image_max_pixels,
-        fix=fix,
-        backup=False,
-        tokenizer=student_tokenizer(student, ctx.run_dir),
-    )
+    tokenizer = student_tokenizer(student, ctx.run_dir)
+    report = check_for_student(dataset_dir, student, ctx.run_dir, tokenizer=tokenizer, fix=fix, backup=False)
     write_json_atomic(ctx.dir / "preflight.json", report.to_json())
     ctx.facts["preflight"] = {
         "ok": report.ok,

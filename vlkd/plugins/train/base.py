@@ -89,7 +89,9 @@ class LoraTrainer(StagePlugin):
         data = load_dataset_dir(o.dataset or ctx.input("dataset"))
         self.student.family.check_trainer(self.trainer_name)
         student = self.student.path(ctx.run_dir)
-        ctx.facts.update(preflight(data, self.student, tokenizer=local_tokenizer(student), warn=ctx.warn))
+        ctx.facts.update(
+            preflight(data, self.student, ctx.run_dir, tokenizer=local_tokenizer(student), warn=ctx.warn)
+        )
         check_targets(student, self.lora_target)
         output_dir = ctx.dir / "output"
         resume = last_checkpoint(output_dir) if ctx.resumed else None

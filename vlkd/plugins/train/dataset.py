@@ -126,7 +126,7 @@ def _read_samples(path: Path, entry: dict[str, Any], media_dir: Path) -> list[Sa
 
 
 def preflight(
-    data: TrainData, student: Student, *, tokenizer: Any = None, warn: Any = None
+    data: TrainData, student: Student, run_dir: Path, *, tokenizer: Any = None, warn: Any = None
 ) -> dict[str, int]:
     """Run the format stage's pre-flight check (``vlkd check-dataset``) with the trainer's limits.
 
@@ -135,22 +135,14 @@ def preflight(
     raise one StageError; the others (turns LLaMA-Factory would drop or truncate) are warned
     about. Returns figures for the manifest.
     """
-    from vlkd.llamafactory.preflight import check_dataset
+    from vlkd.llamafactory.preflight import check_for_student
 
     cutoff_len, min_pixels, max_pixels = (
         student.cutoff_len,
         student.image_min_pixels,
         student.image_max_pixels,
     )
-    report = check_dataset(
-        data.root,
-        family=student.family,
-        cutoff_len=cutoff_len,
-        image_min_pixels=min_pixels,
-        image_max_pixels=max_pixels,
-        tokenizer=tokenizer,
-        media_dir=data.media_dir,
-    )
+    report = check_for_student(data.root, student, run_dir, tokenizer=tokenizer, media_dir=data.media_dir)
     fatal = [
         p for p in report.unfixed if p.kind in FATAL or (p.kind == "too_long" and "image tokens" in p.message)
     ]

@@ -1,0 +1,91 @@
+"""Qwen2.5-VL: Qwen2-VL's image rule (14-px patches merged 2x2: 28x28 px per visual token) with a
+windowed-attention vision tower; LLaMA-Factory trains it with the ``qwen2_vl`` template.
+
+transformers loads it as ``Qwen2_5_VLForConditionalGeneration`` with ``Qwen2_5_VLProcessor``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from vlkd.students.qwen import QwenVLFamily
+
+
+class Qwen2_5_VL(QwenVLFamily):
+    """Qwen2.5-VL (3B, 7B, 32B, 72B): 28x28 px per visual token, ChatML with a default system prompt."""
+
+    name: ClassVar[str] = "qwen2_5_vl"
+    model_types: ClassVar[tuple[str, ...]] = ("qwen2_5_vl",)
+    hub_names: ClassVar[tuple[str, ...]] = ("qwen2.5-vl", "qwen2_5-vl", "qwen2_5_vl")
+    model_class: ClassVar[str] = "Qwen2_5_VLForConditionalGeneration"
+    processor_class: ClassVar[str] = "Qwen2_5_VLProcessor"
+    llamafactory_template: ClassVar[str | None] = "qwen2_vl"  # LLaMA-Factory's template for 2 and 2.5
+    patch_size: ClassVar[int] = 14
+    default_system: ClassVar[str | None] = "You are a helpful assistant."
+    #: the released checkpoints' preprocessor_config.json
+    processor_min_pixels: ClassVar[int] = 56 * 56
+    processor_max_pixels: ClassVar[int] = 28 * 28 * 16384
+    tiny_version: ClassVar[int] = 2
+
+    def _tiny_config(self, tokenizer: Any, ids: dict[str, int]) -> Any:
+        from transformers import Qwen2_5_VLConfig
+
+        from vlkd.students.tiny import check_head_dim, padded_vocab
+
+        hidden, heads = 128, 4
+        check_head_dim(hidden // heads)
+        config = Qwen2_5_VLConfig(
+            text_config={
+                "vocab_size": padded_vocab(len(tokenizer)),
+                "hidden_size": hidden,
+                "intermediate_size": 256,
+                "num_hidden_layers": 2,
+                "num_attention_heads": heads,
+                "num_key_value_heads": 2,
+                "max_position_embeddings": 4096,
+                "max_window_layers": 2,
+                "rms_norm_eps": 1e-6,
+                "rope_parameters": {
+                    "rope_type": "default",
+                    "rope_theta": 1000000.0,
+                    "mrope_section": [4, 6, 6],
+                },
+                "bos_token_id": ids["<|endoftext|>"],
+                "eos_token_id": ids["<|im_end|>"],
+                "pad_token_id": ids["<|endoftext|>"],
+                "tie_word_embeddings": False,
+            },
+            vision_config={
+                "depth": 2,
+                "hidden_size": 64,
+                "intermediate_size": 128,
+                "num_heads": 2,
+                "out_hidden_size": hidden,
+                "patch_size": self.patch_size,
+                "spatial_merge_size": self.merge_size,
+                "temporal_patch_size": 2,
+                "window_size": 112,
+                "fullatt_block_indexes": [1],
+            },
+            image_token_id=ids["<|image_pad|>"],
+            video_token_id=ids["<|video_pad|>"],
+            vision_start_token_id=ids["<|vision_start|>"],
+            vision_end_token_id=ids["<|vision_end|>"],
+            tie_word_embeddings=False,
+        )
+        config.bos_token_id = ids["<|endoftext|>"]
+        config.eos_token_id = ids["<|im_end|>"]
+        config.pad_token_id = ids["<|endoftext|>"]
+        return config
+
+    def _tiny_processor(self, tokenizer: Any) -> Any:
+        from transformers import Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+
+        return Qwen2_5_VLProcessor(
+            image_processor=Qwen2VLImageProcessor(
+                size={"shortest_edge": self.processor_min_pixels, "longest_edge": self.processor_max_pixels}
+            ),
+            tokenizer=tokenizer,
+            video_processor=Qwen2VLVideoProcessor(),
+            chat_template=self.chat_template,
+        )
