@@ -48,7 +48,7 @@ def _real(recipe) -> bool:
     return recipe.student is not None and not recipe.student.model.startswith(TINY_PREFIX)
 
 
-REAL = [p for p in RECIPES if "gpu" in p.stem or "vllm" in p.stem and "evaluate" in p.stem]
+REAL = [p for p in RECIPES if "gpu" in p.stem or ("vllm" in p.stem and "evaluate" in p.stem)]
 
 
 @pytest.mark.parametrize("path", REAL, ids=lambda p: p.name)
@@ -80,5 +80,5 @@ def test_the_old_bug_is_caught(tmp_path, registry):
         "student:\n  model: Qwen/Qwen2-VL-7B-Instruct\n",
         encoding="utf-8",
     )
-    with pytest.raises(AssertionError, match="student.image_min_pixels comes from .*demo.yaml"):
+    with pytest.raises(AssertionError, match=r"student.image_min_pixels comes from .*demo.yaml"):
         test_a_real_model_recipe_names_nothing_tiny(tmp_path / "gpu.yaml", registry)
