@@ -265,7 +265,7 @@ def test_cost_data_flags_verification_run_and_serving_are_shown(run_dir, tmp_pat
     assert html.tables["verify_categories"][1] == ["manual_parsing", "10", "20.0%", "10.0%", "1"]
     assert "flags" not in html.tables  # the checks section shows them per category: not twice
     assert "Recipe <strong>demo</strong> (hash <code>0123456789ab</code>)" in text
-    assert "Started 2026-01-02T03:04:05+0000" in text and "vlkd 0.1.0" in text
+    assert "Started 2026-01-02 03:04 UTC; last updated 2026-01-02 03:10 UTC." in text and "vlkd 0.1.0" in text
     assert (
         "vllm serve BASE_MODEL_DIR --enable-lora --lora-modules tuned=runs/demo/train/model/adapter" in text
     )

@@ -378,13 +378,25 @@ def serving(data: ReportData) -> list[Any]:
     return out
 
 
+def _when(stamp: str | None) -> str:
+    """``2026-12-01T09:24:10+0000`` as ``2026-12-01 09:24 UTC+00:00``."""
+    import datetime as dt
+
+    try:
+        t = dt.datetime.strptime(stamp or "", "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return stamp or "?"
+    offset = t.strftime("%z")
+    return t.strftime("%Y-%m-%d %H:%M") + (" UTC" if offset == "+0000" else f" UTC{offset[:3]}:{offset[3:]}")
+
+
 def _run_section(data: ReportData) -> Section:
     man = data.manifest
     recipe = man.get("recipe", {})
     versions = man.get("versions", {})
     lines = [
         f"Recipe **{data.name}** (hash `{str(recipe.get('hash', '?'))[:12]}`), run directory `{run_label(data)}`.",
-        f"Started {man.get('created', '?')}; last updated {man.get('updated', man.get('created', '?'))}.",
+        f"Started {_when(man.get('created'))}; last updated {_when(man.get('updated') or man.get('created'))}.",
         f"vlkd {versions.get('vlkd', '?')}, Python {versions.get('python', '?')}.",
     ]
     return Section("The run", [Bullets(lines), stages_table(man)], "run")

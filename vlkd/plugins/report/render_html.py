@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from vlkd.plugins.report.document import Bullets, Chart, Code, Examples, Headline, Paragraph, Section
 from vlkd.plugins.report.examples import Example
-from vlkd.plugins.report.tables import Table
+from vlkd.plugins.report.tables import Table, numeric_columns
 
 STYLE = """
 *{box-sizing:border-box}
@@ -42,6 +42,10 @@ th,td{padding:.3rem .35rem}}
 """
 
 
+#: a number and its unit stay on one line ("+36.7 pp", "4.2 min")
+_UNIT = re.compile(r"(\d) (pp|s|min)$")
+
+
 def _inline(text: str) -> str:
     """Escape, then the two Markdown marks the document uses: **bold** and `code`."""
     text = html.escape(text)
@@ -50,18 +54,20 @@ def _inline(text: str) -> str:
 
 
 def _table(t: Table) -> str:
+    numeric = numeric_columns(t)
     head = "".join(
-        f"<th{' class=num' if i in t.numeric else ''}>{html.escape(h)}</th>" for i, h in enumerate(t.header)
+        f"<th{' class=num' if i in numeric else ''}>{html.escape(h)}</th>" for i, h in enumerate(t.header)
     )
     body = []
     for r, row in enumerate(t.rows):
         cells = []
         for i, value in enumerate(row):
-            cls = ["num"] if i in t.numeric else []
+            cls = ["num"] if i in numeric else []
             if value.endswith(" pp") and value[:1] in "+-" and value not in ("+0.0 pp", "-0.0 pp"):
                 cls.append("pos" if value.startswith("+") else "neg")
             attr = f' class="{" ".join(cls)}"' if cls else ""
-            cells.append(f"<td{attr}>{html.escape(value).replace(' pp', '&nbsp;pp')}</td>")
+            shown = _UNIT.sub(r"\1&nbsp;\2", html.escape(value))
+            cells.append(f"<td{attr}>{shown}</td>")
         body.append(f"<tr{' class=strong' if r in t.strong else ''}>{''.join(cells)}</tr>")
     caption = f'<p class="caption">{html.escape(t.caption)}</p>' if t.caption else ""
     return (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from vlkd.plugins.report.document import Bullets, Chart, Code, Examples, Headline, Paragraph, Section
-from vlkd.plugins.report.tables import Table
+from vlkd.plugins.report.tables import Table, numeric_columns
 
 
 def _escape(cell: str) -> str:
@@ -13,9 +13,10 @@ def _escape(cell: str) -> str:
 
 
 def _table(t: Table) -> list[str]:
+    numeric = numeric_columns(t)
     lines = [
         "| " + " | ".join(t.header) + " |",
-        "|" + "|".join("---:" if i in t.numeric else "---" for i in range(len(t.header))) + "|",
+        "|" + "|".join("---:" if i in numeric else "---" for i in range(len(t.header))) + "|",
     ]
     for r, row in enumerate(t.rows):
         cells = [_escape(c) for c in row]

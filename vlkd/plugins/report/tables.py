@@ -6,6 +6,7 @@ from ``metrics.json``; ``–`` where a metric does not apply.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,21 @@ class Table:
     numeric: set[int] = field(default_factory=set)
     #: rows to set in bold (the overall row)
     strong: set[int] = field(default_factory=set)
+
+
+_NUMBER_CELL = re.compile(r"^[+\-]?[\d.,]+ ?(%|pp|s|min)?$|^–$")
+
+
+def numeric_columns(t: Table) -> set[int]:
+    """The table's numeric columns; for a table that does not say (a plugin's), every column after
+    the first whose cells are all numbers, percentages or dashes."""
+    if t.numeric:
+        return t.numeric
+    return {
+        i
+        for i in range(1, len(t.header))
+        if t.rows and all(i < len(r) and (not r[i] or _NUMBER_CELL.match(r[i])) for r in t.rows)
+    }
 
 
 def plain(name: str) -> str:
