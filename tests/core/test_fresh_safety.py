@@ -1,24 +1,14 @@
 """--fresh deletes only what vlkd made; run directories never overlap input folders."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from PIL import Image
 
-HERE = Path(__file__).parent
+from vlkd.testing.cli import FIXTURE_PLUGINS, run_vlkd
 
 
 def vlkd(*args, cwd):
-    env = {
-        **os.environ,
-        "VLKD_PLUGINS": "vlkd.testing.fixture_plugins",
-        "COLUMNS": "250",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "vlkd", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
-    )
+    return run_vlkd(*args, cwd=cwd, VLKD_PLUGINS=FIXTURE_PLUGINS)
 
 
 def photos(folder: Path, n: int = 2) -> list[Path]:

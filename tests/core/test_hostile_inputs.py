@@ -3,7 +3,6 @@
 import errno
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,19 +14,11 @@ from vlkd.core.ledger import Ledger
 from vlkd.core.progress import Reporter
 from vlkd.core.recipe import load_recipe
 from vlkd.core.yaml_positions import load_yaml_file
-
-HERE = Path(__file__).parent
+from vlkd.testing.cli import FIXTURE_PLUGINS, run_vlkd
 
 
 def vlkd(*args, cwd):
-    env = {
-        **os.environ,
-        "VLKD_PLUGINS": "vlkd.testing.fixture_plugins",
-        "COLUMNS": "300",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "vlkd", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
-    )
+    return run_vlkd(*args, cwd=cwd, VLKD_PLUGINS=FIXTURE_PLUGINS)
 
 
 def alias_bomb() -> str:

@@ -1,22 +1,16 @@
 """A run directory that is copied or moved keeps working: images.jsonl holds paths relative to it."""
 
-import csv
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 from PIL import Image
 
+from vlkd.testing.cli import edit_sheet, run_vlkd
 from vlkd.testing.extras import needs
 
 
 def vlkd(*args, cwd):
-    env = {**os.environ, "COLUMNS": "250", "VLKD_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "vlkd", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
+    return run_vlkd(*args, cwd=cwd, VLKD_DISABLE_PLUGIN_AUTOLOAD="1")
 
 
 @needs("review")
@@ -41,15 +35,10 @@ def test_a_moved_run_directory_accepts_its_own_review_sheet(tmp_path):
     assert all(r["path"].startswith("preprocess/images/") for r in stored)
     shutil.move(tmp_path / "A", tmp_path / "B")  # the original is gone
 
-    sheet = tmp_path / "B" / "review" / "review.csv"
-    with sheet.open(encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    rows[0]["status"] = "approved"
-    back = tmp_path / "back.csv"
-    with back.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    def approve_first(rows):
+        rows[0]["status"] = "approved"
+
+    back = edit_sheet(tmp_path / "B" / "review" / "review.csv", tmp_path / "back.csv", approve_first)
     imported = vlkd("review", "import", "B", str(back), cwd=tmp_path)
     assert imported.returncode == 0, imported.stderr
     assert "unknown image" not in imported.stderr

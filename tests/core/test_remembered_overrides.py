@@ -2,48 +2,25 @@
 
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from PIL import Image
 
 from vlkd.core.overrides import merge
+from vlkd.testing.cli import FIXTURE_PLUGINS, edit_sheet, run_printed, run_vlkd
 from vlkd.testing.extras import needs
 from vlkd.testing.fake_provider import FakeProvider
 
-HERE = Path(__file__).parent
-ROOT = HERE.parents[1]
+
+def vlkd(args, cwd, **env):
+    return run_vlkd(*args, cwd=cwd, VLKD_PLUGINS=FIXTURE_PLUGINS, **env)
 
 
 def env(**extra):
-    return {
-        **os.environ,
-        "VLKD_PLUGINS": "vlkd.testing.fixture_plugins",
-        "COLUMNS": "250",
-        **extra,
-    }
-
-
-def vlkd(args, cwd, **extra):
-    return subprocess.run(
-        [sys.executable, "-m", "vlkd", *args],
-        cwd=cwd,
-        env=env(**extra),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def run_printed(command: str, cwd: Path, **extra) -> subprocess.CompletedProcess:
-    """Run a command exactly as vlkd printed it (``vlkd ...`` through this interpreter)."""
-    words = shlex.split(command)
-    assert words[0] == "vlkd", command
-    return vlkd(words[1:], cwd, **extra)
+    return {**os.environ, "VLKD_PLUGINS": FIXTURE_PLUGINS, "COLUMNS": "250", **extra}
 
 
 def test_merge_rules():
@@ -179,7 +156,9 @@ def test_ctrl_c_resume_command_keeps_the_endpoint_and_pays_nothing_twice(tmp_pat
         finished = {json.loads(x)["key"] for x in ledger.read_text().splitlines()}
         assert 3 <= len(finished) < 12
 
-        resumed = run_printed(line.removeprefix("Resume with: "), tmp_path, FAKE_KEY=own.api_key)
+        resumed = run_printed(
+            line.removeprefix("Resume with: "), tmp_path, VLKD_PLUGINS=FIXTURE_PLUGINS, FAKE_KEY=own.api_key
+        )
         assert resumed.returncode == 0, resumed.stderr
         assert own.requests == {} or sum(own.requests.values()) == 0  # the recipe's own endpoint: never
         assert all(chosen.requests[k] == 1 for k in finished)  # answers received are not paid again
@@ -191,8 +170,6 @@ def test_ctrl_c_resume_command_keeps_the_endpoint_and_pays_nothing_twice(tmp_pat
 
 @needs("review")
 def test_review_imports_apply_command_keeps_the_runs_overrides(tmp_path):
-    import csv
-
     photos = tmp_path / "photos"
     photos.mkdir()
     for i in range(3):
@@ -206,15 +183,12 @@ def test_review_imports_apply_command_keeps_the_runs_overrides(tmp_path):
     )
     first = vlkd(["run", "r.yaml", "--run-dir", "D", "--set", "review.auto_approve=false"], tmp_path)
     assert first.returncode == 0, first.stderr
-    with (tmp_path / "D" / "review" / "review.csv").open(encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    assert len(rows) == 6
-    rows[0]["status"] = "approved"
-    back = tmp_path / "back.csv"
-    with back.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+
+    def approve_first(rows):
+        assert len(rows) == 6
+        rows[0]["status"] = "approved"
+
+    back = edit_sheet(tmp_path / "D" / "review" / "review.csv", tmp_path / "back.csv", approve_first)
     imported = vlkd(["review", "import", "D", str(back)], tmp_path)
     assert imported.returncode == 0, imported.stderr
     command = imported.stderr.split("Apply it (review and the stages after it re-run): ", 1)[1].strip()

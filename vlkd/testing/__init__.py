@@ -11,7 +11,9 @@
 - ``fixture_plugins``: stage plugins that exercise the engine (``VLKD_PLUGINS=vlkd.testing.fixture_plugins``);
 - ``verify``: pages with known text and pairs about them, for verify-check tests;
 - ``extras``: ``needs("openai")`` skips a test, naming the install command, without an extra;
-- ``html``: ``read_html`` for report pages.
+- ``html``: ``read_html`` for report pages;
+- ``cli``: ``run_vlkd`` (the command line in a subprocess), ``run_printed`` (a command vlkd
+  printed, run as printed), ``edit_sheet`` (a reviewer's edit of a review CSV).
 """
 
 from vlkd.testing.html import HtmlPage, read_html
