@@ -6,6 +6,7 @@ Every user error is a ``VlkdError``: printed without a traceback, exit status 2.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -113,11 +114,14 @@ def run(
         notes = merged.notes
         if merged.apply != given:
             loaded = load_recipe(recipe, merged.apply)
-    if quiet:  # the libraries' own progress bars and advice too (subprocesses inherit this)
-        import os
-
+    # the libraries' own progress bars (subprocesses inherit this): never the datasets library's
+    # per-map bars inside vlkd's display; none at all in a log (vlkd prints plain lines there) or
+    # with --quiet, which quiets their advice too
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    if quiet or not sys.stderr.isatty():
         os.environ.setdefault("TQDM_DISABLE", "1")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if quiet:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     reporter = Reporter(quiet=quiet)
     for note in notes:
@@ -327,6 +331,14 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, VlkdError):
             _console().print("[red]error:[/red] " + literal(str(exc)), soft_wrap=True)
             sys.exit(exc.exit_code)
+        if isinstance(exc, OSError) and exc.filename and not os.environ.get("VLKD_DEBUG"):
+            # a file the command was told to read or write: the environment, not a bug in vlkd
+            _console().print(
+                f"[red]error:[/red] {literal(str(exc.filename))}: {literal(exc.strerror or str(exc))} "
+                "(VLKD_DEBUG=1 shows the traceback)",
+                soft_wrap=True,
+            )
+            sys.exit(2)
         raise
 
 

@@ -74,3 +74,9 @@ def test_completion_completes_commands():
     result = subprocess.run([str(VLKD)], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert "validate" in result.stdout
+
+
+def test_a_file_the_command_cannot_write_is_one_line(tmp_path):
+    result = console_script("schema", "-o", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr == f"error: {tmp_path}: Is a directory (VLKD_DEBUG=1 shows the traceback)\n"
