@@ -77,3 +77,24 @@ def test_image_student_sends_what_the_student_sees(provider, tmp_path, run_teach
     assert sum(provider.requests.values()) == 2
     resolved = json.loads((rd / "manifest.json").read_text())["recipe"]["resolved"]["teach"]
     assert resolved["image"] == "student"
+
+
+def test_image_student_follows_the_student_section(provider, tmp_path):
+    from vlkd.core.engine import Engine
+    from vlkd.core.progress import Reporter
+    from vlkd.core.recipe import load_recipe
+    from vlkd.core.registry import Registry, get_plugin_manager
+
+    folder = tmp_path / "img"
+    make_images(folder, 1, size=(1400, 1000))
+    data = json.loads(recipe_yaml(folder, section(provider, image="student")))
+    data["student"] = {"model": "tiny:qwen2_vl", "image_max_pixels": 256 * 256}
+    path = tmp_path / "recipe.yaml"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    recipe = load_recipe(path, registry=Registry(get_plugin_manager(autoload=False)))
+    Engine(recipe, tmp_path / "run", reporter=Reporter(quiet=True)).run()
+    (sent,) = provider.requests
+    assert IMAGE_SIZES[sent] == recipe.student.family.resize(
+        1400, 1000, recipe.student.image_min_pixels, 256 * 256
+    )
+    assert IMAGE_SIZES[sent][0] * IMAGE_SIZES[sent][1] <= 256 * 256

@@ -177,12 +177,15 @@ class TeachRun:
 
     def student_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) the student's processor resizes an image to (``image: student``)."""
-        from vlkd.images.qwen import smart_resize
+        from vlkd.students.family import smart_resize
 
-        min_pixels, max_pixels = self.student_limits or (0, 0)
+        _, min_pixels, max_pixels = self.student_limits or ("", 0, 0)
+        student = getattr(self.ctx.run.recipe, "student", None)
         try:
-            h, w = smart_resize(height, width, min_pixels=min_pixels, max_pixels=max_pixels)
-        except ValueError:
+            if student is not None:
+                return student.family.resize(width, height, min_pixels, max_pixels)
+            h, w = smart_resize(height, width, 28, min_pixels, max_pixels)
+        except ValueError:  # an aspect ratio the student refuses: preprocess reports it
             return width, height
         return w, h
 
@@ -539,18 +542,16 @@ class TeachRun:
             raise exc
 
 
-def student_limits(ctx: StageContext) -> tuple[int, int]:
-    """The student's (min_pixels, max_pixels): the train stage's image limits until a recipe's
-    ``student:`` section says them, else LLaMA-Factory's defaults (32×32, 768×768)."""
+def student_limits(ctx: StageContext) -> tuple[str, int, int]:
+    """The student's (family, min_pixels, max_pixels): the recipe's ``student:`` section, else the
+    train stage's image limits with Qwen2-VL's rule, else LLaMA-Factory's defaults (32², 768²)."""
     student = getattr(ctx.run.recipe, "student", None)
-    for source in (student, _train_options(ctx)):
-        if source is None:
-            continue
-        lo = getattr(source, "image_min_pixels", None) or getattr(source, "min_pixels", None)
-        hi = getattr(source, "image_max_pixels", None) or getattr(source, "max_pixels", None)
-        if lo and hi:
-            return int(lo), int(hi)
-    return 32 * 32, 768 * 768
+    if student is not None:
+        return student.family.name, student.image_min_pixels, student.image_max_pixels
+    train = _train_options(ctx)
+    lo = getattr(train, "image_min_pixels", None)
+    hi = getattr(train, "image_max_pixels", None)
+    return ("qwen2_vl", int(lo), int(hi)) if lo and hi else ("qwen2_vl", 32 * 32, 768 * 768)
 
 
 def _train_options(ctx: StageContext) -> Any:
