@@ -35,7 +35,7 @@ def test_a_yaml_alias_bomb_is_refused(tmp_path):
     path = tmp_path / "bomb.yaml"
     path.write_text(alias_bomb())
     assert path.stat().st_size < 600  # a few hundred bytes (the one reported had 517)
-    with pytest.raises(RecipeError, match=r"bomb.yaml:\d+:\d+: more than 100,000 values once YAML aliases"):
+    with pytest.raises(RecipeError, match=r"bomb.yaml:\d+:\d+: more than [\d,]+ values once YAML aliases"):
         load_yaml_file(path)
 
 

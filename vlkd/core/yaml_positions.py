@@ -20,7 +20,7 @@ Positions = dict[Path_, Location]
 
 #: a recipe is small: these bound hostile YAML (an alias "billion laughs" of a few hundred bytes
 #: expands to gigabytes; 1,000 nested brackets overflow Python's stack)
-MAX_NODES = 100_000
+MAX_NODES = 20_000
 MAX_DEPTH = 64
 MAX_RECIPE_BYTES = 4 * 1024 * 1024
 
@@ -78,10 +78,25 @@ def _convert(
     return loader.construct_object(node, deep=True)
 
 
+def _check_depth(text: str, file: str) -> None:
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                where = Location(file, event.start_mark.line + 1, event.start_mark.column + 1)
+                raise RecipeError(
+                    [f"{where}: nested more than {MAX_DEPTH} levels deep; a recipe needs far fewer"]
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def load_yaml_with_positions(text: str, file: str) -> tuple[Any, Positions]:
     """Parse one YAML document; return the data and the location of every key/item path."""
     loader = yaml.SafeLoader(text)
     try:
+        _check_depth(text, file)  # before composing: the composer recurses once per level
         node = loader.get_single_node()
         positions: Positions = {}
         if node is None:
