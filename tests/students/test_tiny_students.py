@@ -40,7 +40,7 @@ def test_loads_with_auto_classes_and_generates(vlkd_tiny_student, name):
         {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "刹车片 brake pad?"}]}
     ]
     text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    assert text.endswith(family.assistant_prefix)
+    assert text.endswith(family.assistant_prefix + family.answer_prefix)
     assert family.image_placeholder in text
     side = 4 * family.block
     batch = processor(text=[text], images=[Image.new("RGB", (side, side), "red")], return_tensors="pt")

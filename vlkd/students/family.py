@@ -72,6 +72,9 @@ class StudentFamily:
     #: how an assistant turn starts and ends in the rendered text (labels lie between them)
     assistant_prefix: ClassVar[str] = ""
     turn_end: ClassVar[str] = ""
+    #: written before every answer (e.g. Qwen3.5's empty thinking block, which LLaMA-Factory's
+    #: reasoning templates add too): part of the labels, and of the generation prompt
+    answer_prefix: ClassVar[str] = ""
     default_system: ClassVar[str | None] = None
 
     # -- training -----------------------------------------------------------------------------
@@ -173,7 +176,7 @@ class StudentFamily:
         for role, content in turns:
             content = content.replace(IMAGE_TAG, bare)
             if role == "assistant":
-                parts.append(f"{content}<|im_end|>\n")
+                parts.append(f"{self.answer_prefix}{content}<|im_end|>\n")
             else:
                 parts.append(f"<|im_start|>user\n{content}<|im_end|>\n<|im_start|>assistant\n")
         return "".join(parts)

@@ -34,8 +34,10 @@ SPECIAL_TOKENS = (
 )
 
 
-def chatml_template(default_system: str | None) -> str:
-    """The Qwen-VL chat template: images and videos inside the user turn, an optional default system turn."""
+def chatml_template(default_system: str | None, answer_prefix: str = "") -> str:
+    """The Qwen-VL chat template: images and videos inside the user turn, an optional default
+    system turn, and ``answer_prefix`` (Qwen3.5's empty thinking block) before every answer."""
+    prefix = answer_prefix.replace("\n", "\\n")
     system = (
         "{%- if loop.first and message['role'] != 'system' -%}"
         "{{ '<|im_start|>system\\n" + default_system + "<|im_end|>\\n' }}"
@@ -46,6 +48,7 @@ def chatml_template(default_system: str | None) -> str:
     return (
         "{%- set image_count = namespace(value=0) -%}{%- set video_count = namespace(value=0) -%}"
         "{%- for message in messages -%}" + system + "{{ '<|im_start|>' + message['role'] + '\\n' }}"
+        "{%- if message['role'] == 'assistant' -%}{{ '" + prefix + "' }}{%- endif -%}"
         "{%- if message['content'] is string -%}{{ message['content'] }}"
         "{%- else -%}{%- for part in message['content'] -%}"
         "{%- if part['type'] == 'image' or 'image' in part or 'image_url' in part -%}"
@@ -60,7 +63,7 @@ def chatml_template(default_system: str | None) -> str:
         "{%- endif -%}{%- endfor -%}{%- endif -%}"
         "{{ '<|im_end|>\\n' }}"
         "{%- endfor -%}"
-        "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}"
+        "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n" + prefix + "' }}{%- endif -%}"
     )
 
 
@@ -78,7 +81,7 @@ class QwenVLFamily(StudentFamily):
 
     @property
     def chat_template(self) -> str:  # type: ignore[override]
-        return chatml_template(self.default_system)
+        return chatml_template(self.default_system, self.answer_prefix)
 
     @property
     def default_min_pixels(self) -> int:  # type: ignore[override]
