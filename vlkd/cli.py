@@ -113,7 +113,19 @@ def run(
         merged = overrides.merge(stored, given, forget=forget_sets)
         notes = merged.notes
         if merged.apply != given:
-            loaded = load_recipe(recipe, merged.apply)
+            from vlkd.core.errors import RecipeError
+
+            try:
+                loaded = load_recipe(recipe, merged.apply)
+            except RecipeError as exc:
+                raise RecipeError(
+                    [
+                        f"the run directory remembers {overrides.command(stored)} from an earlier run, "
+                        "and with them the recipe is not valid (pass --forget-sets to drop them, or "
+                        "--set the key again):",
+                        *exc.problems,
+                    ]
+                ) from None
     # the libraries' own progress bars (subprocesses inherit this): never the datasets library's
     # per-map bars inside vlkd's display; none at all in a log (vlkd prints plain lines there) or
     # with --quiet, which quiets their advice too

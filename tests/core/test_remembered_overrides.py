@@ -196,3 +196,14 @@ def test_review_imports_apply_command_keeps_the_runs_overrides(tmp_path):
     assert applied.returncode == 0, applied.stderr
     pairs = (tmp_path / "D" / "review" / "pairs.jsonl").read_text().splitlines()
     assert len(pairs) == 1  # only the pair the expert approved; not all six auto-approved
+
+
+def test_a_remembered_override_that_no_longer_fits_the_recipe_says_so(tmp_path):
+    (tmp_path / "r.yaml").write_text("name: o\ningest:\n  plugin: counting\n  n: 2\n")
+    assert vlkd(["run", "r.yaml", "--run-dir", "D", "--set", "ingest.label=a"], tmp_path).returncode == 0
+    (tmp_path / "r.yaml").write_text("name: o\ningest:\n  plugin: needs_file\n  prompt_file: r.yaml\n")
+    result = vlkd(["run", "r.yaml", "--run-dir", "D"], tmp_path)
+    assert result.returncode == 2
+    assert "the run directory remembers --set ingest.label=a from an earlier run" in result.stderr
+    assert "--forget-sets" in result.stderr and "Traceback" not in result.stderr
+    assert vlkd(["run", "r.yaml", "--run-dir", "D", "--forget-sets"], tmp_path).returncode == 0
