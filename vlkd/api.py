@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 from vlkd.core.hookspecs import Register, hookimpl
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time the names load lazily
-    from vlkd.core.context import StageContext, Usage
-    from vlkd.core.engine import RunInfo
+    from vlkd.core.context import RunInfo, StageContext, Usage
     from vlkd.core.errors import PluginError, RecipeError, RunInterrupted, SkipItem, StageError, VlkdError
     from vlkd.core.options import ExistingPath, OneOrMany, OnError, Options, PluginOptions, RecipePath
     from vlkd.core.plugin import Plugin, Preprocessor, StagePlugin
@@ -48,7 +47,7 @@ _LAZY: dict[str, str] = {
     "Preprocessor": "vlkd.core.plugin",
     "StageContext": "vlkd.core.context",
     "Usage": "vlkd.core.context",
-    "RunInfo": "vlkd.core.engine",
+    "RunInfo": "vlkd.core.context",
     # option models and types
     "Options": "vlkd.core.options",
     "PluginOptions": "vlkd.core.options",

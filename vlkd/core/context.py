@@ -1,4 +1,5 @@
-"""What a stage gets from the engine: its directory, inputs, outputs, counts and services."""
+"""What a stage gets from the engine: the run (``RunInfo``), and its own directory, inputs,
+outputs, counts and services (``StageContext``)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ from vlkd.core.ledger import Ledger
 from vlkd.core.stages import ARTIFACT_PATHS
 
 if TYPE_CHECKING:
-    from vlkd.core.engine import RunInfo
     from vlkd.core.options import Options, PluginOptions
     from vlkd.core.plugin import Plugin
-    from vlkd.core.progress import ProgressTask
-    from vlkd.core.recipe import StageConfig
+    from vlkd.core.progress import ProgressTask, Reporter
+    from vlkd.core.recipe import Recipe, StageConfig
+    from vlkd.core.rundir import RunDir
 
 T = TypeVar("T")
 
@@ -58,6 +59,32 @@ class Usage:
             for k, v in self.__dict__.items()
             if v or k not in optional
         }
+
+
+@dataclass
+class RunInfo:
+    """Everything about the run in progress; passed to lifecycle hooks and stages."""
+
+    recipe: Recipe
+    run_dir: RunDir
+    manifest: dict[str, Any]
+    reporter: Reporter
+    plugins: dict[str, list[Plugin]] = field(default_factory=dict)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    recipe_path: Path | None = None
+    dry_run: bool = False
+    no_cache: bool = False
+    #: submit batches and return (``vlkd run --no-wait``): the next run collects them
+    no_wait: bool = False
+
+    def save_stage(self, ctx: StageContext) -> None:
+        entry = self.manifest["stages"][ctx.name]
+        entry["counts"] = ctx.counts.to_json()
+        if ctx.usage.requests or ctx.usage.cached or ctx.usage.unanswered:
+            entry["usage"] = ctx.usage.to_json()
+        if ctx.facts:
+            entry["facts"] = ctx.facts
+        self.run_dir.write_manifest(self.manifest)
 
 
 @dataclass

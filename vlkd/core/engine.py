@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import importlib
 import shlex
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pluggy
 
-from vlkd.core.context import StageContext
+from vlkd.core.context import RunInfo, StageContext
 from vlkd.core.errors import RunInterrupted, StageError, StageWaiting, StorageError, VlkdError
 from vlkd.core.overrides import to_remember
 from vlkd.core.plugin import Plugin
@@ -42,32 +40,6 @@ def _fingerprint_options(options: Any) -> dict[str, Any]:
         if isinstance(extra, dict) and extra.get("fingerprint") is False:
             data.pop(name, None)
     return data
-
-
-@dataclass
-class RunInfo:
-    """Everything about the run in progress; passed to lifecycle hooks and stages."""
-
-    recipe: Recipe
-    run_dir: RunDir
-    manifest: dict[str, Any]
-    reporter: Reporter
-    plugins: dict[str, list[Plugin]] = field(default_factory=dict)
-    fingerprints: dict[str, str] = field(default_factory=dict)
-    recipe_path: Path | None = None
-    dry_run: bool = False
-    no_cache: bool = False
-    #: submit batches and return (``vlkd run --no-wait``): the next run collects them
-    no_wait: bool = False
-
-    def save_stage(self, ctx: StageContext) -> None:
-        entry = self.manifest["stages"][ctx.name]
-        entry["counts"] = ctx.counts.to_json()
-        if ctx.usage.requests or ctx.usage.cached or ctx.usage.unanswered:
-            entry["usage"] = ctx.usage.to_json()
-        if ctx.facts:
-            entry["facts"] = ctx.facts
-        self.run_dir.write_manifest(self.manifest)
 
 
 class Engine:
@@ -308,7 +280,7 @@ class Engine:
         self.pm.hook.vlkd_stage_start(run=run, stage=name)
         t0 = time.perf_counter()
         try:
-            driver(stage)(ctx)
+            stage.kind.driver.run(ctx)
             entry["status"] = "done"
         except KeyboardInterrupt:
             entry["status"] = "interrupted"
@@ -351,7 +323,7 @@ class Engine:
         for name, action in plan.items():
             self.reporter.console.print(f"{name:<11} {words[action]}")
             stage = self.recipe.stages[name]
-            estimate = _driver_attr(stage, "estimate")
+            estimate = stage.kind.driver.estimator()
             if estimate is not None and action in ("run", "resume"):
                 with contextlib.ExitStack() as stack:
                     # a stage that will start over is estimated on an empty folder: what its old
@@ -396,14 +368,3 @@ def _shown(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
-
-
-def _driver_attr(stage: StageConfig, attr: str) -> Any:
-    module_name, _, func = stage.kind.driver.partition(":")
-    module = importlib.import_module(module_name)
-    return getattr(module, func if attr == "run" else attr, None)
-
-
-def driver(stage: StageConfig):
-    """The function that runs a stage (imported only when the stage runs)."""
-    return _driver_attr(stage, "run")

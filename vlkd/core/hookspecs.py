@@ -38,7 +38,7 @@ import pluggy
 if TYPE_CHECKING:
     import typer
 
-    from vlkd.core.engine import RunInfo
+    from vlkd.core.context import RunInfo
     from vlkd.core.plugin import Plugin
     from vlkd.students.family import StudentFamily
 

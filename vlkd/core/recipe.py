@@ -9,7 +9,6 @@ falls back to its nearest parent.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -95,10 +94,7 @@ def stable_hash(value: Any) -> str:
 
 def settings_model(kind: StageKind) -> type[Options] | None:
     """Stage-level settings model for multi-plugin stages (lives beside the stage's driver)."""
-    if not kind.multi:
-        return None
-    module_name, _, _ = kind.driver.partition(":")
-    return getattr(importlib.import_module(module_name), "Settings", None)
+    return kind.driver.settings() if kind.multi else None
 
 
 def _wrap_sources(value: Any, path: Path_, src: RecipeSource) -> Any:

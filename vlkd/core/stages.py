@@ -7,7 +7,45 @@ out when a later one finds its input elsewhere: ``teach`` reads the images of
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vlkd.core.context import StageContext
+    from vlkd.core.options import Options
+
+
+@dataclass(frozen=True)
+class Driver:
+    """What runs the stages of one kind. Its module is imported only when such a stage runs,
+    is estimated (``--dry-run``) or has its settings validated, so the heavy parts of a driver
+    (worker pools, asyncio services) cost nothing to a command that does not use them.
+
+    The module defines ``function(ctx)``; it may define ``estimate(ctx) -> lines`` (what
+    ``--dry-run`` prints) and, for a kind that takes a list of plugins, ``Settings`` (the
+    stage-level options beside ``steps``).
+    """
+
+    module: str
+    function: str
+
+    def run(self, ctx: StageContext) -> None:
+        self._attr(self.function)(ctx)
+
+    def estimator(self) -> Callable[[StageContext], list[str] | None] | None:
+        return self._attr("estimate", None)
+
+    def settings(self) -> type[Options] | None:
+        return self._attr("Settings", None)
+
+    def _attr(self, name: str, *default: Any) -> Any:
+        return getattr(importlib.import_module(self.module), name, *default)
+
+
+#: the driver of kinds whose plugin is the whole stage: ``plugin.run(ctx)``
+PLUGIN_RUNS_STAGE = Driver("vlkd.core.drivers", "run_stage_plugin")
 
 
 @dataclass(frozen=True)
@@ -20,8 +58,8 @@ class StageKind:
     produces: tuple[str, ...] = ()
     #: ``preprocess`` and ``verify`` take a list of plugins instead of one
     multi: bool = False
-    #: ``module:function`` that runs the stage; imported only when the stage runs
-    driver: str = "vlkd.core.drivers:run_stage_plugin"
+    #: what runs the stage (imported only when the stage runs)
+    driver: Driver = PLUGIN_RUNS_STAGE
 
     @property
     def hook(self) -> str:
@@ -51,14 +89,14 @@ STAGE_KINDS: tuple[StageKind, ...] = (
         consumes=("images",),
         produces=("images",),
         multi=True,
-        driver="vlkd.core.preprocess_driver:run_preprocess",
+        driver=Driver("vlkd.images.preprocess_driver", "run_preprocess"),
     ),
     StageKind(
         "teach",
         "teachers",
         consumes=("images",),
         produces=("pairs",),
-        driver="vlkd.core.teach.driver:run_teach",
+        driver=Driver("vlkd.core.teach.driver", "run_teach"),
     ),
     StageKind(
         "verify",
@@ -66,7 +104,7 @@ STAGE_KINDS: tuple[StageKind, ...] = (
         consumes=("pairs", "images"),
         produces=("pairs",),
         multi=True,
-        driver="vlkd.core.verify_driver:run_verify",
+        driver=Driver("vlkd.core.verify_driver", "run_verify"),
     ),
     StageKind("review", "reviewers", consumes=("pairs", "images"), produces=("pairs",)),
     StageKind("split", "splitters", consumes=("pairs",), produces=("pairs",)),

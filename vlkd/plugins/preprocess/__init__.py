@@ -1,5 +1,5 @@
 """Built-in preprocess steps (the ``preprocess`` stage applies them in order, see
-``vlkd.core.preprocess_driver``)."""
+``vlkd.images.preprocess_driver``)."""
 
 from vlkd.core.hookspecs import hookimpl
 

@@ -2,7 +2,7 @@
 
 Whether an image is a near duplicate depends on the other images, while preprocessing runs
 one image at a time in worker processes. So this step works in two parts (the driver's
-"collective step" protocol, see ``vlkd.core.preprocess_driver``):
+"collective step" protocol, see ``vlkd.images.preprocess_driver``):
 
 - ``collect(image, record)`` runs in the worker, inside the per-image chain, on the image as
   it is at this point of the chain, and returns its hash (kept in the stage's ledger, so a

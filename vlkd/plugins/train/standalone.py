@@ -40,7 +40,7 @@ def make_trainer(name: str, student: dict[str, Any] | str, **options: Any):
 
 def standalone_context(run_dir: Path, *, resumed: bool = False, reporter: Any = None) -> StageContext:
     """The StageContext the engine would give the train stage, for ``<run_dir>/train``."""
-    from vlkd.core.engine import RunInfo
+    from vlkd.core.context import RunInfo
     from vlkd.core.progress import Reporter
     from vlkd.core.recipe import StageConfig
     from vlkd.core.rundir import RunDir

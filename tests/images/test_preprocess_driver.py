@@ -10,9 +10,9 @@ from PIL import Image
 
 from vlkd.core.artifacts import read_images
 from vlkd.core.errors import SkipItem, StageError
-from vlkd.core.preprocess_driver import Chain, Settings, draft_box, plan_sizes
 from vlkd.core.records import ImageRecord
 from vlkd.core.student import make_student
+from vlkd.images.preprocess_driver import Chain, Settings, draft_box, plan_sizes
 from vlkd.plugins.preprocess.exif_transpose import ExifTranspose
 from vlkd.plugins.preprocess.resize import Resize, ResizeOptions
 from vlkd.plugins.preprocess.student_resize import StudentResize, StudentResizeOptions
