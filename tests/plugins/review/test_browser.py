@@ -155,3 +155,28 @@ def test_shortcuts_filters_zoom_and_adding_a_pair(review_run, serve, browser):
     page.locator("#lang").click()
     assert "已审核" in page.locator("#progress-text").inner_text()
     assert not page.errors
+
+
+@pytest.mark.parametrize("ci", ["true", ""])
+def test_a_missing_browser_fails_under_ci_and_skips_elsewhere(tmp_path, ci):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bin_dir = tmp_path / "bin"  # a PATH with python and no chromium
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PATH": str(bin_dir), "CI": ci, "PYTHONPATH": str(root)}
+    test = f"{Path(__file__).resolve()}::test_teacher_html_shows_as_text"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+    )
+    if ci:
+        assert result.returncode != 0 and "CI=true and chromium" in result.stdout, result.stdout[-2000:]
+    else:
+        assert result.returncode == 0 and "1 skipped" in result.stdout, result.stdout[-2000:]

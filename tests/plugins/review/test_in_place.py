@@ -67,6 +67,20 @@ def test_an_invalid_in_place_edit_is_refused_naming_the_file_and_never_overwritt
     assert answers == ["Answer 0 for page 0.", "Kept edit."]
 
 
+def test_a_sheet_saved_broken_in_place_is_named_and_kept(fake_run):
+    run = fake_run(STAGES, n_images=1, per_image=1)
+    run.run()
+    sheet = run.run_dir / "review" / "review.xlsx"
+    sheet.write_bytes(b"not a zip file")  # a crashed save
+    with pytest.raises(
+        StageError, match=r"(?s)review\.xlsx was edited in place and cannot be applied.*not a readable XLSX"
+    ):
+        run.run()
+    assert sheet.read_bytes() == b"not a zip file"
+    sheet.unlink()  # deleting it exports a fresh one
+    assert run.run()["status"] == "waiting" and sheet.is_file()
+
+
 def test_reimporting_the_same_sheet_is_a_no_op(fake_run, tmp_path):
     run = fake_run({"review": {"plugin": "spreadsheet", "auto_approve": True}}, n_images=4, per_image=5)
     run.run()

@@ -28,12 +28,11 @@ from typing import Any, Literal
 from pydantic import Field
 
 from vlkd.core.context import StageContext
-from vlkd.core.errors import StageError, StageWaiting
+from vlkd.core.errors import StageError, StageWaiting, VlkdError
 from vlkd.core.jsonl import write_json_atomic, write_jsonl_atomic
 from vlkd.core.options import PluginOptions, RecipePath
 from vlkd.core.plugin import StagePlugin
 from vlkd.plugins.review import journal
-from vlkd.plugins.review.edits import ReviewFileError
 from vlkd.plugins.review.imports import load_state, store_import, stored_imports
 from vlkd.plugins.review.sheet import file_sha256, read_sheet, write_csv
 from vlkd.plugins.verify.value import check_value
@@ -171,11 +170,11 @@ class SpreadsheetReview(StagePlugin):
     ) -> None:
         try:
             summary = store_import(ctx.run_dir, sheet, pairs_file, images_file)
-        except ReviewFileError as exc:
+        except VlkdError as exc:  # invalid rows, or a file no longer readable as a sheet
             raise StageError(
                 f"{sheet} was edited in place and cannot be applied; nothing of it was applied and the "
-                f"file is kept as it is. Fix the rows below (or export a fresh sheet by deleting the "
-                f"file), then run again.\n{exc}"
+                f"file is kept as it is. Fix what is listed below (or delete the file to get a fresh "
+                f"export), then run again.\n{exc}"
             ) from None
         if summary["changes"]:
             ctx.info(
