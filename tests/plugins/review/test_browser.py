@@ -152,6 +152,12 @@ def test_shortcuts_filters_zoom_and_adding_a_pair(review_run, serve, browser):
     page.locator("#add-form button").click()
     expect(page.locator(".pair")).to_have_count(4)
     assert "approved" in card(page, 3).inner_text() and "expert" in card(page, 3).inner_text()
+    # an unsaved edit is not dropped by moving on: the page asks (here: the expert says no)
+    card(page, 0).locator(".answer").fill("half-typed")
+    page.locator("#next").click()
+    assert page.dialogs == ["An edit is not saved yet. Discard it?"]
+    assert "image 1 of 3" in page.locator("#position").inner_text()
+    assert card(page, 0).locator(".answer").input_value() == "half-typed"
     page.locator("#lang").click()
     assert "已审核" in page.locator("#progress-text").inner_text()
     assert not page.errors

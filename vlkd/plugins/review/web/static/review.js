@@ -22,6 +22,7 @@ const TEXT = {
       ["r", "拒绝"], ["e", "编辑答案"], ["Ctrl+Enter", "保存修改"], ["Esc", "取消编辑"],
       ["u", "撤回为待审"], ["c", "备注"], ["+ / − / 0", "放大 / 缩小 / 适应"], ["?", "帮助"]],
     network: "无法连接审核服务器；修改未保存。",
+    discard: "有未保存的修改。放弃这些修改吗？",
   },
   en: {
     review: "expert review", per_category: "per category", category: "category", status: "status",
@@ -44,6 +45,7 @@ const TEXT = {
       ["Esc", "cancel the edit"], ["u", "back to pending"], ["c", "comment"],
       ["+ / − / 0", "zoom in / out / fit"], ["?", "help"]],
     network: "Cannot reach the review server; the change was not saved.",
+    discard: "An edit is not saved yet. Discard it?",
   },
 };
 
@@ -156,6 +158,21 @@ async function loadQueue(keepImage = false) {
   renderProgress();
   const again = keepImage ? state.queue.indexOf(current) : -1;
   await show(again >= 0 ? again : 0);
+}
+
+function unsaved() {
+  return [...document.querySelectorAll(".pair")].some((card) => card._dirty && card._dirty());
+}
+
+// leaving an image with an unsaved edit loses it: ask first
+function leaveOk() {
+  return !unsaved() || window.confirm(t("discard"));
+}
+
+async function go(pos) {
+  pos = Math.max(0, Math.min(pos, state.queue.length - 1));
+  if (pos === state.pos || !leaveOk()) return;
+  await show(pos);
 }
 
 async function show(pos) {
@@ -419,8 +436,8 @@ function onKey(event) {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   const card = selectedCard();
   const keys = {
-    j: () => show(state.pos + 1), ArrowRight: () => show(state.pos + 1), n: () => show(state.pos + 1),
-    k: () => show(state.pos - 1), ArrowLeft: () => show(state.pos - 1), p: () => show(state.pos - 1),
+    j: () => go(state.pos + 1), ArrowRight: () => go(state.pos + 1), n: () => go(state.pos + 1),
+    k: () => go(state.pos - 1), ArrowLeft: () => go(state.pos - 1), p: () => go(state.pos - 1),
     ArrowDown: () => select(state.selected + 1), ArrowUp: () => select(state.selected - 1),
     a: () => card && act(card, "approve"), r: () => card && act(card, "reject"),
     u: () => card && act(card, "pending"),
@@ -443,13 +460,14 @@ function start() {
     applyLanguage();
   });
   $("help-button").addEventListener("click", () => $("help").showModal());
-  $("prev").addEventListener("click", () => show(state.pos - 1));
-  $("next").addEventListener("click", () => show(state.pos + 1));
+  $("prev").addEventListener("click", () => go(state.pos - 1));
+  $("next").addEventListener("click", () => go(state.pos + 1));
   for (const id of ["f-category", "f-status", "f-negative", "f-flag", "f-order"]) {
-    $(id).addEventListener("change", () => loadQueue());
+    $(id).addEventListener("change", () => { if (leaveOk()) loadQueue(); });
   }
   $("add-form").addEventListener("submit", addPair);
   document.addEventListener("keydown", onKey);
+  window.addEventListener("beforeunload", (event) => { if (unsaved()) event.preventDefault(); });
   setupViewer();
   applyLanguage();
   loadQueue().catch((err) => toast(String(err)));
