@@ -7,7 +7,8 @@
 2. saving one decision: the server's own work (``ReviewStore.decide``: version check, log
    append with fsync, audit line), and the round trip through HTTP for comparison.
 3. memory of the server process (RSS) after loading the run and serving the page's first
-   requests, for each size in ``--memory``; each size in its own process.
+   requests, for each size in ``--memory``; each size in its own process, beside a process
+   that holds every pair as a dict (what a server built on ``load_state`` would keep).
 
 Pairs are the fake ones of ``vlkd.testing.fake_run`` with the demo's parts table as every image.
 """
@@ -148,9 +149,21 @@ print(json.dumps({"imports_mb": before["VmRSS"], "rss_mb": after["VmRSS"], "peak
 """
 
 
-def memory(run_dir: Path) -> dict[str, float]:
+_WHOLE = """
+import json, sys
+from pathlib import Path
+from vlkd.core.rundir import RunDir
+from vlkd.plugins.review.imports import load_state, stage_inputs
+run_dir = Path(sys.argv[1])
+state = load_state(run_dir, *stage_inputs(run_dir, RunDir(run_dir).read_manifest()))
+rss = next(int(line.split()[1]) / 1024 for line in open("/proc/self/status") if line.startswith("VmRSS"))
+print(json.dumps({"rss_mb": rss, "pairs": len(state.pairs)}))
+"""
+
+
+def memory(run_dir: Path, script: str = _MEMORY) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, "-c", _MEMORY, str(run_dir)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", script, str(run_dir)], capture_output=True, text=True, check=True
     )
     return json.loads(out.stdout)
 
@@ -177,10 +190,12 @@ def main() -> None:
         print(f"saving one decision, at the server: {ms(inside)}; through HTTP: {ms(http)}")
         print("server memory (RSS after loading and the page's first requests):")
         for size in (int(s) for s in args.memory.split(",")):
-            m = memory(build_run(Path(tmp) / f"m{size}", size, args.per_image))
+            folder = build_run(Path(tmp) / f"m{size}", size, args.per_image)
+            m, whole = memory(folder), memory(folder, _WHOLE)
             print(
                 f"  {size:>6} pairs: {m['rss_mb']:.1f} MB (peak {m['peak_mb']:.1f} MB; "
-                f"{m['imports_mb']:.1f} MB before the server started)"
+                f"{m['imports_mb']:.1f} MB before the server started); the whole review state in "
+                f"memory, as the review stage holds it: {whole['rss_mb']:.1f} MB"
             )
 
 
