@@ -255,3 +255,31 @@ def test_a_token_given_on_localhost_is_required_too(review_run, serve):
     with client(server) as c:
         assert c.get("/").status_code == 401
         assert c.get("/?token=s3cret", follow_redirects=True).status_code == 200  # cookie set
+
+
+def test_a_sheet_imported_while_serving_is_seen_and_wins_over_a_stale_page(review_run, serve, tmp_path):
+    import csv
+
+    from vlkd.plugins.review.imports import import_review_file
+
+    server = serve(review_run.run_dir)
+    with client(server) as c:
+        token = csrf(c)
+        n, image = first_image(c)
+        pair = image["pairs"][1]
+        with (review_run.run_dir / "review" / "review.csv").open(encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        for row in rows:
+            if row["pair_id"] == pair["id"]:
+                row["answer"] = "From the sheet."
+        sheet = tmp_path / "back.csv"
+        with sheet.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        assert import_review_file(review_run.run_dir, sheet)["changes"] == 1
+        stale = decide(c, token, n, pair, "edit", answer="From the page.")
+        assert stale.status_code == 409 and stale.json()["pair"]["answer"] == "From the sheet."
+        assert "back.csv" in stale.json()["error"]  # says what changed it
+        shown = c.get(f"/api/image/{n}").json()["pairs"][1]
+        assert shown["answer"] == "From the sheet." and shown["review"] == "edited"
