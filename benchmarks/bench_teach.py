@@ -239,10 +239,10 @@ def main() -> None:
         from vlkd.core.teach.prompts import PromptSet
         from vlkd.core.teach.teacher import image_tokens, text_tokens
         from vlkd.plugins.teach.ocr_engine import ocr_text
+        from vlkd.plugins.teach.prompts import automotive_pack
 
-        seed_prompt = text_tokens(
-            PromptSet(TeacherOptions(plugin="x")).text(PromptSet(TeacherOptions(plugin="x")).default_system)
-        )
+        prompts = PromptSet(TeacherOptions(plugin="x"), automotive_pack())
+        seed_prompt = text_tokens(prompts.text(prompts.default_system))
 
         demo = Path(__file__).resolve().parents[1] / "recipes" / "data" / "demo"
         pages = sorted(demo.glob("*.png"))

@@ -61,6 +61,8 @@ class BatchRun:
         self.started = time.monotonic()
         self.submitted = 0
         self.stopped_by_budget = False
+        #: seconds spent per phase (the stage facts show them)
+        self.seconds = dict.fromkeys(("build", "upload", "wait", "collect", "parse"), 0.0)
         limit = self.opts.batch_max_requests or api.max_requests
         self.max_requests = min(limit, api.max_requests)
 
@@ -77,8 +79,19 @@ class BatchRun:
         for chunk in self.book.open_chunks():  # what earlier sessions submitted counts against the budget
             self.budget.reserved += chunk.worst_usd
         await self.recover_unrecorded()
+        try:
+            await self._loop()
+        finally:
+            self.ctx.facts["batch"] = {
+                "batches": len(self.book.chunks),
+                "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            }
+
+    async def _loop(self) -> None:
         while self.jobs:
+            t0 = time.perf_counter()
             need = self.settle_all()
+            self.seconds["parse"] += time.perf_counter() - t0
             if need and not self.stopped_by_budget:
                 await self.submit(need)
             open_chunks = [c for c in self.book.open_chunks() if c.batch is not None]
@@ -91,14 +104,18 @@ class BatchRun:
                 continue
             states = await self.look(open_chunks)
             ended = [(c, s) for c, s in states if s.ended]
+            t0 = time.perf_counter()
             for chunk, state in ended:
                 await self.collect(chunk, state)
+            self.seconds["collect"] += time.perf_counter() - t0
             if ended:
                 continue
             self.show(states)
             if not self.wait or self.api.external:
                 raise StageWaiting(self.waiting_message(open_chunks))
+            t0 = time.perf_counter()
             await asyncio.sleep(self.opts.batch_poll_interval)
+            self.seconds["wait"] += time.perf_counter() - t0
 
     def finish(self, image_id: str, entry: dict[str, Any]) -> None:
         extra = {k: v for k, v in entry.items() if k not in ("status", "records", "reason")}
@@ -146,6 +163,14 @@ class BatchRun:
 
     # -- building and uploading --------------------------------------------------------------
     async def submit(self, need: list[tuple[ImageJob, str]]) -> None:
+        t0 = time.perf_counter()
+        upload_before = self.seconds["upload"]
+        try:
+            await self._submit(need)
+        finally:  # building is the rest of submit's time
+            self.seconds["build"] += time.perf_counter() - t0 - (self.seconds["upload"] - upload_before)
+
+    async def _submit(self, need: list[tuple[ImageJob, str]]) -> None:
         folder = self.run.cache.root / CHUNK_DIR
         folder.mkdir(parents=True, exist_ok=True)
         pending: list[tuple[ImageJob, str, float]] = []
@@ -169,7 +194,9 @@ class BatchRun:
                 sum(w for _, _, w in pending),
                 self.opts.plugin,
             )
+            t0 = time.perf_counter()
             await self.send(self.book.chunks[chunk])
+            self.seconds["upload"] += time.perf_counter() - t0
             self.submitted += 1
             out, size, tmp, pending = None, 0, None, []
 
