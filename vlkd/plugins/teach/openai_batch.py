@@ -35,7 +35,8 @@ class OpenAIBatches(SDKBatches):
         }
 
     async def submit(self, path: Path, chunk: str) -> str:
-        uploaded = await self._call(self.client.files.create(file=path, purpose="batch"))
+        with path.open("rb") as fh:  # a file object: the upload streams it, never holding it whole
+            uploaded = await self._call(self.client.files.create(file=(path.name, fh), purpose="batch"))
         batch = await self._call(
             self.client.batches.create(
                 input_file_id=uploaded.id,
