@@ -26,24 +26,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-KEY = "sk-bench-0123456789abcdef"
-
-
-def start_server(*args: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vlkd.testing.fake_provider", "--api-key", KEY, *args],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    return proc, proc.stdout.readline().strip()
-
-
-def stats(url: str) -> dict:
-    with urllib.request.urlopen(url + "/_stats") as resp:
-        return json.loads(resp.read())
+from bench_teach import KEY, start_server, stats  # the same server and key as bench_teach.py
 
 
 def make_images(folder: Path, n: int) -> None:
