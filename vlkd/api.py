@@ -19,7 +19,15 @@ from vlkd.core.hookspecs import Register, hookimpl
 if TYPE_CHECKING:  # what type checkers and editors see; at run time the names load lazily
     from vlkd.core.context import RunInfo, StageContext, Usage
     from vlkd.core.errors import PluginError, RecipeError, RunInterrupted, SkipItem, StageError, VlkdError
-    from vlkd.core.options import ExistingPath, OneOrMany, OnError, Options, PluginOptions, RecipePath
+    from vlkd.core.options import (
+        RUN_ONLY,
+        ExistingPath,
+        OneOrMany,
+        OnError,
+        Options,
+        PluginOptions,
+        RecipePath,
+    )
     from vlkd.core.plugin import Plugin, Preprocessor, StagePlugin
     from vlkd.core.records import Flag, ImageRecord, Provenance, QARecord, Record, ReviewStatus, Source, Split
     from vlkd.core.student import Student
@@ -55,6 +63,7 @@ _LAZY: dict[str, str] = {
     "ExistingPath": "vlkd.core.options",
     "OneOrMany": "vlkd.core.options",
     "OnError": "vlkd.core.options",
+    "RUN_ONLY": "vlkd.core.options",
     # records
     "Record": "vlkd.core.records",
     "ImageRecord": "vlkd.core.records",
@@ -94,6 +103,7 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "RUN_ONLY",
     "APITeacherOptions",
     "ExistingPath",
     "FatalError",

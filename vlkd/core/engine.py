@@ -269,12 +269,13 @@ class Engine:
             started = started or other == name
             if started and other != name:
                 run.manifest["stages"][other] = {"status": "pending"}
-        entry = run.manifest["stages"][name] = {
+        entry: dict[str, Any] = {
             "status": "running",
             "fingerprint": run.fingerprints[name],
             "plugins": [s.info.name for s in stage.steps],
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
+        run.manifest["stages"][name] = entry
         ctx = StageContext(run, stage, path, resumed=resume)
         self.run_dir.write_manifest(run.manifest)
         self.pm.hook.vlkd_stage_start(run=run, stage=name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def _click_exception_modules() -> list[object]:
     import contextlib
     import importlib
 
-    modules = []
+    modules: list[object] = []
     for name in ("typer._click.exceptions", "click.exceptions"):
         with contextlib.suppress(ImportError):
             modules.append(importlib.import_module(name))
@@ -104,18 +105,19 @@ def usage_error_message(exc: BaseException) -> tuple[int, str] | None:
         return exc.exit_code, ""
     if isinstance(exc, typer.Abort):
         return 130, "aborted"
+    error: Any = exc  # click's classes come from whichever module has them: attributes checked below
     for module in _click_exception_modules():
         if isinstance(exc, getattr(module, "Exit", ())):
-            return exc.exit_code, ""  # type: ignore[attr-defined]
+            return error.exit_code, ""
         if isinstance(exc, getattr(module, "Abort", ())):
             return 130, "aborted"
         if isinstance(exc, getattr(module, "NoArgsIsHelpError", ())):
-            return 2, exc.format_message()  # type: ignore[attr-defined]  # the command's help
-        if isinstance(exc, module.UsageError):  # type: ignore[attr-defined]
-            ctx = exc.ctx  # type: ignore[attr-defined]
+            return 2, error.format_message()  # the command's help
+        if isinstance(exc, getattr(module, "UsageError", ())):
+            ctx = error.ctx
             command = ctx.command_path if ctx is not None else "vlkd"
-            message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+            message = " ".join(error.format_message().split())
             return 2, f"error: {message}\n(see: {command} --help)"
-        if isinstance(exc, module.ClickException):  # type: ignore[attr-defined]
-            return exc.exit_code or 2, f"error: {exc.format_message()}"  # type: ignore[attr-defined]
+        if isinstance(exc, getattr(module, "ClickException", ())):
+            return error.exit_code or 2, f"error: {error.format_message()}"
     return None

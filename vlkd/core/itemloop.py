@@ -5,7 +5,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from vlkd.core.errors import SkipItem, StageError
 
@@ -27,7 +27,7 @@ def _call(work: Callable[[Any], Iterable[Any]], item: Any) -> tuple[str, list[An
         return "failed", [], f"{type(exc).__name__}: {exc}"
 
 
-class ItemLoop:
+class ItemLoop(Generic[T]):
     """Resume, counts, progress, ``on_error`` and checkpoints for the items of one stage run.
 
     ``map_items`` drives it with a pool of workers; a stage with its own way of doing one item

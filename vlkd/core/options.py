@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, GetJsonSchemaHandler
+from pydantic.json_schema import JsonDict
 from pydantic_core import CoreSchema
+
+#: ``json_schema_extra`` of an option that changes how a stage runs, not what it writes
+#: (``concurrency``, ``workers``, timeouts): left out of the stage's fingerprint, so changing
+#: it neither re-runs the stage nor the ones after it
+RUN_ONLY: JsonDict = {"fingerprint": False}
 
 
 class Options(BaseModel):

@@ -97,7 +97,8 @@ def is_secret(recipe: Recipe, expr: str) -> bool:
 
 def to_remember(recipe: Recipe) -> tuple[list[str], list[str]]:
     """(overrides safe to store, dotted keys of secret ones left out)."""
-    keep, secret = [], []
+    keep: list[str] = []
+    secret: list[str] = []
     for expr in recipe.source.overrides:
         (secret if is_secret(recipe, expr) else keep).append(expr)
     return keep, [dotted(_key(e)) for e in secret]

@@ -122,7 +122,7 @@ class RunDir:
         """Top-level entries vlkd did not make (a run's own files are only what it recorded)."""
         from vlkd.core.stages import STAGE_NAMES
 
-        ours = _VLKD_NAMES | set(STAGE_NAMES) | set((manifest or {}).get("made", ()))
+        ours: set[str] = {*_VLKD_NAMES, *STAGE_NAMES, *(manifest or {}).get("made", ())}
         if manifest is None:
             ours = {CACHE_DIR, LOCK_FILE}
         return sorted(self._entries() - ours)

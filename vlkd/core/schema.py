@@ -61,7 +61,7 @@ def recipe_json_schema(registry: Registry) -> dict[str, Any]:
         if not names:
             continue
         models = [_tagged(n, registry.get(kind.name, n).cls.Options) for n in names]
-        union = Union[tuple(models)]  # noqa: UP007 (a union built from a runtime tuple)
+        union: Any = Union[tuple(models)]  # noqa: UP007 (a union built from a runtime tuple)
         step: Any = models[0] if len(models) == 1 else Annotated[union, Field(discriminator="plugin")]
         if kind.multi:
             settings = settings_model(kind)

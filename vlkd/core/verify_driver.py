@@ -23,7 +23,7 @@ from vlkd.core.artifacts import read_images, read_pairs
 from vlkd.core.context import StageContext
 from vlkd.core.errors import StageError
 from vlkd.core.jsonl import write_jsonl_atomic
-from vlkd.core.options import Options
+from vlkd.core.options import RUN_ONLY, Options
 from vlkd.core.records import Flag, ImageRecord, QARecord
 from vlkd.core.verify import UNVERIFIABLE, Findings, Verifier
 
@@ -36,7 +36,7 @@ class Settings(Options):
     workers: int = Field(
         default=1,
         ge=1,
-        json_schema_extra={"fingerprint": False},
+        json_schema_extra=RUN_ONLY,
         description="images checked at once, in threads (OCR already uses every core)",
     )
 

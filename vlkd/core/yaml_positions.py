@@ -66,8 +66,9 @@ def _convert(
             if key in out:
                 where = ".".join(str(p) for p in (*path, key))
                 raise RecipeError([f"{_loc(file, key_node)}: {where}: duplicate key '{key}'"])
-            pos[(*path, key)] = _loc(file, key_node)
-            out[key] = _convert(value_node, loader, file, (*path, key), pos, budget)
+            where_key: Path_ = (*path, key)  # type: ignore[arg-type]  # YAML keys: any plain scalar
+            pos[where_key] = _loc(file, key_node)
+            out[key] = _convert(value_node, loader, file, where_key, pos, budget)
         return out
     if isinstance(node, yaml.SequenceNode):
         items = []
@@ -84,7 +85,8 @@ def _check_depth(text: str, file: str) -> None:
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
-                where = Location(file, event.start_mark.line + 1, event.start_mark.column + 1)
+                mark = event.start_mark
+                where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
                 raise RecipeError(
                     [f"{where}: nested more than {MAX_DEPTH} levels deep; a recipe needs far fewer"]
                 )

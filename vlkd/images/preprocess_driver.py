@@ -33,7 +33,7 @@ from pydantic import Field
 from vlkd.core.artifacts import read_images, stored_image_paths
 from vlkd.core.context import StageContext
 from vlkd.core.jsonl import write_jsonl_atomic
-from vlkd.core.options import OnError, Options
+from vlkd.core.options import RUN_ONLY, OnError, Options
 from vlkd.core.plugin import Preprocessor
 from vlkd.core.records import ImageRecord
 
@@ -46,7 +46,7 @@ class Settings(Options):
     workers: int | None = Field(
         default=None,
         ge=1,
-        json_schema_extra={"fingerprint": False},
+        json_schema_extra=RUN_ONLY,
         description="worker processes [default: number of CPUs]",
     )
     output_format: Literal["png", "jpeg"] = Field(default="png", description="encoding of the output images")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from vlkd.core.context import Usage
 from vlkd.core.errors import StageError, StageWaiting
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from vlkd.core.itemloop import ItemLoop
     from vlkd.core.teach.batch_api import BatchAPI, BatchItem, BatchState
     from vlkd.core.teach.driver import ImageJob, TeachRun
+    from vlkd.core.teach.options import APITeacherOptions
 
 #: the providers' batch price is half of their list price
 BATCH_DISCOUNT = 0.5
@@ -52,7 +53,7 @@ class BatchRun:
         self.budget = budget
         self.api = api
         self.wait = wait
-        self.opts = run.opts
+        self.opts = cast("APITeacherOptions", run.opts)  # batches are sent by API teachers only
         self.price = batch_price(run.price)
         self.book = BatchBook(run.cache.root)
         self.jobs: dict[str, ImageJob] = {}
@@ -285,7 +286,7 @@ class BatchRun:
         out = []
         for chunk in chunks:
             try:
-                out.append((chunk, await self.api.state(chunk.batch)))
+                out.append((chunk, await self.api.state(_batch_id(chunk))))
             except FatalError as exc:
                 raise StageError(f"batch {chunk.batch}: {self.run.redact(str(exc))}") from None
             except TeacherError:
@@ -297,14 +298,14 @@ class BatchRun:
         seen: set[str] = set()
         keys = set(chunk.keys)
         spent = 0.0
-        async for item in self.api.results(chunk.batch):
+        async for item in self.api.results(_batch_id(chunk)):
             if item.custom_id not in keys:
                 continue
             seen.add(item.custom_id)
             if item.response is None:
                 errors[item.custom_id] = self.run.redact(item.error or "no answer")
                 continue
-            spent += self.store(item)
+            spent += self.store(item, item.response)
         for key in keys - seen:
             errors[key] = f"not run (batch {state.status})"
         self.budget.release(chunk.worst_usd)
@@ -313,9 +314,9 @@ class BatchRun:
         if errors:
             self.ctx.info(f"batch {chunk.batch}: {len(errors)} of {len(keys)} requests got no answer")
 
-    def store(self, item: BatchItem) -> float:
+    def store(self, item: BatchItem, answer: TeachResponse) -> float:
         """One answer: into the cache at once (durable), its cost kept for its image."""
-        response = item.response.cleaned()
+        response = answer.cleaned()
         tokens = checked_usage(response.input_tokens, response.output_tokens)
         if tokens is None:
             self.run.usage_rejected.append(f"{response.input_tokens!r} in, {response.output_tokens!r} out")
@@ -354,3 +355,10 @@ class BatchRun:
             f"{len(chunks)} batch(es) submitted ({ids}); `vlkd run` again collects them "
             f"(`vlkd teach batches {self.ctx.run_dir}` shows their state)"
         )
+
+
+def _batch_id(chunk: Chunk) -> str:
+    """The provider's id of a submitted chunk (only submitted chunks are looked at)."""
+    if not chunk.batch:
+        raise StageError(f"batch chunk {chunk.chunk} has no provider batch id: it was never submitted")
+    return chunk.batch

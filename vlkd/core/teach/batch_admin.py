@@ -99,7 +99,7 @@ def cancel_batches(run_dir: Path) -> list[BatchRow]:
             try:
                 state = await api.cancel(row.chunk.batch)
                 row.live, row.counts = state.status, state.counts
-                book.cancelled(row.chunk.batch)
+                book.cancelled(row.chunk.batch or "")
             except TeacherError as exc:
                 row.note = teacher_note(exc, teacher)
 

@@ -266,7 +266,7 @@ class TeachRun:
             usage.requests += 1
             if self.first_call is None:
                 self.first_call = time.perf_counter()
-            seq = journal.sent(key, request.image.id, worst) if journal else None
+            seq = journal.sent(key, request.image.id, worst) if journal else ""
             try:
                 response = await asyncio.wait_for(self.teacher.respond(request), self.opts.timeout + 30)
             except FatalError:
@@ -533,13 +533,13 @@ class TeachRun:
                 await self.teacher.close()
                 self.journal.recover()  # requests cancelled in flight (Ctrl-C) count as possibly spent
         if fatal:
-            exc = fatal[0]
-            if isinstance(exc, FatalError):
+            first = fatal[0]
+            if isinstance(first, FatalError):
                 raise StageError(
-                    f"teacher '{self.opts.plugin}' stopped: {_redact(str(exc), self.secrets)}; "
+                    f"teacher '{self.opts.plugin}' stopped: {_redact(str(first), self.secrets)}; "
                     f"finished images are kept, fix this and re-run to go on"
                 ) from None
-            raise exc
+            raise first
 
 
 def student_limits(ctx: StageContext) -> tuple[str, int, int]:

@@ -12,9 +12,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_serializer, field_validator
 
-from vlkd.core.options import Options, PluginOptions, RecipePath
+from vlkd.core.options import RUN_ONLY, Options, PluginOptions, RecipePath
 
-RUN_ONLY = {"fingerprint": False}
 REDACTED = "***"
 #: URL query names whose values are not secrets (everything else is redacted where written)
 PUBLIC_QUERY = frozenset({"api-version", "api_version", "version", "model", "deployment"})

@@ -53,7 +53,8 @@ def build_pairs(
     With ``negative_ratio``, negatives beyond that share (over all images, see
     :func:`negatives_wanted`) are dropped (a stable choice per image).
     """
-    positives, negatives = [], []
+    positives: list[dict[str, Any]] = []
+    negatives: list[dict[str, Any]] = []
     for row in rows:
         neg = bool(row.get("negative")) or is_negative(row["answer"], negative_answer, negative_aliases)
         item = {

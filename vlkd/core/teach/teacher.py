@@ -119,7 +119,10 @@ class TeachResponse:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TeachResponse:
         return cls(
-            **{k: data.get(k) for k in ("text", "data", "pairs", "model")},
+            text=data.get("text") or "",
+            data=data.get("data"),
+            pairs=data.get("pairs"),
+            model=data.get("model"),
             input_tokens=data.get("input_tokens") or 0,
             output_tokens=data.get("output_tokens") or 0,
             extra=dict(data.get("extra") or {}),
@@ -245,7 +248,8 @@ def text_tokens(text: str) -> int:
 
 def image_tokens(width: int, height: int) -> int:
     """OpenAI's high-detail rule (85 + 170 per 512-px tile after scaling), a fair estimate for others."""
-    w, h = max(width, 1), max(height, 1)
+    w: float = max(width, 1)
+    h: float = max(height, 1)
     scale = min(1.0, 2048 / max(w, h))
     w, h = w * scale, h * scale
     scale = min(1.0, 768 / min(w, h))

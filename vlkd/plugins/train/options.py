@@ -11,9 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from vlkd.core.options import Options, PluginOptions, RecipePath
-
-RUN_ONLY = {"fingerprint": False}
+from vlkd.core.options import RUN_ONLY, Options, PluginOptions, RecipePath
 
 #: keys of the train stage that live in the recipe's ``student:`` section now
 MOVED_TO_STUDENT = {
