@@ -7,7 +7,7 @@ Plugin authors import from ``vlkd.api``; ``vlkd.hookimpl`` is the same hook mark
 
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one version source: pyproject.toml reads it (setuptools dynamic)
 
 
 def __getattr__(name: str) -> Any:
