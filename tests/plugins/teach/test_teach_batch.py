@@ -169,3 +169,24 @@ def test_batch_file_mode_for_vllm_run_batch(provider, images, run_teach):
     manifest, _ = run_teach(folder, teach)
     assert manifest["status"] == "done" and manifest["stages"]["teach"]["counts"]["ok"] == 4
     assert sum(provider.requests.values()) == 4 and len(read_pairs(rd)) == 12
+
+
+def test_max_cost_bounds_what_is_submitted(provider, images, run_teach):
+    from vlkd.core.errors import RunInterrupted
+
+    folder = images(6)
+    prices = {"gpt-4o": {"input": 2.5, "output": 10.0}}
+    # each request's worst case at batch price is about $0.012 (2,048 output tokens at $5/1M)
+    with pytest.raises(RunInterrupted, match="max_cost"):
+        run_teach(folder, batch(provider, max_cost=0.03, prices=prices))
+    submitted = sum(len(b["requests"]) for b in provider.batches.values())
+    assert 1 <= submitted < 6 and sum(provider.requests.values()) == submitted
+
+
+def test_a_server_without_a_batch_api_is_named(images, run_teach):
+    from vlkd.testing.fake_provider import FakeProvider
+
+    with FakeProvider() as plain:
+        plain._batch_route = lambda *a: plain._error("openai", 404, "no route POST /v1/files")
+        with pytest.raises(StageError, match=r"does this server have a Batch API\?.*mode: batch_file"):
+            run_teach(images(1), batch(plain))

@@ -248,8 +248,14 @@ class BatchRun:
                 batch = await self.api.submit(Path(chunk.path), chunk.chunk)
                 break
             except FatalError as exc:
+                hint = (
+                    " (does this server have a Batch API? vLLM and other local servers do not: "
+                    "use mode: batch_file, or mode: online)"
+                    if exc.status == 404
+                    else ""
+                )
                 raise StageError(
-                    f"teacher '{self.opts.plugin}' refused the batch: {self.run.redact(str(exc))}; "
+                    f"teacher '{self.opts.plugin}' refused the batch: {self.run.redact(str(exc))}{hint}; "
                     f"nothing was submitted, fix this and re-run"
                 ) from None
             except TeacherError as exc:
