@@ -490,6 +490,7 @@ class TeachRun:
                 try:
                     await self.run_batches(loop, budget)
                 finally:
+                    self.show(loop, force=True)
                     await self.teacher.close()
                     self.journal.recover()
                 return
