@@ -45,7 +45,7 @@ def families_command(
             r["name"],
             r["model_class"],
             r["llamafactory_template"] or "-",
-            str(r["block"]),
+            str(r["block"]) if r["block"] else f"- ({r.get('tokens_per_image')} tokens/image)",
             ", ".join(r["trainers"]),
             r["distribution"],
         )

@@ -157,6 +157,11 @@ class StudentFamily:
         hi = size.get("longest_edge") or config.get("max_pixels") or self.processor_max_pixels
         return int(lo), int(hi)
 
+    def rendered_chat(self, text: str) -> str:
+        """A chat template's text as :meth:`render` writes it: each image placeholder with its
+        pads left out (the text that LLaMA-Factory's template and mm plugin write)."""
+        return text.replace(self.image_placeholder, self.image_placeholder.replace(self.image_token, ""))
+
     def prepare_image(self, image: Any, image_min_pixels: int, image_max_pixels: int) -> Any:
         """A PIL image as LLaMA-Factory's plugin hands it to the processor."""
         size = self.llamafactory_prescale(image.width, image.height, image_min_pixels, image_max_pixels)

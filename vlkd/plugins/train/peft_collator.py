@@ -81,10 +81,21 @@ class ChatCollator:
         texts, images = [], []
         for sample in samples:
             texts.append(self.processor.apply_chat_template(to_chat(sample.messages), tokenize=False))
+            own = []
             for path in sample.images:
                 with Image.open(path) as im:
-                    images.append(im.convert("RGB"))
-        batch = dict(self.processor(text=texts, images=images or None, return_tensors="pt", padding=True))
+                    own.append(im.convert("RGB"))
+            images.append(own)  # per sample: Gemma 3's processor needs them nested, Qwen's takes both
+        # the chat template writes any BOS itself (Gemma's does): the tokenizer must not add another
+        batch = dict(
+            self.processor(
+                text=texts,
+                images=images if any(images) else None,
+                return_tensors="pt",
+                padding=True,
+                add_special_tokens=False,
+            )
+        )
         ids = batch["input_ids"]
         if ids.shape[1] > self.cutoff_len:
             image_tokens = (ids == self.image_token_id).sum(dim=1)
@@ -95,7 +106,7 @@ class ChatCollator:
                         f"{sample.where}: cutoff_len={self.cutoff_len} cuts into its image tokens; "
                         "raise student.cutoff_len or lower student.image_max_pixels"
                     )
-            for key in ("input_ids", "attention_mask", "mm_token_type_ids"):
+            for key in ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids"):
                 if key in batch:
                     batch[key] = batch[key][:, : self.cutoff_len]
             ids = batch["input_ids"]
