@@ -161,15 +161,28 @@ def validate(
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail when a plugin's extra is not installed here (for CI).")
     ] = False,
+    resolved: Annotated[
+        bool,
+        typer.Option(
+            "--resolved",
+            help="Print the recipe as it resolves (extends, ${env:..}, --set; secrets redacted).",
+        ),
+    ] = False,
 ) -> None:
     """Check a recipe (and everything it extends) without running anything.
 
     A plugin whose extra is not installed here (a GPU recipe on a laptop) is checked all the
-    same and named with its install command; --strict makes that an error.
+    same and named with its install command; --strict makes that an error. --resolved prints
+    what the recipe really says, every default filled in, as YAML on stdout.
     """
     from vlkd.core.recipe import load_recipe
 
     loaded = load_recipe(recipe, set_ or [], strict=strict)
+    if resolved:
+        import yaml
+
+        typer.echo(yaml.safe_dump(loaded.resolved(), sort_keys=False, allow_unicode=True), nl=False)
+        return
     stages = ", ".join(f"{n} ({'+'.join(s.info.name for s in c.steps)})" for n, c in loaded.stages.items())
     _console(stderr=False).print(
         f"[green]ok[/green] {literal(str(recipe))}: recipe '{loaded.name}': {stages or 'no stages'}"

@@ -181,3 +181,31 @@ def test_help_validate_and_plugins_import_no_heavy_library():
     result = subprocess.run([sys.executable, "-c", code, str(demo)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_validate_resolved_prints_what_the_recipe_really_says(tmp_path):
+    (tmp_path / "base.yaml").write_text(
+        "name: base\nstudent:\n  model: tiny:qwen2_vl\n  cutoff_len: 1024\n"
+        "ingest:\n  plugin: counting\n  n: ${env:VLKD_TEST_N,2}\n"
+        "teach:\n  plugin: openai\n  model: gpt-4o\n  api_key: ${env:VLKD_TEST_KEY}\n"
+    )
+    (tmp_path / "r.yaml").write_text("extends: base.yaml\nname: r\nstudent:\n  image_max_pixels: 200704\n")
+    env = {"VLKD_TEST_N": "5", "VLKD_TEST_KEY": "sk-very-secret"}
+    result = vlkd(
+        "validate", "--resolved", str(tmp_path / "r.yaml"), "--set", "student.cutoff_len=4096", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    data = yaml.safe_load(result.stdout)  # stdout is the YAML alone, ready to pipe
+    assert list(data)[:2] == ["name", "student"]
+    assert data["name"] == "r" and "extends" not in data
+    assert data["student"] == {
+        "model": "tiny:qwen2_vl",
+        "family": "qwen2_vl",
+        "image_min_pixels": 3136,
+        "image_max_pixels": 200704,
+        "cutoff_len": 4096,
+        "template": "qwen2_vl",
+    }
+    assert data["ingest"]["n"] == 5
+    assert "sk-very-secret" not in result.stdout + result.stderr
+    assert data["teach"]["api_key"] == "**********"
