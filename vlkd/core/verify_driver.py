@@ -70,28 +70,29 @@ def check_image(
     flags: dict[str, list[Flag]] = defaultdict(list)
     decisions: dict[str, dict[str, Any]] = defaultdict(dict)
     notes: list[str] = []
-    for check in checks:
+    for check in checks if known else ():
         name = check.options.plugin
         found = Findings(name)
-        if not known:
+        # a check sees copies: whatever it does to them, the pairs themselves stay as taught
+        copies = [p.model_copy(deep=True) for p in pairs]
+        try:
+            check.check(image, copies, found)
+        except Exception as exc:
+            found = Findings(name)
+            reason = f"check {name} failed on this image: {type(exc).__name__}: {exc}"
             for pair in pairs:
-                found.flag(pair, UNVERIFIABLE, "its image is not in the images of this run")
-        else:
-            # a check sees copies: whatever it does to them, the pairs themselves stay as taught
-            copies = [p.model_copy(deep=True) for p in pairs]
-            try:
-                check.check(image, copies, found)
-            except Exception as exc:
-                found = Findings(name)
-                reason = f"check {name} failed on this image: {type(exc).__name__}: {exc}"
-                for pair in pairs:
-                    found.flag(pair, UNVERIFIABLE, reason)
-                found.note(reason)
+                found.flag(pair, UNVERIFIABLE, reason)
+            found.note(reason)
         for pair_id, flag in found.flags:
             flags[pair_id].append(flag)
         for pair_id, values in found.records.items():
             decisions[pair_id][name] = values
         notes += [f"{name}: {n}" for n in found.notes]
+    if not known:
+        reason = f"image {image.id[:12]} is not among the images of this run: no check could see it"
+        for pair in pairs:
+            flags[pair.id].append(Flag(check="verify", flag=UNVERIFIABLE, reason=reason))
+        notes.append(reason)
     out = []
     for pair in pairs:
         data = pair.model_dump(mode="json", exclude_none=True)

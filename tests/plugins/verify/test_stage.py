@@ -95,3 +95,20 @@ def test_a_check_that_raises_flags_that_image_unverifiable_and_the_stage_goes_on
     assert flags_of(pairs["A0"]) == {"seen"}
     notes = [json.loads(line) for line in (rd / "verify" / "notes.jsonl").read_text().splitlines()]
     assert len(notes) == 1 and "no good" in notes[0]["notes"][0]
+
+
+def test_a_pair_whose_image_is_unknown_is_flagged_once_and_kept(tmp_path):
+    from vlkd.core.engine import Engine
+    from vlkd.core.progress import Reporter
+    from vlkd.core.recipe import load_recipe
+
+    _run(tmp_path, [{"plugin": "meddler"}])
+    taught = tmp_path / "run" / "teach" / "pairs.jsonl"
+    stray = {**json.loads(taught.read_text().splitlines()[0]), "id": "stray", "image_id": "f" * 64}
+    taught.write_text(taught.read_text() + json.dumps(stray) + "\n")  # a person edited the file
+    recipe = load_recipe(tmp_path / "r.yaml", registry=_registry())
+    Engine(recipe, tmp_path / "run", reporter=Reporter(quiet=True), from_stage="verify").run()
+    pairs = {p["id"]: p for p in pairs_of(tmp_path / "run")}
+    assert len(pairs) == 4
+    assert [f["flag"] for f in pairs["stray"]["flags"]] == ["unverifiable"]
+    assert "not among the images" in pairs["stray"]["flags"][0]["reason"]
