@@ -114,7 +114,9 @@ def bench_demo(out: Path) -> dict:
     from vlkd.plugins.teach import ocr_engine
 
     demo = yaml.safe_load((ROOT / "recipes" / "demo.yaml").read_text(encoding="utf-8"))
-    recipe = {k: v for k, v in demo.items() if k in ("name", "ingest", "preprocess", "teach", "verify")}
+    recipe = {
+        k: v for k, v in demo.items() if k in ("name", "student", "ingest", "preprocess", "teach", "verify")
+    }
     recipe["ingest"]["manifest"] = str(ROOT / "recipes" / "data" / "demo" / "manifest.csv")
     rd = out / "demo"
     shutil.rmtree(rd, ignore_errors=True)
