@@ -70,3 +70,9 @@ def test_few_images_are_never_boilerplate(tmp_path, run):
     sections = _setup(tmp_path, 3)
     _, rd = run({**sections, "verify": [{"plugin": "duplicates"}]})
     assert not any("boilerplate" in flags_of(p) for p in pairs_of(rd))
+
+
+def test_drop_takes_one_flag_or_a_list(tmp_path, run):
+    sections = _setup(tmp_path)
+    manifest, _ = run({**sections, "verify": [{"plugin": "duplicates", "drop": "boilerplate"}]})
+    assert manifest["stages"]["verify"]["facts"]["dropped"] == {"boilerplate": 5}

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
+from vlkd.core.options import OneOrMany
 from vlkd.core.verify import Findings, Verifier, VerifierOptions
 from vlkd.plugins.verify.matching import compact
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 
 class DuplicatesOptions(VerifierOptions):
-    drop: list[Literal["duplicate", "boilerplate"]] = Field(
+    drop: OneOrMany[Literal["duplicate", "boilerplate"]] = Field(
         default_factory=list, description="drop pairs flagged so (default: keep every pair)"
     )
     boilerplate_share: float = Field(

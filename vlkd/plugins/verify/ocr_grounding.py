@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from vlkd.core.options import OneOrMany
 from vlkd.core.verify import UNVERIFIABLE, Findings, Verifier, VerifierOptions
 from vlkd.plugins.verify.extractive import answer_kind, question_subject
 from vlkd.plugins.verify.matching import best_substring_score, compact, fold_code, found_exact
@@ -38,7 +39,7 @@ _PART_NUMBER = re.compile(r"^\d{3,}(-[0-9A-Za-z]{3,})+$")
 
 
 class OCRGroundingOptions(VerifierOptions):
-    drop: list[Literal["ungrounded", "negative_suspect", "unverifiable"]] = Field(
+    drop: OneOrMany[Literal["ungrounded", "negative_suspect", "unverifiable"]] = Field(
         default_factory=list, description="drop pairs flagged so (default: keep every pair)"
     )
     kinds: list[Kind] = Field(

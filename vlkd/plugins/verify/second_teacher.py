@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
 
+from vlkd.core.options import OneOrMany
 from vlkd.core.verify import UNVERIFIABLE, Findings, Verifier, VerifierOptions
 from vlkd.plugins.verify.matching import compact
 
@@ -33,7 +34,7 @@ SUBDIR = "second_teacher"
 
 
 class SecondTeacherOptions(VerifierOptions):
-    drop: list[Literal["disagree", "unverifiable"]] = Field(
+    drop: OneOrMany[Literal["disagree", "unverifiable"]] = Field(
         default_factory=list, description="drop pairs flagged so (default: keep every pair)"
     )
     teacher: Any = Field(
