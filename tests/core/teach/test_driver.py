@@ -46,18 +46,14 @@ def images(folder: Path, n: int) -> None:
         Image.new("RGB", (8, 8), (i, 0, 0)).save(folder / f"{i}.png")
 
 
-def run(tmp_path, vlkd_registry, teach, **kw):
+def run(tmp_path, vlkd_registry, teach, ingest=None, **kw):
     from vlkd.core.engine import Engine
     from vlkd.core.progress import Reporter
     from vlkd.core.recipe import load_recipe
 
     path = tmp_path / "r.yaml"
-    path.write_text(
-        json.dumps(
-            {"name": "d", "ingest": {"plugin": "files", "inputs": str(tmp_path / "img")}, "teach": teach}
-        ),
-        encoding="utf-8",
-    )
+    ingest = ingest or {"plugin": "files", "inputs": str(tmp_path / "img")}
+    path.write_text(json.dumps({"name": "d", "ingest": ingest, "teach": teach}), encoding="utf-8")
     return Engine(
         load_recipe(path, registry=vlkd_registry(Plugin())),
         tmp_path / "run",
@@ -78,6 +74,31 @@ def test_third_party_teacher_gets_retries_cache_and_counts(tmp_path, vlkd_regist
     manifest = run(tmp_path, vlkd_registry, teach, fresh=True)
     assert sorted(FlakyTeacher.calls.values()) == [3, 3, 3]  # every answer came from the cache
     assert manifest["stages"]["teach"]["usage"]["cached"] == 3
+
+
+def test_categories_choose_the_images_a_teacher_is_asked_about(tmp_path, vlkd_registry):
+    FlakyTeacher.calls = {}
+    images(tmp_path / "img", 3)
+    manifest_csv = tmp_path / "img" / "manifest.csv"
+    manifest_csv.write_text(
+        "path,category\n0.png,manual_parsing\n1.png,warning_lights\n2.png,part_recognition\n",
+        encoding="utf-8",
+    )
+    ingest = {"plugin": "files", "manifest": str(manifest_csv)}
+    teach = {
+        "plugin": "flaky",
+        "retry_initial_delay": 0.001,
+        "categories": ["manual_parsing", "part_recognition"],
+    }
+    entry = run(tmp_path, vlkd_registry, teach, ingest=ingest)["stages"]["teach"]
+    assert entry["counts"]["ok"] == 2 and len(FlakyTeacher.calls) == 2  # the photo was never sent
+    pairs = [
+        json.loads(line) for line in (tmp_path / "run" / "teach" / "pairs.jsonl").read_text().splitlines()
+    ]
+    assert {p["category"] for p in pairs} == {"manual_parsing", "part_recognition"}
+    teach["categories"] = None  # every image: only the one not taught yet is asked
+    entry = run(tmp_path, vlkd_registry, teach, ingest=ingest)["stages"]["teach"]
+    assert entry["counts"]["ok"] == 3 and sorted(FlakyTeacher.calls.values()) == [3, 3, 3]
 
 
 def test_editing_a_prompt_file_reruns_the_stage(tmp_path, vlkd_registry):

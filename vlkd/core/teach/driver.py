@@ -77,11 +77,22 @@ def _redact(text: str, secrets: list[str]) -> str:
 
 
 def load_images(ctx: StageContext) -> list[ImageRecord]:
-    """The stage's input images, each id once (a duplicate line is asked about once)."""
+    """The stage's input images, each id once (a duplicate line is asked about once), of the
+    categories the teacher is given (``teach.categories``)."""
     images: dict[str, ImageRecord] = {}
     for rec in read_images(ctx.input("images")):
         images.setdefault(rec.id, rec)
-    return list(images.values())
+    wanted = getattr(getattr(ctx.plugin, "options", None), "categories", None)
+    if wanted is None:
+        return list(images.values())
+    kept = [image for image in images.values() if image.category in wanted]
+    if len(kept) < len(images):
+        others = sorted({str(i.category) for i in images.values() if i.category not in wanted})
+        ctx.info(
+            f"{len(images) - len(kept)} images of other categories ({', '.join(others)}) are not "
+            f"taught (teach.categories); experts may add their pairs in review"
+        )
+    return kept
 
 
 @dataclass

@@ -142,6 +142,11 @@ class TeacherOptions(PluginOptions):
         lt=1,
         description="target share of negative pairs: asked for in the prompt, extra negatives dropped",
     )
+    categories: list[str] | None = Field(
+        default=None,
+        description="teach only images of these categories [default: all]; the others get no pairs "
+        "from this teacher (experts may add theirs in review)",
+    )
     prompt: PromptOptions = Field(default_factory=PromptOptions)
     image: Literal["original", "student"] = Field(
         default="original",
