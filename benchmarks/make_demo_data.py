@@ -11,6 +11,12 @@ photo (JPEG), a dashboard with warning lights (PNG, and a phone photo of it stor
 rotated with an EXIF orientation), a maintenance-manual page with torque values, a
 fault-code table, a two-page PDF service manual, and ``manifest.csv`` giving each file's
 category, brand and vehicle model. Text is large and black on white so OCR reads it.
+
+It also writes ``warning_lights/``: small cluster photos with one lit warning light each
+(``vlkd.images.warning_lights``), their own ``manifest.csv``, and ``expert_review.csv``, the
+review sheet in which an expert named the light of every photo. The OCR teacher cannot see
+an icon, so these pairs come from the expert, as they would in a real team; they are what
+the demo's student measurably learns (see the README).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import argparse
 import csv
 import io
 import math
+import random
 import sys
 from pathlib import Path
 
@@ -253,9 +260,9 @@ def pdf_pages(fonts: Fonts) -> list[Image.Image]:
     return [first, second]
 
 
-def save_png(image: Image.Image, path: Path) -> None:
+def save_png(image: Image.Image, path: Path, colors: int = 64) -> None:
     # few colours: a palette PNG keeps text crisp and the file small
-    image.quantize(colors=64, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+    image.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
         path, "PNG", optimize=True
     )
 
@@ -308,6 +315,56 @@ def write_all(out: Path, fonts: Fonts) -> list[Path]:
     return files
 
 
+#: cluster photos with one warning light: enough that the split holds out about 70 of them
+LIGHT_IMAGES = 240
+LIGHTS_DIR = "warning_lights"
+
+
+def write_lights(out: Path, n: int = LIGHT_IMAGES) -> list[Path]:
+    """The warning-light photos, their manifest, and the expert's review sheet naming each light."""
+    from vlkd.images.warning_lights import QUESTION, balanced, dashboard
+
+    folder = out / LIGHTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("light_*.png"):
+        old.unlink()
+    rng = random.Random(7)
+    files, labels = [], []
+    for i, light in enumerate(balanced(n, seed=7)):
+        name = f"light_{i:03d}.png"
+        save_png(dashboard(light, seed=1000 + i), folder / name, colors=32)
+        files.append(folder / name)
+        labels.append((name, light.answer, rng.choice(BRANDS)))
+    with (folder / "manifest.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "category", "brand", "vehicle_model", "language", "source"])
+        for name, _, (brand, model) in labels:
+            writer.writerow([name, "warning_lights", brand, model, "none", "cluster camera"])
+    # the sheet vlkd review exports, with rows the expert added (empty pair_id): one per photo
+    with (out / "expert_review.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["pair_id", "image", "question", "answer", "category", "status", "comment"])
+        for name, answer, _ in labels:
+            writer.writerow(
+                ["", name, QUESTION, answer, "warning_lights", "approved", "expert: read from the icon"]
+            )
+    return [*files, folder / "manifest.csv", out / "expert_review.csv"]
+
+
+BRANDS = [("BYD", "Qin Plus"), ("BYD", "Song Pro"), ("Toyota", "Corolla E210"), ("Geely", "Emgrand")]
+
+
+def check_distinct(files: list[Path], threshold: int = 4) -> None:
+    """Fail when two photos are near duplicates for the demo's dedup_near step (it would drop one)."""
+    import imagehash
+
+    hashes = [(p.name, imagehash.phash(Image.open(p).convert("RGB"), hash_size=8)) for p in files]
+    for i, (name, h) in enumerate(hashes):
+        for other, g in hashes[:i]:
+            if h - g <= threshold:
+                sys.exit(f"{name} and {other} are near duplicates (phash distance {h - g}); change the seeds")
+
+
 def check_ocr(files: list[Path]) -> None:
     """Print what rapidocr reads from each image (the demo's OCR teacher uses it)."""
     import numpy as np
@@ -333,10 +390,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     files = write_all(args.out, Fonts(args.font))
+    lights = write_lights(args.out)
+    check_distinct([p for p in lights if p.suffix == ".png"])
+    files.append(args.out / LIGHTS_DIR)
     for path in files:
-        print(
-            f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}  {path.stat().st_size / 1024:.1f} KB"
-        )
+        size = sum(p.stat().st_size for p in path.iterdir()) if path.is_dir() else path.stat().st_size
+        print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}  {size / 1024:.1f} KB")
     if args.check_ocr:
         check_ocr(files)
 

@@ -1,11 +1,14 @@
 """The offline demo, end to end, exactly as the README runs it: ingest -> report.
 
 This is the slowest test (a few minutes on 2 cores): OCR, a tiny Qwen2-VL trained and
-evaluated on the CPU. It checks what a person would: the run succeeds, every stage is done,
-the report's numbers are this run's numbers, and a re-run does nothing again.
+evaluated on the CPU. It checks what a person would: the run succeeds and warns about none of
+its own shipped samples, every stage is done, the tuned student reads the warning lights that
+its base cannot (above chance, with the paired interval above zero), the report's numbers are
+this run's numbers, and a re-run does nothing again.
 """
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +65,39 @@ def test_every_stage_is_done_with_items(demo_run):
     assert teach["facts"]["pairs"] == len(pairs) > 20
     assert any(p["negative"] and p["answer"] == "不存在" for p in pairs)
     assert (run / "train" / "model" / "adapter" / "adapter_config.json").exists()
+
+
+def test_a_clean_run_warns_about_nothing(demo_run):
+    """The shipped samples fit the shipped limits, the split has every category in val and
+    test, and no library's advice cuts in: a new user's first run shows no warning."""
+    _, result = demo_run
+    warnings = [line for line in result.stderr.splitlines() if re.search(r"^\s*warning:|Warning:", line)]
+    assert not warnings, "\n".join(warnings)
+
+
+def test_tuned_student_reads_the_warning_lights(demo_run):
+    """The gain is on something only the image tells: one fixed question, four lights equally
+    often, so answer priors score 25% at best; the tuned student must be above that."""
+    run, _ = demo_run
+    tests = [p for p in read_jsonl(run / "split" / "pairs.jsonl") if p["split"] == "test"]
+    lights = [p for p in tests if p["category"] == "warning_lights"]
+    assert len(lights) >= 50 and len({p["question"] for p in lights}) == 1
+    assert {p["review"] for p in lights} == {"approved"}  # the expert's pairs, from the review sheet
+    metrics = json.loads((run / "evaluate" / "metrics.json").read_text())
+    gain = metrics["deltas"]["base->tuned"]["categories"]["warning_lights"]["exact_match"]
+    tuned = metrics["results"]["tuned"]["categories"]["warning_lights"]["exact_match"]
+    base = metrics["results"]["base"]["categories"]["warning_lights"]["exact_match"]
+    assert gain["ci"][0] > 0, gain
+    assert tuned["ci"][0] > 0.25, tuned  # above chance, not an answer prior
+    assert base["value"] < 0.25, base
+    predictions = [
+        p for p in read_jsonl(run / "evaluate" / "predictions.jsonl") if p["category"] == "warning_lights"
+    ]
+    tuned_answers = {p["prediction"] for p in predictions if p["system"] == "tuned"}
+    assert len(tuned_answers) >= 4  # it names different lights for different photos
+    rows = read_html((run / "report" / "report.html").read_text(encoding="utf-8")).tables["headline"]
+    row = next(r for r in rows if "warning" in r[0].lower())
+    assert row[2] == f"{tuned['value'] * 100:.1f}%" and row[-1] == str(len(lights))
 
 
 def test_report_numbers_come_from_this_run(demo_run):
