@@ -23,7 +23,8 @@ pytest.importorskip("peft")
 from tests.plugins.train.conftest import write_dataset
 from vlkd.images.warning_lights import QUESTION, balanced, blank, dashboard
 
-pytestmark = pytest.mark.slow
+#: a minute or so per family on 2 idle cores; far longer when other jobs share them
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 N_TRAIN, N_TEST = 128, 40
 PIXELS = 224 * 224
