@@ -118,6 +118,8 @@ class Student:
     def processor_pixels(self, run_dir: Path) -> tuple[int, int]:
         """The pixel bounds of the student's own processor (LLaMA-Factory keeps them): from its
         saved config when it is on this machine, else the family's released checkpoints'."""
+        if self.tiny:  # not built just for this: tiny students ship the family's bounds
+            return self.family.processor_pixels(None)
         return self.family.processor_pixels(self.local_path(run_dir))
 
     def local_path(self, run_dir: Path) -> str | None:

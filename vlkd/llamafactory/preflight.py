@@ -43,19 +43,11 @@ from typing import Any
 from vlkd.core.errors import VlkdError
 from vlkd.core.jsonl import read_json, write_json_atomic, write_jsonl_atomic
 from vlkd.llamafactory.images import IMAGE_MAX_PIXELS, IMAGE_MIN_PIXELS
+from vlkd.llamafactory.sample import VLKD_COLUMNS, VLKD_TAGS, columns_of, tags_of
 from vlkd.llamafactory.tokens import text_tokens, visual_tokens
 from vlkd.students.family import IMAGE_TAG, StudentFamily
 
 ANSWER_TAG_REPLACEMENT = "[image]"
-DEFAULT_TAGS = {
-    "role_tag": "role",
-    "content_tag": "content",
-    "user_tag": "user",
-    "assistant_tag": "assistant",
-    "observation_tag": "observation",
-    "function_tag": "function_call",
-    "system_tag": "system",
-}
 
 
 @dataclass
@@ -232,7 +224,7 @@ def _entries(path: Path) -> tuple[list[_Entry], Path]:
             raise VlkdError(
                 f"{path}: expected a dataset directory (with dataset_info.json) or a .json/.jsonl file"
             )
-        return [_Entry(path, {"messages": "messages", "images": "images"}, dict(DEFAULT_TAGS))], path.parent
+        return [_Entry(path, dict(VLKD_COLUMNS), dict(VLKD_TAGS))], path.parent
     info_path = path / "dataset_info.json"
     descriptor = path / "vlkd_dataset.json"
     media = path
@@ -260,18 +252,7 @@ def _entries(path: Path) -> tuple[list[_Entry], Path]:
             continue  # hub datasets and scripts are not checked here
         if attrs.get("formatting", "alpaca") != "sharegpt":
             continue
-        columns = {"messages": "conversations", "images": None, **attrs.get("columns", {})}
-        tags = {
-            **DEFAULT_TAGS,
-            "role_tag": "from",
-            "content_tag": "value",
-            "user_tag": "human",
-            "assistant_tag": "gpt",
-            "observation_tag": "observation",
-            "function_tag": "function_call",
-            "system_tag": "system",
-            **attrs.get("tags", {}),
-        }
+        columns, tags = columns_of(attrs), tags_of(attrs)
         file = path / attrs["file_name"]
         if not file.is_file():
             raise VlkdError(f"{info_path}: entry '{name}' names {attrs['file_name']}, which does not exist")

@@ -80,7 +80,7 @@ def test_labels_cover_only_assistant_turns(tiny_student, tmp_path):
     from PIL import Image
     from transformers import AutoProcessor
 
-    from vlkd.plugins.train.dataset import Sample
+    from vlkd.llamafactory.sample import Sample
     from vlkd.plugins.train.peft_collator import IGNORE_INDEX, ChatCollator
     from vlkd.students.qwen2_vl import Qwen2VL
 

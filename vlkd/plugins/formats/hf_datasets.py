@@ -21,7 +21,7 @@ from pydantic import Field
 from vlkd.core.context import StageContext
 from vlkd.core.errors import StageError
 from vlkd.core.options import PluginOptions
-from vlkd.plugins.formats.inputs import ExportFormat, Grouping, Sample, write_descriptor
+from vlkd.plugins.formats.inputs import Conversation, ExportFormat, Grouping, write_descriptor
 from vlkd.plugins.formats.llamafactory import sharegpt_sample
 
 
@@ -36,7 +36,7 @@ class HfDatasetsOptions(PluginOptions):
     token_env: str = Field("HF_TOKEN", description="Environment variable holding the Hub token")
 
 
-def build_dataset_dict(samples: dict[str, list[Sample]], system: str | None = None):
+def build_dataset_dict(samples: dict[str, list[Conversation]], system: str | None = None):
     from datasets import Dataset, DatasetDict, Features, Image, Sequence, Value
 
     features = Features(
@@ -50,13 +50,13 @@ def build_dataset_dict(samples: dict[str, list[Sample]], system: str | None = No
     )
     blobs: dict[str, dict[str, Any]] = {}
 
-    def image(s: Sample) -> dict[str, Any]:
+    def image(s: Conversation) -> dict[str, Any]:
         found = blobs.get(s.image_id)
         if found is None:
             found = blobs[s.image_id] = {"bytes": s.image.read_bytes(), "path": s.image.name}
         return found
 
-    def rows(items: list[Sample]):
+    def rows(items: list[Conversation]):
         for s in items:
             row = sharegpt_sample(s, "", system=system)
             yield {
@@ -72,7 +72,7 @@ def build_dataset_dict(samples: dict[str, list[Sample]], system: str | None = No
     )
 
 
-def export_hf_datasets(samples: dict[str, list[Sample]], dataset_dir: Path, opts: HfDatasetsOptions):
+def export_hf_datasets(samples: dict[str, list[Conversation]], dataset_dir: Path, opts: HfDatasetsOptions):
     dataset_dict = build_dataset_dict(samples, opts.system)
     dataset_dir.mkdir(parents=True, exist_ok=True)
     dataset_dict.save_to_disk(str(dataset_dir / "hf"))
@@ -117,7 +117,7 @@ class HfDatasetsFormat(ExportFormat):
         )  # fail before the work, not after
         super().run(ctx)
 
-    def export(self, samples: dict[str, list[Sample]], dataset_dir: Path, ctx: StageContext) -> dict:
+    def export(self, samples: dict[str, list[Conversation]], dataset_dir: Path, ctx: StageContext) -> dict:
         opts: HfDatasetsOptions = self.options  # type: ignore[assignment]
         dataset_dict, descriptor = export_hf_datasets(samples, dataset_dir, opts)
         if opts.push_to_hub and self._token:

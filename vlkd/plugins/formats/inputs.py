@@ -25,7 +25,10 @@ IMAGE_TAG = "<image>"
 
 
 @dataclass
-class Sample:
+class Conversation:
+    """One image and its question/answer turns, before a format writes it (for LLaMA-Factory:
+    as a :class:`vlkd.llamafactory.sample.Sample`, the one sample type vlkd reads back)."""
+
     split: str
     image_id: str
     image: Path
@@ -47,10 +50,10 @@ def build_samples(
     images: dict[str, Path],
     grouping: Grouping,
     pairs_file: Path | str = "pairs",
-) -> dict[str, list[Sample]]:
+) -> dict[str, list[Conversation]]:
     """Kept pairs as samples per split (splits in train/val/test order, empty ones left out)."""
-    out: dict[str, list[Sample]] = {s: [] for s in SPLITS}
-    by_image: dict[tuple[str, str], Sample] = {}
+    out: dict[str, list[Conversation]] = {s: [] for s in SPLITS}
+    by_image: dict[tuple[str, str], Conversation] = {}
     for n, pair in enumerate(pairs, 1):
         if pair.review == "rejected":
             continue
@@ -64,12 +67,12 @@ def build_samples(
         if grouping == "per_image":
             sample = by_image.get((split, pair.image_id))
             if sample is None:
-                sample = by_image[(split, pair.image_id)] = Sample(
+                sample = by_image[(split, pair.image_id)] = Conversation(
                     split, pair.image_id, image, category=pair.category
                 )
                 out[split].append(sample)
         else:
-            sample = Sample(split, pair.image_id, image, category=pair.category)
+            sample = Conversation(split, pair.image_id, image, category=pair.category)
             out[split].append(sample)
         sample.turns.append((pair.question, pair.answer))
         sample.pair_ids.append(pair.id)
@@ -84,7 +87,7 @@ def image_reference(image: Path, dataset_dir: Path, mode: str) -> str:
 
 
 def write_descriptor(
-    dataset_dir: Path, fmt: str, splits: dict[str, str], samples: dict[str, list[Sample]], **extra: Any
+    dataset_dir: Path, fmt: str, splits: dict[str, str], samples: dict[str, list[Conversation]], **extra: Any
 ) -> dict[str, Any]:
     """``vlkd_dataset.json``: what the dataset directory holds, for the trainers."""
     card = DatasetCard(
@@ -103,7 +106,7 @@ class ExportFormat(StagePlugin):
     """A format plugin: samples from the run's pairs and images, exported by ``export``."""
 
     def export(
-        self, samples: dict[str, list[Sample]], dataset_dir: Path, ctx: StageContext
+        self, samples: dict[str, list[Conversation]], dataset_dir: Path, ctx: StageContext
     ) -> dict[str, Any]:
         """Write the dataset into ``dataset_dir``; return the ``vlkd_dataset.json`` descriptor."""
         raise NotImplementedError

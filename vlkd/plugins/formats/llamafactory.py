@@ -29,11 +29,12 @@ from vlkd.core.context import StageContext
 from vlkd.core.errors import StageError
 from vlkd.core.jsonl import write_json_atomic
 from vlkd.core.options import PluginOptions
+from vlkd.llamafactory.sample import dataset_info_entry
 from vlkd.plugins.formats.inputs import (
     IMAGE_TAG,
+    Conversation,
     ExportFormat,
     Grouping,
-    Sample,
     image_reference,
     write_descriptor,
 )
@@ -63,7 +64,7 @@ class LlamaFactoryOptions(PluginOptions):
 
 
 def sharegpt_sample(
-    sample: Sample, image: str, *, image_tag: str = "before", system: str | None = None
+    sample: Conversation, image: str, *, image_tag: str = "before", system: str | None = None
 ) -> dict:
     messages = [{"role": "system", "content": system}] if system else []
     for i, (question, answer) in enumerate(sample.turns):
@@ -74,23 +75,8 @@ def sharegpt_sample(
     return {"messages": messages, "images": [image]}
 
 
-def dataset_info_entry(file_name: str) -> dict:
-    return {
-        "file_name": file_name,
-        "formatting": "sharegpt",
-        "columns": {"messages": "messages", "images": "images"},
-        "tags": {
-            "role_tag": "role",
-            "content_tag": "content",
-            "user_tag": "user",
-            "assistant_tag": "assistant",
-            "system_tag": "system",
-        },
-    }
-
-
 def export_llamafactory(
-    samples: dict[str, list[Sample]], dataset_dir: Path, opts: LlamaFactoryOptions
+    samples: dict[str, list[Conversation]], dataset_dir: Path, opts: LlamaFactoryOptions
 ) -> dict:
     """Write the dataset files and ``vlkd_dataset.json``; return the descriptor."""
     dataset_dir.mkdir(parents=True, exist_ok=True)
@@ -119,7 +105,7 @@ def export_llamafactory(
     )
 
 
-def _image_refs(samples: dict[str, list[Sample]], dataset_dir: Path, mode: str) -> dict[str, str]:
+def _image_refs(samples: dict[str, list[Conversation]], dataset_dir: Path, mode: str) -> dict[str, str]:
     images = {s.image_id: s.image for items in samples.values() for s in items}
     if mode != "copy":
         return {i: image_reference(p, dataset_dir, mode) for i, p in images.items()}
@@ -150,7 +136,7 @@ class LlamaFactoryFormat(ExportFormat):
         "tokenizer": "student.model (its own tokenizer counts the text tokens)",
     }
 
-    def export(self, samples: dict[str, list[Sample]], dataset_dir: Path, ctx: StageContext) -> dict:
+    def export(self, samples: dict[str, list[Conversation]], dataset_dir: Path, ctx: StageContext) -> dict:
         opts: LlamaFactoryOptions = self.options  # type: ignore[assignment]
         descriptor = export_llamafactory(samples, dataset_dir, opts)
         descriptor["student"] = self.student.to_json()  # what check-dataset uses by default

@@ -20,9 +20,9 @@ from vlkd.core.context import StageContext
 from vlkd.core.jsonl import write_jsonl_atomic
 from vlkd.core.options import PluginOptions
 from vlkd.plugins.formats.inputs import (
+    Conversation,
     ExportFormat,
     Grouping,
-    Sample,
     image_reference,
     write_descriptor,
 )
@@ -48,7 +48,7 @@ def _url(image: Path, dataset_dir: Path, mode: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(image.read_bytes()).decode('ascii')}"
 
 
-def messages_sample(sample: Sample, url: str, system: str | None = None) -> dict:
+def messages_sample(sample: Conversation, url: str, system: str | None = None) -> dict:
     messages: list[dict] = [{"role": "system", "content": system}] if system else []
     for i, (question, answer) in enumerate(sample.turns):
         if i == 0:
@@ -64,7 +64,7 @@ def messages_sample(sample: Sample, url: str, system: str | None = None) -> dict
 
 
 def export_messages_jsonl(
-    samples: dict[str, list[Sample]], dataset_dir: Path, opts: MessagesJsonlOptions
+    samples: dict[str, list[Conversation]], dataset_dir: Path, opts: MessagesJsonlOptions
 ) -> dict:
     dataset_dir.mkdir(parents=True, exist_ok=True)
     urls: dict[str, str] = {}
@@ -96,5 +96,5 @@ class MessagesJsonlFormat(ExportFormat):
 
     Options = MessagesJsonlOptions
 
-    def export(self, samples: dict[str, list[Sample]], dataset_dir: Path, ctx: StageContext) -> dict:
+    def export(self, samples: dict[str, list[Conversation]], dataset_dir: Path, ctx: StageContext) -> dict:
         return export_messages_jsonl(samples, dataset_dir, self.options)  # type: ignore[arg-type]

@@ -16,31 +16,14 @@ from typing import TYPE_CHECKING, Any
 from vlkd.core.artifacts import DatasetCard
 from vlkd.core.errors import StageError
 from vlkd.core.jsonl import read_json
+from vlkd.llamafactory.sample import Sample, read_samples
 
 if TYPE_CHECKING:
     from vlkd.core.student import Student
 
-IMAGE_TAG = "<image>"
-#: LLaMA-Factory's sharegpt defaults, used where dataset_info.json names no tags
-DEFAULT_TAGS = {
-    "role_tag": "from",
-    "content_tag": "value",
-    "user_tag": "human",
-    "assistant_tag": "gpt",
-    "observation_tag": "observation",
-    "function_tag": "function_call",
-    "system_tag": "system",
-}
 MAX_SHOWN = 5
 #: pre-flight problem kinds that stop or break a training run
 FATAL = ("image_count", "missing_image", "bad_image", "structure", "image_in_answer")
-
-
-@dataclass
-class Sample:
-    messages: list[dict[str, str]]  # role in system/user/assistant, content with <image> tags
-    images: list[Path]
-    where: str  # "train.json: sample 3" for messages
 
 
 @dataclass
@@ -82,7 +65,7 @@ def load_dataset_dir(root: Path) -> TrainData:
         if entry is None:
             raise StageError(f"{info_path}: no entry has file_name {file_name!r} (split {split!r})")
         entries[split] = entry
-        data.splits[split] = _read_samples(root / file_name, dataset_info[entry], data.media_dir)
+        data.splits[split] = read_samples(root / file_name, dataset_info[entry], data.media_dir)
     if not data.splits.get("train"):
         raise StageError(
             f"{manifest}: the dataset has no train samples (splits: {sorted(data.splits) or 'none'})"
@@ -92,37 +75,6 @@ def load_dataset_dir(root: Path) -> TrainData:
 
 def _read_json(path: Path) -> Any:
     return read_json(path, missing="re-run the format stage")
-
-
-def _read_samples(path: Path, entry: dict[str, Any], media_dir: Path) -> list[Sample]:
-    if entry.get("formatting", "alpaca") != "sharegpt":
-        raise StageError(f"{path}: dataset_info.json entry must have formatting: sharegpt")
-    columns = {"messages": "conversations", "images": None, **entry.get("columns", {})}
-    tags = {**DEFAULT_TAGS, **entry.get("tags", {})}
-    roles = {tags["user_tag"]: "user", tags["assistant_tag"]: "assistant", tags["system_tag"]: "system"}
-    rows = _read_json(path)
-    if not isinstance(rows, list):
-        raise StageError(f"{path}: must be a JSON list of samples")
-    samples = []
-    for i, row in enumerate(rows):
-        where = f"{path.name}: sample {i}"
-        turns = row.get(columns["messages"]) if isinstance(row, dict) else None
-        if not isinstance(turns, list) or not turns:
-            raise StageError(f"{path}: sample {i} has no '{columns['messages']}' list")
-        messages = []
-        for j, turn in enumerate(turns):
-            role = roles.get(turn.get(tags["role_tag"])) if isinstance(turn, dict) else None
-            content = turn.get(tags["content_tag"]) if isinstance(turn, dict) else None
-            if role is None or not isinstance(content, str):
-                raise StageError(
-                    f"{path}: sample {i}, message {j}: needs '{tags['role_tag']}' in "
-                    f"{sorted(roles)} and a string '{tags['content_tag']}'"
-                )
-            messages.append({"role": role, "content": content})
-        images = row.get(columns["images"], []) if columns["images"] else []
-        paths = [Path(p) if Path(p).is_absolute() else media_dir / p for p in images or []]
-        samples.append(Sample(messages, paths, where))
-    return samples
 
 
 def preflight(

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from vlkd.core.errors import StageError
-from vlkd.plugins.train.dataset import IMAGE_TAG, Sample
+from vlkd.llamafactory.sample import Sample
+from vlkd.students.family import IMAGE_TAG
 
 if TYPE_CHECKING:
     import torch
