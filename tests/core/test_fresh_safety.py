@@ -94,3 +94,19 @@ def test_fresh_removes_what_vlkd_made_and_keeps_the_cache(tmp_path):
     other = counting_recipe(tmp_path, "o")
     switched = vlkd("run", str(other), "--run-dir", "D", "--fresh", cwd=tmp_path)
     assert switched.returncode == 0, switched.stderr
+
+
+def test_fresh_keeps_the_experts_review_decisions(tmp_path):
+    """Expert decisions are human work, like paid teacher answers: --fresh starts the stages
+    over, and the next review stage applies the stored decisions again."""
+    counting_recipe(tmp_path)
+    assert vlkd("run", "c.yaml", "--run-dir", "D", cwd=tmp_path).returncode == 0
+    decisions = tmp_path / "D" / "review-imports"
+    decisions.mkdir()
+    (decisions / "imports.jsonl").write_text('{"kind": "decision", "pair": "p1", "status": "rejected"}\n')
+    (decisions / "0001-review.xlsx").write_bytes(b"sheet")
+    result = vlkd("run", "c.yaml", "--run-dir", "D", "--fresh", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (decisions / "imports.jsonl").read_text().startswith('{"kind": "decision"')
+    assert (decisions / "0001-review.xlsx").read_bytes() == b"sheet"
+    assert (tmp_path / "D" / "ingest").is_dir()  # the stages themselves started over

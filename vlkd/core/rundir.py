@@ -29,9 +29,14 @@ from vlkd.core.jsonl import write_json_atomic
 MANIFEST = "manifest.json"
 CACHE_DIR = "cache"
 LOCK_FILE = "run.lock"
+#: the experts' review decisions and sheets (written by the review plugins, outside the review
+#: stage's folder): like the teacher cache, human work that ``--fresh`` must never delete
+DECISIONS_DIR = "review-imports"
+#: what ``--fresh`` keeps: paid teacher answers and the experts' decisions
+KEPT_BY_FRESH = (CACHE_DIR, DECISIONS_DIR, LOCK_FILE)
 #: top-level entries vlkd itself makes outside a run's own recording (``made`` in the manifest):
 #: stage folders, the offline students, stored review sheets, atomic-write leftovers
-_VLKD_NAMES = frozenset({MANIFEST, LOCK_FILE, CACHE_DIR, "students", "review-imports", f".{MANIFEST}.tmp"})
+_VLKD_NAMES = frozenset({MANIFEST, LOCK_FILE, CACHE_DIR, "students", DECISIONS_DIR, f".{MANIFEST}.tmp"})
 _GLOB_CHARS = frozenset("*?[")
 
 
@@ -132,7 +137,8 @@ class RunDir:
 
         A folder that is not a vlkd run directory is refused, ``fresh`` or not: vlkd deletes
         only what it made. A run directory of another recipe is refused unless ``fresh``;
-        with ``fresh`` what vlkd made is removed (the response cache kept; nothing when not
+        with ``fresh`` what vlkd made is removed (the response cache and the experts' decisions
+        kept; nothing when not
         ``delete``: a dry run), and a run directory holding anything else is refused, left as it is.
         """
         self._at_start = self._entries()
@@ -155,7 +161,7 @@ class RunDir:
             )
         if fresh:
             if delete:
-                self.clear(keep=(CACHE_DIR, LOCK_FILE))
+                self.clear(keep=KEPT_BY_FRESH)
                 self._at_start = self._entries()
             return None
         if owner != recipe_name:

@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from vlkd.core.jsonl import JsonlAppender
-
-IMPORTS_DIR = "review-imports"
+from vlkd.core.rundir import DECISIONS_DIR as IMPORTS_DIR
 LOG = "imports.jsonl"
 AUDIT = "audit.jsonl"
 LOCK = ".lock"
