@@ -18,7 +18,15 @@ from vlkd.core.hookspecs import Register, hookimpl
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time the names load lazily
     from vlkd.core.context import RunInfo, StageContext, Usage
-    from vlkd.core.errors import PluginError, RecipeError, RunInterrupted, SkipItem, StageError, VlkdError
+    from vlkd.core.errors import (
+        PluginError,
+        RecipeError,
+        RunInterrupted,
+        SkipItem,
+        StageError,
+        StageWaiting,
+        VlkdError,
+    )
     from vlkd.core.options import (
         RUN_ONLY,
         ExistingPath,
@@ -83,6 +91,7 @@ _LAZY: dict[str, str] = {
     "StageError": "vlkd.core.errors",
     "SkipItem": "vlkd.core.errors",
     "RunInterrupted": "vlkd.core.errors",
+    "StageWaiting": "vlkd.core.errors",
     # teachers
     "Teacher": "vlkd.core.teach",
     "TeachRequest": "vlkd.core.teach",
@@ -134,6 +143,7 @@ __all__ = [
     "StageContext",
     "StageError",
     "StagePlugin",
+    "StageWaiting",
     "Student",
     "StudentFamily",
     "TeachRequest",
