@@ -26,6 +26,7 @@ from typing import Any
 
 from vlkd.core.jsonl import JsonlAppender
 from vlkd.core.rundir import DECISIONS_DIR as IMPORTS_DIR
+
 LOG = "imports.jsonl"
 AUDIT = "audit.jsonl"
 LOCK = ".lock"
