@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from vlkd.core.jsonl import read_jsonl
+from vlkd.testing.cli import ctrl_c_reaches_it
 
 HERE = Path(__file__).parent
 
@@ -28,6 +29,7 @@ def cli(args, cwd, **kw):
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=ctrl_c_reaches_it,
         **kw,
     )
 

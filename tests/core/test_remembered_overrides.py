@@ -10,7 +10,7 @@ import time
 from PIL import Image
 
 from vlkd.core.overrides import merge
-from vlkd.testing.cli import FIXTURE_PLUGINS, edit_sheet, run_printed, run_vlkd
+from vlkd.testing.cli import FIXTURE_PLUGINS, ctrl_c_reaches_it, edit_sheet, run_printed, run_vlkd
 from vlkd.testing.extras import needs
 from vlkd.testing.fake_provider import FakeProvider
 
@@ -143,6 +143,7 @@ def test_ctrl_c_resume_command_keeps_the_endpoint_and_pays_nothing_twice(tmp_pat
             text=True,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            preexec_fn=ctrl_c_reaches_it,
         )
         ledger = tmp_path / "D" / "teach" / "ledger.jsonl"
         deadline = time.monotonic() + 90

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import shlex
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,6 +13,15 @@ from pathlib import Path
 
 #: the plugins of vlkd.testing.fixture_plugins (a counting ingestor, a report stage, ...)
 FIXTURE_PLUGINS = "vlkd.testing.fixture_plugins"
+
+
+def ctrl_c_reaches_it() -> None:
+    """``preexec_fn`` for a child that a test sends Ctrl-C (SIGINT): restore its default action.
+
+    A shell that starts a job in the background (``cmd &``, as some CI runners do) leaves SIGINT
+    ignored in it and in all its children; Python then never raises KeyboardInterrupt, and the
+    interrupted run finishes as if nothing happened."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_vlkd(
