@@ -327,6 +327,37 @@ def _decode(path: str) -> tuple[int, int] | str:
 # -- one sample ----------------------------------------------------------------------------
 
 
+class _Remove(Exception):
+    """A rule found the sample unusable: with ``fix`` it is removed, else kept as it is."""
+
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.why = why
+
+
+@dataclass
+class _Work:
+    """One sample as the rules see it and repair it."""
+
+    file: str
+    index: int
+    problems: list[Problem] = field(default_factory=list)
+    turns: list[tuple[str, str]] = field(default_factory=list)
+    system: str | None = None
+    images: list[str] = field(default_factory=list)
+    #: visual tokens of all images (set by the image-files rule)
+    visual: int = 0
+    #: the samples that replace this one (set by the length rule)
+    pieces: list[list[tuple[str, str]]] = field(default_factory=list)
+    #: a rule repaired something: the sample is rebuilt
+    changed: bool = False
+
+    def problem(self, kind: str, message: str) -> Problem:
+        p = Problem(self.file, self.index, kind, message)
+        self.problems.append(p)
+        return p
+
+
 class _SampleChecker:
     def __init__(self, entry: _Entry, limits: _Limits, images: _ImageCache, fix: bool):
         self.entry = entry
@@ -340,145 +371,164 @@ class _SampleChecker:
         self.even = {t["assistant_tag"], t.get("function_tag")}
 
     def check(self, index: int, sample: Any) -> tuple[list[Problem], list[Any]]:
-        """The sample's problems, and what stays in the file in its place (after fixing)."""
-        file = str(self.entry.file)
-        problems: list[Problem] = []
+        """The sample's problems, and what stays in the file in its place (after fixing).
 
-        def problem(kind: str, message: str) -> Problem:
-            p = Problem(file, index, kind, message)
-            problems.append(p)
-            return p
-
-        def remove(why: str) -> tuple[list[Problem], list[Any]]:
+        The sample is read, then the five rules run in turn (:meth:`_roles`,
+        :meth:`_image_in_answer`, :meth:`_image_count`, :meth:`_image_files`, :meth:`_length`);
+        each adds its problem and, with ``fix``, repairs the turns; a rule that finds the
+        sample unusable raises :class:`_Remove`."""
+        work = _Work(str(self.entry.file), index)
+        try:
+            self._read(work, sample)
+            for rule in (
+                self._roles,
+                self._image_in_answer,
+                self._image_count,
+                self._image_files,
+                self._length,
+            ):
+                rule(work)
+        except _Remove as removed:
             if self.fix:
-                for p in problems:
-                    p.fixed = p.fixed or f"sample removed ({why})"
-                return problems, []
-            return problems, [sample]
+                for p in work.problems:
+                    p.fixed = p.fixed or f"sample removed ({removed.why})"
+                return work.problems, []
+            return work.problems, [sample]
+        if not work.changed:
+            return work.problems, [sample]
+        return work.problems, [
+            self._rebuild(sample, piece, work.system, len(work.images)) for piece in work.pieces
+        ]
 
+    def _read(self, work: _Work, sample: Any) -> None:
+        """The sample's turns, system prompt and image list (a ``structure`` problem if unreadable)."""
         msgs_col, img_col = self.entry.columns["messages"], self.entry.columns.get("images")
         messages = sample.get(msgs_col) if isinstance(sample, dict) else None
         if not isinstance(messages, list) or not all(
             isinstance(m, dict) and isinstance(m.get(self.role), str) and isinstance(m.get(self.content), str)
             for m in messages
         ):
-            problem(
+            work.problem(
                 "structure",
                 f"'{msgs_col}' must be a list of {{{self.role}, {self.content}}} objects with text values",
             )
-            return remove("unreadable")
+            raise _Remove("unreadable")
         raw_images = sample.get(img_col) if img_col else None
-        image_list = (
+        work.images = (
             [] if raw_images is None else raw_images if isinstance(raw_images, list) else [raw_images]
         )
-        if not all(isinstance(i, str) for i in image_list):
-            problem("structure", f"'{img_col}' must be a list of image paths")
-            return remove("unreadable")
-        system = None
-        turns = [(m[self.role], m[self.content]) for m in messages]
-        if turns and self.system and turns[0][0] == self.system:
-            system = turns.pop(0)[1]
-        changed = False
+        if not all(isinstance(i, str) for i in work.images):
+            work.problem("structure", f"'{img_col}' must be a list of image paths")
+            raise _Remove("unreadable")
+        work.turns = [(m[self.role], m[self.content]) for m in messages]
+        if work.turns and self.system and work.turns[0][0] == self.system:
+            work.system = work.turns.pop(0)[1]
 
-        # roles: user/observation at even positions, assistant/function at odd, an even count
+    def _roles(self, work: _Work) -> None:
+        """Rule 1: user/observation at even positions, assistant/function at odd, an even count."""
+        turns = work.turns
         broken = [
             i for i, (role, _) in enumerate(turns) if role not in (self.odd if i % 2 == 0 else self.even)
         ]
-        if broken or len(turns) % 2 or not turns:
-            where = (
-                f"turn {broken[0]} is '{turns[broken[0]][0]}'"
-                if broken
-                else "no turns"
-                if not turns
-                else "it ends with a question (odd number of turns)"
-            )
-            p = problem(
-                "roles",
-                f"roles must alternate {self.user}/{self.assistant}, starting with "
-                f"{self.user}: {where}; LLaMA-Factory skips this sample",
-            )
-            if self.fix:
-                turns = self._repair_roles(turns)
-                if not turns:
-                    return remove("no question/answer turn left")
-                p.fixed = "merged repeated roles, dropped unmatched turns"
-                changed = True
+        if not (broken or len(turns) % 2 or not turns):
+            return
+        where = (
+            f"turn {broken[0]} is '{turns[broken[0]][0]}'"
+            if broken
+            else "no turns"
+            if not turns
+            else "it ends with a question (odd number of turns)"
+        )
+        p = work.problem(
+            "roles",
+            f"roles must alternate {self.user}/{self.assistant}, starting with "
+            f"{self.user}: {where}; LLaMA-Factory skips this sample",
+        )
+        if self.fix:
+            work.turns = self._repair_roles(turns)
+            if not work.turns:
+                raise _Remove("no question/answer turn left")
+            p.fixed = "merged repeated roles, dropped unmatched turns"
+            work.changed = True
 
-        # a literal <image> in an answer
-        if any(IMAGE_TAG in c for r, c in turns if r in self.even):
-            p = problem(
-                "image_in_answer",
-                f"an answer contains the literal text {IMAGE_TAG}; LLaMA-Factory takes it for an image slot",
-            )
-            if self.fix:
-                turns = [
-                    (r, c.replace(IMAGE_TAG, ANSWER_TAG_REPLACEMENT) if r in self.even else c)
-                    for r, c in turns
-                ]
-                p.fixed = f"replaced by {ANSWER_TAG_REPLACEMENT}"
-                changed = True
+    def _image_in_answer(self, work: _Work) -> None:
+        """Rule 2: a literal ``<image>`` in an answer."""
+        if not any(IMAGE_TAG in c for r, c in work.turns if r in self.even):
+            return
+        p = work.problem(
+            "image_in_answer",
+            f"an answer contains the literal text {IMAGE_TAG}; LLaMA-Factory takes it for an image slot",
+        )
+        if self.fix:
+            work.turns = [
+                (r, c.replace(IMAGE_TAG, ANSWER_TAG_REPLACEMENT) if r in self.even else c)
+                for r, c in work.turns
+            ]
+            p.fixed = f"replaced by {ANSWER_TAG_REPLACEMENT}"
+            work.changed = True
 
-        # <image> tags vs images
-        tags = sum(c.count(IMAGE_TAG) for _, c in turns) + (system or "").count(IMAGE_TAG)
-        if tags != len(image_list):
-            p = problem(
-                "image_count",
-                f"{tags} {IMAGE_TAG} tag(s) but {len(image_list)} image(s); LLaMA-Factory "
-                f"stops the whole run on this sample",
-            )
-            if self.fix:
-                turns = [(r, c.replace(IMAGE_TAG, "")) for r, c in turns]
-                system = system.replace(IMAGE_TAG, "") if system else system
-                first = next(i for i, (r, _) in enumerate(turns) if r in self.odd)
-                turns[first] = (turns[first][0], IMAGE_TAG * len(image_list) + turns[first][1])
-                p.fixed = f"one {IMAGE_TAG} per image at the start of the first {self.user} turn"
-                changed = True
+    def _image_count(self, work: _Work) -> None:
+        """Rule 3: as many ``<image>`` tags as images."""
+        tags = sum(c.count(IMAGE_TAG) for _, c in work.turns) + (work.system or "").count(IMAGE_TAG)
+        if tags == len(work.images):
+            return
+        p = work.problem(
+            "image_count",
+            f"{tags} {IMAGE_TAG} tag(s) but {len(work.images)} image(s); LLaMA-Factory "
+            f"stops the whole run on this sample",
+        )
+        if self.fix:
+            turns = [(r, c.replace(IMAGE_TAG, "")) for r, c in work.turns]
+            work.system = work.system.replace(IMAGE_TAG, "") if work.system else work.system
+            first = next(i for i, (r, _) in enumerate(turns) if r in self.odd)
+            turns[first] = (turns[first][0], IMAGE_TAG * len(work.images) + turns[first][1])
+            work.turns = turns
+            p.fixed = f"one {IMAGE_TAG} per image at the start of the first {self.user} turn"
+            work.changed = True
 
-        # image files
-        visual = 0
-        for name in image_list:
+    def _image_files(self, work: _Work) -> None:
+        """Rule 4: every image file found and decodable; adds up its visual tokens."""
+        for name in work.images:
             size = self.images.size(name)
             if size == "missing":
-                problem(
+                work.problem(
                     "missing_image",
                     f"image {name} not found (looked in {self.images.media_dir} and as written)",
                 )
             elif isinstance(size, str):
-                problem("bad_image", f"image {self.images.resolve(name)} cannot be decoded ({size})")
+                work.problem("bad_image", f"image {self.images.resolve(name)} cannot be decoded ({size})")
             else:
-                visual += self._visual(size)
-        if any(p.kind in ("missing_image", "bad_image") for p in problems):
-            return remove("image unusable")
+                work.visual += self._visual(size)
+        if any(p.kind in ("missing_image", "bad_image") for p in work.problems):
+            raise _Remove("image unusable")
 
-        # length
-        limit = self.limits.cutoff_len
-        total = visual + text_tokens(self.limits.family, turns, system, self.limits.tokenizer)
-        pieces = [turns]
-        if total > limit:
-            crash = visual + 2 * len(image_list) >= limit
-            p = problem(
-                "too_long",
-                f"{total} tokens ({visual} visual + {total - visual} text) > cutoff_len {limit}; "
-                + (
-                    "LLaMA-Factory cuts into the image tokens and fails ('Image features and image tokens "
-                    "do not match')"
-                    if crash
-                    else "LLaMA-Factory silently drops the turns past the limit"
-                    if len(turns) > 2
-                    else "LLaMA-Factory silently truncates it"
-                ),
-            )
-            if self.fix:
-                pieces = self._split(turns, system, visual, len(image_list))
-                if pieces is None:
-                    return remove("a single turn is longer than cutoff_len")
-                p.fixed = (
-                    f"cut into {len(pieces)} samples that fit" if len(pieces) > 1 else "fits after repair"
-                )
-                changed = True
-        if not changed:
-            return problems, [sample]
-        return problems, [self._rebuild(sample, piece, system, len(image_list)) for piece in pieces]
+    def _length(self, work: _Work) -> None:
+        """Rule 5: visual plus text tokens within ``cutoff_len``."""
+        limit, turns, visual = self.limits.cutoff_len, work.turns, work.visual
+        total = visual + text_tokens(self.limits.family, turns, work.system, self.limits.tokenizer)
+        work.pieces = [turns]
+        if total <= limit:
+            return
+        crash = visual + 2 * len(work.images) >= limit
+        p = work.problem(
+            "too_long",
+            f"{total} tokens ({visual} visual + {total - visual} text) > cutoff_len {limit}; "
+            + (
+                "LLaMA-Factory cuts into the image tokens and fails ('Image features and image tokens "
+                "do not match')"
+                if crash
+                else "LLaMA-Factory silently drops the turns past the limit"
+                if len(turns) > 2
+                else "LLaMA-Factory silently truncates it"
+            ),
+        )
+        if self.fix:
+            pieces = self._split(turns, work.system, visual, len(work.images))
+            if pieces is None:
+                raise _Remove("a single turn is longer than cutoff_len")
+            work.pieces = pieces
+            p.fixed = f"cut into {len(pieces)} samples that fit" if len(pieces) > 1 else "fits after repair"
+            work.changed = True
 
     def _visual(self, size: tuple[int, int]) -> int:
         lim = self.limits
