@@ -102,7 +102,15 @@ class LocalStudent:
             )
             for it in items
         ]
-        inputs = self._processor(text=texts, images=images, padding=True, return_tensors="pt")
+        # as in training (peft_collator): images nested per sample (Gemma 3's processor needs it,
+        # Qwen's takes both), and no second BOS (the chat template writes any BOS itself)
+        inputs = self._processor(
+            text=texts,
+            images=[[image] for image in images],
+            padding=True,
+            return_tensors="pt",
+            add_special_tokens=False,
+        )
         inputs = inputs.to(self._model.device)
         use_base = system == "base" and self.info.adapter is not None
         with torch.inference_mode(), self._model.disable_adapter() if use_base else contextlib.nullcontext():
