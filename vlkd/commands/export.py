@@ -28,11 +28,12 @@ def export_adapter(info, out: Path) -> None:
 
 
 def merge_with_peft(info, out: Path) -> None:
-    from peft import PeftModel
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
+    from vlkd.plugins.train.peft_adapters import load_adapter
+
     model = AutoModelForImageTextToText.from_pretrained(info.base_model)
-    merged = PeftModel.from_pretrained(model, str(info.adapter)).merge_and_unload()
+    merged = load_adapter(model, info.adapter).merge_and_unload()
     merged.save_pretrained(out)
     AutoProcessor.from_pretrained(
         info.base_model, min_pixels=info.min_pixels, max_pixels=info.max_pixels

@@ -76,9 +76,9 @@ class LocalStudent:
             ) from None
         self._processor.tokenizer.padding_side = "left"  # batched generation continues on the right
         if self.info.adapter is not None:
-            from peft import PeftModel
+            from vlkd.plugins.train.peft_adapters import load_adapter
 
-            model = PeftModel.from_pretrained(model, str(self.info.adapter))
+            model = load_adapter(model, self.info.adapter)
         self._model = model.to(device).eval()
 
     def generate(self, system: str, items: list[EvalItem]) -> list[str]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
 from vlkd.core.errors import StageError
 from vlkd.plugins.train.launch import TRAINER_LOG
+from vlkd.plugins.train.peft_adapters import no_false_tie_warning
 
 VISION_PREFIXES = ("visual", "vision_tower", "vision_model")
 
@@ -139,13 +139,6 @@ def _trainer_log_callback(output_dir: Path, on_log: Any):
     return TrainerLog()
 
 
-def _ties_embeddings(model: Any) -> bool:
-    """Whether the model's lm_head really shares the embedding weights (its config says so)."""
-    config = model.config
-    text = config.get_text_config() if hasattr(config, "get_text_config") else config
-    return bool(getattr(config, "tie_word_embeddings", False) or getattr(text, "tie_word_embeddings", False))
-
-
 def training_arguments(job: dict[str, Any], has_eval: bool):
     from transformers import TrainingArguments
 
@@ -218,9 +211,7 @@ def train(job: dict[str, Any], on_log: Any = None) -> dict[str, Any]:
         target_modules=targets,
         modules_to_save=o["modules_to_save"] or None,
     )
-    with warnings.catch_warnings():
-        if not _ties_embeddings(model):  # PEFT warns for every model whose class *can* tie lm_head
-            warnings.filterwarnings("ignore", "Model has `tie_word_embeddings=True`", UserWarning)
+    with no_false_tie_warning(model):
         model = get_peft_model(model, lora)
     trainable, total = model.get_nb_trainable_parameters()
 
