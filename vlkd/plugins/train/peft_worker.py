@@ -274,6 +274,12 @@ def main(argv: list[str] | None = None) -> None:
 
     if not dist.is_initialized() or dist.get_rank() == 0:
         Path(job["output_dir"], "facts.json").write_text(json.dumps(facts) + "\n", encoding="utf-8")
+    if dist.is_initialized():
+        # every rank leaves the group before the interpreter exits: left to process exit, gloo's
+        # threads were sometimes destroyed still running ("terminate called without an active
+        # exception", SIGABRT in rank 1) after a training that had finished and saved
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
