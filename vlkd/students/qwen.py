@@ -126,6 +126,10 @@ class QwenVLFamily(StudentFamily):
         tokenizer = self._tokenizer()
         ids = {t: tokenizer.convert_tokens_to_ids(t) for t in self.special_tokens}
         config = self._tiny_config(tokenizer, ids)
+        # the top-level ids every Qwen family's config carries beside its text config's
+        config.bos_token_id = ids["<|endoftext|>"]
+        config.eos_token_id = ids["<|im_end|>"]
+        config.pad_token_id = ids["<|endoftext|>"]
         torch.manual_seed(1234)
         model = self.model_class_object()(config).to(torch.float32).eval()
         model.generation_config.eos_token_id = [ids["<|im_end|>"], ids["<|endoftext|>"]]
@@ -133,6 +137,16 @@ class QwenVLFamily(StudentFamily):
         model.generation_config.do_sample = False
         model.save_pretrained(path, safe_serialization=True)
         self._tiny_processor(tokenizer).save_pretrained(path)
+
+    @staticmethod
+    def _vision_token_ids(ids: dict[str, int]) -> dict[str, int]:
+        """The image/video placeholder and vision start/end ids, as every Qwen config names them."""
+        return {
+            "image_token_id": ids["<|image_pad|>"],
+            "video_token_id": ids["<|video_pad|>"],
+            "vision_start_token_id": ids["<|vision_start|>"],
+            "vision_end_token_id": ids["<|vision_end|>"],
+        }
 
     def _tiny_config(self, tokenizer: Any, ids: dict[str, int]) -> Any:
         raise NotImplementedError

@@ -67,15 +67,9 @@ class Qwen2_5_VL(QwenVLFamily):
                 "window_size": 112,
                 "fullatt_block_indexes": [1],
             },
-            image_token_id=ids["<|image_pad|>"],
-            video_token_id=ids["<|video_pad|>"],
-            vision_start_token_id=ids["<|vision_start|>"],
-            vision_end_token_id=ids["<|vision_end|>"],
+            **self._vision_token_ids(ids),
             tie_word_embeddings=False,
         )
-        config.bos_token_id = ids["<|endoftext|>"]
-        config.eos_token_id = ids["<|im_end|>"]
-        config.pad_token_id = ids["<|endoftext|>"]
         return config
 
     def _tiny_processor(self, tokenizer: Any) -> Any:

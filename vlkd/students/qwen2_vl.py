@@ -68,15 +68,9 @@ class Qwen2VL(QwenVLFamily):
                 "spatial_merge_size": self.merge_size,
                 "temporal_patch_size": 2,
             },
-            image_token_id=ids["<|image_pad|>"],
-            video_token_id=ids["<|video_pad|>"],
-            vision_start_token_id=ids["<|vision_start|>"],
-            vision_end_token_id=ids["<|vision_end|>"],
+            **self._vision_token_ids(ids),
             tie_word_embeddings=False,
         )
-        config.bos_token_id = ids["<|endoftext|>"]
-        config.eos_token_id = ids["<|im_end|>"]
-        config.pad_token_id = ids["<|endoftext|>"]
         return config
 
     def _tiny_processor(self, tokenizer: Any) -> Any:

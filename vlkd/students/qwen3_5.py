@@ -46,13 +46,7 @@ class Qwen3_5(Qwen3VL):
         config = Qwen3_5Config(
             text_config=text,
             vision_config=vision,
-            image_token_id=ids["<|image_pad|>"],
-            video_token_id=ids["<|video_pad|>"],
-            vision_start_token_id=ids["<|vision_start|>"],
-            vision_end_token_id=ids["<|vision_end|>"],
+            **self._vision_token_ids(ids),
             tie_word_embeddings=False,
         )
-        config.bos_token_id = ids["<|endoftext|>"]
-        config.eos_token_id = ids["<|im_end|>"]
-        config.pad_token_id = ids["<|endoftext|>"]
         return config

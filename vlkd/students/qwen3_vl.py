@@ -78,15 +78,9 @@ class Qwen3VL(QwenVLFamily):
         config = Qwen3VLConfig(
             text_config=self._text_config(tokenizer, ids),
             vision_config=self._vision_config(),
-            image_token_id=ids["<|image_pad|>"],
-            video_token_id=ids["<|video_pad|>"],
-            vision_start_token_id=ids["<|vision_start|>"],
-            vision_end_token_id=ids["<|vision_end|>"],
+            **self._vision_token_ids(ids),
             tie_word_embeddings=False,
         )
-        config.bos_token_id = ids["<|endoftext|>"]
-        config.eos_token_id = ids["<|im_end|>"]
-        config.pad_token_id = ids["<|endoftext|>"]
         return config
 
     def _tiny_processor(self, tokenizer: Any) -> Any:
