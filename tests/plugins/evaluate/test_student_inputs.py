@@ -1,6 +1,7 @@
 """The evaluate stage's inputs: which split, what is missing, and the teacher reference row."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -152,3 +153,24 @@ def test_categories_without_a_test_pair_are_listed_as_not_evaluated(run_layout):
         "evaluate: category 'wiring_diagrams' is not evaluated: no test pair (1 in train, 1 in val)"
         in reporter.warnings
     )
+
+
+def test_image_paths_stored_relative_to_the_run_resolve_in_a_moved_run(run_layout, tmp_path):
+    run_dir = run_layout()
+    images = run_dir / "ingest" / "images.jsonl"
+    rows = [json.loads(line) for line in images.read_text().splitlines()]
+    (run_dir / "ingest" / "pages").mkdir()
+    for row in rows:  # as ingest stores files it made inside the run: relative to the run directory
+        name = f"ingest/pages/{row['id']}.png"
+        (run_dir / name).write_bytes(Path(row["path"]).read_bytes())
+        row["path"] = name
+    write_jsonl(images, rows)
+    moved = run_dir.rename(tmp_path / "moved")
+    plugin = _plugin(systems=["teacher"])
+    ctx, _ = stage_context(moved, plugin)
+    plugin.run(ctx)
+    preds = [json.loads(line) for line in (ctx.dir / "predictions.jsonl").read_text().splitlines()]
+    assert preds and {p["image"] for p in preds} == {
+        str(moved / "ingest" / "pages" / f"{p['image_id']}.png") for p in preds
+    }
+    assert all((moved / "ingest" / "pages" / f"{p['image_id']}.png").is_file() for p in preds)

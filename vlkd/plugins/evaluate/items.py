@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.artifacts import ModelCard, read_images, read_pairs
+from vlkd.core.artifacts import ModelCard, image_path, read_images, read_pairs
 from vlkd.core.errors import StageError
 from vlkd.core.records import QARecord
 from vlkd.core.student import family_of
@@ -30,8 +30,13 @@ class EvalItem:
         return asdict(self)
 
 
-def load_items(pairs_path: Path, images_path: Path | None, split: str, *, warn) -> tuple[str, list[EvalItem]]:
-    """The pairs of ``split`` (falling back from test to val with a warning); rejected pairs left out."""
+def load_items(
+    pairs_path: Path, images_path: Path | None, split: str, *, run_dir: Path, warn
+) -> tuple[str, list[EvalItem]]:
+    """The pairs of ``split`` (falling back from test to val with a warning); rejected pairs left out.
+
+    Each item's ``image`` is its image record's file (``artifacts.image_path``), "" without one.
+    """
     pairs = [p for p in read_pairs(pairs_path) if p.review != "rejected"]
     by_split: dict[str, list[QARecord]] = {}
     for p in pairs:
@@ -62,7 +67,7 @@ def load_items(pairs_path: Path, images_path: Path | None, split: str, *, warn) 
             EvalItem(
                 id=p.id,
                 image_id=p.image_id,
-                image=image.path if image else "",
+                image=str(image_path(run_dir, image.path)) if image else "",
                 question=p.question,
                 reference=p.answer,
                 category=p.category or (image.category if image else None),

@@ -131,8 +131,7 @@ class StudentEvaluator(StagePlugin):
         if any(s != "teacher" for s in opts.systems):
             self._check_backend()
         images = ctx.input("images") if ctx.has_input("images") else None
-        split, items = load_items(ctx.input("pairs"), images, opts.split, warn=ctx.warn)
-        items = _resolve_images(items, [ctx.run_dir, images.parent if images else ctx.run_dir])
+        split, items = load_items(ctx.input("pairs"), images, opts.split, run_dir=ctx.run_dir, warn=ctx.warn)
         if opts.max_items:
             items = items[: opts.max_items]
         students = [s for s in opts.systems if s != "teacher"]
@@ -490,21 +489,6 @@ def _training_system_prompt(ctx) -> str | None:
     stage = ctx.run.recipe.stages.get("format")
     steps = getattr(stage, "steps", None) or []
     return getattr(steps[0].options, "system", None) if steps else None
-
-
-def _resolve_images(items, bases: list[Path]):
-    """Relative image paths in images.jsonl: against the run directory, then images.jsonl's folder."""
-    from dataclasses import replace
-
-    out = []
-    for it in items:
-        if it.image and not Path(it.image).is_absolute():
-            for base in bases:
-                if (base / it.image).exists():
-                    it = replace(it, image=str(base / it.image))
-                    break
-        out.append(it)
-    return out
 
 
 def _item_of(rec: dict[str, Any]):
