@@ -312,16 +312,17 @@ class _ImageCache:
 
 
 def _decode(path: str) -> tuple[int, int] | str:
-    from PIL import Image
+    """The size once every pixel decoded, within Pillow's own limit (as LLaMA-Factory opens it),
+    or why not."""
+    from vlkd.images.decode import BadImage
+    from vlkd.images.files import image_size
 
     if not os.path.isfile(path):
         return "missing"
     try:
-        with Image.open(path) as im:
-            im.load()
-            return im.size
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
+        return image_size(path, decode=True, name=os.path.basename(path))
+    except BadImage as exc:
+        return exc.reason
 
 
 # -- one sample ----------------------------------------------------------------------------

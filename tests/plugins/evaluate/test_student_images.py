@@ -24,11 +24,11 @@ def test_llamafactory_prescale_keeps_the_aspect_within_the_pixel_bounds(tmp_path
 
 
 def test_missing_and_unreadable_images_skip_the_item_with_the_path(tmp_path):
-    with pytest.raises(SkipItem, match=r"image file not found: .*nope\.png"):
+    with pytest.raises(SkipItem, match=r"file disappeared: .*nope\.png"):
         load_student_image(tmp_path / "nope.png", QWEN2_VL, 1, 10)
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"no")
-    with pytest.raises(SkipItem, match=r"cannot read image .*bad\.png"):
+    with pytest.raises(SkipItem, match=r"not an image: .*bad\.png: it is a text file"):
         load_student_image(bad, QWEN2_VL, 1, 10)
     with pytest.raises(SkipItem, match=r"not in images\.jsonl"):
         load_student_image("", QWEN2_VL, 1, 10)

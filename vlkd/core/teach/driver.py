@@ -184,7 +184,13 @@ class TeachRun:
         size = self.student_size(image.width, image.height)
         if size == (image.width, image.height):
             return data, mime, None
-        return resize_to(data, size), "image/png", size
+        from vlkd.images.decode import BadImage
+        from vlkd.images.files import resized_png
+
+        try:
+            return resized_png(data, size, name=image.path), "image/png", size
+        except BadImage as exc:
+            raise _ItemFailed(exc.reason) from None
 
     def student_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) the student's processor resizes an image to (``image: student``)."""
@@ -569,18 +575,6 @@ def student_limits(ctx: StageContext) -> tuple[str, int, int]:
 def _train_options(ctx: StageContext) -> Any:
     stage = ctx.run.recipe.stages.get("train")
     return stage.steps[0].options if stage is not None else None
-
-
-def resize_to(data: bytes, size: tuple[int, int]) -> bytes:
-    """``data`` (an encoded image) resized to ``size``, as PNG."""
-    import io
-
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as img:
-        out = io.BytesIO()
-        img.convert("RGB").resize(size, Image.Resampling.BICUBIC).save(out, "PNG")
-    return out.getvalue()
 
 
 def _hash_text(text: str) -> str:

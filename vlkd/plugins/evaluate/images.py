@@ -23,17 +23,13 @@ if TYPE_CHECKING:
 def load_student_image(
     path: str | Path, family: Any, min_pixels: int, max_pixels: int, prescale: bool = True
 ) -> Image.Image:
-    from PIL import Image, UnidentifiedImageError
+    """The pair's image as the student saw it in training; a missing or unreadable file is a
+    ``SkipItem`` (:class:`~vlkd.images.decode.BadImage`) naming it."""
+    from vlkd.images.files import open_as
 
     if not path:
         raise SkipItem("the pair's image is not in images.jsonl")
-    try:
-        with Image.open(path) as im:
-            image = im.convert("RGB")
-    except FileNotFoundError:
-        raise SkipItem(f"image file not found: {path}") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise SkipItem(f"cannot read image {path}: {exc}") from None
+    image = open_as(path)
     return family.prepare_image(image, min_pixels, max_pixels) if prescale else image
 
 

@@ -122,18 +122,17 @@ class Judge:
         raise AssertionError("unreachable")
 
     def judge(self, ctx, record: dict[str, Any]) -> dict[str, Any]:
-        from PIL import Image
-
         from vlkd.core.records import ImageRecord
         from vlkd.core.teach import TeachRequest
+        from vlkd.images.decode import BadImage, read_bytes
+        from vlkd.images.files import image_size
 
         path = Path(record["image"])
         try:
-            data = path.read_bytes()
-            with Image.open(path) as im:
-                width, height = im.size
-        except OSError as exc:
-            raise SkipItem(f"judge cannot read image {path}: {exc}") from None
+            data = read_bytes(path)
+            width, height = image_size(data, name=path)
+        except BadImage as exc:
+            raise SkipItem(f"judge cannot read the image: {exc.reason}") from None
         request = TeachRequest(
             image=ImageRecord(id=record["image_id"], path=str(path), width=width, height=height),
             image_bytes=data,

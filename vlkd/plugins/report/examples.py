@@ -12,7 +12,6 @@ when the thumbnail is clicked (a CSS ``:target`` overlay: no script, no external
 from __future__ import annotations
 
 import base64
-import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,14 +124,11 @@ def data_examples(
 
 def image_url(path: str | Path, size: int, quality: int = 80) -> str | None:
     """A JPEG ``data:`` URL of the image scaled to fit ``size`` px; ``None`` when unreadable."""
-    from PIL import Image
+    from vlkd.images.decode import BadImage
+    from vlkd.images.files import thumbnail
 
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            im.thumbnail((size, size))
-            buf = io.BytesIO()
-            im.save(buf, "JPEG", quality=quality)
-    except (OSError, ValueError):
+        data, _, _ = thumbnail(path, size, format="JPEG", quality=quality)
+    except BadImage:
         return None
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")

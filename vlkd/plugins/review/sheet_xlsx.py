@@ -66,19 +66,14 @@ INSTRUCTIONS = (
 
 
 def _thumbnail(file: Path) -> tuple[io.BytesIO, int, int] | None:
-    from PIL import Image
+    from vlkd.images.decode import BadImage
+    from vlkd.images.files import thumbnail
 
     try:
-        with Image.open(file) as img:
-            img.draft("RGB", (THUMB_PX * 2, THUMB_PX * 2))  # JPEG: decode small
-            img = img.convert("RGB")
-            img.thumbnail((THUMB_PX, THUMB_PX))
-            data = io.BytesIO()
-            img.save(data, "PNG")
-            data.seek(0)
-            return data, img.width, img.height
-    except (OSError, ValueError):
+        data, width, height = thumbnail(file, THUMB_PX, format="PNG", draft=True)  # JPEG: decode small
+    except BadImage:
         return None  # a missing or unreadable image: the row still has its name and path
+    return io.BytesIO(data), width, height
 
 
 def write_xlsx(path: Path, rows: Iterable[dict[str, Any]], *, thumbnails: bool = True) -> str:

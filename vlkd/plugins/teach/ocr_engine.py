@@ -15,7 +15,6 @@ between two characters much wider than the line's usual gap between letters.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import threading
 from dataclasses import asdict, dataclass
@@ -94,13 +93,14 @@ def page_boxes(data: bytes, cache_dir: Path | None = None) -> list[TextBox]:
 def _read(data: bytes) -> list[TextBox]:
     global reads
     import numpy as np
-    from PIL import Image, UnidentifiedImageError
+
+    from vlkd.images.decode import BadImage
+    from vlkd.images.files import open_as
 
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            gray = np.asarray(img.convert("L"))
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise OCRError(f"not an image OCR can read: {exc}") from None
+        gray = np.asarray(open_as(data, "L"))
+    except BadImage as exc:
+        raise OCRError(f"not an image OCR can read: {exc.reason}") from None
     try:
         result, _ = _get_engine()(data, return_word_box=True)
     except Exception as exc:  # the engine's own errors have no common base

@@ -77,15 +77,13 @@ class ChatCollator:
     def __call__(self, samples: list[Sample]) -> dict[str, torch.Tensor]:
         """One processor call for the whole batch (per-sample calls cost twice the time)."""
         import torch
-        from PIL import Image
+
+        from vlkd.images.files import open_as
 
         texts, images = [], []
         for sample in samples:
             texts.append(self.processor.apply_chat_template(to_chat(sample.messages), tokenize=False))
-            own = []
-            for path in sample.images:
-                with Image.open(path) as im:
-                    own.append(im.convert("RGB"))
+            own = [open_as(path) for path in sample.images]  # RGB, as LLaMA-Factory gives its processor
             images.append(own)  # per sample: Gemma 3's processor needs them nested, Qwen's takes both
         # the chat template writes any BOS itself (Gemma's does): the tokenizer must not add another
         batch = dict(
