@@ -1,7 +1,8 @@
 """What stages pass each other, read and written as models.
 
 - ``images.jsonl`` and ``pairs.jsonl``: :func:`read_images`, :func:`read_pairs` (a bad line is a
-  ``StageError`` at ``file:line``), :func:`write_records`;
+  ``StageError`` at ``file:line``), :func:`write_records`; :func:`scan_records` and
+  :func:`record_at` for a reader that keeps byte offsets instead of records;
 - ``vlkd_dataset.json`` (the format stage's dataset directory): :class:`DatasetCard`;
 - ``vlkd_model.json`` (the train stage's model directory): :class:`ModelCard`;
 - :func:`image_path`: the one place an ``ImageRecord.path`` becomes a file.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
@@ -33,30 +34,56 @@ def read_records(path: str | os.PathLike[str], model: type[R], what: str) -> lis
     A line that is not JSON or not a ``model`` is a ``StageError`` at ``path:line`` that says
     what is wrong with it and what to do.
     """
+    return [record for _, record in scan_records(path, model, what)]
+
+
+def scan_records(path: str | os.PathLike[str], model: type[R], what: str) -> Iterator[tuple[int, R]]:
+    """``(byte offset, record)`` for every line of a JSONL artifact, read once, checked as
+    :func:`read_records` checks it; :func:`record_at` reads one again (the review page keeps
+    offsets, not texts)."""
     path = Path(path)
-    out: list[R] = []
     try:
         fh = path.open("rb")
     except FileNotFoundError:
         raise StageError(f"{path}: missing; re-run the stage that writes it") from None
+    offset = 0
     with fh:
         for line_no, raw in enumerate(fh, 1):
+            start, offset = offset, offset + len(raw)
             if not raw.strip():
                 continue
             try:
                 data = json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError):
                 if not raw.endswith(b"\n"):
-                    break  # torn last line: the write never finished
+                    return  # torn last line: the write never finished
                 raise StageError(f"{path}:{line_no}: not valid JSON; fix or delete this line") from None
-            try:
-                out.append(model.model_validate(data))
-            except ValidationError as exc:
-                raise StageError(
-                    f"{path}:{line_no}: not {what} ({_first_error(exc)}); fix the line or re-run the "
-                    "stage that wrote it"
-                ) from None
-    return out
+            yield start, _validate(model, data, f"{path}:{line_no}", what)
+
+
+def record_at(path: str | os.PathLike[str], offset: int, model: type[R], what: str) -> R:
+    """The record on the line that starts at byte ``offset`` (from :func:`scan_records`)."""
+    path = Path(path)
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        raw = fh.readline()
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise StageError(
+            f"{path}: the line at byte {offset} is no longer valid JSON (the file changed while it was "
+            "in use?); reload"
+        ) from None
+    return _validate(model, data, f"{path} at byte {offset}", what)
+
+
+def _validate(model: type[R], data: object, where: str, what: str) -> R:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise StageError(
+            f"{where}: not {what} ({_first_error(exc)}); fix the line or re-run the stage that wrote it"
+        ) from None
 
 
 def read_images(path: str | os.PathLike[str]) -> list[ImageRecord]:

@@ -283,3 +283,38 @@ def test_a_sheet_imported_while_serving_is_seen_and_wins_over_a_stale_page(revie
         assert "back.csv" in stale.json()["error"]  # says what changed it
         shown = c.get(f"/api/image/{n}").json()["pairs"][1]
         assert shown["answer"] == "From the sheet." and shown["review"] == "edited"
+
+
+def test_a_pairs_line_that_is_not_a_pair_is_named_before_serving(review_run):
+    from vlkd.core.errors import VlkdError
+    from vlkd.plugins.review.web.store import ReviewStore
+
+    pairs = review_run.run_dir / "teach" / "pairs.jsonl"
+    lines = pairs.read_text(encoding="utf-8").splitlines()
+    bad = json.loads(lines[1])
+    del bad["question"]
+    lines[1] = json.dumps(bad, ensure_ascii=False)
+    pairs.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(
+        VlkdError, match=r"pairs\.jsonl:2: not a question/answer record \(question: Field required\)"
+    ):
+        ReviewStore(review_run.run_dir)
+
+
+def test_a_decision_edited_by_hand_into_nonsense_is_named(review_run):
+    from vlkd.core.errors import VlkdError
+    from vlkd.plugins.review.web.store import ReviewStore
+
+    store = ReviewStore(review_run.run_dir)
+    n = store.queue({})[0]
+    pair = store.image_json(n)["pairs"][0]
+    store.decide(n, pair["id"], "approve", {}, base=pair["version"], reviewer="tester")
+    log = journal.log_path(review_run.run_dir)
+    entry = json.loads(log.read_text(encoding="utf-8"))
+    entry["after"]["review"] = "maybe"  # a hand edit
+    log.write_text(json.dumps(entry) + "\n", encoding="utf-8")
+    expected = rf"review log: approve of pair {pair['id']} by tester: review: Input should be"
+    with pytest.raises(VlkdError, match=expected):
+        ReviewStore(review_run.run_dir)
+    with pytest.raises(VlkdError, match=expected):  # the review stage says the same
+        review_run.run()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from vlkd.core.records import Flag, Provenance, QARecord
 from vlkd.plugins.report.document import _checks_section
 from vlkd.plugins.report.render_md import render_markdown
 from vlkd.plugins.verify.value import check_value
@@ -18,23 +19,13 @@ VERIFY_FACTS = {
 
 
 def _pairs():
-    flags = [{"check": "ocr_grounding", "flag": "ungrounded", "reason": ""}]
+    flags = [Flag(check="ocr_grounding", flag="ungrounded")]
+    ocr = Provenance(plugin="ocr")
+    pair = {"image_id": "img", "question": "q", "answer": "a", "provenance": ocr}
     return [
-        {
-            "id": "1",
-            "review": "edited",
-            "category": "manual_parsing",
-            "flags": flags,
-            "provenance": {"plugin": "ocr"},
-        },
-        {
-            "id": "2",
-            "review": "approved",
-            "category": "manual_parsing",
-            "flags": flags,
-            "provenance": {"plugin": "ocr"},
-        },
-        {"id": "3", "review": "approved", "category": "part_recognition", "provenance": {"plugin": "ocr"}},
+        QARecord(id="1", review="edited", category="manual_parsing", flags=flags, **pair),
+        QARecord(id="2", review="approved", category="manual_parsing", flags=flags, **pair),
+        QARecord(id="3", review="approved", category="part_recognition", **pair),
     ]
 
 
@@ -64,7 +55,9 @@ def test_auto_approval_only_says_precision_waits_for_experts():
     manifest = {
         "stages": {
             "verify": {"facts": VERIFY_FACTS},
-            "review": {"facts": {"verify_value": check_value([{**_pairs()[0], "review": "pending"}])}},
+            "review": {
+                "facts": {"verify_value": check_value([_pairs()[0].model_copy(update={"review": "pending"})])}
+            },
         }
     }
     md = render_markdown("r", [_checks_section(SimpleNamespace(manifest=manifest))])

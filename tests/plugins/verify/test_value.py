@@ -6,19 +6,23 @@ import csv
 
 import pytest
 
+from vlkd.core.records import Flag, QARecord
 from vlkd.plugins.verify.value import check_value
 from vlkd.testing.verify import make_page, read_jsonl, run_recipe, write_pairs
 
 
 def pair(i, review, flags=(), category="parts", **extra):
-    return {
-        "id": f"p{i}",
-        "review": review,
-        "category": category,
-        "flags": [{"check": "c", "flag": f, "reason": ""} for f in flags],
-        "provenance": {"plugin": "ocr"},
+    return QARecord(
+        id=f"p{i}",
+        image_id="img",
+        question=f"q{i}",
+        answer="a",
+        review=review,
+        category=category,
+        flags=[Flag(check="c", flag=f) for f in flags],
+        provenance=extra.pop("provenance", {"plugin": "ocr"}),
         **extra,
-    }
+    )
 
 
 def test_precision_recall_and_teacher_accuracy_counted_by_hand():

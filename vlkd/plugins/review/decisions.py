@@ -16,8 +16,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from vlkd.core.errors import VlkdError
-from vlkd.core.records import QARecord
+from pydantic import ValidationError
+
+from vlkd.core.errors import StageError, VlkdError
+from vlkd.core.records import ImageRecord, QARecord
 from vlkd.plugins.review.sheet import pair_version
 
 ACTIONS = ("approve", "reject", "pending", "edit", "comment", "add")
@@ -62,7 +64,7 @@ def reviewer_name(value: Any, default: str) -> str:
 
 
 def decide(
-    pair: dict[str, Any], action: str, fields: dict[str, Any], *, base: str | None, reviewer: str
+    pair: QARecord, action: str, fields: dict[str, Any], *, base: str | None, reviewer: str
 ) -> dict[str, Any] | None:
     """The log entry for ``action`` on ``pair``, or ``None`` when it changes nothing."""
     if action not in ACTIONS or action == "add":
@@ -75,7 +77,7 @@ def decide(
             "this pair was changed by someone else after you loaded it; your change was not saved. "
             "The page now shows their version: check it, then redo your change."
         )
-    status = pair.get("review", "pending")
+    status = pair.review
     after: dict[str, Any] = {}
     if action == "approve":
         after["review"] = "edited" if status == "edited" else "approved"
@@ -101,10 +103,10 @@ def decide(
     return {
         "kind": "decision",
         "action": action,
-        "pair_id": pair["id"],
-        "image_id": pair["image_id"],
+        "pair_id": pair.id,
+        "image_id": pair.image_id,
         "base": current,
-        "before": {k: pair.get(k) for k in after},
+        "before": {k: getattr(pair, k) for k in after},
         "after": after,
         "reviewer": reviewer,
         "time": now(),
@@ -117,12 +119,12 @@ def _flag(value: Any) -> bool:
     return value
 
 
-def _same(pair: dict[str, Any], key: str, value: Any) -> bool:
-    return (bool(pair.get(key)) if key == "negative" else pair.get(key)) == value
+def _same(pair: QARecord, key: str, value: Any) -> bool:
+    return getattr(pair, key) == value
 
 
 def add_pair(
-    image: dict[str, Any], fields: dict[str, Any], existing_questions: set[str], *, reviewer: str
+    image: ImageRecord, fields: dict[str, Any], existing_questions: set[str], *, reviewer: str
 ) -> dict[str, Any]:
     """The log entry that adds an expert's pair about ``image``."""
     question = clean_text(fields.get("question"), "question")
@@ -131,11 +133,11 @@ def add_pair(
     if question in existing_questions:
         raise Conflict("this image already has a pair with that question; edit that pair instead")
     record = {
-        "id": QARecord.make_id(image["id"], question),
-        "image_id": image["id"],
+        "id": QARecord.make_id(image.id, question),
+        "image_id": image.id,
         "question": question,
         "answer": answer,
-        "category": image.get("category"),
+        "category": image.category,
         "negative": _flag(fields.get("negative", False)),
         "provenance": {"plugin": "review", "model": "expert", "reviewer": reviewer},
         "review": "approved",
@@ -145,7 +147,7 @@ def add_pair(
         "kind": "decision",
         "action": "add",
         "pair_id": record["id"],
-        "image_id": image["id"],
+        "image_id": image.id,
         "base": None,
         "before": {},
         "after": {k: record[k] for k in ("question", "answer", "negative", "review", "comment")},
@@ -155,12 +157,24 @@ def add_pair(
     }
 
 
-def apply(pair: dict[str, Any] | None, entry: dict[str, Any]) -> dict[str, Any]:
-    """The pair after ``entry`` (a new dict; ``pair`` is None for ``add``)."""
-    if entry["action"] == "add":
-        return dict(entry["record"])
+def apply(pair: QARecord | None, entry: dict[str, Any]) -> QARecord:
+    """The pair after ``entry`` (a new record; ``pair`` is None for ``add``). A log line whose
+    values do not make a pair (edited by hand?) is an error naming the log and the pair."""
+    data = entry["record"] if entry["action"] == "add" else {**_dump(pair), **entry["after"]}
+    try:
+        return QARecord.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise StageError(
+            f"review log: {entry['action']} of pair {entry.get('pair_id')} by {entry.get('reviewer')}: "
+            f"{'.'.join(str(x) for x in err['loc']) or 'record'}: {err['msg']}; fix or delete that line "
+            "of review-imports/imports.jsonl"
+        ) from None
+
+
+def _dump(pair: QARecord | None) -> dict[str, Any]:
     assert pair is not None
-    return {**pair, **entry["after"]}
+    return pair.model_dump(mode="json")
 
 
 def audit_line(entry: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Any
 
 from vlkd.core.artifacts import image_path
 from vlkd.core.errors import VlkdError
-from vlkd.core.records import ImageRecord, QARecord
+from vlkd.core.records import ImageRecord, Provenance, QARecord
 from vlkd.plugins.review.cells import sheet_form
 from vlkd.plugins.review.sheet import SheetRow, flags_text, pair_values, risk_order, row_version
 
@@ -134,7 +134,7 @@ class Change:
 class ReviewState:
     """The pairs under review, in order, keyed by id."""
 
-    pairs: dict[str, dict[str, Any]]
+    pairs: dict[str, QARecord]
     images: ImageIndex
     changes: list[Change] = field(default_factory=list)
 
@@ -142,21 +142,21 @@ class ReviewState:
         """The rows of the review sheet, risk first (see :func:`.sheet.risk_order`)."""
         rows = []
         for pair in risk_order(list(self.pairs.values())):
-            image, shown = self.images.display(pair["image_id"])
-            rec = self.images.by_id.get(pair["image_id"])
+            image, shown = self.images.display(pair.image_id)
+            rec = self.images.by_id.get(pair.image_id)
             metadata = rec.metadata if rec else {}
             values = pair_values(pair)
             rows.append(
                 {
-                    "pair_id": pair["id"],
+                    "pair_id": pair.id,
                     "image": image,
                     "image_path": shown,
                     "brand": metadata.get("brand"),
                     "vehicle_model": metadata.get("vehicle_model"),
                     **values,
-                    "flags": flags_text(pair.get("flags")),
+                    "flags": flags_text(pair.flags),
                     "version": row_version(values),
-                    "_image_id": pair["image_id"],
+                    "_image_id": pair.image_id,
                     "_file": str(image_path(self.images.run_dir, rec.path)) if rec else None,
                 }
             )
@@ -172,10 +172,10 @@ class ReviewState:
         since are applied over the change (the expert wins), each with a warning.
         """
         problems: list[str] = []
-        planned: list[tuple[SheetRow, dict[str, Any] | None, dict[str, Any]]] = []
+        planned: list[tuple[SheetRow, QARecord | None, dict[str, Any]]] = []
         seen_ids: dict[str, int] = {}
         seen_keys: dict[tuple[str, str], int] = {}
-        existing_keys = {(p["image_id"], p["question"].strip()): pid for pid, p in self.pairs.items()}
+        existing_keys = {(p.image_id, p.question.strip()): pid for pid, p in self.pairs.items()}
         for row in rows:
             before = len(problems)
 
@@ -207,7 +207,7 @@ class ReviewState:
                 approved_edit = new["status"] == "approved" and current["status"] == "edited"
                 same = {**new, "status": "edited"} if approved_edit else new  # approving keeps "edited"
                 if untouched or row_version(same) == row_version(current):  # nothing to change
-                    seen_keys.setdefault((pair["image_id"], pair["question"].strip()), row.row)
+                    seen_keys.setdefault((pair.image_id, pair.question.strip()), row.row)
                     continue
                 exported = {row_version(current)}
                 if current["status"] == "pending":  # the sheet of a run that auto-approves
@@ -224,7 +224,7 @@ class ReviewState:
                             f"{source}: row {row.row}: pair {pair_id} changed since this file was imported; "
                             f"the expert's row is applied over it"
                         )
-                image_id = pair["image_id"]
+                image_id = pair.image_id
                 if row.get("image_path") and row.get("image_path") != self.images.display(image_id)[1]:
                     other_image, why = self.images.find("", row.get("image_path"))
                     if other_image != image_id:
@@ -235,10 +235,11 @@ class ReviewState:
                         )
                         continue
             else:
-                image_id, why = self.images.find(row.get("image"), row.get("image_path"))
-                if image_id is None:
+                found, why = self.images.find(row.get("image"), row.get("image_path"))
+                if found is None:
                     bad(why or "unknown image")
                     continue
+                image_id = found
             key = (image_id, new["question"].strip())
             if key in seen_keys:
                 bad(f"duplicated row: same image and question as row {seen_keys[key]}")
@@ -253,7 +254,7 @@ class ReviewState:
             raise ReviewFileError(source, problems)
         return [c for c in (self._commit(row, pair, new, source) for row, pair, new in planned) if c]
 
-    def _parse(self, row: SheetRow, pair: dict[str, Any] | None, bad) -> dict[str, Any]:
+    def _parse(self, row: SheetRow, pair: QARecord | None, bad) -> dict[str, Any]:
         question, answer = row.get("question"), row.get("answer")
         if not question:
             bad("empty question" + ("; set status 'rejected' to drop a pair" if pair else ""))
@@ -266,47 +267,52 @@ class ReviewState:
         if negative not in _TRUE | _FALSE:
             bad(f"negative must be true or false, not '{row.get('negative')}'")
         if not status:
-            status = pair.get("review", "pending") if pair else "approved"
-        category = row.get("category") if "category" in row.values else (pair or {}).get("category")
+            status = pair.review if pair else "approved"
+        category = row.get("category") if "category" in row.values else (pair.category if pair else None)
         return {
             "question": question,
             "answer": answer,
             "category": category or None,
-            "negative": negative in _TRUE if "negative" in row.values else bool((pair or {}).get("negative")),
+            "negative": negative in _TRUE if "negative" in row.values else bool(pair and pair.negative),
             "status": status,
-            "comment": (row.get("comment") if "comment" in row.values else (pair or {}).get("comment"))
+            "comment": (row.get("comment") if "comment" in row.values else (pair.comment if pair else None))
             or None,
         }
 
     def _commit(
-        self, row: SheetRow, pair: dict[str, Any] | None, new: dict[str, Any], source: str
+        self, row: SheetRow, pair: QARecord | None, new: dict[str, Any], source: str
     ) -> Change | None:
         if pair is None:
             pair_id = QARecord.make_id(new["image_id"], new["question"])
-            record = {
-                "id": pair_id,
-                "image_id": new["image_id"],
-                "question": new["question"],
-                "answer": new["answer"],
-                "category": new["category"],
-                "negative": new["negative"],
-                "provenance": {"plugin": "review", "model": "expert", "source": Path(source).name},
-                "review": new["status"],
-                "comment": new["comment"],
-            }
+            record = QARecord(
+                id=pair_id,
+                image_id=new["image_id"],
+                question=new["question"],
+                answer=new["answer"],
+                category=new["category"],
+                negative=new["negative"],
+                provenance=Provenance(plugin="review", model="expert", source=Path(source).name),
+                review=new["status"],
+                comment=new["comment"],
+            )
             self.pairs[pair_id] = record
             change = Change(
-                pair_id, "add", {}, {k: record[k] for k in ("image_id", *_RECORD_FIELDS)}, row.row, source
+                pair_id,
+                "add",
+                {},
+                {k: getattr(record, k) for k in ("image_id", *_RECORD_FIELDS)},
+                row.row,
+                source,
             )
             self.changes.append(change)
             return change
         for key in ("question", "answer", "comment"):  # as the sheet shows it: no edit
-            if (new[key] or "") == sheet_form(pair.get(key)):
-                new[key] = pair.get(key)
+            if (new[key] or "") == sheet_form(getattr(pair, key)):
+                new[key] = getattr(pair, key)
         status = new["status"]
-        text_changed = new["question"] != pair["question"] or new["answer"] != pair["answer"]
+        text_changed = new["question"] != pair.question or new["answer"] != pair.answer
         if (text_changed and status in ("pending", "approved")) or (
-            status == "approved" and pair.get("review") == "edited"
+            status == "approved" and pair.review == "edited"
         ):
             status = "edited"
         after = {
@@ -317,21 +323,21 @@ class ReviewState:
             "review": status,
             "comment": new["comment"],
         }
-        diff_before = {k: pair.get(k) for k, v in after.items() if pair.get(k) != v}
+        diff_before = {k: getattr(pair, k) for k, v in after.items() if getattr(pair, k) != v}
         if not diff_before:
             return None
-        pair.update(after)
-        change = Change(pair["id"], "edit", diff_before, {k: after[k] for k in diff_before}, row.row, source)
+        self.pairs[pair.id] = pair.model_copy(update=after)  # values checked by _parse
+        change = Change(pair.id, "edit", diff_before, {k: after[k] for k in diff_before}, row.row, source)
         self.changes.append(change)
         return change
 
     def auto_approve(self) -> int:
         n = 0
-        for pair in self.pairs.values():
-            if pair.get("review", "pending") == "pending":
-                pair["review"] = "approved"
+        for pair_id, pair in self.pairs.items():
+            if pair.review == "pending":
+                self.pairs[pair_id] = pair.model_copy(update={"review": "approved"})
                 self.changes.append(
-                    Change(pair["id"], "auto_approve", {"review": "pending"}, {"review": "approved"})
+                    Change(pair_id, "auto_approve", {"review": "pending"}, {"review": "approved"})
                 )
                 n += 1
         return n
@@ -374,7 +380,7 @@ class ReviewState:
         )
 
     def status_counts(self) -> dict[str, int]:
-        return dict(Counter(p.get("review", "pending") for p in self.pairs.values()))
+        return dict(Counter(p.review for p in self.pairs.values()))
 
 
 _RECORD_FIELDS = ("question", "answer", "category", "negative", "review", "comment")

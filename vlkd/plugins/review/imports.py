@@ -50,7 +50,7 @@ def load_state(
     log: list[dict[str, Any]] | None = None,
 ) -> ReviewState:
     """The review state: the input pairs with the review log (sheets and decisions) replayed."""
-    pairs = {p.id: p.model_dump(mode="json", exclude_none=True) for p in read_pairs(pairs_file)}
+    pairs = {p.id: p for p in read_pairs(pairs_file)}
     images = read_images(images_file) if images_file is not None else []
     state = ReviewState(pairs, ImageIndex(images, run_dir))
     for entry in journal.read_log(run_dir)[0] if log is None else log:

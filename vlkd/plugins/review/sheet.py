@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from vlkd.core.errors import VlkdError
+from vlkd.core.records import Flag, QARecord
 from vlkd.plugins.review.cells import cell_text, escape_cell, sheet_form, unescape_cell
 
 COLUMNS: tuple[str, ...] = (
@@ -59,15 +60,15 @@ class SheetRow:
         return self.values.get(column, "")
 
 
-def pair_values(pair: dict[str, Any]) -> dict[str, Any]:
+def pair_values(pair: QARecord) -> dict[str, Any]:
     """The editable fields of a pair, named as the sheet names them."""
     return {
-        "question": pair.get("question"),
-        "answer": pair.get("answer"),
-        "category": pair.get("category"),
-        "negative": bool(pair.get("negative")),
-        "status": pair.get("review", "pending"),
-        "comment": pair.get("comment"),
+        "question": pair.question,
+        "answer": pair.answer,
+        "category": pair.category,
+        "negative": pair.negative,
+        "status": pair.review,
+        "comment": pair.comment,
     }
 
 
@@ -77,25 +78,22 @@ def row_version(values: dict[str, object]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
-def pair_version(pair: dict[str, Any]) -> str:
+def pair_version(pair: QARecord) -> str:
     """The version (etag) of a pair: changes whenever an editable field changes."""
     return row_version(pair_values(pair))
 
 
-def flags_text(flags: Iterable[dict[str, Any]] | None) -> str:
-    return "; ".join(
-        f"{f.get('check', '')}: {f.get('flag', '')}" + (f" ({f['reason']})" if f.get("reason") else "")
-        for f in flags or ()
-    )
+def flags_text(flags: Iterable[Flag]) -> str:
+    return "; ".join(f"{f.check}: {f.flag}" + (f" ({f.reason})" if f.reason else "") for f in flags)
 
 
-def risk_order(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def risk_order(pairs: list[QARecord]) -> list[QARecord]:
     """Each image's pairs together; images with flagged pairs first, flagged pairs first in each."""
-    by_image: dict[str, list[dict[str, Any]]] = {}
+    by_image: dict[str, list[QARecord]] = {}
     for pair in pairs:
-        by_image.setdefault(pair["image_id"], []).append(pair)
-    groups = sorted(by_image.values(), key=lambda g: -sum(bool(p.get("flags")) for p in g))
-    return [p for g in groups for p in sorted(g, key=lambda p: not p.get("flags"))]
+        by_image.setdefault(pair.image_id, []).append(pair)
+    groups = sorted(by_image.values(), key=lambda g: -sum(bool(p.flags) for p in g))
+    return [p for g in groups for p in sorted(g, key=lambda p: not p.flags)]
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -132,6 +130,7 @@ def read_sheet(path: Path) -> list[SheetRow]:
     if not path.is_file():
         raise VlkdError(f"{path}: no such file")
     suffix = path.suffix.lower()
+    rows: list[tuple[int, list[Any]]]
     if suffix == ".csv":
         header, rows = _read_csv(path)
     elif suffix in (".xlsx", ".xlsm"):
@@ -162,7 +161,7 @@ def read_sheet(path: Path) -> list[SheetRow]:
     return out
 
 
-def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, list[Any]]]]:
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             reader = csv.reader(fh)

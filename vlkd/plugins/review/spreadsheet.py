@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from vlkd.core.artifacts import write_records
 from vlkd.core.context import StageContext
 from vlkd.core.errors import StageError, StageWaiting, VlkdError
 from vlkd.core.jsonl import write_json_atomic, write_jsonl_atomic
@@ -116,9 +117,9 @@ class SpreadsheetReview(StagePlugin):
         approved = state.auto_approve() if opts.auto_approve else 0
         pairs = list(state.pairs.values())
         keep = ("approved", "edited") if opts.require_approval else ("pending", "approved", "edited")
-        kept = [p for p in pairs if p.get("review", "pending") in keep]
-        write_jsonl_atomic(ctx.dir / "all_pairs.jsonl", pairs)
-        write_jsonl_atomic(ctx.output("pairs"), kept)
+        kept = [p for p in pairs if p.review in keep]
+        write_records(ctx.dir / "all_pairs.jsonl", pairs, exclude_none=True)
+        write_records(ctx.output("pairs"), kept, exclude_none=True)
         write_jsonl_atomic(ctx.dir / "audit.jsonl", (c.to_json() for c in state.changes))
         rows = state.sheet_rows()
         written = {}

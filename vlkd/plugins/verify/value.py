@@ -18,6 +18,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from vlkd.core.records import QARecord
+
 CHANGED = ("edited", "rejected")
 REVIEWED = ("approved", *CHANGED)
 
@@ -26,33 +28,31 @@ def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def expert_reviewed(
-    pairs: Iterable[dict[str, Any]], changes: Iterable[dict[str, Any]]
-) -> list[dict[str, Any]]:
+def expert_reviewed(pairs: Iterable[QARecord], changes: Iterable[dict[str, Any]]) -> list[QARecord]:
     """The teacher's pairs an expert decided on (not auto-approved, not added by the experts)."""
     auto = {c["pair_id"] for c in changes if c.get("action") == "auto_approve"}
     out = []
     for p in pairs:
-        if (p.get("provenance") or {}).get("plugin") == "review":
+        if p.provenance.plugin == "review":
             continue
-        if p.get("review") not in REVIEWED or (p["id"] in auto and p.get("review") == "approved"):
+        if p.review not in REVIEWED or (p.id in auto and p.review == "approved"):
             continue
         out.append(p)
     return out
 
 
-def _block(pairs: list[dict[str, Any]]) -> dict[str, Any]:
-    changed = [p for p in pairs if p.get("review") in CHANGED]
-    by_flag: dict[str, list[dict[str, Any]]] = defaultdict(list)
+def _block(pairs: list[QARecord]) -> dict[str, Any]:
+    changed = [p for p in pairs if p.review in CHANGED]
+    by_flag: dict[str, list[QARecord]] = defaultdict(list)
     for p in pairs:
-        names = {f.get("flag") for f in p.get("flags") or ()}
+        names = {f.flag for f in p.flags}
         for name in names:
             by_flag[name].append(p)
         if names:
             by_flag["any"].append(p)
     flags = {}
     for name, flagged in sorted(by_flag.items()):
-        hits = sum(p.get("review") in CHANGED for p in flagged)
+        hits = sum(p.review in CHANGED for p in flagged)
         flags[name] = {
             "flagged": len(flagged),
             "changed": hits,
@@ -67,12 +67,12 @@ def _block(pairs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def check_value(pairs: Iterable[dict[str, Any]], changes: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
+def check_value(pairs: Iterable[QARecord], changes: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
     """Precision and recall of each flag and the teacher's accuracy, overall and per category."""
     reviewed = expert_reviewed(list(pairs), list(changes))
-    per_category: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    per_category: dict[str, list[QARecord]] = defaultdict(list)
     for p in reviewed:
-        per_category[p.get("category") or "(none)"].append(p)
+        per_category[p.category or "(none)"].append(p)
     return {
         **_block(reviewed),
         "per_category": {c: _block(ps) for c, ps in sorted(per_category.items())},

@@ -149,7 +149,9 @@ def create_app(store: ReviewStore, guard: Guard, reviewer: str) -> Starlette:
             return body
         name = decisions.reviewer_name(body.get("reviewer"), reviewer)
         n, pair_id = request.path_params["n"], request.path_params["pair_id"]
-        fields = {k: body[k] for k in ("question", "answer", "negative", "comment") if k in body}
+        fields: dict[str, Any] = {
+            k: body[k] for k in ("question", "answer", "negative", "comment") if k in body
+        }
         return await run_in_threadpool(
             _run,
             lambda: store.decide(

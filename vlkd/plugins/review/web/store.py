@@ -12,35 +12,22 @@ that is no longer current is refused, never written over.
 
 from __future__ import annotations
 
-import json
 import threading
 from array import array
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from vlkd.core.artifacts import image_path, record_at, scan_records
 from vlkd.core.errors import VlkdError
+from vlkd.core.records import Flag, ImageRecord, QARecord
 from vlkd.plugins.review import decisions, journal
 from vlkd.plugins.review.sheet import pair_version
 
 STATUSES = ("pending", "approved", "rejected", "edited")
 _CODE = {s: i for i, s in enumerate(STATUSES)}
-
-
-def _scan(path: Path):
-    """(offset, record) for every line of a JSONL file, reading it once."""
-    offset = 0
-    with path.open("rb") as fh:
-        for line_no, raw in enumerate(fh, 1):
-            start, offset = offset, offset + len(raw)
-            if not raw.strip():
-                continue
-            try:
-                yield start, json.loads(raw)
-            except json.JSONDecodeError:
-                if not raw.endswith(b"\n"):
-                    return  # torn last line
-                raise VlkdError(f"{path}:{line_no}: not valid JSON; fix or delete this line") from None
+_PAIR = "a question/answer record"
+_IMAGE = "an image record"
 
 
 class ReviewStore:
@@ -66,8 +53,8 @@ class ReviewStore:
         self.image_offsets = array("q")
         self.image_ids: dict[str, int] = {}
         if self.images_file is not None:
-            for offset, rec in _scan(self.images_file):
-                self.image_ids[rec["id"]] = len(self.image_offsets)
+            for offset, image in scan_records(self.images_file, ImageRecord, _IMAGE):
+                self.image_ids[image.id] = len(self.image_offsets)
                 self.image_offsets.append(offset)
         self.image_pairs: list[array] = [array("l") for _ in self.image_offsets]
         self.pair_offsets = array("q")  # -1: an added pair, only in the overlay
@@ -76,11 +63,11 @@ class ReviewStore:
         self.pair_negative = bytearray()
         self.pair_category = array("l")
         self.pair_flags = array("l")
-        self.overlay: dict[int, dict[str, Any]] = {}
+        self.overlay: dict[int, QARecord] = {}
         self.last_change: dict[int, str] = {}
         ids: dict[str, int] = {}
-        for offset, rec in _scan(self.pairs_file):
-            ids[rec["id"]] = self._add(rec, offset)
+        for offset, pair in scan_records(self.pairs_file, QARecord, _PAIR):
+            ids[pair.id] = self._add(pair, offset)
         log, self.log_offset = journal.read_log(self.run_dir)
         if any(journal.entry_kind(e) == "sheet" for e in log):
             self._load_sheets(ids)  # sheets need the whole review state; decisions replay below
@@ -110,39 +97,39 @@ class ReviewStore:
             self.categories.append(key)
         return self._category_ids[key]
 
-    def _flags(self, flags: list[dict[str, Any]] | None) -> int:
-        key = tuple(sorted({str(f.get("flag", "")) for f in flags or ()}))
+    def _flags(self, flags: list[Flag]) -> int:
+        key = tuple(sorted({f.flag for f in flags}))
         if key not in self._flag_ids:
             self._flag_ids[key] = len(self.flag_sets)
             self.flag_sets.append(key)
         return self._flag_ids[key]
 
-    def _add(self, rec: dict[str, Any], offset: int) -> int:
+    def _add(self, pair: QARecord, offset: int) -> int:
         index = len(self.pair_offsets)
-        image = self.image_ids.get(rec["image_id"], -1)
+        image = self.image_ids.get(pair.image_id, -1)
         self.pair_offsets.append(offset)
         self.pair_image.append(image)
-        self.pair_status.append(_CODE.get(rec.get("review", "pending"), 0))
-        self.pair_negative.append(bool(rec.get("negative")))
-        self.pair_category.append(self._category(rec.get("category")))
-        self.pair_flags.append(self._flags(rec.get("flags")))
+        self.pair_status.append(_CODE[pair.review])
+        self.pair_negative.append(pair.negative)
+        self.pair_category.append(self._category(pair.category))
+        self.pair_flags.append(self._flags(pair.flags))
         if image >= 0:
             self.image_pairs[image].append(index)
         if offset < 0:
-            self.overlay[index] = rec
+            self.overlay[index] = pair
         return index
 
-    def _set(self, index: int, pair: dict[str, Any]) -> None:
+    def _set(self, index: int, pair: QARecord) -> None:
         self.overlay[index] = pair
-        self.pair_status[index] = _CODE.get(pair.get("review", "pending"), 0)
-        self.pair_negative[index] = bool(pair.get("negative"))
+        self.pair_status[index] = _CODE[pair.review]
+        self.pair_negative[index] = pair.negative
 
     def _replay(self, entry: dict[str, Any], index: int | None) -> None:
         if journal.entry_kind(entry) != "decision":
             return
         if entry["action"] == "add":
             if index is None:
-                index = self._add(entry["record"], -1)
+                index = self._add(decisions.apply(None, entry), -1)
         elif index is None:
             return  # the pair is gone (teacher re-run); the stage warns about it
         else:
@@ -173,26 +160,23 @@ class ReviewStore:
         self.counts[(category, self.pair_status[index])] += 1
 
     # -- reading -------------------------------------------------------------------------
-    def _read(self, path: Path, offset: int) -> dict[str, Any]:
-        with path.open("rb") as fh:
-            fh.seek(offset)
-            return json.loads(fh.readline())
-
-    def pair(self, index: int) -> dict[str, Any]:
+    def pair(self, index: int) -> QARecord:
         found = self.overlay.get(index)
-        return found if found is not None else self._read(self.pairs_file, self.pair_offsets[index])
+        return (
+            found
+            if found is not None
+            else record_at(self.pairs_file, self.pair_offsets[index], QARecord, _PAIR)
+        )
 
-    def image(self, n: int) -> dict[str, Any]:
+    def image(self, n: int) -> ImageRecord:
         assert self.images_file is not None
-        return self._read(self.images_file, self.image_offsets[n])
+        return record_at(self.images_file, self.image_offsets[n], ImageRecord, _IMAGE)
 
     def image_file(self, n: int) -> Path | None:
         """The file of image ``n`` of the run's image records, or None (never from a request's text)."""
-        from vlkd.core.artifacts import image_path
-
         if not 0 <= n < len(self.image_offsets):
             return None
-        path = image_path(self.run_dir, self.image(n)["path"])
+        path = image_path(self.run_dir, self.image(n).path)
         return path if path.is_file() else None
 
     def _find(self, image_id: str | None, pair_id: str) -> int | None:
@@ -200,7 +184,7 @@ class ReviewStore:
         if n is None:
             return None
         for index in self.image_pairs[n]:
-            if self.pair(index)["id"] == pair_id:
+            if self.pair(index).id == pair_id:
                 return index
         return None
 
@@ -208,47 +192,45 @@ class ReviewStore:
         with self.lock:
             if not 0 <= image_n < len(self.image_pairs):
                 return None
-            index = self._find(self.image(image_n)["id"], pair_id)
+            index = self._find(self.image(image_n).id, pair_id)
             return None if index is None else self.pair_json(index)
 
     def pair_json(self, index: int) -> dict[str, Any]:
+        """The pair as the page gets it (JSON)."""
         pair = self.pair(index)
-        prov = pair.get("provenance") or {}
         return {
-            "id": pair["id"],
-            "question": pair.get("question", ""),
-            "answer": pair.get("answer", ""),
-            "negative": bool(pair.get("negative")),
-            "review": pair.get("review", "pending"),
-            "comment": pair.get("comment") or "",
-            "category": pair.get("category") or "",
-            "provenance": {"plugin": prov.get("plugin"), "model": prov.get("model")},
-            "flags": [
-                {"check": f.get("check", ""), "flag": f.get("flag", ""), "reason": f.get("reason", "")}
-                for f in pair.get("flags") or ()
-            ],
+            "id": pair.id,
+            "question": pair.question,
+            "answer": pair.answer,
+            "negative": pair.negative,
+            "review": pair.review,
+            "comment": pair.comment or "",
+            "category": pair.category or "",
+            "provenance": {"plugin": pair.provenance.plugin, "model": pair.provenance.model},
+            "flags": [{"check": f.check, "flag": f.flag, "reason": f.reason} for f in pair.flags],
             "version": pair_version(pair),
             "changed_by": self.last_change.get(index),
         }
 
     def image_json(self, n: int, shown: list[int] | None = None) -> dict[str, Any]:
+        """The image and its pairs as the page gets them (JSON)."""
         rec = self.image(n)
-        metadata = rec.get("metadata") or {}
-        sources = rec.get("sources") or []
-        name = Path(str(sources[0].get("path", ""))).name if sources else Path(rec["path"]).name
-        if sources and sources[0].get("page"):
-            name += f" #page {sources[0]['page']}"
+        metadata = rec.metadata
+        sources = rec.sources
+        name = Path(sources[0].path).name if sources else Path(rec.path).name
+        if sources and sources[0].page:
+            name += f" #page {sources[0].page}"
         indices = list(self.image_pairs[n])
         order = sorted(indices, key=lambda i: not self.pair_flags[i])  # flagged first
         visible = set(indices if shown is None else shown)
         return {
             "index": n,
             "name": name,
-            "category": rec.get("category") or "",
+            "category": rec.category or "",
             "brand": metadata.get("brand") or "",
             "vehicle_model": metadata.get("vehicle_model") or "",
-            "width": rec.get("width"),
-            "height": rec.get("height"),
+            "width": rec.width,
+            "height": rec.height,
             "url": f"img/{n}",
             "pairs": [self.pair_json(i) for i in order if i in visible],
             "hidden": len(indices) - len(visible & set(indices)),
@@ -324,7 +306,7 @@ class ReviewStore:
             self._catch_up()
             if not 0 <= image_n < len(self.image_pairs):
                 raise decisions.NotFound("no such image in this run")
-            image_id = self.image(image_n)["id"]
+            image_id = self.image(image_n).id
             index = self._find(image_id, pair_id)
             if index is None:
                 raise decisions.NotFound("no such pair on this image (reload the page)")
@@ -348,7 +330,7 @@ class ReviewStore:
             if not 0 <= image_n < len(self.image_pairs):
                 raise decisions.NotFound("no such image in this run")
             image = self.image(image_n)
-            questions = {self.pair(i).get("question", "").strip() for i in self.image_pairs[image_n]}
+            questions = {self.pair(i).question.strip() for i in self.image_pairs[image_n]}
             entry = decisions.add_pair(image, fields, questions, reviewer=reviewer)
             journal.append(self.run_dir, entry, [decisions.audit_line(entry)])
             self._replay(entry, None)
