@@ -126,13 +126,7 @@ def run(
                         *exc.problems,
                     ]
                 ) from None
-    # the libraries' own progress bars (subprocesses inherit this): never the datasets library's
-    # per-map bars inside vlkd's display; none at all in a log (vlkd prints plain lines there) or
-    # with --quiet, which quiets their advice too
-    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
-    if quiet or not sys.stderr.isatty():
-        os.environ.setdefault("TQDM_DISABLE", "1")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # --quiet quiets the libraries' advice too (their bars are off for every command: main)
     if quiet:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     reporter = Reporter(quiet=quiet)
@@ -334,8 +328,21 @@ def init(
     _console().print(f"wrote {path} and {schema_path} (for editors); check it with: vlkd validate {path}")
 
 
+def quiet_library_bars() -> None:
+    """Turn off the libraries' own progress bars (transformers' "Loading weights" and "Writing
+    model shards", datasets' per-map bars, the hub's downloads): on a terminal they cut into
+    vlkd's live display, in a log they are noise; vlkd shows its own progress for each stage.
+
+    Set before any of them is imported (the hub reads its variable at import) and inherited by
+    the trainers' and evaluators' subprocesses. A value the user set is kept.
+    """
+    for name in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_BARS"):
+        os.environ.setdefault(name, "1")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turn user errors into a message and exit status 2."""
+    quiet_library_bars()
     try:
         from vlkd.commands import register_commands
 

@@ -34,6 +34,59 @@ def run_vlkd(
     )
 
 
+def run_vlkd_on_terminal(
+    *args: str, columns: int = 120, rows: int = 40, timeout: float = 600
+) -> tuple[int, str]:
+    """``python -m vlkd ARGS`` on a pseudo-terminal of ``columns`` x ``rows``, as in a person's
+    shell: ``(exit status, everything it printed)``.
+
+    The size matters: on a terminal of size 0 (a bare pty) tqdm prints nothing, and a test of
+    what a person sees would pass for the wrong reason. The libraries' own switches for their
+    bars are left unset, as on a new machine.
+    """
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+    import time
+
+    env = {k: v for k, v in os.environ.items() if "PROGRESS_BARS" not in k and not k.startswith("TQDM_")}
+    env.pop("COLUMNS", None)
+    env["TERM"] = "xterm-256color"
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vlkd", *args],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env=env,
+        close_fds=True,
+    )
+    os.close(child)
+    out = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([main], [], [], 0.5)
+            if ready:
+                try:
+                    data = os.read(main, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+                if not data:
+                    break
+                out += data
+            elif proc.poll() is not None:
+                break
+    finally:
+        os.close(main)
+        if proc.poll() is None:
+            proc.kill()
+    return proc.wait(), out.decode("utf-8", "replace")
+
+
 def run_printed(
     command: str, cwd: str | os.PathLike[str] | None = None, **env: str
 ) -> subprocess.CompletedProcess:
