@@ -16,7 +16,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -190,6 +190,9 @@ class DatasetCard(Card):
     samples: dict[str, int] = Field(default_factory=dict, description="samples per split")
     pairs: int = 0
     images: int = 0
+    student: dict[str, Any] | None = Field(
+        default=None, description="the recipe's student section it was made for (check-dataset's default)"
+    )
 
     def media_root(self, directory: str | os.PathLike[str]) -> Path:
         """The directory relative image paths in the dataset files resolve against."""

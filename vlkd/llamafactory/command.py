@@ -88,8 +88,8 @@ def check_dataset_command(
 
 
 def _student(path: Path, recipe: Path | None, model: str | None, family: str | None) -> Any:
+    from vlkd.core.artifacts import DatasetCard
     from vlkd.core.errors import VlkdError
-    from vlkd.core.jsonl import read_json
     from vlkd.core.student import make_student
 
     if recipe is not None:
@@ -103,9 +103,8 @@ def _student(path: Path, recipe: Path | None, model: str | None, family: str | N
     if model is not None:
         section = {"model": model, **({"family": family} if family else {})}
     else:
-        descriptor = path / "vlkd_dataset.json" if path.is_dir() else None
-        recorded = read_json(descriptor).get("student") if descriptor and descriptor.is_file() else None
-        if isinstance(recorded, dict) and recorded.get("model"):
+        recorded = DatasetCard.read(path).student if path.is_dir() and DatasetCard.exists(path) else None
+        if recorded and recorded.get("model"):
             section = {k: v for k, v in recorded.items() if v is not None}
             if family:
                 section["family"] = family

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vlkd.core.artifacts import DatasetCard
 from vlkd.core.errors import VlkdError
 from vlkd.core.jsonl import read_json, write_json_atomic, write_jsonl_atomic
 from vlkd.llamafactory.images import IMAGE_MAX_PIXELS, IMAGE_MIN_PIXELS
@@ -226,17 +227,16 @@ def _entries(path: Path) -> tuple[list[_Entry], Path]:
             )
         return [_Entry(path, dict(VLKD_COLUMNS), dict(VLKD_TAGS))], path.parent
     info_path = path / "dataset_info.json"
-    descriptor = path / "vlkd_dataset.json"
     media = path
-    if descriptor.is_file():
-        meta = read_json(descriptor)
-        if meta.get("format") not in (None, "llamafactory"):
+    if DatasetCard.exists(path):
+        card = DatasetCard.read(path)
+        if card.format != "llamafactory":
             raise VlkdError(
-                f"{path}: a '{meta.get('format')}' dataset; check-dataset reads LLaMA-Factory "
+                f"{path}: a '{card.format}' dataset; check-dataset reads LLaMA-Factory "
                 f"(sharegpt) datasets, e.g. the output of the 'llamafactory' format"
             )
-        if meta.get("media_dir"):
-            media = Path(meta["media_dir"])
+        if card.media_dir:
+            media = Path(card.media_dir)
             if not media.exists() or _is_other_dataset_dir(media, path):
                 # a copied or moved dataset: LLaMA-Factory resolves against the copy itself, never
                 # the original's media_dir (it does not read vlkd_dataset.json); check the copy

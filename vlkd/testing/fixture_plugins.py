@@ -12,9 +12,10 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
+from vlkd.core.artifacts import read_images
 from vlkd.core.errors import SkipItem
 from vlkd.core.hookspecs import hookimpl
-from vlkd.core.jsonl import read_jsonl, write_jsonl_atomic
+from vlkd.core.jsonl import write_jsonl_atomic
 from vlkd.core.options import ExistingPath, OnError, PluginOptions
 from vlkd.core.plugin import Plugin, StagePlugin
 
@@ -95,7 +96,7 @@ class CountReport(StagePlugin):
     Options = CountReportOptions
 
     def run(self, ctx):
-        images = list(read_jsonl(ctx.input("images")))
+        images = read_images(ctx.input("images"))
         out = ctx.output("report")
         out.mkdir(parents=True, exist_ok=True)
         (out / "count.txt").write_text(f"{self.options.title}: {len(images)}\n")

@@ -204,3 +204,6 @@ def test_unreadable_inputs_are_named(tmp_path):
     (tmp_path / "vlkd_dataset.json").write_text(json.dumps({"format": "hf_datasets"}))
     with pytest.raises(VlkdError, match="a 'hf_datasets' dataset; check-dataset reads LLaMA-Factory"):
         check_dataset(tmp_path)
+    (tmp_path / "vlkd_dataset.json").write_text(json.dumps({"splits": {"train": "train.json"}}))
+    with pytest.raises(VlkdError, match=r"vlkd_dataset\.json: format: Field required; re-run the format stage"):
+        check_dataset(tmp_path)

@@ -207,7 +207,7 @@ class StudentEvaluator(StagePlugin):
 
     def estimate(self, ctx) -> list[str]:
         """``--dry-run``: how many answers and judge calls the stage will make."""
-        from vlkd.core.jsonl import read_jsonl
+        from vlkd.core.artifacts import read_pairs
         from vlkd.core.stages import ARTIFACT_PATHS
 
         opts = self.options
@@ -217,7 +217,7 @@ class StudentEvaluator(StagePlugin):
         if path is None or not path.exists():
             n, where = None, "the test pairs (not split yet)"
         else:
-            splits = [p.get("split") or "train" for p in read_jsonl(path) if p.get("review") != "rejected"]
+            splits = [p.split or "train" for p in read_pairs(path) if p.review != "rejected"]
             split = (
                 opts.split
                 if opts.split in splits
@@ -523,16 +523,15 @@ def _first_answer(backend, system: str, todo: list) -> dict[str, str]:
 
 def _categories_not_evaluated(pairs_path: Path, items: list, split: str) -> dict[str, str]:
     """Categories with pairs in the dataset but none in the evaluated split, and why."""
-    from vlkd.core.jsonl import read_jsonl
+    from vlkd.core.artifacts import read_pairs
 
     evaluated = {it.category for it in items}
     where: dict[str, Counter] = {}
-    for p in read_jsonl(pairs_path):
-        if p.get("review") == "rejected":
+    for p in read_pairs(pairs_path):
+        if p.review == "rejected":
             continue
-        category = p.get("category")
-        if category and category not in evaluated:
-            where.setdefault(category, Counter())[p.get("split") or "train"] += 1
+        if p.category and p.category not in evaluated:
+            where.setdefault(p.category, Counter())[p.split or "train"] += 1
     return {
         c: f"no {split} pair ({', '.join(f'{n} in {s}' for s, n in sorted(n.items()))})"
         for c, n in sorted(where.items())

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from vlkd.core.artifacts import DatasetCard
 from vlkd.core.context import StageContext
 from vlkd.core.errors import StageError
 from vlkd.core.jsonl import write_json_atomic
@@ -138,18 +139,18 @@ class LlamaFactoryFormat(ExportFormat):
 
     def export(self, samples: dict[str, list[Conversation]], dataset_dir: Path, ctx: StageContext) -> dict:
         opts: LlamaFactoryOptions = self.options  # type: ignore[assignment]
-        descriptor = export_llamafactory(samples, dataset_dir, opts)
-        descriptor["student"] = self.student.to_json()  # what check-dataset uses by default
-        write_json_atomic(dataset_dir / "vlkd_dataset.json", descriptor)
+        card = DatasetCard.model_validate(export_llamafactory(samples, dataset_dir, opts))
+        card.student = self.student.to_json()  # what check-dataset uses by default
+        card.write(dataset_dir)
         if opts.check:
             report = run_preflight(ctx, dataset_dir, self.student, opts.fix)
             if any(p.fixed for p in report.problems):  # samples were cut or removed: count them again
-                descriptor["samples"] = {
+                card.samples = {
                     split: len(json.loads((dataset_dir / name).read_text(encoding="utf-8")))
-                    for split, name in descriptor["splits"].items()
+                    for split, name in card.splits.items()
                 }
-                write_json_atomic(dataset_dir / "vlkd_dataset.json", descriptor)
-        return descriptor
+                card.write(dataset_dir)
+        return card.model_dump(mode="json", exclude_none=True)
 
 
 def run_preflight(ctx: StageContext, dataset_dir: Path, student: Student, fix: bool):
