@@ -54,6 +54,36 @@ def test_loads_with_auto_classes_and_generates(vlkd_tiny_student, name):
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_the_untrained_students_answer_depends_on_the_image(vlkd_tiny_student, name):
+    """The pixels reach the language model before any training: without that no LoRA run can
+    learn from them (the tiny Gemma 3's projector was all zeros, as transformers initialises it,
+    and its logits were identical for a photo and a blank image)."""
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    from vlkd.images.warning_lights import LIGHTS, QUESTION, blank, dashboard
+
+    family, path = FAMILIES[name], vlkd_tiny_student(name)
+    processor = family.load_processor(str(path), 224 * 224, 224 * 224)
+    model = AutoModelForImageTextToText.from_pretrained(path).eval()
+    chat = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": QUESTION}]}]
+    text = processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+
+    def last_logits(image):
+        batch = processor(text=[text], images=[[image]], return_tensors="pt", add_special_tokens=False)
+        with torch.inference_mode():
+            return model(**batch).logits[0, -1]
+
+    photo, other, empty = (
+        last_logits(dashboard(LIGHTS[0], seed=1)),
+        last_logits(dashboard(LIGHTS[2], seed=5)),
+        last_logits(blank()),
+    )
+    assert (photo - empty).abs().max() > 1e-3
+    assert (photo - other).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_tokenizer_has_the_special_tokens_and_round_trips(vlkd_tiny_student, name):
     from transformers import AutoTokenizer
 

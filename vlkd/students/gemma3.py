@@ -76,7 +76,7 @@ class Gemma3(StudentFamily):
     assistant_prefix: ClassVar[str] = "<start_of_turn>model\n"
     turn_end: ClassVar[str] = "<end_of_turn>"
     default_system: ClassVar[str | None] = None
-    tiny_version: ClassVar[int] = 1
+    tiny_version: ClassVar[int] = 2  # 2: projector no longer zeros
 
     def summary(self) -> dict[str, Any]:
         return {**super().summary(), "block": None, "tokens_per_image": self.tokens_per_image}
@@ -223,6 +223,15 @@ class Gemma3(StudentFamily):
         )
         torch.manual_seed(1234)
         model = self.model_class_object()(config).to(torch.float32).eval()
+        # transformers initialises the projector (a bare Parameter, not a Linear) to zeros, as
+        # for a checkpoint that loads it: left so, every image embeds as zeros and the tiny
+        # student's logits do not depend on the pixels at all (measured: photo vs blank image,
+        # identical logits). A released model's projector is trained; the tiny one gets the
+        # random init every other layer gets, so that images reach the language model.
+        with torch.no_grad():
+            model.model.multi_modal_projector.mm_input_projection_weight.normal_(
+                0.0, config.text_config.initializer_range
+            )
         model.generation_config.eos_token_id = [ids["<end_of_turn>"], ids["<eos>"]]
         model.generation_config.pad_token_id = ids["<pad>"]
         model.generation_config.do_sample = False
