@@ -205,5 +205,7 @@ def test_unreadable_inputs_are_named(tmp_path):
     with pytest.raises(VlkdError, match="a 'hf_datasets' dataset; check-dataset reads LLaMA-Factory"):
         check_dataset(tmp_path)
     (tmp_path / "vlkd_dataset.json").write_text(json.dumps({"splits": {"train": "train.json"}}))
-    with pytest.raises(VlkdError, match=r"vlkd_dataset\.json: format: Field required; re-run the format stage"):
+    with pytest.raises(
+        VlkdError, match=r"vlkd_dataset\.json: format: Field required; re-run the format stage"
+    ):
         check_dataset(tmp_path)
