@@ -101,14 +101,14 @@ def read_images(path: str | os.PathLike[str]) -> list[ImageRecord]:
     ]
 
 
-def stored_image_paths(run_dir: str | os.PathLike[str], records: Iterable[dict]) -> list[dict]:
-    """Image record dicts with paths inside ``run_dir`` made relative to it, for ``images.jsonl``."""
+def stored_image_paths(run_dir: str | os.PathLike[str], records: Iterable[ImageRecord]) -> list[ImageRecord]:
+    """Image records with paths inside ``run_dir`` made relative to it, for ``images.jsonl``."""
     root = Path(run_dir).resolve()
     out = []
     for rec in records:
-        path = Path(rec["path"])
+        path = Path(rec.path)
         if path.is_absolute() and (root in path.parents):
-            rec = {**rec, "path": path.relative_to(root).as_posix()}
+            rec = rec.model_copy(update={"path": path.relative_to(root).as_posix()})
         out.append(rec)
     return out
 

@@ -30,9 +30,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from vlkd.core.artifacts import read_images, stored_image_paths
+from vlkd.core.artifacts import read_images, stored_image_paths, write_records
 from vlkd.core.context import StageContext
-from vlkd.core.jsonl import write_jsonl_atomic
 from vlkd.core.options import RUN_ONLY, OnError, Options
 from vlkd.core.plugin import Preprocessor
 from vlkd.core.records import ImageRecord
@@ -213,7 +212,8 @@ def run_preprocess(ctx: StageContext) -> None:
         description="preprocess",
     )
     kept = apply_collective(ctx, steps, results)
-    write_jsonl_atomic(ctx.output("images"), stored_image_paths(ctx.run_dir, kept))
+    kept_records = [ImageRecord.model_validate(r) for r in kept]  # as each worker dumped it
+    write_records(ctx.output("images"), stored_image_paths(ctx.run_dir, kept_records))
     ctx.facts.update(
         {"images_in": len(records), "images_out": len(kept), "output_format": settings.output_format}
     )

@@ -2,39 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from vlkd.core.records import ImageRecord
 
 
-def collapse_duplicates(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+def collapse_duplicates(records: list[ImageRecord]) -> tuple[list[ImageRecord], int]:
     """``(records, duplicates_removed)``; the first record of an id wins, later ones add sources.
 
     Metadata keys the first record lacks are filled in from later ones; a different
     category is kept as a note, so a conflict is visible instead of silently lost.
     """
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, ImageRecord] = {}
     duplicates = 0
     for rec in records:
-        first = out.get(rec["id"])
+        first = out.get(rec.id)
         if first is None:
-            out[rec["id"]] = {
-                **rec,
-                "sources": list(rec["sources"]),
-                "metadata": dict(rec["metadata"]),
-                "notes": list(rec.get("notes", [])),
-            }
+            out[rec.id] = rec.model_copy(deep=True)
             continue
         duplicates += 1
-        for src in rec["sources"]:
-            if src not in first["sources"]:
-                first["sources"].append(src)
-        for key, value in rec["metadata"].items():
-            first["metadata"].setdefault(key, value)
-        other = rec.get("category")
-        if other and first.get("category") is None:
-            first["category"] = other
-        elif other and other != first.get("category"):
-            first["notes"].append(
-                f"same bytes also listed as category '{other}' "
-                f"({rec['sources'][0]['path']}); kept '{first['category']}'"
+        for src in rec.sources:
+            if src not in first.sources:
+                first.sources.append(src)
+        for key, value in rec.metadata.items():
+            first.metadata.setdefault(key, value)
+        other = rec.category
+        if other and first.category is None:
+            first.category = other
+        elif other and other != first.category:
+            first.notes.append(
+                f"same bytes also listed as category '{other}' ({rec.sources[0].path}); kept '{first.category}'"
             )
     return list(out.values()), duplicates

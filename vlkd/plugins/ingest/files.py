@@ -134,8 +134,8 @@ class FilesIngestor(StagePlugin):
         return {"files": digest.hexdigest()}
 
     def run(self, ctx) -> None:
-        from vlkd.core.artifacts import stored_image_paths
-        from vlkd.core.jsonl import write_jsonl_atomic
+        from vlkd.core.artifacts import stored_image_paths, write_records
+        from vlkd.core.records import ImageRecord
         from vlkd.plugins.ingest.collapse import collapse_duplicates
         from vlkd.plugins.ingest.reading import ReadFile
 
@@ -158,7 +158,7 @@ class FilesIngestor(StagePlugin):
                 + ", ".join(map(str, [*opts.inputs, *opts.manifest]))
                 + (f" (only other types: {ignored}; see ingest.extensions)" if ignored else "")
             )
-        records = ctx.map_items(
+        results = ctx.map_items(
             items,
             key=lambda f: f["path"],
             work=work,
@@ -167,13 +167,14 @@ class FilesIngestor(StagePlugin):
             on_error=opts.on_error,
             description="ingest",
         )
+        records = [ImageRecord.model_validate(r) for r in results]  # as each worker dumped it
         merged, duplicates = collapse_duplicates(records)
-        write_jsonl_atomic(ctx.output("images"), stored_image_paths(ctx.run_dir, merged))
+        write_records(ctx.output("images"), stored_image_paths(ctx.run_dir, merged))
         ctx.facts.update(
             {
                 "files": len(items),
                 "images": len(merged),
-                "pdf_pages": sum(1 for r in records if r["sources"][0].get("page") is not None),
+                "pdf_pages": sum(1 for r in records if r.sources[0].page is not None),
                 "duplicates_collapsed": duplicates,
             }
         )
