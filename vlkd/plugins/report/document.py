@@ -351,7 +351,7 @@ def serving(data: ReportData) -> list[Any]:
     model_dir = data.run_dir / "train" / "model"
 
     def in_run(path: str) -> str | None:
-        p = Path(path) if Path(path).is_absolute() else model_dir / path
+        p = info.path(model_dir, path) or model_dir  # as the card resolves its own paths
         shown = data.rel(p)
         return f"{run}/{shown}" if not Path(shown).is_absolute() and (data.run_dir / shown).exists() else None
 

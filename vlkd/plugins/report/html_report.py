@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from vlkd.core.artifacts import image_path
 from vlkd.core.options import PluginOptions
 from vlkd.core.plugin import StagePlugin
 
@@ -59,9 +60,8 @@ def build_report(
     sections = build_document(data, picks, data_picks)
     title = title or f"vlkd report: {data.name}"
 
-    def locate(path: str) -> Path:
-        p = Path(path)
-        return p if p.is_absolute() else data.run_dir / p
+    def locate(path: str) -> Path:  # an example's image: a record's path or a prediction's
+        return image_path(data.run_dir, path)
 
     charts = []
     for section in sections:
