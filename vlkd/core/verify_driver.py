@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import Field
 
-from vlkd.core.artifacts import read_images, read_pairs
+from vlkd.core.artifacts import read_images, read_pairs, write_records
 from vlkd.core.context import StageContext
 from vlkd.core.errors import StageError
 from vlkd.core.jsonl import write_jsonl_atomic
@@ -103,8 +103,8 @@ def check_image(
     return out, notes
 
 
-def _dropped(pair: dict[str, Any], drops: dict[str, set[str]]) -> list[str]:
-    return [f["flag"] for f in pair.get("flags", ()) if f["flag"] in drops.get(f["check"], ())]
+def _dropped(pair: QARecord, drops: dict[str, set[str]]) -> list[str]:
+    return [f.flag for f in pair.flags if f.flag in drops.get(f.check, ())]
 
 
 def run_verify(ctx: StageContext) -> None:
@@ -143,19 +143,20 @@ def run_verify(ctx: StageContext) -> None:
 
 def _finish(ctx: StageContext, checks: list[Verifier], results: list[dict[str, Any]]) -> dict[str, Any]:
     drops = {c.options.plugin: set(c.options.drop) for c in checks}
-    kept, notes = [], []
+    kept: list[QARecord] = []
+    notes: list[dict[str, Any]] = []
     flagged: dict[str, Counter[str]] = defaultdict(Counter)
     per_category: dict[str, Counter] = defaultdict(Counter)
     dropped: Counter[str] = Counter()
-    for pair in results:
-        image_notes = pair.pop("_notes", None)
+    for result in results:
+        image_notes = result.pop("_notes", None)
+        pair = QARecord.model_validate(result)  # as check_image dumped it into the ledger
         if image_notes:
-            notes.append({"image_id": pair["image_id"], "notes": image_notes})
-        category = pair.get("category") or "(none)"
-        cat = per_category[category]
+            notes.append({"image_id": pair.image_id, "notes": image_notes})
+        cat = per_category[pair.category or "(none)"]
         cat["pairs"] += 1
-        cat["negatives"] += bool(pair.get("negative"))
-        raised = {(f["check"], f["flag"]) for f in pair.get("flags", ())}
+        cat["negatives"] += pair.negative
+        raised = {(f.check, f.flag) for f in pair.flags}
         for check, flag in raised:
             flagged[check][flag] += 1
         for flag in {flag for _, flag in raised}:
@@ -166,7 +167,7 @@ def _finish(ctx: StageContext, checks: list[Verifier], results: list[dict[str, A
             dropped.update(set(why))
             continue
         kept.append(pair)
-    write_jsonl_atomic(ctx.output("pairs"), kept)
+    write_records(ctx.output("pairs"), kept, exclude_none=True)
     write_jsonl_atomic(ctx.dir / NOTES_FILE, notes)
     if notes:
         ctx.info(f"{len(notes)} images have notes (in {ctx.dir / NOTES_FILE})")
