@@ -187,6 +187,7 @@ def train(job: dict[str, Any], on_log: Any = None) -> dict[str, Any]:
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import PrinterCallback, Trainer
 
+    from vlkd.plugins.train.checkpointing import frozen_layers_callback
     from vlkd.plugins.train.dataset import load_dataset_dir
     from vlkd.plugins.train.peft_collator import ChatCollator
 
@@ -238,7 +239,7 @@ def train(job: dict[str, Any], on_log: Any = None) -> dict[str, Any]:
         eval_dataset=eval_samples or None,
         data_collator=ChatCollator(processor, family, o["cutoff_len"]),
         optimizers=optimizers,
-        callbacks=[_trainer_log_callback(output_dir, on_log)],
+        callbacks=[_trainer_log_callback(output_dir, on_log), frozen_layers_callback()],
     )
     trainer.remove_callback(PrinterCallback)  # progress goes to the vlkd bar and trainer_log.jsonl
     resume = job.get("resume_from_checkpoint")
