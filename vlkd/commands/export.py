@@ -28,16 +28,16 @@ def export_adapter(info, out: Path) -> None:
 
 
 def merge_with_peft(info, out: Path) -> None:
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoModelForImageTextToText
 
     from vlkd.plugins.train.peft_adapters import load_adapter
 
     model = AutoModelForImageTextToText.from_pretrained(info.base_model)
     merged = load_adapter(model, info.adapter).merge_and_unload()
     merged.save_pretrained(out)
-    AutoProcessor.from_pretrained(
-        info.base_model, min_pixels=info.min_pixels, max_pixels=info.max_pixels
-    ).save_pretrained(out)
+    # the family loads its processor and sets the training's pixel limits its own way (Qwen's
+    # take min/max_pixels, Gemma 3's resizes to a fixed square)
+    info.family.load_processor(info.base_model, info.min_pixels, info.max_pixels).save_pretrained(out)
 
 
 def merge_with_llamafactory(info, out: Path, executable: str, work_dir: Path) -> None:
@@ -55,7 +55,7 @@ def merge_with_llamafactory(info, out: Path, executable: str, work_dir: Path) ->
     config = {
         "model_name_or_path": info.base_model,
         "adapter_name_or_path": str(info.adapter),
-        "template": info.template or "qwen2_vl",
+        "template": info.template or info.family.llamafactory_template,
         "finetuning_type": "lora",
         "trust_remote_code": True,
         "export_dir": str(out),

@@ -16,6 +16,7 @@ import pytest
 
 from vlkd.core.context import StageContext
 from vlkd.core.progress import Reporter
+from vlkd.core.registry import load_registry
 from vlkd.core.rundir import RunDir
 from vlkd.core.stages import KINDS_BY_NAME
 
@@ -25,6 +26,10 @@ QUESTIONS = [  # (question, reviewed answer, teacher's raw answer, category, neg
     ("故障码是什么？", "P0301", "P0301", "fault_diagnosis", False),
     ("图中的机油容量是多少？", "不存在", "4 L", "manual_parsing", True),
 ]
+
+
+def families():
+    return load_registry(autoload=False).families()
 
 
 class CollectingReporter(Reporter):
@@ -42,21 +47,31 @@ def tiny_student(vlkd_tiny_student) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_adapter(tiny_student, tmp_path_factory) -> Path:
-    """A real PEFT LoRA adapter for the tiny student, with random (non-zero) B matrices so the
-    tuned student answers differently from the base one."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForImageTextToText
+def adapter_for(tmp_path_factory):
+    """Factory: ``adapter_for(student_dir)`` -> a real PEFT LoRA adapter for that student, with
+    random (non-zero) B matrices so the tuned student answers differently from the base one."""
 
-    torch.manual_seed(0)
-    model = AutoModelForImageTextToText.from_pretrained(tiny_student)
-    peft_model = get_peft_model(
-        model, LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
-    )
-    out = tmp_path_factory.mktemp("adapter") / "adapter"
-    peft_model.save_pretrained(out)
-    return out
+    def make(student: Path) -> Path:
+        import torch
+        from peft import LoraConfig, get_peft_model
+        from transformers import AutoModelForImageTextToText
+
+        torch.manual_seed(0)
+        model = AutoModelForImageTextToText.from_pretrained(student)
+        peft_model = get_peft_model(
+            model,
+            LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
+        )
+        out = tmp_path_factory.mktemp("adapter") / "adapter"
+        peft_model.save_pretrained(out)
+        return out
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_adapter(tiny_student, adapter_for) -> Path:
+    return adapter_for(tiny_student)
 
 
 def write_jsonl(path: Path, rows) -> Path:
@@ -75,6 +90,7 @@ def run_layout(tmp_path, vlkd_images):
         student: Path | None = None,
         adapter: Path | None = None,
         questions=QUESTIONS,
+        family: str = "qwen2_vl",
     ) -> Path:
         run_dir = tmp_path / "run"
         paths = vlkd_images(n=n_images, size=(96, 64))
@@ -112,8 +128,8 @@ def run_layout(tmp_path, vlkd_images):
             info = {
                 "trainer": "peft",
                 "base_model": str(student),
-                "family": "qwen2_vl",
-                "template": "qwen2_vl",
+                "family": family,
+                "template": families()[family].llamafactory_template,
                 "image_min_pixels": 32 * 32,
                 "image_max_pixels": 128 * 128,
                 "cutoff_len": 1024,

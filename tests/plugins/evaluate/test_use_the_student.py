@@ -54,28 +54,35 @@ def test_predict_errors_are_one_line(run_layout, tiny_student, tiny_adapter, cap
     assert code == 2 and "nope.png: no such image file" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("family", ["qwen2_vl", "gemma3"])
 def test_export_merged_weights_answer_like_the_adapter(
-    run_layout, tiny_student, tiny_adapter, capsys, tmp_path
+    family, run_layout, vlkd_tiny_student, adapter_for, capsys, tmp_path
 ):
+    """Each family's own processor (Gemma 3's takes no min/max pixels: it resizes to its square)."""
     import torch
     from peft import PeftModel
-    from transformers import AutoModelForImageTextToText
+    from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    run_dir = run_layout(student=tiny_student, adapter=tiny_adapter)
+    from vlkd.plugins.evaluate.items import load_model_info
+
+    student = vlkd_tiny_student(family)
+    run_dir = run_layout(student=student, adapter=adapter_for(student), family=family)
     code, _, err = cli(capsys, "export", str(run_dir), str(tmp_path / "merged"), "--merged")
     assert code == 0, err
     assert "merged weights" in err
     merged = AutoModelForImageTextToText.from_pretrained(tmp_path / "merged").eval()
     assert not [n for n, _ in merged.named_modules() if "lora" in n]
     peft_model = PeftModel.from_pretrained(
-        AutoModelForImageTextToText.from_pretrained(tiny_student), str(run_dir / "train/model/adapter")
+        AutoModelForImageTextToText.from_pretrained(student), str(run_dir / "train/model/adapter")
     ).eval()
     ids = torch.tensor([[1, 2, 3, 4, 5, 6]])
     with torch.inference_mode():
         assert torch.allclose(merged(input_ids=ids).logits, peft_model(input_ids=ids).logits, atol=1e-4)
-    from transformers import AutoProcessor
-
-    AutoProcessor.from_pretrained(tmp_path / "merged")  # the processor travels with the weights
+    # the processor travels with the weights, set as training and evaluation set it
+    info = load_model_info(run_dir / "train" / "model")
+    expected = info.family.load_processor(str(student), info.min_pixels, info.max_pixels).image_processor
+    exported = AutoProcessor.from_pretrained(tmp_path / "merged").image_processor
+    assert exported.to_dict() == expected.to_dict()
 
 
 def test_export_without_merged_copies_the_adapter(run_layout, tiny_student, tiny_adapter, capsys, tmp_path):
