@@ -194,17 +194,11 @@ class TeachRun:
 
     def student_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) the student's processor resizes an image to (``image: student``)."""
-        from vlkd.students.family import smart_resize
-
         _, min_pixels, max_pixels = self.student_limits or ("", 0, 0)
-        student = getattr(self.ctx.run.recipe, "student", None)
         try:
-            if student is not None:
-                return student.family.resize(width, height, min_pixels, max_pixels)
-            h, w = smart_resize(height, width, 28, min_pixels, max_pixels)
+            return student_family(self.ctx).resize(width, height, min_pixels, max_pixels)
         except ValueError:  # an aspect ratio the student refuses: preprocess reports it
             return width, height
-        return w, h
 
     async def prompt_variables(self, request: TeachRequest, image_hash: str) -> dict[str, str]:
         """The teacher's extra prompt values (OCR text...), kept in the cache: a re-run does not redo them."""
@@ -560,21 +554,25 @@ class TeachRun:
             raise first
 
 
+def student_family(ctx: StageContext) -> Any:
+    """The recipe's student family; without a ``student:`` section, the seed's student (Qwen2-VL)."""
+    student = getattr(ctx.run.recipe, "student", None)
+    if student is not None:
+        return student.family
+    from vlkd.students.qwen2_vl import Qwen2VL
+
+    return Qwen2VL()
+
+
 def student_limits(ctx: StageContext) -> tuple[str, int, int]:
-    """The student's (family, min_pixels, max_pixels): the recipe's ``student:`` section, else the
-    train stage's image limits with Qwen2-VL's rule, else LLaMA-Factory's defaults (32², 768²)."""
+    """The student's (family, min_pixels, max_pixels): the recipe's ``student:`` section, else
+    :func:`student_family` at LLaMA-Factory's default limits (train options hold none any more)."""
     student = getattr(ctx.run.recipe, "student", None)
     if student is not None:
         return student.family.name, student.image_min_pixels, student.image_max_pixels
-    train = _train_options(ctx)
-    lo = getattr(train, "image_min_pixels", None)
-    hi = getattr(train, "image_max_pixels", None)
-    return ("qwen2_vl", int(lo), int(hi)) if lo and hi else ("qwen2_vl", 32 * 32, 768 * 768)
+    from vlkd.llamafactory.images import IMAGE_MAX_PIXELS, IMAGE_MIN_PIXELS
 
-
-def _train_options(ctx: StageContext) -> Any:
-    stage = ctx.run.recipe.stages.get("train")
-    return stage.steps[0].options if stage is not None else None
+    return student_family(ctx).name, IMAGE_MIN_PIXELS, IMAGE_MAX_PIXELS
 
 
 def _hash_text(text: str) -> str:

@@ -1,10 +1,11 @@
-"""Turn sharegpt samples into Qwen2-VL training batches with labels on the assistant turns only.
+"""Turn sharegpt samples into training batches with labels on the assistant turns only.
 
 Each sample is rendered with the student's own chat template, run through its processor
-(which expands every image into one ``<|image_pad|>`` per 28x28 block at the recipe's
-min/max pixels), cut to ``cutoff_len``, and labelled: every token is ``-100`` except the
-assistant answers and their closing ``<|im_end|>``. The answer spans are found on the
-token ids (``<|im_start|>assistant\\n`` ... ``<|im_end|>``), so no text offset can drift.
+(which expands every image into the family's visual tokens at the recipe's min/max pixels),
+cut to ``cutoff_len``, and labelled: every token is ``-100`` except the assistant answers and
+their closing turn-end token. The answer spans are found on the token ids (the family's
+``assistant_prefix`` ... ``turn_end``), so no text offset can drift. Everything else the
+processor returns (``pixel_values``, Gemma 3's ``token_type_ids``...) goes to the model as is.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class AssistantMasker:
 
     def __init__(self, tokenizer: Any, assistant_prefix: str, turn_end: str):
         self.header = tokenizer.encode(assistant_prefix, add_special_tokens=False)
-        self.im_end = tokenizer.convert_tokens_to_ids(turn_end)
+        self.turn_end_id = tokenizer.convert_tokens_to_ids(turn_end)
 
     def labels(self, ids: list[int]) -> list[int]:
         labels = [IGNORE_INDEX] * len(ids)
@@ -50,7 +51,7 @@ class AssistantMasker:
         while i < n:
             if ids[i : i + h] == self.header:
                 j = i + h
-                while j < n and ids[j] != self.im_end:
+                while j < n and ids[j] != self.turn_end_id:
                     labels[j] = ids[j]
                     j += 1
                 if j < n:
