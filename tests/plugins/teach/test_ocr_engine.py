@@ -24,6 +24,18 @@ def test_words_rapidocr_runs_together_are_separated_again():
     assert "87139-02090" in parts and "90915-YZZD2" in parts and "04465-02220" in parts
 
 
+@pytest.mark.skipif(not (DEMO / "dashboard_phone.jpg").exists(), reason="demo images not generated")
+def test_a_phone_photo_stored_on_its_side_reads_as_lines_with_their_spaces():
+    # the JPEG's pixels are stored turned (EXIF orientation 6); read as stored, the engine finds
+    # vertical lines and no space came back ("Lowtyrepressure"); its letters sit close (1-2 px),
+    # so its 5 px word gaps were under the height share too ("ECOmodeon"). "Powersteering"
+    # stays: its 4 px gap is twice its letter gaps, as wide as letter gaps in other fonts
+    text = ocr_engine.ocr_text(DEMO / "dashboard_phone.jpg")
+    lines = text.splitlines()
+    assert "Low tyre pressure | Brake system | Powersteering | ECO mode on" in lines, text
+    assert "请检查胎压 Check tyre pressure：左前 LF180 kPa" in lines, text
+
+
 def test_the_run_cache_reads_a_page_once(tmp_path):
     data = (DEMO / "manual_torque.png").read_bytes()
     before = ocr_engine.reads
