@@ -29,11 +29,17 @@ def pick_device(device: str) -> str:
 
 
 def decode_answers(processor, new_tokens) -> list[str]:
-    """The generated tokens as answers, cleaned as the openai backend cleans a server's (a
-    trailing U+FFFD from a character cut by the token limit dropped: vLLM never returns it)."""
-    from vlkd.plugins.evaluate.answers import clean_answer
+    """The generated tokens as answers, by the rule vLLM's detokenizer follows
+    (``answers.streamed_text``: a token that ends inside a character, cut by the token limit,
+    is dropped), so that the openai backend on vLLM and this one agree on the same weights."""
+    from vlkd.plugins.evaluate.answers import clean_answer, streamed_text
 
-    return [clean_answer(t) for t in processor.batch_decode(new_tokens, skip_special_tokens=True)]
+    tokenizer = processor.tokenizer
+
+    def decode(ids: list[int]) -> str:
+        return tokenizer.decode(ids, skip_special_tokens=True)
+
+    return [clean_answer(streamed_text(decode, row)) for row in new_tokens.tolist()]
 
 
 class LocalStudent:
