@@ -273,6 +273,18 @@ def test_cost_data_flags_verification_run_and_serving_are_shown(run_dir, tmp_pat
     assert "the seed" not in text.lower()
 
 
+def test_an_adapter_that_trains_the_lm_head_is_served_merged(run_dir, tmp_path):
+    # vLLM 0.32 stops loading an adapter with modules_to_save: [lm_head] (the demo's), so the
+    # report does not show the --enable-lora command for it
+    config = {"peft_type": "LORA", "r": 16, "modules_to_save": ["lm_head"]}
+    (run_dir / "train/model/adapter/adapter_config.json").write_text(json.dumps(config))
+    text = build_report(run_dir, tmp_path / "out").markdown.read_text(encoding="utf-8")
+    assert "--enable-lora" not in text
+    assert "vlkd export runs/demo merged-model --merged" in text
+    assert "vllm serve merged-model --served-model-name tuned" in text
+    assert "it trains lm_head whole (modules_to_save)" in text
+
+
 def test_a_teacher_only_run_gets_a_report_of_its_data(run_dir, tmp_path):
     import shutil
 

@@ -344,6 +344,8 @@ def run_label(data: ReportData) -> str:
 
 def serving(data: ReportData) -> list[Any]:
     """The commands that answer with, export and serve the tuned student."""
+    from vlkd.plugins.train.peft_adapters import vllm_lora_refusal
+
     info = data.model_info
     if info is None or not info.adapter:
         return []
@@ -359,18 +361,34 @@ def serving(data: ReportData) -> list[Any]:
     looks_like_path = raw_base.startswith(("/", ".", "~")) or Path(raw_base).exists()
     base = (in_run(raw_base) or "BASE_MODEL_DIR") if looks_like_path else raw_base or "BASE_MODEL"
     adapter = in_run(info.adapter) or "ADAPTER_DIR"
+    refusal = vllm_lora_refusal(model_dir / info.adapter)  # an absolute adapter path stays as it is
+    serve = (
+        "vllm serve merged-model --served-model-name tuned"
+        if refusal
+        else f"vllm serve {base} --enable-lora --lora-modules tuned={adapter}"
+    )
     out = [
         Paragraph("From the directory that holds the run:"),
         Code(
             f'vlkd predict {run} IMAGE "question"         # the tuned student answers (--base: the base one)\n'
-            f"vlkd export {run} merged-model --merged   # full weights with the adapter merged in\n"
-            f"vllm serve {base} --enable-lora --lora-modules tuned={adapter}"
-        ),
-        Paragraph(
-            "With vLLM serving it, `evaluate: {backend: openai, base_model_name: "
-            f"{base}, tuned_model_name: tuned}}` evaluates the served student the same way."
+            f"vlkd export {run} merged-model --merged   # full weights with the adapter merged in\n" + serve
         ),
     ]
+    if refusal:
+        out.append(
+            Paragraph(
+                f"vLLM cannot load this adapter as a LoRA module ({refusal}): it serves the merged "
+                "weights. With vLLM serving them, `evaluate: {backend: openai, systems: [tuned], "
+                "tuned_model_name: tuned}` evaluates the served student the same way."
+            )
+        )
+    else:
+        out.append(
+            Paragraph(
+                "With vLLM serving it, `evaluate: {backend: openai, base_model_name: "
+                f"{base}, tuned_model_name: tuned}}` evaluates the served student the same way."
+            )
+        )
     if base == "BASE_MODEL_DIR":
         out.append(
             Paragraph("BASE_MODEL_DIR: the student the run was trained from (outside the run directory).")

@@ -37,3 +37,24 @@ def load_adapter(model: Any, adapter: str | Path) -> Any:
 
     with no_false_tie_warning(model):
         return PeftModel.from_pretrained(model, str(adapter))
+
+
+def vllm_lora_refusal(adapter: str | Path) -> str | None:
+    """Why vLLM (0.32) cannot serve ``adapter`` as a LoRA module, or ``None`` when it can.
+
+    vLLM takes LoRA matrices only: an adapter that also trains whole modules (``modules_to_save``,
+    e.g. the ``lm_head`` the demo trains) stops the server when it loads the adapter ("vLLM only
+    supports modules_to_save being either None or ["classifier", "score"] for classification
+    models"). Such a tuned student is served as merged weights (``vlkd export --merged``).
+    """
+    import json
+
+    path = Path(adapter) / "adapter_config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    saved = [m for m in config.get("modules_to_save") or [] if m not in ("classifier", "score")]
+    if saved:
+        return f"it trains {', '.join(saved)} whole (modules_to_save), and vLLM serves LoRA matrices only"
+    return None
