@@ -15,6 +15,20 @@ from vlkd.plugins.train.standalone import make_trainer, standalone_context
 
 FAMILIES = load_registry(autoload=False).families()
 TRAINERS = ("peft", "llamafactory")
+#: one step on the two-image dataset, LoRA on every linear layer of the language model
+ONE_STEP = {
+    "max_steps": 1,
+    "per_device_train_batch_size": 2,
+    "gradient_accumulation_steps": 1,
+    "logging_steps": 1,
+    "save_steps": 100,
+    "report_to": [],
+    "lora_target": "all-linear",
+}
+
+
+def student(path) -> dict:
+    return {"model": str(path), "cutoff_len": 1024, "image_max_pixels": 128 * 128}
 
 
 def dataset(root):
@@ -46,16 +60,7 @@ def test_trainer_trains_the_family(name, trainer, vlkd_tiny_student, tmp_path):
         pytest.importorskip("llamafactory")
     family = FAMILIES[name]
     plugin = make_trainer(
-        trainer,
-        {"model": str(vlkd_tiny_student(name)), "cutoff_len": 1024, "image_max_pixels": 128 * 128},
-        dataset=str(dataset(tmp_path / "data")),
-        max_steps=1,
-        per_device_train_batch_size=2,
-        gradient_accumulation_steps=1,
-        logging_steps=1,
-        save_steps=100,
-        report_to=[],
-        lora_target="all-linear",
+        trainer, student(vlkd_tiny_student(name)), dataset=str(dataset(tmp_path / "data")), **ONE_STEP
     )
     ctx = standalone_context(tmp_path / "run")
     plugin.run(ctx)

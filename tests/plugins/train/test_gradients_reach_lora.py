@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("peft")
 
-from tests.students.test_train_every_family import FAMILIES, dataset
+from tests.students.test_train_every_family import FAMILIES, ONE_STEP, dataset, student
 from vlkd.plugins.train.standalone import make_trainer, standalone_context
 
 NO_GRAD_WARNING = "None of the inputs have requires_grad=True"
@@ -28,18 +28,9 @@ def test_one_step_changes_every_lora_weight_of_the_language_model(name, vlkd_tin
 
     plugin = make_trainer(
         "peft",
-        {"model": str(vlkd_tiny_student(name)), "cutoff_len": 1024, "image_max_pixels": 128 * 128},
+        student(vlkd_tiny_student(name)),
         dataset=str(dataset(tmp_path / "data")),
-        max_steps=1,
-        per_device_train_batch_size=2,
-        gradient_accumulation_steps=1,
-        gradient_checkpointing=True,
-        learning_rate=1e-2,
-        warmup_ratio=0.0,
-        logging_steps=1,
-        save_steps=100,
-        report_to=[],
-        lora_target="all-linear",
+        **{**ONE_STEP, "gradient_checkpointing": True, "learning_rate": 1e-2, "warmup_ratio": 0.0},
     )
     ctx = standalone_context(tmp_path / "run")
     with warnings.catch_warnings(record=True) as caught:
