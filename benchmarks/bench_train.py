@@ -277,7 +277,8 @@ def worker(args: argparse.Namespace) -> None:
         "model": args.student,
         "family": args.family,
         "cutoff_len": 2048,
-        "image_min_pixels": 28 * 28,
+        # every image at its own size (was a floor of Qwen2-VL's 28x28 block for every family)
+        "image_min_pixels": args.image_size * args.image_size,
         "image_max_pixels": args.image_size * args.image_size,
     }
     trainer = make_trainer(args.worker, student, **options)
@@ -424,7 +425,8 @@ def main() -> None:
             student = build_random_2b(student, work / f"{args.family}-2b-random", args.family)
         dataset = make_dataset(work / "dataset", args.samples, args.image_size)
         device = torch.cuda.get_device_name(0) if args.gpu else f"CPU ({os.cpu_count()} cores)"
-        tokens = (args.image_size // (family.patch_size * family.merge_size)) ** 2
+        side = args.image_size
+        tokens = family.image_tokens(side, side, side * side, side * side)  # as worker() sets them
         print(
             f"student: {'random ' + GPU_SHAPES[args.family][0] + ' shape' if args.gpu else 'tiny:' + args.family}; "
             f"device: {device}; "
