@@ -92,7 +92,8 @@ def test_an_unreadable_image_skips_its_items_only(run_layout, tiny_student, tiny
     ctx.plugin.run(ctx)
     counts = ctx.counts.to_json()
     assert counts["ok"] == 4 and counts["skipped"] == 4
-    assert f"cannot read image {broken}" in json.dumps(counts)
+    assert f"not an image: {broken}: it is a text file" in json.dumps(counts)
+    assert counts["skipped_by_reason"] == {"not an image": 4}  # grouped as ingest groups them
     assert json.loads((ctx.dir / "metrics.json").read_text())["results"]["base"]["overall"]["n"] == 4
 
 
