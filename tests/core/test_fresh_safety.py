@@ -110,3 +110,90 @@ def test_fresh_keeps_the_experts_review_decisions(tmp_path):
     assert (decisions / "imports.jsonl").read_text().startswith('{"kind": "decision"')
     assert (decisions / "0001-review.xlsx").read_bytes() == b"sheet"
     assert (tmp_path / "D" / "ingest").is_dir()  # the stages themselves started over
+
+
+def _age(path: Path, seconds: float) -> None:
+    """Make the files under ``path`` look written ``seconds`` ago (a run that finished earlier)."""
+    import os
+    import time
+
+    for file in [path, *path.rglob("*")]:
+        then = time.time() - seconds
+        os.utime(file, (then, then))
+
+
+def _finished_earlier(run: Path, seconds: float = 60) -> None:
+    """Move the run's stage times ``seconds`` back, as if the run had finished a while ago."""
+    import datetime
+    import json
+
+    manifest = json.loads((run / "manifest.json").read_text())
+    for entry in manifest["stages"].values():
+        for key in ("started", "finished"):
+            stamp = datetime.datetime.strptime(entry[key], "%Y-%m-%dT%H:%M:%S%z")
+            entry[key] = (stamp - datetime.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S%z")
+    manifest["updated"] = datetime.datetime.now().astimezone().strftime("%Y-%m-%dT%H:%M:%S%z")
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    for stage in manifest["stages"]:
+        _age(run / stage, seconds)
+
+
+def test_fresh_keeps_a_file_changed_or_left_inside_a_stage_folder(tmp_path):
+    # an expert saves their edits into the sheet vlkd wrote, or their notes beside it: both live
+    # below the top level, where the check of top-level names never looked
+    counting_recipe(tmp_path)
+    assert vlkd("run", "c.yaml", "--run-dir", "D", cwd=tmp_path).returncode == 0
+    _finished_earlier(tmp_path / "D")
+    images = tmp_path / "D" / "ingest" / "images.jsonl"
+    images.write_text(images.read_text() + "\n")  # edited in place
+    notes = tmp_path / "D" / "ingest" / "sub" / "notes.txt"
+    notes.parent.mkdir()
+    notes.write_text("mine")
+    result = vlkd("run", "c.yaml", "--run-dir", "D", "--fresh", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "ingest/images.jsonl, ingest/sub/notes.txt changed after vlkd wrote them" in result.stderr
+    assert "vlkd review import" in result.stderr
+    assert notes.read_text() == "mine" and images.exists()
+    notes.unlink()
+    _age(images, 600)  # the edit undone: only what vlkd wrote is left
+    again = vlkd("run", "c.yaml", "--run-dir", "D", "--fresh", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+
+
+def test_a_file_vlkd_rewrote_after_the_run_is_still_its_own(tmp_path):
+    from vlkd.core.rundir import RunDir, note_written_at
+
+    counting_recipe(tmp_path)
+    assert vlkd("run", "c.yaml", "--run-dir", "D", cwd=tmp_path).returncode == 0
+    _finished_earlier(tmp_path / "D")
+    rewritten = tmp_path / "D" / "ingest" / "images.jsonl"
+    rewritten.write_text(rewritten.read_text())  # as `vlkd report` or `check-dataset --fix` do
+    assert RunDir(tmp_path / "D").changed_since_written(RunDir(tmp_path / "D").read_manifest())
+    note_written_at(rewritten)
+    assert RunDir(tmp_path / "D").changed_since_written(RunDir(tmp_path / "D").read_manifest()) == []
+    again = vlkd("run", "c.yaml", "--run-dir", "D", "--fresh", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+
+
+def test_fresh_starts_over_a_run_directory_copied_without_its_file_times(tmp_path):
+    # `cp -r` gives every file a new time, the manifest's too: file times then say nothing about
+    # who changed what, and the copy is vlkd's as a whole (its top-level names are still checked);
+    # resumed, the copy's files are adopted as they are
+    import json
+    import shutil
+    import time
+
+    counting_recipe(tmp_path)
+    assert vlkd("run", "c.yaml", "--run-dir", "D", cwd=tmp_path).returncode == 0
+    _finished_earlier(tmp_path / "D", 600)
+    shutil.copytree(tmp_path / "D", tmp_path / "E", copy_function=shutil.copy)  # files: now
+    manifest = tmp_path / "E" / "manifest.json"
+    then = time.time() - 600  # the copy's manifest file is newer than the time written in it
+    manifest.write_text(manifest.read_text().replace('"updated"', '"updated-before-copy"'))
+    data = json.loads(manifest.read_text())
+    data["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(then))
+    manifest.write_text(json.dumps(data))
+    resumed = vlkd("run", "c.yaml", "--run-dir", "E", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    result = vlkd("run", "c.yaml", "--run-dir", "E", "--fresh", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr

@@ -44,6 +44,9 @@ def vlkd_register_commands(app: typer.Typer) -> None:
             title=title,
             examples=examples,
         )
+        from vlkd.core.rundir import note_written_at
+
+        note_written_at(files.html)  # the run's own report folder: vlkd's, for a later --fresh
         console = Console(stderr=True, highlight=False)
         for note in files.notes:
             console.print(f"[yellow]note:[/yellow] {note}")

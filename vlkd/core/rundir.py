@@ -159,6 +159,14 @@ class RunDir:
                 f"{'--fresh' if fresh else 'vlkd'} deletes only what it made: move them out "
                 f"of the run directory, or choose another --run-dir"
             )
+        changed = self.changed_since_written(manifest) if fresh else []
+        if changed:
+            raise StageError(
+                f"{self.path}: {_some(changed)} changed after vlkd wrote "
+                f"{'it' if len(changed) == 1 else 'them'} (an expert's edits? your notes?); --fresh "
+                f"deletes only what vlkd made: bring a review sheet back with `vlkd review import "
+                f"{self.path} FILE` or move the files out of the run directory, then run again"
+            )
         if fresh:
             if delete:
                 self.clear(keep=KEPT_BY_FRESH)
@@ -169,7 +177,73 @@ class RunDir:
                 f"{self.path} holds a run of recipe '{owner}', not '{recipe_name}'; "
                 f"choose another --run-dir, or pass --fresh to start it over"
             )
+        self._adopt_copied_files(manifest)
         return manifest
+
+    def changed_since_written(self, manifest: dict[str, Any] | None) -> list[str]:
+        """Files inside finished stages' folders changed after vlkd last wrote there.
+
+        A stage's folder is vlkd's as a whole, but a person may edit a file in it (the review
+        sheet, in place) or leave one there; a file whose change time is later than the stage's
+        ``finished`` (or a later ``written``: :meth:`note_written`) is theirs. Stages that did
+        not finish are not looked into: their files are vlkd's work in progress. A directory
+        copied without its file times (``cp -r``) cannot be judged this way: the manifest's own
+        file, newer than the time written in it, says so, and then nothing is reported (a resumed
+        copy adopts its files: :meth:`check_owner`).
+        """
+        found: list[str] = []
+        if self._times_untrusted(manifest):
+            return found
+        for stage, entry in ((manifest or {}).get("stages") or {}).items():
+            if not isinstance(entry, dict) or entry.get("status") != "done":
+                continue
+            bound = _epoch(entry.get("written") or entry.get("finished"))
+            folder = self.stage_dir(stage)
+            if bound is None or not folder.is_dir():
+                continue
+            for root, _dirs, files in os.walk(folder):
+                for name in files:
+                    path = os.path.join(root, name)
+                    try:
+                        changed = os.lstat(path).st_mtime
+                    except OSError:
+                        continue
+                    if changed > bound + _CLOCK_SLACK_S:
+                        found.append(os.path.relpath(path, self.path))
+        return sorted(found)
+
+    def _times_untrusted(self, manifest: dict[str, Any] | None) -> bool:
+        """The manifest's file is newer than the time written in it: the directory was copied
+        (or moved across file systems) without its file times."""
+        updated = _epoch((manifest or {}).get("updated"))
+        try:
+            return updated is None or self.manifest_path.stat().st_mtime > updated + 1 + _CLOCK_SLACK_S
+        except OSError:
+            return True
+
+    def _adopt_copied_files(self, manifest: dict[str, Any]) -> None:
+        """A copy resumed: its files are vlkd's as they are now (the next manifest write records it)."""
+        if not self._times_untrusted(manifest):
+            return
+        now = time.strftime(_TIME_FORMAT)
+        for entry in (manifest.get("stages") or {}).values():
+            if isinstance(entry, dict) and entry.get("status") == "done":
+                entry["written"] = now
+
+    def note_written(self, stage: str) -> None:
+        """Record that vlkd wrote into a finished ``stage``'s folder outside a run (``vlkd
+        report``, ``vlkd check-dataset --fix``), so that :meth:`changed_since_written` knows
+        those files are vlkd's. Nothing to do while a run holds the directory or with no manifest."""
+        try:
+            with self.locked():
+                manifest = self.read_manifest()
+                entry = (manifest or {}).get("stages", {}).get(stage)
+                if manifest is None or not isinstance(entry, dict):
+                    return
+                entry["written"] = time.strftime(_TIME_FORMAT)
+                self.write_manifest(manifest)
+        except (StageError, VlkdError, OSError):
+            pass  # a run holds it (it writes its own times) or the manifest is unreadable
 
     def check_is_ours(self) -> None:
         """Refuse (untouched) a folder that holds files and no vlkd manifest."""
@@ -249,6 +323,34 @@ class RunDir:
             yield self
         finally:
             os.close(fd)
+
+
+def note_written_at(path: str | os.PathLike[str]) -> None:
+    """:meth:`RunDir.note_written` for the run directory and stage that hold ``path``, if any."""
+    target = Path(path).resolve()
+    for parent in target.parents:
+        if (parent / MANIFEST).is_file():
+            stage = target.relative_to(parent).parts[0]
+            RunDir(parent).note_written(stage)
+            return
+
+
+#: how the manifest writes times (``started``, ``finished``, ``written``)
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+#: a file changed this long after its stage finished was changed by someone else (the manifest's
+#: times have whole seconds; a file system's clock may lag the one that wrote them)
+_CLOCK_SLACK_S = 2.0
+
+
+def _epoch(stamp: object) -> float | None:
+    import datetime
+
+    if not isinstance(stamp, str):
+        return None
+    try:
+        return datetime.datetime.strptime(stamp, _TIME_FORMAT).timestamp()
+    except ValueError:
+        return None
 
 
 def _some(names: list[str], n: int = 5) -> str:

@@ -80,6 +80,10 @@ def check_dataset_command(
     )
     tok = _tokenizer(tokenizer, chosen, path)
     report = check_for_student(path, chosen, path, tokenizer=tok, fix=fix, media_dir=media_dir)
+    if fix:
+        from vlkd.core.rundir import note_written_at
+
+        note_written_at(path)  # repaired in a run's format folder: vlkd's, for a later --fresh
     typer.echo(
         json.dumps(report.to_json(), indent=2, ensure_ascii=False) if as_json else report.text(limit=None)
     )
