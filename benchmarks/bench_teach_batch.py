@@ -1,12 +1,13 @@
 """Teach at scale (run by hand; figures printed, nothing asserted).
 
-    python benchmarks/bench_teach_batch.py batch [--images 1000,10000]
+    python benchmarks/bench_teach_batch.py batch [--images 1000,10000] [--mode batch|online]
     python benchmarks/bench_teach_batch.py kill [--mode online|batch] [--kills 5] [--images 400]
 
 ``batch``: N images through ``mode: batch`` against the fake provider (its own process): the
 stage's seconds for building, uploading, collecting and parsing (the stage facts), the whole
-``vlkd run`` process's wall time, and its peak memory (flat from 1,000 to 10,000 images means
-nothing grows with the number of images but the chunk file itself).
+``vlkd run`` process's wall time, and its peak memory, then each stage in a process of its own (flat from 1,000 to 10,000 images
+means nothing grows with the number of images but the chunk file itself). ``--mode online``
+sends the same images one call each (the fake provider answers at once).
 
 ``kill``: ``vlkd run`` killed with SIGKILL at random moments, then resumed, ``--kills`` times, then
 run to the end. Counts the requests the provider was paid for beyond one per image, and how many
@@ -50,8 +51,8 @@ def write_recipe(path: Path, folder: Path, teach: dict) -> None:
     path.write_text(json.dumps(data), encoding="utf-8")
 
 
-def vlkd_run(recipe: Path, run_dir: Path) -> tuple[subprocess.Popen, list[str]]:
-    cmd = [sys.executable, "-m", "vlkd", "run", str(recipe), "--run-dir", str(run_dir), "--quiet"]
+def vlkd_run(recipe: Path, run_dir: Path, *more: str) -> tuple[subprocess.Popen, list[str]]:
+    cmd = [sys.executable, "-m", "vlkd", "run", str(recipe), "--run-dir", str(run_dir), "--quiet", *more]
     env = {**os.environ, "VLKD_DISABLE_PLUGIN_AUTOLOAD": "1"}
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), cmd
 
@@ -63,8 +64,9 @@ def wait_rss(proc: subprocess.Popen) -> tuple[int, float]:
     return proc.returncode, usage.ru_maxrss / 1024
 
 
-def bench_batch(sizes: list[int]) -> None:
+def bench_batch(sizes: list[int], mode: str = "batch") -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_batch_"))
+    peaks: dict[int, tuple[float, float, float]] = {}
     for n in sizes:
         folder = tmp / f"images_{n}"
         make_images(folder, n)
@@ -75,7 +77,7 @@ def bench_batch(sizes: list[int]) -> None:
                 "model": "gpt-4o",
                 "base_url": url + "/v1",
                 "api_key": KEY,
-                "mode": "batch",
+                "mode": mode,
                 "batch_poll_interval": 0.2,
             }
             recipe = tmp / f"recipe_{n}.yaml"
@@ -87,18 +89,37 @@ def bench_batch(sizes: list[int]) -> None:
             wall = time.perf_counter() - t0
             manifest = json.loads((rd / "manifest.json").read_text())
             teach_entry = manifest["stages"]["teach"]
-            secs = teach_entry["facts"]["batch"]["seconds"]
+            secs = teach_entry["facts"].get("batch", {}).get("seconds")
+            phases = (
+                f": build {secs['build']:.2f} s, upload {secs['upload']:.2f} s, provider {secs['wait']:.2f} s, "
+                f"collect {secs['collect']:.2f} s, parse {secs['parse']:.2f} s"
+                if secs
+                else ""
+            )
             paid = stats(url)["requests"]
+            batches = teach_entry["facts"].get("batch", {}).get("batches")
+            # the same again, each stage in its own process: whose peak is it?
+            rd2 = tmp / f"run_{n}_by_stage"
+            proc, _ = vlkd_run(recipe, rd2, "--to", "ingest")
+            _, rss_ingest = wait_rss(proc)
+            proc, _ = vlkd_run(recipe, rd2)
+            _, rss_teach = wait_rss(proc)
+            peaks[n] = (rss, rss_ingest, rss_teach)
             print(
-                f"[batch, {n:,} images] exit {code}; whole process {wall:.1f} s (ingest "
-                f"{manifest['stages']['ingest']['wall_time_s']:.1f} s, teach {teach_entry['wall_time_s']:.1f} s: "
-                f"build {secs['build']:.2f} s, upload {secs['upload']:.2f} s, provider {secs['wait']:.2f} s, "
-                f"collect {secs['collect']:.2f} s, parse {secs['parse']:.2f} s); "
-                f"{teach_entry['counts']['ok']:,} ok, {paid:,} requests paid, "
-                f"{teach_entry['facts']['batch']['batches']} batch(es); peak RSS {rss:.0f} MiB"
+                f"[{mode}, {n:,} images] exit {code}; whole process {wall:.1f} s (ingest "
+                f"{manifest['stages']['ingest']['wall_time_s']:.1f} s, teach {teach_entry['wall_time_s']:.1f} s"
+                f"{phases}); {teach_entry['counts']['ok']:,} ok, {paid:,} requests paid"
+                + (f", {batches} batch(es)" if batches is not None else "")
+                + f"; peak RSS {rss:.0f} MiB (each stage in its own process: ingest {rss_ingest:.0f} MiB, "
+                f"teach {rss_teach:.0f} MiB)"
             )
         finally:
             server.terminate()
+    if len(peaks) > 1:
+        lo, hi = min(peaks), max(peaks)
+        names = ("whole process", "ingest alone", "teach alone")
+        ratios = ", ".join(f"{name} {peaks[hi][i] / peaks[lo][i]:.2f}x" for i, name in enumerate(names))
+        print(f"[{mode}] peak RSS {lo:,} -> {hi:,} images: {ratios}; load average {os.getloadavg()[0]:.1f}")
 
 
 def bench_kill(mode: str, kills: int, n: int, seed: int) -> None:
@@ -160,6 +181,7 @@ def main() -> None:
     sub = ap.add_subparsers(dest="what", required=True)
     b = sub.add_parser("batch")
     b.add_argument("--images", default="1000,10000")
+    b.add_argument("--mode", default="batch", choices=("online", "batch"))
     k = sub.add_parser("kill")
     k.add_argument("--mode", default="online", choices=("online", "batch"))
     k.add_argument("--kills", type=int, default=5)
@@ -167,7 +189,7 @@ def main() -> None:
     k.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     if args.what == "batch":
-        bench_batch([int(x) for x in args.images.split(",")])
+        bench_batch([int(x) for x in args.images.split(",")], args.mode)
     else:
         bench_kill(args.mode, args.kills, args.images, args.seed)
 

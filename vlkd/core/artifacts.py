@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, BinaryIO, ClassVar, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -99,6 +100,72 @@ def read_images(path: str | os.PathLike[str]) -> list[ImageRecord]:
         r if Path(r.path).is_absolute() else r.model_copy(update={"path": str(run_dir / r.path)})
         for r in records
     ]
+
+
+class ImageFile(Sequence[ImageRecord]):
+    """The records of an ``images.jsonl`` read one at a time, when asked for: a stage over many
+    images holds an offset and an id per image, not the records (``ids``: in order).
+
+    Built by :func:`index_images`; the file is an earlier stage's output, which does not change
+    while a stage reads it.
+    """
+
+    def __init__(self, path: Path, offsets: array[int], ids: list[str]):
+        self.path = path
+        self._offsets = offsets
+        self.ids = ids
+        self._run_dir = path.resolve().parents[1]
+        self._fh: BinaryIO | None = None
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    @overload
+    def __getitem__(self, i: int) -> ImageRecord: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[ImageRecord]: ...
+    def __getitem__(self, i: int | slice) -> ImageRecord | list[ImageRecord]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if self._fh is None:
+            self._fh = self.path.open("rb")
+        self._fh.seek(self._offsets[i])
+        record = ImageRecord.model_validate_json(self._fh.readline())
+        if Path(record.path).is_absolute():
+            return record
+        return record.model_copy(update={"path": str(self._run_dir / record.path)})
+
+    def __iter__(self) -> Iterator[ImageRecord]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def index_images(
+    path: str | os.PathLike[str], keep: Callable[[ImageRecord], bool] | None = None
+) -> ImageFile:
+    """``images.jsonl`` as an :class:`ImageFile`: each id once (its first line), the records
+    ``keep`` accepts; every line is checked as :func:`read_images` checks it."""
+    path = Path(path)
+    offsets: array[int] = array("q")
+    ids: list[str] = []
+    seen: set[str] = set()
+    for offset, record in scan_records(path, ImageRecord, "an image record"):
+        if record.id in seen:
+            continue
+        seen.add(record.id)
+        if keep is not None and not keep(record):
+            continue
+        offsets.append(offset)
+        ids.append(record.id)
+    return ImageFile(path, offsets, ids)
 
 
 def stored_image_paths(run_dir: str | os.PathLike[str], records: Iterable[ImageRecord]) -> list[ImageRecord]:

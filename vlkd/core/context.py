@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(slots=True)
 class Usage:
     """Tokens, requests and money spent by a stage (teachers, LLM judges)."""
 
@@ -39,8 +39,8 @@ class Usage:
     unanswered_cost_usd: float = 0.0
 
     def add(self, other: Usage) -> None:
-        for name, value in other.__dict__.items():
-            setattr(self, name, getattr(self, name) + value)
+        for name in _USAGE_FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> Usage:
@@ -54,11 +54,11 @@ class Usage:
 
     def to_json(self) -> dict[str, Any]:
         optional = ("unanswered", "unanswered_cost_usd")
-        return {
-            k: (round(v, 6) if isinstance(v, float) else v)
-            for k, v in self.__dict__.items()
-            if v or k not in optional
-        }
+        values = ((k, getattr(self, k)) for k in _USAGE_FIELDS)
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in values if v or k not in optional}
+
+
+_USAGE_FIELDS = tuple(Usage.__dataclass_fields__)
 
 
 @dataclass

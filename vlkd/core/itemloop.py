@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from vlkd.core.errors import SkipItem, StageError
@@ -50,26 +50,47 @@ class ItemLoop(Generic[T]):
         label: Callable[[T], str] | None = None,
         noun: str = "item",
         on_entry: Callable[[dict[str, Any]], None] | None = None,
+        keys: Sequence[str] | None = None,
     ):
+        """``keys``: the items' keys when the caller has them (``items`` may then read each item
+        only when it is asked for: nothing here holds more than a key per item)."""
         self.ctx = ctx
         self.ledger = ctx.ledger()
-        self.keys = [key(item) for item in items]
+        self.items = items
+        self.keys = list(keys) if keys is not None else [key(item) for item in items]
         self.on_error = on_error
         self.noun = noun
         self.on_entry = on_entry
-        #: what messages name an item by (its path, say), by key
-        self.labels = {k: label(item) for k, item in zip(self.keys, items, strict=True)} if label else {}
-        self.todo: list[tuple[str, T]] = []
-        for k, item in zip(self.keys, items, strict=True):
+        self._label = label
+        #: positions in ``items`` of the items not finished yet, and those by key
+        self._todo: list[int] = []
+        self._where: dict[str, int] = {}
+        for i, k in enumerate(self.keys):
             if self.ledger.finished(k):
                 self._count(self.ledger.entries[k])
             else:
-                self.todo.append((k, item))
-        if self.todo and len(self.todo) < len(items):
-            ctx.info(f"resuming: {len(items) - len(self.todo)} of {len(items)} {noun}s already done")
+                self._todo.append(i)
+                self._where[k] = i
+        if self._todo and len(self._todo) < len(items):
+            ctx.info(f"resuming: {len(items) - len(self._todo)} of {len(items)} {noun}s already done")
         self._total = len(items)
         self._description = description
         self._bar: ProgressTask | None = None
+
+    @property
+    def todo(self) -> _Todo[T]:
+        """(key, item) of the items not finished when the loop began, each item read as it comes."""
+        return _Todo(self)
+
+    def item(self, k: str) -> T:
+        """The item of a key that was to do."""
+        return self.items[self._where[k]]
+
+    def label(self, k: str) -> str:
+        """What messages name an item by (its path, say)."""
+        if self._label is None or k not in self._where:
+            return k
+        return self._label(self.item(k))
 
     def _count(self, entry: dict[str, Any]) -> None:
         self.ctx.counts.add_entry(entry)
@@ -80,7 +101,7 @@ class ItemLoop(Generic[T]):
     def bar(self) -> ProgressTask:
         """The progress bar (shown from ``with loop:`` on)."""
         if self._bar is None:
-            self._bar = self.ctx.progress(self._total, self._total - len(self.todo), self._description)
+            self._bar = self.ctx.progress(self._total, self._total - len(self._todo), self._description)
         return self._bar
 
     def finish(
@@ -90,14 +111,13 @@ class ItemLoop(Generic[T]):
         entry = self.ledger.record(k, status, records, reason, **extra)
         self._count(entry)
         self.bar.advance()
-        name = self.labels.get(k, k)
         if status == "failed" and self.on_error == "fail":
             raise StageError(
-                f"stage '{self.ctx.name}' stopped at {self.noun} {name}: {reason} "
+                f"stage '{self.ctx.name}' stopped at {self.noun} {self.label(k)}: {reason} "
                 f"(set on_error: skip to skip such {self.noun}s and go on)"
             )
         if status != "ok":
-            self.ctx.info(f"{status} {name}: {reason}")
+            self.ctx.info(f"{status} {self.label(k)}: {reason}")
         self.ctx.checkpoint()
         return entry
 
@@ -108,6 +128,22 @@ class ItemLoop(Generic[T]):
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+class _Todo(Generic[T]):
+    def __init__(self, loop: ItemLoop[T]):
+        self._loop = loop
+
+    def __len__(self) -> int:
+        return len(self._loop._todo)
+
+    def __bool__(self) -> bool:
+        return bool(self._loop._todo)
+
+    def __iter__(self) -> Iterator[tuple[str, T]]:
+        loop = self._loop
+        for i in loop._todo:
+            yield loop.keys[i], loop.items[i]
 
 
 def map_items(

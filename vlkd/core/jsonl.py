@@ -95,7 +95,10 @@ class JsonlAppender:
         self.append_many((obj,))
 
     def append_many(self, objs: Iterable[Any]) -> None:
-        data = "".join(dumps(o) + "\n" for o in objs).encode("utf-8")
+        self.write("".join(dumps(o) + "\n" for o in objs).encode("utf-8"))
+
+    def write(self, data: bytes) -> None:
+        """Append whole lines (``data`` ends with a newline) in one write."""
         view = memoryview(data)
         while view:  # os.write may write less than asked for on some file systems
             written = os.write(self._fd, view)

@@ -69,14 +69,16 @@ class BatchRun:
 
     # -- the loop ----------------------------------------------------------------------------
     async def run_all(self) -> None:
-        for _, image in self.loop.todo:
+        load = self.loop.item  # a job holds no record: it is read again when needed
+        for key, image in self.loop.todo:
             try:
                 job, _ = await self.run.start_job(image)
             except Exception as exc:  # an unreadable image: it fails, the others go on
                 reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
                 self.finish(image.id, self.run.failed_entry(None, reason))
                 continue
-            self.jobs[image.id] = job
+            job.image_id, job.source = key, load  # the loop's key: one string per image, not two
+            self.jobs[key] = job
         for chunk in self.book.open_chunks():  # what earlier sessions submitted counts against the budget
             self.budget.reserved += chunk.worst_usd
         await self.recover_unrecorded()
@@ -159,7 +161,7 @@ class BatchRun:
                 job.usage.cached += 1
             entry = self.run.settle(job, TeachResponse.from_json(cached))
             if entry is not None:
-                self.finish(job.image.id, entry)
+                self.finish(job.image_id, entry)
                 return None
 
     # -- building and uploading --------------------------------------------------------------
@@ -191,7 +193,7 @@ class BatchRun:
                 chunk,
                 path,
                 [k for _, k, _ in pending],
-                [j.image.id for j, _, _ in pending],
+                [j.image_id for j, _, _ in pending],
                 sum(w for _, _, w in pending),
                 self.opts.plugin,
             )
@@ -208,7 +210,7 @@ class BatchRun:
             try:
                 request, _, _ = await self.run.request_for(job.image)
             except Exception as exc:
-                self.finish(job.image.id, self.run.failed_entry(job, getattr(exc, "reason", str(exc))))
+                self.finish(job.image_id, self.run.failed_entry(job, getattr(exc, "reason", str(exc))))
                 continue
             request.max_tokens = job.max_tokens
             est_in, est_out = self.run.teacher.estimate_tokens(request)
@@ -226,7 +228,7 @@ class BatchRun:
             if len(data) > self.api.max_bytes:
                 self.budget.release(worst)
                 self.finish(
-                    job.image.id, self.run.failed_entry(job, "request larger than a whole batch may be")
+                    job.image_id, self.run.failed_entry(job, "request larger than a whole batch may be")
                 )
                 continue
             if out is None:

@@ -13,14 +13,15 @@ from __future__ import annotations
 import asyncio
 import mimetypes
 import statistics
+import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.artifacts import read_images
+from vlkd.core.artifacts import ImageFile, index_images
 from vlkd.core.context import StageContext, Usage
 from vlkd.core.errors import RunInterrupted, SkipItem, StageError
 from vlkd.core.itemloop import ItemLoop
@@ -76,30 +77,33 @@ def _redact(text: str, secrets: list[str]) -> str:
     return text
 
 
-def load_images(ctx: StageContext) -> list[ImageRecord]:
+def load_images(ctx: StageContext) -> ImageFile:
     """The stage's input images, each id once (a duplicate line is asked about once), of the
-    categories the teacher is given (``teach.categories``)."""
-    images: dict[str, ImageRecord] = {}
-    for rec in read_images(ctx.input("images")):
-        images.setdefault(rec.id, rec)
+    categories the teacher is given (``teach.categories``); each record is read from the file
+    when it is needed."""
     wanted = getattr(getattr(ctx.plugin, "options", None), "categories", None)
-    if wanted is None:
-        return list(images.values())
-    kept = [image for image in images.values() if image.category in wanted]
-    if len(kept) < len(images):
-        others = sorted({str(i.category) for i in images.values() if i.category not in wanted})
+    others: Counter[str] = Counter()
+
+    def keep(image: ImageRecord) -> bool:
+        if wanted is None or image.category in wanted:
+            return True
+        others[str(image.category)] += 1
+        return False
+
+    images = index_images(ctx.input("images"), keep)
+    if others:
         ctx.info(
-            f"{len(images) - len(kept)} images of other categories ({', '.join(others)}) are not "
+            f"{sum(others.values())} images of other categories ({', '.join(sorted(others))}) are not "
             f"taught (teach.categories); experts may add their pairs in review"
         )
-    return kept
+    return images
 
 
-@dataclass
+@dataclass(slots=True)
 class ImageJob:
     """One image on its way through its tries: which answer it needs next, what it cost so far."""
 
-    image: ImageRecord
+    image_id: str
     image_hash: str
     prompt_hash: str | None
     template_hash: str | None
@@ -109,6 +113,18 @@ class ImageJob:
     cut_at: int | None = None
     raw: str | None = None
     usage: Usage = field(default_factory=Usage)
+    #: the image's record, or what reads it again by id (a batch keeps a job per image, and
+    #: thousands of records would not keep memory flat)
+    source: ImageRecord | Callable[[str], ImageRecord] | None = None
+
+    @property
+    def image(self) -> ImageRecord:
+        source = self.source
+        if isinstance(source, ImageRecord):
+            return source
+        if source is None:
+            raise RuntimeError(f"image job {self.image_id} has no record")
+        return source(self.image_id)
 
 
 class TeachRun:
@@ -364,8 +380,9 @@ class TeachRun:
     # -- one image's tries -----------------------------------------------------------------
     async def start_job(self, image: ImageRecord) -> tuple[ImageJob, TeachRequest]:
         request, image_hash, template_hash = await self.request_for(image)
-        prompt_hash = _hash_text(request.system + "\0" + request.user) if self.prompts else None
-        return ImageJob(image, image_hash, prompt_hash, template_hash), request
+        prompt_hash = sys.intern(_hash_text(request.system + "\0" + request.user)) if self.prompts else None
+        template_hash = sys.intern(template_hash) if template_hash else template_hash
+        return ImageJob(image.id, image_hash, prompt_hash, template_hash, source=image), request
 
     def key(self, job: ImageJob) -> str:
         """The cache key of the answer ``job`` needs next (the same online and in a batch)."""
@@ -489,7 +506,7 @@ class TeachRun:
             raise StageError(f"teacher '{self.opts.plugin}' has no mode: {self.opts_mode}; use mode: online")
         await BatchRun(self, loop, budget, api, wait=not self.ctx.run.no_wait).run_all()
 
-    async def run_all(self, loop: ItemLoop, all_images: list[ImageRecord], budget: Budget) -> None:
+    async def run_all(self, loop: ItemLoop, all_images: Sequence[ImageRecord], budget: Budget) -> None:
         ctx = self.ctx
         limiter = RateLimiter(self.opts.rpm, self.opts.tpm)
         queue = (image for _, image in loop.todo)
@@ -589,7 +606,7 @@ def _teacher(ctx: StageContext) -> Teacher:
 def run_teach(
     ctx: StageContext,
     teacher: Teacher | None = None,
-    images: list[ImageRecord] | None = None,
+    images: Sequence[ImageRecord] | None = None,
     variables: Callable[[ImageRecord], dict[str, str]] | None = None,
 ) -> None:
     """Teach every image. A verify check passes its own teacher, images and per-image prompt
@@ -606,9 +623,11 @@ def run_teach(
     restored = state.journal.recover()
     if restored:
         ctx.info(f"{restored} answers received before an interruption restored from the journal")
+    ids = image_ids(images)
     loop = ItemLoop(
         ctx,
         images,
+        keys=ids,
         key=lambda image: image.id,
         on_error=opts.on_error,
         description="teach",
@@ -630,40 +649,53 @@ def run_teach(
     else:
         _finish(ctx, state, images, 0.0)
     if state.stop_reason == "budget":
-        left = sum(1 for i in images if not loop.ledger.finished(i.id))
+        left = sum(1 for i in ids if not loop.ledger.finished(i))
         raise RunInterrupted(
             f"teach.max_cost ${opts.max_cost:.4f} reached (spent ${budget.spent:.4f}); "
             f"{left} images not taught yet. Raise teach.max_cost and re-run to go on"
         )
 
 
-def _finish(ctx: StageContext, state: TeachRun, images: list[ImageRecord], seconds: float) -> None:
-    """Write pairs.jsonl, failures.jsonl and the parse log from the ledger; fill the stage facts."""
+def image_ids(images: Sequence[ImageRecord]) -> list[str]:
+    """The images' ids, in order (an :class:`ImageFile` has them without reading its records)."""
+    return images.ids if isinstance(images, ImageFile) else [i.id for i in images]
+
+
+def _finish(ctx: StageContext, state: TeachRun, images: Sequence[ImageRecord], seconds: float) -> None:
+    """Write pairs.jsonl, failures.jsonl and the parse log from the ledger; fill the stage facts.
+
+    One pass over the ledger's entries, each read from its file and written out as it comes:
+    nothing here grows with the number of images but the per-image pair counts."""
     ledger = ctx.ledger()
-    keys = [i.id for i in images]
-    pairs = list(ledger.records(keys))
-    write_jsonl_atomic(ctx.output("pairs"), pairs)
-    by_id = {i.id: i for i in images}
+    ids = image_ids(images)
     failures, dropped = [], []
-    per_image, negatives, neg_dropped = [], 0, 0
-    for key in keys:
-        entry = ledger.entries.get(key)
-        if entry is None:
-            continue
-        if entry["status"] == "failed":
-            failures.append(
-                {
-                    "image_id": key,
-                    "path": by_id[key].path,
-                    "reason": entry.get("reason"),
-                    "raw": entry.get("raw"),
-                }
-            )
-        elif entry["status"] == "ok":
+    per_image: list[int] = []
+    negatives = neg_dropped = 0
+
+    def pairs_of_ok_entries() -> Iterator[dict[str, Any]]:
+        nonlocal negatives, neg_dropped
+        for i, key in enumerate(ids):
+            status = ledger.status(key)
+            if status is None or status == "skipped":
+                continue
+            entry = ledger.entry(key) or {}
+            if status == "failed":
+                failures.append(
+                    {
+                        "image_id": key,
+                        "path": images[i].path,
+                        "reason": entry.get("reason"),
+                        "raw": entry.get("raw"),
+                    }
+                )
+                continue
             per_image.append(entry.get("pairs", len(entry["records"])))
             negatives += entry.get("negatives", 0)
             neg_dropped += entry.get("negatives_dropped", 0)
-            dropped += [{"image_id": key, **d} for d in entry.get("dropped", ())]
+            dropped.extend({"image_id": key, **d} for d in entry.get("dropped", ()))
+            yield from entry["records"]
+
+    n_pairs = write_jsonl_atomic(ctx.output("pairs"), pairs_of_ok_entries())
     unanswered = state.journal.unanswered()
     ctx.usage.unanswered = len(unanswered)
     ctx.usage.unanswered_cost_usd = sum(e["worst_usd"] for e in unanswered)
@@ -687,10 +719,10 @@ def _finish(ctx: StageContext, state: TeachRun, images: list[ImageRecord], secon
         ctx.warn(f"{len(failures)} images failed (reasons and raw answers in {ctx.dir / FAILURES_FILE})")
     facts: dict[str, Any] = {
         "images": len(images),
-        "pairs": len(pairs),
-        "positives": len(pairs) - negatives,
+        "pairs": n_pairs,
+        "positives": n_pairs - negatives,
         "negatives": negatives,
-        "negative_share": round(negatives / len(pairs), 4) if pairs else 0.0,
+        "negative_share": round(negatives / n_pairs, 4) if n_pairs else 0.0,
         "pairs_per_image": {
             "min": min(per_image),
             "mean": round(statistics.mean(per_image), 2),
@@ -723,7 +755,7 @@ def _finish(ctx: StageContext, state: TeachRun, images: list[ImageRecord], secon
 
 
 def estimate(
-    ctx: StageContext, teacher: Teacher | None = None, images: list[ImageRecord] | None = None
+    ctx: StageContext, teacher: Teacher | None = None, images: Sequence[ImageRecord] | None = None
 ) -> list[str]:
     """``vlkd run --dry-run``: calls, tokens and the most it can cost, spending nothing."""
     teacher = teacher or _teacher(ctx)
