@@ -190,3 +190,42 @@ def test_a_server_without_a_batch_api_is_named(images, run_teach):
         plain._batch_route = lambda *a: plain._error("openai", 404, "no route POST /v1/files")
         with pytest.raises(StageError, match=r"does this server have a Batch API\?.*mode: batch_file"):
             run_teach(images(1), batch(plain))
+
+
+@pytest.mark.parametrize("plugin", ["openai", "anthropic"])
+def test_a_batch_whose_id_was_never_recorded_is_found_exactly(provider, images, run_teach, plugin):
+    """A kill between "create batch" sent and its id recorded: the next run finds that batch at
+    the provider, not another of the same size made at the same time (another chunk's, another
+    client's), and submits nothing again."""
+    import anthropic
+    import openai
+
+    folder = images(2)
+    provider.batch_latency = 3600
+    _, rd = run_teach(folder, batch(provider, plugin), no_wait=True)
+    (ours,) = provider.batches
+    path = rd / "cache" / "teach" / "batches.jsonl"
+    path.write_text(
+        "".join(x + "\n" for x in path.read_text().splitlines() if '"submitted"' not in x), encoding="utf-8"
+    )
+    # a batch of the same size, made later by someone else (newest first in the provider's list)
+    ask = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    if plugin == "anthropic":
+        client = anthropic.Anthropic(base_url=provider.anthropic_url, api_key=provider.api_key)
+        client.messages.batches.create(requests=[{"custom_id": f"x{i}", "params": ask} for i in (1, 2)])
+    else:
+        client = openai.OpenAI(base_url=provider.openai_url, api_key=provider.api_key)
+        lines = "".join(
+            json.dumps({"custom_id": f"x{i}", "method": "POST", "url": "/v1/chat/completions", "body": ask})
+            + "\n"
+            for i in (1, 2)
+        )
+        file = client.files.create(file=("in.jsonl", lines.encode()), purpose="batch")
+        client.batches.create(input_file_id=file.id, endpoint="/v1/chat/completions", completion_window="24h")
+    provider.batch_latency = 0
+    manifest, _ = run_teach(folder, batch(provider, plugin))
+    assert manifest["stages"]["teach"]["counts"]["ok"] == 2
+    assert len(provider.batches) == 2  # ours and theirs: nothing submitted again
+    assert [e["batch"] for e in book(rd) if e["event"] == "submitted"] == [ours]
+    hashes = image_hashes(folder).values()
+    assert {h: provider.requests[h] for h in hashes} == dict.fromkeys(hashes, 1)

@@ -281,7 +281,13 @@ class BatchRun:
         for chunk in self.book.open_chunks():
             if chunk.batch is not None:
                 continue
-            found = await self.api.find(chunk.chunk, chunk.at - 60, len(chunk.keys))
+            found = await self.api.find(
+                chunk.chunk,
+                chunk.at - 60,
+                len(chunk.keys),
+                keys=set(chunk.keys),
+                known=set(self.book.by_batch),
+            )
             if found is not None:
                 self.book.submitted(chunk.chunk, found)
             elif Path(chunk.path).exists():

@@ -9,7 +9,7 @@ a batch line, how a file of lines is submitted, and how a batch's state and resu
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -64,9 +64,18 @@ class BatchAPI:
         uses it after a kill between the submission and the recording of its id)."""
         raise NotImplementedError
 
-    async def find(self, chunk: str, since: float, requests: int) -> str | None:
-        """The id of a batch submitted for ``chunk`` (after ``since``, with ``requests`` lines)
-        whose id was never recorded, or None when the provider has none."""
+    async def find(
+        self,
+        chunk: str,
+        since: float,
+        requests: int,
+        *,
+        keys: Collection[str] = (),
+        known: Collection[str] = (),
+    ) -> str | None:
+        """The id of a batch submitted for ``chunk`` (after ``since``, with ``requests`` lines: the
+        ``custom_id``s ``keys``) whose id was never recorded, or None when the provider has none;
+        ``known``: the batch ids recorded for other chunks, never the answer."""
         return None
 
     async def state(self, batch_id: str) -> BatchState:

@@ -26,7 +26,8 @@ def url_secrets(url: str | None) -> list[str]:
     parts = urlsplit(url)
     out = [parts.password] if parts.password else []
     out += [v for k, v in parse_qsl(parts.query) if k.lower() not in PUBLIC_QUERY and v]
-    return out
+    auth = url_basic_auth(url)[1] if parts.password else None
+    return out + ([auth.removeprefix("Basic ")] if auth else [])
 
 
 def redact_url(url: str | None) -> str | None:
@@ -42,6 +43,27 @@ def redact_url(url: str | None) -> str | None:
         pairs = [(k, v if k.lower() in PUBLIC_QUERY else REDACTED) for k, v in parse_qsl(query, True)]
         query = urlencode(pairs, safe="*")
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def url_basic_auth(url: str | None) -> tuple[str | None, str | None]:
+    """``url`` without its ``user:password@``, and those as an ``Authorization: Basic`` value.
+
+    The SDKs' HTTP clients disagree about credentials in a URL (httpx sends them as basic auth in
+    place of the bearer key, aiohttp refuses the request because the SDK also sets an
+    Authorization header): a teacher sends the header itself, to a URL that holds no secret.
+    """
+    if not url:
+        return url, None
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    import base64
+    from urllib.parse import unquote
+
+    user_pass = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+    host = parts.netloc.rsplit("@", 1)[1]
+    bare = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return bare, "Basic " + base64.b64encode(user_pass.encode("utf-8")).decode("ascii")
 
 
 def redact_query(query: dict[str, str]) -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,13 +32,41 @@ class AnthropicBatches(SDKBatches):
         batch = await self._call(self.client.messages.batches.create(requests=requests))
         return batch.id
 
-    async def find(self, chunk: str, since: float, requests: int) -> str | None:
-        # batches carry no metadata: the one created after the chunk was recorded, with its size
-        page = await self._call(self.client.messages.batches.list(limit=20))
-        for batch in page.data:
-            total = sum(batch.request_counts.model_dump().values())
-            if batch.created_at.timestamp() >= since and total == requests:
-                return batch.id
+    async def find(
+        self,
+        chunk: str,
+        since: float,
+        requests: int,
+        *,
+        keys: Collection[str] = (),
+        known: Collection[str] = (),
+    ) -> str | None:
+        """Anthropic's batches carry no metadata; what is exact is the requests' ``custom_id``s,
+        which only an ended batch's results show. So: of the batches created since the chunk was
+        recorded, with its number of requests, and not recorded for another chunk, an ended one
+        whose first result is one of the chunk's keys; else the oldest one still running (chunks
+        are recovered in the order they were recorded, each taking the batch made next)."""
+        import anthropic
+
+        running: list[Any] = []
+        try:
+            async for batch in self.client.messages.batches.list(limit=100):  # newest first
+                if batch.created_at.timestamp() < since:
+                    break
+                if batch.id in known or sum(batch.request_counts.model_dump().values()) != requests:
+                    continue
+                if batch.processing_status != "ended":
+                    running.append(batch)
+                elif await self._first_custom_id(batch.id) in keys:
+                    return batch.id
+        except anthropic.AnthropicError as exc:
+            raise self.teacher.sdk_error(exc, anthropic) from None
+        return min(running, key=lambda b: b.created_at).id if running else None
+
+    async def _first_custom_id(self, batch_id: str) -> str | None:
+        decoder = await self.client.messages.batches.results(batch_id)
+        async for row in decoder:
+            return row.custom_id
         return None
 
     def _state(self, batch: Any) -> BatchState:

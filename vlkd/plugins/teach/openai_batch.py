@@ -47,11 +47,18 @@ class OpenAIBatches(SDKBatches):
         )
         return batch.id
 
-    async def find(self, chunk: str, since: float, requests: int) -> str | None:
-        page = await self._call(self.client.batches.list(limit=100))
-        for batch in page.data:
-            if (batch.metadata or {}).get("vlkd_chunk") == chunk:
-                return batch.id
+    async def find(self, chunk: str, since: float, requests: int, **_: Any) -> str | None:
+        """Exact: each batch carries its chunk's name in its ``metadata`` (``vlkd_chunk``)."""
+        import openai
+
+        try:
+            async for batch in self.client.batches.list(limit=100):  # newest first
+                if (batch.metadata or {}).get("vlkd_chunk") == chunk:
+                    return batch.id
+                if batch.created_at < since:
+                    return None
+        except openai.OpenAIError as exc:
+            raise self.teacher.sdk_error(exc, openai) from None
         return None
 
     async def state(self, batch_id: str) -> BatchState:

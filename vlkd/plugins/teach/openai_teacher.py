@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field, SecretStr, field_serializer
 
 from vlkd.core.teach import APITeacherOptions, TeachRequest, TeachResponse
-from vlkd.core.teach.options import PUBLIC_QUERY, redact_query
+from vlkd.core.teach.options import PUBLIC_QUERY, redact_query, url_basic_auth
 from vlkd.plugins.teach.api_teacher import APITeacher
 
 if TYPE_CHECKING:
@@ -78,9 +78,14 @@ class OpenAITeacher(APITeacher):
 
         http_client = openai.DefaultAioHttpClient() if self.options.http_backend == "aiohttp" else None
         headers = {k: v.get_secret_value() for k, v in self.options.headers.items()}
+        # a proxy's user:password in base_url: its basic auth replaces the bearer key (as httpx
+        # does it by itself), sent as a header to a URL without them, over either HTTP client
+        base_url, basic = url_basic_auth(self.options.base_url)
+        if basic is not None and not any(k.lower() == "authorization" for k in headers):
+            headers["Authorization"] = basic
         return openai.AsyncOpenAI(
             api_key=key,
-            base_url=self.options.base_url,
+            base_url=base_url,
             timeout=self.options.timeout,
             max_retries=0,
             default_headers=headers or None,
