@@ -168,6 +168,15 @@ class StudentFamily:
         size = (max(1, size[0]), max(1, size[1]))
         return image if size == image.size else image.resize(size)
 
+    def server_image(self, image: Any, min_pixels: int, max_pixels: int) -> Any:
+        """The image (as training handed it to the processor) at the size this processor resizes it
+        to (:meth:`resize`), for an OpenAI-compatible server: whatever pixel limits the server's
+        processor has (vLLM's are the model's own, 12,845,056 pixels at most for Qwen-VL, not the
+        training's), an image already on the student's grid is left as it is, so the server sees
+        the visual tokens the local processor makes. Unchanged when already that size."""
+        size = self.resize(image.width, image.height, min_pixels, max_pixels)
+        return image if size == image.size else image.resize(size, resample=3)  # bicubic, as the processor
+
     # -- text ---------------------------------------------------------------------------------
     def render(self, turns: Sequence[tuple[str, str]], system: str | None) -> str:
         """The sample as LLaMA-Factory's template writes it, with image pads left out.

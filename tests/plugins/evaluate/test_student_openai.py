@@ -208,3 +208,47 @@ def test_a_base_url_without_v1_is_named(run_layout):
         ):
             ctx.plugin.run(ctx)
     assert no_failure_lines(ctx)
+
+
+def test_the_server_is_sent_the_image_at_the_size_the_local_processor_makes(tmp_path):
+    """The image as training handed it to the processor (as it is for peft, prescaled for
+    LLaMA-Factory), at the size that processor resizes it to: a server resizes by its own pixel
+    limits (vLLM: the model's, not the training's), and an image on the grid stays as it is."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from vlkd.plugins.evaluate.items import EvalItem, ModelInfo
+    from vlkd.plugins.evaluate.openai_backend import OpenAIStudent
+    from vlkd.students.qwen2_vl import Qwen2VL
+
+    Image.new("RGB", (1637, 1782), (200, 30, 30)).save(tmp_path / "page.png")
+    item = EvalItem("p", "i", str(tmp_path / "page.png"), "q", "a", None, False)
+    sizes = []
+
+    def size_sent(image, req) -> str:
+        url = next(p for p in req["messages"][-1]["content"] if p["type"] == "image_url")["image_url"]["url"]
+        sizes.append(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).size)
+        return "ok"
+
+    with FakeProvider(answer=size_sent, models={"b"}) as server:
+        for trainer in ("peft", "llamafactory"):
+            info = ModelInfo(trainer, "b", None, 3136, 376320, "qwen2_vl", None, family=Qwen2VL())
+            backend = OpenAIStudent(
+                info,
+                base_url=server.openai_url,
+                api_key=server.api_key,
+                api_key_env="X",
+                model_names={"base": "b"},
+                max_new_tokens=4,
+                system_prompt=None,
+                timeout=30,
+            )
+            assert backend.answer("base", item) == "ok"
+    qwen = Qwen2VL()
+    prescaled = qwen.llamafactory_prescale(1637, 1782, 3136, 376320)
+    assert sizes == [qwen.resize(1637, 1782, 3136, 376320), qwen.resize(*prescaled, 3136, 376320)]
+    # a prescaled image sent as it was: vLLM's own limits (Qwen-VL's 3136 to 12845056 pixels) put it
+    # on another grid, with more visual tokens than the training's limit allows
+    assert qwen.resize(*prescaled, 3136, 12845056) == (588, 644) != sizes[0] == (560, 616)

@@ -172,7 +172,12 @@ class OpenAIStudent:
             raise ServerGone(
                 f"evaluate: no model name for the {system} student; set evaluate.{system}_model_name"
             )
-        image = load_student_image(item.image, self.info.family, self.info.min_pixels, self.info.max_pixels)
+        info = self.info
+        # as training handed it to the processor, then at the size that processor makes of it: a
+        # server resizes by its own pixel limits, and a prescaled image sent as it was came out on
+        # another grid than the transformers backend's in 65% of 2,000 random sizes (demo limits)
+        image = load_student_image(item.image, info.family, info.min_pixels, info.max_pixels, info.prescale)
+        image = info.family.server_image(image, info.min_pixels, info.max_pixels)
         messages: list[dict[str, Any]] = []
         if self.system_prompt:
             messages.append({"role": "system", "content": self.system_prompt})
