@@ -58,6 +58,7 @@ def build_atomic(out_dir: Path, family: str, version: int, write: Callable[[Path
     out_dir = Path(out_dir)
     if is_built(out_dir, family, version):
         return out_dir
+    _check_replaceable(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
@@ -72,6 +73,22 @@ def build_atomic(out_dir: Path, family: str, version: int, write: Callable[[Path
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    """Only an empty folder or another tiny student (older build, other family) is replaced:
+    ``vlkd student tiny qwen2_vl ~/photos`` must never delete someone's files."""
+    from vlkd.core.errors import VlkdError
+
+    if not out_dir.exists() and not out_dir.is_symlink():
+        return
+    if not out_dir.is_dir() or out_dir.is_symlink():
+        raise VlkdError(f"{out_dir}: exists and is not a folder; choose a new folder for the tiny student")
+    if any(out_dir.iterdir()) and not (out_dir / MARKER).is_file():
+        raise VlkdError(
+            f"{out_dir}: is not empty and holds no tiny student (no {MARKER}); vlkd replaces only "
+            "an empty folder or a tiny student it built: choose a new folder"
+        )
 
 
 def train_bpe(vocab_size: int = 1024, corpus: Sequence[str] = CORPUS) -> tuple[dict[str, int], list[tuple]]:
