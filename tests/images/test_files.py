@@ -86,3 +86,13 @@ def test_resized_png_is_the_same_bytes_for_the_same_input(tmp_path):
         assert im.format == "PNG" and im.mode == "RGB" and im.size == (150, 100)
     with pytest.raises(BadImage, match=r"not an image: x\.png"):
         resized_png(b"GIF89a-not-really", (10, 10), name="x.png")
+
+
+def test_upright_turns_by_exif_only_when_asked(tmp_path):
+    photo = tmp_path / "side.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored on its side: turn 90 degrees clockwise to view
+    Image.new("RGB", (60, 20), (200, 30, 30)).save(photo, "JPEG", exif=exif)
+    assert open_as(photo).size == (60, 20)  # what both trainers see
+    assert open_as(photo, upright=True).size == (20, 60)
+    assert open_as(odd.photo(tmp_path / "plain.png"), upright=True).size == (64, 48)

@@ -5,8 +5,9 @@ Ingest has already decided which files are images (:mod:`vlkd.images.decode`, wi
 decode through that same :func:`~vlkd.images.decode.open_image`:
 
 - :func:`open_as`: the decoded pixels in one mode (``RGB`` for the student, the teacher and
-  the judge; ``L`` for OCR), converted with Pillow's plain ``convert`` as LLaMA-Factory does, so
-  training and evaluation see the pixels either trainer sees;
+  OCR), converted with Pillow's plain ``convert`` as LLaMA-Factory does, so training and
+  evaluation see the pixels either trainer sees; ``upright=True`` turns them as the EXIF
+  orientation says (OCR: text reads the same either way, so it may);
 - :func:`image_size`: width and height from the header, or after a full decode (``decode=True``,
   the pre-flight's "LLaMA-Factory can read it");
 - :func:`thumbnail`: a small JPEG or PNG for the report and the review sheet;
@@ -15,9 +16,10 @@ decode through that same :func:`~vlkd.images.decode.open_image`:
 
 Every failure is :class:`~vlkd.images.decode.BadImage` (a ``SkipItem``) whose reason names the
 file. The pixel guard is Pillow's own refusal (:data:`TRUSTED_MAX_PIXELS`: twice its warning
-limit, where it raises ``DecompressionBombError``), as these sites had before; EXIF orientation
-is not applied here: the ``exif_transpose`` preprocess step writes an upright copy, and neither
-trainer turns pixels by EXIF, so applying it here would make evaluation differ from training.
+limit, where it raises ``DecompressionBombError``), as these sites had before. EXIF orientation
+is applied only when asked: the ``exif_transpose`` preprocess step writes an upright copy for
+the student, and neither trainer turns pixels by EXIF, so doing it by default here would make
+evaluation differ from training.
 """
 
 from __future__ import annotations
@@ -45,16 +47,23 @@ def open_as(
     name: str | os.PathLike[str] | None = None,
     draft: tuple[int, int] | None = None,
     max_pixels: int | None = TRUSTED_MAX_PIXELS,
+    upright: bool = False,
 ) -> Image.Image:
     """The decoded image in ``mode`` (``source``: a path, or the file's bytes named by ``name``).
 
-    ``draft`` lets a JPEG decode reduced towards that box (see :func:`~vlkd.images.decode.load_image`).
+    ``draft`` lets a JPEG decode reduced towards that box (see :func:`~vlkd.images.decode.load_image`);
+    ``upright`` turns the pixels as the file's EXIF orientation says.
     """
     image, _ = open_image(source, _name(source, name), max_pixels=max_pixels, draft=draft)
     try:
-        return image if image.mode == mode else image.convert(mode)
+        image = image if image.mode == mode else image.convert(mode)
     except (OSError, ValueError) as exc:
         raise BadImage(f"corrupt image: {_name(source, name)}: {image.mode} to {mode}: {exc}") from None
+    if upright:
+        from PIL import ImageOps
+
+        image = ImageOps.exif_transpose(image)
+    return image
 
 
 def image_size(

@@ -94,7 +94,6 @@ def page_boxes(data: bytes, cache_dir: Path | None = None) -> list[TextBox]:
 def _read(data: bytes) -> list[TextBox]:
     global reads
     import numpy as np
-    from PIL import ImageOps
 
     from vlkd.images.decode import BadImage
     from vlkd.images.files import open_as
@@ -103,7 +102,7 @@ def _read(data: bytes) -> list[TextBox]:
         # upright as the camera's EXIF says (a phone photo is stored on its side): the engine
         # then finds horizontal lines and _respace measures their gaps. Only OCR turns the page:
         # text is text either way, while the pixels a student trains on stay as stored
-        page = ImageOps.exif_transpose(open_as(data, "RGB"))
+        page = open_as(data, "RGB", upright=True)
     except BadImage as exc:
         raise OCRError(f"not an image OCR can read: {exc.reason}") from None
     gray = np.asarray(page.convert("L"))
