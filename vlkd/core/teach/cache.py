@@ -8,6 +8,7 @@ the generation parameters (never the key). It survives ``--fresh`` and re-runs.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -38,30 +39,47 @@ def cache_key(
 
 
 class ResponseCache:
+    r"""The cache files, and the entries :meth:`queue`\ d to be written by :meth:`write_queued`
+    (``get`` sees them at once; until written, the call journal is what keeps them)."""
+
     def __init__(self, root: Path, *, read: bool = True):
         self.root = root / "teach"
         self.read = read
+        self._dir = str(self.root)
+        self.queued: dict[str, dict[str, Any]] = {}
 
-    def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.json"
+    def _path(self, key: str) -> str:
+        return os.path.join(self._dir, key[:2], key + ".json")
 
     def get(self, key: str) -> dict[str, Any] | None:
         if not self.read:
             return None
-        path = self._path(key)
+        queued = self.queued.get(key)
+        if queued is not None:
+            return queued
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            with open(self._path(key), encoding="utf-8") as fh:
+                return json.loads(fh.read())
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
             return None  # a damaged entry is asked for again and overwritten
 
     def has(self, key: str) -> bool:
-        return self.read and self._path(key).exists()
+        return self.read and (key in self.queued or os.path.exists(self._path(key)))
 
     def stored(self, key: str) -> bool:
         """Whether the entry is on disk (also under ``--no-cache``, which only stops reading)."""
-        return self._path(key).exists()
+        return os.path.exists(self._path(key))
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         write_json_atomic(self._path(key), value)
+
+    def queue(self, key: str, value: dict[str, Any]) -> None:
+        """An entry to write later, with others (its answer is in the call journal already)."""
+        self.queued[key] = value
+
+    def write_queued(self, entries: list[tuple[str, dict[str, Any]]]) -> None:
+        """Write entries taken from :attr:`queued` (in a thread: it touches no shared state)."""
+        for key, value in entries:
+            self.put(key, value)

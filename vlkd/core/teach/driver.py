@@ -11,6 +11,7 @@ for a finished image again; the cache makes sure no answer is paid for twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import mimetypes
 import statistics
 import sys
@@ -162,7 +163,8 @@ class TeachRun:
         self.stop_reason: str | None = None
         self.input_scale = 1.0
         self.answers = 0
-        self.cache_writes: set[asyncio.Future] = set()
+        self._cache_writer: asyncio.Future | None = None
+        self._write_now: asyncio.Event | None = None
         #: when the first call went out and the last answer came back (the calls' window)
         self.first_call: float | None = None
         self.last_answer: float | None = None
@@ -257,12 +259,36 @@ class TeachRun:
         return _redact(text, self.secrets)
 
     def cache_later(self, key: str, value: dict[str, Any]) -> None:
-        """Write a cache entry in a thread, without waiting: file system calls must not hold up the
-        calls in flight. The ledger line may land first; either one alone keeps the answer from
-        being paid for again, and the stage waits for every write before it ends."""
-        task = asyncio.ensure_future(asyncio.to_thread(self.cache.put, key, value))
-        self.cache_writes.add(task)
-        task.add_done_callback(self.cache_writes.discard)
+        """Queue a cache entry, written in a thread with those queued in the same quarter second:
+        file system calls must not hold up the calls in flight, and a thread hand-off per answer
+        cost the event loop more than the write itself. Until it is written the call journal
+        holds the answer (durable before this is called; a next session replays it into the
+        cache), and the cache's ``get`` already returns it."""
+        self.cache.queue(key, value)
+        if self._cache_writer is None or self._cache_writer.done():
+            self._cache_writer = asyncio.ensure_future(self._write_cache(delay=0.25))
+
+    async def _write_cache(self, delay: float = 0.0) -> None:
+        if delay:
+            self._write_now = self._write_now or asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._write_now.wait(), delay)
+        while self.cache.queued:
+            entries = list(self.cache.queued.items())
+            await asyncio.to_thread(self.cache.write_queued, entries)
+            for key, value in entries:
+                if self.cache.queued.get(key) is value:
+                    del self.cache.queued[key]
+
+    async def finish_cache_writes(self) -> None:
+        """Every queued cache entry on disk (the stage's end; also after a failure)."""
+        writer = self._cache_writer
+        if writer is not None and not writer.done():
+            assert self._write_now is not None
+            self._write_now.set()
+            await asyncio.gather(writer, return_exceptions=True)
+            self._write_now.clear()
+        await self._write_cache()
 
     def parse(self, response: TeachResponse) -> Parsed:
         if response.pairs is not None:
@@ -518,6 +544,7 @@ class TeachRun:
                 try:
                     await self.run_batches(loop, budget)
                 finally:
+                    await self.finish_cache_writes()
                     self.show(loop, force=True)
                     await self.teacher.close()
                     self.journal.recover()
@@ -557,7 +584,7 @@ class TeachRun:
                 for t in tasks:
                     t.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-                await asyncio.gather(*self.cache_writes, return_exceptions=True)
+                await self.finish_cache_writes()
                 self.show(loop, force=True)
                 await self.teacher.close()
                 self.journal.recover()  # requests cancelled in flight (Ctrl-C) count as possibly spent
