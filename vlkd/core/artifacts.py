@@ -96,10 +96,14 @@ def read_images(path: str | os.PathLike[str]) -> list[ImageRecord]:
     """
     records = read_records(path, ImageRecord, "an image record")
     run_dir = Path(path).resolve().parents[1]
-    return [
-        r if Path(r.path).is_absolute() else r.model_copy(update={"path": str(run_dir / r.path)})
-        for r in records
-    ]
+    return [_absolute(r, run_dir) for r in records]
+
+
+def _absolute(record: ImageRecord, run_dir: Path) -> ImageRecord:
+    """A record read from ``run_dir``'s ``images.jsonl`` with its path absolute (see :func:`read_images`)."""
+    if Path(record.path).is_absolute():
+        return record
+    return record.model_copy(update={"path": str(run_dir / record.path)})
 
 
 class ImageFile(Sequence[ImageRecord]):
@@ -130,10 +134,7 @@ class ImageFile(Sequence[ImageRecord]):
         if self._fh is None:
             self._fh = self.path.open("rb")
         self._fh.seek(self._offsets[i])
-        record = ImageRecord.model_validate_json(self._fh.readline())
-        if Path(record.path).is_absolute():
-            return record
-        return record.model_copy(update={"path": str(self._run_dir / record.path)})
+        return _absolute(ImageRecord.model_validate_json(self._fh.readline()), self._run_dir)
 
     def __iter__(self) -> Iterator[ImageRecord]:
         for i in range(len(self)):
