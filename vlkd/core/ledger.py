@@ -62,7 +62,7 @@ class Ledger:
 
     def status(self, key: str) -> Status | None:
         at = self._index.get(key)
-        return None if at is None else ("ok", "skipped", "failed")[at & 3]  # type: ignore[return-value]
+        return None if at is None else ("ok", "skipped", "failed")[at & 3]
 
     def finished(self, key: str) -> bool:
         at = self._index.get(key)

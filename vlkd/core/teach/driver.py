@@ -695,7 +695,8 @@ def _finish(ctx: StageContext, state: TeachRun, images: Sequence[ImageRecord], s
     nothing here grows with the number of images but the per-image pair counts."""
     ledger = ctx.ledger()
     ids = image_ids(images)
-    failures, dropped = [], []
+    failures: list[dict[str, Any]] = []
+    dropped: list[dict[str, Any]] = []
     per_image: list[int] = []
     negatives = neg_dropped = 0
 

@@ -14,7 +14,7 @@ import email.utils
 import functools
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -200,7 +200,7 @@ class Teacher(Plugin):
         return None
 
     # -- lifecycle ------------------------------------------------------------------------
-    async def start(self, ctx: StageContext, images: list[ImageRecord]) -> None:
+    async def start(self, ctx: StageContext, images: Sequence[ImageRecord]) -> None:
         """Open clients (inside the running event loop), load what the teacher needs."""
 
     def has_prompt_variables(self) -> bool:

@@ -23,6 +23,8 @@ from vlkd.core.teach import Teacher, TeacherOptions, TeachRequest, TeachResponse
 from vlkd.core.teach.parsing import _is_header, _unquote
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from vlkd.core.context import StageContext
     from vlkd.core.records import ImageRecord
     from vlkd.core.teach.prompts import PromptPack
@@ -135,7 +137,7 @@ class AnnotationsTeacher(Teacher):
     def estimate_tokens(self, request: TeachRequest) -> tuple[int, int]:
         return 0, 0
 
-    async def start(self, ctx: StageContext, images: list[ImageRecord]) -> None:
+    async def start(self, ctx: StageContext, images: Sequence[ImageRecord]) -> None:
         index: dict[str, str] = {}
         for image in images:
             names = [image.id, image.path, *(s.path for s in image.sources)]

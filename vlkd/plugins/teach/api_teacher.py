@@ -14,6 +14,8 @@ from vlkd.core.teach.prompts import PromptPack
 from vlkd.plugins.teach.prompts import automotive_pack
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from vlkd.core.context import StageContext
     from vlkd.core.records import ImageRecord
     from vlkd.core.teach import TeachRequest
@@ -48,7 +50,7 @@ class APITeacher(Teacher):
     def make_client(self, key: str) -> Any:
         raise NotImplementedError
 
-    async def start(self, ctx: StageContext, images: list[ImageRecord]) -> None:
+    async def start(self, ctx: StageContext, images: Sequence[ImageRecord]) -> None:
         key = self.resolved_key()
         if not key:
             if self.options.base_url is None:

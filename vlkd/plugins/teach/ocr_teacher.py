@@ -10,6 +10,7 @@ from vlkd.core.errors import SkipItem
 from vlkd.core.teach import Teacher, TeacherOptions, TeachRequest, TeachResponse
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from vlkd.core.context import StageContext
@@ -58,7 +59,7 @@ class OCRTeacher(Teacher):
             "rules": 2,  # 2: spaces put back, negatives by the overall share
         }
 
-    async def start(self, ctx: StageContext, images: list[ImageRecord]) -> None:
+    async def start(self, ctx: StageContext, images: Sequence[ImageRecord]) -> None:
         self.cache_dir = ctx.cache_dir
 
     def estimate_tokens(self, request: TeachRequest) -> tuple[int, int]:
