@@ -108,9 +108,8 @@ def output_line(teacher: OpenAITeacher, line: str) -> BatchItem:
     error = data.get("error")
     if response.get("status_code") == 200 and isinstance(response.get("body"), dict):
         try:
-            return BatchItem(
-                custom_id, teacher.response_from(ChatCompletion.model_validate(response["body"]))
-            )
+            ChatCompletion.model_validate(response["body"])  # a malformed answer is an error here
+            return BatchItem(custom_id, teacher.response_from(response["body"]))
         except ValueError as exc:
             return BatchItem(custom_id, error=f"malformed answer: {exc}"[:300])
     if response.get("status_code"):

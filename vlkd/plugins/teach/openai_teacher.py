@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_serializer
@@ -123,31 +125,31 @@ class OpenAITeacher(APITeacher):
 
     async def respond(self, request: TeachRequest) -> TeachResponse:
         import openai
-        from openai.types.chat import ChatCompletion
 
         body = self.full_body(request)
         try:
-            # the SDK's own POST (auth, errors, response model) without create()'s re-validation of
-            # the body: that walk over the base64 image costs more CPU than the rest of the call
-            resp = await self.client.post("/chat/completions", body=body, cast_to=ChatCompletion)
+            # the SDK's own POST (auth, errors, retries' headers) without create()'s re-validation
+            # of the body (that walk over the base64 image cost more CPU than the rest of the call)
+            # and without building a ChatCompletion model from the answer (120 µs a call): the
+            # three fields vlkd reads come from the JSON itself
+            raw = await self.client.post("/chat/completions", body=body, cast_to=bytes)
         except openai.OpenAIError as exc:
             raise self.sdk_error(exc, openai) from None
-        return self.response_from(resp)
+        return self.response_from(json.loads(raw))
 
-    def response_from(self, resp: Any) -> TeachResponse:
-        """A ChatCompletion (online, or a line of a batch's output) as the core's response."""
-        choice = resp.choices[0] if resp.choices else None
-        text = (choice.message.content or "") if choice is not None else ""
-        usage = resp.usage
+    def response_from(self, resp: Mapping[str, Any]) -> TeachResponse:
+        """A chat completion's JSON (online, or the body of a batch output line) as the core's response."""
+        choices = resp.get("choices") or [None]
+        choice = choices[0] if isinstance(choices[0], dict) else {}
+        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        usage = resp.get("usage") if isinstance(resp.get("usage"), dict) else {}
+        finish = choice.get("finish_reason")
         return TeachResponse(
-            text=text,
-            model=resp.model,
-            input_tokens=usage.prompt_tokens if usage else 0,
-            output_tokens=usage.completion_tokens if usage else 0,
-            extra={
-                "finish_reason": choice.finish_reason if choice else None,
-                "truncated": choice is not None and choice.finish_reason == "length",
-            },
+            text=message.get("content") or "",
+            model=resp.get("model"),
+            input_tokens=usage.get("prompt_tokens") or 0,
+            output_tokens=usage.get("completion_tokens") or 0,
+            extra={"finish_reason": finish, "truncated": finish == "length"},
         )
 
     def batch_api(self, ctx: StageContext) -> Any:
