@@ -94,3 +94,21 @@ def test_run_dir_artifact_is_the_latest_producer(tmp_path):
     (rd.path / "ingest").mkdir(parents=True)
     (rd.path / "ingest" / "images.jsonl").write_text("")
     assert rd.artifact("images", stages=stages, written=True) == rd.path / "ingest" / "images.jsonl"
+
+
+def test_an_image_file_reads_each_record_when_asked_and_notices_a_changed_file(tmp_path):
+    from vlkd.core.artifacts import index_images
+
+    path = tmp_path / "run" / "ingest" / "images.jsonl"
+    path.parent.mkdir(parents=True)
+    other = {**IMAGE, "id": "b" * 64, "path": "/data/b.png", "category": "manual"}
+    lines(path, IMAGE, other, IMAGE, tail=b'{"id": "torn')  # a duplicate id, a torn last line
+    images = index_images(path)
+    assert images.ids == ["a" * 64, "b" * 64] and len(images) == 2
+    assert images[0].path == str(tmp_path / "run" / IMAGE["path"])  # as read_images gives it
+    assert [r.id for r in images] == images.ids and images[1].path == "/data/b.png"
+    manuals = index_images(path, keep=lambda r: r.category == "manual")
+    assert manuals.ids == ["b" * 64]
+    lines(path, other, IMAGE)  # rewritten while a stage reads it
+    with pytest.raises(StageError, match="changed while the stage was reading it"):
+        images[0]

@@ -132,9 +132,18 @@ class ImageFile(Sequence[ImageRecord]):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
         if self._fh is None:
-            self._fh = self.path.open("rb")
-        self._fh.seek(self._offsets[i])
-        return _absolute(ImageRecord.model_validate_json(self._fh.readline()), self._run_dir)
+            self._fh = self.path.open("rb", buffering=0)  # no buffer: a rewritten file is seen
+        raw = _line_at(self._fh, self._offsets[i])
+        try:
+            record = ImageRecord.model_validate_json(raw)
+        except ValidationError:
+            record = None
+        if record is None or record.id != self.ids[i]:
+            raise StageError(
+                f"{self.path}: changed while the stage was reading it (image {self.ids[i][:12]} is no "
+                "longer where it was); re-run the stage"
+            )
+        return _absolute(record, self._run_dir)
 
     def __iter__(self) -> Iterator[ImageRecord]:
         for i in range(len(self)):
@@ -147,6 +156,18 @@ class ImageFile(Sequence[ImageRecord]):
 
     def __del__(self) -> None:
         self.close()
+
+
+def _line_at(fh: BinaryIO, offset: int) -> bytes:
+    """The line that starts at ``offset`` of an unbuffered file (one read for most lines)."""
+    fh.seek(offset)
+    data = b""
+    while True:
+        block = fh.read(8192)
+        cut = block.find(b"\n") if block else -1
+        if cut >= 0 or not block:
+            return data + (block[: cut + 1] if cut >= 0 else block)
+        data += block
 
 
 def index_images(
