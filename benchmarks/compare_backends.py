@@ -146,6 +146,8 @@ def main() -> None:
     local_s = time.perf_counter() - t0
 
     servers: list[tuple[VllmServer, list[str]]] = []
+    # the training's pixel limits for vLLM's processor (it uses the model's own otherwise)
+    limits = info.family.server_processor_kwargs(info.min_pixels, info.max_pixels)
     if as_lora:
         servers.append(
             (
@@ -154,6 +156,7 @@ def main() -> None:
                     info.base_model,
                     lora={"tuned": info.adapter},
                     max_lora_rank=int(adapter_config.get("r", 16)),
+                    mm_processor_kwargs=limits,
                     log=work / "vllm-base.log",
                 ),
                 ["base", "tuned"],
@@ -164,9 +167,23 @@ def main() -> None:
         if merged.exists():
             shutil.rmtree(merged)
         vlkd("export", str(run), str(merged), "--merged")
-        servers.append((VllmServer(python, info.base_model, log=work / "vllm-base.log"), ["base"]))
         servers.append(
-            (VllmServer(python, merged, served_name="tuned", log=work / "vllm-tuned.log"), ["tuned"])
+            (
+                VllmServer(python, info.base_model, mm_processor_kwargs=limits, log=work / "vllm-base.log"),
+                ["base"],
+            )
+        )
+        servers.append(
+            (
+                VllmServer(
+                    python,
+                    merged,
+                    served_name="tuned",
+                    mm_processor_kwargs=limits,
+                    log=work / "vllm-tuned.log",
+                ),
+                ["tuned"],
+            )
         )
     served: list[dict] = []
     started: dict[str, float] = {}

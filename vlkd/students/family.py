@@ -168,6 +168,12 @@ class StudentFamily:
         size = (max(1, size[0]), max(1, size[1]))
         return image if size == image.size else image.resize(size)
 
+    def server_processor_kwargs(self, min_pixels: int, max_pixels: int) -> dict[str, int]:
+        """What vLLM's ``--mm-processor-kwargs`` must say for its processor to resize images as
+        :meth:`set_pixel_limits` makes the local one: without it vLLM uses the model's own
+        limits, and Qwen3-VL's smallest (65,536 pixels) enlarges every smaller image."""
+        return {"min_pixels": min_pixels, "max_pixels": max_pixels}
+
     def server_image(self, image: Any, min_pixels: int, max_pixels: int) -> Any:
         """The image (as training handed it to the processor) at the size this processor resizes it
         to (:meth:`resize`), for an OpenAI-compatible server: whatever pixel limits the server's

@@ -122,6 +122,9 @@ class Gemma3(StudentFamily):
     def server_image(self, image: Any, min_pixels: int, max_pixels: int) -> Any:
         return image  # a server's processor squares it as the local one does
 
+    def server_processor_kwargs(self, min_pixels: int, max_pixels: int) -> dict[str, int]:
+        return {}  # its square is fixed
+
     # -- text: Gemma's turns, LLaMA-Factory's gemma3 template --------------------------------
     def render(self, turns: Sequence[tuple[str, str]], system: str | None) -> str:
         image = "\n\n<start_of_image><end_of_image>\n\n"  # pads left out, as for every family

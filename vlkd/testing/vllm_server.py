@@ -54,6 +54,7 @@ class VllmServer:
         lora: dict[str, Path] | None = None,
         max_lora_rank: int = 16,
         max_model_len: int = 2048,
+        mm_processor_kwargs: dict[str, int] | None = None,
         log: Path | None = None,
         start_timeout: float = 900.0,
         env: dict[str, str] | None = None,
@@ -65,6 +66,8 @@ class VllmServer:
         self.lora = lora or {}
         self.max_lora_rank = max_lora_rank
         self.max_model_len = max_model_len
+        #: the training's pixel limits for the server's processor (``--mm-processor-kwargs``)
+        self.mm_processor_kwargs = mm_processor_kwargs
         self.log = Path(log) if log else None
         self.start_timeout = start_timeout
         self.env = {"VLLM_TARGET_DEVICE": "cpu", "VLLM_CPU_KVCACHE_SPACE": "1", **(env or {})}
@@ -97,6 +100,10 @@ class VllmServer:
             "--seed",
             "0",
         ]
+        if self.mm_processor_kwargs:
+            import json
+
+            cmd += ["--mm-processor-kwargs", json.dumps(self.mm_processor_kwargs)]
         if self.lora:
             cmd += ["--enable-lora", "--max-lora-rank", str(self.max_lora_rank), "--lora-modules"]
             cmd += [f"{name}={path}" for name, path in self.lora.items()]

@@ -26,11 +26,19 @@ pytestmark = [
 ]
 
 
+LIMITS = {"min_pixels": 32 * 32, "max_pixels": 128 * 128}  # run_layout's training limits
+
+
 @pytest.fixture(scope="module")
 def vllm(tiny_student, tiny_adapter, tmp_path_factory):
     log = tmp_path_factory.mktemp("vllm") / "vllm.log"
     with VllmServer(
-        vllm_python(), tiny_student, lora={"tuned": tiny_adapter}, max_lora_rank=8, log=log
+        vllm_python(),
+        tiny_student,
+        lora={"tuned": tiny_adapter},
+        max_lora_rank=8,
+        mm_processor_kwargs=LIMITS,
+        log=log,
     ) as server:
         yield server
 
@@ -106,3 +114,27 @@ def test_vllm_returns_the_streamed_text_of_its_tokens(vllm, tiny_student):
             assert choice.message.content == streamed_text(decode, ids), (allowed, ids)
             seen_cut += decode(ids).endswith(REPLACEMENT)
     assert seen_cut  # the token limit did cut inside a character
+
+
+def test_a_qwen3_vl_student_too(run_layout, vlkd_tiny_student, tmp_path_factory):
+    """Qwen3-VL's processor enlarges any image under 65,536 pixels unless told the training's
+    limits: with them (``--mm-processor-kwargs``, as the report's serve command says) the served
+    student answers as the local one (without them 1 answer in 18 was the same)."""
+    student = vlkd_tiny_student("qwen3_vl")
+    run_dir = run_layout(n_images=4, student=student)
+    card = run_dir / "train" / "model" / "vlkd_model.json"
+    card.write_text(json.dumps({**json.loads(card.read_text()), "family": "qwen3_vl"}))
+    common = {"plugin": "student", "systems": ["base"], "max_new_tokens": 8, "bootstrap_samples": 0}
+    local = StudentEvaluator(StudentEvalOptions(**common, device="cpu"))
+    ctx, _ = stage_context(run_dir, local)
+    local.run(ctx)
+    ctx.close()
+    here = _predictions(ctx)
+    shutil.rmtree(ctx.dir)
+    log = tmp_path_factory.mktemp("vllm-qwen3") / "vllm.log"
+    with VllmServer(vllm_python(), student, mm_processor_kwargs=LIMITS, log=log) as server:
+        opts = StudentEvalOptions(**common, backend="openai", base_url=server.url, base_model_name="base")
+        ctx2, _ = stage_context(run_dir, StudentEvaluator(opts))
+        ctx2.plugin.run(ctx2)
+    there = _predictions(ctx2)
+    assert len(here) == 12 and {k: v for k, v in here.items() if there.get(k) != v} == {}

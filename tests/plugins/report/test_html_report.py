@@ -278,10 +278,17 @@ def test_an_adapter_that_trains_the_lm_head_is_served_merged(run_dir, tmp_path):
     # report does not show the --enable-lora command for it
     config = {"peft_type": "LORA", "r": 16, "modules_to_save": ["lm_head"]}
     (run_dir / "train/model/adapter/adapter_config.json").write_text(json.dumps(config))
+    card = run_dir / "train/model/vlkd_model.json"
+    limits = {"family": "qwen2_vl", "image_min_pixels": 1024, "image_max_pixels": 16384}
+    card.write_text(json.dumps({**json.loads(card.read_text()), **limits}))
     text = build_report(run_dir, tmp_path / "out").markdown.read_text(encoding="utf-8")
     assert "--enable-lora" not in text
     assert "vlkd export runs/demo merged-model --merged" in text
-    assert "vllm serve merged-model --served-model-name tuned" in text
+    # with the training's pixel limits: vLLM's processor uses the model's own otherwise
+    assert (
+        "vllm serve merged-model --served-model-name tuned "
+        """--mm-processor-kwargs '{"min_pixels": 1024, "max_pixels": 16384}'"""
+    ) in text
     assert "it trains lm_head whole (modules_to_save)" in text
 
 

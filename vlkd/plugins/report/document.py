@@ -366,7 +366,7 @@ def serving(data: ReportData) -> list[Any]:
         "vllm serve merged-model --served-model-name tuned"
         if refusal
         else f"vllm serve {base} --enable-lora --lora-modules tuned={adapter}"
-    )
+    ) + _pixel_limits_flag(info)
     out = [
         Paragraph("From the directory that holds the run:"),
         Code(
@@ -394,6 +394,24 @@ def serving(data: ReportData) -> list[Any]:
             Paragraph("BASE_MODEL_DIR: the student the run was trained from (outside the run directory).")
         )
     return out
+
+
+def _pixel_limits_flag(info) -> str:
+    """`` --mm-processor-kwargs '{...}'``: the training's pixel limits for vLLM's processor (it
+    uses the model's own otherwise), when the family and the card say them; else nothing."""
+    import json
+
+    if not (info.image_min_pixels and info.image_max_pixels):
+        return ""
+    from vlkd.core.errors import StageError
+    from vlkd.core.student import family_of
+
+    try:
+        family = family_of(info.base_model, info.family)
+    except StageError:  # an unknown family: the report names no limits rather than fail
+        return ""
+    kwargs = family.server_processor_kwargs(info.image_min_pixels, info.image_max_pixels)
+    return f" --mm-processor-kwargs '{json.dumps(kwargs)}'" if kwargs else ""
 
 
 def _when(stamp: str | None) -> str:
