@@ -377,9 +377,10 @@ def serving(data: ReportData) -> list[Any]:
     if refusal:
         out.append(
             Paragraph(
-                f"vLLM cannot load this adapter as a LoRA module ({refusal}): it serves the merged "
-                "weights. With vLLM serving them, `evaluate: {backend: openai, systems: [tuned], "
-                "tuned_model_name: tuned}` evaluates the served student the same way."
+                f"vLLM cannot load this adapter as a LoRA module: {refusal}. Serve the merged "
+                "weights instead; with vLLM serving them, `evaluate: {backend: openai, base_url: "
+                "http://localhost:8000/v1, systems: [tuned], tuned_model_name: tuned}` evaluates the "
+                "served student the same way."
             )
         )
     else:
