@@ -12,12 +12,16 @@ def collapse_duplicates(records: list[ImageRecord]) -> tuple[list[ImageRecord], 
     category is kept as a note, so a conflict is visible instead of silently lost.
     """
     out: dict[str, ImageRecord] = {}
+    copied: set[str] = set()  # a record is copied only when a duplicate changes it (memory)
     duplicates = 0
     for rec in records:
         first = out.get(rec.id)
         if first is None:
-            out[rec.id] = rec.model_copy(deep=True)
+            out[rec.id] = rec
             continue
+        if rec.id not in copied:
+            first = out[rec.id] = first.model_copy(deep=True)
+            copied.add(rec.id)
         duplicates += 1
         for src in rec.sources:
             if src not in first.sources:

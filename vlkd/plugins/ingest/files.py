@@ -167,7 +167,8 @@ class FilesIngestor(StagePlugin):
             on_error=opts.on_error,
             description="ingest",
         )
-        records = [ImageRecord.model_validate(r) for r in results]  # as each worker dumped it
+        results.reverse()  # each dict let go as its record is made: one of the two in memory
+        records = [ImageRecord.model_validate(results.pop()) for _ in range(len(results))]
         merged, duplicates = collapse_duplicates(records)
         write_records(ctx.output("images"), stored_image_paths(ctx.run_dir, merged))
         ctx.facts.update(
