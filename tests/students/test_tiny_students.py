@@ -139,14 +139,25 @@ def test_is_small_cached_and_deterministic(vlkd_tiny_student, tmp_path):
         ), name
 
 
-def test_half_built_directory_is_rebuilt(tmp_path):
+def test_an_older_build_is_rebuilt_and_a_checkpoint_it_did_not_build_is_kept(tmp_path):
+    from vlkd.core.errors import VlkdError
+    from vlkd.students.tiny import MARKER
+
     family = FAMILIES["qwen2_vl"]
     target = tmp_path / "tiny"
     target.mkdir()
     (target / "config.json").write_text(json.dumps({"broken": True}))
+    (target / MARKER).write_text(json.dumps({"family": "qwen2_vl", "version": 0}))  # an older build
     family.build_tiny(target)
     assert is_built(target, "qwen2_vl", family.tiny_version)
     assert json.loads((target / "config.json").read_text())["model_type"] == "qwen2_vl"
+    # no marker: someone's checkpoint (a real Qwen2-VL-7B, say), never deleted to make room
+    real = tmp_path / "Qwen2-VL-7B"
+    real.mkdir()
+    (real / "config.json").write_text(json.dumps({"model_type": "qwen2_vl"}))
+    with pytest.raises(VlkdError, match="holds no tiny student"):
+        family.build_tiny(real)
+    assert [p.name for p in real.iterdir()] == ["config.json"]
 
 
 def _app():
