@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from vlkd.students.qwen import QwenVLFamily
+from vlkd.students.qwen2_vl import TINY_HIDDEN, tiny_qwen2_text_config
 
 
 class Qwen2_5_VL(QwenVLFamily):
@@ -30,37 +31,14 @@ class Qwen2_5_VL(QwenVLFamily):
     def _tiny_config(self, tokenizer: Any, ids: dict[str, int]) -> Any:
         from transformers import Qwen2_5_VLConfig
 
-        from vlkd.students.tiny import check_head_dim, padded_vocab
-
-        hidden, heads = 128, 4
-        check_head_dim(hidden // heads)
         config = Qwen2_5_VLConfig(
-            text_config={
-                "vocab_size": padded_vocab(len(tokenizer)),
-                "hidden_size": hidden,
-                "intermediate_size": 256,
-                "num_hidden_layers": 2,
-                "num_attention_heads": heads,
-                "num_key_value_heads": 2,
-                "max_position_embeddings": 4096,
-                "max_window_layers": 2,
-                "rms_norm_eps": 1e-6,
-                "rope_parameters": {
-                    "rope_type": "default",
-                    "rope_theta": 1000000.0,
-                    "mrope_section": [4, 6, 6],
-                },
-                "bos_token_id": ids["<|endoftext|>"],
-                "eos_token_id": ids["<|im_end|>"],
-                "pad_token_id": ids["<|endoftext|>"],
-                "tie_word_embeddings": False,
-            },
+            text_config=tiny_qwen2_text_config(tokenizer, ids),
             vision_config={
                 "depth": 2,
                 "hidden_size": 64,
                 "intermediate_size": 128,
                 "num_heads": 2,
-                "out_hidden_size": hidden,
+                "out_hidden_size": TINY_HIDDEN,
                 "patch_size": self.patch_size,
                 "spatial_merge_size": self.merge_size,
                 "temporal_patch_size": 2,

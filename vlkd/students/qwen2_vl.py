@@ -10,6 +10,37 @@ from typing import Any, ClassVar
 
 from vlkd.students.qwen import QwenVLFamily
 
+#: the tiny Qwen2 language model's width and heads (head_dim 32: vLLM's CPU attention needs >= 32)
+TINY_HIDDEN, TINY_HEADS = 128, 4
+
+
+def tiny_qwen2_text_config(tokenizer: Any, ids: dict[str, int]) -> dict[str, Any]:
+    """The tiny student's Qwen2 language model, as Qwen2-VL and Qwen2.5-VL both carry it."""
+    from vlkd.students.tiny import check_head_dim, padded_vocab
+
+    check_head_dim(TINY_HIDDEN // TINY_HEADS)
+    return {
+        "vocab_size": padded_vocab(len(tokenizer)),
+        "hidden_size": TINY_HIDDEN,
+        "intermediate_size": 256,
+        "num_hidden_layers": 2,
+        "num_attention_heads": TINY_HEADS,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 4096,
+        "max_window_layers": 2,
+        "rms_norm_eps": 1e-6,
+        # M-RoPE sections must sum to head_dim / 2 (Qwen's 16/24/24 of 64, scaled)
+        "rope_parameters": {
+            "rope_type": "default",
+            "rope_theta": 1000000.0,
+            "mrope_section": [4, 6, 6],
+        },
+        "bos_token_id": ids["<|endoftext|>"],
+        "eos_token_id": ids["<|im_end|>"],
+        "pad_token_id": ids["<|endoftext|>"],
+        "tie_word_embeddings": False,
+    }
+
 
 class Qwen2VL(QwenVLFamily):
     """Qwen2-VL (2B, 7B, 72B): 28x28 px per visual token, ChatML with a default system prompt."""
@@ -30,37 +61,12 @@ class Qwen2VL(QwenVLFamily):
     def _tiny_config(self, tokenizer: Any, ids: dict[str, int]) -> Any:
         from transformers import Qwen2VLConfig
 
-        from vlkd.students.tiny import check_head_dim, padded_vocab
-
-        hidden, heads = 128, 4
-        head_dim = hidden // heads
-        check_head_dim(head_dim)
         config = Qwen2VLConfig(
-            text_config={
-                "vocab_size": padded_vocab(len(tokenizer)),
-                "hidden_size": hidden,
-                "intermediate_size": 256,
-                "num_hidden_layers": 2,
-                "num_attention_heads": heads,
-                "num_key_value_heads": 2,
-                "max_position_embeddings": 4096,
-                "max_window_layers": 2,
-                "rms_norm_eps": 1e-6,
-                # M-RoPE sections must sum to head_dim / 2 (Qwen's 16/24/24 of 64, scaled)
-                "rope_parameters": {
-                    "rope_type": "default",
-                    "rope_theta": 1000000.0,
-                    "mrope_section": [4, 6, 6],
-                },
-                "bos_token_id": ids["<|endoftext|>"],
-                "eos_token_id": ids["<|im_end|>"],
-                "pad_token_id": ids["<|endoftext|>"],
-                "tie_word_embeddings": False,
-            },
+            text_config=tiny_qwen2_text_config(tokenizer, ids),
             vision_config={
                 "depth": 2,
                 "embed_dim": 64,
-                "hidden_size": hidden,
+                "hidden_size": TINY_HIDDEN,
                 "mlp_ratio": 2,
                 "num_heads": 2,
                 "in_channels": 3,
