@@ -29,7 +29,7 @@ from vlkd.core.overrides import to_remember
 from vlkd.core.plugin import Plugin
 from vlkd.core.progress import Reporter, literal
 from vlkd.core.recipe import Recipe, StageConfig, stable_hash
-from vlkd.core.rundir import RunDir, environment_versions
+from vlkd.core.rundir import RunDir, environment_versions, manifest_time
 from vlkd.core.stages import STAGE_NAMES
 
 
@@ -252,7 +252,7 @@ class Engine:
             "versions": environment_versions(recipe.registry.distributions()),
             "fingerprints": fingerprints,
             "overrides": to_remember(recipe)[0],
-            "created": (old or {}).get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "created": (old or {}).get("created") or manifest_time(),
             "stages": stages,
         }
 
@@ -273,7 +273,7 @@ class Engine:
             "status": "running",
             "fingerprint": run.fingerprints[name],
             "plugins": [s.info.name for s in stage.steps],
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "started": manifest_time(),
         }
         run.manifest["stages"][name] = entry
         ctx = StageContext(run, stage, path, resumed=resume)
@@ -303,7 +303,7 @@ class Engine:
         finally:
             ctx.close()
             entry["wall_time_s"] = round(time.perf_counter() - t0, 3)
-            entry["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            entry["finished"] = manifest_time()
             run.save_stage(ctx)
             self.pm.hook.vlkd_stage_end(run=run, stage=name, result=entry)
 

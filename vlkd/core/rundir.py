@@ -110,7 +110,7 @@ class RunDir:
             ) from None
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        manifest["updated"] = manifest_time()
         if self._at_start is not None:  # what this run made at the top level is vlkd's to delete
             now = self._entries()
             made = set(manifest.get("made", ())) | (now - self._at_start)
@@ -225,7 +225,7 @@ class RunDir:
         """A copy resumed: its files are vlkd's as they are now (the next manifest write records it)."""
         if not self._times_untrusted(manifest):
             return
-        now = time.strftime(_TIME_FORMAT)
+        now = manifest_time()
         for entry in (manifest.get("stages") or {}).values():
             if isinstance(entry, dict) and entry.get("status") == "done":
                 entry["written"] = now
@@ -240,7 +240,7 @@ class RunDir:
                 entry = (manifest or {}).get("stages", {}).get(stage)
                 if manifest is None or not isinstance(entry, dict):
                     return
-                entry["written"] = time.strftime(_TIME_FORMAT)
+                entry["written"] = manifest_time()
                 self.write_manifest(manifest)
         except (StageError, VlkdError, OSError):
             pass  # a run holds it (it writes its own times) or the manifest is unreadable
@@ -335,11 +335,16 @@ def note_written_at(path: str | os.PathLike[str]) -> None:
             return
 
 
-#: how the manifest writes times (``started``, ``finished``, ``written``)
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+#: how the manifest writes times (``created``, ``started``, ``finished``, ``written``, ``updated``)
+MANIFEST_TIME = "%Y-%m-%dT%H:%M:%S%z"
 #: a file changed this long after its stage finished was changed by someone else (the manifest's
 #: times have whole seconds; a file system's clock may lag the one that wrote them)
 _CLOCK_SLACK_S = 2.0
+
+
+def manifest_time() -> str:
+    """Now, as the manifest writes it (whole seconds, local time with its offset)."""
+    return time.strftime(MANIFEST_TIME)
 
 
 def _epoch(stamp: object) -> float | None:
@@ -348,7 +353,7 @@ def _epoch(stamp: object) -> float | None:
     if not isinstance(stamp, str):
         return None
     try:
-        return datetime.datetime.strptime(stamp, _TIME_FORMAT).timestamp()
+        return datetime.datetime.strptime(stamp, MANIFEST_TIME).timestamp()
     except ValueError:
         return None
 

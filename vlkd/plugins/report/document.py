@@ -419,8 +419,10 @@ def _when(stamp: str | None) -> str:
     """``2026-12-01T09:24:10+0000`` as ``2026-12-01 09:24 UTC+00:00``."""
     import datetime as dt
 
+    from vlkd.core.rundir import MANIFEST_TIME
+
     try:
-        t = dt.datetime.strptime(stamp or "", "%Y-%m-%dT%H:%M:%S%z")
+        t = dt.datetime.strptime(stamp or "", MANIFEST_TIME)
     except ValueError:
         return stamp or "?"
     offset = t.strftime("%z")
