@@ -321,7 +321,9 @@ class TeachRun:
                 self.first_call = time.perf_counter()
             seq = journal.sent(key, request.image.id, worst) if journal else ""
             try:
-                response = await asyncio.wait_for(self.teacher.respond(request), self.opts.timeout + 30)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for wraps each call in a Task
+                async with asyncio.timeout(self.opts.timeout + 30):
+                    response = await self.teacher.respond(request)
             except FatalError:
                 budget.release(worst)
                 if journal:
