@@ -190,16 +190,17 @@ def index_images(
     return ImageFile(path, offsets, ids)
 
 
-def stored_image_paths(run_dir: str | os.PathLike[str], records: Iterable[ImageRecord]) -> list[ImageRecord]:
-    """Image records with paths inside ``run_dir`` made relative to it, for ``images.jsonl``."""
+def stored_image_paths(
+    run_dir: str | os.PathLike[str], records: Iterable[ImageRecord]
+) -> Iterator[ImageRecord]:
+    """Image records with paths inside ``run_dir`` made relative to it, for ``images.jsonl``
+    (one at a time, as ``records`` gives them)."""
     root = Path(run_dir).resolve()
-    out = []
     for rec in records:
         path = Path(rec.path)
         if path.is_absolute() and (root in path.parents):
             rec = rec.model_copy(update={"path": path.relative_to(root).as_posix()})
-        out.append(rec)
-    return out
+        yield rec
 
 
 def read_pairs(path: str | os.PathLike[str]) -> list[QARecord]:

@@ -15,6 +15,7 @@ from vlkd.core.ledger import Ledger
 from vlkd.core.stages import ARTIFACT_PATHS
 
 if TYPE_CHECKING:
+    from vlkd.core.itemloop import ItemOutput
     from vlkd.core.options import Options, PluginOptions
     from vlkd.core.plugin import Plugin
     from vlkd.core.progress import ProgressTask, Reporter
@@ -186,8 +187,34 @@ class StageContext:
         ``work`` returns the item's output records (JSON-serialisable) or raises
         ``SkipItem(reason)``; any other exception marks the item failed (and stops the
         stage when ``on_error`` is ``fail``). Results are journalled per item, so a killed
-        stage resumes where it stopped.
+        stage resumes where it stopped. For many items, :meth:`map_items_streamed` gives the
+        same records without holding them all in memory.
         """
+        return list(
+            self.map_items_streamed(
+                items,
+                key=key,
+                work=work,
+                workers=workers,
+                processes=processes,
+                on_error=on_error,
+                description=description,
+            )
+        )
+
+    def map_items_streamed(
+        self,
+        items: Sequence[T],
+        *,
+        key: Callable[[T], str],
+        work: Callable[[T], Iterable[Any]],
+        workers: int = 1,
+        processes: bool = False,
+        on_error: str = "skip",
+        description: str | None = None,
+    ) -> ItemOutput:
+        """:meth:`map_items`, with the output records read back from the stage's ledger as they
+        are iterated (as often as needed, until the stage ends) instead of returned as a list."""
         from vlkd.core.itemloop import map_items
 
         return map_items(

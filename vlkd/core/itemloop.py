@@ -11,7 +11,7 @@ from vlkd.core.errors import SkipItem, StageError
 
 if TYPE_CHECKING:
     from vlkd.core.context import StageContext
-    from vlkd.core.ledger import Status
+    from vlkd.core.ledger import Ledger, Status
     from vlkd.core.progress import ProgressTask
 
 T = TypeVar("T")
@@ -146,6 +146,19 @@ class _Todo(Generic[T]):
             yield loop.keys[i], loop.items[i]
 
 
+class ItemOutput:
+    """The output records of a stage's items, in item order, read back from the stage's ledger
+    as they are iterated: memory stays flat however many items the stage has. It can be
+    iterated more than once (each pass reads the ledger again); valid until the stage ends."""
+
+    def __init__(self, ledger: Ledger, keys: Sequence[str]):
+        self._ledger = ledger
+        self._keys = keys
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._ledger.records(self._keys)
+
+
 def map_items(
     ctx: StageContext,
     items: Sequence[T],
@@ -156,7 +169,8 @@ def map_items(
     processes: bool = False,
     on_error: str = "skip",
     description: str | None = None,
-) -> list[Any]:
+) -> ItemOutput:
+    """Run ``work`` on every item not finished yet; the items' output records (see ``ItemOutput``)."""
     loop = ItemLoop(ctx, items, key=key, on_error=on_error, description=description)
     todo = loop.todo
 
@@ -189,4 +203,4 @@ def map_items(
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
             pool.shutdown()
-    return list(loop.ledger.records(loop.keys))
+    return ItemOutput(loop.ledger, loop.keys)

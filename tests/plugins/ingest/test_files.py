@@ -196,3 +196,25 @@ def test_no_files_found_is_an_error_that_says_what_was_there(tmp_path):
         f"ingest: no image or PDF files found in {tmp_path / 'in'} "
         "(only other types: 1 .heic; see ingest.extensions)"
     )
+
+
+def test_duplicates_merge_in_place_with_categories_and_metadata(tmp_path):
+    """The merged record stands where its bytes were first listed; a later listing fills in
+    metadata the first lacks and its other category is kept as a note."""
+    a = tf.photo(tmp_path / "a.jpg", seed=1)
+    tf.photo(tmp_path / "b.jpg", seed=2)
+    (tmp_path / "copy.jpg").write_bytes(a.read_bytes())
+    rows = [
+        {"path": "a.jpg", "category": "dashboard"},
+        {"path": "b.jpg", "category": "parts_table", "brand": "B"},
+        {"path": "copy.jpg", "category": "manual_parsing", "brand": "A"},
+    ]
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    manifest, run_dir = run_image_stages(recipe("  manifest: m.jsonl\n"), tmp_path)
+    first, second = images(run_dir)
+    assert [os.path.basename(s["path"]) for s in first["sources"]] == ["a.jpg", "copy.jpg"]
+    assert first["category"] == "dashboard" and first["metadata"]["brand"] == "A"
+    assert any("also listed as category 'manual_parsing'" in n for n in first["notes"])
+    assert os.path.basename(second["path"]) == "b.jpg" and len(second["sources"]) == 1
+    assert manifest["stages"]["ingest"]["facts"]["duplicates_collapsed"] == 1
+    assert manifest["stages"]["ingest"]["facts"]["images"] == 2

@@ -135,8 +135,7 @@ class FilesIngestor(StagePlugin):
 
     def run(self, ctx) -> None:
         from vlkd.core.artifacts import stored_image_paths, write_records
-        from vlkd.core.records import ImageRecord
-        from vlkd.plugins.ingest.collapse import collapse_duplicates
+        from vlkd.plugins.ingest.collapse import Collapsed
         from vlkd.plugins.ingest.reading import ReadFile
 
         opts = self.options
@@ -149,16 +148,18 @@ class FilesIngestor(StagePlugin):
             work = strict(work)
         workers = opts.workers or os.cpu_count() or 1
         items = [f.to_json() for f in listing.files]
+        ignored_types = listing.ignored
+        del listing  # a listed file each: the items above say the same
         if not items:
             from vlkd.core.errors import StageError
 
-            ignored = ", ".join(f"{n} {e}" for e, n in listing.ignored.items())
+            ignored = ", ".join(f"{n} {e}" for e, n in ignored_types.items())
             raise StageError(
                 "ingest: no image or PDF files found in "
                 + ", ".join(map(str, [*opts.inputs, *opts.manifest]))
                 + (f" (only other types: {ignored}; see ingest.extensions)" if ignored else "")
             )
-        results = ctx.map_items(
+        results = ctx.map_items_streamed(
             items,
             key=lambda f: f["path"],
             work=work,
@@ -167,23 +168,24 @@ class FilesIngestor(StagePlugin):
             on_error=opts.on_error,
             description="ingest",
         )
-        results.reverse()  # each dict let go as its record is made: one of the two in memory
-        records = [ImageRecord.model_validate(results.pop()) for _ in range(len(results))]
-        merged, duplicates = collapse_duplicates(records)
-        write_records(ctx.output("images"), stored_image_paths(ctx.run_dir, merged))
+        files = len(items)
+        del items
+        images = Collapsed(results)  # streamed from the ledger: no record of each file held
+        write_records(ctx.output("images"), stored_image_paths(ctx.run_dir, images))
+        duplicates = images.duplicates
         ctx.facts.update(
             {
-                "files": len(items),
-                "images": len(merged),
-                "pdf_pages": sum(1 for r in records if r.sources[0].page is not None),
+                "files": files,
+                "images": images.images,
+                "pdf_pages": images.pdf_pages,
                 "duplicates_collapsed": duplicates,
             }
         )
-        if listing.ignored:
-            ctx.facts["ignored_files"] = listing.ignored
+        if ignored_types:
+            ctx.facts["ignored_files"] = ignored_types
             ctx.info(
                 "ignored files of other types: "
-                + ", ".join(f"{n} {e}" for e, n in listing.ignored.items())
+                + ", ".join(f"{n} {e}" for e, n in ignored_types.items())
                 + " (add their extension to ingest.extensions to take them)"
             )
         if duplicates:
