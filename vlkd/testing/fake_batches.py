@@ -128,8 +128,11 @@ class BatchEndpoints:
                 "state": "validating",
             }
             return 200, self._openai_batch_json(bid), {}
-        if method == "GET" and not rest:
-            data = [self._openai_batch_json(b) for b, v in self.batches.items() if v["api"] == "openai"]
+        if method == "GET" and not rest:  # a list shows each batch as it is now, as a look at it does
+            ours = [b for b, v in self.batches.items() if v["api"] == "openai"]
+            for bid in ours:
+                self._advance(bid)
+            data = [self._openai_batch_json(b) for b in ours]
             data.reverse()
             return 200, {"object": "list", "data": data, "has_more": False}, {}
         if rest and rest[0] in self.batches:
@@ -213,7 +216,10 @@ class BatchEndpoints:
             }
             return 200, self._anthropic_batch_json(bid), {}
         if method == "GET" and not rest:
-            data = [self._anthropic_batch_json(b) for b, v in self.batches.items() if v["api"] == "anthropic"]
+            ours = [b for b, v in self.batches.items() if v["api"] == "anthropic"]
+            for bid in ours:
+                self._advance(bid)
+            data = [self._anthropic_batch_json(b) for b in ours]
             data.reverse()
             return 200, {"data": data, "has_more": False, "first_id": None, "last_id": None}, {}
         if rest and rest[0] in self.batches:

@@ -83,6 +83,37 @@ def test_no_wait_submits_and_the_next_run_collects(provider, images, run_teach):
     assert manifest["stages"]["teach"]["counts"]["ok"] == 4 and sum(provider.requests.values()) == 4
 
 
+def test_an_unrecorded_anthropic_batch_is_not_guessed_while_others_of_its_size_run(
+    provider, images, run_teach
+):
+    """Anthropic's batches carry no metadata: while another client's batch of the same size,
+    made a moment earlier, still runs beside ours, the next run cannot tell which is ours. It
+    waits (submitting nothing again) and decides by the results' custom_ids once they end."""
+    import anthropic
+
+    folder = images(2)
+    provider.batch_latency = 3600
+    ask = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    client = anthropic.Anthropic(base_url=provider.anthropic_url, api_key=provider.api_key)
+    theirs = client.messages.batches.create(requests=[{"custom_id": f"x{i}", "params": ask} for i in (1, 2)])
+    _, rd = run_teach(folder, batch(provider, "anthropic"), no_wait=True)
+    (ours,) = [b for b in provider.batches if b != theirs.id]
+    path = rd / "cache" / "teach" / "batches.jsonl"
+    path.write_text(
+        "".join(x + "\n" for x in path.read_text().splitlines() if '"submitted"' not in x), encoding="utf-8"
+    )
+    manifest, _ = run_teach(folder, batch(provider, "anthropic"), no_wait=True)
+    teach = manifest["stages"]["teach"]
+    assert manifest["status"] == "waiting" and "2 running batch(es) of its size could be it" in teach["next"]
+    assert len(provider.batches) == 2 and not [e for e in book(rd) if e["event"] == "submitted"]
+    provider.batch_latency = 0  # both end: the results say which is ours
+    manifest, _ = run_teach(folder, batch(provider, "anthropic"))
+    assert manifest["stages"]["teach"]["counts"]["ok"] == 2 and len(provider.batches) == 2
+    assert [e["batch"] for e in book(rd) if e["event"] == "submitted"] == [ours]
+    hashes = image_hashes(folder).values()
+    assert {h: provider.requests[h] for h in hashes} == dict.fromkeys(hashes, 1)
+
+
 def test_a_refused_batch_stops_with_the_reason(provider, images, run_teach):
     with pytest.raises(StageError, match="refused the batch: 401"):
         run_teach(images(2), {**batch(provider), "api_key": "sk-wrong-key-000000"})

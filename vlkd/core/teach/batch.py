@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 from vlkd.core.context import Usage
 from vlkd.core.errors import StageError, StageWaiting
 from vlkd.core.jsonl import dumps
+from vlkd.core.teach.batch_api import Undecided
 from vlkd.core.teach.batch_book import BatchBook, Chunk
 from vlkd.core.teach.limits import Budget, BudgetReached, backoff_delay, checked_usage, cost_usd
 from vlkd.core.teach.teacher import FatalError, TeacherError, TeachResponse
@@ -61,6 +62,9 @@ class BatchRun:
         self.paid: dict[str, Usage] = {}
         self.started = time.monotonic()
         self.submitted = 0
+        #: chunks whose batch id was never recorded and whose batch cannot be told apart yet
+        #: from others of its size (chunk -> how many it may be): looked for again each round
+        self.undecided: dict[str, int] = {}
         self.stopped_by_budget = False
         #: seconds spent per phase (the stage facts show them)
         self.seconds = dict.fromkeys(("build", "upload", "wait", "collect", "parse"), 0.0)
@@ -92,13 +96,20 @@ class BatchRun:
 
     async def _loop(self) -> None:
         while self.jobs:
+            if self.undecided:
+                try:
+                    await self.recover_unrecorded()
+                except FatalError:
+                    raise
+                except TeacherError:
+                    pass  # a failed look: the next round looks again
             t0 = time.perf_counter()
             need = self.settle_all()
             self.seconds["parse"] += time.perf_counter() - t0
             if need and not self.stopped_by_budget:
                 await self.submit(need)
             open_chunks = [c for c in self.book.open_chunks() if c.batch is not None]
-            if not open_chunks:
+            if not open_chunks and not self.undecided:
                 if self.stopped_by_budget:
                     self.run.stop_reason = "budget"
                     return
@@ -288,6 +299,10 @@ class BatchRun:
                 keys=set(chunk.keys),
                 known=set(self.book.by_batch),
             )
+            if isinstance(found, Undecided):
+                self.undecided[chunk.chunk] = found.candidates
+                continue
+            self.undecided.pop(chunk.chunk, None)
             if found is not None:
                 self.book.submitted(chunk.chunk, found)
             elif Path(chunk.path).exists():
@@ -351,9 +366,10 @@ class BatchRun:
             for k, v in state.counts.items():
                 counts[k] = counts.get(k, 0) + v
         detail = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+        unsure = f", {len(self.undecided)} to tell apart" if self.undecided else ""
         self.run.show(
             self.loop,
-            f"batch: {self.submitted} submitted, {len(states)} open ({detail or 'waiting'}), "
+            f"batch: {self.submitted} submitted, {len(states)} open ({detail or 'waiting'}){unsure}, "
             f"{elapsed // 60}m{elapsed % 60:02d}s",
             force=True,
         )
@@ -364,9 +380,18 @@ class BatchRun:
         hint = self.api.waiting([Path(c.path) for c in chunks])
         if hint:
             return hint
-        ids = ", ".join(c.batch or c.chunk for c in chunks)
+        parts = []
+        if chunks:
+            ids = ", ".join(c.batch or c.chunk for c in chunks)
+            parts.append(f"{len(chunks)} batch(es) submitted ({ids})")
+        for chunk, candidates in self.undecided.items():
+            parts.append(
+                f"chunk {chunk} was submitted before an interruption and its batch id never recorded: "
+                f"{candidates} running batch(es) of its size could be it, and only their results, once "
+                f"they end, say which (it is not submitted again meanwhile)"
+            )
         return (
-            f"{len(chunks)} batch(es) submitted ({ids}); `vlkd run` again collects them "
+            "; ".join(parts) + f"; `vlkd run` again collects them "
             f"(`vlkd teach batches {self.ctx.run_dir}` shows their state)"
         )
 

@@ -31,6 +31,16 @@ class BatchState:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Undecided:
+    """:meth:`BatchAPI.find` cannot tell yet which of ``candidates`` batches (still running, of the
+    chunk's size) is the chunk's: only their results, once they end, name their requests. The
+    batch driver asks again each round instead of guessing (a wrong guess would leave the real
+    one uncollected and pay for its requests again)."""
+
+    candidates: int
+
+
 @dataclass
 class BatchItem:
     """One request's outcome: a response, or the reason there is none (errored, expired...)."""
@@ -72,10 +82,11 @@ class BatchAPI:
         *,
         keys: Collection[str] = (),
         known: Collection[str] = (),
-    ) -> str | None:
+    ) -> str | Undecided | None:
         """The id of a batch submitted for ``chunk`` (after ``since``, with ``requests`` lines: the
-        ``custom_id``s ``keys``) whose id was never recorded, or None when the provider has none;
-        ``known``: the batch ids recorded for other chunks, never the answer."""
+        ``custom_id``s ``keys``) whose id was never recorded, or None when the provider has none,
+        or :class:`Undecided` while that cannot be told yet; ``known``: the batch ids recorded
+        for other chunks, never the answer."""
         return None
 
     async def state(self, batch_id: str) -> BatchState:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlkd.core.teach.batch_api import BatchItem, BatchState
+from vlkd.core.teach.batch_api import BatchItem, BatchState, Undecided
 from vlkd.plugins.teach.api_teacher import SDKBatches
 
 if TYPE_CHECKING:
@@ -40,15 +40,15 @@ class AnthropicBatches(SDKBatches):
         *,
         keys: Collection[str] = (),
         known: Collection[str] = (),
-    ) -> str | None:
+    ) -> str | Undecided | None:
         """Anthropic's batches carry no metadata; what is exact is the requests' ``custom_id``s,
         which only an ended batch's results show. So: of the batches created since the chunk was
         recorded, with its number of requests, and not recorded for another chunk, an ended one
-        whose first result is one of the chunk's keys; else the oldest one still running (chunks
-        are recovered in the order they were recorded, each taking the batch made next)."""
+        whose first result is one of the chunk's keys; while any such batch still runs,
+        :class:`Undecided` (asked again until they end); None when none can be the chunk's."""
         import anthropic
 
-        running: list[Any] = []
+        running = 0
         try:
             async for batch in self.client.messages.batches.list(limit=100):  # newest first
                 if batch.created_at.timestamp() < since:
@@ -56,12 +56,12 @@ class AnthropicBatches(SDKBatches):
                 if batch.id in known or sum(batch.request_counts.model_dump().values()) != requests:
                     continue
                 if batch.processing_status != "ended":
-                    running.append(batch)
+                    running += 1
                 elif await self._first_custom_id(batch.id) in keys:
                     return batch.id
         except anthropic.AnthropicError as exc:
             raise self.teacher.sdk_error(exc, anthropic) from None
-        return min(running, key=lambda b: b.created_at).id if running else None
+        return Undecided(running) if running else None
 
     async def _first_custom_id(self, batch_id: str) -> str | None:
         decoder = await self.client.messages.batches.results(batch_id)
