@@ -101,6 +101,16 @@ def test_rules_on_chinese_lines():
     assert not any("力矩" in p["question"] or "日期" in p["question"] for p in negatives)
 
 
+def test_numbers_read_with_full_width_separators_are_written_with_ascii_ones():
+    lines = [
+        _line(0, (0, "Odometer: 86，420 km"), (400, "Time: 12：30")),
+        _line(40, (0, "Fuel economy: 7．8 L/100km"), (400, "Note: 左，右")),
+    ]
+    pairs = extract_pairs(lines, lang="en", negative_answer="not present", negative_ratio=0.0, seed="x")
+    answers = {p["answer"] for p in pairs}
+    assert {"86,420 km", "12:30", "7.8 L/100km", "左，右"} <= answers  # between digits only
+
+
 def test_no_text_gives_no_pairs():
     # a page without text has nothing to ask about; a lone negative would only push the share up
     assert extract_pairs([], lang="en", negative_answer="not present", negative_ratio=0.2, seed="x") == []

@@ -21,6 +21,9 @@ _CJK_RUNS = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff（）()·/、0-9]+")
 _LATIN_RUNS = re.compile(r"[A-Za-z][A-Za-z0-9 .#/&'-]*")
 _SEGMENT_SPLIT = re.compile(r"\s*[丨|｜]\s*")
 _KEY_VALUE = re.compile(r"^(?P<key>[^:：]{1,24}?)\s*[:：]\s*(?P<value>.+)$")
+#: a full-width comma, full stop or colon between digits (OCR reads "86,420" as "86，420")
+_WIDE_IN_NUMBER = re.compile(r"(?<=\d)[，．：](?=\d)")
+_WIDE_TO_ASCII = {"，": ",", "．": ".", "：": ":"}
 _WARNING = re.compile(
     r"^(?P<kw>警告|注意|危险|小心|提示|warning|caution|danger|note|notice)\b\s*[:：!！]?\s*(?P<rest>.*)$",
     re.I,
@@ -130,7 +133,7 @@ def extract_pairs(
     seen: set[str] = set()
 
     def add(question: str, answer: str) -> None:
-        answer = answer.strip(" ;；,，")
+        answer = _WIDE_IN_NUMBER.sub(lambda m: _WIDE_TO_ASCII[m.group()], answer.strip(" ;；,，"))
         if question not in seen and answer and len(pairs) < max_pairs:
             seen.add(question)
             pairs.append({"question": question, "answer": answer})
