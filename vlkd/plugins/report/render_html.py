@@ -1,6 +1,7 @@
 """The report document as one self-contained HTML file: charts inline SVG, images inlined, no external resource.
 
-Wide tables scroll sideways inside their box on a phone instead of widening the page; an
+Wide tables scroll sideways inside their box on a phone instead of widening the page (a shadow
+at the box's edge shows that more of the table is hidden there); an
 example's thumbnail opens its image full size in an overlay (CSS ``:target``, no script).
 """
 
@@ -22,7 +23,10 @@ main{max-width:66rem;margin:0 auto;padding:1.5rem 1rem 3rem}
 h1{font-size:1.5rem;margin:.2rem 0 .8rem}h2{font-size:1.15rem;margin:2.2rem 0 .6rem;padding-bottom:.25rem;
 border-bottom:1px solid #d8dee4}h3{font-size:1rem;margin:1rem 0 .4rem}
 .headline{font-size:1.2rem;background:#f6f8fa;border-left:4px solid #1f6feb;padding:.8rem 1rem;margin:0 0 1rem}
-.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;margin:.4rem 0}
+.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;margin:.4rem 0;
+background:linear-gradient(to right,#fff 30%,rgba(255,255,255,0)),linear-gradient(to left,#fff 30%,rgba(255,255,255,0)) 100% 0,
+radial-gradient(farthest-side at 0 50%,rgba(0,0,0,.3),rgba(0,0,0,0)),radial-gradient(farthest-side at 100% 50%,rgba(0,0,0,.3),rgba(0,0,0,0)) 100% 0;
+background-repeat:no-repeat;background-size:2rem 100%,2rem 100%,1rem 100%,1rem 100%;background-attachment:local,local,scroll,scroll}
 table{border-collapse:collapse;font-size:.92rem}th,td{border-bottom:1px solid #e3e6ea;padding:.35rem .6rem;
 text-align:left;vertical-align:top}th{background:#f6f8fa;font-weight:600}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}tr.strong td{font-weight:600}
@@ -37,8 +41,8 @@ svg.chart{width:100%;max-width:38rem;height:auto;display:block}figure{margin:.5r
 .card dd{margin:0 0 .25rem}.card .q{font-weight:600}.tag{font-size:.78rem;color:#57606a}
 .lightbox{display:none;position:fixed;inset:0;background:rgba(0,0,0,.85);z-index:10;align-items:center;
 justify-content:center;padding:1rem}.lightbox:target{display:flex}.lightbox img{width:100%;height:100%;object-fit:contain;image-rendering:auto}
-td.num{white-space:nowrap}@media (max-width:40rem){td.num{white-space:normal}main{padding:1rem .7rem}.headline{font-size:1.05rem}table{font-size:.82rem}
-th,td{padding:.3rem .35rem}}
+td.num{white-space:nowrap}@media (max-width:40rem){td.num{white-space:normal}main{padding:1rem .55rem}.headline{font-size:1.05rem}table{font-size:.82rem}
+th,td{padding:.3rem .25rem}}
 """
 
 
