@@ -252,3 +252,67 @@ def test_the_server_is_sent_the_image_at_the_size_the_local_processor_makes(tmp_
     # a prescaled image sent as it was: vLLM's own limits (Qwen-VL's 3136 to 12845056 pixels) put it
     # on another grid, with more visual tokens than the training's limit allows
     assert qwen.resize(*prescaled, 3136, 12845056) == (588, 644) != sizes[0] == (560, 616)
+
+
+def test_base_and_tuned_on_two_servers(run_layout):
+    """A merged tuned model served on a port of its own: each student is asked on its server,
+    each server's model list is checked, and metrics.json names both servers."""
+    run_dir = run_layout()
+    model_dir(run_dir)
+    with (
+        FakeProvider(answer=students, models={"qwen2-vl-base"}, list_models=True) as base,
+        FakeProvider(answer=students, models={"merged"}, list_models=True) as tuned,
+    ):
+        opts = openai_options(
+            base,
+            tuned_base_url=tuned.openai_url,
+            tuned_model_name="merged",
+            api_key=base.api_key,
+        )
+        ctx, _ = stage_context(run_dir, StudentEvaluator(opts))
+        ctx.plugin.run(ctx)
+        assert {b["model"] for b in base.bodies} == {"qwen2-vl-base"}
+        assert {b["model"] for b in tuned.bodies} == {"merged"}
+        assert sum(base.requests.values()) == sum(tuned.requests.values()) == 8
+    metrics = json.loads((ctx.dir / "metrics.json").read_text())
+    assert metrics["results"]["tuned"]["overall"]["exact_match"]["value"] == 1.0
+    assert metrics["results"]["base"]["overall"]["exact_match"]["value"] == 0.25
+    model = metrics["model"]
+    assert model["base_url"] == base.openai_url and model["served_models"] == ["qwen2-vl-base"]
+    assert model["students"]["tuned"] == {
+        "model_name": "merged",
+        "server_model": "merged",
+        "base_url": tuned.openai_url,
+        "served_models": ["merged"],
+    }
+    assert "base_url" not in model["students"]["base"]
+
+
+def test_a_dead_tuned_server_is_named_by_its_own_option(run_layout):
+    import socket
+
+    run_dir = run_layout()
+    model_dir(run_dir)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with FakeProvider(answer=students, models={"qwen2-vl-base"}, list_models=True) as base:
+        opts = openai_options(base, tuned_base_url=f"http://127.0.0.1:{port}/v1")
+        ctx, _ = stage_context(run_dir, StudentEvaluator(opts))
+        with pytest.raises(StageError) as err:
+            ctx.plugin.run(ctx)
+    assert str(err.value) == (
+        f"evaluate stopped: cannot reach the OpenAI-compatible server at http://127.0.0.1:{port}/v1 "
+        "(APIConnectionError); start it, or fix evaluate.tuned_base_url"
+    )
+
+
+def test_a_password_in_a_server_address_is_not_written_out():
+    opts = openai_options(
+        None,
+        base_url="http://bob:s3cret-pass@gpu-box:8000/v1",
+        tuned_base_url="http://gpu-box:8001/v1?api-key=sk-live-0123456789",
+    )
+    dumped = json.dumps(opts.model_dump(mode="json"))
+    assert "s3cret-pass" not in dumped and "sk-live-0123456789" not in dumped
+    assert "http://bob:***@gpu-box:8000/v1" in dumped

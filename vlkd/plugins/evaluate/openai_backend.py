@@ -1,8 +1,9 @@
 """The ``openai`` backend: any OpenAI-compatible server, e.g. vLLM serving the base student
 with the LoRA adapter (``vllm serve BASE --enable-lora --lora-modules tuned=ADAPTER``).
 
-The base and tuned students are two model names on the server. Images are prepared as in
-training and sent inline as PNG data URLs; decoding is greedy (temperature 0).
+The base and tuned students are two model names on the server, or on two servers
+(``tuned_base_url``: a merged model served on its own). Images are prepared as in training and
+sent inline as PNG data URLs; decoding is greedy (temperature 0).
 
 A server that cannot answer at all stops the stage at once with one message, as the teach
 stage does: before the first question the backend lists the server's models (when it has
@@ -60,6 +61,7 @@ class OpenAIStudent:
         model: ModelInfo,
         *,
         base_url: str | None,
+        tuned_base_url: str | None = None,
         api_key: str | None,
         api_key_env: str,
         model_names: dict[str, str],
@@ -70,77 +72,104 @@ class OpenAIStudent:
         self.info = model
         self.base_url = base_url
         self.shown_url = safe_url(base_url)
+        #: each student's server, and the option that names it
+        self.urls = {"base": base_url, "tuned": tuned_base_url or base_url}
+        self.url_options = {
+            "base": "evaluate.base_url",
+            "tuned": "evaluate.tuned_base_url" if tuned_base_url else "evaluate.base_url",
+        }
         self.api_key = api_key or os.environ.get(api_key_env) or "EMPTY"  # vLLM accepts any key
         self.api_key_env = api_key_env
         self.model_names = model_names
         self.max_new_tokens = max_new_tokens
         self.system_prompt = system_prompt
         self.timeout = timeout
-        #: what the server said about itself: its model list, and the model id of each student's answers
-        self.served_models: list[str] | None = None
+        #: what the servers said about themselves: their model lists (by URL), and the model id of
+        #: each student's answers
+        self.served: dict[str | None, list[str]] = {}
         self.returned: dict[str, str] = {}
-        self._client: Any = None
+        self._clients: dict[str | None, Any] = {}
         self._lock = threading.Lock()
 
-    def _client_(self):
-        if self._client is None:
-            import openai
+    @property
+    def served_models(self) -> list[str] | None:
+        return self.served.get(self.base_url)
 
-            self._client = openai.OpenAI(
-                base_url=self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=2
-            )
-        return self._client
+    def _url(self, system: str | None) -> str | None:
+        return self.urls.get(system or "base", self.base_url)
+
+    def _client_(self, system: str | None = None):
+        url = self._url(system)
+        with self._lock:
+            if url not in self._clients:
+                import openai
+
+                self._clients[url] = openai.OpenAI(
+                    base_url=url, api_key=self.api_key, timeout=self.timeout, max_retries=2
+                )
+            return self._clients[url]
 
     def describe(self) -> dict[str, Any]:
         """What was evaluated, for metrics.json: the server and the names it answered under."""
+        students: dict[str, Any] = {}
+        for system, name in self.model_names.items():
+            if not name:
+                continue
+            students[system] = {"model_name": name, "server_model": self.returned.get(system)}
+            url = self._url(system)
+            if url != self.base_url:  # a server of its own
+                students[system].update(base_url=safe_url(url), served_models=self.served.get(url))
         return {
             "backend": "openai",
             "base_url": self.shown_url,
             "served_models": self.served_models,
-            "students": {
-                system: {"model_name": name, "server_model": self.returned.get(system)}
-                for system, name in self.model_names.items()
-                if name
-            },
+            "students": students,
             "image_min_pixels": self.info.min_pixels,
             "image_max_pixels": self.info.max_pixels,
         }
 
     # -- the first contact --------------------------------------------------------------------
     def check_models(self, systems: list[str]) -> None:
-        """``/v1/models`` when the server has it: every student's name must be served."""
+        """``/v1/models`` where a server has it: every student's name must be served by its server."""
         import openai
 
-        try:
-            served = [m.id for m in self._client_().models.list()]
-        except openai.NotFoundError:
-            return  # no model list on this server: the first question tells
-        except openai.APIError as exc:
-            raise self._fatal(exc, None) from None
-        self.served_models = served
         for system in systems:
+            url = self._url(system)
+            if url not in self.served:
+                try:
+                    self.served[url] = [m.id for m in self._client_(system).models.list()]
+                except openai.NotFoundError:
+                    continue  # no model list on this server: the first question tells
+                except openai.APIError as exc:
+                    stop = self._fatal(exc, system, listing=True)
+                    if stop is None:  # a slow or passing failure: the first question tells
+                        continue
+                    raise stop from None
+            served = self.served[url]
             name = self.model_names.get(system) or ""
             if name not in served:
                 from vlkd.core.errors import did_you_mean
 
                 raise ServerGone(
-                    f"the server at {self.shown_url} does not serve '{name}' (evaluate.{system}_model_name)"
+                    f"the server at {safe_url(url)} does not serve '{name}' (evaluate.{system}_model_name)"
                     f"{did_you_mean(name, served)}; it serves: {', '.join(served) or 'nothing'}"
                 )
 
-    def _fatal(self, exc: Exception, system: str | None) -> ServerGone | None:
-        """The stop for errors that asking again cannot fix, else ``None``."""
+    def _fatal(self, exc: Exception, system: str | None, *, listing: bool = False) -> ServerGone | None:
+        """The stop for errors that asking again cannot fix, else ``None``; ``listing``: the error
+        came from the model list, before any question (no model name is to blame)."""
         import openai
 
+        option = self.url_options.get(system or "base", "evaluate.base_url")
+        where = f"the OpenAI-compatible server at {safe_url(self._url(system))}"
+        if listing:
+            system = None
         name = self.model_names.get(system or "") or ""
-        where = f"the OpenAI-compatible server at {self.shown_url}"
         said = _server_message(exc)
         if isinstance(exc, openai.APITimeoutError):  # one slow answer: this item fails, the next may not
             return None
         if isinstance(exc, openai.APIConnectionError):  # refused, reset, DNS: after the SDK's retries
-            return ServerGone(
-                f"cannot reach {where} ({type(exc).__name__}); start it, or fix evaluate.base_url"
-            )
+            return ServerGone(f"cannot reach {where} ({type(exc).__name__}); start it, or fix {option}")
         if isinstance(exc, openai.AuthenticationError):
             return ServerGone(
                 f"{where} refused the key (401); set {self.api_key_env} or evaluate.api_key_env"
@@ -153,7 +182,7 @@ class OpenAIStudent:
                     f"{where} has no model '{name}' (404: {said}); check evaluate.{system}_model_name"
                 )
             return ServerGone(  # no such route: usually a base_url without /v1
-                f"{where} answered 404 ({said}); check evaluate.base_url (an OpenAI-compatible "
+                f"{where} answered 404 ({said}); check {option} (an OpenAI-compatible "
                 f"server's usually ends in /v1)" + (f" and evaluate.{system}_model_name" if system else "")
             )
         if isinstance(exc, openai.BadRequestError) and name and name in said:
@@ -191,7 +220,7 @@ class OpenAIStudent:
             }
         )
         try:
-            resp = self._client_().chat.completions.create(
+            resp = self._client_(system).chat.completions.create(
                 model=name, messages=messages, temperature=0, max_tokens=self.max_new_tokens
             )
         except openai.APIError as exc:

@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
 
 from vlkd.core.errors import StageError
 from vlkd.core.jsonl import write_json_atomic, write_jsonl_atomic
@@ -43,6 +43,11 @@ class StudentEvalOptions(PluginOptions):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     base_url: str | None = Field(
         None, description="openai backend: the server, e.g. http://localhost:8000/v1"
+    )
+    tuned_base_url: str | None = Field(
+        None,
+        description="openai backend: the tuned student's server when it is not base_url's (e.g. the "
+        "merged model served on a port of its own) [default: base_url]",
     )
     api_key: SecretStr | None = Field(None, description="openai backend: key (prefer api_key_env)")
     api_key_env: str = Field(
@@ -87,6 +92,13 @@ class StudentEvalOptions(PluginOptions):
         from vlkd.plugins.evaluate.judge import validate_judge
 
         return validate_judge(value)
+
+    @field_serializer("base_url", "tuned_base_url", when_used="json")
+    def _redact_urls(self, value: str | None) -> str | None:
+        # what reaches manifest.json and the fingerprint: never a password or a key in the URL
+        from vlkd.core.teach.options import redact_url
+
+        return redact_url(value)
 
     @model_validator(mode="after")
     def _openai_needs_a_server(self):
@@ -248,6 +260,7 @@ class StudentEvaluator(StagePlugin):
             return OpenAIStudent(
                 model,
                 base_url=opts.base_url,
+                tuned_base_url=opts.tuned_base_url,
                 api_key=opts.api_key.get_secret_value() if opts.api_key else None,
                 api_key_env=opts.api_key_env,
                 model_names={"base": opts.base_model_name or "", "tuned": opts.tuned_model_name or ""},
