@@ -61,6 +61,7 @@ def vlkd_register_commands(app: typer.Typer) -> None:
         if not rows:
             typer.echo("no open batches")
             return
-        _print(rows, f"cancelled in {run_dir}")
+        done = any(row.chunk.batch for row in rows)
+        _print(rows, f"{'cancelled' if done else 'nothing cancelled'} in {run_dir}")
 
     app.add_typer(teach, name="teach")

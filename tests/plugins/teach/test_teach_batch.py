@@ -106,6 +106,10 @@ def test_an_unrecorded_anthropic_batch_is_not_guessed_while_others_of_its_size_r
     teach = manifest["stages"]["teach"]
     assert manifest["status"] == "waiting" and "2 running batch(es) of its size could be it" in teach["next"]
     assert len(provider.batches) == 2 and not [e for e in book(rd) if e["event"] == "submitted"]
+    cancelled = vlkd_cli("teach", "cancel", str(rd))  # no id to cancel: it says so, cancels nothing
+    assert cancelled.returncode == 0 and "nothing cancelled in" in cancelled.stdout
+    assert "not cancelled: a run was interrupted while submitting it" in cancelled.stdout
+    assert {b["state"] for b in provider.batches.values()} == {"in_progress"}
     provider.batch_latency = 0  # both end: the results say which is ours
     manifest, _ = run_teach(folder, batch(provider, "anthropic"))
     assert manifest["stages"]["teach"]["counts"]["ok"] == 2 and len(provider.batches) == 2

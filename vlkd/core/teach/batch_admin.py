@@ -90,9 +90,21 @@ def list_batches(run_dir: Path, *, live: bool = True) -> list[BatchRow]:
 
 
 def cancel_batches(run_dir: Path) -> list[BatchRow]:
-    """Ask the provider to cancel every open batch; the next run collects what they did finish."""
+    """Ask the provider to cancel every open batch; the next run collects what they did finish.
+
+    A chunk whose batch id was never recorded (a run interrupted while submitting it) cannot be
+    cancelled from here: its row says so, and the next run finds its batch."""
     book = _book(run_dir)
     rows = [BatchRow(c) for c in book.open_chunks() if c.batch]
+    unrecorded = [
+        BatchRow(
+            c,
+            note="not cancelled: a run was interrupted while submitting it; the next `vlkd run` "
+            "finds its batch, or cancel it at the provider",
+        )
+        for c in book.open_chunks()
+        if not c.batch
+    ]
 
     async def cancel(api: Any, teacher: Any) -> None:
         for row in rows:
@@ -106,7 +118,7 @@ def cancel_batches(run_dir: Path) -> list[BatchRow]:
     if rows:
         asyncio.run(_with_api(run_dir, cancel))
     book.close()
-    return rows
+    return rows + unrecorded
 
 
 def teacher_note(exc: Exception, teacher: Any) -> str:
