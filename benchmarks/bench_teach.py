@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -213,12 +214,6 @@ def bare_calls(url: str, paths: list[Path], concurrency: int, *, sdk: bool) -> t
     return asyncio.run(main())
 
 
-def _median(values: list[float]) -> float:
-    import statistics
-
-    return statistics.median(values)
-
-
 def teach_section(url: str, **kw) -> dict:
     return {"plugin": "openai", "model": "gpt-4o", "base_url": url + "/v1", "api_key": KEY, **kw}
 
@@ -294,22 +289,22 @@ def main() -> None:
                 f"{args.repeat} (range); whole rounds of {args.concurrency} allow at most "
                 f"{n_images / (rounds * args.latency) / ideal:.1%}:"
             )
-            sdk_alone = _median([r for r, _ in got["the SDK alone"]])
+            sdk_alone = statistics.median([r for r, _ in got["the SDK alone"]])
             for name, results in got.items():
                 rates = [r for r, _ in results]
                 cpus = [c for _, c in results if c]
-                line = f"    {name}: {_median(rates) / ideal:.1%} ({min(rates) / ideal:.1%}–{max(rates) / ideal:.1%})"
+                line = f"    {name}: {statistics.median(rates) / ideal:.1%} ({min(rates) / ideal:.1%}–{max(rates) / ideal:.1%})"
                 if name == "vlkd":
-                    line += f" = {_median(rates) / sdk_alone:.1%} of the SDK alone"
+                    line += f" = {statistics.median(rates) / sdk_alone:.1%} of the SDK alone"
                 if name == "vlkd, whole stage":
                     line += " (the client's start-up included, the SDK's import not)"
                 if cpus:
-                    line += f"; client CPU {_median(cpus):.2f} ms per image"
+                    line += f"; client CPU {statistics.median(cpus):.2f} ms per image"
                 print(line)
         seed = seed_loop(folder, url, 25)  # measured, same server, same latency
         print(
             f"[the seed's sequential loop] {seed:.2f} images/s (1/latency = {1 / args.latency:.0f}/s): "
-            f"vlkd's median in the calls' window at {sizes[-1]} images is {_median([r for r, _ in got['vlkd']]) / seed:.1f}x it"
+            f"vlkd's median in the calls' window at {sizes[-1]} images is {statistics.median([r for r, _ in got['vlkd']]) / seed:.1f}x it"
         )
         print(f"[conditions] load average {os.getloadavg()[0]:.1f} (1 min), {os.cpu_count()} CPUs")
         # 3. re-runs
