@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from vlkd.core.catalog import ARTIFACT_PATHS
 from vlkd.core.counts import ItemCounts
 from vlkd.core.errors import StageError
 from vlkd.core.ledger import Ledger
-from vlkd.core.stages import ARTIFACT_PATHS
 
 if TYPE_CHECKING:
     from vlkd.core.itemloop import ItemOutput
@@ -162,6 +162,21 @@ class StageContext:
 
     def output(self, artifact: str) -> Path:
         return self.dir / ARTIFACT_PATHS[artifact]
+
+    def load(self, artifact: str) -> Any:
+        """The artifact of the latest earlier stage that makes it, as its model (the catalog's,
+        ``vlkd.core.catalog``): ``images``/``pairs``/``predictions`` a list of records,
+        ``dataset``/``model`` a card, ``metrics`` one object. A bad line is an error at file:line."""
+        from vlkd.core import catalog
+
+        return catalog.load(artifact, self.input(artifact))
+
+    def save(self, artifact: str, value: Any) -> Path:
+        """Write this stage's ``artifact`` (records, a card or one object) in one atomic replace;
+        image files inside the run directory are stored relative to it."""
+        from vlkd.core import catalog
+
+        return catalog.save(artifact, self.output(artifact), value, run_dir=self.run_dir)
 
     # -- items, progress, messages -------------------------------------------------------
     def ledger(self) -> Ledger:

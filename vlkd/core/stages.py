@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from vlkd.core.catalog import ARTIFACT_PATHS as ARTIFACT_PATHS  # where each artifact lives: the catalog's
+
 if TYPE_CHECKING:
     from vlkd.core.context import StageContext
     from vlkd.core.options import Options
@@ -110,18 +112,10 @@ STAGE_KINDS: tuple[StageKind, ...] = (
     StageKind("split", "splitters", consumes=("pairs",), produces=("pairs",)),
     StageKind("format", "formats", consumes=("pairs", "images"), produces=("dataset",)),
     StageKind("train", "trainers", consumes=("dataset",), produces=("model",)),
-    StageKind("evaluate", "evaluators", consumes=("pairs", "images", "model"), produces=("metrics",)),
+    StageKind(
+        "evaluate", "evaluators", consumes=("pairs", "images", "model"), produces=("metrics", "predictions")
+    ),
     StageKind("report", "reporters", consumes=("metrics",), produces=("report",)),
 )
 STAGE_NAMES: tuple[str, ...] = tuple(k.name for k in STAGE_KINDS)
 KINDS_BY_NAME: dict[str, StageKind] = {k.name: k for k in STAGE_KINDS}
-
-#: where each artifact lives inside the directory of the stage that produced it
-ARTIFACT_PATHS: dict[str, str] = {
-    "images": "images.jsonl",
-    "pairs": "pairs.jsonl",
-    "dataset": "dataset",
-    "model": "model",
-    "metrics": "metrics.json",
-    "report": "report",
-}

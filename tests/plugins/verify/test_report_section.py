@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from vlkd.core.records import Flag, Provenance, QARecord
+from vlkd.core.results import Manifest
 from vlkd.plugins.report.document import _checks_section
 from vlkd.plugins.report.render_md import render_markdown
 from vlkd.plugins.verify.value import check_value
@@ -36,7 +37,7 @@ def test_the_section_shows_negative_shares_flags_and_their_value():
             "review": {"facts": {"verify_value": check_value(_pairs())}},
         }
     }
-    section = _checks_section(SimpleNamespace(manifest=manifest))
+    section = _checks_section(SimpleNamespace(manifest=Manifest.model_validate(manifest)))
     md = render_markdown("r", [section])
     assert "## Checks and negatives" in md
     assert "| manual_parsing | 20 | 20.0% | 25.0% | 5 |" in md
@@ -48,7 +49,7 @@ def test_the_section_shows_negative_shares_flags_and_their_value():
 
 
 def test_no_verify_stage_no_section():
-    assert _checks_section(SimpleNamespace(manifest={"stages": {}})).blocks == []
+    assert _checks_section(SimpleNamespace(manifest=Manifest())).blocks == []
 
 
 def test_auto_approval_only_says_precision_waits_for_experts():
@@ -60,5 +61,5 @@ def test_auto_approval_only_says_precision_waits_for_experts():
             },
         }
     }
-    md = render_markdown("r", [_checks_section(SimpleNamespace(manifest=manifest))])
+    md = render_markdown("r", [_checks_section(SimpleNamespace(manifest=Manifest.model_validate(manifest)))])
     assert "No expert decisions yet" in md and "What the flags were worth" not in md

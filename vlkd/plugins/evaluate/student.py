@@ -9,7 +9,6 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
 
 from vlkd.core.errors import StageError
-from vlkd.core.jsonl import write_json_atomic, write_jsonl_atomic
 from vlkd.core.options import OnError, PluginOptions
 from vlkd.core.plugin import StagePlugin
 from vlkd.metrics.not_present import DEFAULT_NOT_PRESENT
@@ -457,7 +456,7 @@ class StudentEvaluator(StagePlugin):
                 **({"judge": rec["scores"]["judge"]} if "judge" in rec["scores"] else {}),
             }
         systems = [s for s in opts.systems if s != "teacher" or teacher is not None]
-        write_jsonl_atomic(ctx.dir / "predictions.jsonl", records)
+        ctx.save("predictions", records)
         metrics = summarize(
             records,
             systems=systems,
@@ -488,7 +487,7 @@ class StudentEvaluator(StagePlugin):
                 "predictions": "predictions.jsonl",
             }
         )
-        write_json_atomic(ctx.output("metrics"), metrics)
+        ctx.save("metrics", metrics)
         headline = {s: metrics["results"][s]["overall"]["exact_match"]["value"] for s in systems}
         ctx.facts.update({"split": split, "items": len(items), "exact_match": headline})
         ctx.info(
@@ -498,10 +497,12 @@ class StudentEvaluator(StagePlugin):
 
 
 def _training_system_prompt(ctx) -> str | None:
-    """The ``system`` option of the recipe's format stage: what the student saw in training."""
-    stage = ctx.run.recipe.stages.get("format")
-    steps = getattr(stage, "steps", None) or []
-    return getattr(steps[0].options, "system", None) if steps else None
+    """The system prompt the student saw in training: the format stage's dataset card says (none
+    without a format stage, or when the model was trained on a dataset from elsewhere)."""
+    try:
+        return ctx.load("dataset").system if ctx.has_input("dataset") else None
+    except StageError:
+        return None
 
 
 def _item_of(rec: dict[str, Any]):

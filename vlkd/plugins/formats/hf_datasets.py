@@ -83,7 +83,13 @@ def export_hf_datasets(samples: dict[str, list[Conversation]], dataset_dir: Path
             ds.to_parquet(str(dataset_dir / "parquet" / f"{split}.parquet"))
             files[split] = f"parquet/{split}.parquet"
     descriptor = write_descriptor(
-        dataset_dir, "hf_datasets", files, samples, save_to_disk="hf", grouping=opts.grouping
+        dataset_dir,
+        "hf_datasets",
+        files,
+        samples,
+        save_to_disk="hf",
+        grouping=opts.grouping,
+        system=opts.system,
     )
     return dataset_dict, descriptor
 

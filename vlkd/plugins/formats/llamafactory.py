@@ -103,6 +103,7 @@ def export_llamafactory(
         dataset_info="dataset_info.json",
         media_dir=str(dataset_dir.resolve()),
         grouping=opts.grouping,
+        system=opts.system,
     )
 
 

@@ -87,6 +87,7 @@ def export_messages_jsonl(
         samples,
         media_dir=str(dataset_dir.resolve()),
         grouping=opts.grouping,
+        system=opts.system,
         image_url=opts.image_url,
     )
 

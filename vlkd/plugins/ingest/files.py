@@ -134,7 +134,6 @@ class FilesIngestor(StagePlugin):
         return {"files": digest.hexdigest()}
 
     def run(self, ctx) -> None:
-        from vlkd.core.artifacts import stored_image_paths, write_records
         from vlkd.plugins.ingest.collapse import Collapsed
         from vlkd.plugins.ingest.reading import ReadFile
 
@@ -171,7 +170,7 @@ class FilesIngestor(StagePlugin):
         files = len(items)
         del items
         images = Collapsed(results)  # streamed from the ledger: no record of each file held
-        write_records(ctx.output("images"), stored_image_paths(ctx.run_dir, images))
+        ctx.save("images", images)
         duplicates = images.duplicates
         ctx.facts.update(
             {

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vlkd.core.results import Metrics
 
 from vlkd.plugins.report.charts import bar_chart, loss_chart, loss_points
 from vlkd.plugins.report.collect import ReportData
@@ -82,7 +85,7 @@ def headline(data: ReportData) -> str:
             f"({d['negatives']} of them 'not present' questions); it has no evaluation yet."
         )
     base, tuned = cell(m, "base", "", HEADLINE_METRIC), cell(m, "tuned", "", HEADLINE_METRIC)
-    n = m.get("items", "?")
+    n = "?" if m.items is None else m.items
     if base.get("value") is None or tuned.get("value") is None:
         only = next((s for s in systems_shown(m) if cell(m, s, "", HEADLINE_METRIC)), None)
         value = cell(m, only, "", HEADLINE_METRIC).get("value") if only else None
@@ -127,16 +130,18 @@ def build_document(
     sections += _data_sections(data, data_picks if m is None else [])
     sections += _usage_sections(data)
     sections.append(_run_section(data))
-    notes = list((m or {}).get("notes") or []) + data.notes
+    notes = (m.notes if m is not None else []) + data.notes
     if notes:
         sections.append(Section("Notes", [Bullets(notes)], "notes"))
     return sections
 
 
 def _evaluation_sections(data: ReportData, picks: dict[str, list[Example]]) -> list[Section]:
-    m = data.metrics or {}
+    m = data.metrics
+    if m is None:
+        return []
     out = [Section("Base vs tuned, by category", [category_table(m)], "by-category")]
-    missing = m.get("categories_not_evaluated") or {}
+    missing = m.categories_not_evaluated
     if missing:
         out[0].blocks.append(
             Bullets(
@@ -145,10 +150,7 @@ def _evaluation_sections(data: ReportData, picks: dict[str, list[Example]]) -> l
             )
         )
     systems = systems_shown(m)
-    groups = [
-        (c, {s: cell(m, s, c, HEADLINE_METRIC).get("value") for s in systems})
-        for c in m.get("categories", [])
-    ]
+    groups = [(c, {s: cell(m, s, c, HEADLINE_METRIC).get("value") for s in systems}) for c in m.categories]
     if groups:
         out.append(
             Section(
@@ -193,7 +195,7 @@ def _evaluation_sections(data: ReportData, picks: dict[str, list[Example]]) -> l
         items = picks.get(kind) or []
         out.append(Section(title, [Examples(kind, items, columns)] if items else [Paragraph(empty)], kind))
     out.append(Section("Every metric", [metrics_table(m), Bullets(_metric_words(m))], "metrics"))
-    teacher = m.get("teacher")
+    teacher = m.teacher
     if teacher:
         out[-1].blocks.append(
             Paragraph(
@@ -205,8 +207,8 @@ def _evaluation_sections(data: ReportData, picks: dict[str, list[Example]]) -> l
     return out
 
 
-def _metric_words(m: dict[str, Any]) -> list[str]:
-    names = {x["name"] for x in m.get("metrics", [])}
+def _metric_words(m: Metrics) -> list[str]:
+    names = m.metric_names()
     words = [
         "**Exact match**: the same answer after normalisation (Unicode width, case, punctuation, spaces); "
         "part numbers, dates and codes must match character for character, and `35NM` equals `35 N·m`."
@@ -229,7 +231,7 @@ def _metric_words(m: dict[str, Any]) -> list[str]:
         "**Not present**: precision and recall of answering 不存在 ('not in the image'); a student that always "
         "says it gets full recall and poor precision."
     )
-    for x in m.get("metrics", []):
+    for x in m.metrics:
         if x.get("missing"):
             words.append(f"**{x['label']}** is missing: {x['missing']}.")
     return words
@@ -237,7 +239,7 @@ def _metric_words(m: dict[str, Any]) -> list[str]:
 
 def _data_sections(data: ReportData, data_picks: list[Example]) -> list[Section]:
     out = []
-    teach = data.manifest.get("stages", {}).get("teach")
+    teach = data.manifest.stages.get("teach")
     if teach:
         usage = teach.get("usage") or {}
         provenance = {p.provenance.model or p.provenance.plugin for p in data.pairs} - {None, ""}
@@ -277,7 +279,7 @@ def _checks_section(data: ReportData) -> Section:
     reviewed), written by the verify plugin package from the manifest."""
     from vlkd.plugins.verify.report_section import TITLE, verify_tables
 
-    tables, lines = verify_tables(data.manifest)
+    tables, lines = verify_tables(data.manifest.stages)
     return Section(TITLE, [*([Bullets(lines)] if lines else []), *tables], "checks")
 
 
@@ -285,10 +287,10 @@ def _usage_sections(data: ReportData) -> list[Section]:
     m = data.metrics
     if m is None:
         return []
-    model = m.get("model") or {}
-    references = ", ".join(f"{v} {k}" for k, v in sorted((m.get("references") or {}).items()))
+    model = m.model or {}
+    references = ", ".join(f"{v} {k}" for k, v in sorted(m.references.items()))
     lines = [
-        f"Split: **{m.get('split', '?')}**, {m.get('items', '?')} questions"
+        f"Split: **{m.split or '?'}**, {'?' if m.items is None else m.items} questions"
         + (f"; reference answers: {references}" if references else "")
         + "."
     ]
@@ -308,7 +310,7 @@ def _usage_sections(data: ReportData) -> list[Section]:
             + (f", tuned with the adapter `{data.rel(model.get('adapter'))}`" if model.get("adapter") else "")
             + f"; images within {model.get('image_min_pixels')}–{model.get('image_max_pixels')} pixels."
         )
-    prompt = m.get("prompt") or {}
+    prompt = m.prompt
     if prompt:
         lines.append(
             f"Each question in a new conversation with its image; {prompt.get('decoding', 'greedy')} decoding, "
@@ -316,13 +318,13 @@ def _usage_sections(data: ReportData) -> list[Section]:
             + (f"; system prompt: “{prompt['system']}”" if prompt.get("system") else "")
             + "."
         )
-    boot = m.get("bootstrap") or {}
+    boot = m.bootstrap
     lines.append(
         f"Intervals: {conf_label(m)} percentile bootstrap over questions ({boot.get('samples', 0)} resamples, "
         f"seed {boot.get('seed', 0)}); gains use a paired bootstrap (the same questions for both students)."
     )
-    if m.get("judge"):
-        j = m["judge"]
+    if m.judge:
+        j = m.judge
         lines.append(
             f"LLM judge {j.get('plugin')} {j.get('model') or ''}: {j.get('graded', 0)} of {j.get('asked', 0)} "
             f"answers graded"
@@ -431,11 +433,11 @@ def _when(stamp: str | None) -> str:
 
 def _run_section(data: ReportData) -> Section:
     man = data.manifest
-    recipe = man.get("recipe", {})
-    versions = man.get("versions", {})
+    recipe = man.recipe
+    versions = man.versions
     lines = [
         f"Recipe **{data.name}** (hash `{str(recipe.get('hash', '?'))[:12]}`), run directory `{run_label(data)}`.",
-        f"Started {_when(man.get('created'))}; last updated {_when(man.get('updated') or man.get('created'))}.",
+        f"Started {_when(man.created)}; last updated {_when(man.updated or man.created)}.",
         f"vlkd {versions.get('vlkd', '?')}, Python {versions.get('python', '?')}.",
     ]
     return Section("The run", [Bullets(lines), stages_table(man)], "run")

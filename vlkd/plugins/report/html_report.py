@@ -81,7 +81,7 @@ def build_report(
             lambda p: Path(p).name,
         ),
     )
-    notes = list((data.metrics or {}).get("notes") or []) + data.notes
+    notes = (data.metrics.notes if data.metrics is not None else []) + data.notes
     return ReportFiles(md_path, html_path, charts, notes, data.metrics is not None)
 
 
@@ -117,6 +117,4 @@ class HtmlReport(StagePlugin):
 def _metrics_notes(ctx) -> list[str]:
     if not ctx.has_input("metrics"):
         return []
-    from vlkd.core.jsonl import read_json
-
-    return list(read_json(ctx.input("metrics")).get("notes") or [])
+    return list(ctx.load("metrics").notes)

@@ -119,7 +119,7 @@ class SpreadsheetReview(StagePlugin):
         keep = ("approved", "edited") if opts.require_approval else ("pending", "approved", "edited")
         kept = [p for p in pairs if p.review in keep]
         write_records(ctx.dir / "all_pairs.jsonl", pairs, exclude_none=True)
-        write_records(ctx.output("pairs"), kept, exclude_none=True)
+        ctx.save("pairs", kept)
         write_jsonl_atomic(ctx.dir / "audit.jsonl", (c.to_json() for c in state.changes))
         rows = state.sheet_rows()
         written = {}

@@ -15,9 +15,9 @@ from vlkd.plugins.report.tables import Table, pct
 TITLE = "Checks and negatives"
 
 
-def verify_tables(manifest: dict[str, Any]) -> tuple[list[Table], list[str]]:
-    """(tables, sentences) of the section; empty when the run has no verify stage."""
-    stages = manifest.get("stages") or {}
+def verify_tables(stages: dict[str, dict[str, Any]]) -> tuple[list[Table], list[str]]:
+    """(tables, sentences) of the section from the manifest's stage entries; empty when the run
+    has no verify stage."""
     facts = (stages.get("verify") or {}).get("facts") or {}
     tables: list[Table] = []
     lines: list[str] = []
