@@ -114,6 +114,16 @@ class StageContext:
     def plugin(self) -> Plugin:
         return self.plugins[0]
 
+    def make_plugin(self, kind: str, options: PluginOptions | dict[str, Any]) -> Plugin:
+        """An instance of another installed plugin (a teacher as a judge or a second opinion), from
+        the registry the run was validated with: ``options`` is its section (``plugin: NAME``
+        and its options) or its options model. It gets the recipe's student if it uses one."""
+        data = options if isinstance(options, dict) else None
+        name = str(data.get("plugin") if data is not None else getattr(options, "plugin", ""))
+        info = self.run.recipe.registry.get(kind, name)
+        opts = info.cls.Options.model_validate(data) if data is not None else options
+        return info.cls(opts, self.run.recipe.student if info.cls.uses_student else None)
+
     @property
     def options(self) -> PluginOptions:
         return self.config.steps[0].options
@@ -268,3 +278,30 @@ class StageContext:
     def close(self) -> None:
         if self._ledger is not None:
             self._ledger.close()
+
+
+def stage_context_outside_a_recipe(
+    run_dir: str | Path, stage: str, *, resumed: bool = False, reporter: Reporter | None = None
+) -> StageContext:
+    """The context the engine would give ``stage`` in ``<run_dir>/<stage>``, in a recipe of that one
+    stage: for benchmarks, notebooks and tests that run a plugin on files prepared by hand."""
+    from vlkd.core.progress import Reporter
+    from vlkd.core.recipe import Recipe, StageConfig
+    from vlkd.core.recipe_source import RecipeSource
+    from vlkd.core.registry import load_registry
+    from vlkd.core.rundir import RunDir
+    from vlkd.core.stages import KINDS_BY_NAME
+
+    config = StageConfig(KINDS_BY_NAME[stage], [])
+    name = Path(run_dir).name
+    source = RecipeSource(data={"name": name}, positions={}, path=Path(run_dir) / "standalone")
+    recipe = Recipe(name, "", {stage: config}, source, load_registry())
+    run = RunInfo(
+        recipe=recipe,
+        run_dir=RunDir(run_dir),
+        manifest={"stages": {stage: {}}},
+        reporter=reporter or Reporter(quiet=True),
+    )
+    stage_dir = Path(run_dir) / stage
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    return StageContext(run, config, stage_dir, resumed=resumed)

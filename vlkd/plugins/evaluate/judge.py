@@ -45,7 +45,7 @@ def validate_judge(section: dict[str, Any]) -> dict[str, Any]:
     from pydantic import ValidationError
 
     from vlkd.core.errors import PluginError
-    from vlkd.core.registry import load_registry
+    from vlkd.core.registry import find_plugin
 
     if "api_key" in section:
         raise ValueError(
@@ -56,7 +56,7 @@ def validate_judge(section: dict[str, Any]) -> dict[str, Any]:
     if not name:
         raise ValueError("judge needs 'plugin': a teach plugin such as openai or anthropic")
     try:
-        info = load_registry().get("teach", str(name))
+        info = find_plugin("teach", str(name))
     except PluginError as exc:
         raise ValueError(f"judge: {exc}") from None
     if not getattr(info.cls, "uses_prompt", True):
@@ -72,11 +72,8 @@ def validate_judge(section: dict[str, Any]) -> dict[str, Any]:
 class Judge:
     """A teacher instance driven from worker threads through one event loop of its own."""
 
-    def __init__(self, section: dict[str, Any]):
-        from vlkd.core.registry import load_registry
-
-        info = load_registry().get("teach", section["plugin"])
-        self.teacher = info.cls(info.cls.Options.model_validate(section))
+    def __init__(self, teacher: Any):
+        self.teacher = teacher
         self.concurrency = getattr(self.teacher.options, "concurrency", 4)
         self.retries = min(getattr(self.teacher.options, "max_retries", 3), 5)
         self._loop = asyncio.new_event_loop()

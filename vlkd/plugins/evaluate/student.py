@@ -370,7 +370,7 @@ class StudentEvaluator(StagePlugin):
         def key(r) -> str:
             return f"judge:{r['system']}:{r['id']}"
 
-        judge = Judge(self.options.judge)
+        judge = Judge(ctx.make_plugin("teach", self.options.judge))
         try:
 
             def work(r):

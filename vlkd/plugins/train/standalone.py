@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.context import StageContext
+from vlkd.core.context import StageContext, stage_context_outside_a_recipe
 
 
 def trainer_classes() -> dict[str, type]:
@@ -40,24 +40,4 @@ def make_trainer(name: str, student: dict[str, Any] | str, **options: Any):
 def standalone_context(run_dir: Path, *, resumed: bool = False, reporter: Any = None) -> StageContext:
     """The StageContext the engine would give the train stage, for ``<run_dir>/train``: a recipe of
     that one stage (the trainer comes from :func:`make_trainer`)."""
-    from vlkd.core.context import RunInfo
-    from vlkd.core.progress import Reporter
-    from vlkd.core.recipe import Recipe, StageConfig
-    from vlkd.core.recipe_source import RecipeSource
-    from vlkd.core.registry import load_registry
-    from vlkd.core.rundir import RunDir
-    from vlkd.core.stages import KINDS_BY_NAME
-
-    config = StageConfig(KINDS_BY_NAME["train"], [])
-    name = Path(run_dir).name
-    source = RecipeSource(data={"name": name}, positions={}, path=Path(run_dir) / "standalone")
-    recipe = Recipe(name, "", {"train": config}, source, load_registry())
-    run = RunInfo(
-        recipe=recipe,
-        run_dir=RunDir(run_dir),
-        manifest={"stages": {"train": {}}},
-        reporter=reporter or Reporter(quiet=True),
-    )
-    stage_dir = Path(run_dir) / "train"
-    stage_dir.mkdir(parents=True, exist_ok=True)
-    return StageContext(run, config, stage_dir, resumed=resumed)
+    return stage_context_outside_a_recipe(run_dir, "train", resumed=resumed, reporter=reporter)

@@ -61,12 +61,12 @@ def teacher_options(section: Any):
     from pydantic import ValidationError
 
     from vlkd.core.errors import PluginError
-    from vlkd.core.registry import load_registry
+    from vlkd.core.registry import find_plugin
 
     if not isinstance(section, dict) or not section.get("plugin"):
         raise ValueError("teacher must be a teach section with 'plugin: NAME' (e.g. openai, anthropic)")
     try:
-        info = load_registry().get("teach", str(section["plugin"]))
+        info = find_plugin("teach", str(section["plugin"]))
         info.check_available()
     except PluginError as exc:
         raise ValueError(f"teacher: {exc}") from None
@@ -102,10 +102,10 @@ class SecondTeacher(Verifier):
         self.facts: dict[str, Any] = {}
 
     def _make_teacher(self) -> Teacher:
-        from vlkd.core.registry import load_registry
+        from vlkd.core.registry import find_plugin
 
         opts = self.options.teacher
-        return load_registry().get("teach", opts.plugin).cls(opts)
+        return find_plugin("teach", opts.plugin).cls(opts)
 
     def fingerprint(self) -> Any:
         from vlkd.core.engine import _fingerprint_options
