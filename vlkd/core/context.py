@@ -118,10 +118,11 @@ class StageContext:
         """An instance of another installed plugin (a teacher as a judge or a second opinion), from
         the registry the run was validated with: ``options`` is its section (``plugin: NAME``
         and its options) or its options model. It gets the recipe's student if it uses one."""
-        data = options if isinstance(options, dict) else None
-        name = str(data.get("plugin") if data is not None else getattr(options, "plugin", ""))
-        info = self.run.recipe.registry.get(kind, name)
-        opts = info.cls.Options.model_validate(data) if data is not None else options
+        if isinstance(options, dict):
+            info = self.run.recipe.registry.get(kind, str(options.get("plugin")))
+            opts = info.cls.Options.model_validate(options)
+        else:
+            info, opts = self.run.recipe.registry.get(kind, str(getattr(options, "plugin", ""))), options
         return info.cls(opts, self.run.recipe.student if info.cls.uses_student else None)
 
     @property
