@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.errors import SkipItem
+from vlkd.api import SkipItem
 
 JUDGE_SYSTEM = (
     "You grade answers to questions about an automotive document image. Compare the student's "
@@ -44,8 +44,7 @@ def validate_judge(section: dict[str, Any]) -> dict[str, Any]:
     """Check ``evaluate.judge`` against the named teacher's own options (raises ValueError)."""
     from pydantic import ValidationError
 
-    from vlkd.core.errors import PluginError
-    from vlkd.core.registry import find_plugin
+    from vlkd.api import PluginError, find_plugin
 
     if "api_key" in section:
         raise ValueError(
@@ -107,7 +106,7 @@ class Judge:
     def _respond(self, request):
         import time
 
-        from vlkd.core.teach import TransientError
+        from vlkd.api import TransientError
 
         for attempt in range(self.retries + 1):
             try:
@@ -119,8 +118,7 @@ class Judge:
         raise AssertionError("unreachable")
 
     def judge(self, ctx, record: dict[str, Any]) -> dict[str, Any]:
-        from vlkd.core.records import ImageRecord
-        from vlkd.core.teach import TeachRequest
+        from vlkd.api import ImageRecord, TeachRequest
         from vlkd.images.decode import BadImage, read_bytes
         from vlkd.images.files import image_size
 

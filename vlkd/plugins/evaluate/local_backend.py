@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vlkd.core.errors import StageError
+from vlkd.api import StageError
 from vlkd.plugins.evaluate.images import load_student_image
 
 if TYPE_CHECKING:

@@ -8,9 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
 
-from vlkd.core.errors import StageError
-from vlkd.core.options import OnError, PluginOptions
-from vlkd.core.plugin import StagePlugin
+from vlkd.api import OnError, PluginOptions, StageError, StagePlugin
 from vlkd.metrics.not_present import DEFAULT_NOT_PRESENT
 
 System = Literal["base", "tuned", "teacher"]
@@ -95,7 +93,7 @@ class StudentEvalOptions(PluginOptions):
     @field_serializer("base_url", "tuned_base_url", when_used="json")
     def _redact_urls(self, value: str | None) -> str | None:
         # what reaches manifest.json and the fingerprint: never a password or a key in the URL
-        from vlkd.core.teach.options import redact_url
+        from vlkd.api import redact_url
 
         return redact_url(value)
 
@@ -218,8 +216,7 @@ class StudentEvaluator(StagePlugin):
 
     def estimate(self, ctx) -> list[str]:
         """``--dry-run``: how many answers and judge calls the stage will make."""
-        from vlkd.core.artifacts import read_pairs
-        from vlkd.core.stages import ARTIFACT_PATHS
+        from vlkd.api import ARTIFACT_PATHS, read_pairs
 
         opts = self.options
         students = [s for s in opts.systems if s != "teacher"]
@@ -523,7 +520,7 @@ def _first_answer(backend, system: str, todo: list) -> dict[str, str]:
     """The first answer of ``system``, asked before the item loop so that a server that cannot
     answer at all stops the stage at once (:class:`ServerGone` goes through); an item whose
     image cannot be read is passed over, any other failure is left to the item loop."""
-    from vlkd.core.errors import SkipItem
+    from vlkd.api import SkipItem
 
     for it in todo:
         try:
@@ -537,7 +534,7 @@ def _first_answer(backend, system: str, todo: list) -> dict[str, str]:
 
 def _categories_not_evaluated(pairs_path: Path, items: list, split: str) -> dict[str, str]:
     """Categories with pairs in the dataset but none in the evaluated split, and why."""
-    from vlkd.core.artifacts import read_pairs
+    from vlkd.api import read_pairs
 
     evaluated = {it.category for it in items}
     where: dict[str, Counter] = {}

@@ -18,9 +18,7 @@ from typing import Any
 
 from pydantic import Field
 
-from vlkd.core.context import StageContext
-from vlkd.core.errors import StageError
-from vlkd.core.options import PluginOptions
+from vlkd.api import PluginOptions, StageContext, StageError
 from vlkd.plugins.formats.inputs import Conversation, ExportFormat, Grouping, write_descriptor
 from vlkd.plugins.formats.llamafactory import sharegpt_sample
 

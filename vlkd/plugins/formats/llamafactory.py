@@ -25,11 +25,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from vlkd.core.artifacts import DatasetCard
-from vlkd.core.context import StageContext
-from vlkd.core.errors import StageError
-from vlkd.core.jsonl import write_json_atomic
-from vlkd.core.options import PluginOptions
+from vlkd.api import DatasetCard, PluginOptions, StageContext, StageError, write_json_atomic
 from vlkd.llamafactory.sample import dataset_info_entry
 from vlkd.plugins.formats.inputs import (
     IMAGE_TAG,
@@ -41,7 +37,7 @@ from vlkd.plugins.formats.inputs import (
 )
 
 if TYPE_CHECKING:
-    from vlkd.core.student import Student
+    from vlkd.api import Student
 
 DATASET_PREFIX = "vlkd_"
 

@@ -16,9 +16,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from vlkd.core.context import StageContext
-from vlkd.core.jsonl import write_jsonl_atomic
-from vlkd.core.options import PluginOptions
+from vlkd.api import PluginOptions, StageContext, write_jsonl_atomic
 from vlkd.plugins.formats.inputs import (
     Conversation,
     ExportFormat,

@@ -14,14 +14,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vlkd.core import catalog
-from vlkd.core.artifacts import ModelCard, read_images, read_pairs
-from vlkd.core.catalog import ARTIFACT_PATHS
-from vlkd.core.errors import StageError
-from vlkd.core.jsonl import read_jsonl
-from vlkd.core.records import ImageRecord, QARecord
-from vlkd.core.results import Manifest, Metrics, Prediction
-from vlkd.core.rundir import RunDir
+from vlkd.api import (
+    ARTIFACT_PATHS,
+    ImageRecord,
+    Manifest,
+    Metrics,
+    ModelCard,
+    Prediction,
+    QARecord,
+    RunDir,
+    StageError,
+    load_artifact,
+    read_images,
+    read_jsonl,
+    read_pairs,
+)
 
 
 @dataclass
@@ -68,7 +75,7 @@ def read_manifest(run_dir: Path) -> Manifest:
     path = run_dir / ARTIFACT_PATHS["manifest"]
     if not path.exists():
         raise StageError(f"{run_dir} is not a vlkd run directory: no manifest.json (run a recipe first)")
-    return catalog.load("manifest", path)
+    return load_artifact("manifest", path)
 
 
 def collect(run_dir: Path, metrics_path: Path | None = None) -> ReportData:
@@ -90,10 +97,10 @@ def collect(run_dir: Path, metrics_path: Path | None = None) -> ReportData:
         data.notes.append("no images.jsonl or pairs.jsonl in the run yet: nothing to describe")
     metrics_path = metrics_path or _latest(run_dir, manifest, "metrics")
     if metrics_path is not None and metrics_path.exists():
-        metrics = catalog.load("metrics", metrics_path)
+        metrics = load_artifact("metrics", metrics_path)
         data.metrics, data.metrics_path = metrics, metrics_path
         predictions_path = metrics_path.parent / metrics.predictions
-        data.predictions = catalog.load("predictions", predictions_path) if predictions_path.exists() else []
+        data.predictions = load_artifact("predictions", predictions_path) if predictions_path.exists() else []
         if not data.predictions:
             data.notes.append(f"{data.rel(predictions_path)} is missing or empty: no examples to show")
     elif metrics_path is not None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from vlkd.core.results import Metrics
+    from vlkd.api import Metrics
 
 from vlkd.plugins.report.charts import bar_chart, loss_chart, loss_points
 from vlkd.plugins.report.collect import ReportData
@@ -406,8 +406,7 @@ def _pixel_limits_flag(info) -> str:
 
     if not (info.image_min_pixels and info.image_max_pixels):
         return ""
-    from vlkd.core.errors import StageError
-    from vlkd.core.student import family_of
+    from vlkd.api import StageError, family_of
 
     try:
         family = family_of(info.base_model, info.family)
@@ -421,7 +420,7 @@ def _when(stamp: str | None) -> str:
     """``2026-12-01T09:24:10+0000`` as ``2026-12-01 09:24 UTC+00:00``."""
     import datetime as dt
 
-    from vlkd.core.rundir import MANIFEST_TIME
+    from vlkd.api import MANIFEST_TIME
 
     try:
         t = dt.datetime.strptime(stamp or "", MANIFEST_TIME)

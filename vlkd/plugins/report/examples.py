@@ -16,8 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vlkd.core.records import ImageRecord, QARecord
-from vlkd.core.results import Prediction
+from vlkd.api import ImageRecord, Prediction, QARecord
 
 
 @dataclass

@@ -14,9 +14,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from vlkd.core.artifacts import image_path
-from vlkd.core.options import PluginOptions
-from vlkd.core.plugin import StagePlugin
+from vlkd.api import PluginOptions, StagePlugin, image_path
 
 
 class HtmlReportOptions(PluginOptions):

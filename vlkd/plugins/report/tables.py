@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from vlkd.core.results import Manifest, Metrics
+    from vlkd.api import Manifest, Metrics
 
 DASH = "–"
 SYSTEM_LABELS = {"base": "Base", "tuned": "Tuned", "teacher": "Teacher"}

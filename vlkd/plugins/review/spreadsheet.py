@@ -27,12 +27,18 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from vlkd.core.artifacts import write_records
-from vlkd.core.context import StageContext
-from vlkd.core.errors import StageError, StageWaiting, VlkdError
-from vlkd.core.jsonl import write_json_atomic, write_jsonl_atomic
-from vlkd.core.options import PluginOptions, RecipePath
-from vlkd.core.plugin import StagePlugin
+from vlkd.api import (
+    PluginOptions,
+    RecipePath,
+    StageContext,
+    StageError,
+    StagePlugin,
+    StageWaiting,
+    VlkdError,
+    write_json_atomic,
+    write_jsonl_atomic,
+    write_records,
+)
 from vlkd.plugins.review import journal
 from vlkd.plugins.review.imports import load_state, store_import, stored_imports
 from vlkd.plugins.review.sheet import file_sha256, read_sheet, write_csv

@@ -22,12 +22,7 @@ from collections import Counter, defaultdict
 
 from pydantic import Field, model_validator
 
-from vlkd.core.artifacts import read_pairs
-from vlkd.core.context import StageContext
-from vlkd.core.errors import StageError
-from vlkd.core.options import PluginOptions
-from vlkd.core.plugin import StagePlugin
-from vlkd.core.records import QARecord
+from vlkd.api import PluginOptions, QARecord, StageContext, StageError, StagePlugin, read_pairs
 
 SPLITS = ("train", "val", "test")
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.errors import StageError
+from vlkd.api import StageError
 from vlkd.plugins.train.launch import TRAINER_LOG
 from vlkd.plugins.train.peft_adapters import no_false_tie_warning
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.context import StageContext, stage_context_outside_a_recipe
+from vlkd.api import StageContext, stage_context_outside_a_recipe
 
 
 def trainer_classes() -> dict[str, type]:
@@ -31,7 +31,7 @@ def trainer_classes() -> dict[str, type]:
 
 def make_trainer(name: str, student: dict[str, Any] | str, **options: Any):
     """A trainer plugin instance with validated options (``plugin`` filled in) for ``student``."""
-    from vlkd.core.student import make_student
+    from vlkd.api import make_student
 
     cls = trainer_classes()[name]
     return cls(cls.Options.model_validate({"plugin": name, **options}), make_student(student))

@@ -4,7 +4,7 @@ Each check flags doubtful pairs for the experts (``QARecord.flags``); none chang
 See ``vlkd.core.verify`` for the check API and ``vlkd.core.verify_driver`` for the stage.
 """
 
-from vlkd.core.hookspecs import hookimpl
+from vlkd.api import hookimpl
 
 
 @hookimpl
