@@ -346,7 +346,7 @@ def run_label(data: ReportData) -> str:
 
 def serving(data: ReportData) -> list[Any]:
     """The commands that answer with, export and serve the tuned student."""
-    from vlkd.plugins.train.peft_adapters import vllm_lora_refusal
+    from vlkd.adapters import vllm_lora_refusal
 
     info = data.model_info
     if info is None or not info.adapter:

@@ -78,7 +78,7 @@ class APITeacher(Teacher):
     async def prompt_variables(self, request: TeachRequest) -> dict[str, str]:
         if not self.options.ocr_context:
             return {}
-        from vlkd.plugins.teach.ocr_engine import ocr_text
+        from vlkd.ocr import ocr_text
 
         return {"ocr_text": await asyncio.to_thread(ocr_text, request.image_bytes, self.ocr_cache)}
 

@@ -64,7 +64,7 @@ class OCRTeacher(Teacher):
         return 0, 0
 
     def respond_sync(self, request: TeachRequest) -> TeachResponse:
-        from vlkd.plugins.teach.ocr_engine import group_lines, read_boxes
+        from vlkd.ocr import group_lines, read_boxes
         from vlkd.plugins.teach.ocr_rules import extract_pairs, line_text
 
         lines = group_lines(read_boxes(request.image_bytes, self.options.min_score, self.cache_dir))

@@ -1,7 +1,7 @@
 """``ocr_grounding``: extractive answers must be printed on the page; 不存在 must not be.
 
 Offline, with rapidocr's PP-OCRv4 models. The page is read once per run and shared with the
-``ocr`` teacher and ``ocr_context`` (``vlkd.plugins.teach.ocr_engine.read_boxes``).
+``ocr`` teacher and ``ocr_context`` (``vlkd.ocr.read_boxes``).
 
 - An answer the check finds extractive (a code, a number with or without its unit, a short
   name: ``vlkd.plugins.verify.extractive``) whose text is not in the page's OCR text is
@@ -78,7 +78,7 @@ class OCRGrounding(Verifier):
 
     def check(self, image: ImageRecord, pairs: list[QARecord], found: Findings) -> None:
         from vlkd.api import image_path
-        from vlkd.plugins.teach.ocr_engine import OCRError, read_boxes
+        from vlkd.ocr import OCRError, read_boxes
 
         path = image_path(self.run_dir, image.path) if self.run_dir is not None else image.path
         try:

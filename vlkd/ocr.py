@@ -1,4 +1,4 @@
-"""Offline OCR with rapidocr-onnxruntime (PP-OCRv4 Chinese/English models shipped in its wheel).
+"""The OCR service that teach and verify share: offline OCR with rapidocr-onnxruntime (PP-OCRv4 Chinese/English models shipped in its wheel).
 
 One engine per process, created on first use; it is safe to call from worker threads.
 
