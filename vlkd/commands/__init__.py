@@ -12,17 +12,7 @@ import typer
 
 from vlkd.core.errors import PluginError
 from vlkd.core.plugin_manager import distribution_of, plugin_manager
-
-COMMAND_MODULES: tuple[str, ...] = (
-    "vlkd.commands.student",
-    "vlkd.commands.review",
-    "vlkd.llamafactory.command",
-    "vlkd.commands.report",
-    "vlkd.commands.score",
-    "vlkd.commands.teach",
-    "vlkd.commands.predict",
-    "vlkd.commands.export",
-)
+from vlkd.plugins import COMMAND_MODULES  # the built-ins that add commands (vlkd.plugins.BUILTINS)
 
 
 def register_commands(app: typer.Typer, *, autoload: bool | None = None) -> None:
