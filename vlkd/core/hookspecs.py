@@ -72,7 +72,7 @@ def vlkd_register_teachers(register: Register) -> None:
 
 @hookspec
 def vlkd_register_verifiers(register: Register) -> None:
-    """Register ``verify`` checks: ``vlkd.core.plugin.Verifier`` subclasses whose
+    """Register ``verify`` checks: ``vlkd.api.Verifier`` subclasses whose
     ``check(image, pairs, found)`` reads one image and its pairs and raises doubts with
     ``found.flag(pair, flag, reason)``. A check never changes a question or an answer; the
     stage journals each image's flags (resumable per image) and drops flagged pairs only
@@ -150,7 +150,8 @@ def vlkd_run_start(run: RunInfo) -> None:
 
 @hookspec
 def vlkd_run_end(run: RunInfo, status: str) -> None:
-    """A run ends; ``status`` is ``done``, ``failed`` or ``interrupted``."""
+    """A run ends; ``status`` is ``done``, ``waiting`` (a stage waits for people, e.g. the experts'
+    review: later stages wait, the exit status is 0), ``failed`` or ``interrupted``."""
 
 
 @hookspec

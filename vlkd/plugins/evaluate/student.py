@@ -8,11 +8,10 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
 
-from vlkd.api import OnError, PluginOptions, StageError, StagePlugin
+from vlkd.api import RUN_ONLY, OnError, PluginOptions, StageError, StagePlugin
 from vlkd.metrics.not_present import DEFAULT_NOT_PRESENT
 
 System = Literal["base", "tuned", "teacher"]
-RUN_ONLY = {"fingerprint": False}
 
 
 class StudentEvalOptions(PluginOptions):

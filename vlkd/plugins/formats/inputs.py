@@ -26,7 +26,6 @@ from vlkd.api import (
 
 SPLITS = ("train", "val", "test")
 Grouping = Literal["per_image", "per_pair"]
-IMAGE_TAG = "<image>"
 
 
 @dataclass

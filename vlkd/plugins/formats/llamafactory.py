@@ -28,13 +28,13 @@ from pydantic import Field
 from vlkd.api import DatasetCard, PluginOptions, StageContext, StageError, write_json_atomic
 from vlkd.llamafactory.sample import dataset_info_entry
 from vlkd.plugins.formats.inputs import (
-    IMAGE_TAG,
     Conversation,
     ExportFormat,
     Grouping,
     image_reference,
     write_descriptor,
 )
+from vlkd.students.family import IMAGE_TAG
 
 if TYPE_CHECKING:
     from vlkd.api import Student
