@@ -26,7 +26,9 @@ The built-in plugins (``vlkd/plugins/``) import vlkd's engine only from here
 - **records and what stages pass on**: ``Record``, ``ImageRecord``, ``QARecord``, ``Flag``,
   ``Provenance``, ``Source``, ``ReviewStatus``, ``Split``, ``sha256_bytes``; ``Metrics``,
   ``Prediction``, ``Manifest`` (``metrics.json``, ``predictions.jsonl``, ``manifest.json``);
-  ``DatasetCard``, ``ModelCard`` (a format's and a trainer's directories);
+  ``DatasetCard``, ``ModelCard`` (a format's and a trainer's directories); ``ReportSection``,
+  ``ReportTable``, ``report_sections(manifest)`` (what plugins add to a report through
+  ``vlkd_report_sections``);
 - **files** (prefer ``ctx.load``/``ctx.save``): ``read_images``, ``read_pairs``, ``write_records``,
   ``scan_records``/``record_at`` (byte offsets instead of records), ``image_path`` (the one
   resolver of an image record's path), ``read_json``, ``read_jsonl``, ``write_json_atomic``,
@@ -104,6 +106,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names l
         sha256_bytes,
     )
     from vlkd.core.registry import find_plugin
+    from vlkd.core.report_parts import ReportSection, ReportTable, report_sections
     from vlkd.core.results import Manifest, Metrics, Prediction
     from vlkd.core.rundir import DECISIONS_DIR, MANIFEST_TIME, RunDir
     from vlkd.core.safe_files import file_problem, printable_name
@@ -173,6 +176,9 @@ _LAZY: dict[str, str] = {  # name -> "module" (the same name there) or "module:n
     "Metrics": "vlkd.core.results",
     "Prediction": "vlkd.core.results",
     "Manifest": "vlkd.core.results",
+    "ReportSection": "vlkd.core.report_parts",
+    "ReportTable": "vlkd.core.report_parts",
+    "report_sections": "vlkd.core.report_parts",
     "DatasetCard": "vlkd.core.artifacts",
     "ModelCard": "vlkd.core.artifacts",
     # reading and writing artifacts and files (prefer ctx.load/ctx.save)
@@ -283,6 +289,8 @@ __all__ = [
     "RecipePath",
     "Record",
     "Register",
+    "ReportSection",
+    "ReportTable",
     "Reporter",
     "ReviewStatus",
     "RunDir",
@@ -332,6 +340,7 @@ __all__ = [
     "redact_query",
     "redact_url",
     "renamed",
+    "report_sections",
     "retry_after_seconds",
     "run_teach",
     "scan_records",

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
     from vlkd.core.context import RunInfo
     from vlkd.core.plugin import Plugin
+    from vlkd.core.report_parts import ReportSection
+    from vlkd.core.results import Manifest
     from vlkd.students.family import StudentFamily
 
 hookspec = pluggy.HookspecMarker("vlkd")
@@ -138,6 +140,19 @@ def vlkd_register_commands(app: typer.Typer) -> None:
     is an error naming both distributions. The built-in groups in ``vlkd/commands/`` use
     this hook.
     """
+
+
+# -- the report ---------------------------------------------------------------------------
+
+
+@hookspec
+def vlkd_report_sections(manifest: Manifest, add: Callable[[ReportSection], None]) -> None:
+    """Add sections to a run's report (pytest's ``pytest_terminal_summary``): read what you need
+    from ``manifest`` (``vlkd.api.Manifest``: each stage's entry, its ``facts``) and call
+    ``add(vlkd.api.ReportSection(title, lines, tables, anchor))`` for each section, with
+    ``vlkd.api.ReportTable`` tables of formatted cells. Called by the report stage and
+    ``vlkd report``; a plugin that has nothing to say adds nothing. The verify package adds its
+    checks section this way, without importing the report plugin."""
 
 
 # -- lifecycle: observers ------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from vlkd.api import Metrics
 
+from vlkd.api import report_sections
 from vlkd.plugins.report.charts import bar_chart, loss_chart, loss_points
 from vlkd.plugins.report.collect import ReportData
 from vlkd.plugins.report.examples import Example
@@ -262,25 +263,24 @@ def _data_sections(data: ReportData, data_picks: list[Example]) -> list[Section]
         )
     d = data.dataset
     blocks: list[Any] = [dataset_table(d)] if d["pairs"] else [Paragraph("No question/answer pairs yet.")]
-    checks = _checks_section(data)
-    flags = None if checks.blocks else flags_table(d)  # the checks section has them per category
+    added = _plugin_sections(data)
+    flags = None if any(s.id == "checks" for s in added) else flags_table(d)  # the checks section has them
     if flags:
         blocks += [Paragraph(f"{d['flagged_pairs']} of {d['pairs']} pairs carry a verify flag."), flags]
     out.append(Section("The data", blocks, "data"))
-    if checks.blocks:
-        out.append(checks)
+    out += added
     if data_picks:
         out.append(Section("Examples from the data", [Examples("data", data_picks, [])], "data-examples"))
     return out
 
 
-def _checks_section(data: ReportData) -> Section:
-    """The verify stage's section (negatives and flags per category, each flag's value once experts
-    reviewed), written by the verify plugin package from the manifest."""
-    from vlkd.plugins.verify.report_section import TITLE, verify_tables
-
-    tables, lines = verify_tables(data.manifest.stages)
-    return Section(TITLE, [*([Bullets(lines)] if lines else []), *tables], "checks")
+def _plugin_sections(data: ReportData) -> list[Section]:
+    """The sections plugins add through the ``vlkd_report_sections`` hook (the verify package's
+    checks: negatives and flags per category, each flag's value once experts reviewed)."""
+    return [
+        Section(s.title, [*([Bullets(s.lines)] if s.lines else []), *s.tables], s.anchor)
+        for s in report_sections(data.manifest)
+    ]
 
 
 def _usage_sections(data: ReportData) -> list[Section]:

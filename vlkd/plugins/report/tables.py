@@ -7,8 +7,9 @@ from ``metrics.json``; ``–`` where a metric does not apply.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from vlkd.api import ReportTable
 
 if TYPE_CHECKING:
     from vlkd.api import Manifest, Metrics
@@ -19,18 +20,7 @@ SYSTEM_LABELS = {"base": "Base", "tuned": "Tuned", "teacher": "Teacher"}
 HEADLINE_METRIC = "exact_match"
 
 
-@dataclass
-class Table:
-    id: str
-    title: str
-    header: list[str]
-    rows: list[list[str]]
-    caption: str = ""
-    #: columns holding numbers (right-aligned); the first column never does
-    numeric: set[int] = field(default_factory=set)
-    #: rows to set in bold (the overall row)
-    strong: set[int] = field(default_factory=set)
-
+Table = ReportTable  # one table type: the report's own and those plugins add (vlkd_report_sections)
 
 _NUMBER_CELL = re.compile(r"^[+\-]?[\d.,]+ ?(%|pp|s|min)?$|^–$")
 

@@ -16,3 +16,10 @@ def vlkd_register_verifiers(register):
     register("ocr_grounding", OCRGrounding)
     register("second_teacher", SecondTeacher)
     register("duplicates", Duplicates)
+
+
+@hookimpl
+def vlkd_report_sections(manifest, add):
+    from vlkd.plugins.verify.report_section import add_sections
+
+    add_sections(manifest, add)
