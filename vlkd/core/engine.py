@@ -30,7 +30,7 @@ from vlkd.core.plugin import Plugin
 from vlkd.core.plugin_manager import call_hook
 from vlkd.core.progress import Reporter, literal
 from vlkd.core.recipe import Recipe, StageConfig, stable_hash
-from vlkd.core.rundir import RunDir, environment_versions, manifest_time
+from vlkd.core.rundir import RunDir, environment_versions, manifest_time, storage_fault
 from vlkd.core.stages import STAGE_NAMES
 
 
@@ -352,10 +352,9 @@ _STORAGE_ADVICE = {
 
 def storage_error(exc: OSError, run_dir: Path) -> StorageError | None:
     """A person's message for an OSError from writing the run directory (else ``None``)."""
-    name = exc.filename if isinstance(exc.filename, str) else None
-    inside = name is not None and (Path(name).resolve() == run_dir or run_dir in Path(name).resolve().parents)
-    if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS) and not inside:
+    if not storage_fault(exc, run_dir):
         return None
+    name = exc.filename if isinstance(exc.filename, str) else None
     what = f"cannot write {name}" if name else "cannot write"
     advice = _STORAGE_ADVICE.get(exc.errno or 0, "fix that and run the same command again")
     return StorageError(
