@@ -3,17 +3,9 @@
 import pytest
 from PIL import Image
 
+from .conftest import cli
+
 pytest.importorskip("peft")
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    from vlkd.cli import main
-
-    with pytest.raises(SystemExit) as exc:
-        main(list(argv))
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return int(exc.value.code or 0), out.out, out.err
 
 
 @pytest.fixture
