@@ -7,6 +7,7 @@ any process is started, so a mistake costs seconds, not a GPU-hour.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,7 @@ class LoraTrainer(StagePlugin):
     def run(self, ctx: StageContext) -> None:
         plan = self.prepare(ctx)
         facts = self.train(ctx, plan) or {}
-        self.write_model_card(plan)
+        self.write_model_card(plan, ctx.run_dir)
         ctx.facts.update({k: v for k, v in facts.items() if v is not None})
         ctx.counts.add_ok(len(plan.data.splits["train"]))
 
@@ -109,7 +110,7 @@ class LoraTrainer(StagePlugin):
         raise NotImplementedError
 
     # -- the artifact ----------------------------------------------------------------------
-    def write_model_card(self, plan: TrainPlan) -> None:
+    def write_model_card(self, plan: TrainPlan, run_dir: Path) -> None:
         adapter = plan.model_dir / "adapter"
         if not (adapter / "adapter_config.json").is_file():
             from vlkd.core.errors import StageError
@@ -117,16 +118,17 @@ class LoraTrainer(StagePlugin):
             raise StageError(f"training finished but wrote no adapter into {adapter}")
         s = self.student
         merged = (plan.model_dir / "merged" / "config.json").is_file()
+        relative = functools.partial(ModelCard.relative, plan.model_dir, run_dir)
         ModelCard(
             trainer=self.trainer_name,
-            base_model=plan.student,
+            base_model=relative(plan.student),
             family=s.family.name,
             adapter="adapter",
             template=s.template,
             image_min_pixels=s.image_min_pixels,
             image_max_pixels=s.image_max_pixels,
             cutoff_len=s.cutoff_len,
-            log=str(plan.trainer_log),
+            log=relative(str(plan.trainer_log)),
             merged="merged" if merged else None,
         ).write(plan.model_dir)
 
