@@ -98,6 +98,8 @@ class LoraTrainer(StagePlugin):
         resume = last_checkpoint(output_dir) if ctx.resumed else None
         if resume:
             ctx.info(f"resuming from {resume}")
+        # the steps after the checkpoint are trained (and logged) again: forget their old lines
+        trim_trainer_log(output_dir / TRAINER_LOG, int(Path(resume).name[11:]) if resume else 0)
         ctx.facts.update(
             {"student": student, "precision": precision.name, "device": "cuda" if hardware.cuda else "cpu"}
         )
@@ -183,6 +185,19 @@ def check_targets(student: str, lora_target: list[str] | str) -> None:
     with torch.device("meta"):
         model = AutoModelForImageTextToText.from_config(cfg)
     target_modules(lora_target, model)
+
+
+def trim_trainer_log(path: Path, last_step: int) -> None:
+    """Keep the lines of ``trainer_log.jsonl`` up to ``last_step`` (the checkpoint training
+    resumes from; 0: training starts over), so that a resumed training logs each step once."""
+    if not path.is_file():
+        return
+    from vlkd.core.jsonl import write_jsonl_atomic
+
+    rows = read_trainer_log(path)
+    kept = [r for r in rows if isinstance(r, dict) and int(r.get("current_steps") or 0) <= last_step]
+    if len(kept) != len(rows):
+        write_jsonl_atomic(path, kept)
 
 
 def read_trainer_log(path: Path) -> list[dict[str, Any]]:
