@@ -20,6 +20,7 @@ from typing import Any
 
 from vlkd.api import Flag, ImageRecord, QARecord, VlkdError, image_path, record_at, scan_records
 from vlkd.plugins.review import decisions, journal
+from vlkd.plugins.review.cells import shown_name
 from vlkd.plugins.review.sheet import pair_version
 
 STATUSES = ("pending", "approved", "rejected", "edited")
@@ -215,7 +216,7 @@ class ReviewStore:
         rec = self.image(n)
         metadata = rec.metadata
         sources = rec.sources
-        name = Path(sources[0].path).name if sources else Path(rec.path).name
+        name = shown_name(Path(sources[0].path).name if sources else Path(rec.path).name)
         if sources and sources[0].page:
             name += f" #page {sources[0].page}"
         indices = list(self.image_pairs[n])
