@@ -1,0 +1,66 @@
+"""The review stage of a team review: settled pairs only (require_agreement), the lead's word final,
+both originals in the audit, agreement figures in the facts and the report."""
+
+import pytest
+
+from vlkd.core.jsonl import read_jsonl
+from vlkd.plugins.review.team.roster import Team
+from vlkd.plugins.review.team.views import TeamViews
+from vlkd.plugins.review.web.store import ReviewStore
+
+pytest.importorskip("sklearn")
+
+
+def decide_all(views, name, verdict):
+    """``name`` decides every pair of their queue: verdict(pair) -> (action, fields)."""
+    who = views.team.reviewers[name]
+    for n in views.queue(who, {}, "risk", ""):
+        for shown in views.image_json(who, n, {})["pairs"]:
+            action, fields = verdict(shown)
+            views.decide(who, n, shown["id"], action, fields, shown["version"])
+
+
+def test_only_settled_pairs_go_on_and_the_lead_settles_a_disagreement(team_run):
+    store = ReviewStore(team_run.run_dir)
+    views = TeamViews(store, Team.load(team_run.run_dir))
+    disputed = store.image_json(4)["pairs"][0]["id"]  # on an image both reviewers have
+    decide_all(views, "li", lambda p: ("approve", {}))
+    decide_all(views, "wang", lambda p: ("reject", {}) if p["id"] == disputed else ("approve", {}))
+    manifest = team_run.run()
+    assert manifest["stages"]["review"]["status"] == "done"
+    kept = {p["id"] for p in read_jsonl(team_run.run_dir / "review" / "pairs.jsonl")}
+    assert len(kept) == 11 and disputed not in kept  # 12 pairs, one awaits the lead
+    facts = manifest["stages"]["review"]["facts"]["team"]
+    assert facts["standing"] == {"agreed": 5, "disagree": 1, "single": 6} and facts["unsettled"] == 1
+    agreement = facts["agreement"]
+    assert agreement["overall"]["pairs"] == 6 and agreement["overall"]["observed"] == pytest.approx(5 / 6)
+    # kappa with li all "approved": pe = 1 * 5/6 -> (5/6 - 5/6) / (1 - 5/6) = 0
+    assert agreement["overall"]["kappa"] == pytest.approx(0.0)
+    # the lead rejects it: final, and the next run notices the new decision by itself
+    lead = views.team.reviewers["zhao"]
+    shown = next(p for p in views.image_json(lead, 4, {})["pairs"] if p["id"] == disputed)
+    views.decide(lead, 4, disputed, "reject", {}, shown["version"])
+    manifest = team_run.run()
+    assert manifest["stages"]["review"]["facts"]["team"]["standing"]["adjudicated"] == 1
+    kept = {p["id"] for p in read_jsonl(team_run.run_dir / "review" / "pairs.jsonl")}
+    assert len(kept) == 11 and disputed not in kept  # rejected by the lead
+    every = {p["id"]: p for p in read_jsonl(team_run.run_dir / "review" / "all_pairs.jsonl")}
+    assert every[disputed]["review"] == "rejected"
+    audit = [a for a in read_jsonl(team_run.run_dir / "review" / "audit.jsonl") if a["pair_id"] == disputed]
+    assert audit[-1]["action"] == "adjudicate" and audit[-1]["reviewer"] == "zhao"
+    assert audit[-1]["originals"]["li"]["review"] == "approved"
+    assert audit[-1]["originals"]["wang"]["review"] == "rejected"
+    assert audit[-1]["originals"]["teacher"]["review"] == "pending"
+    figures = manifest["stages"]["review"]["facts"]["team"]["agreement"]
+    assert figures["per_reviewer"]["wang"]["with_result"] == 1.0
+    assert figures["per_reviewer"]["li"]["with_result"] == pytest.approx(5 / 6)
+    # no key reached the manifest or any file of the run
+    blob = b"".join(p.read_bytes() for p in team_run.run_dir.rglob("*") if p.is_file())
+    assert not any(key.encode() in blob for key in team_run.keys.values())
+
+
+def test_pairs_awaiting_the_team_wait_and_say_so(team_run):
+    manifest = team_run.run()
+    review = manifest["stages"]["review"]
+    assert review["status"] == "waiting"
+    assert review["next"].startswith("12 pair(s) await the team (reviewers, or a lead for disagreements)")
