@@ -178,7 +178,7 @@ class TeamViews:
         if who.is_lead:
             entry = self.replayed.final_entries.get(key)
             return entry.get("reviewer") if entry else None
-        return who.name if pair is not base else None
+        return None  # a reviewer's copy is theirs alone
 
     def pair_team(self, who: Reviewer, base: QARecord, image_id: str) -> dict[str, Any]:
         """What ``who`` may know of the team's work on this pair."""
