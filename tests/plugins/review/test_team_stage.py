@@ -64,3 +64,31 @@ def test_pairs_awaiting_the_team_wait_and_say_so(team_run):
     review = manifest["stages"]["review"]
     assert review["status"] == "waiting"
     assert review["next"].startswith("12 pair(s) await the team (reviewers, or a lead for disagreements)")
+
+
+def test_the_report_shows_the_team_figures_and_no_key(team_run):
+    from types import SimpleNamespace
+
+    from vlkd.plugins.report.document import _team_section
+    from vlkd.plugins.report.render_md import render_markdown
+
+    store = ReviewStore(team_run.run_dir)
+    views = TeamViews(store, Team.load(team_run.run_dir))
+    decide_all(views, "li", lambda p: ("approve", {}))
+    decide_all(
+        views,
+        "wang",
+        lambda p: ("edit", {"answer": "Changed."}) if "page 4" in p["question"] else ("approve", {}),
+    )
+    manifest = team_run.run()
+    md = render_markdown("r", [_team_section(SimpleNamespace(manifest=manifest))])
+    assert "## Team review" in md
+    assert "Reviewers: li, wang, zhao (lead); overlap 2 on 50.0% of the images (riskiest first); blind." in md
+    # 6 pairs decided twice: the 2 of image 4 differ (approved vs edited): observed 4/6
+    # kappa: li all approved: pe = 4/6 -> (4/6 - 4/6) / (1 - 4/6) = 0
+    assert "| **all** | **6** | **66.7%** | **κ 0.00** | **0.0% of 2** |" in md
+    assert "| part_recognition | 2 | 100.0% | – | – |" in md  # one status only: kappa undefined
+    assert "| li | 8 | 66.7% | 100.0% of 4 |" in md  # the 4 agreed pairs; the 2 disputed are not settled
+    assert "The teacher's answer was kept in 100.0% of the 10 settled pairs." in md
+    assert not any(key in md for key in team_run.keys.values())
+    assert _team_section(SimpleNamespace(manifest={"stages": {}})).blocks == []

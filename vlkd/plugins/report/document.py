@@ -267,6 +267,9 @@ def _data_sections(data: ReportData, data_picks: list[Example]) -> list[Section]
     out.append(Section("The data", blocks, "data"))
     if checks.blocks:
         out.append(checks)
+    team = _team_section(data)
+    if team.blocks:
+        out.append(team)
     if data_picks:
         out.append(Section("Examples from the data", [Examples("data", data_picks, [])], "data-examples"))
     return out
@@ -279,6 +282,14 @@ def _checks_section(data: ReportData) -> Section:
 
     tables, lines = verify_tables(data.manifest)
     return Section(TITLE, [*([Bullets(lines)] if lines else []), *tables], "checks")
+
+
+def _team_section(data: ReportData) -> Section:
+    """A team review's agreement figures, written by the review plugin package from the manifest."""
+    from vlkd.plugins.review.report_section import TITLE, team_tables
+
+    tables, lines = team_tables(data.manifest)
+    return Section(TITLE, [*([Bullets(lines)] if lines else []), *tables], "team-review")
 
 
 def _usage_sections(data: ReportData) -> list[Section]:
