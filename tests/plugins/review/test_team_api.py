@@ -107,6 +107,11 @@ def test_each_reviewer_sees_and_changes_only_their_own_queue(team_run, serve):
         headers={"X-CSRF-Token": li.config["csrf"]},
     )
     assert added.status_code == 403
+    # the lead's view is the lead's: a reviewer asking for it gets their own queue
+    assert li.queue(view="settle")["images"] == li.queue()["images"]
+    # a pair of another image named on one's own image is not found either
+    other_pair = wang.image(only_wang).json()["pairs"][1]
+    assert li.decide(n, other_pair, "approve").status_code == 404
     # wang's copy of the pair is untouched by li's decision
     if n in theirs:
         assert wang.image(n).json()["pairs"][0]["review"] == "pending"

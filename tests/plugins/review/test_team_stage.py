@@ -54,6 +54,12 @@ def test_only_settled_pairs_go_on_and_the_lead_settles_a_disagreement(team_run):
     figures = manifest["stages"]["review"]["facts"]["team"]["agreement"]
     assert figures["per_reviewer"]["wang"]["with_result"] == 1.0
     assert figures["per_reviewer"]["li"]["with_result"] == pytest.approx(5 / 6)
+    # a pair the lead adds is the lead's decision: settled, it goes on
+    lead_added = store.add(4, {"question": "Added by the lead?", "answer": "Yes."}, reviewer="zhao")
+    manifest = team_run.run()
+    kept = {p["id"] for p in read_jsonl(team_run.run_dir / "review" / "pairs.jsonl")}
+    assert lead_added["id"] in kept and len(kept) == 12
+    assert manifest["stages"]["review"]["facts"]["team"]["standing"]["added"] == 1
     # no key reached the manifest or any file of the run
     blob = b"".join(p.read_bytes() for p in team_run.run_dir.rglob("*") if p.is_file())
     assert not any(key.encode() in blob for key in team_run.keys.values())

@@ -66,10 +66,10 @@ def apply_team(state: ReviewState, run_dir: Path, warn=None) -> TeamOutcome | No
 
     for key, pair in base.items():
         assigned = assignment.get(pair.image_id, ())
-        where = replayed.standing(key, assigned)
+        where = replayed.standing(key, assigned, pair)
         standing[where] += 1
         decided = replayed.decided(key)
-        settled = replayed.settled(key, assigned)
+        settled = replayed.settled(key, assigned, pair)
         if decided or replayed.final(key) is not None:
             items.append(Item(pair.category or "-", decided, settled, pair, replayed.final(key) is not None))
         new = settled

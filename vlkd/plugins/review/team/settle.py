@@ -28,15 +28,16 @@ REVIEW = "review"
 ADJUDICATION = "adjudication"
 
 #: where a pair stands
-AGREED, SINGLE, ADJUDICATED, DISAGREE, WAITING, OPEN = (
+AGREED, SINGLE, ADJUDICATED, DISAGREE, WAITING, OPEN, ADDED = (
     "agreed",
     "single",
     "adjudicated",
     "disagree",
     "waiting",
     "open",
+    "added",  # a pair an expert (a lead) added: their decision already
 )
-SETTLED = (AGREED, SINGLE, ADJUDICATED)
+SETTLED = (AGREED, SINGLE, ADJUDICATED, ADDED)
 
 
 #: what the audit keeps of one version of a pair
@@ -106,11 +107,14 @@ class Replayed:
         found = self.finals.get(key)
         return found if found is not None and found.review != "pending" else None
 
-    def standing(self, key: Any, assigned: tuple[str, ...]) -> str:
-        """Where the pair stands: one of AGREED, SINGLE, ADJUDICATED, DISAGREE, WAITING, OPEN."""
+    def standing(self, key: Any, assigned: tuple[str, ...], base: QARecord | None = None) -> str:
+        """Where the pair stands: one of AGREED, SINGLE, ADJUDICATED, DISAGREE, WAITING, OPEN, ADDED
+        (``base``: the pair before team decisions, to know one an expert added)."""
         if self.final(key) is not None:
             return ADJUDICATED
         decided = list(self.decided(key).values())
+        if not decided and base is not None and base.provenance.plugin == "review":
+            return ADDED
         if len(decided) >= 2 and not all(same_decision(decided[0], d) for d in decided[1:]):
             return DISAGREE
         if not decided:
@@ -120,9 +124,11 @@ class Replayed:
             return WAITING
         return SINGLE if len(decided) == 1 else AGREED
 
-    def settled(self, key: Any, assigned: tuple[str, ...]) -> QARecord | None:
+    def settled(self, key: Any, assigned: tuple[str, ...], base: QARecord | None = None) -> QARecord | None:
         """The pair as the team settled it, or None while it is not settled."""
-        state = self.standing(key, assigned)
+        state = self.standing(key, assigned, base)
+        if state == ADDED:
+            return base
         if state == ADJUDICATED:
             return self.final(key)
         if state in (AGREED, SINGLE):

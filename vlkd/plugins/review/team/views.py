@@ -99,8 +99,8 @@ class TeamViews:
             return self.replayed.finals.get(base.id, base), base
         return self.replayed.copy(who.name, base.id, base), base
 
-    def standing(self, pair_id: str, image_id: str) -> str:
-        return self.replayed.standing(pair_id, self.assignment.get(image_id, ()))
+    def standing(self, pair_id: str, image_id: str, base: QARecord | None = None) -> str:
+        return self.replayed.standing(pair_id, self.assignment.get(image_id, ()), base)
 
     # -- reading -------------------------------------------------------------------------
     def _matches(self, index: int, pair: QARecord, filters: dict[str, str]) -> bool:
@@ -141,7 +141,7 @@ class TeamViews:
             image_id = self.image_id(n)
             for i in indices:
                 pair, base = self.version(who, i)
-                standing = self.standing(base.id, image_id or "")
+                standing = self.standing(base.id, image_id or "", base)
                 to_settle += standing == DISAGREE
                 done = standing in SETTLED if who.is_lead else pair.review != "pending"
                 entry = per.setdefault(self.store.categories[self.store.pair_category[i]] or "-", {})
@@ -183,7 +183,7 @@ class TeamViews:
     def pair_team(self, who: Reviewer, base: QARecord, image_id: str) -> dict[str, Any]:
         """What ``who`` may know of the team's work on this pair."""
         assigned = self.assignment.get(image_id, ())
-        standing = self.replayed.standing(base.id, assigned)
+        standing = self.replayed.standing(base.id, assigned, base)
         decided = self.replayed.decided(base.id)
         others = {name: copy for name, copy in decided.items() if name != who.name}
         info: dict[str, Any] = {"standing": standing, "assigned": list(assigned)}
@@ -273,7 +273,7 @@ class TeamViews:
                     Item(
                         category=base.category or "-",
                         decisions=decided,
-                        settled=self.replayed.settled(base.id, assigned),
+                        settled=self.replayed.settled(base.id, assigned, base),
                         teacher=base,
                         adjudicated=self.replayed.final(base.id) is not None,
                     )
@@ -281,9 +281,9 @@ class TeamViews:
         out = figures(items)
         out["standing"] = dict(
             Counter(
-                self.standing(self.store.pair(i).id, self.image_id(n) or "")
+                self.standing(pair.id, self.image_id(n) or "", pair)
                 for n, indices in enumerate(self.store.image_pairs)
-                for i in indices
+                for pair in map(self.store.pair, indices)
             )
         )
         out["team"] = self.team.summary()
