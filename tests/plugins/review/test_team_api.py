@@ -211,3 +211,14 @@ def test_without_a_team_the_page_needs_no_key_on_loopback(review_run, serve):
     with httpx.Client(base_url=f"http://127.0.0.1:{server.port}") as c:
         assert c.get("/").status_code == 200 and c.get("/api/queue").status_code == 200
         assert c.get("/api/team/figures").status_code == 404
+
+
+def test_on_another_host_the_keys_are_the_guard_and_no_shared_token_is_made(team_run, serve):
+    server = serve(team_run.run_dir, host="0.0.0.0")
+    assert server.guard.token is None and "?token=" not in server.url
+    with httpx.Client(base_url=f"http://127.0.0.1:{server.port}") as c:
+        assert c.get("/api/queue").status_code == 401
+        assert (
+            c.get("/api/queue", headers={"Authorization": f"Bearer {team_run.keys['wang']}"}).status_code
+            == 200
+        )

@@ -64,6 +64,10 @@ def test_two_reviewers_and_a_lead_divide_review_and_settle_in_the_browser(team_r
     expect(first.locator(".badge.standing")).to_contain_text("disagreement")
     expect(first.locator(".team-row")).to_contain_text("li")  # revealed once both decided
     expect(first.locator("button.approve")).to_be_disabled()  # blind: locked once both decided
+    wang.locator("#lang").click()
+    expect(wang.locator(".role-badge")).to_have_text("审核人")
+    shot(wang, "reviewer-revealed-zh", 390)
+    wang.locator("#lang").click()
     wang.locator(".pair").nth(1).locator("button.approve").click()
     expect(wang.locator(".pair").nth(1).locator(".badge.standing")).to_contain_text("agreed")
 

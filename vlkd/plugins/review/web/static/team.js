@@ -11,7 +11,7 @@
       lead: "组长", reviewer: "审核人", view: "视图", all_images: "全部图像",
       to_settle: (n) => `待裁决（${n}）`, agreement: "一致性", teacher: "教师模型",
       take: "采用", hidden: (n) => `盲审：另有 ${n} 位审核人的决定在你们都完成后显示`,
-      waiting: "等待其他审核人", agreed: "一致", disagree: "不一致，待组长裁决",
+      waiting: "等待其他审核人", lead_waiting: "等待审核人", agreed: "一致", disagree: "不一致，待组长裁决",
       adjudicated: "组长已裁决", single: "单人审核", open: "未审核", added: "专家新增", final: (w) => `${w} 的最终决定`,
       locked: "各审核人均已决定（盲审），决定已锁定；分歧由组长裁决。",
       figures: "一致性指标", category: "类别", pairs: "双人审核对数", observed: "观察一致率",
@@ -23,7 +23,7 @@
       lead: "lead", reviewer: "reviewer", view: "view", all_images: "all images",
       to_settle: (n) => `to settle (${n})`, agreement: "agreement", teacher: "teacher",
       take: "take this", hidden: (n) => `blind review: ${n} other decision(s) shown once you have all decided`,
-      waiting: "waiting for the other reviewer", agreed: "agreed", disagree: "disagreement: the lead settles it",
+      waiting: "waiting for the other reviewer", lead_waiting: "waiting for a reviewer", agreed: "agreed", disagree: "disagreement: the lead settles it",
       adjudicated: "settled by the lead", single: "one reviewer", open: "not reviewed", added: "added by an expert", final: (w) => `final decision by ${w}`,
       locked: "Every reviewer has decided (blind review): decisions are locked; the lead settles disagreements.",
       figures: "Agreement", category: "category", pairs: "pairs decided twice", observed: "observed",
@@ -91,7 +91,8 @@
     document.getElementById("figures-button").textContent = w("agreement");
   }
   relabel();
-  document.getElementById("lang").addEventListener("click", relabel);
+  // after review.js's own listener has switched the language
+  document.getElementById("lang").addEventListener("click", () => setTimeout(relabel, 0));
 
   // -- a pair: the team's work on it -----------------------------------------------------------
   function decorate(card, pair) {
@@ -101,7 +102,11 @@
     if (TEAM.role === "lead" && info.standing !== "adjudicated") {
       badges.querySelector(`.badge.${pair.review}`).hidden = true; // the teacher's status, not a decision
     }
-    badges.append(node("span", `badge standing ${info.standing}`, w(info.standing)));
+    const mine = TEAM.role !== "lead" && pair.review === "pending"; // nobody waits but me
+    if (!(mine && ["open", "waiting"].includes(info.standing))) {
+      const label = TEAM.role === "lead" && info.standing === "waiting" ? w("lead_waiting") : w(info.standing);
+      badges.append(node("span", `badge standing ${info.standing}`, label));
+    }
     const box = node("div", "team-box");
     if (info.teacher) {
       box.append(row(w("teacher"), { ...info.teacher, review: "teacher" }, null));
@@ -174,7 +179,7 @@
           r.judged ? `${pct(r.with_result)} (${r.judged})` : "–"])),
       node("p", "teacher-line",
         `${w("teacher_agreement")}: ${pct(data.teacher.agreement)} (${w("settled")} ${data.teacher.settled})`),
-      node("p", "hint", `${w("standing")}: ${Object.entries(data.standing).map(([k, v]) => `${w(k)} ${v}`).join(" · ")}`),
+      node("p", "hint", `${w("standing")}: ${Object.entries(data.standing).map(([k, v]) => `${w(k === "waiting" ? "lead_waiting" : k)} ${v}`).join(" · ")}`),
       close,
     );
   }
