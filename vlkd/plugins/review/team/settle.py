@@ -107,13 +107,15 @@ class Replayed:
         found = self.finals.get(key)
         return found if found is not None and found.review != "pending" else None
 
-    def standing(self, key: Any, assigned: tuple[str, ...], base: QARecord | None = None) -> str:
+    def standing(
+        self, key: Any, assigned: tuple[str, ...], base: QARecord | None = None, *, added: bool = False
+    ) -> str:
         """Where the pair stands: one of AGREED, SINGLE, ADJUDICATED, DISAGREE, WAITING, OPEN, ADDED
-        (``base``: the pair before team decisions, to know one an expert added)."""
+        (``base``, the pair before team decisions, or ``added`` say whether an expert added it)."""
         if self.final(key) is not None:
             return ADJUDICATED
         decided = list(self.decided(key).values())
-        if not decided and base is not None and base.provenance.plugin == "review":
+        if not decided and (added or (base is not None and base.provenance.plugin == "review")):
             return ADDED
         if len(decided) >= 2 and not all(same_decision(decided[0], d) for d in decided[1:]):
             return DISAGREE

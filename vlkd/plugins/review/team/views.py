@@ -42,6 +42,10 @@ class TeamViews:
         self.offset = 0
         self._assigned_for: Any = None
         self.assignment: dict[str, tuple[str, ...]] = {}
+        self._ids: list[str] = []  # pair id by the store's index, read once (the store keeps offsets)
+        self._ids_of: Any = None
+        self._images_of: Any = None
+        self._image_ids: dict[int, str] = {}
         with store.lock:
             self.catch_up()
 
@@ -78,9 +82,33 @@ class TeamViews:
         ]
 
     def image_id(self, n: int) -> str | None:
-        if not 0 <= n < len(self.store.image_pairs):
+        store = self.store
+        if not 0 <= n < len(store.image_pairs):
             return None
-        return self.store.image(n).id
+        if self._images_of is not store.image_ids:  # the store (re)loaded its images
+            self._image_ids = {i: image_id for image_id, i in store.image_ids.items()}
+            self._images_of = store.image_ids
+        return self._image_ids[n]
+
+    def pair_id(self, index: int) -> str:
+        store = self.store
+        if self._ids_of is not store.pair_offsets:  # the store reloaded (a sheet imported): indices changed
+            self._ids, self._ids_of = [], store.pair_offsets
+        for i in range(len(self._ids), len(store.pair_offsets)):
+            self._ids.append(store.pair(i).id)
+        return self._ids[index]
+
+    def _added(self, index: int) -> bool:
+        return self.store.pair_offsets[index] < 0  # a pair an expert added (in no teacher's file)
+
+    def _status(self, who: Reviewer, index: int) -> str:
+        """The pair's status as ``who`` sees it, without reading its text."""
+        from vlkd.plugins.review.web.store import STATUSES
+
+        pair_id = self.pair_id(index)
+        mine = self.replayed.finals if who.is_lead else self.replayed.views.get(who.name, {})
+        copy = mine.get(pair_id)
+        return copy.review if copy is not None else STATUSES[self.store.pair_status[index]]
 
     def may_see(self, who: Reviewer, n: int) -> bool:
         image_id = self.image_id(n)
@@ -103,11 +131,11 @@ class TeamViews:
         return self.replayed.standing(pair_id, self.assignment.get(image_id, ()), base)
 
     # -- reading -------------------------------------------------------------------------
-    def _matches(self, index: int, pair: QARecord, filters: dict[str, str]) -> bool:
+    def _matches(self, index: int, review: str, filters: dict[str, str]) -> bool:
         status = filters.get("status")
-        if status == "reviewed" and pair.review == "pending":
+        if status == "reviewed" and review == "pending":
             return False
-        if status and status != "reviewed" and pair.review != status:
+        if status and status != "reviewed" and review != status:
             return False
         rest = {k: v for k, v in filters.items() if v and k != "status"}
         return not rest or self.store.matches(index, rest)
@@ -121,11 +149,9 @@ class TeamViews:
             image_id = self.image_id(n)
             assert image_id is not None
             settle = who.is_lead and view == SETTLE_VIEW
-            if settle and not any(
-                self.standing(self.store.pair(i).id, image_id) == DISAGREE for i in indices
-            ):
+            if settle and not any(self.standing(self.pair_id(i), image_id) == DISAGREE for i in indices):
                 continue
-            if active and not any(self._matches(i, self.version(who, i)[0], active) for i in indices):
+            if active and not any(self._matches(i, self._status(who, i), active) for i in indices):
                 continue
             flagged = sum(1 for i in indices if self.store.pair_flags[i])
             out.append((-flagged if order == "risk" else 0, n))
@@ -138,12 +164,13 @@ class TeamViews:
         for n, indices in enumerate(self.store.image_pairs):
             if not indices or not self.may_see(who, n):
                 continue
-            image_id = self.image_id(n)
+            image_id = self.image_id(n) or ""
             for i in indices:
-                pair, base = self.version(who, i)
-                standing = self.standing(base.id, image_id or "", base)
+                standing = self.replayed.standing(
+                    self.pair_id(i), self.assignment.get(image_id, ()), added=self._added(i)
+                )
                 to_settle += standing == DISAGREE
-                done = standing in SETTLED if who.is_lead else pair.review != "pending"
+                done = standing in SETTLED if who.is_lead else self._status(who, i) != "pending"
                 entry = per.setdefault(self.store.categories[self.store.pair_category[i]] or "-", {})
                 entry["total"] = entry.get("total", 0) + 1
                 entry["reviewed"] = entry.get("reviewed", 0) + done
@@ -165,8 +192,7 @@ class TeamViews:
         indices = sorted(store.image_pairs[n], key=lambda i: not store.pair_flags[i])
         pairs = []
         for i in indices:
-            pair, _ = self.version(who, i)
-            if active and not self._matches(i, pair, active):
+            if active and not self._matches(i, self._status(who, i), active):
                 continue
             pairs.append(self.pair_json_for(who, image_id, i))
         data.update(
@@ -281,9 +307,11 @@ class TeamViews:
         out = figures(items)
         out["standing"] = dict(
             Counter(
-                self.standing(pair.id, self.image_id(n) or "", pair)
+                self.replayed.standing(
+                    self.pair_id(i), self.assignment.get(self.image_id(n) or "", ()), added=self._added(i)
+                )
                 for n, indices in enumerate(self.store.image_pairs)
-                for pair in map(self.store.pair, indices)
+                for i in indices
             )
         )
         out["team"] = self.team.summary()
