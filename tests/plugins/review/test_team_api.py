@@ -222,3 +222,10 @@ def test_on_another_host_the_keys_are_the_guard_and_no_shared_token_is_made(team
             c.get("/api/queue", headers={"Authorization": f"Bearer {team_run.keys['wang']}"}).status_code
             == 200
         )
+
+
+def test_a_shared_token_beside_the_keys_is_refused_with_one_line(team_run, serve):
+    from vlkd.core.errors import VlkdError
+
+    with pytest.raises(VlkdError, match="this run has a review team: each reviewer's key guards the page"):
+        serve(team_run.run_dir, token="s3cret")

@@ -18,7 +18,9 @@ def member(browser, server, key, width=1280, height=860):  # noqa: F811 - the fi
     context = browser.new_context(viewport={"width": width, "height": height}, locale="en-US")
     page = context.new_page()
     page.errors = []
+    page.dialogs = []
     page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
     page.goto(f"{server.base_url}?key={key}")
     return page
 
@@ -111,3 +113,27 @@ def test_two_reviewers_and_a_lead_divide_review_and_settle_in_the_browser(team_r
     response = li.goto(server.base_url)
     assert response.status == 403 and "revoked" in li.content()
     assert not li.errors and not wang.errors and not lead.errors
+
+
+def test_a_reviewers_hostile_text_reaches_the_others_as_text(team_run, serve, browser):  # noqa: F811
+    from .conftest import XSS
+
+    server = serve(team_run.run_dir)
+    li = member(browser, server, team_run.keys["li"])
+    li.wait_for_selector(".pair")
+    answer = li.locator(".pair").nth(0).locator(".answer")
+    answer.fill(XSS)
+    answer.press("Control+Enter")
+    li.locator(".pair").nth(0).locator(".badges > .badge.edited").wait_for()
+    wang = member(browser, server, team_run.keys["wang"])
+    wang.wait_for_selector(".pair")
+    wang.keyboard.press("a")
+    expect(wang.locator(".pair").nth(0).locator(".team-row")).to_contain_text(XSS)
+    lead = member(browser, server, team_run.keys["zhao"])
+    lead.locator("#f-view").select_option("settle")
+    expect(lead.locator(".pair").nth(0).locator(".team-row", has_text=XSS)).to_have_count(1)
+    for page in (wang, lead):
+        assert page.locator(".pairs img").count() == 0  # no element was made from it
+    lead.wait_for_timeout(300)
+    assert not li.errors and not wang.errors and not lead.errors
+    assert not li.dialogs and not wang.dialogs and not lead.dialogs

@@ -46,6 +46,10 @@ class ReviewServer:
             raise VlkdError(f"{run_dir}: no such run directory")
         self.store = ReviewStore(Path(run_dir))
         self.team = _team_views(self.store)  # reviewers with keys of their own, or None
+        if self.team is not None and token:
+            raise VlkdError(
+                "this run has a review team: each reviewer's key guards the page; leave out --token"
+            )
         if token is None and not is_local(host) and self.team is None:
             token = secrets.token_urlsafe(18)  # reachable from other machines: never without a token
         self.socket = _bind(host, port)
