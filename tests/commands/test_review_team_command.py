@@ -47,6 +47,13 @@ def test_a_bad_reviewers_file_is_named_at_its_line_and_changes_nothing(tmp_path,
     code, text = run_cli(capsys, "review", "serve", str(run.run_dir), "--reviewers", str(bad))
     assert code == 2 and "overlap 2 needs at least 2 active reviewers with role reviewer (has 1: li)" in text
     assert not (run.run_dir / "review-imports" / "team.json").exists()
+    good = tmp_path / "good.yaml"
+    good.write_text("reviewers:\n  - {name: li}\n", encoding="utf-8")
+    code, text = run_cli(
+        capsys, "review", "serve", str(run.run_dir), "--reviewers", str(good), "--token", "t"
+    )
+    assert code == 2 and "leave out --token" in text
+    assert not (run.run_dir / "review-imports" / "team.json").exists()  # no key that nobody saw
 
 
 def test_serve_with_reviewers_prints_each_link_and_each_key_opens_its_queue(tmp_path):

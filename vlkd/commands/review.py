@@ -80,14 +80,12 @@ def serve(
     """
     from rich.console import Console
 
+    from vlkd.plugins.review.team.admin import apply_reviewers_file, restored_on_failure
     from vlkd.plugins.review.web.server import ReviewServer
 
-    new_keys = []
-    if reviewers is not None:
-        from vlkd.plugins.review.team.admin import apply_reviewers_file
-
-        new_keys = apply_reviewers_file(run_dir, reviewers)
-    server = ReviewServer(run_dir, host=host, port=port, reviewer=reviewer, token=token)
+    with restored_on_failure(run_dir):  # keys nobody saw are not kept
+        new_keys = apply_reviewers_file(run_dir, reviewers) if reviewers is not None else []
+        server = ReviewServer(run_dir, host=host, port=port, reviewer=reviewer, token=token)
     if server.team is not None:
         from vlkd.plugins.review.team.cli_text import team_lines
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from vlkd.core.errors import VlkdError
@@ -56,3 +58,21 @@ def revoke(run_dir: Path, name: str) -> None:
         raise VlkdError(f"{run_dir}: this run has no reviewers (vlkd review add-reviewer adds one)")
     team.revoke(name)
     team.save()
+
+
+@contextlib.contextmanager
+def restored_on_failure(run_dir: Path) -> Iterator[None]:
+    """Put the team file back as it was when the block fails (a server that could not start must
+    not keep keys that were never shown to anyone)."""
+    from vlkd.plugins.review.team.roster import team_path
+
+    path = team_path(run_dir)
+    before = path.read_bytes() if path.is_file() else None
+    try:
+        yield
+    except BaseException:
+        if before is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_bytes(before)
+        raise
