@@ -35,7 +35,7 @@ def add_reviewer(
 
     Giving an existing reviewer a new link revokes their old one.
     """
-    from vlkd.core.errors import VlkdError
+    from vlkd.api import VlkdError
     from vlkd.plugins.review.team.admin import add_reviewer as add
     from vlkd.plugins.review.team.roster import ROLES, link
 

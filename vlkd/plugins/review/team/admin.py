@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from vlkd.core.errors import VlkdError
+from vlkd.api import VlkdError
 from vlkd.plugins.review.team.roster import Team, TeamSettings, check_settings, read_reviewers_file
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-from vlkd.core.records import QARecord
+from vlkd.api import QARecord
 from vlkd.plugins.review.team.settle import same_decision
 
 LABELS = ("approved", "edited", "rejected")

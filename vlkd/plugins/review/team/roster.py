@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from vlkd.core.errors import VlkdError
+from vlkd.api import VlkdError
 from vlkd.core.jsonl import write_json_atomic
 from vlkd.core.rundir import DECISIONS_DIR
 
@@ -180,7 +180,7 @@ class Team:
 
 def read_reviewers_file(path: Path) -> tuple[TeamSettings, list[tuple[str, str]]]:
     """Settings and (name, role) of ``reviewers.yaml``; an error names file:line:col."""
-    from vlkd.core.errors import RecipeError
+    from vlkd.api import RecipeError
     from vlkd.core.yaml_positions import load_yaml_file, nearest_location
 
     try:

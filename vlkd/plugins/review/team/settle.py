@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from vlkd.core.records import QARecord
+from vlkd.api import QARecord
 from vlkd.plugins.review import decisions
 
 LOG = "team.jsonl"

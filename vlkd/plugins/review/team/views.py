@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from vlkd.core.records import QARecord
+from vlkd.api import QARecord
 from vlkd.plugins.review import decisions, journal
 from vlkd.plugins.review.team.assign import assign, risk_order
 from vlkd.plugins.review.team.roster import Reviewer, Team
