@@ -45,8 +45,9 @@ def test_review_import_command(tmp_path, capsys):
 
 
 @contextlib.contextmanager
-def _serving(tmp_path, n_pairs, *args, lines=1):
-    """`vlkd review serve` started as a user would, on a fresh run: yields its first line(s) of output."""
+def _serving(tmp_path, n_pairs, *args, lines=1, rest=None):
+    """`vlkd review serve` started as a user would, on a fresh run: yields its first line(s) of output
+    (``rest``: a list that gets the rest of its output once it stopped)."""
     import os
     import subprocess
 
@@ -65,7 +66,9 @@ def _serving(tmp_path, n_pairs, *args, lines=1):
         yield "".join(proc.stdout.readline() for _ in range(lines))
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        out = proc.communicate(timeout=10)[0]
+        if rest is not None:
+            rest.append(out)
 
 
 def test_review_serve_prints_its_url_and_serves_the_page(tmp_path):

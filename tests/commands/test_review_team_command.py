@@ -62,7 +62,8 @@ def test_serve_with_reviewers_prints_each_link_and_each_key_opens_its_queue(tmp_
         "overlap: 2\nblind: true\nreviewers:\n  - {name: li}\n  - {name: wang}\n  - {name: zhao, role: lead}\n",
         encoding="utf-8",
     )
-    with _serving(tmp_path, 2, "--reviewers", str(team), lines=7) as text:
+    rest = []
+    with _serving(tmp_path, 2, "--reviewers", str(team), lines=7, rest=rest) as text:
         assert text.startswith("team review: 2 reviewer(s), 1 lead(s); overlap 2 on 100% of the images"), text
         links = dict(re.findall(r"(\w+) \((?:reviewer|lead)\): (http://\S+\?key=\S+)", text))
         assert set(links) == {"li", "wang", "zhao"}, text
@@ -76,3 +77,10 @@ def test_serve_with_reviewers_prints_each_link_and_each_key_opens_its_queue(tmp_
             with urllib.request.urlopen(request) as response:
                 assert response.status == 200, name
                 assert len(json.loads(response.read())["images"]) == 1, name
+            browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+            with browser.open(link) as response:  # the first visit: ?key=, then the cookie
+                assert response.status == 200 and response.url.endswith(":" + port + "/"), name
+    # each key was printed once, in its link, and in no line the server wrote while serving
+    for link in links.values():
+        key = link.split("key=")[1]
+        assert (text + rest[0]).count(key) == 1, rest[0][-2000:]
