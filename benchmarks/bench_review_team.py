@@ -68,7 +68,7 @@ def main() -> None:
         for who in (li, wang):  # every pair decided twice
             for n, pair in todo:
                 shown = views.pair_json_for(
-                    who, views.image_id(n) or "", store._find(views.image_id(n), pair["id"])
+                    who, views.image_id(n) or "", views.find(views.image_id(n), pair["id"])
                 )
                 if shown["review"] == "pending":
                     views.decide(who, n, pair["id"], "approve", {}, shown["version"])

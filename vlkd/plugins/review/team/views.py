@@ -59,7 +59,7 @@ class TeamViews:
         if size != self.offset:
             entries, self.offset = journal.read_log(self.run_dir, self.offset, name=LOG)
             for entry in entries:
-                index = self.store._find(entry.get("image_id"), entry.get("pair_id", ""))
+                index = self.find(entry.get("image_id"), entry.get("pair_id", ""))
                 base = None if index is None else self.store.pair(index)
                 self.replayed.apply(entry, entry.get("pair_id"), base)
         key = (tuple(self.team.active()), self.team.settings.model_dump(), len(self.store.image_pairs))
@@ -97,6 +97,13 @@ class TeamViews:
         for i in range(len(self._ids), len(store.pair_offsets)):
             self._ids.append(store.pair(i).id)
         return self._ids[index]
+
+    def find(self, image_id: str | None, pair_id: str) -> int | None:
+        """The store's index of a pair of an image (from the ids kept in memory)."""
+        n = self.store.image_ids.get(image_id or "")
+        if n is None:
+            return None
+        return next((i for i in self.store.image_pairs[n] if self.pair_id(i) == pair_id), None)
 
     def _added(self, index: int) -> bool:
         return self.store.pair_offsets[index] < 0  # a pair an expert added (in no teacher's file)
@@ -241,7 +248,7 @@ class TeamViews:
             if not self.may_see(who, n):
                 raise decisions.NotFound("no such image in your queue")
             image_id = self.image_id(n) or ""
-            index = store._find(image_id, pair_id)
+            index = self.find(image_id, pair_id)
             if index is None:
                 raise decisions.NotFound("no such pair on this image (reload the page)")
             current, teacher = self.version(who, index)

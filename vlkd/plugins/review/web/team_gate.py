@@ -157,7 +157,7 @@ def _routes(views: TeamViews, csrf: str) -> list[Route]:
                 answer: dict[str, Any] = {"error": str(exc)}
                 if isinstance(exc, decisions.Conflict):
                     with store.lock:
-                        index = store._find(views.image_id(n), pair_id) if views.may_see(who, n) else None
+                        index = views.find(views.image_id(n), pair_id) if views.may_see(who, n) else None
                         if index is not None:  # the version that is current for this reviewer
                             answer["pair"] = views.pair_json_for(who, views.image_id(n) or "", index)
                 return JSONResponse(answer, status_code=exc.status)
