@@ -98,3 +98,35 @@ def test_the_report_shows_the_team_figures_and_no_key(team_run):
     assert "The teacher's answer was kept in 100.0% of the 10 settled pairs." in md
     assert not any(key in md for key in team_run.keys.values())
     assert _team_section(SimpleNamespace(manifest={"stages": {}})).blocks == []
+
+
+def test_the_stage_divides_the_images_as_the_page_did_when_the_recipe_adds_pairs(tmp_path):
+    """The recipe's `edits:` sheet adds pairs the page never showed (the demo's photos): the stage
+    must not divide them into the team's queues, or every pair the page gave one reviewer waits."""
+    from vlkd.plugins.review.team.roster import TeamSettings
+    from vlkd.testing.fake_run import FakeRun, make_images, make_pairs
+
+    images = make_images(tmp_path / "images", 8, size=(64, 48))
+    edits = tmp_path / "expert.csv"
+    edits.write_text(
+        "pair_id,image,brand,vehicle_model,category,question,answer,negative,status,comment,flags,image_path,version\n"
+        ",page_006.png,,,,Which light?,oil,false,approved,,,,\n"
+        ",page_007.png,,,,Which light?,engine,false,approved,,,,\n",
+        encoding="utf-8",
+    )
+    run = FakeRun(
+        tmp_path,
+        {"review": {"plugin": "spreadsheet", "edits": str(edits), "require_agreement": True}},
+        images,
+        make_pairs(images[:6], 2),
+    )
+    run.run()
+    team = Team(run.run_dir, TeamSettings(overlap=2, overlap_share=0.5), {})
+    for name in ("li", "wang"):
+        team.add(name, "reviewer")
+    team.save()
+    views = TeamViews(ReviewStore(run.run_dir), Team.load(run.run_dir))
+    decide_all(views, "li", lambda p: ("approve", {}))
+    decide_all(views, "wang", lambda p: ("approve", {}))
+    facts = run.run()["stages"]["review"]["facts"]["team"]
+    assert facts["standing"] == {"added": 2, "agreed": 6, "single": 6} and facts["unsettled"] == 0

@@ -119,6 +119,7 @@ class SpreadsheetReview(StagePlugin):
             self._import_in_place(ctx, sheet, pairs_file, images_file)
         log, offset = journal.read_log(ctx.run_dir)
         state = load_state(ctx.run_dir, pairs_file, images_file, warn=ctx.warn, log=log)
+        divided = dict(state.pairs)  # what the review page shows, and divides among a team
         if opts.edits is not None:
             if opts.edits.is_file():
                 state.apply(read_sheet(opts.edits), str(opts.edits))
@@ -126,7 +127,7 @@ class SpreadsheetReview(StagePlugin):
                 ctx.warn(f"edits file {opts.edits} does not exist yet; exporting the sheet for the experts")
         from vlkd.plugins.review.team.outcome import apply_team, team_key
 
-        team = apply_team(state, ctx.run_dir, warn=ctx.warn)
+        team = apply_team(state, ctx.run_dir, warn=ctx.warn, divided=divided)
         if opts.require_agreement and team is None:
             ctx.warn(
                 "require_agreement: this run has no review team (vlkd review add-reviewer); it changes nothing"

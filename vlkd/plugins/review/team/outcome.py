@@ -37,7 +37,11 @@ def team_key(run_dir: Path) -> str | None:
     return f"{sorted(team.settings.model_dump().items())}|{team.active()}|{team.active('lead')}"
 
 
-def apply_team(state: ReviewState, run_dir: Path, warn=None) -> TeamOutcome | None:
+def apply_team(
+    state: ReviewState, run_dir: Path, warn=None, *, divided: dict[str, Any] | None = None
+) -> TeamOutcome | None:
+    """``divided``: the pairs the review page divides (the review log replayed, before the recipe's
+    ``edits:`` file), so that the stage assigns images exactly as the page did."""
     team = Team.load(run_dir)
     if team is None or not team.reviewers:
         return None
@@ -53,8 +57,9 @@ def apply_team(state: ReviewState, run_dir: Path, warn=None) -> TeamOutcome | No
                 )
             continue
         replayed.apply(entry, key, base.get(key))
-    flagged = Counter(p.image_id for p in base.values() if p.flags)
-    with_pairs = {p.image_id for p in base.values()}
+    shown = base if divided is None else divided
+    flagged = Counter(p.image_id for p in shown.values() if p.flags)
+    with_pairs = {p.image_id for p in shown.values()}
     images = [(i, flagged[i]) for i in state.images.by_id if i in with_pairs]
     images += [(i, flagged[i]) for i in sorted(with_pairs - set(state.images.by_id))]
     s = team.settings
