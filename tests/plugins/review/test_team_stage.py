@@ -1,6 +1,8 @@
 """The review stage of a team review: settled pairs only (require_agreement), the lead's word final,
 both originals in the audit, agreement figures in the facts and the report."""
 
+import json
+
 import pytest
 
 from vlkd.core.jsonl import read_jsonl
@@ -130,3 +132,17 @@ def test_the_stage_divides_the_images_as_the_page_did_when_the_recipe_adds_pairs
     decide_all(views, "wang", lambda p: ("approve", {}))
     facts = run.run()["stages"]["review"]["facts"]["team"]
     assert facts["standing"] == {"added": 2, "agreed": 6, "single": 6} and facts["unsettled"] == 0
+
+
+def test_a_team_added_or_a_team_log_replaced_is_noticed(team_run):
+    from vlkd.plugins.review.team.outcome import team_changed
+    from vlkd.plugins.review.team.settle import LOG
+
+    assert team_changed(team_run.run_dir, {}) == "the review team changed (reviewers, overlap or settings)"
+    views = TeamViews(ReviewStore(team_run.run_dir), Team.load(team_run.run_dir))
+    decide_all(views, "li", lambda p: ("approve", {}))
+    team_run.run()
+    exports = json.loads((team_run.run_dir / "review" / "exports.json").read_text())
+    assert team_changed(team_run.run_dir, exports) is None
+    (team_run.run_dir / "review-imports" / LOG).write_text("", encoding="utf-8")  # by hand
+    assert team_changed(team_run.run_dir, exports) == "the team review log was replaced"

@@ -129,11 +129,13 @@ def apply_team(
 def team_changed(run_dir: Path, exports: dict[str, Any]) -> str | None:
     """Why the review stage must run again for the team, or None."""
     applied = exports.get("team_log_offset", 0)
-    if journal.log_size(run_dir, LOG) > applied:
+    size = journal.log_size(run_dir, LOG)
+    if size > applied:
         new, _ = journal.read_log(run_dir, applied, name=LOG)
         if new:
             return f"{len(new)} new team review decision(s)"
-    key = team_key(run_dir)
-    if key is not None and key != exports.get("team"):
+    elif size < applied:
+        return "the team review log was replaced"
+    if team_key(run_dir) != exports.get("team"):
         return "the review team changed (reviewers, overlap or settings)"
     return None
