@@ -22,7 +22,12 @@ from vlkd.plugins.review.web.page import render_page
 from vlkd.plugins.review.web.security import HEADERS, Guard
 from vlkd.plugins.review.web.store import ReviewStore
 
-STATIC = {"review.js": "text/javascript; charset=utf-8", "review.css": "text/css; charset=utf-8"}
+STATIC = {
+    "review.js": "text/javascript; charset=utf-8",
+    "review.css": "text/css; charset=utf-8",
+    "team.js": "text/javascript; charset=utf-8",  # a team review's page (.team_gate)
+    "team.css": "text/css; charset=utf-8",
+}
 IMAGE_TYPES = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
@@ -98,7 +103,10 @@ class GuardMiddleware:
         return None
 
 
-def create_app(store: ReviewStore, guard: Guard, reviewer: str) -> Starlette:
+def create_app(store: ReviewStore, guard: Guard, reviewer: str, team=None) -> Starlette:
+    """The page's app; ``team`` (a :class:`~vlkd.plugins.review.team.views.TeamViews`): every
+    request needs a reviewer's key (:mod:`.team_gate`, inside the guard's checks)."""
+
     def page(request: Request) -> Response:
         if guard.token and request.query_params.get("token"):
             # keep the token in a cookie and out of the address bar (and of bookmarks, screenshots)
@@ -193,7 +201,11 @@ def create_app(store: ReviewStore, guard: Guard, reviewer: str) -> Starlette:
         Route("/api/image/{n:int}/add", add, methods=["POST"]),
     ]
     app = Starlette(routes=routes)
-    app.add_middleware(GuardMiddleware, guard=guard)
+    if team is not None:
+        from vlkd.plugins.review.web.team_gate import TeamGate
+
+        app.add_middleware(TeamGate, views=team, csrf=guard.csrf, port=guard.port)
+    app.add_middleware(GuardMiddleware, guard=guard)  # added last: runs first
     return app
 
 

@@ -12,7 +12,7 @@ _PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>vlkd review · {title}</title>
 <link rel="stylesheet" href="/static/review.css">
-<script id="config" type="application/json">{config}</script>
+<script id="config" type="application/json">{config}</script>{team_head}
 <script src="/static/review.js" defer></script>
 </head>
 <body>
@@ -88,6 +88,16 @@ def _script_json(data: dict) -> str:
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def render_page(*, run_name: str, csrf: str, reviewer: str) -> str:
+#: a team review's page: its script (before review.js, which it extends) and style
+_TEAM_HEAD = """
+<link rel="stylesheet" href="/static/team.css">
+<script src="/static/team.js" defer></script>"""
+
+
+def render_page(*, run_name: str, csrf: str, reviewer: str, team: dict | None = None) -> str:
     config = {"csrf": csrf, "reviewer": reviewer, "run": run_name}
-    return _PAGE.format(title=html.escape(run_name), config=_script_json(config))
+    if team is not None:
+        config["team"] = team
+    return _PAGE.format(
+        title=html.escape(run_name), config=_script_json(config), team_head=_TEAM_HEAD if team else ""
+    )

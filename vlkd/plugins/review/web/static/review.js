@@ -75,9 +75,10 @@ function el(tag, attrs = {}, ...children) {
 
 // -- server -----------------------------------------------------------------------------
 function filters() {
+  const extra = [...document.querySelectorAll("select[data-filter]")].map((s) => [s.dataset.filter, s.value]);
   return {
     category: $("f-category").value, status: $("f-status").value,
-    negative: $("f-negative").value, flag: $("f-flag").value,
+    negative: $("f-negative").value, flag: $("f-flag").value, ...Object.fromEntries(extra),
   };
 }
 
@@ -142,6 +143,7 @@ function renderProgress() {
   $("meter-fill").style.width = `${pct}%`;
   $("category-table").replaceChildren(...Object.entries(p.categories).map(([name, c]) =>
     el("tr", {}, el("td", { text: name }), el("td", { class: "num", text: `${c.reviewed} / ${c.total}` }))));
+  if (window.vlkdTeam) window.vlkdTeam.progress(p); // a team review (team.js)
 }
 
 // -- navigation ---------------------------------------------------------------------------
@@ -274,6 +276,7 @@ function pairCard(pair, i) {
   card.append(actions, el("p", { class: "message", role: "alert" }));
   card._pair = pair;
   card._dirty = dirty;
+  if (window.vlkdTeam) window.vlkdTeam.decorate(card, pair); // a team review (team.js)
   requestAnimationFrame(() => { autosize(question); autosize(answer); });
   return card;
 }
