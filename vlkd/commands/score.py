@@ -39,8 +39,18 @@ def vlkd_register_commands(app: typer.Typer) -> None:
         import json
 
         from vlkd.metrics.score_file import read_lines, score_lines
+        from vlkd.metrics.scores import MAX_SCORED_CHARS
 
         items = read_lines(file, by=by or "category")
+        cut = sum(
+            1 for it in items if max(len(it.prediction), *(len(a) for a in it.answers)) > MAX_SCORED_CHARS
+        )
+        if cut:
+            typer.echo(
+                f"note: {cut} line(s) hold a string longer than {MAX_SCORED_CHARS:,} characters; "
+                f"ANLS compares their first {MAX_SCORED_CHARS:,} characters",
+                err=True,
+            )
         rows, summary = score_lines(
             items,
             not_present=not_present,
