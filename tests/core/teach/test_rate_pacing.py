@@ -8,6 +8,7 @@ request. Deterministic: no real time passes.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 
 import pytest
@@ -100,10 +101,20 @@ def test_credit_is_capped_at_the_burst_after_an_idle_spell():
         return sent
 
     times = asyncio.run(go())
-    assert times[:5] == [times[0]] * 5  # a full bucket at the start
-    after_idle = times[20:]
-    assert after_idle[:5] == [after_idle[0]] * 5 and after_idle[5] > after_idle[0]
-    assert server_refusals(times, 600, burst=10) == 0
+    gaps = [round(b - a, 6) for a, b in itertools.pairwise(times)]
+    # a full bucket at the start, spent half an interval apart (it refills meanwhile), then
+    # one call per interval; after the idle spell the same again, not the 300 calls of half
+    # a minute at once
+    assert gaps[:8] == [0.05] * 8 and gaps[8:19] == [0.1] * 11
+    assert gaps[20:28] == [0.05] * 8 and gaps[28:] == [0.1] * 11
+    for i, t in enumerate(times):  # never more than the burst ahead of the limit
+        assert sum(1 for u in times[: i + 1] if u > t - 2.0) <= 5 + 2.0 * 10
+
+
+def test_making_up_is_paced_for_a_faster_server_that_allows_no_burst():
+    # the server: twice the client's rate, two at once; the client wakes up to 300 ms late
+    times = paced(600, 600, 0.3)
+    assert server_refusals(times, 1200, burst=2) == 0
 
 
 def test_pause_holds_everyone_on_the_simulated_clock():

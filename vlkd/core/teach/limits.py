@@ -15,9 +15,9 @@ class RateLimiter:
     Calls are admitted one at a time in arrival order. Requests come from a bucket that refills
     at ``rpm`` and holds :attr:`burst` of them (half a second's allowance, at least one): calls
     are spaced evenly, and time lost to a late wake-up is made up by the next calls, up to the
-    burst, instead of being lost for good, so the limit is reached without ever passing it by
-    more than the burst that servers allow (they refill continuously too, typically holding a
-    second's allowance). Tokens come from a bucket holding one minute's allowance. After a 429,
+    burst, instead of being lost for good. Making up is paced too (calls at least half an
+    interval apart), so a server that refills continuously (as providers do, typically holding
+    a second's allowance) sees neither more than the limit nor a burst. Tokens come from a bucket holding one minute's allowance. After a 429,
     :meth:`pause` holds every call until the server's ``Retry-After`` has passed, so that
     waiting calls do not all retry at once.
 
@@ -50,6 +50,7 @@ class RateLimiter:
         self._tokens = float(tpm or 0)
         self._refilled = clock()
         self._next = float("-inf")
+        self._last = float("-inf")
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
 
@@ -69,7 +70,12 @@ class RateLimiter:
             while True:
                 now = self._clock()
                 self._refill(now)
-                wait = max(self._paused_until - now, self._next - now, self._token_wait(tokens))
+                wait = max(
+                    self._paused_until - now,
+                    self._next - now,
+                    self._last + self.interval / 2 - now,
+                    self._token_wait(tokens),
+                )
                 if wait <= 1e-9:  # not a float's rounding away
                     break
                 await self._sleep(wait)
@@ -77,6 +83,7 @@ class RateLimiter:
             # ``_next`` is when the bucket holds one request again: at most ``burst - 1``
             # spacings of credit carry over from a late wake-up or an idle spell
             self._next = max(self._next, now - (self.burst - 1) * spacing) + spacing
+            self._last = now
             if self.tpm:
                 self._tokens -= tokens
 
