@@ -11,7 +11,7 @@ _PAGE = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>vlkd review · {title}</title>
-<link rel="stylesheet" href="/static/review.css">
+<link rel="stylesheet" href="/static/review.css">{preload}
 <script id="config" type="application/json">{config}</script>
 <script src="/static/review.js" defer></script>
 </head>
@@ -88,6 +88,10 @@ def _script_json(data: dict) -> str:
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def render_page(*, run_name: str, csrf: str, reviewer: str) -> str:
-    config = {"csrf": csrf, "reviewer": reviewer, "run": run_name}
-    return _PAGE.format(title=html.escape(run_name), config=_script_json(config))
+def render_page(*, run_name: str, csrf: str, reviewer: str, initial: dict | None = None) -> str:
+    """The page; ``initial`` (the first queue and image, as the API gives them) saves the page
+    its first two requests, and the first image is preloaded while the script loads."""
+    config = {"csrf": csrf, "reviewer": reviewer, "run": run_name, "initial": initial}
+    image = (initial or {}).get("image")
+    preload = f'\n<link rel="preload" as="image" href="/{html.escape(image["url"])}">' if image else ""
+    return _PAGE.format(title=html.escape(run_name), config=_script_json(config), preload=preload)
