@@ -18,6 +18,7 @@ from vlkd.core.hookspecs import Register, hookimpl
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time the names load lazily
     from vlkd.core.context import RunInfo, StageContext, Usage
+    from vlkd.core.cpus import usable_cpus
     from vlkd.core.errors import (
         PluginError,
         RecipeError,
@@ -64,6 +65,7 @@ _LAZY: dict[str, str] = {
     "StageContext": "vlkd.core.context",
     "Usage": "vlkd.core.context",
     "RunInfo": "vlkd.core.context",
+    "usable_cpus": "vlkd.core.cpus",
     # option models and types
     "Options": "vlkd.core.options",
     "PluginOptions": "vlkd.core.options",
@@ -159,6 +161,7 @@ __all__ = [
     "hookimpl",
     "http_error",
     "retry_after_seconds",
+    "usable_cpus",
 ]
 
 
