@@ -218,6 +218,64 @@ def teach_section(url: str, **kw) -> dict:
     return {"plugin": "openai", "model": "gpt-4o", "base_url": url + "/v1", "api_key": KEY, **kw}
 
 
+def startup(tmp: Path, args: argparse.Namespace, folder: Path) -> None:
+    """Seconds from a fresh process's start (and from the teach stage's start) to the first request."""
+    proc, url = start_server("--latency", str(args.latency))
+    trees = [("this checkout", Path(__file__).resolve().parents[1])]
+    if args.compare_tree:
+        trees.append((f"{args.compare_tree}", args.compare_tree.resolve()))
+    got: dict[str, list[tuple[float, float | None, float]]] = {}
+    # compiled bytecode, as a user's second run has it (a venv installed by uv has none, and
+    # PYTHONDONTWRITEBYTECODE would compile the SDK at every start): one untimed run of each first
+    cache = {"PYTHONPYCACHEPREFIX": str(tmp / "pycache")}
+    try:
+        for k in range(-1, args.startup_runs):
+            for label, tree in trees if k % 2 else trees[::-1]:
+                rd = tmp / f"startup_{k}_{len(got.get(label, []))}_{tree.name}"
+                recipe = tmp / f"{rd.name}.yaml"
+                section = teach_section(url, concurrency=args.concurrency)
+                recipe.write_text(
+                    json.dumps(
+                        {
+                            "name": "bench",
+                            "ingest": {"plugin": "files", "inputs": str(folder)},
+                            "teach": section,
+                        }
+                    ),
+                    encoding="utf-8",
+                )
+                env = {**os.environ, **cache, "PYTHONPATH": str(tree), "VLKD_DISABLE_PLUGIN_AUTOLOAD": "1"}
+                env.pop("PYTHONDONTWRITEBYTECODE", None)
+                base = [sys.executable, "-m", "vlkd", "run", str(recipe), "--run-dir", str(rd), "--quiet"]
+                subprocess.run([*base, "--to", "ingest"], env=env, check=True)
+                t0 = time.time()
+                subprocess.run(base, env=env, check=True)
+                first = stats(url)["first_request_at"]
+                entry = json.loads((rd / "manifest.json").read_text())["stages"]["teach"]
+                if k >= 0:
+                    got.setdefault(label, []).append(
+                        (first - t0, entry.get("facts", {}).get("first_request_s"), entry["wall_time_s"])
+                    )
+                proc.terminate()
+                proc.wait()
+                proc, url = start_server("--latency", str(args.latency))  # a fresh count each run
+    finally:
+        proc.terminate()
+    print(
+        f"[start-up, {args.rpm_images} images, fresh `vlkd run` processes with only teach left, "
+        f"{args.startup_runs} of each, alternated; load average {os.getloadavg()[0]:.1f}]"
+    )
+    for label, rows in got.items():
+        process = statistics.median(r[0] for r in rows)
+        stage = [r[1] for r in rows if r[1] is not None]
+        wall = statistics.median(r[2] for r in rows)
+        line = f"    {label}: first request {process:.2f} s after the process started"
+        if stage:
+            s = statistics.median(stage)
+            line += f", {s:.2f} s after the teach stage began ({s / wall:.0%} of the stage's {wall:.2f} s)"
+        print(line)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=500)
@@ -233,6 +291,14 @@ def main() -> None:
     ap.add_argument("--rpm-images", type=int, default=300)
     ap.add_argument("--rpm-repeat", type=int, default=2, help="rate-limit runs of each pacing, interleaved")
     ap.add_argument("--skip-ocr", action="store_true")
+    ap.add_argument("--startup-runs", type=int, default=3, help="fresh processes timed to the first request")
+    ap.add_argument(
+        "--compare-tree",
+        type=Path,
+        default=None,
+        help="another checkout of vlkd (e.g. the commit before a change): its start-up is timed "
+        "alternately with this one's, on the same server",
+    )
     ap.add_argument("--http-backend", default="aiohttp", choices=("httpx", "aiohttp"))
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_teach_"))
@@ -325,6 +391,11 @@ def main() -> None:
         )
     finally:
         proc.terminate()
+
+    # 5. start-up: a fresh `vlkd run` process that has only the teach stage left (ingest done
+    # in a process before it), against the same server: when its first request arrives
+    if args.startup_runs:
+        startup(tmp, args, small)
 
     # 2. server-enforced rate limit: the server's own count of what it let through. "even
     # spacing" is the limiter with a burst of one (each call one interval after the previous

@@ -40,7 +40,7 @@ TINY: dict[str, tuple[list[str], list]] = {
     "bench_teach.py": (
         [
             *("--images", "8", "--steady-images", "0", "--repeat", "1", "--latency", "0.01"),
-            *("--rpm-images", "12", "--rpm-repeat", "1", "--skip-ocr"),
+            *("--rpm-images", "12", "--rpm-repeat", "1", "--skip-ocr", "--startup-runs", "1"),
         ],
         [],
     ),
@@ -58,6 +58,10 @@ TINY: dict[str, tuple[list[str], list]] = {
     ),
     "bench_train.py": (
         ["--steps", "1", "--samples", "4", "--batch-size", "2", "--image-size", "64", "--trainers", "peft"],
+        [pytest.mark.slow],
+    ),
+    "bench_contention.py": (
+        ["--steps", "1", "--pages", "1", "--answers", "200", "--repeat", "1", "--busy", "1"],
         [pytest.mark.slow],
     ),
     "make_demo_data.py": (["--out", "{tmp}/demo", "--font", "{font}"], []),

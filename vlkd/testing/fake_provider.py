@@ -111,6 +111,8 @@ class FakeProvider(BatchEndpoints):
         self.headers: list[dict[str, str]] = []
         self.keep_bodies = True
         self._tokens = self.burst
+        #: when the first request for an answer arrived (``time.time()``)
+        self.first_request_at: float | None = None
         #: when each request the rate limit let through arrived (with ``rpm`` only)
         self.admitted_at: list[float] = []
         self._refilled = time.monotonic()
@@ -171,6 +173,7 @@ class FakeProvider(BatchEndpoints):
     def stats(self) -> dict[str, Any]:
         return {
             "requests": sum(self.requests.values()),
+            "first_request_at": self.first_request_at,
             "by_image": dict(self.requests),
             "statuses": {str(k): v for k, v in self.statuses.items()},
             **self._admitted_stats(),
@@ -291,6 +294,8 @@ class FakeProvider(BatchEndpoints):
         image = _image_hash(req, api)
         with self._lock:
             self.requests[image] += 1
+            if self.first_request_at is None:
+                self.first_request_at = time.time()
             if self.keep_bodies:
                 self.bodies.append(_without_images(req))
                 self.headers.append(
