@@ -218,6 +218,53 @@ def teach_section(url: str, **kw) -> dict:
     return {"plugin": "openai", "model": "gpt-4o", "base_url": url + "/v1", "api_key": KEY, **kw}
 
 
+_SEED_PROCESS = """
+import base64, sys, openai
+from pathlib import Path
+client = openai.OpenAI(api_key=sys.argv[2], base_url=sys.argv[1] + "/v1")
+for path in sorted(Path(sys.argv[3]).glob("*.png")):
+    image_base64 = base64.b64encode(path.read_bytes()).decode("utf-8")
+    response = client.chat.completions.create(model="gpt-4o", temperature=1, max_tokens=2048, messages=[
+        {"role": "system", "content": [{"type": "text", "text": "..."}]},
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": f"data:image/png;base64,{image_base64}"}}]}])
+    rows = [row.split(",", 1) for row in response.choices[0].message.content.splitlines()]
+"""
+
+
+def whole_process_vs_seed(tmp: Path, args: argparse.Namespace, folder: Path) -> None:
+    """The seed's script and `vlkd run` (ingest and teach), each a whole process, alternated."""
+    n = len(list(folder.glob("*.png")))
+    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(tmp / "pycache"), "VLKD_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    got: dict[str, list[float]] = {"the seed's script": [], "vlkd run": []}
+    proc, url = start_server("--latency", str(args.latency))
+    try:
+        for k in range(-1, args.whole_runs):  # the first round compiles bytecode, untimed
+            for name in got if k % 2 else list(got)[::-1]:
+                if name == "vlkd run":
+                    rd = tmp / f"whole_{k}"
+                    recipe = tmp / f"whole_{k}.yaml"
+                    section = teach_section(url, concurrency=args.concurrency)
+                    ingest = {"plugin": "files", "inputs": str(folder)}
+                    recipe.write_text(json.dumps({"name": "b", "ingest": ingest, "teach": section}))
+                    cmd = [sys.executable, "-m", "vlkd", "run", str(recipe), "--run-dir", str(rd), "--quiet"]
+                else:
+                    cmd = [sys.executable, "-c", _SEED_PROCESS, url, KEY, str(folder)]
+                t0 = time.perf_counter()
+                subprocess.run(cmd, env=env, check=True)
+                if k >= 0:
+                    got[name].append(n / (time.perf_counter() - t0))
+    finally:
+        proc.terminate()
+    seed, vlkd = (statistics.median(v) for v in got.values())
+    print(
+        f"[whole process vs whole process, {n} images, latency {args.latency * 1000:.0f} ms, "
+        f"{args.whole_runs} runs of each alternated, imports and start-up included; load average "
+        f"{os.getloadavg()[0]:.1f}] the seed's script {seed:.2f} images/s, vlkd run (ingest and teach) "
+        f"{vlkd:.2f} images/s: {vlkd / seed:.1f}x"
+    )
+
+
 def startup(tmp: Path, args: argparse.Namespace, folder: Path) -> None:
     """Seconds from a fresh process's start (and from the teach stage's start) to the first request."""
     proc, url = start_server("--latency", str(args.latency))
@@ -292,6 +339,10 @@ def main() -> None:
     ap.add_argument("--rpm-repeat", type=int, default=2, help="rate-limit runs of each pacing, interleaved")
     ap.add_argument("--skip-ocr", action="store_true")
     ap.add_argument("--startup-runs", type=int, default=3, help="fresh processes timed to the first request")
+    ap.add_argument(
+        "--whole-runs", type=int, default=2, help="the seed's script and vlkd run as whole processes, each"
+    )
+    ap.add_argument("--whole-images", type=int, default=100)
     ap.add_argument(
         "--compare-tree",
         type=Path,
@@ -396,6 +447,10 @@ def main() -> None:
     # in a process before it), against the same server: when its first request arrives
     if args.startup_runs:
         startup(tmp, args, small)
+    if args.whole_runs:
+        whole = tmp / "images_whole"
+        make_images(whole, args.whole_images)
+        whole_process_vs_seed(tmp, args, whole)
 
     # 2. server-enforced rate limit: the server's own count of what it let through. "even
     # spacing" is the limiter with a burst of one (each call one interval after the previous

@@ -40,7 +40,17 @@ TINY: dict[str, tuple[list[str], list]] = {
     "bench_teach.py": (
         [
             *("--images", "8", "--steady-images", "0", "--repeat", "1", "--latency", "0.01"),
-            *("--rpm-images", "12", "--rpm-repeat", "1", "--skip-ocr", "--startup-runs", "1"),
+            *(
+                "--rpm-images",
+                "12",
+                "--rpm-repeat",
+                "1",
+                "--skip-ocr",
+                "--startup-runs",
+                "1",
+                "--whole-runs",
+                "1",
+            ),
         ],
         [],
     ),
