@@ -122,7 +122,7 @@ def test_score_command_says_long_strings_were_cut(tmp_path):
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert f"1 line(s) hold a string longer than {MAX_SCORED_CHARS:,} characters" in done.stderr
+    assert f"answers.jsonl: line 1 holds a string longer than {MAX_SCORED_CHARS:,} characters" in done.stderr
     out = json.loads(done.stdout)
     assert out["items"] == 2
     assert out["overall"]["anls"]["value"] == pytest.approx(0.5)

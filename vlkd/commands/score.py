@@ -42,13 +42,16 @@ def vlkd_register_commands(app: typer.Typer) -> None:
         from vlkd.metrics.scores import MAX_SCORED_CHARS
 
         items = read_lines(file, by=by or "category")
-        cut = sum(
-            1 for it in items if max(len(it.prediction), *(len(a) for a in it.answers)) > MAX_SCORED_CHARS
-        )
+        cut = [
+            it.line
+            for it in items
+            if max(len(it.prediction), *(len(a) for a in it.answers)) > MAX_SCORED_CHARS
+        ]
         if cut:
+            where = f"line {cut[0]} holds" if len(cut) == 1 else f"{len(cut)} lines (first: {cut[0]}) hold"
             typer.echo(
-                f"note: {cut} line(s) hold a string longer than {MAX_SCORED_CHARS:,} characters; "
-                f"ANLS compares their first {MAX_SCORED_CHARS:,} characters",
+                f"note: {file}: {where} a string longer than {MAX_SCORED_CHARS:,} characters; "
+                f"ANLS compared the first {MAX_SCORED_CHARS:,}",
                 err=True,
             )
         rows, summary = score_lines(
