@@ -171,6 +171,11 @@ def main() -> None:
                             key = (workload, setting, "busy" if busy else "alone")
                             got.setdefault(key, []).append(per_item * scale)
                             loads.append(os.getloadavg()[0])
+                            print(
+                                f"    round {r + 1}, {key[2]:5}: {workload} {setting}: {per_item * scale:.3f} "
+                                f"CPU-s per {units[workload]} (load {loads[-1]:.1f})",
+                                flush=True,
+                            )
                 finally:
                     for p in loops:
                         p.kill()
