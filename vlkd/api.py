@@ -71,6 +71,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names l
     from vlkd.core.catalog import load as load_artifact
     from vlkd.core.context import RunInfo, StageContext, Usage, stage_context_outside_a_recipe
     from vlkd.core.counts import ItemCounts
+    from vlkd.core.cpus import usable_cpus
     from vlkd.core.engine import _fingerprint_options as fingerprint_options
     from vlkd.core.errors import (
         PluginError,
@@ -157,6 +158,7 @@ _LAZY: dict[str, str] = {  # name -> "module" (the same name there) or "module:n
     "fingerprint_options": "vlkd.core.engine:_fingerprint_options",
     "find_plugin": "vlkd.core.registry",
     "stage_context_outside_a_recipe": "vlkd.core.context",
+    "usable_cpus": "vlkd.core.cpus",
     # option models and types
     "Options": "vlkd.core.options",
     "PluginOptions": "vlkd.core.options",
@@ -355,6 +357,7 @@ __all__ = [
     "unquote_cell",
     "url_basic_auth",
     "url_secrets",
+    "usable_cpus",
     "write_json_atomic",
     "write_jsonl_atomic",
     "write_records",

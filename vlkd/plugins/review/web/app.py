@@ -43,6 +43,15 @@ def _filters(request: Request) -> dict[str, str]:
     return {k: request.query_params.get(k, "") for k in FILTERS}
 
 
+def _queue_json(store: ReviewStore, filters: dict[str, str], order: str) -> dict[str, Any]:
+    """What ``/api/queue`` answers (and the page carries for its first view); under the store's lock."""
+    return {
+        "images": store.queue(filters, order),
+        "progress": store.progress(),
+        "categories": sorted(c for c in store.categories if c),
+    }
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -114,7 +123,16 @@ def create_app(store: ReviewStore, guard: Guard, reviewer: str, team=None) -> St
             response.set_cookie(guard.cookie, guard.token, httponly=True, samesite="strict", path="/")
             return response
         with store.lock:
-            html = render_page(run_name=store.run_name, csrf=guard.csrf, reviewer=reviewer)
+            # the first queue and the first image's pairs come with the page (no filter set
+            # yet), so the page needs no request of its own before it can show them
+            first = _queue_json(store, {}, "risk")
+            image = store.image_json(first["images"][0]) if first["images"] else None
+            html = render_page(
+                run_name=store.run_name,
+                csrf=guard.csrf,
+                reviewer=reviewer,
+                initial={"queue": first, "image": image},
+            )
         return Response(html, media_type="text/html; charset=utf-8")
 
     def static(request: Request) -> Response:
@@ -146,14 +164,7 @@ def create_app(store: ReviewStore, guard: Guard, reviewer: str, team=None) -> St
     def queue(request: Request) -> Response:
         order = request.query_params.get("order", "risk")
         with store.lock:
-            images = store.queue(_filters(request), order)
-            return JSONResponse(
-                {
-                    "images": images,
-                    "progress": store.progress(),
-                    "categories": sorted(c for c in store.categories if c),
-                }
-            )
+            return JSONResponse(_queue_json(store, _filters(request), order))
 
     def image_data(request: Request) -> Response:
         n = request.path_params["n"]
