@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -77,23 +76,23 @@ def session_cpu(sessions: set[int]) -> float:
 
 def run_stage(recipe: Path, run_dir: Path, stage: str, extra: list[str]) -> dict:
     """One stage in a fresh driver process: its wall time, the driver's CPU and peak memory."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    done = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "vlkd", "run", str(recipe), "--run-dir", str(run_dir), "--from", stage, "--to", stage,
          "-q", *extra],
-        capture_output=True, text=True, env={**os.environ, "VLKD_PLUGINS": "vlkd.testing.fixture_plugins"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "VLKD_PLUGINS": "vlkd.testing.fixture_plugins"},
     )  # fmt: skip
+    err = proc.stderr.read() if proc.stderr else b""
+    _, status, usage = os.wait4(proc.pid, 0)  # this driver's own CPU and peak memory
+    proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        raise SystemExit(f"{stage} failed: {done.stderr[-2000:]}")
+    if proc.returncode != 0:
+        raise SystemExit(f"{stage} failed: {err.decode(errors='replace')[-2000:]}")
     manifest = json.loads((run_dir / "manifest.json").read_text())
     return {
         "wall_s": wall,
-        "driver_cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
-        # ru_maxrss of children is the largest one so far: each config's driver is measured first
-        "driver_peak_mib": after.ru_maxrss / 1024,
+        "driver_cpu_s": usage.ru_utime + usage.ru_stime,
+        "driver_peak_mib": usage.ru_maxrss / 1024,
         "items": manifest["stages"][stage]["counts"].get("ok", 0),
         "load": loadavg(),
     }
@@ -132,11 +131,12 @@ def main() -> None:
     rows: list[tuple[str, str, dict]] = []
 
     def measure(name: str, extra: list[str], sessions: set[int]) -> None:
-        run = out / f"run-{name}"  # the base run as it was: each configuration starts alike
-        shutil.rmtree(run, ignore_errors=True)
-        shutil.copytree(base, run)
-        shutil.rmtree(run / "cache" / "ocr", ignore_errors=True)  # verify reads every page itself
         for stage in ("preprocess", "verify"):
+            # a copy of the base run for each stage (re-running preprocess makes teach stale)
+            run = out / f"run-{name}-{stage}"
+            shutil.rmtree(run, ignore_errors=True)
+            shutil.copytree(base, run)
+            shutil.rmtree(run / "cache" / "ocr", ignore_errors=True)  # verify reads every page itself
             cpu0 = session_cpu(sessions) if sessions else 0.0
             rows.append(
                 (
