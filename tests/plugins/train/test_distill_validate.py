@@ -36,15 +36,25 @@ def checkpoint(root: Path, model_type: str, vocab: dict[str, int]) -> Path:
 def validate(tmp_path: Path, student: Path, teacher: Path | str, plugin: str = "peft"):
     recipe = tmp_path / "kd.yaml"
     (tmp_path / "dataset").mkdir(exist_ok=True)
-    recipe.write_text(RECIPE.format(student=student, teacher=teacher, plugin=plugin, dataset=tmp_path / "dataset"))
+    recipe.write_text(
+        RECIPE.format(student=student, teacher=teacher, plugin=plugin, dataset=tmp_path / "dataset")
+    )
     # no vlkd extra may be imported by validation: a stub torch that fails on import proves it
     stubs = tmp_path / "stubs"
     stubs.mkdir(exist_ok=True)
     for name in ("torch", "transformers"):
         (stubs / f"{name}.py").write_text(f"raise ImportError('validate imported {name}')\n")
-    env = {**os.environ, "PYTHONPATH": f"{stubs}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{stubs}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        "COLUMNS": "200",
+    }
     return subprocess.run(
-        [sys.executable, "-m", "vlkd", "validate", str(recipe)], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "vlkd", "validate", str(recipe)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -214,6 +214,9 @@ def train(job: dict[str, Any], on_log: Any = None) -> dict[str, Any]:
         target_modules=targets,
         modules_to_save=o["modules_to_save"] or None,
     )
+    from transformers import set_seed
+
+    set_seed(o["seed"])  # the LoRA weights' initialisation too, whatever ran before in this process
     with no_false_tie_warning(model):
         model = get_peft_model(model, lora)
     trainable, total = model.get_nb_trainable_parameters()
