@@ -77,7 +77,8 @@ def resolve_teacher(name: str) -> TeacherModel:
     else:
         raise StageError(
             f"distill.teacher: {name} is neither a directory nor a hub model in the local Hugging Face "
-            "cache; download it first (huggingface-cli download NAME) or name a local checkpoint"
+            "cache: name a local checkpoint, a train stage's model/ directory (run its recipe first), "
+            "or a hub model downloaded first (huggingface-cli download NAME)"
         )
     from vlkd.core.registry import load_registry
     from vlkd.core.student import StudentProblem
