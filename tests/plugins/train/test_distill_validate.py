@@ -87,10 +87,35 @@ def test_teacher_with_another_vocabulary_names_both_vocabularies(tmp_path):
     assert "vocabulary (5 tokens" in result.stderr and "student's (4 tokens" in result.stderr
 
 
-def test_missing_teacher_and_the_llamafactory_trainer(tmp_path):
+def test_teacher_not_here_yet_is_checked_by_its_hub_name(tmp_path):
+    """A teacher an earlier recipe trains, or one downloaded where training runs, is no error yet
+    (the train stage checks it before the student loads); a hub name of another family already is."""
     student = checkpoint(tmp_path / "student", "qwen2_vl", VOCAB)
-    result = validate(tmp_path, student, tmp_path / "nowhere")
-    assert result.returncode == 2 and "nowhere is neither a directory nor a hub model" in result.stderr
+    assert validate(tmp_path, student, tmp_path / "runs/teacher/train/model").returncode == 0
+    assert validate(tmp_path, student, "Qwen/Qwen2-VL-72B-Instruct").returncode == 0
+    result = validate(tmp_path, student, "Qwen/Qwen3-VL-32B-Instruct")
+    assert result.returncode == 2 and "Qwen/Qwen3-VL-32B-Instruct is qwen3_vl" in result.stderr
+
+
+def test_missing_teacher_stops_the_train_stage_before_the_student_loads(tiny_student, make_dataset, tmp_path):
+    from tests.plugins.train.conftest import make_trainer, stage_context
+    from vlkd.core.errors import StageError
+
+    distill = {"method": "logit_kd", "teacher": str(tmp_path / "nowhere")}
+    trainer = make_trainer("peft", student=str(tiny_student), dataset=str(make_dataset()), distill=distill)
+    ctx = stage_context(tmp_path / "run")
+    try:
+        trainer.run(ctx)
+    except StageError as exc:
+        assert "nowhere is neither a directory nor a hub model" in str(exc)
+        assert "run its recipe first" in str(exc)
+    else:
+        raise AssertionError("a missing teacher must stop the stage")
+    assert not (ctx.dir / "model" / "adapter").exists()
+
+
+def test_the_llamafactory_trainer_does_not_distil(tmp_path):
+    student = checkpoint(tmp_path / "student", "qwen2_vl", VOCAB)
     teacher = checkpoint(tmp_path / "teacher", "qwen2_vl", VOCAB)
     result = validate(tmp_path, student, teacher, plugin="llamafactory")
     assert result.returncode == 2 and "set train.plugin: peft" in result.stderr

@@ -81,7 +81,7 @@ class LoraTrainer(StagePlugin):
             )
         from vlkd.plugins.train.teacher import check_teacher, student_dir
 
-        reason = check_teacher(distill.teacher, self.student, student_dir(self.student))
+        reason = check_teacher(distill.teacher, self.student, student_dir(self.student), not_here_yet=True)
         return (("distill", "teacher"), reason.removeprefix("distill.teacher: ")) if reason else None
 
     @property

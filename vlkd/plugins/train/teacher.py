@@ -108,12 +108,27 @@ def vocabulary(model_dir: str | None) -> tuple[int, str] | None:
     return len(tokens), digest
 
 
-def check_teacher(name: str, student: Student, student_dir: str | None) -> str | None:
-    """Why ``name`` cannot teach ``student`` logits (family or vocabulary differ), or None."""
+def check_teacher(
+    name: str, student: Student, student_dir: str | None, *, not_here_yet: bool = False
+) -> str | None:
+    """Why ``name`` cannot teach ``student`` logits (family or vocabulary differ), or None.
+
+    ``not_here_yet`` (at ``vlkd validate``): a teacher that is not on this machine yet (a model an
+    earlier recipe trains, a hub model downloaded where the training runs) is checked by its hub
+    name's family when it has one, and fully when the train stage starts."""
     try:
         teacher = resolve_teacher(name)
     except StageError as exc:
-        return str(exc)
+        if not not_here_yet:
+            return str(exc)
+        from vlkd.core.registry import load_registry
+        from vlkd.core.student import StudentProblem, detect_family
+
+        try:
+            family = detect_family(name, None, load_registry().families()).name
+        except StudentProblem:
+            return None
+        teacher = TeacherModel(name, name, None, family)
     works = TEACHERS.get(student.family.name, f"a {student.family.name} model")
     if teacher.family != student.family.name:
         return (
