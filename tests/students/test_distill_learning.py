@@ -19,12 +19,14 @@ import pytest
 pytest.importorskip("peft")
 
 from tests.plugins.train.conftest import write_dataset
-from tests.students.test_learning import N_TRAIN, PIXELS, held_out, lights_dataset, train_and_answer
+from tests.students.test_learning import PIXELS, held_out, lights_dataset, train_and_answer
 from vlkd.images.warning_lights import QUESTION, balanced, blank, dashboard
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 KD = {"method": "logit_kd", "alpha": 1.0, "temperature": 1.0, "top_k": 20}
+#: half the learning test's steps and photos: three trainings (one of a 3x larger model) must fit
+TEACHER_STEPS, STUDENT_STEPS, N_UNLABELLED = 60, 60, 64
 
 
 def student_section(model: Path) -> dict:
@@ -37,7 +39,7 @@ def student_section(model: Path) -> dict:
     }
 
 
-def teacher_labelled(root: Path, teacher_model: Path, *, blanked: bool, n: int = N_TRAIN) -> Path:
+def teacher_labelled(root: Path, teacher_model: Path, *, blanked: bool, n: int = N_UNLABELLED) -> Path:
     """Unlabelled photos (other seeds than the teacher's), answered by the teacher (also
     ``benchmarks/bench_distill.py``'s data)."""
     from vlkd.plugins.evaluate.items import EvalItem, load_model_info
@@ -80,6 +82,7 @@ def test_student_learns_from_the_teachers_logits_alone(tmp_path):
         lights_dataset(tmp_path / "labelled", blanked=False),
         tmp_path / "t",
         items,
+        max_steps=TEACHER_STEPS,
     )
     assert teacher["tuned"] >= 0.7, teacher
     teacher_model = tmp_path / "t" / "train" / "model"
@@ -94,6 +97,7 @@ def test_student_learns_from_the_teachers_logits_alone(tmp_path):
             run,
             items,
             distill={**KD, "teacher": str(teacher_model)},
+            max_steps=STUDENT_STEPS,
         )
         facts = json.loads((run / "train" / "peft_job.json").read_text())
         assert facts["options"]["distill"]["alpha"] == 1.0  # no cross-entropy: the teacher's logits alone
