@@ -87,16 +87,12 @@ def held_out(root: Path) -> list:
     return items
 
 
-def train_and_answer(
-    student: dict, dataset: Path, run_dir: Path, items: list, details: dict | None = None, **extra
-) -> dict[str, float]:
-    """Accuracy of the base and the tuned student on ``items``; ``details`` (when given) gets each
-    system's answers per item and the train stage's facts (for benchmarks/bench_distill.py)."""
+def train_and_answer(student: dict, dataset: Path, run_dir: Path, items: list) -> dict[str, float]:
     from vlkd.plugins.evaluate.items import load_model_info
     from vlkd.plugins.evaluate.local_backend import LocalStudent
     from vlkd.plugins.train.standalone import make_trainer, standalone_context
 
-    trainer = make_trainer("peft", student, dataset=str(dataset), **{**TRAIN, **extra})
+    trainer = make_trainer("peft", student, dataset=str(dataset), **TRAIN)
     ctx = standalone_context(run_dir)
     trainer.run(ctx)
     adapter = json.loads((ctx.dir / "model" / "adapter" / "adapter_config.json").read_text())
@@ -109,10 +105,6 @@ def train_and_answer(
         ]
         accuracy[system] = sum(a == it.reference for a, it in zip(answers, items, strict=True)) / len(items)
         accuracy[f"{system}_answers"] = sorted(set(answers))
-        if details is not None:
-            details[system] = answers
-    if details is not None:
-        details["facts"] = dict(ctx.facts)
     return accuracy
 
 
