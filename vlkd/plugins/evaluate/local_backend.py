@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vlkd.core.errors import StageError
+from vlkd.api import StageError
 from vlkd.plugins.evaluate.images import load_student_image
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class LocalStudent:
             ) from None
         self._processor.tokenizer.padding_side = "left"  # batched generation continues on the right
         if self.info.adapter is not None:
-            from vlkd.plugins.train.peft_adapters import load_adapter
+            from vlkd.adapters import load_adapter
 
             model = load_adapter(model, self.info.adapter)
         self._model = model.to(device).eval()
@@ -127,6 +127,15 @@ class LocalStudent:
                 pad_token_id=self._processor.tokenizer.pad_token_id,
             )
         return decode_answers(self._processor, out[:, inputs["input_ids"].shape[1] :])
+
+    def prompt_tokens(self, question: str) -> int:
+        """Tokens of the prompt text for ``question`` (the image's tokens not counted)."""
+        if self._processor is None:
+            self._load()
+        text = self._processor.apply_chat_template(
+            self._messages(question), tokenize=False, add_generation_prompt=True
+        )
+        return len(self._processor.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _messages(self, question: str) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []

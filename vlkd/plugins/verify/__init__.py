@@ -5,7 +5,7 @@ Each check flags doubtful pairs for the experts (``QARecord.flags``); none chang
 See ``vlkd.core.verify`` for the check API and ``vlkd.core.verify_driver`` for the stage.
 """
 
-from vlkd.core.hookspecs import hookimpl
+from vlkd.api import hookimpl
 
 
 @hookimpl
@@ -19,3 +19,10 @@ def vlkd_register_verifiers(register):
     register("second_teacher", SecondTeacher)
     register("duplicates", Duplicates)
     register("student_agreement", StudentAgreement)
+
+
+@hookimpl
+def vlkd_report_sections(manifest, add):
+    from vlkd.plugins.verify.report_section import add_sections
+
+    add_sections(manifest, add)

@@ -18,10 +18,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.artifacts import image_path, record_at, scan_records
-from vlkd.core.errors import VlkdError
-from vlkd.core.records import Flag, ImageRecord, QARecord
+from vlkd.api import Flag, ImageRecord, QARecord, VlkdError, image_path, record_at, scan_records
 from vlkd.plugins.review import decisions, journal
+from vlkd.plugins.review.cells import shown_name
 from vlkd.plugins.review.sheet import pair_version
 
 STATUSES = ("pending", "approved", "rejected", "edited")
@@ -32,7 +31,7 @@ _IMAGE = "an image record"
 
 class ReviewStore:
     def __init__(self, run_dir: Path):
-        from vlkd.core.rundir import RunDir
+        from vlkd.api import RunDir
         from vlkd.plugins.review.imports import stage_inputs
 
         self.run_dir = RunDir(run_dir).path
@@ -217,7 +216,7 @@ class ReviewStore:
         rec = self.image(n)
         metadata = rec.metadata
         sources = rec.sources
-        name = Path(sources[0].path).name if sources else Path(rec.path).name
+        name = shown_name(Path(sources[0].path).name if sources else Path(rec.path).name)
         if sources and sources[0].page:
             name += f" #page {sources[0].page}"
         indices = list(self.image_pairs[n])
