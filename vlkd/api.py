@@ -34,7 +34,7 @@ The built-in plugins (``vlkd/plugins/``) import vlkd's engine only from here
   resolver of an image record's path), ``read_json``, ``read_jsonl``, ``write_json_atomic``,
   ``write_jsonl_atomic``, ``JsonlAppender``, ``file_problem``, ``printable_name``;
 - **the run directory**: ``RunDir``, ``MANIFEST_TIME``, ``DECISIONS_DIR``;
-- **students**: ``StudentFamily``, ``Student``, ``make_student``, ``family_of``, ``hub_cache_file``;
+- **students**: ``StudentFamily``, ``Student``, ``make_student``, ``family_of``, ``hub_cache_file``, ``local_dir``;
 - **errors**: ``VlkdError``, ``RecipeError``, ``PluginError``, ``StageError``, ``SkipItem``,
   ``RunInterrupted``, ``StageWaiting``, ``did_you_mean``;
 - **teachers**: ``Teacher``, ``TeachRequest``, ``TeachResponse``, ``TeacherOptions``,
@@ -111,7 +111,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names l
     from vlkd.core.rundir import DECISIONS_DIR, MANIFEST_TIME, RunDir
     from vlkd.core.safe_files import file_problem, printable_name
     from vlkd.core.stages import KINDS_BY_NAME
-    from vlkd.core.student import Student, family_of, hub_cache_file, make_student
+    from vlkd.core.student import Student, family_of, hub_cache_file, local_dir, make_student
     from vlkd.core.teach import (
         APITeacherOptions,
         FatalError,
@@ -205,6 +205,7 @@ _LAZY: dict[str, str] = {  # name -> "module" (the same name there) or "module:n
     "make_student": "vlkd.core.student",
     "family_of": "vlkd.core.student",
     "hub_cache_file": "vlkd.core.student",
+    "local_dir": "vlkd.core.student",
     # errors
     "VlkdError": "vlkd.core.errors",
     "RecipeError": "vlkd.core.errors",
@@ -329,6 +330,7 @@ __all__ = [
     "image_path",
     "is_header_row",
     "load_artifact",
+    "local_dir",
     "make_student",
     "negatives_wanted",
     "printable_name",

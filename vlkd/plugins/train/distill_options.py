@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from vlkd.core.options import RUN_ONLY, Options
+from vlkd.api import RUN_ONLY, Options
 
 
 class DistillOptions(Options):

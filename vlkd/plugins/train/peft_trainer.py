@@ -65,7 +65,6 @@ class PeftTrainer(LoraTrainer):
 
     def fill_teacher_cache(self, ctx: StageContext, plan: TrainPlan, job: dict[str, Any]) -> dict[str, Any]:
         """Run the teacher over the samples not in the cache yet, before the student loads."""
-        from vlkd.core.errors import StageError
         from vlkd.plugins.train.teacher import check_teacher, resolve_teacher
         from vlkd.plugins.train.teacher_cache import fill
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlkd.core.errors import StageError
+from vlkd.api import StageError
 
 if TYPE_CHECKING:
-    from vlkd.core.student import Student
+    from vlkd.api import Student
 
 #: which teachers each family's students can learn logits from (the released sizes, for the message)
 TEACHERS = {
@@ -57,12 +57,12 @@ class TeacherModel:
 
 def resolve_teacher(name: str) -> TeacherModel:
     """A local checkpoint, a vlkd model directory, or a hub id in the local cache; else StageError."""
-    from vlkd.core.student import detect_family, hub_cache_file
+    from vlkd.api import family_of, hub_cache_file
 
     path = Path(name).expanduser()
     card = path / "vlkd_model.json"
     if card.is_file():
-        from vlkd.core.artifacts import ModelCard
+        from vlkd.api import ModelCard
 
         model = ModelCard.read(path)
         return TeacherModel(
@@ -80,19 +80,16 @@ def resolve_teacher(name: str) -> TeacherModel:
             "cache: name a local checkpoint, a train stage's model/ directory (run its recipe first), "
             "or a hub model downloaded first (huggingface-cli download NAME)"
         )
-    from vlkd.core.registry import load_registry
-    from vlkd.core.student import StudentProblem
-
     try:
-        family = detect_family(name, None, load_registry().families()).name
-    except StudentProblem as exc:
+        family = family_of(name).name
+    except StageError as exc:
         raise StageError(f"distill.teacher: {exc}") from None
     return TeacherModel(name, base, None, family)
 
 
 def vocabulary(model_dir: str | None) -> tuple[int, str] | None:
     """(size, digest) of the tokenizer in ``model_dir`` (``tokenizer.json``), or None when not here."""
-    from vlkd.core.student import hub_cache_file
+    from vlkd.api import hub_cache_file
 
     if model_dir is None:
         return None
@@ -121,12 +118,11 @@ def check_teacher(
     except StageError as exc:
         if not not_here_yet:
             return str(exc)
-        from vlkd.core.registry import load_registry
-        from vlkd.core.student import StudentProblem, detect_family
+        from vlkd.api import family_of
 
         try:
-            family = detect_family(name, None, load_registry().families()).name
-        except StudentProblem:
+            family = family_of(name).name
+        except StageError:
             return None
         teacher = TeacherModel(name, name, None, family)
     works = TEACHERS.get(student.family.name, f"a {student.family.name} model")
@@ -148,7 +144,7 @@ def check_teacher(
 
 def student_dir(student: Student, run_dir: Path | None = None) -> str | None:
     """The student's directory when it is already on disk (a tiny one only once built)."""
-    from vlkd.core.student import hub_cache_file, local_dir
+    from vlkd.api import hub_cache_file, local_dir
 
     if student.tiny:
         if run_dir is None:

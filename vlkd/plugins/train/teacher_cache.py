@@ -92,7 +92,7 @@ def _compute(
 
     import torch
 
-    from vlkd.core.student import family_of
+    from vlkd.api import family_of
     from vlkd.plugins.train.peft_collator import IGNORE_INDEX, ChatCollator
 
     o = job["options"]

@@ -26,11 +26,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from vlkd.core.verify import Findings, Verifier, VerifierOptions
+from vlkd.api import Findings, Verifier, VerifierOptions
 
 if TYPE_CHECKING:
-    from vlkd.core.context import StageContext
-    from vlkd.core.records import ImageRecord, QARecord
+    from vlkd.api import ImageRecord, QARecord, StageContext
 
 ANSWERS_FILE = "student_answers.jsonl"
 WRONG, KNOWS, ZERO_DELTA = "student_wrong", "student_knows", "zero_delta"
@@ -138,7 +137,7 @@ class StudentAgreement(Verifier):
     def _check_backend(self) -> None:
         import importlib.util
 
-        from vlkd.core.errors import StageError
+        from vlkd.api import StageError
 
         modules, extra = self.BACKEND_REQUIRES[self.options.backend]
         missing = [m for m in modules if importlib.util.find_spec(m) is None]
@@ -149,7 +148,7 @@ class StudentAgreement(Verifier):
             )
 
     def start(self, ctx: StageContext, images: list[ImageRecord], pairs: dict[str, list[QARecord]]) -> None:
-        from vlkd.core.artifacts import image_path
+        from vlkd.api import image_path
         from vlkd.metrics.scores import anls
         from vlkd.plugins.evaluate.items import EvalItem
 
