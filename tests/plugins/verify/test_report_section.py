@@ -84,7 +84,6 @@ def test_the_section_says_what_the_student_already_knew_and_what_dropping_it_sav
             }
         },
     }
-    section = _checks_section(SimpleNamespace(manifest={"stages": {"verify": {"facts": facts}}}))
-    md = render_markdown("r", [section])
+    md = render_markdown("r", _checks_section({"stages": {"verify": {"facts": facts}}}))
     assert "it already knew 2 of 4 pairs (50" in md and "keep_known dropped 2 of them" in md
     assert "| brakes |" in md and "student_knows" in md
