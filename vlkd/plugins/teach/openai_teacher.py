@@ -53,6 +53,7 @@ class OpenAITeacher(APITeacher):
 
     Options = OpenAIOptions
     options: OpenAIOptions
+    sdk = "openai"
     requires = ("openai", "aiohttp")
     extra = "openai"
     key_env = "OPENAI_API_KEY"
