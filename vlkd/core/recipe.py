@@ -338,6 +338,10 @@ def _check_student(
             reason = step.info.cls.check_student(student)
             if reason:
                 problems.add((*step.path, "plugin"), reason)
+                continue
+            found = step.instantiate(student).check_options()
+            if found:
+                problems.add((*step.path, *found[0]), found[1])
 
 
 def _check_inputs(stages: dict[str, StageConfig], problems: _Problems) -> None:
