@@ -7,7 +7,8 @@ The rule, for every module under ``vlkd/plugins/`` (function-level imports inclu
 - vlkd's support libraries, which know no stage: ``vlkd.images`` (decoding, resizing),
   ``vlkd.metrics`` (scores), ``vlkd.students`` (model families), ``vlkd.llamafactory`` (the
   dataset format and its rules), ``vlkd.ocr`` and ``vlkd.adapters`` (services several
-  stages share);
+  stages share), ``vlkd.distributed`` (Ray: the executor and Ray Data LLM, imported only when a
+  recipe asks for them);
 - never ``vlkd.core``, the CLI, ``vlkd.testing``, or another stage's package: what plugins share
   goes through a hook or a support library.
 """
@@ -20,7 +21,15 @@ from pathlib import Path
 import vlkd
 
 PLUGINS = Path(vlkd.__file__).parent / "plugins"
-SUPPORT = ("vlkd.images", "vlkd.metrics", "vlkd.students", "vlkd.llamafactory", "vlkd.ocr", "vlkd.adapters")
+SUPPORT = (
+    "vlkd.images",
+    "vlkd.metrics",
+    "vlkd.students",
+    "vlkd.llamafactory",
+    "vlkd.ocr",
+    "vlkd.adapters",
+    "vlkd.distributed",
+)
 
 #: plugins that still reach into another stage's package; each is a debt to pay, never to add to
 KNOWN_CROSSINGS: set[tuple[str, str]] = {
