@@ -181,6 +181,7 @@ class StageContext:
         processes: bool = False,
         on_error: str = "skip",
         description: str | None = None,
+        drain_s: float | None = None,
     ) -> list[Any]:
         """Run ``work`` on every item not finished yet; return all items' output records in order.
 
@@ -188,7 +189,8 @@ class StageContext:
         ``SkipItem(reason)``; any other exception marks the item failed (and stops the
         stage when ``on_error`` is ``fail``). Results are journalled per item, so a killed
         stage resumes where it stopped. For many items, :meth:`map_items_streamed` gives the
-        same records without holding them all in memory.
+        same records without holding them all in memory. ``drain_s``: the items are paid calls
+        in threads; a first Ctrl-C waits up to that long for those in flight and records them.
         """
         return list(
             self.map_items_streamed(
@@ -199,6 +201,7 @@ class StageContext:
                 processes=processes,
                 on_error=on_error,
                 description=description,
+                drain_s=drain_s,
             )
         )
 
@@ -212,6 +215,7 @@ class StageContext:
         processes: bool = False,
         on_error: str = "skip",
         description: str | None = None,
+        drain_s: float | None = None,
     ) -> ItemOutput:
         """:meth:`map_items`, with the output records read back from the stage's ledger as they
         are iterated (as often as needed, until the stage ends) instead of returned as a list."""
@@ -226,6 +230,7 @@ class StageContext:
             processes=processes,
             on_error=on_error,
             description=description,
+            drain_s=drain_s,
         )
 
     def progress(self, total: int | None, completed: int = 0, description: str | None = None) -> ProgressTask:

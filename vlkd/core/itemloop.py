@@ -169,8 +169,12 @@ def map_items(
     processes: bool = False,
     on_error: str = "skip",
     description: str | None = None,
+    drain_s: float | None = None,
 ) -> ItemOutput:
-    """Run ``work`` on every item not finished yet; the items' output records (see ``ItemOutput``)."""
+    """Run ``work`` on every item not finished yet; the items' output records (see ``ItemOutput``).
+
+    ``drain_s``: items that are paid calls (threads): a first Ctrl-C waits up to that long for
+    the items in flight and records them before it stops (see :mod:`vlkd.core.drain`)."""
     loop = ItemLoop(ctx, items, key=key, on_error=on_error, description=description)
     todo = loop.todo
 
@@ -198,8 +202,21 @@ def map_items(
                         nxt = next(queue, None)
                         if nxt is not None:
                             pending[pool.submit(_call, work, nxt[1])] = nxt[0]
+            except KeyboardInterrupt:
+                try:
+                    if drain_s is None or processes:
+                        raise
+                    from vlkd.core.drain import drain_futures
+
+                    for fut in [f for f in pending if f.cancel()]:  # queued, not started: nothing spent
+                        del pending[fut]
+                    drain_futures(
+                        pending, lambda k, fut: finish(k, fut.result()), limit_s=drain_s, say=ctx.warn
+                    )
+                finally:
+                    pool.shutdown(wait=False, cancel_futures=True)
             except BaseException:
-                # Ctrl-C or a stop: do not wait for the queue; items in flight are redone on resume
+                # a stop: do not wait for the queue; items in flight are redone on resume
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
             pool.shutdown()

@@ -24,6 +24,7 @@ from typing import Any
 
 from vlkd.core.artifacts import ImageFile, index_images
 from vlkd.core.context import StageContext, Usage
+from vlkd.core.drain import run_draining
 from vlkd.core.errors import RunInterrupted, SkipItem, StageError
 from vlkd.core.itemloop import ItemLoop
 from vlkd.core.jsonl import read_jsonl, write_jsonl_atomic
@@ -60,6 +61,10 @@ ESTIMATE_LINES = 10
 #: an answer cut off by max_tokens is asked again with twice the limit, up to this many times it
 MAX_TOKENS_GROWTH = 4
 PARSE_LOG_FILE = "parse_log.jsonl"
+
+
+class _Stopped(Exception):
+    """A first Ctrl-C: this image's next request is not sent (its answers so far are cached)."""
 
 
 class _ItemFailed(Exception):
@@ -168,6 +173,11 @@ class TeachRun:
         #: when the first call went out and the last answer came back (the calls' window)
         self.first_call: float | None = None
         self.last_answer: float | None = None
+        #: after a first Ctrl-C: nothing more is sent, the answers in flight are awaited
+        self.draining = False
+        #: the workers, and those awaiting an answer now
+        self.workers: list[asyncio.Task] = []
+        self.in_flight: set[asyncio.Task] = set()
 
     # -- one image -----------------------------------------------------------------------
     async def request_for(self, image: ImageRecord) -> tuple[TeachRequest, str, str | None]:
@@ -314,7 +324,11 @@ class TeachRun:
         journal = self.journal if self.teacher.cacheable else None
         failures = rate_limited = 0
         while True:
+            if self.draining:
+                raise _Stopped
             await limiter.acquire(est_in + est_out)
+            if self.draining:
+                raise _Stopped
             budget.reserve(worst)
             usage.requests += 1
             if self.first_call is None:
@@ -322,8 +336,8 @@ class TeachRun:
             seq = journal.sent(key, request.image.id, worst) if journal else ""
             try:
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for wraps each call in a Task
-                async with asyncio.timeout(self.opts.timeout + 30):
-                    response = await self.teacher.respond(request)
+                async with asyncio.timeout(self.call_limit_s):
+                    response = await self.in_flight_call(request)
             except FatalError:
                 budget.release(worst)
                 if journal:
@@ -337,7 +351,7 @@ class TeachRun:
             except (TeacherError, TimeoutError) as exc:
                 budget.release(worst)
                 if isinstance(exc, TimeoutError):
-                    exc = TransientError(f"no answer in {self.opts.timeout + 30:.0f} s", kind="timeout")
+                    exc = TransientError(f"no answer in {self.call_limit_s:.0f} s", kind="timeout")
                 if journal:  # a timed-out request may have been run (and charged) all the same
                     journal.failed(seq, maybe_spent=exc.kind == "timeout")
                 self.retries[exc.kind] += 1
@@ -404,6 +418,16 @@ class TeachRun:
             usage.output_tokens += response.output_tokens
             usage.cost_usd += cost
             return response
+
+    async def in_flight_call(self, request: TeachRequest) -> TeachResponse:
+        """The teacher's answer; meanwhile this worker is one a first Ctrl-C waits for."""
+        me = asyncio.current_task()
+        assert me is not None
+        self.in_flight.add(me)
+        try:
+            return await self.teacher.respond(request)
+        finally:
+            self.in_flight.discard(me)
 
     # -- one image's tries -----------------------------------------------------------------
     async def start_job(self, image: ImageRecord) -> tuple[ImageJob, TeachRequest]:
@@ -514,7 +538,7 @@ class TeachRun:
             }
         except _ItemFailed as exc:
             return self.failed_entry(job, exc.reason, exc.raw)
-        except (FatalError, StageError, BudgetReached, asyncio.CancelledError):
+        except (FatalError, StageError, BudgetReached, _Stopped, asyncio.CancelledError):
             raise
         except (
             Exception
@@ -522,6 +546,33 @@ class TeachRun:
             return self.failed_entry(job, f"{type(exc).__name__}: {exc}")
 
     # -- all images ----------------------------------------------------------------------
+    @property
+    def call_limit_s(self) -> float:
+        """The longest one call is awaited (the teacher's own timeout, plus room for its retries)."""
+        return float(self.opts.timeout) + 30
+
+    def drain(self) -> bool:
+        """A first Ctrl-C: send nothing more, wait for the answers in flight and record them (the
+        provider charges them anyway). False where there is nothing to drain (a batch: its
+        book already holds what was submitted)."""
+        if self.opts_mode != "online" or not self.workers:
+            return False
+        self.draining = True
+        self.stop_reason = self.stop_reason or "interrupted"
+        for task in self.workers:
+            if task not in self.in_flight:
+                task.cancel()  # waiting for its turn, a retry or a prompt value: nothing paid yet
+        from vlkd.core.drain import AGAIN
+
+        n = len(self.in_flight)
+        self.ctx.warn(
+            f"Ctrl-C: stopping; waiting for the {n} answers in flight to record them "
+            f"(at most {self.call_limit_s:.0f} s); {AGAIN}"
+            if n
+            else "Ctrl-C: stopping (no answer in flight)"
+        )
+        return True
+
     @property
     def opts_mode(self) -> str:
         return getattr(self.opts, "mode", "online")
@@ -561,6 +612,8 @@ class TeachRun:
                     except BudgetReached:
                         self.stop_reason = self.stop_reason or "budget"
                         return
+                    except _Stopped:
+                        return
                     extra = {k: v for k, v in entry.items() if k not in ("status", "records", "reason")}
                     try:
                         loop.finish(image.id, entry["status"], entry["records"], entry.get("reason"), **extra)
@@ -570,6 +623,7 @@ class TeachRun:
                     self.show(loop)
 
             tasks = [asyncio.create_task(worker()) for _ in range(min(self.opts.concurrency, len(loop.todo)))]
+            self.workers = tasks
             try:
                 for fut in asyncio.as_completed(tasks):
                     try:
@@ -580,7 +634,9 @@ class TeachRun:
                         for t in tasks:
                             t.cancel()
                     except asyncio.CancelledError:
-                        if not fatal:
+                        me = asyncio.current_task()
+                        stopped_now = me is not None and me.cancelling() > 0
+                        if not fatal and (stopped_now or not self.draining):
                             raise
             finally:
                 for t in tasks:
@@ -672,11 +728,13 @@ def run_teach(
     t0 = time.perf_counter()
     if loop.todo:
         try:
-            asyncio.run(state.run_all(loop, images, budget))
+            run_draining(state.run_all(loop, images, budget), state.drain)
         finally:
             _finish(ctx, state, images, time.perf_counter() - t0)
     else:
         _finish(ctx, state, images, 0.0)
+    if state.stop_reason == "interrupted":  # a first Ctrl-C, the answers in flight recorded
+        raise KeyboardInterrupt
     if state.stop_reason == "budget":
         left = sum(1 for i in ids if not loop.ledger.finished(i))
         raise RunInterrupted(
