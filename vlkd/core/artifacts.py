@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, ClassVar, TypeVar, overload
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vlkd.core.errors import StageError
-from vlkd.core.jsonl import read_json, write_json_atomic, write_jsonl_atomic
+from vlkd.core.jsonl import parse_line, read_json, write_json_atomic, write_jsonl_atomic
 from vlkd.core.records import ImageRecord, QARecord
 
 R = TypeVar("R", bound=BaseModel)
@@ -53,12 +53,9 @@ def scan_records(path: str | os.PathLike[str], model: type[R], what: str) -> Ite
             start, offset = offset, offset + len(raw)
             if not raw.strip():
                 continue
-            try:
-                data = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                if not raw.endswith(b"\n"):
-                    return  # torn last line: the write never finished
-                raise StageError(f"{path}:{line_no}: not valid JSON; fix or delete this line") from None
+            data = parse_line(raw, f"{path}:{line_no}")
+            if data is None:
+                return  # torn last line: the write never finished
             yield start, _validate(model, data, f"{path}:{line_no}", what)
 
 
