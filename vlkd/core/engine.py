@@ -206,6 +206,14 @@ class Engine:
                     self.reporter.info(f"{name}: {reason}; running it again")
             if self.dry_run:
                 return self._dry_run(run, plan)
+            self.run_dir.check_resettable(
+                old,
+                (
+                    n
+                    for n, a in plan.items()
+                    if a == "run" and not any(getattr(p, "keep_dir", False) for p in plugins[n])
+                ),
+            )
             self.run_dir.write_manifest(manifest)
             self.pm.hook.vlkd_run_start(run=run)
             status = "done"
