@@ -77,6 +77,8 @@ class RunInfo:
     no_cache: bool = False
     #: submit batches and return (``vlkd run --no-wait``): the next run collects them
     no_wait: bool = False
+    #: items that failed are tried again (``vlkd run --no-retry-failed``: they stay failed)
+    retry_failed: bool = True
 
     def save_stage(self, ctx: StageContext) -> None:
         entry = self.manifest["stages"][ctx.name]

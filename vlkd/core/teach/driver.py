@@ -114,6 +114,9 @@ class ImageJob:
     prompt_hash: str | None
     template_hash: str | None
     attempt: int = 0
+    #: the attempt this session began at (a failed image asked again goes on from its last try:
+    #: the answers of its earlier tries are cached, asking for them again would give the same)
+    first_attempt: int = 0
     #: a larger answer limit, after an answer cut off by max_tokens
     max_tokens: int | None = None
     cut_at: int | None = None
@@ -434,7 +437,11 @@ class TeachRun:
         request, image_hash, template_hash = await self.request_for(image)
         prompt_hash = sys.intern(_hash_text(request.system + "\0" + request.user)) if self.prompts else None
         template_hash = sys.intern(template_hash) if template_hash else template_hash
-        return ImageJob(image.id, image_hash, prompt_hash, template_hash, source=image), request
+        job = ImageJob(image.id, image_hash, prompt_hash, template_hash, source=image)
+        ledger = self.ctx.ledger()
+        if ledger.status(image.id) == "failed":  # asked again: new tries, not the cached ones
+            job.attempt = job.first_attempt = int((ledger.entry(image.id) or {}).get("attempt", 0))
+        return job, request
 
     def key(self, job: ImageJob) -> str:
         """The cache key of the answer ``job`` needs next (the same online and in a batch)."""
@@ -464,7 +471,7 @@ class TeachRun:
             job.cut_at = job.max_tokens or limit
             job.max_tokens = min(job.cut_at * 2, limit * MAX_TOKENS_GROWTH)
         job.attempt += 1
-        if job.attempt <= self.opts.parse_retries:
+        if job.attempt - job.first_attempt <= self.opts.parse_retries:
             return None
         tries = self.opts.parse_retries + 1
         if job.cut_at is not None:
@@ -499,13 +506,15 @@ class TeachRun:
         }
 
     def failed_entry(self, job: ImageJob | None, reason: str, raw: str | None = None) -> dict[str, Any]:
-        entry = {
+        entry: dict[str, Any] = {
             "status": "failed",
             "records": [],
             "reason": _redact(reason, self.secrets),
             "usage": (job.usage if job else Usage()).to_json(),
         }
         raw = raw if raw is not None else (job.raw if job else None)
+        if job is not None and job.attempt:
+            entry["attempt"] = job.attempt  # where a retry of this image goes on
         if raw is not None:
             entry["raw"] = _redact(raw, self.secrets)
         return entry
@@ -584,6 +593,31 @@ class TeachRun:
         if api is None:
             raise StageError(f"teacher '{self.opts.plugin}' has no mode: {self.opts_mode}; use mode: online")
         await BatchRun(self, loop, budget, api, wait=not self.ctx.run.no_wait).run_all()
+
+    def check_no_open_batches(self, loop: ItemLoop) -> None:
+        """Online while batches an earlier run submitted are open: their images would be paid twice
+        (the provider runs the batch all the same). Refused, before any request, saying what to do."""
+        from vlkd.core.teach.batch_book import BatchBook
+
+        book = BatchBook(self.cache.root)
+        try:
+            chunks = [c for c in book.open_chunks() if not c.plugin or c.plugin == self.opts.plugin]
+        finally:
+            book.close()
+        todo = {key for key, _ in loop.todo} if chunks else set()
+        held = {i for c in chunks for i in c.images} & todo
+        if not held:
+            return
+        run = self.ctx.run
+        again = f"vlkd run {run.recipe_path or 'RECIPE'} --run-dir {run.run_dir.path}"
+        n = len([c for c in chunks if todo & set(c.images)])
+        raise StageError(
+            f"{len(held)} of the images to teach are in {n} open batch{'es' if n > 1 else ''} that an "
+            f"earlier run submitted (mode: batch); asking them online would pay for them twice. "
+            f"Collect them first: `{again} --set teach.mode=batch` (then switch back for the rest), "
+            f"or cancel them with `vlkd teach cancel {run.run_dir.path}` and collect what they "
+            f"finished the same way"
+        )
 
     async def run_all(self, loop: ItemLoop, all_images: Sequence[ImageRecord], budget: Budget) -> None:
         ctx = self.ctx
@@ -696,6 +730,7 @@ def run_teach(
 ) -> None:
     """Teach every image. A verify check passes its own teacher, images and per-image prompt
     values, and gets the same services (its ``ctx.dir`` holds that teacher's ledger)."""
+    own_stage = teacher is None  # the teach stage itself, not a verify check's teacher
     teacher = teacher or _teacher(ctx)
     images = load_images(ctx) if images is None else images
     state = TeachRun(ctx, teacher, variables)
@@ -726,6 +761,8 @@ def run_teach(
     spent += sum(e["worst_usd"] for e in state.journal.unanswered())
     budget = Budget(opts.max_cost, spent)
     t0 = time.perf_counter()
+    if loop.todo and state.opts_mode == "online":
+        state.check_no_open_batches(loop)
     if loop.todo:
         try:
             run_draining(state.run_all(loop, images, budget), state.drain)
@@ -735,12 +772,29 @@ def run_teach(
         _finish(ctx, state, images, 0.0)
     if state.stop_reason == "interrupted":  # a first Ctrl-C, the answers in flight recorded
         raise KeyboardInterrupt
+    if own_stage:
+        _check_failed_share(ctx, ids, opts)
     if state.stop_reason == "budget":
         left = sum(1 for i in ids if not loop.ledger.finished(i))
         raise RunInterrupted(
             f"teach.max_cost ${opts.max_cost:.4f} reached (spent ${budget.spent:.4f}); "
             f"{left} images not taught yet. Raise teach.max_cost and re-run to go on"
         )
+
+
+def _check_failed_share(ctx: StageContext, ids: Sequence[str], opts: Any) -> None:
+    """More failed images than ``max_failed_share`` allows: the stage fails, saying how many
+    (its pairs are written and kept; the next run asks the failed images again)."""
+    limit = getattr(opts, "max_failed_share", None)
+    ledger = ctx.ledger()
+    failed = sum(1 for i in ids if ledger.status(i) == "failed")
+    if limit is None or not ids or failed / len(ids) <= limit:
+        return
+    raise StageError(
+        f"{failed} of {len(ids)} images failed ({failed / len(ids):.0%}, more than "
+        f"teach.max_failed_share {limit:.0%}; reasons in {ctx.dir / FAILURES_FILE}); the pairs of the "
+        f"others are kept: fix the cause and re-run, the failed images are asked again"
+    )
 
 
 def image_ids(images: Sequence[ImageRecord]) -> list[str]:
