@@ -118,6 +118,7 @@ def create_app(store: ReviewStore, guard: Guard, reviewer: str) -> Starlette:
     def image(request: Request) -> Response:
         n = request.path_params["n"]
         with store.lock:
+            store.refresh()
             path = store.image_file(n)
         media = IMAGE_TYPES.get(path.suffix.lower()) if path is not None else None
         if path is None or media is None:
@@ -139,6 +140,7 @@ def create_app(store: ReviewStore, guard: Guard, reviewer: str) -> Starlette:
     def image_data(request: Request) -> Response:
         n = request.path_params["n"]
         with store.lock:
+            store.refresh()  # a run rewrote the pairs meanwhile: the new ones
             if not 0 <= n < len(store.image_pairs):
                 return _error(404, "no such image in this run")
             return JSONResponse(store.image_json(n, store.shown_pairs(n, _filters(request))))
