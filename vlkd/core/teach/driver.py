@@ -792,8 +792,9 @@ def _check_failed_share(ctx: StageContext, ids: Sequence[str], opts: Any) -> Non
         return
     raise StageError(
         f"{failed} of {len(ids)} images failed ({failed / len(ids):.0%}, more than "
-        f"teach.max_failed_share {limit:.0%}; reasons in {ctx.dir / FAILURES_FILE}); the pairs of the "
-        f"others are kept: fix the cause and re-run, the failed images are asked again"
+        f"teach.max_failed_share {limit:.0%}; reasons in {ctx.dir / FAILURES_FILE})"
+        + ("; the pairs of the others are kept" if failed < len(ids) else "")
+        + ": fix the cause and re-run, the failed images are asked again"
     )
 
 
