@@ -100,18 +100,38 @@ def vlkd_register_commands(app: typer.Typer) -> None:
             raise VlkdError(
                 f"{run_dir}: the train stage wrote no adapter; there is no tuned student to export"
             )
+        run = run_dir.resolve()
+        if out.resolve() == run or run in out.resolve().parents:
+            raise VlkdError(
+                f"{out}: inside the run directory {run_dir} (its own adapter would be copied into "
+                "itself); export to a folder outside the run"
+            )
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise VlkdError(f"{out}: exists and is not an empty folder; choose a new one")
-        out.mkdir(parents=True, exist_ok=True)
-        if not merged:
-            export_adapter(info, out)
-        elif info.trainer == "llamafactory" and not with_peft:
-            with tempfile.TemporaryDirectory(prefix="vlkd-export-") as tmp:
-                merge_with_llamafactory(info, out, llamafactory_cli, Path(tmp))
-        else:
+        if merged and not (info.trainer == "llamafactory" and not with_peft):
             missing = [m for m in ("torch", "transformers", "peft") if importlib.util.find_spec(m) is None]
             if missing:
                 raise VlkdError(f'merging needs {", ".join(missing)}: pip install "vlkd[train]"')
-            merge_with_peft(info, out)
+        made = not out.exists()
+        out.mkdir(parents=True, exist_ok=True)
+        try:
+            if not merged:
+                export_adapter(info, out)
+            elif info.trainer == "llamafactory" and not with_peft:
+                with tempfile.TemporaryDirectory(prefix="vlkd-export-") as tmp:
+                    merge_with_llamafactory(info, out, llamafactory_cli, Path(tmp))
+            else:
+                merge_with_peft(info, out)
+        except BaseException:
+            # the folder was new or empty: what is in it now is this export's, half written
+            if made:
+                shutil.rmtree(out, ignore_errors=True)
+            else:
+                for child in out.iterdir():
+                    if child.is_dir() and not child.is_symlink():
+                        shutil.rmtree(child, ignore_errors=True)
+                    else:
+                        child.unlink(missing_ok=True)
+            raise
         what = "merged weights" if merged else "adapter"
         typer.echo(f"wrote the tuned student's {what} to {out}", err=True)
