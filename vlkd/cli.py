@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from vlkd.core.cpus import limit_threads
+
 app = typer.Typer(
     name="vlkd",
     help="Distil a vision-language teacher into a LoRA-tuned student, from a recipe YAML.",
@@ -348,6 +350,7 @@ def quiet_library_bars() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turn user errors into a message and exit status 2."""
     quiet_library_bars()
+    limit_threads()  # before torch, numpy's BLAS or onnxruntime load; subprocesses inherit it
     try:
         from vlkd.commands import register_commands
 

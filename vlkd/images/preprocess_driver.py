@@ -30,8 +30,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from vlkd.core.artifacts import read_images, stored_image_paths, write_records
 from vlkd.core.context import StageContext
+from vlkd.core.cpus import usable_cpus
 from vlkd.core.options import RUN_ONLY, OnError, Options
 from vlkd.core.plugin import Preprocessor
 from vlkd.core.records import ImageRecord
@@ -46,7 +46,7 @@ class Settings(Options):
         default=None,
         ge=1,
         json_schema_extra=RUN_ONLY,
-        description="worker processes [default: number of CPUs]",
+        description="worker processes [default: the CPUs this process may use]",
     )
     output_format: Literal["png", "jpeg"] = Field(default="png", description="encoding of the output images")
     quality: int = Field(default=95, ge=1, le=100, description="JPEG quality")
@@ -192,7 +192,7 @@ def apply_collective(
 
 def run_preprocess(ctx: StageContext) -> None:
     settings = ctx.settings if isinstance(ctx.settings, Settings) else Settings()
-    records = read_images(ctx.input("images"))
+    records: list[ImageRecord] = ctx.load("images")
     out_dir = ctx.dir / "images"
     out_dir.mkdir(parents=True, exist_ok=True)
     steps: list[Preprocessor] = list(ctx.plugins)  # type: ignore[arg-type]
@@ -201,7 +201,7 @@ def run_preprocess(ctx: StageContext) -> None:
         from vlkd.images.decode import strict
 
         chain = strict(chain)  # a broken file stops the stage; a step's deliberate skip does not
-    workers = settings.workers or os.cpu_count() or 1
+    workers = settings.workers or usable_cpus()
     results = ctx.map_items(
         records,
         key=lambda r: r.id,
@@ -213,7 +213,7 @@ def run_preprocess(ctx: StageContext) -> None:
     )
     kept = apply_collective(ctx, steps, results)
     kept_records = [ImageRecord.model_validate(r) for r in kept]  # as each worker dumped it
-    write_records(ctx.output("images"), stored_image_paths(ctx.run_dir, kept_records))
+    ctx.save("images", kept_records)
     ctx.facts.update(
         {"images_in": len(records), "images_out": len(kept), "output_format": settings.output_format}
     )

@@ -318,3 +318,17 @@ def test_a_decision_edited_by_hand_into_nonsense_is_named(review_run):
         ReviewStore(review_run.run_dir)
     with pytest.raises(VlkdError, match=expected):  # the review stage says the same
         review_run.run()
+
+
+def test_the_page_carries_its_first_queue_and_image_and_preloads_the_image(review_run, serve):
+    server = serve(review_run.run_dir)
+    with client(server) as c:
+        page = c.get("/").text
+        config = json.loads(page.split('type="application/json">', 1)[1].split("</script>", 1)[0])
+        queue = c.get("/api/queue").json()
+        n = queue["images"][0]
+        # what the page would have asked for first, byte for byte the API's answers
+        assert config["initial"]["queue"] == queue
+        assert config["initial"]["image"] == c.get(f"/api/image/{n}").json()
+        assert f'<link rel="preload" as="image" href="/img/{n}">' in page
+        assert page.index('rel="preload"') < page.index("/static/review.js")

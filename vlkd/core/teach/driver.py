@@ -182,6 +182,15 @@ class TeachRun:
         #: the workers, and those awaiting an answer now
         self.workers: list[asyncio.Task] = []
         self.in_flight: set[asyncio.Task] = set()
+        #: when the stage began, and the teacher's start (SDK import, client) while the first
+        #: requests are prepared: calls wait for it, reading images does not
+        self.began = time.perf_counter()
+        self.started: asyncio.Future | None = None
+
+    async def teacher_ready(self) -> None:
+        """Wait for the teacher's start (and raise its error) before it is asked anything."""
+        if self.started is not None:
+            await self.started
 
     # -- one image -----------------------------------------------------------------------
     async def request_for(self, image: ImageRecord) -> tuple[TeachRequest, str, str | None]:
@@ -246,6 +255,7 @@ class TeachRun:
         cached = self.cache.get(key)
         if cached is not None:
             return cached
+        await self.teacher_ready()
         values = await self.teacher.prompt_variables(request)
         self.cache_later(key, values)
         return values
@@ -327,6 +337,7 @@ class TeachRun:
         worst = cost_usd(self.price, int(est_in * self.input_scale * 1.1), est_out)
         journal = self.journal if self.teacher.cacheable else None
         failures = rate_limited = 0
+        await self.teacher_ready()
         while True:
             if self.draining:
                 raise _Stopped
@@ -626,12 +637,15 @@ class TeachRun:
         ctx = self.ctx
         limiter = RateLimiter(self.opts.rpm, self.opts.tpm)
         queue = (image for _, image in loop.todo)
-        await self.teacher.start(ctx, all_images)
+        # the teacher starts (its SDK imported in a thread, see APITeacher.start) while the
+        # workers read the first images and build their requests
+        started = self.started = asyncio.ensure_future(self.teacher.start(ctx, all_images))
         fatal: list[BaseException] = []
 
         with loop:
             if self.opts_mode != "online":
                 try:
+                    await self.teacher_ready()
                     await self.run_batches(loop, budget)
                 finally:
                     await self.finish_cache_writes()
@@ -675,10 +689,12 @@ class TeachRun:
                         stopped_now = me is not None and me.cancelling() > 0
                         if not fatal and (stopped_now or not self.draining):
                             raise
+                if not fatal:
+                    await self.teacher_ready()  # its error, even when every answer was cached
             finally:
-                for t in tasks:
+                for t in [*tasks, started]:
                     t.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.gather(*tasks, started, return_exceptions=True)
                 await self.finish_cache_writes()
                 self.show(loop, force=True)
                 await self.teacher.close()
@@ -734,9 +750,11 @@ def run_teach(
     """Teach every image. A verify check passes its own teacher, images and per-image prompt
     values, and gets the same services (its ``ctx.dir`` holds that teacher's ledger)."""
     own_stage = teacher is None  # the teach stage itself, not a verify check's teacher
+    began = time.perf_counter()
     teacher = teacher or _teacher(ctx)
     images = load_images(ctx) if images is None else images
     state = TeachRun(ctx, teacher, variables)
+    state.began = began
     opts = teacher.options
     if opts.max_cost is not None and state.price is None and teacher.PRICES is not None and teacher.model:
         raise StageError(
@@ -896,6 +914,7 @@ def _finish(ctx: StageContext, state: TeachRun, images: Sequence[ImageRecord], s
         facts["requests_per_s"] = round(ctx.usage.requests / seconds, 2)
     if state.first_call is not None and state.last_answer is not None:
         facts["calls_window_s"] = round(state.last_answer - state.first_call, 3)
+        facts["first_request_s"] = round(state.first_call - state.began, 3)
     ctx.facts.update(facts)
     ctx.checkpoint(force=True)
 

@@ -23,9 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from vlkd.core.artifacts import image_path
-from vlkd.core.errors import VlkdError
-from vlkd.core.records import ImageRecord, Provenance, QARecord
+from vlkd.api import ImageRecord, Provenance, QARecord, VlkdError, image_path
 from vlkd.plugins.review.cells import nfc, sheet_form, shown_name
 from vlkd.plugins.review.sheet import SheetRow, flags_text, pair_values, risk_order, row_version
 
@@ -143,6 +141,7 @@ class Change:
     source: str | None = None
     reviewer: str | None = None
     time: str | None = None
+    originals: dict[str, Any] | None = None  # a team review: each reviewer's decision, the teacher's pair
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}

@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import importlib.util
 import os
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from vlkd.core.errors import StageError
-from vlkd.core.teach import APITeacherOptions, Teacher, TeacherError, TransientError, http_error
-from vlkd.core.teach.batch_api import BatchAPI
-from vlkd.core.teach.options import redact_url, url_secrets
-from vlkd.core.teach.prompts import PromptPack
+from vlkd.api import (
+    APITeacherOptions,
+    BatchAPI,
+    PromptPack,
+    StageError,
+    Teacher,
+    TeacherError,
+    TransientError,
+    http_error,
+    redact_url,
+    url_secrets,
+)
 from vlkd.plugins.teach.prompts import automotive_pack
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from vlkd.core.context import StageContext
-    from vlkd.core.records import ImageRecord
-    from vlkd.core.teach import TeachRequest
+    from vlkd.api import ImageRecord, StageContext, TeachRequest
 
 
 class APITeacher(Teacher):
@@ -27,6 +34,8 @@ class APITeacher(Teacher):
     #: a key is needed unless base_url points elsewhere (local servers accept any key)
     key_env: ClassVar[str | None] = None
     client: Any = None
+    #: the SDK's module, imported in a thread at :meth:`start`
+    sdk: ClassVar[str] = ""
     #: the run's cache directory: OCR for ocr_context is read once per page and shared
     ocr_cache: Any = None
 
@@ -60,11 +69,13 @@ class APITeacher(Teacher):
                 )
             key = "EMPTY"  # vLLM, SGLang, Ollama without --api-key accept anything
         if self.options.ocr_context:
-            import importlib.util
-
             if importlib.util.find_spec("rapidocr_onnxruntime") is None:
                 raise StageError('teach.ocr_context needs: pip install "vlkd[ocr]"')
             self.ocr_cache = ctx.cache_dir
+        if self.sdk:
+            # the SDK's import (most of a cold start: its type modules) in a thread, while the
+            # stage reads the first images; the client is built here, in the event loop
+            await asyncio.to_thread(importlib.import_module, self.sdk)
         self.client = self.make_client(key)
 
     def has_prompt_variables(self) -> bool:
@@ -73,7 +84,7 @@ class APITeacher(Teacher):
     async def prompt_variables(self, request: TeachRequest) -> dict[str, str]:
         if not self.options.ocr_context:
             return {}
-        from vlkd.plugins.teach.ocr_engine import ocr_text
+        from vlkd.ocr import ocr_text
 
         return {"ocr_text": await asyncio.to_thread(ocr_text, request.image_bytes, self.ocr_cache)}
 

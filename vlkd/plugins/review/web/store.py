@@ -23,9 +23,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.artifacts import image_path, record_at, scan_records
-from vlkd.core.errors import VlkdError
-from vlkd.core.records import Flag, ImageRecord, QARecord
+from vlkd.api import Flag, ImageRecord, QARecord, VlkdError, image_path, record_at, scan_records
 from vlkd.plugins.review import decisions, journal
 from vlkd.plugins.review.cells import shown_name
 from vlkd.plugins.review.sheet import pair_version
@@ -38,7 +36,7 @@ _IMAGE = "an image record"
 
 class ReviewStore:
     def __init__(self, run_dir: Path):
-        from vlkd.core.rundir import RunDir
+        from vlkd.api import RunDir
         from vlkd.plugins.review.imports import stage_inputs
 
         self.run_dir = RunDir(run_dir).path
@@ -247,9 +245,9 @@ class ReviewStore:
             index = self._find(self.image(image_n).id, pair_id)
             return None if index is None else self.pair_json(index)
 
-    def pair_json(self, index: int) -> dict[str, Any]:
-        """The pair as the page gets it (JSON)."""
-        pair = self.pair(index)
+    def pair_json(self, index: int, pair: QARecord | None = None) -> dict[str, Any]:
+        """The pair as the page gets it (JSON); ``pair``: another version of it (a reviewer's copy)."""
+        pair = pair if pair is not None else self.pair(index)
         return {
             "id": pair.id,
             "question": pair.question,
