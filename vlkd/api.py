@@ -35,7 +35,7 @@ The built-in plugins (``vlkd/plugins/``) import vlkd's engine only from here
   ``write_jsonl_atomic``, ``JsonlAppender``, ``parse_line`` (one JSONL line, torn or named at file:line), ``file_problem``, ``printable_name``, ``load_yaml_file``
   and ``nearest_location`` (YAML with each key's file:line:col, for a plugin's own YAML files);
 - **the run directory**: ``RunDir``, ``MANIFEST_TIME``, ``DECISIONS_DIR``;
-- **students**: ``StudentFamily``, ``Student``, ``make_student``, ``family_of``, ``hub_cache_file``;
+- **students**: ``StudentFamily``, ``Student``, ``make_student``, ``family_of``, ``hub_cache_file``, ``local_dir``;
 - **errors**: ``VlkdError``, ``RecipeError``, ``PluginError``, ``StageError``, ``SkipItem``,
   ``RunInterrupted``, ``StageWaiting``, ``did_you_mean``;
 - **teachers**: ``Teacher``, ``TeachRequest``, ``TeachResponse``, ``TeacherOptions``,
@@ -120,7 +120,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names l
     from vlkd.core.rundir import DECISIONS_DIR, MANIFEST_TIME, RunDir
     from vlkd.core.safe_files import file_problem, printable_name
     from vlkd.core.stages import KINDS_BY_NAME
-    from vlkd.core.student import Student, family_of, hub_cache_file, make_student
+    from vlkd.core.student import Student, family_of, hub_cache_file, local_dir, make_student
     from vlkd.core.teach import (
         APITeacherOptions,
         FatalError,
@@ -219,6 +219,7 @@ _LAZY: dict[str, str] = {  # name -> "module" (the same name there) or "module:n
     "make_student": "vlkd.core.student",
     "family_of": "vlkd.core.student",
     "hub_cache_file": "vlkd.core.student",
+    "local_dir": "vlkd.core.student",
     # errors
     "VlkdError": "vlkd.core.errors",
     "RecipeError": "vlkd.core.errors",
@@ -344,6 +345,7 @@ __all__ = [
     "is_header_row",
     "load_artifact",
     "load_yaml_file",
+    "local_dir",
     "make_student",
     "nearest_location",
     "negatives_wanted",

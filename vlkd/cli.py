@@ -100,6 +100,17 @@ def run(
             "--forget-sets", help="Drop the --set overrides the run directory remembers from earlier runs."
         ),
     ] = False,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor",
+            help="Where the stages' items run: local (this machine) or ray [default: the recipe's]",
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="--executor ray: the cluster (auto, HOST:PORT, ray://HOST:10001)"),
+    ] = None,
 ) -> None:
     """Run a recipe; a re-run skips finished stages and resumes unfinished ones.
 
@@ -138,9 +149,12 @@ def run(
     reporter = Reporter(quiet=quiet)
     for note in notes:
         reporter.info(literal(note))
+    from vlkd.core.executor import chosen_executor
+
     engine = Engine(
         loaded,
         run_dir,
+        executor=chosen_executor(loaded.executor, executor, address),
         fresh=fresh,
         from_stage=from_stage,
         to_stage=to_stage,

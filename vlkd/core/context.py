@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from vlkd.core.catalog import ARTIFACT_PATHS
 from vlkd.core.counts import ItemCounts
 from vlkd.core.errors import StageError
+from vlkd.core.executor import Executor, LocalExecutor
 from vlkd.core.ledger import Ledger
 
 if TYPE_CHECKING:
@@ -79,6 +80,8 @@ class RunInfo:
     no_wait: bool = False
     #: items that failed are tried again (``vlkd run --no-retry-failed``: they stay failed)
     retry_failed: bool = True
+    #: where the stages' items run (``local`` or ``ray``): see :mod:`vlkd.core.executor`
+    executor: Executor = field(default_factory=LocalExecutor)
 
     def save_stage(self, ctx: StageContext) -> None:
         entry = self.manifest["stages"][ctx.name]
@@ -210,6 +213,7 @@ class StageContext:
         on_error: str = "skip",
         description: str | None = None,
         drain_s: float | None = None,
+        probe: Callable[[T], str] | None = None,
     ) -> list[Any]:
         """Run ``work`` on every item not finished yet; return all items' output records in order.
 
@@ -219,6 +223,9 @@ class StageContext:
         stage resumes where it stopped. For many items, :meth:`map_items_streamed` gives the
         same records without holding them all in memory. ``drain_s``: the items are paid calls
         in threads; a first Ctrl-C waits up to that long for those in flight and records them.
+        same records without holding them all in memory. Where ``work`` runs is the run's
+        executor's business: it must be picklable for processes or Ray (else it stays here);
+        ``probe`` names the file an item reads, which a Ray cluster checks every node can read.
         """
         return list(
             self.map_items_streamed(
@@ -230,6 +237,7 @@ class StageContext:
                 on_error=on_error,
                 description=description,
                 drain_s=drain_s,
+                probe=probe,
             )
         )
 
@@ -244,6 +252,7 @@ class StageContext:
         on_error: str = "skip",
         description: str | None = None,
         drain_s: float | None = None,
+        probe: Callable[[T], str] | None = None,
     ) -> ItemOutput:
         """:meth:`map_items`, with the output records read back from the stage's ledger as they
         are iterated (as often as needed, until the stage ends) instead of returned as a list."""
@@ -259,6 +268,7 @@ class StageContext:
             on_error=on_error,
             description=description,
             drain_s=drain_s,
+            probe=probe,
         )
 
     def progress(self, total: int | None, completed: int = 0, description: str | None = None) -> ProgressTask:

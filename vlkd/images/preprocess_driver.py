@@ -210,6 +210,7 @@ def run_preprocess(ctx: StageContext) -> None:
         processes=workers > 1,
         on_error=settings.on_error,
         description="preprocess",
+        probe=lambda r: r.path,
     )
     kept = apply_collective(ctx, steps, results)
     kept_records = [ImageRecord.model_validate(r) for r in kept]  # as each worker dumped it

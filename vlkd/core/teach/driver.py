@@ -17,7 +17,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,6 +137,17 @@ class ImageJob:
         return source(self.image_id)
 
 
+def _responder(ctx: StageContext, teacher: Teacher) -> Callable[[TeachRequest], Awaitable[TeachResponse]]:
+    """A teacher that answers on this machine (``respond_sync``: OCR, rules) answers where the
+    run's executor puts it (a thread here, a Ray task on a cluster); one that calls a server
+    (``respond``) answers from the driver, whose limits, budget and journal it needs."""
+    if type(teacher).respond is not Teacher.respond:
+        return teacher.respond
+    sync = teacher.respond_sync  # one bound method: the Ray executor sends the teacher once
+    executor = ctx.run.executor
+    return lambda request: executor.call(sync, request)
+
+
 class TeachRun:
     """State of one teach stage run (shared by all concurrent calls)."""
 
@@ -148,6 +159,8 @@ class TeachRun:
     ):
         self.ctx = ctx
         self.teacher = teacher
+        #: one call to the teacher, where the run's executor puts it (see ``_responder``)
+        self.respond = _responder(ctx, teacher)
         #: per-image prompt values of the caller (the questions a verify check asks again)
         self.variables = variables
         self.opts = teacher.options
@@ -440,7 +453,7 @@ class TeachRun:
         assert me is not None
         self.in_flight.add(me)
         try:
-            return await self.teacher.respond(request)
+            return await self.respond(request)
         finally:
             self.in_flight.discard(me)
 

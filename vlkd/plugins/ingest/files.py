@@ -167,6 +167,7 @@ class FilesIngestor(StagePlugin):
             processes=workers > 1,
             on_error=opts.on_error,
             description="ingest",
+            probe=lambda f: f["path"],
         )
         files = len(items)
         del items

@@ -164,4 +164,8 @@ class OpenAITeacher(APITeacher):
 
         if self.options.mode == "batch_file":
             return VLLMBatchFile(self)
+        if self.options.mode == "ray_llm":
+            from vlkd.distributed.ray_llm import RayLLMBatches
+
+            return RayLLMBatches(self, OpenAIBatches(self).line)
         return OpenAIBatches(self) if self.options.mode == "batch" else None
