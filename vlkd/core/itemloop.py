@@ -53,8 +53,9 @@ class ItemLoop(Generic[T]):
         #: positions in ``items`` of the items not finished yet, and those by key
         self._todo: list[int] = []
         self._where: dict[str, int] = {}
+        keep_failed = not getattr(ctx.run, "retry_failed", True)
         for i, k in enumerate(self.keys):
-            if self.ledger.finished(k):
+            if self.ledger.finished(k) or (keep_failed and self.ledger.status(k) == "failed"):
                 self._count(self.ledger.entries[k])
             else:
                 self._todo.append(i)
