@@ -32,7 +32,7 @@ The built-in plugins (``vlkd/plugins/``) import vlkd's engine only from here
 - **files** (prefer ``ctx.load``/``ctx.save``): ``read_images``, ``read_pairs``, ``write_records``,
   ``scan_records``/``record_at`` (byte offsets instead of records), ``image_path`` (the one
   resolver of an image record's path), ``read_json``, ``read_jsonl``, ``write_json_atomic``,
-  ``write_jsonl_atomic``, ``JsonlAppender``, ``file_problem``, ``printable_name``, ``load_yaml_file``
+  ``write_jsonl_atomic``, ``JsonlAppender``, ``parse_line`` (one JSONL line, torn or named at file:line), ``file_problem``, ``printable_name``, ``load_yaml_file``
   and ``nearest_location`` (YAML with each key's file:line:col, for a plugin's own YAML files);
 - **the run directory**: ``RunDir``, ``MANIFEST_TIME``, ``DECISIONS_DIR``;
 - **students**: ``StudentFamily``, ``Student``, ``make_student``, ``family_of``, ``hub_cache_file``, ``local_dir``;
@@ -83,7 +83,14 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names l
         VlkdError,
         did_you_mean,
     )
-    from vlkd.core.jsonl import JsonlAppender, read_json, read_jsonl, write_json_atomic, write_jsonl_atomic
+    from vlkd.core.jsonl import (
+        JsonlAppender,
+        parse_line,
+        read_json,
+        read_jsonl,
+        write_json_atomic,
+        write_jsonl_atomic,
+    )
     from vlkd.core.options import (
         RUN_ONLY,
         ExistingPath,
@@ -197,6 +204,7 @@ _LAZY: dict[str, str] = {  # name -> "module" (the same name there) or "module:n
     "write_json_atomic": "vlkd.core.jsonl",
     "write_jsonl_atomic": "vlkd.core.jsonl",
     "JsonlAppender": "vlkd.core.jsonl",
+    "parse_line": "vlkd.core.jsonl",
     "file_problem": "vlkd.core.safe_files",
     "printable_name": "vlkd.core.safe_files",
     "load_yaml_file": "vlkd.core.yaml_positions",
@@ -341,6 +349,7 @@ __all__ = [
     "make_student",
     "nearest_location",
     "negatives_wanted",
+    "parse_line",
     "printable_name",
     "read_images",
     "read_json",

@@ -89,6 +89,10 @@ def run(
             "--no-wait", help="teach mode: batch: submit the batches and return; the next run collects."
         ),
     ] = False,
+    no_retry_failed: Annotated[
+        bool,
+        typer.Option("--no-retry-failed", help="Leave the items that failed in finished stages failed."),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
     forget_sets: Annotated[
         bool,
@@ -157,6 +161,7 @@ def run(
         dry_run=dry_run,
         no_cache=no_cache,
         no_wait=no_wait,
+        retry_failed=not no_retry_failed,
         reporter=reporter,
     )
     engine.run()

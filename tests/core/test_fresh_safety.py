@@ -197,3 +197,24 @@ def test_fresh_starts_over_a_run_directory_copied_without_its_file_times(tmp_pat
     assert resumed.returncode == 0, resumed.stderr
     result = vlkd("run", "c.yaml", "--run-dir", "E", "--fresh", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_from_a_stage_keeps_a_file_left_in_that_stage_folder(tmp_path):
+    """``--from`` (or a changed recipe) starts a stage over: never by deleting a person's file there."""
+    recipe = counting_recipe(tmp_path)
+    assert vlkd("run", "c.yaml", "--run-dir", "D", cwd=tmp_path).returncode == 0
+    _finished_earlier(tmp_path / "D")
+    notes = tmp_path / "D" / "ingest" / "my_notes.txt"
+    notes.write_text("mine")
+    result = vlkd("run", "c.yaml", "--run-dir", "D", "--from", "ingest", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "ingest/my_notes.txt changed after vlkd wrote it" in result.stderr
+    assert "would delete it" in result.stderr and "Traceback" not in result.stderr
+    assert notes.read_text() == "mine"
+    recipe.write_text(recipe.read_text().replace("n: 2", "n: 3"))  # a changed stage starts over too
+    result = vlkd("run", "c.yaml", "--run-dir", "D", cwd=tmp_path)
+    assert result.returncode == 2 and "ingest/my_notes.txt changed" in result.stderr
+    assert notes.read_text() == "mine"
+    notes.unlink()
+    again = vlkd("run", "c.yaml", "--run-dir", "D", "--from", "ingest", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr

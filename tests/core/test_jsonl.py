@@ -53,3 +53,60 @@ def test_read_json_names_file_line_and_column(tmp_path):
         read_json(path)
     with pytest.raises(StageError, match=r"nope.json: missing; re-run the train stage"):
         read_json(tmp_path / "nope.json", missing="re-run the train stage")
+
+
+TORN_IN_A_CHARACTER = '{"key":"k2","response":{"text":"刹车片'.encode()[:-2]  # cut inside 片
+
+
+def test_a_last_line_torn_inside_a_utf8_character_is_torn_everywhere(tmp_path):
+    """A full disk during teach with Chinese answers: the last line ends inside a character."""
+    from vlkd.core.artifacts import scan_records
+    from vlkd.core.records import ImageRecord
+
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b'{"a": 1}\n' + TORN_IN_A_CHARACTER)
+    assert [r["a"] for r in read_jsonl(path)] == [1]
+    ledger_dir = tmp_path / "stage"
+    ledger_dir.mkdir()
+    (ledger_dir / "ledger.jsonl").write_bytes(
+        b'{"key":"a","status":"ok","records":[]}\n' + TORN_IN_A_CHARACTER
+    )
+    assert Ledger(ledger_dir).finished("a")
+    images = tmp_path / "images.jsonl"
+    record = ImageRecord(id="x", path="x.png", width=1, height=1).model_dump_json()
+    images.write_bytes(record.encode() + b"\n" + TORN_IN_A_CHARACTER)
+    assert [r.id for _, r in scan_records(images, ImageRecord, "image")] == ["x"]
+
+
+def test_the_call_journal_recovers_from_a_torn_utf8_tail(tmp_path):
+    """Every resume of teach (plain, --from teach, --fresh) replays the journal first."""
+    from vlkd.core.teach.cache import ResponseCache
+    from vlkd.core.teach.journal import CallJournal
+
+    cache = ResponseCache(tmp_path / "cache")
+    journal = CallJournal(cache, tmp_path / "teach")
+    seq = journal.sent("k1", "img1", 0.01)
+    journal.answered(seq, "k1", {"text": "刹车片"})
+    journal.sent("k2", "img2", 0.01)
+    journal.close()
+    with journal.path.open("ab") as fh:
+        fh.write(TORN_IN_A_CHARACTER)
+    assert journal.recover() == 1
+    assert cache.get("k1") == {"text": "刹车片"}
+    assert [e["key"] for e in journal.unanswered()] == ["k2"]  # sent, never answered
+
+
+@pytest.mark.parametrize("bad", [b"not json", b'{"a": "\xe4\xb8"}'])
+def test_a_corrupt_middle_line_is_a_user_error_naming_file_and_line(tmp_path, bad):
+    from vlkd.core.errors import StageError
+
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b'{"a": 1}\n' + bad + b'\n{"a": 2}\n')
+    with pytest.raises(StageError, match=r"a.jsonl:2: not valid JSON; fix or delete this line"):
+        list(read_jsonl(path))
+    ledger_dir = tmp_path / "stage"
+    ledger_dir.mkdir()
+    entry = b'{"key": "a", "status": "ok", "records": []}\n'
+    (ledger_dir / "ledger.jsonl").write_bytes(entry + bad + b"\n" + entry)
+    with pytest.raises(StageError, match=r"ledger.jsonl:2: not valid JSON"):
+        Ledger(ledger_dir)

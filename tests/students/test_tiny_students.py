@@ -192,3 +192,28 @@ def test_cli_unknown_family_lists_the_families(tmp_path):
     result = CliRunner().invoke(_app(), ["student", "tiny", "qwen2vl", str(tmp_path / "s")])
     assert isinstance(result.exception, VlkdError)
     assert "unknown student family 'qwen2vl' (did you mean 'qwen2_vl'?)" in str(result.exception)
+
+
+def test_a_rebuild_over_an_earlier_build_never_deletes_files_put_there(vlkd_tiny_student, tmp_path, capsys):
+    """``vlkd student tiny qwen3_vl st/new`` over its own earlier qwen2_vl build, where a person
+    put notes and a fine-tuned model: refused, naming them; nothing deleted."""
+    import shutil
+
+    from vlkd.testing.fake_run import run_cli
+
+    target = tmp_path / "st" / "new"
+    shutil.copytree(vlkd_tiny_student("qwen2_vl"), target)
+    (target / "my_notes.txt").write_text("lr 3e-3 worked")
+    (target / "finetuned").mkdir()
+    (target / "finetuned" / "model.bin").write_bytes(b"weights")
+    before = sorted(p.relative_to(target) for p in target.rglob("*"))
+    code, out = run_cli(capsys, "student", "tiny", "qwen3_vl", str(target))
+    assert code == 2 and "Traceback" not in out
+    assert "holds files the tiny student build did not write (finetuned/model.bin, my_notes.txt)" in out
+    assert sorted(p.relative_to(target) for p in target.rglob("*")) == before
+    # moved out: the folder is the build's alone, and it is replaced
+    (target / "my_notes.txt").unlink()
+    shutil.rmtree(target / "finetuned")
+    code, out = run_cli(capsys, "student", "tiny", "qwen3_vl", str(target))
+    assert code == 0, out
+    assert is_built(target, "qwen3_vl", FAMILIES["qwen3_vl"].tiny_version)

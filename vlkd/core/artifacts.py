@@ -12,6 +12,7 @@ Which stage's file a stage reads is ``RunDir.artifact(name, before=stage)``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from array import array
@@ -22,7 +23,7 @@ from typing import Any, BinaryIO, ClassVar, TypeVar, overload
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vlkd.core.errors import StageError
-from vlkd.core.jsonl import read_json, write_json_atomic, write_jsonl_atomic
+from vlkd.core.jsonl import parse_line, read_json, write_json_atomic, write_jsonl_atomic
 from vlkd.core.records import ImageRecord, QARecord
 from vlkd.core.rundir import MANIFEST
 
@@ -39,36 +40,47 @@ def read_records(path: str | os.PathLike[str], model: type[R], what: str) -> lis
     return [record for _, record in scan_records(path, model, what)]
 
 
-def scan_records(path: str | os.PathLike[str], model: type[R], what: str) -> Iterator[tuple[int, R]]:
+def scan_records(
+    path: str | os.PathLike[str], model: type[R], what: str, *, fh: BinaryIO | None = None
+) -> Iterator[tuple[int, R]]:
     """``(byte offset, record)`` for every line of a JSONL artifact, read once, checked as
     :func:`read_records` checks it; :func:`record_at` reads one again (the review page keeps
-    offsets, not texts)."""
+    offsets, not texts). ``fh``: the file already open (read from its start, left open): the
+    offsets stay valid for it however the path is replaced meanwhile."""
     path = Path(path)
-    try:
-        fh = path.open("rb")
-    except FileNotFoundError:
-        raise StageError(f"{path}: missing; re-run the stage that writes it") from None
+    if fh is not None:
+        fh.seek(0)
+        holder: Any = contextlib.nullcontext(fh)
+    else:
+        try:
+            fh = holder = path.open("rb")
+        except FileNotFoundError:
+            raise StageError(f"{path}: missing; re-run the stage that writes it") from None
     offset = 0
-    with fh:
+    with holder:
         for line_no, raw in enumerate(fh, 1):
             start, offset = offset, offset + len(raw)
             if not raw.strip():
                 continue
-            try:
-                data = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                if not raw.endswith(b"\n"):
-                    return  # torn last line: the write never finished
-                raise StageError(f"{path}:{line_no}: not valid JSON; fix or delete this line") from None
+            data = parse_line(raw, f"{path}:{line_no}")
+            if data is None:
+                return  # torn last line: the write never finished
             yield start, _validate(model, data, f"{path}:{line_no}", what)
 
 
-def record_at(path: str | os.PathLike[str], offset: int, model: type[R], what: str) -> R:
-    """The record on the line that starts at byte ``offset`` (from :func:`scan_records`)."""
+def record_at(
+    path: str | os.PathLike[str], offset: int, model: type[R], what: str, *, fh: BinaryIO | None = None
+) -> R:
+    """The record on the line that starts at byte ``offset`` (from :func:`scan_records`; ``fh``:
+    the file it scanned, still open)."""
     path = Path(path)
-    with path.open("rb") as fh:
+    if fh is not None:
         fh.seek(offset)
         raw = fh.readline()
+    else:
+        with path.open("rb") as opened:
+            opened.seek(offset)
+            raw = opened.readline()
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):

@@ -78,6 +78,8 @@ class RunInfo:
     no_cache: bool = False
     #: submit batches and return (``vlkd run --no-wait``): the next run collects them
     no_wait: bool = False
+    #: items that failed are tried again (``vlkd run --no-retry-failed``: they stay failed)
+    retry_failed: bool = True
     #: where the stages' items run (``local`` or ``ray``): see :mod:`vlkd.core.executor`
     executor: Executor = field(default_factory=LocalExecutor)
 
@@ -210,6 +212,7 @@ class StageContext:
         processes: bool = False,
         on_error: str = "skip",
         description: str | None = None,
+        drain_s: float | None = None,
         probe: Callable[[T], str] | None = None,
     ) -> list[Any]:
         """Run ``work`` on every item not finished yet; return all items' output records in order.
@@ -218,6 +221,8 @@ class StageContext:
         ``SkipItem(reason)``; any other exception marks the item failed (and stops the
         stage when ``on_error`` is ``fail``). Results are journalled per item, so a killed
         stage resumes where it stopped. For many items, :meth:`map_items_streamed` gives the
+        same records without holding them all in memory. ``drain_s``: the items are paid calls
+        in threads; a first Ctrl-C waits up to that long for those in flight and records them.
         same records without holding them all in memory. Where ``work`` runs is the run's
         executor's business: it must be picklable for processes or Ray (else it stays here);
         ``probe`` names the file an item reads, which a Ray cluster checks every node can read.
@@ -231,6 +236,7 @@ class StageContext:
                 processes=processes,
                 on_error=on_error,
                 description=description,
+                drain_s=drain_s,
                 probe=probe,
             )
         )
@@ -245,6 +251,7 @@ class StageContext:
         processes: bool = False,
         on_error: str = "skip",
         description: str | None = None,
+        drain_s: float | None = None,
         probe: Callable[[T], str] | None = None,
     ) -> ItemOutput:
         """:meth:`map_items`, with the output records read back from the stage's ledger as they
@@ -260,6 +267,7 @@ class StageContext:
             processes=processes,
             on_error=on_error,
             description=description,
+            drain_s=drain_s,
             probe=probe,
         )
 

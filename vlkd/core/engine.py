@@ -57,6 +57,7 @@ class Engine:
         dry_run: bool = False,
         no_cache: bool = False,
         no_wait: bool = False,
+        retry_failed: bool = True,
         reporter: Reporter | None = None,
         pm: pluggy.PluginManager | None = None,
         executor: ExecutorOptions | None = None,
@@ -68,6 +69,7 @@ class Engine:
         self.dry_run = dry_run
         self.no_cache = no_cache
         self.no_wait = no_wait
+        self.retry_failed = retry_failed
         self.reporter = reporter or Reporter()
         self.pm = pm or recipe.registry.pm
         self.executor_options = executor or recipe.executor
@@ -124,10 +126,15 @@ class Engine:
     def changed_outside(
         self, plugins: dict[str, list[Plugin]], manifest: dict[str, Any] | None
     ) -> dict[str, str]:
-        """stage -> why a finished stage must run again (its plugin saw files changed by people)."""
+        """stage -> why a finished stage must run again (its plugin saw files changed by people;
+        it has failed items, asked again unless ``--no-retry-failed``)."""
         found = {}
         for name, entry in (manifest or {}).get("stages", {}).items():
             if entry.get("status") != "done" or name not in plugins:
+                continue
+            failed = (entry.get("counts") or {}).get("failed") or 0
+            if failed and self.retry_failed:
+                found[name] = f"{failed} items failed (--no-retry-failed leaves them failed)"
                 continue
             for plugin in plugins[name]:
                 reason = plugin.changed_outside(self.run_dir.path, entry)
@@ -206,12 +213,21 @@ class Engine:
                 self.dry_run,
                 self.no_cache,
                 self.no_wait,
+                self.retry_failed,
             )
             for name, reason in outside.items():
                 if plan.get(name) == "resume":
                     self.reporter.info(f"{name}: {reason}; running it again")
             if self.dry_run:
                 return self._dry_run(run, plan)
+            self.run_dir.check_resettable(
+                old,
+                (
+                    n
+                    for n, a in plan.items()
+                    if a == "run" and not any(getattr(p, "keep_dir", False) for p in plugins[n])
+                ),
+            )
             with self._executor(run, plan):
                 return self._run_plan(run, plan, manifest)
 

@@ -49,6 +49,10 @@ class StageError(VlkdError):
     """A stage cannot run (its input is missing, its input is invalid, ...)."""
 
 
+class CorruptLine(StageError, ValueError):
+    """A whole line of a JSONL file that is not JSON (or not UTF-8): ``file:line`` in the message."""
+
+
 class StageWaiting(Exception):
     """Raised by a stage that cannot go on until people act (experts review the pairs).
 

@@ -75,6 +75,8 @@ class MapJob:
     processes: bool = False
     #: the file an item reads (checked on every node before the first task)
     probe: Callable[[Any], str] | None = None
+    #: paid calls in threads: a first Ctrl-C waits this long for those in flight (local only)
+    drain_s: float | None = None
     facts: dict[str, Any] = field(default_factory=dict)
 
 
@@ -125,6 +127,12 @@ class LocalExecutor:
                     nxt = next(queue, None)
                     if nxt is not None:
                         pending[pool.submit(call_item, job.work, nxt[1])] = nxt[0]
+        except KeyboardInterrupt:
+            if job.drain_s is None or job.processes:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            yield from _drained(job, pool, pending)
+            raise
         except BaseException:
             # Ctrl-C or a stop: do not wait for the queue; items in flight are redone on resume
             pool.shutdown(wait=False, cancel_futures=True)
@@ -136,6 +144,28 @@ class LocalExecutor:
 
     def close(self) -> None:
         pass
+
+
+def _drained(job: MapJob, pool: cf.Executor, pending: dict[cf.Future, str]) -> Iterator[tuple[str, Outcome]]:
+    """After a first Ctrl-C: the outcomes of the items in flight (paid calls), waited for at most
+    ``job.drain_s`` (a second Ctrl-C stops the wait); the queued ones are never started."""
+    from vlkd.core.drain import drain_futures
+
+    drained: list[tuple[str, Outcome]] = []
+    try:
+        for fut in [f for f in pending if f.cancel()]:
+            del pending[fut]
+        drain_futures(
+            pending,
+            lambda k, fut: drained.append((k, fut.result())),
+            limit_s=job.drain_s or 0.0,
+            say=job.ctx.warn,
+        )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    yield from drained
 
 
 def make_executor(options: ExecutorOptions | None) -> Executor:

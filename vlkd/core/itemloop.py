@@ -53,8 +53,9 @@ class ItemLoop(Generic[T]):
         #: positions in ``items`` of the items not finished yet, and those by key
         self._todo: list[int] = []
         self._where: dict[str, int] = {}
+        keep_failed = not getattr(ctx.run, "retry_failed", True)
         for i, k in enumerate(self.keys):
-            if self.ledger.finished(k):
+            if self.ledger.finished(k) or (keep_failed and self.ledger.status(k) == "failed"):
                 self._count(self.ledger.entries[k])
             else:
                 self._todo.append(i)
@@ -158,13 +159,16 @@ def map_items(
     on_error: str = "skip",
     description: str | None = None,
     probe: Callable[[T], str] | None = None,
+    drain_s: float | None = None,
 ) -> ItemOutput:
     """Run ``work`` on every item not finished yet, where the run's executor puts it; the items'
-    output records (see ``ItemOutput``). The ledger, counts and progress stay here, on the driver."""
+    output records (see ``ItemOutput``). The ledger, counts and progress stay here, on the driver.
+    ``drain_s``: items that are paid calls (threads): a first Ctrl-C waits up to that long for
+    the items in flight and records them before it stops (see :mod:`vlkd.core.drain`)."""
     from vlkd.core.executor import MapJob
 
     loop = ItemLoop(ctx, items, key=key, on_error=on_error, description=description)
-    job = MapJob(ctx, work, workers=workers, processes=processes, probe=probe)
+    job = MapJob(ctx, work, workers=workers, processes=processes, probe=probe, drain_s=drain_s)
     with loop:
         if loop.todo:
             outcomes = ctx.run.executor.map(job, loop.todo)

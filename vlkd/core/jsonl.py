@@ -18,8 +18,24 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def parse_line(raw: bytes, where: str) -> Any:
+    """One line of a JSONL file; ``where`` (``file:line``) names it when it is not JSON or not UTF-8.
+
+    A line without its newline that does not parse is torn (a write that never finished: a kill,
+    a full disk, even inside a character): ``None``, for the caller to skip."""
+    try:
+        return json.loads(raw)
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        if not raw.endswith(b"\n"):
+            return None
+        from vlkd.core.errors import CorruptLine
+
+        raise CorruptLine(f"{where}: not valid JSON; fix or delete this line") from None
+
+
 def read_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
-    """Yield the objects of a JSONL file; a torn (unterminated, unparsable) last line is skipped."""
+    """Yield the objects of a JSONL file; a torn (unterminated, unparsable) last line is skipped,
+    any other bad line is a :class:`~vlkd.core.errors.CorruptLine` naming ``file:line``."""
     path = Path(path)
     if not path.exists():
         return
@@ -27,12 +43,10 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
         for line_no, raw in enumerate(fh, 1):
             if not raw.strip():
                 continue
-            try:
-                yield json.loads(raw)
-            except json.JSONDecodeError:
-                if not raw.endswith(b"\n"):
-                    return  # torn last line: the write never finished
-                raise ValueError(f"{path}:{line_no}: not valid JSON; fix or delete this line") from None
+            obj = parse_line(raw, f"{path}:{line_no}")
+            if obj is None:
+                return  # torn last line: the write never finished
+            yield obj
 
 
 def read_json(path: str | os.PathLike[str], *, missing: str | None = None) -> Any:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from vlkd.core.jsonl import JsonlAppender, dumps
+from vlkd.core.jsonl import JsonlAppender, dumps, parse_line
 
 Status = Literal["ok", "skipped", "failed"]
 LEDGER_FILE = "ledger.jsonl"
@@ -40,12 +40,7 @@ class Ledger:
         with self.path.open("rb") as fh:
             for line_no, raw in enumerate(fh, 1):
                 if raw.strip():
-                    try:
-                        entry = json.loads(raw)
-                    except json.JSONDecodeError:
-                        raise ValueError(
-                            f"{self.path}:{line_no}: not valid JSON; fix or delete this line"
-                        ) from None
+                    entry = parse_line(raw, f"{self.path}:{line_no}")  # the tail is whole (repaired)
                     self._index[entry["key"]] = offset << 2 | _CODES.get(entry["status"], 2)
                 offset += len(raw)
         return offset

@@ -201,7 +201,23 @@ class RunDir:
         self._adopt_copied_files(manifest)
         return manifest
 
-    def changed_since_written(self, manifest: dict[str, Any] | None) -> list[str]:
+    def check_resettable(self, manifest: dict[str, Any] | None, stages: Iterable[str]) -> None:
+        """Refuse, before anything is deleted, to start ``stages`` over (``--from``, a changed
+        recipe) while their folders hold files changed after vlkd wrote them: a person's."""
+        changed = self.changed_since_written(manifest, stages=set(stages))
+        if changed:
+            raise StageError(
+                f"{self.path}: {_some(changed)} changed after vlkd wrote "
+                f"{'it' if len(changed) == 1 else 'them'} (your notes? an edit?); this run starts "
+                f"{'that stage' if len({c.split(os.sep)[0] for c in changed}) == 1 else 'those stages'} "
+                f"over and would delete {'it' if len(changed) == 1 else 'them'}, and vlkd deletes only "
+                f"what it made: move {'it' if len(changed) == 1 else 'them'} out of the run directory, "
+                f"then run again"
+            )
+
+    def changed_since_written(
+        self, manifest: dict[str, Any] | None, *, stages: set[str] | None = None
+    ) -> list[str]:
         """Files inside finished stages' folders changed after vlkd last wrote there.
 
         A stage's folder is vlkd's as a whole, but a person may edit a file in it (the review
@@ -217,6 +233,8 @@ class RunDir:
             return found
         for stage, entry in ((manifest or {}).get("stages") or {}).items():
             if not isinstance(entry, dict) or entry.get("status") != "done":
+                continue
+            if stages is not None and stage not in stages:
                 continue
             bound = _epoch(entry.get("written") or entry.get("finished"))
             folder = self.stage_dir(stage)

@@ -65,10 +65,11 @@ def build_atomic(out_dir: Path, family: str, version: int | str, write: Callable
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         _write_or_say_why(write, tmp, out_dir)
-        (tmp / MARKER).write_text(
-            json.dumps({"family": family, "version": version, "seed": SEED}) + "\n", encoding="utf-8"
-        )
+        files = sorted({*_files(tmp), MARKER})
+        marker = {"family": family, "version": version, "seed": SEED, "files": files}
+        (tmp / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
         if out_dir.exists():
+            _check_only_ours(out_dir, files)
             shutil.rmtree(out_dir)
         tmp.rename(out_dir)
     finally:
@@ -112,6 +113,31 @@ def _check_replaceable(out_dir: Path) -> None:
         raise VlkdError(
             f"{out_dir}: is not empty and holds no tiny student (no {MARKER}); vlkd replaces only "
             "an empty folder or a tiny student it built: choose a new folder"
+        )
+
+
+def _files(folder: Path) -> list[str]:
+    """Every file and link under ``folder``, as paths relative to it."""
+    return [str(p.relative_to(folder)) for p in folder.rglob("*") if not p.is_dir() or p.is_symlink()]
+
+
+def _check_only_ours(out_dir: Path, new_files: list[str]) -> None:
+    """A tiny student is replaced only when it holds nothing but what a build wrote (its marker's
+    list; before markers had one, the names a build writes): a person's notes or a fine-tuned
+    model put into it are never deleted."""
+    from vlkd.core.errors import VlkdError
+
+    try:
+        marker = json.loads((out_dir / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        marker = {}
+    ours = set(marker.get("files") or new_files) | {MARKER}
+    foreign = sorted(set(_files(out_dir)) - ours)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise VlkdError(
+            f"{out_dir}: holds files the tiny student build did not write ({shown}); vlkd replaces "
+            "only what it built: move them out, or choose a new folder"
         )
 
 

@@ -34,6 +34,33 @@ def run_vlkd(
     )
 
 
+def start_vlkd(*args: str, cwd: str | os.PathLike[str] | None = None, **env: str) -> subprocess.Popen:
+    """``python -m vlkd ARGS`` started in the background, as a person's shell does, so that a test
+    can send it Ctrl-C (SIGINT); its output is text on ``stdout``/``stderr`` pipes."""
+    full = {**os.environ, "COLUMNS": "250", **env}
+    return subprocess.Popen(
+        [sys.executable, "-m", "vlkd", *args],
+        cwd=cwd,
+        env=full,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=ctrl_c_reaches_it,
+    )
+
+
+def wait_until(proc: subprocess.Popen, condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    """Poll ``condition`` until it holds; fails saying ``what`` (or with the output of ``proc``
+    when it ended first)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
 def run_vlkd_on_terminal(
     *args: str, columns: int = 120, rows: int = 40, timeout: float = 600
 ) -> tuple[int, str]:

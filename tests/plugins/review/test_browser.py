@@ -206,3 +206,24 @@ def test_a_missing_browser_fails_under_ci_and_skips_elsewhere(tmp_path, ci):
         assert result.returncode != 0 and "CI=true and chromium" in result.stdout, result.stdout[-2000:]
     else:
         assert result.returncode == 0 and "1 skipped" in result.stdout, result.stdout[-2000:]
+
+
+def test_a_run_that_rewrites_the_pairs_keeps_the_typed_text_and_says_reload(review_run, serve, browser):
+    from vlkd.core.jsonl import read_jsonl, write_jsonl_atomic
+
+    server = serve(review_run.run_dir)
+    page = open_page(browser, server)
+    shown = card(page, 0).locator(".answer").input_value()
+    answer = card(page, 0).locator(".answer")
+    answer.fill("The expert's correction, typed before the run changed.")
+    # meanwhile a `vlkd run` re-ran a stage and dropped this pair (its file rewritten atomically)
+    pairs_file = review_run.run_dir / "teach" / "pairs.jsonl"
+    write_jsonl_atomic(pairs_file, [p for p in read_jsonl(pairs_file) if p["answer"] != shown])
+    card(page, 0).locator("button.save").click()
+    message = card(page, 0).locator(".message")
+    expect(message).to_contain_text("the run changed")
+    assert "reload the page" in message.inner_text()
+    assert answer.input_value() == "The expert's correction, typed before the run changed."
+    if os.environ.get("VLKD_SCREENSHOTS"):
+        page.screenshot(path=os.path.join(os.environ["VLKD_SCREENSHOTS"], "run-changed.png"))
+    assert not page.errors

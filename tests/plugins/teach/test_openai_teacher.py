@@ -84,7 +84,7 @@ def test_every_fault_retried_or_recorded_and_no_image_twice(provider, images, ru
 def test_gives_up_after_max_retries(provider, images, run_teach):
     folder = images(1)
     provider.faults = ["500"] * 10
-    _, rd = run_teach(folder, section(provider, max_retries=2))
+    _, rd = run_teach(folder, section(provider, max_retries=2, max_failed_share=1))
     (entry,) = ledger(rd)
     assert entry["status"] == "failed" and entry["reason"].startswith(
         "gave up after 3 tries: 500 server error"

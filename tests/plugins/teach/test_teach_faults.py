@@ -43,7 +43,7 @@ def test_markup_in_a_server_error_is_printed_literally(tmp_path, provider, image
     folder = images(2)
     bad = image_hashes(folder)["img_000.png"]
     provider.image_faults[bad] = ["500::[/] [bold red]boom[/]"] * 3
-    manifest, out = run_visible(tmp_path, folder, section(provider, max_retries=2))
+    manifest, out = run_visible(tmp_path, folder, section(provider, max_retries=2, max_failed_share=1))
     assert manifest["stages"]["teach"]["counts"] == {
         "ok": 1,
         "skipped": 0,
@@ -74,7 +74,9 @@ def test_a_json_answer_cut_off_is_asked_again_with_a_larger_limit(provider, imag
 
 def test_an_answer_always_cut_off_is_recorded_as_cut_off(provider, images, run_teach):
     provider.faults = ["truncated"] * 5
-    _, rd = run_teach(images(1), section(provider, output="json", max_tokens=300, parse_retries=3))
+    _, rd = run_teach(
+        images(1), section(provider, output="json", max_tokens=300, parse_retries=3, max_failed_share=1)
+    )
     # bounded: twice the limit per try, never more than four times the configured limit
     assert [b["max_tokens"] for b in provider.bodies] == [300, 600, 1200, 1200]
     (entry,) = ledger(rd)
@@ -91,7 +93,7 @@ def test_a_prompt_over_the_context_fails_that_image_only(provider, images, run_t
     folder = images(3)
     big = image_hashes(folder)["img_001.png"]
     provider.image_faults[big] = [CONTEXT]
-    manifest, rd = run_teach(folder, section(provider))
+    manifest, rd = run_teach(folder, section(provider, max_failed_share=1))
     status = {e["key"]: e for e in ledger(rd)}
     assert manifest["stages"]["teach"]["counts"]["ok"] == 2
     assert status[big]["status"] == "failed" and "maximum context length" in status[big]["reason"]
@@ -115,7 +117,9 @@ def test_secrets_in_base_url_and_query_never_reach_the_run_dir(provider, images,
     echo = "500::echo http://alice:sk-url-SECRET-123@host sk-query-SECRET-789"
     provider.image_faults[image_hashes(folder)["img_000.png"]] = [echo, echo]
     query = {"api-version": "2024-06-01", "token": "sk-query-SECRET-789"}
-    teach = section(provider, base_url=url, query=query, max_retries=1, http_backend=backend)
+    teach = section(
+        provider, base_url=url, query=query, max_retries=1, http_backend=backend, max_failed_share=1
+    )
     manifest, out = run_visible(tmp_path, folder, {**teach, "api_key": "sk-test-0123456789abcdef"})
     rd = tmp_path / "run"
     assert manifest["stages"]["teach"]["counts"]["ok"] == 1

@@ -146,3 +146,11 @@ def test_text_past_cutoff_len_is_a_warning_not_an_error(tiny_student, make_datas
     make_trainer("peft", student=str(tiny_student), dataset=str(dataset), cutoff_len=64).prepare(ctx)
     assert "1 sample(s) would be truncated or dropped (too_long)" in out.getvalue()
     assert ctx.facts["preflight_warnings"] == 1
+
+
+def test_the_trainer_log_reader_skips_a_line_torn_inside_a_character(tmp_path):
+    from vlkd.plugins.train.base import read_trainer_log
+
+    path = tmp_path / "trainer_log.jsonl"
+    path.write_bytes(b'{"current_steps": 1, "loss": 2.5}\n' + '{"note": "损失'.encode()[:-1])
+    assert read_trainer_log(path) == [{"current_steps": 1, "loss": 2.5}]

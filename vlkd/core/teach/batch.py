@@ -153,6 +153,7 @@ class BatchRun:
             tries = self.book.tries(key)
             if tries > self.opts.batch_retries:
                 why = self.book.last_error(key) or "no answer"
+                self.book.gave_up(key)  # a later run asks it again, batch_retries times more
                 self.finish(image_id, self.run.failed_entry(job, f"no answer after {tries} batches: {why}"))
                 continue
             need.append((job, key))

@@ -82,6 +82,8 @@ class BatchBook:
             c.errors = e.get("errors", {})
         elif kind == "cancelled":
             self.by_batch[e["batch"]].cancelled = True
+        elif kind == "gave_up":  # the tries so far made the image fail: a later run counts anew
+            self.by_key.pop(e["key"], None)
 
     def _append(self, event: dict[str, Any]) -> None:
         if self._out is None:
@@ -112,6 +114,9 @@ class BatchBook:
 
     def collected(self, chunk: str, status: str, errors: dict[str, str]) -> None:
         self._append({"event": "collected", "chunk": chunk, "status": status, "errors": errors})
+
+    def gave_up(self, key: str) -> None:
+        self._append({"event": "gave_up", "key": key, "at": time.time()})
 
     def cancelled(self, batch: str) -> None:
         self._append({"event": "cancelled", "batch": batch, "at": time.time()})

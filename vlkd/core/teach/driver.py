@@ -24,6 +24,7 @@ from typing import Any
 
 from vlkd.core.artifacts import ImageFile, index_images
 from vlkd.core.context import StageContext, Usage
+from vlkd.core.drain import run_draining
 from vlkd.core.errors import RunInterrupted, SkipItem, StageError
 from vlkd.core.itemloop import ItemLoop
 from vlkd.core.jsonl import read_jsonl, write_jsonl_atomic
@@ -61,6 +62,10 @@ ESTIMATE_LINES = 10
 #: an answer cut off by max_tokens is asked again with twice the limit, up to this many times it
 MAX_TOKENS_GROWTH = 4
 PARSE_LOG_FILE = "parse_log.jsonl"
+
+
+class _Stopped(Exception):
+    """A first Ctrl-C: this image's next request is not sent (its answers so far are cached)."""
 
 
 class _ItemFailed(Exception):
@@ -110,6 +115,9 @@ class ImageJob:
     prompt_hash: str | None
     template_hash: str | None
     attempt: int = 0
+    #: the attempt this session began at (a failed image asked again goes on from its last try:
+    #: the answers of its earlier tries are cached, asking for them again would give the same)
+    first_attempt: int = 0
     #: a larger answer limit, after an answer cut off by max_tokens
     max_tokens: int | None = None
     cut_at: int | None = None
@@ -182,6 +190,11 @@ class TeachRun:
         #: when the first call went out and the last answer came back (the calls' window)
         self.first_call: float | None = None
         self.last_answer: float | None = None
+        #: after a first Ctrl-C: nothing more is sent, the answers in flight are awaited
+        self.draining = False
+        #: the workers, and those awaiting an answer now
+        self.workers: list[asyncio.Task] = []
+        self.in_flight: set[asyncio.Task] = set()
         #: when the stage began, and the teacher's start (SDK import, client) while the first
         #: requests are prepared: calls wait for it, reading images does not
         self.began = time.perf_counter()
@@ -339,7 +352,11 @@ class TeachRun:
         failures = rate_limited = 0
         await self.teacher_ready()
         while True:
+            if self.draining:
+                raise _Stopped
             await limiter.acquire(est_in + est_out)
+            if self.draining:
+                raise _Stopped
             budget.reserve(worst)
             usage.requests += 1
             if self.first_call is None:
@@ -347,8 +364,8 @@ class TeachRun:
             seq = journal.sent(key, request.image.id, worst) if journal else ""
             try:
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for wraps each call in a Task
-                async with asyncio.timeout(self.opts.timeout + 30):
-                    response = await self.respond(request)
+                async with asyncio.timeout(self.call_limit_s):
+                    response = await self.in_flight_call(request)
             except FatalError:
                 budget.release(worst)
                 if journal:
@@ -362,7 +379,7 @@ class TeachRun:
             except (TeacherError, TimeoutError) as exc:
                 budget.release(worst)
                 if isinstance(exc, TimeoutError):
-                    exc = TransientError(f"no answer in {self.opts.timeout + 30:.0f} s", kind="timeout")
+                    exc = TransientError(f"no answer in {self.call_limit_s:.0f} s", kind="timeout")
                 if journal:  # a timed-out request may have been run (and charged) all the same
                     journal.failed(seq, maybe_spent=exc.kind == "timeout")
                 self.retries[exc.kind] += 1
@@ -430,12 +447,26 @@ class TeachRun:
             usage.cost_usd += cost
             return response
 
+    async def in_flight_call(self, request: TeachRequest) -> TeachResponse:
+        """The teacher's answer; meanwhile this worker is one a first Ctrl-C waits for."""
+        me = asyncio.current_task()
+        assert me is not None
+        self.in_flight.add(me)
+        try:
+            return await self.respond(request)
+        finally:
+            self.in_flight.discard(me)
+
     # -- one image's tries -----------------------------------------------------------------
     async def start_job(self, image: ImageRecord) -> tuple[ImageJob, TeachRequest]:
         request, image_hash, template_hash = await self.request_for(image)
         prompt_hash = sys.intern(_hash_text(request.system + "\0" + request.user)) if self.prompts else None
         template_hash = sys.intern(template_hash) if template_hash else template_hash
-        return ImageJob(image.id, image_hash, prompt_hash, template_hash, source=image), request
+        job = ImageJob(image.id, image_hash, prompt_hash, template_hash, source=image)
+        ledger = self.ctx.ledger()
+        if ledger.status(image.id) == "failed":  # asked again: new tries, not the cached ones
+            job.attempt = job.first_attempt = int((ledger.entry(image.id) or {}).get("attempt", 0))
+        return job, request
 
     def key(self, job: ImageJob) -> str:
         """The cache key of the answer ``job`` needs next (the same online and in a batch)."""
@@ -465,7 +496,7 @@ class TeachRun:
             job.cut_at = job.max_tokens or limit
             job.max_tokens = min(job.cut_at * 2, limit * MAX_TOKENS_GROWTH)
         job.attempt += 1
-        if job.attempt <= self.opts.parse_retries:
+        if job.attempt - job.first_attempt <= self.opts.parse_retries:
             return None
         tries = self.opts.parse_retries + 1
         if job.cut_at is not None:
@@ -500,13 +531,15 @@ class TeachRun:
         }
 
     def failed_entry(self, job: ImageJob | None, reason: str, raw: str | None = None) -> dict[str, Any]:
-        entry = {
+        entry: dict[str, Any] = {
             "status": "failed",
             "records": [],
             "reason": _redact(reason, self.secrets),
             "usage": (job.usage if job else Usage()).to_json(),
         }
         raw = raw if raw is not None else (job.raw if job else None)
+        if job is not None and job.attempt:
+            entry["attempt"] = job.attempt  # where a retry of this image goes on
         if raw is not None:
             entry["raw"] = _redact(raw, self.secrets)
         return entry
@@ -539,7 +572,7 @@ class TeachRun:
             }
         except _ItemFailed as exc:
             return self.failed_entry(job, exc.reason, exc.raw)
-        except (FatalError, StageError, BudgetReached, asyncio.CancelledError):
+        except (FatalError, StageError, BudgetReached, _Stopped, asyncio.CancelledError):
             raise
         except (
             Exception
@@ -549,6 +582,33 @@ class TeachRun:
             return self.failed_entry(job, f"{type(exc).__name__}: {exc}")
 
     # -- all images ----------------------------------------------------------------------
+    @property
+    def call_limit_s(self) -> float:
+        """The longest one call is awaited (the teacher's own timeout, plus room for its retries)."""
+        return float(self.opts.timeout) + 30
+
+    def drain(self) -> bool:
+        """A first Ctrl-C: send nothing more, wait for the answers in flight and record them (the
+        provider charges them anyway). False where there is nothing to drain (a batch: its
+        book already holds what was submitted)."""
+        if self.opts_mode != "online" or not self.workers:
+            return False
+        self.draining = True
+        self.stop_reason = self.stop_reason or "interrupted"
+        for task in self.workers:
+            if task not in self.in_flight:
+                task.cancel()  # waiting for its turn, a retry or a prompt value: nothing paid yet
+        from vlkd.core.drain import AGAIN
+
+        n = len(self.in_flight)
+        self.ctx.warn(
+            f"Ctrl-C: stopping; waiting for the {n} answers in flight to record them "
+            f"(at most {self.call_limit_s:.0f} s); {AGAIN}"
+            if n
+            else "Ctrl-C: stopping (no answer in flight)"
+        )
+        return True
+
     @property
     def opts_mode(self) -> str:
         return getattr(self.opts, "mode", "online")
@@ -560,6 +620,31 @@ class TeachRun:
         if api is None:
             raise StageError(f"teacher '{self.opts.plugin}' has no mode: {self.opts_mode}; use mode: online")
         await BatchRun(self, loop, budget, api, wait=not self.ctx.run.no_wait).run_all()
+
+    def check_no_open_batches(self, loop: ItemLoop) -> None:
+        """Online while batches an earlier run submitted are open: their images would be paid twice
+        (the provider runs the batch all the same). Refused, before any request, saying what to do."""
+        from vlkd.core.teach.batch_book import BatchBook
+
+        book = BatchBook(self.cache.root)
+        try:
+            chunks = [c for c in book.open_chunks() if not c.plugin or c.plugin == self.opts.plugin]
+        finally:
+            book.close()
+        todo = {key for key, _ in loop.todo} if chunks else set()
+        held = {i for c in chunks for i in c.images} & todo
+        if not held:
+            return
+        run = self.ctx.run
+        again = f"vlkd run {run.recipe_path or 'RECIPE'} --run-dir {run.run_dir.path}"
+        n = len([c for c in chunks if todo & set(c.images)])
+        raise StageError(
+            f"{len(held)} of the images to teach are in {n} open batch{'es' if n > 1 else ''} that an "
+            f"earlier run submitted (mode: batch); asking them online would pay for them twice. "
+            f"Collect them first: `{again} --set teach.mode=batch` (then switch back for the rest), "
+            f"or cancel them with `vlkd teach cancel {run.run_dir.path}` and collect what they "
+            f"finished the same way"
+        )
 
     async def run_all(self, loop: ItemLoop, all_images: Sequence[ImageRecord], budget: Budget) -> None:
         ctx = self.ctx
@@ -591,6 +676,8 @@ class TeachRun:
                     except BudgetReached:
                         self.stop_reason = self.stop_reason or "budget"
                         return
+                    except _Stopped:
+                        return
                     extra = {k: v for k, v in entry.items() if k not in ("status", "records", "reason")}
                     try:
                         loop.finish(image.id, entry["status"], entry["records"], entry.get("reason"), **extra)
@@ -600,6 +687,7 @@ class TeachRun:
                     self.show(loop)
 
             tasks = [asyncio.create_task(worker()) for _ in range(min(self.opts.concurrency, len(loop.todo)))]
+            self.workers = tasks
             try:
                 for fut in asyncio.as_completed(tasks):
                     try:
@@ -610,7 +698,9 @@ class TeachRun:
                         for t in tasks:
                             t.cancel()
                     except asyncio.CancelledError:
-                        if not fatal:
+                        me = asyncio.current_task()
+                        stopped_now = me is not None and me.cancelling() > 0
+                        if not fatal and (stopped_now or not self.draining):
                             raise
                 if not fatal:
                     await self.teacher_ready()  # its error, even when every answer was cached
@@ -672,6 +762,7 @@ def run_teach(
 ) -> None:
     """Teach every image. A verify check passes its own teacher, images and per-image prompt
     values, and gets the same services (its ``ctx.dir`` holds that teacher's ledger)."""
+    own_stage = teacher is None  # the teach stage itself, not a verify check's teacher
     began = time.perf_counter()
     teacher = teacher or _teacher(ctx)
     images = load_images(ctx) if images is None else images
@@ -704,19 +795,41 @@ def run_teach(
     spent += sum(e["worst_usd"] for e in state.journal.unanswered())
     budget = Budget(opts.max_cost, spent)
     t0 = time.perf_counter()
+    if loop.todo and state.opts_mode == "online":
+        state.check_no_open_batches(loop)
     if loop.todo:
         try:
-            asyncio.run(state.run_all(loop, images, budget))
+            run_draining(state.run_all(loop, images, budget), state.drain)
         finally:
             _finish(ctx, state, images, time.perf_counter() - t0)
     else:
         _finish(ctx, state, images, 0.0)
+    if state.stop_reason == "interrupted":  # a first Ctrl-C, the answers in flight recorded
+        raise KeyboardInterrupt
+    if own_stage:
+        _check_failed_share(ctx, ids, opts)
     if state.stop_reason == "budget":
         left = sum(1 for i in ids if not loop.ledger.finished(i))
         raise RunInterrupted(
             f"teach.max_cost ${opts.max_cost:.4f} reached (spent ${budget.spent:.4f}); "
             f"{left} images not taught yet. Raise teach.max_cost and re-run to go on"
         )
+
+
+def _check_failed_share(ctx: StageContext, ids: Sequence[str], opts: Any) -> None:
+    """More failed images than ``max_failed_share`` allows: the stage fails, saying how many
+    (its pairs are written and kept; the next run asks the failed images again)."""
+    limit = getattr(opts, "max_failed_share", None)
+    ledger = ctx.ledger()
+    failed = sum(1 for i in ids if ledger.status(i) == "failed")
+    if limit is None or not ids or failed / len(ids) <= limit:
+        return
+    raise StageError(
+        f"{failed} of {len(ids)} images failed ({failed / len(ids):.0%}, more than "
+        f"teach.max_failed_share {limit:.0%}; reasons in {ctx.dir / FAILURES_FILE})"
+        + ("; the pairs of the others are kept" if failed < len(ids) else "")
+        + ": fix the cause and re-run, the failed images are asked again"
+    )
 
 
 def image_ids(images: Sequence[ImageRecord]) -> list[str]:

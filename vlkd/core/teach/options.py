@@ -152,6 +152,14 @@ class TeacherOptions(PluginOptions):
     on_error: Literal["skip", "fail"] = Field(
         default="skip", description="a failed image: record it and go on (skip), or stop the stage (fail)"
     )
+    max_failed_share: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        json_schema_extra=RUN_ONLY,
+        description="the stage ends as failed (exit status 2, the count said) when a larger share of "
+        "its images failed; their pairs are kept and a re-run asks the failed images again",
+    )
     output: Literal["csv", "json"] = Field(
         default="csv", description="answer format asked of the teacher: csv (the seed's) or json (structured)"
     )

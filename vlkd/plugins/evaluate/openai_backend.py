@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from vlkd.plugins.evaluate.items import EvalItem, ModelInfo
 
 
+#: the SDK's own retries of one question (a connection reset, a 5xx)
+MAX_RETRIES = 2
+
+
 class ServerGone(BaseException):  # a stop signal, like KeyboardInterrupt, not an Exception
     """Asking again cannot help: the stage stops with ``message``."""
 
@@ -92,6 +96,11 @@ class OpenAIStudent:
         self._lock = threading.Lock()
 
     @property
+    def call_limit_s(self) -> float:
+        """The longest one answer takes: the SDK's timeout, for each of its tries."""
+        return self.timeout * (1 + MAX_RETRIES)
+
+    @property
     def served_models(self) -> list[str] | None:
         return self.served.get(self.base_url)
 
@@ -105,7 +114,7 @@ class OpenAIStudent:
                 import openai
 
                 self._clients[url] = openai.OpenAI(
-                    base_url=url, api_key=self.api_key, timeout=self.timeout, max_retries=2
+                    base_url=url, api_key=self.api_key, timeout=self.timeout, max_retries=MAX_RETRIES
                 )
             return self._clients[url]
 

@@ -292,6 +292,7 @@ class StudentEvaluator(StagePlugin):
                 return to_records(it, answer)
 
             workers = opts.concurrency
+            drain_s: float | None = backend.call_limit_s
         else:
             work = BatchedWork(
                 items,
@@ -302,6 +303,7 @@ class StudentEvaluator(StagePlugin):
                 opts.batch_size,
             )
             workers = 1
+            drain_s = None
         out = ctx.map_items(
             items,
             key=key,
@@ -309,6 +311,7 @@ class StudentEvaluator(StagePlugin):
             workers=workers,
             on_error=opts.on_error,
             description=f"evaluate {system}",
+            drain_s=drain_s,
         )
         if items and not out:
             entries = [ctx.ledger().entries.get(key(it)) or {} for it in items]

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from vlkd.api import DECISIONS_DIR as IMPORTS_DIR
-from vlkd.api import JsonlAppender
+from vlkd.api import JsonlAppender, parse_line
 
 LOG = "imports.jsonl"
 AUDIT = "audit.jsonl"
@@ -55,13 +54,9 @@ def read_log(run_dir: Path, offset: int = 0, *, name: str = LOG) -> tuple[list[d
     end = data.rfind(b"\n") + 1
     entries = []
     for line_no, raw in enumerate(data[:end].splitlines(), 1):
-        if raw.strip():
-            try:
-                entries.append(json.loads(raw))
-            except json.JSONDecodeError:
-                raise ValueError(
-                    f"{path}: line {line_no} after byte {offset} is not valid JSON; fix or delete it"
-                ) from None
+        if raw.strip():  # whole lines only (up to the last newline)
+            where = f"{path}:{line_no}" if not offset else f"{path}: line {line_no} after byte {offset}"
+            entries.append(parse_line(raw + b"\n", where))
     return entries, offset + end
 
 

@@ -221,7 +221,7 @@ def read_trainer_log(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_bytes().splitlines():  # bytes: a line torn inside a character is skipped too
         try:
             out.append(json.loads(line))
         except ValueError:

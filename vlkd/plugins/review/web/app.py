@@ -145,6 +145,7 @@ def create_app(store: ReviewStore, guard: Guard, reviewer: str, team=None) -> St
     async def image(request: Request) -> Response:
         n = request.path_params["n"]
         with store.lock:
+            store.refresh()
             path = store.image_file(n)
             recorded = store.image(n).id if path is not None else ""
         media = IMAGE_TYPES.get(path.suffix.lower()) if path is not None else None
@@ -169,6 +170,7 @@ def create_app(store: ReviewStore, guard: Guard, reviewer: str, team=None) -> St
     def image_data(request: Request) -> Response:
         n = request.path_params["n"]
         with store.lock:
+            store.refresh()  # a run rewrote the pairs meanwhile: the new ones
             if not 0 <= n < len(store.image_pairs):
                 return _error(404, "no such image in this run")
             return JSONResponse(store.image_json(n, store.shown_pairs(n, _filters(request))))

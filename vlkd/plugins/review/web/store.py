@@ -8,10 +8,15 @@ experts changed (the review log, :mod:`..journal`) are kept whole in ``overlay``
 A decision is checked and appended under the log's lock after catching up with lines that
 others appended (a second server, ``vlkd review import``), so an edit made on a version
 that is no longer current is refused, never written over.
+
+A ``vlkd run`` may rewrite the pairs while the page is open (verify run again): the store reads
+through the files it opened, so it never reads a line of the new file at an old offset, and
+every request first looks whether the files were replaced and, if so, loads the new ones.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from array import array
 from collections import Counter
@@ -41,10 +46,49 @@ class ReviewStore:
         self.run_name = manifest.get("recipe", {}).get("name", self.run_dir.name)
         self.pairs_file, self.images_file = stage_inputs(self.run_dir, manifest)
         self.lock = threading.RLock()  # held by every read and write of the page's routes
+        self._open: dict[Path, tuple[Any, tuple[int, ...]]] = {}
+        #: how often a run's rewrite of the pairs was loaded while serving
+        self.reloads = 0
         self._load()
+
+    # -- the files as opened -------------------------------------------------------------
+    def _file(self, path: Path) -> Any:
+        """``path`` as this store opened it (the same file until :meth:`_load` opens it again)."""
+        return self._open[path][0]
+
+    def _open_all(self) -> None:
+        for fh, _ in self._open.values():
+            fh.close()
+        self._open = {}
+        for path in (self.pairs_file, self.images_file):
+            if path is None:
+                continue
+            try:
+                fh = path.open("rb")
+            except FileNotFoundError:
+                raise VlkdError(f"{path}: missing; re-run the stage that writes it") from None
+            self._open[path] = (fh, _identity(os.fstat(fh.fileno())))
+
+    def _rewritten(self) -> bool:
+        """A run replaced the pairs or images since they were loaded (a missing file: a stage is
+        writing it now; the old one is served until the new one is there)."""
+        for path, (_, seen) in self._open.items():
+            try:
+                if _identity(os.stat(path)) != seen:
+                    return True
+            except FileNotFoundError:
+                continue
+        return False
+
+    def refresh(self) -> None:
+        """Load the run's pairs again when a run rewrote them (call holding ``lock``)."""
+        if self._rewritten():
+            self._load()
+            self.reloads += 1
 
     # -- loading -------------------------------------------------------------------------
     def _load(self) -> None:
+        self._open_all()
         self.categories: list[str] = []
         self._category_ids: dict[str, int] = {}
         self.flag_sets: list[tuple[str, ...]] = [()]
@@ -52,7 +96,9 @@ class ReviewStore:
         self.image_offsets = array("q")
         self.image_ids: dict[str, int] = {}
         if self.images_file is not None:
-            for offset, image in scan_records(self.images_file, ImageRecord, _IMAGE):
+            for offset, image in scan_records(
+                self.images_file, ImageRecord, _IMAGE, fh=self._file(self.images_file)
+            ):
                 self.image_ids[image.id] = len(self.image_offsets)
                 self.image_offsets.append(offset)
         self.image_pairs: list[array] = [array("l") for _ in self.image_offsets]
@@ -65,7 +111,7 @@ class ReviewStore:
         self.overlay: dict[int, QARecord] = {}
         self.last_change: dict[int, str] = {}
         ids: dict[str, int] = {}
-        for offset, pair in scan_records(self.pairs_file, QARecord, _PAIR):
+        for offset, pair in scan_records(self.pairs_file, QARecord, _PAIR, fh=self._file(self.pairs_file)):
             ids[pair.id] = self._add(pair, offset)
         log, self.log_offset = journal.read_log(self.run_dir)
         if any(journal.entry_kind(e) == "sheet" for e in log):
@@ -164,12 +210,16 @@ class ReviewStore:
         return (
             found
             if found is not None
-            else record_at(self.pairs_file, self.pair_offsets[index], QARecord, _PAIR)
+            else record_at(
+                self.pairs_file, self.pair_offsets[index], QARecord, _PAIR, fh=self._file(self.pairs_file)
+            )
         )
 
     def image(self, n: int) -> ImageRecord:
         assert self.images_file is not None
-        return record_at(self.images_file, self.image_offsets[n], ImageRecord, _IMAGE)
+        return record_at(
+            self.images_file, self.image_offsets[n], ImageRecord, _IMAGE, fh=self._file(self.images_file)
+        )
 
     def image_file(self, n: int) -> Path | None:
         """The file of image ``n`` of the run's image records, or None (never from a request's text)."""
@@ -189,6 +239,7 @@ class ReviewStore:
 
     def current(self, image_n: int, pair_id: str) -> dict[str, Any] | None:
         with self.lock:
+            self.refresh()
             if not 0 <= image_n < len(self.image_pairs):
                 return None
             index = self._find(self.image(image_n).id, pair_id)
@@ -259,6 +310,7 @@ class ReviewStore:
 
     def queue(self, filters: dict[str, str], order: str = "risk") -> list[int]:
         """Images with a pair that matches ``filters``; risk first: images with flagged pairs first."""
+        self.refresh()
         active = {k: v for k, v in filters.items() if v}
         images = []
         for n, indices in enumerate(self.image_pairs):
@@ -302,13 +354,14 @@ class ReviewStore:
     ) -> dict[str, Any]:
         """Apply one decision; return the pair as now stored. Raises ``DecisionError``."""
         with self.lock, journal.locked(self.run_dir):
+            self.refresh()
             self._catch_up()
             if not 0 <= image_n < len(self.image_pairs):
-                raise decisions.NotFound("no such image in this run")
+                raise decisions.NotFound(self._gone("no such image in this run"))
             image_id = self.image(image_n).id
             index = self._find(image_id, pair_id)
             if index is None:
-                raise decisions.NotFound("no such pair on this image (reload the page)")
+                raise decisions.NotFound(self._gone("no such pair on this image (reload the page)"))
             pair = self.pair(index)
             try:
                 entry = decisions.decide(pair, action, fields, base=base, reviewer=reviewer)
@@ -323,8 +376,17 @@ class ReviewStore:
                 self.log_offset = journal.log_size(self.run_dir)
             return self.pair_json(index)
 
+    def _gone(self, message: str) -> str:
+        if not self.reloads:
+            return message
+        return (
+            "the run changed: a `vlkd run` rewrote the pairs since this page was loaded, and this one "
+            "is not among them any more; copy your text, then reload the page"
+        )
+
     def add(self, image_n: int, fields: dict[str, Any], *, reviewer: str) -> dict[str, Any]:
         with self.lock, journal.locked(self.run_dir):
+            self.refresh()
             self._catch_up()
             if not 0 <= image_n < len(self.image_pairs):
                 raise decisions.NotFound("no such image in this run")
@@ -337,3 +399,8 @@ class ReviewStore:
             self._count(index, None)
             self.log_offset = journal.log_size(self.run_dir)
             return self.pair_json(index)
+
+
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    """What tells a file replaced or rewritten from the one opened: device, inode, size, time."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
