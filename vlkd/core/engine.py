@@ -24,13 +24,12 @@ from typing import Any
 import pluggy
 
 from vlkd.core.context import RunInfo, StageContext
-from vlkd.core.errors import RunInterrupted, StageError, StageWaiting, StorageError, VlkdError
+from vlkd.core.errors import RunInterrupted, StageError, StageWaiting, StorageError, VlkdError, did_you_mean
 from vlkd.core.overrides import to_remember
 from vlkd.core.plugin import Plugin
 from vlkd.core.progress import Reporter, literal
 from vlkd.core.recipe import Recipe, StageConfig, stable_hash
 from vlkd.core.rundir import RunDir, environment_versions, manifest_time
-from vlkd.core.stages import STAGE_NAMES
 
 
 def _fingerprint_options(options: Any) -> dict[str, Any]:
@@ -68,12 +67,10 @@ class Engine:
         names = list(recipe.stages)
         for flag, stage in (("--from", from_stage), ("--to", to_stage)):
             if stage is not None and stage not in recipe.stages:
-                where = (
-                    "this recipe has: " + ", ".join(names)
-                    if stage in STAGE_NAMES
-                    else "stages are: " + ", ".join(STAGE_NAMES)
+                raise StageError(
+                    f"{flag} {stage}: no such stage in recipe '{recipe.name}'{did_you_mean(stage, names)} "
+                    f"(this recipe has: {', '.join(names)})"
                 )
-                raise StageError(f"{flag} {stage}: no such stage in recipe '{recipe.name}' ({where})")
         self.from_stage = from_stage
         self.to_stage = to_stage
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from vlkd.core.artifacts import ImageFile, index_images
 from vlkd.core.context import StageContext, Usage
-from vlkd.core.errors import RunInterrupted, SkipItem, StageError
+from vlkd.core.errors import RunInterrupted, SkipItem, StageError, did_you_mean
 from vlkd.core.itemloop import ItemLoop
 from vlkd.core.jsonl import read_jsonl, write_jsonl_atomic
 from vlkd.core.records import ImageRecord, Provenance, sha256_bytes
@@ -84,14 +84,24 @@ def load_images(ctx: StageContext) -> ImageFile:
     when it is needed."""
     wanted = getattr(getattr(ctx.plugin, "options", None), "categories", None)
     others: Counter[str] = Counter()
+    taught: set[str] = set()
 
     def keep(image: ImageRecord) -> bool:
         if wanted is None or image.category in wanted:
+            taught.add(str(image.category))
             return True
         others[str(image.category)] += 1
         return False
 
     images = index_images(ctx.input("images"), keep)
+    unmatched = [c for c in wanted or () if c not in taught]
+    if unmatched:
+        present = sorted({c for c in (*others, *taught) if c and c != "None"})
+        raise StageError(
+            "teach.categories: "
+            + "; ".join(f"'{c}' matches no image{did_you_mean(c, present)}" for c in unmatched)
+            + f" (the images' categories: {', '.join(present) or 'none'}); fix the recipe and run again"
+        )
     if others:
         ctx.info(
             f"{sum(others.values())} images of other categories ({', '.join(sorted(others))}) are not "
