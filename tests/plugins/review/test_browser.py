@@ -186,3 +186,24 @@ def test_a_missing_browser_fails_under_ci_and_skips_elsewhere(tmp_path, ci):
         assert result.returncode != 0 and "CI=true and chromium" in result.stdout, result.stdout[-2000:]
     else:
         assert result.returncode == 0 and "1 skipped" in result.stdout, result.stdout[-2000:]
+
+
+def test_the_negative_checkbox_follows_the_answer_being_typed(review_run, serve, browser):
+    server = serve(review_run.run_dir)
+    page = open_page(browser, server)
+    answer, box = card(page, 1).locator(".answer"), card(page, 1).locator(".neg")
+    assert not box.is_checked()
+    answer.fill("不存在")
+    assert box.is_checked()  # the expert sees the flag the answer gives
+    answer.press("Control+Enter")
+    card(page, 1).locator(".badge.negative").wait_for()
+    answer, box = card(page, 1).locator(".answer"), card(page, 1).locator(".neg")
+    answer.fill("15400-PLM-A02")
+    assert not box.is_checked()
+    answer.press("Control+Enter")
+    expect(card(page, 1).locator(".badge.negative")).to_have_count(0)
+    page.reload()
+    page.wait_for_selector(".pair")
+    assert card(page, 1).locator(".answer").input_value() == "15400-PLM-A02"
+    assert not card(page, 1).locator(".neg").is_checked()
+    assert not page.errors

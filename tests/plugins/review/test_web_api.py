@@ -318,3 +318,28 @@ def test_a_decision_edited_by_hand_into_nonsense_is_named(review_run):
         ReviewStore(review_run.run_dir)
     with pytest.raises(VlkdError, match=expected):  # the review stage says the same
         review_run.run()
+
+
+def test_the_negative_flag_follows_an_answer_edited_on_the_page(review_run, serve):
+    server = serve(review_run.run_dir)
+    with client(server) as c:
+        token, (n, image) = csrf(c), first_image(c)
+        pair = image["pairs"][1]
+        assert pair["negative"] is False
+        # the page sends the flag only when the expert ticked it: untouched, it follows the answer
+        made_negative = decide(c, token, n, pair, "edit", answer="不存在").json()["pair"]
+        assert made_negative["negative"] is True
+        answered = decide(c, token, n, made_negative, "edit", answer="15400-PLM-A02").json()["pair"]
+        assert answered["negative"] is False and answered["review"] == "edited"
+        # an old page that sends the flag it showed, unchanged, gets the same
+        again = decide(c, token, n, answered, "edit", answer="不存在", negative=False).json()["pair"]
+        assert again["negative"] is True
+        # a flag the expert changed must agree with the answer
+        refused = decide(c, token, n, image["pairs"][2], "edit", answer="A real answer", negative=True)
+        assert refused.status_code == 400 and "negative is true but the answer" in refused.json()["error"]
+        added = c.post(
+            f"/api/image/{n}/add",
+            json={"question": "有签名吗?", "answer": "不存在", "negative": False},
+            headers={"X-CSRF-Token": token},
+        )
+        assert added.status_code == 201 and added.json()["pair"]["negative"] is True
