@@ -36,9 +36,9 @@ SetOpt = Annotated[
 
 
 def _console(stderr: bool = True):
-    from rich.console import Console
+    from vlkd.core.console import make_console
 
-    return Console(stderr=stderr, highlight=False, emoji=False)
+    return make_console(stderr)
 
 
 def _show_version(value: bool) -> None:
@@ -226,6 +226,8 @@ def plugins(
         return
     from rich.table import Table
 
+    from vlkd.core.console import cell, keep_whole
+
     console = _console(stderr=False)
     wide = console.width >= 110  # the description column only where it fits
     table = Table()
@@ -234,10 +236,10 @@ def plugins(
     if wide:
         table.add_column("description", overflow="ellipsis", no_wrap=True, max_width=console.width - 80)
     for r in rows:
-        status = "[green]ready[/green]" if r["available"] else f"[yellow]{r['install']}[/yellow]"
-        cells = [r["kind"], r["name"], r["distribution"], r["version"], status]
-        table.add_row(*cells, *([r["description"]] if wide else []))
-    console.print(table)
+        status = cell("ready", "green") if r["available"] else cell(r["install"], "yellow")
+        cells = [cell(r[k]) for k in ("kind", "name", "distribution", "version")]
+        table.add_row(*cells, status, *([cell(r["description"])] if wide else []))
+    console.print(keep_whole(table, (0, 1, 4)))
 
 
 def _plugin_options(registry, name: str, as_json: bool) -> None:

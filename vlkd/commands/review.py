@@ -27,20 +27,19 @@ def import_(
     """
     import shlex
 
-    from rich.console import Console
-
+    from vlkd.core.console import make_console
     from vlkd.core.progress import literal
     from vlkd.plugins.review.imports import import_review_file
 
     summary = import_review_file(run_dir, file)
     recipe = summary.get("recipe") or "RECIPE"
     if not summary["changes"]:
-        Console(stderr=True, highlight=False).print(
+        make_console(stderr=True).print(
             f"{literal(str(file))}: nothing to apply: every row matches the run's pairs (imported already?)",
             soft_wrap=True,
         )
         return
-    Console(stderr=True, highlight=False).print(
+    make_console(stderr=True).print(
         f"[green]imported[/green] {literal(str(file))}: {summary['changes']} change(s) ({summary['edited']} edited, "
         f"{summary['added']} added, {summary['changes'] - summary['edited'] - summary['added']} status/other); "
         f"stored as {literal(summary['file'])}.\nApply it (review and the stages after it re-run): "
@@ -72,13 +71,12 @@ def serve(
     The next `vlkd run` applies the decisions (review and the stages after it re-run).
     Shortcuts: j/k next/previous image, a approve, r reject, e edit, ? all of them.
     """
-    from rich.console import Console
-
+    from vlkd.core.console import make_console
     from vlkd.plugins.review.web.server import ReviewServer
 
     server = ReviewServer(run_dir, host=host, port=port, reviewer=reviewer, token=token)
     progress = server.store.progress()
-    Console(stderr=True, highlight=False).print(
+    make_console(stderr=True).print(
         f"review page for {server.store.run_dir} ({progress['reviewed']} of {progress['total']} pairs "
         f"reviewed): {server.url}\nreviewer: {server.reviewer}; each decision is saved as it is made; "
         f"Ctrl-C stops the server; the next vlkd run applies the decisions.",
