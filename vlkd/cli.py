@@ -312,7 +312,7 @@ def init(
     from vlkd.core.recipe import MAX_NAME, NAME_PATTERN
     from vlkd.core.registry import load_registry
     from vlkd.core.schema import recipe_json_schema
-    from vlkd.core.starter import SCHEMA_FILE, starter_recipe
+    from vlkd.core.starter import SCHEMA_FILE, STARTER_INPUTS, starter_recipe
 
     if not NAME_PATTERN.match(name) or len(name) > MAX_NAME:
         raise VlkdError(
@@ -327,7 +327,16 @@ def init(
     schema_path.write_text(
         json.dumps(recipe_json_schema(load_registry()), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    _console().print(f"wrote {path} and {schema_path} (for editors); check it with: vlkd validate {path}")
+    inputs = Path(STARTER_INPUTS)  # the starter reads it: it must validate as written
+    made = not inputs.exists()
+    inputs.mkdir(exist_ok=True)
+    _console().print(
+        literal(
+            f"wrote {path} and {schema_path} (for editors)"
+            + (f", and an empty {inputs}/ folder" if made else "")
+            + f"; put your images and PDFs in {inputs}/, check the recipe with: vlkd validate {path}"
+        )
+    )
 
 
 def quiet_library_bars() -> None:

@@ -317,6 +317,63 @@ class Engine:
         return line
 
     def _dry_run(self, run: RunInfo, plan: dict[str, str]) -> dict[str, Any]:
+        cheap = self._cheap_to_run(plan)
+        if cheap:
+            return self._dry_run_on_scratch(plan, cheap)
+        return self._estimate(run, plan)
+
+    def _cheap_to_run(self, plan: dict[str, str]) -> list[str]:
+        """The free stages at the head of ``plan`` that must run before what follows can be
+        estimated (a new run directory: the teacher's images are not known before ingest and
+        preprocess have run); empty when no teacher follows them."""
+        cheap: list[str] = []
+        for name, action in plan.items():
+            if name not in FREE_STAGES or action not in ("run", "resume"):
+                break
+            cheap.append(name)
+        rest = [n for n in plan if n not in cheap and plan[n] in ("run", "resume")]
+        return cheap if any(n in PRICED_PER_IMAGE for n in rest) else []
+
+    def _dry_run_on_scratch(self, plan: dict[str, str], cheap: list[str]) -> dict[str, Any]:
+        """Run the free stages for real in a scratch directory (spending nothing, writing nothing
+        here), then estimate the rest from what they made: the images the teacher will see."""
+        for name in cheap:
+            self.reporter.console.print(
+                f"{name:<11} {plan[name]} (run now in a scratch directory, deleted after: the "
+                "estimate below counts the images it finds)"
+            )
+        with tempfile.TemporaryDirectory(prefix="vlkd-dry-run-") as tmp:
+            scratch = Path(tmp) / "run"
+            Engine(self.recipe, scratch, to_stage=cheap[-1], reporter=Reporter(quiet=True), pm=self.pm).run()
+            rest = Engine(
+                self.recipe,
+                scratch,
+                to_stage=self.to_stage,
+                dry_run=True,
+                no_cache=self.no_cache,
+                reporter=self.reporter,
+                pm=self.pm,
+            )
+            plugins, fingerprints = rest._instantiate()
+            old = rest.run_dir.read_manifest()
+            rest_plan = {n: a for n, a in rest.plan(old, fingerprints, {}).items() if n not in cheap}
+            manifest = rest._new_manifest(old, fingerprints)
+            info = RunInfo(
+                self.recipe,
+                rest.run_dir,
+                manifest,
+                self.reporter,
+                plugins,
+                fingerprints,
+                self.recipe.source.path,
+                True,
+                self.no_cache,
+                self.no_wait,
+            )
+            rest._estimate(info, rest_plan)
+        return manifest
+
+    def _estimate(self, run: RunInfo, plan: dict[str, str]) -> dict[str, Any]:
         words = {"skip": "up to date", "resume": "resume", "run": "run", "after": "not run (--to)"}
         for name, action in plan.items():
             self.reporter.console.print(f"{name:<11} {words[action]}")
@@ -336,6 +393,11 @@ class Engine:
                         self.reporter.console.print(f"            {literal(line)}")
         return run.manifest
 
+
+#: stages that cost nothing but time, run for real by a dry run of a new run directory
+FREE_STAGES = ("ingest", "preprocess")
+#: stages whose estimate counts the images the free stages make (a teacher paid per image)
+PRICED_PER_IMAGE = ("teach", "verify")
 
 _STORAGE_ADVICE = {
     errno.ENOSPC: "free some space there (or choose a --run-dir on another disk)",

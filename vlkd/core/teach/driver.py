@@ -794,6 +794,15 @@ def _finish(ctx: StageContext, state: TeachRun, images: Sequence[ImageRecord], s
     ctx.checkpoint(force=True)
 
 
+def shown_name(image: ImageRecord) -> str:
+    """The name a person knows an image by: its source file (and page), not the hash that names
+    its preprocessed copy."""
+    if not image.sources:
+        return Path(image.path).name
+    source = image.sources[0]
+    return Path(source.path).name + (f" p.{source.page}" if source.page else "")
+
+
 def estimate(
     ctx: StageContext, teacher: Teacher | None = None, images: Sequence[ImageRecord] | None = None
 ) -> list[str]:
@@ -852,7 +861,7 @@ def estimate(
         est_out += o
         w, h = request.size
         image_in, scaled = teacher.image_tokens(w, h)
-        name = Path(image.path).name
+        name = shown_name(image)
         if scaled is not None:
             shrunk.append(f"{name} {w}×{h} → {scaled[0]}×{scaled[1]}")
         if len(per_image) < ESTIMATE_LINES:
