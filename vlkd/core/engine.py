@@ -186,18 +186,7 @@ class Engine:
             outside = self.changed_outside(plugins, old)
             plan = self.plan(old, fingerprints, outside)
             manifest = self._new_manifest(old, fingerprints)
-            run = RunInfo(
-                self.recipe,
-                self.run_dir,
-                manifest,
-                self.reporter,
-                plugins,
-                fingerprints,
-                self.recipe.source.path,
-                self.dry_run,
-                self.no_cache,
-                self.no_wait,
-            )
+            run = self._run_info(manifest, plugins, fingerprints)
             for name, reason in outside.items():
                 if plan.get(name) == "resume":
                     self.reporter.info(f"{name}: {reason}; running it again")
@@ -316,6 +305,22 @@ class Engine:
             line += " " + " ".join(f"--set {k}=..." for k in secret) + "  (secrets are not remembered)"
         return line
 
+    def _run_info(
+        self, manifest: dict[str, Any], plugins: dict[str, list[Plugin]], fingerprints: dict[str, str]
+    ) -> RunInfo:
+        return RunInfo(
+            self.recipe,
+            self.run_dir,
+            manifest,
+            self.reporter,
+            plugins,
+            fingerprints,
+            self.recipe.source.path,
+            self.dry_run,
+            self.no_cache,
+            self.no_wait,
+        )
+
     def _dry_run(self, run: RunInfo, plan: dict[str, str]) -> dict[str, Any]:
         cheap = self._cheap_to_run(plan)
         if cheap:
@@ -358,19 +363,7 @@ class Engine:
             old = rest.run_dir.read_manifest()
             rest_plan = {n: a for n, a in rest.plan(old, fingerprints, {}).items() if n not in cheap}
             manifest = rest._new_manifest(old, fingerprints)
-            info = RunInfo(
-                self.recipe,
-                rest.run_dir,
-                manifest,
-                self.reporter,
-                plugins,
-                fingerprints,
-                self.recipe.source.path,
-                True,
-                self.no_cache,
-                self.no_wait,
-            )
-            rest._estimate(info, rest_plan)
+            rest._estimate(rest._run_info(manifest, plugins, fingerprints), rest_plan)
         return manifest
 
     def _estimate(self, run: RunInfo, plan: dict[str, str]) -> dict[str, Any]:
