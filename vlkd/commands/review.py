@@ -78,7 +78,9 @@ def serve(
     progress = server.store.progress()
     make_console(stderr=True).print(
         f"review page for {server.store.run_dir} ({progress['reviewed']} of {progress['total']} pairs "
-        f"reviewed): {server.url}\nreviewer: {server.reviewer}; each decision is saved as it is made; "
+        f"reviewed): {server.url}\n"
+        + (f"{progress['last_run']}\n" if progress.get("last_run") else "")
+        + f"reviewer: {server.reviewer}; each decision is saved as it is made; "
         f"Ctrl-C stops the server; the next vlkd run applies the decisions.",
         soft_wrap=True,
         markup=False,

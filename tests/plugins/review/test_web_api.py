@@ -343,3 +343,23 @@ def test_the_negative_flag_follows_an_answer_edited_on_the_page(review_run, serv
             headers={"X-CSRF-Token": token},
         )
         assert added.status_code == 201 and added.json()["pair"]["negative"] is True
+
+
+def test_the_page_says_what_the_last_run_decided(fake_run, serve, tmp_path):
+    """The demo: the recipe's edits file adds pairs and auto-approval approves the rest; the page
+    counts only its own decisions, and says what the run decided beside them."""
+    edits = tmp_path / "edits.csv"
+    edits.write_text(
+        "pair_id,image,question,answer,status\n,page_000.png,Which light?,ABS,approved\n", encoding="utf-8"
+    )
+    run = fake_run(
+        {"review": {"plugin": "spreadsheet", "auto_approve": True, "edits": str(edits)}}, n_images=2
+    )
+    run.run()
+    server = serve(run.run_dir)
+    with client(server) as c:
+        progress = c.get("/api/queue").json()["progress"]
+    assert progress["reviewed"] == 0 and progress["total"] == 4
+    assert progress["last_run"].startswith(
+        "the last run's review: 5 approved of 5 pairs (1 added by edits.csv; 4 auto-approved (review.auto_approve))"
+    )

@@ -22,6 +22,7 @@ from vlkd.core.artifacts import image_path, record_at, scan_records
 from vlkd.core.errors import VlkdError
 from vlkd.core.records import Flag, ImageRecord, QARecord
 from vlkd.plugins.review import decisions, journal
+from vlkd.plugins.review.last_run import last_run_summary
 from vlkd.plugins.review.sheet import pair_version
 
 STATUSES = ("pending", "approved", "rejected", "edited")
@@ -40,6 +41,7 @@ class ReviewStore:
         if manifest is None:
             raise VlkdError(f"{self.run_dir}: not a vlkd run directory (no manifest.json)")
         self.run_name = manifest.get("recipe", {}).get("name", self.run_dir.name)
+        self.last_run = last_run_summary(self.run_dir, manifest)
         self.pairs_file, self.images_file = stage_inputs(self.run_dir, manifest)
         self.lock = threading.RLock()  # held by every read and write of the page's routes
         self._load()
@@ -288,6 +290,7 @@ class ReviewStore:
             "reviewed": sum(e["reviewed"] for e in per.values()),
             "categories": dict(sorted(per.items())),
             "flags": sorted({f for fs in self.flag_sets for f in fs}),
+            "last_run": self.last_run,
         }
 
     # -- writing -------------------------------------------------------------------------

@@ -139,6 +139,7 @@ function renderProgress() {
   if (!p) return;
   const pct = p.total ? Math.floor((100 * p.reviewed) / p.total) : 0;
   $("progress-text").textContent = t("progress", p.reviewed, p.total, pct);
+  $("last-run").textContent = p.last_run || "";
   $("meter-fill").style.width = `${pct}%`;
   $("category-table").replaceChildren(...Object.entries(p.categories).map(([name, c]) =>
     el("tr", {}, el("td", { text: name }), el("td", { class: "num", text: `${c.reviewed} / ${c.total}` }))));
