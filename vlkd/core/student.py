@@ -99,7 +99,7 @@ class Student:
         """A local directory or hub id that ``from_pretrained`` loads; a tiny student is built
         into ``<run_dir>/students/tiny-FAMILY`` first."""
         if self.tiny:
-            return str(self.family.build_tiny(Path(run_dir) / "students" / f"tiny-{self.family.name}"))
+            return str(self.family.build_tiny(self.tiny_dir(run_dir)))
         local = local_dir(self.model, self.base_dir)
         if local is not None:
             check_student_dir(local)
@@ -121,6 +121,10 @@ class Student:
         if self.tiny:  # not built just for this: tiny students ship the family's bounds
             return self.family.processor_pixels(None)
         return self.family.processor_pixels(self.local_path(run_dir))
+
+    def tiny_dir(self, run_dir: str | os.PathLike[str]) -> Path:
+        """Where a tiny student of this run is built (``<run_dir>/students/tiny-FAMILY``)."""
+        return Path(run_dir) / "students" / f"tiny-{self.family.name}"
 
     def local_path(self, run_dir: Path) -> str | None:
         """The student's directory when it is on this machine without a download, else None."""
