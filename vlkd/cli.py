@@ -130,7 +130,7 @@ def run(
     if quiet:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     reporter = Reporter(quiet=quiet)
-    for note in notes:
+    for note in [*notes, *(loaded.student.notes if loaded.student else ())]:
         reporter.info(literal(note))
     engine = Engine(
         loaded,
@@ -181,6 +181,8 @@ def validate(
     _console(stderr=False).print(
         f"[green]ok[/green] {literal(str(recipe))}: recipe '{loaded.name}': {stages or 'no stages'}"
     )
+    for note in loaded.student.notes if loaded.student else ():
+        _console().print(f"[cyan]note:[/cyan] {literal(note)}", soft_wrap=True)
     if loaded.missing:
         _console().print(
             "[yellow]not installed here[/yellow] (needed to run it): " + literal("; ".join(loaded.missing)),
