@@ -50,13 +50,13 @@ def test_importing_the_api_loads_no_pydantic_and_using_it_no_heavy_library():
     assert result.stdout.split("\n")[:2] == ["False", "[]"]
 
 
-def test_the_example_plugin_and_the_readme_example_import_only_vlkd_api():
+def test_the_example_plugin_and_the_docs_example_import_only_vlkd_api():
     import re
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
     example = root / "examples" / "vlkd-example-plugin" / "vlkd_example_plugin" / "__init__.py"
-    readme = (root / "README.md").read_text(encoding="utf-8")
+    readme = (root / "docs" / "how-to" / "write-a-plugin.md").read_text(encoding="utf-8")
     plugin_block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "hookimpl" in b)
     for text in (example.read_text(encoding="utf-8"), plugin_block):
         imported = set(re.findall(r"^(?:from|import) (vlkd[\w.]*)", text, re.M))

@@ -1,4 +1,4 @@
-"""The README's command table lists every command the CLI has, and no command it lacks."""
+"""The docs' command table (docs/reference/commands.md) lists every command the CLI has, and no command it lacks."""
 
 import re
 from pathlib import Path
@@ -8,7 +8,7 @@ import typer.main
 from vlkd.cli import app
 from vlkd.commands import register_commands
 
-README = Path(__file__).parents[2] / "README.md"
+TABLE = Path(__file__).parents[2] / "docs" / "reference" / "commands.md"
 
 
 def real_commands() -> set[str]:
@@ -29,8 +29,7 @@ def real_commands() -> set[str]:
 
 
 def readme_commands() -> set[str]:
-    text = README.read_text(encoding="utf-8")
-    section = text.split("## The command line", 1)[1].split("\n## ", 1)[0]
+    section = TABLE.read_text(encoding="utf-8")
     found = set()
     for cell in re.findall(r"^\| `vlkd ([^`]*)`", section, re.M):
         words = []
@@ -46,6 +45,6 @@ def test_readme_lists_every_command_and_only_real_ones(monkeypatch):
     monkeypatch.delenv("VLKD_PLUGINS", raising=False)
     real, listed = real_commands(), readme_commands()
     assert real - listed == set(), (
-        f"add rows for these commands to the README's command table: {real - listed}"
+        f"add rows for these commands to the command table in docs/reference/commands.md: {real - listed}"
     )
-    assert listed - real == set(), f"the README's command table lists commands the CLI lacks: {listed - real}"
+    assert listed - real == set(), f"the command table in docs/reference/commands.md lists commands the CLI lacks: {listed - real}"
