@@ -30,12 +30,12 @@ def model_card(run_dir: Path, info: Any, repo_id: str, *, merged: bool) -> str:
         f"tags: [vlkd, vision-language, knowledge-distillation, {info.family.name}]",
         "---",
     ]
-    what = "full weights with a LoRA adapter merged in" if merged else "a LoRA adapter"
+    what = "Full weights with a LoRA adapter merged in" if merged else "A LoRA adapter"
     lines = [
         f"# {repo_id.split('/', 1)[1]}",
         "",
-        f"{what.capitalize()} for **{base}** (family `{info.family.name}`), tuned by "
-        f"[vlkd](https://github.com/) from recipe `{recipe}` with the `{info.trainer}` trainer.",
+        f"{what} for **{base}** (family `{info.family.name}`), tuned by vlkd (vision-language "
+        f"knowledge distillation) from recipe `{recipe}` with the `{info.trainer}` trainer.",
         "",
         "## Data",
         "",
@@ -55,7 +55,7 @@ def model_card(run_dir: Path, info: Any, repo_id: str, *, merged: bool) -> str:
     use = (
         f'AutoModelForImageTextToText.from_pretrained("{repo_id}")'
         if merged
-        else f'PeftModel.from_pretrained(AutoModelForImageTextToText.from_pretrained(BASE), "{repo_id}")'
+        else f'PeftModel.from_pretrained(AutoModelForImageTextToText.from_pretrained("{base}"), "{repo_id}")'
     )
     lines += ["", "## Use", "", "```python", use, "```", ""]
     return "\n".join(front + lines)
