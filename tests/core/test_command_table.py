@@ -47,4 +47,6 @@ def test_readme_lists_every_command_and_only_real_ones(monkeypatch):
     assert real - listed == set(), (
         f"add rows for these commands to the command table in docs/reference/commands.md: {real - listed}"
     )
-    assert listed - real == set(), f"the command table in docs/reference/commands.md lists commands the CLI lacks: {listed - real}"
+    assert listed - real == set(), (
+        f"the command table in docs/reference/commands.md lists commands the CLI lacks: {listed - real}"
+    )

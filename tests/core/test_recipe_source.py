@@ -44,6 +44,28 @@ def test_extends_cycle_names_the_chain(write):
     assert message.count("a.yaml") >= 2 and "b.yaml ->" in message
 
 
+def test_extends_diamonds_read_each_base_once(write):
+    # each level extends the one below twice: 2**25 ways down, 26 files
+    write("r0.yaml", "name: r0\ningest: {plugin: counting, n: 1}\n")
+    for i in range(1, 26):
+        write(f"r{i}.yaml", f"extends: [r{i - 1}.yaml, r{i - 1}.yaml]\nname: r{i}\ningest: {{label: l{i}}}\n")
+    src = load_recipe_source(write("top.yaml", "extends: [r25.yaml, r12.yaml]\nname: top\n"))
+    assert src.data == {
+        "name": "top",
+        "ingest": {"plugin": "counting", "n": 1, "label": "l12"},
+    }  # later bases win
+    assert len(src.files) == 27  # each file read once
+    assert str(src.where(("ingest", "n"))).endswith("r0.yaml:2:28")
+
+
+def test_extends_a_shared_base_is_not_changed_by_one_branch(write):
+    write("a.yaml", "name: a\ningest: {plugin: counting, n: 1, opts: {x: 1}}\n")
+    write("b.yaml", "extends: a.yaml\nname: b\ningest: {opts: {x: 2}}\n")
+    src = load_recipe_source(write("c.yaml", "extends: [b.yaml, a.yaml]\nname: c\n"))
+    assert src.data["ingest"]["opts"] == {"x": 1}  # a, read once, is still a after b merged onto it
+    assert str(src.where(("ingest", "opts", "x"))).endswith("a.yaml:2:41")
+
+
 def test_extends_missing_base(write):
     with pytest.raises(RecipeError, match=r"r.yaml:1:1: extends: no such file: nope.yaml"):
         load_recipe_source(write("r.yaml", "extends: nope.yaml\nname: r\n"))

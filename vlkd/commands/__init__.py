@@ -11,7 +11,7 @@ from __future__ import annotations
 import typer
 
 from vlkd.core.errors import PluginError
-from vlkd.core.plugin_manager import distribution_of, plugin_manager
+from vlkd.core.plugin_manager import BUILTIN_PREFIXES, distribution_of, plugin_manager, warn_broken
 
 COMMAND_MODULES: tuple[str, ...] = (
     "vlkd.commands.student",
@@ -37,7 +37,13 @@ def register_commands(app: typer.Typer, *, autoload: bool | None = None) -> None
     owners = {name: "vlkd" for _, name in _entries(app)}
     seen = {key for key, _ in _entries(app)}
     for impl in reversed(pm.hook.vlkd_register_commands.get_hookimpls()):  # registration order
-        impl.function(app=app)
+        try:
+            impl.function(app=app)
+        except Exception as exc:  # a third party's code: anything may be raised
+            if impl.plugin_name.startswith(BUILTIN_PREFIXES):
+                raise
+            warn_broken(impl.plugin_name, *distribution_of(pm, impl.plugin), f"{type(exc).__name__}: {exc}")
+            continue
         dist = " ".join(distribution_of(pm, impl.plugin))
         for key, name in _entries(app):
             if key in seen:

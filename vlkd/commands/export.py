@@ -93,25 +93,45 @@ def _check_hub(repo_id: str, token_env: str) -> str:
     return token
 
 
-def _write(info, out: Path, merged: bool, with_peft: bool, llamafactory_cli: str) -> None:
+def _write(info, out: Path, merged: bool, with_peft: bool, llamafactory_cli: str, run_dir: Path) -> None:
     import importlib.util
     import tempfile
 
     from vlkd.core.errors import VlkdError
 
+    run = run_dir.resolve()
+    if out.resolve() == run or run in out.resolve().parents:
+        raise VlkdError(
+            f"{out}: inside the run directory {run_dir} (its own adapter would be copied into "
+            "itself); export to a folder outside the run"
+        )
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise VlkdError(f"{out}: exists and is not an empty folder; choose a new one")
-    out.mkdir(parents=True, exist_ok=True)
-    if not merged:
-        export_adapter(info, out)
-    elif info.trainer == "llamafactory" and not with_peft:
-        with tempfile.TemporaryDirectory(prefix="vlkd-export-") as tmp:
-            merge_with_llamafactory(info, out, llamafactory_cli, Path(tmp))
-    else:
+    if merged and not (info.trainer == "llamafactory" and not with_peft):
         missing = [m for m in ("torch", "transformers", "peft") if importlib.util.find_spec(m) is None]
         if missing:
             raise VlkdError(f'merging needs {", ".join(missing)}: pip install "vlkd[train]"')
-        merge_with_peft(info, out)
+    made = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        if not merged:
+            export_adapter(info, out)
+        elif info.trainer == "llamafactory" and not with_peft:
+            with tempfile.TemporaryDirectory(prefix="vlkd-export-") as tmp:
+                merge_with_llamafactory(info, out, llamafactory_cli, Path(tmp))
+        else:
+            merge_with_peft(info, out)
+    except BaseException:
+        # the folder was new or empty: what is in it now is this export's, half written
+        if made:
+            shutil.rmtree(out, ignore_errors=True)
+        else:
+            for child in out.iterdir():
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+        raise
 
 
 @hookimpl
@@ -165,7 +185,7 @@ def vlkd_register_commands(app: typer.Typer) -> None:
             )
         with contextlib.ExitStack() as stack:
             folder = out or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vlkd-push-")))
-            _write(info, folder, merged, with_peft, llamafactory_cli)
+            _write(info, folder, merged, with_peft, llamafactory_cli, run_dir)
             what = "merged weights" if merged else "adapter"
             if out is not None:
                 typer.echo(f"wrote the tuned student's {what} to {out}", err=True)

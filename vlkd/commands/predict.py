@@ -31,6 +31,28 @@ def trained_model_dir(run_dir: Path) -> Path:
     return model_dir
 
 
+#: LLaMA-Factory's default cutoff_len, for a model card that does not name one
+DEFAULT_CUTOFF = 2048
+#: more characters than a token of any tokenizer here holds
+MAX_CHARS_PER_TOKEN = 16
+
+
+def checked_image(image: Path, info: Any) -> None:
+    """A one-line error for an image the student cannot take (not an image, a PDF, an aspect
+    ratio its processor refuses), before the student is loaded."""
+    from vlkd.core.errors import VlkdError
+    from vlkd.images.decode import BadImage, open_image
+
+    try:
+        opened, _ = open_image(image, load=False)
+    except BadImage as exc:
+        raise VlkdError(str(exc)) from None
+    try:
+        info.family.resize(opened.width, opened.height, info.min_pixels, info.max_pixels)
+    except ValueError as exc:
+        raise VlkdError(f"{image}: {opened.width}x{opened.height}: {exc}") from None
+
+
 def _recipe_section(run_dir: Path, stage: str) -> dict[str, Any]:
     import json
 
@@ -64,12 +86,17 @@ def vlkd_register_commands(app: typer.Typer) -> None:
         missing = [m for m in ("torch", "transformers", "peft") if importlib.util.find_spec(m) is None]
         if missing:
             raise VlkdError(f'vlkd predict needs {", ".join(missing)}: pip install "vlkd[train]"')
+        from vlkd.core.artifacts import ModelCard
         from vlkd.plugins.evaluate.items import EvalItem, load_model_info
         from vlkd.plugins.evaluate.local_backend import LocalStudent
 
-        info = load_model_info(trained_model_dir(run_dir))
+        if not question.strip():
+            raise VlkdError("the question is empty: ask the student something about the image")
+        model_dir = trained_model_dir(run_dir)
+        info = load_model_info(model_dir)
         if not image.is_file():
             raise VlkdError(f"{image}: no such image file")
+        checked_image(image, info)
         evaluate = _recipe_section(run_dir, "evaluate")
         system_prompt = evaluate.get("system_prompt") or _recipe_section(run_dir, "format").get("system")
         student = LocalStudent(
@@ -78,6 +105,13 @@ def vlkd_register_commands(app: typer.Typer) -> None:
             system_prompt=system_prompt,
             device=device,
         )
+        cutoff = ModelCard.read(model_dir).cutoff_len or DEFAULT_CUTOFF
+        # the cheap bound first (a token holds a few characters at most), then the exact one
+        if len(question) > MAX_CHARS_PER_TOKEN * cutoff or student.prompt_tokens(question) > cutoff:
+            raise VlkdError(
+                f"the question is too long ({len(question):,} characters): the student was trained "
+                f"on prompts of at most {cutoff:,} tokens (cutoff_len), image included; ask a shorter one"
+            )
         item = EvalItem("cli", "cli", str(image), question, "", None, False)
         try:
             (answer,) = student.generate("base" if base else "tuned", [item])

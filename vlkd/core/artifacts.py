@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from vlkd.core.errors import StageError
 from vlkd.core.jsonl import read_json, write_json_atomic, write_jsonl_atomic
 from vlkd.core.records import ImageRecord, QARecord
+from vlkd.core.rundir import MANIFEST
 
 R = TypeVar("R", bound=BaseModel)
 C = TypeVar("C", bound="Card")
@@ -100,10 +101,18 @@ def read_images(path: str | os.PathLike[str]) -> list[ImageRecord]:
 
 
 def _absolute(record: ImageRecord, run_dir: Path) -> ImageRecord:
-    """A record read from ``run_dir``'s ``images.jsonl`` with its path absolute (see :func:`read_images`)."""
-    if Path(record.path).is_absolute():
-        return record
-    return record.model_copy(update={"path": str(run_dir / record.path)})
+    """A record read from ``run_dir``'s ``images.jsonl`` with its paths absolute (see :func:`read_images`)."""
+    update: dict[str, Any] = {}
+    if not Path(record.path).is_absolute():
+        update["path"] = str(run_dir / record.path)
+    original = getattr(record, "original", None)
+    if (
+        isinstance(original, dict)
+        and isinstance(original.get("path"), str)
+        and not Path(original["path"]).is_absolute()
+    ):
+        update["original"] = {**original, "path": str(run_dir / original["path"])}
+    return record.model_copy(update=update) if update else record
 
 
 class ImageFile(Sequence[ImageRecord]):
@@ -196,11 +205,22 @@ def stored_image_paths(
     """Image records with paths inside ``run_dir`` made relative to it, for ``images.jsonl``
     (one at a time, as ``records`` gives them)."""
     root = Path(run_dir).resolve()
+
+    def inside(value: str) -> str | None:
+        path = Path(value)
+        return path.relative_to(root).as_posix() if path.is_absolute() and root in path.parents else None
+
     for rec in records:
-        path = Path(rec.path)
-        if path.is_absolute() and (root in path.parents):
-            rec = rec.model_copy(update={"path": path.relative_to(root).as_posix()})
-        yield rec
+        update: dict[str, Any] = {}
+        relative = inside(rec.path)
+        if relative is not None:
+            update["path"] = relative
+        original = getattr(rec, "original", None)  # preprocess's record of the image it read
+        if isinstance(original, dict) and isinstance(original.get("path"), str):
+            relative = inside(original["path"])
+            if relative is not None:
+                update["original"] = {**original, "path": relative}
+        yield rec.model_copy(update=update) if update else rec
 
 
 def read_pairs(path: str | os.PathLike[str]) -> list[QARecord]:
@@ -307,8 +327,34 @@ class ModelCard(Card):
     merged: str | None = Field(default=None, description="adapter merged into the base weights")
 
     def path(self, directory: str | os.PathLike[str], value: str | None) -> Path | None:
-        """A path the card names, resolved against its directory."""
+        """A path the card names, resolved against its directory (``<run>/train/model``).
+
+        Paths inside the run are written relative to the card, so a moved or copied run
+        directory uses its own files. An older card's absolute path into a run's ``students``
+        or ``train`` folder is read as the same place in this run: a copy never uses the
+        original's files (where this run lacks them, the caller says what is missing)."""
         if not value:
             return None
         p = Path(value)
-        return p if p.is_absolute() else Path(directory) / p
+        if not p.is_absolute():
+            return Path(directory) / p
+        run_root = Path(directory).resolve().parents[1]
+        if p == run_root or run_root in p.parents:
+            return p
+        for i, part in enumerate(p.parts):
+            if part in ("students", "train"):
+                own = run_root.joinpath(*p.parts[i:])
+                if own.exists() or Path(*p.parts[:i], MANIFEST).exists():
+                    return own  # this run's, or missing here: never another run's
+        return p
+
+    @staticmethod
+    def relative(directory: str | os.PathLike[str], run_dir: str | os.PathLike[str], value: str) -> str:
+        """``value`` as the card in ``directory`` records it: relative to the card when it is a
+        path inside ``run_dir`` (so the run can move), else unchanged (a hub id, a checkpoint
+        elsewhere)."""
+        p = Path(value)
+        root = Path(run_dir).resolve()
+        if p.is_absolute() and (p.resolve() == root or root in p.resolve().parents):
+            return os.path.relpath(p.resolve(), Path(directory).resolve())
+        return value

@@ -27,9 +27,10 @@ from vlkd.core.context import RunInfo, StageContext
 from vlkd.core.errors import RunInterrupted, StageError, StageWaiting, StorageError, VlkdError, did_you_mean
 from vlkd.core.overrides import to_remember
 from vlkd.core.plugin import Plugin
+from vlkd.core.plugin_manager import call_hook
 from vlkd.core.progress import Reporter, literal
 from vlkd.core.recipe import Recipe, StageConfig, stable_hash
-from vlkd.core.rundir import RunDir, environment_versions, manifest_time
+from vlkd.core.rundir import RunDir, environment_versions, manifest_time, storage_fault
 
 
 def _fingerprint_options(options: Any) -> dict[str, Any]:
@@ -193,7 +194,7 @@ class Engine:
             if self.dry_run:
                 return self._dry_run(run, plan)
             self.run_dir.write_manifest(manifest)
-            self.pm.hook.vlkd_run_start(run=run)
+            call_hook(self.pm, "vlkd_run_start", run=run)
             status = "done"
             try:
                 for name, action in plan.items():
@@ -214,7 +215,7 @@ class Engine:
             finally:
                 manifest["status"] = status
                 self.run_dir.write_manifest(manifest)
-                self.pm.hook.vlkd_run_end(run=run, status=status)
+                call_hook(self.pm, "vlkd_run_end", run=run, status=status)
                 self.reporter.summary(manifest, [n for n, a in plan.items() if a != "after"])
             return manifest
 
@@ -264,9 +265,9 @@ class Engine:
         run.manifest["stages"][name] = entry
         ctx = StageContext(run, stage, path, resumed=resume)
         self.run_dir.write_manifest(run.manifest)
-        self.pm.hook.vlkd_stage_start(run=run, stage=name)
         t0 = time.perf_counter()
         try:
+            call_hook(self.pm, "vlkd_stage_start", run=run, stage=name)
             stage.kind.driver.run(ctx)
             entry["status"] = "done"
         except KeyboardInterrupt:
@@ -291,7 +292,7 @@ class Engine:
             entry["wall_time_s"] = round(time.perf_counter() - t0, 3)
             entry["finished"] = manifest_time()
             run.save_stage(ctx)
-            self.pm.hook.vlkd_stage_end(run=run, stage=name, result=entry)
+            call_hook(self.pm, "vlkd_stage_end", run=run, stage=name, result=entry)
 
     def resume_command(self) -> str:
         """The command that continues this run (the run directory remembers the overrides)."""
@@ -403,10 +404,9 @@ _STORAGE_ADVICE = {
 
 def storage_error(exc: OSError, run_dir: Path) -> StorageError | None:
     """A person's message for an OSError from writing the run directory (else ``None``)."""
-    name = exc.filename if isinstance(exc.filename, str) else None
-    inside = name is not None and (Path(name).resolve() == run_dir or run_dir in Path(name).resolve().parents)
-    if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS) and not inside:
+    if not storage_fault(exc, run_dir):
         return None
+    name = exc.filename if isinstance(exc.filename, str) else None
     what = f"cannot write {name}" if name else "cannot write"
     advice = _STORAGE_ADVICE.get(exc.errno or 0, "fix that and run the same command again")
     return StorageError(

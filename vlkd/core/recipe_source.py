@@ -12,6 +12,7 @@ Rules:
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Sequence
@@ -76,11 +77,27 @@ def _copy_positions(src: Positions, dst: Positions, prefix: Path_) -> None:
             dst[p] = loc
 
 
-def _load_with_extends(path: Path, chain: tuple[Path, ...], files: list[Path]) -> tuple[dict, Positions]:
+_Loaded = dict[Path, tuple[dict, Positions]]
+
+
+def _load_with_extends(
+    path: Path, chain: tuple[Path, ...], files: list[Path], loaded: _Loaded
+) -> tuple[dict, Positions]:
+    """One file merged with its bases; ``loaded`` keeps each file's result, so a base that
+    several files extend (a diamond) is read and merged once, not once per way to reach it."""
     path = path.resolve()
     if path in chain:
         names = " -> ".join(str(p) for p in (*chain, path))
         raise RecipeError([f"{chain[-1]}: extends cycle: {names}"])
+    if path not in loaded:
+        loaded[path] = _load_one(path, chain, files, loaded)
+    data, positions = loaded[path]
+    return copy.deepcopy(data), dict(positions)
+
+
+def _load_one(
+    path: Path, chain: tuple[Path, ...], files: list[Path], loaded: _Loaded
+) -> tuple[dict, Positions]:
     data, positions = load_yaml_file(path)
     files.append(path)
     if data is None:
@@ -101,7 +118,7 @@ def _load_with_extends(path: Path, chain: tuple[Path, ...], files: list[Path]) -
         if not base_path.is_file():
             where = positions.get(key_path) or positions[("extends",)]
             raise RecipeError([f"{where}: extends: no such file: {base} (resolved to {base_path})"])
-        base_data, base_pos = _load_with_extends(base_path, (*chain, path), files)
+        base_data, base_pos = _load_with_extends(base_path, (*chain, path), files, loaded)
         merged = _deep_merge(merged, base_data, merged_pos, base_pos, ())
     positions = {p: loc for p, loc in positions.items() if p[:1] != ("extends",)}
     merged = _deep_merge(merged, data, merged_pos, positions, ())
@@ -184,7 +201,7 @@ def load_recipe_source(path: str | os.PathLike[str], overrides: Sequence[str] = 
     """Read a recipe and everything it extends; apply ``--set`` overrides and interpolation."""
     path = Path(path)
     files: list[Path] = []
-    data, positions = _load_with_extends(path, (), files)
+    data, positions = _load_with_extends(path, (), files, {})
     for expr in overrides:
         _apply_set(data, positions, expr)
     src = RecipeSource(

@@ -12,6 +12,7 @@ runs/<recipe name>/
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -38,6 +39,26 @@ KEPT_BY_FRESH = (CACHE_DIR, DECISIONS_DIR, LOCK_FILE)
 #: stage folders, the offline students, stored review sheets, atomic-write leftovers
 _VLKD_NAMES = frozenset({MANIFEST, LOCK_FILE, CACHE_DIR, "students", DECISIONS_DIR, f".{MANIFEST}.tmp"})
 _GLOB_CHARS = frozenset("*?[")
+
+
+#: errors of the disk itself, wherever the file is: never one item's fault
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+def storage_fault(exc: BaseException, run_dir: Path) -> bool:
+    """Whether ``exc`` is the environment's fault in writing the run: a full or read-only disk,
+    or any ``OSError`` about a file inside the run directory (a read-only ``cache/``, a file
+    where a folder should be). Such an error stops the stage with its cause (to be retried by
+    the next run) instead of failing each item in turn."""
+    if not isinstance(exc, OSError):
+        return False
+    if exc.errno in _DISK_ERRNOS:
+        return True
+    name = exc.filename if isinstance(exc.filename, str) else None
+    if name is None:
+        return False
+    where = Path(name).resolve()
+    return where == run_dir or run_dir in where.parents
 
 
 class RunDir:

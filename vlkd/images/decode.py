@@ -85,6 +85,8 @@ def _pixel_limit_off():
 
 def _describe_not_image(data: bytes) -> str:
     head = data[:64]
+    if head.lstrip().startswith(b"%PDF-"):
+        return "it is a PDF document (render its pages first: vlkd's ingest does)"
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError:

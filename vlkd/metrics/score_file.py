@@ -9,6 +9,7 @@ the image") and ``id``; other keys are kept out of the way. A bad line is named 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,7 @@ def read_lines(path: Path, *, by: str = "category") -> list[ScoreLine]:
         raise ScoreInputError(f"{path}: no such file")
     items: list[ScoreLine] = []
     problems: list[str] = []
+    first_line: dict[str, int] = {}
     for line_no, text in _numbered_lines(path):
         try:
             raw = json.loads(text)
@@ -77,6 +79,17 @@ def read_lines(path: Path, *, by: str = "category") -> list[ScoreLine]:
             problems.append(f"{path}:{line_no}: {problem}")
             continue
         group = raw.get(by)
+        if isinstance(group, float) and math.isnan(group):
+            group = None  # a NaN (pandas' missing value) is no category, not one called "nan"
+        item_id = None if raw.get("id") is None else str(raw["id"])
+        if item_id is not None:
+            if item_id in first_line:
+                problems.append(
+                    f"{path}:{line_no}: id {item_id!r} again (first on line {first_line[item_id]}); "
+                    "each item once, or it counts twice"
+                )
+                continue
+            first_line[item_id] = line_no
         items.append(
             ScoreLine(
                 line=line_no,
@@ -84,7 +97,7 @@ def read_lines(path: Path, *, by: str = "category") -> list[ScoreLine]:
                 answers=list(raw["answers"]),
                 group=UNCATEGORIZED if group is None or group == "" else str(group),
                 by=by,
-                id=None if raw.get("id") is None else str(raw["id"]),
+                id=item_id,
                 negative=bool(raw.get("negative", False)),
             )
         )
@@ -99,7 +112,7 @@ def read_lines(path: Path, *, by: str = "category") -> list[ScoreLine]:
 
 def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
     try:
-        with path.open(encoding="utf-8") as fh:
+        with path.open(encoding="utf-8-sig") as fh:  # a BOM (Windows tools write one) is no text
             for line_no, text in enumerate(fh, 1):
                 if text.strip():
                     yield line_no, text

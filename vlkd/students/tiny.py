@@ -14,7 +14,9 @@ saving, loading, serving and generation run end to end on a CPU.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -62,7 +64,7 @@ def build_atomic(out_dir: Path, family: str, version: int, write: Callable[[Path
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        write(tmp)
+        _write_or_say_why(write, tmp, out_dir)
         (tmp / MARKER).write_text(
             json.dumps({"family": family, "version": version, "seed": SEED}) + "\n", encoding="utf-8"
         )
@@ -73,6 +75,28 @@ def build_atomic(out_dir: Path, family: str, version: int, write: Callable[[Path
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
+
+
+#: errors of the disk that libraries report in their own exception types (safetensors' Rust
+#: I/O errors, torch's stream writer), found by the operating system's words for them
+_DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
+def _write_or_say_why(write: Callable[[Path], None], tmp: Path, out_dir: Path) -> None:
+    """``write(tmp)``; a full, over-quota or read-only disk is a one-line error, not a traceback."""
+    from vlkd.core.errors import VlkdError
+
+    try:
+        write(tmp)
+    except Exception as exc:
+        code = exc.errno if isinstance(exc, OSError) else None
+        said = next((os.strerror(n) for n in _DISK_ERRNOS if n == code or os.strerror(n) in str(exc)), None)
+        if said is None:
+            raise
+        raise VlkdError(
+            f"{out_dir}: cannot write the tiny student: {said} (it needs a few MB); free some "
+            "space or choose another folder"
+        ) from None
 
 
 def _check_replaceable(out_dir: Path) -> None:

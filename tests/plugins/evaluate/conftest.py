@@ -74,6 +74,17 @@ def tiny_adapter(tiny_student, adapter_for) -> Path:
     return adapter_for(tiny_student)
 
 
+def cli(capsys, *argv: str) -> tuple[int, str, str]:
+    """``vlkd ARGV`` in this process: (exit status, stdout, stderr)."""
+    from vlkd.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(list(argv))
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    return int(exc.value.code or 0), out.out, out.err
+
+
 def write_jsonl(path: Path, rows) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")

@@ -8,19 +8,9 @@ import pytest
 
 from vlkd.plugins.evaluate.student import StudentEvalOptions, StudentEvaluator
 
-from .conftest import stage_context
+from .conftest import cli, stage_context
 
 pytest.importorskip("peft")
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    from vlkd.cli import main
-
-    with pytest.raises(SystemExit) as exc:
-        main(list(argv))
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return int(exc.value.code or 0), out.out, out.err
 
 
 def test_predict_answers_as_the_evaluation_did(run_layout, tiny_student, tiny_adapter, capsys):

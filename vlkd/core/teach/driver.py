@@ -28,6 +28,7 @@ from vlkd.core.errors import RunInterrupted, SkipItem, StageError, did_you_mean
 from vlkd.core.itemloop import ItemLoop
 from vlkd.core.jsonl import read_jsonl, write_jsonl_atomic
 from vlkd.core.records import ImageRecord, Provenance, sha256_bytes
+from vlkd.core.rundir import storage_fault
 from vlkd.core.teach.batch import batch_price
 from vlkd.core.teach.cache import ResponseCache, cache_key
 from vlkd.core.teach.journal import CallJournal
@@ -529,6 +530,8 @@ class TeachRun:
         except (
             Exception
         ) as exc:  # a bug in a plugin's prompt variables, say: this image fails, the rest go on
+            if storage_fault(exc, self.ctx.run.run_dir.path):
+                raise  # a read-only cache or a full disk: not this image's fault (vlkd run names it)
             return self.failed_entry(job, f"{type(exc).__name__}: {exc}")
 
     # -- all images ----------------------------------------------------------------------

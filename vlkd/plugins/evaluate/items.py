@@ -100,8 +100,16 @@ def load_model_info(model_dir: Path) -> ModelInfo:
     """``vlkd_model.json`` of the train stage, its paths resolved against the model directory."""
     card = ModelCard.read(model_dir)
     base = card.base_model
-    if not Path(base).is_absolute() and (model_dir / base).exists():
-        base = str((model_dir / base).resolve())
+    if Path(base).is_absolute() or base.startswith(".") or (model_dir / base).exists():
+        located = card.path(model_dir, base)
+        assert located is not None
+        if not located.exists():
+            raise StageError(
+                f"{model_dir / ModelCard.FILE}: the student it was tuned from, {located}, is missing "
+                "(a run directory moved or copied without its students/ folder?); copy it along, "
+                "or re-run the train stage"
+            )
+        base = str(located.resolve())
     adapter = card.path(model_dir, card.adapter)
     if adapter is not None and not (adapter / "adapter_config.json").exists():
         raise StageError(

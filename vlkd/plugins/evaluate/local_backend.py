@@ -128,6 +128,15 @@ class LocalStudent:
             )
         return decode_answers(self._processor, out[:, inputs["input_ids"].shape[1] :])
 
+    def prompt_tokens(self, question: str) -> int:
+        """Tokens of the prompt text for ``question`` (the image's tokens not counted)."""
+        if self._processor is None:
+            self._load()
+        text = self._processor.apply_chat_template(
+            self._messages(question), tokenize=False, add_generation_prompt=True
+        )
+        return len(self._processor.tokenizer(text, add_special_tokens=False)["input_ids"])
+
     def _messages(self, question: str) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
         if self.system_prompt:

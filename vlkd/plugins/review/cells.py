@@ -7,11 +7,16 @@
 - Characters XML forbids (a vertical tab copied from Word, NUL, lone surrogates) are replaced:
   vertical tab, form feed and carriage return by a line break, the others by U+FFFD. The version of a row is
   computed over this written form, so an untouched row never counts as an edit.
+- File names: ``é.png`` may be written composed (NFC, one code point) or decomposed (NFD, ``e``
+  and a combining accent); both can sit in one folder and look the same. A name that is not
+  NFC is shown with a mark (:func:`shown_name`), so twins are told apart on the page and in
+  the sheet, and a sheet that an application saved back in NFC still names the same images.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _LINE_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n", "\r": "\n"})
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -65,3 +70,16 @@ def unescape_cell(text: str) -> str:
     if text.startswith("'") and _needs_quote(text[1:]):
         return text[1:]
     return text
+
+
+#: the mark after a file name that is not in Unicode's composed form (NFC)
+DECOMPOSED = " [decomposed Unicode]"
+
+
+def shown_name(name: str) -> str:
+    """A file name as a person is shown it: marked when it is not NFC (see the module's notes)."""
+    return name if unicodedata.is_normalized("NFC", name) else name + DECOMPOSED
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)

@@ -26,7 +26,7 @@ from typing import Any
 from vlkd.core.artifacts import image_path
 from vlkd.core.errors import VlkdError
 from vlkd.core.records import ImageRecord, Provenance, QARecord
-from vlkd.plugins.review.cells import sheet_form
+from vlkd.plugins.review.cells import nfc, sheet_form, shown_name
 from vlkd.plugins.review.negative import negative_after
 from vlkd.plugins.review.sheet import SheetRow, flags_text, pair_values, risk_order, row_version
 
@@ -54,13 +54,18 @@ class ImageIndex:
         self.run_dir = run_dir
         self.by_id: dict[str, ImageRecord] = {}
         self.by_path: dict[str, str] = {}
+        #: by path and by name in NFC: what a sheet re-saved by an application that composes
+        #: Unicode (see :mod:`.cells`) says
+        self.by_nfc_path: dict[str, set[str]] = {}
         self.by_name: dict[str, set[str]] = {}
         for rec in images:
             self.by_id[rec.id] = rec
             file = image_path(run_dir, rec.path)
             self.by_path[os.path.normpath(file)] = rec.id
+            self.by_nfc_path.setdefault(nfc(os.path.normpath(file)), set()).add(rec.id)
             for name in self._names(rec, file):
-                self.by_name.setdefault(name, set()).add(rec.id)
+                for key in {name, shown_name(name), nfc(shown_name(name))}:
+                    self.by_name.setdefault(key, set()).add(rec.id)
 
     @staticmethod
     def _names(rec: ImageRecord, file: Path) -> set[str]:
@@ -70,6 +75,10 @@ class ImageIndex:
             names.add(f"{name}#page{src.page}" if src.page else name)
         return names
 
+    def same_path(self, image_id: str, path: str) -> bool:
+        """Whether a sheet's ``image_path`` names this image's file (in NFC or as written)."""
+        return nfc(path) == nfc(self.display(image_id)[1])
+
     def display(self, image_id: str) -> tuple[str, str]:
         """(file name the expert knows, path of the file in the run) for the sheet."""
         rec = self.by_id.get(image_id)
@@ -77,11 +86,11 @@ class ImageIndex:
             return "", ""
         file = image_path(self.run_dir, rec.path)
         if rec.sources:
-            name = PurePosixPath(rec.sources[0].path).name
+            name = shown_name(PurePosixPath(rec.sources[0].path).name)
             if rec.sources[0].page:
                 name += f"#page{rec.sources[0].page}"
         else:
-            name = file.name
+            name = shown_name(file.name)
         try:
             shown = str(file.relative_to(self.run_dir))
         except ValueError:
@@ -97,12 +106,21 @@ class ImageIndex:
                     None,
                     f"image_path '{path}' contains '..'; name an image of this run (paths in the sheet)",
                 )
-            found = self.by_path.get(os.path.normpath(image_path(self.run_dir, path)))
+            where = os.path.normpath(image_path(self.run_dir, path))
+            twins = self.by_nfc_path.get(nfc(where), set())
+            if len(twins) > 1 and name:  # names that differ only in Unicode form: the image column decides
+                by_name = self.by_name.get(name, set()) | self.by_name.get(nfc(name), set())
+                if len(by_name & twins) == 1:
+                    return next(iter(by_name & twins)), None
+            found = self.by_path.get(where)
+            if found is None and len(twins) == 1:
+                found = next(iter(twins))  # saved back in another Unicode form
             if found is None:
                 return None, f"unknown image: image_path '{path}' is not an image of this run"
             return found, None
         if name:
-            ids = self.by_name.get(name, set()) | ({name} if name in self.by_id else set())
+            ids = self.by_name.get(name, set()) | self.by_name.get(nfc(name), set())
+            ids |= {name} if name in self.by_id else set()
             if len(ids) == 1:
                 return next(iter(ids)), None
             if len(ids) > 1:
@@ -226,7 +244,7 @@ class ReviewState:
                             f"the expert's row is applied over it"
                         )
                 image_id = pair.image_id
-                if row.get("image_path") and row.get("image_path") != self.images.display(image_id)[1]:
+                if row.get("image_path") and not self.images.same_path(image_id, row.get("image_path")):
                     other_image, why = self.images.find("", row.get("image_path"))
                     if other_image != image_id:
                         bad(

@@ -7,6 +7,7 @@ any process is started, so a mistake costs seconds, not a GPU-hour.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,7 @@ class LoraTrainer(StagePlugin):
     def run(self, ctx: StageContext) -> None:
         plan = self.prepare(ctx)
         facts = self.train(ctx, plan) or {}
-        self.write_model_card(plan)
+        self.write_model_card(plan, ctx.run_dir)
         ctx.facts.update({k: v for k, v in facts.items() if v is not None})
         ctx.counts.add_ok(len(plan.data.splits["train"]))
 
@@ -97,6 +98,8 @@ class LoraTrainer(StagePlugin):
         resume = last_checkpoint(output_dir) if ctx.resumed else None
         if resume:
             ctx.info(f"resuming from {resume}")
+        # the steps after the checkpoint are trained (and logged) again: forget their old lines
+        trim_trainer_log(output_dir / TRAINER_LOG, int(Path(resume).name[11:]) if resume else 0)
         ctx.facts.update(
             {"student": student, "precision": precision.name, "device": "cuda" if hardware.cuda else "cpu"}
         )
@@ -109,7 +112,7 @@ class LoraTrainer(StagePlugin):
         raise NotImplementedError
 
     # -- the artifact ----------------------------------------------------------------------
-    def write_model_card(self, plan: TrainPlan) -> None:
+    def write_model_card(self, plan: TrainPlan, run_dir: Path) -> None:
         adapter = plan.model_dir / "adapter"
         if not (adapter / "adapter_config.json").is_file():
             from vlkd.core.errors import StageError
@@ -117,16 +120,17 @@ class LoraTrainer(StagePlugin):
             raise StageError(f"training finished but wrote no adapter into {adapter}")
         s = self.student
         merged = (plan.model_dir / "merged" / "config.json").is_file()
+        relative = functools.partial(ModelCard.relative, plan.model_dir, run_dir)
         ModelCard(
             trainer=self.trainer_name,
-            base_model=plan.student,
+            base_model=relative(plan.student),
             family=s.family.name,
             adapter="adapter",
             template=s.template,
             image_min_pixels=s.image_min_pixels,
             image_max_pixels=s.image_max_pixels,
             cutoff_len=s.cutoff_len,
-            log=str(plan.trainer_log),
+            log=relative(str(plan.trainer_log)),
             merged="merged" if merged else None,
         ).write(plan.model_dir)
 
@@ -181,6 +185,19 @@ def check_targets(student: str, lora_target: list[str] | str) -> None:
     with torch.device("meta"):
         model = AutoModelForImageTextToText.from_config(cfg)
     target_modules(lora_target, model)
+
+
+def trim_trainer_log(path: Path, last_step: int) -> None:
+    """Keep the lines of ``trainer_log.jsonl`` up to ``last_step`` (the checkpoint training
+    resumes from; 0: training starts over), so that a resumed training logs each step once."""
+    if not path.is_file():
+        return
+    from vlkd.core.jsonl import write_jsonl_atomic
+
+    rows = read_trainer_log(path)
+    kept = [r for r in rows if isinstance(r, dict) and int(r.get("current_steps") or 0) <= last_step]
+    if len(kept) != len(rows):
+        write_jsonl_atomic(path, kept)
 
 
 def read_trainer_log(path: Path) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ run's image records (``/img/3``), and the static files are a fixed list.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from importlib import resources
 from typing import Any
@@ -18,7 +19,7 @@ from starlette.routing import Route
 
 from vlkd.plugins.review import decisions
 from vlkd.plugins.review.web.page import render_page
-from vlkd.plugins.review.web.security import COOKIE, HEADERS, Guard
+from vlkd.plugins.review.web.security import HEADERS, Guard
 from vlkd.plugins.review.web.store import ReviewStore
 
 STATIC = {"review.js": "text/javascript; charset=utf-8", "review.css": "text/css; charset=utf-8"}
@@ -78,7 +79,7 @@ class GuardMiddleware:
             )
         status = guard.token_problem(
             request.query_params.get("token"),
-            request.cookies.get(COOKIE),
+            request.cookies.get(guard.cookie),
             request.headers.get("authorization"),
         )
         if status == 401:
@@ -102,7 +103,7 @@ def create_app(store: ReviewStore, guard: Guard, reviewer: str) -> Starlette:
         if guard.token and request.query_params.get("token"):
             # keep the token in a cookie and out of the address bar (and of bookmarks, screenshots)
             response = RedirectResponse("/", status_code=303)
-            response.set_cookie(COOKIE, guard.token, httponly=True, samesite="strict", path="/")
+            response.set_cookie(guard.cookie, guard.token, httponly=True, samesite="strict", path="/")
             return response
         with store.lock:
             html = render_page(run_name=store.run_name, csrf=guard.csrf, reviewer=reviewer)
@@ -115,14 +116,24 @@ def create_app(store: ReviewStore, guard: Guard, reviewer: str) -> Starlette:
         data = resources.files("vlkd.plugins.review.web").joinpath("static", name).read_bytes()
         return Response(data, media_type=STATIC[name])
 
-    def image(request: Request) -> Response:
+    async def image(request: Request) -> Response:
         n = request.path_params["n"]
         with store.lock:
             path = store.image_file(n)
+            recorded = store.image(n).id if path is not None else ""
         media = IMAGE_TYPES.get(path.suffix.lower()) if path is not None else None
         if path is None or media is None:
             return PlainTextResponse("not found", status_code=404)
-        return FileResponse(path, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
+        headers = {"Cache-Control": "private, max-age=3600"}
+        run = store.run_dir.resolve()
+        if run in path.resolve().parents:
+            return FileResponse(path, media_type=media, headers=headers)  # the run's own copy
+        # an input file, as ingest read it: its bytes are its id; a file (or a symlink's target)
+        # changed since then is not what the pairs are about, and is not shown
+        data = await run_in_threadpool(path.read_bytes)
+        if hashlib.sha256(data).hexdigest() != recorded:
+            return PlainTextResponse("this image file changed since ingest; re-run the run", status_code=409)
+        return Response(data, media_type=media, headers=headers)
 
     def queue(request: Request) -> Response:
         order = request.query_params.get("order", "risk")
@@ -190,10 +201,21 @@ MAX_BODY = 1 << 20  # a decision is a few kB; anything bigger is not one
 
 
 async def _json(request: Request) -> dict[str, Any] | Response:
-    if int(request.headers.get("content-length") or 0) > MAX_BODY:
-        return _error(413, "request too large")
+    too_large = _error(413, "request too large")
     try:
-        body = json.loads(await request.body())
+        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+            return too_large
+    except ValueError:
+        return _error(400, "bad Content-Length")
+    # read it in pieces: a chunked body says no length, and must be bounded all the same
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return too_large
+        chunks.append(chunk)
+    try:
+        body = json.loads(b"".join(chunks))
     except (ValueError, UnicodeDecodeError):
         return _error(400, "the request body is not JSON")
     return body if isinstance(body, dict) else _error(400, "send a JSON object")

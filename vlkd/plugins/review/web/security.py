@@ -42,6 +42,12 @@ class Guard:
     token: str | None = None  # None: no token needed (bound to 127.0.0.1)
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
+    @property
+    def cookie(self) -> str:
+        """The token cookie's name: one per port, since browsers share cookies across the ports
+        of a host (a second server's cookie would log the first one's page out)."""
+        return f"{COOKIE}_{self.port}"
+
     def allowed_host(self, header: str | None) -> bool:
         if not is_local(self.host):
             return True  # reachable under any name; the token guards it

@@ -44,6 +44,13 @@ class ReviewServer:
 
         if not Path(run_dir).is_dir():
             raise VlkdError(f"{run_dir}: no such run directory")
+        if not 0 <= port <= 65535:
+            raise VlkdError(f"--port {port}: a port is a number from 1 to 65535 (0: any free port)")
+        if token is not None and not token.strip():
+            raise VlkdError(
+                "--token: empty (no browser could ever send it); give a token, or leave --token out "
+                "to have one made"
+            )
         self.store = ReviewStore(Path(run_dir))
         if token is None and not is_local(host):
             token = secrets.token_urlsafe(18)  # reachable from other machines: never without a token

@@ -22,6 +22,7 @@ from vlkd.core.artifacts import image_path, record_at, scan_records
 from vlkd.core.errors import VlkdError
 from vlkd.core.records import Flag, ImageRecord, QARecord
 from vlkd.plugins.review import decisions, journal
+from vlkd.plugins.review.cells import shown_name
 from vlkd.plugins.review.last_run import last_run_summary
 from vlkd.plugins.review.sheet import pair_version
 
@@ -219,7 +220,7 @@ class ReviewStore:
         rec = self.image(n)
         metadata = rec.metadata
         sources = rec.sources
-        name = Path(sources[0].path).name if sources else Path(rec.path).name
+        name = shown_name(Path(sources[0].path).name if sources else Path(rec.path).name)
         if sources and sources[0].page:
             name += f" #page {sources[0].page}"
         indices = list(self.image_pairs[n])
