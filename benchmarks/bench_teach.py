@@ -347,7 +347,7 @@ def main() -> None:
         from vlkd.core.teach.options import TeacherOptions
         from vlkd.core.teach.prompts import PromptSet
         from vlkd.core.teach.teacher import image_tokens, text_tokens
-        from vlkd.plugins.teach.ocr_engine import ocr_text
+        from vlkd.ocr import ocr_text
         from vlkd.plugins.teach.prompts import automotive_pack
 
         prompts = PromptSet(TeacherOptions(plugin="x"), automotive_pack())

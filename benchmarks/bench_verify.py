@@ -111,7 +111,7 @@ def _cpu() -> float:
 def bench_demo(out: Path) -> dict:
     import yaml
 
-    from vlkd.plugins.teach import ocr_engine
+    from vlkd import ocr as ocr_engine
 
     demo = yaml.safe_load((ROOT / "recipes" / "demo.yaml").read_text(encoding="utf-8"))
     recipe = {

@@ -7,6 +7,45 @@
 Importing this module is cheap (pluggy only): every other name is imported the first time
 it is used, so a plugin's command-line code can import ``hookimpl`` from here at CLI
 start-up without loading pydantic. Names not listed here are internal and may change.
+
+The built-in plugins (``vlkd/plugins/``) import vlkd's engine only from here
+(``tests/core/test_plugin_imports.py`` keeps it so), so this door holds all they need:
+
+- **plugin bases and what a stage sees**: ``Plugin``, ``StagePlugin``, ``Preprocessor``,
+  ``renamed``; ``StageContext`` (``ctx.load(name)``/``ctx.save(name, records)`` by the
+  catalog's artifact names, ``ctx.input``/``ctx.output`` for a directory, ``ctx.map_items``,
+  ``ctx.make_plugin(kind, options)`` for another installed plugin), ``RunInfo``, ``Usage``,
+  ``ItemCounts``, ``StageConfig``, ``Reporter``; ``KINDS_BY_NAME`` (the stage kinds),
+  ``ARTIFACT_PATHS`` (the catalog's file names), ``load_artifact(name, path)`` (an artifact
+  read outside a stage, by a command), ``fingerprint_options`` (what of an options
+  model counts towards re-running a stage), ``find_plugin(kind, name)`` (a plugin class where
+  there is no context: an option validator), ``stage_context_outside_a_recipe`` (benchmarks
+  and notebooks);
+- **options**: ``Options``, ``PluginOptions``, ``RecipePath``, ``ExistingPath``, ``OneOrMany``,
+  ``OnError``, ``RUN_ONLY``;
+- **records and what stages pass on**: ``Record``, ``ImageRecord``, ``QARecord``, ``Flag``,
+  ``Provenance``, ``Source``, ``ReviewStatus``, ``Split``, ``sha256_bytes``; ``Metrics``,
+  ``Prediction``, ``Manifest`` (``metrics.json``, ``predictions.jsonl``, ``manifest.json``);
+  ``DatasetCard``, ``ModelCard`` (a format's and a trainer's directories); ``ReportSection``,
+  ``ReportTable``, ``report_sections(manifest)`` (what plugins add to a report through
+  ``vlkd_report_sections``);
+- **files** (prefer ``ctx.load``/``ctx.save``): ``read_images``, ``read_pairs``, ``write_records``,
+  ``scan_records``/``record_at`` (byte offsets instead of records), ``image_path`` (the one
+  resolver of an image record's path), ``read_json``, ``read_jsonl``, ``write_json_atomic``,
+  ``write_jsonl_atomic``, ``JsonlAppender``, ``file_problem``, ``printable_name``;
+- **the run directory**: ``RunDir``, ``MANIFEST_TIME``, ``DECISIONS_DIR``;
+- **students**: ``StudentFamily``, ``Student``, ``make_student``, ``family_of``, ``hub_cache_file``;
+- **errors**: ``VlkdError``, ``RecipeError``, ``PluginError``, ``StageError``, ``SkipItem``,
+  ``RunInterrupted``, ``StageWaiting``, ``did_you_mean``;
+- **teachers**: ``Teacher``, ``TeachRequest``, ``TeachResponse``, ``TeacherOptions``,
+  ``APITeacherOptions``, ``PromptOptions``, ``PromptPack``, ``Price``, ``TeacherError``,
+  ``TransientError``, ``FatalError``, ``http_error``, ``retry_after_seconds``,
+  ``negatives_wanted``, ``is_header_row``/``unquote_cell`` (the CSV rules of teachers' answers),
+  ``redact_url``, ``redact_query``, ``url_secrets``, ``url_basic_auth``, ``PUBLIC_QUERY`` (keys
+  out of what is written), ``BatchAPI``, ``BatchItem``, ``BatchState``, ``Undecided`` (a
+  provider's batch endpoints), ``run_teach``/``estimate_teach`` (the teach driver, for a check
+  that asks a teacher);
+- **verify checks**: ``Verifier``, ``VerifierOptions``, ``Findings``, ``UNVERIFIABLE``.
 """
 
 from __future__ import annotations
@@ -17,7 +56,21 @@ from typing import TYPE_CHECKING, Any
 from vlkd.core.hookspecs import Register, hookimpl
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time the names load lazily
-    from vlkd.core.context import RunInfo, StageContext, Usage
+    from vlkd.core.artifacts import (
+        DatasetCard,
+        ModelCard,
+        image_path,
+        read_images,
+        read_pairs,
+        record_at,
+        scan_records,
+        write_records,
+    )
+    from vlkd.core.catalog import ARTIFACT_PATHS
+    from vlkd.core.catalog import load as load_artifact
+    from vlkd.core.context import RunInfo, StageContext, Usage, stage_context_outside_a_recipe
+    from vlkd.core.counts import ItemCounts
+    from vlkd.core.engine import _fingerprint_options as fingerprint_options
     from vlkd.core.errors import (
         PluginError,
         RecipeError,
@@ -26,7 +79,9 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names l
         StageError,
         StageWaiting,
         VlkdError,
+        did_you_mean,
     )
+    from vlkd.core.jsonl import JsonlAppender, read_json, read_jsonl, write_json_atomic, write_jsonl_atomic
     from vlkd.core.options import (
         RUN_ONLY,
         ExistingPath,
@@ -36,9 +91,27 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names l
         PluginOptions,
         RecipePath,
     )
-    from vlkd.core.plugin import Plugin, Preprocessor, StagePlugin
-    from vlkd.core.records import Flag, ImageRecord, Provenance, QARecord, Record, ReviewStatus, Source, Split
-    from vlkd.core.student import Student
+    from vlkd.core.plugin import Plugin, Preprocessor, StagePlugin, renamed
+    from vlkd.core.progress import Reporter
+    from vlkd.core.recipe import StageConfig
+    from vlkd.core.records import (
+        Flag,
+        ImageRecord,
+        Provenance,
+        QARecord,
+        Record,
+        ReviewStatus,
+        Source,
+        Split,
+        sha256_bytes,
+    )
+    from vlkd.core.registry import find_plugin
+    from vlkd.core.report_parts import ReportSection, ReportTable, report_sections
+    from vlkd.core.results import Manifest, Metrics, Prediction
+    from vlkd.core.rundir import DECISIONS_DIR, MANIFEST_TIME, RunDir
+    from vlkd.core.safe_files import file_problem, printable_name
+    from vlkd.core.stages import KINDS_BY_NAME
+    from vlkd.core.student import Student, family_of, hub_cache_file, make_student
     from vlkd.core.teach import (
         APITeacherOptions,
         FatalError,
@@ -53,17 +126,35 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names l
         http_error,
         retry_after_seconds,
     )
-    from vlkd.core.verify import Findings, Verifier, VerifierOptions
+    from vlkd.core.teach.batch_api import BatchAPI, BatchItem, BatchState, Undecided
+    from vlkd.core.teach.driver import estimate as estimate_teach
+    from vlkd.core.teach.driver import run_teach
+    from vlkd.core.teach.options import PUBLIC_QUERY, redact_query, redact_url, url_basic_auth, url_secrets
+    from vlkd.core.teach.pairs import negatives_wanted
+    from vlkd.core.teach.parsing import _is_header as is_header_row
+    from vlkd.core.teach.parsing import _unquote as unquote_cell
+    from vlkd.core.teach.prompts import PromptPack
+    from vlkd.core.verify import UNVERIFIABLE, Findings, Verifier, VerifierOptions
     from vlkd.students.family import StudentFamily
 
-_LAZY: dict[str, str] = {
+_LAZY: dict[str, str] = {  # name -> "module" (the same name there) or "module:name"
     # plugin base classes and what a stage sees
     "Plugin": "vlkd.core.plugin",
     "StagePlugin": "vlkd.core.plugin",
     "Preprocessor": "vlkd.core.plugin",
+    "renamed": "vlkd.core.plugin",
     "StageContext": "vlkd.core.context",
     "Usage": "vlkd.core.context",
     "RunInfo": "vlkd.core.context",
+    "ItemCounts": "vlkd.core.counts",
+    "StageConfig": "vlkd.core.recipe",
+    "Reporter": "vlkd.core.progress",
+    "KINDS_BY_NAME": "vlkd.core.stages",
+    "ARTIFACT_PATHS": "vlkd.core.catalog",
+    "load_artifact": "vlkd.core.catalog:load",
+    "fingerprint_options": "vlkd.core.engine:_fingerprint_options",
+    "find_plugin": "vlkd.core.registry",
+    "stage_context_outside_a_recipe": "vlkd.core.context",
     # option models and types
     "Options": "vlkd.core.options",
     "PluginOptions": "vlkd.core.options",
@@ -72,7 +163,7 @@ _LAZY: dict[str, str] = {
     "OneOrMany": "vlkd.core.options",
     "OnError": "vlkd.core.options",
     "RUN_ONLY": "vlkd.core.options",
-    # records
+    # records, and what later stages read
     "Record": "vlkd.core.records",
     "ImageRecord": "vlkd.core.records",
     "QARecord": "vlkd.core.records",
@@ -81,9 +172,39 @@ _LAZY: dict[str, str] = {
     "Source": "vlkd.core.records",
     "ReviewStatus": "vlkd.core.records",
     "Split": "vlkd.core.records",
+    "sha256_bytes": "vlkd.core.records",
+    "Metrics": "vlkd.core.results",
+    "Prediction": "vlkd.core.results",
+    "Manifest": "vlkd.core.results",
+    "ReportSection": "vlkd.core.report_parts",
+    "ReportTable": "vlkd.core.report_parts",
+    "report_sections": "vlkd.core.report_parts",
+    "DatasetCard": "vlkd.core.artifacts",
+    "ModelCard": "vlkd.core.artifacts",
+    # reading and writing artifacts and files (prefer ctx.load/ctx.save)
+    "read_images": "vlkd.core.artifacts",
+    "read_pairs": "vlkd.core.artifacts",
+    "write_records": "vlkd.core.artifacts",
+    "scan_records": "vlkd.core.artifacts",
+    "record_at": "vlkd.core.artifacts",
+    "image_path": "vlkd.core.artifacts",
+    "read_json": "vlkd.core.jsonl",
+    "read_jsonl": "vlkd.core.jsonl",
+    "write_json_atomic": "vlkd.core.jsonl",
+    "write_jsonl_atomic": "vlkd.core.jsonl",
+    "JsonlAppender": "vlkd.core.jsonl",
+    "file_problem": "vlkd.core.safe_files",
+    "printable_name": "vlkd.core.safe_files",
+    # the run directory
+    "RunDir": "vlkd.core.rundir",
+    "MANIFEST_TIME": "vlkd.core.rundir",
+    "DECISIONS_DIR": "vlkd.core.rundir",
     # students
     "StudentFamily": "vlkd.students.family",
     "Student": "vlkd.core.student",
+    "make_student": "vlkd.core.student",
+    "family_of": "vlkd.core.student",
+    "hub_cache_file": "vlkd.core.student",
     # errors
     "VlkdError": "vlkd.core.errors",
     "RecipeError": "vlkd.core.errors",
@@ -92,6 +213,7 @@ _LAZY: dict[str, str] = {
     "SkipItem": "vlkd.core.errors",
     "RunInterrupted": "vlkd.core.errors",
     "StageWaiting": "vlkd.core.errors",
+    "did_you_mean": "vlkd.core.errors",
     # teachers
     "Teacher": "vlkd.core.teach",
     "TeachRequest": "vlkd.core.teach",
@@ -105,41 +227,79 @@ _LAZY: dict[str, str] = {
     "FatalError": "vlkd.core.teach",
     "http_error": "vlkd.core.teach",
     "retry_after_seconds": "vlkd.core.teach",
+    "PromptPack": "vlkd.core.teach.prompts",
+    "negatives_wanted": "vlkd.core.teach.pairs",
+    "is_header_row": "vlkd.core.teach.parsing:_is_header",
+    "unquote_cell": "vlkd.core.teach.parsing:_unquote",
+    "redact_url": "vlkd.core.teach.options",
+    "redact_query": "vlkd.core.teach.options",
+    "url_secrets": "vlkd.core.teach.options",
+    "url_basic_auth": "vlkd.core.teach.options",
+    "PUBLIC_QUERY": "vlkd.core.teach.options",
+    "BatchAPI": "vlkd.core.teach.batch_api",
+    "BatchItem": "vlkd.core.teach.batch_api",
+    "BatchState": "vlkd.core.teach.batch_api",
+    "Undecided": "vlkd.core.teach.batch_api",
+    "run_teach": "vlkd.core.teach.driver",
+    "estimate_teach": "vlkd.core.teach.driver:estimate",
     # verify checks
     "Verifier": "vlkd.core.verify",
     "VerifierOptions": "vlkd.core.verify",
     "Findings": "vlkd.core.verify",
+    "UNVERIFIABLE": "vlkd.core.verify",
 }
 
 __all__ = [
+    "ARTIFACT_PATHS",
+    "DECISIONS_DIR",
+    "KINDS_BY_NAME",
+    "MANIFEST_TIME",
+    "PUBLIC_QUERY",
     "RUN_ONLY",
+    "UNVERIFIABLE",
     "APITeacherOptions",
+    "BatchAPI",
+    "BatchItem",
+    "BatchState",
+    "DatasetCard",
     "ExistingPath",
     "FatalError",
     "Findings",
     "Flag",
     "ImageRecord",
+    "ItemCounts",
+    "JsonlAppender",
+    "Manifest",
+    "Metrics",
+    "ModelCard",
     "OnError",
     "OneOrMany",
     "Options",
     "Plugin",
     "PluginError",
     "PluginOptions",
+    "Prediction",
     "Preprocessor",
     "Price",
     "PromptOptions",
+    "PromptPack",
     "Provenance",
     "QARecord",
     "RecipeError",
     "RecipePath",
     "Record",
     "Register",
+    "ReportSection",
+    "ReportTable",
+    "Reporter",
     "ReviewStatus",
+    "RunDir",
     "RunInfo",
     "RunInterrupted",
     "SkipItem",
     "Source",
     "Split",
+    "StageConfig",
     "StageContext",
     "StageError",
     "StagePlugin",
@@ -152,13 +312,46 @@ __all__ = [
     "TeacherError",
     "TeacherOptions",
     "TransientError",
+    "Undecided",
     "Usage",
     "Verifier",
     "VerifierOptions",
     "VlkdError",
+    "did_you_mean",
+    "estimate_teach",
+    "family_of",
+    "file_problem",
+    "find_plugin",
+    "fingerprint_options",
     "hookimpl",
     "http_error",
+    "hub_cache_file",
+    "image_path",
+    "is_header_row",
+    "load_artifact",
+    "make_student",
+    "negatives_wanted",
+    "printable_name",
+    "read_images",
+    "read_json",
+    "read_jsonl",
+    "read_pairs",
+    "record_at",
+    "redact_query",
+    "redact_url",
+    "renamed",
+    "report_sections",
     "retry_after_seconds",
+    "run_teach",
+    "scan_records",
+    "sha256_bytes",
+    "stage_context_outside_a_recipe",
+    "unquote_cell",
+    "url_basic_auth",
+    "url_secrets",
+    "write_json_atomic",
+    "write_jsonl_atomic",
+    "write_records",
 ]
 
 
@@ -169,7 +362,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'vlkd.api' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
+    module, _, attr = module.partition(":")
+    value = getattr(importlib.import_module(module), attr or name)
     globals()[name] = value  # the next access is a plain attribute
     return value
 

@@ -193,6 +193,28 @@ def test_hook_vlkd_run_end_on_failure(observe):
     assert seen[-1] == ("run_end", "failed")
 
 
+def test_hook_vlkd_report_sections(vlkd_plugin_manager, monkeypatch):
+    from vlkd.core import registry
+    from vlkd.core.report_parts import ReportSection, ReportTable, report_sections
+    from vlkd.core.results import Manifest
+
+    class Adds:
+        @hookimpl
+        def vlkd_report_sections(self, manifest, add):
+            table = ReportTable("t", "Stages", ["stage"], [[name] for name in manifest.stages])
+            add(ReportSection("From a plugin", [f"{len(manifest.stages)} stages"], [table], "mine"))
+
+    def manager(**kwargs):
+        pm = registry.plugin_manager(autoload=False)
+        pm.register(Adds())
+        return pm
+
+    monkeypatch.setattr(registry, "get_plugin_manager", manager)
+    [section] = report_sections(Manifest(stages={"ingest": {}, "teach": {}}))
+    assert (section.title, section.lines, section.anchor) == ("From a plugin", ["2 stages"], "mine")
+    assert section.tables[0].rows == [["ingest"], ["teach"]]
+
+
 # -- datasette's rules --------------------------------------------------------------------
 
 

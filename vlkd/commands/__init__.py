@@ -11,18 +11,8 @@ from __future__ import annotations
 import typer
 
 from vlkd.core.errors import PluginError
-from vlkd.core.plugin_manager import BUILTIN_PREFIXES, distribution_of, plugin_manager, warn_broken
-
-COMMAND_MODULES: tuple[str, ...] = (
-    "vlkd.commands.student",
-    "vlkd.commands.review",
-    "vlkd.llamafactory.command",
-    "vlkd.commands.report",
-    "vlkd.commands.score",
-    "vlkd.commands.teach",
-    "vlkd.commands.predict",
-    "vlkd.commands.export",
-)
+from vlkd.core.plugin_manager import distribution_of, plugin_manager, warn_broken
+from vlkd.plugins import BUILTIN_MODULES, COMMAND_MODULES  # the one list of built-ins (vlkd.plugins.BUILTINS)
 
 
 def register_commands(app: typer.Typer, *, autoload: bool | None = None) -> None:
@@ -40,7 +30,7 @@ def register_commands(app: typer.Typer, *, autoload: bool | None = None) -> None
         try:
             impl.function(app=app)
         except Exception as exc:  # a third party's code: anything may be raised
-            if impl.plugin_name.startswith(BUILTIN_PREFIXES):
+            if impl.plugin_name in BUILTIN_MODULES:
                 raise
             warn_broken(impl.plugin_name, *distribution_of(pm, impl.plugin), f"{type(exc).__name__}: {exc}")
             continue

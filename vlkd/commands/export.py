@@ -35,7 +35,7 @@ def export_adapter(info, out: Path) -> None:
 def merge_with_peft(info, out: Path) -> None:
     from transformers import AutoModelForImageTextToText
 
-    from vlkd.plugins.train.peft_adapters import load_adapter
+    from vlkd.adapters import load_adapter
 
     model = AutoModelForImageTextToText.from_pretrained(info.base_model)
     merged = load_adapter(model, info.adapter).merge_and_unload()

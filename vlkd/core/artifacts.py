@@ -84,7 +84,7 @@ def _validate(model: type[R], data: object, where: str, what: str) -> R:
         return model.model_validate(data)
     except ValidationError as exc:
         raise StageError(
-            f"{where}: not {what} ({_first_error(exc)}); fix the line or re-run the stage that wrote it"
+            f"{where}: not {what} ({first_error(exc)}); fix the line or re-run the stage that wrote it"
         ) from None
 
 
@@ -247,7 +247,7 @@ def image_path(run_dir: str | os.PathLike[str], path: str | os.PathLike[str]) ->
     return p.resolve()
 
 
-def _first_error(exc: ValidationError) -> str:
+def first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(x) for x in err["loc"]) or "record"
     more = f", and {exc.error_count() - 1} more" if exc.error_count() > 1 else ""
@@ -275,7 +275,7 @@ class Card(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise StageError(f"{path}: {_first_error(exc)}; re-run the {cls.WRITER} stage") from None
+            raise StageError(f"{path}: {first_error(exc)}; re-run the {cls.WRITER} stage") from None
 
     @classmethod
     def exists(cls, directory: str | os.PathLike[str]) -> bool:
@@ -302,6 +302,9 @@ class DatasetCard(Card):
     images: int = 0
     student: dict[str, Any] | None = Field(
         default=None, description="the recipe's student section it was made for (check-dataset's default)"
+    )
+    system: str | None = Field(
+        default=None, description="the system prompt written into every sample (evaluate asks with it)"
     )
 
     def media_root(self, directory: str | os.PathLike[str]) -> Path:

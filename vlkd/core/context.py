@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from vlkd.core.catalog import ARTIFACT_PATHS
 from vlkd.core.counts import ItemCounts
 from vlkd.core.errors import StageError
 from vlkd.core.ledger import Ledger
-from vlkd.core.stages import ARTIFACT_PATHS
 
 if TYPE_CHECKING:
     from vlkd.core.itemloop import ItemOutput
@@ -114,6 +114,17 @@ class StageContext:
     def plugin(self) -> Plugin:
         return self.plugins[0]
 
+    def make_plugin(self, kind: str, options: PluginOptions | dict[str, Any]) -> Plugin:
+        """An instance of another installed plugin (a teacher as a judge or a second opinion), from
+        the registry the run was validated with: ``options`` is its section (``plugin: NAME``
+        and its options) or its options model. It gets the recipe's student if it uses one."""
+        if isinstance(options, dict):
+            info = self.run.recipe.registry.get(kind, str(options.get("plugin")))
+            opts = info.cls.Options.model_validate(options)
+        else:
+            info, opts = self.run.recipe.registry.get(kind, str(getattr(options, "plugin", ""))), options
+        return info.cls(opts, self.run.recipe.student if info.cls.uses_student else None)
+
     @property
     def options(self) -> PluginOptions:
         return self.config.steps[0].options
@@ -162,6 +173,21 @@ class StageContext:
 
     def output(self, artifact: str) -> Path:
         return self.dir / ARTIFACT_PATHS[artifact]
+
+    def load(self, artifact: str) -> Any:
+        """The artifact of the latest earlier stage that makes it, as its model (the catalog's,
+        ``vlkd.core.catalog``): ``images``/``pairs``/``predictions`` a list of records,
+        ``dataset``/``model`` a card, ``metrics`` one object. A bad line is an error at file:line."""
+        from vlkd.core import catalog
+
+        return catalog.load(artifact, self.input(artifact))
+
+    def save(self, artifact: str, value: Any) -> Path:
+        """Write this stage's ``artifact`` (records, a card or one object) in one atomic replace;
+        image files inside the run directory are stored relative to it."""
+        from vlkd.core import catalog
+
+        return catalog.save(artifact, self.output(artifact), value, run_dir=self.run_dir)
 
     # -- items, progress, messages -------------------------------------------------------
     def ledger(self) -> Ledger:
@@ -253,3 +279,30 @@ class StageContext:
     def close(self) -> None:
         if self._ledger is not None:
             self._ledger.close()
+
+
+def stage_context_outside_a_recipe(
+    run_dir: str | Path, stage: str, *, resumed: bool = False, reporter: Reporter | None = None
+) -> StageContext:
+    """The context the engine would give ``stage`` in ``<run_dir>/<stage>``, in a recipe of that one
+    stage: for benchmarks, notebooks and tests that run a plugin on files prepared by hand."""
+    from vlkd.core.progress import Reporter
+    from vlkd.core.recipe import Recipe, StageConfig
+    from vlkd.core.recipe_source import RecipeSource
+    from vlkd.core.registry import load_registry
+    from vlkd.core.rundir import RunDir
+    from vlkd.core.stages import KINDS_BY_NAME
+
+    config = StageConfig(KINDS_BY_NAME[stage], [])
+    name = Path(run_dir).name
+    source = RecipeSource(data={"name": name}, positions={}, path=Path(run_dir) / "standalone")
+    recipe = Recipe(name, "", {stage: config}, source, load_registry())
+    run = RunInfo(
+        recipe=recipe,
+        run_dir=RunDir(run_dir),
+        manifest={"stages": {stage: {}}},
+        reporter=reporter or Reporter(quiet=True),
+    )
+    stage_dir = Path(run_dir) / stage
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    return StageContext(run, config, stage_dir, resumed=resumed)

@@ -372,8 +372,8 @@ class Engine:
         for name, action in plan.items():
             self.reporter.console.print(f"{name:<11} {words[action]}")
             stage = self.recipe.stages[name]
-            estimate = stage.kind.driver.estimator()
-            if estimate is not None and action in ("run", "resume"):
+            driver = stage.kind.driver
+            if driver.estimates and action in ("run", "resume"):
                 with contextlib.ExitStack() as stack:
                     # a stage that will start over is estimated on an empty folder: what its old
                     # ledger holds will be redone, so it must not count as done
@@ -383,7 +383,7 @@ class Engine:
                         else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vlkd-dry-run-")))
                     )
                     ctx = StageContext(run, stage, folder, resumed=action == "resume")
-                    for line in estimate(ctx) or ():
+                    for line in driver.estimate(ctx) or ():
                         self.reporter.console.print(f"            {literal(line)}")
         return run.manifest
 

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
     from vlkd.core.context import RunInfo
     from vlkd.core.plugin import Plugin
+    from vlkd.core.report_parts import ReportSection
+    from vlkd.core.results import Manifest
     from vlkd.students.family import StudentFamily
 
 hookspec = pluggy.HookspecMarker("vlkd")
@@ -72,7 +74,7 @@ def vlkd_register_teachers(register: Register) -> None:
 
 @hookspec
 def vlkd_register_verifiers(register: Register) -> None:
-    """Register ``verify`` checks: ``vlkd.core.plugin.Verifier`` subclasses whose
+    """Register ``verify`` checks: ``vlkd.api.Verifier`` subclasses whose
     ``check(image, pairs, found)`` reads one image and its pairs and raises doubts with
     ``found.flag(pair, flag, reason)``. A check never changes a question or an answer; the
     stage journals each image's flags (resumable per image) and drops flagged pairs only
@@ -140,6 +142,19 @@ def vlkd_register_commands(app: typer.Typer) -> None:
     """
 
 
+# -- the report ---------------------------------------------------------------------------
+
+
+@hookspec
+def vlkd_report_sections(manifest: Manifest, add: Callable[[ReportSection], None]) -> None:
+    """Add sections to a run's report (pytest's ``pytest_terminal_summary``): read what you need
+    from ``manifest`` (``vlkd.api.Manifest``: each stage's entry, its ``facts``) and call
+    ``add(vlkd.api.ReportSection(title, lines, tables, anchor))`` for each section, with
+    ``vlkd.api.ReportTable`` tables of formatted cells. Called by the report stage and
+    ``vlkd report``; a plugin that has nothing to say adds nothing. The verify package adds its
+    checks section this way, without importing the report plugin."""
+
+
 # -- lifecycle: observers ------------------------------------------------------------------
 
 
@@ -150,7 +165,8 @@ def vlkd_run_start(run: RunInfo) -> None:
 
 @hookspec
 def vlkd_run_end(run: RunInfo, status: str) -> None:
-    """A run ends; ``status`` is ``done``, ``failed`` or ``interrupted``."""
+    """A run ends; ``status`` is ``done``, ``waiting`` (a stage waits for people, e.g. the experts'
+    review: later stages wait, the exit status is 0), ``failed`` or ``interrupted``."""
 
 
 @hookspec

@@ -31,8 +31,6 @@ from vlkd.core.errors import PluginError
 AUTOLOAD_ENV = "VLKD_DISABLE_PLUGIN_AUTOLOAD"
 MODULES_ENV = "VLKD_PLUGINS"
 BLOCK_ENV = "VLKD_BLOCK_PLUGINS"
-#: module name prefixes of the plugins that ship with vlkd
-BUILTIN_PREFIXES = ("vlkd.plugins.", "vlkd.commands.")
 
 
 def plugin_manager(
@@ -156,11 +154,12 @@ def distribution_of(pm: pluggy.PluginManager, plugin: object) -> tuple[str, str]
     """(distribution, version) of a registered plugin: ``vlkd`` for the built-ins, ``local``
     for one registered by hand or through ``VLKD_PLUGINS``."""
     from vlkd import __version__
+    from vlkd.plugins import BUILTIN_MODULES
 
     for registered, dist in pm.list_plugin_distinfo():
         if registered is plugin:
             return dist.project_name, dist.version
     name = pm.get_name(plugin) or "unknown"
-    if name.startswith(BUILTIN_PREFIXES):
+    if name in BUILTIN_MODULES:
         return "vlkd", __version__
     return name, "local"

@@ -18,7 +18,15 @@ from vlkd.core.plugin_manager import AUTOLOAD_ENV, MODULES_ENV, distribution_of,
 from vlkd.core.stages import KINDS_BY_NAME, STAGE_KINDS, StageKind
 from vlkd.students.family import StudentFamily
 
-__all__ = ["AUTOLOAD_ENV", "MODULES_ENV", "PluginInfo", "Registry", "get_plugin_manager", "load_registry"]
+__all__ = [
+    "AUTOLOAD_ENV",
+    "MODULES_ENV",
+    "PluginInfo",
+    "Registry",
+    "find_plugin",
+    "get_plugin_manager",
+    "load_registry",
+]
 
 
 def get_plugin_manager(*, autoload: bool | None = None, builtins: bool = True) -> pluggy.PluginManager:
@@ -159,3 +167,10 @@ class Registry:
 
 def load_registry(*, autoload: bool | None = None) -> Registry:
     return Registry(get_plugin_manager(autoload=autoload))
+
+
+def find_plugin(kind: str, name: str) -> PluginInfo:
+    """The installed plugin ``name`` of stage ``kind`` (its class, options and distribution), for
+    code that has no stage context (an option validator); a stage asks ``ctx.make_plugin(kind, options)``.
+    An unknown name is a ``PluginError`` with a "did you mean"."""
+    return load_registry().get(kind, name)

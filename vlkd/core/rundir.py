@@ -115,7 +115,7 @@ class RunDir:
         return None
 
     def _artifact_path(self, stage: str, name: str) -> Path:
-        from vlkd.core.stages import ARTIFACT_PATHS
+        from vlkd.core.catalog import ARTIFACT_PATHS
 
         return self.stage_dir(stage) / ARTIFACT_PATHS[name]
 

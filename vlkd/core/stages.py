@@ -7,45 +7,44 @@ out when a later one finds its input elsewhere: ``teach`` reads the images of
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+# where each artifact lives: the catalog's
+from vlkd.core.catalog import ARTIFACT_PATHS as ARTIFACT_PATHS
+from vlkd.core.stage_drivers import (
+    PluginRunsStage,
+    PreprocessDriver,
+    TeachDriver,
+    VerifyDriver,
+)
 
 if TYPE_CHECKING:
     from vlkd.core.context import StageContext
     from vlkd.core.options import Options
 
 
-@dataclass(frozen=True)
-class Driver:
-    """What runs the stages of one kind. Its module is imported only when such a stage runs,
-    is estimated (``--dry-run``) or has its settings validated, so the heavy parts of a driver
-    (worker pools, asyncio services) cost nothing to a command that does not use them.
+@runtime_checkable
+class StageDriver(Protocol):
+    """What runs the stages of one kind (``vlkd.core.stage_drivers``). A driver imports what
+    runs its stage only when it runs one, estimates one or validates its settings, so a command
+    that does not use a stage pays nothing for it."""
 
-    The module defines ``function(ctx)``; it may define ``estimate(ctx) -> lines`` (what
-    ``--dry-run`` prints) and, for a kind that takes a list of plugins, ``Settings`` (the
-    stage-level options beside ``steps``).
-    """
-
-    module: str
-    function: str
+    #: whether ``--dry-run`` asks :meth:`estimate` (on an empty folder for a stage that starts over)
+    estimates: bool
 
     def run(self, ctx: StageContext) -> None:
-        self._attr(self.function)(ctx)
+        """Run the stage: read its inputs, write its outputs, count its items."""
 
-    def estimator(self) -> Callable[[StageContext], list[str] | None] | None:
-        return self._attr("estimate", None)
+    def estimate(self, ctx: StageContext) -> list[str] | None:
+        """What ``--dry-run`` prints about the stage (items, requests, cost), or nothing."""
 
     def settings(self) -> type[Options] | None:
-        return self._attr("Settings", None)
-
-    def _attr(self, name: str, *default: Any) -> Any:
-        return getattr(importlib.import_module(self.module), name, *default)
+        """For a kind that takes a list of plugins, its stage-level options beside ``steps``."""
 
 
 #: the driver of kinds whose plugin is the whole stage: ``plugin.run(ctx)``
-PLUGIN_RUNS_STAGE = Driver("vlkd.core.drivers", "run_stage_plugin")
+PLUGIN_RUNS_STAGE: StageDriver = PluginRunsStage()
 
 
 @dataclass(frozen=True)
@@ -58,8 +57,8 @@ class StageKind:
     produces: tuple[str, ...] = ()
     #: ``preprocess`` and ``verify`` take a list of plugins instead of one
     multi: bool = False
-    #: what runs the stage (imported only when the stage runs)
-    driver: Driver = PLUGIN_RUNS_STAGE
+    #: what runs the stage (its machinery imported only when the stage runs)
+    driver: StageDriver = PLUGIN_RUNS_STAGE
 
     @property
     def hook(self) -> str:
@@ -89,14 +88,14 @@ STAGE_KINDS: tuple[StageKind, ...] = (
         consumes=("images",),
         produces=("images",),
         multi=True,
-        driver=Driver("vlkd.images.preprocess_driver", "run_preprocess"),
+        driver=PreprocessDriver(),
     ),
     StageKind(
         "teach",
         "teachers",
         consumes=("images",),
         produces=("pairs",),
-        driver=Driver("vlkd.core.teach.driver", "run_teach"),
+        driver=TeachDriver(),
     ),
     StageKind(
         "verify",
@@ -104,24 +103,16 @@ STAGE_KINDS: tuple[StageKind, ...] = (
         consumes=("pairs", "images"),
         produces=("pairs",),
         multi=True,
-        driver=Driver("vlkd.core.verify_driver", "run_verify"),
+        driver=VerifyDriver(),
     ),
     StageKind("review", "reviewers", consumes=("pairs", "images"), produces=("pairs",)),
     StageKind("split", "splitters", consumes=("pairs",), produces=("pairs",)),
     StageKind("format", "formats", consumes=("pairs", "images"), produces=("dataset",)),
     StageKind("train", "trainers", consumes=("dataset",), produces=("model",)),
-    StageKind("evaluate", "evaluators", consumes=("pairs", "images", "model"), produces=("metrics",)),
+    StageKind(
+        "evaluate", "evaluators", consumes=("pairs", "images", "model"), produces=("metrics", "predictions")
+    ),
     StageKind("report", "reporters", consumes=("metrics",), produces=("report",)),
 )
 STAGE_NAMES: tuple[str, ...] = tuple(k.name for k in STAGE_KINDS)
 KINDS_BY_NAME: dict[str, StageKind] = {k.name: k for k in STAGE_KINDS}
-
-#: where each artifact lives inside the directory of the stage that produced it
-ARTIFACT_PATHS: dict[str, str] = {
-    "images": "images.jsonl",
-    "pairs": "pairs.jsonl",
-    "dataset": "dataset",
-    "model": "model",
-    "metrics": "metrics.json",
-    "report": "report",
-}

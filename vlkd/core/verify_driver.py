@@ -19,7 +19,6 @@ from typing import Any
 
 from pydantic import Field
 
-from vlkd.core.artifacts import read_images, read_pairs, write_records
 from vlkd.core.context import StageContext
 from vlkd.core.errors import StageError
 from vlkd.core.jsonl import write_jsonl_atomic
@@ -45,7 +44,7 @@ def _images(ctx: StageContext) -> dict[str, ImageRecord]:
     if not ctx.has_input("images"):
         return {}
     images: dict[str, ImageRecord] = {}
-    for image in read_images(ctx.input("images")):
+    for image in ctx.load("images"):
         images.setdefault(image.id, image)
     return images
 
@@ -110,7 +109,7 @@ def _dropped(pair: QARecord, drops: dict[str, set[str]]) -> list[str]:
 def run_verify(ctx: StageContext) -> None:
     checks = _checks(ctx)
     settings = ctx.settings if isinstance(ctx.settings, Settings) else Settings()
-    pairs = read_pairs(ctx.input("pairs"))
+    pairs: list[QARecord] = ctx.load("pairs")
     images = _images(ctx)
     by_image: dict[str, list[QARecord]] = defaultdict(list)
     for pair in pairs:
@@ -167,7 +166,7 @@ def _finish(ctx: StageContext, checks: list[Verifier], results: list[dict[str, A
             dropped.update(set(why))
             continue
         kept.append(pair)
-    write_records(ctx.output("pairs"), kept, exclude_none=True)
+    ctx.save("pairs", kept)
     write_jsonl_atomic(ctx.dir / NOTES_FILE, notes)
     if notes:
         ctx.info(f"{len(notes)} images have notes (in {ctx.dir / NOTES_FILE})")

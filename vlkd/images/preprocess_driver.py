@@ -30,7 +30,6 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from vlkd.core.artifacts import read_images, stored_image_paths, write_records
 from vlkd.core.context import StageContext
 from vlkd.core.options import RUN_ONLY, OnError, Options
 from vlkd.core.plugin import Preprocessor
@@ -192,7 +191,7 @@ def apply_collective(
 
 def run_preprocess(ctx: StageContext) -> None:
     settings = ctx.settings if isinstance(ctx.settings, Settings) else Settings()
-    records = read_images(ctx.input("images"))
+    records: list[ImageRecord] = ctx.load("images")
     out_dir = ctx.dir / "images"
     out_dir.mkdir(parents=True, exist_ok=True)
     steps: list[Preprocessor] = list(ctx.plugins)  # type: ignore[arg-type]
@@ -213,7 +212,7 @@ def run_preprocess(ctx: StageContext) -> None:
     )
     kept = apply_collective(ctx, steps, results)
     kept_records = [ImageRecord.model_validate(r) for r in kept]  # as each worker dumped it
-    write_records(ctx.output("images"), stored_image_paths(ctx.run_dir, kept_records))
+    ctx.save("images", kept_records)
     ctx.facts.update(
         {"images_in": len(records), "images_out": len(kept), "output_format": settings.output_format}
     )

@@ -25,9 +25,3 @@ def prescale(width: int, height: int, image_min_pixels: int, image_max_pixels: i
         f = math.sqrt(image_min_pixels / (w * h))
         w, h = int(w * f), int(h * f)
     return w, h
-
-
-def prescale_image(image, image_min_pixels: int, image_max_pixels: int):
-    """The same rule on a PIL image (what the evaluate stage does to match LLaMA-Factory's training)."""
-    w, h = prescale(image.width, image.height, image_min_pixels, image_max_pixels)
-    return image if (w, h) == image.size else image.resize((max(1, w), max(1, h)))

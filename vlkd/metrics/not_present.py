@@ -74,11 +74,3 @@ class NotPresentCounts:
         """``2TP / (2TP + FP + FN)``: 0 when the student never says not-present but should."""
         denominator = 2 * self.tp + self.fp + self.fn
         return 2 * self.tp / denominator if denominator else None
-
-
-def not_present_scores(flags: list[tuple[bool, bool]]) -> NotPresentCounts:
-    """Counts from ``(reference_negative, predicted_negative)`` pairs."""
-    counts = NotPresentCounts()
-    for ref, pred in flags:
-        counts.add(ref, pred)
-    return counts

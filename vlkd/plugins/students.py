@@ -1,6 +1,6 @@
 """Built-in student families (``vlkd student families`` lists them; ``vlkd.students`` holds them)."""
 
-from vlkd.core.hookspecs import hookimpl
+from vlkd.api import hookimpl
 
 
 @hookimpl

@@ -17,7 +17,7 @@ from vlkd.core.errors import SkipItem
 from vlkd.core.hookspecs import hookimpl
 from vlkd.core.jsonl import write_jsonl_atomic
 from vlkd.core.options import ExistingPath, OnError, PluginOptions
-from vlkd.core.plugin import Plugin, StagePlugin
+from vlkd.core.plugin import StagePlugin
 
 
 class CountingOptions(PluginOptions):
@@ -122,10 +122,6 @@ class NeedsMissingModule(StagePlugin):
 
     requires = ("vlkd_no_such_module_for_tests",)
     extra = "openai"
-
-
-class NoopStep(Plugin):
-    pass
 
 
 @hookimpl

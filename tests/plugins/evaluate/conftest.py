@@ -160,7 +160,11 @@ def stage_context(
 ) -> tuple[StageContext, CollectingReporter]:
     """A context for running ``plugin`` as ``stage`` of a run whose earlier stages left their files."""
     reporter = CollectingReporter()
-    recipe = SimpleNamespace(stages={name: None for name in stages}, name="t")
+    from vlkd.core.registry import load_registry
+
+    recipe = SimpleNamespace(
+        stages={name: None for name in stages}, name="t", registry=load_registry(), student=None
+    )
     run = SimpleNamespace(
         recipe=recipe,
         run_dir=RunDir(run_dir),

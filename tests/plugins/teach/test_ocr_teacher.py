@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from vlkd.plugins.teach.ocr_engine import TextBox
+from vlkd.ocr import TextBox
 from vlkd.plugins.teach.ocr_rules import extract_pairs
 from vlkd.testing.teach import ledger, read_pairs
 

@@ -267,7 +267,7 @@ def test_ocr_context_adds_the_text_read_from_the_image(provider, tmp_path, run_t
     user_text = provider.bodies[0]["messages"][1]["content"][0]["text"]
     assert user_text.startswith("以下是OCR") and "90915-YZZD2" in user_text.replace(" ", "")
     # a redone stage takes the OCR text and the answer from the cache: no OCR, no request
-    import vlkd.plugins.teach.ocr_engine as engine
+    import vlkd.ocr as engine
 
     monkeypatch.setattr(engine, "ocr_text", None)  # a call would fail the image
     manifest, _ = run_teach(folder, section(provider, ocr_context=True), fresh=True)

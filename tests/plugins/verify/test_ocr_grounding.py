@@ -124,7 +124,7 @@ def test_a_page_ocr_cannot_read_or_without_text_is_unverifiable_never_a_crash(tm
 
 
 def test_ocr_runs_once_per_image_across_teach_and_verify(tmp_path, run):
-    from vlkd.plugins.teach import ocr_engine
+    from vlkd import ocr as ocr_engine
 
     pages = tmp_path / "pages"
     make_page(pages / "a.png", PAGE)

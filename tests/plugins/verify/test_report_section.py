@@ -5,7 +5,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from vlkd.core.records import Flag, Provenance, QARecord
-from vlkd.plugins.report.document import _checks_section
+from vlkd.core.results import Manifest
+from vlkd.plugins.report.document import _plugin_sections
 from vlkd.plugins.report.render_md import render_markdown
 from vlkd.plugins.verify.value import check_value
 
@@ -16,6 +17,11 @@ VERIFY_FACTS = {
     },
     "dropped": {"duplicate": 2},
 }
+
+
+def _checks_section(manifest: dict):
+    """The sections the report gets through the vlkd_report_sections hook (the built-in verify's)."""
+    return _plugin_sections(SimpleNamespace(manifest=Manifest.model_validate(manifest)))
 
 
 def _pairs():
@@ -36,8 +42,7 @@ def test_the_section_shows_negative_shares_flags_and_their_value():
             "review": {"facts": {"verify_value": check_value(_pairs())}},
         }
     }
-    section = _checks_section(SimpleNamespace(manifest=manifest))
-    md = render_markdown("r", [section])
+    md = render_markdown("r", _checks_section(manifest))
     assert "## Checks and negatives" in md
     assert "| manual_parsing | 20 | 20.0% | 25.0% | 5 |" in md
     assert "| part_recognition | 10 | 10.0% | 0.0% | 0 |" in md
@@ -48,7 +53,7 @@ def test_the_section_shows_negative_shares_flags_and_their_value():
 
 
 def test_no_verify_stage_no_section():
-    assert _checks_section(SimpleNamespace(manifest={"stages": {}})).blocks == []
+    assert _checks_section({"stages": {}}) == []
 
 
 def test_auto_approval_only_says_precision_waits_for_experts():
@@ -60,5 +65,5 @@ def test_auto_approval_only_says_precision_waits_for_experts():
             },
         }
     }
-    md = render_markdown("r", [_checks_section(SimpleNamespace(manifest=manifest))])
+    md = render_markdown("r", _checks_section(manifest))
     assert "No expert decisions yet" in md and "What the flags were worth" not in md

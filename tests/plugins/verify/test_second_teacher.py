@@ -159,7 +159,7 @@ def test_a_teacher_section_with_a_typo_is_a_recipe_error(tmp_path):
 
 def test_ocr_context_and_ocr_grounding_read_each_page_once(tmp_path):
     pytest.importorskip("rapidocr_onnxruntime")
-    from vlkd.plugins.teach import ocr_engine
+    from vlkd import ocr as ocr_engine
 
     pages = tmp_path / "pages"
     make_page(pages / "a.png", ["Part number: 47730-06330", "Supplier: Aisin"])

@@ -14,7 +14,7 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlkd.core.errors import SkipItem
+from vlkd.api import SkipItem
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -6,10 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.artifacts import ModelCard, image_path, read_images, read_pairs
-from vlkd.core.errors import StageError
-from vlkd.core.records import QARecord
-from vlkd.core.student import family_of
+from vlkd.api import ModelCard, QARecord, StageError, family_of, image_path, read_images, read_pairs
 
 #: the split evaluated when the asked-for one is empty, in order of preference
 FALLBACK = {"test": ("val",), "val": (), "train": ()}

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.errors import SkipItem
+from vlkd.api import SkipItem
 
 JUDGE_SYSTEM = (
     "You grade answers to questions about an automotive document image. Compare the student's "
@@ -44,8 +44,7 @@ def validate_judge(section: dict[str, Any]) -> dict[str, Any]:
     """Check ``evaluate.judge`` against the named teacher's own options (raises ValueError)."""
     from pydantic import ValidationError
 
-    from vlkd.core.errors import PluginError
-    from vlkd.core.registry import load_registry
+    from vlkd.api import PluginError, find_plugin
 
     if "api_key" in section:
         raise ValueError(
@@ -56,7 +55,7 @@ def validate_judge(section: dict[str, Any]) -> dict[str, Any]:
     if not name:
         raise ValueError("judge needs 'plugin': a teach plugin such as openai or anthropic")
     try:
-        info = load_registry().get("teach", str(name))
+        info = find_plugin("teach", str(name))
     except PluginError as exc:
         raise ValueError(f"judge: {exc}") from None
     if not getattr(info.cls, "uses_prompt", True):
@@ -72,11 +71,8 @@ def validate_judge(section: dict[str, Any]) -> dict[str, Any]:
 class Judge:
     """A teacher instance driven from worker threads through one event loop of its own."""
 
-    def __init__(self, section: dict[str, Any]):
-        from vlkd.core.registry import load_registry
-
-        info = load_registry().get("teach", section["plugin"])
-        self.teacher = info.cls(info.cls.Options.model_validate(section))
+    def __init__(self, teacher: Any):
+        self.teacher = teacher
         self.concurrency = getattr(self.teacher.options, "concurrency", 4)
         self.retries = min(getattr(self.teacher.options, "max_retries", 3), 5)
         self._loop = asyncio.new_event_loop()
@@ -110,7 +106,7 @@ class Judge:
     def _respond(self, request):
         import time
 
-        from vlkd.core.teach import TransientError
+        from vlkd.api import TransientError
 
         for attempt in range(self.retries + 1):
             try:
@@ -122,8 +118,7 @@ class Judge:
         raise AssertionError("unreachable")
 
     def judge(self, ctx, record: dict[str, Any]) -> dict[str, Any]:
-        from vlkd.core.records import ImageRecord
-        from vlkd.core.teach import TeachRequest
+        from vlkd.api import ImageRecord, TeachRequest
         from vlkd.images.decode import BadImage, read_bytes
         from vlkd.images.files import image_size
 

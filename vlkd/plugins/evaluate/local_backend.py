@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vlkd.core.errors import StageError
+from vlkd.api import StageError
 from vlkd.plugins.evaluate.images import load_student_image
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class LocalStudent:
             ) from None
         self._processor.tokenizer.padding_side = "left"  # batched generation continues on the right
         if self.info.adapter is not None:
-            from vlkd.plugins.train.peft_adapters import load_adapter
+            from vlkd.adapters import load_adapter
 
             model = load_adapter(model, self.info.adapter)
         self._model = model.to(device).eval()

@@ -148,7 +148,7 @@ class OpenAIStudent:
             served = self.served[url]
             name = self.model_names.get(system) or ""
             if name not in served:
-                from vlkd.core.errors import did_you_mean
+                from vlkd.api import did_you_mean
 
                 raise ServerGone(
                     f"the server at {safe_url(url)} does not serve '{name}' (evaluate.{system}_model_name)"

@@ -8,14 +8,10 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
 
-from vlkd.core.errors import StageError
-from vlkd.core.jsonl import write_json_atomic, write_jsonl_atomic
-from vlkd.core.options import OnError, PluginOptions
-from vlkd.core.plugin import StagePlugin
+from vlkd.api import RUN_ONLY, OnError, PluginOptions, StageError, StagePlugin
 from vlkd.metrics.not_present import DEFAULT_NOT_PRESENT
 
 System = Literal["base", "tuned", "teacher"]
-RUN_ONLY = {"fingerprint": False}
 
 
 class StudentEvalOptions(PluginOptions):
@@ -96,7 +92,7 @@ class StudentEvalOptions(PluginOptions):
     @field_serializer("base_url", "tuned_base_url", when_used="json")
     def _redact_urls(self, value: str | None) -> str | None:
         # what reaches manifest.json and the fingerprint: never a password or a key in the URL
-        from vlkd.core.teach.options import redact_url
+        from vlkd.api import redact_url
 
         return redact_url(value)
 
@@ -219,8 +215,7 @@ class StudentEvaluator(StagePlugin):
 
     def estimate(self, ctx) -> list[str]:
         """``--dry-run``: how many answers and judge calls the stage will make."""
-        from vlkd.core.artifacts import read_pairs
-        from vlkd.core.stages import ARTIFACT_PATHS
+        from vlkd.api import ARTIFACT_PATHS, read_pairs
 
         opts = self.options
         students = [s for s in opts.systems if s != "teacher"]
@@ -371,7 +366,7 @@ class StudentEvaluator(StagePlugin):
         def key(r) -> str:
             return f"judge:{r['system']}:{r['id']}"
 
-        judge = Judge(self.options.judge)
+        judge = Judge(ctx.make_plugin("teach", self.options.judge))
         try:
 
             def work(r):
@@ -457,7 +452,7 @@ class StudentEvaluator(StagePlugin):
                 **({"judge": rec["scores"]["judge"]} if "judge" in rec["scores"] else {}),
             }
         systems = [s for s in opts.systems if s != "teacher" or teacher is not None]
-        write_jsonl_atomic(ctx.dir / "predictions.jsonl", records)
+        ctx.save("predictions", records)
         metrics = summarize(
             records,
             systems=systems,
@@ -488,7 +483,7 @@ class StudentEvaluator(StagePlugin):
                 "predictions": "predictions.jsonl",
             }
         )
-        write_json_atomic(ctx.output("metrics"), metrics)
+        ctx.save("metrics", metrics)
         headline = {s: metrics["results"][s]["overall"]["exact_match"]["value"] for s in systems}
         ctx.facts.update({"split": split, "items": len(items), "exact_match": headline})
         ctx.info(
@@ -498,10 +493,12 @@ class StudentEvaluator(StagePlugin):
 
 
 def _training_system_prompt(ctx) -> str | None:
-    """The ``system`` option of the recipe's format stage: what the student saw in training."""
-    stage = ctx.run.recipe.stages.get("format")
-    steps = getattr(stage, "steps", None) or []
-    return getattr(steps[0].options, "system", None) if steps else None
+    """The system prompt the student saw in training: the format stage's dataset card says (none
+    without a format stage, or when the model was trained on a dataset from elsewhere)."""
+    try:
+        return ctx.load("dataset").system if ctx.has_input("dataset") else None
+    except StageError:
+        return None
 
 
 def _item_of(rec: dict[str, Any]):
@@ -522,7 +519,7 @@ def _first_answer(backend, system: str, todo: list) -> dict[str, str]:
     """The first answer of ``system``, asked before the item loop so that a server that cannot
     answer at all stops the stage at once (:class:`ServerGone` goes through); an item whose
     image cannot be read is passed over, any other failure is left to the item loop."""
-    from vlkd.core.errors import SkipItem
+    from vlkd.api import SkipItem
 
     for it in todo:
         try:
@@ -536,7 +533,7 @@ def _first_answer(backend, system: str, todo: list) -> dict[str, str]:
 
 def _categories_not_evaluated(pairs_path: Path, items: list, split: str) -> dict[str, str]:
     """Categories with pairs in the dataset but none in the evaluated split, and why."""
-    from vlkd.core.artifacts import read_pairs
+    from vlkd.api import read_pairs
 
     evaluated = {it.category for it in items}
     where: dict[str, Counter] = {}

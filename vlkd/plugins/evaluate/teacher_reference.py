@@ -12,8 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.artifacts import read_pairs
-from vlkd.core.rundir import RunDir
+from vlkd.api import RunDir, read_pairs
 
 
 def teacher_answers(run_dir: Path, stages: list[str]) -> tuple[dict[str, str] | None, str | None]:

@@ -1,6 +1,6 @@
 """Built-in formats plugins."""
 
-from vlkd.core.hookspecs import hookimpl
+from vlkd.api import hookimpl
 
 
 @hookimpl

@@ -17,9 +17,7 @@ from typing import Any
 
 from pydantic import Field
 
-from vlkd.core.context import StageContext
-from vlkd.core.errors import StageError, VlkdError
-from vlkd.core.options import PluginOptions
+from vlkd.api import PluginOptions, StageContext, StageError, VlkdError
 from vlkd.plugins.formats.inputs import Conversation, ExportFormat, Grouping, write_descriptor
 from vlkd.plugins.formats.llamafactory import sharegpt_sample
 
@@ -82,7 +80,13 @@ def export_hf_datasets(samples: dict[str, list[Conversation]], dataset_dir: Path
             ds.to_parquet(str(dataset_dir / "parquet" / f"{split}.parquet"))
             files[split] = f"parquet/{split}.parquet"
     descriptor = write_descriptor(
-        dataset_dir, "hf_datasets", files, samples, save_to_disk="hf", grouping=opts.grouping
+        dataset_dir,
+        "hf_datasets",
+        files,
+        samples,
+        save_to_disk="hf",
+        grouping=opts.grouping,
+        system=opts.system,
     )
     return dataset_dict, descriptor
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vlkd.core.errors import VlkdError
+from vlkd.api import VlkdError
 
 
 def endpoint() -> str | None:

@@ -13,15 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from vlkd.core.artifacts import DatasetCard, image_path, read_images, read_pairs
-from vlkd.core.context import StageContext
-from vlkd.core.errors import StageError
-from vlkd.core.plugin import StagePlugin
-from vlkd.core.records import QARecord
+from vlkd.api import (
+    DatasetCard,
+    QARecord,
+    StageContext,
+    StageError,
+    StagePlugin,
+    image_path,
+    read_images,
+    read_pairs,
+)
 
 SPLITS = ("train", "val", "test")
 Grouping = Literal["per_image", "per_pair"]
-IMAGE_TAG = "<image>"
 
 
 @dataclass

@@ -25,23 +25,19 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from vlkd.core.artifacts import DatasetCard
-from vlkd.core.context import StageContext
-from vlkd.core.errors import StageError
-from vlkd.core.jsonl import write_json_atomic
-from vlkd.core.options import PluginOptions
+from vlkd.api import DatasetCard, PluginOptions, StageContext, StageError, write_json_atomic
 from vlkd.llamafactory.sample import dataset_info_entry
 from vlkd.plugins.formats.inputs import (
-    IMAGE_TAG,
     Conversation,
     ExportFormat,
     Grouping,
     image_reference,
     write_descriptor,
 )
+from vlkd.students.family import IMAGE_TAG
 
 if TYPE_CHECKING:
-    from vlkd.core.student import Student
+    from vlkd.api import Student
 
 DATASET_PREFIX = "vlkd_"
 
@@ -103,6 +99,7 @@ def export_llamafactory(
         dataset_info="dataset_info.json",
         media_dir=str(dataset_dir.resolve()),
         grouping=opts.grouping,
+        system=opts.system,
     )
 
 

@@ -16,9 +16,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from vlkd.core.context import StageContext
-from vlkd.core.jsonl import write_jsonl_atomic
-from vlkd.core.options import PluginOptions
+from vlkd.api import PluginOptions, StageContext, write_jsonl_atomic
 from vlkd.plugins.formats.inputs import (
     Conversation,
     ExportFormat,
@@ -87,6 +85,7 @@ def export_messages_jsonl(
         samples,
         media_dir=str(dataset_dir.resolve()),
         grouping=opts.grouping,
+        system=opts.system,
         image_url=opts.image_url,
     )
 

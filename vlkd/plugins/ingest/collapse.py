@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from vlkd.core.records import ImageRecord
+from vlkd.api import ImageRecord
 
 
 class Collapsed:

@@ -16,8 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, field_validator
 
-from vlkd.core.options import OneOrMany, OnError, PluginOptions, RecipePath
-from vlkd.core.plugin import StagePlugin
+from vlkd.api import OneOrMany, OnError, PluginOptions, RecipePath, StagePlugin
 from vlkd.images.decode import PILLOW_MAX_PIXELS
 
 DEFAULT_EXTENSIONS = [".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".pdf"]
@@ -108,14 +107,14 @@ class FilesIngestor(StagePlugin):
 
         opts = self.options
         if not opts.inputs and not opts.manifest:
-            from vlkd.core.errors import StageError
+            from vlkd.api import StageError
 
             raise StageError("ingest: give 'inputs' (folders, globs, files) and/or a 'manifest'")
         return list_inputs(opts.inputs, opts.manifest, opts.extensions)
 
     def fingerprint(self) -> Any:
         """The input files' sizes and modification times: new or changed files re-run the stage."""
-        from vlkd.core.safe_files import file_problem
+        from vlkd.api import file_problem
         from vlkd.plugins.ingest.listing import MAX_MANIFEST_BYTES
 
         digest = hashlib.sha256()
@@ -134,7 +133,6 @@ class FilesIngestor(StagePlugin):
         return {"files": digest.hexdigest()}
 
     def run(self, ctx) -> None:
-        from vlkd.core.artifacts import stored_image_paths, write_records
         from vlkd.plugins.ingest.collapse import Collapsed
         from vlkd.plugins.ingest.reading import ReadFile
 
@@ -151,7 +149,7 @@ class FilesIngestor(StagePlugin):
         ignored_types = listing.ignored
         del listing  # a listed file each: the items above say the same
         if not items:
-            from vlkd.core.errors import StageError
+            from vlkd.api import StageError
 
             ignored = ", ".join(f"{n} {e}" for e, n in ignored_types.items())
             raise StageError(
@@ -171,7 +169,7 @@ class FilesIngestor(StagePlugin):
         files = len(items)
         del items
         images = Collapsed(results)  # streamed from the ledger: no record of each file held
-        write_records(ctx.output("images"), stored_image_paths(ctx.run_dir, images))
+        ctx.save("images", images)
         duplicates = images.duplicates
         ctx.facts.update(
             {

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.errors import StageError
-from vlkd.core.safe_files import file_problem, printable_name
+from vlkd.api import StageError, file_problem, printable_name
 
 PATH_COLUMNS = ("path", "file", "image", "filename", "file_name")
 GLOB_CHARS = frozenset("*?[")

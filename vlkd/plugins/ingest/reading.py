@@ -7,8 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.records import ImageRecord, Source, sha256_bytes
-from vlkd.core.safe_files import file_problem
+from vlkd.api import ImageRecord, Source, file_problem, sha256_bytes
 from vlkd.images.decode import BadImage
 
 

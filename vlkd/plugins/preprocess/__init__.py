@@ -1,12 +1,12 @@
 """Built-in preprocess steps (the ``preprocess`` stage applies them in order, see
 ``vlkd.images.preprocess_driver``)."""
 
-from vlkd.core.hookspecs import hookimpl
+from vlkd.api import hookimpl
 
 
 @hookimpl
 def vlkd_register_preprocessors(register):
-    from vlkd.core.plugin import renamed
+    from vlkd.api import renamed
     from vlkd.plugins.preprocess.dedup_near import DedupNear
     from vlkd.plugins.preprocess.exif_transpose import ExifTranspose
     from vlkd.plugins.preprocess.filter import Filter

@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from vlkd.core.options import PluginOptions
-from vlkd.core.plugin import Preprocessor
+from vlkd.api import PluginOptions, Preprocessor
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from vlkd.core.records import ImageRecord
+    from vlkd.api import ImageRecord
 
 
 class DedupNearOptions(PluginOptions):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vlkd.core.plugin import Preprocessor
+from vlkd.api import Preprocessor
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from vlkd.core.records import ImageRecord
+    from vlkd.api import ImageRecord
 
 ORIENTATION = 0x0112
 #: orientations that swap width and height (rotated by 90 or 270 degrees)

@@ -6,14 +6,12 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator
 
-from vlkd.core.errors import SkipItem
-from vlkd.core.options import PluginOptions
-from vlkd.core.plugin import Preprocessor
+from vlkd.api import PluginOptions, Preprocessor, SkipItem
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from vlkd.core.records import ImageRecord
+    from vlkd.api import ImageRecord
 
 #: names people write for the same Pillow format
 FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF", "MPO": "JPEG"}

@@ -13,17 +13,14 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from vlkd.core.errors import SkipItem
-from vlkd.core.options import PluginOptions
-from vlkd.core.plugin import Preprocessor
+from vlkd.api import PluginOptions, Preprocessor, SkipItem
 from vlkd.plugins.preprocess.resize import Resample, resize_to
 from vlkd.students.family import AspectRatioError
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from vlkd.core.records import ImageRecord
-    from vlkd.core.student import Student
+    from vlkd.api import ImageRecord, Student
 
 
 class StudentResizeOptions(PluginOptions):

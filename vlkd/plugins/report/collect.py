@@ -14,24 +14,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.artifacts import ModelCard, read_images, read_pairs
-from vlkd.core.errors import StageError
-from vlkd.core.jsonl import read_json, read_jsonl
-from vlkd.core.records import ImageRecord, QARecord
-from vlkd.core.rundir import RunDir
+from vlkd.api import (
+    ARTIFACT_PATHS,
+    ImageRecord,
+    Manifest,
+    Metrics,
+    ModelCard,
+    Prediction,
+    QARecord,
+    RunDir,
+    StageError,
+    load_artifact,
+    read_images,
+    read_jsonl,
+    read_pairs,
+)
 
 
 @dataclass
 class ReportData:
     run_dir: Path
     name: str
-    manifest: dict[str, Any]
+    manifest: Manifest
     dataset: dict[str, Any]
     pairs: list[QARecord]
     images: dict[str, ImageRecord]
-    metrics: dict[str, Any] | None = None
+    metrics: Metrics | None = None
     metrics_path: Path | None = None
-    predictions: list[dict[str, Any]] = field(default_factory=list)
+    predictions: list[Prediction] = field(default_factory=list)
     loss: list[dict[str, Any]] = field(default_factory=list)
     loss_source: Path | None = None
     model_info: ModelCard | None = None
@@ -54,18 +64,18 @@ def relative(path: str | Path | None, run_dir: Path) -> str:
         return str(Path(*p.parts[-2:])) if len(p.parts) > 2 else p.name
 
 
-def _latest(run_dir: Path, manifest: dict[str, Any], artifact: str, before: str | None = None) -> Path | None:
+def _latest(run_dir: Path, manifest: Manifest, artifact: str, before: str | None = None) -> Path | None:
     """The artifact of the latest stage (in pipeline order) that wrote it."""
     return RunDir(run_dir).artifact(
-        artifact, before=before, stages=manifest.get("stages") or None, written=True
+        artifact, before=before, stages=list(manifest.stages) or None, written=True
     )
 
 
-def read_manifest(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "manifest.json"
+def read_manifest(run_dir: Path) -> Manifest:
+    path = run_dir / ARTIFACT_PATHS["manifest"]
     if not path.exists():
         raise StageError(f"{run_dir} is not a vlkd run directory: no manifest.json (run a recipe first)")
-    return read_json(path)
+    return load_artifact("manifest", path)
 
 
 def collect(run_dir: Path, metrics_path: Path | None = None) -> ReportData:
@@ -77,7 +87,7 @@ def collect(run_dir: Path, metrics_path: Path | None = None) -> ReportData:
     pairs = read_pairs(pairs_path) if pairs_path else []
     data = ReportData(
         run_dir=run_dir,
-        name=manifest.get("recipe", {}).get("name") or run_dir.name,
+        name=manifest.name or run_dir.name,
         manifest=manifest,
         dataset=dataset_stats(pairs, images, images_path, pairs_path, run_dir),
         pairs=pairs,
@@ -87,12 +97,10 @@ def collect(run_dir: Path, metrics_path: Path | None = None) -> ReportData:
         data.notes.append("no images.jsonl or pairs.jsonl in the run yet: nothing to describe")
     metrics_path = metrics_path or _latest(run_dir, manifest, "metrics")
     if metrics_path is not None and metrics_path.exists():
-        metrics = read_json(metrics_path)
-        if "results" not in metrics:
-            raise StageError(f"{metrics_path}: not an evaluate stage's metrics.json (no 'results')")
+        metrics = load_artifact("metrics", metrics_path)
         data.metrics, data.metrics_path = metrics, metrics_path
-        predictions_path = metrics_path.parent / metrics.get("predictions", "predictions.jsonl")
-        data.predictions = list(read_jsonl(predictions_path)) if predictions_path.exists() else []
+        predictions_path = metrics_path.parent / metrics.predictions
+        data.predictions = load_artifact("predictions", predictions_path) if predictions_path.exists() else []
         if not data.predictions:
             data.notes.append(f"{data.rel(predictions_path)} is missing or empty: no examples to show")
     elif metrics_path is not None:
@@ -102,7 +110,7 @@ def collect(run_dir: Path, metrics_path: Path | None = None) -> ReportData:
 
 
 def _training(
-    run_dir: Path, manifest: dict[str, Any], notes: list[str]
+    run_dir: Path, manifest: Manifest, notes: list[str]
 ) -> tuple[list[dict[str, Any]], Path | None, ModelCard | None]:
     model_dir = _latest(run_dir, manifest, "model")
     if model_dir is None:

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from vlkd.api import Metrics
+
+from vlkd.api import report_sections
 from vlkd.plugins.report.basis import basis_lines
 from vlkd.plugins.report.charts import bar_chart, loss_chart, loss_points
 from vlkd.plugins.report.collect import ReportData
@@ -83,7 +87,7 @@ def headline(data: ReportData) -> str:
             f"({d['negatives']} of them 'not present' questions); it has no evaluation yet."
         )
     base, tuned = cell(m, "base", "", HEADLINE_METRIC), cell(m, "tuned", "", HEADLINE_METRIC)
-    n = m.get("items", "?")
+    n = "?" if m.items is None else m.items
     if base.get("value") is None or tuned.get("value") is None:
         only = next((s for s in systems_shown(m) if cell(m, s, "", HEADLINE_METRIC)), None)
         value = cell(m, only, "", HEADLINE_METRIC).get("value") if only else None
@@ -131,16 +135,18 @@ def build_document(
     sections += _data_sections(data, data_picks if m is None else [])
     sections += _usage_sections(data)
     sections.append(_run_section(data))
-    notes = list((m or {}).get("notes") or []) + data.notes
+    notes = (m.notes if m is not None else []) + data.notes
     if notes:
         sections.append(Section("Notes", [Bullets(notes)], "notes"))
     return sections
 
 
 def _evaluation_sections(data: ReportData, picks: dict[str, list[Example]]) -> list[Section]:
-    m = data.metrics or {}
+    m = data.metrics
+    if m is None:
+        return []
     out = [Section("Base vs tuned, by category", [category_table(m)], "by-category")]
-    missing = m.get("categories_not_evaluated") or {}
+    missing = m.categories_not_evaluated
     if missing:
         out[0].blocks.append(
             Bullets(
@@ -149,10 +155,7 @@ def _evaluation_sections(data: ReportData, picks: dict[str, list[Example]]) -> l
             )
         )
     systems = systems_shown(m)
-    groups = [
-        (c, {s: cell(m, s, c, HEADLINE_METRIC).get("value") for s in systems})
-        for c in m.get("categories", [])
-    ]
+    groups = [(c, {s: cell(m, s, c, HEADLINE_METRIC).get("value") for s in systems}) for c in m.categories]
     if groups:
         out.append(
             Section(
@@ -197,7 +200,7 @@ def _evaluation_sections(data: ReportData, picks: dict[str, list[Example]]) -> l
         items = picks.get(kind) or []
         out.append(Section(title, [Examples(kind, items, columns)] if items else [Paragraph(empty)], kind))
     out.append(Section("Every metric", [metrics_table(m), Bullets(_metric_words(m))], "metrics"))
-    teacher = m.get("teacher")
+    teacher = m.teacher
     if teacher:
         out[-1].blocks.append(
             Paragraph(
@@ -209,8 +212,8 @@ def _evaluation_sections(data: ReportData, picks: dict[str, list[Example]]) -> l
     return out
 
 
-def _metric_words(m: dict[str, Any]) -> list[str]:
-    names = {x["name"] for x in m.get("metrics", [])}
+def _metric_words(m: Metrics) -> list[str]:
+    names = m.metric_names()
     words = [
         "**Exact match**: the same answer after normalisation (Unicode width, case, punctuation, spaces); "
         "part numbers, dates and codes must match character for character, and `35NM` equals `35 N·m`."
@@ -233,7 +236,7 @@ def _metric_words(m: dict[str, Any]) -> list[str]:
         "**Not present**: precision and recall of answering 不存在 ('not in the image'); a student that always "
         "says it gets full recall and poor precision."
     )
-    for x in m.get("metrics", []):
+    for x in m.metrics:
         if x.get("missing"):
             words.append(f"**{x['label']}** is missing: {x['missing']}.")
     return words
@@ -241,7 +244,7 @@ def _metric_words(m: dict[str, Any]) -> list[str]:
 
 def _data_sections(data: ReportData, data_picks: list[Example]) -> list[Section]:
     out = []
-    teach = data.manifest.get("stages", {}).get("teach")
+    teach = data.manifest.stages.get("teach")
     if teach:
         usage = teach.get("usage") or {}
         provenance = {p.provenance.model or p.provenance.plugin for p in data.pairs} - {None, ""}
@@ -264,35 +267,34 @@ def _data_sections(data: ReportData, data_picks: list[Example]) -> list[Section]
         )
     d = data.dataset
     blocks: list[Any] = [dataset_table(d)] if d["pairs"] else [Paragraph("No question/answer pairs yet.")]
-    checks = _checks_section(data)
-    flags = None if checks.blocks else flags_table(d)  # the checks section has them per category
+    added = _plugin_sections(data)
+    flags = None if any(s.id == "checks" for s in added) else flags_table(d)  # the checks section has them
     if flags:
         blocks += [Paragraph(f"{d['flagged_pairs']} of {d['pairs']} pairs carry a verify flag."), flags]
     out.append(Section("The data", blocks, "data"))
-    if checks.blocks:
-        out.append(checks)
+    out += added
     if data_picks:
         out.append(Section("Examples from the data", [Examples("data", data_picks, [])], "data-examples"))
     return out
 
 
-def _checks_section(data: ReportData) -> Section:
-    """The verify stage's section (negatives and flags per category, each flag's value once experts
-    reviewed), written by the verify plugin package from the manifest."""
-    from vlkd.plugins.verify.report_section import TITLE, verify_tables
-
-    tables, lines = verify_tables(data.manifest)
-    return Section(TITLE, [*([Bullets(lines)] if lines else []), *tables], "checks")
+def _plugin_sections(data: ReportData) -> list[Section]:
+    """The sections plugins add through the ``vlkd_report_sections`` hook (the verify package's
+    checks: negatives and flags per category, each flag's value once experts reviewed)."""
+    return [
+        Section(s.title, [*([Bullets(s.lines)] if s.lines else []), *s.tables], s.anchor)
+        for s in report_sections(data.manifest)
+    ]
 
 
 def _usage_sections(data: ReportData) -> list[Section]:
     m = data.metrics
     if m is None:
         return []
-    model = m.get("model") or {}
-    references = ", ".join(f"{v} {k}" for k, v in sorted((m.get("references") or {}).items()))
+    model = m.model or {}
+    references = ", ".join(f"{v} {k}" for k, v in sorted(m.references.items()))
     lines = [
-        f"Split: **{m.get('split', '?')}**, {m.get('items', '?')} questions"
+        f"Split: **{m.split or '?'}**, {'?' if m.items is None else m.items} questions"
         + (f"; reference answers: {references}" if references else "")
         + "."
     ]
@@ -312,7 +314,7 @@ def _usage_sections(data: ReportData) -> list[Section]:
             + (f", tuned with the adapter `{data.rel(model.get('adapter'))}`" if model.get("adapter") else "")
             + f"; images within {model.get('image_min_pixels')}–{model.get('image_max_pixels')} pixels."
         )
-    prompt = m.get("prompt") or {}
+    prompt = m.prompt
     if prompt:
         lines.append(
             f"Each question in a new conversation with its image; {prompt.get('decoding', 'greedy')} decoding, "
@@ -320,13 +322,13 @@ def _usage_sections(data: ReportData) -> list[Section]:
             + (f"; system prompt: “{prompt['system']}”" if prompt.get("system") else "")
             + "."
         )
-    boot = m.get("bootstrap") or {}
+    boot = m.bootstrap
     lines.append(
         f"Intervals: {conf_label(m)} percentile bootstrap over questions ({boot.get('samples', 0)} resamples, "
         f"seed {boot.get('seed', 0)}); gains use a paired bootstrap (the same questions for both students)."
     )
-    if m.get("judge"):
-        j = m["judge"]
+    if m.judge:
+        j = m.judge
         lines.append(
             f"LLM judge {j.get('plugin')} {j.get('model') or ''}: {j.get('graded', 0)} of {j.get('asked', 0)} "
             f"answers graded"
@@ -348,7 +350,7 @@ def run_label(data: ReportData) -> str:
 
 def serving(data: ReportData) -> list[Any]:
     """The commands that answer with, export and serve the tuned student."""
-    from vlkd.plugins.train.peft_adapters import vllm_lora_refusal
+    from vlkd.adapters import vllm_lora_refusal
 
     info = data.model_info
     if info is None or not info.adapter:
@@ -408,8 +410,7 @@ def _pixel_limits_flag(info) -> str:
 
     if not (info.image_min_pixels and info.image_max_pixels):
         return ""
-    from vlkd.core.errors import StageError
-    from vlkd.core.student import family_of
+    from vlkd.api import StageError, family_of
 
     try:
         family = family_of(info.base_model, info.family)
@@ -423,7 +424,7 @@ def _when(stamp: str | None) -> str:
     """``2026-12-01T09:24:10+0000`` as ``2026-12-01 09:24 UTC+00:00``."""
     import datetime as dt
 
-    from vlkd.core.rundir import MANIFEST_TIME
+    from vlkd.api import MANIFEST_TIME
 
     try:
         t = dt.datetime.strptime(stamp or "", MANIFEST_TIME)
@@ -435,11 +436,11 @@ def _when(stamp: str | None) -> str:
 
 def _run_section(data: ReportData) -> Section:
     man = data.manifest
-    recipe = man.get("recipe", {})
-    versions = man.get("versions", {})
+    recipe = man.recipe
+    versions = man.versions
     lines = [
         f"Recipe **{data.name}** (hash `{str(recipe.get('hash', '?'))[:12]}`), run directory `{run_label(data)}`.",
-        f"Started {_when(man.get('created'))}; last updated {_when(man.get('updated') or man.get('created'))}.",
+        f"Started {_when(man.created)}; last updated {_when(man.updated or man.created)}.",
         f"vlkd {versions.get('vlkd', '?')}, Python {versions.get('python', '?')}.",
     ]
     return Section("The run", [Bullets(lines), stages_table(man)], "run")

@@ -15,9 +15,8 @@ import base64
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from vlkd.core.records import ImageRecord, QARecord
+from vlkd.api import ImageRecord, Prediction, QARecord
 
 
 @dataclass
@@ -32,36 +31,36 @@ class Example:
     id: str = ""
 
 
-def pick_examples(predictions: list[dict[str, Any]], k: int = 5) -> dict[str, list[Example]]:
+def pick_examples(predictions: list[Prediction], k: int = 5) -> dict[str, list[Example]]:
     """``gains``, ``regressions`` (ranked by tuned − base ANLS, exact match breaking ties) and
     ``not_present`` mistakes of the tuned student (those not already among the regressions), ``k`` each."""
-    by_system: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    by_system: dict[str, dict[str, Prediction]] = defaultdict(dict)
     for p in predictions:
-        by_system[p.get("system", "")][p.get("id", "")] = p
+        by_system[p.system][p.id] = p
     base, tuned, teacher = by_system.get("base", {}), by_system.get("tuned", {}), by_system.get("teacher", {})
     rows: list[tuple[tuple[float, float], Example]] = []
     mistakes: list[Example] = []
     for item_id, t in sorted(tuned.items()):
-        answers = {"tuned": t.get("prediction", "")}
+        answers = {"tuned": t.prediction}
         if item_id in base:
-            answers = {"base": base[item_id].get("prediction", ""), **answers}
+            answers = {"base": base[item_id].prediction, **answers}
         if item_id in teacher:
-            answers["teacher"] = teacher[item_id].get("prediction", "")
+            answers["teacher"] = teacher[item_id].prediction
         example = Example(
-            t.get("question", ""),
-            t.get("reference", ""),
-            t.get("image", ""),
-            t.get("category"),
+            t.question,
+            t.reference,
+            t.image,
+            t.category,
             answers,
             id=item_id,
         )
-        s = t.get("scores") or {}
+        s = t.scores
         if s.get("reference_not_present") != s.get("predicted_not_present"):
             said = (
                 "said 'not present', but the image shows it"
                 if s.get("predicted_not_present")
                 else "gave no answer where it should say 'not present'"
-                if not (t.get("prediction") or "").strip()
+                if not t.prediction.strip()
                 else "answered, but the image does not show it"
             )
             mistakes.append(Example(**{**example.__dict__, "note": f"the tuned student {said}"}))
@@ -69,8 +68,8 @@ def pick_examples(predictions: list[dict[str, Any]], k: int = 5) -> dict[str, li
         if b is None:
             continue
         change = (
-            s.get("anls", 0) - (b.get("scores") or {}).get("anls", 0),
-            s.get("exact_match", 0) - (b.get("scores") or {}).get("exact_match", 0),
+            s.get("anls", 0) - b.scores.get("anls", 0),
+            s.get("exact_match", 0) - b.scores.get("exact_match", 0),
         )
         if change != (0, 0):
             example.change = change[0]

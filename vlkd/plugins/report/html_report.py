@@ -14,9 +14,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from vlkd.core.artifacts import image_path
-from vlkd.core.options import PluginOptions
-from vlkd.core.plugin import StagePlugin
+from vlkd.api import PluginOptions, StagePlugin, image_path
 
 
 class HtmlReportOptions(PluginOptions):
@@ -81,7 +79,7 @@ def build_report(
             lambda p: Path(p).name,
         ),
     )
-    notes = list((data.metrics or {}).get("notes") or []) + data.notes
+    notes = (data.metrics.notes if data.metrics is not None else []) + data.notes
     return ReportFiles(md_path, html_path, charts, notes, data.metrics is not None)
 
 
@@ -117,6 +115,4 @@ class HtmlReport(StagePlugin):
 def _metrics_notes(ctx) -> list[str]:
     if not ctx.has_input("metrics"):
         return []
-    from vlkd.core.jsonl import read_json
-
-    return list(read_json(ctx.input("metrics")).get("notes") or [])
+    return list(ctx.load("metrics").notes)

@@ -7,8 +7,12 @@ from ``metrics.json``; ``–`` where a metric does not apply.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from vlkd.api import ReportTable
+
+if TYPE_CHECKING:
+    from vlkd.api import Manifest, Metrics
 
 DASH = "–"
 SYSTEM_LABELS = {"base": "Base", "tuned": "Tuned", "teacher": "Teacher"}
@@ -16,18 +20,7 @@ SYSTEM_LABELS = {"base": "Base", "tuned": "Tuned", "teacher": "Teacher"}
 HEADLINE_METRIC = "exact_match"
 
 
-@dataclass
-class Table:
-    id: str
-    title: str
-    header: list[str]
-    rows: list[list[str]]
-    caption: str = ""
-    #: columns holding numbers (right-aligned); the first column never does
-    numeric: set[int] = field(default_factory=set)
-    #: rows to set in bold (the overall row)
-    strong: set[int] = field(default_factory=set)
-
+Table = ReportTable  # one table type: the report's own and those plugins add (vlkd_report_sections)
 
 _NUMBER_CELL = re.compile(r"^[+\-]?[\d.,]+ ?(%|pp|s|min)?$|^–$")
 
@@ -64,40 +57,40 @@ def ci(pair: list[float | None] | None, signed: bool = False) -> str:
     return f"[{fmt.format(pair[0] * 100)}, {fmt.format(pair[1] * 100)}]"
 
 
-def cell(metrics: dict[str, Any], system: str, group: str, metric: str) -> dict[str, Any]:
+def cell(metrics: Metrics, system: str, group: str, metric: str) -> dict[str, Any]:
     """``{value, ci, n}`` of a metric for a system, overall (``group=""``) or in a category."""
-    result = metrics["results"].get(system)
+    result = metrics.results.get(system)
     if result is None:
         return {}
     part = result["overall"] if not group else result["categories"].get(group, {})
     return part.get(metric) or {}
 
 
-def delta(metrics: dict[str, Any], group: str, metric: str) -> dict[str, Any]:
-    d = metrics.get("deltas", {}).get("base->tuned")
+def delta(metrics: Metrics, group: str, metric: str) -> dict[str, Any]:
+    d = metrics.deltas.get("base->tuned")
     if not d:
         return {}
     part = d["overall"] if not group else d["categories"].get(group, {})
     return part.get(metric) or {}
 
 
-def conf_label(metrics: dict[str, Any]) -> str:
-    return f"{round(metrics.get('bootstrap', {}).get('confidence', 0.95) * 100)}%"
+def conf_label(metrics: Metrics) -> str:
+    return f"{round(metrics.bootstrap.get('confidence', 0.95) * 100)}%"
 
 
-def systems_shown(metrics: dict[str, Any]) -> list[str]:
-    return [s for s in ("base", "tuned", "teacher") if s in metrics["results"]]
+def systems_shown(metrics: Metrics) -> list[str]:
+    return [s for s in ("base", "tuned", "teacher") if s in metrics.results]
 
 
-def category_table(metrics: dict[str, Any]) -> Table:
+def category_table(metrics: Metrics) -> Table:
     """Per category, then overall: base, tuned, gain with its interval, items (exact match)."""
-    students = [s for s in ("base", "tuned") if s in metrics["results"]]
+    students = [s for s in ("base", "tuned") if s in metrics.results]
     paired = students == ["base", "tuned"]
     header = ["Category", *(SYSTEM_LABELS[s] for s in students)]
     header += ["Gain", f"{conf_label(metrics)} interval"] if paired else []
     header += ["n"]
     rows = []
-    for label, group in [(plain(c), c) for c in metrics.get("categories", [])] + [("Overall", "")]:
+    for label, group in [(plain(c), c) for c in metrics.categories] + [("Overall", "")]:
         row = [label] + [pct(cell(metrics, s, group, HEADLINE_METRIC).get("value")) for s in students]
         if paired:
             d = delta(metrics, group, HEADLINE_METRIC)
@@ -112,13 +105,13 @@ def category_table(metrics: dict[str, Any]) -> Table:
         rows,
         "Exact match after normalisation (case, width, punctuation; numbers with units compared as "
         "quantities). Gain in percentage points, with a paired bootstrap interval "
-        f"({metrics.get('bootstrap', {}).get('samples', 0)} resamples); n = test questions.",
+        f"({metrics.bootstrap.get('samples', 0)} resamples); n = test questions.",
         numeric=set(range(1, len(header))),
         strong={len(rows) - 1},
     )
 
 
-def metrics_table(metrics: dict[str, Any]) -> Table:
+def metrics_table(metrics: Metrics) -> Table:
     """Every metric overall: each row's value, the gain with its interval, and the items it is about."""
     systems = systems_shown(metrics)
     paired = "base" in systems and "tuned" in systems
@@ -126,7 +119,7 @@ def metrics_table(metrics: dict[str, Any]) -> Table:
     header += ["Gain", f"{conf_label(metrics)} interval"] if paired else []
     header += ["n"]
     rows = []
-    for m in metrics["metrics"]:
+    for m in metrics.metrics:
         name = m["name"]
         if m.get("missing"):
             rows.append([m["label"], *(["missing"] * (len(header) - 2)), ""])
@@ -148,7 +141,7 @@ def metrics_table(metrics: dict[str, Any]) -> Table:
     )
 
 
-def _shared_n(metrics: dict[str, Any], name: str) -> int | str:
+def _shared_n(metrics: Metrics, name: str) -> int | str:
     if name.startswith("not_present_"):
         name = "not_present_recall"
     for system in ("tuned", "base", "teacher"):
@@ -211,9 +204,9 @@ def flags_table(dataset: dict[str, Any]) -> Table | None:
     )
 
 
-def stages_table(manifest: dict[str, Any]) -> Table:
+def stages_table(manifest: Manifest) -> Table:
     rows = []
-    for name, entry in manifest.get("stages", {}).items():
+    for name, entry in manifest.stages.items():
         if entry.get("status") == "running":  # the report stage itself, while it writes this
             continue
         counts = entry.get("counts") or {}

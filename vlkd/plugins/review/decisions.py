@@ -18,8 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from vlkd.core.errors import StageError, VlkdError
-from vlkd.core.records import ImageRecord, QARecord
+from vlkd.api import ImageRecord, QARecord, StageError, VlkdError
 from vlkd.plugins.review.negative import negative_after
 from vlkd.plugins.review.sheet import pair_version
 

@@ -23,9 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from vlkd.core.artifacts import image_path
-from vlkd.core.errors import VlkdError
-from vlkd.core.records import ImageRecord, Provenance, QARecord
+from vlkd.api import ImageRecord, Provenance, QARecord, VlkdError, image_path
 from vlkd.plugins.review.cells import nfc, sheet_form, shown_name
 from vlkd.plugins.review.negative import negative_after
 from vlkd.plugins.review.sheet import SheetRow, flags_text, pair_values, risk_order, row_version

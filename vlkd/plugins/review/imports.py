@@ -20,9 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.artifacts import read_images, read_pairs
-from vlkd.core.errors import StageError, VlkdError
-from vlkd.core.rundir import RunDir
+from vlkd.api import RunDir, StageError, VlkdError, read_images, read_pairs
 from vlkd.plugins.review import journal
 from vlkd.plugins.review.edits import Change, ImageIndex, ReviewState
 from vlkd.plugins.review.journal import IMPORTS_DIR, LOG
@@ -92,7 +90,7 @@ def import_review_file(run_dir: Path, file: Path) -> dict[str, Any]:
 
     A file that changes nothing (the same sheet imported again) is not stored: ``changes`` is 0.
     """
-    from vlkd.core.rundir import RunDir
+    from vlkd.api import RunDir
 
     rd = RunDir(run_dir)
     manifest = rd.read_manifest()

@@ -24,8 +24,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.jsonl import JsonlAppender
-from vlkd.core.rundir import DECISIONS_DIR as IMPORTS_DIR
+from vlkd.api import DECISIONS_DIR as IMPORTS_DIR
+from vlkd.api import JsonlAppender
 
 LOG = "imports.jsonl"
 AUDIT = "audit.jsonl"

@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.jsonl import read_jsonl
+from vlkd.api import read_jsonl
 
 _DONE = {"add": "added", "edit": "changed"}
 

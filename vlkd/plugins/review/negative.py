@@ -9,7 +9,7 @@ refused with the reason, never kept silently.
 
 from __future__ import annotations
 
-from vlkd.core.records import QARecord
+from vlkd.api import QARecord
 from vlkd.metrics.not_present import DEFAULT_NOT_PRESENT, is_not_present
 
 

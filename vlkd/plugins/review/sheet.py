@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.errors import VlkdError
-from vlkd.core.records import Flag, QARecord
+from vlkd.api import Flag, QARecord, VlkdError
 from vlkd.plugins.review.cells import cell_text, escape_cell, sheet_form, unescape_cell
 
 COLUMNS: tuple[str, ...] = (

@@ -27,12 +27,18 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from vlkd.core.artifacts import write_records
-from vlkd.core.context import StageContext
-from vlkd.core.errors import StageError, StageWaiting, VlkdError
-from vlkd.core.jsonl import write_json_atomic, write_jsonl_atomic
-from vlkd.core.options import PluginOptions, RecipePath
-from vlkd.core.plugin import StagePlugin
+from vlkd.api import (
+    PluginOptions,
+    RecipePath,
+    StageContext,
+    StageError,
+    StagePlugin,
+    StageWaiting,
+    VlkdError,
+    write_json_atomic,
+    write_jsonl_atomic,
+    write_records,
+)
 from vlkd.plugins.review import journal
 from vlkd.plugins.review.imports import load_state, store_import, stored_imports
 from vlkd.plugins.review.sheet import file_sha256, read_sheet, write_csv
@@ -119,7 +125,7 @@ class SpreadsheetReview(StagePlugin):
         keep = ("approved", "edited") if opts.require_approval else ("pending", "approved", "edited")
         kept = [p for p in pairs if p.review in keep]
         write_records(ctx.dir / "all_pairs.jsonl", pairs, exclude_none=True)
-        write_records(ctx.output("pairs"), kept, exclude_none=True)
+        ctx.save("pairs", kept)
         write_jsonl_atomic(ctx.dir / "audit.jsonl", (c.to_json() for c in state.changes))
         rows = state.sheet_rows()
         written = {}

@@ -1,6 +1,6 @@
 """Built-in split plugins."""
 
-from vlkd.core.hookspecs import hookimpl
+from vlkd.api import hookimpl
 
 
 @hookimpl

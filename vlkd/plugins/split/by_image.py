@@ -22,12 +22,7 @@ from collections import Counter, defaultdict
 
 from pydantic import Field, model_validator
 
-from vlkd.core.artifacts import read_pairs, write_records
-from vlkd.core.context import StageContext
-from vlkd.core.errors import StageError
-from vlkd.core.options import PluginOptions
-from vlkd.core.plugin import StagePlugin
-from vlkd.core.records import QARecord
+from vlkd.api import PluginOptions, QARecord, StageContext, StageError, StagePlugin, read_pairs
 
 SPLITS = ("train", "val", "test")
 
@@ -84,7 +79,7 @@ class ByImageSplit(StagePlugin):
             per_category[category][split] += 1
             for pair in image_pairs:
                 pair.split = split  # type: ignore[assignment]
-        write_records(ctx.output("pairs"), pairs, exclude_none=True)
+        ctx.save("pairs", pairs)
         pair_counts = Counter(p.split for p in pairs)
         ctx.counts.ok = len(pairs)
         ctx.facts.update(

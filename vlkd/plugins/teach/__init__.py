@@ -1,6 +1,6 @@
 """Built-in teach plugins: openai, anthropic, ocr (offline), annotations (import existing pairs)."""
 
-from vlkd.core.hookspecs import hookimpl
+from vlkd.api import hookimpl
 
 
 @hookimpl

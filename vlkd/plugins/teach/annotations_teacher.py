@@ -17,17 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from vlkd.core.errors import SkipItem, StageError
-from vlkd.core.options import ExistingPath
-from vlkd.core.teach import Teacher, TeacherOptions, TeachRequest, TeachResponse
-from vlkd.core.teach.parsing import _is_header, _unquote
+from vlkd.api import ExistingPath, SkipItem, StageError, Teacher, TeacherOptions, TeachRequest, TeachResponse
+from vlkd.api import is_header_row as _is_header
+from vlkd.api import unquote_cell as _unquote
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from vlkd.core.context import StageContext
-    from vlkd.core.records import ImageRecord
-    from vlkd.core.teach.prompts import PromptPack
+    from vlkd.api import ImageRecord, PromptPack, StageContext
 
 IMAGE_COLUMNS = (
     "图像名称",

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlkd.core.teach.batch_api import BatchItem, BatchState, Undecided
+from vlkd.api import BatchItem, BatchState, Undecided
 from vlkd.plugins.teach.api_teacher import SDKBatches
 
 if TYPE_CHECKING:
-    from vlkd.core.teach import TeachRequest
+    from vlkd.api import TeachRequest
 
 
 class AnthropicBatches(SDKBatches):

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from vlkd.core.teach import APITeacherOptions, TeachRequest, TeachResponse
+from vlkd.api import APITeacherOptions, TeachRequest, TeachResponse
 from vlkd.plugins.teach.api_teacher import APITeacher
 
 if TYPE_CHECKING:
-    from vlkd.core.context import StageContext
+    from vlkd.api import StageContext
 
 TOOL_NAME = "record_pairs"
 

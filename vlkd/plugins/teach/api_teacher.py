@@ -6,19 +6,24 @@ import asyncio
 import os
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from vlkd.core.errors import StageError
-from vlkd.core.teach import APITeacherOptions, Teacher, TeacherError, TransientError, http_error
-from vlkd.core.teach.batch_api import BatchAPI
-from vlkd.core.teach.options import redact_url, url_secrets
-from vlkd.core.teach.prompts import PromptPack
+from vlkd.api import (
+    APITeacherOptions,
+    BatchAPI,
+    PromptPack,
+    StageError,
+    Teacher,
+    TeacherError,
+    TransientError,
+    http_error,
+    redact_url,
+    url_secrets,
+)
 from vlkd.plugins.teach.prompts import automotive_pack
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from vlkd.core.context import StageContext
-    from vlkd.core.records import ImageRecord
-    from vlkd.core.teach import TeachRequest
+    from vlkd.api import ImageRecord, StageContext, TeachRequest
 
 
 class APITeacher(Teacher):
@@ -73,7 +78,7 @@ class APITeacher(Teacher):
     async def prompt_variables(self, request: TeachRequest) -> dict[str, str]:
         if not self.options.ocr_context:
             return {}
-        from vlkd.plugins.teach.ocr_engine import ocr_text
+        from vlkd.ocr import ocr_text
 
         return {"ocr_text": await asyncio.to_thread(ocr_text, request.image_bytes, self.ocr_cache)}
 

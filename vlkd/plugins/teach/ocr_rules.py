@@ -13,8 +13,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from vlkd.core.teach.pairs import negatives_wanted
-from vlkd.plugins.teach.ocr_engine import TextBox
+from vlkd.api import negatives_wanted
+from vlkd.ocr import TextBox
 
 _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff]")
 _CJK_RUNS = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff（）()·/、0-9]+")

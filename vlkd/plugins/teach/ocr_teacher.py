@@ -6,15 +6,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from vlkd.core.errors import SkipItem
-from vlkd.core.teach import Teacher, TeacherOptions, TeachRequest, TeachResponse
+from vlkd.api import SkipItem, Teacher, TeacherOptions, TeachRequest, TeachResponse
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from vlkd.core.context import StageContext
-    from vlkd.core.records import ImageRecord
+    from vlkd.api import ImageRecord, StageContext
 
 #: share of 不存在 pairs when ``negative_ratio`` is not set: enough for the student to learn to
 #: refuse, few enough not to teach it to refuse everything (see the README on negatives)
@@ -66,7 +64,7 @@ class OCRTeacher(Teacher):
         return 0, 0
 
     def respond_sync(self, request: TeachRequest) -> TeachResponse:
-        from vlkd.plugins.teach.ocr_engine import group_lines, read_boxes
+        from vlkd.ocr import group_lines, read_boxes
         from vlkd.plugins.teach.ocr_rules import extract_pairs, line_text
 
         lines = group_lines(read_boxes(request.image_bytes, self.options.min_score, self.cache_dir))

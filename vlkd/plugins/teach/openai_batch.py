@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlkd.core.teach.batch_api import BatchAPI, BatchItem, BatchState
+from vlkd.api import BatchAPI, BatchItem, BatchState
 from vlkd.plugins.teach.api_teacher import SDKBatches
 
 if TYPE_CHECKING:
-    from vlkd.core.teach import TeachRequest
+    from vlkd.api import TeachRequest
     from vlkd.plugins.teach.openai_teacher import OpenAITeacher
 
 ENDPOINT = "/v1/chat/completions"

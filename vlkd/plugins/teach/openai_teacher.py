@@ -9,12 +9,18 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_serializer
 
-from vlkd.core.teach import APITeacherOptions, TeachRequest, TeachResponse
-from vlkd.core.teach.options import PUBLIC_QUERY, redact_query, url_basic_auth
+from vlkd.api import (
+    PUBLIC_QUERY,
+    APITeacherOptions,
+    TeachRequest,
+    TeachResponse,
+    redact_query,
+    url_basic_auth,
+)
 from vlkd.plugins.teach.api_teacher import APITeacher
 
 if TYPE_CHECKING:
-    from vlkd.core.context import StageContext
+    from vlkd.api import StageContext
 
 
 class OpenAIOptions(APITeacherOptions):

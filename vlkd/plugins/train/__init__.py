@@ -1,6 +1,6 @@
 """Built-in train plugins: ``peft`` (in-process) and ``llamafactory`` (``llamafactory-cli train``)."""
 
-from vlkd.core.hookspecs import hookimpl
+from vlkd.api import hookimpl
 
 
 @hookimpl

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlkd.core.artifacts import ModelCard
-from vlkd.core.context import StageContext
-from vlkd.core.plugin import StagePlugin
+from vlkd.api import ModelCard, StageContext, StagePlugin
 from vlkd.plugins.train.dataset import TrainData, load_dataset_dir, preflight
 from vlkd.plugins.train.hardware import Hardware, Precision, check_quantization, resolve_precision
 from vlkd.plugins.train.launch import TRAINER_LOG
@@ -23,7 +21,7 @@ from vlkd.plugins.train.options import MOVED_TO_STUDENT, TrainOptions
 from vlkd.plugins.train.student import local_config
 
 if TYPE_CHECKING:
-    from vlkd.core.student import Student
+    from vlkd.api import Student
 
 MODEL_CARD = ModelCard.FILE
 
@@ -60,7 +58,7 @@ class LoraTrainer(StagePlugin):
 
     @classmethod
     def check_student(cls, student: Student) -> str | None:
-        from vlkd.core.errors import StageError
+        from vlkd.api import StageError
 
         try:
             student.family.check_trainer(cls.trainer_name)
@@ -115,7 +113,7 @@ class LoraTrainer(StagePlugin):
     def write_model_card(self, plan: TrainPlan, run_dir: Path) -> None:
         adapter = plan.model_dir / "adapter"
         if not (adapter / "adapter_config.json").is_file():
-            from vlkd.core.errors import StageError
+            from vlkd.api import StageError
 
             raise StageError(f"training finished but wrote no adapter into {adapter}")
         s = self.student
@@ -192,7 +190,7 @@ def trim_trainer_log(path: Path, last_step: int) -> None:
     resumes from; 0: training starts over), so that a resumed training logs each step once."""
     if not path.is_file():
         return
-    from vlkd.core.jsonl import write_jsonl_atomic
+    from vlkd.api import write_jsonl_atomic
 
     rows = read_trainer_log(path)
     kept = [r for r in rows if isinstance(r, dict) and int(r.get("current_steps") or 0) <= last_step]

@@ -13,13 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlkd.core.artifacts import DatasetCard
-from vlkd.core.errors import StageError
-from vlkd.core.jsonl import read_json
+from vlkd.api import DatasetCard, StageError, read_json
 from vlkd.llamafactory.sample import Sample, read_samples
 
 if TYPE_CHECKING:
-    from vlkd.core.student import Student
+    from vlkd.api import Student
 
 MAX_SHOWN = 5
 #: pre-flight problem kinds that stop or break a training run

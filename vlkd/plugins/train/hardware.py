@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 
-from vlkd.core.errors import StageError
+from vlkd.api import StageError
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,7 @@ from typing import Any
 
 from pydantic import Field
 
-from vlkd.core.context import StageContext
-from vlkd.core.errors import StageError
+from vlkd.api import StageContext, StageError
 from vlkd.plugins.train.base import LoraTrainer, TrainPlan
 from vlkd.plugins.train.hardware import Hardware
 from vlkd.plugins.train.launch import ProgressFromLog, error_excerpt, llamafactory_env, run_streaming
@@ -184,7 +183,7 @@ class LlamaFactoryTrainer(LoraTrainer):
     def write_inputs(self, plan: TrainPlan, work_dir: Path) -> Path:
         import yaml
 
-        from vlkd.core.jsonl import write_json_atomic
+        from vlkd.api import write_json_atomic
 
         work_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(work_dir / "dataset_info.json", self.dataset_info(plan))

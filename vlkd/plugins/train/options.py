@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from vlkd.core.options import RUN_ONLY, Options, PluginOptions, RecipePath
+from vlkd.api import RUN_ONLY, Options, PluginOptions, RecipePath
 
 #: keys of the train stage that live in the recipe's ``student:`` section now
 MOVED_TO_STUDENT = {

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vlkd.core.errors import StageError
+from vlkd.api import StageError
 from vlkd.llamafactory.sample import Sample
 from vlkd.students.family import IMAGE_TAG
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from vlkd.core.context import StageContext
-from vlkd.core.errors import StageError
-from vlkd.core.jsonl import write_json_atomic
+from vlkd.api import StageContext, StageError, write_json_atomic
 from vlkd.plugins.train.base import LoraTrainer, TrainPlan
 from vlkd.plugins.train.launch import ProgressFromLog, error_excerpt, run_streaming, torchrun_args
 

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.errors import StageError
+from vlkd.adapters import no_false_tie_warning
+from vlkd.api import StageError
 from vlkd.plugins.train.launch import TRAINER_LOG
-from vlkd.plugins.train.peft_adapters import no_false_tie_warning
 
 VISION_PREFIXES = ("visual", "vision_tower", "vision_model")
 

@@ -15,10 +15,9 @@ For benchmarks, notebooks and tests that exercise a trainer on a prepared datase
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-from vlkd.core.context import StageContext
+from vlkd.api import StageContext, stage_context_outside_a_recipe
 
 
 def trainer_classes() -> dict[str, type]:
@@ -32,27 +31,13 @@ def trainer_classes() -> dict[str, type]:
 
 def make_trainer(name: str, student: dict[str, Any] | str, **options: Any):
     """A trainer plugin instance with validated options (``plugin`` filled in) for ``student``."""
-    from vlkd.core.student import make_student
+    from vlkd.api import make_student
 
     cls = trainer_classes()[name]
     return cls(cls.Options.model_validate({"plugin": name, **options}), make_student(student))
 
 
 def standalone_context(run_dir: Path, *, resumed: bool = False, reporter: Any = None) -> StageContext:
-    """The StageContext the engine would give the train stage, for ``<run_dir>/train``."""
-    from vlkd.core.context import RunInfo
-    from vlkd.core.progress import Reporter
-    from vlkd.core.recipe import StageConfig
-    from vlkd.core.rundir import RunDir
-    from vlkd.core.stages import KINDS_BY_NAME
-
-    config = StageConfig(KINDS_BY_NAME["train"], [])
-    run = RunInfo(
-        recipe=SimpleNamespace(stages={"train": config}, name=Path(run_dir).name),
-        run_dir=RunDir(run_dir),
-        manifest={"stages": {"train": {}}},
-        reporter=reporter or Reporter(quiet=True),
-    )
-    stage_dir = Path(run_dir) / "train"
-    stage_dir.mkdir(parents=True, exist_ok=True)
-    return StageContext(run, config, stage_dir, resumed=resumed)
+    """The StageContext the engine would give the train stage, for ``<run_dir>/train``: a recipe of
+    that one stage (the trainer comes from :func:`make_trainer`)."""
+    return stage_context_outside_a_recipe(run_dir, "train", resumed=resumed, reporter=reporter)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from vlkd.core.student import hub_cache_file
+from vlkd.api import hub_cache_file
 
 
 def local_config(student: str) -> dict | None:

@@ -4,7 +4,7 @@ Each check flags doubtful pairs for the experts (``QARecord.flags``); none chang
 See ``vlkd.core.verify`` for the check API and ``vlkd.core.verify_driver`` for the stage.
 """
 
-from vlkd.core.hookspecs import hookimpl
+from vlkd.api import hookimpl
 
 
 @hookimpl
@@ -16,3 +16,10 @@ def vlkd_register_verifiers(register):
     register("ocr_grounding", OCRGrounding)
     register("second_teacher", SecondTeacher)
     register("duplicates", Duplicates)
+
+
+@hookimpl
+def vlkd_report_sections(manifest, add):
+    from vlkd.plugins.verify.report_section import add_sections
+
+    add_sections(manifest, add)

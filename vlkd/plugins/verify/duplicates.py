@@ -13,13 +13,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from vlkd.core.options import OneOrMany
-from vlkd.core.verify import Findings, Verifier, VerifierOptions
+from vlkd.api import Findings, OneOrMany, Verifier, VerifierOptions
 from vlkd.plugins.verify.matching import compact
 
 if TYPE_CHECKING:
-    from vlkd.core.context import StageContext
-    from vlkd.core.records import ImageRecord, QARecord
+    from vlkd.api import ImageRecord, QARecord, StageContext
 
 
 class DuplicatesOptions(VerifierOptions):

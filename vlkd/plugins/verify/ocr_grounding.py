@@ -1,7 +1,7 @@
 """``ocr_grounding``: extractive answers must be printed on the page; 不存在 must not be.
 
 Offline, with rapidocr's PP-OCRv4 models. The page is read once per run and shared with the
-``ocr`` teacher and ``ocr_context`` (``vlkd.plugins.teach.ocr_engine.read_boxes``).
+``ocr`` teacher and ``ocr_context`` (``vlkd.ocr.read_boxes``).
 
 - An answer the check finds extractive (a code, a number with or without its unit, a short
   name: ``vlkd.plugins.verify.extractive``) whose text is not in the page's OCR text is
@@ -21,16 +21,14 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from vlkd.core.options import OneOrMany
-from vlkd.core.verify import UNVERIFIABLE, Findings, Verifier, VerifierOptions
+from vlkd.api import UNVERIFIABLE, Findings, OneOrMany, Verifier, VerifierOptions
 from vlkd.plugins.verify.extractive import answer_kind, question_subject
 from vlkd.plugins.verify.matching import best_substring_score, compact, fold_code, found_exact
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from vlkd.core.context import StageContext
-    from vlkd.core.records import ImageRecord, QARecord
+    from vlkd.api import ImageRecord, QARecord, StageContext
 
 Kind = Literal["code", "number", "name"]
 _NUMBER_PART = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?")
@@ -79,8 +77,8 @@ class OCRGrounding(Verifier):
         self.run_dir = ctx.run_dir
 
     def check(self, image: ImageRecord, pairs: list[QARecord], found: Findings) -> None:
-        from vlkd.core.artifacts import image_path
-        from vlkd.plugins.teach.ocr_engine import OCRError, read_boxes
+        from vlkd.api import image_path
+        from vlkd.ocr import OCRError, read_boxes
 
         path = image_path(self.run_dir, image.path) if self.run_dir is not None else image.path
         try:

@@ -10,14 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from vlkd.plugins.report.tables import Table, pct
+from vlkd.api import ReportSection, ReportTable
+
+Table = ReportTable
+DASH = "–"
+
+
+def pct(value: float | None) -> str:
+    return DASH if value is None else f"{value * 100:.1f}%"
+
 
 TITLE = "Checks and negatives"
 
 
-def verify_tables(manifest: dict[str, Any]) -> tuple[list[Table], list[str]]:
-    """(tables, sentences) of the section; empty when the run has no verify stage."""
-    stages = manifest.get("stages") or {}
+def verify_tables(stages: dict[str, dict[str, Any]]) -> tuple[list[Table], list[str]]:
+    """(tables, sentences) of the section from the manifest's stage entries; empty when the run
+    has no verify stage."""
     facts = (stages.get("verify") or {}).get("facts") or {}
     tables: list[Table] = []
     lines: list[str] = []
@@ -81,3 +89,10 @@ def verify_tables(manifest: dict[str, Any]) -> tuple[list[Table], list[str]]:
 
 
 _COUNTS = {"pairs", "negatives", "negative_share", "flagged"}
+
+
+def add_sections(manifest, add) -> None:
+    """The checks section, when the run has a verify stage (``vlkd_report_sections``)."""
+    tables, lines = verify_tables(manifest.stages)
+    if tables or lines:
+        add(ReportSection(TITLE, lines, tables, "checks"))

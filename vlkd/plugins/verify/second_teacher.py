@@ -20,14 +20,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
 
-from vlkd.core.options import OneOrMany
-from vlkd.core.verify import UNVERIFIABLE, Findings, Verifier, VerifierOptions
+from vlkd.api import UNVERIFIABLE, Findings, OneOrMany, Verifier, VerifierOptions
 from vlkd.plugins.verify.matching import compact
 
 if TYPE_CHECKING:
-    from vlkd.core.context import StageContext
-    from vlkd.core.records import ImageRecord, QARecord
-    from vlkd.core.teach import Teacher
+    from vlkd.api import ImageRecord, QARecord, StageContext, Teacher
 
 PROMPTS = Path(__file__).parent / "prompts"
 SUBDIR = "second_teacher"
@@ -60,13 +57,12 @@ def teacher_options(section: Any):
     """The teacher section validated by its plugin's own options, asked to answer given questions."""
     from pydantic import ValidationError
 
-    from vlkd.core.errors import PluginError
-    from vlkd.core.registry import load_registry
+    from vlkd.api import PluginError, find_plugin
 
     if not isinstance(section, dict) or not section.get("plugin"):
         raise ValueError("teacher must be a teach section with 'plugin: NAME' (e.g. openai, anthropic)")
     try:
-        info = load_registry().get("teach", str(section["plugin"]))
+        info = find_plugin("teach", str(section["plugin"]))
         info.check_available()
     except PluginError as exc:
         raise ValueError(f"teacher: {exc}") from None
@@ -102,24 +98,24 @@ class SecondTeacher(Verifier):
         self.facts: dict[str, Any] = {}
 
     def _make_teacher(self) -> Teacher:
-        from vlkd.core.registry import load_registry
+        from vlkd.api import find_plugin
 
         opts = self.options.teacher
-        return load_registry().get("teach", opts.plugin).cls(opts)
+        return find_plugin("teach", opts.plugin).cls(opts)
 
     def fingerprint(self) -> Any:
-        from vlkd.core.engine import _fingerprint_options
+        from vlkd.api import fingerprint_options as _fingerprint_options
 
         return {"teacher": _fingerprint_options(self.options.teacher), "extra": self.teacher.fingerprint()}
 
     def _sub(self, ctx: StageContext) -> StageContext:
-        from vlkd.core.counts import ItemCounts
+        from vlkd.api import ItemCounts
 
         # the teacher's own ledger and facts; its usage counts in the verify stage's
         return dataclasses.replace(ctx, dir=ctx.dir / SUBDIR, counts=ItemCounts(), _ledger=None, facts={})
 
     def start(self, ctx: StageContext, images: list[ImageRecord], pairs: dict[str, list[QARecord]]) -> None:
-        from vlkd.core.teach.driver import run_teach
+        from vlkd.api import run_teach
 
         def questions(image: ImageRecord) -> dict[str, str]:
             return {"questions": "\n".join(p.question for p in pairs[image.id])}
@@ -163,7 +159,7 @@ class SecondTeacher(Verifier):
         return self.facts
 
     def estimate(self, ctx: StageContext, images: list[ImageRecord] | None) -> list[str]:
-        from vlkd.core.teach.driver import estimate
+        from vlkd.api import estimate_teach as estimate
 
         sub = self._sub(ctx)
         return estimate(sub, self.teacher, images)

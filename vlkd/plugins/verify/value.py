@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from vlkd.core.records import QARecord
+from vlkd.api import QARecord
 
 CHANGED = ("edited", "rejected")
 REVIEWED = ("approved", *CHANGED)

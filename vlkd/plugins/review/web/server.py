@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from vlkd.core.errors import VlkdError
+from vlkd.api import VlkdError
 from vlkd.plugins.review.web.security import Guard, is_local
 
 MODULES = ("starlette", "uvicorn")

@@ -18,9 +18,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from vlkd.core.artifacts import image_path, record_at, scan_records
-from vlkd.core.errors import VlkdError
-from vlkd.core.records import Flag, ImageRecord, QARecord
+from vlkd.api import Flag, ImageRecord, QARecord, VlkdError, image_path, record_at, scan_records
 from vlkd.plugins.review import decisions, journal
 from vlkd.plugins.review.cells import shown_name
 from vlkd.plugins.review.last_run import last_run_summary
@@ -34,7 +32,7 @@ _IMAGE = "an image record"
 
 class ReviewStore:
     def __init__(self, run_dir: Path):
-        from vlkd.core.rundir import RunDir
+        from vlkd.api import RunDir
         from vlkd.plugins.review.imports import stage_inputs
 
         self.run_dir = RunDir(run_dir).path

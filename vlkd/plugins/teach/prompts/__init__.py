@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from vlkd.core.teach.prompts import PromptPack
+from vlkd.api import PromptPack
 
 HERE = Path(__file__).resolve().parent
 

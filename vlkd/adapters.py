@@ -1,4 +1,4 @@
-"""PEFT adapters made and loaded the same way by training, evaluation and export.
+"""PEFT adapters, a service shared by train, evaluate and export: made and loaded the same way.
 
 PEFT 0.18 warns "Model has `tie_word_embeddings=True` and a tied layer is part of the adapter"
 for every model whose class *can* tie its lm_head to the embeddings, whenever the adapter holds

@@ -1,4 +1,4 @@
-"""Offline OCR with rapidocr-onnxruntime (PP-OCRv4 Chinese/English models shipped in its wheel).
+"""The OCR service that teach and verify share: offline OCR with rapidocr-onnxruntime (PP-OCRv4 Chinese/English models shipped in its wheel).
 
 One engine per process, created on first use; it is safe to call from worker threads.
 
@@ -85,7 +85,7 @@ def page_boxes(data: bytes, cache_dir: Path | None = None) -> list[TextBox]:
             pass  # not read yet, or a damaged entry: read again
     boxes = _read(data)
     if path is not None:
-        from vlkd.core.jsonl import write_json_atomic
+        from vlkd.api import write_json_atomic
 
         write_json_atomic(path, [asdict(b) for b in boxes])
     return boxes

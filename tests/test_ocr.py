@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("rapidocr_onnxruntime")
 
-from vlkd.plugins.teach import ocr_engine
+from vlkd import ocr as ocr_engine
 
-DEMO = Path(__file__).resolve().parents[3] / "recipes" / "data" / "demo"
+DEMO = Path(__file__).resolve().parents[1] / "recipes" / "data" / "demo"
 
 
 @pytest.mark.skipif(not (DEMO / "dashboard.png").exists(), reason="demo images not generated")
