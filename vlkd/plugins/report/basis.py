@@ -10,10 +10,13 @@ teacher's, and a warning where the student answers one thing to most questions.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Any
+from typing import TYPE_CHECKING
 
 from vlkd.metrics.normalize import normalize_answer
 from vlkd.plugins.report.collect import ReportData
+
+if TYPE_CHECKING:
+    from vlkd.api import Prediction
 
 #: a student whose commonest answer covers more than this share of a group's questions is flagged
 ONE_ANSWER_SHARE = 0.5
@@ -21,38 +24,38 @@ ONE_ANSWER_SHARE = 0.5
 MIN_ITEMS = 4
 
 
-def one_answer(predictions: list[dict[str, Any]]) -> tuple[str, int] | None:
+def one_answer(predictions: list[Prediction]) -> tuple[str, int] | None:
     """(the answer, how many times) when one answer covers most questions and more of them than
     the references give it; else None."""
     if len(predictions) < MIN_ITEMS:
         return None
-    said = Counter(normalize_answer(p["prediction"]) for p in predictions)
+    said = Counter(normalize_answer(p.prediction) for p in predictions)
     answer, count = said.most_common(1)[0]
-    expected = sum(normalize_answer(p["reference"]) == answer for p in predictions)
+    expected = sum(normalize_answer(p.reference) == answer for p in predictions)
     if count / len(predictions) <= ONE_ANSWER_SHARE or count <= expected:
         return None
-    shown = next(p["prediction"] for p in predictions if normalize_answer(p["prediction"]) == answer)
+    shown = next(p.prediction for p in predictions if normalize_answer(p.prediction) == answer)
     return shown.strip(), count
 
 
 def basis_lines(data: ReportData, system: str = "tuned") -> list[str]:
     """One line per category (and one for all questions when the student repeats itself)."""
-    preds = [p for p in data.predictions if p.get("system") == system]
+    preds = [p for p in data.predictions if p.system == system]
     if not preds or data.metrics is None:
         return []
     by_expert = {
         p.id for p in data.pairs if p.review == "edited" or (p.provenance and p.provenance.model == "expert")
     }
-    review = ((data.manifest.get("stages") or {}).get("review") or {}).get("facts") or {}
+    review = (data.manifest.stages.get("review") or {}).get("facts") or {}
     auto = bool(review.get("auto_approved"))
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[str, list[Prediction]] = defaultdict(list)
     for p in preds:
-        groups[p.get("category") or "uncategorized"].append(p)
-    results = (data.metrics.get("results") or {}).get(system, {}).get("categories", {})
+        groups[p.category or "uncategorized"].append(p)
+    results = (data.metrics.results or {}).get(system, {}).get("categories", {})
     lines = []
     for category, items in sorted(groups.items()):
         n = len(items)
-        experts = sum(p["id"] in by_expert for p in items)
+        experts = sum(p.id in by_expert for p in items)
         value = (results.get(category, {}).get("exact_match") or {}).get("value")
         score = "–" if value is None else f"{value * 100:.1f}%"
         teacher = n - experts
