@@ -1,6 +1,6 @@
 """vlkd's resize chain vs the seed's ``resize_image``, measured side by side (run by hand).
 
-    python benchmarks/bench_images.py [--n 200] [--n-memory 2000] [--workers N]
+    python benchmarks/bench_images.py [--n 200] [--n-memory 2000] [--workers N] [--size 4000x3000]
 
 1. makes ``--n`` distinct 4000x3000 JPEGs in a temporary directory (photo-like: gradients,
    shapes, text and sensor noise);
@@ -225,8 +225,9 @@ def mean_abs_diff(a_files: list[Path], b_dirs: list[Path]) -> tuple[float, float
 
     from vlkd.core.jsonl import read_jsonl
 
+    # A record's path is relative to its run directory (run directories can move).
     by_name = {
-        Path(r["sources"][0]["path"]).name: r["path"]
+        Path(r["sources"][0]["path"]).name: b_dir / r["path"]
         for b_dir in b_dirs
         for r in read_jsonl(b_dir / "preprocess" / "images.jsonl")
     }
@@ -255,12 +256,17 @@ def main() -> None:
         help="alternate seed and vlkd over this many slices of the images, so that other jobs "
         "on the machine slow both alike",
     )
+    parser.add_argument(
+        "--size", default="4000x3000", help="generated pictures' WIDTHxHEIGHT (smaller: a quick smoke run)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument(
         "--base-dir", type=Path, help="keep the generated pictures here and reuse them next time"
     )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global SIZE
+    SIZE = tuple(int(v) for v in args.size.lower().split("x"))  # type: ignore[assignment]
     if args.child:
         child(args.child[0], args.child[1], args.workers, args.child[2])
         return

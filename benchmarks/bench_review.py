@@ -3,7 +3,9 @@
     python benchmarks/bench_review.py [--pairs 5000] [--per-image 10] [--memory 500,5000,50000]
 
 1. page usable: a fresh Chromium page (Debian's, through Playwright) from navigation until the
-   first image is decoded and its pairs are shown; median of 5 cold page loads.
+   first image is decoded and its pairs are shown, for each size in ``--usable``; the page as it
+   is (first queue and image inlined, image preloaded) alternated with the page as it was (the
+   inlined data taken out by the browser, so the script asks the API for it in a chain).
 2. saving one decision: the server's own work (``ReviewStore.decide``: version check, log
    append with fsync, audit line), and the round trip through HTTP for comparison.
 3. memory of the server process (RSS) after loading the run and serving the page's first
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -68,7 +71,21 @@ def build_run(folder: Path, n_pairs: int, per_image: int) -> Path:
     return run.run_dir
 
 
-def page_usable(run_dir: Path, loads: int = 5) -> list[float]:
+def _as_before(route) -> None:
+    """The page as it was before it carried its first queue and image: the script then asks for
+    them (``/api/queue``, then ``/api/image/N``, then the image), one after the other."""
+    response = route.fetch()
+    page = response.text()
+    head, rest = page.split('type="application/json">', 1)
+    config, tail = rest.split("</script>", 1)
+    data = json.loads(config)
+    data.pop("initial", None)
+    head = "\n".join(line for line in head.splitlines() if 'rel="preload"' not in line)
+    route.fulfill(response=response, body=f'{head}type="application/json">{json.dumps(data)}</script>{tail}')
+
+
+def page_usable(run_dir: Path, loads: int = 5) -> dict[str, list[float]]:
+    """Cold loads of the page as it is and as it was, alternated: seconds until usable."""
     import shutil
 
     from playwright.sync_api import sync_playwright
@@ -76,24 +93,30 @@ def page_usable(run_dir: Path, loads: int = 5) -> list[float]:
     from vlkd.plugins.review.web.server import ReviewServer
 
     server = ReviewServer(run_dir, port=0).start_background()
-    times = []
+    times: dict[str, list[float]] = {"inlined": [], "chain": []}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
-            for _ in range(loads + 1):  # the first load warms the browser itself; not counted
-                context = browser.new_context(viewport={"width": 1440, "height": 900})
-                page = context.new_page()
-                t0 = time.perf_counter()
-                page.goto(server.url)
-                page.locator(".pair").first.wait_for()
-                while not page.locator("#image").evaluate("img => img.complete && img.naturalWidth > 0"):
-                    time.sleep(0.005)
-                times.append(time.perf_counter() - t0)
-                context.close()
+            for k in range(loads + 1):  # the first load warms the browser itself; not counted
+                for kind in ("chain", "inlined") if k % 2 else ("inlined", "chain"):
+                    context = browser.new_context(viewport={"width": 1440, "height": 900})
+                    page = context.new_page()
+                    if kind == "chain":
+                        page.route(server.url.split("?")[0].rstrip("/") + "/", _as_before)
+                    t0 = time.perf_counter()
+                    page.goto(server.url)
+                    page.locator(".pair").first.wait_for()
+                    page.wait_for_function(
+                        "() => { const i = document.getElementById('image'); return i.complete && i.naturalWidth > 0; }",
+                        polling=5,
+                    )
+                    if k:
+                        times[kind].append(time.perf_counter() - t0)
+                    context.close()
             browser.close()
     finally:
         server.stop()
-    return times[1:]
+    return times
 
 
 def decision_times(run_dir: Path, n: int = 200) -> tuple[list[float], list[float]]:
@@ -180,12 +203,23 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=5000)
     parser.add_argument("--per-image", type=int, default=10)
     parser.add_argument("--memory", default="500,5000,50000")
+    parser.add_argument("--usable", default="5000,50000", help="pairs for the page-usable timing")
+    parser.add_argument("--loads", type=int, default=5, help="cold page loads of each kind")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        for size in (int(v) for v in args.usable.split(",")):
+            folder = build_run(Path(tmp) / f"u{size}", size, args.per_image)
+            got = page_usable(folder, args.loads)
+            chain, inlined = statistics.median(got["chain"]), statistics.median(got["inlined"])
+            print(
+                f"page usable (first image decoded, its pairs shown), {size} pairs, {len(got['inlined'])} "
+                f"cold loads of each, alternated; load average {os.getloadavg()[0]:.1f}:\n"
+                f"  first queue and image inlined, image preloaded: {ms(got['inlined'])}\n"
+                f"  as before (page -> /api/queue -> /api/image -> /img): {ms(got['chain'])}\n"
+                f"  -> {inlined / chain:.2f}x the time of before"
+            )
         run_dir = build_run(Path(tmp) / "main", args.pairs, args.per_image)
-        loads = page_usable(run_dir)
         print(f"{args.pairs} pairs, {args.pairs // args.per_image} images")
-        print(f"page usable (first image decoded, its pairs shown): {ms(loads)} over {len(loads)} cold loads")
         inside, http = decision_times(run_dir)
         print(f"saving one decision, at the server: {ms(inside)}; through HTTP: {ms(http)}")
         print("server memory (RSS after loading and the page's first requests):")

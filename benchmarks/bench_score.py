@@ -55,12 +55,13 @@ def write_items(path: Path, n: int, seed: int = 0) -> None:
             fh.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
-def run(args: list[str]) -> str:
+def run(args: list[str], tree: Path | None = None) -> str:
     """Wall seconds, CPU seconds and peak RSS of one ``vlkd`` process (CPU time shows the cost
-    when other work shares the cores and stretches the wall time)."""
+    when other work shares the cores and stretches the wall time); ``tree``: another checkout."""
+    env = {**os.environ, "PYTHONPATH": str(tree)} if tree else None
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "vlkd", *args], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "vlkd", *args], check=True, stdout=subprocess.DEVNULL, env=env)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
@@ -70,13 +71,23 @@ def run(args: list[str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument(
+        "--compare-tree",
+        type=Path,
+        default=None,
+        help="another checkout of vlkd (e.g. before a change): --json timed with it too, alternated",
+    )
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="vlkd-bench-score-") as tmp:
         path = Path(tmp) / "answers.jsonl"
         write_items(path, opts.items)
         size = path.stat().st_size / 2**20
         print(f"{opts.items:,} items ({size:.1f} MiB), 1000 bootstrap resamples, 95% intervals")
-        print("vlkd score --json --by category:", run(["score", str(path), "--json", "--by", "category"]))
+        whole = ["score", str(path), "--json", "--by", "category"]
+        print("vlkd score --json --by category:", run(whole))
+        if opts.compare_tree:
+            print(f"  the same with {opts.compare_tree}:", run(whole, opts.compare_tree.resolve()))
+            print("  this checkout again:          ", run(whole))
         print("vlkd score --per-item:          ", run(["score", str(path), "--per-item"]))
         print(f"load average after: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 

@@ -218,6 +218,111 @@ def teach_section(url: str, **kw) -> dict:
     return {"plugin": "openai", "model": "gpt-4o", "base_url": url + "/v1", "api_key": KEY, **kw}
 
 
+_SEED_PROCESS = """
+import base64, sys, openai
+from pathlib import Path
+client = openai.OpenAI(api_key=sys.argv[2], base_url=sys.argv[1] + "/v1")
+for path in sorted(Path(sys.argv[3]).glob("*.png")):
+    image_base64 = base64.b64encode(path.read_bytes()).decode("utf-8")
+    response = client.chat.completions.create(model="gpt-4o", temperature=1, max_tokens=2048, messages=[
+        {"role": "system", "content": [{"type": "text", "text": "..."}]},
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": f"data:image/png;base64,{image_base64}"}}]}])
+    rows = [row.split(",", 1) for row in response.choices[0].message.content.splitlines()]
+"""
+
+
+def whole_process_vs_seed(tmp: Path, args: argparse.Namespace, folder: Path) -> None:
+    """The seed's script and `vlkd run` (ingest and teach), each a whole process, alternated."""
+    n = len(list(folder.glob("*.png")))
+    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(tmp / "pycache"), "VLKD_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    got: dict[str, list[float]] = {"the seed's script": [], "vlkd run": []}
+    proc, url = start_server("--latency", str(args.latency))
+    try:
+        for k in range(-1, args.whole_runs):  # the first round compiles bytecode, untimed
+            for name in got if k % 2 else list(got)[::-1]:
+                if name == "vlkd run":
+                    rd = tmp / f"whole_{k}"
+                    recipe = tmp / f"whole_{k}.yaml"
+                    section = teach_section(url, concurrency=args.concurrency)
+                    ingest = {"plugin": "files", "inputs": str(folder)}
+                    recipe.write_text(json.dumps({"name": "b", "ingest": ingest, "teach": section}))
+                    cmd = [sys.executable, "-m", "vlkd", "run", str(recipe), "--run-dir", str(rd), "--quiet"]
+                else:
+                    cmd = [sys.executable, "-c", _SEED_PROCESS, url, KEY, str(folder)]
+                t0 = time.perf_counter()
+                subprocess.run(cmd, env=env, check=True)
+                if k >= 0:
+                    got[name].append(n / (time.perf_counter() - t0))
+    finally:
+        proc.terminate()
+    seed, vlkd = (statistics.median(v) for v in got.values())
+    print(
+        f"[whole process vs whole process, {n} images, latency {args.latency * 1000:.0f} ms, "
+        f"{args.whole_runs} runs of each alternated, imports and start-up included; load average "
+        f"{os.getloadavg()[0]:.1f}] the seed's script {seed:.2f} images/s, vlkd run (ingest and teach) "
+        f"{vlkd:.2f} images/s: {vlkd / seed:.1f}x"
+    )
+
+
+def startup(tmp: Path, args: argparse.Namespace, folder: Path) -> None:
+    """Seconds from a fresh process's start (and from the teach stage's start) to the first request."""
+    proc, url = start_server("--latency", str(args.latency))
+    trees = [("this checkout", Path(__file__).resolve().parents[1])]
+    if args.compare_tree:
+        trees.append((f"{args.compare_tree}", args.compare_tree.resolve()))
+    got: dict[str, list[tuple[float, float | None, float]]] = {}
+    # compiled bytecode, as a user's second run has it (a venv installed by uv has none, and
+    # PYTHONDONTWRITEBYTECODE would compile the SDK at every start): one untimed run of each first
+    cache = {"PYTHONPYCACHEPREFIX": str(tmp / "pycache")}
+    try:
+        for k in range(-1, args.startup_runs):
+            for label, tree in trees if k % 2 else trees[::-1]:
+                rd = tmp / f"startup_{k}_{len(got.get(label, []))}_{tree.name}"
+                recipe = tmp / f"{rd.name}.yaml"
+                section = teach_section(url, concurrency=args.concurrency)
+                recipe.write_text(
+                    json.dumps(
+                        {
+                            "name": "bench",
+                            "ingest": {"plugin": "files", "inputs": str(folder)},
+                            "teach": section,
+                        }
+                    ),
+                    encoding="utf-8",
+                )
+                env = {**os.environ, **cache, "PYTHONPATH": str(tree), "VLKD_DISABLE_PLUGIN_AUTOLOAD": "1"}
+                env.pop("PYTHONDONTWRITEBYTECODE", None)
+                base = [sys.executable, "-m", "vlkd", "run", str(recipe), "--run-dir", str(rd), "--quiet"]
+                subprocess.run([*base, "--to", "ingest"], env=env, check=True)
+                t0 = time.time()
+                subprocess.run(base, env=env, check=True)
+                first = stats(url)["first_request_at"]
+                entry = json.loads((rd / "manifest.json").read_text())["stages"]["teach"]
+                if k >= 0:
+                    got.setdefault(label, []).append(
+                        (first - t0, entry.get("facts", {}).get("first_request_s"), entry["wall_time_s"])
+                    )
+                proc.terminate()
+                proc.wait()
+                proc, url = start_server("--latency", str(args.latency))  # a fresh count each run
+    finally:
+        proc.terminate()
+    print(
+        f"[start-up, {args.rpm_images} images, fresh `vlkd run` processes with only teach left, "
+        f"{args.startup_runs} of each, alternated; load average {os.getloadavg()[0]:.1f}]"
+    )
+    for label, rows in got.items():
+        process = statistics.median(r[0] for r in rows)
+        stage = [r[1] for r in rows if r[1] is not None]
+        wall = statistics.median(r[2] for r in rows)
+        line = f"    {label}: first request {process:.2f} s after the process started"
+        if stage:
+            s = statistics.median(stage)
+            line += f", {s:.2f} s after the teach stage began ({s / wall:.0%} of the stage's {wall:.2f} s)"
+        print(line)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=500)
@@ -231,7 +336,20 @@ def main() -> None:
     )
     ap.add_argument("--repeat", type=int, default=3, help="throughput runs of each kind, interleaved")
     ap.add_argument("--rpm-images", type=int, default=300)
+    ap.add_argument("--rpm-repeat", type=int, default=2, help="rate-limit runs of each pacing, interleaved")
     ap.add_argument("--skip-ocr", action="store_true")
+    ap.add_argument("--startup-runs", type=int, default=3, help="fresh processes timed to the first request")
+    ap.add_argument(
+        "--whole-runs", type=int, default=2, help="the seed's script and vlkd run as whole processes, each"
+    )
+    ap.add_argument("--whole-images", type=int, default=100)
+    ap.add_argument(
+        "--compare-tree",
+        type=Path,
+        default=None,
+        help="another checkout of vlkd (e.g. the commit before a change): its start-up is timed "
+        "alternately with this one's, on the same server",
+    )
     ap.add_argument("--http-backend", default="aiohttp", choices=("httpx", "aiohttp"))
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_teach_"))
@@ -325,21 +443,48 @@ def main() -> None:
     finally:
         proc.terminate()
 
-    # 2. server-enforced rate limit
-    for label, extra in (("no client limit", {}), ("rpm: 600", {"rpm": 600})):
+    # 5. start-up: a fresh `vlkd run` process that has only the teach stage left (ingest done
+    # in a process before it), against the same server: when its first request arrives
+    if args.startup_runs:
+        startup(tmp, args, small)
+    if args.whole_runs:
+        whole = tmp / "images_whole"
+        make_images(whole, args.whole_images)
+        whole_process_vs_seed(tmp, args, whole)
+
+    # 2. server-enforced rate limit: the server's own count of what it let through. "even
+    # spacing" is the limiter with a burst of one (each call one interval after the previous
+    # one, as before: a late wake-up is lost for good), alternated with the bucket, A/B/A/B
+    from vlkd.core.teach import limits
+
+    runs = [("no client limit", {}, None)]
+    for _ in range(args.rpm_repeat):
+        runs += [("rpm: 600, even spacing", {"rpm": 600}, 1.0), ("rpm: 600, bucket", {"rpm": 600}, None)]
+    init = limits.RateLimiter.__init__
+    for i, (label, extra, burst) in enumerate(runs):
         proc, url = start_server("--rpm", "600", "--burst", "10")
+
+        def forced(self, *a, _burst=burst, **kw):
+            init(self, *a, **kw)
+            self.burst = _burst or self.burst
+
+        limits.RateLimiter.__init__ = forced
         try:
-            m, _ = run(small, tmp / f"run_rpm_{len(extra)}", teach_section(url, concurrency=32, **extra))
+            m, _ = run(small, tmp / f"run_rpm_{i}", teach_section(url, concurrency=32, **extra))
             entry = m["stages"]["teach"]
             s = stats(url)
             ok, wall = entry["counts"]["ok"], entry["wall_time_s"]
-            sustained = ok / wall * 60
+            sustained = (s["admitted"] - 1) / s["admitted_span_s"] * 60 if s.get("admitted", 0) > 1 else 0.0
+            busiest = f", busiest 60 s {s['busiest_60s']}" if s.get("admitted_span_s", 0) >= 60 else ""
             print(
-                f"[rate limit 600/min, {label}] {ok}/{args.rpm_images} images in {wall:.1f} s: "
-                f"{sustained:.0f} requests/min = {sustained / 600:.1%} of the limit; "
-                f"lost {args.rpm_images - ok}; 429s answered by the server {s['statuses'].get('429', 0)}"
+                f"[rate limit 600/min, {label}] {ok}/{args.rpm_images} images in {wall:.1f} s; the server let "
+                f"requests through at {sustained:.0f}/min = {sustained / 600:.1%} of the limit "
+                f"(first to last){busiest}; lost {args.rpm_images - ok}; 429s answered by the server "
+                f"{s['statuses'].get('429', 0)}; load {os.getloadavg()[0]:.1f}",
+                flush=True,
             )
         finally:
+            limits.RateLimiter.__init__ = init
             proc.terminate()
 
     # 4. ocr_context overhead: what the hint adds to each prompt, and what reading it costs

@@ -87,6 +87,8 @@ def bench_batch(sizes: list[int], mode: str = "batch") -> None:
             proc, _ = vlkd_run(recipe, rd)
             code, rss = wait_rss(proc)
             wall = time.perf_counter() - t0
+            if code != 0:
+                raise SystemExit(f"vlkd run failed (exit {code}): {proc.stderr.read().decode()[-2000:]}")
             manifest = json.loads((rd / "manifest.json").read_text())
             teach_entry = manifest["stages"]["teach"]
             secs = teach_entry["facts"].get("batch", {}).get("seconds")

@@ -190,10 +190,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "verify")
+    parser.add_argument("--skip-demo", action="store_true", help="only the generated pages (quick)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"cores: {os.cpu_count()} (load average {os.getloadavg()[0]:.1f})")
-    print("demo:", json.dumps(bench_demo(args.out), ensure_ascii=False))
+    if not args.skip_demo:
+        print("demo:", json.dumps(bench_demo(args.out), ensure_ascii=False))
     print("generated:", json.dumps(bench_generated(args.out, args.pages), ensure_ascii=False))
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 

@@ -52,3 +52,14 @@ def test_the_run_cache_reads_a_page_once(tmp_path):
 def test_a_file_that_is_no_image_is_a_clear_error():
     with pytest.raises(ocr_engine.OCRError, match="not an image OCR can read"):
         ocr_engine.read_boxes(b"this is a text file named page.png")
+
+
+def test_the_engine_pool_is_sized_to_usable_cpus_and_its_idle_threads_sleep():
+    from vlkd.core.cpus import usable_cpus
+
+    engine = ocr_engine._get_engine()
+    for part in (engine.text_det, engine.text_cls, engine.text_rec):
+        session = getattr(part, "infer", None) or part.session  # rapidocr names it either way
+        options = session.session.get_session_options()
+        assert options.intra_op_num_threads == usable_cpus() and options.inter_op_num_threads == 1
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"

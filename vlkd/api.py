@@ -32,9 +32,10 @@ The built-in plugins (``vlkd/plugins/``) import vlkd's engine only from here
 - **files** (prefer ``ctx.load``/``ctx.save``): ``read_images``, ``read_pairs``, ``write_records``,
   ``scan_records``/``record_at`` (byte offsets instead of records), ``image_path`` (the one
   resolver of an image record's path), ``read_json``, ``read_jsonl``, ``write_json_atomic``,
-  ``write_jsonl_atomic``, ``JsonlAppender``, ``file_problem``, ``printable_name``;
+  ``write_jsonl_atomic``, ``JsonlAppender``, ``file_problem``, ``printable_name``, ``load_yaml_file``
+  and ``nearest_location`` (YAML with each key's file:line:col, for a plugin's own YAML files);
 - **the run directory**: ``RunDir``, ``MANIFEST_TIME``, ``DECISIONS_DIR``;
-- **students**: ``StudentFamily``, ``Student``, ``make_student``, ``family_of``, ``hub_cache_file``;
+- **students**: ``StudentFamily``, ``Student``, ``make_student``, ``family_of``, ``hub_cache_file``, ``local_dir``;
 - **errors**: ``VlkdError``, ``RecipeError``, ``PluginError``, ``StageError``, ``SkipItem``,
   ``RunInterrupted``, ``StageWaiting``, ``did_you_mean``;
 - **teachers**: ``Teacher``, ``TeachRequest``, ``TeachResponse``, ``TeacherOptions``,
@@ -70,6 +71,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names l
     from vlkd.core.catalog import load as load_artifact
     from vlkd.core.context import RunInfo, StageContext, Usage, stage_context_outside_a_recipe
     from vlkd.core.counts import ItemCounts
+    from vlkd.core.cpus import usable_cpus
     from vlkd.core.engine import _fingerprint_options as fingerprint_options
     from vlkd.core.errors import (
         PluginError,
@@ -111,7 +113,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names l
     from vlkd.core.rundir import DECISIONS_DIR, MANIFEST_TIME, RunDir
     from vlkd.core.safe_files import file_problem, printable_name
     from vlkd.core.stages import KINDS_BY_NAME
-    from vlkd.core.student import Student, family_of, hub_cache_file, make_student
+    from vlkd.core.student import Student, family_of, hub_cache_file, local_dir, make_student
     from vlkd.core.teach import (
         APITeacherOptions,
         FatalError,
@@ -135,6 +137,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names l
     from vlkd.core.teach.parsing import _unquote as unquote_cell
     from vlkd.core.teach.prompts import PromptPack
     from vlkd.core.verify import UNVERIFIABLE, Findings, Verifier, VerifierOptions
+    from vlkd.core.yaml_positions import load_yaml_file, nearest_location
     from vlkd.students.family import StudentFamily
 
 _LAZY: dict[str, str] = {  # name -> "module" (the same name there) or "module:name"
@@ -155,6 +158,7 @@ _LAZY: dict[str, str] = {  # name -> "module" (the same name there) or "module:n
     "fingerprint_options": "vlkd.core.engine:_fingerprint_options",
     "find_plugin": "vlkd.core.registry",
     "stage_context_outside_a_recipe": "vlkd.core.context",
+    "usable_cpus": "vlkd.core.cpus",
     # option models and types
     "Options": "vlkd.core.options",
     "PluginOptions": "vlkd.core.options",
@@ -195,6 +199,8 @@ _LAZY: dict[str, str] = {  # name -> "module" (the same name there) or "module:n
     "JsonlAppender": "vlkd.core.jsonl",
     "file_problem": "vlkd.core.safe_files",
     "printable_name": "vlkd.core.safe_files",
+    "load_yaml_file": "vlkd.core.yaml_positions",
+    "nearest_location": "vlkd.core.yaml_positions",
     # the run directory
     "RunDir": "vlkd.core.rundir",
     "MANIFEST_TIME": "vlkd.core.rundir",
@@ -205,6 +211,7 @@ _LAZY: dict[str, str] = {  # name -> "module" (the same name there) or "module:n
     "make_student": "vlkd.core.student",
     "family_of": "vlkd.core.student",
     "hub_cache_file": "vlkd.core.student",
+    "local_dir": "vlkd.core.student",
     # errors
     "VlkdError": "vlkd.core.errors",
     "RecipeError": "vlkd.core.errors",
@@ -329,7 +336,10 @@ __all__ = [
     "image_path",
     "is_header_row",
     "load_artifact",
+    "load_yaml_file",
+    "local_dir",
     "make_student",
+    "nearest_location",
     "negatives_wanted",
     "printable_name",
     "read_images",
@@ -349,6 +359,7 @@ __all__ = [
     "unquote_cell",
     "url_basic_auth",
     "url_secrets",
+    "usable_cpus",
     "write_json_atomic",
     "write_jsonl_atomic",
     "write_records",

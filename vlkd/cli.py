@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from vlkd.core.cpus import limit_threads
+
 app = typer.Typer(
     name="vlkd",
     help="Distil a vision-language teacher into a LoRA-tuned student, from a recipe YAML.",
@@ -94,6 +96,17 @@ def run(
             "--forget-sets", help="Drop the --set overrides the run directory remembers from earlier runs."
         ),
     ] = False,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor",
+            help="Where the stages' items run: local (this machine) or ray [default: the recipe's]",
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="--executor ray: the cluster (auto, HOST:PORT, ray://HOST:10001)"),
+    ] = None,
 ) -> None:
     """Run a recipe; a re-run skips finished stages and resumes unfinished ones.
 
@@ -132,9 +145,12 @@ def run(
     reporter = Reporter(quiet=quiet)
     for note in [*notes, *(loaded.student.notes if loaded.student else ())]:
         reporter.info(literal(note))
+    from vlkd.core.executor import chosen_executor
+
     engine = Engine(
         loaded,
         run_dir,
+        executor=chosen_executor(loaded.executor, executor, address),
         fresh=fresh,
         from_stage=from_stage,
         to_stage=to_stage,
@@ -356,6 +372,7 @@ def quiet_library_bars() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turn user errors into a message and exit status 2."""
     quiet_library_bars()
+    limit_threads()  # before torch, numpy's BLAS or onnxruntime load; subprocesses inherit it
     try:
         from vlkd.commands import register_commands
 

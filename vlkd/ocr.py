@@ -15,11 +15,14 @@ upright (EXIF orientation applied), so a phone photo stored on its side reads as
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 _engine = None
 _lock = threading.Lock()
@@ -51,13 +54,44 @@ class TextBox:
         return self.y1 - self.y0
 
 
+@contextlib.contextmanager
+def _sleeping_idle_threads() -> Iterator[None]:
+    """While the engine's sessions are built: their idle pool threads sleep instead of spinning
+    (onnxruntime's ``session.intra_op.allow_spinning``; rapidocr builds the options itself)."""
+    try:
+        from rapidocr_onnxruntime.utils.infer_engine import OrtInferSession
+    except ImportError:  # another layout of the package: its defaults
+        yield
+        return
+    build = OrtInferSession.__dict__.get("_init_sess_opts")
+    if not isinstance(build, staticmethod):
+        yield
+        return
+
+    def without_spinning(config: Any) -> Any:
+        options = build.__func__(config)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        return options
+
+    OrtInferSession._init_sess_opts = staticmethod(without_spinning)
+    try:
+        yield
+    finally:
+        OrtInferSession._init_sess_opts = build
+
+
 def _get_engine():
     global _engine
     with _lock:
         if _engine is None:
             from rapidocr_onnxruntime import RapidOCR
 
-            _engine = RapidOCR()
+            from vlkd.api import usable_cpus
+
+            with _sleeping_idle_threads():
+                # onnxruntime's pool is sized to the machine's cores by default, and spins
+                _engine = RapidOCR(intra_op_num_threads=usable_cpus(), inter_op_num_threads=1)
         return _engine
 
 

@@ -45,8 +45,9 @@ def test_review_import_command(tmp_path, capsys):
 
 
 @contextlib.contextmanager
-def _serving(tmp_path, n_pairs, *args):
-    """`vlkd review serve` started as a user would, on a fresh run: yields its first line of output."""
+def _serving(tmp_path, n_pairs, *args, lines=1, rest=None):
+    """`vlkd review serve` started as a user would, on a fresh run: yields its first line(s) of output
+    (``rest``: a list that gets the rest of its output once it stopped)."""
     import os
     import subprocess
 
@@ -62,10 +63,12 @@ def _serving(tmp_path, n_pairs, *args):
         env=env,
     )
     try:
-        yield proc.stdout.readline()
+        yield "".join(proc.stdout.readline() for _ in range(lines))
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        out = proc.communicate(timeout=10)[0]
+        if rest is not None:
+            rest.append(out)
 
 
 def test_review_serve_prints_its_url_and_serves_the_page(tmp_path):
@@ -130,7 +133,8 @@ def test_the_cli_loads_no_web_server_until_review_serve_runs():
     code = (
         "import sys, vlkd.cli, vlkd.commands as c; c.register_commands(vlkd.cli.app)\n"
         "import vlkd.plugins.review, vlkd.plugins.review.spreadsheet\n"
-        "print(sorted({'starlette', 'uvicorn', 'playwright'} & {m.split('.')[0] for m in sys.modules}))\n"
+        "heavy = {'starlette', 'uvicorn', 'playwright', 'sklearn', 'krippendorff'}\n"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -42,7 +42,7 @@ def test_importing_the_api_loads_no_pydantic_and_using_it_no_heavy_library():
         "import vlkd.api as api\n"
         "[getattr(api, n) for n in api.__all__]\n"
         "heavy = {'torch', 'transformers', 'peft', 'datasets', 'openai', 'anthropic', 'llamafactory',\n"
-        "         'rapidocr_onnxruntime', 'onnxruntime', 'numpy', 'PIL'}\n"
+        "         'rapidocr_onnxruntime', 'onnxruntime', 'numpy', 'PIL', 'ray'}\n"
         "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

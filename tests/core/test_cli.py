@@ -176,7 +176,7 @@ def test_help_validate_and_plugins_import_no_heavy_library():
         "from vlkd.core.schema import recipe_json_schema; from vlkd.core.registry import load_registry\n"
         "recipe_json_schema(load_registry())\n"
         "heavy = {'torch', 'transformers', 'peft', 'datasets', 'openai', 'anthropic', 'llamafactory',\n"
-        "         'rapidocr_onnxruntime', 'onnxruntime', 'pandas', 'numpy', 'pypdfium2', 'openpyxl'}\n"
+        "         'rapidocr_onnxruntime', 'onnxruntime', 'pandas', 'numpy', 'pypdfium2', 'openpyxl', 'ray'}\n"
         "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"
     )
     result = subprocess.run([sys.executable, "-c", code, str(demo)], capture_output=True, text=True)

@@ -53,7 +53,7 @@ def test_unknown_key_wrong_type_and_range_all_reported(write, registry):
     assert found == [
         "r.yaml:4:3: ingest.n: Input should be a valid integer, unable to parse string as an integer",
         "r.yaml:5:3: ingest.lable: unknown key 'lable' (did you mean 'label'?); allowed: api_key, calls_file, "
-        "fail_at, hang_at, label, n, on_error, plugin, skip_every, workers",
+        "die_at, die_marker, fail_at, hang_at, label, n, on_error, plugin, skip_every, workers",
         "r.yaml:8:3: report.title: Input should be a valid string",
     ]
 

@@ -65,6 +65,12 @@ def serve(
         typer.Option(help="Access token [default: generated when --host is not 127.0.0.1]."),
     ] = None,
     open_: Annotated[bool, typer.Option("--open", help="Open the page in a browser.")] = False,
+    reviewers: Annotated[
+        Path | None,
+        typer.Option(
+            help="reviewers.yaml: a team (names, roles, overlap, blind); each gets a key of their own."
+        ),
+    ] = None,
 ) -> None:
     """Review the teacher's pairs in the browser; each decision is saved as it is made.
 
@@ -72,16 +78,26 @@ def serve(
     Shortcuts: j/k next/previous image, a approve, r reject, e edit, ? all of them.
     """
     from vlkd.core.console import make_console
+    from vlkd.plugins.review.team.admin import apply_reviewers_file, restored_on_failure
     from vlkd.plugins.review.web.server import ReviewServer
 
-    server = ReviewServer(run_dir, host=host, port=port, reviewer=reviewer, token=token)
+    with restored_on_failure(run_dir):  # keys nobody saw are not kept
+        new_keys = apply_reviewers_file(run_dir, reviewers) if reviewers is not None else []
+        server = ReviewServer(run_dir, host=host, port=port, reviewer=reviewer, token=token)
+    if server.team is not None:
+        from vlkd.plugins.review.team.cli_text import team_lines
+
+        make_console(stderr=True).print(
+            team_lines(server.team.team, server.base_url, new_keys), soft_wrap=True, markup=False
+        )
     progress = server.store.progress()
     make_console(stderr=True).print(
         f"review page for {server.store.run_dir} ({progress['reviewed']} of {progress['total']} pairs "
         f"reviewed): {server.url}\n"
         + (f"{progress['last_run']}\n" if progress.get("last_run") else "")
-        + f"reviewer: {server.reviewer}; each decision is saved as it is made; "
-        f"Ctrl-C stops the server; the next vlkd run applies the decisions.",
+        + ("each reviewer opens their own link" if server.team else f"reviewer: {server.reviewer}")
+        + "; each decision is saved as it is made; "
+        "Ctrl-C stops the server; the next vlkd run applies the decisions.",
         soft_wrap=True,
         markup=False,
     )
@@ -93,6 +109,9 @@ def serve(
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: every decision is saved already
         server.serve_forever()
+
+
+from vlkd.commands import review_team  # noqa: E402, F401 - the team commands join review_app
 
 
 @hookimpl

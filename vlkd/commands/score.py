@@ -39,8 +39,21 @@ def vlkd_register_commands(app: typer.Typer) -> None:
         import json
 
         from vlkd.metrics.score_file import read_lines, score_lines
+        from vlkd.metrics.scores import MAX_SCORED_CHARS
 
         items = read_lines(file, by=by or "category")
+        cut = [
+            it.line
+            for it in items
+            if max(len(it.prediction), *(len(a) for a in it.answers)) > MAX_SCORED_CHARS
+        ]
+        if cut:
+            where = f"line {cut[0]} holds" if len(cut) == 1 else f"{len(cut)} lines (first: {cut[0]}) hold"
+            typer.echo(
+                f"note: {file}: {where} a string longer than {MAX_SCORED_CHARS:,} characters; "
+                f"ANLS compared the first {MAX_SCORED_CHARS:,}",
+                err=True,
+            )
         rows, summary = score_lines(
             items,
             not_present=not_present,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from vlkd.core.catalog import ARTIFACT_PATHS
 from vlkd.core.counts import ItemCounts
 from vlkd.core.errors import StageError
+from vlkd.core.executor import Executor, LocalExecutor
 from vlkd.core.ledger import Ledger
 
 if TYPE_CHECKING:
@@ -77,6 +78,8 @@ class RunInfo:
     no_cache: bool = False
     #: submit batches and return (``vlkd run --no-wait``): the next run collects them
     no_wait: bool = False
+    #: where the stages' items run (``local`` or ``ray``): see :mod:`vlkd.core.executor`
+    executor: Executor = field(default_factory=LocalExecutor)
 
     def save_stage(self, ctx: StageContext) -> None:
         entry = self.manifest["stages"][ctx.name]
@@ -207,6 +210,7 @@ class StageContext:
         processes: bool = False,
         on_error: str = "skip",
         description: str | None = None,
+        probe: Callable[[T], str] | None = None,
     ) -> list[Any]:
         """Run ``work`` on every item not finished yet; return all items' output records in order.
 
@@ -214,7 +218,9 @@ class StageContext:
         ``SkipItem(reason)``; any other exception marks the item failed (and stops the
         stage when ``on_error`` is ``fail``). Results are journalled per item, so a killed
         stage resumes where it stopped. For many items, :meth:`map_items_streamed` gives the
-        same records without holding them all in memory.
+        same records without holding them all in memory. Where ``work`` runs is the run's
+        executor's business: it must be picklable for processes or Ray (else it stays here);
+        ``probe`` names the file an item reads, which a Ray cluster checks every node can read.
         """
         return list(
             self.map_items_streamed(
@@ -225,6 +231,7 @@ class StageContext:
                 processes=processes,
                 on_error=on_error,
                 description=description,
+                probe=probe,
             )
         )
 
@@ -238,6 +245,7 @@ class StageContext:
         processes: bool = False,
         on_error: str = "skip",
         description: str | None = None,
+        probe: Callable[[T], str] | None = None,
     ) -> ItemOutput:
         """:meth:`map_items`, with the output records read back from the stage's ledger as they
         are iterated (as often as needed, until the stage ends) instead of returned as a list."""
@@ -252,6 +260,7 @@ class StageContext:
             processes=processes,
             on_error=on_error,
             description=description,
+            probe=probe,
         )
 
     def progress(self, total: int | None, completed: int = 0, description: str | None = None) -> ProgressTask:

@@ -18,6 +18,7 @@ import errno
 import shlex
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import pluggy
 
 from vlkd.core.context import RunInfo, StageContext
 from vlkd.core.errors import RunInterrupted, StageError, StageWaiting, StorageError, VlkdError, did_you_mean
+from vlkd.core.executor import ExecutorOptions, make_executor
 from vlkd.core.overrides import to_remember
 from vlkd.core.plugin import Plugin
 from vlkd.core.plugin_manager import call_hook
@@ -56,7 +58,9 @@ class Engine:
         no_wait: bool = False,
         reporter: Reporter | None = None,
         pm: pluggy.PluginManager | None = None,
+        executor: ExecutorOptions | None = None,
     ):
+        """``executor``: where the items run (``vlkd run --executor``; default: the recipe's)."""
         self.recipe = recipe
         self.run_dir = RunDir(run_dir or Path("runs") / recipe.name)
         self.fresh = fresh
@@ -65,6 +69,7 @@ class Engine:
         self.no_wait = no_wait
         self.reporter = reporter or Reporter()
         self.pm = pm or recipe.registry.pm
+        self.executor_options = executor or recipe.executor
         names = list(recipe.stages)
         for flag, stage in (("--from", from_stage), ("--to", to_stage)):
             if stage is not None and stage not in recipe.stages:
@@ -193,31 +198,48 @@ class Engine:
                     self.reporter.info(f"{name}: {reason}; running it again")
             if self.dry_run:
                 return self._dry_run(run, plan)
+            with self._executor(run, plan):
+                return self._run_plan(run, plan, manifest)
+
+    @contextlib.contextmanager
+    def _executor(self, run: RunInfo, plan: dict[str, str]) -> Iterator[None]:
+        """Connect the executor and check it before any stage runs; give it back after."""
+        if not any(a in ("run", "resume") for a in plan.values()):
+            yield
+            return
+        run.executor = make_executor(self.executor_options)
+        run.executor.start(self.run_dir.path)
+        try:
+            yield
+        finally:
+            run.executor.close()
+
+    def _run_plan(self, run: RunInfo, plan: dict[str, str], manifest: dict[str, Any]) -> dict[str, Any]:
+        self.run_dir.write_manifest(manifest)
+        call_hook(self.pm, "vlkd_run_start", run=run)
+        status = "done"
+        try:
+            for name, action in plan.items():
+                if action == "after":
+                    continue
+                if action == "skip":
+                    self.reporter.info(f"[dim]{name}: up to date[/dim]")
+                    continue
+                self._run_stage(run, self.recipe.stages[name], resume=action == "resume")
+        except StageWaiting:
+            status = "waiting"  # an outcome: later stages wait, exit status 0
+        except RunInterrupted:
+            status = "interrupted"
+            raise
+        except BaseException:
+            status = "failed"
+            raise
+        finally:
+            manifest["status"] = status
             self.run_dir.write_manifest(manifest)
-            call_hook(self.pm, "vlkd_run_start", run=run)
-            status = "done"
-            try:
-                for name, action in plan.items():
-                    if action == "after":
-                        continue
-                    if action == "skip":
-                        self.reporter.info(f"[dim]{name}: up to date[/dim]")
-                        continue
-                    self._run_stage(run, self.recipe.stages[name], resume=action == "resume")
-            except StageWaiting:
-                status = "waiting"  # an outcome: later stages wait, exit status 0
-            except RunInterrupted:
-                status = "interrupted"
-                raise
-            except BaseException:
-                status = "failed"
-                raise
-            finally:
-                manifest["status"] = status
-                self.run_dir.write_manifest(manifest)
-                call_hook(self.pm, "vlkd_run_end", run=run, status=status)
-                self.reporter.summary(manifest, [n for n, a in plan.items() if a != "after"])
-            return manifest
+            call_hook(self.pm, "vlkd_run_end", run=run, status=status)
+            self.reporter.summary(manifest, [n for n, a in plan.items() if a != "after"])
+        return manifest
 
     def _new_manifest(self, old: dict[str, Any] | None, fingerprints: dict[str, str]) -> dict[str, Any]:
         recipe = self.recipe

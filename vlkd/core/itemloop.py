@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from vlkd.core.errors import SkipItem, StageError
+from vlkd.core.errors import StageError
 
 if TYPE_CHECKING:
     from vlkd.core.context import StageContext
@@ -15,16 +13,6 @@ if TYPE_CHECKING:
     from vlkd.core.progress import ProgressTask
 
 T = TypeVar("T")
-
-
-def _call(work: Callable[[Any], Iterable[Any]], item: Any) -> tuple[str, list[Any], str | None]:
-    """Run one item; never raises (so worker processes report every outcome the same way)."""
-    try:
-        return "ok", list(work(item) or ()), None
-    except SkipItem as exc:
-        return "skipped", [], exc.reason
-    except Exception as exc:
-        return "failed", [], f"{type(exc).__name__}: {exc}"
 
 
 class ItemLoop(Generic[T]):
@@ -169,38 +157,24 @@ def map_items(
     processes: bool = False,
     on_error: str = "skip",
     description: str | None = None,
+    probe: Callable[[T], str] | None = None,
 ) -> ItemOutput:
-    """Run ``work`` on every item not finished yet; the items' output records (see ``ItemOutput``)."""
+    """Run ``work`` on every item not finished yet, where the run's executor puts it; the items'
+    output records (see ``ItemOutput``). The ledger, counts and progress stay here, on the driver."""
+    from vlkd.core.executor import MapJob
+
     loop = ItemLoop(ctx, items, key=key, on_error=on_error, description=description)
-    todo = loop.todo
-
-    def finish(k: str, outcome: tuple[str, list[Any], str | None]) -> None:
-        status, records, reason = outcome
-        loop.finish(k, status, records, reason)  # type: ignore[arg-type]
-
+    job = MapJob(ctx, work, workers=workers, processes=processes, probe=probe)
     with loop:
-        if workers <= 1 or len(todo) <= 1:
-            for k, item in todo:
-                finish(k, _call(work, item))
-        else:
-            pool_cls = cf.ProcessPoolExecutor if processes else cf.ThreadPoolExecutor
-            pool = pool_cls(max_workers=workers)
-            # bounded in flight: memory stays flat however many items there are
-            pending: dict[cf.Future, str] = {}
-            queue = iter(todo)
+        if loop.todo:
+            outcomes = ctx.run.executor.map(job, loop.todo)
             try:
-                for k, item in itertools.islice(queue, workers * 2):
-                    pending[pool.submit(_call, work, item)] = k
-                while pending:
-                    done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                    for fut in done:
-                        finish(pending.pop(fut), fut.result())
-                        nxt = next(queue, None)
-                        if nxt is not None:
-                            pending[pool.submit(_call, work, nxt[1])] = nxt[0]
-            except BaseException:
-                # Ctrl-C or a stop: do not wait for the queue; items in flight are redone on resume
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-            pool.shutdown()
+                for k, (status, records, reason) in outcomes:
+                    loop.finish(k, status, records, reason)  # type: ignore[arg-type]
+            finally:
+                close = getattr(outcomes, "close", None)
+                if close is not None:
+                    close()  # a stop (on_error: fail, Ctrl-C): the executor cancels what is in flight
+    if job.facts:
+        ctx.facts.setdefault("executor", {}).update(job.facts)
     return ItemOutput(loop.ledger, loop.keys)

@@ -59,6 +59,12 @@ class Plugin:
         """A reason this plugin cannot work with ``student`` (checked when the recipe is validated)."""
         return None
 
+    def check_options(self) -> tuple[tuple[str, ...], str] | None:
+        """A problem of this configured plugin (its options with the recipe's student), found when
+        the recipe is validated, before any weights load: ``(keys below the plugin's section,
+        message)``, or ``None``. Only files on disk may be read; nothing heavy imported."""
+        return None
+
     def fingerprint(self) -> Any:
         """Anything besides the options that decides this plugin's output (JSON-serialisable).
 

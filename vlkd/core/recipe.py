@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from vlkd.core.errors import Location, PluginError, RecipeError, did_you_mean
+from vlkd.core.executor import ExecutorOptions, parse_executor
 from vlkd.core.options import Options, PluginOptions, SourcedStr
 from vlkd.core.recipe_source import RecipeSource, dotted, load_recipe_source
 from vlkd.core.registry import PluginInfo, Registry
@@ -25,7 +26,7 @@ from vlkd.core.stages import STAGE_KINDS, STAGE_NAMES, StageKind
 from vlkd.core.student import Student, StudentOptions, StudentProblem, resolve_student
 from vlkd.core.yaml_positions import Path_
 
-TOP_LEVEL_KEYS = ("name", "description", "student", *STAGE_NAMES)
+TOP_LEVEL_KEYS = ("name", "description", "student", "executor", *STAGE_NAMES)
 MAX_NAME = 100  # directory names may have 255 bytes; runs/<name>/... also names files after it
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -64,6 +65,8 @@ class Recipe:
     #: plugins whose extras are not installed here (only when validated not strict)
     missing: list[str] = field(default_factory=list)
     student: Student | None = None
+    #: where the stages' items run (``executor:``; ``vlkd run --executor`` overrides it)
+    executor: ExecutorOptions | None = None
 
     def resolved(self) -> dict[str, Any]:
         """The recipe as validated, secrets redacted: safe to write to the run directory."""
@@ -72,6 +75,8 @@ class Recipe:
             out["description"] = self.description
         if self.student is not None:
             out["student"] = self.student.to_json()
+        if self.executor is not None:
+            out["executor"] = self.executor.model_dump(mode="json", exclude_defaults=True)
         for name, stage in self.stages.items():
             steps = [s.options.model_dump(mode="json") for s in stage.steps]
             if stage.kind.multi:
@@ -259,7 +264,7 @@ def build_recipe(src: RecipeSource, registry: Registry, *, strict: bool = True) 
             problems.add(
                 (key,),
                 f"unknown key '{key}'{did_you_mean(str(key), TOP_LEVEL_KEYS)}; "
-                f"allowed: name, extends, description, student, {', '.join(STAGE_NAMES)}",
+                f"allowed: name, extends, description, student, executor, {', '.join(STAGE_NAMES)}",
             )
     name = data.get("name")
     if name is None:
@@ -274,6 +279,7 @@ def build_recipe(src: RecipeSource, registry: Registry, *, strict: bool = True) 
     if not isinstance(description, str):
         problems.add(("description",), "must be a string")
     student = _validate_student(data.get("student"), src, registry, problems) if "student" in data else None
+    executor = _validate_executor(data["executor"], problems) if "executor" in data else None
     stages: dict[str, StageConfig] = {}
     for kind in STAGE_KINDS:
         if kind.name in data:
@@ -285,7 +291,21 @@ def build_recipe(src: RecipeSource, registry: Registry, *, strict: bool = True) 
         _check_student(stages, student, "student" in data, problems)
     if problems.items:
         raise RecipeError(problems.in_file_order())
-    return Recipe(str(name), str(description), stages, src, registry, problems.missing, student)
+    return Recipe(str(name), str(description), stages, src, registry, problems.missing, student, executor)
+
+
+def _validate_executor(section: Any, problems: _Problems) -> ExecutorOptions | None:
+    if isinstance(section, str) and section not in ("local", "ray"):
+        problems.add(
+            ("executor",),
+            f"'{section}' is not an executor{did_you_mean(section, ('local', 'ray'))}; choose local or ray",
+        )
+        return None
+    try:
+        return parse_executor(section)
+    except ValidationError as exc:
+        problems.add_validation(exc, ("executor",), ExecutorOptions)
+        return None
 
 
 def _validate_student(
@@ -330,6 +350,10 @@ def _check_student(
             reason = step.info.cls.check_student(student)
             if reason:
                 problems.add((*step.path, "plugin"), reason)
+                continue
+            found = step.instantiate(student).check_options()
+            if found:
+                problems.add((*step.path, *found[0]), found[1])
 
 
 def _check_inputs(stages: dict[str, StageConfig], problems: _Problems) -> None:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, TypeAdapter, create_model
 
+from vlkd.core.executor import ExecutorOptions
 from vlkd.core.options import PluginOptions
 from vlkd.core.recipe import settings_model
 from vlkd.core.registry import Registry
@@ -53,6 +54,14 @@ def recipe_json_schema(registry: Registry) -> dict[str, Any]:
                 default=None,
                 description="The student every stage prepares for: model (hub id, directory, "
                 "tiny:FAMILY), family, pixel limits, cutoff_len, template; or just the model",
+            ),
+        ),
+        "executor": (
+            ExecutorOptions | Literal["local", "ray"] | None,
+            Field(
+                default=None,
+                description="Where the stages' items run: local (this machine, the default) or ray "
+                "(tasks on a Ray cluster: address, num_cpus, max_retries, chunk); vlkd run --executor wins",
             ),
         ),
     }

@@ -129,7 +129,12 @@ def run_verify(ctx: StageContext) -> None:
         return records
 
     results = ctx.map_items(
-        items, key=lambda i: i.id, work=work, workers=settings.workers, description="verify"
+        items,
+        key=lambda i: i.id,
+        work=work,
+        workers=settings.workers,
+        description="verify",
+        probe=lambda i: i.path,
     )
     facts = _finish(ctx, checks, results)
     for check in checks:

@@ -31,6 +31,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from vlkd.core.context import StageContext
+from vlkd.core.cpus import usable_cpus
 from vlkd.core.options import RUN_ONLY, OnError, Options
 from vlkd.core.plugin import Preprocessor
 from vlkd.core.records import ImageRecord
@@ -45,7 +46,7 @@ class Settings(Options):
         default=None,
         ge=1,
         json_schema_extra=RUN_ONLY,
-        description="worker processes [default: number of CPUs]",
+        description="worker processes [default: the CPUs this process may use]",
     )
     output_format: Literal["png", "jpeg"] = Field(default="png", description="encoding of the output images")
     quality: int = Field(default=95, ge=1, le=100, description="JPEG quality")
@@ -200,7 +201,7 @@ def run_preprocess(ctx: StageContext) -> None:
         from vlkd.images.decode import strict
 
         chain = strict(chain)  # a broken file stops the stage; a step's deliberate skip does not
-    workers = settings.workers or os.cpu_count() or 1
+    workers = settings.workers or usable_cpus()
     results = ctx.map_items(
         records,
         key=lambda r: r.id,
@@ -209,6 +210,7 @@ def run_preprocess(ctx: StageContext) -> None:
         processes=workers > 1,
         on_error=settings.on_error,
         description="preprocess",
+        probe=lambda r: r.path,
     )
     kept = apply_collective(ctx, steps, results)
     kept_records = [ImageRecord.model_validate(r) for r in kept]  # as each worker dumped it

@@ -107,10 +107,15 @@ class QwenVLFamily(StudentFamily):
         return w, h
 
     # -- the tiny student -------------------------------------------------------------------
-    def build_tiny(self, out_dir: Path) -> Path:
+    def build_tiny(self, out_dir: Path, scale: int = 1) -> Path:
+        """``scale`` > 1: a wider, deeper tiny model with the same tokenizer (a tiny *teacher* for
+        logit distillation into the scale-1 student; families that can say so in ``_scale_tiny``)."""
+        import functools
+
         from vlkd.students.tiny import build_atomic
 
-        return build_atomic(out_dir, self.name, self.tiny_version, self._write_tiny)
+        version: Any = self.tiny_version if scale == 1 else f"{self.tiny_version}x{scale}"
+        return build_atomic(out_dir, self.name, version, functools.partial(self._write_tiny, scale=scale))
 
     def _tokenizer(self) -> Any:
         from transformers import Qwen2Tokenizer
@@ -125,12 +130,14 @@ class QwenVLFamily(StudentFamily):
         tokenizer.model_max_length = 32768
         return tokenizer
 
-    def _write_tiny(self, path: Path) -> None:
+    def _write_tiny(self, path: Path, scale: int = 1) -> None:
         import torch
 
         tokenizer = self._tokenizer()
         ids = {t: tokenizer.convert_tokens_to_ids(t) for t in self.special_tokens}
         config = self._tiny_config(tokenizer, ids)
+        if scale != 1:
+            self._scale_tiny(config, scale)
         # the top-level ids every Qwen family's config carries beside its text config's
         config.bos_token_id = ids["<|endoftext|>"]
         config.eos_token_id = ids["<|im_end|>"]
@@ -155,6 +162,9 @@ class QwenVLFamily(StudentFamily):
 
     def _tiny_config(self, tokenizer: Any, ids: dict[str, int]) -> Any:
         raise NotImplementedError
+
+    def _scale_tiny(self, config: Any, scale: int) -> None:
+        raise NotImplementedError(f"family {self.name} builds tiny models of one size only")
 
     def _tiny_processor(self, tokenizer: Any) -> Any:
         raise NotImplementedError

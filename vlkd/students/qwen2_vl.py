@@ -79,6 +79,20 @@ class Qwen2VL(QwenVLFamily):
         )
         return config
 
+    def _scale_tiny(self, config: Any, scale: int) -> None:
+        """``scale`` times the width and heads (head_dim kept: M-RoPE sections stay valid), one more
+        layer per doubling, and the vision merger projecting to the new width."""
+        text = config.text_config
+        text.hidden_size *= scale
+        text.intermediate_size *= scale
+        text.num_attention_heads *= scale
+        text.num_key_value_heads *= scale
+        text.num_hidden_layers += scale.bit_length() - 1
+        text.max_window_layers = text.num_hidden_layers
+        if getattr(text, "layer_types", None):
+            text.layer_types = [text.layer_types[0]] * text.num_hidden_layers
+        config.vision_config.hidden_size = text.hidden_size
+
     def _tiny_processor(self, tokenizer: Any) -> Any:
         from transformers import Qwen2VLImageProcessor, Qwen2VLProcessor, Qwen2VLVideoProcessor
 

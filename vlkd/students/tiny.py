@@ -46,7 +46,7 @@ CORPUS = (
 )
 
 
-def is_built(out_dir: Path, family: str, version: int) -> bool:
+def is_built(out_dir: Path, family: str, version: int | str) -> bool:
     """True when ``out_dir`` holds a complete tiny student of this family and build version."""
     try:
         marker = json.loads((Path(out_dir) / MARKER).read_text(encoding="utf-8"))
@@ -55,7 +55,7 @@ def is_built(out_dir: Path, family: str, version: int) -> bool:
     return marker.get("version") == version and marker.get("family", "qwen2_vl") == family
 
 
-def build_atomic(out_dir: Path, family: str, version: int, write: Callable[[Path], None]) -> Path:
+def build_atomic(out_dir: Path, family: str, version: int | str, write: Callable[[Path], None]) -> Path:
     """Run ``write(tmp_dir)`` and move the result to ``out_dir`` (or return it if already built)."""
     out_dir = Path(out_dir)
     if is_built(out_dir, family, version):

@@ -1,7 +1,7 @@
 """Test support for vlkd and for plugin authors; nothing here imports a heavy library.
 
 - ``fixtures``: the pytest fixtures (``vlkd_registry``, ``vlkd_recipe``, ``vlkd_run_dir``,
-  ``vlkd_images``, ``vlkd_plugin_manager``, ``vlkd_tiny_student``), loaded into every test session that has vlkd
+  ``vlkd_images``, ``vlkd_plugin_manager``, ``vlkd_tiny_student``, ``vlkd_ray_cluster``), loaded into every test session that has vlkd
   installed through the ``pytest11`` entry point (this package);
 - ``images``: generated test images, odd and broken ones included, and ``run_image_stages``;
 - ``fake_provider``: a local OpenAI/Anthropic-compatible HTTP server for teacher tests
@@ -26,6 +26,7 @@ else:
     from vlkd.testing.fixtures import (
         vlkd_images,
         vlkd_plugin_manager,
+        vlkd_ray_cluster,
         vlkd_recipe,
         vlkd_registry,
         vlkd_run_dir,
@@ -37,6 +38,7 @@ __all__ = [
     "read_html",
     "vlkd_images",
     "vlkd_plugin_manager",
+    "vlkd_ray_cluster",
     "vlkd_recipe",
     "vlkd_registry",
     "vlkd_run_dir",

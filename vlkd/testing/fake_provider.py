@@ -115,6 +115,10 @@ class FakeProvider(BatchEndpoints):
         self.headers: list[dict[str, str]] = []
         self.keep_bodies = True
         self._tokens = self.burst
+        #: when the first request for an answer arrived (``time.time()``)
+        self.first_request_at: float | None = None
+        #: when each request the rate limit let through arrived (with ``rpm`` only)
+        self.admitted_at: list[float] = []
         self._refilled = time.monotonic()
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -173,9 +177,23 @@ class FakeProvider(BatchEndpoints):
     def stats(self) -> dict[str, Any]:
         return {
             "requests": sum(self.requests.values()),
+            "first_request_at": self.first_request_at,
             "by_image": dict(self.requests),
             "statuses": {str(k): v for k, v in self.statuses.items()},
+            **self._admitted_stats(),
         }
+
+    def _admitted_stats(self) -> dict[str, Any]:
+        """With ``rpm``: the most requests let through in any 60 s, and the span they arrived in."""
+        times = list(self.admitted_at)
+        if not times:
+            return {}
+        busiest, lo = 0, 0
+        for hi, t in enumerate(times):
+            while t - times[lo] >= 60.0:
+                lo += 1
+            busiest = max(busiest, hi - lo + 1)
+        return {"admitted": len(times), "admitted_span_s": times[-1] - times[0], "busiest_60s": busiest}
 
     # -- HTTP/1.1 -------------------------------------------------------------------------
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -240,6 +258,7 @@ class FakeProvider(BatchEndpoints):
             self._refilled = now
             if self._tokens >= 1:
                 self._tokens -= 1
+                self.admitted_at.append(now)
                 return None
             return (1 - self._tokens) / rate
 
@@ -279,6 +298,8 @@ class FakeProvider(BatchEndpoints):
         image = _image_hash(req, api)
         with self._lock:
             self.requests[image] += 1
+            if self.first_request_at is None:
+                self.first_request_at = time.time()
             if self.keep_bodies:
                 self.bodies.append(_without_images(req))
                 self.headers.append(

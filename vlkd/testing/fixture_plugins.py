@@ -34,6 +34,13 @@ class CountingOptions(PluginOptions):
         json_schema_extra={"fingerprint": False},
         description="raise at this item (a fault that goes away on resume)",
     )
+    die_at: int | None = Field(
+        None,
+        json_schema_extra={"fingerprint": False},
+        description="the worker process dies (os._exit) at this item, the first time only (a Ray "
+        "worker killed mid-stage; its marker is the file die_marker)",
+    )
+    die_marker: str | None = Field(None, json_schema_extra={"fingerprint": False})
     on_error: OnError = "skip"
     workers: int = Field(1, json_schema_extra={"fingerprint": False})
     api_key: SecretStr | None = None
@@ -50,6 +57,9 @@ class _Work:
         if o.hang_at is not None and i == o.hang_at:
             self.started.write_text(str(i))
             time.sleep(600)
+        if o.die_at is not None and i == o.die_at and o.die_marker and not os.path.exists(o.die_marker):
+            Path(o.die_marker).write_text(f"{os.getpid()}\n")
+            os._exit(1)
         if o.skip_every and i % o.skip_every == 0:
             raise SkipItem(f"multiple of {o.skip_every}: item {i}")
         if o.fail_at is not None and i == o.fail_at:

@@ -122,3 +122,15 @@ def vlkd_images(tmp_path: Path) -> Callable[..., list[Path]]:
         return paths
 
     return make
+
+
+@pytest.fixture(scope="session")
+def vlkd_ray_cluster():
+    """A Ray cluster on 127.0.0.1 for the session: a head node and one worker node, one CPU each,
+    a small object store; stopped (its own processes only) when the session ends. Skipped
+    without the ``ray`` extra."""
+    pytest.importorskip("ray", reason='needs pip install "vlkd[ray]"')
+    from vlkd.testing.ray_cluster import local_ray_cluster
+
+    with local_ray_cluster(workers=1, cpus_per_node=1) as cluster:
+        yield cluster

@@ -149,3 +149,55 @@ def test_unreachable_server_stops_with_a_hint(tmp_path, vlkd_registry):
         StageError, match=r"cannot reach the teacher: connection to .* failed.*is the server running"
     ):
         run(tmp_path, vlkd_registry, teach)
+
+
+class SlowStartTeacher(FlakyTeacher):
+    """A teacher whose start (an SDK's import, say) lasts until the stage has prepared a request."""
+
+    prepared: object = None
+    overlapped: list[bool] = []
+
+    async def start(self, ctx, images):
+        import asyncio
+
+        SlowStartTeacher.prepared = asyncio.Event()
+        try:  # the old driver awaited start before preparing anything: this timed out
+            await asyncio.wait_for(SlowStartTeacher.prepared.wait(), 10)
+            SlowStartTeacher.overlapped.append(True)
+        except TimeoutError:
+            SlowStartTeacher.overlapped.append(False)
+
+    def has_prompt_variables(self):
+        # asked while a request is built (image read, prompt rendered), before any call
+        if SlowStartTeacher.prepared is not None:
+            SlowStartTeacher.prepared.set()
+        return False
+
+    def respond_sync(self, request):
+        return TeachResponse(text='```csv\n"Q?","A"\n```', input_tokens=10, output_tokens=5)
+
+
+def test_the_first_requests_are_prepared_while_the_teacher_starts(tmp_path, vlkd_registry):
+    SlowStartTeacher.overlapped = []
+    images(tmp_path / "img", 3)
+
+    class SlowPlugin:
+        @hookimpl
+        def vlkd_register_teachers(self, register):
+            register("slow_start", SlowStartTeacher)
+
+    from vlkd.core.engine import Engine
+    from vlkd.core.progress import Reporter
+    from vlkd.core.recipe import load_recipe
+
+    path = tmp_path / "r.yaml"
+    recipe = {"name": "d", "ingest": {"plugin": "files", "inputs": str(tmp_path / "img")}}
+    path.write_text(json.dumps({**recipe, "teach": {"plugin": "slow_start"}}), encoding="utf-8")
+    manifest = Engine(
+        load_recipe(path, registry=vlkd_registry(SlowPlugin())),
+        tmp_path / "run",
+        reporter=Reporter(quiet=True),
+    ).run()
+    entry = manifest["stages"]["teach"]
+    assert SlowStartTeacher.overlapped == [True] and entry["counts"]["ok"] == 3
+    assert 0 <= entry["facts"]["first_request_s"] <= entry["wall_time_s"]

@@ -75,9 +75,9 @@ def test_prices_exact_then_longest_prefix():
 
 def test_rate_limiter_spaces_requests_and_pauses_after_429():
     async def go():
-        lim = RateLimiter(rpm=6000)  # 10 ms apart
+        lim = RateLimiter(rpm=6000)  # 10 ms apart after a burst of 50
         t0 = time.monotonic()
-        for _ in range(5):
+        for _ in range(55):
             await lim.acquire()
         spaced = time.monotonic() - t0
         lim.pause(0.05)

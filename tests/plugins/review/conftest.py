@@ -41,3 +41,31 @@ def serve():
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def team_run(tmp_path):
+    """A run waiting for a team review: 6 images, 2 pairs each (a pair of image 4 flagged);
+    reviewers li and wang, lead zhao; overlap 2 on the riskiest half, blind. ``run.keys``: name -> key."""
+    from vlkd.plugins.review.team.roster import Team, TeamSettings
+
+    images = make_images(tmp_path / "images", 6, size=(320, 200))
+    pairs = make_pairs(images, 2)
+    pairs[8]["flags"] = [{"check": "ocr_grounding", "flag": "ungrounded", "reason": "not on the page"}]
+    run = FakeRun(
+        tmp_path,
+        {
+            "review": {"plugin": "spreadsheet", "require_approval": True, "require_agreement": True},
+            "split": {"plugin": "by_image"},
+        },
+        images,
+        pairs,
+    )
+    assert run.run()["status"] == "waiting"
+    team = Team(run.run_dir, TeamSettings(overlap=2, overlap_share=0.5, blind=True), {})
+    run.keys = {
+        name: team.add(name, role)
+        for name, role in (("li", "reviewer"), ("wang", "reviewer"), ("zhao", "lead"))
+    }
+    team.save()
+    return run

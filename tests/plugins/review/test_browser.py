@@ -112,6 +112,26 @@ def test_approve_edit_reject_survive_a_reload_and_a_stale_edit_is_refused(review
     assert not page.errors and not stale.errors
 
 
+def test_the_first_image_and_its_pairs_show_without_a_request_to_the_api(review_run, serve, browser):
+    server = serve(review_run.run_dir)
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")
+    page = context.new_page()
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url.split(str(server.port), 1)[-1]))
+    page.goto(server.url)
+    page.wait_for_selector(".pair")
+    page.wait_for_function("() => document.getElementById('image').complete")
+    assert page.locator("#image").evaluate("img => img.naturalWidth") > 0
+    # the page, its stylesheet and script, and the first image (preloaded): nothing else
+    assert not [u for u in asked if u.startswith("/api/")], asked
+    assert sum(1 for u in asked if u.startswith("/img/")) == 1, asked
+    expect(page.locator("#position")).to_contain_text("image 1 of")
+    page.locator("#next").click()  # the next image is asked for as before
+    expect(page.locator("#position")).to_contain_text("image 2 of")
+    assert any(u.startswith("/api/image/") for u in asked)
+    context.close()
+
+
 def test_teacher_html_shows_as_text(review_run, serve, browser):
     server = serve(review_run.run_dir)
     page = open_page(browser, server)

@@ -363,3 +363,17 @@ def test_the_page_says_what_the_last_run_decided(fake_run, serve, tmp_path):
     assert progress["last_run"].startswith(
         "the last run's review: 5 approved of 5 pairs (1 added by edits.csv; 4 auto-approved (review.auto_approve))"
     )
+
+
+def test_the_page_carries_its_first_queue_and_image_and_preloads_the_image(review_run, serve):
+    server = serve(review_run.run_dir)
+    with client(server) as c:
+        page = c.get("/").text
+        config = json.loads(page.split('type="application/json">', 1)[1].split("</script>", 1)[0])
+        queue = c.get("/api/queue").json()
+        n = queue["images"][0]
+        # what the page would have asked for first, byte for byte the API's answers
+        assert config["initial"]["queue"] == queue
+        assert config["initial"]["image"] == c.get(f"/api/image/{n}").json()
+        assert f'<link rel="preload" as="image" href="/img/{n}">' in page
+        assert page.index('rel="preload"') < page.index("/static/review.js")

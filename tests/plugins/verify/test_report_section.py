@@ -67,3 +67,23 @@ def test_auto_approval_only_says_precision_waits_for_experts():
     }
     md = render_markdown("r", _checks_section(manifest))
     assert "No expert decisions yet" in md and "What the flags were worth" not in md
+
+
+def test_the_section_says_what_the_student_already_knew_and_what_dropping_it_saved():
+    facts = {
+        "per_category": {
+            "brakes": {"pairs": 4, "negatives": 2, "negative_share": 0.5, "flagged": 4, "student_knows": 2},
+        },
+        "dropped": {"zero_delta": 2},
+        "checks": {
+            "student_agreement": {
+                "student": "tiny",
+                "student_knows": 2,
+                "student_wrong": 2,
+                "zero_delta_dropped": 2,
+            }
+        },
+    }
+    md = render_markdown("r", _checks_section({"stages": {"verify": {"facts": facts}}}))
+    assert "it already knew 2 of 4 pairs (50" in md and "keep_known dropped 2 of them" in md
+    assert "| brakes |" in md and "student_knows" in md

@@ -17,7 +17,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,6 +139,17 @@ class ImageJob:
         return source(self.image_id)
 
 
+def _responder(ctx: StageContext, teacher: Teacher) -> Callable[[TeachRequest], Awaitable[TeachResponse]]:
+    """A teacher that answers on this machine (``respond_sync``: OCR, rules) answers where the
+    run's executor puts it (a thread here, a Ray task on a cluster); one that calls a server
+    (``respond``) answers from the driver, whose limits, budget and journal it needs."""
+    if type(teacher).respond is not Teacher.respond:
+        return teacher.respond
+    sync = teacher.respond_sync  # one bound method: the Ray executor sends the teacher once
+    executor = ctx.run.executor
+    return lambda request: executor.call(sync, request)
+
+
 class TeachRun:
     """State of one teach stage run (shared by all concurrent calls)."""
 
@@ -150,6 +161,8 @@ class TeachRun:
     ):
         self.ctx = ctx
         self.teacher = teacher
+        #: one call to the teacher, where the run's executor puts it (see ``_responder``)
+        self.respond = _responder(ctx, teacher)
         #: per-image prompt values of the caller (the questions a verify check asks again)
         self.variables = variables
         self.opts = teacher.options
@@ -179,6 +192,15 @@ class TeachRun:
         #: when the first call went out and the last answer came back (the calls' window)
         self.first_call: float | None = None
         self.last_answer: float | None = None
+        #: when the stage began, and the teacher's start (SDK import, client) while the first
+        #: requests are prepared: calls wait for it, reading images does not
+        self.began = time.perf_counter()
+        self.started: asyncio.Future | None = None
+
+    async def teacher_ready(self) -> None:
+        """Wait for the teacher's start (and raise its error) before it is asked anything."""
+        if self.started is not None:
+            await self.started
 
     # -- one image -----------------------------------------------------------------------
     async def request_for(self, image: ImageRecord) -> tuple[TeachRequest, str, str | None]:
@@ -243,6 +265,7 @@ class TeachRun:
         cached = self.cache.get(key)
         if cached is not None:
             return cached
+        await self.teacher_ready()
         values = await self.teacher.prompt_variables(request)
         self.cache_later(key, values)
         return values
@@ -324,6 +347,7 @@ class TeachRun:
         worst = cost_usd(self.price, int(est_in * self.input_scale * 1.1), est_out)
         journal = self.journal if self.teacher.cacheable else None
         failures = rate_limited = 0
+        await self.teacher_ready()
         while True:
             await limiter.acquire(est_in + est_out)
             budget.reserve(worst)
@@ -334,7 +358,7 @@ class TeachRun:
             try:
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for wraps each call in a Task
                 async with asyncio.timeout(self.opts.timeout + 30):
-                    response = await self.teacher.respond(request)
+                    response = await self.respond(request)
             except FatalError:
                 budget.release(worst)
                 if journal:
@@ -551,12 +575,15 @@ class TeachRun:
         ctx = self.ctx
         limiter = RateLimiter(self.opts.rpm, self.opts.tpm)
         queue = (image for _, image in loop.todo)
-        await self.teacher.start(ctx, all_images)
+        # the teacher starts (its SDK imported in a thread, see APITeacher.start) while the
+        # workers read the first images and build their requests
+        started = self.started = asyncio.ensure_future(self.teacher.start(ctx, all_images))
         fatal: list[BaseException] = []
 
         with loop:
             if self.opts_mode != "online":
                 try:
+                    await self.teacher_ready()
                     await self.run_batches(loop, budget)
                 finally:
                     await self.finish_cache_writes()
@@ -595,10 +622,12 @@ class TeachRun:
                     except asyncio.CancelledError:
                         if not fatal:
                             raise
+                if not fatal:
+                    await self.teacher_ready()  # its error, even when every answer was cached
             finally:
-                for t in tasks:
+                for t in [*tasks, started]:
                     t.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.gather(*tasks, started, return_exceptions=True)
                 await self.finish_cache_writes()
                 self.show(loop, force=True)
                 await self.teacher.close()
@@ -653,9 +682,11 @@ def run_teach(
 ) -> None:
     """Teach every image. A verify check passes its own teacher, images and per-image prompt
     values, and gets the same services (its ``ctx.dir`` holds that teacher's ledger)."""
+    began = time.perf_counter()
     teacher = teacher or _teacher(ctx)
     images = load_images(ctx) if images is None else images
     state = TeachRun(ctx, teacher, variables)
+    state.began = began
     opts = teacher.options
     if opts.max_cost is not None and state.price is None and teacher.PRICES is not None and teacher.model:
         raise StageError(
@@ -793,6 +824,7 @@ def _finish(ctx: StageContext, state: TeachRun, images: Sequence[ImageRecord], s
         facts["requests_per_s"] = round(ctx.usage.requests / seconds, 2)
     if state.first_call is not None and state.last_answer is not None:
         facts["calls_window_s"] = round(state.last_answer - state.first_call, 3)
+        facts["first_request_s"] = round(state.first_call - state.began, 3)
     ctx.facts.update(facts)
     ctx.checkpoint(force=True)
 

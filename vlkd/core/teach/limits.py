@@ -6,32 +6,51 @@ import asyncio
 import collections
 import random
 import time
+from collections.abc import Awaitable, Callable
 
 
 class RateLimiter:
     """Paces calls to ``rpm`` requests and ``tpm`` tokens per minute, and pauses everyone on a 429.
 
-    Calls are admitted one at a time in arrival order. Requests are spaced evenly (no burst),
-    so a server that refills its allowance continuously never has to refuse one; tokens come
-    from a bucket holding one minute's allowance. After a 429, :meth:`pause` holds every call
-    until the server's ``Retry-After`` has passed, so that waiting calls do not all retry at once.
+    Calls are admitted one at a time in arrival order. Requests come from a bucket that refills
+    at ``rpm`` and holds :attr:`burst` of them (half a second's allowance, at least one): calls
+    are spaced evenly, and time lost to a late wake-up is made up by the next calls, up to the
+    burst, instead of being lost for good. Making up is paced too (calls at least half an
+    interval apart), so a server that refills continuously (as providers do, typically holding
+    a second's allowance) sees neither more than the limit nor a burst. Tokens come from a bucket holding one minute's allowance. After a 429,
+    :meth:`pause` holds every call until the server's ``Retry-After`` has passed, so that
+    waiting calls do not all retry at once.
 
     Without ``rpm``, the first 429 turns on pacing learnt from the server: calls are spaced at
     10% faster than the rate of answers of the last 30 s, so the server's limit is probed, not
     hammered (OpenAI counts refused requests against the limit too).
+
+    ``clock`` and ``sleep`` are the time source and the wait (``time.monotonic`` and
+    ``asyncio.sleep``); tests pass a simulated pair.
     """
 
     LEARN_WINDOW = 30.0
 
-    def __init__(self, rpm: float | None = None, tpm: float | None = None):
+    def __init__(
+        self,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ):
         self.interval = 60.0 / rpm if rpm else 0.0
+        #: requests the bucket holds: half a second's allowance, at least one
+        self.burst = max(1.0, (rpm or 0) / 120)
         self.learn = not rpm
+        self._clock, self._sleep = clock, sleep
         self._limited = False
         self._answers: collections.deque[float] = collections.deque()
         self.tpm = tpm
         self._tokens = float(tpm or 0)
-        self._refilled = time.monotonic()
-        self._next = 0.0
+        self._refilled = clock()
+        self._next = float("-inf")
+        self._last = float("-inf")
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
 
@@ -49,13 +68,22 @@ class RateLimiter:
     async def acquire(self, tokens: int = 0) -> None:
         async with self._lock:
             while True:
-                now = time.monotonic()
+                now = self._clock()
                 self._refill(now)
-                wait = max(self._paused_until - now, self._next - now, self._token_wait(tokens))
-                if wait <= 0:
+                wait = max(
+                    self._paused_until - now,
+                    self._next - now,
+                    self._last + self.interval / 2 - now,
+                    self._token_wait(tokens),
+                )
+                if wait <= 1e-9:  # not a float's rounding away
                     break
-                await asyncio.sleep(wait)
-            self._next = max(self._next, now) + self._spacing(now)
+                await self._sleep(wait)
+            spacing = self._spacing(now)
+            # ``_next`` is when the bucket holds one request again: at most ``burst - 1``
+            # spacings of credit carry over from a late wake-up or an idle spell
+            self._next = max(self._next, now - (self.burst - 1) * spacing) + spacing
+            self._last = now
             if self.tpm:
                 self._tokens -= tokens
 
@@ -72,7 +100,7 @@ class RateLimiter:
     def answered(self) -> None:
         """A call was answered (not refused): feeds the learnt pacing."""
         if self.learn and self._limited:
-            self._answers.append(time.monotonic())
+            self._answers.append(self._clock())
 
     def settle(self, estimated: int, actual: int) -> None:
         """Correct the token bucket once a call's real usage is known."""
@@ -82,7 +110,7 @@ class RateLimiter:
     def pause(self, seconds: float) -> None:
         """A 429: everyone waits ``seconds``; without ``rpm``, pacing is learnt from now on."""
         self._limited = True
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float, retry_after: float | None = None) -> float:

@@ -16,6 +16,9 @@ T = TypeVar("T")
 
 
 class BatchedWork(Generic[T]):
+    #: it keeps a batch's answers between items: it runs where the ledger is (any executor)
+    runs_on_driver = True
+
     def __init__(
         self,
         items: Sequence[T],

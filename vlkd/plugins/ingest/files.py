@@ -72,7 +72,7 @@ class FilesOptions(PluginOptions):
         default=None,
         ge=1,
         json_schema_extra={"fingerprint": False},
-        description="worker processes [default: number of CPUs]",
+        description="worker processes [default: the CPUs this process may use]",
     )
     on_error: OnError = Field(default="skip", description="skip a bad file with its reason, or stop the run")
 
@@ -144,7 +144,9 @@ class FilesIngestor(StagePlugin):
             from vlkd.images.decode import strict
 
             work = strict(work)
-        workers = opts.workers or os.cpu_count() or 1
+        from vlkd.api import usable_cpus
+
+        workers = opts.workers or usable_cpus()
         items = [f.to_json() for f in listing.files]
         ignored_types = listing.ignored
         del listing  # a listed file each: the items above say the same
@@ -165,6 +167,7 @@ class FilesIngestor(StagePlugin):
             processes=workers > 1,
             on_error=opts.on_error,
             description="ingest",
+            probe=lambda f: f["path"],
         )
         files = len(items)
         del items

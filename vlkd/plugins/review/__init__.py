@@ -8,3 +8,10 @@ def vlkd_register_reviewers(register):
     from vlkd.plugins.review.spreadsheet import SpreadsheetReview
 
     register("spreadsheet", SpreadsheetReview)
+
+
+@hookimpl
+def vlkd_report_sections(manifest, add):
+    from vlkd.plugins.review.report_section import add_sections
+
+    add_sections(manifest, add)

@@ -142,6 +142,7 @@ class Change:
     source: str | None = None
     reviewer: str | None = None
     time: str | None = None
+    originals: dict[str, Any] | None = None  # a team review: each reviewer's decision, the teacher's pair
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}

@@ -32,20 +32,20 @@ AUDIT = "audit.jsonl"
 LOCK = ".lock"
 
 
-def log_path(run_dir: Path) -> Path:
-    return run_dir / IMPORTS_DIR / LOG
+def log_path(run_dir: Path, name: str = LOG) -> Path:
+    return run_dir / IMPORTS_DIR / name
 
 
 def entry_kind(entry: dict[str, Any]) -> str:
     return entry.get("kind", "sheet")  # lines written before decisions existed are sheets
 
 
-def read_log(run_dir: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+def read_log(run_dir: Path, offset: int = 0, *, name: str = LOG) -> tuple[list[dict[str, Any]], int]:
     """The whole lines of the log from byte ``offset`` on, and the offset after the last one.
 
     A torn last line (a writer killed mid-write) is not read; the next append repairs it.
     """
-    path = log_path(run_dir)
+    path = log_path(run_dir, name)
     try:
         with path.open("rb") as fh:
             fh.seek(offset)
@@ -65,9 +65,9 @@ def read_log(run_dir: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]
     return entries, offset + end
 
 
-def log_size(run_dir: Path) -> int:
+def log_size(run_dir: Path, name: str = LOG) -> int:
     try:
-        return log_path(run_dir).stat().st_size
+        return log_path(run_dir, name).stat().st_size
     except FileNotFoundError:
         return 0
 
@@ -85,9 +85,12 @@ def locked(run_dir: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def append(run_dir: Path, entry: dict[str, Any], audit: Iterable[dict[str, Any]] = ()) -> None:
-    """Append one entry to the log (durably), then its lines to the audit trail; hold :func:`locked`."""
-    with JsonlAppender(log_path(run_dir)) as log:
+def append(
+    run_dir: Path, entry: dict[str, Any], audit: Iterable[dict[str, Any]] = (), *, name: str = LOG
+) -> None:
+    """Append one entry to the log (durably), then its lines to the audit trail; hold :func:`locked`.
+    ``name``: another log beside it (the team's, :mod:`.team.log`)."""
+    with JsonlAppender(log_path(run_dir, name)) as log:
         log.append(entry)
         log.flush()
     lines = list(audit)

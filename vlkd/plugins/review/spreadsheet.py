@@ -62,6 +62,11 @@ class SpreadsheetOptions(PluginOptions):
     auto_approve: bool = Field(
         False, description="Approve every pair still pending (demos, trusted teachers)"
     )
+    require_agreement: bool = Field(
+        False,
+        description="A team review (vlkd review add-reviewer, --reviewers): only settled pairs go on "
+        "(decided by every reviewer they were assigned to, in agreement, or by a lead)",
+    )
 
 
 def _exports(stage_dir: Path) -> dict[str, Any]:
@@ -102,6 +107,11 @@ class SpreadsheetReview(StagePlugin):
             new, _ = journal.read_log(run_dir, applied)
             if new:
                 return f"{len(new)} new review decision(s) or import(s)"
+        from vlkd.plugins.review.team.outcome import team_changed
+
+        team = team_changed(run_dir, _exports(stage_dir))
+        if team:
+            return team
         edited = edited_sheets(stage_dir)
         if edited:
             return f"{edited[0]} was edited in place"
@@ -115,15 +125,24 @@ class SpreadsheetReview(StagePlugin):
             self._import_in_place(ctx, sheet, pairs_file, images_file)
         log, offset = journal.read_log(ctx.run_dir)
         state = load_state(ctx.run_dir, pairs_file, images_file, warn=ctx.warn, log=log)
+        divided = dict(state.pairs)  # what the review page shows, and divides among a team
         if opts.edits is not None:
             if opts.edits.is_file():
                 state.apply(read_sheet(opts.edits), str(opts.edits))
             else:
                 ctx.warn(f"edits file {opts.edits} does not exist yet; exporting the sheet for the experts")
+        from vlkd.plugins.review.team.outcome import apply_team, team_key
+
+        team = apply_team(state, ctx.run_dir, warn=ctx.warn, divided=divided)
+        if opts.require_agreement and team is None:
+            ctx.warn(
+                "require_agreement: this run has no review team (vlkd review add-reviewer); it changes nothing"
+            )
         approved = state.auto_approve() if opts.auto_approve else 0
         pairs = list(state.pairs.values())
         keep = ("approved", "edited") if opts.require_approval else ("pending", "approved", "edited")
-        kept = [p for p in pairs if p.review in keep]
+        unsettled = team.unsettled if team is not None and opts.require_agreement else set()
+        kept = [p for p in pairs if p.review in keep and p.id not in unsettled]
         write_records(ctx.dir / "all_pairs.jsonl", pairs, exclude_none=True)
         ctx.save("pairs", kept)
         write_jsonl_atomic(ctx.dir / "audit.jsonl", (c.to_json() for c in state.changes))
@@ -135,7 +154,14 @@ class SpreadsheetReview(StagePlugin):
             from vlkd.plugins.review.sheet_xlsx import write_xlsx
 
             written[SHEETS["xlsx"]] = write_xlsx(ctx.dir / SHEETS["xlsx"], rows, thumbnails=opts.thumbnails)
-        write_json_atomic(ctx.dir / EXPORTS, {"sheets": written, "log_offset": offset})
+        write_json_atomic(
+            ctx.dir / EXPORTS,
+            {
+                "sheets": written,
+                "log_offset": offset,
+                **({"team_log_offset": team.offset, "team": team_key(ctx.run_dir)} if team else {}),
+            },
+        )
         counts = state.status_counts()
         ctx.counts.ok = len(kept)
         ctx.facts.update(
@@ -148,6 +174,7 @@ class SpreadsheetReview(StagePlugin):
                 "auto_approved": approved,
                 # per verify flag: precision and recall against the experts; the teacher's accuracy
                 "verify_value": check_value(pairs, (c.to_json() for c in state.changes)),
+                **({"team": team.facts} if team is not None else {}),
             }
         )
         sheet = ctx.dir / (SHEETS["xlsx"] if "xlsx" in opts.exports else SHEETS["csv"])
@@ -163,6 +190,10 @@ class SpreadsheetReview(StagePlugin):
             f"then run again: {rerun}"
         )
         if not kept:
+            if unsettled:
+                raise StageWaiting(
+                    f"{len(unsettled)} pair(s) await the team (reviewers, or a lead for disagreements); {how}"
+                )
             if counts.get("pending"):
                 raise StageWaiting(f"{counts['pending']} pair(s) await expert review; {how}")
             raise StageError(
@@ -171,6 +202,8 @@ class SpreadsheetReview(StagePlugin):
             )
         if counts.get("pending") and opts.require_approval:
             ctx.warn(f"{counts['pending']} pairs await review and are left out; {how}")
+        if unsettled:
+            ctx.warn(f"{len(unsettled)} pairs await the team (require_agreement) and are left out; {how}")
 
     def _import_in_place(
         self, ctx: StageContext, sheet: Path, pairs_file: Path, images_file: Path | None

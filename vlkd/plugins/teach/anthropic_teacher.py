@@ -33,6 +33,7 @@ class AnthropicTeacher(APITeacher):
 
     Options = AnthropicOptions
     options: AnthropicOptions
+    sdk = "anthropic"
     requires = ("anthropic",)
     extra = "anthropic"
     key_env = "ANTHROPIC_API_KEY"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import importlib.util
 import os
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -32,6 +34,8 @@ class APITeacher(Teacher):
     #: a key is needed unless base_url points elsewhere (local servers accept any key)
     key_env: ClassVar[str | None] = None
     client: Any = None
+    #: the SDK's module, imported in a thread at :meth:`start`
+    sdk: ClassVar[str] = ""
     #: the run's cache directory: OCR for ocr_context is read once per page and shared
     ocr_cache: Any = None
 
@@ -65,11 +69,13 @@ class APITeacher(Teacher):
                 )
             key = "EMPTY"  # vLLM, SGLang, Ollama without --api-key accept anything
         if self.options.ocr_context:
-            import importlib.util
-
             if importlib.util.find_spec("rapidocr_onnxruntime") is None:
                 raise StageError('teach.ocr_context needs: pip install "vlkd[ocr]"')
             self.ocr_cache = ctx.cache_dir
+        if self.sdk:
+            # the SDK's import (most of a cold start: its type modules) in a thread, while the
+            # stage reads the first images; the client is built here, in the event loop
+            await asyncio.to_thread(importlib.import_module, self.sdk)
         self.client = self.make_client(key)
 
     def has_prompt_variables(self) -> bool:

@@ -53,6 +53,7 @@ class OpenAITeacher(APITeacher):
 
     Options = OpenAIOptions
     options: OpenAIOptions
+    sdk = "openai"
     requires = ("openai", "aiohttp")
     extra = "openai"
     key_env = "OPENAI_API_KEY"
@@ -163,4 +164,8 @@ class OpenAITeacher(APITeacher):
 
         if self.options.mode == "batch_file":
             return VLLMBatchFile(self)
+        if self.options.mode == "ray_llm":
+            from vlkd.distributed.ray_llm import RayLLMBatches
+
+            return RayLLMBatches(self, OpenAIBatches(self).line)
         return OpenAIBatches(self) if self.options.mode == "batch" else None

@@ -37,6 +37,7 @@ class TrainPlan:
     output_dir: Path  # checkpoints, trainer_log.jsonl, TensorBoard runs
     model_dir: Path  # the artifact: adapter/, vlkd_model.json
     resume_from_checkpoint: str | None
+    run_dir: Path = Path(".")  # the run directory (its cache/ holds the teacher's log-probabilities)
 
     @property
     def trainer_log(self) -> Path:
@@ -65,6 +66,22 @@ class LoraTrainer(StagePlugin):
         except StageError as exc:
             return str(exc)
         return None
+
+    def check_options(self) -> tuple[tuple[str, ...], str] | None:
+        """``distill:`` needs the peft trainer and a teacher of the student's tokenizer."""
+        distill = self.options.distill
+        if distill is None:
+            return None
+        if self.trainer_name != "peft":
+            return (
+                ("distill",),
+                f"logit distillation runs in the peft trainer; set train.plugin: peft "
+                f"(the {self.trainer_name} trainer has none: LLaMA-Factory declined it, its issue #7365)",
+            )
+        from vlkd.plugins.train.teacher import check_teacher, student_dir
+
+        reason = check_teacher(distill.teacher, self.student, student_dir(self.student), not_here_yet=True)
+        return (("distill", "teacher"), reason.removeprefix("distill.teacher: ")) if reason else None
 
     @property
     def lora_target(self) -> list[str] | str:
@@ -101,7 +118,9 @@ class LoraTrainer(StagePlugin):
         ctx.facts.update(
             {"student": student, "precision": precision.name, "device": "cuda" if hardware.cuda else "cpu"}
         )
-        return TrainPlan(student, data, precision, hardware, output_dir, ctx.output("model"), resume)
+        return TrainPlan(
+            student, data, precision, hardware, output_dir, ctx.output("model"), resume, Path(ctx.run_dir)
+        )
 
     def check_installation(self, hardware: Hardware) -> None:
         """Raise a StageError when the trainer cannot run here (e.g. LLaMA-Factory missing)."""

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from vlkd.api import RUN_ONLY, Options, PluginOptions, RecipePath
+from vlkd.plugins.train.distill_options import DistillOptions
 
 #: keys of the train stage that live in the recipe's ``student:`` section now
 MOVED_TO_STUDENT = {
@@ -90,6 +91,12 @@ class TrainOptions(PluginOptions):
     merge: bool = Field(False, description="Also write the adapter merged into full weights (model/merged)")
     distributed: DistributedOptions = Field(default_factory=DistributedOptions, json_schema_extra=RUN_ONLY)
     deepspeed: RecipePath | None = Field(None, description="A DeepSpeed JSON config")
+    # -- distillation beyond the teacher's text ----------------------------------------------
+    distill: DistillOptions | None = Field(
+        None,
+        description="Logit distillation from an open-weights teacher of the student's tokenizer "
+        "(peft trainer): {method: logit_kd, teacher: PATH, alpha, temperature, top_k, beta}",
+    )
 
     @field_validator("lora_target", mode="before")
     @classmethod

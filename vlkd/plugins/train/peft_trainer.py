@@ -13,6 +13,7 @@ from typing import Any
 from vlkd.api import StageContext, StageError, write_json_atomic
 from vlkd.plugins.train.base import LoraTrainer, TrainPlan
 from vlkd.plugins.train.launch import ProgressFromLog, error_excerpt, run_streaming, torchrun_args
+from vlkd.plugins.train.teacher_cache import CACHE_DIR
 
 WORKER_MODULE = "vlkd.plugins.train.peft_worker"
 
@@ -43,7 +44,47 @@ class PeftTrainer(LoraTrainer):
             "tf32": plan.precision.tf32,
             "use_cpu": plan.precision.use_cpu,
             "resume_from_checkpoint": plan.resume_from_checkpoint,
+            **self.distill_job(plan),
         }
+
+    def distill_job(self, plan: TrainPlan) -> dict[str, Any]:
+        """Where the teacher's cached log-probabilities are, and which teacher (logit_kd only)."""
+        if self.options.distill is None:
+            return {}
+        from vlkd.plugins.train.teacher import resolve_teacher
+
+        teacher = resolve_teacher(self.options.distill.teacher)
+        return {
+            "cache_dir": str(plan.run_dir / CACHE_DIR),
+            "teacher": {
+                "fingerprint": teacher.fingerprint(),
+                "base": teacher.base,
+                "adapter": teacher.adapter,
+            },
+        }
+
+    def fill_teacher_cache(self, ctx: StageContext, plan: TrainPlan, job: dict[str, Any]) -> dict[str, Any]:
+        """Run the teacher over the samples not in the cache yet, before the student loads."""
+        from vlkd.plugins.train.teacher import check_teacher, resolve_teacher
+        from vlkd.plugins.train.teacher_cache import fill
+
+        assert self.options.distill is not None
+        reason = check_teacher(
+            self.options.distill.teacher, self.student, plan.student
+        )  # the built student too
+        if reason:
+            raise StageError(reason)
+        samples = [s for split in ("train", "val") for s in plan.data.splits.get(split) or []]
+        task = ctx.progress(len(samples), description="teacher top-k (logit_kd)")
+        try:
+            counts = fill(job, samples, resolve_teacher(self.options.distill.teacher), task.advance)
+        finally:
+            task.close()
+        ctx.info(
+            f"teacher log-probabilities: {counts['teacher_samples_computed']} computed, "
+            f"{counts['teacher_samples_cached']} from the cache"
+        )
+        return counts
 
     def command(self, job_path: str) -> list[str]:
         """The torchrun command line for a distributed run."""
@@ -53,6 +94,7 @@ class PeftTrainer(LoraTrainer):
         job = self.job(plan)
         job_path = ctx.dir / "peft_job.json"
         write_json_atomic(job_path, job)
+        teacher_facts = self.fill_teacher_cache(ctx, plan, job) if self.options.distill else {}
         progress = ProgressFromLog(ctx, "train (peft)")
         try:
             if not self.options.distributed.enabled:
@@ -63,7 +105,7 @@ class PeftTrainer(LoraTrainer):
                 facts = self.train_distributed(ctx, plan, job_path, progress)
         finally:
             progress.close()
-        return {**facts, **progress.last}
+        return {**facts, **progress.last, **teacher_facts}
 
     def train_distributed(self, ctx: StageContext, plan: TrainPlan, job_path, progress) -> dict[str, Any]:
         import os

@@ -130,6 +130,8 @@ def _trainer_log_callback(output_dir: Path, on_log: Any):
             if state.num_input_tokens_seen:
                 record["total_tokens"] = state.num_input_tokens_seen
                 record["throughput"] = round(state.num_input_tokens_seen / max(elapsed, 1e-9), 2)
+            for part in ("kd_loss", "ce_loss"):  # logit distillation: the loss's two parts
+                record[part] = logs.get(part)
             record = {k: v for k, v in record.items() if v is not None}
             with (output_dir / TRAINER_LOG).open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record) + "\n")
@@ -212,6 +214,9 @@ def train(job: dict[str, Any], on_log: Any = None) -> dict[str, Any]:
         target_modules=targets,
         modules_to_save=o["modules_to_save"] or None,
     )
+    from transformers import set_seed
+
+    set_seed(o["seed"])  # the LoRA weights' initialisation too, whatever ran before in this process
     with no_false_tie_warning(model):
         model = get_peft_model(model, lora)
     trainable, total = model.get_nb_trainable_parameters()
@@ -232,7 +237,7 @@ def train(job: dict[str, Any], on_log: Any = None) -> dict[str, Any]:
             ),
             None,
         )
-    trainer = Trainer(
+    trainer_kwargs: dict[str, Any] = dict(
         model=model,
         args=args,
         train_dataset=data.splits["train"],
@@ -241,6 +246,14 @@ def train(job: dict[str, Any], on_log: Any = None) -> dict[str, Any]:
         optimizers=optimizers,
         callbacks=[_trainer_log_callback(output_dir, on_log), frozen_layers_callback()],
     )
+    if o.get("distill"):
+        from vlkd.plugins.train.distill_trainer import DistillCollator, distill_trainer
+        from vlkd.plugins.train.teacher_cache import cache_for
+
+        trainer_kwargs["data_collator"] = DistillCollator(trainer_kwargs["data_collator"], cache_for(job))
+        trainer = distill_trainer(o["distill"], **trainer_kwargs)
+    else:
+        trainer = Trainer(**trainer_kwargs)
     trainer.remove_callback(PrinterCallback)  # progress goes to the vlkd bar and trainer_log.jsonl
     resume = job.get("resume_from_checkpoint")
     result = trainer.train(resume_from_checkpoint=resume)

@@ -1,4 +1,5 @@
-"""Built-in ``verify`` checks: ocr_grounding (offline OCR), second_teacher, duplicates.
+"""Built-in ``verify`` checks: ocr_grounding (offline OCR), second_teacher, duplicates,
+student_agreement (the student answers first).
 
 Each check flags doubtful pairs for the experts (``QARecord.flags``); none changes a pair.
 See ``vlkd.core.verify`` for the check API and ``vlkd.core.verify_driver`` for the stage.
@@ -12,10 +13,12 @@ def vlkd_register_verifiers(register):
     from vlkd.plugins.verify.duplicates import Duplicates
     from vlkd.plugins.verify.ocr_grounding import OCRGrounding
     from vlkd.plugins.verify.second_teacher import SecondTeacher
+    from vlkd.plugins.verify.student_agreement import StudentAgreement
 
     register("ocr_grounding", OCRGrounding)
     register("second_teacher", SecondTeacher)
     register("duplicates", Duplicates)
+    register("student_agreement", StudentAgreement)
 
 
 @hookimpl

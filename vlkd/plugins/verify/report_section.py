@@ -58,6 +58,18 @@ def verify_tables(stages: dict[str, dict[str, Any]]) -> tuple[list[Table], list[
                 + ", ".join(f"{n} {flag}" for flag, n in sorted(dropped.items()))
                 + "."
             )
+    student = (facts.get("checks") or {}).get("student_agreement") or {}
+    if student:
+        knows, total = (
+            student.get("student_knows", 0),
+            student.get("student_knows", 0) + student.get("student_wrong", 0),
+        )
+        lines.append(
+            f"The student answered first ({student.get('student')}): it already knew {knows} of {total} "
+            f"pairs ({pct(knows / total if total else None)}, zero delta; per category in the table's "
+            f"student_knows column); keep_known dropped {student.get('zero_delta_dropped', 0)} of them "
+            "before review, as many fewer expert decisions and training samples."
+        )
     value = ((stages.get("review") or {}).get("facts") or {}).get("verify_value") or {}
     if value.get("reviewed"):
         lines.append(

@@ -22,7 +22,12 @@ from vlkd.plugins.review.web.page import render_page
 from vlkd.plugins.review.web.security import HEADERS, Guard
 from vlkd.plugins.review.web.store import ReviewStore
 
-STATIC = {"review.js": "text/javascript; charset=utf-8", "review.css": "text/css; charset=utf-8"}
+STATIC = {
+    "review.js": "text/javascript; charset=utf-8",
+    "review.css": "text/css; charset=utf-8",
+    "team.js": "text/javascript; charset=utf-8",  # a team review's page (.team_gate)
+    "team.css": "text/css; charset=utf-8",
+}
 IMAGE_TYPES = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
@@ -36,6 +41,15 @@ FILTERS = ("category", "status", "negative", "flag")
 
 def _filters(request: Request) -> dict[str, str]:
     return {k: request.query_params.get(k, "") for k in FILTERS}
+
+
+def _queue_json(store: ReviewStore, filters: dict[str, str], order: str) -> dict[str, Any]:
+    """What ``/api/queue`` answers (and the page carries for its first view); under the store's lock."""
+    return {
+        "images": store.queue(filters, order),
+        "progress": store.progress(),
+        "categories": sorted(c for c in store.categories if c),
+    }
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -98,7 +112,10 @@ class GuardMiddleware:
         return None
 
 
-def create_app(store: ReviewStore, guard: Guard, reviewer: str) -> Starlette:
+def create_app(store: ReviewStore, guard: Guard, reviewer: str, team=None) -> Starlette:
+    """The page's app; ``team`` (a :class:`~vlkd.plugins.review.team.views.TeamViews`): every
+    request needs a reviewer's key (:mod:`.team_gate`, inside the guard's checks)."""
+
     def page(request: Request) -> Response:
         if guard.token and request.query_params.get("token"):
             # keep the token in a cookie and out of the address bar (and of bookmarks, screenshots)
@@ -106,7 +123,16 @@ def create_app(store: ReviewStore, guard: Guard, reviewer: str) -> Starlette:
             response.set_cookie(guard.cookie, guard.token, httponly=True, samesite="strict", path="/")
             return response
         with store.lock:
-            html = render_page(run_name=store.run_name, csrf=guard.csrf, reviewer=reviewer)
+            # the first queue and the first image's pairs come with the page (no filter set
+            # yet), so the page needs no request of its own before it can show them
+            first = _queue_json(store, {}, "risk")
+            image = store.image_json(first["images"][0]) if first["images"] else None
+            html = render_page(
+                run_name=store.run_name,
+                csrf=guard.csrf,
+                reviewer=reviewer,
+                initial={"queue": first, "image": image},
+            )
         return Response(html, media_type="text/html; charset=utf-8")
 
     def static(request: Request) -> Response:
@@ -138,14 +164,7 @@ def create_app(store: ReviewStore, guard: Guard, reviewer: str) -> Starlette:
     def queue(request: Request) -> Response:
         order = request.query_params.get("order", "risk")
         with store.lock:
-            images = store.queue(_filters(request), order)
-            return JSONResponse(
-                {
-                    "images": images,
-                    "progress": store.progress(),
-                    "categories": sorted(c for c in store.categories if c),
-                }
-            )
+            return JSONResponse(_queue_json(store, _filters(request), order))
 
     def image_data(request: Request) -> Response:
         n = request.path_params["n"]
@@ -193,7 +212,11 @@ def create_app(store: ReviewStore, guard: Guard, reviewer: str) -> Starlette:
         Route("/api/image/{n:int}/add", add, methods=["POST"]),
     ]
     app = Starlette(routes=routes)
-    app.add_middleware(GuardMiddleware, guard=guard)
+    if team is not None:
+        from vlkd.plugins.review.web.team_gate import TeamGate
+
+        app.add_middleware(TeamGate, views=team, csrf=guard.csrf, port=guard.port)
+    app.add_middleware(GuardMiddleware, guard=guard)  # added last: runs first
     return app
 
 

@@ -11,8 +11,8 @@ _PAGE = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>vlkd review · {title}</title>
-<link rel="stylesheet" href="/static/review.css">
-<script id="config" type="application/json">{config}</script>
+<link rel="stylesheet" href="/static/review.css">{preload}
+<script id="config" type="application/json">{config}</script>{team_head}
 <script src="/static/review.js" defer></script>
 </head>
 <body>
@@ -89,6 +89,26 @@ def _script_json(data: dict) -> str:
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def render_page(*, run_name: str, csrf: str, reviewer: str) -> str:
-    config = {"csrf": csrf, "reviewer": reviewer, "run": run_name}
-    return _PAGE.format(title=html.escape(run_name), config=_script_json(config))
+#: a team review's page: its script (before review.js, which it extends) and style
+_TEAM_HEAD = """
+<link rel="stylesheet" href="/static/team.css">
+<script src="/static/team.js" defer></script>"""
+
+
+def render_page(
+    *, run_name: str, csrf: str, reviewer: str, team: dict | None = None, initial: dict | None = None
+) -> str:
+    """The page; ``initial`` (the first queue and image, as the API gives them) saves the page
+    its first two requests, and the first image is preloaded while the script loads. A team's page
+    gets no ``initial``: each reviewer's queue is their own, asked for with their key."""
+    config = {"csrf": csrf, "reviewer": reviewer, "run": run_name, "initial": initial}
+    if team is not None:
+        config["team"] = team
+    image = (initial or {}).get("image")
+    preload = f'\n<link rel="preload" as="image" href="/{html.escape(image["url"])}">' if image else ""
+    return _PAGE.format(
+        title=html.escape(run_name),
+        config=_script_json(config),
+        preload=preload,
+        team_head=_TEAM_HEAD if team else "",
+    )

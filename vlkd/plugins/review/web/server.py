@@ -52,14 +52,19 @@ class ReviewServer:
                 "to have one made"
             )
         self.store = ReviewStore(Path(run_dir))
-        if token is None and not is_local(host):
+        self.team = _team_views(self.store)  # reviewers with keys of their own, or None
+        if self.team is not None and token:
+            raise VlkdError(
+                "this run has a review team: each reviewer's key guards the page; leave out --token"
+            )
+        if token is None and not is_local(host) and self.team is None:
             token = secrets.token_urlsafe(18)  # reachable from other machines: never without a token
         self.socket = _bind(host, port)
         self.port = self.socket.getsockname()[1]
         self.host = host
         self.guard = Guard(host, self.port, token)
         self.reviewer = reviewer or _user()
-        app = create_app(self.store, self.guard, self.reviewer)
+        app = create_app(self.store, self.guard, self.reviewer, team=self.team)
         config = uvicorn.Config(
             app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
         )
@@ -67,14 +72,17 @@ class ReviewServer:
         self._thread: threading.Thread | None = None
 
     @property
-    def url(self) -> str:
+    def base_url(self) -> str:
         shown = self.host
         if self.host in ("0.0.0.0", "::"):
             shown = socket.gethostname()
         elif ":" in shown:
             shown = f"[{shown}]"
-        url = f"http://{shown}:{self.port}/"
-        return url + (f"?token={self.guard.token}" if self.guard.token else "")
+        return f"http://{shown}:{self.port}/"
+
+    @property
+    def url(self) -> str:
+        return self.base_url + (f"?token={self.guard.token}" if self.guard.token else "")
 
     def serve_forever(self) -> None:
         self.server.run(sockets=[self.socket])
@@ -94,6 +102,20 @@ class ReviewServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.socket.close()
+
+
+def _team_views(store):
+    from vlkd.plugins.review.team.roster import Team, check_settings, team_path
+
+    team = Team.load(store.run_dir)
+    if team is None or not team.reviewers:
+        return None
+    check_settings(team, str(team_path(store.run_dir)))
+    from vlkd.plugins.review.team.agreement import warm_up
+    from vlkd.plugins.review.team.views import TeamViews
+
+    warm_up()
+    return TeamViews(store, team)
 
 
 def _user() -> str:

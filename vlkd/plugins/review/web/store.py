@@ -196,9 +196,9 @@ class ReviewStore:
             index = self._find(self.image(image_n).id, pair_id)
             return None if index is None else self.pair_json(index)
 
-    def pair_json(self, index: int) -> dict[str, Any]:
-        """The pair as the page gets it (JSON)."""
-        pair = self.pair(index)
+    def pair_json(self, index: int, pair: QARecord | None = None) -> dict[str, Any]:
+        """The pair as the page gets it (JSON); ``pair``: another version of it (a reviewer's copy)."""
+        pair = pair if pair is not None else self.pair(index)
         return {
             "id": pair.id,
             "question": pair.question,

@@ -75,9 +75,10 @@ function el(tag, attrs = {}, ...children) {
 
 // -- server -----------------------------------------------------------------------------
 function filters() {
+  const extra = [...document.querySelectorAll("select[data-filter]")].map((s) => [s.dataset.filter, s.value]);
   return {
     category: $("f-category").value, status: $("f-status").value,
-    negative: $("f-negative").value, flag: $("f-flag").value,
+    negative: $("f-negative").value, flag: $("f-flag").value, ...Object.fromEntries(extra),
   };
 }
 
@@ -143,12 +144,13 @@ function renderProgress() {
   $("meter-fill").style.width = `${pct}%`;
   $("category-table").replaceChildren(...Object.entries(p.categories).map(([name, c]) =>
     el("tr", {}, el("td", { text: name }), el("td", { class: "num", text: `${c.reviewed} / ${c.total}` }))));
+  if (window.vlkdTeam) window.vlkdTeam.progress(p); // a team review (team.js)
 }
 
 // -- navigation ---------------------------------------------------------------------------
-async function loadQueue(keepImage = false) {
+async function loadQueue(keepImage = false, initial = null) {
   const current = state.queue[state.pos];
-  const data = await getJSON(`/api/queue?${query({ order: $("f-order").value || "risk" })}`);
+  const data = initial ? initial.queue : await getJSON(`/api/queue?${query({ order: $("f-order").value || "risk" })}`);
   state.queue = data.images;
   state.progress = data.progress;
   const newFlags = JSON.stringify(data.progress.flags) !== JSON.stringify(state.flags);
@@ -158,7 +160,7 @@ async function loadQueue(keepImage = false) {
   if (newFlags || newCategories) applyLanguage();
   renderProgress();
   const again = keepImage ? state.queue.indexOf(current) : -1;
-  await show(again >= 0 ? again : 0);
+  await show(again >= 0 ? again : 0, initial && initial.image);
 }
 
 function unsaved() {
@@ -176,7 +178,7 @@ async function go(pos) {
   await show(pos);
 }
 
-async function show(pos) {
+async function show(pos, known = null) {
   if (!state.queue.length) {
     state.image = null;
     $("empty").hidden = false;
@@ -191,7 +193,7 @@ async function show(pos) {
   $("empty").hidden = true;
   state.pos = Math.max(0, Math.min(pos, state.queue.length - 1));
   const n = state.queue[state.pos];
-  const data = await getJSON(`/api/image/${n}?${query()}`);
+  const data = known && known.index === n ? known : await getJSON(`/api/image/${n}?${query()}`);
   const sameImage = state.image && state.image.index === data.index;
   state.image = data;
   state.selected = 0;
@@ -282,6 +284,7 @@ function pairCard(pair, i) {
   card.append(actions, el("p", { class: "message", role: "alert" }));
   card._pair = pair;
   card._dirty = dirty;
+  if (window.vlkdTeam) window.vlkdTeam.decorate(card, pair); // a team review (team.js)
   requestAnimationFrame(() => { autosize(question); autosize(answer); });
   return card;
 }
@@ -478,7 +481,9 @@ function start() {
   window.addEventListener("beforeunload", (event) => { if (unsaved()) event.preventDefault(); });
   setupViewer();
   applyLanguage();
-  loadQueue().catch((err) => toast(String(err)));
+  // the page came with its first queue and image (no filter is set yet): no request before them
+  const unfiltered = Object.values(filters()).every((v) => !v) && ($("f-order").value || "risk") === "risk";
+  loadQueue(false, unfiltered ? CONFIG.initial : null).catch((err) => toast(String(err)));
 }
 
 start();

@@ -1,0 +1,127 @@
+"""teach mode: ray_llm. Through Ray Data LLM's HTTP processor on a local Ray cluster against the
+fake provider: the same requests, parsing and cache as online mode, and the canary that proves the
+teacher saw the images. The vLLM-engine processor's configuration is built and checked here (it
+needs GPUs to run)."""
+
+import hashlib
+
+import pytest
+
+from vlkd.testing.teach import image_hashes, ledger, read_pairs, section
+
+pytestmark = pytest.mark.timeout(1800)
+
+
+def _sees_images(provider, run_dir):
+    """The fake provider answers the canary's question from the canary's image, as a model that
+    sees it would: it knows the canary images of the run's chunks by their bytes, nothing else."""
+    from vlkd.distributed.ray_llm import CANARY_QUESTION, canary_number, canary_png
+
+    def answer(image: str, req: dict):
+        if CANARY_QUESTION not in str(req.get("messages", "")):
+            return None
+        chunks = (run_dir / "cache" / "teach" / "batch").glob("*.jsonl")
+        numbers = [canary_number(p.name.removesuffix(".jsonl")) for p in chunks]
+        known = {hashlib.sha256(canary_png(n)).hexdigest(): n for n in numbers}
+        return known.get(image, "I see no image")
+
+    provider.answer = answer
+
+
+def _ray_llm(provider, **kw):
+    return section(provider, mode="ray_llm", batch_poll_interval=0.05, ray_llm={"batch_size": 4}, **kw)
+
+
+@pytest.fixture
+def on_cluster(vlkd_ray_cluster, monkeypatch):
+    import ray
+
+    monkeypatch.setenv("RAY_ADDRESS", vlkd_ray_cluster.address)
+    yield vlkd_ray_cluster
+    ray.shutdown()
+
+
+def test_ray_llm_teaches_through_ray_data_with_the_online_cache(provider, images, run_teach, on_cluster):
+    folder = images(5)
+    _sees_images(provider, folder.parent / "run")
+    manifest, rd = run_teach(folder, _ray_llm(provider))
+    teach = manifest["stages"]["teach"]
+    assert teach["status"] == "done" and teach["counts"]["ok"] == 5
+    pairs = read_pairs(rd)
+    assert len(pairs) == 15  # the fake provider's three pairs per image, parsed as online
+    hashes = image_hashes(folder)
+    assert all(provider.requests[h] == 1 for h in hashes.values())  # each image asked once
+    assert sum(provider.requests.values()) == 5 + 1  # and one canary for the one chunk
+    # the same answers online (the run started over, its cache kept): nothing asked again
+    online, _ = run_teach(folder, section(provider), fresh=True)
+    assert online["stages"]["teach"]["usage"]["cached"] == 5
+    assert sum(provider.requests.values()) == 6
+    assert read_pairs(rd) == pairs
+
+
+def test_a_teacher_that_never_sees_the_images_fails_the_chunk(provider, images, run_teach, on_cluster):
+    from vlkd.core.errors import VlkdError
+
+    folder = images(3)
+    provider.answer = lambda image, req: "12345" if "number" in str(req.get("messages", "")) else None
+    with pytest.raises(VlkdError, match="did not read the canary image") as exc:
+        run_teach(folder, _ray_llm(provider))
+    assert "ray#56125" in str(exc.value)
+    # no answer of the chunk was kept: nothing in the ledger, nothing in the response cache
+    assert not [e for e in ledger(folder.parent / "run") if e["status"] == "ok"]
+    manifest, _ = run_teach(folder, section(provider))  # online now: every image is asked
+    assert manifest["stages"]["teach"]["usage"].get("cached", 0) == 0
+
+
+def test_the_vllm_engine_processor_config_follows_the_recipe():
+    pytest.importorskip("ray")
+    from vlkd.core.teach.options import RayLLMOptions
+    from vlkd.distributed.ray_llm import vllm_answer, vllm_processor_config, vllm_row
+
+    opts = RayLLMOptions(
+        engine="vllm",
+        replicas=3,
+        batch_size=32,
+        tensor_parallel_size=4,
+        max_model_len=8192,
+        accelerator_type="H100",
+    )
+    config = vllm_processor_config("Qwen/Qwen2.5-VL-72B-Instruct", opts)
+    assert config.model_source == "Qwen/Qwen2.5-VL-72B-Instruct"
+    assert config.concurrency == 3 and config.batch_size == 32 and config.accelerator_type == "H100"
+    assert config.engine_kwargs["tensor_parallel_size"] == 4
+    assert config.engine_kwargs["max_model_len"] == 8192
+    assert config.engine_kwargs["limit_mm_per_prompt"] == {"image": 1}
+    # Ray 2.58's name for the stage that reads images out of the messages
+    assert config.prepare_multimodal_stage["enabled"] is True
+    body = {
+        "model": "m",
+        "messages": [
+            {"role": "system", "content": "sys"},
+            {
+                "role": "user",
+                "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}],
+            },
+        ],
+        "max_tokens": 100,
+        "temperature": 0.0,
+        "response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "object"}}},
+    }
+    row = vllm_row(body)
+    assert row["messages"] is body["messages"]  # the same prompt, system message and image
+    assert row["sampling_params"] == {
+        "max_tokens": 100,
+        "temperature": 0.0,
+        "structured_outputs": {"json": {"type": "object"}},
+    }
+    out = vllm_answer(
+        {
+            "custom_id": "a",
+            "generated_text": "x",
+            "num_input_tokens": 7,
+            "num_generated_tokens": 100,
+            "max_tokens": 100,
+        },
+        "m",
+    )
+    assert out["choices"][0]["finish_reason"] == "length" and out["usage"]["total_tokens"] == 107

@@ -1,0 +1,121 @@
+"""``train.distill`` is checked at ``vlkd validate``, before any weights load: the teacher must share
+the student's tokenizer (family and vocabulary), and only the peft trainer distils logits."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+RECIPE = """name: kd
+student:
+  model: {student}
+train:
+  plugin: {plugin}
+  dataset: {dataset}
+  distill:
+    method: logit_kd
+    teacher: {teacher}
+    top_k: 5
+"""
+
+
+def checkpoint(root: Path, model_type: str, vocab: dict[str, int]) -> Path:
+    """Just what validation reads of a checkpoint: config.json, tokenizer.json, a processor config."""
+    root.mkdir(parents=True)
+    (root / "config.json").write_text(json.dumps({"model_type": model_type}))
+    (root / "preprocessor_config.json").write_text("{}")
+    (root / "tokenizer.json").write_text(
+        json.dumps({"model": {"vocab": vocab}, "added_tokens": [{"id": len(vocab), "content": "<|im_end|>"}]})
+    )
+    return root
+
+
+def validate(tmp_path: Path, student: Path, teacher: Path | str, plugin: str = "peft"):
+    recipe = tmp_path / "kd.yaml"
+    (tmp_path / "dataset").mkdir(exist_ok=True)
+    recipe.write_text(
+        RECIPE.format(student=student, teacher=teacher, plugin=plugin, dataset=tmp_path / "dataset")
+    )
+    # no vlkd extra may be imported by validation: a stub torch that fails on import proves it
+    stubs = tmp_path / "stubs"
+    stubs.mkdir(exist_ok=True)
+    for name in ("torch", "transformers"):
+        (stubs / f"{name}.py").write_text(f"raise ImportError('validate imported {name}')\n")
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{stubs}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        "COLUMNS": "200",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "vlkd", "validate", str(recipe)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+VOCAB = {"a": 0, "b": 1, "c": 2}
+
+
+def test_teacher_of_the_same_family_and_vocabulary_passes(tmp_path):
+    student = checkpoint(tmp_path / "student", "qwen2_vl", VOCAB)
+    teacher = checkpoint(tmp_path / "teacher", "qwen2_vl", VOCAB)
+    result = validate(tmp_path, student, teacher)
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_teacher_of_another_family_names_both_and_the_teachers_that_work(tmp_path):
+    student = checkpoint(tmp_path / "student", "qwen2_vl", VOCAB)
+    teacher = checkpoint(tmp_path / "teacher", "qwen3_vl", VOCAB)
+    result = validate(tmp_path, student, teacher)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    message = result.stderr
+    assert "kd.yaml:9:" in message and "train.distill.teacher" in message  # the teacher's line
+    assert "is qwen3_vl" in message and "is qwen2_vl" in message
+    assert "Qwen2-VL (72B -> 2B/7B)" in message
+
+
+def test_teacher_with_another_vocabulary_names_both_vocabularies(tmp_path):
+    student = checkpoint(tmp_path / "student", "qwen2_vl", VOCAB)
+    teacher = checkpoint(tmp_path / "teacher", "qwen2_vl", {**VOCAB, "d": 3})
+    result = validate(tmp_path, student, teacher)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "vocabulary (5 tokens" in result.stderr and "student's (4 tokens" in result.stderr
+
+
+def test_teacher_not_here_yet_is_checked_by_its_hub_name(tmp_path):
+    """A teacher an earlier recipe trains, or one downloaded where training runs, is no error yet
+    (the train stage checks it before the student loads); a hub name of another family already is."""
+    student = checkpoint(tmp_path / "student", "qwen2_vl", VOCAB)
+    assert validate(tmp_path, student, tmp_path / "runs/teacher/train/model").returncode == 0
+    assert validate(tmp_path, student, "Qwen/Qwen2-VL-72B-Instruct").returncode == 0
+    result = validate(tmp_path, student, "Qwen/Qwen3-VL-32B-Instruct")
+    assert result.returncode == 2 and "Qwen/Qwen3-VL-32B-Instruct is qwen3_vl" in result.stderr
+
+
+def test_missing_teacher_stops_the_train_stage_before_the_student_loads(tiny_student, make_dataset, tmp_path):
+    from tests.plugins.train.conftest import make_trainer, stage_context
+    from vlkd.core.errors import StageError
+
+    distill = {"method": "logit_kd", "teacher": str(tmp_path / "nowhere")}
+    trainer = make_trainer("peft", student=str(tiny_student), dataset=str(make_dataset()), distill=distill)
+    ctx = stage_context(tmp_path / "run")
+    try:
+        trainer.run(ctx)
+    except StageError as exc:
+        assert "nowhere is neither a directory nor a hub model" in str(exc)
+        assert "run its recipe first" in str(exc)
+    else:
+        raise AssertionError("a missing teacher must stop the stage")
+    assert not (ctx.dir / "model" / "adapter").exists()
+
+
+def test_the_llamafactory_trainer_does_not_distil(tmp_path):
+    student = checkpoint(tmp_path / "student", "qwen2_vl", VOCAB)
+    teacher = checkpoint(tmp_path / "teacher", "qwen2_vl", VOCAB)
+    result = validate(tmp_path, student, teacher, plugin="llamafactory")
+    assert result.returncode == 2 and "set train.plugin: peft" in result.stderr

@@ -1,0 +1,243 @@
+"""``executor: ray``: a stage's items as Ray tasks, their outcomes back to the driver's ledger.
+
+The driver (``vlkd run``) stays one process: it reads the items, keeps the ledger, the cache,
+the journal and the manifest, exactly as a local run does; only ``work(item)`` (and teach's
+one-image calls) run on the cluster's workers. A task is a chunk of items; a chunk whose worker
+or node died is sent again at most ``max_retries`` times, counted in the stage's facts; what was
+finished before stays finished. The run directory must be on storage every node sees:
+:meth:`RayExecutor.start` and the first item of each stage are checked on every node.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from vlkd.core.errors import StageError, VlkdError
+from vlkd.core.executor import ExecutorOptions, LocalExecutor, MapJob, Outcome, call_item
+
+#: how long a HOST:PORT may take to accept a connection before the cluster counts as unreachable
+CONNECT_TIMEOUT_S = 5.0
+
+
+def run_chunk(work: Callable[[Any], Iterable[Any]], items: list[Any]) -> list[Outcome]:
+    """One Ray task: the outcomes of a chunk of items (an item's error is its outcome, not the task's)."""
+    return [call_item(work, item) for item in items]
+
+
+def unreadable(paths: list[str]) -> tuple[str, list[str]]:
+    """On a node: its address and the paths it cannot read."""
+    import ray
+
+    bad = [p for p in paths if not (os.path.isfile(p) and os.access(p, os.R_OK))]
+    return ray.util.get_node_ip_address(), bad
+
+
+def _retryable() -> tuple[type[BaseException], ...]:
+    """Ray's errors that mean the task's worker, node or result was lost (not the work's fault)."""
+    from ray import exceptions as rx
+
+    names = ("WorkerCrashedError", "NodeDiedError", "ObjectLostError", "OwnerDiedError", "OutOfMemoryError")
+    return tuple(getattr(rx, n) for n in names if hasattr(rx, n))
+
+
+def check_reachable(address: str) -> None:
+    """A HOST:PORT (or ray://HOST:PORT) that accepts no connection is one clear error, at once."""
+    target = address.removeprefix("ray://")
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto" and the like: ray.init says what it finds
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise VlkdError(
+            f"executor ray: no Ray cluster answers at {address} ({exc.strerror or exc}); start one "
+            "(ray start --head) or fix --address / executor.address"
+        ) from None
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, options: ExecutorOptions):
+        self.options = options
+        self._started_ray = False
+        self._refs: dict[int, tuple[Any, Any]] = {}
+
+    # -- connecting and checking ---------------------------------------------------------------
+    def start(self, run_dir: Path) -> None:
+        import ray
+
+        address = self.options.address or os.environ.get("RAY_ADDRESS")
+        if address:
+            check_reachable(address)
+        if not ray.is_initialized():
+            try:
+                ray.init(
+                    address=address,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    logging_level="ERROR",
+                    configure_logging=True,
+                )
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise VlkdError(
+                    f"executor ray: cannot connect to {address or 'a local Ray'}: {first} "
+                    "(start one with: ray start --head, or fix --address / executor.address)"
+                ) from None
+            self._started_ray = True
+        nodes = self.nodes()
+        if not nodes:
+            raise VlkdError("executor ray: the cluster has no alive node with a CPU to run tasks on")
+        self.check_shared(run_dir)
+
+    def nodes(self) -> list[dict[str, Any]]:
+        import ray
+
+        return [n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0]
+
+    def check_shared(self, run_dir: Path) -> None:
+        """Every node reads a file the driver just wrote into the run directory."""
+        probe = Path(run_dir).resolve() / f".vlkd-probe-{uuid.uuid4().hex[:8]}"
+        probe.write_text("vlkd\n")
+        try:
+            self.check_readable([str(probe)], what="the run directory")
+        finally:
+            probe.unlink(missing_ok=True)
+
+    def check_readable(self, paths: list[str], what: str = "the stage's first item") -> None:
+        """Each node can read ``paths``, or a :class:`StageError` names the node and the path."""
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        task = ray.remote(unreadable)
+        refs = [
+            task.options(
+                num_cpus=0,
+                max_retries=0,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
+            ).remote(paths)
+            for node in self.nodes()
+        ]
+        for node, bad in ray.get(refs, timeout=120):
+            if bad:
+                raise StageError(
+                    f"executor ray: node {node} cannot read {bad[0]} ({what}); the run directory and "
+                    "the inputs must be on storage every node sees at the same path (docs/ray.md)"
+                )
+
+    # -- the items ---------------------------------------------------------------------------------
+    def capacity(self) -> int:
+        """Tasks the cluster runs at once with this executor's ``num_cpus`` each."""
+        import ray
+
+        cpus = ray.cluster_resources().get("CPU", 1)
+        return max(1, int(cpus // self.options.num_cpus))
+
+    def map(self, job: MapJob, todo: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, Outcome]]:
+        import ray
+
+        if getattr(job.work, "runs_on_driver", False):
+            job.ctx.info("runs on the driver (this stage's work keeps state between items)")
+            yield from LocalExecutor().map(job, todo)
+            return
+        try:
+            work_ref = ray.put(job.work)
+        except Exception as exc:  # not picklable: a client, a lock, a model in a closure
+            job.ctx.info(f"runs on the driver (its work cannot be sent to Ray workers: {type(exc).__name__})")
+            yield from LocalExecutor().map(job, todo)
+            return
+        items = list(todo)
+        if job.probe is not None and items:
+            self.check_readable([job.probe(items[0][1])])
+        slots = self.capacity()
+        chunk = self.options.chunk or max(1, min(16, len(items) // (slots * 4)))
+        task = ray.remote(run_chunk).options(num_cpus=self.options.num_cpus, max_retries=0)
+        chunks = iter([items[i : i + chunk] for i in range(0, len(items), chunk)])
+        pending: dict[Any, tuple[list[tuple[str, Any]], int]] = {}
+
+        def submit(part: list[tuple[str, Any]], attempt: int) -> None:
+            pending[task.remote(work_ref, [item for _, item in part])] = (part, attempt)
+
+        lost = _retryable()
+        tasks = retries = 0
+        try:
+            for part in itertools.islice(chunks, slots * 2):
+                submit(part, 0)
+                tasks += 1
+            while pending:
+                [ref], _ = ray.wait(list(pending), num_returns=1)
+                part, attempt = pending.pop(ref)
+                try:
+                    outcomes = ray.get(ref)
+                except lost as exc:
+                    reason = type(exc).__name__
+                    if attempt < self.options.max_retries:
+                        retries += 1
+                        job.ctx.info(
+                            f"ray: a task of {len(part)} item(s) was lost ({reason}); sending it again "
+                            f"(retry {attempt + 1} of {self.options.max_retries})"
+                        )
+                        submit(part, attempt + 1)
+                        continue
+                    outcomes = [("failed", [], f"lost {attempt + 1} times on Ray ({reason})")] * len(part)
+                except ray.exceptions.RayTaskError as exc:
+                    raise StageError(
+                        f"executor ray: a worker cannot run stage '{job.ctx.name}': "
+                        f"{_first_line(exc)} (is the same vlkd installed on every node?)"
+                    ) from None
+                for (k, _), outcome in zip(part, outcomes, strict=True):
+                    yield k, outcome
+                nxt = next(chunks, None)
+                if nxt is not None:
+                    submit(nxt, 0)
+                    tasks += 1
+        finally:
+            for ref in pending:  # a stop or Ctrl-C: what is in flight is redone on resume
+                ray.cancel(ref, force=True)
+            job.facts.update({"name": "ray", "tasks": tasks, "retries": retries})
+            if retries:
+                job.facts["max_retries"] = self.options.max_retries
+
+    async def call(self, fn: Callable[[Any], Any], arg: Any) -> Any:
+        import ray
+
+        held = self._refs.get(id(fn))
+        if held is None or held[0] is not fn:
+            held = self._refs[id(fn)] = (fn, ray.put(fn))
+        task = ray.remote(_apply).options(
+            num_cpus=self.options.num_cpus, max_retries=self.options.max_retries
+        )
+        ok, value = await task.remote(held[1], arg)
+        if not ok:
+            raise value  # the call's own error (SkipItem, a teacher error), as a local call raises it
+        return value
+
+    def close(self) -> None:
+        import ray
+
+        self._refs.clear()
+        if self._started_ray and ray.is_initialized():
+            ray.shutdown()
+        self._started_ray = False
+
+
+def _apply(fn: Callable[[Any], Any], arg: Any) -> tuple[bool, Any]:
+    """One call on a worker; its exception comes back as a value, to be raised on the driver."""
+    try:
+        return True, fn(arg)
+    except Exception as exc:
+        return False, exc
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = getattr(exc, "cause", None) or exc
+    text = f"{type(cause).__name__}: {cause}"
+    return text.strip().splitlines()[0][:300]

@@ -1,0 +1,157 @@
+"""The teacher's top-k log-probabilities per answer token, computed once and cached by content.
+
+Before the student loads, every train (and val) sample whose key is not in the cache goes
+through the teacher: the sample rendered by the same collator as the student's (the same chat
+template, labels on the same answer tokens; the tokenizer is shared, checked at validation),
+one forward pass, ``log_softmax`` over the whole vocabulary, the ``top_k`` ids and
+log-probabilities at each answer token. Each sample's result is one small safetensors file in
+``<run_dir>/cache/teacher_logits/``, named by a hash of its content: the bytes of its images, its
+messages (question and reviewed answer), the teacher (:meth:`TeacherModel.fingerprint`), the
+pixel limits, ``cutoff_len`` and ``top_k``. A resumed or repeated training, or another recipe in
+the same run directory, finds them and never loads the teacher; an edited answer or a changed
+image is a new key, computed alone. The teacher is freed before the student loads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from vlkd.plugins.train.teacher import TeacherModel
+
+CACHE_DIR = Path("cache") / "teacher_logits"
+
+
+class TeacherCache:
+    """Key -> (ids, log_probs) of one sample's answer tokens, as files under ``root``."""
+
+    def __init__(self, root: Path, teacher_fingerprint: str, top_k: int, settings: dict[str, Any]):
+        self.root = Path(root)
+        self.top_k = top_k
+        self.salt = json.dumps({"teacher": teacher_fingerprint, "top_k": top_k, **settings}, sort_keys=True)
+        self._keys: dict[tuple, str] = {}
+
+    def key(self, sample: Any) -> str:
+        memo = (json.dumps(sample.messages, ensure_ascii=False), tuple(sample.images))
+        if memo not in self._keys:
+            h = hashlib.sha256(self.salt.encode())
+            h.update(memo[0].encode())
+            for image in sample.images:
+                h.update(hashlib.sha256(Path(image).read_bytes()).digest())
+            self._keys[memo] = h.hexdigest()
+        return self._keys[memo]
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.safetensors"
+
+    def has(self, sample: Any) -> bool:
+        return self.path(self.key(sample)).is_file()
+
+    def save(self, sample: Any, ids: Any, log_probs: Any) -> None:
+        from safetensors.torch import save_file
+
+        path = self.path(self.key(sample))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        save_file({"ids": ids.contiguous(), "log_probs": log_probs.contiguous()}, str(tmp))
+        tmp.replace(path)  # atomic: a killed run leaves no half entry
+
+    def load(self, sample: Any) -> tuple[Any, Any]:
+        from safetensors.torch import load_file
+
+        data = load_file(str(self.path(self.key(sample))))
+        return data["ids"], data["log_probs"]
+
+
+def cache_for(job: dict[str, Any]) -> TeacherCache:
+    """The cache a job's distill options and student settings address."""
+    o = job["options"]
+    d = o["distill"]
+    settings = {k: o[k] for k in ("cutoff_len", "image_min_pixels", "image_max_pixels")}
+    return TeacherCache(Path(job["cache_dir"]), job["teacher"]["fingerprint"], d["top_k"], settings)
+
+
+def fill(
+    job: dict[str, Any], samples: list[Any], teacher: TeacherModel, on_progress: Any = None
+) -> dict[str, int]:
+    """Compute the missing entries of ``samples``; return ``{computed, cached}`` counts."""
+    cache = cache_for(job)
+    missing = [s for s in samples if not cache.has(s)]
+    counts = {"teacher_samples_computed": len(missing), "teacher_samples_cached": len(samples) - len(missing)}
+    if missing:
+        _compute(job, cache, missing, teacher, on_progress)
+    return counts
+
+
+def _compute(
+    job: dict[str, Any], cache: TeacherCache, samples: list[Any], teacher: TeacherModel, on_progress
+) -> None:
+    import gc
+
+    import torch
+
+    from vlkd.api import family_of
+    from vlkd.plugins.train.peft_collator import IGNORE_INDEX, ChatCollator
+
+    o = job["options"]
+    family = family_of(teacher.base, teacher.family or None)
+    processor = family.load_processor(teacher.base, o["image_min_pixels"], o["image_max_pixels"])
+    model = _load_teacher(teacher, job["precision"])
+    collator = ChatCollator(processor, family, o["cutoff_len"])
+    size = o["distill"]["teacher_batch_size"]
+    top_k = min(cache.top_k, model.get_output_embeddings().weight.shape[0])
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(samples), size):
+                chunk = samples[start : start + size]
+                batch = collator(chunk)
+                labels = batch.pop("labels")
+                device = next(model.parameters()).device
+                logits = model(**{k: v.to(device) for k, v in batch.items()}).logits[:, :-1]
+                mask = labels[:, 1:] != IGNORE_INDEX
+                for row, sample in enumerate(chunk):
+                    answer = logits[row][mask[row].to(logits.device)].float()
+                    top = torch.log_softmax(answer, dim=-1).topk(top_k, dim=-1)
+                    cache.save(sample, top.indices.to(torch.int32).cpu(), top.values.cpu())
+                if on_progress is not None:
+                    on_progress(len(chunk))
+    finally:
+        del model
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def _load_teacher(teacher: TeacherModel, precision: str) -> Any:
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if torch.cuda.is_available():
+        kwargs["device_map"] = "auto"  # a teacher larger than one GPU is spread over all of them
+    model = AutoModelForImageTextToText.from_pretrained(teacher.base, **kwargs)
+    if teacher.adapter:
+        from vlkd.plugins.train.peft_adapters import load_adapter
+
+        model = load_adapter(model, teacher.adapter).merge_and_unload()
+    return model.eval()
+
+
+def teacher_batch(cache: TeacherCache, samples: list[Any]) -> dict[str, Any]:
+    """The cached entries of a batch, padded: ``teacher_ids``/``teacher_log_probs`` ``(B, A, k)``
+    and ``teacher_counts`` ``(B,)``."""
+    import torch
+
+    loaded = [cache.load(s) for s in samples]
+    longest = max(ids.shape[0] for ids, _ in loaded)
+    k = loaded[0][0].shape[1]
+    ids = torch.zeros(len(samples), longest, k, dtype=torch.long)
+    log_probs = torch.zeros(len(samples), longest, k)
+    for row, (i, lp) in enumerate(loaded):
+        ids[row, : i.shape[0]] = i.long()
+        log_probs[row, : lp.shape[0]] = lp
+    counts = torch.tensor([i.shape[0] for i, _ in loaded])
+    return {"teacher_ids": ids, "teacher_log_probs": log_probs, "teacher_counts": counts}
