@@ -50,7 +50,7 @@ def test_identifying_columns_keep_their_width_in_a_narrow_terminal(monkeypatch):
         assert f"│ {family} " in out, out
     assert "qwen3_vl_nothink" in out  # the template, typed into LLaMA-Factory's YAML
     out = in_terminal("plugins", columns=80)
-    assert "│ student_resize │" in out and "│ exif_transpose │" in out, out
+    assert re.search(r"│ student_resize +│", out) and re.search(r"│ exif_transpose +│", out), out
 
 
 def test_an_install_hint_is_printed_as_it_is(monkeypatch):
@@ -58,7 +58,7 @@ def test_an_install_hint_is_printed_as_it_is(monkeypatch):
     out = piped("plugins").stdout
     line = next(line for line in out.splitlines() if "missing_extra" in line)
     assert 'pip install "vlkd[openai]"' in line, line
-    assert in_terminal("plugins", columns=100).count('pip install "vlkd[openai]"') >= 1
+    assert in_terminal("plugins", columns=200).count('pip install "vlkd[openai]"') >= 1
 
 
 def test_the_summary_table_prints_a_stage_status_as_text():
