@@ -38,9 +38,9 @@ SetOpt = Annotated[
 
 
 def _console(stderr: bool = True):
-    from rich.console import Console
+    from vlkd.core.console import make_console
 
-    return Console(stderr=stderr, highlight=False, emoji=False)
+    return make_console(stderr)
 
 
 def _show_version(value: bool) -> None:
@@ -147,7 +147,7 @@ def run(
     if quiet:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     reporter = Reporter(quiet=quiet)
-    for note in notes:
+    for note in [*notes, *(loaded.student.notes if loaded.student else ())]:
         reporter.info(literal(note))
     from vlkd.core.executor import chosen_executor
 
@@ -202,6 +202,8 @@ def validate(
     _console(stderr=False).print(
         f"[green]ok[/green] {literal(str(recipe))}: recipe '{loaded.name}': {stages or 'no stages'}"
     )
+    for note in loaded.student.notes if loaded.student else ():
+        _console().print(f"[cyan]note:[/cyan] {literal(note)}", soft_wrap=True)
     if loaded.missing:
         _console().print(
             "[yellow]not installed here[/yellow] (needed to run it): " + literal("; ".join(loaded.missing)),
@@ -247,6 +249,8 @@ def plugins(
         return
     from rich.table import Table
 
+    from vlkd.core.console import cell, keep_whole
+
     console = _console(stderr=False)
     wide = console.width >= 110  # the description column only where it fits
     table = Table()
@@ -255,10 +259,10 @@ def plugins(
     if wide:
         table.add_column("description", overflow="ellipsis", no_wrap=True, max_width=console.width - 80)
     for r in rows:
-        status = "[green]ready[/green]" if r["available"] else f"[yellow]{r['install']}[/yellow]"
-        cells = [r["kind"], r["name"], r["distribution"], r["version"], status]
-        table.add_row(*cells, *([r["description"]] if wide else []))
-    console.print(table)
+        status = cell("ready", "green") if r["available"] else cell(r["install"], "yellow")
+        cells = [cell(r[k]) for k in ("kind", "name", "distribution", "version")]
+        table.add_row(*cells, status, *([cell(r["description"])] if wide else []))
+    console.print(keep_whole(table, (0, 1, 4)))
 
 
 def _plugin_options(registry, name: str, as_json: bool) -> None:
@@ -331,7 +335,7 @@ def init(
     from vlkd.core.recipe import MAX_NAME, NAME_PATTERN
     from vlkd.core.registry import load_registry
     from vlkd.core.schema import recipe_json_schema
-    from vlkd.core.starter import SCHEMA_FILE, starter_recipe
+    from vlkd.core.starter import SCHEMA_FILE, STARTER_INPUTS, starter_recipe
 
     if not NAME_PATTERN.match(name) or len(name) > MAX_NAME:
         raise VlkdError(
@@ -346,7 +350,16 @@ def init(
     schema_path.write_text(
         json.dumps(recipe_json_schema(load_registry()), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    _console().print(f"wrote {path} and {schema_path} (for editors); check it with: vlkd validate {path}")
+    inputs = Path(STARTER_INPUTS)  # the starter reads it: it must validate as written
+    made = not inputs.exists()
+    inputs.mkdir(exist_ok=True)
+    _console().print(
+        literal(
+            f"wrote {path} and {schema_path} (for editors)"
+            + (f", and an empty {inputs}/ folder" if made else "")
+            + f"; put your images and PDFs in {inputs}/, check the recipe with: vlkd validate {path}"
+        )
+    )
 
 
 def quiet_library_bars() -> None:

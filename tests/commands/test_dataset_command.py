@@ -63,3 +63,25 @@ def test_check_dataset_takes_the_student_the_format_stage_recorded(tmp_path, cap
     assert code == 1 and "> cutoff_len 80" in text
     code, text = run_cli(capsys, "check-dataset", str(dataset), "--family", "gemma9")
     assert code == 2 and "unknown family 'gemma9'" in text
+
+
+def test_check_dataset_counts_text_with_the_recorded_students_tokenizer(tmp_path, capsys):
+    """The format stage counted with the run's tiny student; check-dataset, with no option, the same."""
+    import pytest
+
+    pytest.importorskip("transformers")
+    from vlkd.testing.fake_run import FakeRun, make_images, make_pairs
+
+    images = make_images(tmp_path / "images", 2, (300, 200))
+    run = FakeRun(
+        tmp_path,
+        {"student": {"model": "tiny:qwen2_vl"}, "format": {"plugin": "llamafactory", "cutoff_len": 400}},
+        images,
+        make_pairs(images),
+    )
+    run.run()
+    dataset = run.run_dir / "format" / "dataset"
+    assert json.loads((dataset / "vlkd_dataset.json").read_text())["student"]["model"] == "tiny:qwen2_vl"
+    code, text = run_cli(capsys, "check-dataset", str(dataset), "--json")
+    report, _ = json.JSONDecoder().raw_decode(text)  # the JSON report, then whatever the libraries said
+    assert code == 0 and report["estimated_tokens"] is False

@@ -102,7 +102,8 @@ def test_init_writes_a_commented_recipe_that_validates(tmp_path):
     schema_file = tmp_path / first.split("$schema=", 1)[1]
     assert schema_file.is_file()  # the editor's schema link resolves
     assert yaml.safe_load(text)["name"] == "brand-x"
-    (tmp_path / "images").mkdir()
+    assert "put your images and PDFs in images/" in result.stderr
+    assert (tmp_path / "images").is_dir()  # the starter validates as written, in an empty folder
     result = vlkd("validate", "brand-x.yaml", cwd=tmp_path, env={"VLKD_PLUGINS": ""})
     assert result.returncode == 0, result.stderr
     # every stage the starter offers in a comment validates once uncommented

@@ -195,3 +195,11 @@ def test_dry_run_writes_nothing(make, vlkd_run_dir):
     run(make(), vlkd_run_dir, dry_run=True)
     assert not (vlkd_run_dir / "manifest.json").exists()
     assert calls(make) == []
+
+
+def test_a_mistyped_from_stage_suggests_one_of_the_recipe(make, vlkd_run_dir):
+    with pytest.raises(StageError) as err:
+        run(make(), vlkd_run_dir, from_stage="reprot")
+    assert str(err.value) == (
+        "--from reprot: no such stage in recipe 't' (did you mean 'report'?) (this recipe has: ingest, report)"
+    )

@@ -82,3 +82,24 @@ def test_the_old_bug_is_caught(tmp_path, registry):
     )
     with pytest.raises(AssertionError, match=r"student.image_min_pixels comes from .*demo.yaml"):
         test_a_real_model_recipe_names_nothing_tiny(tmp_path / "gpu.yaml", registry)
+
+
+def test_the_demo_recipe_comments_tell_the_truth():
+    """The demo's comments are what a new user reads first: its seed, its counts, its paths."""
+    import csv
+    import re
+
+    demo = ROOT / "recipes" / "demo.yaml"
+    text = demo.read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    comments = "\n".join(line.split("#", 1)[1] for line in text.splitlines() if "#" in line)
+    seeds = {int(n) for n in re.findall(r"\bseed (\d+)", comments)}
+    assert seeds <= {data["split"]["seed"]}, seeds
+    with (demo.parent / "data/demo/warning_lights/manifest.csv").open(encoding="utf-8") as fh:
+        photos = len(list(csv.DictReader(fh)))
+    assert {int(n) for n in re.findall(r"\b(\d+) (?:small )?photos", comments)} == {photos}
+    for path in re.findall(r"\b(data/demo/[\w./-]+\w)", comments):
+        assert (demo.parent / path).exists(), path
+    # the report stage writes into its own directory: runs/NAME/report/report.html
+    for path in re.findall(r"([\w/]*report\.html)", comments):
+        assert path == f"runs/{data['name']}/report/report.html", path

@@ -151,3 +151,26 @@ def test_a_trainer_may_bring_its_own_dataset(write, registry):
     path = write("r.yaml", "name: r\nstudent: tiny-qwen2-vl\ntrain:\n  plugin: peft\n  dataset: data/lf\n")
     recipe = build_recipe(load_recipe_source(path), registry)
     assert recipe.stages["train"].steps[0].options.dataset == path.parent / "data" / "lf"
+
+
+def test_problems_are_listed_in_file_order(write, registry):
+    # the checks run top-level keys first; the reader meets ingest's problem first
+    found = problems(
+        write, registry, "name: r\ningest:\n  plugin: counting\n  n: zero\nreprot:\n  plugin: x\n"
+    )
+    assert [p.split(":")[1] for p in found] == ["4", "5"]
+    assert found[1].startswith("r.yaml:5:1: reprot: unknown key 'reprot' (did you mean 'report'?)")
+
+
+def test_a_swapped_pair_of_letters_suggests_the_word_it_spells(write, vlkd_registry):
+    from vlkd.core.errors import did_you_mean
+    from vlkd.testing import fixture_plugins
+
+    assert did_you_mean("modle", ["mode", "model"]) == " (did you mean 'model'?)"
+    assert did_you_mean("mdoe", ["model", "mode"]) == " (did you mean 'mode'?)"
+    found = problems(
+        write,
+        vlkd_registry(fixture_plugins),
+        "name: r\nteach:\n  plugin: openai\n  modle: gpt-4o\n",
+    )
+    assert any("teach.modle: unknown key 'modle' (did you mean 'model'?)" in p for p in found), found

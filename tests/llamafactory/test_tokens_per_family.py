@@ -51,36 +51,20 @@ def write_dataset(root, sizes):
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_llamafactory_counts_what_vlkd_predicts(name, vlkd_tiny_student, tmp_path):
-    from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
-    from llamafactory.hparams import get_train_args
-    from llamafactory.model import load_tokenizer
+    from vlkd.testing.llamafactory import load_sft
 
     family = FAMILIES[name]
     rows = write_dataset(tmp_path / "data", SIZES)
-    model_args, data_args, training_args, _, _ = get_train_args(
-        dict(
-            model_name_or_path=str(vlkd_tiny_student(name)),
-            stage="sft",
-            do_train=True,
-            finetuning_type="lora",
-            template=family.llamafactory_template,
-            dataset="t",
-            dataset_dir=str(tmp_path / "data"),
-            cutoff_len=4096,
-            image_min_pixels=MIN_PIXELS,
-            image_max_pixels=MAX_PIXELS,
-            output_dir=str(tmp_path / "out"),
-            overwrite_cache=True,
-            report_to="none",
-            use_cpu=True,
-            bf16=False,
-            fp16=False,
-        )
+    dataset, tokenizer = load_sft(
+        vlkd_tiny_student(name),
+        family.llamafactory_template,
+        tmp_path / "data",
+        tmp_path / "out",
+        dataset="t",
+        cutoff_len=4096,
+        image_min_pixels=MIN_PIXELS,
+        image_max_pixels=MAX_PIXELS,
     )
-    tokenizer_module = load_tokenizer(model_args)
-    tokenizer = tokenizer_module["tokenizer"]
-    template = get_template_and_fix_tokenizer(tokenizer, data_args)
-    dataset = get_dataset(template, model_args, data_args, training_args, stage="sft", **tokenizer_module)
     examples = list(dataset["train_dataset"])
     assert len(examples) == len(rows)
     pad = tokenizer.convert_tokens_to_ids(family.image_token)

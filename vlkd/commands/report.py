@@ -30,8 +30,7 @@ def vlkd_register_commands(app: typer.Typer) -> None:
         ] = 5,
     ) -> None:
         """Write report.md and a self-contained report.html for any run, evaluated or not (reads files only)."""
-        from rich.console import Console
-
+        from vlkd.core.console import make_console
         from vlkd.core.errors import VlkdError
         from vlkd.plugins.report.html_report import build_report
 
@@ -47,7 +46,7 @@ def vlkd_register_commands(app: typer.Typer) -> None:
         from vlkd.core.rundir import note_written_at
 
         note_written_at(files.html)  # the run's own report folder: vlkd's, for a later --fresh
-        console = Console(stderr=True, highlight=False)
+        console = make_console(stderr=True)
         for note in files.notes:
             console.print(f"[yellow]note:[/yellow] {note}")
         console.print(f"wrote {files.html} (and report.md beside it)")

@@ -27,20 +27,19 @@ def import_(
     """
     import shlex
 
-    from rich.console import Console
-
+    from vlkd.core.console import make_console
     from vlkd.core.progress import literal
     from vlkd.plugins.review.imports import import_review_file
 
     summary = import_review_file(run_dir, file)
     recipe = summary.get("recipe") or "RECIPE"
     if not summary["changes"]:
-        Console(stderr=True, highlight=False).print(
+        make_console(stderr=True).print(
             f"{literal(str(file))}: nothing to apply: every row matches the run's pairs (imported already?)",
             soft_wrap=True,
         )
         return
-    Console(stderr=True, highlight=False).print(
+    make_console(stderr=True).print(
         f"[green]imported[/green] {literal(str(file))}: {summary['changes']} change(s) ({summary['edited']} edited, "
         f"{summary['added']} added, {summary['changes'] - summary['edited'] - summary['added']} status/other); "
         f"stored as {literal(summary['file'])}.\nApply it (review and the stages after it re-run): "
@@ -78,8 +77,7 @@ def serve(
     The next `vlkd run` applies the decisions (review and the stages after it re-run).
     Shortcuts: j/k next/previous image, a approve, r reject, e edit, ? all of them.
     """
-    from rich.console import Console
-
+    from vlkd.core.console import make_console
     from vlkd.plugins.review.team.admin import apply_reviewers_file, restored_on_failure
     from vlkd.plugins.review.web.server import ReviewServer
 
@@ -89,13 +87,14 @@ def serve(
     if server.team is not None:
         from vlkd.plugins.review.team.cli_text import team_lines
 
-        Console(stderr=True, highlight=False).print(
+        make_console(stderr=True).print(
             team_lines(server.team.team, server.base_url, new_keys), soft_wrap=True, markup=False
         )
     progress = server.store.progress()
-    Console(stderr=True, highlight=False).print(
+    make_console(stderr=True).print(
         f"review page for {server.store.run_dir} ({progress['reviewed']} of {progress['total']} pairs "
         f"reviewed): {server.url}\n"
+        + (f"{progress['last_run']}\n" if progress.get("last_run") else "")
         + ("each reviewer opens their own link" if server.team else f"reviewer: {server.reviewer}")
         + "; each decision is saved as it is made; "
         "Ctrl-C stops the server; the next vlkd run applies the decisions.",

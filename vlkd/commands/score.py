@@ -79,8 +79,9 @@ def vlkd_register_commands(app: typer.Typer) -> None:
 
 
 def _print_table(out: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from vlkd.core.console import make_console
 
     labels = {m["name"]: m["label"] for m in out["metrics"]}
     table = Table(title=f"{out['file']}: {out['items']} answers", title_justify="left")
@@ -102,4 +103,4 @@ def _print_table(out: dict) -> None:
                 str(cell.get("n", "")),
                 end_section=i == len(labels) - 1 and g < len(groups) - 1,
             )
-    Console(highlight=False).print(table)
+    make_console(stderr=False).print(table)

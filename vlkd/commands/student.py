@@ -27,8 +27,9 @@ def families_command(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from vlkd.core.console import cell, keep_whole, make_console
 
     table = Table()
     for column in (
@@ -39,17 +40,22 @@ def families_command(
         "trainers",
         "from",
     ):
-        table.add_column(column, no_wrap=True)
+        table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(
-            r["name"],
-            r["model_class"],
-            r["llamafactory_template"] or "-",
-            str(r["block"]) if r["block"] else f"- ({r.get('tokens_per_image')} tokens/image)",
-            ", ".join(r["trainers"]),
-            r["distribution"],
+            *map(
+                cell,
+                (
+                    r["name"],
+                    r["model_class"],
+                    r["llamafactory_template"] or "-",
+                    str(r["block"]) if r["block"] else f"- ({r.get('tokens_per_image')} tokens/image)",
+                    ", ".join(r["trainers"]),
+                    r["distribution"],
+                ),
+            )
         )
-    Console(highlight=False).print(table)
+    make_console(stderr=False).print(keep_whole(table, (0, 2)))
 
 
 def tiny_command(

@@ -15,9 +15,9 @@ RunDirArg = Annotated[
 
 
 def _print(rows: list, title: str) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from vlkd.core.console import make_console
     from vlkd.core.progress import literal
 
     table = Table(title=title, title_justify="left")
@@ -32,7 +32,7 @@ def _print(rows: list, title: str) -> None:
             literal(row.live or row.note or ""),
             literal(counts),
         )
-    Console(highlight=False).print(table)
+    make_console(stderr=False).print(table)
 
 
 @hookimpl

@@ -25,7 +25,7 @@ from typing import Any
 import pluggy
 
 from vlkd.core.context import RunInfo, StageContext
-from vlkd.core.errors import RunInterrupted, StageError, StageWaiting, StorageError, VlkdError
+from vlkd.core.errors import RunInterrupted, StageError, StageWaiting, StorageError, VlkdError, did_you_mean
 from vlkd.core.executor import ExecutorOptions, make_executor
 from vlkd.core.overrides import to_remember
 from vlkd.core.plugin import Plugin
@@ -33,7 +33,6 @@ from vlkd.core.plugin_manager import call_hook
 from vlkd.core.progress import Reporter, literal
 from vlkd.core.recipe import Recipe, StageConfig, stable_hash
 from vlkd.core.rundir import RunDir, environment_versions, manifest_time, storage_fault
-from vlkd.core.stages import STAGE_NAMES
 
 
 def _fingerprint_options(options: Any) -> dict[str, Any]:
@@ -76,12 +75,10 @@ class Engine:
         names = list(recipe.stages)
         for flag, stage in (("--from", from_stage), ("--to", to_stage)):
             if stage is not None and stage not in recipe.stages:
-                where = (
-                    "this recipe has: " + ", ".join(names)
-                    if stage in STAGE_NAMES
-                    else "stages are: " + ", ".join(STAGE_NAMES)
+                raise StageError(
+                    f"{flag} {stage}: no such stage in recipe '{recipe.name}'{did_you_mean(stage, names)} "
+                    f"(this recipe has: {', '.join(names)})"
                 )
-                raise StageError(f"{flag} {stage}: no such stage in recipe '{recipe.name}' ({where})")
         self.from_stage = from_stage
         self.to_stage = to_stage
 
@@ -202,19 +199,7 @@ class Engine:
             outside = self.changed_outside(plugins, old)
             plan = self.plan(old, fingerprints, outside)
             manifest = self._new_manifest(old, fingerprints)
-            run = RunInfo(
-                self.recipe,
-                self.run_dir,
-                manifest,
-                self.reporter,
-                plugins,
-                fingerprints,
-                self.recipe.source.path,
-                self.dry_run,
-                self.no_cache,
-                self.no_wait,
-                self.retry_failed,
-            )
+            run = self._run_info(manifest, plugins, fingerprints)
             for name, reason in outside.items():
                 if plan.get(name) == "resume":
                     self.reporter.info(f"{name}: {reason}; running it again")
@@ -358,7 +343,69 @@ class Engine:
             line += " " + " ".join(f"--set {k}=..." for k in secret) + "  (secrets are not remembered)"
         return line
 
+    def _run_info(
+        self, manifest: dict[str, Any], plugins: dict[str, list[Plugin]], fingerprints: dict[str, str]
+    ) -> RunInfo:
+        return RunInfo(
+            self.recipe,
+            self.run_dir,
+            manifest,
+            self.reporter,
+            plugins,
+            fingerprints,
+            self.recipe.source.path,
+            self.dry_run,
+            self.no_cache,
+            self.no_wait,
+            self.retry_failed,
+        )
+
     def _dry_run(self, run: RunInfo, plan: dict[str, str]) -> dict[str, Any]:
+        cheap = self._cheap_to_run(plan)
+        if cheap:
+            return self._dry_run_on_scratch(plan, cheap)
+        return self._estimate(run, plan)
+
+    def _cheap_to_run(self, plan: dict[str, str]) -> list[str]:
+        """The free stages at the head of ``plan`` that must run before what follows can be
+        estimated (a new run directory: the teacher's images are not known before ingest and
+        preprocess have run); empty when no teacher follows them."""
+        cheap: list[str] = []
+        for name, action in plan.items():
+            if name not in FREE_STAGES or action not in ("run", "resume"):
+                break
+            cheap.append(name)
+        rest = [n for n in plan if n not in cheap and plan[n] in ("run", "resume")]
+        return cheap if any(n in PRICED_PER_IMAGE for n in rest) else []
+
+    def _dry_run_on_scratch(self, plan: dict[str, str], cheap: list[str]) -> dict[str, Any]:
+        """Run the free stages for real in a scratch directory (spending nothing, writing nothing
+        here), then estimate the rest from what they made: the images the teacher will see."""
+        for name in cheap:
+            self.reporter.console.print(
+                f"{name:<11} {plan[name]} (run now in a scratch directory, deleted after: the "
+                "estimate below counts the images it finds)"
+            )
+        with tempfile.TemporaryDirectory(prefix="vlkd-dry-run-") as tmp:
+            scratch = Path(tmp) / "run"
+            Engine(self.recipe, scratch, to_stage=cheap[-1], reporter=Reporter(quiet=True), pm=self.pm).run()
+            rest = Engine(
+                self.recipe,
+                scratch,
+                to_stage=self.to_stage,
+                dry_run=True,
+                no_cache=self.no_cache,
+                reporter=self.reporter,
+                pm=self.pm,
+            )
+            plugins, fingerprints = rest._instantiate()
+            old = rest.run_dir.read_manifest()
+            rest_plan = {n: a for n, a in rest.plan(old, fingerprints, {}).items() if n not in cheap}
+            manifest = rest._new_manifest(old, fingerprints)
+            rest._estimate(rest._run_info(manifest, plugins, fingerprints), rest_plan)
+        return manifest
+
+    def _estimate(self, run: RunInfo, plan: dict[str, str]) -> dict[str, Any]:
         words = {"skip": "up to date", "resume": "resume", "run": "run", "after": "not run (--to)"}
         for name, action in plan.items():
             self.reporter.console.print(f"{name:<11} {words[action]}")
@@ -378,6 +425,11 @@ class Engine:
                         self.reporter.console.print(f"            {literal(line)}")
         return run.manifest
 
+
+#: stages that cost nothing but time, run for real by a dry run of a new run directory
+FREE_STAGES = ("ingest", "preprocess")
+#: stages whose estimate counts the images the free stages make (a teacher paid per image)
+PRICED_PER_IMAGE = ("teach", "verify")
 
 _STORAGE_ADVICE = {
     errno.ENOSPC: "free some space there (or choose a --run-dir on another disk)",

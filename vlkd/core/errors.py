@@ -80,9 +80,34 @@ class RunInterrupted(VlkdError):
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` when a close match exists, else ``""``."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    """`` (did you mean 'x'?)`` when a close match exists, else ``""``.
+
+    Among difflib's close matches the fewest edits win, a swap of two neighbouring letters
+    counting as one (``modle`` is ``model``, not ``mode``), then the same length, then difflib's
+    own order.
+    """
+    options = list(dict.fromkeys(choices))
+    close = difflib.get_close_matches(word, options, n=len(options) or 1, cutoff=0.6)
+    if not close:
+        return ""
+    order = {c: i for i, c in enumerate(close)}
+    best = min(close, key=lambda c: (_edits(word.lower(), c.lower()), abs(len(c) - len(word)), order[c]))
+    return f" (did you mean '{best}'?)"
+
+
+def _edits(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions, adjacent swaps."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], prev2[j - 2] + 1)
+        prev2, prev = prev, row
+    return prev[-1]
 
 
 def _click_exception_modules() -> list[object]:

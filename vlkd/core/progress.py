@@ -28,6 +28,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from vlkd.core.console import cell, keep_whole, make_console
+
 
 class _RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
@@ -137,7 +139,7 @@ class Reporter:
 
     def __init__(self, *, quiet: bool = False, console: Console | None = None):
         self.quiet = quiet
-        self.console = console or Console(stderr=True, highlight=False, emoji=False)
+        self.console = console or make_console(stderr=True)
 
     # ``info`` and ``warn`` take rich markup: put untrusted text through ``literal`` first
     def info(self, message: str) -> None:
@@ -200,8 +202,8 @@ class Reporter:
                 "waits": "dim",
             }.get(status, "")
             table.add_row(
-                name,
-                f"[{style}]{status}[/{style}]" if style else status,
+                cell(name),
+                cell(status, style),
                 str(counts.get("ok", "")),
                 str(counts.get("skipped", "")),
                 str(counts.get("failed", "")),
@@ -209,7 +211,7 @@ class Reporter:
                 f"{tokens:,}" if tokens else "",
                 _cost(usage),
             )
-        self.console.print(table)
+        self.console.print(keep_whole(table, (0, 1)))
 
 
 def literal(text: object) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from vlkd.core.errors import PluginError, RecipeError, did_you_mean
+from vlkd.core.errors import Location, PluginError, RecipeError, did_you_mean
 from vlkd.core.executor import ExecutorOptions, parse_executor
 from vlkd.core.options import Options, PluginOptions, SourcedStr
 from vlkd.core.recipe_source import RecipeSource, dotted, load_recipe_source
@@ -123,9 +123,21 @@ class _Problems:
         #: not strict: plugins whose extra is not installed here are noted, not errors
         self.strict = strict
         self.missing: list[str] = []
+        self._where: list[Location] = []
 
     def add(self, path: Path_, message: str) -> None:
-        self.items.append(f"{self.src.where(path)}: {dotted(path)}: {message}")
+        where = self.src.where(path)
+        self._where.append(where)
+        self.items.append(f"{where}: {dotted(path)}: {message}")
+
+    def in_file_order(self) -> list[str]:
+        """The problems as a reader meets them: each file in the order it first comes up, then
+        by line and column (the recipe's own order, not the order the checks ran in)."""
+        files = {w.file: i for i, w in reversed(list(enumerate(self._where)))}
+        keyed = sorted(
+            zip(self._where, self.items, strict=True), key=lambda e: (files[e[0].file], e[0].line, e[0].col)
+        )
+        return [item for _, item in keyed]
 
     def add_validation(self, exc: ValidationError, prefix: Path_, model: type[Options]) -> None:
         for err in exc.errors():
@@ -278,7 +290,7 @@ def build_recipe(src: RecipeSource, registry: Registry, *, strict: bool = True) 
         _check_inputs(stages, problems)
         _check_student(stages, student, "student" in data, problems)
     if problems.items:
-        raise RecipeError(problems.items)
+        raise RecipeError(problems.in_file_order())
     return Recipe(str(name), str(description), stages, src, registry, problems.missing, student, executor)
 
 

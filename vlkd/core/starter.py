@@ -4,6 +4,8 @@ from __future__ import annotations
 
 #: written next to the recipe by ``vlkd init``; the recipe's first line points editors at it
 SCHEMA_FILE = "recipe.schema.json"
+#: the folder the starter's ingest reads, made by ``vlkd init`` beside the recipe
+STARTER_INPUTS = "images"
 
 STARTER = """\
 # yaml-language-server: $schema=recipe.schema.json
@@ -22,7 +24,7 @@ student:
 
 ingest:
   plugin: files
-  inputs: [images/]            # folders, globs, CSV/JSONL manifests, PDF manuals
+  inputs: [{inputs}/]            # folders, globs, CSV/JSONL manifests, PDF manuals
 
 preprocess:                    # applied in order; originals are never modified
   - plugin: exif_transpose
@@ -43,4 +45,4 @@ teach:
 
 
 def starter_recipe(name: str) -> str:
-    return STARTER.format(name=name)
+    return STARTER.format(name=name, inputs=STARTER_INPUTS)

@@ -79,6 +79,8 @@ class Student:
     template: str | None
     #: directory of the recipe file that named a relative local path
     base_dir: str | None = None
+    #: what resolving the section changed, for ``vlkd validate`` and ``vlkd run`` to say
+    notes: tuple[str, ...] = ()
 
     @property
     def tiny(self) -> bool:
@@ -99,7 +101,7 @@ class Student:
         """A local directory or hub id that ``from_pretrained`` loads; a tiny student is built
         into ``<run_dir>/students/tiny-FAMILY`` first."""
         if self.tiny:
-            return str(self.family.build_tiny(Path(run_dir) / "students" / f"tiny-{self.family.name}"))
+            return str(self.family.build_tiny(self.tiny_dir(run_dir)))
         local = local_dir(self.model, self.base_dir)
         if local is not None:
             check_student_dir(local)
@@ -121,6 +123,10 @@ class Student:
         if self.tiny:  # not built just for this: tiny students ship the family's bounds
             return self.family.processor_pixels(None)
         return self.family.processor_pixels(self.local_path(run_dir))
+
+    def tiny_dir(self, run_dir: str | os.PathLike[str]) -> Path:
+        """Where a tiny student of this run is built (``<run_dir>/students/tiny-FAMILY``)."""
+        return Path(run_dir) / "students" / f"tiny-{self.family.name}"
 
     def local_path(self, run_dir: Path) -> str | None:
         """The student's directory when it is on this machine without a download, else None."""
@@ -193,16 +199,27 @@ def resolve_student(
     """The :class:`Student` of a validated section; raises :class:`StudentProblem`."""
     model = LEGACY_TINY.get(options.model, options.model)
     family = detect_family(model, options.family, families, base_dir)
+    lo = options.image_min_pixels or min(family.default_min_pixels, options.image_max_pixels or 1 << 62)
+    hi = options.image_max_pixels or max(family.default_max_pixels, options.image_min_pixels or 0)
+    local = None if model.startswith(TINY_PREFIX) else local_dir(model, base_dir)
+    floor = family.pixel_floor(local)
+    notes: list[str] = []
+    if lo < floor:
+        notes.append(
+            f"student.image_min_pixels {lo:,} is below the {family.name} processor's floor of {floor:,} "
+            f"pixels, which transformers and LLaMA-Factory apply in training: vlkd uses {floor:,}, so that "
+            "what it records, trains and evaluates is the same size"
+        )
+        lo, hi = floor, max(hi, floor)
     return Student(
         model=model,
         family=family,
-        image_min_pixels=options.image_min_pixels
-        or min(family.default_min_pixels, options.image_max_pixels or 1 << 62),
-        image_max_pixels=options.image_max_pixels
-        or max(family.default_max_pixels, options.image_min_pixels or 0),
+        image_min_pixels=lo,
+        image_max_pixels=hi,
         cutoff_len=options.cutoff_len,
         template=options.template or family.llamafactory_template,
         base_dir=base_dir,
+        notes=tuple(notes),
     )
 
 

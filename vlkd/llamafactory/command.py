@@ -130,15 +130,29 @@ def _student(path: Path, recipe: Path | None, model: str | None, family: str | N
 
 
 def _tokenizer(tokenizer: Path | None, student: Any, path: Path) -> Any:
+    run_dir = _run_dir_of(path)
+    if tokenizer is None and student.tiny:
+        built = student.tiny_dir(run_dir) if run_dir is not None else None
+        if built is None or not (built / "config.json").is_file():
+            return None  # not built just for counting: the estimate over-counts safely
+        tokenizer = built  # the run's own tiny student, as the format stage counted with it
     if tokenizer is not None:
         from transformers import AutoTokenizer
 
         return AutoTokenizer.from_pretrained(str(tokenizer))
-    if student.tiny:
-        return None  # not built just for counting: the estimate over-counts safely
     from vlkd.llamafactory.tokens import student_tokenizer
 
-    return student_tokenizer(student, path)
+    return student_tokenizer(student, run_dir or path)
+
+
+def _run_dir_of(path: Path) -> Path | None:
+    """The run directory holding ``path`` (a format stage's dataset: ``runs/NAME/format/dataset``)."""
+    from vlkd.core.rundir import RunDir
+
+    for folder in [path if path.is_dir() else path.parent, *path.resolve().parents][:4]:
+        if RunDir(folder).manifest_path.is_file():
+            return folder
+    return None
 
 
 @hookimpl

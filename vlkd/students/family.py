@@ -149,6 +149,13 @@ class StudentFamily:
         lo, hi = processor_pixels or (self.processor_min_pixels, self.processor_max_pixels)
         return self.image_tokens(w, h, lo, hi)
 
+    def pixel_floor(self, model_dir: str | Path | None = None) -> int:
+        """The fewest pixels this family's processor leaves an image (1: none). transformers and
+        LLaMA-Factory enlarge a smaller image to it in training whatever ``image_min_pixels``
+        says, so the student section is raised to it: the record, both trainers and evaluation
+        then see the same pixels."""
+        return 1
+
     def processor_pixels(self, model_dir: str | Path | None) -> tuple[int, int]:
         """The pixel bounds of a checkpoint's own image processor (its saved config), else the family's."""
         config = _image_processor_config(Path(model_dir)) if model_dir else {}

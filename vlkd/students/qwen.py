@@ -87,6 +87,11 @@ class QwenVLFamily(StudentFamily):
     def default_min_pixels(self) -> int:  # type: ignore[override]
         return self.processor_min_pixels  # what the released processors enforce anyway
 
+    def pixel_floor(self, model_dir: str | Path | None = None) -> int:
+        """``smart_resize`` raises every image to the processor's ``min_pixels`` (its
+        ``size.shortest_edge``): 3,136 for Qwen2/2.5-VL, 65,536 for Qwen3-VL and Qwen3.5."""
+        return self.processor_pixels(model_dir)[0]
+
     def llamafactory_prescale(
         self, width: int, height: int, image_min_pixels: int, image_max_pixels: int
     ) -> tuple[int, int]:

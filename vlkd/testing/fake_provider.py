@@ -74,12 +74,16 @@ def pairs_csv(pairs: list[dict[str, str]]) -> str:
     return "好的,以下是问答对:\n```csv\n" + "\n".join(rows) + "\n```\n"
 
 
+#: the key the server expects unless told otherwise
+DEFAULT_KEY = "sk-test-0123456789abcdef"
+
+
 class FakeProvider(BatchEndpoints):
     def __init__(
         self,
         *,
         latency: float = 0.0,
-        api_key: str | None = "sk-test-0123456789abcdef",
+        api_key: str | None = DEFAULT_KEY,
         rpm: float | None = None,
         burst: float | None = None,
         hang: float = 30.0,
@@ -494,13 +498,27 @@ def _completion(api: str, req: dict[str, Any], content: Any, truncated: bool = F
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        description="fake OpenAI/Anthropic server for teacher tests and benchmarks"
+        prog="python -m vlkd.testing.fake_provider",
+        description="A local stand-in for the OpenAI and Anthropic APIs (chat completions, messages, "
+        "batches) on 127.0.0.1, for trying a teacher recipe or a plugin without a key or a bill. "
+        "It prints its address and serves until Ctrl-C; GET /_stats counts the requests.",
+        epilog=f"""Point a teacher at it:
+  teach: {{plugin: openai, model: gpt-4o, base_url: http://127.0.0.1:PORT/v1, api_key: {DEFAULT_KEY}}}
+  teach: {{plugin: anthropic, model: claude-sonnet-4-5, base_url: http://127.0.0.1:PORT, api_key: {DEFAULT_KEY}}}
+A request with another key gets 401 "Incorrect API key provided", as from the real APIs.""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--rpm", type=float, default=None)
-    parser.add_argument("--burst", type=float, default=None)
-    parser.add_argument("--api-key", default="sk-test-0123456789abcdef")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer (default: 0)")
+    parser.add_argument(
+        "--rpm", type=float, default=None, help="requests per minute it allows, 429 with Retry-After beyond"
+    )
+    parser.add_argument("--burst", type=float, default=None, help="requests allowed at once under --rpm")
+    parser.add_argument(
+        "--api-key",
+        default=DEFAULT_KEY,
+        help=f"the key it expects, as a bearer token or x-api-key (default: {DEFAULT_KEY})",
+    )
     args = parser.parse_args(argv)
     server = FakeProvider(
         latency=args.latency, rpm=args.rpm, burst=args.burst, api_key=args.api_key, port=args.port

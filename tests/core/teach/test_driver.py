@@ -101,6 +101,21 @@ def test_categories_choose_the_images_a_teacher_is_asked_about(tmp_path, vlkd_re
     assert entry["counts"]["ok"] == 3 and sorted(FlakyTeacher.calls.values()) == [3, 3, 3]
 
 
+def test_a_category_that_matches_no_image_fails_with_did_you_mean(tmp_path, vlkd_registry):
+    FlakyTeacher.calls = {}
+    images(tmp_path / "img", 2)
+    manifest_csv = tmp_path / "img" / "manifest.csv"
+    manifest_csv.write_text("path,category\n0.png,part_recognition\n1.png,manual_parsing\n", encoding="utf-8")
+    ingest = {"plugin": "files", "manifest": str(manifest_csv)}
+    teach = {"plugin": "flaky", "retry_initial_delay": 0.001, "categories": ["part_recogntion"]}
+    with pytest.raises(StageError) as err:
+        run(tmp_path, vlkd_registry, teach, ingest=ingest)
+    message = str(err.value)
+    assert "'part_recogntion' matches no image (did you mean 'part_recognition'?)" in message
+    assert "manual_parsing, part_recognition" in message and "\n" not in message
+    assert FlakyTeacher.calls == {}  # nothing was asked (or paid for)
+
+
 def test_editing_a_prompt_file_reruns_the_stage(tmp_path, vlkd_registry):
     FlakyTeacher.calls = {}
     images(tmp_path / "img", 1)

@@ -101,3 +101,77 @@ def test_export_merged_through_llamafactory_for_its_students(
     assert code == 0, err
     model = AutoModelForImageTextToText.from_pretrained(tmp_path / "merged")
     assert not [n for n, _ in model.named_modules() if "lora" in n]
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    """A local stand-in of the Hub's HTTP API; HF_ENDPOINT points at it, HF_TOKEN may write."""
+    pytest.importorskip("huggingface_hub")
+    from vlkd.testing.fake_hub import FakeHub
+
+    with FakeHub(tokens={"hf_write_0123456789": "write", "hf_read_0123456789": "read"}) as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        monkeypatch.setenv("HF_TOKEN", "hf_write_0123456789")
+        yield server
+
+
+def evaluated_run(run_layout, tiny_student, tiny_adapter):
+    run_dir = run_layout(student=tiny_student, adapter=tiny_adapter)
+    plugin = StudentEvaluator(
+        StudentEvalOptions(plugin="student", systems=["base", "tuned"], max_new_tokens=4, bootstrap_samples=0)
+    )
+    ctx, _ = stage_context(run_dir, plugin)
+    plugin.run(ctx)
+    return run_dir
+
+
+def test_export_pushes_the_adapter_to_the_hub_privately_with_a_model_card(
+    run_layout, tiny_student, tiny_adapter, capsys, hub
+):
+    run_dir = evaluated_run(run_layout, tiny_student, tiny_adapter)
+    code, _, err = cli(capsys, "export", str(run_dir), "--push-to-hub", "me/tiny-student")
+    assert code == 0, err
+    assert f"pushed the tuned student's adapter to {hub.url}/me/tiny-student (private)" in err
+    repo = hub.repos["me/tiny-student"]
+    assert repo.private and repo.repo_type == "model"
+    local = sorted(p.name for p in tiny_adapter.iterdir() if p.is_file())
+    assert sorted(repo.files) == sorted({*local, "vlkd_model.json", "README.md"})
+    for name in set(local) - {"README.md"}:  # what reaches the Hub is the files a user would see
+        assert repo.files[name] == (tiny_adapter / name).read_bytes()
+    # PEFT's placeholder card is replaced by one that says what this student is
+    card = repo.files["README.md"].decode()
+    assert "library_name: peft" in card and "## Data" in card and "## Evaluation" in card
+    assert "| overall (n=" in card and "tuned: Exact match" in card
+    assert "hf_write" not in card  # the token goes nowhere but the Authorization header
+
+
+def test_export_pushes_merged_weights_public_when_asked(run_layout, tiny_student, tiny_adapter, capsys, hub):
+    run_dir = run_layout(student=tiny_student, adapter=tiny_adapter)
+    code, _, err = cli(capsys, "export", str(run_dir), "--merged", "--push-to-hub", "me/merged", "--public")
+    assert code == 0, err
+    repo = hub.repos["me/merged"]
+    assert not repo.private
+    assert {"config.json", "model.safetensors", "README.md"} <= set(repo.files)
+    assert "library_name: transformers" in repo.files["README.md"].decode()
+    assert "Not evaluated" in repo.files["README.md"].decode()
+
+
+def test_a_missing_or_read_only_token_fails_before_any_work(
+    run_layout, tiny_student, tiny_adapter, capsys, hub, monkeypatch, tmp_path
+):
+    run_dir = run_layout(student=tiny_student, adapter=tiny_adapter)
+    monkeypatch.delenv("HF_TOKEN")
+    code, _, err = cli(capsys, "export", str(run_dir), str(tmp_path / "out"), "--push-to-hub", "me/x")
+    assert (
+        code == 2 and "--push-to-hub needs a Hugging Face token in the environment: export HF_TOKEN=" in err
+    )
+    monkeypatch.setenv("HF_TOKEN", "hf_read_0123456789")
+    code, _, err = cli(capsys, "export", str(run_dir), str(tmp_path / "out"), "--push-to-hub", "me/x")
+    assert code == 2 and "the token in HF_TOKEN may only read; pushing needs a write token" in err
+    monkeypatch.setenv("HF_TOKEN", "hf_unknown_0123456789")
+    code, _, err = cli(capsys, "export", str(run_dir), str(tmp_path / "out"), "--push-to-hub", "me/x")
+    assert code == 2 and "the Hub refused the token in HF_TOKEN (401)" in err
+    assert not (tmp_path / "out").exists() and not hub.repos  # nothing exported, nothing created
+    assert all(
+        r == "GET /api/whoami-v2" for r in hub.requests if r.startswith(("GET", "POST")) and "agent" not in r
+    )

@@ -6,7 +6,6 @@ import pytest
 from PIL import Image
 
 from vlkd.core.errors import StageError
-from vlkd.plugins.formats import hf_datasets
 
 SPLIT = {"plugin": "by_image", "train": 0.5, "val": 0.25, "test": 0.25, "seed": 3}
 
@@ -53,23 +52,63 @@ def test_push_to_hub_needs_a_token_before_any_work(fake_run, monkeypatch):
     assert not (run.run_dir / "format" / "dataset" / "hf").exists()
 
 
-def test_push_to_hub_is_private_by_default_and_the_token_stays_out_of_the_run(fake_run, monkeypatch):
-    calls = []
-    monkeypatch.setenv("VLKD_TEST_HF", "hf_secret_value")
-    monkeypatch.setattr(
-        hf_datasets,
-        "push_dataset",
-        lambda dd, repo, *, private, token: calls.append((set(dd), repo, private, token)),
+PUSH = """
+import json, sys
+from pathlib import Path
+from vlkd.testing.fake_run import FakeRun, make_images, make_pairs
+tmp = Path(sys.argv[1])
+images = make_images(tmp / "images", 3)
+stages = {"split": {"plugin": "by_image", "seed": 1}, "format": json.loads(sys.argv[2])}
+manifest = FakeRun(tmp, stages, images, make_pairs(images)).run()
+print(json.dumps(manifest["stages"]["format"].get("facts", {})))
+"""
+
+
+def push(tmp_path, hub, token, **options):
+    """The format stage in a new process, as `vlkd run` runs it: huggingface_hub and datasets
+    read HF_ENDPOINT when they are imported."""
+    import os
+    import subprocess
+    import sys
+
+    section = {"plugin": "hf_datasets", "push_to_hub": "me/cars", "token_env": "VLKD_TEST_HF", **options}
+    env = {**os.environ, "HF_ENDPOINT": hub.url, "VLKD_TEST_HF": token}
+    return subprocess.run(
+        [sys.executable, "-c", PUSH, str(tmp_path), json.dumps(section)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
-    run = fake_run(
-        {"format": {"plugin": "hf_datasets", "push_to_hub": "me/cars", "token_env": "VLKD_TEST_HF"}}
-    )
-    manifest = run.run()
-    assert calls == [({"train"}, "me/cars", True, "hf_secret_value")]
-    assert manifest["stages"]["format"]["facts"]["pushed_to"] == "me/cars"
-    for path in run.run_dir.rglob("*"):
-        if path.is_file() and path.suffix in (".json", ".jsonl"):
-            assert "hf_secret_value" not in path.read_text(errors="replace")
+
+
+def test_push_to_hub_uploads_the_parquet_files_privately_and_the_token_stays_out_of_the_run(tmp_path):
+    pytest.importorskip("huggingface_hub")
+    from vlkd.testing.fake_hub import FakeHub
+
+    with FakeHub(tokens={"hf_secret_value_1": "write", "hf_read_value_1": "read"}) as hub:
+        done = push(tmp_path / "a", hub, "hf_secret_value_1")
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert json.loads(done.stdout.splitlines()[-1])["pushed_to"] == "me/cars"
+        repo = hub.repos["me/cars"]
+        assert repo.private and repo.repo_type == "dataset"
+        pushed = {name for name in repo.files if name.endswith(".parquet")}
+        assert pushed and all(name.startswith("data/") for name in pushed) and "README.md" in repo.files
+        import io
+
+        import pyarrow.parquet as pq
+
+        rows = sum(pq.read_table(io.BytesIO(repo.files[name])).num_rows for name in pushed)
+        local = tmp_path / "a" / "run" / "format" / "dataset" / "parquet"
+        assert rows == sum(pq.read_table(p).num_rows for p in local.glob("*.parquet"))  # the same samples
+        for path in (tmp_path / "a" / "run").rglob("*"):
+            if path.is_file() and path.suffix in (".json", ".jsonl", ".yaml"):
+                assert "hf_secret_value_1" not in path.read_text(errors="replace")
+        # a read-only token fails before any work
+        refused = push(tmp_path / "b", hub, "hf_read_value_1")
+        assert refused.returncode != 0 and "the token in VLKD_TEST_HF may only read" in refused.stderr
+        assert not (tmp_path / "b" / "run" / "format" / "dataset" / "hf").exists()
+        assert list(hub.repos) == ["me/cars"]
 
 
 def test_messages_jsonl_content_parts(fake_run):

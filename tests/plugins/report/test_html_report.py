@@ -379,3 +379,38 @@ def test_text_from_the_data_cannot_inject_markup(run_dir, tmp_path):
     text = build_report(run_dir, tmp_path / "out").html.read_text(encoding="utf-8")
     assert "<script>" not in text and "<img src=x" not in text and "<b>cat</b>" not in text
     assert "&lt;script&gt;" in text
+
+
+def test_the_report_says_what_each_figure_rests_on_and_flags_one_answer_to_everything(run_dir, tmp_path):
+    preds_path = run_dir / "evaluate" / "predictions.jsonl"
+    preds = [json.loads(line) for line in preds_path.read_text(encoding="utf-8").splitlines()]
+    for p in preds:  # on part recognition the tuned student answers "1" to every question
+        if p["system"] == "tuned" and p["category"] == "part_recognition":
+            p["prediction"] = "1"
+    _jsonl(preds_path, preds)
+    pairs_path = run_dir / "split" / "pairs.jsonl"
+    pairs = [json.loads(line) for line in pairs_path.read_text(encoding="utf-8").splitlines()]
+    for p in pairs:  # experts wrote the fault diagnosis references
+        if p["category"] == "fault_diagnosis":
+            p["provenance"] = {"plugin": "review", "model": "expert"}
+    _jsonl(pairs_path, pairs)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest["stages"]["review"]["facts"] = {"auto_approved": 20}
+    (run_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    text = build_report(run_dir, tmp_path / "out").html.read_text(encoding="utf-8")
+    assert (
+        text.index('<section id="headline">')
+        < text.index('<section id="basis">')
+        < text.index('<section id="by-category">')
+    )
+    basis = html_module.unescape(text.split('<section id="basis">', 1)[1].split("</section>", 1)[0])
+    n = sum(p["system"] == "tuned" and p["category"] == "part_recognition" for p in preds)
+    assert f"The tuned student answers '1' to {n} of {n} questions" in basis
+    assert (
+        "fault diagnosis: tuned" in basis
+        and f"{n} of {n} references written or corrected by experts" in basis
+    )
+    assert "manual parsing: tuned" in basis and "references are the teacher's answers (auto-approved" in basis
+    assert basis.count("answers '") == 1  # the other categories give varied answers
+    md = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert f"answers '1' to {n} of {n} questions" in md

@@ -227,3 +227,24 @@ def test_a_run_that_rewrites_the_pairs_keeps_the_typed_text_and_says_reload(revi
     if os.environ.get("VLKD_SCREENSHOTS"):
         page.screenshot(path=os.path.join(os.environ["VLKD_SCREENSHOTS"], "run-changed.png"))
     assert not page.errors
+
+
+def test_the_negative_checkbox_follows_the_answer_being_typed(review_run, serve, browser):
+    server = serve(review_run.run_dir)
+    page = open_page(browser, server)
+    answer, box = card(page, 1).locator(".answer"), card(page, 1).locator(".neg")
+    assert not box.is_checked()
+    answer.fill("不存在")
+    assert box.is_checked()  # the expert sees the flag the answer gives
+    answer.press("Control+Enter")
+    card(page, 1).locator(".badge.negative").wait_for()
+    answer, box = card(page, 1).locator(".answer"), card(page, 1).locator(".neg")
+    answer.fill("15400-PLM-A02")
+    assert not box.is_checked()
+    answer.press("Control+Enter")
+    expect(card(page, 1).locator(".badge.negative")).to_have_count(0)
+    page.reload()
+    page.wait_for_selector(".pair")
+    assert card(page, 1).locator(".answer").input_value() == "15400-PLM-A02"
+    assert not card(page, 1).locator(".neg").is_checked()
+    assert not page.errors

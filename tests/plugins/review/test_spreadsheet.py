@@ -307,3 +307,34 @@ def test_the_summary_says_waiting_with_the_next_step(fake_run):
         )
         == 2
     )
+
+
+def test_the_negative_flag_follows_an_edited_answer(fake_run, tmp_path):
+    from vlkd.core.jsonl import write_jsonl_atomic
+
+    run = fake_run({"review": REVIEW}, n_images=1, per_image=3)
+    run.pairs[1].update(question="图中是否有签名?", answer="不存在", negative=True)
+    write_jsonl_atomic(run.run_dir / "teach" / "pairs.jsonl", run.pairs)
+    run.run()
+    rows = read_csv(review_dir(run) / "review.csv")
+    assert [r["negative"].lower() for r in rows] == ["false", "true", "false"]
+    # the expert read the part number: the flag column, left as it was, follows the answer
+    rows[1].update(answer="15400-PLM-A02", status="edited")
+    rows[2].update(answer="不存在")  # and this one is not on the page after all
+    import_review_file(run.run_dir, write_csv(tmp_path / "back.csv", rows))
+    run.run()
+    pairs = {p["question"]: p for p in read_jsonl(review_dir(run) / "pairs.jsonl")}
+    assert (
+        pairs["图中是否有签名?"]["answer"] == "15400-PLM-A02"
+        and pairs["图中是否有签名?"]["negative"] is False
+    )
+    assert pairs["Question 2 about page 0?"]["negative"] is True
+    # a flag set against the answer is refused with the reason, nothing applied
+    rows = read_csv(review_dir(run) / "review.csv")
+    rows[0].update(answer="Another answer.", negative="true")
+    with pytest.raises(ReviewFileError) as err:
+        import_review_file(run.run_dir, write_csv(tmp_path / "bad.csv", rows))
+    assert (
+        "row 2: negative is true but the answer 'Another answer.' does not say the information is missing"
+        in str(err.value)
+    )

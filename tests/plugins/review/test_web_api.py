@@ -320,6 +320,51 @@ def test_a_decision_edited_by_hand_into_nonsense_is_named(review_run):
         review_run.run()
 
 
+def test_the_negative_flag_follows_an_answer_edited_on_the_page(review_run, serve):
+    server = serve(review_run.run_dir)
+    with client(server) as c:
+        token, (n, image) = csrf(c), first_image(c)
+        pair = image["pairs"][1]
+        assert pair["negative"] is False
+        # the page sends the flag only when the expert ticked it: untouched, it follows the answer
+        made_negative = decide(c, token, n, pair, "edit", answer="不存在").json()["pair"]
+        assert made_negative["negative"] is True
+        answered = decide(c, token, n, made_negative, "edit", answer="15400-PLM-A02").json()["pair"]
+        assert answered["negative"] is False and answered["review"] == "edited"
+        # an old page that sends the flag it showed, unchanged, gets the same
+        again = decide(c, token, n, answered, "edit", answer="不存在", negative=False).json()["pair"]
+        assert again["negative"] is True
+        # a flag the expert changed must agree with the answer
+        refused = decide(c, token, n, image["pairs"][2], "edit", answer="A real answer", negative=True)
+        assert refused.status_code == 400 and "negative is true but the answer" in refused.json()["error"]
+        added = c.post(
+            f"/api/image/{n}/add",
+            json={"question": "有签名吗?", "answer": "不存在", "negative": False},
+            headers={"X-CSRF-Token": token},
+        )
+        assert added.status_code == 201 and added.json()["pair"]["negative"] is True
+
+
+def test_the_page_says_what_the_last_run_decided(fake_run, serve, tmp_path):
+    """The demo: the recipe's edits file adds pairs and auto-approval approves the rest; the page
+    counts only its own decisions, and says what the run decided beside them."""
+    edits = tmp_path / "edits.csv"
+    edits.write_text(
+        "pair_id,image,question,answer,status\n,page_000.png,Which light?,ABS,approved\n", encoding="utf-8"
+    )
+    run = fake_run(
+        {"review": {"plugin": "spreadsheet", "auto_approve": True, "edits": str(edits)}}, n_images=2
+    )
+    run.run()
+    server = serve(run.run_dir)
+    with client(server) as c:
+        progress = c.get("/api/queue").json()["progress"]
+    assert progress["reviewed"] == 0 and progress["total"] == 4
+    assert progress["last_run"].startswith(
+        "the last run's review: 5 approved of 5 pairs (1 added by edits.csv; 4 auto-approved (review.auto_approve))"
+    )
+
+
 def test_the_page_carries_its_first_queue_and_image_and_preloads_the_image(review_run, serve):
     server = serve(review_run.run_dir)
     with client(server) as c:

@@ -230,7 +230,9 @@ def test_dry_run_prints_calls_tokens_and_cost(provider, images, tmp_path, capsys
         load_recipe(path, registry=teach_registry()), tmp_path / "run", dry_run=True, reporter=reporter
     ).run()
     text = out.getvalue()
-    assert "gpt-4o: images not known until the earlier stages run" in text
+    # a new run directory: ingest runs in a scratch directory, the teacher's calls are counted
+    assert "gpt-4o: 3 images: 0 done, 0 cached, 3 calls to make" in text and not provider.requests
+    assert not (tmp_path / "run").exists()
     Engine(
         load_recipe(path, registry=teach_registry()), tmp_path / "run", reporter=Reporter(quiet=True)
     ).run()

@@ -25,7 +25,7 @@ from typing import Any
 from vlkd.core.artifacts import ImageFile, index_images
 from vlkd.core.context import StageContext, Usage
 from vlkd.core.drain import run_draining
-from vlkd.core.errors import RunInterrupted, SkipItem, StageError
+from vlkd.core.errors import RunInterrupted, SkipItem, StageError, did_you_mean
 from vlkd.core.itemloop import ItemLoop
 from vlkd.core.jsonl import read_jsonl, write_jsonl_atomic
 from vlkd.core.records import ImageRecord, Provenance, sha256_bytes
@@ -90,14 +90,24 @@ def load_images(ctx: StageContext) -> ImageFile:
     when it is needed."""
     wanted = getattr(getattr(ctx.plugin, "options", None), "categories", None)
     others: Counter[str] = Counter()
+    taught: set[str] = set()
 
     def keep(image: ImageRecord) -> bool:
         if wanted is None or image.category in wanted:
+            taught.add(str(image.category))
             return True
         others[str(image.category)] += 1
         return False
 
     images = index_images(ctx.input("images"), keep)
+    unmatched = [c for c in wanted or () if c not in taught]
+    if unmatched:
+        present = sorted({c for c in (*others, *taught) if c and c != "None"})
+        raise StageError(
+            "teach.categories: "
+            + "; ".join(f"'{c}' matches no image{did_you_mean(c, present)}" for c in unmatched)
+            + f" (the images' categories: {', '.join(present) or 'none'}); fix the recipe and run again"
+        )
     if others:
         ctx.info(
             f"{sum(others.values())} images of other categories ({', '.join(sorted(others))}) are not "
@@ -932,6 +942,15 @@ def _finish(ctx: StageContext, state: TeachRun, images: Sequence[ImageRecord], s
     ctx.checkpoint(force=True)
 
 
+def shown_name(image: ImageRecord) -> str:
+    """The name a person knows an image by: its source file (and page), not the hash that names
+    its preprocessed copy."""
+    if not image.sources:
+        return Path(image.path).name
+    source = image.sources[0]
+    return Path(source.path).name + (f" p.{source.page}" if source.page else "")
+
+
 def estimate(
     ctx: StageContext, teacher: Teacher | None = None, images: Sequence[ImageRecord] | None = None
 ) -> list[str]:
@@ -990,7 +1009,7 @@ def estimate(
         est_out += o
         w, h = request.size
         image_in, scaled = teacher.image_tokens(w, h)
-        name = Path(image.path).name
+        name = shown_name(image)
         if scaled is not None:
             shrunk.append(f"{name} {w}×{h} → {scaled[0]}×{scaled[1]}")
         if len(per_image) < ESTIMATE_LINES:

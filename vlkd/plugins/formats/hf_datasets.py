@@ -12,13 +12,12 @@ enters the recipe, the manifest or the logs.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
-from vlkd.api import PluginOptions, StageContext, StageError
+from vlkd.api import PluginOptions, StageContext, StageError, VlkdError
 from vlkd.plugins.formats.inputs import Conversation, ExportFormat, Grouping, write_descriptor
 from vlkd.plugins.formats.llamafactory import sharegpt_sample
 
@@ -92,16 +91,6 @@ def export_hf_datasets(samples: dict[str, list[Conversation]], dataset_dir: Path
     return dataset_dict, descriptor
 
 
-def hub_token(token_env: str) -> str:
-    token = os.environ.get(token_env, "").strip()
-    if not token:
-        raise StageError(
-            f"push_to_hub needs a Hugging Face token in the environment: export {token_env}=hf_... "
-            f"(a write token from https://huggingface.co/settings/tokens), or remove push_to_hub"
-        )
-    return token
-
-
 def push_dataset(dataset_dict, repo_id: str, *, private: bool, token: str) -> None:
     """The one call that leaves this machine (kept apart so everything before it is testable)."""
     dataset_dict.push_to_hub(repo_id, private=private, token=token)
@@ -116,9 +105,15 @@ class HfDatasetsFormat(ExportFormat):
 
     def run(self, ctx: StageContext) -> None:
         opts: HfDatasetsOptions = self.options  # type: ignore[assignment]
-        self._token = (
-            hub_token(opts.token_env) if opts.push_to_hub else None
-        )  # fail before the work, not after
+        self._token = None
+        if opts.push_to_hub:  # a missing, unknown or read-only token fails before the work, not after
+            from vlkd.plugins.formats.hub import check_write_token, hub_token
+
+            try:
+                self._token = hub_token(opts.token_env)
+                check_write_token(self._token, opts.token_env)
+            except VlkdError as exc:
+                raise StageError(str(exc)) from None
         super().run(ctx)
 
     def export(self, samples: dict[str, list[Conversation]], dataset_dir: Path, ctx: StageContext) -> dict:

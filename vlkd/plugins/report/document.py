@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from vlkd.api import Metrics
 
 from vlkd.api import report_sections
+from vlkd.plugins.report.basis import basis_lines
 from vlkd.plugins.report.charts import bar_chart, loss_chart, loss_points
 from vlkd.plugins.report.collect import ReportData
 from vlkd.plugins.report.examples import Example
@@ -126,6 +127,9 @@ def build_document(
 ) -> list[Section]:
     m = data.metrics
     sections = [Section("", [Headline(headline(data))], "headline")]
+    basis = basis_lines(data)
+    if basis:
+        sections.append(Section("What each figure rests on", [Bullets(basis)], "basis"))
     if m is not None:
         sections += _evaluation_sections(data, picks)
     sections += _data_sections(data, data_picks if m is None else [])

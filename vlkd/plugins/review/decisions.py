@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from vlkd.api import ImageRecord, QARecord, StageError, VlkdError
+from vlkd.plugins.review.negative import negative_after
 from vlkd.plugins.review.sheet import pair_version
 
 ACTIONS = ("approve", "reject", "pending", "edit", "comment", "add")
@@ -90,8 +91,14 @@ def decide(
         for key in ("question", "answer"):
             if key in fields:
                 after[key] = clean_text(fields[key], key)
-        if "negative" in fields:
-            after["negative"] = _flag(fields["negative"])
+        flag, refused = negative_after(
+            pair,
+            after.get("answer", pair.answer),
+            _flag(fields["negative"]) if "negative" in fields else None,
+        )
+        if refused:
+            raise DecisionError(refused)
+        after["negative"] = flag
         if "comment" in fields:
             after["comment"] = clean_text(fields["comment"], "comment", required=False)
         if any(not _same(pair, k, after[k]) for k in ("question", "answer", "negative") if k in after):
@@ -118,6 +125,13 @@ def _flag(value: Any) -> bool:
     return value
 
 
+def _new_flag(answer: str, fields: dict[str, Any]) -> bool:
+    flag, refused = negative_after(None, answer, _flag(fields["negative"]) if "negative" in fields else None)
+    if refused:
+        raise DecisionError(refused)
+    return flag
+
+
 def _same(pair: QARecord, key: str, value: Any) -> bool:
     return getattr(pair, key) == value
 
@@ -137,7 +151,7 @@ def add_pair(
         "question": question,
         "answer": answer,
         "category": image.category,
-        "negative": _flag(fields.get("negative", False)),
+        "negative": _new_flag(answer, fields),
         "provenance": {"plugin": "review", "model": "expert", "reviewer": reviewer},
         "review": "approved",
         "comment": clean_text(fields.get("comment"), "comment", required=False),

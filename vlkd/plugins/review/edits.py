@@ -25,6 +25,7 @@ from typing import Any
 
 from vlkd.api import ImageRecord, Provenance, QARecord, VlkdError, image_path
 from vlkd.plugins.review.cells import nfc, sheet_form, shown_name
+from vlkd.plugins.review.negative import negative_after
 from vlkd.plugins.review.sheet import SheetRow, flags_text, pair_values, risk_order, row_version
 
 STATUSES = ("pending", "approved", "rejected", "edited")
@@ -286,11 +287,18 @@ class ReviewState:
         if not status:
             status = pair.review if pair else "approved"
         category = row.get("category") if "category" in row.values else (pair.category if pair else None)
+        flag, refused = negative_after(
+            pair,
+            pair.answer if pair and answer == sheet_form(pair.answer) else answer,
+            negative in _TRUE if "negative" in row.values and negative in _TRUE | _FALSE else None,
+        )
+        if refused and answer:
+            bad(refused)
         return {
             "question": question,
             "answer": answer,
             "category": category or None,
-            "negative": negative in _TRUE if "negative" in row.values else bool(pair and pair.negative),
+            "negative": flag,
             "status": status,
             "comment": (row.get("comment") if "comment" in row.values else (pair.comment if pair else None))
             or None,

@@ -54,7 +54,7 @@ class AnthropicTeacher(APITeacher):
     def image_tokens(self, width: int, height: int) -> tuple[int, tuple[int, int] | None]:
         from vlkd.plugins.teach.image_tokens import anthropic_image_tokens
 
-        return anthropic_image_tokens(width, height)
+        return anthropic_image_tokens(width, height, self.options.model)
 
     def make_client(self, key: str) -> Any:
         import anthropic

@@ -1,21 +1,33 @@
 """What an image costs in input tokens at OpenAI and Anthropic, and when they shrink it first.
 
-OpenAI (``detail``): ``low`` is a flat base (85 for GPT-4o); ``high`` and ``auto`` scale the
-image into 2048×2048, then its short side down to 768, and count base + per-tile tokens for
-each 512-px tile. Some models price tiles differently (GPT-4o mini: 2833 + 5667 per tile), and
-the small newer models count 32-px patches (at most 1536) times a multiplier instead.
+The rules are kept per provider and model prefix (the longest matching prefix wins), each with
+the day it was last checked against the provider's page; a model the tables do not know gets the
+provider's default rule. Tests in ``tests/plugins/teach/test_image_token_rules.py`` hold every
+example the pages give.
 
-Anthropic: an image with a long edge over 1568 px, or over about 1,600 tokens, is scaled down
-(aspect kept) until it fits; it then costs about width × height / 750 tokens.
+OpenAI ("Images and vision: calculating costs", platform.openai.com/docs/guides/images-vision):
+``detail: low`` is a flat base (85 for GPT-4o); ``high`` and ``auto`` scale the image into
+2048×2048, then its short side down to 768, each side rounded to the nearest pixel (2049×513
+becomes 2048×513: two rows of tiles), and count base + per-tile tokens for each 512-px tile.
+Some models price tiles differently (GPT-4o mini: 2833 + 5667 per tile); the small newer
+models count 32-px patches (at most 1536) times a multiplier instead.
 
-The tables name models by prefix; the longest matching prefix wins. Sources: the providers'
-vision guides (OpenAI "Images and vision: calculating costs", Anthropic "Vision: evaluate image
-size"), as of 2025.
+Anthropic ("Vision: evaluate image size", platform.claude.com/docs/en/build-with-claude/vision):
+an image costs ⌈width/28⌉ × ⌈height/28⌉ visual tokens (28×28-px patches). One with a long edge
+over the model's limit, or more visual tokens than its limit, is first resized to the largest
+size of the same aspect ratio within both (1568 px and 1568 tokens; Claude Opus 4.7: 2576 px and
+4784 tokens); then it is padded to a multiple of 28 px, which the ceilings count.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+
+#: the day the tables below were last compared with the providers' pages
+CHECKED = "2026-12-07"
+OPENAI_SOURCE = "https://platform.openai.com/docs/guides/images-vision#calculating-costs"
+ANTHROPIC_SOURCE = "https://platform.claude.com/docs/en/build-with-claude/vision#evaluate-image-size"
 
 #: model prefix -> (base tokens, tokens per 512-px tile)
 OPENAI_TILES: dict[str, tuple[int, int]] = {
@@ -36,12 +48,27 @@ OPENAI_PATCHES: dict[str, float] = {
     "o4-mini": 1.72,
 }
 MAX_PATCHES = 1536
-ANTHROPIC_LONG_EDGE = 1568
-ANTHROPIC_MAX_TOKENS = 1600
+
+
+@dataclass(frozen=True)
+class ClaudeLimits:
+    """The largest image a Claude model takes as it is."""
+
+    long_edge: int
+    visual_tokens: int
+    checked: str = CHECKED
+
+
+#: model prefix -> its limits; "" is every other model
+ANTHROPIC_LIMITS: dict[str, ClaudeLimits] = {
+    "": ClaudeLimits(long_edge=1568, visual_tokens=1568),
+    "claude-opus-4-7": ClaudeLimits(long_edge=2576, visual_tokens=4784),
+}
+ANTHROPIC_PATCH = 28
 
 
 def _prefix(model: str, table: dict) -> str | None:
-    matches = [name for name in table if model.startswith(name)]
+    matches = [name for name in table if name and model.startswith(name)]
     return max(matches, key=len) if matches else None
 
 
@@ -67,22 +94,45 @@ def openai_image_tokens(
     if detail == "low":
         scale = 512 / max(w, h)
         return base, (int(w * scale), int(h * scale)) if scale < 1 else None
-    sw, sh = float(w), float(h)
-    if max(sw, sh) > 2048:
-        scale = 2048 / max(sw, sh)
-        sw, sh = sw * scale, sh * scale
-    if min(sw, sh) > 768:
-        scale = 768 / min(sw, sh)
-        sw, sh = sw * scale, sh * scale
-    tiles = math.ceil(int(sw) / 512) * math.ceil(int(sh) / 512)
-    size = (int(sw), int(sh)) if (int(sw), int(sh)) != (w, h) else None
-    return base + tile * tiles, size
+    sw, sh = w, h
+    if max(sw, sh) > 2048:  # into 2048x2048, each side to the nearest pixel
+        sw, sh = _scaled(sw, sh, 2048 / max(sw, sh))
+    if min(sw, sh) > 768:  # then the short side down to 768
+        sw, sh = _scaled(sw, sh, 768 / min(sw, sh))
+    tiles = math.ceil(sw / 512) * math.ceil(sh / 512)
+    return base + tile * tiles, (sw, sh) if (sw, sh) != (w, h) else None
 
 
-def anthropic_image_tokens(width: int, height: int) -> tuple[int, tuple[int, int] | None]:
-    """(input tokens, the size Claude scales the image to, or None when it keeps it)."""
+def _scaled(w: int, h: int, scale: float) -> tuple[int, int]:
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def claude_limits(model: str) -> ClaudeLimits:
+    return ANTHROPIC_LIMITS[_prefix(model, ANTHROPIC_LIMITS) or ""]
+
+
+def claude_visual_tokens(width: int, height: int) -> int:
+    return math.ceil(width / ANTHROPIC_PATCH) * math.ceil(height / ANTHROPIC_PATCH)
+
+
+def anthropic_image_tokens(
+    width: int, height: int, model: str = "claude-sonnet-4-5"
+) -> tuple[int, tuple[int, int] | None]:
+    """(visual tokens, the size Claude resizes the image to, or None when it keeps it)."""
     w, h = max(width, 1), max(height, 1)
-    scale = min(1.0, ANTHROPIC_LONG_EDGE / max(w, h), math.sqrt(ANTHROPIC_MAX_TOKENS * 750 / (w * h)))
-    size = (int(w * scale), int(h * scale)) if scale < 1.0 else None
-    sw, sh = size or (w, h)
-    return math.ceil(sw * sh / 750), size
+    limits = claude_limits(model)
+
+    def fits(long: int) -> tuple[int, int] | None:
+        size = (
+            (long, max(1, math.floor(long * h / w))) if w >= h else (max(1, math.floor(long * w / h)), long)
+        )
+        return size if claude_visual_tokens(*size) <= limits.visual_tokens else None
+
+    if max(w, h) <= limits.long_edge and claude_visual_tokens(w, h) <= limits.visual_tokens:
+        return claude_visual_tokens(w, h), None
+    lo, hi = 1, min(max(w, h), limits.long_edge)  # the largest long edge whose size fits
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+    size = fits(lo) or (1, 1)
+    return claude_visual_tokens(*size), size

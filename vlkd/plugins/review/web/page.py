@@ -22,6 +22,7 @@ _PAGE = """<!doctype html>
   <div class="progress">
     <div class="meter" aria-hidden="true"><div id="meter-fill"></div></div>
     <span id="progress-text"></span>
+    <span id="last-run" class="last-run"></span>
     <details id="per-category"><summary data-i18n="per_category">per category</summary>
       <table id="category-table"></table></details>
   </div>

@@ -26,6 +26,7 @@ from typing import Any
 from vlkd.api import Flag, ImageRecord, QARecord, VlkdError, image_path, record_at, scan_records
 from vlkd.plugins.review import decisions, journal
 from vlkd.plugins.review.cells import shown_name
+from vlkd.plugins.review.last_run import last_run_summary
 from vlkd.plugins.review.sheet import pair_version
 
 STATUSES = ("pending", "approved", "rejected", "edited")
@@ -44,6 +45,7 @@ class ReviewStore:
         if manifest is None:
             raise VlkdError(f"{self.run_dir}: not a vlkd run directory (no manifest.json)")
         self.run_name = manifest.get("recipe", {}).get("name", self.run_dir.name)
+        self.last_run = last_run_summary(self.run_dir, manifest)
         self.pairs_file, self.images_file = stage_inputs(self.run_dir, manifest)
         self.lock = threading.RLock()  # held by every read and write of the page's routes
         self._open: dict[Path, tuple[Any, tuple[int, ...]]] = {}
@@ -339,6 +341,7 @@ class ReviewStore:
             "reviewed": sum(e["reviewed"] for e in per.values()),
             "categories": dict(sorted(per.items())),
             "flags": sorted({f for fs in self.flag_sets for f in fs}),
+            "last_run": self.last_run,
         }
 
     # -- writing -------------------------------------------------------------------------

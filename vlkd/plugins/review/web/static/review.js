@@ -140,6 +140,7 @@ function renderProgress() {
   if (!p) return;
   const pct = p.total ? Math.floor((100 * p.reviewed) / p.total) : 0;
   $("progress-text").textContent = t("progress", p.reviewed, p.total, pct);
+  $("last-run").textContent = p.last_run || "";
   $("meter-fill").style.width = `${pct}%`;
   $("category-table").replaceChildren(...Object.entries(p.categories).map(([name, c]) =>
     el("tr", {}, el("td", { text: name }), el("td", { class: "num", text: `${c.reviewed} / ${c.total}` }))));
@@ -257,7 +258,14 @@ function pairCard(pair, i) {
     || negative.checked !== pair.negative;
   const onInput = () => { save.disabled = !dirty(); card.classList.toggle("dirty", dirty()); autosize(question); autosize(answer); };
   for (const box of [question, answer]) box.addEventListener("input", onInput);
-  negative.addEventListener("change", onInput);
+  // the flag follows the answer until the expert sets it; the server has the last word
+  answer.addEventListener("input", () => {
+    if (card._negTouched) return;
+    const text = answer.value.trim();
+    negative.checked = text === pair.answer.trim() ? pair.negative : text === "不存在";
+    onInput();
+  });
+  negative.addEventListener("change", () => { card._negTouched = true; onInput(); });
   card.append(
     el("label", { class: "field" }, el("span", { text: t("question") }), question),
     el("label", { class: "field" }, el("span", { text: t("answer") }), answer),
@@ -293,7 +301,7 @@ async function act(card, action) {
     body.action = "edit";
     body.question = card.querySelector(".question").value;
     body.answer = card.querySelector(".answer").value;
-    body.negative = card.querySelector(".neg").checked;
+    if (card._negTouched) body.negative = card.querySelector(".neg").checked;
   }
   if (action === "comment") body.comment = card.querySelector(".comment").value;
   const n = state.image.index;
