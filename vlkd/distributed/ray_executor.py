@@ -11,6 +11,7 @@ finished before stays finished. The run directory must be on storage every node 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import socket
 import uuid
@@ -83,7 +84,7 @@ class RayExecutor:
                     address=address,
                     include_dashboard=False,
                     log_to_driver=False,
-                    logging_level="ERROR",
+                    logging_level=logging.ERROR,
                     configure_logging=True,
                 )
             except (ConnectionError, RuntimeError, ValueError) as exc:
