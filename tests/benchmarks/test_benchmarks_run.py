@@ -76,6 +76,11 @@ TINY: dict[str, tuple[list[str], list]] = {
     ),
     "make_demo_data.py": (["--out", "{tmp}/demo", "--font", "{font}"], []),
     # these need an environment of their own (curator's, vLLM's): run where it exists
+    "bench_executors.py": (
+        ["--pages", "2", "--noop", "4", "--configs", "local,ray-1", "--out", "{tmp}/executors"],
+        [pytest.mark.slow],
+    ),
+    "bench_review_team.py": (["--pairs", "60", "--per-image", "6", "--decisions", "4"], []),
     "bench_vs_curator.py": (["--images", "4", "--latency", "0.01", "--concurrency", "2"], []),
     "compare_backends.py": (["--max-items", "2", "--work", "{tmp}/work"], [pytest.mark.slow]),
 }
