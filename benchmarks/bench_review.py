@@ -33,8 +33,15 @@ IMAGE = ROOT / "recipes" / "data" / "demo" / "parts_table.png"
 
 
 def build_run(folder: Path, n_pairs: int, per_image: int) -> Path:
+    import shutil
+
     from vlkd.testing.fake_run import FakeRun
 
+    # one picture for every page, kept inside the run as a stage's copy: the server shows an input
+    # file outside the run only while its bytes are the id ingest recorded, and these ids are made up
+    page = folder / "run" / "preprocess" / "images" / IMAGE.name
+    page.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(IMAGE, page)
     n_images = max(1, n_pairs // per_image)
     images, pairs = [], []
     for i in range(n_images):
@@ -42,7 +49,7 @@ def build_run(folder: Path, n_pairs: int, per_image: int) -> Path:
         images.append(
             {
                 "id": image_id,
-                "path": str(IMAGE),
+                "path": str(page),
                 "width": 1000,
                 "height": 700,
                 "sources": [{"path": f"scan_{i:05d}.png"}],
