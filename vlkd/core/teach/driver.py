@@ -638,7 +638,13 @@ class TeachRun:
 
         book = BatchBook(self.cache.root)
         try:
-            chunks = [c for c in book.open_chunks() if not c.plugin or c.plugin == self.opts.plugin]
+            # a ray_llm chunk ("ray:" ids) ran inside a run of vlkd's: cut short, nothing goes on
+            # answering it anywhere, so asking its images again pays for nothing twice
+            chunks = [
+                c
+                for c in book.open_chunks()
+                if (not c.plugin or c.plugin == self.opts.plugin) and not (c.batch or "").startswith("ray:")
+            ]
         finally:
             book.close()
         todo = {key for key, _ in loop.todo} if chunks else set()
