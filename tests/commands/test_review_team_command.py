@@ -63,7 +63,7 @@ def test_serve_with_reviewers_prints_each_link_and_each_key_opens_its_queue(tmp_
         encoding="utf-8",
     )
     rest = []
-    with _serving(tmp_path, 2, "--reviewers", str(team), lines=7, rest=rest) as text:
+    with _serving(tmp_path, 2, "--reviewers", str(team), lines=8, rest=rest) as text:
         assert text.startswith("team review: 2 reviewer(s), 1 lead(s); overlap 2 on 100% of the images"), text
         links = dict(re.findall(r"(\w+) \((?:reviewer|lead)\): (http://\S+\?key=\S+)", text))
         assert set(links) == {"li", "wang", "zhao"}, text
