@@ -70,7 +70,7 @@ def train_steps(n: int, student: str) -> tuple[int, float]:
 
 
 def ocr_pages(n: int, defaults: bool) -> tuple[int, float]:
-    from vlkd.plugins.teach import ocr_engine
+    from vlkd import ocr as ocr_engine
 
     if defaults:  # the engine as rapidocr builds it: a pool of the machine's cores, spinning
         from rapidocr_onnxruntime import RapidOCR
