@@ -160,6 +160,7 @@ def stage_context(
 ) -> tuple[StageContext, CollectingReporter]:
     """A context for running ``plugin`` as ``stage`` of a run whose earlier stages left their files."""
     reporter = CollectingReporter()
+    from vlkd.core.executor import LocalExecutor
     from vlkd.core.registry import load_registry
 
     recipe = SimpleNamespace(
@@ -172,6 +173,8 @@ def stage_context(
         plugins={stage: [plugin]},
         no_cache=False,
         dry_run=False,
+        retry_failed=True,
+        executor=LocalExecutor(),
         save_stage=lambda ctx: None,
     )
     config = SimpleNamespace(

@@ -93,14 +93,16 @@ class ModelInfo:
         return self.trainer != "peft"
 
 
-def load_model_info(model_dir: Path) -> ModelInfo:
-    """``vlkd_model.json`` of the train stage, its paths resolved against the model directory."""
+def load_model_info(model_dir: Path, *, check_student: bool = True) -> ModelInfo:
+    """``vlkd_model.json`` of the train stage, its paths resolved against the model directory.
+    ``check_student``: a missing student is an error now (``False``: when its weights are loaded,
+    for the evaluate stage, whose finished items need none)."""
     card = ModelCard.read(model_dir)
     base = card.base_model
     if Path(base).is_absolute() or base.startswith(".") or (model_dir / base).exists():
         located = card.path(model_dir, base)
         assert located is not None
-        if not located.exists():
+        if check_student and not located.exists():
             raise StageError(
                 f"{model_dir / ModelCard.FILE}: the student it was tuned from, {located}, is missing "
                 "(a run directory moved or copied without its students/ folder?); copy it along, "

@@ -185,7 +185,9 @@ class StudentEvaluator(StagePlugin):
 
         opts = self.options
         if ctx.has_input("model"):
-            info = load_model_info(ctx.input("model"))
+            # a resumed evaluation whose items are done loads no weights: a missing student is
+            # named by the backend if it must be loaded after all
+            info = load_model_info(ctx.input("model"), check_student=False)
             if self.student is not None:
                 info = replace(info, family=self.student.family)
         elif opts.backend == "openai":
