@@ -87,10 +87,14 @@ class QwenVLFamily(StudentFamily):
     def default_min_pixels(self) -> int:  # type: ignore[override]
         return self.processor_min_pixels  # what the released processors enforce anyway
 
+    #: whether the processor keeps its own ``min_pixels`` whatever it is told (Qwen3-VL and
+    #: Qwen3.5: 65,536, which LLaMA-Factory applies); Qwen2/2.5-VL's take the training's lower bound
+    min_pixels_enforced: ClassVar[bool] = False
+
     def pixel_floor(self, model_dir: str | Path | None = None) -> int:
-        """``smart_resize`` raises every image to the processor's ``min_pixels`` (its
-        ``size.shortest_edge``): 3,136 for Qwen2/2.5-VL, 65,536 for Qwen3-VL and Qwen3.5."""
-        return self.processor_pixels(model_dir)[0]
+        """The processor's own ``min_pixels`` (its ``size.shortest_edge``) where it keeps it whatever
+        ``image_min_pixels`` says (``min_pixels_enforced``), else none."""
+        return self.processor_pixels(model_dir)[0] if self.min_pixels_enforced else 1
 
     def llamafactory_prescale(
         self, width: int, height: int, image_min_pixels: int, image_max_pixels: int

@@ -17,6 +17,8 @@ from vlkd.students.qwen import QwenVLFamily
 class Qwen3VL(QwenVLFamily):
     """Qwen3-VL (2B to 235B): 32x32 px per visual token, ChatML without a default system prompt."""
 
+    min_pixels_enforced = True  # its processor keeps 65,536 (LLaMA-Factory applies it)
+
     name: ClassVar[str] = "qwen3_vl"
     model_types: ClassVar[tuple[str, ...]] = ("qwen3_vl",)
     hub_names: ClassVar[tuple[str, ...]] = ("qwen3-vl",)
