@@ -35,7 +35,7 @@ TRAIN = {
     "lora_alpha": 32,
     "lora_dropout": 0.0,
     "modules_to_save": ["lm_head"],
-    "max_steps": 120,
+    "max_steps": 200,  # 120 left qwen2_5_vl at 50% once LoRA's init was seeded (seed 42); 200 reach 70%+
     "per_device_train_batch_size": 8,
     "gradient_accumulation_steps": 1,
     "learning_rate": 3e-3,
