@@ -3,29 +3,13 @@
 import re
 from pathlib import Path
 
-import typer.main
-
-from vlkd.cli import app
-from vlkd.commands import register_commands
+from vlkd.testing.cli import leaf_commands
 
 TABLE = Path(__file__).parents[2] / "docs" / "reference" / "commands.md"
 
 
 def real_commands() -> set[str]:
-    register_commands(app, autoload=False)
-    found = set()
-
-    def walk(command, prefix):
-        for name, sub in getattr(command, "commands", {}).items():
-            if getattr(sub, "hidden", False):
-                continue
-            if getattr(sub, "commands", None):
-                walk(sub, (*prefix, name))
-            else:
-                found.add(" ".join((*prefix, name)))
-
-    walk(typer.main.get_command(app), ())
-    return found
+    return set(leaf_commands())
 
 
 def readme_commands() -> set[str]:

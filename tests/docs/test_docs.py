@@ -19,6 +19,7 @@ from vlkd.core.recipe import build_recipe
 from vlkd.core.recipe_source import load_recipe_source
 from vlkd.core.registry import Registry, get_plugin_manager, load_registry
 from vlkd.core.stages import STAGE_KINDS, STAGE_NAMES
+from vlkd.testing.cli import command_tree, leaf_commands
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted([ROOT / "README.md", ROOT / "README.zh-CN.md", *(ROOT / "docs").rglob("*.md")])
@@ -89,7 +90,7 @@ def test_the_option_reference_has_every_plugin_and_option(site):
 
 def test_the_command_reference_has_every_command(site):
     text = (site / "reference" / "cli.html").read_text(encoding="utf-8")
-    for command in _leaf_commands():
+    for command in leaf_commands():
         assert f"vlkd {command}" in text, command
 
 
@@ -160,32 +161,6 @@ def test_every_recipe_shown_in_the_docs_validates(page, block, registry, tmp_pat
                 assert not real, real
 
 
-def _command_tree():
-    import typer.main
-
-    from vlkd.cli import app
-    from vlkd.commands import register_commands
-
-    register_commands(app, autoload=False)
-    return typer.main.get_command(app)
-
-
-def _leaf_commands() -> list[str]:
-    found = []
-
-    def walk(command, prefix):
-        for name, sub in getattr(command, "commands", {}).items():
-            if getattr(sub, "hidden", False):
-                continue
-            if getattr(sub, "commands", None):
-                walk(sub, (*prefix, name))
-            else:
-                found.append(" ".join((*prefix, name)))
-
-    walk(_command_tree(), ())
-    return found
-
-
 def _command_lines():
     for page, line, block in blocks("bash"):
         for offset, text in enumerate(block.split("\n")):
@@ -200,7 +175,7 @@ def _command_lines():
 def test_every_command_shown_in_the_docs_exists_with_its_options(command, monkeypatch):
     monkeypatch.delenv("VLKD_PLUGINS", raising=False)
     words = shlex.split(command)[1:]
-    cmd = _command_tree()
+    cmd = command_tree()
     path = ["vlkd"]
     while getattr(cmd, "commands", None) and words and not words[0].startswith("-"):
         assert words[0] in cmd.commands, f"`{' '.join(path)}` has no command '{words[0]}': {command}"

@@ -133,3 +133,31 @@ def edit_sheet(sheet: Path, out: Path, edit: Callable[[list[dict[str, str]]], No
         writer.writeheader()
         writer.writerows(rows)
     return out
+
+
+def command_tree():
+    """The whole ``vlkd`` command line as click sees it, built-in command groups included."""
+    import typer.main
+
+    from vlkd.cli import app
+    from vlkd.commands import register_commands
+
+    register_commands(app, autoload=False)
+    return typer.main.get_command(app)
+
+
+def leaf_commands() -> list[str]:
+    """Every command a user can run (``review serve``, ``score``), hidden ones left out."""
+    found: list[str] = []
+
+    def walk(command, prefix: tuple[str, ...]) -> None:
+        for name, sub in getattr(command, "commands", {}).items():
+            if getattr(sub, "hidden", False):
+                continue
+            if getattr(sub, "commands", None):
+                walk(sub, (*prefix, name))
+            else:
+                found.append(" ".join((*prefix, name)))
+
+    walk(command_tree(), ())
+    return found
