@@ -14,6 +14,26 @@ from vlkd.metrics.not_present import DEFAULT_NOT_PRESENT
 System = Literal["base", "tuned", "teacher"]
 
 
+#: what each student backend imports; checked when a stage runs (a class-level ``requires``
+#: cannot depend on the options)
+BACKEND_REQUIRES = {
+    "transformers": (("torch", "transformers", "peft"), "train"),
+    "openai": (("openai",), "openai"),
+}
+
+
+def check_backend(stage: str, backend: str) -> None:
+    """A backend whose libraries are missing stops ``stage`` with the install command."""
+    import importlib.util
+
+    modules, extra = BACKEND_REQUIRES[backend]
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise StageError(
+            f"{stage} backend '{backend}' needs {', '.join(missing)}: pip install \"vlkd[{extra}]\""
+        )
+
+
 class StudentEvalOptions(PluginOptions):
     backend: Literal["transformers", "openai"] = Field(
         "transformers",
@@ -114,23 +134,10 @@ class StudentEvaluator(StagePlugin):
     options: StudentEvalOptions
     uses_student = True
 
-    #: what each backend imports; checked when the stage runs (the class-level ``requires``
-    #: cannot depend on the options)
-    BACKEND_REQUIRES = {
-        "transformers": (("torch", "transformers", "peft"), "train"),
-        "openai": (("openai",), "openai"),
-    }
+    BACKEND_REQUIRES = BACKEND_REQUIRES
 
     def _check_backend(self) -> None:
-        import importlib.util
-
-        modules, extra = self.BACKEND_REQUIRES[self.options.backend]
-        missing = [m for m in modules if importlib.util.find_spec(m) is None]
-        if missing:
-            raise StageError(
-                f"evaluate backend '{self.options.backend}' needs {', '.join(missing)}: "
-                f'pip install "vlkd[{extra}]"'
-            )
+        check_backend("evaluate", self.options.backend)
 
     def run(self, ctx) -> None:
         from vlkd.plugins.evaluate.items import load_items

@@ -82,11 +82,6 @@ class StudentAgreement(Verifier):
     options: StudentAgreementOptions
     flags = (WRONG, KNOWS, ZERO_DELTA)
     uses_student = True
-    #: what each backend imports (checked when the stage starts: the options decide)
-    BACKEND_REQUIRES = {
-        "transformers": (("torch", "transformers", "peft"), "train"),
-        "openai": (("openai",), "openai"),
-    }
 
     def __init__(self, options, student=None):
         super().__init__(options, student)
@@ -135,17 +130,9 @@ class StudentAgreement(Verifier):
         return LocalStudent(info, max_new_tokens=o.max_new_tokens, system_prompt=None, device=o.device)
 
     def _check_backend(self) -> None:
-        import importlib.util
+        from vlkd.plugins.evaluate.student import check_backend
 
-        from vlkd.api import StageError
-
-        modules, extra = self.BACKEND_REQUIRES[self.options.backend]
-        missing = [m for m in modules if importlib.util.find_spec(m) is None]
-        if missing:
-            raise StageError(
-                f"student_agreement backend '{self.options.backend}' needs {', '.join(missing)}: "
-                f'pip install "vlkd[{extra}]"'
-            )
+        check_backend("student_agreement", self.options.backend)
 
     def start(self, ctx: StageContext, images: list[ImageRecord], pairs: dict[str, list[QARecord]]) -> None:
         from vlkd.api import image_path
