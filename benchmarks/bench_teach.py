@@ -65,7 +65,7 @@ class _SleepTeacherPlugin:
     def vlkd_register_teachers(self, register):
         import asyncio
 
-        from vlkd.core.teach import Teacher, TeachResponse
+        from vlkd.teach import Teacher, TeachResponse
 
         latency = self.latency
 
@@ -455,7 +455,7 @@ def main() -> None:
     # 2. server-enforced rate limit: the server's own count of what it let through. "even
     # spacing" is the limiter with a burst of one (each call one interval after the previous
     # one, as before: a late wake-up is lost for good), alternated with the bucket, A/B/A/B
-    from vlkd.core.teach import limits
+    from vlkd.teach import limits
 
     runs = [("no client limit", {}, None)]
     for _ in range(args.rpm_repeat):
@@ -489,11 +489,11 @@ def main() -> None:
 
     # 4. ocr_context overhead: what the hint adds to each prompt, and what reading it costs
     if not args.skip_ocr:
-        from vlkd.core.teach.options import TeacherOptions
-        from vlkd.core.teach.prompts import PromptSet
-        from vlkd.core.teach.teacher import image_tokens, text_tokens
         from vlkd.ocr import ocr_text
         from vlkd.plugins.teach.prompts import automotive_pack
+        from vlkd.teach.options import TeacherOptions
+        from vlkd.teach.prompts import PromptSet
+        from vlkd.teach.teacher import image_tokens, text_tokens
 
         prompts = PromptSet(TeacherOptions(plugin="x"), automotive_pack())
         seed_prompt = text_tokens(prompts.text(prompts.default_system))

@@ -121,7 +121,10 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names l
     from vlkd.core.safe_files import file_problem, printable_name
     from vlkd.core.stages import KINDS_BY_NAME
     from vlkd.core.student import Student, family_of, hub_cache_file, local_dir, make_student
-    from vlkd.core.teach import (
+    from vlkd.core.verify import UNVERIFIABLE, Findings, Verifier, VerifierOptions
+    from vlkd.core.yaml_positions import load_yaml_file, nearest_location
+    from vlkd.students.family import StudentFamily
+    from vlkd.teach import (
         APITeacherOptions,
         FatalError,
         Price,
@@ -135,17 +138,14 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names l
         http_error,
         retry_after_seconds,
     )
-    from vlkd.core.teach.batch_api import BatchAPI, BatchItem, BatchState, Undecided
-    from vlkd.core.teach.driver import estimate as estimate_teach
-    from vlkd.core.teach.driver import run_teach
-    from vlkd.core.teach.options import PUBLIC_QUERY, redact_query, redact_url, url_basic_auth, url_secrets
-    from vlkd.core.teach.pairs import negatives_wanted
-    from vlkd.core.teach.parsing import _is_header as is_header_row
-    from vlkd.core.teach.parsing import _unquote as unquote_cell
-    from vlkd.core.teach.prompts import PromptPack
-    from vlkd.core.verify import UNVERIFIABLE, Findings, Verifier, VerifierOptions
-    from vlkd.core.yaml_positions import load_yaml_file, nearest_location
-    from vlkd.students.family import StudentFamily
+    from vlkd.teach.batch_api import BatchAPI, BatchItem, BatchState, Undecided
+    from vlkd.teach.driver import estimate as estimate_teach
+    from vlkd.teach.driver import run_teach
+    from vlkd.teach.options import PUBLIC_QUERY, redact_query, redact_url, url_basic_auth, url_secrets
+    from vlkd.teach.pairs import negatives_wanted
+    from vlkd.teach.parsing import _is_header as is_header_row
+    from vlkd.teach.parsing import _unquote as unquote_cell
+    from vlkd.teach.prompts import PromptPack
 
 _LAZY: dict[str, str] = {  # name -> "module" (the same name there) or "module:name"
     # plugin base classes and what a stage sees
@@ -230,33 +230,33 @@ _LAZY: dict[str, str] = {  # name -> "module" (the same name there) or "module:n
     "StageWaiting": "vlkd.core.errors",
     "did_you_mean": "vlkd.core.errors",
     # teachers
-    "Teacher": "vlkd.core.teach",
-    "TeachRequest": "vlkd.core.teach",
-    "TeachResponse": "vlkd.core.teach",
-    "TeacherOptions": "vlkd.core.teach",
-    "APITeacherOptions": "vlkd.core.teach",
-    "PromptOptions": "vlkd.core.teach",
-    "Price": "vlkd.core.teach",
-    "TeacherError": "vlkd.core.teach",
-    "TransientError": "vlkd.core.teach",
-    "FatalError": "vlkd.core.teach",
-    "http_error": "vlkd.core.teach",
-    "retry_after_seconds": "vlkd.core.teach",
-    "PromptPack": "vlkd.core.teach.prompts",
-    "negatives_wanted": "vlkd.core.teach.pairs",
-    "is_header_row": "vlkd.core.teach.parsing:_is_header",
-    "unquote_cell": "vlkd.core.teach.parsing:_unquote",
-    "redact_url": "vlkd.core.teach.options",
-    "redact_query": "vlkd.core.teach.options",
-    "url_secrets": "vlkd.core.teach.options",
-    "url_basic_auth": "vlkd.core.teach.options",
-    "PUBLIC_QUERY": "vlkd.core.teach.options",
-    "BatchAPI": "vlkd.core.teach.batch_api",
-    "BatchItem": "vlkd.core.teach.batch_api",
-    "BatchState": "vlkd.core.teach.batch_api",
-    "Undecided": "vlkd.core.teach.batch_api",
-    "run_teach": "vlkd.core.teach.driver",
-    "estimate_teach": "vlkd.core.teach.driver:estimate",
+    "Teacher": "vlkd.teach",
+    "TeachRequest": "vlkd.teach",
+    "TeachResponse": "vlkd.teach",
+    "TeacherOptions": "vlkd.teach",
+    "APITeacherOptions": "vlkd.teach",
+    "PromptOptions": "vlkd.teach",
+    "Price": "vlkd.teach",
+    "TeacherError": "vlkd.teach",
+    "TransientError": "vlkd.teach",
+    "FatalError": "vlkd.teach",
+    "http_error": "vlkd.teach",
+    "retry_after_seconds": "vlkd.teach",
+    "PromptPack": "vlkd.teach.prompts",
+    "negatives_wanted": "vlkd.teach.pairs",
+    "is_header_row": "vlkd.teach.parsing:_is_header",
+    "unquote_cell": "vlkd.teach.parsing:_unquote",
+    "redact_url": "vlkd.teach.options",
+    "redact_query": "vlkd.teach.options",
+    "url_secrets": "vlkd.teach.options",
+    "url_basic_auth": "vlkd.teach.options",
+    "PUBLIC_QUERY": "vlkd.teach.options",
+    "BatchAPI": "vlkd.teach.batch_api",
+    "BatchItem": "vlkd.teach.batch_api",
+    "BatchState": "vlkd.teach.batch_api",
+    "Undecided": "vlkd.teach.batch_api",
+    "run_teach": "vlkd.teach.driver",
+    "estimate_teach": "vlkd.teach.driver:estimate",
     # verify checks
     "Verifier": "vlkd.core.verify",
     "VerifierOptions": "vlkd.core.verify",

@@ -13,7 +13,7 @@ from vlkd.core import hookspecs
 def test_every_public_name_resolves_to_the_core_object():
     from vlkd.core.plugin import Preprocessor
     from vlkd.core.records import Flag
-    from vlkd.core.teach import Teacher
+    from vlkd.teach import Teacher
 
     for name in vlkd.api.__all__:
         assert getattr(vlkd.api, name) is not None, name

@@ -17,8 +17,8 @@ from vlkd.core.hookspecs import hookimpl
 from vlkd.core.plugin import Preprocessor, StagePlugin
 from vlkd.core.progress import Reporter
 from vlkd.core.stages import STAGE_KINDS
-from vlkd.core.teach import Teacher
 from vlkd.core.verify import Verifier
+from vlkd.teach import Teacher
 from vlkd.testing import fixture_plugins
 
 ROOT = Path(__file__).resolve().parents[2]

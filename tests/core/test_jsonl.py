@@ -80,8 +80,8 @@ def test_a_last_line_torn_inside_a_utf8_character_is_torn_everywhere(tmp_path):
 
 def test_the_call_journal_recovers_from_a_torn_utf8_tail(tmp_path):
     """Every resume of teach (plain, --from teach, --fresh) replays the journal first."""
-    from vlkd.core.teach.cache import ResponseCache
-    from vlkd.core.teach.journal import CallJournal
+    from vlkd.teach.cache import ResponseCache
+    from vlkd.teach.journal import CallJournal
 
     cache = ResponseCache(tmp_path / "cache")
     journal = CallJournal(cache, tmp_path / "teach")

@@ -47,7 +47,7 @@ def vlkd_register_commands(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """List the run's batches: what was recorded, and what the provider says now."""
-        from vlkd.core.teach.batch_admin import list_batches
+        from vlkd.teach.batch_admin import list_batches
 
         rows = list_batches(run_dir, live=not offline)
         _print(rows, f"batches of {run_dir}")
@@ -55,7 +55,7 @@ def vlkd_register_commands(app: typer.Typer) -> None:
     @teach.command("cancel")
     def cancel(run_dir: RunDirArg) -> None:
         """Cancel the run's open batches; the next `vlkd run` collects what they finished."""
-        from vlkd.core.teach.batch_admin import cancel_batches
+        from vlkd.teach.batch_admin import cancel_batches
 
         rows = cancel_batches(run_dir)
         if not rows:

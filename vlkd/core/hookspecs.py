@@ -67,7 +67,7 @@ def vlkd_register_preprocessors(register: Register) -> None:
 
 @hookspec
 def vlkd_register_teachers(register: Register) -> None:
-    """Register ``teach`` plugins: ``vlkd.core.teach.Teacher`` subclasses that turn one image
+    """Register ``teach`` plugins: ``vlkd.teach.Teacher`` subclasses that turn one image
     and prompt into one response. Concurrency, rate limits, retries, the response cache and
     cost accounting are done by the core for every teacher."""
 

@@ -7,7 +7,7 @@ instance must do depends on the kind:
 - most kinds (ingest, review, split, format, train, evaluate, report) subclass
   :class:`StagePlugin` and implement ``run(ctx)``;
 - preprocessors subclass :class:`Preprocessor` and transform one image at a time;
-- teachers subclass ``vlkd.core.teach.Teacher`` and answer one request at a time; the
+- teachers subclass ``vlkd.teach.Teacher`` and answer one request at a time; the
   core teach driver adds concurrency, rate limits, retries, caching and cost accounting.
 """
 

@@ -60,12 +60,12 @@ class TeachDriver:
     estimates = True
 
     def run(self, ctx: StageContext) -> None:
-        from vlkd.core.teach.driver import run_teach
+        from vlkd.teach.driver import run_teach
 
         run_teach(ctx)
 
     def estimate(self, ctx: StageContext) -> list[str] | None:
-        from vlkd.core.teach.driver import estimate
+        from vlkd.teach.driver import estimate
 
         return estimate(ctx)
 
@@ -79,16 +79,16 @@ class VerifyDriver:
     estimates = True
 
     def run(self, ctx: StageContext) -> None:
-        from vlkd.core.verify_driver import run_verify
+        from vlkd.verify.driver import run_verify
 
         run_verify(ctx)
 
     def estimate(self, ctx: StageContext) -> list[str] | None:
-        from vlkd.core.verify_driver import estimate
+        from vlkd.verify.driver import estimate
 
         return estimate(ctx)
 
     def settings(self) -> type[Options] | None:
-        from vlkd.core.verify_driver import Settings
+        from vlkd.verify.driver import Settings
 
         return Settings

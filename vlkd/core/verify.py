@@ -4,7 +4,7 @@ A check (a :class:`Verifier`) reads an image and the teacher's pairs about it an
 doubts with ``found.flag(pair, flag, reason)``; it records what it decided about a pair
 (e.g. that an answer is extractive) with ``found.record(pair, key=value)`` and notes about
 the image with ``found.note(text)``. It never changes a question or an answer: the driver
-(``vlkd.core.verify_driver``) attaches the flags, journals each image in the stage ledger
+(``vlkd.verify.driver``) attaches the flags, journals each image in the stage ledger
 (a killed stage resumes per image) and drops flagged pairs only where a check's ``drop``
 option names the flag.
 """

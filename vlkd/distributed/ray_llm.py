@@ -1,6 +1,6 @@
 """``teach.mode: ray_llm``: the teacher's requests through Ray Data LLM, as batches of the batch driver.
 
-The core batch driver (``core/teach/batch.py``) builds the chunks exactly as for ``mode: batch``:
+The core batch driver (``teach/batch.py``) builds the chunks exactly as for ``mode: batch``:
 the same request bodies (prompts, image sizing, ``image: student``), the same cache keys, and it
 parses, re-asks and caches every answer the same way, so a later online run reuses them and
 nothing is asked twice. This module only runs a chunk: its lines become a Ray dataset, go through
@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vlkd.core.errors import StageError
-from vlkd.core.teach.batch_api import BatchAPI, BatchItem, BatchState
-from vlkd.core.teach.teacher import FatalError
+from vlkd.teach.batch_api import BatchAPI, BatchItem, BatchState
+from vlkd.teach.teacher import FatalError
 
 if TYPE_CHECKING:
-    from vlkd.core.teach.options import RayLLMOptions
+    from vlkd.teach.options import RayLLMOptions
 
 CANARY_ID = "vlkd-canary"
 CANARY_QUESTION = "What number is printed in this image? Answer with the digits only."

@@ -118,7 +118,7 @@ def test_no_text_gives_no_pairs():
 
 def test_negative_ratio_is_honoured_over_all_images_not_per_image():
     """Pages with one or two fields got one negative each: 48% negatives for a 0.2 target."""
-    from vlkd.core.teach.pairs import negatives_wanted
+    from vlkd.teach.pairs import negatives_wanted
 
     for ratio in (0.05, 0.2, 0.33):
         positives = negatives = 0

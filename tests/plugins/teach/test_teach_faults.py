@@ -136,7 +136,7 @@ def test_secrets_in_base_url_and_query_never_reach_the_run_dir(provider, images,
 
 
 def test_redact_url():
-    from vlkd.core.teach.options import redact_url, url_secrets
+    from vlkd.teach.options import redact_url, url_secrets
 
     url = "https://bob:pa55word@gw.example.com:8443/v1?api-version=2024-06-01&key=AIzaSECRET"
     assert redact_url(url) == "https://bob:***@gw.example.com:8443/v1?api-version=2024-06-01&key=***"

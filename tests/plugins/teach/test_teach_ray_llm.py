@@ -75,8 +75,8 @@ def test_a_teacher_that_never_sees_the_images_fails_the_chunk(provider, images, 
 
 def test_the_vllm_engine_processor_config_follows_the_recipe():
     pytest.importorskip("ray")
-    from vlkd.core.teach.options import RayLLMOptions
     from vlkd.distributed.ray_llm import vllm_answer, vllm_processor_config, vllm_row
+    from vlkd.teach.options import RayLLMOptions
 
     opts = RayLLMOptions(
         engine="vllm",

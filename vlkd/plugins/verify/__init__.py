@@ -2,7 +2,7 @@
 student_agreement (the student answers first).
 
 Each check flags doubtful pairs for the experts (``QARecord.flags``); none changes a pair.
-See ``vlkd.core.verify`` for the check API and ``vlkd.core.verify_driver`` for the stage.
+See ``vlkd.core.verify`` for the check API and ``vlkd.verify.driver`` for the stage.
 """
 
 from vlkd.api import hookimpl

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from vlkd.core.plugin import Plugin
-from vlkd.core.teach.options import TeacherOptions
+from vlkd.teach.options import TeacherOptions
 
 if TYPE_CHECKING:
     from vlkd.core.context import StageContext
     from vlkd.core.records import ImageRecord
-    from vlkd.core.teach.batch_api import BatchAPI
-    from vlkd.core.teach.prompts import PromptPack
+    from vlkd.teach.batch_api import BatchAPI
+    from vlkd.teach.prompts import PromptPack
 
 
 class TeacherError(Exception):
@@ -152,7 +152,7 @@ class Teacher(Plugin):
 
     def generation_params(self) -> dict[str, Any]:
         """What besides image, prompt, plugin and model decides the response (part of the cache key)."""
-        from vlkd.core.teach.options import redact_url
+        from vlkd.teach.options import redact_url
 
         opts = self.options
         params = {
@@ -182,7 +182,7 @@ class Teacher(Plugin):
         """The prompt files' contents: editing one re-runs the stage."""
         if not self.uses_prompt:
             return None
-        from vlkd.core.teach.prompts import PromptSet
+        from vlkd.teach.prompts import PromptSet
 
         return {"prompts": PromptSet(self.options, self.prompt_pack()).fingerprint()}
 

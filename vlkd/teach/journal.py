@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vlkd.core.jsonl import JsonlAppender, read_jsonl
-from vlkd.core.teach.cache import ResponseCache
+from vlkd.teach.cache import ResponseCache
 
 JOURNAL_FILE = "journal.jsonl"
 UNANSWERED_FILE = "unanswered.jsonl"

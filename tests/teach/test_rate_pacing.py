@@ -13,7 +13,7 @@ import random
 
 import pytest
 
-from vlkd.core.teach.limits import RateLimiter
+from vlkd.teach.limits import RateLimiter
 
 
 class SimulatedTime:

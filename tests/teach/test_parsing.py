@@ -1,6 +1,6 @@
 """Reading teacher answers: the seed's CSV contract done right, and structured JSON."""
 
-from vlkd.core.teach.parsing import parse_csv, parse_json
+from vlkd.teach.parsing import parse_csv, parse_json
 
 
 def qa(parsed):

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from vlkd.core.errors import StageError
-from vlkd.core.teach.batch_book import BatchBook, Chunk
-from vlkd.core.teach.teacher import TeacherError
+from vlkd.teach.batch_book import BatchBook, Chunk
+from vlkd.teach.teacher import TeacherError
 
 
 @dataclass

@@ -19,7 +19,7 @@ from vlkd.core.errors import StageError
 
 if TYPE_CHECKING:
     from vlkd.core.records import ImageRecord
-    from vlkd.core.teach.options import TeacherOptions
+    from vlkd.teach.options import TeacherOptions
 
 
 @dataclass(frozen=True)

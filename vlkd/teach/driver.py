@@ -30,10 +30,10 @@ from vlkd.core.itemloop import ItemLoop
 from vlkd.core.jsonl import read_jsonl, write_jsonl_atomic
 from vlkd.core.records import ImageRecord, Provenance, sha256_bytes
 from vlkd.core.rundir import storage_fault
-from vlkd.core.teach.batch import batch_price
-from vlkd.core.teach.cache import ResponseCache, cache_key
-from vlkd.core.teach.journal import CallJournal
-from vlkd.core.teach.limits import (
+from vlkd.teach.batch import batch_price
+from vlkd.teach.cache import ResponseCache, cache_key
+from vlkd.teach.journal import CallJournal
+from vlkd.teach.limits import (
     Budget,
     BudgetReached,
     RateLimiter,
@@ -42,10 +42,10 @@ from vlkd.core.teach.limits import (
     cost_usd,
     price_for,
 )
-from vlkd.core.teach.pairs import build_pairs
-from vlkd.core.teach.parsing import PAIRS_SCHEMA, Parsed, parse_csv, parse_json
-from vlkd.core.teach.prompts import PromptSet
-from vlkd.core.teach.teacher import (
+from vlkd.teach.pairs import build_pairs
+from vlkd.teach.parsing import PAIRS_SCHEMA, Parsed, parse_csv, parse_json
+from vlkd.teach.prompts import PromptSet
+from vlkd.teach.teacher import (
     FatalError,
     ItemError,
     Teacher,
@@ -624,7 +624,7 @@ class TeachRun:
         return getattr(self.opts, "mode", "online")
 
     async def run_batches(self, loop: ItemLoop, budget: Budget) -> None:
-        from vlkd.core.teach.batch import BatchRun
+        from vlkd.teach.batch import BatchRun
 
         api = self.teacher.batch_api(self.ctx)
         if api is None:
@@ -634,7 +634,7 @@ class TeachRun:
     def check_no_open_batches(self, loop: ItemLoop) -> None:
         """Online while batches an earlier run submitted are open: their images would be paid twice
         (the provider runs the batch all the same). Refused, before any request, saying what to do."""
-        from vlkd.core.teach.batch_book import BatchBook
+        from vlkd.teach.batch_book import BatchBook
 
         book = BatchBook(self.cache.root)
         try:
@@ -766,7 +766,7 @@ def _hash_text(text: str) -> str:
 def _teacher(ctx: StageContext) -> Teacher:
     teacher = ctx.plugin
     if not isinstance(teacher, Teacher):
-        raise TypeError(f"{type(teacher).__name__} must subclass vlkd.core.teach.Teacher")
+        raise TypeError(f"{type(teacher).__name__} must subclass vlkd.teach.Teacher")
     return teacher
 
 

@@ -7,11 +7,11 @@ import time
 import pytest
 
 from vlkd.core.records import ImageRecord, Provenance
-from vlkd.core.teach.cache import ResponseCache, cache_key
-from vlkd.core.teach.limits import Budget, BudgetReached, RateLimiter, backoff_delay, cost_usd, price_for
-from vlkd.core.teach.pairs import build_pairs, is_negative
-from vlkd.core.teach.teacher import FatalError, ItemError, TransientError, http_error, retry_after_seconds
 from vlkd.plugins.teach.prompts import automotive_pack
+from vlkd.teach.cache import ResponseCache, cache_key
+from vlkd.teach.limits import Budget, BudgetReached, RateLimiter, backoff_delay, cost_usd, price_for
+from vlkd.teach.pairs import build_pairs, is_negative
+from vlkd.teach.teacher import FatalError, ItemError, TransientError, http_error, retry_after_seconds
 
 
 def test_retry_after_forms():

@@ -7,7 +7,7 @@ import pytest
 
 from vlkd.core.errors import StageError
 from vlkd.core.hookspecs import hookimpl
-from vlkd.core.teach import Teacher, TeachResponse, TransientError
+from vlkd.teach import Teacher, TeachResponse, TransientError
 from vlkd.testing.extras import needs
 
 

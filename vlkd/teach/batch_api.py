@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from vlkd.core.teach.teacher import TeachRequest, TeachResponse
+    from vlkd.teach.teacher import TeachRequest, TeachResponse
 
 
 @dataclass

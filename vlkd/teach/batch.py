@@ -26,16 +26,16 @@ from typing import TYPE_CHECKING, Any, cast
 from vlkd.core.context import Usage
 from vlkd.core.errors import StageError, StageWaiting
 from vlkd.core.jsonl import dumps
-from vlkd.core.teach.batch_api import Undecided
-from vlkd.core.teach.batch_book import BatchBook, Chunk
-from vlkd.core.teach.limits import Budget, BudgetReached, backoff_delay, checked_usage, cost_usd
-from vlkd.core.teach.teacher import FatalError, TeacherError, TeachResponse
+from vlkd.teach.batch_api import Undecided
+from vlkd.teach.batch_book import BatchBook, Chunk
+from vlkd.teach.limits import Budget, BudgetReached, backoff_delay, checked_usage, cost_usd
+from vlkd.teach.teacher import FatalError, TeacherError, TeachResponse
 
 if TYPE_CHECKING:
     from vlkd.core.itemloop import ItemLoop
-    from vlkd.core.teach.batch_api import BatchAPI, BatchItem, BatchState
-    from vlkd.core.teach.driver import ImageJob, TeachRun
-    from vlkd.core.teach.options import APITeacherOptions
+    from vlkd.teach.batch_api import BatchAPI, BatchItem, BatchState
+    from vlkd.teach.driver import ImageJob, TeachRun
+    from vlkd.teach.options import APITeacherOptions
 
 #: the providers' batch price is half of their list price
 BATCH_DISCOUNT = 0.5
@@ -139,7 +139,7 @@ class BatchRun:
 
     def settle_all(self) -> list[tuple[ImageJob, str]]:
         """Finish every job whose answers are in the cache; the rest: (job, key) to submit."""
-        from vlkd.core.teach.driver import _ItemFailed
+        from vlkd.teach.driver import _ItemFailed
 
         need = []
         for image_id, job in list(self.jobs.items()):

@@ -6,9 +6,9 @@ import pytest
 
 from vlkd.core.errors import StageError
 from vlkd.core.records import ImageRecord
-from vlkd.core.teach.options import TeacherOptions
-from vlkd.core.teach.prompts import PromptSet
 from vlkd.plugins.teach.prompts import automotive_pack
+from vlkd.teach.options import TeacherOptions
+from vlkd.teach.prompts import PromptSet
 
 PACK = automotive_pack()
 

@@ -5,8 +5,8 @@
 and JSON answers; ``prompts`` renders prompt files. Importing this package is cheap.
 """
 
-from vlkd.core.teach.options import APITeacherOptions, Price, PromptOptions, TeacherOptions
-from vlkd.core.teach.teacher import (
+from vlkd.teach.options import APITeacherOptions, Price, PromptOptions, TeacherOptions
+from vlkd.teach.teacher import (
     FatalError,
     ItemError,
     Teacher,
