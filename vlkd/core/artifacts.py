@@ -340,6 +340,11 @@ class ModelCard(Card):
     cutoff_len: int | None = None
     log: str | None = Field(default=None, description="the trainer's trainer_log.jsonl")
     merged: str | None = Field(default=None, description="adapter merged into the base weights")
+    distill: dict[str, Any] | None = Field(
+        default=None,
+        description="train.distill as trained (method: logit_kd or on_policy, teacher, alpha, beta, ...); "
+        "absent: fine-tuned on the teacher's text",
+    )
 
     def path(self, directory: str | os.PathLike[str], value: str | None) -> Path | None:
         """A path the card names, resolved against its directory (``<run>/train/model``).

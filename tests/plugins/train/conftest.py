@@ -116,6 +116,26 @@ def stage_context(run_dir: Path, resumed: bool = False, quiet: bool = True):
     return standalone_context(run_dir, resumed=resumed, reporter=Reporter(quiet=quiet))
 
 
+def ctrl_c_at(steps: int):
+    """A reporter that presses Ctrl-C when the training's progress reaches ``steps`` (a test of
+    resume: the checkpoints written before it stay)."""
+    from vlkd.core.progress import ProgressTask, Reporter
+
+    class CtrlC(Reporter):
+        def progress(self, description, total, completed=0):
+            class Task(ProgressTask):
+                done = 0
+
+                def advance(self, n=1):
+                    self.done += n
+                    if self.done >= steps:
+                        raise KeyboardInterrupt
+
+            return Task(None, None)
+
+    return CtrlC(quiet=True)
+
+
 #: few fast steps on the tiny student: the loss must fall within them
 FAST = {
     "max_steps": 6,

@@ -33,11 +33,11 @@ def checkpoint(root: Path, model_type: str, vocab: dict[str, int]) -> Path:
     return root
 
 
-def validate(tmp_path: Path, student: Path, teacher: Path | str, plugin: str = "peft"):
-    recipe = tmp_path / "kd.yaml"
+def validate(tmp_path: Path, student: Path, teacher: Path | str, plugin: str = "peft", recipe: str = RECIPE):
+    path = tmp_path / "kd.yaml"
     (tmp_path / "dataset").mkdir(exist_ok=True)
-    recipe.write_text(
-        RECIPE.format(student=student, teacher=teacher, plugin=plugin, dataset=tmp_path / "dataset")
+    path.write_text(
+        recipe.format(student=student, teacher=teacher, plugin=plugin, dataset=tmp_path / "dataset")
     )
     # no vlkd extra may be imported by validation: a stub torch that fails on import proves it
     stubs = tmp_path / "stubs"
@@ -50,7 +50,7 @@ def validate(tmp_path: Path, student: Path, teacher: Path | str, plugin: str = "
         "COLUMNS": "200",
     }
     return subprocess.run(
-        [sys.executable, "-m", "vlkd", "validate", str(recipe)],
+        [sys.executable, "-m", "vlkd", "validate", str(path)],
         env=env,
         capture_output=True,
         text=True,

@@ -112,26 +112,12 @@ def test_labels_cover_only_assistant_turns(tiny_student, tmp_path):
 
 
 def test_interrupted_after_a_checkpoint_resumes_from_it(tiny_student, make_dataset, tmp_path):
-    from vlkd.core.progress import ProgressTask, Reporter
-
-    class CtrlC(Reporter):
-        """Presses Ctrl-C when step 4 is logged: checkpoint-3 exists by then."""
-
-        def progress(self, description, total, completed=0):
-            class Task(ProgressTask):
-                done = 0
-
-                def advance(self, n=1):
-                    self.done += n
-                    if self.done >= 4:
-                        raise KeyboardInterrupt
-
-            return Task(None, None)
+    from tests.plugins.train.conftest import ctrl_c_at
 
     dataset = make_dataset(n_train=8, n_val=0)
     options = dict(student=str(tiny_student), dataset=str(dataset), **FAST)
     ctx = stage_context(tmp_path / "run")
-    ctx.run.reporter = CtrlC(quiet=True)
+    ctx.run.reporter = ctrl_c_at(4)  # when step 4 is logged: checkpoint-3 exists by then
     with pytest.raises(KeyboardInterrupt):
         make_trainer("peft", **options).run(ctx)
     output = ctx.dir / "output"

@@ -75,7 +75,7 @@ class LoraTrainer(StagePlugin):
         if self.trainer_name != "peft":
             return (
                 ("distill",),
-                f"logit distillation runs in the peft trainer; set train.plugin: peft "
+                f"distillation (distill:) runs in the peft trainer; set train.plugin: peft "
                 f"(the {self.trainer_name} trainer has none: LLaMA-Factory declined it, its issue #7365)",
             )
         from vlkd.plugins.train.teacher import check_teacher, student_dir
@@ -149,6 +149,7 @@ class LoraTrainer(StagePlugin):
             cutoff_len=s.cutoff_len,
             log=relative(str(plan.trainer_log)),
             merged="merged" if merged else None,
+            distill=self.options.distill.as_trained() if self.options.distill else None,
         ).write(plan.model_dir)
 
 

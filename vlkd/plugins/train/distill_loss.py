@@ -15,6 +15,11 @@ function within 1e-5).
 
 The training loss mixes it with cross-entropy on the reviewed answers:
 ``alpha * divergence + (1 - alpha) * cross_entropy``.
+
+On-policy distillation has the teacher's logits themselves (it runs beside the student):
+:func:`full_divergence` is the same divergence over the whole vocabulary at the labelled positions,
+TRL's ``GKDTrainer.generalized_jsd_loss`` (``reduction="batchmean"``) with the temperature that
+``DistillationTrainer`` applies to both sides (the test checks it against both within 1e-5).
 """
 
 from __future__ import annotations
@@ -71,6 +76,33 @@ def answer_positions(labels: torch.Tensor) -> torch.Tensor:
     return labels[:, 1:] != -100
 
 
+def answer_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of the next-token predictions on the labelled (answer) tokens."""
+    import torch.nn.functional as F
+
+    mask = answer_positions(labels)
+    return F.cross_entropy(logits[:, :-1][mask].float(), labels[:, 1:][mask], reduction="mean")
+
+
+def full_divergence(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    beta: float,
+    temperature: float,
+) -> torch.Tensor:
+    """Mean divergence over the labelled tokens, on the whole vocabulary: ``(B, L, V)`` logits of
+    both models on the same sequences, ``labels`` ``(B, L)`` with ``-100`` off the scored tokens."""
+    import torch.nn.functional as F
+
+    mask = answer_positions(labels)
+    student = student_logits[:, :-1][mask].float() / temperature
+    teacher = teacher_logits[:, :-1][mask].to(student.device).float() / temperature
+    div = generalized_jsd(F.log_softmax(student, dim=-1), F.log_softmax(teacher, dim=-1), beta)
+    return div.sum() / max(div.numel(), 1)
+
+
 def distill_loss(
     logits: torch.Tensor,
     labels: torch.Tensor,
@@ -88,12 +120,10 @@ def distill_loss(
     cached top-k per answer token ``(B, A, k)`` with ``teacher_counts[b]`` valid rows each.
     """
     import torch
-    import torch.nn.functional as F
 
     mask = answer_positions(labels)
     shifted = logits[:, :-1]
-    targets = labels[:, 1:]
-    ce = F.cross_entropy(shifted[mask].float(), targets[mask], reduction="mean")
+    ce = answer_cross_entropy(logits, labels)
     counts = mask.sum(dim=1)
     if torch.any(counts > teacher_counts):
         raise ValueError(

@@ -10,22 +10,37 @@
 before the student loads, and cached in the run directory by content (``cache/teacher_logits/``);
 the loss on the answer tokens is ``alpha * JSD_beta(teacher || student) + (1 - alpha) * CE`` on the
 reviewed answers (:mod:`vlkd.plugins.train.distill_loss`).
+
+``on_policy`` (TRL's GKD): with probability ``lmbda`` per batch the student samples its own answers
+(``max_new_tokens``, at ``temperature``) and the teacher, loaded beside it, scores them token by token;
+the divergence over the whole vocabulary on those tokens (on the reviewed answers for the other
+batches) is mixed with cross-entropy on the reviewed answers by ``alpha`` as above
+(:mod:`vlkd.plugins.train.on_policy`).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from vlkd.api import RUN_ONLY, Options
+
+#: options that only one method reads: a recipe that sets one for the other method is an error
+ONLY_FOR = {
+    "top_k": ("logit_kd", "on_policy compares the whole vocabulary: the teacher runs beside the student"),
+    "teacher_batch_size": ("logit_kd", "on_policy's teacher scores each training batch"),
+    "lmbda": ("on_policy", "logit_kd trains on the reviewed answers only"),
+    "max_new_tokens": ("on_policy", "logit_kd samples nothing"),
+}
 
 
 class DistillOptions(Options):
     """The ``distill:`` block of the train stage."""
 
-    method: Literal["logit_kd"] = Field(
-        description="logit_kd: match the teacher's top-k token distributions on the answers"
+    method: Literal["logit_kd", "on_policy"] = Field(
+        description="logit_kd: match the teacher's cached top-k token distributions on the reviewed answers; "
+        "on_policy: the student samples answers and the teacher, in memory beside it, scores every token"
     )
     teacher: str = Field(
         description="The teacher's weights: a local checkpoint directory, a vlkd model directory "
@@ -35,14 +50,47 @@ class DistillOptions(Options):
     alpha: float = Field(
         0.5, ge=0, le=1, description="Weight of the divergence; 1 - alpha weighs cross-entropy on the answers"
     )
-    temperature: float = Field(1.0, gt=0, description="Softmax temperature of both distributions")
-    top_k: int = Field(20, ge=1, le=1000, description="Teacher tokens kept per answer token (the cache)")
+    temperature: float = Field(
+        1.0, gt=0, description="Softmax temperature of both distributions (on_policy: and of the sampling)"
+    )
+    top_k: int = Field(
+        20, ge=1, le=1000, description="logit_kd: teacher tokens kept per answer token (the cache)"
+    )
     beta: float = Field(
         0.0,
         ge=0,
         le=1,
-        description="0: forward KL(teacher||student); 1: reverse KL; between: generalised JSD (TRL's beta)",
+        description="0: forward KL(teacher||student); 1: reverse KL; between: generalised JSD (TRL's beta; "
+        "its DistillationTrainer defaults to 1 for on-policy, GKDTrainer to 0.5)",
     )
     teacher_batch_size: int = Field(
-        8, ge=1, description="Samples per teacher forward pass", json_schema_extra=RUN_ONLY
+        8, ge=1, description="logit_kd: samples per teacher forward pass", json_schema_extra=RUN_ONLY
     )
+    lmbda: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="on_policy: the share of batches whose answers the student samples (TRL's lmbda; "
+        "the others are scored on the reviewed answers)",
+    )
+    max_new_tokens: int = Field(
+        128, ge=1, le=8192, description="on_policy: the longest answer the student samples, in tokens"
+    )
+
+    def as_trained(self) -> dict[str, object]:
+        """The options the method reads, for ``vlkd_model.json`` and the manifest."""
+        return {
+            k: v
+            for k, v in self.model_dump(mode="json").items()
+            if ONLY_FOR.get(k, (self.method,))[0] == self.method
+        }
+
+    @field_validator(*ONLY_FOR)
+    @classmethod
+    def _option_of_the_method(cls, value: object, info: ValidationInfo) -> object:
+        """Runs for the options a recipe sets (defaults are not validated): the recipe's line."""
+        method, why = ONLY_FOR[str(info.field_name)]
+        given = info.data.get("method")
+        if given is not None and given != method:
+            raise ValueError(f"an option of method: {method}, not {given} ({why})")
+        return value

@@ -1,12 +1,22 @@
-"""The peft trainer's pieces for ``distill: {method: logit_kd}``: a collator that adds the teacher's
-cached top-k to each batch, and a transformers Trainer whose loss mixes the divergence with
-cross-entropy on the answers (:func:`vlkd.plugins.train.distill_loss.distill_loss`)."""
+"""The peft trainer's pieces for ``distill:``: transformers Trainers whose loss mixes a divergence
+from the teacher with cross-entropy on the reviewed answers.
+
+``logit_kd``: a collator adds the teacher's cached top-k to each batch
+(:func:`vlkd.plugins.train.distill_loss.distill_loss`). ``on_policy``: the teacher is in memory
+beside the student; with probability ``lmbda`` a batch's answers are sampled by the student
+(:mod:`vlkd.plugins.train.on_policy`), and the teacher scores the batch's tokens on the whole
+vocabulary (:func:`vlkd.plugins.train.distill_loss.full_divergence`).
+"""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from vlkd.plugins.train.teacher_cache import TeacherCache, teacher_batch
+
+#: what the distilling trainers add to each logged line (the trainer log keeps them)
+LOGGED_PARTS = ("kd_loss", "ce_loss", "on_policy")
 
 
 class DistillCollator:
@@ -20,20 +30,41 @@ class DistillCollator:
         return {**self.collator(samples), **teacher_batch(self.cache, samples)}
 
 
-def distill_trainer(distill: dict[str, Any], **kwargs: Any):
-    """A transformers ``Trainer`` training on the logit-distillation loss."""
+@functools.cache
+def _base_class() -> type:
     from transformers import Trainer
 
+    class PartsTrainer(Trainer):
+        """A Trainer whose loss is a mean (averaged over accumulation by the Trainer) and whose log
+        lines carry the loss's parts, averaged over the steps since the last line."""
+
+        def __init__(self, distill: dict[str, Any], **kw: Any):
+            super().__init__(**kw)
+            self.distill = distill
+            self.model_accepts_loss_kwargs = False
+            self._parts: dict[str, list[float]] = {name: [] for name in LOGGED_PARTS}
+
+        def record(self, model: Any, parts: dict[str, float]) -> None:
+            if model.training:
+                for name, value in parts.items():
+                    self._parts[name].append(value)
+
+        def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+            if "loss" in logs:
+                for name, values in self._parts.items():
+                    if values:
+                        logs[name] = round(sum(values) / len(values), 6)
+                    values.clear()
+            super().log(logs, start_time)
+
+    return PartsTrainer
+
+
+def distill_trainer(distill: dict[str, Any], **kwargs: Any):
+    """A transformers ``Trainer`` training on the logit-distillation loss."""
     from vlkd.plugins.train.distill_loss import distill_loss
 
-    class DistillTrainer(Trainer):
-        def __init__(self, **kw: Any):
-            super().__init__(**kw)
-            self.model_accepts_loss_kwargs = (
-                False  # our loss is a mean: the Trainer averages over accumulation
-            )
-            self._parts: dict[str, list[float]] = {"kd_loss": [], "ce_loss": []}
-
+    class DistillTrainer(_base_class()):  # type: ignore[misc]
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             teacher = {k: inputs.pop(k) for k in ("teacher_ids", "teacher_log_probs", "teacher_counts")}
             labels = inputs.pop("labels")
@@ -48,17 +79,75 @@ def distill_trainer(distill: dict[str, Any], **kwargs: Any):
                 beta=distill["beta"],
                 temperature=distill["temperature"],
             )
-            if model.training:
-                for name, value in parts.items():
-                    self._parts[name].append(value)
+            self.record(model, parts)
             return (loss, outputs) if return_outputs else loss
 
-        def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-            if "loss" in logs:
-                for name, values in self._parts.items():
-                    if values:
-                        logs[name] = round(sum(values) / len(values), 6)
-                    values.clear()
-            super().log(logs, start_time)
+    return DistillTrainer(distill=distill, **kwargs)
 
-    return DistillTrainer(**kwargs)
+
+def on_policy_trainer(distill: dict[str, Any], teacher: Any, generation: Any, seed: int, **kwargs: Any):
+    """A transformers ``Trainer`` distilling on-policy from ``teacher`` (a loaded model, eval mode).
+
+    ``generation``: the sampling settings (:func:`vlkd.plugins.train.on_policy.generation_config`).
+    Evaluation scores the reviewed answers (no sampling), as TRL's GKD does."""
+    import torch
+
+    from vlkd.plugins.train.distill_loss import answer_cross_entropy, full_divergence
+    from vlkd.plugins.train.on_policy import is_on_policy, sample
+
+    alpha = distill["alpha"]
+
+    class OnPolicyTrainer(_base_class()):  # type: ignore[misc]
+        _step, _micro = -1, 0
+        sampled_batches = scored_batches = 0
+
+        def teacher_logits(self, batch: dict[str, Any]) -> Any:
+            device = next(teacher.parameters()).device
+            with torch.no_grad():
+                return teacher(**{k: v.to(device) for k, v in batch.items() if k != "labels"}).logits
+
+        def draw(self) -> bool:
+            """Whether this training batch is sampled (``lmbda``), by its place in the training."""
+            step = self.state.global_step
+            self._micro = self._micro + 1 if step == self._step else 0
+            self._step = step
+            return is_on_policy(distill["lmbda"], seed, step, self._micro)
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            on_policy = model.training and self.draw()
+            if on_policy:
+                checkpointing = (
+                    (self.args.gradient_checkpointing_kwargs or {})
+                    if self.args.gradient_checkpointing
+                    else None
+                )
+                scored = sample(self.accelerator.unwrap_model(model), inputs, generation, checkpointing)
+                self.sampled_batches += 1
+            else:
+                scored = inputs
+            labels = scored.pop("labels")
+            outputs = model(**scored)
+            scored["labels"] = labels
+            kd = full_divergence(
+                outputs.logits,
+                self.teacher_logits(scored),
+                labels,
+                beta=distill["beta"],
+                temperature=distill["temperature"],
+            )
+            if not on_policy:
+                ce = answer_cross_entropy(outputs.logits, labels)  # the same forward pass
+            elif alpha < 1:
+                reviewed = {k: v for k, v in inputs.items() if k != "labels"}
+                ce = answer_cross_entropy(model(**reviewed).logits, inputs["labels"])
+            else:
+                ce = None  # alpha 1: the reviewed answers weigh nothing, no forward pass for them
+            loss = kd if ce is None else alpha * kd + (1 - alpha) * ce
+            self.scored_batches += int(model.training)
+            parts = {"kd_loss": float(kd.detach()), "on_policy": float(on_policy)}
+            if ce is not None:
+                parts["ce_loss"] = float(ce.detach())
+            self.record(model, parts)
+            return (loss, outputs) if return_outputs else loss
+
+    return OnPolicyTrainer(distill=distill, **kwargs)

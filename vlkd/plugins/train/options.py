@@ -94,8 +94,9 @@ class TrainOptions(PluginOptions):
     # -- distillation beyond the teacher's text ----------------------------------------------
     distill: DistillOptions | None = Field(
         None,
-        description="Logit distillation from an open-weights teacher of the student's tokenizer "
-        "(peft trainer): {method: logit_kd, teacher: PATH, alpha, temperature, top_k, beta}",
+        description="Distillation from an open-weights teacher of the student's tokenizer (peft trainer): "
+        "{method: logit_kd, teacher: PATH, alpha, temperature, top_k, beta} or "
+        "{method: on_policy, teacher: PATH, alpha, temperature, beta, lmbda, max_new_tokens}",
     )
 
     @field_validator("lora_target", mode="before")

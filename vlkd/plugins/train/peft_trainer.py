@@ -48,7 +48,7 @@ class PeftTrainer(LoraTrainer):
         }
 
     def distill_job(self, plan: TrainPlan) -> dict[str, Any]:
-        """Where the teacher's cached log-probabilities are, and which teacher (logit_kd only)."""
+        """Which teacher, and where its cached log-probabilities are (logit_kd)."""
         if self.options.distill is None:
             return {}
         from vlkd.plugins.train.teacher import resolve_teacher
@@ -58,22 +58,43 @@ class PeftTrainer(LoraTrainer):
             "cache_dir": str(plan.run_dir / CACHE_DIR),
             "teacher": {
                 "fingerprint": teacher.fingerprint(),
+                "name": teacher.name,
                 "base": teacher.base,
                 "adapter": teacher.adapter,
+                "family": teacher.family,
             },
         }
 
+    def prepare_teacher(self, ctx: StageContext, plan: TrainPlan, job: dict[str, Any]) -> dict[str, Any]:
+        """Before the student loads: the teacher checked against the built student; for logit_kd,
+        its top-k computed where not cached; for on_policy, both models' memory checked."""
+        from vlkd.plugins.train.teacher import check_teacher
+
+        assert self.options.distill is not None
+        reason = check_teacher(self.options.distill.teacher, self.student, plan.student)
+        if reason:
+            raise StageError(reason)
+        if self.options.distill.method == "logit_kd":
+            return self.fill_teacher_cache(ctx, plan, job)
+        from vlkd.plugins.train.memory import check_side_by_side
+
+        warning = check_side_by_side(
+            job["teacher"]["base"],
+            plan.student,
+            plan.precision.name,
+            cuda=plan.hardware.cuda,
+            per_rank=self.options.distributed.enabled,
+        )
+        if warning:
+            ctx.warn(warning)
+        return {}
+
     def fill_teacher_cache(self, ctx: StageContext, plan: TrainPlan, job: dict[str, Any]) -> dict[str, Any]:
         """Run the teacher over the samples not in the cache yet, before the student loads."""
-        from vlkd.plugins.train.teacher import check_teacher, resolve_teacher
+        from vlkd.plugins.train.teacher import resolve_teacher
         from vlkd.plugins.train.teacher_cache import fill
 
         assert self.options.distill is not None
-        reason = check_teacher(
-            self.options.distill.teacher, self.student, plan.student
-        )  # the built student too
-        if reason:
-            raise StageError(reason)
         samples = [s for split in ("train", "val") for s in plan.data.splits.get(split) or []]
         task = ctx.progress(len(samples), description="teacher top-k (logit_kd)")
         try:
@@ -94,7 +115,7 @@ class PeftTrainer(LoraTrainer):
         job = self.job(plan)
         job_path = ctx.dir / "peft_job.json"
         write_json_atomic(job_path, job)
-        teacher_facts = self.fill_teacher_cache(ctx, plan, job) if self.options.distill else {}
+        teacher_facts = self.prepare_teacher(ctx, plan, job) if self.options.distill else {}
         progress = ProgressFromLog(ctx, "train (peft)")
         try:
             if not self.options.distributed.enabled:

@@ -16,6 +16,7 @@ from typing import Any
 
 from vlkd.adapters import no_false_tie_warning
 from vlkd.api import StageError
+from vlkd.plugins.train.distill_trainer import LOGGED_PARTS
 from vlkd.plugins.train.launch import TRAINER_LOG
 
 VISION_PREFIXES = ("visual", "vision_tower", "vision_model")
@@ -130,7 +131,7 @@ def _trainer_log_callback(output_dir: Path, on_log: Any):
             if state.num_input_tokens_seen:
                 record["total_tokens"] = state.num_input_tokens_seen
                 record["throughput"] = round(state.num_input_tokens_seen / max(elapsed, 1e-9), 2)
-            for part in ("kd_loss", "ce_loss"):  # logit distillation: the loss's two parts
+            for part in LOGGED_PARTS:  # distillation: the loss's parts, the share sampled on-policy
                 record[part] = logs.get(part)
             record = {k: v for k, v in record.items() if v is not None}
             with (output_dir / TRAINER_LOG).open("a", encoding="utf-8") as fh:
@@ -246,12 +247,15 @@ def train(job: dict[str, Any], on_log: Any = None) -> dict[str, Any]:
         optimizers=optimizers,
         callbacks=[_trainer_log_callback(output_dir, on_log), frozen_layers_callback()],
     )
-    if o.get("distill"):
+    distill = o.get("distill")
+    if distill and distill["method"] == "on_policy":
+        trainer = _on_policy_trainer(job, model, processor, family, trainer_kwargs)
+    elif distill:
         from vlkd.plugins.train.distill_trainer import DistillCollator, distill_trainer
         from vlkd.plugins.train.teacher_cache import cache_for
 
         trainer_kwargs["data_collator"] = DistillCollator(trainer_kwargs["data_collator"], cache_for(job))
-        trainer = distill_trainer(o["distill"], **trainer_kwargs)
+        trainer = distill_trainer(distill, **trainer_kwargs)
     else:
         trainer = Trainer(**trainer_kwargs)
     trainer.remove_callback(PrinterCallback)  # progress goes to the vlkd bar and trainer_log.jsonl
@@ -267,6 +271,10 @@ def train(job: dict[str, Any], on_log: Any = None) -> dict[str, Any]:
         "train_steps_per_second": result.metrics.get("train_steps_per_second"),
         "num_input_tokens_seen": trainer.state.num_input_tokens_seen,
     }
+    if distill:
+        facts["distill_method"] = distill["method"]
+    if hasattr(trainer, "sampled_batches"):  # on-policy: how many batches the student sampled
+        facts.update(on_policy_batches=trainer.sampled_batches, scored_batches=trainer.scored_batches)
     if torch.cuda.is_available():
         facts["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
     adapter_dir = model_dir / "adapter"
@@ -278,6 +286,21 @@ def train(job: dict[str, Any], on_log: Any = None) -> dict[str, Any]:
             merged.save_pretrained(str(model_dir / "merged"))
             processor.save_pretrained(str(model_dir / "merged"))
     return facts
+
+
+def _on_policy_trainer(job: dict[str, Any], model: Any, processor: Any, family: Any, kwargs: dict[str, Any]):
+    """The teacher loaded beside the student, and the Trainer that samples and scores."""
+    from vlkd.plugins.train.distill_trainer import on_policy_trainer
+    from vlkd.plugins.train.on_policy import generation_config
+    from vlkd.plugins.train.teacher import TeacherModel
+    from vlkd.plugins.train.teacher_cache import load_teacher
+
+    d, t = job["options"]["distill"], job["teacher"]
+    teacher = load_teacher(TeacherModel(t["name"], t["base"], t["adapter"], t["family"]), job["precision"])
+    config = generation_config(
+        model, processor.tokenizer, family.turn_end, d["max_new_tokens"], d["temperature"]
+    )
+    return on_policy_trainer(d, teacher, config, job["options"]["seed"], **kwargs)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -65,8 +65,11 @@ def resolve_teacher(name: str) -> TeacherModel:
         from vlkd.api import ModelCard
 
         model = ModelCard.read(path)
+        base = model.base_model  # a path inside the run is written relative to the card
+        if Path(base).is_absolute() or (path / base).exists():
+            base = str(model.path(path, base))
         return TeacherModel(
-            name, model.base_model, str(path / model.adapter) if model.adapter else None, model.family or ""
+            name, base, str(path / model.adapter) if model.adapter else None, model.family or ""
         )
     if path.is_dir():
         if not (path / "config.json").is_file():

@@ -98,7 +98,7 @@ def _compute(
     o = job["options"]
     family = family_of(teacher.base, teacher.family or None)
     processor = family.load_processor(teacher.base, o["image_min_pixels"], o["image_max_pixels"])
-    model = _load_teacher(teacher, job["precision"])
+    model = load_teacher(teacher, job["precision"])
     collator = ChatCollator(processor, family, o["cutoff_len"])
     size = o["distill"]["teacher_batch_size"]
     top_k = min(cache.top_k, model.get_output_embeddings().weight.shape[0])
@@ -124,14 +124,19 @@ def _compute(
             torch.cuda.empty_cache()
 
 
-def _load_teacher(teacher: TeacherModel, precision: str) -> Any:
+def load_teacher(teacher: TeacherModel, precision: str) -> Any:
     import torch
     from transformers import AutoModelForImageTextToText
 
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
     kwargs: dict[str, Any] = {"dtype": dtype}
     if torch.cuda.is_available():
-        kwargs["device_map"] = "auto"  # a teacher larger than one GPU is spread over all of them
+        import os
+
+        # a teacher larger than one GPU is spread over all of them; under torchrun (on-policy) each
+        # rank keeps its own copy on its own GPU
+        local = os.environ.get("LOCAL_RANK") if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None
+        kwargs["device_map"] = {"": int(local)} if local is not None else "auto"
     model = AutoModelForImageTextToText.from_pretrained(teacher.base, **kwargs)
     if teacher.adapter:
         from vlkd.plugins.train.peft_adapters import load_adapter
