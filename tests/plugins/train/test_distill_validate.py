@@ -119,3 +119,20 @@ def test_the_llamafactory_trainer_does_not_distil(tmp_path):
     teacher = checkpoint(tmp_path / "teacher", "qwen2_vl", VOCAB)
     result = validate(tmp_path, student, teacher, plugin="llamafactory")
     assert result.returncode == 2 and "set train.plugin: peft" in result.stderr
+
+
+def test_a_train_stage_model_as_teacher_loads_its_student_from_the_run(tmp_path, monkeypatch):
+    """A model directory names the student it was tuned from relative to itself (a run can move):
+    the teacher's base is that student, wherever the training is started from."""
+    from vlkd.api import ModelCard
+    from vlkd.plugins.train.teacher import resolve_teacher
+
+    run = tmp_path / "runs" / "demo"
+    student = checkpoint(run / "students" / "tiny-qwen2_vl", "qwen2_vl", VOCAB)
+    model = run / "train" / "model"
+    model.mkdir(parents=True)
+    ModelCard(base_model="../../students/tiny-qwen2_vl", family="qwen2_vl", adapter="adapter").write(model)
+    monkeypatch.chdir(tmp_path / "runs")  # not the model directory: a relative base would miss
+    teacher = resolve_teacher(str(model))
+    assert Path(teacher.base).resolve() == student.resolve() and Path(teacher.base).is_dir()
+    assert teacher.adapter == str(model / "adapter") and teacher.family == "qwen2_vl"
