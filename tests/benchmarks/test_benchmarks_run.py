@@ -70,6 +70,10 @@ TINY: dict[str, tuple[list[str], list]] = {
         ["--steps", "1", "--samples", "4", "--batch-size", "2", "--image-size", "64", "--trainers", "peft"],
         [pytest.mark.slow],
     ),
+    "bench_on_policy.py": (
+        ["--steps", "1", "--samples", "2", "--batch-size", "2", "--max-new-tokens", "2"],
+        [pytest.mark.slow],
+    ),
     "bench_contention.py": (
         ["--steps", "1", "--pages", "1", "--answers", "200", "--repeat", "1", "--busy", "1"],
         [pytest.mark.slow],

@@ -179,3 +179,70 @@ def test_teacher_and_student_that_do_not_fit_together_stop_before_loading(
         memory.check_side_by_side(str(tiny_teacher), str(tiny_student), "fp32", cuda=False, per_rank=False)
         is None
     )
+
+
+def student_and_batch(tiny_student, make_dataset):
+    """The tiny student (eval), a collated batch of two reviewed samples, the sampling settings."""
+    from transformers import AutoModelForImageTextToText
+
+    from vlkd.api import family_of
+    from vlkd.plugins.train.dataset import load_dataset_dir
+    from vlkd.plugins.train.on_policy import generation_config
+    from vlkd.plugins.train.peft_collator import ChatCollator
+
+    family = family_of(str(tiny_student), "qwen2_vl")
+    processor = family.load_processor(str(tiny_student), 28 * 28, 56 * 56)
+    samples = load_dataset_dir(make_dataset(n_train=2, n_val=0)).splits["train"]
+    reviewed = ChatCollator(processor, family, 256)(samples)
+    model = AutoModelForImageTextToText.from_pretrained(tiny_student).eval()
+    config = generation_config(model, processor.tokenizer, family.turn_end, 5, 1.0, family.image_token)
+    return model, reviewed, config
+
+
+def test_the_student_never_samples_an_image_token(tiny_student, make_dataset):
+    """A sampled image placeholder has no image features: scoring the sample would fail (a random
+    tiny student sampled one in a benchmark). A student that prefers them still samples text."""
+    import torch
+
+    from vlkd.plugins.train.on_policy import prompts, sample
+
+    model, reviewed, config = student_and_batch(tiny_student, make_dataset)
+    media = [model.config.image_token_id, model.config.video_token_id, model.config.vision_start_token_id]
+    head = model.lm_head
+    biased = torch.nn.Linear(head.in_features, head.out_features, bias=True)
+    with torch.no_grad():
+        biased.weight.copy_(head.weight)
+        biased.bias.zero_()
+        biased.bias[media] = 1e3  # the student would sample nothing else
+    model.lm_head = biased
+    sampled = sample(model, reviewed, config, None)
+    completion = sampled["input_ids"][:, prompts(reviewed)["input_ids"].shape[1] :]
+    assert completion.numel() and not torch.isin(completion, torch.tensor(media)).any()
+    with torch.no_grad():
+        model(**{k: v for k, v in sampled.items() if k != "labels"})  # the sample can be scored
+
+
+def test_samples_and_reviewed_answers_in_one_forward_pass_give_each_its_own_logits(
+    tiny_student, make_dataset
+):
+    """An on-policy batch with alpha < 1 reads the student's samples and the reviewed answers in one
+    forward pass (DDP allows one per backward): each row's logits are those of its own batch."""
+    import torch
+
+    from vlkd.plugins.train.on_policy import sample, stack
+
+    model, reviewed, config = student_and_batch(tiny_student, make_dataset)
+    torch.manual_seed(0)
+    sampled = sample(model, reviewed, config, None)
+    assert (sampled["labels"] != -100).any()  # the student's tokens are scored
+
+    def logits(batch):
+        with torch.no_grad():
+            return model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+
+    both = logits(stack(sampled, reviewed))
+    rows, width = sampled["input_ids"].shape
+    mask = sampled["attention_mask"].bool()
+    assert torch.allclose(both[:rows, :width][mask], logits(sampled)[mask], atol=1e-4)
+    mask = reviewed["attention_mask"].bool()
+    assert torch.allclose(both[rows:, : mask.shape[1]][mask], logits(reviewed)[mask], atol=1e-4)

@@ -93,7 +93,7 @@ def on_policy_trainer(distill: dict[str, Any], teacher: Any, generation: Any, se
     import torch
 
     from vlkd.plugins.train.distill_loss import answer_cross_entropy, full_divergence
-    from vlkd.plugins.train.on_policy import is_on_policy, sample
+    from vlkd.plugins.train.on_policy import is_on_policy, sample, stack
 
     alpha = distill["alpha"]
 
@@ -125,23 +125,23 @@ def on_policy_trainer(distill: dict[str, Any], teacher: Any, generation: Any, se
                 self.sampled_batches += 1
             else:
                 scored = inputs
-            labels = scored.pop("labels")
-            outputs = model(**scored)
-            scored["labels"] = labels
+            both = on_policy and alpha < 1  # CE on the reviewed answers: in the same forward pass
+            batch = stack(scored, inputs) if both else scored
+            outputs = model(**{k: v for k, v in batch.items() if k != "labels"})
+            rows, width = scored["input_ids"].shape
             kd = full_divergence(
-                outputs.logits,
+                outputs.logits[:rows, :width],
                 self.teacher_logits(scored),
-                labels,
+                scored["labels"],
                 beta=distill["beta"],
                 temperature=distill["temperature"],
             )
             if not on_policy:
-                ce = answer_cross_entropy(outputs.logits, labels)  # the same forward pass
-            elif alpha < 1:
-                reviewed = {k: v for k, v in inputs.items() if k != "labels"}
-                ce = answer_cross_entropy(model(**reviewed).logits, inputs["labels"])
+                ce = answer_cross_entropy(outputs.logits, inputs["labels"])
+            elif both:
+                ce = answer_cross_entropy(outputs.logits[rows:], batch["labels"][rows:])
             else:
-                ce = None  # alpha 1: the reviewed answers weigh nothing, no forward pass for them
+                ce = None  # alpha 1: the reviewed answers weigh nothing
             loss = kd if ce is None else alpha * kd + (1 - alpha) * ce
             self.scored_batches += int(model.training)
             parts = {"kd_loss": float(kd.detach()), "on_policy": float(on_policy)}

@@ -95,8 +95,49 @@ def sampled_batch(
     return batch
 
 
-def generation_config(model: Any, tokenizer: Any, turn_end: str, max_new_tokens: int, temperature: float):
-    """TRL's sampling settings: ``do_sample``, ``top_k`` 0, ``top_p`` 1, the family's turn end as EOS."""
+def stack(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """Two batches as one (rows of ``first``, then ``second``), right-padded to one width, so that
+    one forward pass reads both: the student's samples and the reviewed answers of the same
+    questions (two forward passes before one backward are an error under DDP). A row keeps its
+    positions, so ``logits[:len(first), :width]`` are ``first``'s own."""
+    import torch
+
+    width = max(first["input_ids"].shape[1], second["input_ids"].shape[1])
+    out: dict[str, Any] = {}
+    for key in first:
+        a, b = first[key], second[key]
+        if key in ("input_ids", "attention_mask", "labels", *TOKEN_KEYS):
+            fill = IGNORE_INDEX if key == "labels" else 0
+            a, b = (torch.nn.functional.pad(t, (0, width - t.shape[1]), value=fill) for t in (a, b))
+        out[key] = torch.cat([a, b.to(a.device)], dim=0)  # images: in row order, as the processor lays them
+    return out
+
+
+#: config keys naming the tokens that stand for image/video features: never sampled (a sampled
+#: image token would have no features, and the forward pass that scores the sample would fail)
+MEDIA_TOKEN_KEYS = (
+    "image_token_id",
+    "video_token_id",
+    "image_token_index",
+    "vision_start_token_id",
+    "vision_end_token_id",
+    "boi_token_index",
+    "eoi_token_index",
+)
+
+
+def media_token_ids(model: Any, tokenizer: Any, image_token: str) -> list[int]:
+    config = getattr(model, "config", None)
+    found = {getattr(config, key, None) for key in MEDIA_TOKEN_KEYS}
+    found.add(tokenizer.convert_tokens_to_ids(image_token) if image_token else None)
+    return sorted(i for i in found if isinstance(i, int) and i >= 0)
+
+
+def generation_config(
+    model: Any, tokenizer: Any, turn_end: str, max_new_tokens: int, temperature: float, image_token: str = ""
+):
+    """TRL's sampling settings: ``do_sample``, ``top_k`` 0, ``top_p`` 1, the family's turn end as
+    EOS; the image/video placeholder tokens are suppressed (a random tiny student sampled one)."""
     from transformers import GenerationConfig
 
     eos = [tokenizer.convert_tokens_to_ids(turn_end)]
@@ -114,6 +155,7 @@ def generation_config(model: Any, tokenizer: Any, turn_end: str, max_new_tokens:
         use_cache=True,
         eos_token_id=eos,
         pad_token_id=pad,
+        suppress_tokens=media_token_ids(model, tokenizer, image_token) or None,
     )
 
 

@@ -298,7 +298,7 @@ def _on_policy_trainer(job: dict[str, Any], model: Any, processor: Any, family: 
     d, t = job["options"]["distill"], job["teacher"]
     teacher = load_teacher(TeacherModel(t["name"], t["base"], t["adapter"], t["family"]), job["precision"])
     config = generation_config(
-        model, processor.tokenizer, family.turn_end, d["max_new_tokens"], d["temperature"]
+        model, processor.tokenizer, family.turn_end, d["max_new_tokens"], d["temperature"], family.image_token
     )
     return on_policy_trainer(d, teacher, config, job["options"]["seed"], **kwargs)
 
