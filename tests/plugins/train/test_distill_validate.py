@@ -119,3 +119,27 @@ def test_the_llamafactory_trainer_does_not_distil(tmp_path):
     teacher = checkpoint(tmp_path / "teacher", "qwen2_vl", VOCAB)
     result = validate(tmp_path, student, teacher, plugin="llamafactory")
     assert result.returncode == 2 and "set train.plugin: peft" in result.stderr
+
+
+def test_a_temperature_that_would_make_the_loss_nan_or_teach_nothing_is_refused(tmp_path):
+    """1e-300 made the divergence NaN in float32 (a NaN adapter, no message); .inf made both
+    distributions uniform (kd_loss 0: the teacher teaches nothing)."""
+    student = checkpoint(tmp_path / "student", "qwen2_vl", VOCAB)
+    teacher = checkpoint(tmp_path / "teacher", "qwen2_vl", VOCAB)
+    for value, words in (
+        ("1.0e-300", "greater than or equal to 0.01"),
+        (".inf", "less than or equal to 100"),
+    ):
+        recipe = tmp_path / "kd.yaml"
+        validate(tmp_path, student, teacher)  # writes the recipe
+        recipe.write_text(recipe.read_text() + f"    temperature: {value}\n")
+        result = subprocess.run(
+            [sys.executable, "-m", "vlkd", "validate", str(recipe)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        assert result.returncode == 2, result.stderr
+        assert "kd.yaml:" in result.stderr and "train.distill.temperature" in result.stderr
+        assert words in result.stderr and "Traceback" not in result.stderr

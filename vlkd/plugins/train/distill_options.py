@@ -35,7 +35,13 @@ class DistillOptions(Options):
     alpha: float = Field(
         0.5, ge=0, le=1, description="Weight of the divergence; 1 - alpha weighs cross-entropy on the answers"
     )
-    temperature: float = Field(1.0, gt=0, description="Softmax temperature of both distributions")
+    temperature: float = Field(
+        1.0,
+        ge=0.01,
+        le=100,
+        description="Softmax temperature of both distributions (0.01 to 100: below, the divergence is "
+        "NaN in float32; above, both are uniform and the teacher teaches nothing)",
+    )
     top_k: int = Field(20, ge=1, le=1000, description="Teacher tokens kept per answer token (the cache)")
     beta: float = Field(
         0.0,
