@@ -81,9 +81,17 @@ def resolve_teacher(name: str) -> TeacherModel:
         from vlkd.api import ModelCard
 
         model = ModelCard.read(path)
-        return TeacherModel(
-            name, model.base_model, str(path / model.adapter) if model.adapter else None, model.family or ""
-        )
+        base, located = model.base_model, model.base_path(path)
+        if located is not None:  # written relative to the card (a run can move): never to the cwd
+            if not located.exists():
+                raise StageError(
+                    f"distill.teacher: {card} names {located} as the model it tuned, and it is missing "
+                    "(a run directory copied without its students/ folder?); copy it along or re-run "
+                    "that recipe"
+                )
+            base = str(located.resolve())
+        adapter = model.path(path, model.adapter)
+        return TeacherModel(name, base, str(adapter.resolve()) if adapter else None, model.family or "")
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise StageError(f"distill.teacher: {name} has no config.json; name a checkpoint directory")
