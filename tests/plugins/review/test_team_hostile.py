@@ -89,3 +89,23 @@ def test_blind_review_with_three_never_tells_the_third_that_the_first_two_disagr
     # once chen decided too, chen sees it all
     after = chen.decide(n, chen.image(n).json()["pairs"][0], "approve").json()["pair"]["team"]
     assert after["standing"] == "disagree" and len(after["others"]) == 2
+
+
+def test_a_tab_left_open_when_its_key_is_revoked_says_so(team_run, serve):
+    """The page's calls read JSON: a revoked key's refusal was plain text, and the expert saw "403"."""
+    from vlkd.plugins.review.team.admin import revoke
+
+    server = serve(team_run.run_dir)
+    li = Member(server, team_run.keys["li"])
+    n = li.queue()["images"][0]
+    pair = li.image(n).json()["pairs"][0]
+    revoke(team_run.run_dir, "li")  # the lead, in another shell
+    refused = li.decide(n, pair, "approve")
+    assert refused.status_code == 403
+    assert refused.json() == {"error": "this reviewer's key was revoked; ask your lead for a new link"}
+    assert li.c.get("/api/queue").json()["error"].startswith("this reviewer's key was revoked")
+    # a link opened in the browser still reads as text
+    page = httpx.get(f"http://127.0.0.1:{server.port}/?key={team_run.keys['li']}")
+    assert page.status_code == 403 and page.headers["content-type"].startswith("text/plain")
+    nokey = httpx.get(f"http://127.0.0.1:{server.port}/api/queue")
+    assert nokey.status_code == 401 and "your own link" in nokey.json()["error"]
