@@ -183,3 +183,13 @@ def test_a_trained_model_of_another_vocabulary_is_refused_at_validate(tmp_path):
     model = trained_model_dir(tmp_path / "runs" / "demo", {"x": 0, "y": 1})
     result = validate(tmp_path, student, model)
     assert result.returncode == 2 and "the teacher's vocabulary" in result.stderr, result.stderr
+
+
+def test_an_empty_teacher_is_refused_not_read_as_the_working_directory():
+    from pydantic import ValidationError
+
+    from vlkd.plugins.train.distill_options import DistillOptions
+
+    with pytest.raises(ValidationError) as exc:
+        DistillOptions(method="logit_kd", teacher="")
+    assert exc.value.errors()[0]["loc"] == ("teacher",)

@@ -28,9 +28,10 @@ class DistillOptions(Options):
         description="logit_kd: match the teacher's top-k token distributions on the answers"
     )
     teacher: str = Field(
+        min_length=1,
         description="The teacher's weights: a local checkpoint directory, a vlkd model directory "
         "(a train stage's model/, with vlkd_model.json: base + adapter), or a hub id already downloaded. "
-        "It must share the student's tokenizer (same family and vocabulary)"
+        "It must share the student's tokenizer (same family and vocabulary)",
     )
     alpha: float = Field(
         0.5, ge=0, le=1, description="Weight of the divergence; 1 - alpha weighs cross-entropy on the answers"
