@@ -128,7 +128,7 @@ train:
     [
         ("lmbda: 1.5", "train.distill.lmbda: Input should be less than or equal to 1"),
         ("max_new_tokens: 0", "train.distill.max_new_tokens: Input should be greater than or equal to 1"),
-        ("temperature: 0", "train.distill.temperature: Input should be greater than 0"),
+        ("temperature: 0", "train.distill.temperature: Input should be greater than or equal to 0.01"),
         ("top_k: 5", "train.distill.top_k: an option of method: logit_kd, not on_policy"),
     ],
 )

@@ -43,15 +43,20 @@ class DistillOptions(Options):
         "on_policy: the student samples answers and the teacher, in memory beside it, scores every token"
     )
     teacher: str = Field(
+        min_length=1,
         description="The teacher's weights: a local checkpoint directory, a vlkd model directory "
         "(a train stage's model/, with vlkd_model.json: base + adapter), or a hub id already downloaded. "
-        "It must share the student's tokenizer (same family and vocabulary)"
+        "It must share the student's tokenizer (same family and vocabulary)",
     )
     alpha: float = Field(
         0.5, ge=0, le=1, description="Weight of the divergence; 1 - alpha weighs cross-entropy on the answers"
     )
     temperature: float = Field(
-        1.0, gt=0, description="Softmax temperature of both distributions (on_policy: and of the sampling)"
+        1.0,
+        ge=0.01,
+        le=100,
+        description="Softmax temperature of both distributions, on_policy's sampling too (0.01 to 100: "
+        "below, the divergence is NaN in float32; above, both are uniform and the teacher teaches nothing)",
     )
     top_k: int = Field(
         20, ge=1, le=1000, description="logit_kd: teacher tokens kept per answer token (the cache)"
