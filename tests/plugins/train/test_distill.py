@@ -95,13 +95,13 @@ def test_a_trained_model_teaches_with_its_adapter_merged(tiny_student, tmp_path)
     from transformers import AutoModelForImageTextToText
 
     from vlkd.plugins.train.teacher import TeacherModel
-    from vlkd.plugins.train.teacher_cache import _load_teacher
+    from vlkd.plugins.train.teacher_cache import load_teacher
 
     base = AutoModelForImageTextToText.from_pretrained(str(tiny_student))
     lora = get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj"], init_lora_weights=False))
     lora.save_pretrained(tmp_path / "adapter")
     teacher = TeacherModel("t", str(tiny_student), str(tmp_path / "adapter"), "qwen2_vl")
-    merged = _load_teacher(teacher, "fp32")
+    merged = load_teacher(teacher, "fp32")
     plain = AutoModelForImageTextToText.from_pretrained(str(tiny_student))
     name = next(n for n, _ in merged.named_parameters() if "q_proj.weight" in n)
     assert not any("lora_" in n for n, _ in merged.named_parameters())  # merged into the base weights
