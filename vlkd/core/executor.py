@@ -109,6 +109,9 @@ class Executor(Protocol):
     def start(self, run_dir: Path) -> None:
         """Connect and check before any stage runs (a clear error, not half a run)."""
 
+    def check_gpus(self, needs: list[tuple[float, str]]) -> None:
+        """The GPUs the run's stages ask for (count, the option asking) are there, or one error."""
+
     def map(self, job: MapJob, todo: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, Outcome]]:
         """Each item's outcome as it comes (any order); stopping the iteration cancels the rest."""
         ...
@@ -128,6 +131,9 @@ class LocalExecutor:
 
     def start(self, run_dir: Path) -> None:
         pass
+
+    def check_gpus(self, needs: list[tuple[float, str]]) -> None:
+        pass  # this machine's GPUs are the libraries' business (torch says what it finds)
 
     def map(self, job: MapJob, todo: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, Outcome]]:
         items = list(todo) if not hasattr(todo, "__len__") else todo

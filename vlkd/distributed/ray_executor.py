@@ -107,6 +107,20 @@ class RayExecutor:
             raise VlkdError("executor ray: the cluster has no alive node with a CPU to run tasks on")
         self.check_shared(run_dir)
 
+    def check_gpus(self, needs: list[tuple[float, str]]) -> None:
+        """A stage that asks for GPUs on a cluster without enough is one error before any work."""
+        import ray
+
+        if not needs:
+            return
+        have = ray.cluster_resources().get("GPU", 0)
+        wanted, why = max(needs)
+        if have < wanted:
+            raise VlkdError(
+                f"executor ray: {why} needs {wanted:g} GPU(s) and the cluster has {have:g}; add GPU "
+                "nodes (docs/ray.md: the recipe's GPU settings as Ray resources) or change the option"
+            )
+
     def nodes(self) -> list[dict[str, Any]]:
         import ray
 

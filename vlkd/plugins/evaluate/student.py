@@ -137,6 +137,11 @@ class StudentEvaluator(StagePlugin):
 
     BACKEND_REQUIRES = BACKEND_REQUIRES
 
+    def cluster_gpus(self) -> tuple[float, str] | None:
+        if self.options.backend == "transformers" and _gpus(self.options.device):
+            return 1.0, f"evaluate.device: {self.options.device} (one per worker)"
+        return None
+
     def _check_backend(self) -> None:
         check_backend("evaluate", self.options.backend)
 
