@@ -149,4 +149,3 @@ def test_the_gpus_a_recipe_asks_a_cluster_for():
     for device, wanted in [("auto", None), ("cpu", None), ("cuda:1", 1.0)]:
         plugin = StudentEvaluator(StudentEvalOptions(plugin="student", device=device))
         assert (plugin.cluster_gpus() or (None,))[0] == wanted
-
