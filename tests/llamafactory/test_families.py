@@ -77,3 +77,17 @@ def test_a_recipe_without_a_student_is_taught_for_the_seeds_student():
 )
 def test_each_template_s_plugin_scales_as_llamafactory_does(family, size, expected):
     assert lf.prescale(BUILTIN[family], *size, 32 * 32, 768 * 768) == expected
+
+
+def test_a_family_derived_from_one_in_the_table_takes_its_row_and_others_none():
+    from vlkd.students.family import StudentFamily
+    from vlkd.students.qwen2_vl import Qwen2VL
+
+    class MyVL(Qwen2VL):
+        name = "my_vl"
+
+    class Other(StudentFamily):
+        name = "other_vl"
+
+    assert lf.template(MyVL()) == "qwen2_vl" and lf.prescale(MyVL(), 20, 10, 32 * 32, 768 * 768) == (45, 28)
+    assert lf.template(Other()) is None and lf.prescale(Other(), 20, 10, 32 * 32, 768 * 768) == (45, 22)

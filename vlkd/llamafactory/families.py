@@ -6,8 +6,8 @@ A student family (:mod:`vlkd.students`) knows its model: the processor's resize 
 tokens, chat format, the tiny build. It knows nothing of LLaMA-Factory; what LLaMA-Factory does
 on top of it lives here, and every place that asks (the student section's default template, the
 pre-flight's token counts, evaluation's images as training saw them, ``vlkd export``, ``vlkd
-student families``) asks this module. A family missing from the table has no default template
-(``student.template`` names one) and LLaMA-Factory's base image rule.
+student families``) asks this module. A family derived from one in the table takes its row; any
+other has no default template (``student.template`` names one) and LLaMA-Factory's base image rule.
 """
 
 from __future__ import annotations
@@ -48,7 +48,13 @@ FAMILIES: dict[str, LlamaFactoryFamily] = {
 
 
 def of(family: StudentFamily) -> LlamaFactoryFamily | None:
-    return FAMILIES.get(family.name)
+    """The row of ``family``, or of the nearest family it derives from (a third party's subclass
+    of ``Qwen2VL`` is trained as Qwen2-VL); None for a family outside the table."""
+    for cls in type(family).__mro__:
+        row = FAMILIES.get(vars(cls).get("name", ""))
+        if row is not None:
+            return row
+    return None
 
 
 def template(family: StudentFamily) -> str | None:
