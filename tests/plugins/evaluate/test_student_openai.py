@@ -5,6 +5,7 @@ import json
 import pytest
 
 from vlkd.core.errors import StageError
+from vlkd.llamafactory.families import prescale as lf_prescale
 from vlkd.plugins.evaluate.student import StudentEvalOptions, StudentEvaluator
 from vlkd.testing.fake_provider import FakeProvider
 
@@ -249,7 +250,7 @@ def test_the_server_is_sent_the_image_at_the_size_the_local_processor_makes(tmp_
             )
             assert backend.answer("base", item) == "ok"
     qwen = Qwen2VL()
-    prescaled = qwen.llamafactory_prescale(1637, 1782, 3136, 376320)
+    prescaled = lf_prescale(qwen, 1637, 1782, 3136, 376320)
     assert sizes == [qwen.resize(1637, 1782, 3136, 376320), qwen.resize(*prescaled, 3136, 376320)]
     # a prescaled image sent as it was: vLLM's own limits (Qwen-VL's 3136 to 12845056 pixels) put it
     # on another grid, with more visual tokens than the training's limit allows
