@@ -54,6 +54,20 @@ TINY: dict[str, tuple[list[str], list]] = {
         ],
         [],
     ),
+    "bench_teach.py startup": (
+        [
+            "--startup-only",
+            "--startup-runs",
+            "1",
+            "--rpm-images",
+            "6",
+            "--latency",
+            "0.01",
+            "--compare-tree",
+            "{root}",
+        ],
+        [],
+    ),
     "bench_teach_batch.py": (["batch", "--images", "10,20"], []),
     "bench_teach_batch.py kill": (["kill", "--kills", "1", "--images", "20"], []),
     # this checkout against itself: the comparison's code runs (``{root}``: the repository)
