@@ -31,14 +31,16 @@ from vlkd.core.jsonl import dumps
 from vlkd.teach.batch_api import Undecided
 from vlkd.teach.batch_book import BatchBook, Chunk
 from vlkd.teach.cache import PackWriter
+from vlkd.teach.calls import ItemFailed
 from vlkd.teach.limits import Budget, BudgetReached, backoff_delay, checked_usage, cost_usd
 from vlkd.teach.teacher import FatalError, TeacherError, TeachResponse
 
 if TYPE_CHECKING:
     from vlkd.core.itemloop import ItemLoop
     from vlkd.teach.batch_api import BatchAPI, BatchState
-    from vlkd.teach.driver import ImageJob, TeachRun
+    from vlkd.teach.jobs import ImageJob
     from vlkd.teach.options import APITeacherOptions
+    from vlkd.teach.run import TeachRun
     from vlkd.teach.teacher import TeachRequest
 
 #: the providers' batch price is half of their list price
@@ -97,7 +99,6 @@ class BatchRun:
         """Every image read once, in one pass: settled from the cache, held by an open chunk, or
         its request line written into the chunk being built (sent as soon as it is full), so that
         no request is built twice and nothing per image is kept but its job."""
-        from vlkd.teach.driver import _ItemFailed
 
         load = self.loop.item  # a job holds no record: it is read again when needed
         builder = ChunkBuilder(self)
@@ -108,14 +109,14 @@ class BatchRun:
                     job, request = await self.run.start_job(image)
                 except Exception as exc:  # an unreadable image: it fails, the others go on
                     reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
-                    self.finish(image.id, self.run.failed_entry(None, reason))
+                    self.finish(image.id, self.run.rules.failed_entry(None, reason))
                     continue
                 job.image_id, job.source = key, load  # the loop's key: one string per image, not two
                 self.jobs[key] = job
                 try:
                     need = self.settle_job(job)
-                except _ItemFailed as exc:
-                    self.finish(key, self.run.failed_entry(job, exc.reason, exc.raw))
+                except ItemFailed as exc:
+                    self.finish(key, self.run.rules.failed_entry(job, exc.reason, exc.raw))
                     continue
                 if need is not None and not self.stopped_by_budget:
                     await builder.add(job, need, request)  # the request of any try: only the key differs
@@ -170,14 +171,13 @@ class BatchRun:
 
     def settle_all(self) -> list[tuple[ImageJob, str]]:
         """Finish every job whose answers are in the cache; the rest: (job, key) to submit."""
-        from vlkd.teach.driver import _ItemFailed
 
         need = []
         for image_id, job in list(self.jobs.items()):
             try:
                 key = self.settle_job(job)
-            except _ItemFailed as exc:
-                self.finish(image_id, self.run.failed_entry(job, exc.reason, exc.raw))
+            except ItemFailed as exc:
+                self.finish(image_id, self.run.rules.failed_entry(job, exc.reason, exc.raw))
                 continue
             if key is not None:
                 need.append((job, key))
@@ -185,7 +185,7 @@ class BatchRun:
 
     def settle_job(self, job: ImageJob) -> str | None:
         """The key ``job`` must be submitted for; None when it is finished or its answer is on
-        the way (``_ItemFailed`` when it failed)."""
+        the way (``ItemFailed`` when it failed)."""
         held = self.held.get(job.image_id)
         if held is not None:
             if self.book.holding(held):
@@ -201,7 +201,9 @@ class BatchRun:
         if tries > self.opts.batch_retries:
             why = self.book.last_error(key) or "no answer"
             self.book.gave_up(key)  # a later run asks it again, batch_retries times more
-            self.finish(job.image_id, self.run.failed_entry(job, f"no answer after {tries} batches: {why}"))
+            self.finish(
+                job.image_id, self.run.rules.failed_entry(job, f"no answer after {tries} batches: {why}")
+            )
             return None
         return key
 
@@ -217,7 +219,7 @@ class BatchRun:
             if answer is not None:  # held for this key: the job has not changed since
                 key, response = answer
             else:
-                key = self.run.key(job)
+                key = self.run.rules.key(job)
                 cached = self.run.cache.get(key)
                 if cached is None:
                     return key
@@ -228,14 +230,13 @@ class BatchRun:
                 job.usage.add(paid)
             else:
                 job.usage.cached += 1
-            entry = self.run.settle(job, response)
+            entry = self.run.rules.settle(job, response)
             if entry is not None:
                 self.finish(job.image_id, entry)
                 return None
 
     def answered(self, key: str, response: TeachResponse) -> None:
         """The images waiting for ``key``, settled with its answer as soon as it is collected."""
-        from vlkd.teach.driver import _ItemFailed
 
         for image_id in self.waiting_on.pop(key, ()):
             self.held.pop(image_id, None)
@@ -244,8 +245,8 @@ class BatchRun:
                 continue
             try:
                 self.settle_one(job, (key, response))
-            except _ItemFailed as exc:
-                self.finish(image_id, self.run.failed_entry(job, exc.reason, exc.raw))
+            except ItemFailed as exc:
+                self.finish(image_id, self.run.rules.failed_entry(job, exc.reason, exc.raw))
 
     def released(self, keys: Iterable[str]) -> None:
         """Keys of a collected chunk that got no answer: their images are looked at again."""
@@ -263,9 +264,11 @@ class BatchRun:
                 if self.stopped_by_budget:
                     break
                 try:
-                    request, _, _ = await self.run.request_for(job.image)
+                    request, _, _ = await self.run.requests.request_for(job.image)
                 except Exception as exc:
-                    self.finish(job.image_id, self.run.failed_entry(job, getattr(exc, "reason", str(exc))))
+                    self.finish(
+                        job.image_id, self.run.rules.failed_entry(job, getattr(exc, "reason", str(exc)))
+                    )
                     continue
                 await builder.add(job, key, request)
             await builder.flush()
@@ -289,14 +292,14 @@ class BatchRun:
                     else ""
                 )
                 raise StageError(
-                    f"teacher '{self.opts.plugin}' refused the batch: {self.run.redact(str(exc))}{hint}; "
+                    f"teacher '{self.opts.plugin}' refused the batch: {self.run.calls.redact(str(exc))}{hint}; "
                     f"nothing was submitted, fix this and re-run"
                 ) from None
             except TeacherError as exc:
                 failures += 1
                 if failures > self.opts.max_retries:
                     raise StageError(
-                        f"could not submit a batch: {self.run.redact(str(exc))}; re-run to try again "
+                        f"could not submit a batch: {self.run.calls.redact(str(exc))}; re-run to try again "
                         f"(recorded chunks are looked for at the provider first, never sent twice)"
                     ) from None
                 await asyncio.sleep(
@@ -337,7 +340,7 @@ class BatchRun:
             try:
                 out.append((chunk, await self.api.state(_batch_id(chunk))))
             except FatalError as exc:
-                raise StageError(f"batch {chunk.batch}: {self.run.redact(str(exc))}") from None
+                raise StageError(f"batch {chunk.batch}: {self.run.calls.redact(str(exc))}") from None
             except TeacherError:
                 continue  # a failed look: the next round looks again
         return out
@@ -357,7 +360,7 @@ class BatchRun:
                     continue
                 seen.add(item.custom_id)
                 if item.response is None:
-                    errors[item.custom_id] = self.run.redact(item.error or "no answer")
+                    errors[item.custom_id] = self.run.calls.redact(item.error or "no answer")
                     continue
                 response, cost = self.store(pack, item.custom_id, item.response)
                 spent += cost
@@ -382,7 +385,9 @@ class BatchRun:
         response = answer.cleaned()
         tokens = checked_usage(response.input_tokens, response.output_tokens)
         if tokens is None:
-            self.run.usage_rejected.append(f"{response.input_tokens!r} in, {response.output_tokens!r} out")
+            self.run.calls.usage_rejected.append(
+                f"{response.input_tokens!r} in, {response.output_tokens!r} out"
+            )
             tokens = (0, 0)
         response.input_tokens, response.output_tokens = tokens
         pack.add(key, response.to_json())
@@ -472,7 +477,7 @@ class ChunkBuilder:
             await self.flush()
         if len(data) > b.api.max_bytes:
             b.budget.release(worst)
-            b.finish(job.image_id, b.run.failed_entry(job, "request larger than a whole batch may be"))
+            b.finish(job.image_id, b.run.rules.failed_entry(job, "request larger than a whole batch may be"))
             return
         if self.out is None:
             self.folder.mkdir(parents=True, exist_ok=True)
