@@ -70,6 +70,11 @@ class Plugin:
         message)``, or ``None``. Only files on disk may be read; nothing heavy imported."""
         return None
 
+    def cluster_gpus(self) -> tuple[float, str] | None:
+        """GPUs this plugin's work asks a Ray cluster for, and the option that asks (checked when
+        the executor starts, before any stage runs); ``None``: none."""
+        return None
+
     def fingerprint(self) -> Any:
         """Anything besides the options that decides this plugin's output (JSON-serialisable).
 

@@ -39,21 +39,23 @@ def model_dir(run_dir):
     )
 
 
+def served(server) -> dict:
+    """The options naming the fake provider's two students (the key in VLKD_TEST_KEY)."""
+    return dict(
+        backend="openai",
+        base_url=server.openai_url,
+        api_key_env="VLKD_TEST_KEY",
+        base_model_name="qwen2-vl-base",
+        tuned_model_name="vlkd-lora",
+    )
+
+
 def test_base_and_tuned_model_names_on_one_server(run_layout, monkeypatch):
     run_dir = run_layout()
     model_dir(run_dir)
     with FakeProvider(answer=students, models={"qwen2-vl-base", "vlkd-lora"}) as server:
         monkeypatch.setenv("VLKD_TEST_KEY", server.api_key)  # a wrong key would get a 401
-        opts = StudentEvalOptions(
-            plugin="student",
-            backend="openai",
-            base_url=server.openai_url,
-            api_key_env="VLKD_TEST_KEY",
-            base_model_name="qwen2-vl-base",
-            tuned_model_name="vlkd-lora",
-            concurrency=4,
-            bootstrap_samples=200,
-        )
+        opts = StudentEvalOptions(plugin="student", **served(server), concurrency=4, bootstrap_samples=200)
         ctx, _ = stage_context(run_dir, StudentEvaluator(opts))
         ctx.plugin.run(ctx)
     metrics = json.loads((ctx.dir / "metrics.json").read_text())
