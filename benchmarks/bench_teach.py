@@ -1,6 +1,7 @@
 """Teach-stage speed against a local OpenAI-wire server (run by hand; figures printed, nothing asserted).
 
     python benchmarks/bench_teach.py [--images 500] [--latency 0.2] [--concurrency 32] [--rpm-images 300]
+    python benchmarks/bench_teach.py --startup-only --startup-runs 5 --compare-tree /tmp/base
 
 1. throughput: N images, fixed server latency, C requests in flight; compared with the ideal
    C/latency and with the seed's sequential loop (1/latency).
@@ -351,8 +352,14 @@ def main() -> None:
         "alternately with this one's, on the same server",
     )
     ap.add_argument("--http-backend", default="aiohttp", choices=("httpx", "aiohttp"))
+    ap.add_argument("--startup-only", action="store_true", help="only the start-up runs (5.)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_teach_"))
+    if args.startup_only:
+        small = tmp / "images_rpm"
+        make_images(small, args.rpm_images)
+        startup(tmp, args, small)
+        return
     folder = tmp / "images"
     make_images(folder, max(args.images, args.rpm_images))
     small = tmp / "images_rpm"

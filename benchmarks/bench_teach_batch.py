@@ -1,13 +1,18 @@
 """Teach at scale (run by hand; figures printed, nothing asserted).
 
     python benchmarks/bench_teach_batch.py batch [--images 1000,10000] [--mode batch|online]
+    python benchmarks/bench_teach_batch.py batch --images 10000,100000 --compare-tree /tmp/base
     python benchmarks/bench_teach_batch.py kill [--mode online|batch] [--kills 5] [--images 400]
 
 ``batch``: N images through ``mode: batch`` against the fake provider (its own process): the
 stage's seconds for building, uploading, collecting and parsing (the stage facts), the whole
 ``vlkd run`` process's wall time, and its peak memory, then each stage in a process of its own (flat from 1,000 to 10,000 images
 means nothing grows with the number of images but the chunk file itself). ``--mode online``
-sends the same images one call each (the fake provider answers at once).
+sends the same images one call each (the fake provider answers at once). ``--compare-tree``:
+another checkout of vlkd (e.g. main before a change) runs the same sizes, alternated with this
+one in the same run: ingest in a process of its own, then the teach stage alone in a fresh
+process, whose wall time, CPU seconds and peak memory are compared (ratios: the machine's load
+hits both alike).
 
 ``kill``: ``vlkd run`` killed with SIGKILL at random moments, then resumed, ``--kills`` times, then
 run to the end. Counts the requests the provider was paid for beyond one per image, and how many
@@ -23,6 +28,7 @@ import json
 import os
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,17 +57,108 @@ def write_recipe(path: Path, folder: Path, teach: dict) -> None:
     path.write_text(json.dumps(data), encoding="utf-8")
 
 
-def vlkd_run(recipe: Path, run_dir: Path, *more: str) -> tuple[subprocess.Popen, list[str]]:
+def teach_section(url: str, mode: str) -> dict:
+    return {
+        "plugin": "openai",
+        "model": "gpt-4o",
+        "base_url": url + "/v1",
+        "api_key": KEY,
+        "mode": mode,
+        "batch_poll_interval": 0.2,
+    }
+
+
+def vlkd_run(
+    recipe: Path, run_dir: Path, *more: str, tree: Path | None = None
+) -> tuple[subprocess.Popen, list[str]]:
     cmd = [sys.executable, "-m", "vlkd", "run", str(recipe), "--run-dir", str(run_dir), "--quiet", *more]
     env = {**os.environ, "VLKD_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), cmd
 
 
 def wait_rss(proc: subprocess.Popen) -> tuple[int, float]:
     """(exit status, peak resident memory of the process in MiB)."""
+    code, rss, _ = wait_usage(proc)
+    return code, rss
+
+
+def wait_usage(proc: subprocess.Popen) -> tuple[int, float, float]:
+    """(exit status, peak resident memory in MiB, CPU seconds, user and system)."""
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, usage.ru_maxrss / 1024
+    return proc.returncode, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+
+
+def bench_compare(sizes: list[int], compare: Path, repeat: int) -> None:
+    """This checkout and ``compare``, alternated, each size: the teach stage alone in a fresh process."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench_batch_cmp_"))
+    trees = [("this checkout", Path(__file__).resolve().parents[1]), (str(compare), compare.resolve())]
+    rows: dict[tuple[int, str], list[tuple[float, float, float, float]]] = {}
+    loads: list[float] = []
+    for n in sizes:
+        folder = tmp / f"images_{n}"
+        make_images(folder, n)
+        for k in range(repeat):
+            for label, tree in trees if k % 2 == 0 else trees[::-1]:
+                server, url = start_server()
+                try:
+                    recipe = tmp / f"recipe_{n}.yaml"
+                    write_recipe(recipe, folder, teach_section(url, "batch"))
+                    rd = tmp / f"run_{n}_{k}_{tree.name}"
+                    proc, _ = vlkd_run(recipe, rd, "--to", "ingest", tree=tree)
+                    if wait_rss(proc)[0] != 0:
+                        raise SystemExit(f"ingest failed: {proc.stderr.read().decode()[-2000:]}")
+                    loads.append(os.getloadavg()[0])
+                    t0 = time.perf_counter()
+                    proc, _ = vlkd_run(recipe, rd, tree=tree)
+                    code, rss, cpu = wait_usage(proc)
+                    wall = time.perf_counter() - t0
+                    loads.append(os.getloadavg()[0])
+                    if code != 0:
+                        raise SystemExit(
+                            f"vlkd run failed (exit {code}): {proc.stderr.read().decode()[-2000:]}"
+                        )
+                    entry = json.loads((rd / "manifest.json").read_text())["stages"]["teach"]
+                    assert entry["counts"]["ok"] == n, entry["counts"]
+                    rows.setdefault((n, label), []).append((wall, entry["wall_time_s"], cpu, rss))
+                    secs = entry["facts"]["batch"]["seconds"]
+                    print(
+                        f"  [{label}, {n:,} images] teach process {wall:.1f} s wall, {cpu:.1f} CPU-s, peak RSS "
+                        f"{rss:.0f} MiB; stage {entry['wall_time_s']:.1f} s ("
+                        + ", ".join(f"{k} {v:.1f}" for k, v in secs.items())
+                        + f"); load average {os.getloadavg()[0]:.1f}",
+                        flush=True,
+                    )
+                finally:
+                    server.terminate()
+                    server.wait()
+    print(
+        f"[batch, teach stage alone in a fresh process, {repeat} run(s) of each alternated; load average "
+        f"{min(loads):.1f}-{max(loads):.1f} over the runs, {os.cpu_count()} CPUs] median wall / CPU-s / peak RSS:"
+    )
+    for n in sizes:
+        got = {
+            label: [statistics.median(col) for col in zip(*rows[(n, label)], strict=True)]
+            for label, _ in trees
+        }
+        (a, b) = (got[trees[0][0]], got[trees[1][0]])
+        for label, (wall, stage, cpu, rss) in got.items():
+            print(
+                f"    {n:,} images, {label}: {wall:.1f} s process ({stage:.1f} s stage), {cpu:.1f} CPU-s, {rss:.0f} MiB"
+            )
+        print(
+            f"    {n:,} images, this checkout / the other: wall {a[0] / b[0]:.2f}x, CPU {a[2] / b[2]:.2f}x, "
+            f"peak RSS {a[3] / b[3]:.2f}x"
+        )
+    for label, _ in trees:
+        lo, hi = min(sizes), max(sizes)
+        if lo != hi:
+            r = statistics.median(x[3] for x in rows[(hi, label)]) / statistics.median(
+                x[3] for x in rows[(lo, label)]
+            )
+            print(f"    peak RSS {lo:,} -> {hi:,} images, {label}: {r:.2f}x")
 
 
 def bench_batch(sizes: list[int], mode: str = "batch") -> None:
@@ -72,16 +169,8 @@ def bench_batch(sizes: list[int], mode: str = "batch") -> None:
         make_images(folder, n)
         server, url = start_server()
         try:
-            teach = {
-                "plugin": "openai",
-                "model": "gpt-4o",
-                "base_url": url + "/v1",
-                "api_key": KEY,
-                "mode": mode,
-                "batch_poll_interval": 0.2,
-            }
             recipe = tmp / f"recipe_{n}.yaml"
-            write_recipe(recipe, folder, teach)
+            write_recipe(recipe, folder, teach_section(url, mode))
             rd = tmp / f"run_{n}"
             t0 = time.perf_counter()
             proc, _ = vlkd_run(recipe, rd)
@@ -184,13 +273,22 @@ def main() -> None:
     b = sub.add_parser("batch")
     b.add_argument("--images", default="1000,10000")
     b.add_argument("--mode", default="batch", choices=("online", "batch"))
+    b.add_argument(
+        "--compare-tree",
+        type=Path,
+        default=None,
+        help="another checkout of vlkd: the teach stage of both, alternated (mode: batch)",
+    )
+    b.add_argument("--repeat", type=int, default=1, help="with --compare-tree: runs of each")
     k = sub.add_parser("kill")
     k.add_argument("--mode", default="online", choices=("online", "batch"))
     k.add_argument("--kills", type=int, default=5)
     k.add_argument("--images", type=int, default=400)
     k.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
-    if args.what == "batch":
+    if args.what == "batch" and args.compare_tree:
+        bench_compare([int(x) for x in args.images.split(",")], args.compare_tree, args.repeat)
+    elif args.what == "batch":
         bench_batch([int(x) for x in args.images.split(",")], args.mode)
     else:
         bench_kill(args.mode, args.kills, args.images, args.seed)

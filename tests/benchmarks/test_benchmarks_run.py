@@ -32,7 +32,7 @@ def _cjk_font() -> str | None:
 
 
 #: file (and a label, for a second run) -> (arguments at tiny sizes, marks); ``{tmp}`` is a
-#: temporary folder, ``{font}`` a TrueType font
+#: temporary folder, ``{font}`` a TrueType font, ``{root}`` the repository
 TINY: dict[str, tuple[list[str], list]] = {
     "bench_core.py": (["--items", "20", "--repeat", "1"], []),
     "bench_score.py": (["--items", "300"], []),
@@ -54,8 +54,24 @@ TINY: dict[str, tuple[list[str], list]] = {
         ],
         [],
     ),
+    "bench_teach.py startup": (
+        [
+            "--startup-only",
+            "--startup-runs",
+            "1",
+            "--rpm-images",
+            "6",
+            "--latency",
+            "0.01",
+            "--compare-tree",
+            "{root}",
+        ],
+        [],
+    ),
     "bench_teach_batch.py": (["batch", "--images", "10,20"], []),
     "bench_teach_batch.py kill": (["kill", "--kills", "1", "--images", "20"], []),
+    # this checkout against itself: the comparison's code runs (``{root}``: the repository)
+    "bench_teach_batch.py compare": (["batch", "--images", "6,12", "--compare-tree", "{root}"], []),
     "bench_review.py": (
         ["--pairs", "20", "--per-image", "5", "--memory", "20", "--usable", "20", "--loads", "1"],
         [],
@@ -119,7 +135,7 @@ def test_benchmark_runs_at_tiny_sizes(name, tmp_path):
     reason = _skip_reason(script)
     if reason:
         pytest.skip(reason)
-    args = [a.format(tmp=tmp_path, font=_cjk_font()) for a in TINY[name][0]]
+    args = [a.format(tmp=tmp_path, font=_cjk_font(), root=ROOT) for a in TINY[name][0]]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), *args],

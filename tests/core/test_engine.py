@@ -203,3 +203,23 @@ def test_a_mistyped_from_stage_suggests_one_of_the_recipe(make, vlkd_run_dir):
     assert str(err.value) == (
         "--from reprot: no such stage in recipe 't' (did you mean 'report'?) (this recipe has: ingest, report)"
     )
+
+
+def test_plugins_of_the_stages_a_run_will_run_warm_up_first(make, vlkd_run_dir, monkeypatch):
+    """warm_up (a teacher's SDK imported in a thread) starts when the run starts, before the first
+    stage, for the stages that will run; never for a dry run or a stage that is up to date."""
+    from vlkd.testing.fixture_plugins import Counting, CountReport
+
+    seen: list[str] = []
+    for cls in (Counting, CountReport):
+        monkeypatch.setattr(cls, "warm_up", lambda self, _n=cls.__name__: seen.append(_n), raising=False)
+    run(make(), vlkd_run_dir, dry_run=True)
+    assert seen == []
+    monkeypatch.setattr(
+        Counting, "run", lambda self, ctx, _run=Counting.run: (seen.append("ran"), _run(self, ctx))[1]
+    )
+    run(make(), vlkd_run_dir)
+    assert seen == ["Counting", "CountReport", "ran"]
+    seen.clear()
+    run(make(), vlkd_run_dir)  # up to date: nothing runs, nothing warms up
+    assert seen == []

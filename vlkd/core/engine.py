@@ -240,6 +240,10 @@ class Engine:
 
     def _run_plan(self, run: RunInfo, plan: dict[str, str], manifest: dict[str, Any]) -> dict[str, Any]:
         self.run_dir.write_manifest(manifest)
+        for name, action in plan.items():  # e.g. a teacher's SDK imported while earlier stages run
+            if action in ("run", "resume"):
+                for plugin in run.plugins.get(name, ()):
+                    plugin.warm_up()
         call_hook(self.pm, "vlkd_run_start", run=run)
         status = "done"
         try:

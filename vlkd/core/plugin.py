@@ -49,6 +49,11 @@ class Plugin:
         self.options = options
         self.student = student
 
+    def warm_up(self) -> None:
+        """Called when a run starts, for the plugins of the stages it will run (never by
+        ``validate`` or a dry run): begin slow preparation the stage will need (a heavy import, in
+        a daemon thread) so that it overlaps the stages before. Returns at once; never raises."""
+
     #: set on a stand-in registered under a plugin's old name: using the old name is an error
     #: naming the new one (the stand-in is not listed among the installed plugins)
     renamed_to: ClassVar[str | None] = None

@@ -21,23 +21,27 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from vlkd.core.context import Usage
 from vlkd.core.errors import StageError, StageWaiting
 from vlkd.core.jsonl import dumps
 from vlkd.teach.batch_api import Undecided
 from vlkd.teach.batch_book import BatchBook, Chunk
+from vlkd.teach.cache import PackWriter
 from vlkd.teach.calls import ItemFailed
 from vlkd.teach.limits import Budget, BudgetReached, backoff_delay, checked_usage, cost_usd
 from vlkd.teach.teacher import FatalError, TeacherError, TeachResponse
 
 if TYPE_CHECKING:
     from vlkd.core.itemloop import ItemLoop
-    from vlkd.teach.batch_api import BatchAPI, BatchItem, BatchState
+    from vlkd.teach.batch_api import BatchAPI, BatchState
     from vlkd.teach.jobs import ImageJob
     from vlkd.teach.options import APITeacherOptions
     from vlkd.teach.run import TeachRun
+    from vlkd.teach.teacher import TeachRequest
 
 #: the providers' batch price is half of their list price
 BATCH_DISCOUNT = 0.5
@@ -60,6 +64,10 @@ class BatchRun:
         self.price = batch_price(run.price)
         self.book = BatchBook(run.cache.root)
         self.jobs: dict[str, ImageJob] = {}
+        #: jobs whose answer an open chunk holds (image id -> key): not looked at again until the
+        #: chunk is collected; and the other way round, the images each such key answers
+        self.held: dict[str, str] = {}
+        self.waiting_on: dict[str, list[str]] = {}
         #: answers collected in this session, by key: what they cost (added to their image's usage)
         self.paid: dict[str, Usage] = {}
         self.started = time.monotonic()
@@ -75,26 +83,48 @@ class BatchRun:
 
     # -- the loop ----------------------------------------------------------------------------
     async def run_all(self) -> None:
-        load = self.loop.item  # a job holds no record: it is read again when needed
-        for key, image in self.loop.todo:
-            try:
-                job, _ = await self.run.start_job(image)
-            except Exception as exc:  # an unreadable image: it fails, the others go on
-                reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
-                self.finish(image.id, self.run.rules.failed_entry(None, reason))
-                continue
-            job.image_id, job.source = key, load  # the loop's key: one string per image, not two
-            self.jobs[key] = job
         for chunk in self.book.open_chunks():  # what earlier sessions submitted counts against the budget
             self.budget.reserved += chunk.worst_usd
         await self.recover_unrecorded()
         try:
+            await self.first_pass()
             await self._loop()
         finally:
             self.ctx.facts["batch"] = {
                 "batches": len(self.book.chunks),
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             }
+
+    async def first_pass(self) -> None:
+        """Every image read once, in one pass: settled from the cache, held by an open chunk, or
+        its request line written into the chunk being built (sent as soon as it is full), so that
+        no request is built twice and nothing per image is kept but its job."""
+
+        load = self.loop.item  # a job holds no record: it is read again when needed
+        builder = ChunkBuilder(self)
+        t0 = time.perf_counter()
+        try:
+            for key, image in self.loop.todo:
+                try:
+                    job, request = await self.run.start_job(image)
+                except Exception as exc:  # an unreadable image: it fails, the others go on
+                    reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
+                    self.finish(image.id, self.run.rules.failed_entry(None, reason))
+                    continue
+                job.image_id, job.source = key, load  # the loop's key: one string per image, not two
+                self.jobs[key] = job
+                try:
+                    need = self.settle_job(job)
+                except ItemFailed as exc:
+                    self.finish(key, self.run.rules.failed_entry(job, exc.reason, exc.raw))
+                    continue
+                if need is not None and not self.stopped_by_budget:
+                    await builder.add(job, need, request)  # the request of any try: only the key differs
+            await builder.flush()
+        finally:
+            builder.discard()
+            self.seconds["build"] += time.perf_counter() - t0 - builder.upload_s
+            self.seconds["upload"] += builder.upload_s
 
     async def _loop(self) -> None:
         while self.jobs:
@@ -141,123 +171,114 @@ class BatchRun:
 
     def settle_all(self) -> list[tuple[ImageJob, str]]:
         """Finish every job whose answers are in the cache; the rest: (job, key) to submit."""
+
         need = []
         for image_id, job in list(self.jobs.items()):
             try:
-                key = self.settle_one(job)
+                key = self.settle_job(job)
             except ItemFailed as exc:
                 self.finish(image_id, self.run.rules.failed_entry(job, exc.reason, exc.raw))
                 continue
-            if key is None or self.book.holding(key):
-                continue  # finished, or its answer is on the way
-            tries = self.book.tries(key)
-            if tries > self.opts.batch_retries:
-                why = self.book.last_error(key) or "no answer"
-                self.book.gave_up(key)  # a later run asks it again, batch_retries times more
-                self.finish(
-                    image_id, self.run.rules.failed_entry(job, f"no answer after {tries} batches: {why}")
-                )
-                continue
-            need.append((job, key))
+            if key is not None:
+                need.append((job, key))
         return need
 
-    def settle_one(self, job: ImageJob) -> str | None:
-        """Parse the job's cached answers in turn: None once it is finished, else the key it needs."""
+    def settle_job(self, job: ImageJob) -> str | None:
+        """The key ``job`` must be submitted for; None when it is finished or its answer is on
+        the way (``ItemFailed`` when it failed)."""
+        held = self.held.get(job.image_id)
+        if held is not None:
+            if self.book.holding(held):
+                return None  # nothing to look at before its chunk is collected
+            del self.held[job.image_id]
+        key = self.settle_one(job)
+        if key is None:
+            return None
+        if self.book.holding(key):
+            self.hold(job, key)
+            return None
+        tries = self.book.tries(key)
+        if tries > self.opts.batch_retries:
+            why = self.book.last_error(key) or "no answer"
+            self.book.gave_up(key)  # a later run asks it again, batch_retries times more
+            self.finish(
+                job.image_id, self.run.rules.failed_entry(job, f"no answer after {tries} batches: {why}")
+            )
+            return None
+        return key
+
+    def hold(self, job: ImageJob, key: str) -> None:
+        """``job`` waits for ``key``'s answer from an open chunk."""
+        self.held[job.image_id] = key
+        self.waiting_on.setdefault(key, []).append(job.image_id)
+
+    def settle_one(self, job: ImageJob, answer: tuple[str, TeachResponse] | None = None) -> str | None:
+        """Parse the job's cached answers in turn (``answer``: one just collected, as ``(key,
+        response)``): None once it is finished, else the key it needs."""
         while True:
-            key = self.run.rules.key(job)
-            cached = self.run.cache.get(key)
-            if cached is None:
-                return key
+            if answer is not None:  # held for this key: the job has not changed since
+                key, response = answer
+            else:
+                key = self.run.rules.key(job)
+                cached = self.run.cache.get(key)
+                if cached is None:
+                    return key
+                response = TeachResponse.from_json(cached)
+            answer = None
             paid = self.paid.pop(key, None)
             if paid is not None:
                 job.usage.add(paid)
             else:
                 job.usage.cached += 1
-            entry = self.run.rules.settle(job, TeachResponse.from_json(cached))
+            entry = self.run.rules.settle(job, response)
             if entry is not None:
                 self.finish(job.image_id, entry)
                 return None
 
+    def answered(self, key: str, response: TeachResponse) -> None:
+        """The images waiting for ``key``, settled with its answer as soon as it is collected."""
+
+        for image_id in self.waiting_on.pop(key, ()):
+            self.held.pop(image_id, None)
+            job = self.jobs.get(image_id)
+            if job is None:
+                continue
+            try:
+                self.settle_one(job, (key, response))
+            except ItemFailed as exc:
+                self.finish(image_id, self.run.rules.failed_entry(job, exc.reason, exc.raw))
+
+    def released(self, keys: Iterable[str]) -> None:
+        """Keys of a collected chunk that got no answer: their images are looked at again."""
+        for key in keys:
+            for image_id in self.waiting_on.pop(key, ()):
+                self.held.pop(image_id, None)
+
     # -- building and uploading --------------------------------------------------------------
     async def submit(self, need: list[tuple[ImageJob, str]]) -> None:
+        """Chunks of the requests ``need`` asks for (asked again, after the first pass)."""
+        builder = ChunkBuilder(self)
         t0 = time.perf_counter()
-        upload_before = self.seconds["upload"]
         try:
-            await self._submit(need)
-        finally:  # building is the rest of submit's time
-            self.seconds["build"] += time.perf_counter() - t0 - (self.seconds["upload"] - upload_before)
-
-    async def _submit(self, need: list[tuple[ImageJob, str]]) -> None:
-        folder = self.run.cache.root / CHUNK_DIR
-        folder.mkdir(parents=True, exist_ok=True)
-        pending: list[tuple[ImageJob, str, float]] = []
-        out = None
-        size = 0
-        tmp = None
-
-        async def flush() -> None:
-            nonlocal out, size, tmp, pending
-            if out is None:
-                return
-            out.close()
-            chunk = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{self.submitted:04d}"
-            path = folder / f"{chunk}.jsonl"
-            os.replace(tmp, path)
-            self.book.submitting(
-                chunk,
-                path,
-                [k for _, k, _ in pending],
-                [j.image_id for j, _, _ in pending],
-                sum(w for _, _, w in pending),
-                self.opts.plugin,
-            )
-            t0 = time.perf_counter()
-            await self.send(self.book.chunks[chunk])
-            self.seconds["upload"] += time.perf_counter() - t0
-            self.submitted += 1
-            out, size, tmp, pending = None, 0, None, []
-
-        seen: set[str] = set()
-        for job, key in need:
-            if key in seen:  # two images with the same bytes and prompt: one request
-                continue
-            try:
-                request, _, _ = await self.run.requests.request_for(job.image)
-            except Exception as exc:
-                self.finish(job.image_id, self.run.rules.failed_entry(job, getattr(exc, "reason", str(exc))))
-                continue
-            request.max_tokens = job.max_tokens
-            est_in, est_out = self.run.teacher.estimate_tokens(request)
-            worst = cost_usd(self.price, int(est_in * 1.1), max(est_out, job.max_tokens or 0))
-            try:
-                self.budget.reserve(worst)
-            except BudgetReached:
-                self.stopped_by_budget = True
-                break
-            data = (dumps(self.api.line(key, request)) + "\n").encode("utf-8")
-            if out is not None and (
-                len(pending) >= self.max_requests or size + len(data) > self.api.max_bytes
-            ):
-                await flush()
-            if len(data) > self.api.max_bytes:
-                self.budget.release(worst)
-                self.finish(
-                    job.image_id, self.run.rules.failed_entry(job, "request larger than a whole batch may be")
-                )
-                continue
-            if out is None:
-                tmp = folder / f".building-{os.getpid()}.jsonl"
-                out = tmp.open("wb")
-            out.write(data)
-            size += len(data)
-            pending.append((job, key, worst))
-            seen.add(key)
-        await flush()
+            for job, key in need:
+                if self.stopped_by_budget:
+                    break
+                try:
+                    request, _, _ = await self.run.requests.request_for(job.image)
+                except Exception as exc:
+                    self.finish(
+                        job.image_id, self.run.rules.failed_entry(job, getattr(exc, "reason", str(exc)))
+                    )
+                    continue
+                await builder.add(job, key, request)
+            await builder.flush()
+        finally:
+            builder.discard()
+            self.seconds["build"] += time.perf_counter() - t0 - builder.upload_s
+            self.seconds["upload"] += builder.upload_s
 
     async def send(self, chunk: Chunk) -> None:
         """Submit a recorded chunk, with retries for transient errors; record its batch id."""
-        from pathlib import Path
-
         failures = 0
         while True:
             try:
@@ -290,8 +311,6 @@ class BatchRun:
 
     async def recover_unrecorded(self) -> None:
         """Chunks recorded as submitting whose batch id never was (a kill at the wrong moment)."""
-        from pathlib import Path
-
         for chunk in self.book.open_chunks():
             if chunk.batch is not None:
                 continue
@@ -312,6 +331,7 @@ class BatchRun:
                 await self.send(chunk)
             else:  # its file is gone: nothing reached the provider from it
                 self.book.collected(chunk.chunk, "lost", dict.fromkeys(chunk.keys, "batch file lost"))
+                self.released(chunk.keys)
 
     # -- polling and collecting --------------------------------------------------------------
     async def look(self, chunks: list[Chunk]) -> list[tuple[Chunk, BatchState]]:
@@ -326,28 +346,42 @@ class BatchRun:
         return out
 
     async def collect(self, chunk: Chunk, state: BatchState) -> None:
+        """A batch's answers: into one pack of the response cache (durable before the chunk is
+        recorded as collected), each parsed for the images waiting for it as it arrives."""
         errors: dict[str, str] = {}
         seen: set[str] = set()
         keys = set(chunk.keys)
         spent = 0.0
-        async for item in self.api.results(_batch_id(chunk)):
-            if item.custom_id not in keys:
-                continue
-            seen.add(item.custom_id)
-            if item.response is None:
-                errors[item.custom_id] = self.run.calls.redact(item.error or "no answer")
-                continue
-            spent += self.store(item, item.response)
+        parse_s = 0.0
+        pack = self.run.cache.pack(chunk.chunk)
+        try:
+            async for item in self.api.results(_batch_id(chunk)):
+                if item.custom_id not in keys or item.custom_id in seen:
+                    continue
+                seen.add(item.custom_id)
+                if item.response is None:
+                    errors[item.custom_id] = self.run.calls.redact(item.error or "no answer")
+                    continue
+                response, cost = self.store(pack, item.custom_id, item.response)
+                spent += cost
+                t0 = time.perf_counter()
+                self.answered(item.custom_id, response)
+                parse_s += time.perf_counter() - t0
+        finally:
+            pack.close()
+            self.seconds["parse"] += parse_s
+            self.seconds["collect"] -= parse_s
         for key in keys - seen:
             errors[key] = f"not run (batch {state.status})"
         self.budget.release(chunk.worst_usd)
         self.budget.spent += spent
         self.book.collected(chunk.chunk, state.status, errors)
+        self.released(errors)
         if errors:
             self.ctx.info(f"batch {chunk.batch}: {len(errors)} of {len(keys)} requests got no answer")
 
-    def store(self, item: BatchItem, answer: TeachResponse) -> float:
-        """One answer: into the cache at once (durable), its cost kept for its image."""
+    def store(self, pack: PackWriter, key: str, answer: TeachResponse) -> tuple[TeachResponse, float]:
+        """One answer: into the pack at once, its cost kept for its image."""
         response = answer.cleaned()
         tokens = checked_usage(response.input_tokens, response.output_tokens)
         if tokens is None:
@@ -356,12 +390,10 @@ class BatchRun:
             )
             tokens = (0, 0)
         response.input_tokens, response.output_tokens = tokens
-        self.run.cache.put(item.custom_id, response.to_json())
+        pack.add(key, response.to_json())
         cost = cost_usd(self.price, *tokens)
-        self.paid[item.custom_id] = Usage(
-            requests=1, input_tokens=tokens[0], output_tokens=tokens[1], cost_usd=cost
-        )
-        return cost
+        self.paid[key] = Usage(requests=1, input_tokens=tokens[0], output_tokens=tokens[1], cost_usd=cost)
+        return response, cost
 
     # -- what a person sees ------------------------------------------------------------------
     def show(self, states: list[tuple[Chunk, BatchState]]) -> None:
@@ -380,8 +412,6 @@ class BatchRun:
         )
 
     def waiting_message(self, chunks: list[Chunk]) -> str:
-        from pathlib import Path
-
         hint = self.api.waiting([Path(c.path) for c in chunks])
         if hint:
             return hint
@@ -406,3 +436,88 @@ def _batch_id(chunk: Chunk) -> str:
     if not chunk.batch:
         raise StageError(f"batch chunk {chunk.chunk} has no provider batch id: it was never submitted")
     return chunk.batch
+
+
+class ChunkBuilder:
+    """Request lines written into a chunk file as they come; the chunk recorded and submitted
+    as soon as it is full (the provider's requests and bytes per batch), the rest by :meth:`flush`."""
+
+    def __init__(self, run: BatchRun):
+        self.run = run
+        self.folder = run.run.cache.root / CHUNK_DIR
+        self.pending: list[tuple[ImageJob, str, float]] = []
+        #: images with the same bytes and prompt as one pending: one request for them all
+        self.riders: list[tuple[ImageJob, str]] = []
+        self.keys: set[str] = set()
+        self.out: IO[bytes] | None = None
+        self.tmp: Path | None = None
+        self.size = 0
+        self.upload_s = 0.0
+
+    async def add(self, job: ImageJob, key: str, request: TeachRequest) -> None:
+        b = self.run
+        if key in self.keys:
+            self.riders.append((job, key))
+            return
+        if b.book.holding(key):  # in a chunk sent a moment ago
+            b.hold(job, key)
+            return
+        request.max_tokens = job.max_tokens
+        est_in, est_out = b.run.teacher.estimate_tokens(request)
+        worst = cost_usd(b.price, int(est_in * 1.1), max(est_out, job.max_tokens or 0))
+        try:
+            b.budget.reserve(worst)
+        except BudgetReached:
+            b.stopped_by_budget = True
+            return
+        data = (dumps(b.api.line(key, request)) + "\n").encode("utf-8")
+        if self.out is not None and (
+            len(self.pending) >= b.max_requests or self.size + len(data) > b.api.max_bytes
+        ):
+            await self.flush()
+        if len(data) > b.api.max_bytes:
+            b.budget.release(worst)
+            b.finish(job.image_id, b.run.rules.failed_entry(job, "request larger than a whole batch may be"))
+            return
+        if self.out is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.tmp = self.folder / f".building-{os.getpid()}.jsonl"
+            self.out = self.tmp.open("wb")
+        self.out.write(data)
+        self.size += len(data)
+        self.pending.append((job, key, worst))
+        self.keys.add(key)
+
+    async def flush(self) -> None:
+        """Record the chunk being built, submit it, and hold its images until it is collected."""
+        b = self.run
+        if self.out is None or self.tmp is None:
+            return
+        self.out.close()
+        self.out = None
+        chunk = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{b.submitted:04d}"
+        path = self.folder / f"{chunk}.jsonl"
+        os.replace(self.tmp, path)
+        b.book.submitting(
+            chunk,
+            path,
+            [k for _, k, _ in self.pending],
+            [j.image_id for j, _, _ in self.pending],
+            sum(w for _, _, w in self.pending),
+            b.opts.plugin,
+        )
+        for job, key, _ in self.pending:
+            b.hold(job, key)
+        for job, key in self.riders:
+            b.hold(job, key)
+        self.pending, self.riders, self.keys, self.size = [], [], set(), 0
+        t0 = time.perf_counter()
+        await b.send(b.book.chunks[chunk])
+        self.upload_s += time.perf_counter() - t0
+        b.submitted += 1
+
+    def discard(self) -> None:
+        """A chunk left unfinished (an error): its file is not a chunk, nothing was recorded."""
+        if self.out is not None:
+            self.out.close()
+            self.out = None

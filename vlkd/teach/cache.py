@@ -3,6 +3,12 @@
 One JSON file per response under ``<run>/cache/teach/``, named by the hash of everything
 that decides the response: the image bytes, the rendered prompt, the plugin, the model and
 the generation parameters (never the key). It survives ``--fresh`` and re-runs.
+
+The answers of a batch come in tens of thousands at once: a file each would cost the file
+system more than everything else the batch does (0.6 ms per file here, a minute per 100,000
+answers), so they are written as *packs*, one JSONL file per collected batch under
+``packs/`` (``{"key": ..., "value": ...}`` a line), indexed in memory on first use. A torn
+last line (a kill while writing) is not indexed: its answer is collected again, for free.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from vlkd.core.jsonl import write_json_atomic
 from vlkd.core.recipe import stable_hash
@@ -40,6 +46,39 @@ def cache_key(
     )
 
 
+PACK_DIR = "packs"
+_PACK_HEAD = b'{"key": "'
+
+
+class PackWriter:
+    """Appends entries to one pack file (buffered; :meth:`close` flushes and syncs it)."""
+
+    def __init__(self, path: Path, number: int, index: dict[str, tuple[int, int]]):
+        self.path = path
+        self._number = number
+        self._index = index
+        self._fh: IO[bytes] = path.open("wb")
+        self._offset = 0
+        self.count = 0
+
+    def add(self, key: str, value: dict[str, Any]) -> None:
+        line = b'{"key": "%s", "value": %s}\n' % (
+            key.encode("ascii"),
+            json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8"),
+        )
+        self._fh.write(line)
+        self._fh.flush()  # readable by ``get`` at once (the OS has it; ``close`` syncs it)
+        self._index[key] = (self._number, self._offset)
+        self._offset += len(line)
+        self.count += 1
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+
+
 class ResponseCache:
     r"""The cache files, and the entries :meth:`queue`\ d to be written by :meth:`write_queued`
     (``get`` sees them at once; until written, the call journal is what keeps them)."""
@@ -49,6 +88,10 @@ class ResponseCache:
         self.read = read
         self._dir = str(self.root)
         self.queued: dict[str, dict[str, Any]] = {}
+        #: key -> (pack number, offset of its line), read from ``packs/`` on first use
+        self._index: dict[str, tuple[int, int]] | None = None
+        self._packs: list[Path] = []
+        self._readers: dict[int, IO[bytes]] = {}
 
     def _path(self, key: str) -> str:
         return os.path.join(self._dir, key[:2], key + ".json")
@@ -59,6 +102,11 @@ class ResponseCache:
         queued = self.queued.get(key)
         if queued is not None:
             return queued
+        packed = self.index().get(key)
+        if packed is not None:
+            value = self._packed(*packed)
+            if value is not None:
+                return value
         try:
             with open(self._path(key), encoding="utf-8") as fh:
                 return json.loads(fh.read())
@@ -68,11 +116,63 @@ class ResponseCache:
             return None  # a damaged entry is asked for again and overwritten
 
     def has(self, key: str) -> bool:
-        return self.read and (key in self.queued or os.path.exists(self._path(key)))
+        return self.read and (key in self.queued or self.stored(key))
 
     def stored(self, key: str) -> bool:
         """Whether the entry is on disk (also under ``--no-cache``, which only stops reading)."""
-        return os.path.exists(self._path(key))
+        return key in self.index() or os.path.exists(self._path(key))
+
+    # -- packs -------------------------------------------------------------------------------
+    def index(self) -> dict[str, tuple[int, int]]:
+        """Where each packed entry is (the packs are read once, keys only)."""
+        if self._index is None:
+            self._index = {}
+            folder = self.root / PACK_DIR
+            for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else ():
+                self._scan(path)
+        return self._index
+
+    def _scan(self, path: Path) -> None:
+        assert self._index is not None
+        number = len(self._packs)
+        self._packs.append(path)
+        offset = 0
+        with path.open("rb") as fh:
+            for line in fh:
+                if line.endswith(b"\n") and line.startswith(_PACK_HEAD):
+                    end = line.find(b'"', len(_PACK_HEAD))
+                    if end > 0:
+                        self._index[line[len(_PACK_HEAD) : end].decode("ascii")] = (number, offset)
+                offset += len(line)
+
+    def _packed(self, number: int, offset: int) -> dict[str, Any] | None:
+        fh = self._readers.get(number)
+        if fh is None:
+            fh = self._readers[number] = self._packs[number].open("rb")
+        fh.seek(offset)
+        try:
+            return json.loads(fh.readline())["value"]
+        except (ValueError, KeyError, TypeError):
+            return None  # damaged: asked for again
+
+    def pack(self, name: str) -> PackWriter:
+        """A new pack for many entries at once (a batch's answers); :meth:`PackWriter.close` makes
+        it durable. Its entries are seen by :meth:`get` as they are added."""
+        index = self.index()
+        folder = self.root / PACK_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.jsonl"
+        n = 1
+        while path.exists():  # a batch collected again (a kill before it was recorded as collected)
+            n += 1
+            path = folder / f"{name}-{n}.jsonl"
+        self._packs.append(path)
+        return PackWriter(path, len(self._packs) - 1, index)
+
+    def close(self) -> None:
+        for fh in self._readers.values():
+            fh.close()
+        self._readers.clear()
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         write_json_atomic(self._path(key), value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -18,8 +19,13 @@ def _norm(text: str) -> str:
 
 def is_negative(answer: str, negative_answer: str, aliases: tuple[str, ...] = ()) -> bool:
     """``answer`` says "not in the image": ``negative_answer`` or one of the prompt pack's ``aliases``."""
-    a = _norm(answer)
-    return a == _norm(negative_answer) or a in {_norm(x) for x in aliases}
+    return _norm(answer) in _negatives(negative_answer, tuple(aliases))
+
+
+@functools.lru_cache(maxsize=16)
+def _negatives(negative_answer: str, aliases: tuple[str, ...]) -> frozenset[str]:
+    """The normalised negative spellings (the same few for every answer of a stage)."""
+    return frozenset({_norm(negative_answer), *(_norm(x) for x in aliases)})
 
 
 def negatives_wanted(positives: int, ratio: float, seed: str = "") -> int:

@@ -9,6 +9,7 @@ provenance; the hash of the rendered text goes into the cache key.
 from __future__ import annotations
 
 import hashlib
+import os
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -94,6 +95,11 @@ class PromptSet:
         self.lang_dir = pack.root / p.language
         self.allowed = set(FIXED_VARIABLES) | set(p.variables)
         self._cache: dict[Path, str] = {}
+        #: per template file: the parsed template and its ``meta.`` names; per set of files
+        #: used, their hash (a batch renders 100,000 prompts from the same few files)
+        self._templates: dict[Path, tuple[_Template, dict[str, str]]] = {}
+        self._hashes: dict[tuple[Path, ...], str] = {}
+        self._lang: dict[str, Path] = {}
         self.default_system = p.system or self.lang_dir / "system.txt"
         self.user_file = p.user
         for path in self.files():
@@ -132,7 +138,7 @@ class PromptSet:
                 return p.categories[category]
             name = self.pack.aliases.get(category, category)
             if p.by_category and p.system is None and name in self.pack.categories:
-                return self.lang_dir / f"{name}.txt"
+                return self.lang_file(f"{name}.txt")
         return self.default_system
 
     def render(self, record: ImageRecord, extra: dict[str, str] | None = None) -> tuple[str, str, str]:
@@ -141,7 +147,7 @@ class PromptSet:
         values: dict[str, str] = {
             "negative_answer": opts.negative_answer,
             "category": record.category or "",
-            "image_name": Path(record.path).name,
+            "image_name": os.path.basename(record.path),
             "width": str(record.width),
             "height": str(record.height),
             "ocr_text": "",
@@ -154,22 +160,37 @@ class PromptSet:
 
         def fill(path: Path) -> str:
             used.append(path)
-            tpl = _Template(self.text(path))
-            names = {n for n in tpl.get_identifiers() if n.startswith("meta.")}
-            return tpl.substitute({**dict.fromkeys(names, ""), **values})
+            got = self._templates.get(path)
+            if got is None:
+                tpl = _Template(self.text(path))
+                names = {n: "" for n in tpl.get_identifiers() if n.startswith("meta.")}
+                got = self._templates[path] = (tpl, names)
+            tpl, names = got
+            return tpl.substitute({**names, **values} if names else values)
 
         if opts.negative_ratio is not None:
             values["negative_percent"] = f"{round(opts.negative_ratio * 100)}"
-            values["negative_ratio_instruction"] = fill(self.lang_dir / "negative_ratio.txt")
+            values["negative_ratio_instruction"] = fill(self.lang_file("negative_ratio.txt"))
         else:
             values["negative_ratio_instruction"] = ""
-        values["output_instructions"] = fill(self.lang_dir / f"output_{opts.output}.txt")
+        values["output_instructions"] = fill(self.lang_file(f"output_{opts.output}.txt"))
         system = fill(self.system_file(record.category))
         user = fill(self.user_file) if self.user_file else ""
         if values["ocr_text"]:
-            hint = fill(self.lang_dir / "ocr_context.txt")
+            hint = fill(self.lang_file("ocr_context.txt"))
             user = f"{user.rstrip()}\n\n{hint}" if user.strip() else hint
-        h = hashlib.sha256()
-        for path in used:
-            h.update(self.text(path).encode() + b"\0")
-        return system, user, h.hexdigest()[:16]
+        files = tuple(used)
+        digest = self._hashes.get(files)
+        if digest is None:
+            h = hashlib.sha256()
+            for path in used:
+                h.update(self.text(path).encode() + b"\0")
+            digest = self._hashes[files] = h.hexdigest()[:16]
+        return system, user, digest
+
+    def lang_file(self, name: str) -> Path:
+        """``name`` in the language's folder of the prompt pack."""
+        path = self._lang.get(name)
+        if path is None:
+            path = self._lang[name] = self.lang_dir / name
+        return path

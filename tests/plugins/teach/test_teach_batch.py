@@ -264,3 +264,31 @@ def test_a_batch_whose_id_was_never_recorded_is_found_exactly(provider, images, 
     assert [e["batch"] for e in book(rd) if e["event"] == "submitted"] == [ours]
     hashes = image_hashes(folder).values()
     assert {h: provider.requests[h] for h in hashes} == dict.fromkeys(hashes, 1)
+
+
+def test_a_batchs_answers_are_one_pack_not_a_file_each(provider, images, run_teach):
+    """At 100,000 images a file per answer cost a minute of file system calls: a batch's answers
+    are written as one pack; a re-run reads them back from it, and online mode does too."""
+    folder = images(6)
+    _, rd = run_teach(folder, batch(provider))
+    cache = rd / "cache" / "teach"
+    (pack,) = (cache / "packs").glob("*.jsonl")
+    assert len(pack.read_text(encoding="utf-8").splitlines()) == 6
+    assert list(cache.glob("*/*.json")) == []
+    manifest, _ = run_teach(folder, section(provider), fresh=True)
+    assert manifest["stages"]["teach"]["usage"]["cached"] == 6
+    assert sum(provider.requests.values()) == 6
+
+
+def test_a_torn_pack_line_is_asked_for_again_never_misread(provider, images, run_teach):
+    """A kill while a pack was written leaves a torn last line: that answer is not in the cache
+    (asked for again), the others are."""
+    folder = images(4)
+    _, rd = run_teach(folder, batch(provider))
+    (pack,) = (rd / "cache" / "teach" / "packs").glob("*.jsonl")
+    data = pack.read_bytes()
+    pack.write_bytes(data[: data.rstrip(b"\n").rfind(b"\n") + 1 + 20])  # the last line cut after 20 bytes
+    manifest, _ = run_teach(folder, section(provider), fresh=True)
+    teach = manifest["stages"]["teach"]
+    assert teach["counts"]["ok"] == 4 and teach["usage"]["cached"] == 3
+    assert sum(provider.requests.values()) == 5

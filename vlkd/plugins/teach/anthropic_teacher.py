@@ -34,6 +34,7 @@ class AnthropicTeacher(APITeacher):
     Options = AnthropicOptions
     options: AnthropicOptions
     sdk = "anthropic"
+    sdk_modules = ("anthropic.resources.messages",)
     requires = ("anthropic",)
     extra = "anthropic"
     key_env = "ANTHROPIC_API_KEY"

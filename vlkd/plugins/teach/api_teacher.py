@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import importlib.util
 import os
+import sys
+import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from vlkd.api import (
@@ -34,8 +37,10 @@ class APITeacher(Teacher):
     #: a key is needed unless base_url points elsewhere (local servers accept any key)
     key_env: ClassVar[str | None] = None
     client: Any = None
-    #: the SDK's module, imported in a thread at :meth:`start`
+    #: the SDK's module, imported in a thread from :meth:`warm_up` (the run's start) or :meth:`start`
     sdk: ClassVar[str] = ""
+    #: the SDK's modules of the endpoints used (its client imports them at the first call)
+    sdk_modules: ClassVar[tuple[str, ...]] = ()
     #: the run's cache directory: OCR for ocr_context is read once per page and shared
     ocr_cache: Any = None
 
@@ -73,10 +78,25 @@ class APITeacher(Teacher):
                 raise StageError('teach.ocr_context needs: pip install "vlkd[ocr]"')
             self.ocr_cache = ctx.cache_dir
         if self.sdk:
-            # the SDK's import (most of a cold start: its type modules) in a thread, while the
-            # stage reads the first images; the client is built here, in the event loop
-            await asyncio.to_thread(importlib.import_module, self.sdk)
+            # the SDK's import (most of a cold start: its type modules) in a thread, begun at
+            # the run's start (warm_up) and waited for here, while the stage reads the first
+            # images; the client is built here, in the event loop
+            await asyncio.to_thread(self.import_sdk)
         self.client = self.make_client(key)
+
+    def warm_up(self) -> None:
+        """The SDK imported in a daemon thread from the run's start: by the teach stage it is there
+        (a second import waits for the first: Python's import lock)."""
+        if self.sdk and self.sdk not in sys.modules:
+            threading.Thread(target=self._warm, name=f"vlkd-import-{self.sdk}", daemon=True).start()
+
+    def _warm(self) -> None:
+        with contextlib.suppress(Exception):  # start() imports again, and reports what fails
+            self.import_sdk()
+
+    def import_sdk(self) -> None:
+        for name in (self.sdk, *self.sdk_modules):
+            importlib.import_module(name)
 
     def has_prompt_variables(self) -> bool:
         return self.options.ocr_context

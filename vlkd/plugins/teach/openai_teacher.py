@@ -68,6 +68,7 @@ class OpenAITeacher(APITeacher):
     Options = OpenAIOptions
     options: OpenAIOptions
     sdk = "openai"
+    sdk_modules = ("openai.resources.chat",)
     requires = ("openai", "aiohttp")
     extra = "openai"
     key_env = "OPENAI_API_KEY"
