@@ -363,6 +363,14 @@ class ModelCard(Card):
                     return own  # this run's, or missing here: never another run's
         return p
 
+    def base_path(self, directory: str | os.PathLike[str]) -> Path | None:
+        """The tuned student as a path, when the card names one (relative to the card, absolute, or
+        a folder beside it), resolved as :meth:`path` does; ``None`` for a hub id."""
+        base = self.base_model
+        if Path(base).is_absolute() or base.startswith(".") or (Path(directory) / base).exists():
+            return self.path(directory, base)
+        return None
+
     @staticmethod
     def relative(directory: str | os.PathLike[str], run_dir: str | os.PathLike[str], value: str) -> str:
         """``value`` as the card in ``directory`` records it: relative to the card when it is a
