@@ -46,7 +46,8 @@ The built-in plugins (``vlkd/plugins/``) import vlkd's engine only from here
   out of what is written), ``BatchAPI``, ``BatchItem``, ``BatchState``, ``Undecided`` (a
   provider's batch endpoints), ``run_teach``/``estimate_teach`` (the teach driver, for a check
   that asks a teacher);
-- **verify checks**: ``Verifier``, ``VerifierOptions``, ``Findings``, ``UNVERIFIABLE``.
+- **verify checks**: ``Verifier``, ``VerifierOptions``, ``Findings``, ``UNVERIFIABLE``; what review
+  reads of them: ``review_rank`` (doubts first, reassuring flags last), ``student_answer``.
 """
 
 from __future__ import annotations
@@ -121,7 +122,19 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names l
     from vlkd.core.safe_files import file_problem, printable_name
     from vlkd.core.stages import KINDS_BY_NAME
     from vlkd.core.student import Student, family_of, hub_cache_file, local_dir, make_student
-    from vlkd.core.verify import UNVERIFIABLE, Findings, Verifier, VerifierOptions
+    from vlkd.core.verify import (
+        AGREEMENT,
+        DOUBTED,
+        REASSURED,
+        STUDENT_ANSWER,
+        UNFLAGGED,
+        UNVERIFIABLE,
+        Findings,
+        Verifier,
+        VerifierOptions,
+        review_rank,
+        student_answer,
+    )
     from vlkd.core.yaml_positions import load_yaml_file, nearest_location
     from vlkd.students.family import StudentFamily
     from vlkd.teach import (
@@ -262,15 +275,27 @@ _LAZY: dict[str, str] = {  # name -> "module" (the same name there) or "module:n
     "VerifierOptions": "vlkd.core.verify",
     "Findings": "vlkd.core.verify",
     "UNVERIFIABLE": "vlkd.core.verify",
+    "DOUBTED": "vlkd.core.verify",
+    "UNFLAGGED": "vlkd.core.verify",
+    "REASSURED": "vlkd.core.verify",
+    "STUDENT_ANSWER": "vlkd.core.verify",
+    "AGREEMENT": "vlkd.core.verify",
+    "review_rank": "vlkd.core.verify",
+    "student_answer": "vlkd.core.verify",
 }
 
 __all__ = [
+    "AGREEMENT",
     "ARTIFACT_PATHS",
     "DECISIONS_DIR",
+    "DOUBTED",
     "KINDS_BY_NAME",
     "MANIFEST_TIME",
     "PUBLIC_QUERY",
+    "REASSURED",
     "RUN_ONLY",
+    "STUDENT_ANSWER",
+    "UNFLAGGED",
     "UNVERIFIABLE",
     "APITeacherOptions",
     "BatchAPI",
@@ -361,10 +386,12 @@ __all__ = [
     "renamed",
     "report_sections",
     "retry_after_seconds",
+    "review_rank",
     "run_teach",
     "scan_records",
     "sha256_bytes",
     "stage_context_outside_a_recipe",
+    "student_answer",
     "unquote_cell",
     "url_basic_auth",
     "url_secrets",

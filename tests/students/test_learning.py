@@ -87,24 +87,33 @@ def held_out(root: Path) -> list:
     return items
 
 
-def train_and_answer(student: dict, dataset: Path, run_dir: Path, items: list) -> dict[str, float]:
+def answers(model_dir: Path, system: str, items: list) -> list[str]:
+    """What a train stage's model (``base`` or ``tuned``) answers to ``items``, through the evaluate
+    stage's own backend (adapter applied, greedy, the training's image settings)."""
     from vlkd.plugins.evaluate.items import load_model_info
     from vlkd.plugins.evaluate.local_backend import LocalStudent
+
+    backend = LocalStudent(load_model_info(model_dir), max_new_tokens=12, system_prompt=None)
+    return [
+        a for start in range(0, len(items), 8) for a in backend.generate(system, items[start : start + 8])
+    ]
+
+
+def train_and_answer(student: dict, dataset: Path, run_dir: Path, items: list, **options) -> dict[str, float]:
+    """Accuracy of the base and the tuned student on ``items`` (``options``: trainer options over
+    ``TRAIN``, e.g. ``distill:``, ``seed``)."""
     from vlkd.plugins.train.standalone import make_trainer, standalone_context
 
-    trainer = make_trainer("peft", student, dataset=str(dataset), **TRAIN)
+    trainer = make_trainer("peft", student, dataset=str(dataset), **{**TRAIN, **options})
     ctx = standalone_context(run_dir)
     trainer.run(ctx)
     adapter = json.loads((ctx.dir / "model" / "adapter" / "adapter_config.json").read_text())
     assert adapter["modules_to_save"] == ["lm_head"]
-    backend = LocalStudent(load_model_info(ctx.dir / "model"), max_new_tokens=12, system_prompt=None)
     accuracy = {}
     for system in ("base", "tuned"):
-        answers = [
-            a for start in range(0, len(items), 8) for a in backend.generate(system, items[start : start + 8])
-        ]
-        accuracy[system] = sum(a == it.reference for a, it in zip(answers, items, strict=True)) / len(items)
-        accuracy[f"{system}_answers"] = sorted(set(answers))
+        said = answers(ctx.dir / "model", system, items)
+        accuracy[system] = sum(a == it.reference for a, it in zip(said, items, strict=True)) / len(items)
+        accuracy[f"{system}_answers"] = sorted(set(said))
     return accuracy
 
 

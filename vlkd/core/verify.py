@@ -26,6 +26,32 @@ if TYPE_CHECKING:
 
 #: raised by the driver (for any check) when an image cannot be checked at all
 UNVERIFIABLE = "unverifiable"
+#: :func:`review_rank`: a doubt was raised (review first), no flag, only reassuring flags (last)
+DOUBTED, UNFLAGGED, REASSURED = 0, 1, 2
+#: what a check records (``found.record``) as the student's own answer to a pair, and its agreement
+STUDENT_ANSWER, AGREEMENT = "student_answer", "agreement"
+
+
+def is_doubt(flag: Flag) -> bool:
+    """Whether ``flag`` doubts its pair (every flag, unless raised with ``doubt=False``)."""
+    return (flag.model_extra or {}).get("doubt", True) is not False
+
+
+def review_rank(flags: list[Flag]) -> int:
+    """Where a pair goes in the review queue: :data:`DOUBTED` first, then :data:`UNFLAGGED`, then
+    :data:`REASSURED` (only flags that are no doubt: the student already knows it)."""
+    if any(is_doubt(f) for f in flags):
+        return DOUBTED
+    return REASSURED if flags else UNFLAGGED
+
+
+def student_answer(pair: QARecord) -> tuple[str, float | None] | None:
+    """(the student's answer, its agreement with the teacher's) as a check recorded them, or None."""
+    for values in ((pair.model_extra or {}).get("checks") or {}).values():
+        if isinstance(values, dict) and isinstance(values.get(STUDENT_ANSWER), str):
+            agreement = values.get(AGREEMENT)
+            return values[STUDENT_ANSWER], agreement if isinstance(agreement, (int, float)) else None
+    return None
 
 
 class VerifierOptions(PluginOptions):
@@ -48,6 +74,9 @@ class Findings:
     notes: list[str] = field(default_factory=list)
 
     def flag(self, pair: QARecord, flag: str, reason: str, **extra: Any) -> None:
+        """Raise ``flag`` on ``pair``; ``doubt=False`` marks a flag that reassures rather than
+        doubts (``student_knows``: the student already gives the teacher's answer), which review
+        puts last (:func:`review_rank`)."""
         self.flags.append((pair.id, Flag(check=self.check, flag=flag, reason=reason, **extra)))
 
     def record(self, pair: QARecord, **values: Any) -> None:

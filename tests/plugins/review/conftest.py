@@ -15,6 +15,11 @@ def review_run(tmp_path):
     pairs = make_pairs(images, 3)
     pairs[0]["answer"] = XSS
     pairs[4]["flags"] = [{"check": "ocr_grounding", "flag": "ungrounded", "reason": "答案不在图中"}]
+    return waiting_review(tmp_path, images, pairs)
+
+
+def waiting_review(tmp_path, images, pairs) -> FakeRun:
+    """A run of these images and pairs whose review stage waits for the experts."""
     run = FakeRun(
         tmp_path,
         {"review": {"plugin": "spreadsheet", "require_approval": True}, "split": {"plugin": "by_image"}},

@@ -68,6 +68,17 @@ def card(page, i):
     return page.locator(".pair").nth(i)
 
 
+def shot(page, name, width):
+    """With VLKD_SCREENSHOT_DIR set: the page at ``width`` px (390: the whole page) as
+    ``NAME-WIDTH.png`` there, for a person to look at; then 1280 x 860 again."""
+    folder = os.environ.get("VLKD_SCREENSHOT_DIR")
+    if folder:
+        page.set_viewport_size({"width": width, "height": 860})
+        page.wait_for_timeout(300)
+        page.screenshot(path=os.path.join(folder, f"{name}-{width}.png"), full_page=width < 600)
+        page.set_viewport_size({"width": 1280, "height": 860})
+
+
 def test_approve_edit_reject_survive_a_reload_and_a_stale_edit_is_refused(review_run, serve, browser):
     server = serve(review_run.run_dir)
     page = open_page(browser, server)

@@ -4,12 +4,9 @@ Set VLKD_SCREENSHOT_DIR to keep the screenshots (a reviewer's queue and the lead
 view at 1280 and 390 px wide) for a person to look at.
 """
 
-import os
-from pathlib import Path
-
 import pytest
 
-from .test_browser import browser, expect  # noqa: F401 - the fixture
+from .test_browser import browser, expect, shot  # noqa: F401 - the fixture
 
 pytest.importorskip("sklearn")
 
@@ -23,15 +20,6 @@ def member(browser, server, key, width=1280, height=860):  # noqa: F811 - the fi
     page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
     page.goto(f"{server.base_url}?key={key}")
     return page
-
-
-def shot(page, name, width):
-    folder = os.environ.get("VLKD_SCREENSHOT_DIR")
-    if folder:
-        page.set_viewport_size({"width": width, "height": 860})
-        page.wait_for_timeout(300)
-        page.screenshot(path=str(Path(folder) / f"{name}-{width}.png"), full_page=width < 600)
-        page.set_viewport_size({"width": 1280, "height": 860})
 
 
 def test_two_reviewers_and_a_lead_divide_review_and_settle_in_the_browser(team_run, serve, browser):  # noqa: F811

@@ -71,19 +71,51 @@ def test_auto_approval_only_says_precision_waits_for_experts():
 
 def test_the_section_says_what_the_student_already_knew_and_what_dropping_it_saved():
     facts = {
+        "pairs_in": 10,
         "per_category": {
-            "brakes": {"pairs": 4, "negatives": 2, "negative_share": 0.5, "flagged": 4, "student_knows": 2},
+            "brakes": {
+                "pairs": 4,
+                "negatives": 2,
+                "negative_share": 0.5,
+                "flagged": 4,
+                "student_knows": 2,
+                "student_wrong": 2,
+                "zero_delta": 1,
+            },
+            "engine": {
+                "pairs": 6,
+                "negatives": 0,
+                "negative_share": 0.0,
+                "flagged": 6,
+                "student_knows": 3,
+                "student_wrong": 3,
+                "zero_delta": 3,
+            },
         },
-        "dropped": {"zero_delta": 2},
+        "dropped": {"zero_delta": 4},
         "checks": {
             "student_agreement": {
                 "student": "tiny",
-                "student_knows": 2,
-                "student_wrong": 2,
-                "zero_delta_dropped": 2,
+                "student_knows": 5,
+                "student_wrong": 5,
+                "zero_delta_dropped": 4,
             }
         },
     }
+    teach = {"usage": {"requests": 5, "input_tokens": 9000, "output_tokens": 1000}}  # 1,000 per pair
+    md = render_markdown("r", _checks_section({"stages": {"teach": teach, "verify": {"facts": facts}}}))
+    assert "it already knew 5 of 10 pairs (50" in md and "keep_known dropped 4 of them" in md
+    assert "| category | pairs | student knows | zero-delta share |" in md
+    # category, pairs, student knows, zero-delta share, dropped (= expert decisions), teacher tokens
+    assert "| brakes | 4 | 2 | 50.0% | 1 | 1,000 |" in md
+    assert "| engine | 6 | 3 | 50.0% | 3 | 3,000 |" in md
+    assert "| all | 10 | 5 | 50.0% | 4 | 4,000 |" in md
+
+
+def test_without_the_teachers_tokens_the_savings_say_so():
+    facts = {
+        "per_category": {"brakes": {"pairs": 2, "flagged": 2, "student_knows": 2, "zero_delta": 2}},
+        "checks": {"student_agreement": {"student": "tiny", "student_knows": 2, "zero_delta_dropped": 2}},
+    }
     md = render_markdown("r", _checks_section({"stages": {"verify": {"facts": facts}}}))
-    assert "it already knew 2 of 4 pairs (50" in md and "keep_known dropped 2 of them" in md
-    assert "| brakes |" in md and "student_knows" in md
+    assert "| brakes | 2 | 2 | 100.0% | 2 | – |" in md

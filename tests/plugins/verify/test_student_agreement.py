@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("peft")
 
 from tests.plugins.train.conftest import write_dataset
+from vlkd.plugins.review.web.store import ReviewStore
 from vlkd.testing.verify import make_page, run_recipe, write_pairs
 
 #: trains a tiny student and runs three recipes: minutes on 2 shared cores
@@ -120,12 +121,23 @@ def test_student_first_flags_what_it_knows_and_keep_known_shrinks_the_queue(nega
     assert queue == 16
     facts = manifest["stages"]["verify"]["facts"]["checks"]["student_agreement"]
     assert facts["student_knows"] == 8 and facts["known_per_category"] == {"brakes": 4, "engine": 4}
+    knows = {p["id"] for p in pairs if {f["flag"] for f in p["flags"]} == {"student_knows"}}
+    # review shows the student's answer and takes what it gets wrong first, on every page
+    store = ReviewStore(run_dir)
+    for n in store.queue({}):
+        shown = store.image_json(n)["pairs"]
+        assert [p["question"] for p in shown] == [UNKNOWN_Q, KNOWN_Q]
+        assert shown[1]["student"] == {"answer": "不存在", "agreement": 1.0}
 
-    # keep none of what the student knows: the queue shrinks by exactly those 8
+    # keep none of what the student knows: the queue shrinks by exactly those 8, pair for pair
     manifest, run_dir = run_with(tmp_path, "none", student, model, 0.0)
-    assert manifest["stages"]["review"]["facts"]["status"]["pending"] == queue - 8
+    assert manifest["stages"]["review"]["facts"]["status"]["pending"] == queue - len(knows)
+    kept = {p["id"] for p in verified(run_dir)}
+    assert kept == {p["id"] for p in pairs} - knows
     assert {p["question"] for p in verified(run_dir)} == {UNKNOWN_Q}
     assert manifest["stages"]["verify"]["facts"]["dropped"] == {"zero_delta": 8}
+    store = ReviewStore(run_dir)
+    assert {store.pair(i).id for i in range(len(store.pair_offsets))} == kept  # what the page queues
 
     # keep a quarter per category: one of each category's four
     manifest, run_dir = run_with(tmp_path, "quarter", student, model, 0.25)

@@ -23,10 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from vlkd.api import ImageRecord, Provenance, QARecord, VlkdError, image_path
+from vlkd.api import ImageRecord, Provenance, QARecord, VlkdError, image_path, student_answer
 from vlkd.plugins.review.cells import nfc, sheet_form, shown_name
 from vlkd.plugins.review.negative import negative_after
-from vlkd.plugins.review.sheet import SheetRow, flags_text, pair_values, risk_order, row_version
+from vlkd.plugins.review.sheet import (
+    STUDENT_COLUMN,
+    SheetRow,
+    flags_text,
+    pair_values,
+    risk_order,
+    row_version,
+)
 
 STATUSES = ("pending", "approved", "rejected", "edited")
 _TRUE = {"true", "yes", "y", "1", "是", "x"}
@@ -164,6 +171,7 @@ class ReviewState:
             rec = self.images.by_id.get(pair.image_id)
             metadata = rec.metadata if rec else {}
             values = pair_values(pair)
+            student = student_answer(pair)
             rows.append(
                 {
                     "pair_id": pair.id,
@@ -172,6 +180,7 @@ class ReviewState:
                     "brand": metadata.get("brand"),
                     "vehicle_model": metadata.get("vehicle_model"),
                     **values,
+                    STUDENT_COLUMN: None if student is None else student[0],
                     "flags": flags_text(pair.flags),
                     "version": row_version(values),
                     "_image_id": pair.image_id,

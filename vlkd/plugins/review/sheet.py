@@ -1,10 +1,12 @@
 """The review spreadsheet: its columns, and reading/writing it as CSV (XLSX: :mod:`.sheet_xlsx`).
 
-One row per pair, each image's pairs together, the images with flagged pairs first (risk
-first), flagged pairs first within an image. Experts edit ``question``, ``answer``,
-``category``, ``negative``, ``status`` and ``comment``, and may add rows with an empty
-``pair_id`` (new pairs). ``image``, ``brand``, ``vehicle_model``, ``flags`` and
-``image_path`` are there to read; the ``version`` column is a hash of the row as exported:
+One row per pair, each image's pairs together, the images with doubted pairs first (risk
+first), doubted pairs first within an image and the pairs the student already knows last
+(:func:`vlkd.api.review_rank`). Experts edit ``question``, ``answer``, ``category``,
+``negative``, ``status`` and ``comment``, and may add rows with an empty ``pair_id`` (new
+pairs). ``image``, ``brand``, ``vehicle_model``, ``flags`` and ``image_path`` are there to
+read, and so is ``student_answer`` (beside ``answer``, when the ``student_agreement`` check
+asked the student first); the ``version`` column is a hash of the row as exported:
 it tells an untouched row from an edited one, and a row edited from a sheet exported
 before someone else's change.
 
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vlkd.api import Flag, QARecord, VlkdError
+from vlkd.api import DOUBTED, REASSURED, Flag, QARecord, VlkdError, review_rank
 from vlkd.plugins.review.cells import cell_text, escape_cell, sheet_form, unescape_cell
 
 COLUMNS: tuple[str, ...] = (
@@ -42,6 +44,10 @@ COLUMNS: tuple[str, ...] = (
 )
 #: the XLSX file adds a thumbnail column (ignored on import)
 XLSX_COLUMNS: tuple[str, ...] = ("pair_id", "preview", *COLUMNS[1:])
+#: the student's own answer, read only: written after ``answer`` when a check asked the student
+STUDENT_COLUMN = "student_answer"
+#: every column an imported file may have (the others are left out)
+KNOWN_COLUMNS: frozenset[str] = frozenset((*COLUMNS, STUDENT_COLUMN))
 #: columns a file must have to be imported (the others may be left out)
 REQUIRED_COLUMNS: tuple[str, ...] = ("pair_id", "question", "answer", "status")
 #: what the expert may change on an existing row
@@ -86,13 +92,28 @@ def flags_text(flags: Iterable[Flag]) -> str:
     return "; ".join(f"{f.check}: {f.flag}" + (f" ({f.reason})" if f.reason else "") for f in flags)
 
 
+def with_student(columns: tuple[str, ...], rows: list[dict[str, object]]) -> tuple[str, ...]:
+    """``columns`` with ``student_answer`` after ``answer`` when a row has the student's answer."""
+    if not any(row.get(STUDENT_COLUMN) is not None for row in rows):
+        return columns
+    at = columns.index("answer") + 1
+    return (*columns[:at], STUDENT_COLUMN, *columns[at:])
+
+
 def risk_order(pairs: list[QARecord]) -> list[QARecord]:
-    """Each image's pairs together; images with flagged pairs first, flagged pairs first in each."""
+    """Each image's pairs together, as the review page's queue: images with more doubted pairs
+    first (then fewer pairs the student knows), and in each image the doubted pairs first and
+    the pairs the student already knows last (:func:`vlkd.api.review_rank`)."""
     by_image: dict[str, list[QARecord]] = {}
     for pair in pairs:
         by_image.setdefault(pair.image_id, []).append(pair)
-    groups = sorted(by_image.values(), key=lambda g: -sum(bool(p.flags) for p in g))
-    return [p for g in groups for p in sorted(g, key=lambda p: not p.flags)]
+    ranks = {id(p): review_rank(p.flags) for p in pairs}
+
+    def image_key(group: list[QARecord]) -> tuple[int, int]:
+        return (-sum(ranks[id(p)] == DOUBTED for p in group), sum(ranks[id(p)] == REASSURED for p in group))
+
+    groups = sorted(by_image.values(), key=image_key)
+    return [p for g in groups for p in sorted(g, key=lambda p: ranks[id(p)])]
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -103,12 +124,14 @@ def write_csv(path: Path, rows: Iterable[dict[str, object]]) -> str:
 
     Returns the SHA-256 of the file written.
     """
+    rows = list(rows)
+    columns = with_student(COLUMNS, rows)
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(COLUMNS)
+        writer.writerow(columns)
         for row in rows:
-            writer.writerow([escape_cell(row.get(c)) for c in COLUMNS])
+            writer.writerow([escape_cell(row.get(c)) for c in columns])
     os.replace(tmp, path)
     return file_sha256(path)
 
@@ -145,7 +168,7 @@ def read_sheet(path: Path) -> list[SheetRow]:
         )
     seen: set[str] = set()
     for name in names:
-        if name in COLUMNS and name in seen:
+        if name in KNOWN_COLUMNS and name in seen:
             raise VlkdError(f"{path}:row 1: column '{name}' appears twice")
         seen.add(name)
     out = []
@@ -153,7 +176,7 @@ def read_sheet(path: Path) -> list[SheetRow]:
         values = {
             name: unescape_cell(cell_text(cells[i]).strip()) if i < len(cells) else ""
             for i, name in enumerate(names)
-            if name in COLUMNS
+            if name in KNOWN_COLUMNS
         }
         if any(values.values()):
             out.append(SheetRow(row_no, values))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vlkd.plugins.review.cells import escape_cell
-from vlkd.plugins.review.sheet import XLSX_COLUMNS, file_sha256
+from vlkd.plugins.review.sheet import STUDENT_COLUMN, XLSX_COLUMNS, file_sha256, with_student
 
 THUMB_PX = 120
 WIDTHS = {
@@ -28,6 +28,7 @@ WIDTHS = {
     "category": 16,
     "question": 44,
     "answer": 52,
+    STUDENT_COLUMN: 36,
     "negative": 9,
     "status": 11,
     "comment": 28,
@@ -41,6 +42,12 @@ INSTRUCTIONS = (
     ("question / answer", "Correct the text in place. 直接修改问题和答案。"),
     ("status", "pending, approved, rejected or edited. 待审 / 通过 / 拒绝 / 已修改。"),
     ("comment", "Why, for the next reviewer. 备注原因。"),
+    (
+        "student_answer 学生答案",
+        "What the student model answered before review (grey, read only): a pair it already gets "
+        "right needs less care. It is not the answer under review and is ignored on import. "
+        "学生模型事先给出的答案（灰色，只读），仅供参考，导入时忽略。",
+    ),
     (
         "new pair 新增",
         "Add a row with an empty pair_id and the image's name (or image_path). "
@@ -80,18 +87,22 @@ def write_xlsx(path: Path, rows: Iterable[dict[str, Any]], *, thumbnails: bool =
     """Write the sheet (rows as from ``ReviewState.sheet_rows``); return the file's SHA-256."""
     from openpyxl import Workbook
     from openpyxl.drawing.image import Image as XLImage
-    from openpyxl.styles import Alignment, Font
+    from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
     wb = Workbook()
     ws = wb.active
     ws.title = "pairs"
-    ws.append(list(XLSX_COLUMNS))
+    rows = list(rows)
+    columns = with_student(XLSX_COLUMNS, rows)
+    ws.append(list(columns))
     for cell in ws[1]:
         cell.font = Font(bold=True)
-    col = {name: i for i, name in enumerate(XLSX_COLUMNS, 1)}
+    col = {name: i for i, name in enumerate(columns, 1)}
     wrap = Alignment(wrap_text=True, vertical="top")
+    student = Font(italic=True, color="6B7280")  # the student's answer: read only, not the teacher's
+    student_fill = PatternFill("solid", fgColor="EEF2F7")
     n = 1
     last_image = None
     for row in rows:
@@ -102,8 +113,10 @@ def write_xlsx(path: Path, rows: Iterable[dict[str, Any]], *, thumbnails: bool =
             cell = ws.cell(row=n, column=c)
             cell.value = escape_cell(row.get(name))
             cell.data_type = "s"  # always text: an answer starting with "=" must not become a formula
-            if name in ("question", "answer", "comment", "flags"):
+            if name in ("question", "answer", STUDENT_COLUMN, "comment", "flags"):
                 cell.alignment = wrap
+            if name == STUDENT_COLUMN:
+                cell.font, cell.fill = student, student_fill
         file = row.get("_file")
         if row.get("_image_id") != last_image and file:
             last_image = row.get("_image_id")
@@ -117,7 +130,7 @@ def write_xlsx(path: Path, rows: Iterable[dict[str, Any]], *, thumbnails: bool =
                 ws.add_image(img, f"{get_column_letter(col['preview'])}{n}")
                 ws.row_dimensions[n].height = max(15, height * 0.75 + 4)  # points
     ws.freeze_panes = "A2"
-    last = get_column_letter(len(XLSX_COLUMNS))
+    last = get_column_letter(len(columns))
     ws.auto_filter.ref = f"A1:{last}{max(n, 2)}"
     for name, c in col.items():
         ws.column_dimensions[get_column_letter(c)].width = WIDTHS.get(name, 12)

@@ -66,10 +66,11 @@ def verify_tables(stages: dict[str, dict[str, Any]]) -> tuple[list[Table], list[
         )
         lines.append(
             f"The student answered first ({student.get('student')}): it already knew {knows} of {total} "
-            f"pairs ({pct(knows / total if total else None)}, zero delta; per category in the table's "
-            f"student_knows column); keep_known dropped {student.get('zero_delta_dropped', 0)} of them "
-            "before review, as many fewer expert decisions and training samples."
+            f"pairs ({pct(knows / total if total else None)}, zero delta; per category below); keep_known "
+            f"dropped {student.get('zero_delta_dropped', 0)} of them before review, as many fewer expert "
+            "decisions and training samples."
         )
+        tables.append(student_first_table(per_category, stages))
     value = ((stages.get("review") or {}).get("facts") or {}).get("verify_value") or {}
     if value.get("reviewed"):
         lines.append(
@@ -101,6 +102,51 @@ def verify_tables(stages: dict[str, dict[str, Any]]) -> tuple[list[Table], list[
 
 
 _COUNTS = {"pairs", "negatives", "negative_share", "flagged"}
+
+
+def student_first_table(per_category: dict[str, dict[str, Any]], stages: dict[str, dict[str, Any]]) -> Table:
+    """Per category: what the student already knew (the zero-delta share) and what dropping the
+    surplus saved: pairs (each one expert decision and one training sample fewer) and the teacher
+    tokens they cost (their share of the teach stage's tokens, pairs counted alike)."""
+    usage = (stages.get("teach") or {}).get("usage") or {}
+    tokens = usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
+    pairs_in = sum(c.get("pairs", 0) for c in per_category.values())
+    per_pair = tokens / pairs_in if tokens and pairs_in else None
+    rows = []
+    total: dict[str, int] = {"pairs": 0, "knows": 0, "dropped": 0}
+    for category, c in [*per_category.items(), ("all", None)]:
+        if c is None:
+            pairs, knows, dropped = total["pairs"], total["knows"], total["dropped"]
+        else:
+            pairs, knows, dropped = c.get("pairs", 0), c.get("student_knows", 0), c.get("zero_delta", 0)
+            for key, value in (("pairs", pairs), ("knows", knows), ("dropped", dropped)):
+                total[key] += value
+        rows.append(
+            [
+                category,
+                str(pairs),
+                str(knows),
+                pct(knows / pairs if pairs else None),
+                str(dropped),
+                DASH if per_pair is None else f"{round(per_pair * dropped):,}",
+            ]
+        )
+    return Table(
+        "student_first",
+        "What the student already knew, per category",
+        [
+            "category",
+            "pairs",
+            "student knows",
+            "zero-delta share",
+            "dropped (pairs = expert decisions)",
+            "teacher tokens of the dropped",
+        ],
+        rows,
+        "keep_known drops that share of what the student already answers: each dropped pair is one expert "
+        "decision and one training sample fewer. Teacher tokens: the dropped pairs' share of the teach "
+        "stage's tokens (pairs counted alike), what asking the student first would save the teacher.",
+    )
 
 
 def add_sections(manifest, add) -> None:

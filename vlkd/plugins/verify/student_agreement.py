@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from vlkd.api import Findings, JsonlAppender, Verifier, VerifierOptions
+from vlkd.api import AGREEMENT, STUDENT_ANSWER, Findings, JsonlAppender, Verifier, VerifierOptions
 
 if TYPE_CHECKING:
     from vlkd.api import ImageRecord, QARecord, StageContext
@@ -206,12 +206,16 @@ class StudentAgreement(Verifier):
     def check(self, image: ImageRecord, pairs: list[QARecord], found: Findings) -> None:
         for pair in pairs:
             got = self.answers[pair.id]
-            found.record(pair, student_answer=got["answer"], agreement=got["agreement"])
+            found.record(pair, **{STUDENT_ANSWER: got["answer"], AGREEMENT: got["agreement"]})
             if got["agreement"] >= self.options.knows_at:
-                found.flag(pair, KNOWS, f"the student already answers {got['answer']!r}")
+                # no doubt: the student agrees with the teacher, so review takes these last
+                found.flag(pair, KNOWS, f"the student already answers {got['answer']!r}", doubt=False)
                 if pair.id in self.surplus:
                     found.flag(
-                        pair, ZERO_DELTA, f"beyond keep_known {self.options.keep_known:g} of its category"
+                        pair,
+                        ZERO_DELTA,
+                        f"beyond keep_known {self.options.keep_known:g} of its category",
+                        doubt=False,
                     )
             else:
                 found.flag(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vlkd.api import DOUBTED, review_rank
 from vlkd.plugins.review import journal
 from vlkd.plugins.review.edits import Change, ReviewState
 from vlkd.plugins.review.team.assign import assign, risk_order
@@ -58,7 +59,7 @@ def apply_team(
             continue
         replayed.apply(entry, key, base.get(key))
     shown = base if divided is None else divided
-    flagged = Counter(p.image_id for p in shown.values() if p.flags)
+    flagged = Counter(p.image_id for p in shown.values() if review_rank(p.flags) == DOUBTED)
     with_pairs = {p.image_id for p in shown.values()}
     images = [(i, flagged[i]) for i in state.images.by_id if i in with_pairs]
     images += [(i, flagged[i]) for i in sorted(with_pairs - set(state.images.by_id))]

@@ -76,11 +76,7 @@ class TeamViews:
     def _images(self) -> list[tuple[str, int]]:
         store = self.store
         ids = {n: image_id for image_id, n in store.image_ids.items()}
-        return [
-            (ids[n], sum(1 for i in indices if store.pair_flags[i]))
-            for n, indices in enumerate(store.image_pairs)
-            if indices
-        ]
+        return [(ids[n], store.doubted(indices)) for n, indices in enumerate(store.image_pairs) if indices]
 
     def image_id(self, n: int) -> str | None:
         store = self.store
@@ -161,8 +157,7 @@ class TeamViews:
                 continue
             if active and not any(self._matches(i, self._status(who, i), active) for i in indices):
                 continue
-            flagged = sum(1 for i in indices if self.store.pair_flags[i])
-            out.append((-flagged if order == "risk" else 0, n))
+            out.append((self.store.risk_key(indices) if order == "risk" else (0, 0), n))
         out.sort()
         return [n for _, n in out]
 
@@ -197,7 +192,7 @@ class TeamViews:
         data = store.image_json(n, [])
         image_id = self.image_id(n) or ""
         active = {k: v for k, v in filters.items() if v}
-        indices = sorted(store.image_pairs[n], key=lambda i: not store.pair_flags[i])
+        indices = sorted(store.image_pairs[n], key=store.rank)
         pairs = []
         for i in indices:
             if active and not self._matches(i, self._status(who, i), active):

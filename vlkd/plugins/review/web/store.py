@@ -23,7 +23,19 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from vlkd.api import Flag, ImageRecord, QARecord, VlkdError, image_path, record_at, scan_records
+from vlkd.api import (
+    DOUBTED,
+    REASSURED,
+    Flag,
+    ImageRecord,
+    QARecord,
+    VlkdError,
+    image_path,
+    record_at,
+    review_rank,
+    scan_records,
+    student_answer,
+)
 from vlkd.plugins.review import decisions, journal
 from vlkd.plugins.review.cells import shown_name
 from vlkd.plugins.review.last_run import last_run_summary
@@ -94,7 +106,9 @@ class ReviewStore:
         self.categories: list[str] = []
         self._category_ids: dict[str, int] = {}
         self.flag_sets: list[tuple[str, ...]] = [()]
-        self._flag_ids: dict[tuple[str, ...], int] = {(): 0}
+        #: each flag set's ``review_rank`` (doubted, unflagged, reassured), parallel to flag_sets
+        self.flag_ranks: list[int] = [review_rank([])]
+        self._flag_ids: dict[tuple[tuple[str, ...], int], int] = {((), self.flag_ranks[0]): 0}
         self.image_offsets = array("q")
         self.image_ids: dict[str, int] = {}
         if self.images_file is not None:
@@ -145,10 +159,12 @@ class ReviewStore:
         return self._category_ids[key]
 
     def _flags(self, flags: list[Flag]) -> int:
-        key = tuple(sorted({f.flag for f in flags}))
+        names, rank = tuple(sorted({f.flag for f in flags})), review_rank(flags)
+        key = (names, rank)
         if key not in self._flag_ids:
             self._flag_ids[key] = len(self.flag_sets)
-            self.flag_sets.append(key)
+            self.flag_sets.append(names)
+            self.flag_ranks.append(rank)
         return self._flag_ids[key]
 
     def _add(self, pair: QARecord, offset: int) -> int:
@@ -248,8 +264,10 @@ class ReviewStore:
             return None if index is None else self.pair_json(index)
 
     def pair_json(self, index: int, pair: QARecord | None = None) -> dict[str, Any]:
-        """The pair as the page gets it (JSON); ``pair``: another version of it (a reviewer's copy)."""
+        """The pair as the page gets it (JSON); ``pair``: another version of it (a reviewer's copy).
+        ``student``: the student's own answer when a check asked it (untrusted text, like the rest)."""
         pair = pair if pair is not None else self.pair(index)
+        student = student_answer(pair)
         return {
             "id": pair.id,
             "question": pair.question,
@@ -259,7 +277,11 @@ class ReviewStore:
             "comment": pair.comment or "",
             "category": pair.category or "",
             "provenance": {"plugin": pair.provenance.plugin, "model": pair.provenance.model},
-            "flags": [{"check": f.check, "flag": f.flag, "reason": f.reason} for f in pair.flags],
+            "flags": [
+                {"check": f.check, "flag": f.flag, "reason": f.reason, "doubt": review_rank([f]) == DOUBTED}
+                for f in pair.flags
+            ],
+            "student": None if student is None else {"answer": student[0], "agreement": student[1]},
             "version": pair_version(pair),
             "changed_by": self.last_change.get(index),
         }
@@ -273,7 +295,7 @@ class ReviewStore:
         if sources and sources[0].page:
             name += f" #page {sources[0].page}"
         indices = list(self.image_pairs[n])
-        order = sorted(indices, key=lambda i: not self.pair_flags[i])  # flagged first
+        order = sorted(indices, key=self.rank)  # doubted first, reassured last
         visible = set(indices if shown is None else shown)
         return {
             "index": n,
@@ -289,6 +311,19 @@ class ReviewStore:
         }
 
     # -- queue and progress --------------------------------------------------------------
+    def rank(self, index: int) -> int:
+        """The pair's ``review_rank``: doubted (a check doubts it), unflagged, reassured."""
+        return self.flag_ranks[self.pair_flags[index]]
+
+    def doubted(self, indices: Any) -> int:
+        """How many of these pairs a check doubts (an image's risk)."""
+        return sum(1 for i in indices if self.rank(i) == DOUBTED)
+
+    def risk_key(self, indices: Any) -> tuple[int, int]:
+        """An image's place in a risk-first queue: more doubted pairs first; among equals, fewer
+        pairs the student already knows first."""
+        return (-self.doubted(indices), sum(1 for i in indices if self.rank(i) == REASSURED))
+
     def matches(self, index: int, filters: dict[str, str]) -> bool:
         category = filters.get("category")
         if category and self.categories[self.pair_category[index]] != category:
@@ -311,7 +346,8 @@ class ReviewStore:
         return not flag or flag in flags
 
     def queue(self, filters: dict[str, str], order: str = "risk") -> list[int]:
-        """Images with a pair that matches ``filters``; risk first: images with flagged pairs first."""
+        """Images with a pair that matches ``filters``; risk first: images with more doubted pairs
+        first (``student_wrong`` and the other checks' doubts), the student's known pairs last."""
         self.refresh()
         active = {k: v for k, v in filters.items() if v}
         images = []
@@ -320,8 +356,7 @@ class ReviewStore:
                 continue
             if active and not any(self.matches(i, active) for i in indices):
                 continue
-            flagged = sum(1 for i in indices if self.pair_flags[i])
-            images.append((-flagged if order == "risk" else 0, n))
+            images.append((self.risk_key(indices) if order == "risk" else (0, 0), n))
         images.sort()
         return [n for _, n in images]
 

@@ -15,6 +15,8 @@ const TEXT = {
     approve: "通过", reject: "拒绝", save: "保存修改", undo: "撤回为待审", comment: "备注",
     image_of: (i, n) => `第 ${i} / ${n} 张`, progress: (r, n, p) => `已审核 ${r} / ${n}（${p}%）`,
     brand: "品牌", vehicle_model: "车型", teacher: "来源", saved: "已保存",
+    student: "学生模型", student_title: "学生模型事先给出的答案（只读，不是待审的答案）",
+    agrees: "与教师一致", differs: "与教师不同",
     no_images: "没有符合筛选条件的图像。", hidden: (n) => `另有 ${n} 个问答对被筛选隐藏。`,
     your_text: "你未保存的文本", conflict: "冲突", zoom_hint: "滚轮缩放，拖动平移，双击 1:1",
     prev_title: "上一张 (k)", next_title: "下一张 (j)", changed_by: (w) => `最后修改：${w}`,
@@ -36,6 +38,8 @@ const TEXT = {
     comment: "comment", image_of: (i, n) => `image ${i} of ${n}`,
     progress: (r, n, p) => `${r} of ${n} reviewed (${p}%)`, brand: "brand",
     vehicle_model: "vehicle model", teacher: "teacher", saved: "saved",
+    student: "student", student_title: "the student model's own answer, asked before review (read only; not the answer under review)",
+    agrees: "agrees with the teacher", differs: "differs from the teacher",
     no_images: "No image matches the filters.", hidden: (n) => `${n} more pair(s) hidden by the filters.`,
     your_text: "your unsaved text", conflict: "conflict",
     zoom_hint: "wheel to zoom, drag to pan, double-click for 1:1",
@@ -237,13 +241,17 @@ function pairCard(pair, i) {
     el("span", { class: "num", text: `#${i + 1}` }),
     el("span", { class: `badge ${pair.review}`, text: t(pair.review) }));
   if (pair.negative) badges.append(el("span", { class: "badge negative", text: t("negative") }));
-  for (const f of pair.flags) badges.append(el("span", { class: "badge flag", title: f.reason, text: `⚑ ${f.flag}` }));
+  // a flag that is no doubt (the student already knows the pair) is told apart from a doubt
+  for (const f of pair.flags) {
+    badges.append(el("span", { class: f.doubt === false ? "badge flag calm" : "badge flag", title: f.reason,
+      text: `${f.doubt === false ? "✓" : "⚑"} ${f.flag}` }));
+  }
   const prov = [pair.provenance.plugin, pair.provenance.model].filter(Boolean).join(" · ");
   badges.append(el("span", { class: "prov", text: `${t("teacher")}: ${prov}` }));
   if (pair.changed_by) badges.append(el("span", { class: "prov", text: t("changed_by", pair.changed_by) }));
   card.append(badges);
   for (const f of pair.flags) {
-    if (f.reason) card.append(el("p", { class: "flag-reason", text: `⚑ ${f.check}: ${f.flag} — ${f.reason}` }));
+    if (f.reason && f.doubt !== false) card.append(el("p", { class: "flag-reason", text: `⚑ ${f.check}: ${f.flag} — ${f.reason}` }));
   }
   const question = el("textarea", { class: "question", rows: "1", "aria-label": t("question") });
   question.value = pair.question;
@@ -270,6 +278,7 @@ function pairCard(pair, i) {
     el("label", { class: "field" }, el("span", { text: t("question") }), question),
     el("label", { class: "field" }, el("span", { text: t("answer") }), answer),
   );
+  if (pair.student) card.append(studentAnswer(pair));
   const actions = el("div", { class: "actions" },
     el("button", { type: "button", class: "approve", text: `${t("approve")} (a)`, onclick: () => act(card, "approve") }),
     el("button", { type: "button", class: "reject", text: `${t("reject")} (r)`, onclick: () => act(card, "reject") }),
@@ -287,6 +296,18 @@ function pairCard(pair, i) {
   if (window.vlkdTeam) window.vlkdTeam.decorate(card, pair); // a team review (team.js)
   requestAnimationFrame(() => { autosize(question); autosize(answer); });
   return card;
+}
+
+// the student's own answer beside the teacher's: read only, untrusted model output (text only)
+function studentAnswer(pair) {
+  const knows = pair.flags.some((f) => f.doubt === false);
+  const { answer, agreement } = pair.student;
+  const verdict = `${knows ? "✓" : "≠"} ${t(knows ? "agrees" : "differs")}`
+    + (agreement === null ? "" : ` · ANLS ${agreement.toFixed(2)}`);
+  return el("div", { class: `field student ${knows ? "knows" : "wrong"}`, title: t("student_title") },
+    el("span", { text: t("student") }),
+    el("div", { class: "student-box" }, el("span", { class: "student-answer", text: answer }),
+      el("span", { class: "verdict", text: verdict })));
 }
 
 function autosize(box) {
