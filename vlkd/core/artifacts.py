@@ -341,6 +341,17 @@ class ModelCard(Card):
     log: str | None = Field(default=None, description="the trainer's trainer_log.jsonl")
     merged: str | None = Field(default=None, description="adapter merged into the base weights")
 
+    def base_path(self, directory: str | os.PathLike[str]) -> str:
+        """``base_model`` as ``from_pretrained`` takes it: a path (absolute, starting with ``.``, or
+        one that exists beside the card) resolved against the card's directory, else a hub id as
+        written. The train stage writes a student inside the run relative to the card."""
+        base = self.base_model
+        if Path(base).is_absolute() or base.startswith(".") or (Path(directory) / base).exists():
+            located = self.path(directory, base)
+            assert located is not None
+            return str(located.resolve())
+        return base
+
     def path(self, directory: str | os.PathLike[str], value: str | None) -> Path | None:
         """A path the card names, resolved against its directory (``<run>/train/model``).
 

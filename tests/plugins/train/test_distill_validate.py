@@ -119,3 +119,27 @@ def test_the_llamafactory_trainer_does_not_distil(tmp_path):
     teacher = checkpoint(tmp_path / "teacher", "qwen2_vl", VOCAB)
     result = validate(tmp_path, student, teacher, plugin="llamafactory")
     assert result.returncode == 2 and "set train.plugin: peft" in result.stderr
+
+
+def test_a_vlkd_model_directory_teacher_resolves_its_student_relative_to_its_card(tmp_path, monkeypatch):
+    """The train stage writes ``base_model`` relative to its card (``../../students/tiny-qwen2_vl``);
+    a teacher named as that model directory (distill-demo's ``runs/demo/train/model``) loads it from
+    wherever vlkd runs, and its vocabulary is checked (it was read relative to the working directory:
+    the check passed unchecked and the teacher's load failed with a hub-id error)."""
+    from vlkd.api import ModelCard, make_student
+    from vlkd.plugins.train.teacher import check_teacher, resolve_teacher
+
+    run = tmp_path / "runs" / "demo"
+    base = checkpoint(run / "students" / "tiny-qwen2_vl", "qwen2_vl", VOCAB)
+    model = run / "train" / "model"
+    (model / "adapter").mkdir(parents=True)
+    ModelCard(
+        trainer="peft", base_model="../../students/tiny-qwen2_vl", family="qwen2_vl", adapter="adapter"
+    ).write(model)
+    monkeypatch.chdir(tmp_path)
+    teacher = resolve_teacher("runs/demo/train/model")
+    assert Path(teacher.base) == base.resolve()
+    assert teacher.adapter and Path(teacher.adapter).resolve() == (model / "adapter").resolve()
+    student = checkpoint(tmp_path / "student", "qwen2_vl", {"x": 0, "y": 1})
+    reason = check_teacher("runs/demo/train/model", make_student(str(student)), str(student))
+    assert reason and "vocabulary" in reason, reason

@@ -65,8 +65,10 @@ def resolve_teacher(name: str) -> TeacherModel:
         from vlkd.api import ModelCard
 
         model = ModelCard.read(path)
+        adapter = model.path(path, model.adapter)
+        # the card names the student it tuned relative to itself: from where vlkd runs, resolve it
         return TeacherModel(
-            name, model.base_model, str(path / model.adapter) if model.adapter else None, model.family or ""
+            name, model.base_path(path), str(adapter) if adapter else None, model.family or ""
         )
     if path.is_dir():
         if not (path / "config.json").is_file():

@@ -134,7 +134,7 @@ def _load_teacher(teacher: TeacherModel, precision: str) -> Any:
         kwargs["device_map"] = "auto"  # a teacher larger than one GPU is spread over all of them
     model = AutoModelForImageTextToText.from_pretrained(teacher.base, **kwargs)
     if teacher.adapter:
-        from vlkd.plugins.train.peft_adapters import load_adapter
+        from vlkd.adapters import load_adapter
 
         model = load_adapter(model, teacher.adapter).merge_and_unload()
     return model.eval()
