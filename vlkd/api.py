@@ -139,13 +139,13 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time the names l
         retry_after_seconds,
     )
     from vlkd.teach.batch_api import BatchAPI, BatchItem, BatchState, Undecided
-    from vlkd.teach.driver import estimate as estimate_teach
-    from vlkd.teach.driver import run_teach
+    from vlkd.teach.estimate import estimate as estimate_teach
     from vlkd.teach.options import PUBLIC_QUERY, redact_query, redact_url, url_basic_auth, url_secrets
     from vlkd.teach.pairs import negatives_wanted
     from vlkd.teach.parsing import _is_header as is_header_row
     from vlkd.teach.parsing import _unquote as unquote_cell
     from vlkd.teach.prompts import PromptPack
+    from vlkd.teach.run import run_teach
 
 _LAZY: dict[str, str] = {  # name -> "module" (the same name there) or "module:name"
     # plugin base classes and what a stage sees
@@ -255,8 +255,8 @@ _LAZY: dict[str, str] = {  # name -> "module" (the same name there) or "module:n
     "BatchItem": "vlkd.teach.batch_api",
     "BatchState": "vlkd.teach.batch_api",
     "Undecided": "vlkd.teach.batch_api",
-    "run_teach": "vlkd.teach.driver",
-    "estimate_teach": "vlkd.teach.driver:estimate",
+    "run_teach": "vlkd.teach.run",
+    "estimate_teach": "vlkd.teach.estimate:estimate",
     # verify checks
     "Verifier": "vlkd.core.verify",
     "VerifierOptions": "vlkd.core.verify",

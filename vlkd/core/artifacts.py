@@ -341,17 +341,6 @@ class ModelCard(Card):
     log: str | None = Field(default=None, description="the trainer's trainer_log.jsonl")
     merged: str | None = Field(default=None, description="adapter merged into the base weights")
 
-    def base_path(self, directory: str | os.PathLike[str]) -> str:
-        """``base_model`` as ``from_pretrained`` takes it: a path (absolute, starting with ``.``, or
-        one that exists beside the card) resolved against the card's directory, else a hub id as
-        written. The train stage writes a student inside the run relative to the card."""
-        base = self.base_model
-        if Path(base).is_absolute() or base.startswith(".") or (Path(directory) / base).exists():
-            located = self.path(directory, base)
-            assert located is not None
-            return str(located.resolve())
-        return base
-
     def path(self, directory: str | os.PathLike[str], value: str | None) -> Path | None:
         """A path the card names, resolved against its directory (``<run>/train/model``).
 
@@ -373,6 +362,14 @@ class ModelCard(Card):
                 if own.exists() or Path(*p.parts[:i], MANIFEST).exists():
                     return own  # this run's, or missing here: never another run's
         return p
+
+    def base_path(self, directory: str | os.PathLike[str]) -> Path | None:
+        """The tuned student as a path, when the card names one (relative to the card, absolute, or
+        a folder beside it), resolved as :meth:`path` does; ``None`` for a hub id."""
+        base = self.base_model
+        if Path(base).is_absolute() or base.startswith(".") or (Path(directory) / base).exists():
+            return self.path(directory, base)
+        return None
 
     @staticmethod
     def relative(directory: str | os.PathLike[str], run_dir: str | os.PathLike[str], value: str) -> str:

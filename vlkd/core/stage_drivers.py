@@ -60,12 +60,12 @@ class TeachDriver:
     estimates = True
 
     def run(self, ctx: StageContext) -> None:
-        from vlkd.teach.driver import run_teach
+        from vlkd.teach.run import run_teach
 
         run_teach(ctx)
 
     def estimate(self, ctx: StageContext) -> list[str] | None:
-        from vlkd.teach.driver import estimate
+        from vlkd.teach.estimate import estimate
 
         return estimate(ctx)
 

@@ -54,13 +54,38 @@ def check_reachable(address: str) -> None:
     if not sep or not port.isdigit():
         return  # "auto" and the like: ray.init says what it finds
     try:
-        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S):
-            pass
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S) as conn:
+            speaks = _speaks_http2(conn)
     except OSError as exc:
         raise VlkdError(
             f"executor ray: no Ray cluster answers at {address} ({exc.strerror or exc}); start one "
             "(ray start --head) or fix --address / executor.address"
         ) from None
+    if not speaks:  # ray.init would retry such a port for minutes, silently
+        raise VlkdError(
+            f"executor ray: something listens at {address}, but it is not a Ray cluster (it does not "
+            "speak gRPC); give the head node's GCS port (ray start --head prints it; default 6379) "
+            "or ray://HOST:10001"
+        )
+
+
+#: an HTTP/2 client's connection preface and an empty SETTINGS frame; a gRPC server (Ray's GCS and
+#: its client server) answers with a SETTINGS frame (type 4) before anything else
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def _speaks_http2(conn: socket.socket) -> bool:
+    try:
+        conn.sendall(_H2_PREFACE)
+        head = b""
+        while len(head) < 4:
+            more = conn.recv(4 - len(head))
+            if not more:
+                break
+            head += more
+    except OSError:  # no answer within the timeout, or the connection dropped
+        return False
+    return len(head) == 4 and head[3] == 0x04
 
 
 class RayExecutor:

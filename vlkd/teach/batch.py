@@ -28,14 +28,16 @@ from vlkd.core.errors import StageError, StageWaiting
 from vlkd.core.jsonl import dumps
 from vlkd.teach.batch_api import Undecided
 from vlkd.teach.batch_book import BatchBook, Chunk
+from vlkd.teach.calls import ItemFailed
 from vlkd.teach.limits import Budget, BudgetReached, backoff_delay, checked_usage, cost_usd
 from vlkd.teach.teacher import FatalError, TeacherError, TeachResponse
 
 if TYPE_CHECKING:
     from vlkd.core.itemloop import ItemLoop
     from vlkd.teach.batch_api import BatchAPI, BatchItem, BatchState
-    from vlkd.teach.driver import ImageJob, TeachRun
+    from vlkd.teach.jobs import ImageJob
     from vlkd.teach.options import APITeacherOptions
+    from vlkd.teach.run import TeachRun
 
 #: the providers' batch price is half of their list price
 BATCH_DISCOUNT = 0.5
@@ -79,7 +81,7 @@ class BatchRun:
                 job, _ = await self.run.start_job(image)
             except Exception as exc:  # an unreadable image: it fails, the others go on
                 reason = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
-                self.finish(image.id, self.run.failed_entry(None, reason))
+                self.finish(image.id, self.run.rules.failed_entry(None, reason))
                 continue
             job.image_id, job.source = key, load  # the loop's key: one string per image, not two
             self.jobs[key] = job
@@ -139,14 +141,12 @@ class BatchRun:
 
     def settle_all(self) -> list[tuple[ImageJob, str]]:
         """Finish every job whose answers are in the cache; the rest: (job, key) to submit."""
-        from vlkd.teach.driver import _ItemFailed
-
         need = []
         for image_id, job in list(self.jobs.items()):
             try:
                 key = self.settle_one(job)
-            except _ItemFailed as exc:
-                self.finish(image_id, self.run.failed_entry(job, exc.reason, exc.raw))
+            except ItemFailed as exc:
+                self.finish(image_id, self.run.rules.failed_entry(job, exc.reason, exc.raw))
                 continue
             if key is None or self.book.holding(key):
                 continue  # finished, or its answer is on the way
@@ -154,7 +154,9 @@ class BatchRun:
             if tries > self.opts.batch_retries:
                 why = self.book.last_error(key) or "no answer"
                 self.book.gave_up(key)  # a later run asks it again, batch_retries times more
-                self.finish(image_id, self.run.failed_entry(job, f"no answer after {tries} batches: {why}"))
+                self.finish(
+                    image_id, self.run.rules.failed_entry(job, f"no answer after {tries} batches: {why}")
+                )
                 continue
             need.append((job, key))
         return need
@@ -162,7 +164,7 @@ class BatchRun:
     def settle_one(self, job: ImageJob) -> str | None:
         """Parse the job's cached answers in turn: None once it is finished, else the key it needs."""
         while True:
-            key = self.run.key(job)
+            key = self.run.rules.key(job)
             cached = self.run.cache.get(key)
             if cached is None:
                 return key
@@ -171,7 +173,7 @@ class BatchRun:
                 job.usage.add(paid)
             else:
                 job.usage.cached += 1
-            entry = self.run.settle(job, TeachResponse.from_json(cached))
+            entry = self.run.rules.settle(job, TeachResponse.from_json(cached))
             if entry is not None:
                 self.finish(job.image_id, entry)
                 return None
@@ -220,9 +222,9 @@ class BatchRun:
             if key in seen:  # two images with the same bytes and prompt: one request
                 continue
             try:
-                request, _, _ = await self.run.request_for(job.image)
+                request, _, _ = await self.run.requests.request_for(job.image)
             except Exception as exc:
-                self.finish(job.image_id, self.run.failed_entry(job, getattr(exc, "reason", str(exc))))
+                self.finish(job.image_id, self.run.rules.failed_entry(job, getattr(exc, "reason", str(exc))))
                 continue
             request.max_tokens = job.max_tokens
             est_in, est_out = self.run.teacher.estimate_tokens(request)
@@ -240,7 +242,7 @@ class BatchRun:
             if len(data) > self.api.max_bytes:
                 self.budget.release(worst)
                 self.finish(
-                    job.image_id, self.run.failed_entry(job, "request larger than a whole batch may be")
+                    job.image_id, self.run.rules.failed_entry(job, "request larger than a whole batch may be")
                 )
                 continue
             if out is None:
@@ -269,14 +271,14 @@ class BatchRun:
                     else ""
                 )
                 raise StageError(
-                    f"teacher '{self.opts.plugin}' refused the batch: {self.run.redact(str(exc))}{hint}; "
+                    f"teacher '{self.opts.plugin}' refused the batch: {self.run.calls.redact(str(exc))}{hint}; "
                     f"nothing was submitted, fix this and re-run"
                 ) from None
             except TeacherError as exc:
                 failures += 1
                 if failures > self.opts.max_retries:
                     raise StageError(
-                        f"could not submit a batch: {self.run.redact(str(exc))}; re-run to try again "
+                        f"could not submit a batch: {self.run.calls.redact(str(exc))}; re-run to try again "
                         f"(recorded chunks are looked for at the provider first, never sent twice)"
                     ) from None
                 await asyncio.sleep(
@@ -318,7 +320,7 @@ class BatchRun:
             try:
                 out.append((chunk, await self.api.state(_batch_id(chunk))))
             except FatalError as exc:
-                raise StageError(f"batch {chunk.batch}: {self.run.redact(str(exc))}") from None
+                raise StageError(f"batch {chunk.batch}: {self.run.calls.redact(str(exc))}") from None
             except TeacherError:
                 continue  # a failed look: the next round looks again
         return out
@@ -333,7 +335,7 @@ class BatchRun:
                 continue
             seen.add(item.custom_id)
             if item.response is None:
-                errors[item.custom_id] = self.run.redact(item.error or "no answer")
+                errors[item.custom_id] = self.run.calls.redact(item.error or "no answer")
                 continue
             spent += self.store(item, item.response)
         for key in keys - seen:
@@ -349,7 +351,9 @@ class BatchRun:
         response = answer.cleaned()
         tokens = checked_usage(response.input_tokens, response.output_tokens)
         if tokens is None:
-            self.run.usage_rejected.append(f"{response.input_tokens!r} in, {response.output_tokens!r} out")
+            self.run.calls.usage_rejected.append(
+                f"{response.input_tokens!r} in, {response.output_tokens!r} out"
+            )
             tokens = (0, 0)
         response.input_tokens, response.output_tokens = tokens
         self.run.cache.put(item.custom_id, response.to_json())

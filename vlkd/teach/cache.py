@@ -7,6 +7,8 @@ the generation parameters (never the key). It survives ``--fresh`` and re-runs.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -83,3 +85,45 @@ class ResponseCache:
         """Write entries taken from :attr:`queued` (in a thread: it touches no shared state)."""
         for key, value in entries:
             self.put(key, value)
+
+
+class CacheWriter:
+    """Writes queued entries in a thread, with those queued in the same quarter second: file
+    system calls must not hold up the calls in flight, and a thread hand-off per answer cost the
+    event loop more than the write itself. Until an entry is written the call journal holds the
+    answer (durable before :meth:`later` is called; a next session replays it into the cache),
+    and the cache's ``get`` already returns it."""
+
+    def __init__(self, cache: ResponseCache):
+        self.cache = cache
+        self._writer: asyncio.Future | None = None
+        self._now: asyncio.Event | None = None
+
+    def later(self, key: str, value: dict[str, Any]) -> None:
+        """Queue an entry; a write is started within a quarter second."""
+        self.cache.queue(key, value)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write(delay=0.25))
+
+    async def _write(self, delay: float = 0.0) -> None:
+        if delay:
+            self._now = self._now or asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._now.wait(), delay)
+        cache = self.cache
+        while cache.queued:
+            entries = list(cache.queued.items())
+            await asyncio.to_thread(cache.write_queued, entries)
+            for key, value in entries:
+                if cache.queued.get(key) is value:
+                    del cache.queued[key]
+
+    async def finish(self) -> None:
+        """Every queued entry on disk (the stage's end; also after a failure)."""
+        writer = self._writer
+        if writer is not None and not writer.done():
+            assert self._now is not None
+            self._now.set()
+            await asyncio.gather(writer, return_exceptions=True)
+            self._now.clear()
+        await self._write()

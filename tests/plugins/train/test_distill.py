@@ -85,3 +85,24 @@ def test_alpha_zero_is_plain_cross_entropy(tiny_student, tiny_teacher, make_data
         return [json.loads(line)["loss"] for line in path.read_text().splitlines() if '"loss"' in line]
 
     assert losses(ctx) == pytest.approx(losses(plain), rel=1e-4)
+
+
+def test_a_trained_model_teaches_with_its_adapter_merged(tiny_student, tmp_path):
+    """distill-demo's teacher is a vlkd model directory (base + adapter): loading it imported a
+    module that does not exist (ModuleNotFoundError, a traceback, at the train stage)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForImageTextToText
+
+    from vlkd.plugins.train.teacher import TeacherModel
+    from vlkd.plugins.train.teacher_cache import _load_teacher
+
+    base = AutoModelForImageTextToText.from_pretrained(str(tiny_student))
+    lora = get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj"], init_lora_weights=False))
+    lora.save_pretrained(tmp_path / "adapter")
+    teacher = TeacherModel("t", str(tiny_student), str(tmp_path / "adapter"), "qwen2_vl")
+    merged = _load_teacher(teacher, "fp32")
+    plain = AutoModelForImageTextToText.from_pretrained(str(tiny_student))
+    name = next(n for n, _ in merged.named_parameters() if "q_proj.weight" in n)
+    assert not any("lora_" in n for n, _ in merged.named_parameters())  # merged into the base weights
+    assert not torch.equal(dict(merged.named_parameters())[name], dict(plain.named_parameters())[name])

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 RECIPE = """name: kd
 student:
   model: {student}
@@ -121,25 +123,73 @@ def test_the_llamafactory_trainer_does_not_distil(tmp_path):
     assert result.returncode == 2 and "set train.plugin: peft" in result.stderr
 
 
-def test_a_vlkd_model_directory_teacher_resolves_its_student_relative_to_its_card(tmp_path, monkeypatch):
-    """The train stage writes ``base_model`` relative to its card (``../../students/tiny-qwen2_vl``);
-    a teacher named as that model directory (distill-demo's ``runs/demo/train/model``) loads it from
-    wherever vlkd runs, and its vocabulary is checked (it was read relative to the working directory:
-    the check passed unchecked and the teacher's load failed with a hub-id error)."""
-    from vlkd.api import ModelCard, make_student
-    from vlkd.plugins.train.teacher import check_teacher, resolve_teacher
+def test_a_temperature_that_would_make_the_loss_nan_or_teach_nothing_is_refused(tmp_path):
+    """1e-300 made the divergence NaN in float32 (a NaN adapter, no message); .inf made both
+    distributions uniform (kd_loss 0: the teacher teaches nothing)."""
+    student = checkpoint(tmp_path / "student", "qwen2_vl", VOCAB)
+    teacher = checkpoint(tmp_path / "teacher", "qwen2_vl", VOCAB)
+    for value, words in (
+        ("1.0e-300", "greater than or equal to 0.01"),
+        (".inf", "less than or equal to 100"),
+    ):
+        recipe = tmp_path / "kd.yaml"
+        validate(tmp_path, student, teacher)  # writes the recipe
+        recipe.write_text(recipe.read_text() + f"    temperature: {value}\n")
+        result = subprocess.run(
+            [sys.executable, "-m", "vlkd", "validate", str(recipe)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        assert result.returncode == 2, result.stderr
+        assert "kd.yaml:" in result.stderr and "train.distill.temperature" in result.stderr
+        assert words in result.stderr and "Traceback" not in result.stderr
 
-    run = tmp_path / "runs" / "demo"
-    base = checkpoint(run / "students" / "tiny-qwen2_vl", "qwen2_vl", VOCAB)
+
+def trained_model_dir(run: Path, base_vocab: dict[str, int]) -> Path:
+    """A run's train/model/ as a train stage writes it: the card names its student relative to itself."""
+    checkpoint(run / "students" / "tiny-qwen2_vl", "qwen2_vl", base_vocab)
     model = run / "train" / "model"
     (model / "adapter").mkdir(parents=True)
-    ModelCard(
-        trainer="peft", base_model="../../students/tiny-qwen2_vl", family="qwen2_vl", adapter="adapter"
-    ).write(model)
-    monkeypatch.chdir(tmp_path)
-    teacher = resolve_teacher("runs/demo/train/model")
-    assert Path(teacher.base) == base.resolve()
-    assert teacher.adapter and Path(teacher.adapter).resolve() == (model / "adapter").resolve()
-    student = checkpoint(tmp_path / "student", "qwen2_vl", {"x": 0, "y": 1})
-    reason = check_teacher("runs/demo/train/model", make_student(str(student)), str(student))
-    assert reason and "vocabulary" in reason, reason
+    card = {"trainer": "peft", "base_model": "../../students/tiny-qwen2_vl", "family": "qwen2_vl"}
+    (model / "vlkd_model.json").write_text(json.dumps({**card, "adapter": "adapter"}))
+    return model
+
+
+def test_a_trained_model_as_teacher_resolves_its_student_against_its_card(tmp_path, monkeypatch):
+    """distill-demo's teacher is runs/demo/train/model: its card names the student relative to the
+    card, which from_pretrained read relative to the working directory (a 40-line traceback),
+    and the vocabulary check, finding no tokenizer there, was skipped."""
+    from vlkd.api import StageError
+    from vlkd.plugins.train.teacher import resolve_teacher
+
+    model = trained_model_dir(tmp_path / "runs" / "demo", VOCAB)
+    monkeypatch.chdir(tmp_path / "runs")  # anywhere but beside the students/ folder's parent
+    teacher = resolve_teacher(str(model))
+    assert teacher.base == str((tmp_path / "runs" / "demo" / "students" / "tiny-qwen2_vl").resolve())
+    assert teacher.adapter == str((model / "adapter").resolve())
+    # a run copied without its students/ folder: one line naming the card and what is missing
+    import shutil
+
+    shutil.rmtree(tmp_path / "runs" / "demo" / "students")
+    with pytest.raises(StageError) as exc:
+        resolve_teacher(str(model))
+    assert "vlkd_model.json names" in str(exc.value) and "is missing" in str(exc.value)
+
+
+def test_a_trained_model_of_another_vocabulary_is_refused_at_validate(tmp_path):
+    student = checkpoint(tmp_path / "student", "qwen2_vl", VOCAB)
+    model = trained_model_dir(tmp_path / "runs" / "demo", {"x": 0, "y": 1})
+    result = validate(tmp_path, student, model)
+    assert result.returncode == 2 and "the teacher's vocabulary" in result.stderr, result.stderr
+
+
+def test_an_empty_teacher_is_refused_not_read_as_the_working_directory():
+    from pydantic import ValidationError
+
+    from vlkd.plugins.train.distill_options import DistillOptions
+
+    with pytest.raises(ValidationError) as exc:
+        DistillOptions(method="logit_kd", teacher="")
+    assert exc.value.errors()[0]["loc"] == ("teacher",)

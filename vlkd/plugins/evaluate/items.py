@@ -98,13 +98,17 @@ def load_model_info(model_dir: Path, *, check_student: bool = True) -> ModelInfo
     ``check_student``: a missing student is an error now (``False``: when its weights are loaded,
     for the evaluate stage, whose finished items need none)."""
     card = ModelCard.read(model_dir)
-    base = card.base_path(model_dir)
-    if check_student and Path(base).is_absolute() and not Path(base).exists():
-        raise StageError(
-            f"{model_dir / ModelCard.FILE}: the student it was tuned from, {base}, is missing "
-            "(a run directory moved or copied without its students/ folder?); copy it along, "
-            "or re-run the train stage"
-        )
+    base = card.base_model
+    if Path(base).is_absolute() or base.startswith(".") or (model_dir / base).exists():
+        located = card.path(model_dir, base)
+        assert located is not None
+        if check_student and not located.exists():
+            raise StageError(
+                f"{model_dir / ModelCard.FILE}: the student it was tuned from, {located}, is missing "
+                "(a run directory moved or copied without its students/ folder?); copy it along, "
+                "or re-run the train stage"
+            )
+        base = str(located.resolve())
     adapter = card.path(model_dir, card.adapter)
     if adapter is not None and not (adapter / "adapter_config.json").exists():
         raise StageError(

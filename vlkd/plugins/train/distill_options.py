@@ -28,14 +28,21 @@ class DistillOptions(Options):
         description="logit_kd: match the teacher's top-k token distributions on the answers"
     )
     teacher: str = Field(
+        min_length=1,
         description="The teacher's weights: a local checkpoint directory, a vlkd model directory "
         "(a train stage's model/, with vlkd_model.json: base + adapter), or a hub id already downloaded. "
-        "It must share the student's tokenizer (same family and vocabulary)"
+        "It must share the student's tokenizer (same family and vocabulary)",
     )
     alpha: float = Field(
         0.5, ge=0, le=1, description="Weight of the divergence; 1 - alpha weighs cross-entropy on the answers"
     )
-    temperature: float = Field(1.0, gt=0, description="Softmax temperature of both distributions")
+    temperature: float = Field(
+        1.0,
+        ge=0.01,
+        le=100,
+        description="Softmax temperature of both distributions (0.01 to 100: below, the divergence is "
+        "NaN in float32; above, both are uniform and the teacher teaches nothing)",
+    )
     top_k: int = Field(20, ge=1, le=1000, description="Teacher tokens kept per answer token (the cache)")
     beta: float = Field(
         0.0,

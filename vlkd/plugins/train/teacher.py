@@ -39,8 +39,10 @@ class TeacherModel:
     family: str
 
     def fingerprint(self) -> str:
-        """What identifies the teacher's outputs, cheaply: its path, config and weight files' sizes,
-        and the adapter's bytes (small). Part of every cache key."""
+        """What identifies the teacher's outputs, cheaply: its path, its config and the adapter
+        (small files: every byte), and each large weight file's size, modification time and
+        :data:`SAMPLES` blocks spread over it (a retrained or replaced teacher has the same sizes,
+        so sizes alone would keep its old log-probabilities). Part of every cache key."""
         h = hashlib.sha256(self.base.encode())
         for root in (Path(self.base), Path(self.adapter) if self.adapter else None):
             if root is None or not root.is_dir():
@@ -48,11 +50,25 @@ class TeacherModel:
             for file in sorted(root.iterdir()):
                 if file.suffix in (".json", ".safetensors", ".bin") and file.is_file():
                     h.update(file.name.encode())
-                    if file.stat().st_size < 64 << 20:
-                        h.update(file.read_bytes())
-                    else:
-                        h.update(str(file.stat().st_size).encode())
+                    _digest_file(h, file)
         return h.hexdigest()[:16]
+
+
+#: a weight file smaller than this is hashed whole; a larger one by :data:`SAMPLES` blocks
+WHOLE_BELOW = 64 << 20
+SAMPLES, BLOCK = 16, 1 << 20
+
+
+def _digest_file(h: Any, file: Path) -> None:
+    st = file.stat()
+    if st.st_size < WHOLE_BELOW:
+        h.update(file.read_bytes())
+        return
+    h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+    with file.open("rb") as fh:
+        for i in range(SAMPLES):
+            fh.seek((st.st_size - BLOCK) * i // (SAMPLES - 1))
+            h.update(fh.read(BLOCK))
 
 
 def resolve_teacher(name: str) -> TeacherModel:
@@ -65,11 +81,17 @@ def resolve_teacher(name: str) -> TeacherModel:
         from vlkd.api import ModelCard
 
         model = ModelCard.read(path)
+        base, located = model.base_model, model.base_path(path)
+        if located is not None:  # written relative to the card (a run can move): never to the cwd
+            if not located.exists():
+                raise StageError(
+                    f"distill.teacher: {card} names {located} as the model it tuned, and it is missing "
+                    "(a run directory copied without its students/ folder?); copy it along or re-run "
+                    "that recipe"
+                )
+            base = str(located.resolve())
         adapter = model.path(path, model.adapter)
-        # the card names the student it tuned relative to itself: from where vlkd runs, resolve it
-        return TeacherModel(
-            name, model.base_path(path), str(adapter) if adapter else None, model.family or ""
-        )
+        return TeacherModel(name, base, str(adapter.resolve()) if adapter else None, model.family or "")
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise StageError(f"distill.teacher: {name} has no config.json; name a checkpoint directory")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +48,54 @@ class TeacherCache:
         return self.root / key[:2] / f"{key}.safetensors"
 
     def has(self, sample: Any) -> bool:
-        return self.path(self.key(sample)).is_file()
+        """Whether a whole, matching entry is there. A torn, empty or foreign file (a copy from
+        another run, another ``top_k`` or teacher under this name) is removed, to be computed again."""
+        key = self.key(sample)
+        path = self.path(key)
+        if not path.is_file():
+            return False
+        if self._valid(path, key):
+            return True
+        path.unlink(missing_ok=True)
+        return False
+
+    def _valid(self, path: Path, key: str) -> bool:
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), "pt") as f:
+                meta = f.metadata() or {}
+                shapes = [f.get_slice(name).get_shape() for name in ("ids", "log_probs")]
+        except Exception:  # safetensors' own error for a torn or empty file; a missing tensor
+            return False
+        ids, log_probs = shapes
+        return meta.get("key") == key and len(ids) == 2 and ids == log_probs and 1 <= ids[1] <= self.top_k
 
     def save(self, sample: Any, ids: Any, log_probs: Any) -> None:
-        from safetensors.torch import save_file
+        """Write one entry atomically, through Python's own file calls: a full disk is an
+        ``OSError`` naming the file (safetensors' writer raises its own error type), and a killed
+        run leaves no half entry under the entry's name."""
+        from safetensors.torch import save
 
-        path = self.path(self.key(sample))
+        key = self.key(sample)
+        data = save({"ids": ids.contiguous(), "log_probs": log_probs.contiguous()}, metadata={"key": key})
+        path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        save_file({"ids": ids.contiguous(), "log_probs": log_probs.contiguous()}, str(tmp))
-        tmp.replace(path)  # atomic: a killed run leaves no half entry
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if exc.filename is None:  # a write's error names no file: name the entry
+                raise OSError(exc.errno, exc.strerror, str(path)) from None
+            raise
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def load(self, sample: Any) -> tuple[Any, Any]:
         from safetensors.torch import load_file
@@ -78,6 +117,8 @@ def fill(
 ) -> dict[str, int]:
     """Compute the missing entries of ``samples``; return ``{computed, cached}`` counts."""
     cache = cache_for(job)
+    for torn in cache.root.glob("*/*.tmp"):  # a run killed while writing (the run directory is locked)
+        torn.unlink(missing_ok=True)
     missing = [s for s in samples if not cache.has(s)]
     counts = {"teacher_samples_computed": len(missing), "teacher_samples_cached": len(samples) - len(missing)}
     if missing:

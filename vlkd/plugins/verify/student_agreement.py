@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from vlkd.api import Findings, Verifier, VerifierOptions
+from vlkd.api import Findings, JsonlAppender, Verifier, VerifierOptions
 
 if TYPE_CHECKING:
     from vlkd.api import ImageRecord, QARecord, StageContext
@@ -167,16 +167,14 @@ class StudentAgreement(Verifier):
             task = ctx.progress(len(todo), description="student answers first")
             size = self.options.batch_size if self.options.backend == "transformers" else 1
             try:
-                with store.open("a", encoding="utf-8") as fh:
+                with JsonlAppender(store) as out:  # a torn last line (a kill) is cut off first
                     for start in range(0, len(todo), size):
                         chunk = todo[start : start + size]
+                        rows = []
                         for item, answer in zip(chunk, backend.generate(system, chunk), strict=True):
                             known[keys[item.id]] = answer
-                            fh.write(
-                                json.dumps({"key": keys[item.id], "answer": answer}, ensure_ascii=False)
-                                + "\n"
-                            )
-                        fh.flush()
+                            rows.append({"key": keys[item.id], "answer": answer})
+                        out.append_many(rows)
                         task.advance(len(chunk))
             finally:
                 task.close()
@@ -236,10 +234,10 @@ def _read_answers(path: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     if not path.is_file():
         return out
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_bytes().splitlines():
         try:
             row = json.loads(line)
             out[row["key"]] = row["answer"]
-        except (ValueError, KeyError, TypeError):
-            continue  # a torn last line: that answer is asked again
+        except (ValueError, KeyError, TypeError):  # UnicodeDecodeError too: cut inside a character
+            continue  # a torn or damaged line: that answer is asked again
     return out

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from vlkd.api import DECISIONS_DIR, VlkdError, write_json_atomic
 
@@ -49,8 +49,35 @@ class TeamSettings(BaseModel):
 class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=80, pattern=r"^[^\s/\\<>&\"']+$")
+    name: str = Field(min_length=1, max_length=80, pattern=r"^[^\s/\\<>&\"'|]+$")
     role: Literal["reviewer", "lead"] = "reviewer"
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _one_look_one_name(cls, value: Any) -> Any:
+        return reviewer_name(value) if isinstance(value, str) else value
+
+
+#: Unicode categories that print as nothing (zero-width, direction marks and overrides, controls)
+_INVISIBLE = ("Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp")
+
+
+def reviewer_name(name: str) -> str:
+    """``name`` as one reviewer: NFC (a composed and a decomposed é are one person), with nothing
+    invisible that would make two names look alike, and not starting like a spreadsheet formula
+    (names reach the sheet, the report and the audit)."""
+    import unicodedata
+
+    name = unicodedata.normalize("NFC", name)
+    hidden = [c for c in name if unicodedata.category(c) in _INVISIBLE]
+    if hidden:
+        raise ValueError(
+            f"holds an invisible character (U+{ord(hidden[0]):04X}) that makes it look like another name; "
+            "type it plainly"
+        )
+    if name[:1] in ("=", "+", "-", "@"):
+        raise ValueError(f"starts with '{name[0]}', as a spreadsheet formula does; start it with a letter")
+    return name
 
 
 class _File(TeamSettings):
@@ -135,13 +162,15 @@ class Team:
         try:
             entry = _Entry(name=name, role=role)  # type: ignore[arg-type]
         except ValidationError as exc:
-            raise VlkdError(f"reviewer '{name}': {_first(exc)}") from None
+            raise VlkdError(f"reviewer {_shown(name)}: {_first(exc)}") from None
         key = secrets.token_urlsafe(32)
         self.reviewers[entry.name] = Reviewer(entry.name, entry.role, hash_key(key), _now())
         return key
 
     def revoke(self, name: str) -> Reviewer:
-        reviewer = self.reviewers.get(name)
+        import unicodedata
+
+        reviewer = self.reviewers.get(unicodedata.normalize("NFC", name))
         if reviewer is None:
             known = ", ".join(sorted(self.reviewers)) or "none yet"
             raise VlkdError(f"no reviewer '{name}' in this run (reviewers: {known})")
@@ -218,7 +247,16 @@ def link(base_url: str, key: str) -> str:
 
 def _first(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    return f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}"
+    return f"{'.'.join(str(x) for x in err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
+
+
+def _shown(name: str) -> str:
+    """A name quoted for a message, its invisible characters as escapes (never reordering the line)."""
+    import unicodedata
+
+    return (
+        "'" + "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in _INVISIBLE else c for c in name) + "'"
+    )
 
 
 def _now() -> str:

@@ -25,6 +25,7 @@ from vlkd.plugins.review.team.settle import (
     LOG,
     REVIEW,
     SETTLED,
+    WAITING,
     Replayed,
     adjudication_extras,
     summary,
@@ -176,7 +177,7 @@ class TeamViews:
                 standing = self.replayed.standing(
                     self.pair_id(i), self.assignment.get(image_id, ()), added=self._added(i)
                 )
-                to_settle += standing == DISAGREE
+                to_settle += standing == DISAGREE and who.is_lead  # the lead's work; to a reviewer, a leak
                 done = standing in SETTLED if who.is_lead else self._status(who, i) != "pending"
                 entry = per.setdefault(self.store.categories[self.store.pair_category[i]] or "-", {})
                 entry["total"] = entry.get("total", 0) + 1
@@ -233,6 +234,8 @@ class TeamViews:
                 }
         else:
             info["others_hidden"] = len(others)  # how many, never what
+            if standing in (AGREED, DISAGREE):  # with three or more, two decisions already say what
+                info["standing"] = WAITING
         if who.is_lead:
             info["teacher"] = summary(base)
         return info

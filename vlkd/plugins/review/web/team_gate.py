@@ -49,7 +49,7 @@ class TeamGate:
         if given:
             found = team.lookup(given)
             if found is None or found.revoked:
-                return await _refused(found)(scope, receive, send)
+                return await _refused(found, path)(scope, receive, send)
             response: Response = RedirectResponse("/", status_code=303)  # the key leaves the address bar
             response.set_cookie(self.cookie, given, httponly=True, samesite="strict", path="/")
             return await response(scope, receive, send)
@@ -60,14 +60,13 @@ class TeamGate:
         if not key and auth.lower().startswith("bearer "):
             key = auth[7:].strip()
         if not key:
-            return await PlainTextResponse(
-                "this review needs your own link: ask your lead for it (vlkd review add-reviewer)",
-                status_code=401,
+            return await _answer(
+                path, "this review needs your own link: ask your lead for it (vlkd review add-reviewer)", 401
             )(scope, receive, send)
         await run_in_threadpool(self._refresh)
         who = team.find(key)
         if who is None:
-            return await _refused(team.lookup(key))(scope, receive, send)
+            return await _refused(team.lookup(key), path)(scope, receive, send)
         scope.setdefault("state", {})["reviewer"] = who
         return await self.router(scope, receive, send)
 
@@ -90,12 +89,18 @@ class TeamGate:
         return await self.app(scope, receive, send)
 
 
-def _refused(found: Reviewer | None) -> Response:
+def _refused(found: Reviewer | None, path: str) -> Response:
     if found is not None and found.revoked:
-        return PlainTextResponse(
-            "this reviewer's key was revoked; ask your lead for a new link", status_code=403
-        )
-    return PlainTextResponse("unknown key: open the link your lead gave you", status_code=403)
+        return _answer(path, "this reviewer's key was revoked; ask your lead for a new link", 403)
+    return _answer(path, "unknown key: open the link your lead gave you", 403)
+
+
+def _answer(path: str, message: str, status: int) -> Response:
+    """A refusal as the asker reads it: the page's API calls read JSON (a tab left open when its
+    key was revoked showed a bare "403"), a browser opening a link reads text."""
+    if path.startswith("/api/"):
+        return _error(status, message)
+    return PlainTextResponse(message, status_code=status)
 
 
 def _who(request: Request) -> Reviewer:
