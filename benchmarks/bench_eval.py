@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from vlkd.llamafactory.families import template as lf_template
+
 
 def bench_generation(items: int, side: int, batch: int) -> dict[str, float]:
     from PIL import Image, ImageDraw
@@ -35,9 +37,7 @@ def bench_generation(items: int, side: int, batch: int) -> dict[str, float]:
         path = tmp / f"{i}.png"
         image.save(path)
         rows.append(EvalItem(str(i), str(i), str(path), "拧紧力矩是多少？", f"{30 + i} N·m", "manual", False))
-    info = ModelInfo(
-        "peft", str(student), None, 32 * 32, 768 * 768, family.llamafactory_template, None, family=family
-    )
+    info = ModelInfo("peft", str(student), None, 32 * 32, 768 * 768, lf_template(family), None, family=family)
     backend = LocalStudent(info, max_new_tokens=16, system_prompt=None, device="cpu", dtype="float32")
     backend.generate("base", rows[:1])  # load and warm up
     out = {}

@@ -9,6 +9,7 @@ import pytest
 
 from vlkd.core.errors import RecipeError, StageError
 from vlkd.core.student import make_student
+from vlkd.llamafactory.families import template as lf_template
 
 
 def test_model_path_hub_id_local_dir_and_bad_names(tmp_path):
@@ -36,7 +37,7 @@ def test_family_defaults_and_the_old_tiny_name():
     student = make_student("tiny-qwen2-vl")
     assert student.model == "tiny:qwen2_vl" and student.tiny
     assert student.family.name == "qwen2_vl"
-    assert student.template == student.family.llamafactory_template
+    assert student.template == lf_template(student.family)
     assert (student.image_min_pixels, student.image_max_pixels) == (
         student.family.default_min_pixels,
         student.family.default_max_pixels,
@@ -143,7 +144,7 @@ def test_resolved_recipe_shows_the_student_and_stages_get_it(vlkd_recipe, vlkd_r
         "image_min_pixels": recipe.student.family.default_min_pixels,
         "image_max_pixels": recipe.student.family.default_max_pixels,
         "cutoff_len": 512,
-        "template": recipe.student.family.llamafactory_template,
+        "template": lf_template(recipe.student.family),
     }
     resize, student_resize = (step.instantiate(recipe.student) for step in recipe.stages["preprocess"].steps)
     assert resize.student is None  # only plugins that read the student get it

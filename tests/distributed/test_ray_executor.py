@@ -219,3 +219,31 @@ def test_a_node_that_cannot_read_the_run_directory_is_named(tmp_path, vlkd_ray_c
     finally:
         executor.close()
     assert not ray.is_initialized()
+
+
+GPU_TEACHER = """\
+name: gpus
+ingest:
+  plugin: files
+  inputs: [{pages}]
+teach:
+  plugin: openai
+  model: Qwen/Qwen2.5-VL-72B-Instruct
+  mode: ray_llm
+  ray_llm: {{engine: vllm, replicas: 2, tensor_parallel_size: 4}}
+"""
+
+
+def test_a_recipe_needing_gpus_on_a_cluster_without_is_one_error_before_any_work(
+    tmp_path, vlkd_ray_cluster, vlkd_images
+):
+    vlkd_images(n=2, folder=tmp_path / "pages")
+    (tmp_path / "r.yaml").write_text(GPU_TEACHER.format(pages=tmp_path / "pages"))
+    result = vlkd("run", "r.yaml", "--run-dir", "run", *on_ray(vlkd_ray_cluster), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert (
+        "executor ray: teach.ray_llm: 2 vLLM engine(s) x 4 tensor x 1 pipeline needs 8 GPU(s) and the "
+        "cluster has 0" in " ".join(result.stderr.split())
+    )
+    assert not (tmp_path / "run" / "ingest" / "ledger.jsonl").exists()  # no stage began

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from vlkd.llamafactory.families import template as lf_template
 from vlkd.testing.cli import run_vlkd
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,7 +76,7 @@ def test_the_record_is_llamafactorys_count_for_every_demo_image(tmp_path, vlkd_t
     family = recipe.student.family
     module, tokenizer = load_sft(
         vlkd_tiny_student("qwen3_vl"),
-        family.llamafactory_template,
+        lf_template(family),
         dataset,
         tmp_path / "out",
         dataset="t",

@@ -8,12 +8,15 @@ import json
 
 import pytest
 
+from vlkd.llamafactory.families import image_tokens
+from vlkd.llamafactory.families import template as lf_template
+
 pytest.importorskip("llamafactory")
 
 from vlkd.core.registry import load_registry
-from vlkd.llamafactory.tokens import text_tokens, visual_tokens
+from vlkd.llamafactory.tokens import text_tokens
 
-FAMILIES = {n: f for n, f in load_registry(autoload=False).families().items() if f.llamafactory_template}
+FAMILIES = {n: f for n, f in load_registry(autoload=False).families().items() if lf_template(f)}
 SIZES = [(300, 200), (64, 900), (1000, 333), (40, 40)]
 MIN_PIXELS, MAX_PIXELS = 56 * 56, 512 * 512
 
@@ -57,7 +60,7 @@ def test_llamafactory_counts_what_vlkd_predicts(name, vlkd_tiny_student, tmp_pat
     rows = write_dataset(tmp_path / "data", SIZES)
     dataset, tokenizer = load_sft(
         vlkd_tiny_student(name),
-        family.llamafactory_template,
+        lf_template(family),
         tmp_path / "data",
         tmp_path / "out",
         dataset="t",
@@ -69,7 +72,7 @@ def test_llamafactory_counts_what_vlkd_predicts(name, vlkd_tiny_student, tmp_pat
     assert len(examples) == len(rows)
     pad = tokenizer.convert_tokens_to_ids(family.image_token)
     for (w, h), row, example in zip(SIZES, rows, examples, strict=True):
-        visual = visual_tokens(family, w, h, MIN_PIXELS, MAX_PIXELS)
+        visual = image_tokens(family, w, h, MIN_PIXELS, MAX_PIXELS)
         assert example["input_ids"].count(pad) == visual, (w, h)
         turns = [(m["role"], m["content"]) for m in row["messages"]]
         assert len(example["input_ids"]) == visual + text_tokens(family, turns, None, tokenizer), (w, h)

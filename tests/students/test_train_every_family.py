@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("peft")
 
 from vlkd.core.registry import load_registry
+from vlkd.llamafactory.families import template as lf_template
 from vlkd.plugins.train.standalone import make_trainer, standalone_context
 
 FAMILIES = load_registry(autoload=False).families()
@@ -65,7 +66,7 @@ def test_trainer_trains_the_family(name, trainer, vlkd_tiny_student, tmp_path):
     ctx = standalone_context(tmp_path / "run")
     plugin.run(ctx)
     card = json.loads((ctx.dir / "model" / "vlkd_model.json").read_text())
-    assert (card["family"], card["template"]) == (name, family.llamafactory_template)
+    assert (card["family"], card["template"]) == (name, lf_template(family))
     import torch
     from peft import PeftModel
     from PIL import Image

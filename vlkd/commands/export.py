@@ -51,6 +51,7 @@ def merge_with_llamafactory(info, out: Path, executable: str, work_dir: Path) ->
     import yaml
 
     from vlkd.core.errors import VlkdError
+    from vlkd.llamafactory.families import template as llamafactory_template
 
     if shutil.which(executable) is None:
         raise VlkdError(
@@ -60,7 +61,7 @@ def merge_with_llamafactory(info, out: Path, executable: str, work_dir: Path) ->
     config = {
         "model_name_or_path": info.base_model,
         "adapter_name_or_path": str(info.adapter),
-        "template": info.template or info.family.llamafactory_template,
+        "template": info.template or llamafactory_template(info.family),
         "finetuning_type": "lora",
         "trust_remote_code": True,
         "export_dir": str(out),

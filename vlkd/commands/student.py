@@ -23,7 +23,20 @@ def families_command(
     """List the student families: name, transformers class, LLaMA-Factory template, block size, trainers."""
     import json
 
-    rows = [{**info.family.summary(), "distribution": info.distribution} for info in _families()]
+    from vlkd.llamafactory.families import template
+
+    rows = []
+    for info in _families():
+        summary = info.family.summary()
+        row = {k: summary.pop(k) for k in ("name", "model_class")}
+        rows.append(
+            {
+                **row,
+                "llamafactory_template": template(info.family),
+                **summary,
+                "distribution": info.distribution,
+            }
+        )
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from vlkd.core.catalog import ARTIFACT_PATHS
 from vlkd.core.counts import ItemCounts
 from vlkd.core.errors import StageError
-from vlkd.core.executor import Executor, LocalExecutor
+from vlkd.core.executor import Executor, LocalExecutor, WorkerWork
 from vlkd.core.ledger import Ledger
 
 if TYPE_CHECKING:
@@ -214,6 +214,7 @@ class StageContext:
         description: str | None = None,
         drain_s: float | None = None,
         probe: Callable[[T], str] | None = None,
+        on_workers: WorkerWork | None = None,
     ) -> list[Any]:
         """Run ``work`` on every item not finished yet; return all items' output records in order.
 
@@ -225,7 +226,8 @@ class StageContext:
         in threads; a first Ctrl-C waits up to that long for those in flight and records them.
         same records without holding them all in memory. Where ``work`` runs is the run's
         executor's business: it must be picklable for processes or Ray (else it stays here);
-        ``probe`` names the file an item reads, which a Ray cluster checks every node can read.
+        ``probe`` names the file an item reads, which a Ray cluster checks every node can read;
+        ``on_workers`` is the same work for long-lived workers (see :class:`~vlkd.core.executor.WorkerWork`).
         """
         return list(
             self.map_items_streamed(
@@ -238,6 +240,7 @@ class StageContext:
                 description=description,
                 drain_s=drain_s,
                 probe=probe,
+                on_workers=on_workers,
             )
         )
 
@@ -253,6 +256,7 @@ class StageContext:
         description: str | None = None,
         drain_s: float | None = None,
         probe: Callable[[T], str] | None = None,
+        on_workers: WorkerWork | None = None,
     ) -> ItemOutput:
         """:meth:`map_items`, with the output records read back from the stage's ledger as they
         are iterated (as often as needed, until the stage ends) instead of returned as a list."""
@@ -269,6 +273,7 @@ class StageContext:
             description=description,
             drain_s=drain_s,
             probe=probe,
+            on_workers=on_workers,
         )
 
     def progress(self, total: int | None, completed: int = 0, description: str | None = None) -> ProgressTask:

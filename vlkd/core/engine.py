@@ -225,6 +225,15 @@ class Engine:
         run.executor = make_executor(self.executor_options)
         run.executor.start(self.run_dir.path)
         try:
+            run.executor.check_gpus(
+                [
+                    need
+                    for name, action in plan.items()
+                    if action in ("run", "resume")
+                    for plugin in run.plugins.get(name, ())
+                    if (need := plugin.cluster_gpus()) is not None
+                ]
+            )
             yield
         finally:
             run.executor.close()

@@ -63,6 +63,27 @@ class ExecutorOptions(Options):
     )
 
 
+class WorkerWork(Protocol):
+    """Work that keeps what it loads (a student model) in a long-lived worker: on Ray an actor per
+    worker, loaded once and handed ``chunk_size`` items at a time (a chunk is one batch, so the
+    batches are those of a local run); the local executor runs ``MapJob.work`` instead."""
+
+    #: items handed to a worker at once
+    chunk_size: int
+    #: GPUs each worker asks for: 0, 1, ..., or None: one where the cluster has GPUs, else none
+    num_gpus: float | None
+
+    def for_chunk(self, items: list[Any]) -> Callable[[Any], Iterable[Any]]:
+        """On the worker: the per-item work for one chunk's items (called for each, in order)."""
+        ...
+
+
+def run_worker_chunk(work: WorkerWork, items: list[Any]) -> list[Outcome]:
+    """A chunk on a long-lived worker: each item's outcome, as :func:`call_item` gives it."""
+    each = work.for_chunk(items)
+    return [call_item(each, item) for item in items]
+
+
 @dataclass
 class MapJob:
     """One ``map_items`` call as the executor sees it."""
@@ -77,6 +98,8 @@ class MapJob:
     probe: Callable[[Any], str] | None = None
     #: paid calls in threads: a first Ctrl-C waits this long for those in flight (local only)
     drain_s: float | None = None
+    #: how a cluster runs the items when ``work`` must stay here (it keeps state between items)
+    on_workers: WorkerWork | None = None
     facts: dict[str, Any] = field(default_factory=dict)
 
 
@@ -85,6 +108,9 @@ class Executor(Protocol):
 
     def start(self, run_dir: Path) -> None:
         """Connect and check before any stage runs (a clear error, not half a run)."""
+
+    def check_gpus(self, needs: list[tuple[float, str]]) -> None:
+        """The GPUs the run's stages ask for (count, the option asking) are there, or one error."""
 
     def map(self, job: MapJob, todo: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, Outcome]]:
         """Each item's outcome as it comes (any order); stopping the iteration cancels the rest."""
@@ -105,6 +131,9 @@ class LocalExecutor:
 
     def start(self, run_dir: Path) -> None:
         pass
+
+    def check_gpus(self, needs: list[tuple[float, str]]) -> None:
+        pass  # this machine's GPUs are the libraries' business (torch says what it finds)
 
     def map(self, job: MapJob, todo: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, Outcome]]:
         items = list(todo) if not hasattr(todo, "__len__") else todo

@@ -9,6 +9,7 @@ from vlkd.core.errors import StageError
 
 if TYPE_CHECKING:
     from vlkd.core.context import StageContext
+    from vlkd.core.executor import WorkerWork
     from vlkd.core.ledger import Ledger, Status
     from vlkd.core.progress import ProgressTask
 
@@ -160,15 +161,20 @@ def map_items(
     description: str | None = None,
     probe: Callable[[T], str] | None = None,
     drain_s: float | None = None,
+    on_workers: WorkerWork | None = None,
 ) -> ItemOutput:
     """Run ``work`` on every item not finished yet, where the run's executor puts it; the items'
     output records (see ``ItemOutput``). The ledger, counts and progress stay here, on the driver.
     ``drain_s``: items that are paid calls (threads): a first Ctrl-C waits up to that long for
-    the items in flight and records them before it stops (see :mod:`vlkd.core.drain`)."""
+    the items in flight and records them before it stops (see :mod:`vlkd.core.drain`).
+    ``on_workers``: the same work for an executor's long-lived workers (a student model loaded
+    once per Ray actor), where ``work`` itself keeps state on the driver."""
     from vlkd.core.executor import MapJob
 
     loop = ItemLoop(ctx, items, key=key, on_error=on_error, description=description)
-    job = MapJob(ctx, work, workers=workers, processes=processes, probe=probe, drain_s=drain_s)
+    job = MapJob(
+        ctx, work, workers=workers, processes=processes, probe=probe, drain_s=drain_s, on_workers=on_workers
+    )
     with loop:
         if loop.todo:
             outcomes = ctx.run.executor.map(job, loop.todo)

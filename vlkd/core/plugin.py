@@ -65,6 +65,11 @@ class Plugin:
         message)``, or ``None``. Only files on disk may be read; nothing heavy imported."""
         return None
 
+    def cluster_gpus(self) -> tuple[float, str] | None:
+        """GPUs this plugin's work asks a Ray cluster for, and the option that asks (checked when
+        the executor starts, before any stage runs); ``None``: none."""
+        return None
+
     def fingerprint(self) -> Any:
         """Anything besides the options that decides this plugin's output (JSON-serialisable).
 
@@ -100,6 +105,12 @@ class Preprocessor(Plugin):
     Raise :class:`vlkd.core.errors.SkipItem` to drop the image with a reason. ``record``
     may be updated (e.g. ``record.notes``, ``record.visual_tokens``). Steps run in worker
     processes, so a preprocessor and its options must be picklable.
+
+    A step whose decision depends on the other images (``dedup_near``) also defines
+    ``collect(image, record) -> str`` (in the worker, kept in the ledger) and
+    ``select(entries: list[tuple[ImageRecord, str]]) -> dict[str, str]``: once every image is
+    done, in the main process, the records with what was collected, in input order; it returns
+    ``{image id: reason}`` for the images to drop.
     """
 
     def apply(self, image: Image.Image, record: ImageRecord) -> Image.Image:

@@ -211,13 +211,15 @@ def resolve_student(
             "what it records, trains and evaluates is the same size"
         )
         lo, hi = floor, max(hi, floor)
+    from vlkd.llamafactory.families import template
+
     return Student(
         model=model,
         family=family,
         image_min_pixels=lo,
         image_max_pixels=hi,
         cutoff_len=options.cutoff_len,
-        template=options.template or family.llamafactory_template,
+        template=options.template or template(family),
         base_dir=base_dir,
         notes=tuple(notes),
     )
@@ -286,6 +288,17 @@ def family_of(model: str, named: str | None = None) -> StudentFamily:
         return detect_family(LEGACY_TINY.get(model, model), named, load_registry().families())
     except StudentProblem as exc:
         raise StageError(f"student {model}: {exc}") from None
+
+
+#: the student of a recipe without a ``student:`` section (the seed's: Qwen2-VL, at LLaMA-Factory's
+#: default pixel limits, 32x32 to 768x768)
+SEED_STUDENT = {"model": "tiny:qwen2_vl", "image_min_pixels": 32 * 32, "image_max_pixels": 768 * 768}
+
+
+def student_of(recipe: Any) -> Student:
+    """The recipe's student; without a ``student:`` section, :data:`SEED_STUDENT`."""
+    student = getattr(recipe, "student", None)
+    return student if student is not None else make_student(SEED_STUDENT)
 
 
 def make_student(section: dict[str, Any] | str, base_dir: str | None = None) -> Student:

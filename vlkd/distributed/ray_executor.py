@@ -17,10 +17,18 @@ import socket
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from vlkd.core.errors import StageError, VlkdError
-from vlkd.core.executor import ExecutorOptions, LocalExecutor, MapJob, Outcome, call_item
+from vlkd.core.executor import (
+    ExecutorOptions,
+    LocalExecutor,
+    MapJob,
+    Outcome,
+    WorkerWork,
+    call_item,
+    run_worker_chunk,
+)
 
 #: how long a HOST:PORT may take to accept a connection before the cluster counts as unreachable
 CONNECT_TIMEOUT_S = 5.0
@@ -124,6 +132,20 @@ class RayExecutor:
             raise VlkdError("executor ray: the cluster has no alive node with a CPU to run tasks on")
         self.check_shared(run_dir)
 
+    def check_gpus(self, needs: list[tuple[float, str]]) -> None:
+        """A stage that asks for GPUs on a cluster without enough is one error before any work."""
+        import ray
+
+        if not needs:
+            return
+        have = ray.cluster_resources().get("GPU", 0)
+        wanted, why = max(needs)
+        if have < wanted:
+            raise VlkdError(
+                f"executor ray: {why} needs {wanted:g} GPU(s) and the cluster has {have:g}; add GPU "
+                "nodes (docs/ray.md: the recipe's GPU settings as Ray resources) or change the option"
+            )
+
     def nodes(self) -> list[dict[str, Any]]:
         import ray
 
@@ -170,6 +192,9 @@ class RayExecutor:
     def map(self, job: MapJob, todo: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, Outcome]]:
         import ray
 
+        if job.on_workers is not None:
+            yield from self._map_on_workers(job, list(todo), job.on_workers)
+            return
         if getattr(job.work, "runs_on_driver", False):
             job.ctx.info("runs on the driver (this stage's work keeps state between items)")
             yield from LocalExecutor().map(job, todo)
@@ -186,21 +211,79 @@ class RayExecutor:
         slots = self.capacity()
         chunk = self.options.chunk or max(1, min(16, len(items) // (slots * 4)))
         task = ray.remote(run_chunk).options(num_cpus=self.options.num_cpus, max_retries=0)
+        yield from self._dispatch(
+            job, items, chunk, _Tasks(lambda part: task.remote(work_ref, part), slots * 2), _retryable()
+        )
+
+    def _map_on_workers(
+        self, job: MapJob, items: list[tuple[str, Any]], work: WorkerWork
+    ) -> Iterator[tuple[str, Outcome]]:
+        """Long-lived workers (actors), each holding what ``work`` loads; a chunk of
+        ``work.chunk_size`` items at a time each, in the order of the items (a local run's batches)."""
+        import ray
+
+        if not items:
+            return
+        if job.probe is not None:
+            self.check_readable([job.probe(items[0][1])])
+        gpus = self.gpus_per_worker(work.num_gpus, job.ctx.name)
+        chunks = -(-len(items) // work.chunk_size)
+        slots = self.capacity() if not gpus else int(ray.cluster_resources().get("GPU", 0) // gpus)
+        actors = _Actors(
+            work, max(1, min(slots, chunks)), self.options.num_cpus, gpus, self.options.max_retries
+        )
+        job.ctx.info(
+            f"ray: {actors.count} worker(s) holding the stage's model"
+            + (f", {gpus:g} GPU(s) each" if gpus else " (CPU)")
+        )
+        job.facts["workers"] = actors.count
+        try:
+            yield from self._dispatch(job, items, work.chunk_size, actors, _retryable() + _actor_lost())
+        finally:
+            actors.close()
+
+    def gpus_per_worker(self, wanted: float | None, stage: str) -> float:
+        """GPUs each long-lived worker asks for; a stage that needs one on a cluster without any
+        is one error before its first item."""
+        import ray
+
+        have = ray.cluster_resources().get("GPU", 0)
+        if wanted is None:
+            return 1.0 if have else 0.0
+        if wanted and have < wanted:
+            raise StageError(
+                f"executor ray: stage '{stage}' needs {wanted:g} GPU(s) per worker and the cluster has "
+                f"{have:g}; add GPU nodes, or run it on the CPU (e.g. evaluate.device: cpu or auto)"
+            )
+        return float(wanted)
+
+    def _dispatch(
+        self,
+        job: MapJob,
+        items: list[tuple[str, Any]],
+        chunk: int,
+        pool: _Pool,
+        lost: tuple[type[BaseException], ...],
+    ) -> Iterator[tuple[str, Outcome]]:
+        """The chunks through ``pool``, each outcome yielded as its chunk comes back; a chunk lost
+        with its worker is sent again at most ``max_retries`` times (counted), then fails."""
+        import ray
+
         chunks = iter([items[i : i + chunk] for i in range(0, len(items), chunk)])
         pending: dict[Any, tuple[list[tuple[str, Any]], int]] = {}
 
         def submit(part: list[tuple[str, Any]], attempt: int) -> None:
-            pending[task.remote(work_ref, [item for _, item in part])] = (part, attempt)
+            pending[pool.launch([item for _, item in part])] = (part, attempt)
 
-        lost = _retryable()
         tasks = retries = 0
         try:
-            for part in itertools.islice(chunks, slots * 2):
+            for part in itertools.islice(chunks, pool.slots):
                 submit(part, 0)
                 tasks += 1
             while pending:
                 [ref], _ = ray.wait(list(pending), num_returns=1)
                 part, attempt = pending.pop(ref)
+                pool.done(ref)
                 try:
                     outcomes = ray.get(ref)
                 except lost as exc:
@@ -253,6 +336,81 @@ class RayExecutor:
         if self._started_ray and ray.is_initialized():
             ray.shutdown()
         self._started_ray = False
+
+
+class _Pool(Protocol):
+    #: chunks in flight at once
+    slots: int
+
+    def launch(self, items: list[Any]) -> Any:
+        """Start a chunk; its object ref."""
+
+    def done(self, ref: Any) -> None:
+        """The chunk of ``ref`` came back (or was lost)."""
+
+
+class _Tasks:
+    """A Ray task per chunk."""
+
+    def __init__(self, launch: Callable[[list[Any]], Any], slots: int):
+        self._launch = launch
+        self.slots = slots
+
+    def launch(self, items: list[Any]) -> Any:
+        return self._launch(items)
+
+    def done(self, ref: Any) -> None:
+        pass
+
+
+class WorkerHolder:
+    """A Ray actor: one long-lived worker holding ``work`` (and what it loads, a model) between chunks."""
+
+    def __init__(self, work: WorkerWork):
+        self.work = work
+
+    def run(self, items: list[Any]) -> list[Outcome]:
+        return run_worker_chunk(self.work, items)
+
+
+class _Actors:
+    """``count`` actors, one chunk each at a time; an actor that died is restarted by Ray (at most
+    ``restarts`` times) and its chunk sent again by :meth:`RayExecutor._dispatch`."""
+
+    def __init__(self, work: WorkerWork, count: int, num_cpus: float, num_gpus: float, restarts: int):
+        import ray
+
+        holder = ray.remote(WorkerHolder).options(
+            num_cpus=num_cpus, num_gpus=num_gpus, max_restarts=restarts, max_task_retries=0
+        )
+        work_ref = ray.put(work)
+        self.count = self.slots = count
+        self.idle: list[Any] = [holder.remote(work_ref) for _ in range(count)]
+        self.busy: dict[Any, Any] = {}
+
+    def launch(self, items: list[Any]) -> Any:
+        actor = self.idle.pop()
+        ref = actor.run.remote(items)
+        self.busy[ref] = actor
+        return ref
+
+    def done(self, ref: Any) -> None:
+        self.idle.append(self.busy.pop(ref))
+
+    def close(self) -> None:
+        import ray
+
+        for actor in [*self.idle, *self.busy.values()]:
+            ray.kill(actor)
+        self.idle.clear()
+        self.busy.clear()
+
+
+def _actor_lost() -> tuple[type[BaseException], ...]:
+    from ray import exceptions as rx
+
+    names = ("RayActorError", "ActorUnavailableError")
+    return tuple(getattr(rx, n) for n in names if hasattr(rx, n))
 
 
 def _apply(fn: Callable[[Any], Any], arg: Any) -> tuple[bool, Any]:

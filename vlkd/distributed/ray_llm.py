@@ -31,7 +31,7 @@ from vlkd.teach.batch_api import BatchAPI, BatchItem, BatchState
 from vlkd.teach.teacher import FatalError
 
 if TYPE_CHECKING:
-    from vlkd.teach.options import RayLLMOptions
+    from vlkd.distributed.options import RayLLMOptions
 
 CANARY_ID = "vlkd-canary"
 CANARY_QUESTION = "What number is printed in this image? Answer with the digits only."

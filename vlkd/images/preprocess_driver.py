@@ -169,25 +169,29 @@ class Chain:
 
 def apply_collective(
     ctx: StageContext, steps: list[Preprocessor], results: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Let collective steps drop images now that all are done; return the kept records."""
-    kept = results
+) -> list[ImageRecord]:
+    """Let collective steps drop images now that all are done; return the kept records.
+
+    ``results`` are the workers' dumps (kept by the ledger for resume), each with what every
+    collective step collected; they become records here, once, and a step's ``select`` gets
+    ``(ImageRecord, collected)`` pairs in input order."""
+    kept = [
+        (ImageRecord.model_validate({k: v for k, v in r.items() if k != COLLECTED}), r.get(COLLECTED, {}))
+        for r in results
+    ]
     for i, step in enumerate(steps):
         if not (hasattr(step, "collect") and hasattr(step, "select")):
             continue
-        entries = [(r, r.get(COLLECTED, {}).get(str(i))) for r in kept]
-        drop = step.select([(r, c) for r, c in entries if c is not None])
+        drop = step.select([(rec, c[str(i)]) for rec, c in kept if c.get(str(i)) is not None])
         if drop:
-            for rec in kept:
-                reason = drop.get(rec["id"])
+            for rec, _ in kept:
+                reason = drop.get(rec.id)
                 if reason is not None:
                     ctx.counts.ok -= 1
-                    ctx.counts.add_skipped(rec["id"], reason)
-                    Path(rec["path"]).unlink(missing_ok=True)
-            kept = [r for r in kept if r["id"] not in drop]
-    for rec in kept:
-        rec.pop(COLLECTED, None)
-    return kept
+                    ctx.counts.add_skipped(rec.id, reason)
+                    Path(rec.path).unlink(missing_ok=True)
+            kept = [(rec, c) for rec, c in kept if rec.id not in drop]
+    return [rec for rec, _ in kept]
 
 
 def run_preprocess(ctx: StageContext) -> None:
@@ -213,8 +217,7 @@ def run_preprocess(ctx: StageContext) -> None:
         probe=lambda r: r.path,
     )
     kept = apply_collective(ctx, steps, results)
-    kept_records = [ImageRecord.model_validate(r) for r in kept]  # as each worker dumped it
-    ctx.save("images", kept_records)
+    ctx.save("images", kept)
     ctx.facts.update(
         {"images_in": len(records), "images_out": len(kept), "output_format": settings.output_format}
     )

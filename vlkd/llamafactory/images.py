@@ -2,8 +2,8 @@
 
 Before the student's processor sees an image, LLaMA-Factory scales it down to
 ``image_max_pixels`` or up to ``image_min_pixels``, keeping the aspect ratio and taking
-``int()`` of the scaled sides. Families add their own steps on top (see the family's
-``llamafactory_prescale``).
+``int()`` of the scaled sides. Some templates' plugins add their own steps on top
+(:mod:`vlkd.llamafactory.families`).
 """
 
 from __future__ import annotations

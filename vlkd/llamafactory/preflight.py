@@ -43,9 +43,10 @@ from typing import Any
 from vlkd.core.artifacts import DatasetCard
 from vlkd.core.errors import VlkdError
 from vlkd.core.jsonl import read_json, write_json_atomic, write_jsonl_atomic
+from vlkd.llamafactory.families import image_tokens
 from vlkd.llamafactory.images import IMAGE_MAX_PIXELS, IMAGE_MIN_PIXELS
 from vlkd.llamafactory.sample import VLKD_COLUMNS, VLKD_TAGS, columns_of, tags_of
-from vlkd.llamafactory.tokens import text_tokens, visual_tokens
+from vlkd.llamafactory.tokens import text_tokens
 from vlkd.students.family import IMAGE_TAG, StudentFamily
 
 ANSWER_TAG_REPLACEMENT = "[image]"
@@ -533,7 +534,7 @@ class _SampleChecker:
 
     def _visual(self, size: tuple[int, int]) -> int:
         lim = self.limits
-        return visual_tokens(
+        return image_tokens(
             lim.family, size[0], size[1], lim.image_min_pixels, lim.image_max_pixels, lim.processor_pixels
         )
 

@@ -1,10 +1,9 @@
 """How many tokens a LLaMA-Factory sample costs the student: visual tokens and text tokens.
 
-Visual tokens follow LLaMA-Factory 0.9.5's own image path, then the student's processor,
-both as the student's family describes them (``family.llamafactory_image_tokens``): the
+Visual tokens are :func:`vlkd.llamafactory.families.image_tokens`: LLaMA-Factory 0.9.5's
 multimodal plugin pre-scales the image into ``[image_min_pixels, image_max_pixels]`` (plus
-the family's own adjustments), the processor resizes it by the family's rule, and each
-block costs one token.
+its template's own steps), the processor resizes it by the family's rule, and each block
+costs one token.
 
 Text tokens are exact with a tokenizer (the sample rendered as the family's LLaMA-Factory
 template writes it, the default system prompt included, is encoded). Without one they are a
@@ -59,21 +58,6 @@ def text_tokens(
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
     specials = _specials(family)
     return len(specials.findall(text)) + sum(estimate_text_tokens(piece) for piece in specials.split(text))
-
-
-def visual_tokens(
-    family: StudentFamily,
-    width: int,
-    height: int,
-    image_min_pixels: int,
-    image_max_pixels: int,
-    processor_pixels: tuple[int, int] | None = None,
-) -> int:
-    """Visual tokens of an image of this size in a LLaMA-Factory sample (``processor_pixels``:
-    the bounds of the student's own processor, default the family's released ones)."""
-    return family.llamafactory_image_tokens(
-        width, height, image_min_pixels, image_max_pixels, processor_pixels
-    )
 
 
 def student_tokenizer(student: Any, run_dir: Any) -> Any:

@@ -6,12 +6,14 @@ every question a stage asks about the student, so no other module holds a block 
 template name, a pixel default or an image placeholder:
 
 - which transformers classes load it, and how its processor is told the pixel limits;
-- its image rule: the size the processor resizes an image to, the visual tokens that costs,
-  and what LLaMA-Factory's multimodal plugin does to the image before the processor;
-- its chat format: LLaMA-Factory template, chat template, special tokens, image
-  placeholder, how an assistant turn starts and ends (for labels), the default system prompt;
+- its image rule: the size the processor resizes an image to, the visual tokens that costs;
+- its chat format: chat template, special tokens, image placeholder, how an assistant turn
+  starts and ends (for labels), the default system prompt;
 - sensible LoRA targets, which trainers train it (and why not, where one cannot);
 - how to build a tiny random one offline (``tiny:FAMILY`` in a recipe).
+
+What LLaMA-Factory does with a family (its template, its multimodal plugin's image rule) is
+not here: :mod:`vlkd.llamafactory.families` holds it, one table for every family.
 
 Module import is light (no torch, no transformers): heavy imports live in the methods.
 """
@@ -44,8 +46,6 @@ class StudentFamily:
     #: transformers classes (names, so that nothing is imported to list them)
     model_class: ClassVar[str] = ""
     processor_class: ClassVar[str] = ""
-    #: LLaMA-Factory's ``template`` for this family
-    llamafactory_template: ClassVar[str | None] = None
     #: trainers that train it; ``unsupported`` says why each other one cannot
     trainers: ClassVar[tuple[str, ...]] = TRAINERS
     unsupported: ClassVar[dict[str, str]] = {}
@@ -100,7 +100,6 @@ class StudentFamily:
         return {
             "name": self.name,
             "model_class": self.model_class,
-            "llamafactory_template": self.llamafactory_template,
             "block": self.block,
             "default_min_pixels": self.default_min_pixels,
             "default_max_pixels": self.default_max_pixels,
@@ -127,28 +126,6 @@ class StudentFamily:
         """Visual tokens the processor spends on an image of any size."""
         return self.visual_tokens(*self.resize(width, height, min_pixels, max_pixels))
 
-    def llamafactory_prescale(
-        self, width: int, height: int, image_min_pixels: int, image_max_pixels: int
-    ) -> tuple[int, int]:
-        """The size LLaMA-Factory's multimodal plugin hands the processor (its base rule)."""
-        from vlkd.llamafactory.images import prescale
-
-        return prescale(width, height, image_min_pixels, image_max_pixels)
-
-    def llamafactory_image_tokens(
-        self,
-        width: int,
-        height: int,
-        image_min_pixels: int,
-        image_max_pixels: int,
-        processor_pixels: tuple[int, int] | None = None,
-    ) -> int:
-        """Visual tokens of an image in a LLaMA-Factory sample: LLaMA-Factory's prescale, then
-        the processor within its own bounds (``processor_pixels``, default the family's)."""
-        w, h = self.llamafactory_prescale(width, height, image_min_pixels, image_max_pixels)
-        lo, hi = processor_pixels or (self.processor_min_pixels, self.processor_max_pixels)
-        return self.image_tokens(w, h, lo, hi)
-
     def pixel_floor(self, model_dir: str | Path | None = None) -> int:
         """The fewest pixels this family's processor leaves an image (1: none). transformers and
         LLaMA-Factory enlarge a smaller image to it in training whatever ``image_min_pixels``
@@ -166,14 +143,8 @@ class StudentFamily:
 
     def rendered_chat(self, text: str) -> str:
         """A chat template's text as :meth:`render` writes it: each image placeholder with its
-        pads left out (the text that LLaMA-Factory's template and mm plugin write)."""
+        pads left out."""
         return text.replace(self.image_placeholder, self.image_placeholder.replace(self.image_token, ""))
-
-    def prepare_image(self, image: Any, image_min_pixels: int, image_max_pixels: int) -> Any:
-        """A PIL image as LLaMA-Factory's plugin hands it to the processor."""
-        size = self.llamafactory_prescale(image.width, image.height, image_min_pixels, image_max_pixels)
-        size = (max(1, size[0]), max(1, size[1]))
-        return image if size == image.size else image.resize(size)
 
     def server_processor_kwargs(self, min_pixels: int, max_pixels: int) -> dict[str, int]:
         """What vLLM's ``--mm-processor-kwargs`` must say for its processor to resize images as
@@ -192,7 +163,7 @@ class StudentFamily:
 
     # -- text ---------------------------------------------------------------------------------
     def render(self, turns: Sequence[tuple[str, str]], system: str | None) -> str:
-        """The sample as LLaMA-Factory's template writes it, with image pads left out.
+        """The sample in the family's chat format (as the trainers write it), image pads left out.
 
         ``turns`` are ``(role, content)`` with role ``user`` or ``assistant`` and ``<image>``
         tags in the content. The default is ChatML (the Qwen families).

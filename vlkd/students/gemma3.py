@@ -60,7 +60,6 @@ class Gemma3(StudentFamily):
     hub_names: ClassVar[tuple[str, ...]] = ("gemma-3-",)
     model_class: ClassVar[str] = "Gemma3ForConditionalGeneration"
     processor_class: ClassVar[str] = "Gemma3Processor"
-    llamafactory_template: ClassVar[str | None] = "gemma3"
     patch_size: ClassVar[int] = 14
     merge_size: ClassVar[int] = 4  # 4x4 patches pooled into one soft token
     #: soft tokens per image of the released checkpoints (``mm_tokens_per_image``)
@@ -101,16 +100,6 @@ class Gemma3(StudentFamily):
         return self.tokens_per_image
 
     def image_tokens(self, width: int, height: int, min_pixels: int, max_pixels: int) -> int:
-        return self.tokens_per_image
-
-    def llamafactory_image_tokens(
-        self,
-        width: int,
-        height: int,
-        image_min_pixels: int,
-        image_max_pixels: int,
-        processor_pixels: tuple[int, int] | None = None,
-    ) -> int:
         return self.tokens_per_image
 
     def processor_pixels(self, model_dir: str | Path | None) -> tuple[int, int]:

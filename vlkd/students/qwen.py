@@ -1,4 +1,4 @@
-"""What the Qwen vision-language families share: ChatML, the vision tokens, LLaMA-Factory's Qwen plugin.
+"""What the Qwen vision-language families share: ChatML, the vision tokens, the resize rule.
 
 Qwen2-VL, Qwen2.5-VL, Qwen3-VL and Qwen3.5 write their prompts in ChatML
 (``<|im_start|>role\\n...<|im_end|>``), show an image as
@@ -95,20 +95,6 @@ class QwenVLFamily(StudentFamily):
         """The processor's own ``min_pixels`` (its ``size.shortest_edge``) where it keeps it whatever
         ``image_min_pixels`` says (``min_pixels_enforced``), else none."""
         return self.processor_pixels(model_dir)[0] if self.min_pixels_enforced else 1
-
-    def llamafactory_prescale(
-        self, width: int, height: int, image_min_pixels: int, image_max_pixels: int
-    ) -> tuple[int, int]:
-        """LLaMA-Factory's ``Qwen2VLPlugin``: its base rule, then each side at least 28 px and an
-        aspect ratio over 200 clamped to 180 (28 and 180 are LLaMA-Factory's, for every Qwen-VL)."""
-        w, h = super().llamafactory_prescale(width, height, image_min_pixels, image_max_pixels)
-        if min(w, h) < 28:
-            w, h = max(w, 28), max(h, 28)
-        if w / h > 200:
-            w, h = h * 180, h
-        if h / w > 200:
-            w, h = w, w * 180
-        return w, h
 
     # -- the tiny student -------------------------------------------------------------------
     def build_tiny(self, out_dir: Path, scale: int = 1) -> Path:

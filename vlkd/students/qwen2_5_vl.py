@@ -20,7 +20,6 @@ class Qwen2_5_VL(QwenVLFamily):
     hub_names: ClassVar[tuple[str, ...]] = ("qwen2.5-vl", "qwen2_5-vl", "qwen2_5_vl")
     model_class: ClassVar[str] = "Qwen2_5_VLForConditionalGeneration"
     processor_class: ClassVar[str] = "Qwen2_5_VLProcessor"
-    llamafactory_template: ClassVar[str | None] = "qwen2_vl"  # LLaMA-Factory's template for 2 and 2.5
     patch_size: ClassVar[int] = 14
     default_system: ClassVar[str | None] = "You are a helpful assistant."
     #: the released checkpoints' preprocessor_config.json

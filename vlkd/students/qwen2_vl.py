@@ -50,7 +50,6 @@ class Qwen2VL(QwenVLFamily):
     hub_names: ClassVar[tuple[str, ...]] = ("qwen2-vl", "qvq-")
     model_class: ClassVar[str] = "Qwen2VLForConditionalGeneration"
     processor_class: ClassVar[str] = "Qwen2VLProcessor"
-    llamafactory_template: ClassVar[str | None] = "qwen2_vl"
     patch_size: ClassVar[int] = 14
     default_system: ClassVar[str | None] = "You are a helpful assistant."
     #: the released checkpoints' preprocessor_config.json

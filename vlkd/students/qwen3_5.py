@@ -24,7 +24,6 @@ class Qwen3_5(Qwen3VL):
     hub_names: ClassVar[tuple[str, ...]] = ("qwen3.5",)
     model_class: ClassVar[str] = "Qwen3_5ForConditionalGeneration"
     processor_class: ClassVar[str] = "Qwen3VLProcessor"
-    llamafactory_template: ClassVar[str | None] = "qwen3_5"
     special_tokens: ClassVar[tuple[str, ...]] = (*SPECIAL_TOKENS, "<think>", "</think>")
     answer_prefix: ClassVar[str] = "<think>\n\n</think>\n\n"
     tiny_version: ClassVar[int] = 1

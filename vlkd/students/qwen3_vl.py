@@ -24,7 +24,6 @@ class Qwen3VL(QwenVLFamily):
     hub_names: ClassVar[tuple[str, ...]] = ("qwen3-vl",)
     model_class: ClassVar[str] = "Qwen3VLForConditionalGeneration"
     processor_class: ClassVar[str] = "Qwen3VLProcessor"
-    llamafactory_template: ClassVar[str | None] = "qwen3_vl_nothink"
     patch_size: ClassVar[int] = 16
     default_system: ClassVar[str | None] = None
     #: the released checkpoints' preprocessor_config.json

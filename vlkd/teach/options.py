@@ -186,34 +186,6 @@ class TeacherOptions(PluginOptions):
     )
 
 
-class RayLLMOptions(Options):
-    """``mode: ray_llm``: how Ray Data LLM runs the teacher (none of it changes an answer's cache key)."""
-
-    engine: Literal["http", "vllm"] = Field(
-        default="http",
-        description="http: Ray Data LLM's HTTP processor against base_url (any OpenAI-compatible "
-        "server); vllm: vLLM engines on the Ray cluster's GPUs, serving model",
-    )
-    replicas: int = Field(default=1, ge=1, le=4096, description="engines (vllm) or HTTP workers at once")
-    batch_size: int = Field(default=16, ge=1, le=4096, description="requests per Ray Data batch")
-    tensor_parallel_size: int = Field(default=1, ge=1, le=64, description="vllm: GPUs per engine")
-    pipeline_parallel_size: int = Field(
-        default=1, ge=1, le=64, description="vllm: pipeline stages per engine"
-    )
-    max_model_len: int | None = Field(
-        default=None, ge=256, description="vllm: longest prompt + answer in tokens"
-    )
-    gpu_memory_utilization: float = Field(
-        default=0.9, gt=0, le=1, description="vllm: share of each GPU's memory"
-    )
-    accelerator_type: str | None = Field(
-        default=None, description="vllm: the GPU type to ask Ray for (e.g. H100)"
-    )
-    engine_kwargs: dict[str, object] = Field(default_factory=dict, description="vllm: more engine arguments")
-    qps: int | None = Field(default=None, ge=1, description="http: requests per second at most")
-    max_retries: int = Field(default=2, ge=0, le=20, description="http: retries of a failed request")
-
-
 class APITeacherOptions(TeacherOptions):
     """A hosted model: which one, where, with which key, and how it generates."""
 
@@ -228,17 +200,12 @@ class APITeacherOptions(TeacherOptions):
     max_tokens: int = Field(default=2048, ge=1, description="longest answer in tokens")
     extra: dict[str, object] = Field(default_factory=dict, description="extra request fields, passed through")
     ocr_context: bool = Field(default=False, description="add offline OCR text to the prompt as a hint")
-    mode: Literal["online", "batch", "batch_file", "ray_llm"] = Field(
+    mode: Literal["online", "batch", "batch_file"] = Field(
         default="online",
         json_schema_extra=RUN_ONLY,
         description="online: one call per image; batch: the provider's Batch API (half price, results "
         "within 24 h); batch_file: write an OpenAI-format batch file for `vllm run-batch` and read its "
-        "output; ray_llm: the batches through Ray Data LLM (see ray_llm)",
-    )
-    ray_llm: RayLLMOptions = Field(
-        default_factory=RayLLMOptions,
-        json_schema_extra=RUN_ONLY,
-        description="mode: ray_llm: the engine (http or vllm), replicas, batch size, GPUs per engine",
+        "output",
     )
     batch_poll_interval: float = Field(
         default=30.0,

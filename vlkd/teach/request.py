@@ -7,9 +7,10 @@ from __future__ import annotations
 import mimetypes
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vlkd.core.records import ImageRecord, sha256_bytes
+from vlkd.core.student import student_of
 from vlkd.teach.cache import CacheWriter, cache_key
 from vlkd.teach.calls import ItemFailed
 from vlkd.teach.parsing import PAIRS_SCHEMA
@@ -18,27 +19,6 @@ from vlkd.teach.teacher import Teacher, TeachRequest
 
 if TYPE_CHECKING:
     from vlkd.core.context import StageContext
-
-
-def student_family(ctx: StageContext) -> Any:
-    """The recipe's student family; without a ``student:`` section, the seed's student (Qwen2-VL)."""
-    student = getattr(ctx.run.recipe, "student", None)
-    if student is not None:
-        return student.family
-    from vlkd.students.qwen2_vl import Qwen2VL
-
-    return Qwen2VL()
-
-
-def student_limits(ctx: StageContext) -> tuple[str, int, int]:
-    """The student's (family, min_pixels, max_pixels): the recipe's ``student:`` section, else
-    :func:`student_family` at LLaMA-Factory's default limits (train options hold none any more)."""
-    student = getattr(ctx.run.recipe, "student", None)
-    if student is not None:
-        return student.family.name, student.image_min_pixels, student.image_max_pixels
-    from vlkd.llamafactory.images import IMAGE_MAX_PIXELS, IMAGE_MIN_PIXELS
-
-    return student_family(ctx).name, IMAGE_MIN_PIXELS, IMAGE_MAX_PIXELS
 
 
 class RequestMaker:
@@ -62,9 +42,15 @@ class RequestMaker:
         self.ready = ready
         self.variables = variables
         self.prompts = PromptSet(self.opts, pack) if teacher.uses_prompt else None
-        #: ``image: student``: the student's (min, max) pixels, the image is sent at its size
+        #: ``image: student``: the image is sent at the size the student sees (the seed's student
+        #: without a ``student:`` section); its (family, min, max) pixels are part of the cache key
+        self.student = (
+            student_of(ctx.run.recipe) if getattr(self.opts, "image", "original") == "student" else None
+        )
         self.student_limits = (
-            student_limits(ctx) if getattr(self.opts, "image", "original") == "student" else None
+            (self.student.family.name, self.student.image_min_pixels, self.student.image_max_pixels)
+            if self.student is not None
+            else None
         )
 
     async def request_for(self, image: ImageRecord) -> tuple[TeachRequest, str, str | None]:
@@ -109,9 +95,10 @@ class RequestMaker:
 
     def student_size(self, width: int, height: int) -> tuple[int, int]:
         """(width, height) the student's processor resizes an image to (``image: student``)."""
-        _, min_pixels, max_pixels = self.student_limits or ("", 0, 0)
+        student = self.student
+        assert student is not None
         try:
-            return student_family(self.ctx).resize(width, height, min_pixels, max_pixels)
+            return student.family.resize(width, height, student.image_min_pixels, student.image_max_pixels)
         except ValueError:  # an aspect ratio the student refuses: preprocess reports it
             return width, height
 

@@ -16,7 +16,7 @@ import asyncio
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from vlkd.core.artifacts import ImageFile, index_images
@@ -276,7 +276,10 @@ class TeachRun:
                 ) from None
             raise first
 
-    async def worker(self, loop: ItemLoop, queue: Any, limiter: RateLimiter, budget: Budget) -> None:
+    async def worker(
+        self, loop: ItemLoop, queue: Iterator[ImageRecord], limiter: RateLimiter, budget: Budget
+    ) -> None:
+        """One worker: the next image of the shared queue, until none is left or the run stops."""
         for image in queue:
             if self.stop_reason:
                 return

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from functools import partial
 from typing import Any
 
 from pydantic import Field
@@ -102,6 +103,18 @@ def check_image(
     return out, notes
 
 
+def verify_image(
+    checks: list[Verifier], item: tuple[ImageRecord, list[QARecord], bool]
+) -> list[dict[str, Any]]:
+    """One item of the stage: an image, its pairs, whether it is among the run's images."""
+    image, pairs, known = item
+    records, image_notes = check_image(checks, image, pairs, known=known)
+    if image_notes:
+        # the notes travel with the pairs in the ledger line: a resumed stage still has them
+        records = [{**records[0], "_notes": image_notes}, *records[1:]]
+    return records
+
+
 def _dropped(pair: QARecord, drops: dict[str, set[str]]) -> list[str]:
     return [f.flag for f in pair.flags if f.flag in drops.get(f.check, ())]
 
@@ -121,20 +134,16 @@ def run_verify(ctx: StageContext) -> None:
             ctx, [i for i in items if i.id in known], {k: v for k, v in by_image.items() if k in known}
         )
 
-    def work(image: ImageRecord) -> list[dict[str, Any]]:
-        records, image_notes = check_image(checks, image, by_image[image.id], known=image.id in known)
-        if image_notes:
-            # the notes travel with the pairs in the ledger line: a resumed stage still has them
-            records = [{**records[0], "_notes": image_notes}, *records[1:]]
-        return records
-
+    # each item carries its own image's pairs: a Ray task gets the checks and its chunk's pairs,
+    # never every pair of the run
+    todo = [(image, by_image[image.id], image.id in known) for image in items]
     results = ctx.map_items(
-        items,
-        key=lambda i: i.id,
-        work=work,
+        todo,
+        key=lambda item: item[0].id,
+        work=partial(verify_image, checks),
         workers=settings.workers,
         description="verify",
-        probe=lambda i: i.path,
+        probe=lambda item: item[0].path,
     )
     facts = _finish(ctx, checks, results)
     for check in checks:

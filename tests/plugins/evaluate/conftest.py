@@ -19,6 +19,7 @@ from vlkd.core.progress import Reporter
 from vlkd.core.registry import load_registry
 from vlkd.core.rundir import RunDir
 from vlkd.core.stages import KINDS_BY_NAME
+from vlkd.llamafactory.families import template as lf_template
 
 QUESTIONS = [  # (question, reviewed answer, teacher's raw answer, category, negative)
     ("图中零件的名称是什么？", "刹车片", "刹车片", "part_recognition", False),
@@ -140,7 +141,7 @@ def run_layout(tmp_path, vlkd_images):
                 "trainer": "peft",
                 "base_model": str(student),
                 "family": family,
-                "template": families()[family].llamafactory_template,
+                "template": lf_template(families()[family]),
                 "image_min_pixels": 32 * 32,
                 "image_max_pixels": 128 * 128,
                 "cutoff_len": 1024,

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from vlkd.core.errors import StageError
+from vlkd.llamafactory.families import prescale as lf_prescale
 from vlkd.plugins.evaluate.student import StudentEvalOptions, StudentEvaluator
 from vlkd.testing.fake_provider import FakeProvider
 
@@ -39,21 +40,23 @@ def model_dir(run_dir):
     )
 
 
+def served(server) -> dict:
+    """The options naming the fake provider's two students (the key in VLKD_TEST_KEY)."""
+    return dict(
+        backend="openai",
+        base_url=server.openai_url,
+        api_key_env="VLKD_TEST_KEY",
+        base_model_name="qwen2-vl-base",
+        tuned_model_name="vlkd-lora",
+    )
+
+
 def test_base_and_tuned_model_names_on_one_server(run_layout, monkeypatch):
     run_dir = run_layout()
     model_dir(run_dir)
     with FakeProvider(answer=students, models={"qwen2-vl-base", "vlkd-lora"}) as server:
         monkeypatch.setenv("VLKD_TEST_KEY", server.api_key)  # a wrong key would get a 401
-        opts = StudentEvalOptions(
-            plugin="student",
-            backend="openai",
-            base_url=server.openai_url,
-            api_key_env="VLKD_TEST_KEY",
-            base_model_name="qwen2-vl-base",
-            tuned_model_name="vlkd-lora",
-            concurrency=4,
-            bootstrap_samples=200,
-        )
+        opts = StudentEvalOptions(plugin="student", **served(server), concurrency=4, bootstrap_samples=200)
         ctx, _ = stage_context(run_dir, StudentEvaluator(opts))
         ctx.plugin.run(ctx)
     metrics = json.loads((ctx.dir / "metrics.json").read_text())
@@ -247,7 +250,7 @@ def test_the_server_is_sent_the_image_at_the_size_the_local_processor_makes(tmp_
             )
             assert backend.answer("base", item) == "ok"
     qwen = Qwen2VL()
-    prescaled = qwen.llamafactory_prescale(1637, 1782, 3136, 376320)
+    prescaled = lf_prescale(qwen, 1637, 1782, 3136, 376320)
     assert sizes == [qwen.resize(1637, 1782, 3136, 376320), qwen.resize(*prescaled, 3136, 376320)]
     # a prescaled image sent as it was: vLLM's own limits (Qwen-VL's 3136 to 12845056 pixels) put it
     # on another grid, with more visual tokens than the training's limit allows

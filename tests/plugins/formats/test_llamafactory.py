@@ -5,6 +5,7 @@ import pytest
 
 from vlkd.core.errors import StageError
 from vlkd.core.jsonl import read_jsonl, write_jsonl_atomic
+from vlkd.llamafactory.families import image_tokens as lf_image_tokens
 from vlkd.students.qwen2_vl import Qwen2VL
 
 SPLIT = {"plugin": "by_image", "train": 0.5, "val": 0.25, "test": 0.25, "seed": 3}
@@ -55,9 +56,7 @@ def test_llamafactory_loads_the_export_with_qwen2_vl(fake_run, lf_load):
     pad = tokenizer.convert_tokens_to_ids("<|image_pad|>")
     for sample, example in zip(train, module["train_dataset"], strict=True):
         # the image is shown once: its pads appear once, as many as vlkd predicts
-        assert example["input_ids"].count(pad) == Qwen2VL().llamafactory_image_tokens(
-            300, 200, 32 * 32, 768 * 768
-        )
+        assert example["input_ids"].count(pad) == lf_image_tokens(Qwen2VL(), 300, 200, 32 * 32, 768 * 768)
         labels = tokenizer.decode([t for t in example["labels"] if t != -100])
         for message in sample["messages"]:
             if message["role"] == "assistant":

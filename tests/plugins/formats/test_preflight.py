@@ -5,6 +5,7 @@ from PIL import Image
 
 from vlkd.core.errors import VlkdError
 from vlkd.llamafactory import preflight
+from vlkd.llamafactory.families import image_tokens as lf_image_tokens
 from vlkd.llamafactory.tokens import estimate_text_tokens
 from vlkd.students.qwen2_vl import Qwen2VL
 
@@ -17,7 +18,7 @@ def check_dataset(path, **kwargs):
 
 
 def lf_visual_tokens(width, height):
-    return QWEN2_VL.llamafactory_image_tokens(width, height, 32 * 32, 768 * 768)
+    return lf_image_tokens(QWEN2_VL, width, height, 32 * 32, 768 * 768)
 
 
 def sample(*turns, images=("a.png",)):

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from vlkd.core.errors import SkipItem
-from vlkd.core.records import ImageRecord
+from vlkd.core.records import ImageRecord, Source
 from vlkd.plugins.preprocess.dedup_near import DedupNear, DedupNearOptions
 from vlkd.plugins.preprocess.exif_transpose import ExifTranspose
 from vlkd.plugins.preprocess.filter import Filter, FilterOptions
@@ -165,8 +165,15 @@ def test_near_duplicates_dropped_first_kept():
     images = {"a": base, "b": burst, "c": other}
     entries = []
     for key, image in images.items():
-        rec = {"id": key, "sources": [{"path": f"/p/{key}.jpg", "page": None}]}
+        page = 2 if key == "a" else None
+        rec = ImageRecord(
+            id=key,
+            path=f"/run/{key}.png",
+            width=320,
+            height=240,
+            sources=[Source(path=f"/p/{key}.jpg", page=page)],
+        )
         entries.append((rec, step.collect(image, record(image))))
-    drop = step.select(entries)
+    drop = step.select(entries)  # records, as the driver hands them
     assert list(drop) == ["b"]
-    assert drop["b"].startswith("near duplicate: /p/b.jpg looks like /p/a.jpg (phash distance ")
+    assert drop["b"].startswith("near duplicate: /p/b.jpg looks like /p/a.jpg page 2 (phash distance ")

@@ -75,8 +75,8 @@ def test_a_teacher_that_never_sees_the_images_fails_the_chunk(provider, images, 
 
 def test_the_vllm_engine_processor_config_follows_the_recipe():
     pytest.importorskip("ray")
+    from vlkd.distributed.options import RayLLMOptions
     from vlkd.distributed.ray_llm import vllm_answer, vllm_processor_config, vllm_row
-    from vlkd.teach.options import RayLLMOptions
 
     opts = RayLLMOptions(
         engine="vllm",
@@ -125,3 +125,27 @@ def test_the_vllm_engine_processor_config_follows_the_recipe():
         "m",
     )
     assert out["choices"][0]["finish_reason"] == "length" and out["usage"]["total_tokens"] == 107
+
+
+def test_ray_llm_options_are_only_where_they_apply():
+    """The openai teacher has mode: ray_llm and its options; the anthropic teacher neither."""
+    from vlkd.core.registry import load_registry
+    from vlkd.core.schema import recipe_json_schema
+
+    defs = recipe_json_schema(load_registry(autoload=False))["$defs"]
+    openai = defs["OpenaiOpenAIOptions"]["properties"]
+    anthropic = defs["AnthropicAnthropicOptions"]["properties"]
+    assert "ray_llm" in openai and "ray_llm" in openai["mode"]["enum"]
+    assert "ray_llm" not in anthropic and "ray_llm" not in anthropic["mode"]["enum"]
+
+
+def test_the_gpus_a_recipe_asks_a_cluster_for():
+    from vlkd.distributed.options import RayLLMOptions
+    from vlkd.plugins.evaluate.student import StudentEvalOptions, StudentEvaluator
+
+    assert RayLLMOptions(engine="http", replicas=4).gpus_needed("teach") is None
+    n, why = RayLLMOptions(engine="vllm", replicas=3, tensor_parallel_size=2).gpus_needed("teach")
+    assert n == 6 and why.startswith("teach.ray_llm: 3 vLLM engine(s)")
+    for device, wanted in [("auto", None), ("cpu", None), ("cuda:1", 1.0)]:
+        plugin = StudentEvaluator(StudentEvalOptions(plugin="student", device=device))
+        assert (plugin.cluster_gpus() or (None,))[0] == wanted

@@ -112,3 +112,28 @@ def test_a_pair_whose_image_is_unknown_is_flagged_once_and_kept(tmp_path):
     assert len(pairs) == 4
     assert [f["flag"] for f in pairs["stray"]["flags"]] == ["unverifiable"]
     assert "not among the images" in pairs["stray"]["flags"][0]["reason"]
+
+
+def test_each_item_sent_to_a_worker_carries_only_its_image_pairs(tmp_path, monkeypatch):
+    """What a Ray task of verify carries: the checks and its own image's pairs, never the run's."""
+    cloudpickle = __import__("pytest").importorskip("cloudpickle")
+    import vlkd.core.engine
+    from vlkd.core.executor import LocalExecutor
+
+    sent: list[bytes] = []
+
+    class Sending(LocalExecutor):
+        """As the Ray executor sends them: the work once, each item with its task (then run here)."""
+
+        def map(self, job, todo):
+            todo = list(todo)
+            if job.ctx.name == "verify":
+                work = cloudpickle.dumps(job.work)
+                sent.extend(work + cloudpickle.dumps(item) for _, item in todo)
+            return super().map(job, todo)
+
+    monkeypatch.setattr(vlkd.core.engine, "make_executor", lambda options: Sending())
+    _run(tmp_path, [{"plugin": "meddler"}, {"plugin": "duplicates"}])
+    assert len(sent) == 3
+    for payload in sent:  # one image's question in each, the other two nowhere
+        assert sum(f"Q{i}?".encode() in payload for i in range(3)) == 1

@@ -5,11 +5,16 @@ student is fastest a batch at a time. :class:`BatchedWork` bridges the two: when
 asks for an item that has no answer yet, it generates the answers of that item and the next
 unfinished ones in one batch and hands them out as the loop reaches them. If a batch fails
 (one unreadable image, say), its items are retried one by one so only the bad one fails.
+
+On a cluster the student cannot stay on the driver: :class:`OnWorkers` is the same work for the
+executor's long-lived workers (a Ray actor each, the model loaded once per actor), handed a
+chunk of ``batch_size`` unanswered items at a time: the batches of a local run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -70,3 +75,23 @@ class BatchedWork(Generic[T]):
                     answers.append(exc)
         for it, answer in zip(batch, answers, strict=True):
             self.ready[self.key(it)] = answer
+
+
+def _never(key: str) -> bool:
+    return False
+
+
+@dataclass
+class OnWorkers(Generic[T]):
+    """:class:`BatchedWork` for an executor's long-lived workers (the engine's ``WorkerWork``): what
+    it holds (``generate``'s student) is sent once per worker and loads its model there once."""
+
+    key: Callable[[T], str]
+    generate: Callable[[list[T]], list[Any]]
+    to_records: Callable[[T, Any], list[Any]]
+    chunk_size: int
+    #: GPUs per worker (None: one where the cluster has GPUs)
+    num_gpus: float | None = None
+
+    def for_chunk(self, items: list[T]) -> BatchedWork[T]:
+        return BatchedWork(items, self.key, _never, self.generate, self.to_records, self.chunk_size)

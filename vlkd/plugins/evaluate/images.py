@@ -26,11 +26,12 @@ def load_student_image(
     """The pair's image as the student saw it in training; a missing or unreadable file is a
     ``SkipItem`` (:class:`~vlkd.images.decode.BadImage`) naming it."""
     from vlkd.images.files import open_as
+    from vlkd.llamafactory.families import prepare_image
 
     if not path:
         raise SkipItem("the pair's image is not in images.jsonl")
     image = open_as(path)
-    return family.prepare_image(image, min_pixels, max_pixels) if prescale else image
+    return prepare_image(family, image, min_pixels, max_pixels) if prescale else image
 
 
 def data_url(image: Image.Image) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -135,6 +136,11 @@ class StudentEvaluator(StagePlugin):
     uses_student = True
 
     BACKEND_REQUIRES = BACKEND_REQUIRES
+
+    def cluster_gpus(self) -> tuple[float, str] | None:
+        if self.options.backend == "transformers" and _gpus(self.options.device):
+            return 1.0, f"evaluate.device: {self.options.device} (one per worker)"
+        return None
 
     def _check_backend(self) -> None:
         check_backend("evaluate", self.options.backend)
@@ -283,16 +289,14 @@ class StudentEvaluator(StagePlugin):
         )
 
     def _run_student(self, ctx, backend, system: str, items: list) -> list[dict[str, Any]]:
-        from vlkd.plugins.evaluate.batching import BatchedWork
+        from functools import partial
+
+        from vlkd.plugins.evaluate.batching import BatchedWork, OnWorkers
 
         opts = self.options
-
-        def key(it) -> str:
-            return f"{system}:{it.id}"
-
-        def to_records(it, answer: str) -> list[dict[str, Any]]:
-            return [self._record(system, it, answer)]
-
+        key = partial(_key, system)
+        to_records = partial(self.scoring().records, system)
+        on_workers = None
         if opts.backend == "openai":
             first = _first_answer(backend, system, [it for it in items if not ctx.ledger().finished(key(it))])
 
@@ -300,17 +304,15 @@ class StudentEvaluator(StagePlugin):
                 answer = first.pop(it.id) if it.id in first else backend.answer(system, it)
                 return to_records(it, answer)
 
+            # paid or served calls, network-bound: they stay on the driver with the ledger, so an
+            # answer received once is never asked again, whichever executor runs the stage
+            work.runs_on_driver = True  # type: ignore[attr-defined]
             workers = opts.concurrency
             drain_s: float | None = backend.call_limit_s
         else:
-            work = BatchedWork(
-                items,
-                key,
-                ctx.ledger().finished,
-                lambda batch: backend.generate(system, batch),
-                to_records,
-                opts.batch_size,
-            )
+            generate = partial(backend.generate, system)
+            work = BatchedWork(items, key, ctx.ledger().finished, generate, to_records, opts.batch_size)
+            on_workers = OnWorkers(key, generate, to_records, opts.batch_size, _gpus(opts.device))
             workers = 1
             drain_s = None
         out = ctx.map_items(
@@ -321,6 +323,7 @@ class StudentEvaluator(StagePlugin):
             on_error=opts.on_error,
             description=f"evaluate {system}",
             drain_s=drain_s,
+            on_workers=on_workers,
         )
         if items and not out:
             entries = [ctx.ledger().entries.get(key(it)) or {} for it in items]
@@ -331,23 +334,12 @@ class StudentEvaluator(StagePlugin):
             )
         return out
 
-    def _record(self, system: str, it, answer: str) -> dict[str, Any]:
-        from vlkd.metrics.summary import score_item
-
+    def scoring(self) -> Scoring:
         opts = self.options
-        return {
-            "system": system,
-            **it.to_json(),
-            "prediction": answer,
-            "scores": score_item(
-                answer,
-                it.reference,
-                negative=it.negative,
-                not_present=opts.not_present_answer,
-                tau=opts.anls_threshold,
-                tolerance=opts.relaxed_tolerance,
-            ),
-        }
+        return Scoring(opts.not_present_answer, opts.anls_threshold, opts.relaxed_tolerance)
+
+    def _record(self, system: str, it, answer: str) -> dict[str, Any]:
+        return self.scoring().record(system, it, answer)
 
     # -- teacher ---------------------------------------------------------------------------
     def _teacher_rows(self, ctx, items, records) -> tuple[dict[str, Any] | None, str | None]:
@@ -502,6 +494,43 @@ class StudentEvaluator(StagePlugin):
             "exact match: "
             + ", ".join(f"{s} {v:.3f}" if v is not None else f"{s} n/a" for s, v in headline.items())
         )
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How an answer is scored (sent with the work to a cluster's workers: no key, no client)."""
+
+    not_present: str
+    tau: float
+    tolerance: float
+
+    def record(self, system: str, it, answer: str) -> dict[str, Any]:
+        from vlkd.metrics.summary import score_item
+
+        scores = score_item(
+            answer,
+            it.reference,
+            negative=it.negative,
+            not_present=self.not_present,
+            tau=self.tau,
+            tolerance=self.tolerance,
+        )
+        return {"system": system, **it.to_json(), "prediction": answer, "scores": scores}
+
+    def records(self, system: str, it, answer: str) -> list[dict[str, Any]]:
+        return [self.record(system, it, answer)]
+
+
+def _key(system: str, it) -> str:
+    return f"{system}:{it.id}"
+
+
+def _gpus(device: str) -> float | None:
+    """GPUs a worker of the transformers backend asks a cluster for: ``auto`` takes one where
+    there are any; ``cuda``/``cuda:N`` needs one."""
+    if device == "auto":
+        return None
+    return 1.0 if device.startswith("cuda") else 0.0
 
 
 def _training_system_prompt(ctx) -> str | None:

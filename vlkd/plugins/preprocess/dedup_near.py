@@ -14,7 +14,7 @@ one image at a time in worker processes. So this step works in two parts (the dr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
@@ -57,13 +57,13 @@ class DedupNear(Preprocessor):
 
         return str(getattr(imagehash, self.options.hash)(image, hash_size=8))
 
-    def select(self, entries: list[tuple[dict[str, Any], str]]) -> dict[str, str]:
+    def select(self, entries: list[tuple[ImageRecord, str]]) -> dict[str, str]:
         """``{image id: reason}`` for every image to drop; ``entries`` are (record, hash) in input order."""
         import numpy as np
 
         drop: dict[str, str] = {}
         kept_hashes = np.zeros(len(entries), dtype=np.uint64)
-        kept: list[dict[str, Any]] = []
+        kept: list[ImageRecord] = []
         limit = self.options.threshold
         for record, text in entries:
             value = np.uint64(int(text, 16))
@@ -72,7 +72,7 @@ class DedupNear(Preprocessor):
                 best = int(np.argmin(distances))
                 if int(distances[best]) <= limit:
                     other = kept[best]
-                    drop[record["id"]] = (
+                    drop[record.id] = (
                         f"near duplicate: {_name(record)} looks like {_name(other)} "
                         f"({self.options.hash} distance {int(distances[best])} <= threshold {limit})"
                     )
@@ -82,9 +82,8 @@ class DedupNear(Preprocessor):
         return drop
 
 
-def _name(record: dict[str, Any]) -> str:
-    sources = record.get("sources") or []
-    if sources:
-        src = sources[0]
-        return src["path"] + (f" page {src['page']}" if src.get("page") else "")
-    return record.get("path", record["id"])
+def _name(record: ImageRecord) -> str:
+    if record.sources:
+        src = record.sources[0]
+        return src.path + (f" page {src.page}" if src.page else "")
+    return record.path or record.id

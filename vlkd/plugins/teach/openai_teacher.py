@@ -11,12 +11,14 @@ from pydantic import Field, SecretStr, field_serializer
 
 from vlkd.api import (
     PUBLIC_QUERY,
+    RUN_ONLY,
     APITeacherOptions,
     TeachRequest,
     TeachResponse,
     redact_query,
     url_basic_auth,
 )
+from vlkd.distributed.options import RayLLMOptions
 from vlkd.plugins.teach.api_teacher import APITeacher
 
 if TYPE_CHECKING:
@@ -25,6 +27,18 @@ if TYPE_CHECKING:
 
 class OpenAIOptions(APITeacherOptions):
     model: str = Field(default="gpt-4o", description="model name (what the server calls it)")
+    mode: Literal["online", "batch", "batch_file", "ray_llm"] = Field(
+        default="online",
+        json_schema_extra=RUN_ONLY,
+        description="online: one call per image; batch: the provider's Batch API (half price, results "
+        "within 24 h); batch_file: write an OpenAI-format batch file for `vllm run-batch` and read its "
+        "output; ray_llm: the batches through Ray Data LLM (see ray_llm)",
+    )
+    ray_llm: RayLLMOptions = Field(
+        default_factory=RayLLMOptions,
+        json_schema_extra=RUN_ONLY,
+        description="mode: ray_llm: the engine (http or vllm), replicas, batch size, GPUs per engine",
+    )
     detail: Literal["auto", "low", "high"] = Field(default="auto", description="image detail level")
     headers: dict[str, SecretStr] = Field(
         default_factory=dict,
@@ -143,6 +157,9 @@ class OpenAITeacher(APITeacher):
         except openai.OpenAIError as exc:
             raise self.sdk_error(exc, openai) from None
         return self.response_from(json.loads(raw))
+
+    def cluster_gpus(self) -> tuple[float, str] | None:
+        return self.options.ray_llm.gpus_needed("teach") if self.options.mode == "ray_llm" else None
 
     def response_from(self, resp: Mapping[str, Any]) -> TeachResponse:
         """A chat completion's JSON (online, or the body of a batch output line) as the core's response."""

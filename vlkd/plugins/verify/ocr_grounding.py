@@ -175,7 +175,7 @@ class Page:
 
     def field_shown(self, question: str) -> str | None:
         """A common field the question asks for whose label or unit the page prints ("12 V")."""
-        from vlkd.plugins.teach.ocr_rules import FIELDS
+        from vlkd.ocr.fields import FIELDS
 
         q = question.lower()
         for f in FIELDS:

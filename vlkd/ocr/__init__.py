@@ -11,6 +11,9 @@ PP-OCRv4 often drops the spaces between Latin words ("Lowoilpressure"). With its
 per-character positions, :func:`_respace` puts a space back where the page has a blank gap
 between two characters much wider than the line's usual gap between letters. The page is read
 upright (EXIF orientation applied), so a phone photo stored on its side reads as lines.
+
+:mod:`vlkd.ocr.fields`: the common document fields (part number, torque, ...) and the labels and
+units that show them on a page, which the ``ocr`` teacher and the ``ocr_grounding`` check share.
 """
 
 from __future__ import annotations
