@@ -90,6 +90,14 @@ TINY: dict[str, tuple[list[str], list]] = {
         ["--steps", "1", "--samples", "2", "--batch-size", "2", "--max-new-tokens", "2"],
         [pytest.mark.slow],
     ),
+    "bench_distill.py": (
+        ["--steps", "2", "--photos", "8", "--labelled", "8", "--teacher-steps", "2", "--test", "8"],
+        [pytest.mark.slow],
+    ),
+    "bench_real_shapes.py": (
+        ["--shape", "tiny", "--steps", "1", "--samples", "2", "--image-size", "56"],
+        [pytest.mark.slow],
+    ),
     "bench_contention.py": (
         ["--steps", "1", "--pages", "1", "--answers", "200", "--repeat", "1", "--busy", "1"],
         [pytest.mark.slow],

@@ -9,17 +9,13 @@ this run's numbers, and a re-run does nothing again.
 
 import json
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import DEMO, vlkd
 from vlkd.core.jsonl import read_jsonl
 from vlkd.testing import read_html
 
-ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "recipes" / "demo.yaml"
 STAGES = [
     "ingest",
     "preprocess",
@@ -32,25 +28,6 @@ STAGES = [
     "evaluate",
     "report",
 ]
-
-
-def vlkd(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "vlkd", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        env={**__import__("os").environ, "COLUMNS": "200"},
-    )
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    cwd = tmp_path_factory.mktemp("demo")
-    result = vlkd("run", str(DEMO), "--run-dir", "run", cwd=cwd)
-    assert result.returncode == 0, result.stderr[-4000:]
-    return cwd / "run", result
 
 
 def test_every_stage_is_done_with_items(demo_run):
@@ -123,7 +100,7 @@ def test_report_numbers_come_from_this_run(demo_run):
 def test_rerun_does_nothing_again(demo_run):
     run, _ = demo_run
     before = json.loads((run / "manifest.json").read_text())
-    result = vlkd("run", str(DEMO), "--run-dir", "run", cwd=run.parent)
+    result = vlkd("run", str(DEMO), "--run-dir", "runs/demo", cwd=run.parents[1])
     assert result.returncode == 0, result.stderr[-3000:]
     after = json.loads((run / "manifest.json").read_text())
     for name in STAGES:

@@ -28,6 +28,14 @@ def vlkd_register_commands(app: typer.Typer) -> None:
             int,
             typer.Option(min=0, help="Best gains, worst regressions and not-present mistakes shown, each."),
         ] = 5,
+        ladder: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--ladder",
+                help="Another run of the distillation ladder to compare with, rung by rung (repeatable) "
+                "[default: the recipe's report.ladder]",
+            ),
+        ] = None,
     ) -> None:
         """Write report.md and a self-contained report.html for any run, evaluated or not (reads files only)."""
         from vlkd.core.console import make_console
@@ -42,6 +50,7 @@ def vlkd_register_commands(app: typer.Typer) -> None:
             metrics_path=metrics,
             title=title,
             examples=examples,
+            ladder=list(ladder) if ladder else None,  # none given: the recipe's report.ladder
         )
         from vlkd.core.rundir import note_written_at
 

@@ -22,6 +22,7 @@ from vlkd.plugins.report.basis import basis_lines
 from vlkd.plugins.report.charts import bar_chart, loss_chart, loss_points
 from vlkd.plugins.report.collect import ReportData
 from vlkd.plugins.report.examples import Example
+from vlkd.plugins.report.ladder import Ladder, cost_table, ladder_table
 from vlkd.plugins.report.tables import (
     HEADLINE_METRIC,
     Table,
@@ -123,7 +124,10 @@ def _p(value: float | None) -> str:
 
 
 def build_document(
-    data: ReportData, picks: dict[str, list[Example]], data_picks: list[Example]
+    data: ReportData,
+    picks: dict[str, list[Example]],
+    data_picks: list[Example],
+    ladder: Ladder | None = None,
 ) -> list[Section]:
     m = data.metrics
     sections = [Section("", [Headline(headline(data))], "headline")]
@@ -132,6 +136,20 @@ def build_document(
         sections.append(Section("What each figure rests on", [Bullets(basis)], "basis"))
     if m is not None:
         sections += _evaluation_sections(data, picks)
+    if ladder is not None:
+        after = next((i + 1 for i, s in enumerate(sections) if s.id == "by-category"), len(sections))
+        sections.insert(
+            after,
+            Section(
+                "The distillation ladder",
+                [
+                    ladder_table(ladder),
+                    cost_table(ladder),
+                    *([Bullets(ladder.notes)] if ladder.notes else []),
+                ],
+                "distillation-ladder",
+            ),
+        )
     sections += _data_sections(data, data_picks if m is None else [])
     sections += _usage_sections(data)
     sections.append(_run_section(data))

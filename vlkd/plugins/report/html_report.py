@@ -24,6 +24,12 @@ class HtmlReportOptions(PluginOptions):
     )
     thumbnail_px: int = Field(160, ge=16, description="longest side of the inlined image thumbnails")
     full_px: int = Field(1600, ge=64, description="longest side of an image opened from its thumbnail")
+    ladder: list[str] = Field(
+        default_factory=list,
+        description="other runs of the distillation ladder (e.g. [runs/demo]: SFT on the teacher's text), "
+        "compared per category with this one on the same test items, each with its paired interval "
+        "against SFT and its cost",
+    )
 
 
 @dataclass
@@ -44,10 +50,13 @@ def build_report(
     examples: int = 5,
     thumbnail_px: int = 160,
     full_px: int = 1600,
+    ladder: list[str] | None = None,
 ) -> ReportFiles:
+    """``ladder``: other runs to compare rung by rung; None: those the run's recipe names."""
     from vlkd.plugins.report.collect import collect
     from vlkd.plugins.report.document import Chart, build_document
     from vlkd.plugins.report.examples import data_examples, image_url, pick_examples
+    from vlkd.plugins.report.ladder import collect_ladder, recipe_ladder
     from vlkd.plugins.report.render_html import render_html
     from vlkd.plugins.report.render_md import render_markdown
 
@@ -55,7 +64,8 @@ def build_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     picks = pick_examples(data.predictions, examples) if data.metrics is not None else {}
     data_picks = data_examples(data.pairs, data.images, max(1, examples // 2)) if data.metrics is None else []
-    sections = build_document(data, picks, data_picks)
+    rungs = collect_ladder(data, recipe_ladder(data.manifest) if ladder is None else ladder)
+    sections = build_document(data, picks, data_picks, rungs)
     title = title or f"vlkd report: {data.name}"
 
     def locate(path: str) -> Path:  # an example's image: a record's path or a prediction's
@@ -105,6 +115,7 @@ class HtmlReport(StagePlugin):
             examples=opts.examples,
             thumbnail_px=opts.thumbnail_px,
             full_px=opts.full_px,
+            ladder=opts.ladder,
         )
         for note in files.notes[len(_metrics_notes(ctx)) :]:  # the evaluate stage printed its own
             ctx.info(note)

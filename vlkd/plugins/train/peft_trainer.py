@@ -8,6 +8,7 @@ each rank reading the same job file.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from vlkd.api import StageContext, StageError, write_json_atomic
@@ -97,10 +98,15 @@ class PeftTrainer(LoraTrainer):
         assert self.options.distill is not None
         samples = [s for split in ("train", "val") for s in plan.data.splits.get(split) or []]
         task = ctx.progress(len(samples), description="teacher top-k (logit_kd)")
+        started = time.perf_counter()
         try:
             counts = fill(job, samples, resolve_teacher(self.options.distill.teacher), task.advance)
         finally:
             task.close()
+        # the teacher's share of the rung's cost (the report's ladder): 0 when all came from the cache
+        counts["teacher_seconds"] = (
+            round(time.perf_counter() - started, 3) if counts["teacher_samples_computed"] else 0.0
+        )
         ctx.info(
             f"teacher log-probabilities: {counts['teacher_samples_computed']} computed, "
             f"{counts['teacher_samples_cached']} from the cache"
