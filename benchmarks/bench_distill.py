@@ -92,8 +92,8 @@ def write_photos(root: Path, n: int, seed: int, answers: list[str] | None = None
 
 def photo_items(root: Path, n: int, seed: int) -> list:
     """Photos as evaluate items (reference: the light's name)."""
+    from vlkd.answering.items import EvalItem
     from vlkd.images.warning_lights import QUESTION, balanced
-    from vlkd.plugins.evaluate.items import EvalItem
 
     write_photos(root, n, seed)
     return [
@@ -108,8 +108,8 @@ def answer(
     model_dir: Path, items: list, systems: tuple[str, ...] = ("base", "tuned")
 ) -> dict[str, list[str]]:
     """Greedy answers of the base and the tuned student of a train stage's model directory."""
-    from vlkd.plugins.evaluate.items import load_model_info
-    from vlkd.plugins.evaluate.local_backend import LocalStudent
+    from vlkd.answering.items import load_model_info
+    from vlkd.answering.local_backend import LocalStudent
 
     backend = LocalStudent(load_model_info(model_dir), max_new_tokens=12, system_prompt=None)
     return {

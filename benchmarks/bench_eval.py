@@ -23,8 +23,8 @@ from vlkd.llamafactory.families import template as lf_template
 def bench_generation(items: int, side: int, batch: int) -> dict[str, float]:
     from PIL import Image, ImageDraw
 
-    from vlkd.plugins.evaluate.items import EvalItem, ModelInfo
-    from vlkd.plugins.evaluate.local_backend import LocalStudent
+    from vlkd.answering.items import EvalItem, ModelInfo
+    from vlkd.answering.local_backend import LocalStudent
     from vlkd.students.qwen2_vl import Qwen2VL
 
     tmp = Path(tempfile.mkdtemp(prefix="vlkd-bench-eval-"))

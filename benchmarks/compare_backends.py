@@ -103,7 +103,7 @@ def compare(local: list[dict], served: list[dict], systems: list[str]) -> dict:
 
 
 def main() -> None:
-    from vlkd.plugins.evaluate.items import load_model_info
+    from vlkd.answering.items import load_model_info
     from vlkd.testing.vllm_server import ENV, VllmServer, vllm_python
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

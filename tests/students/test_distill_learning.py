@@ -71,7 +71,7 @@ def lights_teacher(tmp_path_factory, lights_items) -> Path:
 def teacher_labelled(root: Path, teacher: Path, *, blanked: bool) -> Path:
     """Photos (other seeds than the teacher's and the held-out ones) or blank images, with the
     teacher's answers and no expert's: a dataset in the format stage's layout."""
-    from vlkd.plugins.evaluate.items import EvalItem
+    from vlkd.answering.items import EvalItem
 
     (root / "images").mkdir(parents=True)
     items = []

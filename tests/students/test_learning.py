@@ -76,7 +76,7 @@ def lights_dataset(root: Path, *, blanked: bool) -> Path:
 
 def held_out(root: Path) -> list:
     """Photos never trained on (other seeds), each light equally often: chance is 25%."""
-    from vlkd.plugins.evaluate.items import EvalItem
+    from vlkd.answering.items import EvalItem
 
     root.mkdir(parents=True)
     items = []
@@ -90,8 +90,8 @@ def held_out(root: Path) -> list:
 def answers(model_dir: Path, system: str, items: list) -> list[str]:
     """What a train stage's model (``base`` or ``tuned``) answers to ``items``, through the evaluate
     stage's own backend (adapter applied, greedy, the training's image settings)."""
-    from vlkd.plugins.evaluate.items import load_model_info
-    from vlkd.plugins.evaluate.local_backend import LocalStudent
+    from vlkd.answering.items import load_model_info
+    from vlkd.answering.local_backend import LocalStudent
 
     backend = LocalStudent(load_model_info(model_dir), max_new_tokens=12, system_prompt=None)
     return [

@@ -172,9 +172,9 @@ def vlkd_register_commands(app: typer.Typer) -> None:
         import contextlib
         import tempfile
 
+        from vlkd.answering.items import load_model_info
         from vlkd.commands.predict import trained_model_dir
         from vlkd.core.errors import VlkdError
-        from vlkd.plugins.evaluate.items import load_model_info
 
         if out is None and push_to_hub is None:
             raise VlkdError("name a folder to write (vlkd export RUN OUT), or --push-to-hub OWNER/NAME")

@@ -86,9 +86,9 @@ def vlkd_register_commands(app: typer.Typer) -> None:
         missing = [m for m in ("torch", "transformers", "peft") if importlib.util.find_spec(m) is None]
         if missing:
             raise VlkdError(f'vlkd predict needs {", ".join(missing)}: pip install "vlkd[train]"')
+        from vlkd.answering.items import EvalItem, load_model_info
+        from vlkd.answering.local_backend import LocalStudent
         from vlkd.core.artifacts import ModelCard
-        from vlkd.plugins.evaluate.items import EvalItem, load_model_info
-        from vlkd.plugins.evaluate.local_backend import LocalStudent
 
         if not question.strip():
             raise VlkdError("the question is empty: ask the student something about the image")

@@ -4,7 +4,7 @@ streaming detokenizer returns it; then surrounding whitespace stripped."""
 
 import pytest
 
-from vlkd.plugins.evaluate.answers import REPLACEMENT, clean_answer, streamed_text
+from vlkd.answering.answers import REPLACEMENT, clean_answer, streamed_text
 
 # a byte-level vocabulary as BPE makes them: whole characters, character heads and tails
 VOCAB = {
@@ -72,7 +72,7 @@ def test_the_transformers_backend_decodes_by_the_rule(tiny_student):
     torch = pytest.importorskip("torch")
     from transformers import AutoProcessor
 
-    from vlkd.plugins.evaluate.local_backend import decode_answers
+    from vlkd.answering.local_backend import decode_answers
 
     processor = AutoProcessor.from_pretrained(tiny_student)
     tok = processor.tokenizer

@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from vlkd.plugins.evaluate.answers import REPLACEMENT, streamed_text
+from vlkd.answering.answers import REPLACEMENT, streamed_text
 from vlkd.plugins.evaluate.student import StudentEvalOptions, StudentEvaluator
 from vlkd.testing.vllm_server import ENV, VllmServer, vllm_python
 

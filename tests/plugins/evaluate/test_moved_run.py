@@ -93,7 +93,7 @@ def test_a_moved_run_predicts_and_exports_merged_weights(trained_run):
 
 @pytest.mark.slow
 def test_a_copy_uses_its_own_student_not_the_originals(trained_run):
-    from vlkd.plugins.evaluate.items import load_model_info
+    from vlkd.answering.items import load_model_info
 
     root = trained_run
     shutil.copytree(root / "A", root / "C")  # the original stays

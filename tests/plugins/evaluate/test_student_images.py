@@ -1,8 +1,8 @@
 import pytest
 from PIL import Image
 
+from vlkd.answering.images import load_student_image
 from vlkd.core.errors import SkipItem
-from vlkd.plugins.evaluate.images import load_student_image
 from vlkd.students.qwen2_vl import Qwen2VL
 
 QWEN2_VL = Qwen2VL()

@@ -195,7 +195,7 @@ def test_metrics_name_the_server_and_the_model_it_returned(run_layout):
 
 
 def test_a_server_address_is_shown_without_credentials():
-    from vlkd.plugins.evaluate.openai_backend import safe_url
+    from vlkd.answering.openai_backend import safe_url
 
     assert safe_url("http://user:pw@gpu-box:8000/v1?api-key=sk-1") == "http://gpu-box:8000/v1"
 
@@ -222,8 +222,8 @@ def test_the_server_is_sent_the_image_at_the_size_the_local_processor_makes(tmp_
 
     from PIL import Image
 
-    from vlkd.plugins.evaluate.items import EvalItem, ModelInfo
-    from vlkd.plugins.evaluate.openai_backend import OpenAIStudent
+    from vlkd.answering.items import EvalItem, ModelInfo
+    from vlkd.answering.openai_backend import OpenAIStudent
     from vlkd.students.qwen2_vl import Qwen2VL
 
     Image.new("RGB", (1637, 1782), (200, 30, 30)).save(tmp_path / "page.png")

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from vlkd.answering.answers import streamed_text
 from vlkd.metrics.summary import summarize
-from vlkd.plugins.evaluate.answers import streamed_text
 from vlkd.plugins.evaluate.student import StudentEvalOptions, StudentEvaluator
 
 from .conftest import stage_context

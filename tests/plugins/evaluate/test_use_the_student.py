@@ -53,7 +53,7 @@ def test_export_merged_weights_answer_like_the_adapter(
     from peft import PeftModel
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from vlkd.plugins.evaluate.items import load_model_info
+    from vlkd.answering.items import load_model_info
 
     student = vlkd_tiny_student(family)
     run_dir = run_layout(student=student, adapter=adapter_for(student), family=family)

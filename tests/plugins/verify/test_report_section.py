@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 from vlkd.core.records import Flag, Provenance, QARecord
 from vlkd.core.results import Manifest
+from vlkd.metrics.check_value import check_value
 from vlkd.plugins.report.document import _plugin_sections
 from vlkd.plugins.report.render_md import render_markdown
-from vlkd.plugins.verify.value import check_value
 
 VERIFY_FACTS = {
     "per_category": {

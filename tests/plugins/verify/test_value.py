@@ -7,7 +7,7 @@ import csv
 import pytest
 
 from vlkd.core.records import Flag, QARecord
-from vlkd.plugins.verify.value import check_value
+from vlkd.metrics.check_value import check_value
 from vlkd.testing.verify import make_page, read_jsonl, run_recipe, write_pairs
 
 

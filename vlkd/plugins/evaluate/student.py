@@ -9,30 +9,11 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_serializer, field_validator, model_validator
 
+from vlkd.answering.backends import BACKEND_REQUIRES, check_backend
 from vlkd.api import RUN_ONLY, OnError, PluginOptions, StageError, StagePlugin
 from vlkd.metrics.not_present import DEFAULT_NOT_PRESENT
 
 System = Literal["base", "tuned", "teacher"]
-
-
-#: what each student backend imports; checked when a stage runs (a class-level ``requires``
-#: cannot depend on the options)
-BACKEND_REQUIRES = {
-    "transformers": (("torch", "transformers", "peft"), "train"),
-    "openai": (("openai",), "openai"),
-}
-
-
-def check_backend(stage: str, backend: str) -> None:
-    """A backend whose libraries are missing stops ``stage`` with the install command."""
-    import importlib.util
-
-    modules, extra = BACKEND_REQUIRES[backend]
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        raise StageError(
-            f"{stage} backend '{backend}' needs {', '.join(missing)}: pip install \"vlkd[{extra}]\""
-        )
 
 
 class StudentEvalOptions(PluginOptions):
@@ -146,7 +127,7 @@ class StudentEvaluator(StagePlugin):
         check_backend("evaluate", self.options.backend)
 
     def run(self, ctx) -> None:
-        from vlkd.plugins.evaluate.items import load_items
+        from vlkd.answering.items import load_items
 
         opts = self.options
         if any(s != "teacher" for s in opts.systems):
@@ -164,7 +145,7 @@ class StudentEvaluator(StagePlugin):
         system_prompt = opts.system_prompt if opts.system_prompt is not None else _training_system_prompt(ctx)
         backend = None
         if students:
-            from vlkd.plugins.evaluate.openai_backend import ServerGone
+            from vlkd.answering.openai_backend import ServerGone
 
             backend = self._backend(model, system_prompt)
             try:
@@ -194,7 +175,7 @@ class StudentEvaluator(StagePlugin):
         from the options (LLaMA-Factory's defaults unless set)."""
         from dataclasses import replace
 
-        from vlkd.plugins.evaluate.items import ModelInfo, load_model_info
+        from vlkd.answering.items import ModelInfo, load_model_info
 
         opts = self.options
         if ctx.has_input("model"):
@@ -265,7 +246,7 @@ class StudentEvaluator(StagePlugin):
     def _backend(self, model, system_prompt: str | None):
         opts = self.options
         if opts.backend == "openai":
-            from vlkd.plugins.evaluate.openai_backend import OpenAIStudent
+            from vlkd.answering.openai_backend import OpenAIStudent
 
             return OpenAIStudent(
                 model,
@@ -278,7 +259,7 @@ class StudentEvaluator(StagePlugin):
                 system_prompt=system_prompt,
                 timeout=opts.timeout,
             )
-        from vlkd.plugins.evaluate.local_backend import LocalStudent
+        from vlkd.answering.local_backend import LocalStudent
 
         return LocalStudent(
             model,
@@ -291,7 +272,7 @@ class StudentEvaluator(StagePlugin):
     def _run_student(self, ctx, backend, system: str, items: list) -> list[dict[str, Any]]:
         from functools import partial
 
-        from vlkd.plugins.evaluate.batching import BatchedWork, OnWorkers
+        from vlkd.answering.batching import BatchedWork, OnWorkers
 
         opts = self.options
         key = partial(_key, system)
@@ -543,7 +524,7 @@ def _training_system_prompt(ctx) -> str | None:
 
 
 def _item_of(rec: dict[str, Any]):
-    from vlkd.plugins.evaluate.items import EvalItem
+    from vlkd.answering.items import EvalItem
 
     return EvalItem(**{k: rec.get(k) for k in EvalItem.__dataclass_fields__})
 

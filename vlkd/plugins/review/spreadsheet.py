@@ -39,10 +39,10 @@ from vlkd.api import (
     write_jsonl_atomic,
     write_records,
 )
+from vlkd.metrics.check_value import check_value
 from vlkd.plugins.review import journal
 from vlkd.plugins.review.imports import load_state, store_import, stored_imports
 from vlkd.plugins.review.sheet import file_sha256, read_sheet, write_csv
-from vlkd.plugins.verify.value import check_value
 
 EXPORTS = "exports.json"
 SHEETS = {"xlsx": "review.xlsx", "csv": "review.csv"}

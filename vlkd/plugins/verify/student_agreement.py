@@ -91,7 +91,7 @@ class StudentAgreement(Verifier):
 
     # -- the student's answers ---------------------------------------------------------------
     def _model_info(self, run_dir: Path):
-        from vlkd.plugins.evaluate.items import ModelInfo, load_model_info
+        from vlkd.answering.items import ModelInfo, load_model_info
 
         s = self.student
         if self.options.model:
@@ -111,7 +111,7 @@ class StudentAgreement(Verifier):
     def _backend(self, info):
         o = self.options
         if o.backend == "openai":
-            from vlkd.plugins.evaluate.openai_backend import OpenAIStudent
+            from vlkd.answering.openai_backend import OpenAIStudent
 
             name = o.model_name or ""
             return OpenAIStudent(
@@ -125,19 +125,19 @@ class StudentAgreement(Verifier):
                 system_prompt=None,
                 timeout=120.0,
             )
-        from vlkd.plugins.evaluate.local_backend import LocalStudent
+        from vlkd.answering.local_backend import LocalStudent
 
         return LocalStudent(info, max_new_tokens=o.max_new_tokens, system_prompt=None, device=o.device)
 
     def _check_backend(self) -> None:
-        from vlkd.plugins.evaluate.student import check_backend
+        from vlkd.answering.backends import check_backend
 
         check_backend("student_agreement", self.options.backend)
 
     def start(self, ctx: StageContext, images: list[ImageRecord], pairs: dict[str, list[QARecord]]) -> None:
+        from vlkd.answering.items import EvalItem
         from vlkd.api import image_path
         from vlkd.metrics.scores import anls
-        from vlkd.plugins.evaluate.items import EvalItem
 
         self._check_backend()
         info = self._model_info(ctx.run_dir)

@@ -20,11 +20,11 @@ import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from vlkd.plugins.evaluate.answers import clean_answer
-from vlkd.plugins.evaluate.images import data_url, load_student_image
+from vlkd.answering.answers import clean_answer
+from vlkd.answering.images import data_url, load_student_image
 
 if TYPE_CHECKING:
-    from vlkd.plugins.evaluate.items import EvalItem, ModelInfo
+    from vlkd.answering.items import EvalItem, ModelInfo
 
 
 #: the SDK's own retries of one question (a connection reset, a 5xx)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from vlkd.answering.images import load_student_image
 from vlkd.api import StageError
-from vlkd.plugins.evaluate.images import load_student_image
 
 if TYPE_CHECKING:
-    from vlkd.plugins.evaluate.items import EvalItem, ModelInfo
+    from vlkd.answering.items import EvalItem, ModelInfo
 
 
 def pick_device(device: str) -> str:
@@ -32,7 +32,7 @@ def decode_answers(processor, new_tokens) -> list[str]:
     """The generated tokens as answers, by the rule vLLM's detokenizer follows
     (``answers.streamed_text``: a token that ends inside a character, cut by the token limit,
     is dropped), so that the openai backend on vLLM and this one agree on the same weights."""
-    from vlkd.plugins.evaluate.answers import clean_answer, streamed_text
+    from vlkd.answering.answers import clean_answer, streamed_text
 
     tokenizer = processor.tokenizer
 
