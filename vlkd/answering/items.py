@@ -98,10 +98,8 @@ def load_model_info(model_dir: Path, *, check_student: bool = True) -> ModelInfo
     ``check_student``: a missing student is an error now (``False``: when its weights are loaded,
     for the evaluate stage, whose finished items need none)."""
     card = ModelCard.read(model_dir)
-    base = card.base_model
-    if Path(base).is_absolute() or base.startswith(".") or (model_dir / base).exists():
-        located = card.path(model_dir, base)
-        assert located is not None
+    base, located = card.base_model, card.base_path(model_dir)
+    if located is not None:  # written relative to the card (a run can move), or absolute
         if check_student and not located.exists():
             raise StageError(
                 f"{model_dir / ModelCard.FILE}: the student it was tuned from, {located}, is missing "
