@@ -50,6 +50,7 @@ def demo_training() -> dict:
 
 
 KD = {"method": "logit_kd", "alpha": 0.5, "temperature": 1.0, "top_k": 20}
+ON_POLICY = {"method": "on_policy", "alpha": 0.5, "temperature": 1.0, "lmbda": 0.5, "max_new_tokens": 16}
 
 
 def student_section(model: str) -> dict:
@@ -155,8 +156,10 @@ def worker(task: dict) -> dict:
         options: dict = {"max_steps": task["steps"]}
         run = work / ("kd" if rung.startswith("logit_kd") else rung)
         if rung != "sft":
-            method = "logit_kd" if rung.startswith("logit_kd") else rung
-            options["distill"] = {**KD, "method": method, "teacher": str(teacher_model)}
+            if rung.startswith("logit_kd"):
+                options["distill"] = {**KD, "teacher": str(teacher_model)}
+            else:  # on_policy: top_k is logit_kd's alone (on-policy compares the whole vocabulary)
+                options["distill"] = {**ON_POLICY, "teacher": str(teacher_model)}
         if rung == "logit_kd_cached":
             shutil.rmtree(run / "train")  # the training again; cache/ stays
         facts = train(task["student"], Path(task["dataset"]), run, **options)
