@@ -19,7 +19,7 @@ def test_a_teacher_model_directory_loads_with_its_adapter_merged(vlkd_tiny_stude
 
     from vlkd.api import ModelCard
     from vlkd.plugins.train.teacher import resolve_teacher
-    from vlkd.plugins.train.teacher_cache import _load_teacher
+    from vlkd.plugins.train.teacher_cache import load_teacher
 
     base = vlkd_tiny_student("qwen2_vl")
     model = AutoModelForImageTextToText.from_pretrained(base)
@@ -33,6 +33,6 @@ def test_a_teacher_model_directory_loads_with_its_adapter_merged(vlkd_tiny_stude
 
     teacher = resolve_teacher(str(folder))
     assert teacher.adapter == str(folder / "adapter")
-    loaded = _load_teacher(teacher, "fp32")
+    loaded = load_teacher(teacher, "fp32")
     plain = AutoModelForImageTextToText.from_pretrained(base)
     assert torch.equal(loaded.get_output_embeddings().weight, -plain.get_output_embeddings().weight)
