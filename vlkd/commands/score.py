@@ -60,6 +60,7 @@ def vlkd_register_commands(app: typer.Typer) -> None:
             samples=0 if per_item else samples,
             seed=seed,
             confidence=confidence,
+            rows=per_item,
         )
         if per_item:
             typer.echo("\n".join(json.dumps(r, ensure_ascii=False) for r in rows))

@@ -30,20 +30,30 @@ def percentile(sorted_values: list[float], q: float) -> float:
 def _resampled_sums(matrices: list[Any], samples: int, seed: int) -> Iterator[list[list[float]]]:
     """For each resample, the column sums of each matrix over the same drawn items.
 
-    Resamples are drawn in chunks: the draws of a chunk, offset by row, make one ``bincount``
-    that reshapes into a (resamples x items) weight matrix, and one product sums them all.
+    Resamples are drawn in chunks of rows (the draws of a chunk in one call, always the same
+    chunks for a given ``n``: the seed gives the same intervals as before); each row's draws
+    become its weights by one ``bincount`` of ``n`` bins (a cache-sized table, where one
+    ``bincount`` over the whole chunk scattered writes over tens of megabytes), written into
+    one weight matrix that every chunk reuses (fresh tens of megabytes per chunk cost page
+    faults: system time that grew several-fold when other work shared the machine), and one
+    product per matrix sums them all.
     """
     import numpy as np
 
     rng = np.random.default_rng(seed)
     n = matrices[0].shape[0]
     chunk = max(1, min(samples, (1 << 22) // n))  # about 32 MB of weights at a time
+    weights = np.empty((chunk, n), dtype=np.float64)
+    # int32 draws are the same numbers as the default int64 ones (numpy draws both as bounded
+    # 32-bit integers below 2**32) in half the memory
+    dtype = np.int32 if n <= np.iinfo(np.int32).max else np.int64
     done = 0
     while done < samples:
         rows = min(chunk, samples - done)
-        draws = rng.integers(0, n, size=(rows, n)) + (np.arange(rows) * n)[:, None]
-        weights = np.bincount(draws.ravel(), minlength=rows * n).reshape(rows, n).astype(np.float64)
-        sums = [(weights @ m).tolist() for m in matrices]
+        draws = rng.integers(0, n, size=(rows, n), dtype=dtype)
+        for r in range(rows):
+            weights[r] = np.bincount(draws[r], minlength=n)
+        sums = [(weights[:rows] @ m).tolist() for m in matrices]
         for r in range(rows):
             yield [s[r] for s in sums]
         done += rows

@@ -144,8 +144,10 @@ def score_lines(
     samples: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
+    rows: bool = True,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Per-item scores (input order) and the summary (the evaluate stage's ``metrics.json`` shape)."""
+    """Per-item scores (input order; ``rows=False``: none, only the summary) and the summary (the
+    evaluate stage's ``metrics.json`` shape)."""
     scored = [
         score_item(it.prediction, it.answers, negative=it.negative, not_present=not_present) for it in items
     ]
@@ -156,4 +158,6 @@ def score_lines(
     summary = summarize(
         records, systems=[SYSTEM], deltas=(), samples=samples, seed=seed, confidence=confidence
     )
+    if not rows:
+        return [], summary
     return [per_item(it, s) for it, s in zip(items, scored, strict=True)], summary

@@ -115,11 +115,18 @@ def _applies(sums: list[float]) -> dict[str, int]:
 
 
 def _total(vectors: Sequence[Sequence[float]]) -> list[float]:
-    if not vectors:
+    if len(vectors) == 0:
         return [0.0] * _WIDTH
     import numpy as np
 
     return np.asarray(vectors, dtype=np.float64).sum(axis=0).tolist()
+
+
+def _array(vectors: Sequence[Sequence[float]]) -> Any:
+    """The item vectors as one (items x columns) array: converted once, summed and resampled."""
+    import numpy as np
+
+    return np.asarray(vectors, dtype=np.float64).reshape(len(vectors), _WIDTH)
 
 
 def _r(value: float | None) -> float | None:
@@ -134,6 +141,7 @@ def group_metrics(
     confidence: float,
     names: Sequence[str] = tuple(n for n, _ in METRICS if n not in OPTIONAL),
 ) -> dict[str, Any]:
+    vectors = _array(vectors)
     sums = _total(vectors)
     values, applies = statistic(sums), _applies(sums)
     cis = bootstrap_ci(vectors, statistic, samples=samples, seed=seed, confidence=confidence)
@@ -157,6 +165,7 @@ def delta_metrics(
     confidence: float,
     names: Sequence[str] = tuple(n for n, _ in METRICS if n not in OPTIONAL),
 ) -> dict[str, Any]:
+    base, tuned = _array(base), _array(tuned)
     sb, st = statistic(_total(base)), statistic(_total(tuned))
     cis = paired_bootstrap_delta(base, tuned, statistic, samples=samples, seed=seed, confidence=confidence)
     out: dict[str, Any] = {"n": len(base)}
@@ -190,14 +199,13 @@ def summarize(
     opts = {"samples": samples, "seed": seed, "confidence": confidence, "names": names}
     results: dict[str, Any] = {}
     for system, items in by_system.items():
-        results[system] = {
-            "overall": group_metrics([v for _, v in items.values()], **opts),
-            "categories": {
-                cat: group_metrics([v for c, v in items.values() if c == cat], **opts)
-                for cat in categories
-                if any(c == cat for c, _ in items.values())
-            },
-        }
+        matrix = _array([v for _, v in items.values()])  # once per system; categories are masks of it
+        of = [c for c, _ in items.values()]
+        results[system] = {"overall": group_metrics(matrix, **opts), "categories": {}}
+        for cat in categories:
+            rows = [i for i, c in enumerate(of) if c == cat]
+            if rows:
+                results[system]["categories"][cat] = group_metrics(matrix[rows], **opts)
     delta_out: dict[str, Any] = {}
     for a, b in deltas:
         if a not in by_system or b not in by_system:
