@@ -155,6 +155,34 @@ def test_cache_key_depends_on_everything_but_the_key(tmp_path):
     assert ResponseCache(tmp_path, read=False).get(k) is None
 
 
+def test_cache_misses_open_no_file_in_a_missing_folder(tmp_path, monkeypatch):
+    """A batch run looks up every image's key before anything is cached: one failed open each
+    cost more than the rest of the look-up; a missing folder is taken as missing for a moment."""
+    import builtins
+
+    import vlkd.teach.cache as cache_module
+
+    opened = []
+
+    def counting_open(*args, **kwargs):
+        opened.append(args[0])
+        return builtins.open(*args, **kwargs)
+
+    monkeypatch.setattr(cache_module, "open", counting_open, raising=False)
+    cache = ResponseCache(tmp_path)
+    keys = [f"ab{i:062x}" for i in range(50)]
+    assert all(cache.get(k) is None for k in keys)
+    assert len(opened) == 1  # the first miss looked; the folder is missing, the others did not
+    cache.put(keys[3], {"text": "mine"})  # its own write: seen at once
+    assert cache.get(keys[3]) == {"text": "mine"}
+    other, key = ResponseCache(tmp_path), "cd" + "0" * 62
+    assert other.get(key) is None
+    cache.put(key, {"text": "written by another process"})
+    assert other.get(key) is None  # for a moment
+    monkeypatch.setattr(cache_module, "MISSING_FOR_S", 0.0)  # the moment has passed
+    assert other.get(key) == {"text": "written by another process"}
+
+
 def test_pacing_learnt_after_a_429_without_rpm():
     import collections
 

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import os
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,6 +48,9 @@ def cache_key(
 
 
 PACK_DIR = "packs"
+#: how long a subfolder found missing is taken to be missing without looking again (another
+#: process writing this run's cache would be seen this much later; this one's own writes at once)
+MISSING_FOR_S = 2.0
 _PACK_HEAD = b'{"key": "'
 
 
@@ -92,6 +96,9 @@ class ResponseCache:
         self._index: dict[str, tuple[int, int]] | None = None
         self._packs: list[Path] = []
         self._readers: dict[int, IO[bytes]] = {}
+        #: subfolders of entry files found missing, and when: a batch run looks up 100,000 keys
+        #: that no file holds, and a failed open each cost more than the rest of the look-up
+        self._missing: dict[str, float] = {}
 
     def _path(self, key: str) -> str:
         return os.path.join(self._dir, key[:2], key + ".json")
@@ -107,10 +114,19 @@ class ResponseCache:
             value = self._packed(*packed)
             if value is not None:
                 return value
+        sub = key[:2]
+        seen = self._missing.get(sub)
+        if seen is not None and time.monotonic() - seen < MISSING_FOR_S:
+            return None
         try:
             with open(self._path(key), encoding="utf-8") as fh:
                 return json.loads(fh.read())
         except FileNotFoundError:
+            # noted before the folder is looked at: a writer thread creating it meanwhile either
+            # clears the note after this (``put``) or made the folder before the look below
+            self._missing[sub] = time.monotonic()
+            if os.path.isdir(os.path.join(self._dir, sub)):
+                self._missing.pop(sub, None)
             return None
         except (OSError, ValueError):
             return None  # a damaged entry is asked for again and overwritten
@@ -176,6 +192,7 @@ class ResponseCache:
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         write_json_atomic(self._path(key), value)
+        self._missing.pop(key[:2], None)
 
     def queue(self, key: str, value: dict[str, Any]) -> None:
         """An entry to write later, with others (its answer is in the call journal already)."""
