@@ -12,7 +12,7 @@ from vlkd.core.context import Usage
 from vlkd.core.records import ImageRecord, Provenance, sha256_bytes
 from vlkd.teach.cache import cache_key
 from vlkd.teach.calls import ItemFailed, redact
-from vlkd.teach.pairs import build_pairs
+from vlkd.teach.pairs import PairsOf, build_pairs
 from vlkd.teach.parsing import Parsed, parse_csv, parse_json
 
 if TYPE_CHECKING:
@@ -47,6 +47,9 @@ class ImageJob:
     #: the image's record, or what reads it again by id (a batch keeps a job per image, and
     #: thousands of records would not keep memory flat)
     source: ImageRecord | Callable[[str], ImageRecord] | None = None
+    #: the image's category (interned: a few strings for every job), what its pairs need of
+    #: the record besides its id: an answer is settled without reading the record again
+    category: str | None = None
 
     @property
     def image(self) -> ImageRecord:
@@ -126,7 +129,7 @@ class JobRules:
         )
         records, neg_dropped = build_pairs(
             parsed.pairs,
-            job.image,
+            PairsOf(job.image_id, job.category),
             negative_answer=self.opts.negative_answer,
             negative_ratio=self.opts.negative_ratio,
             provenance=provenance,

@@ -6,7 +6,7 @@ import functools
 import hashlib
 import math
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from vlkd.core.records import ImageRecord, Provenance, QARecord
 
@@ -44,9 +44,16 @@ def negatives_wanted(positives: int, ratio: float, seed: str = "") -> int:
     return whole + (1 if draw < exact - whole - 1e-9 else 0)
 
 
+class PairsOf(NamedTuple):
+    """What an image's pairs take from its record."""
+
+    id: str
+    category: str | None
+
+
 def build_pairs(
     rows: list[dict[str, Any]],
-    image: ImageRecord,
+    image: ImageRecord | PairsOf,
     *,
     negative_answer: str,
     negative_ratio: float | None,

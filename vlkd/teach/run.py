@@ -133,7 +133,8 @@ class TeachRun:
         request, image_hash, template_hash = await self.requests.request_for(image)
         prompt_hash = sys.intern(hash_text(request.system + "\0" + request.user)) if self.prompts else None
         template_hash = sys.intern(template_hash) if template_hash else template_hash
-        job = ImageJob(image.id, image_hash, prompt_hash, template_hash, source=image)
+        category = sys.intern(image.category) if image.category else image.category
+        job = ImageJob(image.id, image_hash, prompt_hash, template_hash, source=image, category=category)
         ledger = self.ctx.ledger()
         if ledger.status(image.id) == "failed":  # asked again: new tries, not the cached ones
             job.attempt = job.first_attempt = int((ledger.entry(image.id) or {}).get("attempt", 0))
