@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -257,8 +258,12 @@ def compute(
     masker = AssistantMasker(processor.tokenizer, family.assistant_prefix, family.turn_end)
     top_k = min(cache.top_k, len(processor.tokenizer))
 
+    # one thread at a time in the tokenizer: a fast tokenizer shared at once fails ("Already borrowed")
+    tokenizing = threading.Lock()
+
     def one(sample: Any) -> None:
-        batch = collator([sample])
+        with tokenizing:
+            batch = collator([sample])
         ids = batch["input_ids"][0].tolist()
         student = (ids, batch["labels"][0].tolist(), len(ids) >= o["cutoff_len"])
         served = client.prompt_logprobs(chat_messages(sample, family, lo, hi), cache.top_k)
