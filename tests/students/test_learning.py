@@ -8,7 +8,10 @@ photos with one of four warning lights lit (``vlkd.images.warning_lights``; one 
 question, so only the pixels tell the answers apart), then answers held-out photos through the
 evaluate stage's own backend (adapter applied, greedy, the training's image settings). Trained
 on the photos it must answer well above chance (25%); trained the same way on blank images it
-must stay at chance. Both arms run in one test per family, on the same student and settings.
+must stay at chance. The blank arm is a check of the experiment, not of a family: balanced lights
+and one fixed question leave the answers' words nothing to go on whatever the family, so it runs
+once, for the seed's family (``BLANK_CONTROL``), on the same student and settings as its photos.
+A family that loses the pixels fails the photo arm on its own: held-out photos at chance.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 N_TRAIN, N_TEST = 128, 40
 PIXELS = 224 * 224
+#: the family whose test also trains on blank images (the experiment's control; see above)
+BLANK_CONTROL = "qwen2_vl"
 #: the demo's training settings (recipes/demo.yaml), fewer steps
 TRAIN = {
     "lora_target": "all-linear",
@@ -137,12 +142,15 @@ def test_student_learns_from_pixels_and_not_from_blank_images(family, tmp_path):
     seen = train_and_answer(
         student, lights_dataset(tmp_path / "photos", blanked=False), tmp_path / "a", items
     )
-    blank = lights_dataset(tmp_path / "blank", blanked=True)
-    blind = train_and_answer(student, blank, tmp_path / "b", items, systems=("tuned",))
-
-    report = f"{family}: with photos {seen}, with blank images {blind}"
-    print(report)  # the figures, for pytest -rP
+    report = f"{family}: with photos {seen}"
     assert seen["base"] <= 0.3, report  # the random student knows none of the lights
     assert seen["tuned"] >= 0.7, report  # well above chance (0.25): it reads the icon
+    if family != BLANK_CONTROL:
+        print(report)  # the figures, for pytest -rP
+        return
+    blank = lights_dataset(tmp_path / "blank", blanked=True)
+    blind = train_and_answer(student, blank, tmp_path / "b", items, systems=("tuned",))
+    report += f", with blank images {blind}"
+    print(report)
     assert blind["tuned"] <= 0.45, report  # at chance: the answers' words alone do not do it
     assert seen["tuned"] - blind["tuned"] >= 0.3, report
