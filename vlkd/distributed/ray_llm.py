@@ -71,7 +71,8 @@ def output_path(path: Path) -> Path:
 
 # -- the processors ---------------------------------------------------------------------------------
 def http_processor_config(url: str, options: RayLLMOptions, headers: dict[str, str]) -> Any:
-    """Ray Data LLM's HTTP processor: any OpenAI-compatible server (CI: the fake provider)."""
+    """Ray Data LLM's HTTP processor: any OpenAI-compatible server (CI: the fake provider). Each
+    request travels as its JSON text (:func:`http_payload`) and is posted as that text."""
     from ray.data.llm import HttpRequestProcessorConfig
 
     return HttpRequestProcessorConfig(
@@ -81,7 +82,61 @@ def http_processor_config(url: str, options: RayLLMOptions, headers: dict[str, s
         batch_size=options.batch_size,
         concurrency=options.replicas,
         max_retries=options.max_retries,
+        session_factory=TextBodySession,
     )
+
+
+#: the one key of an HTTP processor's payload: the request body's JSON text
+BODY_TEXT = "vlkd_body_json"
+
+
+def http_payload(body: dict[str, Any]) -> dict[str, str]:
+    """A request body as the HTTP processor's ``payload``: its JSON text under one key.
+
+    Ray Data keeps rows as Arrow tables between stages. A list of dicts with different keys (a
+    user message's parts: ``{"type", "text"}`` and ``{"type", "image_url"}``) becomes a list of
+    structs with the union of the keys, and comes back with ``"text": None`` in the image part and
+    ``"image_url": None`` in the text part: the server would be asked something else than online
+    mode asks (with a system prompt, whose content is a string, Ray pickles the column instead, and
+    the parts survive: ray#56125's other face). One string column survives every conversion."""
+    return {BODY_TEXT: json.dumps(body, ensure_ascii=False, separators=(",", ":"))}
+
+
+class TextBodySession:
+    """The HTTP processor's client session (its ``session_factory``): posts a payload made by
+    :func:`http_payload` as the body text it carries, byte for byte, and anything else as given."""
+
+    def __init__(self) -> None:
+        import aiohttp
+
+        self._session = aiohttp.ClientSession()
+
+    async def __aenter__(self) -> TextBodySession:
+        await self._session.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._session.__aexit__(*exc)  # type: ignore[arg-type]
+
+    def post(self, url: str, **kwargs: Any) -> Any:
+        text = _body_text(kwargs.get("json"), kwargs.get("data"))
+        if text is not None:
+            kwargs.pop("json", None)
+            kwargs["data"] = text.encode("utf-8")
+        return self._session.post(url, **kwargs)
+
+
+def _body_text(payload: Any, data: Any) -> str | None:
+    """The body text an :func:`http_payload` carries (Ray 2.58 passes the payload as ``json=``,
+    later versions its ``json.dumps`` as ``data=``), or None for any other payload."""
+    if payload is None and isinstance(data, str | bytes):
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            return None
+    if isinstance(payload, dict) and set(payload) == {BODY_TEXT}:
+        return payload[BODY_TEXT]
+    return None
 
 
 def vllm_processor_config(model: str, options: RayLLMOptions) -> Any:
@@ -147,10 +202,9 @@ def vllm_answer(row: dict[str, Any], model: str) -> dict[str, Any]:
 
 
 def _http_pre(row: dict[str, Any]) -> dict[str, Any]:
-    # each request travels as its JSON text until here: in an Arrow column the messages' parts
-    # would get each other's keys (None), and the server would see other requests than online
+    # each request travels as its JSON text, to the server (see http_payload)
     line = json.loads(row["text"])
-    return {"custom_id": line["custom_id"], "payload": line["body"]}
+    return {"custom_id": line["custom_id"], "payload": http_payload(line["body"])}
 
 
 def _http_post(row: dict[str, Any]) -> dict[str, Any]:

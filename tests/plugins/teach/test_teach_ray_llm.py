@@ -3,7 +3,9 @@ fake provider: the same requests, parsing and cache as online mode, and the cana
 teacher saw the images. The vLLM-engine processor's configuration is built and checked here (it
 needs GPUs to run)."""
 
+import base64
 import hashlib
+import json
 
 import pytest
 
@@ -41,10 +43,31 @@ def on_cluster(vlkd_ray_cluster, monkeypatch):
     ray.shutdown()
 
 
-def test_ray_llm_teaches_through_ray_data_with_the_online_cache(provider, images, run_teach, on_cluster):
+def _image_of(body: bytes) -> str:
+    """The SHA-256 of the image a chat request carries."""
+    for msg in json.loads(body)["messages"]:
+        for part in msg["content"] if isinstance(msg["content"], list) else ():
+            if part["type"] == "image_url":
+                return hashlib.sha256(base64.b64decode(part["image_url"]["url"].split(",", 1)[1])).hexdigest()
+    raise AssertionError("no image in the request")
+
+
+def _no_system_prompt(tmp_path) -> dict:
+    """No system message: every message's content is then a list of parts, which Ray Data keeps
+    as Arrow structs (with a string content it pickles the column)."""
+    empty = tmp_path / "no_system.txt"
+    empty.write_text("", encoding="utf-8")
+    return {"prompt": {"system": str(empty)}}
+
+
+def test_ray_llm_teaches_through_ray_data_with_the_online_requests_and_cache(
+    provider, images, run_teach, on_cluster, tmp_path
+):
     folder = images(5)
     _sees_images(provider, folder.parent / "run")
-    manifest, rd = run_teach(folder, _ray_llm(provider))
+    provider.keep_raw = True
+    prompt = _no_system_prompt(tmp_path)
+    manifest, rd = run_teach(folder, _ray_llm(provider, **prompt))
     teach = manifest["stages"]["teach"]
     assert teach["status"] == "done" and teach["counts"]["ok"] == 5
     pairs = read_pairs(rd)
@@ -52,11 +75,20 @@ def test_ray_llm_teaches_through_ray_data_with_the_online_cache(provider, images
     hashes = image_hashes(folder)
     assert all(provider.requests[h] == 1 for h in hashes.values())  # each image asked once
     assert sum(provider.requests.values()) == 5 + 1  # and one canary for the one chunk
+    through_ray = {_image_of(raw): raw for raw in provider.raw_bodies}
     # the same answers online (the run started over, its cache kept): nothing asked again
-    online, _ = run_teach(folder, section(provider), fresh=True)
+    online, _ = run_teach(folder, section(provider, **prompt), fresh=True)
     assert online["stages"]["teach"]["usage"]["cached"] == 5
     assert sum(provider.requests.values()) == 6
     assert read_pairs(rd) == pairs
+    # online in a run of its own asks the server the very bytes Ray Data LLM sent for each image
+    provider.raw_bodies.clear()
+    run_teach(folder, section(provider, **prompt), run_dir=tmp_path / "online")
+    asked_online = {_image_of(raw): raw for raw in provider.raw_bodies}
+    assert set(asked_online) == set(hashes.values())
+    for h, raw in asked_online.items():
+        assert b'"text":null' not in through_ray[h] and b'"image_url":null' not in through_ray[h]
+        assert through_ray[h] == raw
 
 
 def test_a_teacher_that_never_sees_the_images_fails_the_chunk(provider, images, run_teach, on_cluster):
@@ -149,3 +181,16 @@ def test_the_gpus_a_recipe_asks_a_cluster_for():
     for device, wanted in [("auto", None), ("cpu", None), ("cuda:1", 1.0)]:
         plugin = StudentEvaluator(StudentEvalOptions(plugin="student", device=device))
         assert (plugin.cluster_gpus() or (None,))[0] == wanted
+
+
+def test_the_http_payload_is_posted_as_the_request_text():
+    """Ray 2.60 posts ``json.dumps(payload)`` (``data=``), Ray 2.58 the payload itself (``json=``):
+    either way the server gets the request's own text, as the OpenAI SDK writes it online."""
+    from vlkd.distributed.ray_llm import _body_text, http_payload
+
+    body = {"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "零件?"}]}]}
+    online = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)  # openai's
+    payload = http_payload(body)
+    assert _body_text(None, json.dumps(payload)) == online
+    assert _body_text(payload, None) == online
+    assert _body_text(None, json.dumps(body)) is None  # any other payload goes as Ray sends it
