@@ -171,6 +171,9 @@ def worker(task: dict) -> dict:
     out["teacher_seconds"] = facts.get("teacher_seconds")
     out["wall_s"] = round(time.perf_counter() - started, 1)
     out["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    # kept beside the work: a run stopped before its last rung still shows the finished ones
+    (work / "results").mkdir(exist_ok=True)
+    (work / "results" / f"{rung}.json").write_text(json.dumps(out), encoding="utf-8")
     return out
 
 
@@ -203,12 +206,17 @@ def main() -> None:
     parser.add_argument("--teacher-steps", type=int, default=200)
     parser.add_argument("--test", type=int, default=40, help="held-out photos")
     parser.add_argument("--keep", type=Path, default=None, help="work directory to keep")
+    parser.add_argument(
+        "--table-from", type=Path, default=None, help="print the finished rungs of a stopped --keep run"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
-    from vlkd.metrics.bootstrap import paired_bootstrap_delta
+    if args.table_from:
+        table_from(args.table_from, args)
+        return
     from vlkd.students.qwen2_vl import Qwen2VL
 
     print(f"load average before: {os.getloadavg()}")
@@ -232,16 +240,23 @@ def main() -> None:
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
+    print(f"load average after: {os.getloadavg()}")
+    print_table(prep, label, done, args)
+
+
+def print_table(prep: dict | None, label: dict | None, done: dict, args: argparse.Namespace) -> None:
+    from vlkd.metrics.bootstrap import paired_bootstrap_delta
+
     rows = {
-        "teacher (reference)": {**prep, "correct": prep["tuned"]},
+        **({"teacher (reference)": {**prep, "correct": prep["tuned"]}} if prep else {}),
         "base": {"correct": done["sft"]["base"]},
         **{k: {**v, "correct": v["tuned"]} for k, v in done.items()},
     }
-    print(f"load average after: {os.getloadavg()}")
+    right = label["teacher_right"] if label else "?"
     print(
         f"student steps per rung: {args.steps} (batch 8); teacher: {args.teacher_steps} steps on "
         f"{args.labelled} labelled photos, then answered {args.photos} unlabelled ones "
-        f"({label['teacher_right']} right); held-out photos: {args.test}, chance 0.25"
+        f"({right} right); held-out photos: {args.test}, chance 0.25"
     )
     print(
         f"{'rung':20} {'accuracy':>8} {'vs sft (95% CI)':>20} {'wall s':>7} {'train s':>8} "
@@ -258,6 +273,19 @@ def main() -> None:
             f"{r.get('train_runtime') or 0:8.1f} {'-' if teacher_s is None else f'{teacher_s:.1f}':>9} "
             f"{r.get('peak_rss_mib', 0):9.1f}"
         )
+
+
+def table_from(work: Path, args: argparse.Namespace) -> None:
+    """The table of the rungs a stopped run (``--keep``) finished, from ``WORK/results``."""
+    results = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in (work / "results").glob("*.json")}
+    if "sft" not in results:
+        raise SystemExit(f"{work / 'results'}: no finished sft rung to compare with")
+    order = ("sft", "logit_kd", "logit_kd_cached", "on_policy")
+    done = {rung: results[rung] for rung in order if rung in results}
+    print(
+        f"finished rungs in {work}: {', '.join(done)} (missing: {', '.join(r for r in order if r not in done) or 'none'})"
+    )
+    print_table(results.get("teacher"), results.get("label"), done, args)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,15 @@
 """The review page with many pairs (run by hand; figures printed, nothing asserted).
 
     python benchmarks/bench_review.py [--pairs 5000] [--per-image 10] [--memory 500,5000,50000]
+        [--usable 5000,50000] [--loads 5] [--compare-tree /tmp/main-checkout]
 
-1. page usable: a fresh Chromium page (Debian's, through Playwright) from navigation until the
-   first image is decoded and its pairs are shown, for each size in ``--usable``; the page as it
-   is (first queue and image inlined, image preloaded) alternated with the page as it was (the
-   inlined data taken out by the browser, so the script asks the API for it in a chain).
+1. page usable: a fresh Chromium context (Debian's, through Playwright) from navigation until the
+   first image is loaded and fitted and its pairs are shown, for each size in ``--usable``. Two
+   figures: inside the page, from the navigation's start (a mark set at the first such frame by a
+   probe injected into every page; the page also sets its own ``vlkd-usable`` mark once the
+   image is decoded), and outside, from Playwright's ``goto`` to its waits (its own round trips
+   count). With ``--compare-tree`` another checkout's page (its server in a process of its own,
+   like this one's) is loaded in turn with this one's, A/B/B/A, on the same kind of run.
 2. saving one decision: the server's own work (``ReviewStore.decide``: version check, log
    append with fsync, audit line), and the round trip through HTTP for comparison.
 3. memory of the server process (RSS) after loading the run and serving the page's first
@@ -78,51 +82,95 @@ def build_run(folder: Path, n_pairs: int, per_image: int) -> Path:
     return run.run_dir
 
 
-def _as_before(route) -> None:
-    """The page as it was before it carried its first queue and image: the script then asks for
-    them (``/api/queue``, then ``/api/image/N``, then the image), one after the other."""
-    response = route.fetch()
-    page = response.text()
-    head, rest = page.split('type="application/json">', 1)
-    config, tail = rest.split("</script>", 1)
-    data = json.loads(config)
-    data.pop("initial", None)
-    head = "\n".join(line for line in head.splitlines() if 'rel="preload"' not in line)
-    route.fulfill(response=response, body=f'{head}type="application/json">{json.dumps(data)}</script>{tail}')
+_SERVE = """
+import sys
+from vlkd.plugins.review.web.server import ReviewServer
+server = ReviewServer(sys.argv[1], port=0).start_background()
+print(server.url, flush=True)
+sys.stdin.read()  # until the benchmark closes it
+server.stop()
+"""
+
+#: in every page, old or new alike: a mark at the first frame in which the first image is loaded
+#: and fitted (the script sets its transform) and a pair is shown
+_PROBE = """
+(() => {
+  const look = () => {
+    const img = document.getElementById("image");
+    if (img && img.complete && img.naturalWidth > 0 && img.style.transform && document.querySelector(".pair")) {
+      performance.mark("bench-usable");
+    } else requestAnimationFrame(look);
+  };
+  requestAnimationFrame(look);
+})();
+"""
+
+_TIMES = """() => {
+  const nav = performance.getEntriesByType("navigation")[0];
+  const mark = (name) => { const m = performance.getEntriesByName(name)[0]; return m ? m.startTime : null; };
+  return { probe: mark("bench-usable"), own: mark("vlkd-usable"), html: nav.responseStart,
+           html_end: nav.responseEnd, dcl: nav.domContentLoadedEventEnd,
+           bytes: nav.transferSize };
+}"""
 
 
-def page_usable(run_dir: Path, loads: int = 5) -> dict[str, list[float]]:
-    """Cold loads of the page as it is and as it was, alternated: seconds until usable."""
+def _server(tree: Path, run_dir: Path) -> tuple[subprocess.Popen, str]:
+    """A review server of the code in ``tree``, in a process of its own."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SERVE, str(run_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tree,
+    )
+    return proc, proc.stdout.readline().strip()
+
+
+def page_usable(
+    runs: dict[str, Path], trees: dict[str, Path], loads: int = 5
+) -> dict[str, dict[str, list[float]]]:
+    """Cold loads (a new browser context each) of each tree's page, alternated A/B/B/A: seconds
+    until usable seen from outside (Playwright's goto to its waits: its own round trips count)
+    and inside the page, from the navigation's start (the probe's mark; the page's own mark)."""
     import shutil
 
     from playwright.sync_api import sync_playwright
 
-    from vlkd.plugins.review.web.server import ReviewServer
-
-    server = ReviewServer(run_dir, port=0).start_background()
-    times: dict[str, list[float]] = {"inlined": [], "chain": []}
+    servers = {name: _server(tree, runs[name]) for name, tree in trees.items()}
+    times: dict[str, dict[str, list[float]]] = {name: {} for name in trees}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
-            for k in range(loads + 1):  # the first load warms the browser itself; not counted
-                for kind in ("chain", "inlined") if k % 2 else ("inlined", "chain"):
+            names = list(trees)
+            for k in range(loads + 1):  # the first round warms the browser itself; not counted
+                for name in names if k % 2 else names[::-1]:
                     context = browser.new_context(viewport={"width": 1440, "height": 900})
+                    context.add_init_script(_PROBE)
                     page = context.new_page()
-                    if kind == "chain":
-                        page.route(server.url.split("?")[0].rstrip("/") + "/", _as_before)
                     t0 = time.perf_counter()
-                    page.goto(server.url)
+                    page.goto(servers[name][1])
                     page.locator(".pair").first.wait_for()
                     page.wait_for_function(
                         "() => { const i = document.getElementById('image'); return i.complete && i.naturalWidth > 0; }",
                         polling=5,
                     )
+                    outside = time.perf_counter() - t0
+                    page.wait_for_function("() => performance.getEntriesByName('bench-usable').length > 0")
+                    inside = page.evaluate(_TIMES)
                     if k:
-                        times[kind].append(time.perf_counter() - t0)
+                        got = times[name]
+                        got.setdefault("outside", []).append(outside)
+                        for key, value in inside.items():
+                            if value is not None:
+                                got.setdefault(key, []).append(value / (1 if key == "bytes" else 1000))
                     context.close()
             browser.close()
     finally:
-        server.stop()
+        for proc, _ in servers.values():
+            proc.stdin.close()
+            proc.wait(timeout=30)
     return times
 
 
@@ -198,6 +246,10 @@ def memory(run_dir: Path, script: str = _MEMORY) -> dict[str, float]:
     return json.loads(out.stdout)
 
 
+def _loadavg() -> list[str]:
+    return Path("/proc/loadavg").read_text().split()[:3]
+
+
 def ms(values: list[float]) -> str:
     values = sorted(values)
     return f"median {statistics.median(values) * 1000:.1f} ms, p95 {values[int(len(values) * 0.95) - 1] * 1000:.1f} ms"
@@ -211,20 +263,43 @@ def main() -> None:
     parser.add_argument("--per-image", type=int, default=10)
     parser.add_argument("--memory", default="500,5000,50000")
     parser.add_argument("--usable", default="5000,50000", help="pairs for the page-usable timing")
-    parser.add_argument("--loads", type=int, default=5, help="cold page loads of each kind")
+    parser.add_argument("--loads", type=int, default=5, help="cold page loads of each tree")
+    parser.add_argument(
+        "--compare-tree",
+        type=Path,
+        help="another checkout (e.g. main's) whose page is loaded in turn with this one's",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        trees = {"this": ROOT}
+        if args.compare_tree:
+            trees[str(args.compare_tree)] = args.compare_tree.resolve()
         for size in (int(v) for v in args.usable.split(",")):
-            folder = build_run(Path(tmp) / f"u{size}", size, args.per_image)
-            got = page_usable(folder, args.loads)
-            chain, inlined = statistics.median(got["chain"]), statistics.median(got["inlined"])
+            runs = {
+                name: build_run(Path(tmp) / f"u{size}-{i}", size, args.per_image)
+                for i, name in enumerate(trees)
+            }
+            load = _loadavg()
+            got = page_usable(runs, trees, args.loads)
             print(
-                f"page usable (first image decoded, its pairs shown), {size} pairs, {len(got['inlined'])} "
-                f"cold loads of each, alternated; load average {os.getloadavg()[0]:.1f}:\n"
-                f"  first queue and image inlined, image preloaded: {ms(got['inlined'])}\n"
-                f"  as before (page -> /api/queue -> /api/image -> /img): {ms(got['chain'])}\n"
-                f"  -> {inlined / chain:.2f}x the time of before"
+                f"page usable (first image loaded and fitted, its pairs shown), {size} pairs, {args.loads} "
+                f"cold loads of each, alternated; load average before {' '.join(load)}, "
+                f"after {' '.join(_loadavg())}:"
             )
+            for name, t in got.items():
+                own = f"; the page's own mark {ms(t['own'])}" if t.get("own") else ""
+                print(
+                    f"  {name}: in the page, from navigation start: {ms(t['probe'])}{own}\n"
+                    f"    outside (Playwright goto to its waits): {ms(t['outside'])}\n"
+                    f"    HTML first byte {ms(t['html'])}, DOMContentLoaded {ms(t['dcl'])}, "
+                    f"HTML {statistics.median(t['bytes']) / 1000:.1f} kB"
+                )
+            if len(got) == 2:
+                (a, ta), (b, tb) = got.items()
+                print(
+                    f"  -> {a} / {b}: in the page {statistics.median(ta['probe']) / statistics.median(tb['probe']):.2f}x, "
+                    f"outside {statistics.median(ta['outside']) / statistics.median(tb['outside']):.2f}x"
+                )
         run_dir = build_run(Path(tmp) / "main", args.pairs, args.per_image)
         print(f"{args.pairs} pairs, {args.pairs // args.per_image} images")
         inside, http = decision_times(run_dir)

@@ -76,6 +76,24 @@ TINY: dict[str, tuple[list[str], list]] = {
         ["--pairs", "20", "--per-image", "5", "--memory", "20", "--usable", "20", "--loads", "1"],
         [],
     ),
+    # this checkout against itself: the A/B comparison's code runs
+    "bench_review.py compare": (
+        [
+            "--pairs",
+            "20",
+            "--per-image",
+            "5",
+            "--memory",
+            "20",
+            "--usable",
+            "20",
+            "--loads",
+            "1",
+            "--compare-tree",
+            "{root}",
+        ],
+        [],
+    ),
     "bench_images.py": (["--n", "2", "--n-memory", "2", "--size", "1600x1200", "--rounds", "1"], []),
     "bench_verify.py": (["--pages", "2", "--skip-demo", "--out", "{tmp}/verify"], [pytest.mark.slow]),
     "bench_eval.py": (
@@ -126,7 +144,7 @@ def test_the_venv_builder_parses():
 
 
 def _skip_reason(name: str) -> str | None:
-    if name == "bench_review.py" and _chromium() is None and not CI:
+    if name.startswith("bench_review.py") and _chromium() is None and not CI:
         return "needs chromium"
     if name == "make_demo_data.py" and _cjk_font() is None:
         return "needs a TrueType font"

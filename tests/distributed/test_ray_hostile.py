@@ -1,7 +1,7 @@
 """``--executor ray`` against a clumsy or hostile user: an address where something else listens is
 one line at once (Ray's own client retried it for minutes); an item that raises on a worker is
-named and the rest kept, and a local re-run does only it; Ctrl-C on the driver mid-stage stops
-it, keeps what finished, and the next run resumes."""
+named and the rest kept, and a local re-run does only it; one Ctrl-C on the driver mid-stage stops
+it, keeps what finished, leaves no task running, and the next run resumes."""
 
 import http.server
 import json
@@ -11,12 +11,13 @@ import subprocess
 import sys
 import threading
 import time
-import warnings
 from pathlib import Path
 
 import pytest
 
 from tests.distributed.test_ray_executor import calls, manifest, on_ray, vlkd
+from vlkd.testing.cli import FIXTURE_PLUGINS, run_vlkd, start_vlkd, wait_until
+from vlkd.testing.teach import image_hashes, ledger, make_images, recipe_yaml, section
 
 pytestmark = pytest.mark.timeout(1800)
 pytest.importorskip("ray", reason='needs pip install "vlkd[ray]"')
@@ -102,41 +103,87 @@ def test_an_item_raising_on_a_worker_is_named_and_a_local_rerun_does_only_it(tmp
 
 def test_ctrl_c_on_the_driver_mid_stage_keeps_what_finished(tmp_path, vlkd_ray_cluster):
     path = recipe(tmp_path)
-    proc = vlkd(
+    # started as a person's shell starts it, Ctrl-C reaching it: a test run started in the
+    # background ('cmd &') has SIGINT ignored, which every child inherits; the driver then never
+    # saw this test's Ctrl-C and waited on the hanging item (session 6's "first Ctrl-C" failure)
+    proc = start_vlkd(
         "run", str(path), "--run-dir", "run", "--set", "ingest.hang_at=5", "--set", "executor.chunk=1",
-        *on_ray(vlkd_ray_cluster), cwd=tmp_path, plugins=True, wait=False,
+        *on_ray(vlkd_ray_cluster), cwd=tmp_path, VLKD_PLUGINS=FIXTURE_PLUGINS,
     )  # fmt: skip
     marker = tmp_path / "run" / "ingest" / "hanging"
     end = time.monotonic() + 600
-    while not marker.exists():
+    while len(marker.read_text().split() if marker.exists() else []) < 2:  # "ITEM PID", written
         assert proc.poll() is None, proc.communicate()[1][-3000:]
         assert time.monotonic() < end, "the stage never reached the hanging item"
         time.sleep(0.2)
-    os.kill(proc.pid, signal.SIGINT)  # Ctrl-C: the driver alone, as a terminal sends it
+    hung_in = int(marker.read_text().split()[1])  # the worker process the hanging item runs in
+    os.kill(proc.pid, signal.SIGINT)  # one Ctrl-C: the driver alone, as a terminal sends it
     try:
-        _, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=300)  # a guard against the old hang, not a timing assertion
     except subprocess.TimeoutExpired:
-        # Known defect (session 6, one CI run in ten local ones): the first Ctrl-C sometimes leaves
-        # the driver waiting on the hanging task; a second Ctrl-C, which always stops at once, must
-        # still stop it cleanly. Said out loud in the test summary until it is found and fixed.
-        warnings.warn(
-            "ray: the first Ctrl-C did not stop the driver within 120 s; a second one was sent", stacklevel=1
-        )
-        os.kill(proc.pid, signal.SIGINT)
-        try:
-            _, err = proc.communicate(timeout=180)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            raise AssertionError("two Ctrl-Cs did not stop the driver") from None
-    err = err.decode()
-    assert proc.returncode != 0 and "Traceback" not in err, err[-3000:]
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("one Ctrl-C did not stop the driver") from None
+    # stopped as vlkd stops, not by Ray's driver dying: ray.cancel(force=True) on a task just
+    # pushed to a worker failed Ray's internal check ("Tried to complete task that was not
+    # pending", exit status 1) in a few runs in ten
+    assert proc.returncode == 130, err[-3000:]
+    assert "Traceback" not in err and "Check failed" not in err, err[-3000:]
+    assert "interrupted during stage 'ingest'; finished items are kept." in err
     ledger = tmp_path / "run" / "ingest" / "ledger.jsonl"
     kept = {int(json.loads(x)["key"].split("-")[1]) for x in ledger.read_text().splitlines() if x.strip()}
     assert 5 not in kept and kept <= set(calls(tmp_path / "calls"))
+    # no Ray task is left running that could still write: the hanging item's worker is gone
+    end = time.monotonic() + 120
+    while _alive(hung_in):
+        assert time.monotonic() < end, f"the hanging item's worker (pid {hung_in}) still runs"
+        time.sleep(0.5)
     result = vlkd(
         "run", str(path), "--run-dir", "run", "--set", "ingest.hang_at=99", cwd=tmp_path, plugins=True
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(set(calls(tmp_path / "calls"))) == list(range(8))
     assert all(calls(tmp_path / "calls").count(i) == 1 for i in kept)  # nothing finished redone
+
+
+def _alive(pid: int) -> bool:
+    """A process that runs (a zombie, ended but not yet reaped by its raylet, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_one_ctrl_c_during_teach_on_ray_records_the_answers_in_flight(tmp_path, vlkd_ray_cluster):
+    """Teach's calls to a server stay on the driver (its limits, budget and journal), with the
+    run on Ray: a first Ctrl-C records the answers in flight, and the resumed run (a local one:
+    the journal and cache are the same) asks only for what was not received."""
+    pytest.importorskip("openai")
+    from vlkd.testing.fake_provider import FakeProvider
+
+    folder = tmp_path / "images"
+    make_images(folder, 16)
+    run_dir = tmp_path / "run"
+    with FakeProvider(latency=1.0) as server:  # started in the cluster's loopback-only network
+        path = tmp_path / "recipe.yaml"
+        path.write_text(recipe_yaml(folder, section(server, concurrency=4)), encoding="utf-8")
+        args = ["run", str(path), "--run-dir", str(run_dir), *on_ray(vlkd_ray_cluster)]
+        proc = start_vlkd(*args, VLKD_DISABLE_PLUGIN_AUTOLOAD="1")
+        wait_until(proc, lambda: sum(server.requests.values()) >= 6, "6 requests never went out", timeout=600)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=300)  # a guard, not a timing assertion
+        assert proc.returncode == 130, err[-3000:]
+        assert "Traceback" not in err and "Check failed" not in err, err[-3000:]
+        assert "answers in flight to record them" in err
+        assert "interrupted during stage 'teach'; finished items are kept." in err
+        assert "never answered" not in err  # nothing left "possibly spent"
+        asked = sum(server.requests.values())
+        # every request the server received was answered and recorded: none in flight was dropped
+        assert 6 <= asked < 16 and len({e["key"] for e in ledger(run_dir)}) == asked, asked
+
+        done = run_vlkd(*args[:4], VLKD_DISABLE_PLUGIN_AUTOLOAD="1")  # resumed here, locally
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert set(server.requests) == set(image_hashes(folder).values())
+    assert sum(server.requests.values()) == 16  # no answer paid for twice
+    assert len(ledger(run_dir)) == 16

@@ -79,6 +79,10 @@ def teacher_labelled(root: Path, teacher: Path, *, blanked: bool) -> Path:
         rel = f"images/{i:03d}.png"
         (blank() if blanked else dashboard(light, seed=50_000 + i)).save(root / rel)
         items.append(EvalItem(str(i), str(i), str(root / rel), QUESTION, "", "warning_lights", False))
+    # every blank image is the same image: the teacher's (greedy) answer to one is its answer to all
+    teacher_answers = (
+        answers(teacher, "tuned", items[:1]) * len(items) if blanked else answers(teacher, "tuned", items)
+    )
     rows = [
         {
             "messages": [
@@ -87,7 +91,7 @@ def teacher_labelled(root: Path, teacher: Path, *, blanked: bool) -> Path:
             ],
             "images": [f"images/{i:03d}.png"],
         }
-        for i, said in enumerate(answers(teacher, "tuned", items))
+        for i, said in enumerate(teacher_answers)
     ]
     return write_dataset(root, {"train": rows})
 
@@ -100,7 +104,13 @@ def distil(tmp_path: Path, teacher: Path, items: list, *, blanked: bool) -> dict
     dataset = teacher_labelled(tmp_path / "unlabelled", teacher, blanked=blanked)
     run = tmp_path / "run"
     learnt = train_and_answer(
-        student_section(student), dataset, run, items, seed=SEED, distill={**KD, "teacher": str(teacher)}
+        student_section(student),
+        dataset,
+        run,
+        items,
+        systems=("tuned",) if blanked else ("base", "tuned"),  # the base student is asserted once
+        seed=SEED,
+        distill={**KD, "teacher": str(teacher)},
     )
     # the train stage ran the teacher itself: one cached top-k per sample's content (the blank
     # images are all alike, and so are the teacher's answers to them: one entry)

@@ -8,7 +8,10 @@ photos with one of four warning lights lit (``vlkd.images.warning_lights``; one 
 question, so only the pixels tell the answers apart), then answers held-out photos through the
 evaluate stage's own backend (adapter applied, greedy, the training's image settings). Trained
 on the photos it must answer well above chance (25%); trained the same way on blank images it
-must stay at chance. Both arms run in one test per family, on the same student and settings.
+must stay at chance. The blank arm is a check of the experiment, not of a family: balanced lights
+and one fixed question leave the answers' words nothing to go on whatever the family, so it runs
+once, for the seed's family (``BLANK_CONTROL``), on the same student and settings as its photos.
+A family that loses the pixels fails the photo arm on its own: held-out photos at chance.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 N_TRAIN, N_TEST = 128, 40
 PIXELS = 224 * 224
+#: the family whose test also trains on blank images (the experiment's control; see above)
+BLANK_CONTROL = "qwen2_vl"
 #: the demo's training settings (recipes/demo.yaml), fewer steps
 TRAIN = {
     "lora_target": "all-linear",
@@ -99,9 +104,12 @@ def answers(model_dir: Path, system: str, items: list) -> list[str]:
     ]
 
 
-def train_and_answer(student: dict, dataset: Path, run_dir: Path, items: list, **options) -> dict[str, float]:
-    """Accuracy of the base and the tuned student on ``items`` (``options``: trainer options over
-    ``TRAIN``, e.g. ``distill:``, ``seed``)."""
+def train_and_answer(
+    student: dict, dataset: Path, run_dir: Path, items: list, systems=("base", "tuned"), **options
+) -> dict[str, float]:
+    """Accuracy of the base and the tuned student on ``items`` (only the ``systems`` a test reads:
+    the base student answers alike in every arm; ``options``: trainer options over ``TRAIN``,
+    e.g. ``distill:``, ``seed``)."""
     from vlkd.plugins.train.standalone import make_trainer, standalone_context
 
     trainer = make_trainer("peft", student, dataset=str(dataset), **{**TRAIN, **options})
@@ -110,7 +118,7 @@ def train_and_answer(student: dict, dataset: Path, run_dir: Path, items: list, *
     adapter = json.loads((ctx.dir / "model" / "adapter" / "adapter_config.json").read_text())
     assert adapter["modules_to_save"] == ["lm_head"]
     accuracy = {}
-    for system in ("base", "tuned"):
+    for system in systems:
         said = answers(ctx.dir / "model", system, items)
         accuracy[system] = sum(a == it.reference for a, it in zip(said, items, strict=True)) / len(items)
         accuracy[f"{system}_answers"] = sorted(set(said))
@@ -134,11 +142,15 @@ def test_student_learns_from_pixels_and_not_from_blank_images(family, tmp_path):
     seen = train_and_answer(
         student, lights_dataset(tmp_path / "photos", blanked=False), tmp_path / "a", items
     )
-    blind = train_and_answer(student, lights_dataset(tmp_path / "blank", blanked=True), tmp_path / "b", items)
-
-    report = f"{family}: with photos {seen}, with blank images {blind}"
-    print(report)  # the figures, for pytest -rP
+    report = f"{family}: with photos {seen}"
     assert seen["base"] <= 0.3, report  # the random student knows none of the lights
     assert seen["tuned"] >= 0.7, report  # well above chance (0.25): it reads the icon
+    if family != BLANK_CONTROL:
+        print(report)  # the figures, for pytest -rP
+        return
+    blank = lights_dataset(tmp_path / "blank", blanked=True)
+    blind = train_and_answer(student, blank, tmp_path / "b", items, systems=("tuned",))
+    report += f", with blank images {blind}"
+    print(report)
     assert blind["tuned"] <= 0.45, report  # at chance: the answers' words alone do not do it
     assert seen["tuned"] - blind["tuned"] >= 0.3, report

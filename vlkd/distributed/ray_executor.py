@@ -13,7 +13,9 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import signal
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -32,6 +34,8 @@ from vlkd.core.executor import (
 
 #: how long a HOST:PORT may take to accept a connection before the cluster counts as unreachable
 CONNECT_TIMEOUT_S = 5.0
+#: how often the driver looks up from waiting on the cluster: a Ctrl-C is acted on within this
+POLL_S = 0.25
 
 
 def run_chunk(work: Callable[[Any], Iterable[Any]], items: list[Any]) -> list[Outcome]:
@@ -276,12 +280,18 @@ class RayExecutor:
             pending[pool.launch([item for _, item in part])] = (part, attempt)
 
         tasks = retries = 0
+        ctrl_c = _CtrlC()
         try:
             for part in itertools.islice(chunks, pool.slots):
+                ctrl_c.check()
                 submit(part, 0)
                 tasks += 1
             while pending:
-                [ref], _ = ray.wait(list(pending), num_returns=1)
+                ready: list[Any] = []
+                while not ready:  # a Ctrl-C is raised here, between Ray's calls, never inside them
+                    ctrl_c.check()
+                    ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
+                [ref] = ready
                 part, attempt = pending.pop(ref)
                 pool.done(ref)
                 try:
@@ -304,13 +314,22 @@ class RayExecutor:
                     ) from None
                 for (k, _), outcome in zip(part, outcomes, strict=True):
                     yield k, outcome
+                ctrl_c.check()  # pressed while the driver recorded them: send no more
                 nxt = next(chunks, None)
                 if nxt is not None:
                     submit(nxt, 0)
                     tasks += 1
         finally:
-            for ref in pending:  # a stop or Ctrl-C: what is in flight is redone on resume
-                ray.cancel(ref, force=True)
+            # a stop or Ctrl-C: what is in flight is redone on resume, and must not go on writing.
+            # Where this executor connected the driver, close() disconnects it and Ray ends the
+            # job's tasks with it. ray.cancel(force=True) on a task just pushed to a worker races
+            # the worker's reply: Ray 2.60's driver then dies on an internal check ("Tried to
+            # complete task that was not pending", exit status 1; ray#24359: the same race hangs
+            # it). It is left for a Ray that someone else started (and will end).
+            if not self._started_ray:
+                for ref in pending:
+                    ray.cancel(ref, force=True)
+            ctrl_c.restore()
             job.facts.update({"name": "ray", "tasks": tasks, "retries": retries})
             if retries:
                 job.facts["max_retries"] = self.options.max_retries
@@ -336,6 +355,38 @@ class RayExecutor:
         if self._started_ray and ray.is_initialized():
             ray.shutdown()
         self._started_ray = False
+
+
+class _CtrlC:
+    """While the driver hands a stage's items to the cluster, a first Ctrl-C is noted and raised
+    by :meth:`check` between Ray's calls, never inside them: raised inside Ray's own code (its
+    C++ wait runs Python's signal handlers, its task submission runs Python), a
+    :class:`KeyboardInterrupt` can leave a task submitted that the driver never heard of. A
+    second Ctrl-C raises at once. Off the main thread, or where Ctrl-C is handled by someone
+    else (or ignored: a job started with ``&``), nothing changes."""
+
+    def __init__(self) -> None:
+        self.presses = 0
+        self.installed = (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        )
+        if self.installed:
+            signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        self.presses += 1
+        if self.presses > 1:
+            raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.presses:
+            raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        if self.installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            self.installed = False
 
 
 class _Pool(Protocol):

@@ -22,13 +22,15 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import AsyncIterator, Iterator
+import re
+import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vlkd.core.errors import StageError
 from vlkd.teach.batch_api import BatchAPI, BatchItem, BatchState
-from vlkd.teach.teacher import FatalError
+from vlkd.teach.teacher import FatalError, TeacherError
 
 if TYPE_CHECKING:
     from vlkd.distributed.options import RayLLMOptions
@@ -69,9 +71,35 @@ def output_path(path: Path) -> Path:
     return path.with_name(path.name.removesuffix(".jsonl") + ".output.jsonl")
 
 
+#: how an answer line of the canary starts (``vlkd.core.jsonl.dumps`` writes the id first)
+CANARY_LINE = '{"custom_id":"' + CANARY_ID + '"'
+
+
+def received_ids(parts: Path) -> set[str]:
+    """The ids of the answers the block files in ``parts`` hold (a ``.tmp`` file is a block whose
+    writing never finished: its requests are asked again)."""
+    ids: set[str] = set()
+    for path in sorted(parts.glob("*.jsonl")) if parts.is_dir() else ():
+        with path.open(encoding="utf-8") as fh:
+            ids.update(json.loads(line)["custom_id"] for line in fh if line.strip())
+    return ids
+
+
+def missing_lines(path: Path, received: set[str], rest: Path) -> int:
+    """Write the request lines of ``path`` whose answer is not in ``received`` into ``rest``."""
+    n = 0
+    with path.open(encoding="utf-8") as src, rest.open("w", encoding="utf-8") as fh:
+        for text in src:
+            if text.strip() and json.loads(text)["custom_id"] not in received:
+                fh.write(text)
+                n += 1
+    return n
+
+
 # -- the processors ---------------------------------------------------------------------------------
 def http_processor_config(url: str, options: RayLLMOptions, headers: dict[str, str]) -> Any:
-    """Ray Data LLM's HTTP processor: any OpenAI-compatible server (CI: the fake provider)."""
+    """Ray Data LLM's HTTP processor: any OpenAI-compatible server (CI: the fake provider). Each
+    request travels as its JSON text (:func:`http_payload`) and is posted as that text."""
     from ray.data.llm import HttpRequestProcessorConfig
 
     return HttpRequestProcessorConfig(
@@ -81,7 +109,61 @@ def http_processor_config(url: str, options: RayLLMOptions, headers: dict[str, s
         batch_size=options.batch_size,
         concurrency=options.replicas,
         max_retries=options.max_retries,
+        session_factory=TextBodySession,
     )
+
+
+#: the one key of an HTTP processor's payload: the request body's JSON text
+BODY_TEXT = "vlkd_body_json"
+
+
+def http_payload(body: dict[str, Any]) -> dict[str, str]:
+    """A request body as the HTTP processor's ``payload``: its JSON text under one key.
+
+    Ray Data keeps rows as Arrow tables between stages. A list of dicts with different keys (a
+    user message's parts: ``{"type", "text"}`` and ``{"type", "image_url"}``) becomes a list of
+    structs with the union of the keys, and comes back with ``"text": None`` in the image part and
+    ``"image_url": None`` in the text part: the server would be asked something else than online
+    mode asks (with a system prompt, whose content is a string, Ray pickles the column instead, and
+    the parts survive: ray#56125's other face). One string column survives every conversion."""
+    return {BODY_TEXT: json.dumps(body, ensure_ascii=False, separators=(",", ":"))}
+
+
+class TextBodySession:
+    """The HTTP processor's client session (its ``session_factory``): posts a payload made by
+    :func:`http_payload` as the body text it carries, byte for byte, and anything else as given."""
+
+    def __init__(self) -> None:
+        import aiohttp
+
+        self._session = aiohttp.ClientSession()
+
+    async def __aenter__(self) -> TextBodySession:
+        await self._session.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._session.__aexit__(*exc)  # type: ignore[arg-type]
+
+    def post(self, url: str, **kwargs: Any) -> Any:
+        text = _body_text(kwargs.get("json"), kwargs.get("data"))
+        if text is not None:
+            kwargs.pop("json", None)
+            kwargs["data"] = text.encode("utf-8")
+        return self._session.post(url, **kwargs)
+
+
+def _body_text(payload: Any, data: Any) -> str | None:
+    """The body text an :func:`http_payload` carries (Ray 2.58 passes the payload as ``json=``,
+    later versions its ``json.dumps`` as ``data=``), or None for any other payload."""
+    if payload is None and isinstance(data, str | bytes):
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            return None
+    if isinstance(payload, dict) and set(payload) == {BODY_TEXT}:
+        return payload[BODY_TEXT]
+    return None
 
 
 def vllm_processor_config(model: str, options: RayLLMOptions) -> Any:
@@ -147,19 +229,20 @@ def vllm_answer(row: dict[str, Any], model: str) -> dict[str, Any]:
 
 
 def _http_pre(row: dict[str, Any]) -> dict[str, Any]:
-    # each request travels as its JSON text until here: in an Arrow column the messages' parts
-    # would get each other's keys (None), and the server would see other requests than online
+    # each request travels as its JSON text, to the server (see http_payload)
     line = json.loads(row["text"])
-    return {"custom_id": line["custom_id"], "payload": line["body"]}
+    return {"custom_id": line["custom_id"], "payload": http_payload(line["body"])}
 
 
 def _http_post(row: dict[str, Any]) -> dict[str, Any]:
     return {"custom_id": row["custom_id"], "answer": json.dumps(row["http_response"])}
 
 
-def run_chunk(inputs: list[str], engine: str, config: Any, model: str) -> Iterator[dict[str, Any]]:
-    """The request lines of ``inputs`` (files every node reads) through a Ray Data LLM processor:
-    an OpenAI-format output line per answer, as they come (the driver never holds the chunk)."""
+def run_chunk(inputs: list[str], engine: str, config: Any, model: str, parts: Path) -> None:
+    """The request lines of ``inputs`` (files every node reads) through a Ray Data LLM processor.
+    Each block of answers is written where it was answered, as a file of its own in ``parts`` (on
+    the shared storage; written whole or not at all), as soon as it is there: a run stopped at any
+    point keeps every block that was done, whatever the driver had read of them."""
     import ray
     from ray.data.llm import build_processor
 
@@ -176,10 +259,54 @@ def run_chunk(inputs: list[str], engine: str, config: Any, model: str) -> Iterat
             return {"custom_id": row["custom_id"], "answer": json.dumps(vllm_answer(row, model))}
 
         processor = build_processor(config, preprocess=pre, postprocess=post)
-    for row in processor(ds).iter_rows():
-        body = json.loads(row["answer"])
+    parts.mkdir(parents=True, exist_ok=True)
+    kept = processor(ds).map_batches(
+        keep_block, fn_args=(str(parts),), batch_size=None, batch_format="pandas"
+    )
+    for _ in kept.iter_batches(batch_size=None):
+        pass  # the blocks are on the storage already
+
+
+def keep_block(block: Any, parts: str) -> Any:
+    """One block of answers as ``parts/<uuid>.jsonl``: a line per answer, in the OpenAI batch
+    output format; returns how many."""
+    import uuid
+
+    import numpy as np
+
+    from vlkd.core.jsonl import dumps
+
+    # the block comes as Ray holds it (with batch_size None, pandas or Arrow, whatever was asked)
+    if not len(block):
+        rows = []
+    elif hasattr(block, "to_pylist"):
+        rows = block.select(["custom_id", "answer"]).to_pylist()
+    else:
+        rows = block[["custom_id", "answer"]].to_dict("records")
+    lines = []
+    for custom_id, answer in ((r["custom_id"], r["answer"]) for r in rows):
+        body = json.loads(answer)
         status = 400 if isinstance(body, dict) and isinstance(body.get("error"), dict) else 200
-        yield {"custom_id": row["custom_id"], "response": {"status_code": status, "body": body}}
+        lines.append(
+            dumps({"custom_id": custom_id, "response": {"status_code": status, "body": body}}) + "\n"
+        )
+    if lines:
+        path = Path(parts) / f"{uuid.uuid4().hex}.jsonl"
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.writelines(lines)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    return {"n": np.array([len(lines)])}
+
+
+def task_error(exc: BaseException) -> str:
+    """What failed in a Ray Data run, in one line: the first ``SomeError: ...`` line of its text
+    (a task's error carries the worker's traceback), else its last line."""
+    lines = [x.strip() for x in str(exc).splitlines() if x.strip()]
+    named = [x for x in lines if re.match(r"^[\w.]+(Error|Exception): ", x)]
+    return ((named or lines or [type(exc).__name__])[0 if named else -1])[:300]
 
 
 class RayLLMBatches(BatchAPI):
@@ -207,19 +334,43 @@ class RayLLMBatches(BatchAPI):
         )
 
     async def submit(self, path: Path, chunk: str) -> str:
-        await asyncio.to_thread(self._run, path, chunk)
+        try:
+            await asyncio.to_thread(self._run, path, chunk)
+        except (FatalError, StageError):
+            raise
+        except Exception as exc:  # the Ray Data run failed (a request out of retries, a lost node)
+            first = task_error(exc)
+            # what it received is kept: the next try asks only for the rest
+            raise TeacherError(f"the Ray Data LLM run of chunk {chunk} failed: {first}") from None
         return f"ray:{path}"
 
     def _run(self, path: Path, chunk: str) -> None:
+        """The chunk through Ray Data LLM. Every block of answers lands in ``<chunk>.parts/`` as it
+        is done: a run killed or failed mid-chunk leaves them there, and the next run of the chunk
+        asks only for the lines not answered yet. Each run asks the canary again (the engine may
+        have changed between them); the answers reach the response cache once the chunk is whole
+        and every canary of it was read right (:meth:`results`)."""
         import ray
 
         from vlkd.core.jsonl import dumps
 
+        out = output_path(path)
+        if out.exists():  # a kill after the chunk ran whole, before its batch id was recorded
+            return
+        parts = path.with_name(path.name.removesuffix(".jsonl") + ".parts")
+        received = received_ids(parts)
         with path.open(encoding="utf-8") as fh:
             first = json.loads(fh.readline() or "{}")
-        canary = path.with_name(path.name.removesuffix(".jsonl") + ".canary.jsonl")
+        stem = path.name.removesuffix(".jsonl")
+        canary = path.with_name(stem + ".canary.jsonl")
         body = canary_body(first.get("body") or {}, canary_number(chunk))
         canary.write_text(dumps({"custom_id": CANARY_ID, "body": body}) + "\n", encoding="utf-8")
+        inputs = [str(canary)]
+        rest = path.with_name(stem + ".rest.jsonl")
+        if not received:
+            inputs.append(str(path))
+        elif missing_lines(path, received, rest):
+            inputs.append(str(rest))
         if not ray.is_initialized():
             ray.init(
                 address=os.environ.get("RAY_ADDRESS"),
@@ -227,27 +378,18 @@ class RayLLMBatches(BatchAPI):
                 log_to_driver=False,
                 logging_level="ERROR",
             )
-        out = output_path(path)
-        tmp = out.with_name(out.name + ".part")
-        answers = run_chunk(
-            [str(canary), str(path)], self.options.engine, self.processor_config(), self.teacher.options.model
-        )
-        canary_line = None
-        with tmp.open("w", encoding="utf-8") as fh:  # written as the answers come
-            for line in answers:
-                if line["custom_id"] == CANARY_ID:
-                    canary_line = line
-                else:
-                    fh.write(dumps(line) + "\n")
-        # the output file appears whole (the canary's line first) or not at all
+        run_chunk(inputs, self.options.engine, self.processor_config(), self.teacher.options.model, parts)
+        # the output file appears whole (the canary answers first) or not at all
         whole = out.with_name(out.name + ".tmp")
-        with whole.open("w", encoding="utf-8") as fh, tmp.open(encoding="utf-8") as src:
-            if canary_line is not None:
-                fh.write(dumps(canary_line) + "\n")
-            for text in src:
-                fh.write(text)
+        blocks = sorted(parts.glob("*.jsonl"))
+        with whole.open("w", encoding="utf-8") as fh:
+            for canaries in (True, False):
+                for block in blocks:
+                    with block.open(encoding="utf-8") as src:
+                        fh.writelines(t for t in src if t.startswith(CANARY_LINE) == canaries)
         os.replace(whole, out)
-        tmp.unlink()
+        shutil.rmtree(parts, ignore_errors=True)
+        rest.unlink(missing_ok=True)
         canary.unlink(missing_ok=True)
 
     def _input(self, batch_id: str) -> Path:
@@ -264,13 +406,16 @@ class RayLLMBatches(BatchAPI):
         if not path.exists():
             return
         with path.open(encoding="utf-8", errors="replace") as fh:
-            first = output_line(self.teacher, fh.readline())
-            if first.custom_id != CANARY_ID:  # the canary request got no answer at all
-                first = BatchItem(CANARY_ID, error="no answer to the canary request")
-            self.check_canary(first, batch_id)
-            for line in fh:
+            line = fh.readline()
+            if not line.startswith(CANARY_LINE):  # the canary request got no answer at all
+                self.check_canary(BatchItem(CANARY_ID, error="no answer to the canary request"), batch_id)
+            while line.startswith(CANARY_LINE):  # one per run of the chunk: each must have seen it
+                self.check_canary(output_line(self.teacher, line), batch_id)
+                line = fh.readline()
+            while line:
                 if line.strip():
                     yield output_line(self.teacher, line)
+                line = fh.readline()
 
     def check_canary(self, item: BatchItem, batch_id: str) -> None:
         chunk = self._input(batch_id).name.removesuffix(".jsonl")

@@ -114,6 +114,9 @@ class FakeProvider(BatchEndpoints):
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.keep_bodies = True
+        #: the request bodies as sent, bytes and all (images too: off unless a test turns it on)
+        self.raw_bodies: list[bytes] = []
+        self.keep_raw = False
         self._tokens = self.burst
         #: when the first request for an answer arrived (``time.time()``)
         self.first_request_at: float | None = None
@@ -300,6 +303,8 @@ class FakeProvider(BatchEndpoints):
             self.requests[image] += 1
             if self.first_request_at is None:
                 self.first_request_at = time.time()
+            if self.keep_raw:
+                self.raw_bodies.append(body)
             if self.keep_bodies:
                 self.bodies.append(_without_images(req))
                 self.headers.append(

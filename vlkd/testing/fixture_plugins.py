@@ -55,7 +55,7 @@ class _Work:
     def __call__(self, i: int) -> list[dict]:
         o = self.o
         if o.hang_at is not None and i == o.hang_at:
-            self.started.write_text(str(i))
+            self.started.write_text(f"{i} {os.getpid()}\n")  # the item, and the process it hangs in
             time.sleep(600)
         if o.die_at is not None and i == o.die_at and o.die_marker and not os.path.exists(o.die_marker):
             Path(o.die_marker).write_text(f"{os.getpid()}\n")

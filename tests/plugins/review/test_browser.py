@@ -133,13 +133,34 @@ def test_the_first_image_and_its_pairs_show_without_a_request_to_the_api(review_
     page.wait_for_selector(".pair")
     page.wait_for_function("() => document.getElementById('image').complete")
     assert page.locator("#image").evaluate("img => img.naturalWidth") > 0
-    # the page, its stylesheet and script, and the first image (preloaded): nothing else
+    # the page, its stylesheet and script, and the first image (in the HTML): nothing else
     assert not [u for u in asked if u.startswith("/api/")], asked
     assert sum(1 for u in asked if u.startswith("/img/")) == 1, asked
     expect(page.locator("#position")).to_contain_text("image 1 of")
     page.locator("#next").click()  # the next image is asked for as before
     expect(page.locator("#position")).to_contain_text("image 2 of")
     assert any(u.startswith("/api/image/") for u in asked)
+    context.close()
+
+
+def test_a_long_queue_comes_whole_after_the_first_image(review_run, serve, browser, monkeypatch):
+    from vlkd.plugins.review.web import app
+
+    monkeypatch.setattr(app, "FIRST_PAGE", 1)  # the page carries one image of three
+    server = serve(review_run.run_dir)
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")
+    page = context.new_page()
+    page.goto(server.url)
+    expect(page.locator("#position")).to_have_text("image 1 of 3")
+    page.wait_for_function("() => performance.getEntriesByName('vlkd-usable').length === 1")
+    # the rest of the queue arrives after the first image shows: every image can be reached
+    seen = [page.locator("#image").get_attribute("src")]
+    for n in (2, 3):
+        page.keyboard.press("j")
+        expect(page.locator("#position")).to_have_text(f"image {n} of 3")
+        expect(page.locator("#image")).not_to_have_attribute("src", seen[-1])
+        seen.append(page.locator("#image").get_attribute("src"))
+    assert sorted(seen) == ["/img/0", "/img/1", "/img/2"]
     context.close()
 
 

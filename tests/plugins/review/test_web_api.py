@@ -365,15 +365,32 @@ def test_the_page_says_what_the_last_run_decided(fake_run, serve, tmp_path):
     )
 
 
-def test_the_page_carries_its_first_queue_and_image_and_preloads_the_image(review_run, serve):
+def _config(page: str) -> dict:
+    return json.loads(page.split('type="application/json">', 1)[1].split("</script>", 1)[0])
+
+
+def test_the_page_carries_its_first_queue_and_image_and_the_image_element(review_run, serve):
     server = serve(review_run.run_dir)
     with client(server) as c:
         page = c.get("/").text
-        config = json.loads(page.split('type="application/json">', 1)[1].split("</script>", 1)[0])
+        config = _config(page)
         queue = c.get("/api/queue").json()
         n = queue["images"][0]
         # what the page would have asked for first, byte for byte the API's answers
         assert config["initial"]["queue"] == queue
         assert config["initial"]["image"] == c.get(f"/api/image/{n}").json()
-        assert f'<link rel="preload" as="image" href="/img/{n}">' in page
-        assert page.index('rel="preload"') < page.index("/static/review.js")
+        # the image is in the HTML (the browser asks for it while it reads the page), not set by script
+        assert f'<img id="image" alt="" draggable="false" src="/img/{n}" fetchpriority="high">' in page
+
+
+def test_the_page_carries_only_the_first_page_of_a_long_queue(review_run, serve, monkeypatch):
+    from vlkd.plugins.review.web import app
+
+    monkeypatch.setattr(app, "FIRST_PAGE", 2)
+    server = serve(review_run.run_dir)
+    with client(server) as c:
+        config = _config(c.get("/").text)
+        queue = c.get("/api/queue").json()
+    assert len(queue["images"]) == 3
+    assert config["initial"]["queue"]["images"] == queue["images"][:2]
+    assert config["initial"]["queue"]["total"] == 3

@@ -3,7 +3,14 @@ fake provider: the same requests, parsing and cache as online mode, and the cana
 teacher saw the images. The vLLM-engine processor's configuration is built and checked here (it
 needs GPUs to run)."""
 
+import base64
 import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -41,10 +48,31 @@ def on_cluster(vlkd_ray_cluster, monkeypatch):
     ray.shutdown()
 
 
-def test_ray_llm_teaches_through_ray_data_with_the_online_cache(provider, images, run_teach, on_cluster):
+def _image_of(body: bytes) -> str:
+    """The SHA-256 of the image a chat request carries."""
+    for msg in json.loads(body)["messages"]:
+        for part in msg["content"] if isinstance(msg["content"], list) else ():
+            if part["type"] == "image_url":
+                return hashlib.sha256(base64.b64decode(part["image_url"]["url"].split(",", 1)[1])).hexdigest()
+    raise AssertionError("no image in the request")
+
+
+def _no_system_prompt(tmp_path) -> dict:
+    """No system message: every message's content is then a list of parts, which Ray Data keeps
+    as Arrow structs (with a string content it pickles the column)."""
+    empty = tmp_path / "no_system.txt"
+    empty.write_text("", encoding="utf-8")
+    return {"prompt": {"system": str(empty)}}
+
+
+def test_ray_llm_teaches_through_ray_data_with_the_online_requests_and_cache(
+    provider, images, run_teach, on_cluster, tmp_path
+):
     folder = images(5)
     _sees_images(provider, folder.parent / "run")
-    manifest, rd = run_teach(folder, _ray_llm(provider))
+    provider.keep_raw = True
+    prompt = _no_system_prompt(tmp_path)
+    manifest, rd = run_teach(folder, _ray_llm(provider, **prompt))
     teach = manifest["stages"]["teach"]
     assert teach["status"] == "done" and teach["counts"]["ok"] == 5
     pairs = read_pairs(rd)
@@ -52,11 +80,87 @@ def test_ray_llm_teaches_through_ray_data_with_the_online_cache(provider, images
     hashes = image_hashes(folder)
     assert all(provider.requests[h] == 1 for h in hashes.values())  # each image asked once
     assert sum(provider.requests.values()) == 5 + 1  # and one canary for the one chunk
+    through_ray = {_image_of(raw): raw for raw in provider.raw_bodies}
     # the same answers online (the run started over, its cache kept): nothing asked again
-    online, _ = run_teach(folder, section(provider), fresh=True)
+    online, _ = run_teach(folder, section(provider, **prompt), fresh=True)
     assert online["stages"]["teach"]["usage"]["cached"] == 5
     assert sum(provider.requests.values()) == 6
     assert read_pairs(rd) == pairs
+    # online in a run of its own asks the server the very bytes Ray Data LLM sent for each image
+    provider.raw_bodies.clear()
+    run_teach(folder, section(provider, **prompt), run_dir=tmp_path / "online")
+    asked_online = {_image_of(raw): raw for raw in provider.raw_bodies}
+    assert set(asked_online) == set(hashes.values())
+    for h, raw in asked_online.items():
+        assert b'"text":null' not in through_ray[h] and b'"image_url":null' not in through_ray[h]
+        assert through_ray[h] == raw
+
+
+def test_a_ray_llm_run_killed_mid_chunk_asks_again_only_what_it_had_not_received(
+    provider, images, on_cluster, tmp_path
+):
+    """The driver is killed (SIGKILL) while the chunk's last images hang at the teacher: the
+    answers that had come are kept, and the next run asks only for the others."""
+    from vlkd.testing.teach import recipe_yaml
+
+    folder = images(5)
+    rd = tmp_path / "run"
+    _sees_images(provider, rd)
+    hashes = image_hashes(folder)
+    provider.image_faults[hashes["img_004.png"]] = ["timeout:300"]  # the chunk's last: it hangs
+    teach = _ray_llm(provider)
+    teach["ray_llm"] = {"batch_size": 1}
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(recipe_yaml(folder, teach), encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vlkd", "run", str(recipe), "--run-dir", str(rd), "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "stderr.txt").open("wb"),
+        start_new_session=True,
+    )
+    try:
+        received = _wait_for_answers(rd / "cache" / "teach" / "batch", proc, tmp_path / "stderr.txt")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    provider.image_faults.clear()
+    chunk = next(p for p in (rd / "cache" / "teach" / "batch").glob("*.jsonl") if p.name.count(".") == 1)
+    image_of = {
+        json.loads(line)["custom_id"]: _image_of(json.dumps(json.loads(line)["body"]).encode())
+        for line in chunk.read_text(encoding="utf-8").splitlines()
+    }
+    kept = {image_of[k] for k in received if k in image_of}
+    assert len(kept) >= 2
+    # the next run (this process, the same recipe): the stage finishes, and no image whose answer
+    # had come was asked again
+    from vlkd.core.engine import Engine
+    from vlkd.core.progress import Reporter
+    from vlkd.core.recipe import load_recipe
+    from vlkd.testing.teach import teach_registry
+
+    manifest = Engine(
+        load_recipe(recipe, [], registry=teach_registry()), rd, reporter=Reporter(quiet=True)
+    ).run()
+    assert manifest["stages"]["teach"]["counts"]["ok"] == 5
+    assert len(read_pairs(rd)) == 15
+    assert {h: provider.requests[h] for h in kept} == dict.fromkeys(kept, 1)
+    assert all(provider.requests[h] >= 1 for h in hashes.values())
+
+
+def _wait_for_answers(folder, proc, stderr, at_least: int = 2) -> set[str]:
+    """The ids of the answers the chunk's block files hold, once they hold ``at_least`` of them
+    besides the canary's."""
+    from vlkd.distributed.ray_llm import CANARY_ID, received_ids
+
+    end = time.monotonic() + 600  # a guard, not a timing assertion
+    while time.monotonic() < end:
+        assert proc.poll() is None, stderr.read_text(errors="replace")[-3000:]
+        for parts in folder.glob("*.parts"):
+            ids = received_ids(parts) - {CANARY_ID}
+            if len(ids) >= at_least:
+                return ids
+        time.sleep(0.2)
+    raise AssertionError("no block of answers reached the chunk's .parts folder")
 
 
 def test_a_teacher_that_never_sees_the_images_fails_the_chunk(provider, images, run_teach, on_cluster):
@@ -149,3 +253,58 @@ def test_the_gpus_a_recipe_asks_a_cluster_for():
     for device, wanted in [("auto", None), ("cpu", None), ("cuda:1", 1.0)]:
         plugin = StudentEvaluator(StudentEvalOptions(plugin="student", device=device))
         assert (plugin.cluster_gpus() or (None,))[0] == wanted
+
+
+def test_a_block_whose_writing_never_finished_is_asked_again(tmp_path):
+    from vlkd.distributed.ray_llm import missing_lines, received_ids
+
+    parts = tmp_path / "c.parts"
+    parts.mkdir()
+    (parts / "1.jsonl").write_text('{"custom_id":"a","response":{}}\n', encoding="utf-8")
+    (parts / "2.jsonl.tmp").write_text('{"custom_id":"b","respo', encoding="utf-8")  # killed mid-write
+    assert received_ids(parts) == {"a"}
+    # a block of answers as a worker writes it, whichever form Ray hands it in
+    import pandas as pd
+    import pyarrow as pa
+
+    from vlkd.distributed.ray_llm import keep_block
+
+    answer = json.dumps({"choices": []})
+    keep_block(pd.DataFrame({"custom_id": ["d"], "answer": [answer]}), str(parts))
+    keep_block(pa.table({"custom_id": ["e"], "answer": [answer]}), str(parts))
+    keep_block(pd.DataFrame(), str(parts))
+    assert received_ids(parts) == {"a", "d", "e"}
+    chunk = tmp_path / "c.jsonl"
+    chunk.write_text(
+        "".join(json.dumps({"custom_id": k, "body": {}}) + "\n" for k in "abc"), encoding="utf-8"
+    )
+    rest = tmp_path / "c.rest.jsonl"
+    assert missing_lines(chunk, {"a"}, rest) == 2
+    assert [json.loads(x)["custom_id"] for x in rest.read_text(encoding="utf-8").splitlines()] == ["b", "c"]
+
+
+def test_the_http_payload_is_posted_as_the_request_text():
+    """Ray 2.60 posts ``json.dumps(payload)`` (``data=``), Ray 2.58 the payload itself (``json=``):
+    either way the server gets the request's own text, as the OpenAI SDK writes it online."""
+    from vlkd.distributed.ray_llm import _body_text, http_payload
+
+    body = {"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "零件?"}]}]}
+    online = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)  # openai's
+    payload = http_payload(body)
+    assert _body_text(None, json.dumps(payload)) == online
+    assert _body_text(payload, None) == online
+    assert _body_text(None, json.dumps(body)) is None  # any other payload goes as Ray sends it
+
+
+def test_a_failed_ray_data_run_is_named_by_its_cause():
+    from vlkd.distributed.ray_llm import task_error
+
+    text = (
+        "ray::Map(_postprocess)->MapBatches(keep_block)() (pid=1, ip=127.0.0.1)\n"
+        '  File "x.py", line 3, in keep_block\n'
+        "AttributeError: 'DataFrame' object has no attribute 'num_rows'\n"
+        "ray.exceptions.UserCodeException: UDF failed to process a data block.\n"
+        "To change retry attempts, configure DataContext\n"
+    )
+    assert task_error(RuntimeError(text)) == "AttributeError: 'DataFrame' object has no attribute 'num_rows'"
+    assert task_error(RuntimeError("lost\nthe node died")) == "the node died"

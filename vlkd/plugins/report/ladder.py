@@ -226,6 +226,11 @@ def _teacher_notes(rungs: Sequence[Rung]) -> list[str]:
     notes = []
     for r in rungs:
         teacher = r.distill.get("teacher")
+        if isinstance(teacher, dict):  # a teacher server: {server, model}
+            notes.append(
+                f"The {r.label} rung ({r.run}) learnt the logits of `{teacher.get('model')}` (a server)."
+            )
+            continue
         if not teacher:
             continue
         model_dir = Path(str(teacher)).resolve()

@@ -11,6 +11,10 @@ before the student loads, and cached in the run directory by content (``cache/te
 the loss on the answer tokens is ``alpha * JSD_beta(teacher || student) + (1 - alpha) * CE`` on the
 reviewed answers (:mod:`vlkd.plugins.train.distill_loss`).
 
+The teacher may also be a vLLM server that returns prompt log-probabilities (logit_kd)::
+
+    distill: {method: logit_kd, teacher: {server: http://127.0.0.1:8000/v1, model: Qwen/Qwen2.5-VL-72B-Instruct}}
+
 ``on_policy`` (TRL's GKD): with probability ``lmbda`` per batch the student samples its own answers
 (``max_new_tokens``, at ``temperature``) and the teacher, loaded beside it, scores them token by token;
 the divergence over the whole vocabulary on those tokens (on the reviewed answers for the other
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from vlkd.api import RUN_ONLY, Options
 
@@ -35,6 +39,33 @@ ONLY_FOR = {
 }
 
 
+class TeacherServer(Options):
+    """``distill.teacher: {server, model}``: a vLLM OpenAI-compatible server of the teacher."""
+
+    server: str = Field(
+        pattern=r"^https?://\S+$",
+        description="The server's base URL, ending in /v1 as vLLM's does (e.g. http://127.0.0.1:8000/v1); "
+        "started with --max-logprobs at least top_k",
+    )
+    model: str = Field(
+        min_length=1,
+        description="The model name the server serves (vllm serve's --served-model-name, else its path): "
+        "a hub name of the student's family, so that the tokenizer check can run before anything loads",
+    )
+    api_key_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Environment variable holding the server's key (vllm serve --api-key); the key itself "
+        "is never written in the recipe [default: no key]",
+    )
+    timeout: float = Field(
+        300.0, gt=0, description="Seconds one request may take", json_schema_extra=RUN_ONLY
+    )
+
+    def label(self) -> str:
+        return f"{self.model} at {self.server}"
+
+
 class DistillOptions(Options):
     """The ``distill:`` block of the train stage."""
 
@@ -42,10 +73,10 @@ class DistillOptions(Options):
         description="logit_kd: match the teacher's cached top-k token distributions on the reviewed answers; "
         "on_policy: the student samples answers and the teacher, in memory beside it, scores every token"
     )
-    teacher: str = Field(
-        min_length=1,
+    teacher: str | TeacherServer = Field(
         description="The teacher's weights: a local checkpoint directory, a vlkd model directory "
-        "(a train stage's model/, with vlkd_model.json: base + adapter), or a hub id already downloaded. "
+        "(a train stage's model/, with vlkd_model.json: base + adapter), or a hub id already downloaded; "
+        "or, for logit_kd, a vLLM server: {server: URL, model: NAME, api_key_env: VAR}. "
         "It must share the student's tokenizer (same family and vocabulary)",
     )
     alpha: float = Field(
@@ -81,6 +112,22 @@ class DistillOptions(Options):
     max_new_tokens: int = Field(
         128, ge=1, le=8192, description="on_policy: the longest answer the student samples, in tokens"
     )
+
+    @field_validator("teacher")
+    @classmethod
+    def _named(cls, value: str | TeacherServer) -> str | TeacherServer:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("name the teacher: a checkpoint, a hub id, or {server: URL, model: NAME}")
+        return value
+
+    @model_validator(mode="after")
+    def _server_teaches_logit_kd(self) -> DistillOptions:
+        if isinstance(self.teacher, TeacherServer) and self.method != "logit_kd":
+            raise ValueError(
+                "a teacher server serves method: logit_kd; on_policy scores every batch on the teacher's "
+                "whole vocabulary and loads the teacher beside the student (name its weights)"
+            )
+        return self
 
     def as_trained(self) -> dict[str, object]:
         """The options the method reads, for ``vlkd_model.json`` and the manifest."""

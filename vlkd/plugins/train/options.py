@@ -95,7 +95,7 @@ class TrainOptions(PluginOptions):
     distill: DistillOptions | None = Field(
         None,
         description="Distillation from an open-weights teacher of the student's tokenizer (peft trainer): "
-        "{method: logit_kd, teacher: PATH, alpha, temperature, top_k, beta} or "
+        "{method: logit_kd, teacher: PATH or {server: URL, model: NAME}, alpha, temperature, top_k, beta} or "
         "{method: on_policy, teacher: PATH, alpha, temperature, beta, lmbda, max_new_tokens}",
     )
 

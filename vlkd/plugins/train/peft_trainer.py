@@ -52,9 +52,11 @@ class PeftTrainer(LoraTrainer):
         """Which teacher, and where its cached log-probabilities are (logit_kd)."""
         if self.options.distill is None:
             return {}
-        from vlkd.plugins.train.teacher import resolve_teacher
+        from vlkd.plugins.train.teacher import TeacherModel, teacher_of
 
-        teacher = resolve_teacher(self.options.distill.teacher)
+        teacher = teacher_of(self.options.distill.teacher)
+        if not isinstance(teacher, TeacherModel):  # a teacher server
+            return {"cache_dir": str(plan.run_dir / CACHE_DIR), "teacher": teacher.job()}
         return {
             "cache_dir": str(plan.run_dir / CACHE_DIR),
             "teacher": {
@@ -92,7 +94,7 @@ class PeftTrainer(LoraTrainer):
 
     def fill_teacher_cache(self, ctx: StageContext, plan: TrainPlan, job: dict[str, Any]) -> dict[str, Any]:
         """Run the teacher over the samples not in the cache yet, before the student loads."""
-        from vlkd.plugins.train.teacher import resolve_teacher
+        from vlkd.plugins.train.teacher import teacher_of
         from vlkd.plugins.train.teacher_cache import fill
 
         assert self.options.distill is not None
@@ -100,7 +102,7 @@ class PeftTrainer(LoraTrainer):
         task = ctx.progress(len(samples), description="teacher top-k (logit_kd)")
         started = time.perf_counter()
         try:
-            counts = fill(job, samples, resolve_teacher(self.options.distill.teacher), task.advance)
+            counts = fill(job, samples, teacher_of(self.options.distill.teacher), task.advance)
         finally:
             task.close()
         # the teacher's share of the rung's cost (the report's ladder): 0 when all came from the cache

@@ -18,6 +18,8 @@ from vlkd.api import StageError
 
 if TYPE_CHECKING:
     from vlkd.api import Student
+    from vlkd.plugins.train.distill_options import TeacherServer
+    from vlkd.plugins.train.teacher_server import ServerTeacher
 
 #: which teachers each family's students can learn logits from (the released sizes, for the message)
 TEACHERS = {
@@ -111,6 +113,16 @@ def resolve_teacher(name: str) -> TeacherModel:
     return TeacherModel(name, base, None, family)
 
 
+def teacher_of(spec: str | TeacherServer) -> TeacherModel | ServerTeacher:
+    """The recipe's ``distill.teacher`` resolved: weights on this machine, or a teacher server
+    (nothing is contacted: its family comes from the model name it serves)."""
+    if isinstance(spec, str):
+        return resolve_teacher(spec)
+    from vlkd.plugins.train.teacher_server import server_teacher
+
+    return server_teacher(spec)
+
+
 def vocabulary(model_dir: str | None) -> tuple[int, str] | None:
     """(size, digest) of the tokenizer in ``model_dir`` (``tokenizer.json``), or None when not here."""
     from vlkd.api import hub_cache_file
@@ -130,15 +142,18 @@ def vocabulary(model_dir: str | None) -> tuple[int, str] | None:
 
 
 def check_teacher(
-    name: str, student: Student, student_dir: str | None, *, not_here_yet: bool = False
+    spec: str | TeacherServer, student: Student, student_dir: str | None, *, not_here_yet: bool = False
 ) -> str | None:
-    """Why ``name`` cannot teach ``student`` logits (family or vocabulary differ), or None.
+    """Why ``spec`` cannot teach ``student`` logits (family or vocabulary differ), or None.
 
     ``not_here_yet`` (at ``vlkd validate``): a teacher that is not on this machine yet (a model an
     earlier recipe trains, a hub model downloaded where the training runs) is checked by its hub
-    name's family when it has one, and fully when the train stage starts."""
+    name's family when it has one, and fully when the train stage starts. A teacher server is
+    checked by the family of the model name it serves (its vocabulary is checked token by token
+    on every answer it scores)."""
+    name = spec if isinstance(spec, str) else spec.model
     try:
-        teacher = resolve_teacher(name)
+        teacher = teacher_of(spec)
     except StageError as exc:
         if not not_here_yet:
             return str(exc)
@@ -156,6 +171,8 @@ def check_teacher(
             f"{teacher.family}, the student {student.model} is {student.family.name}. Teachers for a "
             f"{student.family.name} student: {works}; or distil its text (train without distill:)"
         )
+    if not isinstance(teacher, TeacherModel):
+        return None
     theirs, ours = vocabulary(teacher.base), vocabulary(student_dir)
     if theirs and ours and theirs != ours:
         return (

@@ -7,7 +7,8 @@ one forward pass, ``log_softmax`` over the whole vocabulary, the ``top_k`` ids a
 log-probabilities at each answer token. Each sample's result is one small safetensors file in
 ``<run_dir>/cache/teacher_logits/``, named by a hash of its content: the bytes of its images, its
 messages (question and reviewed answer), the teacher (:meth:`TeacherModel.fingerprint`), the
-pixel limits, ``cutoff_len`` and ``top_k``. A resumed or repeated training, or another recipe in
+pixel limits, ``cutoff_len`` and ``top_k``. A teacher behind a vLLM server fills the same entries
+(:mod:`vlkd.plugins.train.teacher_server`; its key holds the served model's name). A resumed or repeated training, or another recipe in
 the same run directory, finds them and never loads the teacher; an edited answer or a changed
 image is a new key, computed alone. The teacher is freed before the student loads.
 """
@@ -18,9 +19,12 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vlkd.plugins.train.teacher import TeacherModel
+
+if TYPE_CHECKING:
+    from vlkd.plugins.train.teacher_server import ServerTeacher
 
 CACHE_DIR = Path("cache") / "teacher_logits"
 
@@ -113,16 +117,21 @@ def cache_for(job: dict[str, Any]) -> TeacherCache:
 
 
 def fill(
-    job: dict[str, Any], samples: list[Any], teacher: TeacherModel, on_progress: Any = None
+    job: dict[str, Any], samples: list[Any], teacher: TeacherModel | ServerTeacher, on_progress: Any = None
 ) -> dict[str, int]:
-    """Compute the missing entries of ``samples``; return ``{computed, cached}`` counts."""
+    """Compute the missing entries of ``samples``; return ``{computed, cached}`` counts. Nothing
+    is loaded or contacted when every entry is cached."""
     cache = cache_for(job)
     for torn in cache.root.glob("*/*.tmp"):  # a run killed while writing (the run directory is locked)
         torn.unlink(missing_ok=True)
     missing = [s for s in samples if not cache.has(s)]
     counts = {"teacher_samples_computed": len(missing), "teacher_samples_cached": len(samples) - len(missing)}
-    if missing:
+    if missing and isinstance(teacher, TeacherModel):
         _compute(job, cache, missing, teacher, on_progress)
+    elif missing:
+        from vlkd.plugins.train.teacher_server import compute
+
+        compute(job, cache, missing, teacher, on_progress)
     return counts
 
 

@@ -37,6 +37,8 @@ IMAGE_TYPES = {
     ".bmp": "image/bmp",
 }
 FILTERS = ("category", "status", "negative", "flag")
+#: how much of the first queue the page carries (the rest is asked for after the first image shows)
+FIRST_PAGE = 50
 
 
 def _filters(request: Request) -> dict[str, str]:
@@ -127,6 +129,9 @@ def create_app(store: ReviewStore, guard: Guard, reviewer: str, team=None) -> St
             # yet), so the page needs no request of its own before it can show them
             first = _queue_json(store, {}, "risk")
             image = store.image_json(first["images"][0]) if first["images"] else None
+            if len(first["images"]) > FIRST_PAGE:  # the rest comes by /api/queue once the page shows
+                first["total"] = len(first["images"])
+                first["images"] = first["images"][:FIRST_PAGE]
             html = render_page(
                 run_name=store.run_name,
                 csrf=guard.csrf,

@@ -11,7 +11,7 @@ _PAGE = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>vlkd review · {title}</title>
-<link rel="stylesheet" href="/static/review.css">{preload}
+<link rel="stylesheet" href="/static/review.css">
 <script id="config" type="application/json">{config}</script>{team_head}
 <script src="/static/review.js" defer></script>
 </head>
@@ -48,7 +48,7 @@ _PAGE = """<!doctype html>
       <span id="image-name" class="image-name"></span>
       <span id="image-tags" class="tags"></span>
     </div>
-    <div class="stage" id="stage"><img id="image" alt="" draggable="false"></div>
+    <div class="stage" id="stage"><img id="image" alt="" draggable="false"{image_src}></div>
     <div class="zoom">
       <button id="zoom-out" type="button">&minus;</button>
       <button id="zoom-fit" type="button" data-i18n="fit">fit</button>
@@ -99,16 +99,17 @@ def render_page(
     *, run_name: str, csrf: str, reviewer: str, team: dict | None = None, initial: dict | None = None
 ) -> str:
     """The page; ``initial`` (the first queue and image, as the API gives them) saves the page
-    its first two requests, and the first image is preloaded while the script loads. A team's page
-    gets no ``initial``: each reviewer's queue is their own, asked for with their key."""
+    its first two requests, and the first image is in the HTML (``fetchpriority="high"``), so the
+    browser asks for it while it reads the page and decodes it while the script loads. A team's
+    page gets no ``initial``: each reviewer's queue is their own, asked for with their key."""
     config = {"csrf": csrf, "reviewer": reviewer, "run": run_name, "initial": initial}
     if team is not None:
         config["team"] = team
     image = (initial or {}).get("image")
-    preload = f'\n<link rel="preload" as="image" href="/{html.escape(image["url"])}">' if image else ""
+    image_src = f' src="/{html.escape(image["url"])}" fetchpriority="high"' if image else ""
     return _PAGE.format(
         title=html.escape(run_name),
         config=_script_json(config),
-        preload=preload,
+        image_src=image_src,
         team_head=_TEAM_HEAD if team else "",
     )
