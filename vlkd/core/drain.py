@@ -2,7 +2,8 @@
 provider charges them whether or not vlkd records them), a second one stops at once.
 
 A stage with paid calls in flight runs its event loop through :func:`run_draining`; a pool of
-threads making such calls waits for them through :func:`drain_futures`.
+threads making such calls waits for them through :func:`drain_futures`; a driver waiting on a
+library that must not be interrupted mid-call (Ray) checks :class:`CtrlCBetweenCalls` between calls.
 """
 
 from __future__ import annotations
@@ -26,6 +27,35 @@ def _can_handle_sigint() -> bool:
         threading.current_thread() is threading.main_thread()
         and signal.getsignal(signal.SIGINT) is signal.default_int_handler
     )
+
+
+class CtrlCBetweenCalls:
+    """A first Ctrl-C is noted and raised by :meth:`check` between a library's calls, never inside
+    them. The Ray executor's driver uses it while it hands a stage's items to the cluster: raised
+    inside Ray's own code (its C++ wait runs Python's signal handlers, its task submission runs
+    Python), a :class:`KeyboardInterrupt` can leave a task submitted that the driver never heard of. A
+    second Ctrl-C raises at once. Off the main thread, or where Ctrl-C is handled by someone
+    else (or ignored: a job started with ``&``), nothing changes."""
+
+    def __init__(self) -> None:
+        self.presses = 0
+        self.installed = _can_handle_sigint()
+        if self.installed:
+            signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        self.presses += 1
+        if self.presses > 1:
+            raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.presses:
+            raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        if self.installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            self.installed = False
 
 
 def run_draining(main: Coroutine[Any, Any, T], on_first: Callable[[], bool]) -> T:

@@ -13,14 +13,13 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import signal
 import socket
-import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from vlkd.core.drain import CtrlCBetweenCalls
 from vlkd.core.errors import StageError, VlkdError
 from vlkd.core.executor import (
     ExecutorOptions,
@@ -280,7 +279,7 @@ class RayExecutor:
             pending[pool.launch([item for _, item in part])] = (part, attempt)
 
         tasks = retries = 0
-        ctrl_c = _CtrlC()
+        ctrl_c = CtrlCBetweenCalls()
         try:
             for part in itertools.islice(chunks, pool.slots):
                 ctrl_c.check()
@@ -355,38 +354,6 @@ class RayExecutor:
         if self._started_ray and ray.is_initialized():
             ray.shutdown()
         self._started_ray = False
-
-
-class _CtrlC:
-    """While the driver hands a stage's items to the cluster, a first Ctrl-C is noted and raised
-    by :meth:`check` between Ray's calls, never inside them: raised inside Ray's own code (its
-    C++ wait runs Python's signal handlers, its task submission runs Python), a
-    :class:`KeyboardInterrupt` can leave a task submitted that the driver never heard of. A
-    second Ctrl-C raises at once. Off the main thread, or where Ctrl-C is handled by someone
-    else (or ignored: a job started with ``&``), nothing changes."""
-
-    def __init__(self) -> None:
-        self.presses = 0
-        self.installed = (
-            threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        )
-        if self.installed:
-            signal.signal(signal.SIGINT, self._on_sigint)
-
-    def _on_sigint(self, signum: int, frame: Any) -> None:
-        self.presses += 1
-        if self.presses > 1:
-            raise KeyboardInterrupt
-
-    def check(self) -> None:
-        if self.presses:
-            raise KeyboardInterrupt
-
-    def restore(self) -> None:
-        if self.installed:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            self.installed = False
 
 
 class _Pool(Protocol):
