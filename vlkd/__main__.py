@@ -1,4 +1,4 @@
-from vlkd.cli import main
+from vlkd.entry_point import main
 
 if __name__ == "__main__":
     main()

@@ -376,9 +376,9 @@ def quiet_library_bars() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turn user errors into a message and exit status 2."""
-    quiet_library_bars()
-    limit_threads()  # before torch, numpy's BLAS or onnxruntime load; subprocesses inherit it
     try:
+        quiet_library_bars()
+        limit_threads()  # before torch, numpy's BLAS or onnxruntime load; subprocesses inherit it
         from vlkd.commands import register_commands
 
         register_commands(app)

@@ -210,3 +210,16 @@ def test_validate_resolved_prints_what_the_recipe_really_says(tmp_path):
     assert data["ingest"]["n"] == 5
     assert "sk-very-secret" not in result.stdout + result.stderr
     assert data["teach"]["api_key"] == "**********"
+
+
+def test_ctrl_c_while_the_command_line_imports_exits_130_without_traceback(tmp_path):
+    # a Ctrl-C that lands while typer (the first thing vlkd.cli imports) loads: stand in a typer
+    # whose import raises KeyboardInterrupt, as the signal would
+    (tmp_path / "typer.py").write_text("raise KeyboardInterrupt\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "-m", "vlkd", "--help"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 130
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == "interrupted"
