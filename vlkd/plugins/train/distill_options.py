@@ -19,7 +19,8 @@ The teacher may also be a vLLM server that returns prompt log-probabilities (log
 (``max_new_tokens``, at ``temperature``) and the teacher, loaded beside it, scores them token by token;
 the divergence over the whole vocabulary on those tokens (on the reviewed answers for the other
 batches) is mixed with cross-entropy on the reviewed answers by ``alpha`` as above
-(:mod:`vlkd.plugins.train.on_policy`).
+(:mod:`vlkd.plugins.train.on_policy`). With a teacher server, the server scores the samples and the
+divergence is taken over its ``top_k`` per token (:mod:`vlkd.plugins.train.on_policy_server`).
 """
 
 from __future__ import annotations
