@@ -31,15 +31,17 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from vlkd.testing.loopback import ThreadedHTTP
 
 #: vLLM's -inf stand-in in JSON (``clamp_prompt_logprobs``)
 CLAMP = -9999.0
 
 
-class LogprobServer:
+class LogprobServer(ThreadedHTTP):
     def __init__(
         self,
         model_dir: str | Path,
@@ -75,40 +77,14 @@ class LogprobServer:
         self.fail_first = fail_first
         self.answers: list[str] = []  # the last assistant message of each chat request scored
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self.url = ""
 
-    # -- lifecycle --------------------------------------------------------------------------------
-    def __enter__(self) -> LogprobServer:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # quiet
-                pass
-
-            def do_GET(self) -> None:
-                server._serve(self, "GET")
-
-            def do_POST(self) -> None:
-                server._serve(self, "POST")
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT/v1`` (while started), as vLLM's base URL."""
+        return f"{self.address}/v1"
 
     # -- requests ---------------------------------------------------------------------------------
-    def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+    def handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         with self._lock:
             self.calls += 1
             failing = self.calls <= self.fail_first
