@@ -203,6 +203,9 @@ def test_on_policy_the_server_scores_the_students_samples(
     assert probe in reviewed  # before training: the first reviewed answer, the tokenizer check
     assert len(sampled) == 2 * 2  # two steps of two samples, each scored once
     assert not reviewed & set(sampled)  # the student's own answers went out, not the reviewed ones
+    # the rung's teacher cost for the report: the samples the server scored in the training
+    assert ctx.facts["teacher_samples_computed"] == 4 and ctx.facts["teacher_samples_cached"] == 0
+    assert ctx.facts["teacher_seconds"] >= 0
     card = json.loads((ctx.dir / "model" / "vlkd_model.json").read_text())
     assert card["distill"]["top_k"] == 5 and card["distill"]["teacher"]["model"] == SERVED
 
@@ -221,6 +224,8 @@ def test_on_policy_unsampled_batches_through_the_server_are_its_logit_kd(
         on_policy
     )
     assert on_policy.facts["on_policy_batches"] == 0
+    # the first pair was scored before training (the tokenizer check): read from the cache since
+    assert on_policy.facts["teacher_samples_computed"] == 3 and on_policy.facts["teacher_samples_cached"] == 1
     logit_kd = stage_context(tmp_path / "logit_kd")
     server_trainer(tiny_student, dataset, server.url, distill=same, max_steps=2).run(logit_kd)
     ours, theirs = on_policy_log(on_policy), on_policy_log(logit_kd)

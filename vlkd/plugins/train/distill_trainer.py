@@ -104,6 +104,7 @@ def on_policy_trainer(distill: dict[str, Any], teacher: Any, generation: Any, se
 
     class OnPolicyTrainer(_base_class()):  # type: ignore[misc]
         _step, _micro = -1, 0
+        teacher = None  # set below: the model or the server's scorer
         sampled_batches = scored_batches = 0
 
         def teacher_logits(self, batch: dict[str, Any]) -> Any:
@@ -170,4 +171,6 @@ def on_policy_trainer(distill: dict[str, Any], teacher: Any, generation: Any, se
             self.record(model, parts)
             return (loss, outputs) if return_outputs else loss
 
-    return OnPolicyTrainer(distill=distill, **kwargs)
+    trainer = OnPolicyTrainer(distill=distill, **kwargs)
+    trainer.teacher = teacher
+    return trainer

@@ -19,6 +19,7 @@ a second epoch asks the server nothing for them.
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any
 
 from vlkd.plugins.train.peft_collator import IGNORE_INDEX
@@ -68,6 +69,19 @@ class ServerScorer:
         self.scoring = ServerScoring(job, from_job(job["teacher"]), cache.top_k, processor)
         self.cache = cache
         self.tokenizer = processor.tokenizer
+        #: the rung's teacher cost, for the manifest (the report's ladder): samples the server
+        #: scored, reviewed entries read from the cache, seconds spent waiting for the server
+        self.counts = {"teacher_samples_computed": 0, "teacher_samples_cached": 0, "teacher_seconds": 0.0}
+
+    def _each(self, work: Any, items: list[Any]) -> list[Any]:
+        started = time.perf_counter()
+        try:
+            return self.scoring.each(work, items)
+        finally:
+            self.counts["teacher_samples_computed"] += len(items)
+            self.counts["teacher_seconds"] = round(
+                self.counts["teacher_seconds"] + time.perf_counter() - started, 3
+            )
 
     def reviewed(self, samples: list[Any], batch: dict[str, Any]) -> dict[str, Any]:
         """The reviewed answers of ``batch`` (collated from ``samples``): from the cache, the
@@ -78,7 +92,9 @@ class ServerScorer:
             row, sample = item
             self.cache.save(sample, *self.scoring.entries(sample, self.scoring.row(batch, row)))
 
-        self.scoring.each(one, missing)
+        self.counts["teacher_samples_cached"] += len(samples) - len(missing)
+        if missing:
+            self._each(one, missing)
         return teacher_batch(self.cache, samples)
 
     def sampled(
@@ -93,4 +109,4 @@ class ServerScorer:
         def one(row: int) -> tuple[Any, Any]:
             return self.scoring.entries(answered[row], self.scoring.row(batch, row))
 
-        return batch, pad_entries(self.scoring.each(one, list(range(len(answered)))))
+        return batch, pad_entries(self._each(one, list(range(len(answered)))))

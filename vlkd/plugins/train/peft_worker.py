@@ -275,6 +275,7 @@ def train(job: dict[str, Any], on_log: Any = None) -> dict[str, Any]:
         facts["distill_method"] = distill["method"]
     if hasattr(trainer, "sampled_batches"):  # on-policy: how many batches the student sampled
         facts.update(on_policy_batches=trainer.sampled_batches, scored_batches=trainer.scored_batches)
+        facts.update(getattr(trainer.teacher, "counts", {}))  # a teacher server: what it scored
     if torch.cuda.is_available():
         facts["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
     adapter_dir = model_dir / "adapter"
