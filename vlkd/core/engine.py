@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pluggy
+from pydantic import BaseModel
 
 from vlkd.core.context import RunInfo, StageContext
 from vlkd.core.errors import RunInterrupted, StageError, StageWaiting, StorageError, VlkdError, did_you_mean
@@ -36,11 +37,24 @@ from vlkd.core.rundir import RunDir, environment_versions, manifest_time, storag
 
 
 def _fingerprint_options(options: Any) -> dict[str, Any]:
-    data = options.model_dump(mode="json")
-    for name, info in type(options).model_fields.items():
-        extra = info.json_schema_extra
-        if isinstance(extra, dict) and extra.get("fingerprint") is False:
-            data.pop(name, None)
+    """The options that decide a stage's output: every ``RUN_ONLY`` option left out, at any depth
+    (``train.distill.teacher.timeout`` as well as ``ingest.workers``)."""
+    return _without_run_only(options, options.model_dump(mode="json"))
+
+
+def _without_run_only(value: Any, data: Any) -> Any:
+    """``data`` (``value`` dumped as JSON) without the run-only fields of the models inside it."""
+    if isinstance(value, BaseModel) and isinstance(data, dict):
+        for name, info in type(value).model_fields.items():
+            extra = info.json_schema_extra
+            if isinstance(extra, dict) and extra.get("fingerprint") is False:
+                data.pop(name, None)
+            elif name in data:
+                data[name] = _without_run_only(getattr(value, name), data[name])
+    elif isinstance(value, list | tuple) and isinstance(data, list) and len(value) == len(data):
+        data = [_without_run_only(v, d) for v, d in zip(value, data, strict=True)]
+    elif isinstance(value, dict) and isinstance(data, dict):
+        data = {k: _without_run_only(value[k], d) if k in value else d for k, d in data.items()}
     return data
 
 

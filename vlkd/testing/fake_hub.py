@@ -19,11 +19,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlparse
+
+from vlkd.testing.loopback import ThreadedHTTP
 
 
 @dataclass
@@ -35,7 +36,9 @@ class HubRepo:
     commits: list[str] = field(default_factory=list)
 
 
-class FakeHub:
+class FakeHub(ThreadedHTTP):
+    methods = ("GET", "POST", "HEAD")
+
     def __init__(self, tokens: dict[str, str] | None = None, user: str = "me"):
         #: token -> role ("write" or "read")
         self.tokens = tokens if tokens is not None else {"hf_write_0123456789": "write"}
@@ -43,40 +46,14 @@ class FakeHub:
         self.repos: dict[str, HubRepo] = {}
         #: every request as "METHOD /path", in order
         self.requests: list[str] = []
-        self._server: ThreadingHTTPServer | None = None
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeHub:
-        hub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # quiet
-                pass
-
-            def do_GET(self) -> None:
-                hub._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                hub._handle(self, "POST")
-
-            def do_HEAD(self) -> None:
-                hub._handle(self, "HEAD")
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        assert self._httpd is not None, "start the hub first (with FakeHub() as hub)"
+        return self.address
 
     # -- the API ----------------------------------------------------------------------------
-    def _handle(self, req: BaseHTTPRequestHandler, method: str) -> None:
+    def handle(self, req: BaseHTTPRequestHandler, method: str) -> None:
         path = unquote(urlparse(req.path).path)
         self.requests.append(f"{method} {path}")
         length = int(req.headers.get("Content-Length") or 0)

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vlkd.testing.fake_batches import BatchEndpoints
+from vlkd.testing.loopback import Loopback
 
 #: faults: "429" or "429:SECONDS", "500", "503", "529", "timeout", "drop", "401", "400", "404", "malformed",
 #: "empty", "truncated" (an answer cut off by max_tokens), "absurd_usage" (1e12 tokens in, -5 out);
@@ -78,7 +79,7 @@ def pairs_csv(pairs: list[dict[str, str]]) -> str:
 DEFAULT_KEY = "sk-test-0123456789abcdef"
 
 
-class FakeProvider(BatchEndpoints):
+class FakeProvider(BatchEndpoints, Loopback):
     def __init__(
         self,
         *,
@@ -170,12 +171,6 @@ class FakeProvider(BatchEndpoints):
             if self._thread is not None:
                 self._thread.join(10)
             self._loop = None
-
-    def __enter__(self) -> FakeProvider:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def stats(self) -> dict[str, Any]:
         return {

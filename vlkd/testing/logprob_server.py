@@ -15,7 +15,9 @@ What it answers as vLLM's OpenAI-compatible server does (``vllm/entrypoints/open
 - ``Authorization: Bearer KEY`` checked when started with ``api_key`` (vLLM's ``--api-key``).
 
 ``rewrite_ids`` changes the prompt's token ids (one for one) before scoring: a server whose
-tokenizer differs from the student's. ``calls`` counts the requests answered::
+tokenizer differs from the student's. ``fail_first`` requests are answered 503 (a server still
+loading). ``calls`` counts the requests answered, ``answers`` holds the last assistant message of
+each conversation scored::
 
     with LogprobServer(model_dir, served_name="Qwen/Qwen2-VL-72B-Instruct") as server:
         ... server.url ...   # http://127.0.0.1:PORT/v1
@@ -29,15 +31,17 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from vlkd.testing.loopback import ThreadedHTTP
 
 #: vLLM's -inf stand-in in JSON (``clamp_prompt_logprobs``)
 CLAMP = -9999.0
 
 
-class LogprobServer:
+class LogprobServer(ThreadedHTTP):
     def __init__(
         self,
         model_dir: str | Path,
@@ -47,6 +51,7 @@ class LogprobServer:
         max_logprobs: int = 20,
         api_key: str | None = None,
         rewrite_ids: Callable[[list[int]], list[int]] | None = None,
+        fail_first: int = 0,
     ):
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -69,43 +74,22 @@ class LogprobServer:
                     setattr(image_processor, name, value)
         self.model = AutoModelForImageTextToText.from_pretrained(self.model_dir, dtype=torch.float32).eval()
         self.calls = 0
+        self.fail_first = fail_first
+        self.answers: list[str] = []  # the last assistant message of each chat request scored
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self.url = ""
 
-    # -- lifecycle --------------------------------------------------------------------------------
-    def __enter__(self) -> LogprobServer:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # quiet
-                pass
-
-            def do_GET(self) -> None:
-                server._serve(self, "GET")
-
-            def do_POST(self) -> None:
-                server._serve(self, "POST")
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT/v1`` (while started), as vLLM's base URL."""
+        return f"{self.address}/v1"
 
     # -- requests ---------------------------------------------------------------------------------
-    def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+    def handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         with self._lock:
             self.calls += 1
+            failing = self.calls <= self.fail_first
+        if failing:  # a server still loading, or overloaded: vLLM's 503
+            return _reply(handler, 503, _error("The server is not ready", "ServiceUnavailableError", 503))
         if self.api_key and handler.headers.get("Authorization") != f"Bearer {self.api_key}":
             return _reply(handler, 401, {"error": "Unauthorized"})
         path = handler.path.split("?")[0]
@@ -139,6 +123,9 @@ class LogprobServer:
                 f"Requested prompt logprobs of {k}, which is greater than max allowed: {self.max_logprobs}"
             )
         chat, images = _hf_chat(body["messages"])
+        answer = [m for m in chat if m["role"] == "assistant"][-1:]
+        with self._lock:
+            self.answers.append("".join(p.get("text", "") for m in answer for p in m["content"]))
         text = self.processor.apply_chat_template(
             chat,
             tokenize=False,

@@ -15,12 +15,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from vlkd.testing.loopback import Loopback, free_port
 
 ENV = "VLKD_VLLM_PYTHON"
 
@@ -31,17 +32,11 @@ def vllm_python() -> str | None:
     return python or None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class VllmServerError(RuntimeError):
     pass
 
 
-class VllmServer:
+class VllmServer(Loopback):
     """``python -m vllm.entrypoints.openai.api_server`` for ``model`` (served as ``served_name``),
     with LoRA modules ``{name: adapter_dir}``; CPU settings unless ``env`` says otherwise."""
 
@@ -165,9 +160,3 @@ class VllmServer:
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
-
-    def __enter__(self) -> VllmServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -16,7 +16,14 @@ function within 1e-5).
 The training loss mixes it with cross-entropy on the reviewed answers:
 ``alpha * divergence + (1 - alpha) * cross_entropy``.
 
-On-policy distillation has the teacher's logits themselves (it runs beside the student):
+On-policy distillation from a teacher server scores the student's samples the same way: the
+server's top-k ``prompt_logprobs`` at each sampled token, :func:`batch_topk_divergence` (the
+divergence over the teacher's top-k support, the student's logits gathered at those ids, both
+renormalised there: ms-swift's ``--gkd_logits_topk`` with a teacher server; TRL's
+``ServerDistillationTrainer`` computes the same for ``beta`` 0 without its tail bucket, which the
+test checks within 1e-5).
+
+On-policy distillation from the teacher's weights has its logits themselves (it runs beside the student):
 :func:`full_divergence` is the same divergence over the whole vocabulary at the labelled positions,
 TRL's ``GKDTrainer.generalized_jsd_loss`` (``reduction="batchmean"``) with the temperature that
 ``DistillationTrainer`` applies to both sides (the test checks it against both within 1e-5).
@@ -119,20 +126,42 @@ def distill_loss(
     ``logits`` ``(B, L, V)``, ``labels`` ``(B, L)`` (``-100`` off the answers), the teacher's
     cached top-k per answer token ``(B, A, k)`` with ``teacher_counts[b]`` valid rows each.
     """
+    ce = answer_cross_entropy(logits, labels)
+    kd = batch_topk_divergence(
+        logits, labels, teacher_ids, teacher_log_probs, teacher_counts, beta=beta, temperature=temperature
+    )
+    loss = alpha * kd + (1 - alpha) * ce
+    return loss, {"kd_loss": float(kd.detach()), "ce_loss": float(ce.detach())}
+
+
+def batch_topk_divergence(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    teacher_ids: torch.Tensor,
+    teacher_log_probs: torch.Tensor,
+    teacher_counts: torch.Tensor,
+    *,
+    beta: float,
+    temperature: float,
+) -> torch.Tensor:
+    """:func:`topk_divergence` over a batch's answer tokens, in order, row by row: ``logits``
+    ``(B, L, V)``, ``labels`` ``(B, L)``, the teacher's top-k ``(B, A, k)`` with
+    ``teacher_counts[b]`` valid rows each (the first answer tokens of row ``b``)."""
     import torch
 
     mask = answer_positions(labels)
-    shifted = logits[:, :-1]
-    ce = answer_cross_entropy(logits, labels)
-    counts = mask.sum(dim=1)
+    counts = mask.sum(dim=1).to(teacher_counts.device)
     if torch.any(counts > teacher_counts):
         raise ValueError(
             f"the teacher's cache holds fewer answer tokens than the batch ({teacher_counts.tolist()} < "
             f"{counts.tolist()}): the cache does not match these samples"
         )
     keep = torch.arange(teacher_ids.shape[1], device=counts.device)[None, :] < counts[:, None]
-    kd = topk_divergence(
-        shifted[mask], teacher_ids[keep], teacher_log_probs[keep], beta=beta, temperature=temperature
+    student = logits[:, :-1][mask]
+    return topk_divergence(
+        student,
+        teacher_ids[keep].to(student.device),
+        teacher_log_probs[keep].to(student.device),
+        beta=beta,
+        temperature=temperature,
     )
-    loss = alpha * kd + (1 - alpha) * ce
-    return loss, {"kd_loss": float(kd.detach()), "ce_loss": float(ce.detach())}

@@ -19,24 +19,30 @@ The teacher may also be a vLLM server that returns prompt log-probabilities (log
 (``max_new_tokens``, at ``temperature``) and the teacher, loaded beside it, scores them token by token;
 the divergence over the whole vocabulary on those tokens (on the reviewed answers for the other
 batches) is mixed with cross-entropy on the reviewed answers by ``alpha`` as above
-(:mod:`vlkd.plugins.train.on_policy`).
+(:mod:`vlkd.plugins.train.on_policy`). With a teacher server, the server scores the samples and the
+divergence is taken over its ``top_k`` per token (:mod:`vlkd.plugins.train.on_policy_server`).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from vlkd.api import RUN_ONLY, Options
 
 #: options that only one method reads: a recipe that sets one for the other method is an error
 ONLY_FOR = {
-    "top_k": ("logit_kd", "on_policy compares the whole vocabulary: the teacher runs beside the student"),
-    "teacher_batch_size": ("logit_kd", "on_policy's teacher scores each training batch"),
+    "top_k": (
+        "logit_kd",
+        "on_policy from the teacher's weights compares the whole vocabulary; name a teacher server for its top-k",
+    ),
+    "teacher_batch_size": ("logit_kd", "on_policy's local teacher scores each training batch"),
     "lmbda": ("on_policy", "logit_kd trains on the reviewed answers only"),
     "max_new_tokens": ("on_policy", "logit_kd samples nothing"),
 }
+#: options of logit_kd that on_policy reads too when its teacher is a server
+SERVER_READS = ("top_k", "teacher_batch_size")
 
 
 class TeacherServer(Options):
@@ -45,7 +51,9 @@ class TeacherServer(Options):
     server: str = Field(
         pattern=r"^https?://\S+$",
         description="The server's base URL, ending in /v1 as vLLM's does (e.g. http://127.0.0.1:8000/v1); "
-        "started with --max-logprobs at least top_k",
+        "started with --max-logprobs at least top_k. Where the model is, not what it is (model is): "
+        "another address of the same model re-runs nothing",
+        json_schema_extra=RUN_ONLY,
     )
     model: str = Field(
         min_length=1,
@@ -57,9 +65,18 @@ class TeacherServer(Options):
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="Environment variable holding the server's key (vllm serve --api-key); the key itself "
         "is never written in the recipe [default: no key]",
+        json_schema_extra=RUN_ONLY,
     )
     timeout: float = Field(
         300.0, gt=0, description="Seconds one request may take", json_schema_extra=RUN_ONLY
+    )
+    retries: int = Field(
+        3,
+        ge=0,
+        le=20,
+        description="Tries again after a refused connection, a timeout or a 5xx answer, waiting 1, 2, 4... "
+        "seconds (at most 30); then the training stops with an error naming the URL",
+        json_schema_extra=RUN_ONLY,
     )
 
     def label(self) -> str:
@@ -76,7 +93,7 @@ class DistillOptions(Options):
     teacher: str | TeacherServer = Field(
         description="The teacher's weights: a local checkpoint directory, a vlkd model directory "
         "(a train stage's model/, with vlkd_model.json: base + adapter), or a hub id already downloaded; "
-        "or, for logit_kd, a vLLM server: {server: URL, model: NAME, api_key_env: VAR}. "
+        "or a vLLM server: {server: URL, model: NAME, api_key_env: VAR}. "
         "It must share the student's tokenizer (same family and vocabulary)",
     )
     alpha: float = Field(
@@ -90,7 +107,11 @@ class DistillOptions(Options):
         "below, the divergence is NaN in float32; above, both are uniform and the teacher teaches nothing)",
     )
     top_k: int = Field(
-        20, ge=1, le=1000, description="logit_kd: teacher tokens kept per answer token (the cache)"
+        20,
+        ge=1,
+        le=1000,
+        description="logit_kd: teacher tokens kept per answer token (the cache); on_policy with a teacher "
+        "server: the top-k the server returns per token, the support of the divergence",
     )
     beta: float = Field(
         0.0,
@@ -100,7 +121,11 @@ class DistillOptions(Options):
         "its DistillationTrainer defaults to 1 for on-policy, GKDTrainer to 0.5)",
     )
     teacher_batch_size: int = Field(
-        8, ge=1, description="logit_kd: samples per teacher forward pass", json_schema_extra=RUN_ONLY
+        8,
+        ge=1,
+        description="logit_kd: samples per teacher forward pass; with a teacher server (either method): "
+        "requests in flight",
+        json_schema_extra=RUN_ONLY,
     )
     lmbda: float = Field(
         0.5,
@@ -120,29 +145,24 @@ class DistillOptions(Options):
             raise ValueError("name the teacher: a checkpoint, a hub id, or {server: URL, model: NAME}")
         return value
 
-    @model_validator(mode="after")
-    def _server_teaches_logit_kd(self) -> DistillOptions:
-        if isinstance(self.teacher, TeacherServer) and self.method != "logit_kd":
-            raise ValueError(
-                "a teacher server serves method: logit_kd; on_policy scores every batch on the teacher's "
-                "whole vocabulary and loads the teacher beside the student (name its weights)"
-            )
-        return self
-
     def as_trained(self) -> dict[str, object]:
         """The options the method reads, for ``vlkd_model.json`` and the manifest."""
+        server = isinstance(self.teacher, TeacherServer)
         return {
             k: v
             for k, v in self.model_dump(mode="json").items()
-            if ONLY_FOR.get(k, (self.method,))[0] == self.method
+            if ONLY_FOR.get(k, (self.method,))[0] == self.method or (server and k in SERVER_READS)
         }
 
     @field_validator(*ONLY_FOR)
     @classmethod
     def _option_of_the_method(cls, value: object, info: ValidationInfo) -> object:
         """Runs for the options a recipe sets (defaults are not validated): the recipe's line."""
-        method, why = ONLY_FOR[str(info.field_name)]
+        name = str(info.field_name)
+        method, why = ONLY_FOR[name]
         given = info.data.get("method")
+        if name in SERVER_READS and isinstance(info.data.get("teacher"), TeacherServer):
+            return value
         if given is not None and given != method:
             raise ValueError(f"an option of method: {method}, not {given} ({why})")
         return value

@@ -86,19 +86,25 @@ def distill_trainer(distill: dict[str, Any], **kwargs: Any):
 
 
 def on_policy_trainer(distill: dict[str, Any], teacher: Any, generation: Any, seed: int, **kwargs: Any):
-    """A transformers ``Trainer`` distilling on-policy from ``teacher`` (a loaded model, eval mode).
+    """A transformers ``Trainer`` distilling on-policy from ``teacher``: a loaded model (eval mode),
+    scoring on the whole vocabulary, or a :class:`~vlkd.plugins.train.on_policy_server.ServerScorer`,
+    scoring on the server's top-k (the batches then carry their samples, :class:`WithSamples`).
 
     ``generation``: the sampling settings (:func:`vlkd.plugins.train.on_policy.generation_config`).
     Evaluation scores the reviewed answers (no sampling), as TRL's GKD does."""
     import torch
 
-    from vlkd.plugins.train.distill_loss import answer_cross_entropy, full_divergence
+    from vlkd.plugins.train.distill_loss import answer_cross_entropy, batch_topk_divergence, full_divergence
     from vlkd.plugins.train.on_policy import is_on_policy, sample, stack
+    from vlkd.plugins.train.on_policy_server import SAMPLES, ServerScorer
+
+    server = isinstance(teacher, ServerScorer)
 
     alpha = distill["alpha"]
 
     class OnPolicyTrainer(_base_class()):  # type: ignore[misc]
         _step, _micro = -1, 0
+        teacher = None  # set below: the model or the server's scorer
         sampled_batches = scored_batches = 0
 
         def teacher_logits(self, batch: dict[str, Any]) -> Any:
@@ -113,8 +119,23 @@ def on_policy_trainer(distill: dict[str, Any], teacher: Any, generation: Any, se
             self._step = step
             return is_on_policy(distill["lmbda"], seed, step, self._micro)
 
+        def divergence(self, logits: Any, scored: dict[str, Any], top_k: dict[str, Any] | None) -> Any:
+            """The teacher's divergence on ``scored``'s labelled tokens: over the whole vocabulary
+            (a local teacher), or over the server's top-k ``top_k``."""
+            temperature = distill["temperature"]
+            if top_k is None:
+                teacher_logits = self.teacher_logits(scored)
+                return full_divergence(
+                    logits, teacher_logits, scored["labels"], beta=distill["beta"], temperature=temperature
+                )
+            return batch_topk_divergence(
+                logits, scored["labels"], **top_k, beta=distill["beta"], temperature=temperature
+            )
+
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            samples = inputs.pop(SAMPLES, None)
             on_policy = model.training and self.draw()
+            top_k = None  # the server's top-k at the scored tokens
             if on_policy:
                 checkpointing = (
                     (self.args.gradient_checkpointing_kwargs or {})
@@ -122,20 +143,20 @@ def on_policy_trainer(distill: dict[str, Any], teacher: Any, generation: Any, se
                     else None
                 )
                 scored = sample(self.accelerator.unwrap_model(model), inputs, generation, checkpointing)
+                if server:
+                    scored, top_k = teacher.sampled(samples, scored, list(generation.eos_token_id))
+                    device = inputs["input_ids"].device
+                    scored = {k: v.to(device) for k, v in scored.items()}
                 self.sampled_batches += 1
             else:
                 scored = inputs
+                if server:
+                    top_k = teacher.reviewed(samples, inputs)
             both = on_policy and alpha < 1  # CE on the reviewed answers: in the same forward pass
             batch = stack(scored, inputs) if both else scored
             outputs = model(**{k: v for k, v in batch.items() if k != "labels"})
             rows, width = scored["input_ids"].shape
-            kd = full_divergence(
-                outputs.logits[:rows, :width],
-                self.teacher_logits(scored),
-                scored["labels"],
-                beta=distill["beta"],
-                temperature=distill["temperature"],
-            )
+            kd = self.divergence(outputs.logits[:rows, :width], scored, top_k)
             if not on_policy:
                 ce = answer_cross_entropy(outputs.logits, inputs["labels"])
             elif both:
@@ -150,4 +171,6 @@ def on_policy_trainer(distill: dict[str, Any], teacher: Any, generation: Any, se
             self.record(model, parts)
             return (loss, outputs) if return_outputs else loss
 
-    return OnPolicyTrainer(distill=distill, **kwargs)
+    trainer = OnPolicyTrainer(distill=distill, **kwargs)
+    trainer.teacher = teacher
+    return trainer

@@ -96,7 +96,8 @@ class TrainOptions(PluginOptions):
         None,
         description="Distillation from an open-weights teacher of the student's tokenizer (peft trainer): "
         "{method: logit_kd, teacher: PATH or {server: URL, model: NAME}, alpha, temperature, top_k, beta} or "
-        "{method: on_policy, teacher: PATH, alpha, temperature, beta, lmbda, max_new_tokens}",
+        "{method: on_policy, teacher: PATH or {server: URL, model: NAME} (then top_k), alpha, temperature, beta, "
+        "lmbda, max_new_tokens}",
     )
 
     @field_validator("lora_target", mode="before")

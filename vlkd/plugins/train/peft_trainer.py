@@ -79,6 +79,8 @@ class PeftTrainer(LoraTrainer):
             raise StageError(reason)
         if self.options.distill.method == "logit_kd":
             return self.fill_teacher_cache(ctx, plan, job)
+        if "server" in job["teacher"]:
+            return self.probe_teacher_server(plan, job)
         from vlkd.plugins.train.memory import check_side_by_side
 
         warning = check_side_by_side(
@@ -90,6 +92,18 @@ class PeftTrainer(LoraTrainer):
         )
         if warning:
             ctx.warn(warning)
+        return {}
+
+    def probe_teacher_server(self, plan: TrainPlan, job: dict[str, Any]) -> dict[str, Any]:
+        """on_policy from a server, before the student loads: the server answers, serves the
+        model, and tokenizes the first training sample's reviewed answer as the student does (its
+        entry kept in the cache; the student's samples are scored during the training)."""
+        from vlkd.plugins.train.teacher_cache import fill
+        from vlkd.plugins.train.teacher_server import LogprobClient, from_job
+
+        teacher = from_job(job["teacher"])
+        LogprobClient(teacher).check()  # also when the first entry is cached: the samples need it
+        fill(job, (plan.data.splits.get("train") or [])[:1], teacher)
         return {}
 
     def fill_teacher_cache(self, ctx: StageContext, plan: TrainPlan, job: dict[str, Any]) -> dict[str, Any]:

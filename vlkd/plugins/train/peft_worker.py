@@ -275,6 +275,7 @@ def train(job: dict[str, Any], on_log: Any = None) -> dict[str, Any]:
         facts["distill_method"] = distill["method"]
     if hasattr(trainer, "sampled_batches"):  # on-policy: how many batches the student sampled
         facts.update(on_policy_batches=trainer.sampled_batches, scored_batches=trainer.scored_batches)
+        facts.update(getattr(trainer.teacher, "counts", {}))  # a teacher server: what it scored
     if torch.cuda.is_available():
         facts["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
     adapter_dir = model_dir / "adapter"
@@ -289,14 +290,23 @@ def train(job: dict[str, Any], on_log: Any = None) -> dict[str, Any]:
 
 
 def _on_policy_trainer(job: dict[str, Any], model: Any, processor: Any, family: Any, kwargs: dict[str, Any]):
-    """The teacher loaded beside the student, and the Trainer that samples and scores."""
+    """The teacher loaded beside the student (or its server), and the Trainer that samples and scores."""
     from vlkd.plugins.train.distill_trainer import on_policy_trainer
     from vlkd.plugins.train.on_policy import generation_config
     from vlkd.plugins.train.teacher import TeacherModel
-    from vlkd.plugins.train.teacher_cache import load_teacher
+    from vlkd.plugins.train.teacher_cache import cache_for, load_teacher
 
     d, t = job["options"]["distill"], job["teacher"]
-    teacher = load_teacher(TeacherModel(t["name"], t["base"], t["adapter"], t["family"]), job["precision"])
+    teacher: Any
+    if "server" in t:
+        from vlkd.plugins.train.on_policy_server import ServerScorer, WithSamples
+
+        teacher = ServerScorer(job, processor, cache_for(job))
+        kwargs["data_collator"] = WithSamples(kwargs["data_collator"])
+    else:
+        teacher = load_teacher(
+            TeacherModel(t["name"], t["base"], t["adapter"], t["family"]), job["precision"]
+        )
     config = generation_config(
         model, processor.tokenizer, family.turn_end, d["max_new_tokens"], d["temperature"], family.image_token
     )

@@ -198,13 +198,18 @@ def load_teacher(teacher: TeacherModel, precision: str) -> Any:
 def teacher_batch(cache: TeacherCache, samples: list[Any]) -> dict[str, Any]:
     """The cached entries of a batch, padded: ``teacher_ids``/``teacher_log_probs`` ``(B, A, k)``
     and ``teacher_counts`` ``(B,)``."""
+    return pad_entries([cache.load(s) for s in samples])
+
+
+def pad_entries(loaded: list[tuple[Any, Any]]) -> dict[str, Any]:
+    """Per-sample ``(ids, log_probs)`` ``(A_b, k)`` as one batch: ``teacher_ids``,
+    ``teacher_log_probs`` ``(B, max A_b, k)`` and ``teacher_counts`` ``(B,)``."""
     import torch
 
-    loaded = [cache.load(s) for s in samples]
     longest = max(ids.shape[0] for ids, _ in loaded)
     k = loaded[0][0].shape[1]
-    ids = torch.zeros(len(samples), longest, k, dtype=torch.long)
-    log_probs = torch.zeros(len(samples), longest, k)
+    ids = torch.zeros(len(loaded), longest, k, dtype=torch.long)
+    log_probs = torch.zeros(len(loaded), longest, k)
     for row, (i, lp) in enumerate(loaded):
         ids[row, : i.shape[0]] = i.long()
         log_probs[row, : lp.shape[0]] = lp

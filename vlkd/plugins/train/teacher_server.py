@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -40,6 +41,12 @@ if TYPE_CHECKING:
 
 #: what a user runs to serve the teacher (the message of an unreachable server)
 SERVE = "vllm serve MODEL --max-logprobs TOP_K; see docs/how-to/distill.md"
+#: the longest wait between two tries of a request, in seconds
+LONGEST_WAIT = 30.0
+
+
+class _Transient(StageError):
+    """A request that may succeed if tried again (no connection, a timeout, a 5xx answer)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,7 @@ class ServerTeacher:
     family: str
     api_key_env: str | None = None
     timeout: float = 300.0
+    retries: int = 3
 
     def fingerprint(self) -> str:
         """The served model's name: the same model at another address gives the same entries."""
@@ -63,6 +71,7 @@ class ServerTeacher:
             "server": self.url,
             "api_key_env": self.api_key_env,
             "timeout": self.timeout,
+            "retries": self.retries,
             "family": self.family,
         }
 
@@ -77,12 +86,19 @@ def server_teacher(spec: TeacherServer) -> ServerTeacher:
             f"distill.teacher.model: {exc} (the tokenizer check reads the family from the served model's name: "
             "serve it under its hub name, vllm serve PATH --served-model-name Qwen/...)"
         ) from None
-    return ServerTeacher(spec.model, spec.server.rstrip("/"), family, spec.api_key_env, spec.timeout)
+    return ServerTeacher(
+        spec.model, spec.server.rstrip("/"), family, spec.api_key_env, spec.timeout, spec.retries
+    )
 
 
 def from_job(teacher: dict[str, Any]) -> ServerTeacher:
     return ServerTeacher(
-        teacher["name"], teacher["server"], teacher["family"], teacher.get("api_key_env"), teacher["timeout"]
+        teacher["name"],
+        teacher["server"],
+        teacher["family"],
+        teacher.get("api_key_env"),
+        teacher["timeout"],
+        teacher.get("retries", 3),
     )
 
 
@@ -102,11 +118,25 @@ class LogprobClient:
             self.headers["Authorization"] = f"Bearer {key}"
 
     def _call(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        """One request; a refused connection, a timeout or a 5xx answer is tried again
+        ``retries`` times (waiting 1, 2, 4... seconds, at most :data:`LONGEST_WAIT`)."""
         url = f"{self.teacher.url}{path}"
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            url, data=data, headers=self.headers, method="GET" if data is None else "POST"
-        )
+        tries = self.teacher.retries + 1
+        for attempt in range(tries):
+            request = urllib.request.Request(
+                url, data=data, headers=self.headers, method="GET" if data is None else "POST"
+            )
+            try:
+                return self._once(request, url, tries)
+            except _Transient:
+                if attempt + 1 == tries:
+                    raise
+                time.sleep(min(2**attempt, LONGEST_WAIT))
+        raise AssertionError("unreachable")
+
+    def _once(self, request: urllib.request.Request, url: str, tries: int) -> Any:
+        after = f" (after {tries} tries)" if tries > 1 else ""
         try:
             with urllib.request.urlopen(request, timeout=self.teacher.timeout) as response:
                 return json.loads(response.read())
@@ -118,11 +148,15 @@ class LogprobClient:
             }.get(exc.code, "")
             if "logprobs" in said and "max" in said:  # vLLM's --max-logprobs (20 by default) is below top_k
                 hint = "; restart the server with --max-logprobs at least distill.top_k, or lower top_k"
+            if exc.code >= 500:
+                raise _Transient(
+                    f"the teacher server {url} answered {exc.code}{after}: {said}{hint}"
+                ) from None
             raise StageError(f"the teacher server {url} answered {exc.code}: {said}{hint}") from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise StageError(
-                f"distill.teacher.server: cannot reach {url} ({reason}); start the teacher server "
+            raise _Transient(
+                f"distill.teacher.server: cannot reach {url}{after} ({reason}); start the teacher server "
                 f"({SERVE}) or correct the URL"
             ) from None
 
@@ -238,46 +272,71 @@ def answer_entries(
     return torch.tensor(rows_ids, dtype=torch.int32), torch.tensor(rows_lp, dtype=torch.float32)
 
 
+class ServerScoring:
+    """What scoring a sample on the server needs: the client (checked), the student's collator
+    (the sequences the student trains on) and the answer-token rule; ``requests`` at a time."""
+
+    def __init__(self, job: dict[str, Any], teacher: ServerTeacher, top_k: int, processor: Any = None):
+        from vlkd.plugins.train.peft_collator import AssistantMasker, ChatCollator
+        from vlkd.plugins.train.peft_worker import job_family
+
+        o = job["options"]
+        self.lo, self.hi, self.cutoff_len = o["image_min_pixels"], o["image_max_pixels"], o["cutoff_len"]
+        self.requests = o["distill"]["teacher_batch_size"]
+        self.client = LogprobClient(teacher)
+        self.client.check()
+        self.family = job_family(job)
+        if processor is None:
+            processor = self.family.load_processor(job["student"], self.lo, self.hi)
+        self.collator = ChatCollator(processor, self.family, self.cutoff_len)
+        self.masker = AssistantMasker(processor.tokenizer, self.family.assistant_prefix, self.family.turn_end)
+        self.top_k = top_k
+        self.kept = min(top_k, len(processor.tokenizer))
+        # one thread at a time in the tokenizer: a fast tokenizer shared at once fails ("Already borrowed")
+        self.tokenizing = threading.Lock()
+
+    def row(self, batch: dict[str, Any], row: int) -> tuple[list[int], list[int], bool]:
+        """A collated (right-padded) row as :func:`answer_entries` reads it: ids, labels, cut."""
+        n = int(batch["attention_mask"][row].sum())
+        return batch["input_ids"][row, :n].tolist(), batch["labels"][row, :n].tolist(), n >= self.cutoff_len
+
+    def entries(self, sample: Any, student: tuple[list[int], list[int], bool]) -> tuple[Any, Any]:
+        """The server's top-k at ``sample``'s answer tokens, checked against the student's row."""
+        messages = chat_messages(sample, self.family, self.lo, self.hi)
+        served = self.client.prompt_logprobs(messages, self.top_k)
+        return answer_entries(sample, student, served, self.masker, self.kept)
+
+    def each(self, work: Any, items: list[Any], on_done: Any = None) -> list[Any]:
+        """``work(item)`` for every item, ``requests`` at a time, results in order; the first
+        error cancels what has not started and is raised."""
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+        with ThreadPoolExecutor(max_workers=self.requests) as pool:
+            futures = [pool.submit(work, item) for item in items]
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for future in done:
+                    error = future.exception()
+                    if error is not None:
+                        for rest in pending:
+                            rest.cancel()
+                        raise error
+                    if on_done is not None:
+                        on_done(1)
+        return [f.result() for f in futures]
+
+
 def compute(
     job: dict[str, Any], cache: TeacherCache, samples: list[Any], teacher: ServerTeacher, on_progress: Any
 ) -> None:
     """Score ``samples`` on the server (``teacher_batch_size`` requests at a time); each entry is
     saved as it arrives, so a failure keeps what was paid for."""
-    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-
-    from vlkd.plugins.train.peft_collator import AssistantMasker, ChatCollator
-    from vlkd.plugins.train.peft_worker import job_family
-
-    o = job["options"]
-    lo, hi = o["image_min_pixels"], o["image_max_pixels"]
-    client = LogprobClient(teacher)
-    client.check()
-    family = job_family(job)
-    processor = family.load_processor(job["student"], lo, hi)
-    collator = ChatCollator(processor, family, o["cutoff_len"])
-    masker = AssistantMasker(processor.tokenizer, family.assistant_prefix, family.turn_end)
-    top_k = min(cache.top_k, len(processor.tokenizer))
-
-    # one thread at a time in the tokenizer: a fast tokenizer shared at once fails ("Already borrowed")
-    tokenizing = threading.Lock()
+    scoring = ServerScoring(job, teacher, cache.top_k)
 
     def one(sample: Any) -> None:
-        with tokenizing:
-            batch = collator([sample])
-        ids = batch["input_ids"][0].tolist()
-        student = (ids, batch["labels"][0].tolist(), len(ids) >= o["cutoff_len"])
-        served = client.prompt_logprobs(chat_messages(sample, family, lo, hi), cache.top_k)
-        cache.save(sample, *answer_entries(sample, student, served, masker, top_k))
+        with scoring.tokenizing:
+            batch = scoring.collator([sample])
+        cache.save(sample, *scoring.entries(sample, scoring.row(batch, 0)))
 
-    with ThreadPoolExecutor(max_workers=o["distill"]["teacher_batch_size"]) as pool:
-        pending = {pool.submit(one, s) for s in samples}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-            for future in done:
-                error = future.exception()
-                if error is not None:
-                    for rest in pending:
-                        rest.cancel()
-                    raise error
-                if on_progress is not None:
-                    on_progress(1)
+    scoring.each(one, samples, on_progress)
