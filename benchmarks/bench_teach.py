@@ -313,14 +313,25 @@ def startup(tmp: Path, args: argparse.Namespace, folder: Path) -> None:
         f"[start-up, {args.rpm_images} images, fresh `vlkd run` processes with only teach left, "
         f"{args.startup_runs} of each, alternated; load average {os.getloadavg()[0]:.1f}]"
     )
+    medians: dict[str, tuple[float, float | None]] = {}
     for label, rows in got.items():
         process = statistics.median(r[0] for r in rows)
         stage = [r[1] for r in rows if r[1] is not None]
         wall = statistics.median(r[2] for r in rows)
         line = f"    {label}: first request {process:.2f} s after the process started"
-        if stage:
-            s = statistics.median(stage)
-            line += f", {s:.2f} s after the teach stage began ({s / wall:.0%} of the stage's {wall:.2f} s)"
+        s = statistics.median(stage) if stage else None
+        if s is not None:
+            line += (
+                f", {s:.2f} s after the teach stage began (start-up share: {s / wall:.0%} of the "
+                f"stage's {wall:.2f} s)"
+            )
+        medians[label] = (process, s)
+        print(line)
+    if len(medians) == 2:  # this checkout against the other tree, from the same alternated runs
+        (_, (p1, s1)), (other, (p2, s2)) = medians.items()
+        line = f"    this checkout / {other}: {p1 / p2:.2f}x after the process started"
+        if s1 is not None and s2:
+            line += f", {s1 / s2:.2f}x after the stage began"
         print(line)
 
 
