@@ -273,6 +273,9 @@ def startup(tmp: Path, args: argparse.Namespace, folder: Path) -> None:
     if args.compare_tree:
         trees.append((f"{args.compare_tree}", args.compare_tree.resolve()))
     got: dict[str, list[tuple[float, float | None, float]]] = {}
+    #: the process's CPU seconds when its first request went out: from its start, from the stage's
+    #: (a tree before these facts has none); a loaded machine's waiting does not inflate them
+    cpu: dict[str, list[tuple[float | None, float | None]]] = {}
     # compiled bytecode, as a user's second run has it (a venv installed by uv has none, and
     # PYTHONDONTWRITEBYTECODE would compile the SDK at every start): one untimed run of each first
     cache = {"PYTHONPYCACHEPREFIX": str(tmp / "pycache")}
@@ -300,9 +303,13 @@ def startup(tmp: Path, args: argparse.Namespace, folder: Path) -> None:
                 subprocess.run(base, env=env, check=True)
                 first = stats(url)["first_request_at"]
                 entry = json.loads((rd / "manifest.json").read_text())["stages"]["teach"]
+                facts = entry.get("facts", {})
                 if k >= 0:
                     got.setdefault(label, []).append(
-                        (first - t0, entry.get("facts", {}).get("first_request_s"), entry["wall_time_s"])
+                        (first - t0, facts.get("first_request_s"), entry["wall_time_s"])
+                    )
+                    cpu.setdefault(label, []).append(
+                        (facts.get("first_request_process_cpu_s"), facts.get("first_request_cpu_s"))
                     )
                 proc.terminate()
                 proc.wait()
@@ -326,6 +333,12 @@ def startup(tmp: Path, args: argparse.Namespace, folder: Path) -> None:
                 f"stage's {wall:.2f} s)"
             )
         medians[label] = (process, s)
+        cpus = [r for r in cpu.get(label, []) if r[0] is not None and r[1] is not None]
+        if cpus:
+            line += (
+                f"; CPU {statistics.median(r[0] for r in cpus):.2f} s from the process's start, "
+                f"{statistics.median(r[1] for r in cpus):.2f} s from the stage's"
+            )
         print(line)
     if len(medians) == 2:  # this checkout against the other tree, from the same alternated runs
         (_, (p1, s1)), (other, (p2, s2)) = medians.items()
