@@ -28,6 +28,13 @@ def test_anthropic_warm_up_imports_the_sdk_and_its_messages_endpoint_in_a_thread
     assert out.stdout.split() == ["True", "True"]
 
 
+def printed(code: str) -> list[str]:
+    """The lines a fresh interpreter prints running ``code`` (which must succeed)."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.splitlines()
+
+
 DEFERRED = """
 import asyncio, sys, threading
 from vlkd.plugins.teach.openai_teacher import OpenAITeacher as T
@@ -66,9 +73,7 @@ with FakeProvider() as server:
 def test_openai_warm_up_builds_the_client_in_a_thread_without_the_unused_types_and_it_answers():
     """The SDK is imported and the client built in the warm-up thread, leaving out the type
     packages nothing reads; the call answers, and a later reader of those packages gets them."""
-    out = subprocess.run([sys.executable, "-c", DEFERRED], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == [
+    assert printed(DEFERRED) == [
         "client True",
         "deferred True True",
         "answered True",
@@ -99,9 +104,7 @@ try:
 except AttributeError as exc:
     print(exc)
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == [
+    assert printed(code) == [
         "[] 42",
         "42 ['sub'] module",
         "42 ['sub']",
