@@ -298,9 +298,11 @@ def startup(tmp: Path, args: argparse.Namespace, folder: Path) -> None:
                 env = {**os.environ, **cache, "PYTHONPATH": str(tree), "VLKD_DISABLE_PLUGIN_AUTOLOAD": "1"}
                 env.pop("PYTHONDONTWRITEBYTECODE", None)
                 base = [sys.executable, "-m", "vlkd", "run", str(recipe), "--run-dir", str(rd), "--quiet"]
-                subprocess.run([*base, "--to", "ingest"], env=env, check=True)
+                # run from tmp: `python -m` puts the current folder first on sys.path, and run
+                # from a checkout it would import that checkout's vlkd whatever PYTHONPATH says
+                subprocess.run([*base, "--to", "ingest"], env=env, check=True, cwd=tmp)
                 t0 = time.time()
-                subprocess.run(base, env=env, check=True)
+                subprocess.run(base, env=env, check=True, cwd=tmp)
                 first = stats(url)["first_request_at"]
                 entry = json.loads((rd / "manifest.json").read_text())["stages"]["teach"]
                 facts = entry.get("facts", {})
@@ -341,7 +343,8 @@ def startup(tmp: Path, args: argparse.Namespace, folder: Path) -> None:
             )
         print(line)
     if len(medians) == 2:  # this checkout against the other tree, from the same alternated runs
-        (_, (p1, s1)), (other, (p2, s2)) = medians.items()
+        p1, s1 = medians.pop(trees[0][0])
+        ((other, (p2, s2)),) = medians.items()
         line = f"    this checkout / {other}: {p1 / p2:.2f}x after the process started"
         if s1 is not None and s2:
             line += f", {s1 / s2:.2f}x after the stage began"
