@@ -34,7 +34,7 @@ class _DeferredPackage(types.ModuleType):
             if self.__dict__.get(_PENDING) is not None:
                 loader.exec_module(self)
                 del self.__dict__[_PENDING]
-                self.__class__ = types.ModuleType
+                self.__class__ = types.ModuleType  # type: ignore[assignment]  # a plain module now
         return getattr(self, name)
 
 
@@ -64,18 +64,26 @@ class _Deferring(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 _installing = threading.Lock()
+#: the one finder, first on ``sys.meta_path`` from the first deferred import on; it stays there,
+#: finding nothing between two (removing it could make another thread's import, going through
+#: the list at that moment, skip the finder after it)
+_finder: _Deferring | None = None
 
 
 def import_deferring(name: str, packages: Iterable[str]) -> types.ModuleType:
     """``import name``, the ``packages`` below it deferred (see the module's doc); where ``name``
     was imported before, it is returned as it is."""
+    global _finder
     if name in sys.modules:
         return sys.modules[name]
-    finder = _Deferring(p for p in packages if p not in sys.modules)
+    deferred = {p for p in packages if p not in sys.modules}
     with _installing:
-        sys.meta_path.insert(0, finder)
+        if _finder is None:
+            _finder = _Deferring(())
+            sys.meta_path.insert(0, _finder)
+        _finder.packages |= deferred
     try:
         return importlib.import_module(name)
     finally:
         with _installing:
-            sys.meta_path.remove(finder)
+            _finder.packages -= deferred  # those this import did not reach are imported as usual
