@@ -273,6 +273,9 @@ def startup(tmp: Path, args: argparse.Namespace, folder: Path) -> None:
     if args.compare_tree:
         trees.append((f"{args.compare_tree}", args.compare_tree.resolve()))
     got: dict[str, list[tuple[float, float | None, float]]] = {}
+    #: the process's CPU seconds when its first request went out: from its start, from the stage's
+    #: (a tree before these facts has none); a loaded machine's waiting does not inflate them
+    cpu: dict[str, list[tuple[float | None, float | None]]] = {}
     # compiled bytecode, as a user's second run has it (a venv installed by uv has none, and
     # PYTHONDONTWRITEBYTECODE would compile the SDK at every start): one untimed run of each first
     cache = {"PYTHONPYCACHEPREFIX": str(tmp / "pycache")}
@@ -295,14 +298,20 @@ def startup(tmp: Path, args: argparse.Namespace, folder: Path) -> None:
                 env = {**os.environ, **cache, "PYTHONPATH": str(tree), "VLKD_DISABLE_PLUGIN_AUTOLOAD": "1"}
                 env.pop("PYTHONDONTWRITEBYTECODE", None)
                 base = [sys.executable, "-m", "vlkd", "run", str(recipe), "--run-dir", str(rd), "--quiet"]
-                subprocess.run([*base, "--to", "ingest"], env=env, check=True)
+                # run from tmp: `python -m` puts the current folder first on sys.path, and run
+                # from a checkout it would import that checkout's vlkd whatever PYTHONPATH says
+                subprocess.run([*base, "--to", "ingest"], env=env, check=True, cwd=tmp)
                 t0 = time.time()
-                subprocess.run(base, env=env, check=True)
+                subprocess.run(base, env=env, check=True, cwd=tmp)
                 first = stats(url)["first_request_at"]
                 entry = json.loads((rd / "manifest.json").read_text())["stages"]["teach"]
+                facts = entry.get("facts", {})
                 if k >= 0:
                     got.setdefault(label, []).append(
-                        (first - t0, entry.get("facts", {}).get("first_request_s"), entry["wall_time_s"])
+                        (first - t0, facts.get("first_request_s"), entry["wall_time_s"])
+                    )
+                    cpu.setdefault(label, []).append(
+                        (facts.get("first_request_process_cpu_s"), facts.get("first_request_cpu_s"))
                     )
                 proc.terminate()
                 proc.wait()
@@ -313,14 +322,32 @@ def startup(tmp: Path, args: argparse.Namespace, folder: Path) -> None:
         f"[start-up, {args.rpm_images} images, fresh `vlkd run` processes with only teach left, "
         f"{args.startup_runs} of each, alternated; load average {os.getloadavg()[0]:.1f}]"
     )
+    medians: dict[str, tuple[float, float | None]] = {}
     for label, rows in got.items():
         process = statistics.median(r[0] for r in rows)
         stage = [r[1] for r in rows if r[1] is not None]
         wall = statistics.median(r[2] for r in rows)
         line = f"    {label}: first request {process:.2f} s after the process started"
-        if stage:
-            s = statistics.median(stage)
-            line += f", {s:.2f} s after the teach stage began ({s / wall:.0%} of the stage's {wall:.2f} s)"
+        s = statistics.median(stage) if stage else None
+        if s is not None:
+            line += (
+                f", {s:.2f} s after the teach stage began (start-up share: {s / wall:.0%} of the "
+                f"stage's {wall:.2f} s)"
+            )
+        medians[label] = (process, s)
+        cpus = [r for r in cpu.get(label, []) if r[0] is not None and r[1] is not None]
+        if cpus:
+            line += (
+                f"; CPU {statistics.median(r[0] for r in cpus):.2f} s from the process's start, "
+                f"{statistics.median(r[1] for r in cpus):.2f} s from the stage's"
+            )
+        print(line)
+    if len(medians) == 2:  # this checkout against the other tree, from the same alternated runs
+        p1, s1 = medians.pop(trees[0][0])
+        ((other, (p2, s2)),) = medians.items()
+        line = f"    this checkout / {other}: {p1 / p2:.2f}x after the process started"
+        if s1 is not None and s2:
+            line += f", {s1 / s2:.2f}x after the stage began"
         print(line)
 
 

@@ -200,4 +200,6 @@ def test_the_first_requests_are_prepared_while_the_teacher_starts(tmp_path, vlkd
     ).run()
     entry = manifest["stages"]["teach"]
     assert SlowStartTeacher.overlapped == [True] and entry["counts"]["ok"] == 3
-    assert 0 <= entry["facts"]["first_request_s"] <= entry["wall_time_s"]
+    facts = entry["facts"]
+    assert 0 <= facts["first_request_s"] <= entry["wall_time_s"]
+    assert 0 <= facts["first_request_cpu_s"] <= facts["first_request_process_cpu_s"]

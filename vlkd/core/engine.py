@@ -219,6 +219,11 @@ class Engine:
                     self.reporter.info(f"{name}: {reason}; running it again")
             if self.dry_run:
                 return self._dry_run(run, plan)
+            # e.g. a teacher's SDK imported while the executor starts and earlier stages run
+            for name, action in plan.items():
+                if action in ("run", "resume"):
+                    for plugin in plugins.get(name, ()):
+                        plugin.warm_up()
             self.run_dir.check_resettable(
                 old,
                 (
@@ -254,10 +259,6 @@ class Engine:
 
     def _run_plan(self, run: RunInfo, plan: dict[str, str], manifest: dict[str, Any]) -> dict[str, Any]:
         self.run_dir.write_manifest(manifest)
-        for name, action in plan.items():  # e.g. a teacher's SDK imported while earlier stages run
-            if action in ("run", "resume"):
-                for plugin in run.plugins.get(name, ()):
-                    plugin.warm_up()
         call_hook(self.pm, "vlkd_run_start", run=run)
         status = "done"
         try:

@@ -140,6 +140,8 @@ class TeacherCalls:
         self.answers = 0
         #: when the first call went out and the last answer came back (the calls' window)
         self.first_call: float | None = None
+        #: the process's CPU seconds (all its threads, from its start) when the first call went out
+        self.first_call_cpu: float | None = None
         self.last_answer: float | None = None
         #: after a first Ctrl-C: nothing more is sent, the answers in flight are awaited
         self.draining = False
@@ -179,7 +181,7 @@ class TeacherCalls:
                 with Reservation(budget, worst, journal, key, request.image.id) as held:
                     usage.requests += 1
                     if self.first_call is None:
-                        self.first_call = time.perf_counter()
+                        self.first_call, self.first_call_cpu = time.perf_counter(), time.process_time()
                     response = await self.ask(request)
                     self.record(response, held, (est_in, est_out), usage, limiter)
                     return response

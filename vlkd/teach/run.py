@@ -104,6 +104,7 @@ class TeachRun:
         self.workers: list[asyncio.Task] = []
         #: when the stage began (the first request's delay is counted from it)
         self.began = time.perf_counter()
+        self.began_cpu = time.process_time()
 
     @property
     def opts_mode(self) -> str:
@@ -339,11 +340,11 @@ def run_teach(
     """Teach every image. A verify check passes its own teacher, images and per-image prompt
     values, and gets the same services (its ``ctx.dir`` holds that teacher's ledger)."""
     own_stage = teacher is None  # the teach stage itself, not a verify check's teacher
-    began = time.perf_counter()
+    began, began_cpu = time.perf_counter(), time.process_time()
     teacher = teacher or stage_teacher(ctx)
     images = load_images(ctx) if images is None else images
     state = TeachRun(ctx, teacher, variables)
-    state.began = began
+    state.began, state.began_cpu = began, began_cpu
     opts = teacher.options
     _check_price(teacher, state)
     restored = state.journal.recover()

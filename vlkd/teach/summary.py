@@ -149,4 +149,7 @@ def _call_facts(ctx: StageContext, state: TeachRun, seconds: float) -> dict[str,
     if calls.first_call is not None and calls.last_answer is not None:
         facts["calls_window_s"] = round(calls.last_answer - calls.first_call, 3)
         facts["first_request_s"] = round(calls.first_call - state.began, 3)
+    if calls.first_call_cpu is not None:  # CPU: what a loaded machine's waiting does not inflate
+        facts["first_request_cpu_s"] = round(calls.first_call_cpu - state.began_cpu, 3)
+        facts["first_request_process_cpu_s"] = round(calls.first_call_cpu, 3)
     return facts

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import importlib
 import importlib.util
 import os
-import sys
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -23,6 +23,7 @@ from vlkd.api import (
     redact_url,
     url_secrets,
 )
+from vlkd.plugins.teach.deferred_import import import_deferring
 from vlkd.plugins.teach.prompts import automotive_pack
 
 if TYPE_CHECKING:
@@ -41,6 +42,11 @@ class APITeacher(Teacher):
     sdk: ClassVar[str] = ""
     #: the SDK's modules of the endpoints used (its client imports them at the first call)
     sdk_modules: ClassVar[tuple[str, ...]] = ()
+    #: the SDK's packages whose ``__init__`` (re-exports of types vlkd does not use) runs only
+    #: when something reads it (see :mod:`~vlkd.plugins.teach.deferred_import`)
+    sdk_deferred: ClassVar[tuple[str, ...]] = ()
+    #: the SDK's import and the client, under way in :meth:`warm_up`'s thread: (key, client)
+    _preparing: concurrent.futures.Future | None = None
     #: the run's cache directory: OCR for ocr_context is read once per page and shared
     ocr_cache: Any = None
 
@@ -64,39 +70,59 @@ class APITeacher(Teacher):
     def make_client(self, key: str) -> Any:
         raise NotImplementedError
 
-    async def start(self, ctx: StageContext, images: Sequence[ImageRecord]) -> None:
+    def key_to_use(self) -> str | None:
+        """The key sent (``EMPTY`` for a server of one's own without one), or None: none is set."""
         key = self.resolved_key()
-        if not key:
-            if self.options.base_url is None:
-                raise StageError(
-                    f"teacher '{self.options.plugin}' has no API key: set {self.key_env}, "
-                    f"or teach.api_key: ${{env:NAME}} naming the variable that holds it"
-                )
-            key = "EMPTY"  # vLLM, SGLang, Ollama without --api-key accept anything
+        if not key and self.options.base_url is not None:
+            return "EMPTY"  # vLLM, SGLang, Ollama without --api-key accept anything
+        return key or None
+
+    async def start(self, ctx: StageContext, images: Sequence[ImageRecord]) -> None:
+        key = self.key_to_use()
+        if key is None:
+            raise StageError(
+                f"teacher '{self.options.plugin}' has no API key: set {self.key_env}, "
+                f"or teach.api_key: ${{env:NAME}} naming the variable that holds it"
+            )
         if self.options.ocr_context:
             if importlib.util.find_spec("rapidocr_onnxruntime") is None:
                 raise StageError('teach.ocr_context needs: pip install "vlkd[ocr]"')
             self.ocr_cache = ctx.cache_dir
+        # the SDK's import and the client (most of a cold start) in a thread, begun at the run's
+        # start (warm_up) and waited for here, while the stage reads the first images
+        preparing, self._preparing = self._preparing, None
+        if preparing is not None:
+            with contextlib.suppress(Exception):  # tried again below, which reports the error
+                prepared_key, client = await asyncio.wrap_future(preparing)
+                if prepared_key == key:
+                    self.client = client
+                    return
+        self.client = await asyncio.to_thread(self.prepare, key)
+
+    def prepare(self, key: str) -> Any:
+        """The SDK imported (its packages in :attr:`sdk_deferred` left for later) and the client."""
         if self.sdk:
-            # the SDK's import (most of a cold start: its type modules) in a thread, begun at
-            # the run's start (warm_up) and waited for here, while the stage reads the first
-            # images; the client is built here, in the event loop
-            await asyncio.to_thread(self.import_sdk)
-        self.client = self.make_client(key)
+            import_deferring(self.sdk, self.sdk_deferred)
+            for name in self.sdk_modules:
+                importlib.import_module(name)
+        return self.make_client(key)
 
     def warm_up(self) -> None:
-        """The SDK imported in a daemon thread from the run's start: by the teach stage it is there
-        (a second import waits for the first: Python's import lock)."""
-        if self.sdk and self.sdk not in sys.modules:
-            threading.Thread(target=self._warm, name=f"vlkd-import-{self.sdk}", daemon=True).start()
+        """The SDK imported and the client built in a daemon thread from the run's start (the
+        stage's :meth:`start` takes the client, or waits for it)."""
+        key = self.key_to_use()
+        if not self.sdk or key is None or self._preparing is not None:
+            return
+        preparing: concurrent.futures.Future = concurrent.futures.Future()
 
-    def _warm(self) -> None:
-        with contextlib.suppress(Exception):  # start() imports again, and reports what fails
-            self.import_sdk()
+        def prepare() -> None:
+            try:
+                preparing.set_result((key, self.prepare(key)))
+            except BaseException as exc:  # start() prepares again, and reports what fails
+                preparing.set_exception(exc)
 
-    def import_sdk(self) -> None:
-        for name in (self.sdk, *self.sdk_modules):
-            importlib.import_module(name)
+        self._preparing = preparing
+        threading.Thread(target=prepare, name=f"vlkd-import-{self.sdk}", daemon=True).start()
 
     def has_prompt_variables(self) -> bool:
         return self.options.ocr_context
