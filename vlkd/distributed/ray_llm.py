@@ -85,6 +85,41 @@ def received_ids(parts: Path) -> set[str]:
     return ids
 
 
+def read_answers(parts: Path) -> dict[str, dict[str, Any]]:
+    """The answer lines (``{"custom_id", "response"}``) of the block files in ``parts``, by id;
+    of an id answered more than once, an answer (status 200) wins over an error."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(parts.glob("*.jsonl")) if parts.is_dir() else ():
+        with path.open(encoding="utf-8") as fh:
+            for text in fh:
+                if not text.strip():
+                    continue
+                line = json.loads(text)
+                had = found.get(line["custom_id"])
+                if had is None or answered(line) or not answered(had):
+                    found[line["custom_id"]] = line
+    return found
+
+
+def answered(line: dict[str, Any]) -> bool:
+    """Whether an answer line holds an answer (not an error the server sent back)."""
+    return (line.get("response") or {}).get("status_code") == 200
+
+
+def ensure_ray() -> None:
+    """Ray connected: the executor's cluster where it runs the stage, else ``RAY_ADDRESS``'s (or
+    a Ray of this machine's)."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(
+            address=os.environ.get("RAY_ADDRESS"),
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level="ERROR",
+        )
+
+
 def missing_lines(path: Path, received: set[str], rest: Path) -> int:
     """Write the request lines of ``path`` whose answer is not in ``received`` into ``rest``."""
     n = 0
@@ -166,11 +201,21 @@ def _body_text(payload: Any, data: Any) -> str | None:
     return None
 
 
-def vllm_processor_config(model: str, options: RayLLMOptions) -> Any:
+#: the LoRA ranks vLLM accepts as ``max_lora_rank``
+VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
+
+
+def vllm_processor_config(model: str, options: RayLLMOptions, lora_rank: int | None = None) -> Any:
     """Ray Data LLM's vLLM engines on the cluster's GPUs: the recipe's model, tensor parallelism,
     replicas, batch size and context length. ``prepare_multimodal_stage`` is Ray 2.58's name for
-    the stage that reads the images out of the messages (``has_image`` before)."""
+    the stage that reads the images out of the messages (``has_image`` before). ``lora_rank``:
+    the engines also serve a LoRA adapter of that rank (a row whose ``model`` is its path)."""
     from ray.data.llm import vLLMEngineProcessorConfig
+
+    lora: dict[str, Any] = {}
+    if lora_rank is not None:
+        rank = next((r for r in VLLM_LORA_RANKS if r >= lora_rank), lora_rank)
+        lora = {"enable_lora": True, "max_lora_rank": rank, "max_loras": 1}
 
     engine = {
         "tensor_parallel_size": options.tensor_parallel_size,
@@ -179,6 +224,7 @@ def vllm_processor_config(model: str, options: RayLLMOptions) -> Any:
         "limit_mm_per_prompt": {"image": 1},
         "enable_prefix_caching": True,  # the system prompt is the same for every image
         **({"max_model_len": options.max_model_len} if options.max_model_len else {}),
+        **lora,
         **options.engine_kwargs,
     }
     return vLLMEngineProcessorConfig(
@@ -195,14 +241,17 @@ def vllm_processor_config(model: str, options: RayLLMOptions) -> Any:
 
 
 def vllm_row(body: dict[str, Any]) -> dict[str, Any]:
-    """A request body as the vLLM processor's row: the same messages, the same sampling settings."""
+    """A request body as the vLLM processor's row: the same messages, the same sampling settings;
+    its ``model`` where the body names one (the engines' own model, or a LoRA adapter's path that
+    they load for the rows naming it)."""
     sampling: dict[str, Any] = {"max_tokens": body.get("max_tokens")}
     if body.get("temperature") is not None:
         sampling["temperature"] = body["temperature"]
     schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema")
     if schema is not None:
         sampling["structured_outputs"] = {"json": schema}
-    return {"messages": body["messages"], "sampling_params": sampling}
+    model = {"model": body["model"]} if body.get("model") else {}
+    return {**model, "messages": body["messages"], "sampling_params": sampling}
 
 
 def vllm_answer(row: dict[str, Any], model: str) -> dict[str, Any]:
@@ -350,8 +399,6 @@ class RayLLMBatches(BatchAPI):
         asks only for the lines not answered yet. Each run asks the canary again (the engine may
         have changed between them); the answers reach the response cache once the chunk is whole
         and every canary of it was read right (:meth:`results`)."""
-        import ray
-
         from vlkd.core.jsonl import dumps
 
         out = output_path(path)
@@ -371,13 +418,7 @@ class RayLLMBatches(BatchAPI):
             inputs.append(str(path))
         elif missing_lines(path, received, rest):
             inputs.append(str(rest))
-        if not ray.is_initialized():
-            ray.init(
-                address=os.environ.get("RAY_ADDRESS"),
-                include_dashboard=False,
-                log_to_driver=False,
-                logging_level="ERROR",
-            )
+        ensure_ray()
         run_chunk(inputs, self.options.engine, self.processor_config(), self.teacher.options.model, parts)
         # the output file appears whole (the canary answers first) or not at all
         whole = out.with_name(out.name + ".tmp")
