@@ -131,6 +131,75 @@ def missing_lines(path: Path, received: set[str], rest: Path) -> int:
     return n
 
 
+def ray_chunk(path: Path, batch: str | None) -> bool:
+    """Whether the chunk file ``path``, recorded with the batch id ``batch``, was run by
+    ``mode: ray_llm``: its id says so, or (a run killed before the id was recorded) the canary
+    request that its first act writes beside it, or its answers in ``.parts``."""
+    if batch is not None:
+        return batch.startswith("ray:")
+    stem = path.name.removesuffix(".jsonl")
+    return path.with_name(stem + ".canary.jsonl").exists() or path.with_name(stem + ".parts").is_dir()
+
+
+def take_cut_short_answers(cache: Any, teacher: Any, plugin: str) -> tuple[int, list[str]]:
+    """The answers of ray_llm chunks cut short (a killed or failed run, ``<chunk>.parts``, or one
+    killed once the chunk had run whole, before its answers were collected) into
+    the response cache, for a run in another mode (online, batch) to find there instead of asking
+    again; each such chunk is recorded as collected, so that no later run sends it again.
+
+    A chunk's answers are taken only where the canary answers that came with them are all right
+    (the teacher saw its images); otherwise they are left, and its images asked again. Returns
+    (answers taken, a note per chunk whose answers were left)."""
+    from vlkd.plugins.teach.openai_batch import output_line
+    from vlkd.teach.batch_book import BatchBook
+
+    book = BatchBook(cache.root)
+    taken, notes = 0, []
+    try:
+        for c in book.open_chunks():
+            path = Path(c.path)
+            if (c.plugin and c.plugin != plugin) or not ray_chunk(path, c.batch):
+                continue
+            stem = path.name.removesuffix(".jsonl")
+            parts = path.with_name(stem + ".parts")
+            blocks = sorted(parts.glob("*.jsonl")) if parts.is_dir() else []
+            if output_path(path).exists():  # it ran whole, and was never collected
+                blocks.append(output_path(path))
+            lines = [t for b in blocks for t in b.read_text(encoding="utf-8").splitlines() if t.strip()]
+            canaries = [output_line(teacher, t) for t in lines if t.startswith(CANARY_LINE)]
+            number = canary_number(c.chunk)
+            seen = [i.response is not None and number in i.response.text.replace(",", "") for i in canaries]
+            keys = set(c.keys)
+            got: dict[str, Any] = {}
+            if seen and all(seen):
+                for text in lines:
+                    item = output_line(teacher, text)
+                    if item.custom_id in keys and item.response is not None:
+                        got[item.custom_id] = item.response
+            elif lines:
+                why = "no answer to its canary came" if not seen else "the teacher misread its canary image"
+                notes.append(f"{len(lines)} answers of the ray_llm chunk {c.chunk} are not used: {why}")
+            new = {k: r for k, r in got.items() if not cache.stored(k)}
+            if new:
+                pack = cache.pack(stem + "-cut-short")
+                try:
+                    for key, response in new.items():
+                        pack.add(key, response.cleaned().to_json())
+                finally:
+                    pack.close()
+            taken += len(new)
+            # nothing goes on answering a chunk cut short: its other images are asked anew
+            left = dict.fromkeys(sorted(keys - set(got)), "not answered before its ray_llm run stopped")
+            book.collected(c.chunk, "cut short", left)
+            for name in (".canary.jsonl", ".rest.jsonl"):
+                path.with_name(stem + name).unlink(missing_ok=True)
+            if got or not lines:
+                shutil.rmtree(parts, ignore_errors=True)
+    finally:
+        book.close()
+    return taken, notes
+
+
 # -- the processors ---------------------------------------------------------------------------------
 def http_processor_config(url: str, options: RayLLMOptions, headers: dict[str, str]) -> Any:
     """Ray Data LLM's HTTP processor: any OpenAI-compatible server (CI: the fake provider). Each
