@@ -312,15 +312,61 @@ def vllm_processor_config(model: str, options: RayLLMOptions, lora_rank: int | N
 def vllm_row(body: dict[str, Any]) -> dict[str, Any]:
     """A request body as the vLLM processor's row: the same messages, the same sampling settings;
     its ``model`` where the body names one (the engines' own model, or a LoRA adapter's path that
-    they load for the rows naming it)."""
+    they load for the rows naming it).
+
+    The messages and the JSON schema travel as their JSON text, as the HTTP path's bodies do (see
+    :func:`http_payload`): as Arrow structs a message's parts, and a schema's properties, would come
+    back with each other's keys set to null (ray#56435). :func:`carry_messages_as_text` makes the
+    processor's first stage read the text; vLLM reads a schema given as text itself."""
     sampling: dict[str, Any] = {"max_tokens": body.get("max_tokens")}
     if body.get("temperature") is not None:
         sampling["temperature"] = body["temperature"]
     schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema")
     if schema is not None:
-        sampling["structured_outputs"] = {"json": schema}
+        sampling["structured_outputs"] = {"json": _text(schema)}
     model = {"model": body["model"]} if body.get("model") else {}
-    return {**model, "messages": body["messages"], "sampling_params": sampling}
+    return {**model, "messages": _text(body["messages"]), "sampling_params": sampling}
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode_messages(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with their ``messages`` read back from the JSON text :func:`vllm_row` made."""
+    for row in rows:
+        if isinstance(row.get("messages"), str):
+            row["messages"] = json.loads(row["messages"])
+    return rows
+
+
+def carry_messages_as_text(processor: Any) -> None:
+    """The vLLM processor's first stage (``PrepareMultimodalStage``: it reads the images out of the
+    messages) made to read messages carried as JSON text (:func:`vllm_row`), before anything else."""
+    name = "PrepareMultimodalStage"
+    stage = processor.get_stage_by_name(name)
+    # a copy (the stage's own field refuses a class on assignment, though its default is one)
+    processor.stages[name] = stage.model_copy(update={"fn": _text_messages_udf(stage.fn)})
+
+
+def _text_messages_udf(base: type) -> type:
+    if getattr(base, "reads_text_messages", False):
+        return base
+
+    class TextMessagesUDF(base):  # type: ignore[valid-type,misc]
+        reads_text_messages = True
+
+        async def udf(self, batch: list[dict[str, Any]]) -> Any:
+            async for out in super().udf(decode_messages(batch)):
+                yield out
+
+    TextMessagesUDF.__qualname__ = TextMessagesUDF.__name__ = "Text" + base.__name__
+    return TextMessagesUDF
+
+
+def _vllm_pre(row: dict[str, Any]) -> dict[str, Any]:
+    line = json.loads(row["text"])
+    return {"custom_id": line["custom_id"], **vllm_row(line["body"])}
 
 
 def vllm_answer(row: dict[str, Any], model: str) -> dict[str, Any]:
@@ -369,14 +415,11 @@ def run_chunk(inputs: list[str], engine: str, config: Any, model: str, parts: Pa
         processor = build_processor(config, preprocess=_http_pre, postprocess=_http_post)
     else:
 
-        def pre(row: dict[str, Any]) -> dict[str, Any]:
-            line = json.loads(row["text"])
-            return {"custom_id": line["custom_id"], **vllm_row(line["body"])}
-
         def post(row: dict[str, Any]) -> dict[str, Any]:
             return {"custom_id": row["custom_id"], "answer": json.dumps(vllm_answer(row, model))}
 
-        processor = build_processor(config, preprocess=pre, postprocess=post)
+        processor = build_processor(config, preprocess=_vllm_pre, postprocess=post)
+        carry_messages_as_text(processor)
     parts.mkdir(parents=True, exist_ok=True)
     kept = processor(ds).map_batches(
         keep_block, fn_args=(str(parts),), batch_size=None, batch_format="pandas"

@@ -247,11 +247,12 @@ def test_the_vllm_engine_processor_config_follows_the_recipe():
         "response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "object"}}},
     }
     row = vllm_row(body)
-    assert row["messages"] is body["messages"]  # the same prompt, system message and image
+    assert json.loads(row["messages"]) == body["messages"]  # the same prompt, system message and image
+    assert row["model"] == "m"  # the engines' own model: no LoRA request
     assert row["sampling_params"] == {
         "max_tokens": 100,
         "temperature": 0.0,
-        "structured_outputs": {"json": {"type": "object"}},
+        "structured_outputs": {"json": '{"type":"object"}'},
     }
     out = vllm_answer(
         {
@@ -343,3 +344,44 @@ def test_a_failed_ray_data_run_is_named_by_its_cause():
     )
     assert task_error(RuntimeError(text)) == "AttributeError: 'DataFrame' object has no attribute 'num_rows'"
     assert task_error(RuntimeError("lost\nthe node died")) == "the node died"
+
+
+def test_the_vllm_rows_cross_arrow_whole_and_the_first_stage_reads_their_text():
+    """ray#56435: message parts kept as Arrow structs come back with each other's keys set to null.
+    The vLLM processor's rows carry the messages as JSON text, which its first stage reads back."""
+    pytest.importorskip("ray")
+    import pyarrow as pa
+    from ray.llm._internal.batch.processor.base import Processor
+    from ray.llm._internal.batch.stages import ChatTemplateStage, PrepareMultimodalStage
+    from ray.llm._internal.batch.stages.prepare_multimodal_stage import PrepareMultimodalUDF
+
+    from vlkd.distributed.options import RayLLMOptions
+    from vlkd.distributed.ray_llm import (
+        _vllm_pre,
+        carry_messages_as_text,
+        decode_messages,
+        vllm_processor_config,
+    )
+
+    parts = [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}},
+        {"type": "text", "text": "零件?"},
+    ]
+    body = {"model": "m", "messages": [{"role": "user", "content": parts}], "max_tokens": 9}
+    row = _vllm_pre({"text": json.dumps({"custom_id": "k", "body": body})})
+    # as a processor's stages get it: the row under its data column, through an Arrow table
+    back = pa.Table.from_pylist([{"__data": row}]).to_pylist()[0]["__data"]
+    assert decode_messages([back])[0]["messages"] == body["messages"]
+    as_structs = pa.Table.from_pylist([{"__data": {"messages": body["messages"]}}]).to_pylist()
+    assert as_structs[0]["__data"]["messages"][0]["content"][0]["text"] is None  # the pitfall
+    # the processor built from the recipe's configuration: its multimodal stage reads the text
+    config = vllm_processor_config("m", RayLLMOptions(engine="vllm"))
+    stages = [PrepareMultimodalStage(), ChatTemplateStage()]
+    processor = Processor(config, stages)
+    carry_messages_as_text(processor)
+    first = processor.get_stage_by_name("PrepareMultimodalStage").fn
+    assert issubclass(first, PrepareMultimodalUDF) and first is not PrepareMultimodalUDF
+    assert first.udf is not PrepareMultimodalUDF.udf
+    assert processor.get_stage_by_name("ChatTemplateStage").fn is ChatTemplateStage().fn
+    carry_messages_as_text(processor)  # twice: wrapped once
+    assert processor.get_stage_by_name("PrepareMultimodalStage").fn is first
