@@ -33,7 +33,7 @@ def options(server, backend: str, **kw) -> StudentEvalOptions:
         "base_model_name": "qwen2-vl-base",
         "tuned_model_name": "vlkd-lora",
     }
-    return StudentEvalOptions(plugin="student", backend=backend, bootstrap_samples=50, **served, **kw)
+    return StudentEvalOptions(plugin="student", backend=backend, bootstrap_samples=50, **{**served, **kw})
 
 
 def evaluate(run_dir, opts):
@@ -116,6 +116,30 @@ def test_a_failed_ray_data_run_keeps_its_answers_and_the_next_asks_only_the_rest
     again = [text for _, text in asked(server)[len(first) :]]
     assert not kept_questions & set(again)  # no answer received is asked for again
     assert len(again) == 8 - len(kept)
+
+
+def test_a_wrong_model_name_or_a_dead_server_is_one_error_before_ray_starts(run_layout):
+    """With engine http the server is asked first, as the openai backend asks it: no Ray Data run."""
+    import socket
+
+    from vlkd.api import StageError
+
+    run_dir = run_layout()
+    model_dir(run_dir)
+    with FakeProvider(answer=students, models=MODELS, list_models=True) as server:
+        opts = options(server, "ray_llm", tuned_model_name="vlkd-lroa")
+        with pytest.raises(StageError, match=r"does not serve 'vlkd-lroa' \(evaluate.tuned_model_name\)"):
+            evaluate(run_dir, opts)
+        assert not server.bodies
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens on it
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    opts = options(server, "ray_llm").model_copy(update={"base_url": f"http://127.0.0.1:{port}/v1"})
+    with pytest.raises(
+        StageError, match=r"cannot reach the OpenAI-compatible server at http://127.0.0.1:\d+/v1"
+    ):
+        evaluate(run_dir, opts)
+    assert not (run_dir / "evaluate" / "ray_llm").exists()
 
 
 def test_ray_llm_options_only_where_they_apply():

@@ -154,7 +154,7 @@ SERVED_ONLY = ("base_url", "tuned_base_url", "api_key")
 def _check_ray_llm(opts: StudentEvalOptions) -> None:
     """The ray_llm backend's options: its section, and none of the other backends' that it would
     ignore (each named, with what takes its place); ``ray_llm`` on another backend is refused by
-    :meth:`StudentEvalOptions._ray_llm_only_on_its_backend`."""
+    the options' own check."""
     engine = opts.engine_options().engine
     given = opts.model_fields_set
     wrong = [name for name in NOT_ON_RAY_LLM if name in given]
@@ -213,8 +213,8 @@ class StudentEvaluator(StagePlugin):
             backend = self._backend(model, system_prompt)
             todo = [(s, it) for s in students for it in items if not ctx.ledger().finished(f"{s}:{it.id}")]
             try:
-                if opts.backend == "openai" and todo:
-                    backend.check_models(students)
+                if todo and self._served_by_openai_server():
+                    backend.check_models(students)  # a wrong name or a dead server: one error now
                 if opts.backend == "ray_llm" and todo:
                     from vlkd.answering.ray_llm_backend import FOLDER
 
@@ -239,6 +239,16 @@ class StudentEvaluator(StagePlugin):
         for category, why in missing.items():
             ctx.warn(f"category '{category}' is not evaluated: {why}")
         self._write(ctx, split, items, records, evaluated, teacher, notes, system_prompt, judge, missing)
+
+    def _served_by_openai_server(self) -> bool:
+        """Whether the students are on an OpenAI-compatible server that the SDK can ask first
+        (the ray_llm backend's http engine: where the openai extra is installed)."""
+        import importlib.util
+
+        opts = self.options
+        if opts.backend == "ray_llm":
+            return opts.engine_options().engine == "http" and importlib.util.find_spec("openai") is not None
+        return opts.backend == "openai"
 
     def _model_info(self, ctx):
         """``vlkd_model.json`` of the train stage; for a served student without one, the pixel bounds
