@@ -25,6 +25,8 @@ class StudentEvalOptions(PluginOptions):
     )
     ray_llm: RayLLMOptions | None = Field(
         None,
+        # how the questions are run, as teach.ray_llm: the students are named by the options below
+        json_schema_extra=RUN_ONLY,
         description="ray_llm backend: the engine (http or vllm), replicas, batch size, GPUs per engine",
     )
     systems: list[System] = Field(
