@@ -46,76 +46,66 @@ def evaluate(run_dir, opts):
 
 
 def asked(server) -> list[tuple[str, str]]:
-    """(model, request text) of each question the server was asked, in order."""
-    return [(b["model"], json.dumps(b["messages"], sort_keys=True)) for b in server.bodies]
+    """(model, messages, images included) of each question the server was asked, in order
+    (``server.keep_raw`` on)."""
+    bodies = [json.loads(raw) for raw in server.raw_bodies]
+    return [(b["model"], json.dumps(b["messages"], sort_keys=True)) for b in bodies]
 
 
-def test_predictions_are_the_openai_backends_and_a_rerun_asks_nothing_answered(
+def test_predictions_are_the_openai_backends_through_a_failed_run_and_a_rerun(
     run_layout, on_cluster, tmp_path
 ):
+    """Against the same server, the openai backend and then the ray_llm one, whose first Ray Data
+    run fails midway: its answers are kept, the next run asks only for the others, and the
+    predictions are the openai backend's, item by item; a run after that asks nothing."""
+    from vlkd.api import StageError
+    from vlkd.distributed.ray_llm import answered, read_answers
+
     online = run_layout()
     model_dir(online)
     run_dir = tmp_path / "ray"
     shutil.copytree(online, run_dir)
     with FakeProvider(answer=students, models=MODELS) as server:
+        server.keep_raw = True
         evaluate(online, options(server, "openai", concurrency=2))
         expected = (online / "evaluate" / "predictions.jsonl").read_bytes()
         openai_asked = asked(server)
-        server.bodies.clear()
+        assert len(set(openai_asked)) == 16
+        server.raw_bodies.clear()
 
-        opts = options(server, "ray_llm", ray_llm={"batch_size": 3})
+        # the 7th question gets no answer, and the HTTP processor is told not to retry it
+        server.faults = [None] * 6 + ["timeout:2"]
+        opts = options(server, "ray_llm", ray_llm={"batch_size": 1, "max_retries": 0})
+        with pytest.raises(StageError, match=r"the Ray Data LLM run of 16 questions failed: .*kept in"):
+            evaluate(run_dir, opts)
+        parts = run_dir / "evaluate" / "ray_llm" / "requests.parts"
+        kept = {k for k, line in read_answers(parts).items() if answered(line)}
+        assert kept  # answers came before the failure
+        bodies = {
+            json.loads(x)["custom_id"]: json.loads(x)["body"]
+            for x in (parts.parent / "requests.jsonl").read_text().splitlines()
+        }
+        kept_questions = {
+            (bodies[k]["model"], json.dumps(bodies[k]["messages"], sort_keys=True)) for k in kept
+        }
+        first = len(server.raw_bodies)
+
         ctx = evaluate(run_dir, opts)
         # item by item the same predictions, from the very questions the openai backend asked
         assert (run_dir / "evaluate" / "predictions.jsonl").read_bytes() == expected
-        assert sorted(asked(server)) == sorted(openai_asked) and len(openai_asked) == 16
+        assert set(asked(server)) == set(openai_asked)
+        again = asked(server)[first:]
+        assert not kept_questions & set(again)  # no answer received is asked for again
+        assert len(again) == 16 - len(kept)
         model = json.loads((ctx.dir / "metrics.json").read_text())["model"]
         assert model["backend"] == "ray_llm" and model["ray_llm"]["engine"] == "http"
         assert model["students"]["tuned"] == {"model_name": "vlkd-lora", "server_model": "vlkd-lora"}
         assert not (ctx.dir / "ray_llm").exists()  # the run's files go once the ledger has it all
 
-        # a rerun asks nothing; one that lost answers from its ledger asks only for those
+        # all answered: a rerun asks nothing (the ledger, as for the openai backend)
+        n = len(server.raw_bodies)
         evaluate(run_dir, opts)
-        assert len(server.bodies) == 16
-        ledger = run_dir / "evaluate" / "ledger.jsonl"
-        lines = ledger.read_text().splitlines()
-        lost = {json.loads(x)["key"] for x in lines[-5:]}
-        ledger.write_text("".join(x + "\n" for x in lines[:-5]))
-        evaluate(run_dir, opts)
-        assert len(server.bodies) == 16 + 5
-        assert (run_dir / "evaluate" / "predictions.jsonl").read_bytes() == expected
-        assert {f"{'base' if m == 'qwen2-vl-base' else 'tuned'}" for m, _ in asked(server)[16:]} == {
-            k.split(":")[0] for k in lost
-        }
-
-
-def test_a_failed_ray_data_run_keeps_its_answers_and_the_next_asks_only_the_rest(
-    run_layout, on_cluster, tmp_path
-):
-    from vlkd.api import StageError
-    from vlkd.distributed.ray_llm import answered, read_answers
-
-    run_dir = run_layout()
-    model_dir(run_dir)
-    with FakeProvider(answer=students, models=MODELS) as server:
-        # the 7th question gets no answer, and the HTTP processor is told not to retry it
-        server.faults = [None] * 6 + ["timeout:2"]
-        opts = options(server, "ray_llm", systems=["base"], ray_llm={"batch_size": 1, "max_retries": 0})
-        with pytest.raises(StageError, match=r"the Ray Data LLM run of 8 questions failed: .*kept in"):
-            evaluate(run_dir, opts)
-        parts = run_dir / "evaluate" / "ray_llm" / "requests.parts"
-        kept = {k for k, line in read_answers(parts).items() if answered(line)}
-        assert kept  # answers came before the failure
-        first = asked(server)
-        bodies = {
-            json.loads(x)["custom_id"]: json.loads(x)["body"]
-            for x in (parts.parent / "requests.jsonl").read_text().splitlines()
-        }
-        kept_questions = {json.dumps(bodies[k]["messages"], sort_keys=True) for k in kept}
-        ctx = evaluate(run_dir, opts)
-    assert ctx.counts.to_json()["ok"] == 8
-    again = [text for _, text in asked(server)[len(first) :]]
-    assert not kept_questions & set(again)  # no answer received is asked for again
-    assert len(again) == 8 - len(kept)
+        assert len(server.raw_bodies) == n
 
 
 def test_a_wrong_model_name_or_a_dead_server_is_one_error_before_ray_starts(run_layout):
