@@ -9,6 +9,7 @@ from vlkd.api import StageError
 BACKEND_REQUIRES = {
     "transformers": (("torch", "transformers", "peft"), "train"),
     "openai": (("openai",), "openai"),
+    "ray_llm": (("ray",), "ray"),
 }
 
 

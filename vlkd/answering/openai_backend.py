@@ -202,14 +202,16 @@ class OpenAIStudent:
     def generate(self, system: str, items: list[EvalItem]) -> list[str]:
         return [self.answer(system, it) for it in items]
 
-    def answer(self, system: str, item: EvalItem) -> str:
-        import openai
-
+    def model_name(self, system: str) -> str:
         name = self.model_names.get(system)
         if not name:
             raise ServerGone(
                 f"evaluate: no model name for the {system} student; set evaluate.{system}_model_name"
             )
+        return name
+
+    def request_body(self, system: str, item: EvalItem) -> dict[str, Any]:
+        """The chat request for ``item`` (what the SDK posts; the ray_llm backend posts the same)."""
         info = self.info
         # as training handed it to the processor, then at the size that processor makes of it: a
         # server resizes by its own pixel limits, and a prescaled image sent as it was came out on
@@ -228,10 +230,19 @@ class OpenAIStudent:
                 ],
             }
         )
+        return {
+            "model": self.model_name(system),
+            "messages": messages,
+            "temperature": 0,
+            "max_tokens": self.max_new_tokens,
+        }
+
+    def answer(self, system: str, item: EvalItem) -> str:
+        import openai
+
+        body = self.request_body(system, item)
         try:
-            resp = self._client_(system).chat.completions.create(
-                model=name, messages=messages, temperature=0, max_tokens=self.max_new_tokens
-            )
+            resp = self._client_(system).chat.completions.create(**body)
         except openai.APIError as exc:
             stop = self._fatal(exc, system)
             if stop is not None:

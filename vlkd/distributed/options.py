@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from vlkd.core.options import Options
 
@@ -36,6 +36,19 @@ class RayLLMOptions(Options):
     qps: int | None = Field(default=None, ge=1, description="http: requests per second at most")
     max_retries: int = Field(default=2, ge=0, le=20, description="http: retries of a failed request")
 
+    @model_validator(mode="after")
+    def _only_for_its_engine(self) -> RayLLMOptions:
+        # an engine's option given with the other engine would be ignored without a word
+        other = "http" if self.engine == "vllm" else "vllm"
+        wrong = sorted(self.model_fields_set & ENGINE_ONLY[other])
+        if wrong:
+            raise ValueError(
+                f"{', '.join(wrong)} appl{'y' if len(wrong) > 1 else 'ies'} to engine: {other} only "
+                f"(this engine is {self.engine}); remove {'them' if len(wrong) > 1 else 'it'}, "
+                f"or set engine: {other}"
+            )
+        return self
+
     def gpus(self) -> int:
         """GPUs the run needs on the cluster at once: every engine's tensor x pipeline stages."""
         if self.engine != "vllm":
@@ -51,3 +64,17 @@ class RayLLMOptions(Options):
             f"{where}.ray_llm: {self.replicas} vLLM engine(s) x {self.tensor_parallel_size} tensor x "
             f"{self.pipeline_parallel_size} pipeline"
         )
+
+
+#: the options of one engine only
+ENGINE_ONLY = {
+    "vllm": {
+        "tensor_parallel_size",
+        "pipeline_parallel_size",
+        "max_model_len",
+        "gpu_memory_utilization",
+        "accelerator_type",
+        "engine_kwargs",
+    },
+    "http": {"qps", "max_retries"},
+}

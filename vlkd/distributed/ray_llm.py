@@ -85,6 +85,41 @@ def received_ids(parts: Path) -> set[str]:
     return ids
 
 
+def read_answers(parts: Path) -> dict[str, dict[str, Any]]:
+    """The answer lines (``{"custom_id", "response"}``) of the block files in ``parts``, by id;
+    of an id answered more than once, an answer (status 200) wins over an error."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(parts.glob("*.jsonl")) if parts.is_dir() else ():
+        with path.open(encoding="utf-8") as fh:
+            for text in fh:
+                if not text.strip():
+                    continue
+                line = json.loads(text)
+                had = found.get(line["custom_id"])
+                if had is None or answered(line) or not answered(had):
+                    found[line["custom_id"]] = line
+    return found
+
+
+def answered(line: dict[str, Any]) -> bool:
+    """Whether an answer line holds an answer (not an error the server sent back)."""
+    return (line.get("response") or {}).get("status_code") == 200
+
+
+def ensure_ray() -> None:
+    """Ray connected: the executor's cluster where it runs the stage, else ``RAY_ADDRESS``'s (or
+    a Ray of this machine's)."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(
+            address=os.environ.get("RAY_ADDRESS"),
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level="ERROR",
+        )
+
+
 def missing_lines(path: Path, received: set[str], rest: Path) -> int:
     """Write the request lines of ``path`` whose answer is not in ``received`` into ``rest``."""
     n = 0
@@ -94,6 +129,75 @@ def missing_lines(path: Path, received: set[str], rest: Path) -> int:
                 fh.write(text)
                 n += 1
     return n
+
+
+def ray_chunk(path: Path, batch: str | None) -> bool:
+    """Whether the chunk file ``path``, recorded with the batch id ``batch``, was run by
+    ``mode: ray_llm``: its id says so, or (a run killed before the id was recorded) the canary
+    request that its first act writes beside it, or its answers in ``.parts``."""
+    if batch is not None:
+        return batch.startswith("ray:")
+    stem = path.name.removesuffix(".jsonl")
+    return path.with_name(stem + ".canary.jsonl").exists() or path.with_name(stem + ".parts").is_dir()
+
+
+def take_cut_short_answers(cache: Any, teacher: Any, plugin: str) -> tuple[int, list[str]]:
+    """The answers of ray_llm chunks cut short (a killed or failed run, ``<chunk>.parts``, or one
+    killed once the chunk had run whole, before its answers were collected) into
+    the response cache, for a run in another mode (online, batch) to find there instead of asking
+    again; each such chunk is recorded as collected, so that no later run sends it again.
+
+    A chunk's answers are taken only where the canary answers that came with them are all right
+    (the teacher saw its images); otherwise they are left, and its images asked again. Returns
+    (answers taken, a note per chunk whose answers were left)."""
+    from vlkd.plugins.teach.openai_batch import output_line
+    from vlkd.teach.batch_book import BatchBook
+
+    book = BatchBook(cache.root)
+    taken, notes = 0, []
+    try:
+        for c in book.open_chunks():
+            path = Path(c.path)
+            if (c.plugin and c.plugin != plugin) or not ray_chunk(path, c.batch):
+                continue
+            stem = path.name.removesuffix(".jsonl")
+            parts = path.with_name(stem + ".parts")
+            blocks = sorted(parts.glob("*.jsonl")) if parts.is_dir() else []
+            if output_path(path).exists():  # it ran whole, and was never collected
+                blocks.append(output_path(path))
+            lines = [t for b in blocks for t in b.read_text(encoding="utf-8").splitlines() if t.strip()]
+            canaries = [output_line(teacher, t) for t in lines if t.startswith(CANARY_LINE)]
+            number = canary_number(c.chunk)
+            seen = [i.response is not None and number in i.response.text.replace(",", "") for i in canaries]
+            keys = set(c.keys)
+            got: dict[str, Any] = {}
+            if seen and all(seen):
+                for text in lines:
+                    item = output_line(teacher, text)
+                    if item.custom_id in keys and item.response is not None:
+                        got[item.custom_id] = item.response
+            elif lines:
+                why = "no answer to its canary came" if not seen else "the teacher misread its canary image"
+                notes.append(f"{len(lines)} answers of the ray_llm chunk {c.chunk} are not used: {why}")
+            new = {k: r for k, r in got.items() if not cache.stored(k)}
+            if new:
+                pack = cache.pack(stem + "-cut-short")
+                try:
+                    for key, response in new.items():
+                        pack.add(key, response.cleaned().to_json())
+                finally:
+                    pack.close()
+            taken += len(new)
+            # nothing goes on answering a chunk cut short: its other images are asked anew
+            left = dict.fromkeys(sorted(keys - set(got)), "not answered before its ray_llm run stopped")
+            book.collected(c.chunk, "cut short", left)
+            for name in (".canary.jsonl", ".rest.jsonl"):
+                path.with_name(stem + name).unlink(missing_ok=True)
+            if got or not lines:
+                shutil.rmtree(parts, ignore_errors=True)
+    finally:
+        book.close()
+    return taken, notes
 
 
 # -- the processors ---------------------------------------------------------------------------------
@@ -166,11 +270,21 @@ def _body_text(payload: Any, data: Any) -> str | None:
     return None
 
 
-def vllm_processor_config(model: str, options: RayLLMOptions) -> Any:
+#: the LoRA ranks vLLM accepts as ``max_lora_rank``
+VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
+
+
+def vllm_processor_config(model: str, options: RayLLMOptions, lora_rank: int | None = None) -> Any:
     """Ray Data LLM's vLLM engines on the cluster's GPUs: the recipe's model, tensor parallelism,
     replicas, batch size and context length. ``prepare_multimodal_stage`` is Ray 2.58's name for
-    the stage that reads the images out of the messages (``has_image`` before)."""
+    the stage that reads the images out of the messages (``has_image`` before). ``lora_rank``:
+    the engines also serve a LoRA adapter of that rank (a row whose ``model`` is its path)."""
     from ray.data.llm import vLLMEngineProcessorConfig
+
+    lora: dict[str, Any] = {}
+    if lora_rank is not None:
+        rank = next((r for r in VLLM_LORA_RANKS if r >= lora_rank), lora_rank)
+        lora = {"enable_lora": True, "max_lora_rank": rank, "max_loras": 1}
 
     engine = {
         "tensor_parallel_size": options.tensor_parallel_size,
@@ -179,6 +293,7 @@ def vllm_processor_config(model: str, options: RayLLMOptions) -> Any:
         "limit_mm_per_prompt": {"image": 1},
         "enable_prefix_caching": True,  # the system prompt is the same for every image
         **({"max_model_len": options.max_model_len} if options.max_model_len else {}),
+        **lora,
         **options.engine_kwargs,
     }
     return vLLMEngineProcessorConfig(
@@ -195,14 +310,63 @@ def vllm_processor_config(model: str, options: RayLLMOptions) -> Any:
 
 
 def vllm_row(body: dict[str, Any]) -> dict[str, Any]:
-    """A request body as the vLLM processor's row: the same messages, the same sampling settings."""
+    """A request body as the vLLM processor's row: the same messages, the same sampling settings;
+    its ``model`` where the body names one (the engines' own model, or a LoRA adapter's path that
+    they load for the rows naming it).
+
+    The messages and the JSON schema travel as their JSON text, as the HTTP path's bodies do (see
+    :func:`http_payload`): as Arrow structs a message's parts, and a schema's properties, would come
+    back with each other's keys set to null (ray#56435). :func:`carry_messages_as_text` makes the
+    processor's first stage read the text; vLLM reads a schema given as text itself."""
     sampling: dict[str, Any] = {"max_tokens": body.get("max_tokens")}
     if body.get("temperature") is not None:
         sampling["temperature"] = body["temperature"]
     schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema")
     if schema is not None:
-        sampling["structured_outputs"] = {"json": schema}
-    return {"messages": body["messages"], "sampling_params": sampling}
+        sampling["structured_outputs"] = {"json": _text(schema)}
+    model = {"model": body["model"]} if body.get("model") else {}
+    return {**model, "messages": _text(body["messages"]), "sampling_params": sampling}
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode_messages(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with their ``messages`` read back from the JSON text :func:`vllm_row` made."""
+    for row in rows:
+        if isinstance(row.get("messages"), str):
+            row["messages"] = json.loads(row["messages"])
+    return rows
+
+
+def carry_messages_as_text(processor: Any) -> None:
+    """The vLLM processor's first stage (``PrepareMultimodalStage``: it reads the images out of the
+    messages) made to read messages carried as JSON text (:func:`vllm_row`), before anything else."""
+    name = "PrepareMultimodalStage"
+    stage = processor.get_stage_by_name(name)
+    # a copy (the stage's own field refuses a class on assignment, though its default is one)
+    processor.stages[name] = stage.model_copy(update={"fn": _text_messages_udf(stage.fn)})
+
+
+def _text_messages_udf(base: type) -> type:
+    if getattr(base, "reads_text_messages", False):
+        return base
+
+    class TextMessagesUDF(base):  # type: ignore[valid-type,misc]
+        reads_text_messages = True
+
+        async def udf(self, batch: list[dict[str, Any]]) -> Any:
+            async for out in super().udf(decode_messages(batch)):
+                yield out
+
+    TextMessagesUDF.__qualname__ = TextMessagesUDF.__name__ = "Text" + base.__name__
+    return TextMessagesUDF
+
+
+def _vllm_pre(row: dict[str, Any]) -> dict[str, Any]:
+    line = json.loads(row["text"])
+    return {"custom_id": line["custom_id"], **vllm_row(line["body"])}
 
 
 def vllm_answer(row: dict[str, Any], model: str) -> dict[str, Any]:
@@ -251,14 +415,11 @@ def run_chunk(inputs: list[str], engine: str, config: Any, model: str, parts: Pa
         processor = build_processor(config, preprocess=_http_pre, postprocess=_http_post)
     else:
 
-        def pre(row: dict[str, Any]) -> dict[str, Any]:
-            line = json.loads(row["text"])
-            return {"custom_id": line["custom_id"], **vllm_row(line["body"])}
-
         def post(row: dict[str, Any]) -> dict[str, Any]:
             return {"custom_id": row["custom_id"], "answer": json.dumps(vllm_answer(row, model))}
 
-        processor = build_processor(config, preprocess=pre, postprocess=post)
+        processor = build_processor(config, preprocess=_vllm_pre, postprocess=post)
+        carry_messages_as_text(processor)
     parts.mkdir(parents=True, exist_ok=True)
     kept = processor(ds).map_batches(
         keep_block, fn_args=(str(parts),), batch_size=None, batch_format="pandas"
@@ -350,8 +511,6 @@ class RayLLMBatches(BatchAPI):
         asks only for the lines not answered yet. Each run asks the canary again (the engine may
         have changed between them); the answers reach the response cache once the chunk is whole
         and every canary of it was read right (:meth:`results`)."""
-        import ray
-
         from vlkd.core.jsonl import dumps
 
         out = output_path(path)
@@ -371,13 +530,7 @@ class RayLLMBatches(BatchAPI):
             inputs.append(str(path))
         elif missing_lines(path, received, rest):
             inputs.append(str(rest))
-        if not ray.is_initialized():
-            ray.init(
-                address=os.environ.get("RAY_ADDRESS"),
-                include_dashboard=False,
-                log_to_driver=False,
-                logging_level="ERROR",
-            )
+        ensure_ray()
         run_chunk(inputs, self.options.engine, self.processor_config(), self.teacher.options.model, parts)
         # the output file appears whole (the canary answers first) or not at all
         whole = out.with_name(out.name + ".tmp")

@@ -17,6 +17,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from vlkd.core.artifacts import ImageFile, index_images
@@ -197,19 +198,35 @@ class TeachRun:
         )
         return True
 
+    def take_cut_short_answers(self) -> None:
+        """The answers a ``mode: ray_llm`` run received before it was cut short, into the cache:
+        in another mode they are found there, never asked (paid) again."""
+        folder = self.cache.root / "batch"
+        marks = ("*.canary.jsonl", "*.parts", "*.output.jsonl")
+        if not folder.is_dir() or not any(any(folder.glob(m)) for m in marks):
+            return
+        from vlkd.distributed.ray_llm import take_cut_short_answers
+
+        taken, notes = take_cut_short_answers(self.cache, self.teacher, self.opts.plugin)
+        for note in notes:
+            self.ctx.warn(note + "; their images are asked again")
+        if taken:
+            self.ctx.info(f"{taken} answers of a ray_llm run cut short taken from {folder}")
+
     def check_no_open_batches(self, loop: ItemLoop) -> None:
         """Online while batches an earlier run submitted are open: their images would be paid twice
         (the provider runs the batch all the same). Refused, before any request, saying what to do."""
+        from vlkd.distributed.ray_llm import ray_chunk
         from vlkd.teach.batch_book import BatchBook
 
         book = BatchBook(self.cache.root)
         try:
-            # a ray_llm chunk ("ray:" ids) ran inside a run of vlkd's: cut short, nothing goes on
-            # answering it anywhere, so asking its images again pays for nothing twice
+            # a ray_llm chunk ran inside a run of vlkd's: cut short, nothing goes on answering it
+            # anywhere, so asking its images again pays for nothing twice
             chunks = [
                 c
                 for c in book.open_chunks()
-                if (not c.plugin or c.plugin == self.opts.plugin) and not (c.batch or "").startswith("ray:")
+                if (not c.plugin or c.plugin == self.opts.plugin) and not ray_chunk(Path(c.path), c.batch)
             ]
         finally:
             book.close()
@@ -364,6 +381,8 @@ def run_teach(
     )
     budget = _budget(opts, loop, state)
     t0 = time.perf_counter()
+    if loop.todo and state.opts_mode != "ray_llm" and teacher.cacheable and state.cache.read:
+        state.take_cut_short_answers()
     if loop.todo and state.opts_mode == "online":
         state.check_no_open_batches(loop)
     if loop.todo:

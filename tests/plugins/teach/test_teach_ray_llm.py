@@ -96,14 +96,12 @@ def test_ray_llm_teaches_through_ray_data_with_the_online_requests_and_cache(
         assert through_ray[h] == raw
 
 
-def test_a_ray_llm_run_killed_mid_chunk_asks_again_only_what_it_had_not_received(
-    provider, images, on_cluster, tmp_path
-):
-    """The driver is killed (SIGKILL) while the chunk's last images hang at the teacher: the
-    answers that had come are kept, and the next run asks only for the others."""
+def _kill_mid_chunk(provider, folder, tmp_path):
+    """A ray_llm run whose driver is killed (SIGKILL) while the chunk's last image hangs at the
+    teacher, once at least two answers and the canary's are in the chunk's ``.parts``: (run dir,
+    recipe, the images whose answers were kept)."""
     from vlkd.testing.teach import recipe_yaml
 
-    folder = images(5)
     rd = tmp_path / "run"
     _sees_images(provider, rd)
     hashes = image_hashes(folder)
@@ -131,6 +129,15 @@ def test_a_ray_llm_run_killed_mid_chunk_asks_again_only_what_it_had_not_received
     }
     kept = {image_of[k] for k in received if k in image_of}
     assert len(kept) >= 2
+    return rd, recipe, kept
+
+
+def test_a_ray_llm_run_killed_mid_chunk_asks_again_only_what_it_had_not_received(
+    provider, images, on_cluster, tmp_path
+):
+    """The answers that had come are kept, and the next run asks only for the others."""
+    folder = images(5)
+    rd, recipe, kept = _kill_mid_chunk(provider, folder, tmp_path)
     # the next run (this process, the same recipe): the stage finishes, and no image whose answer
     # had come was asked again
     from vlkd.core.engine import Engine
@@ -144,21 +151,49 @@ def test_a_ray_llm_run_killed_mid_chunk_asks_again_only_what_it_had_not_received
     assert manifest["stages"]["teach"]["counts"]["ok"] == 5
     assert len(read_pairs(rd)) == 15
     assert {h: provider.requests[h] for h in kept} == dict.fromkeys(kept, 1)
-    assert all(provider.requests[h] >= 1 for h in hashes.values())
+    assert all(provider.requests[h] >= 1 for h in image_hashes(folder).values())
+
+
+def test_online_after_a_killed_ray_llm_run_takes_its_answers_and_asks_the_rest(
+    provider, images, run_teach, on_cluster, tmp_path
+):
+    """Switched to mode: online after a ray_llm run killed mid-chunk: the answers in the chunk's
+    .parts are taken (each received image asked once overall), the others asked online; a later
+    batch run sends the chunk to nobody again."""
+    folder = images(5)
+    rd, _, kept = _kill_mid_chunk(provider, folder, tmp_path)
+    hashes = image_hashes(folder)
+    before = {h: provider.requests[h] for h in hashes.values()}
+    manifest, _ = run_teach(folder, section(provider), run_dir=rd)
+    teach = manifest["stages"]["teach"]
+    assert teach["counts"]["ok"] == 5 and len(read_pairs(rd)) == 15
+    assert teach["usage"]["cached"] == len(kept)
+    assert {h: provider.requests[h] for h in kept} == dict.fromkeys(kept, 1)
+    # the others: once more each, online
+    assert {h: provider.requests[h] - before[h] for h in hashes.values() if h not in kept} == {
+        h: 1 for h in hashes.values() if h not in kept
+    }
+    batch = rd / "cache" / "teach" / "batch"
+    assert not list(batch.glob("*.parts")) and not list(batch.glob("*.canary.jsonl"))
+    asked = sum(provider.requests.values())
+    # taught again from scratch in ray_llm mode (the answers in the cache): no request at all
+    manifest, _ = run_teach(folder, _ray_llm(provider), run_dir=rd, fresh=True)
+    assert manifest["stages"]["teach"]["counts"]["ok"] == 5
+    assert sum(provider.requests.values()) == asked
 
 
 def _wait_for_answers(folder, proc, stderr, at_least: int = 2) -> set[str]:
-    """The ids of the answers the chunk's block files hold, once they hold ``at_least`` of them
-    besides the canary's."""
+    """The ids of the answers the chunk's block files hold, once they hold the canary's and
+    ``at_least`` others."""
     from vlkd.distributed.ray_llm import CANARY_ID, received_ids
 
     end = time.monotonic() + 600  # a guard, not a timing assertion
     while time.monotonic() < end:
         assert proc.poll() is None, stderr.read_text(errors="replace")[-3000:]
         for parts in folder.glob("*.parts"):
-            ids = received_ids(parts) - {CANARY_ID}
-            if len(ids) >= at_least:
-                return ids
+            ids = received_ids(parts)
+            if CANARY_ID in ids and len(ids - {CANARY_ID}) >= at_least:
+                return ids - {CANARY_ID}
         time.sleep(0.2)
     raise AssertionError("no block of answers reached the chunk's .parts folder")
 
@@ -212,11 +247,12 @@ def test_the_vllm_engine_processor_config_follows_the_recipe():
         "response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "object"}}},
     }
     row = vllm_row(body)
-    assert row["messages"] is body["messages"]  # the same prompt, system message and image
+    assert json.loads(row["messages"]) == body["messages"]  # the same prompt, system message and image
+    assert row["model"] == "m"  # the engines' own model: no LoRA request
     assert row["sampling_params"] == {
         "max_tokens": 100,
         "temperature": 0.0,
-        "structured_outputs": {"json": {"type": "object"}},
+        "structured_outputs": {"json": '{"type":"object"}'},
     }
     out = vllm_answer(
         {
@@ -308,3 +344,44 @@ def test_a_failed_ray_data_run_is_named_by_its_cause():
     )
     assert task_error(RuntimeError(text)) == "AttributeError: 'DataFrame' object has no attribute 'num_rows'"
     assert task_error(RuntimeError("lost\nthe node died")) == "the node died"
+
+
+def test_the_vllm_rows_cross_arrow_whole_and_the_first_stage_reads_their_text():
+    """ray#56435: message parts kept as Arrow structs come back with each other's keys set to null.
+    The vLLM processor's rows carry the messages as JSON text, which its first stage reads back."""
+    pytest.importorskip("ray")
+    import pyarrow as pa
+    from ray.llm._internal.batch.processor.base import Processor
+    from ray.llm._internal.batch.stages import ChatTemplateStage, PrepareMultimodalStage
+    from ray.llm._internal.batch.stages.prepare_multimodal_stage import PrepareMultimodalUDF
+
+    from vlkd.distributed.options import RayLLMOptions
+    from vlkd.distributed.ray_llm import (
+        _vllm_pre,
+        carry_messages_as_text,
+        decode_messages,
+        vllm_processor_config,
+    )
+
+    parts = [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}},
+        {"type": "text", "text": "零件?"},
+    ]
+    body = {"model": "m", "messages": [{"role": "user", "content": parts}], "max_tokens": 9}
+    row = _vllm_pre({"text": json.dumps({"custom_id": "k", "body": body})})
+    # as a processor's stages get it: the row under its data column, through an Arrow table
+    back = pa.Table.from_pylist([{"__data": row}]).to_pylist()[0]["__data"]
+    assert decode_messages([back])[0]["messages"] == body["messages"]
+    as_structs = pa.Table.from_pylist([{"__data": {"messages": body["messages"]}}]).to_pylist()
+    assert as_structs[0]["__data"]["messages"][0]["content"][0]["text"] is None  # the pitfall
+    # the processor built from the recipe's configuration: its multimodal stage reads the text
+    config = vllm_processor_config("m", RayLLMOptions(engine="vllm"))
+    stages = [PrepareMultimodalStage(), ChatTemplateStage()]
+    processor = Processor(config, stages)
+    carry_messages_as_text(processor)
+    first = processor.get_stage_by_name("PrepareMultimodalStage").fn
+    assert issubclass(first, PrepareMultimodalUDF) and first is not PrepareMultimodalUDF
+    assert first.udf is not PrepareMultimodalUDF.udf
+    assert processor.get_stage_by_name("ChatTemplateStage").fn is ChatTemplateStage().fn
+    carry_messages_as_text(processor)  # twice: wrapped once
+    assert processor.get_stage_by_name("PrepareMultimodalStage").fn is first

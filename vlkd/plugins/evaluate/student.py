@@ -11,15 +11,23 @@ from pydantic import Field, SecretStr, field_serializer, field_validator, model_
 
 from vlkd.answering.backends import BACKEND_REQUIRES, check_backend
 from vlkd.api import RUN_ONLY, OnError, PluginOptions, StageError, StagePlugin
+from vlkd.distributed.options import RayLLMOptions
 from vlkd.metrics.not_present import DEFAULT_NOT_PRESENT
 
 System = Literal["base", "tuned", "teacher"]
 
 
 class StudentEvalOptions(PluginOptions):
-    backend: Literal["transformers", "openai"] = Field(
+    backend: Literal["transformers", "openai", "ray_llm"] = Field(
         "transformers",
-        description="transformers: load the student here; openai: ask an OpenAI-compatible server",
+        description="transformers: load the student here; openai: ask an OpenAI-compatible server; "
+        "ray_llm: through Ray Data LLM (an OpenAI-compatible server, or vLLM engines on a Ray cluster)",
+    )
+    ray_llm: RayLLMOptions | None = Field(
+        None,
+        # how the questions are run, as teach.ray_llm: the students are named by the options below
+        json_schema_extra=RUN_ONLY,
+        description="ray_llm backend: the engine (http or vllm), replicas, batch size, GPUs per engine",
     )
     systems: list[System] = Field(
         ["base", "tuned", "teacher"],
@@ -51,9 +59,15 @@ class StudentEvalOptions(PluginOptions):
     api_key_env: str = Field(
         "OPENAI_API_KEY", description="openai backend: environment variable holding the key"
     )
-    base_model_name: str | None = Field(None, description="openai backend: model name of the base student")
+    base_model_name: str | None = Field(
+        None,
+        description="openai backend: model name of the base student; ray_llm with engine vllm: the "
+        "model the engines load [default: the train stage's base model]",
+    )
     tuned_model_name: str | None = Field(
-        None, description="openai backend: model name of the tuned student (the LoRA module's name on vLLM)"
+        None,
+        description="openai backend: model name of the tuned student (the LoRA module's name on vLLM); "
+        "ray_llm with engine vllm: its LoRA adapter's folder [default: the train stage's adapter]",
     )
     image_min_pixels: int | None = Field(
         None, ge=1, description="override the train stage's image_min_pixels"
@@ -100,13 +114,62 @@ class StudentEvalOptions(PluginOptions):
 
     @model_validator(mode="after")
     def _openai_needs_a_server(self):
-        if self.backend == "openai":
+        if self.ray_llm is not None and self.backend != "ray_llm":
+            raise ValueError(
+                f"ray_llm applies to backend: ray_llm only (this backend is {self.backend}); remove "
+                "it, or set backend: ray_llm"
+            )
+        if self.backend == "ray_llm":
+            _check_ray_llm(self)
+        served = self.backend == "openai" or (
+            self.backend == "ray_llm" and self.engine_options().engine == "http"
+        )
+        if served:
+            backend = "openai" if self.backend == "openai" else "ray_llm with engine http"
             if not self.base_url:
-                raise ValueError("backend 'openai' needs base_url (e.g. http://localhost:8000/v1)")
+                raise ValueError(f"backend '{backend}' needs base_url (e.g. http://localhost:8000/v1)")
             for system in ("base", "tuned"):
                 if system in self.systems and not getattr(self, f"{system}_model_name"):
-                    raise ValueError(f"backend 'openai' needs {system}_model_name for the {system} student")
+                    raise ValueError(
+                        f"backend '{backend}' needs {system}_model_name for the {system} student"
+                    )
         return self
+
+    def engine_options(self) -> RayLLMOptions:
+        """The ray_llm backend's section, its defaults where the recipe has none."""
+        return self.ray_llm if self.ray_llm is not None else RayLLMOptions()
+
+
+#: the options of one backend only, and what takes their place on the ray_llm backend
+NOT_ON_RAY_LLM = {
+    "concurrency": "ray_llm.replicas",
+    "timeout": None,
+    "tuned_base_url": None,
+    "batch_size": "ray_llm.batch_size",
+    "device": None,
+    "dtype": None,
+}
+#: options of the served students (openai, ray_llm's http engine)
+SERVED_ONLY = ("base_url", "tuned_base_url", "api_key")
+
+
+def _check_ray_llm(opts: StudentEvalOptions) -> None:
+    """The ray_llm backend's options: its section, and none of the other backends' that it would
+    ignore (each named, with what takes its place); ``ray_llm`` on another backend is refused by
+    the options' own check."""
+    engine = opts.engine_options().engine
+    given = opts.model_fields_set
+    wrong = [name for name in NOT_ON_RAY_LLM if name in given]
+    if engine == "vllm":
+        wrong += [name for name in SERVED_ONLY if name in given and name not in wrong]
+    if wrong:
+        instead = [
+            f"{name} (use {NOT_ON_RAY_LLM[name]})" if NOT_ON_RAY_LLM.get(name) else name for name in wrong
+        ]
+        raise ValueError(
+            f"{', '.join(instead)} do{'' if len(wrong) > 1 else 'es'} not apply to backend 'ray_llm' "
+            f"with engine {engine}: remove {'them' if len(wrong) > 1 else 'it'}"
+        )
 
 
 class StudentEvaluator(StagePlugin):
@@ -119,6 +182,8 @@ class StudentEvaluator(StagePlugin):
     BACKEND_REQUIRES = BACKEND_REQUIRES
 
     def cluster_gpus(self) -> tuple[float, str] | None:
+        if self.options.backend == "ray_llm":
+            return self.options.engine_options().gpus_needed("evaluate")
         if self.options.backend == "transformers" and _gpus(self.options.device):
             return 1.0, f"evaluate.device: {self.options.device} (one per worker)"
         return None
@@ -148,15 +213,22 @@ class StudentEvaluator(StagePlugin):
             from vlkd.answering.openai_backend import ServerGone
 
             backend = self._backend(model, system_prompt)
+            todo = [(s, it) for s in students for it in items if not ctx.ledger().finished(f"{s}:{it.id}")]
             try:
-                if opts.backend == "openai" and any(
-                    not ctx.ledger().finished(f"{s}:{it.id}") for s in students for it in items
-                ):
-                    backend.check_models(students)
+                if todo and self._served_by_openai_server():
+                    backend.check_models(students)  # a wrong name or a dead server: one error now
+                if opts.backend == "ray_llm" and todo:
+                    from vlkd.answering.ray_llm_backend import FOLDER
+
+                    backend.ask(ctx.dir / FOLDER, todo)  # every question of both students in one run
                 for system in students:
                     records += self._run_student(ctx, backend, system, items)
             except ServerGone as stop:
                 raise StageError(f"evaluate stopped: {stop.message}") from None
+            if opts.backend == "ray_llm":
+                from vlkd.answering.ray_llm_backend import FOLDER
+
+                backend.done(ctx.dir / FOLDER)
         teacher: dict[str, Any] | None = None
         if "teacher" in opts.systems:
             teacher, note = self._teacher_rows(ctx, items, records)
@@ -169,6 +241,16 @@ class StudentEvaluator(StagePlugin):
         for category, why in missing.items():
             ctx.warn(f"category '{category}' is not evaluated: {why}")
         self._write(ctx, split, items, records, evaluated, teacher, notes, system_prompt, judge, missing)
+
+    def _served_by_openai_server(self) -> bool:
+        """Whether the students are on an OpenAI-compatible server that the SDK can ask first
+        (the ray_llm backend's http engine: where the openai extra is installed)."""
+        import importlib.util
+
+        opts = self.options
+        if opts.backend == "ray_llm":
+            return opts.engine_options().engine == "http" and importlib.util.find_spec("openai") is not None
+        return opts.backend == "openai"
 
     def _model_info(self, ctx):
         """``vlkd_model.json`` of the train stage; for a served student without one, the pixel bounds
@@ -184,7 +266,7 @@ class StudentEvaluator(StagePlugin):
             info = load_model_info(ctx.input("model"), check_student=False)
             if self.student is not None:
                 info = replace(info, family=self.student.family)
-        elif opts.backend == "openai":
+        elif opts.backend in ("openai", "ray_llm"):
             ctx.info("no train stage in the recipe: evaluating the served models as they are")
             if self.student is None:
                 raise StageError("evaluate: name the served student in the recipe's 'student:' section")
@@ -245,10 +327,17 @@ class StudentEvaluator(StagePlugin):
     # -- students --------------------------------------------------------------------------
     def _backend(self, model, system_prompt: str | None):
         opts = self.options
-        if opts.backend == "openai":
+        if opts.backend in ("openai", "ray_llm"):
             from vlkd.answering.openai_backend import OpenAIStudent
 
-            return OpenAIStudent(
+            served = OpenAIStudent
+            if opts.backend == "ray_llm":
+                from functools import partial
+
+                from vlkd.answering.ray_llm_backend import RayLLMStudent
+
+                served = partial(RayLLMStudent, options=opts.engine_options())  # type: ignore[assignment]
+            return served(
                 model,
                 base_url=opts.base_url,
                 tuned_base_url=opts.tuned_base_url,
@@ -278,7 +367,16 @@ class StudentEvaluator(StagePlugin):
         key = partial(_key, system)
         to_records = partial(self.scoring().records, system)
         on_workers = None
-        if opts.backend == "openai":
+        if opts.backend == "ray_llm":
+
+            def work(it):
+                return to_records(it, backend.answer(system, it))
+
+            # the answers of the stage's one Ray Data run, handed to the ledger where it is
+            work.runs_on_driver = True  # type: ignore[attr-defined]
+            workers = 1
+            drain_s = None
+        elif opts.backend == "openai":
             first = _first_answer(backend, system, [it for it in items if not ctx.ledger().finished(key(it))])
 
             def work(it):
@@ -413,7 +511,7 @@ class StudentEvaluator(StagePlugin):
         """What was really evaluated: the served names on the server, or the local student and adapter."""
         if model is None:
             return None
-        if self.options.backend == "openai" and backend is not None:
+        if self.options.backend in ("openai", "ray_llm") and backend is not None:
             return backend.describe()
         return {
             "backend": "transformers",
