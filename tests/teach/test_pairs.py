@@ -37,7 +37,9 @@ def test_pair_dict_is_the_models_dump(category, negative, prompt_hash):
 def test_build_pairs_gives_each_pair_its_own_provenance_and_flags():
     prov = Provenance(plugin="openai", model="m")
     rows = [{"question": "a?", "answer": "1"}, {"question": "b?", "answer": "not in the image"}]
-    out, _ = build_pairs(rows, PairsOf("i", None), negative_answer="not in the image", negative_ratio=None, provenance=prov)
+    out, _ = build_pairs(
+        rows, PairsOf("i", None), negative_answer="not in the image", negative_ratio=None, provenance=prov
+    )
     assert [p["negative"] for p in out] == [False, True]
     out[0]["provenance"]["model"] = "changed"
     out[0]["flags"].append("x")

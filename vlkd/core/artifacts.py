@@ -220,7 +220,13 @@ def stored_image_paths(
     prefix = str(root) + "/"
 
     def inside(value: str) -> str | None:
-        if os.sep == "/" and prefix != "//" and value.startswith("/") and "//" not in value and "/." not in value:
+        if (
+            os.sep == "/"
+            and prefix != "//"
+            and value.startswith("/")
+            and "//" not in value
+            and "/." not in value
+        ):
             # a POSIX path Path() would not rewrite (no '//', no '.' part): a prefix says it all,
             # without a Path and its parents for each of 100,000 records
             value = value.rstrip("/")
