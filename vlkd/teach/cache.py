@@ -73,11 +73,15 @@ class PackWriter:
             key.encode("ascii"),
             dumps(value).encode("utf-8"),
         )
-        self._fh.write(line)
-        self._fh.flush()  # readable by ``get`` at once (the OS has it; ``close`` syncs it)
+        self._fh.write(line)  # buffered: ``get`` flushes before it reads this pack (``flush``)
         self._index[key] = self._number << _OFFSET_BITS | self._offset
         self._offset += len(line)
         self.count += 1
+
+    def flush(self) -> None:
+        """What was added, readable from the file (by ``ResponseCache.get``)."""
+        if not self._fh.closed:
+            self._fh.flush()
 
     def close(self) -> None:
         if not self._fh.closed:
@@ -99,6 +103,8 @@ class ResponseCache:
         self._index: dict[str, int] | None = None
         self._packs: list[Path] = []
         self._readers: dict[int, IO[bytes]] = {}
+        #: the packs being written (by number): flushed before one of their entries is read
+        self._writing: dict[int, PackWriter] = {}
         #: subfolders of entry files found missing, and when: a batch run looks up 100,000 keys
         #: that no file holds, and a failed open each cost more than the rest of the look-up
         self._missing: dict[str, float] = {}
@@ -167,6 +173,9 @@ class ResponseCache:
                 offset += len(line)
 
     def _packed(self, number: int, offset: int) -> dict[str, Any] | None:
+        writer = self._writing.get(number)
+        if writer is not None:
+            writer.flush()
         fh = self._readers.get(number)
         if fh is None:
             fh = self._readers[number] = self._packs[number].open("rb")
@@ -188,7 +197,8 @@ class ResponseCache:
             n += 1
             path = folder / f"{name}-{n}.jsonl"
         self._packs.append(path)
-        return PackWriter(path, len(self._packs) - 1, index)
+        writer = self._writing[len(self._packs) - 1] = PackWriter(path, len(self._packs) - 1, index)
+        return writer
 
     def close(self) -> None:
         for fh in self._readers.values():
