@@ -59,7 +59,7 @@ def is_glob(text: str) -> bool:
 def _walk(root: Path) -> list[str]:
     """Files under ``root``, sorted; hidden entries skipped; symlinked folders followed once.
     Each as ``str(Path(folder) / name)`` spells it, without a Path per file (100,000 of them)."""
-    found = []
+    found: list[str] = []
     seen: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         real = os.path.realpath(dirpath)
