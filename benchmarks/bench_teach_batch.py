@@ -91,25 +91,51 @@ def wait_usage(proc: subprocess.Popen) -> tuple[int, float, float]:
     return proc.returncode, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
+def outputs_digest(rd: Path) -> dict[str, str]:
+    """What a run wrote that must not change with speed-ups: images.jsonl, pairs.jsonl, and the
+    response cache's keys (sha256 of each; the keys sorted: pack names carry the time)."""
+    import hashlib
+
+    keys = sorted(
+        json.loads(line)["key"]
+        for pack in sorted((rd / "cache" / "teach" / "packs").glob("*.jsonl"))
+        for line in pack.read_text(encoding="utf-8").splitlines()
+    )
+    return {
+        "images.jsonl": hashlib.sha256((rd / "ingest" / "images.jsonl").read_bytes()).hexdigest(),
+        "pairs.jsonl": hashlib.sha256((rd / "teach" / "pairs.jsonl").read_bytes()).hexdigest(),
+        "cache keys": hashlib.sha256("\n".join(keys).encode()).hexdigest(),
+    }
+
+
 def bench_compare(sizes: list[int], compare: Path, repeat: int) -> None:
-    """This checkout and ``compare``, alternated, each size: the teach stage alone in a fresh process."""
+    """This checkout and ``compare``, alternated, each size: ingest, then the teach stage, each
+    alone in a fresh process; their outputs compared byte for byte."""
     tmp = Path(tempfile.mkdtemp(prefix="bench_batch_cmp_"))
     trees = [("this checkout", Path(__file__).resolve().parents[1]), (str(compare), compare.resolve())]
     rows: dict[tuple[int, str], list[tuple[float, float, float, float]]] = {}
+    ingests: dict[tuple[int, str], list[tuple[float, float, float]]] = {}
+    digests: dict[tuple[int, str], dict[str, str]] = {}
     loads: list[float] = []
     for n in sizes:
         folder = tmp / f"images_{n}"
         make_images(folder, n)
-        for k in range(repeat):
-            for label, tree in trees if k % 2 == 0 else trees[::-1]:
-                server, url = start_server()
-                try:
+        # one provider for both checkouts: its address is in the teacher's parameters, so in the
+        # cache keys, which are compared
+        server, url = start_server()
+        try:
+            for k in range(repeat):
+                for label, tree in trees if k % 2 == 0 else trees[::-1]:
                     recipe = tmp / f"recipe_{n}.yaml"
                     write_recipe(recipe, folder, teach_section(url, "batch"))
                     rd = tmp / f"run_{n}_{k}_{tree.name}"
+                    t0 = time.perf_counter()
                     proc, _ = vlkd_run(recipe, rd, "--to", "ingest", tree=tree)
-                    if wait_rss(proc)[0] != 0:
+                    code, ingest_rss, ingest_cpu = wait_usage(proc)
+                    if code != 0:
                         raise SystemExit(f"ingest failed: {proc.stderr.read().decode()[-2000:]}")
+                    ingest = (time.perf_counter() - t0, ingest_cpu, ingest_rss)
+                    ingests.setdefault((n, label), []).append(ingest)
                     loads.append(os.getloadavg()[0])
                     t0 = time.perf_counter()
                     proc, _ = vlkd_run(recipe, rd, tree=tree)
@@ -123,17 +149,19 @@ def bench_compare(sizes: list[int], compare: Path, repeat: int) -> None:
                     entry = json.loads((rd / "manifest.json").read_text())["stages"]["teach"]
                     assert entry["counts"]["ok"] == n, entry["counts"]
                     rows.setdefault((n, label), []).append((wall, entry["wall_time_s"], cpu, rss))
+                    digests[(n, label)] = outputs_digest(rd)
                     secs = entry["facts"]["batch"]["seconds"]
                     print(
-                        f"  [{label}, {n:,} images] teach process {wall:.1f} s wall, {cpu:.1f} CPU-s, peak RSS "
+                        f"  [{label}, {n:,} images] ingest process {ingest[0]:.1f} s wall, {ingest[1]:.1f} CPU-s, "
+                        f"peak RSS {ingest[2]:.0f} MiB; teach process {wall:.1f} s wall, {cpu:.1f} CPU-s, peak RSS "
                         f"{rss:.0f} MiB; stage {entry['wall_time_s']:.1f} s ("
                         + ", ".join(f"{k} {v:.1f}" for k, v in secs.items())
                         + f"); load average {os.getloadavg()[0]:.1f}",
                         flush=True,
                     )
-                finally:
-                    server.terminate()
-                    server.wait()
+        finally:
+            server.terminate()
+            server.wait()
     print(
         f"[batch, teach stage alone in a fresh process, {repeat} run(s) of each alternated; load average "
         f"{min(loads):.1f}-{max(loads):.1f} over the runs, {os.cpu_count()} CPUs] median wall / CPU-s / peak RSS:"
@@ -149,8 +177,24 @@ def bench_compare(sizes: list[int], compare: Path, repeat: int) -> None:
                 f"    {n:,} images, {label}: {wall:.1f} s process ({stage:.1f} s stage), {cpu:.1f} CPU-s, {rss:.0f} MiB"
             )
         print(
-            f"    {n:,} images, this checkout / the other: wall {a[0] / b[0]:.2f}x, CPU {a[2] / b[2]:.2f}x, "
+            f"    {n:,} images, this checkout / the other: teach wall {a[0] / b[0]:.2f}x, CPU {a[2] / b[2]:.2f}x, "
             f"peak RSS {a[3] / b[3]:.2f}x"
+        )
+        ing = {
+            label: [statistics.median(col) for col in zip(*ingests[(n, label)], strict=True)]
+            for label, _ in trees
+        }
+        (ia, ib) = (ing[trees[0][0]], ing[trees[1][0]])
+        print(
+            f"    {n:,} images, ingest process: this checkout {ia[0]:.1f} s, {ia[1]:.1f} CPU-s, {ia[2]:.0f} MiB; "
+            f"the other {ib[0]:.1f} s, {ib[1]:.1f} CPU-s, {ib[2]:.0f} MiB: wall {ia[0] / ib[0]:.2f}x, "
+            f"CPU {ia[1] / ib[1]:.2f}x; ingest + teach: wall {(ia[0] + a[0]) / (ib[0] + b[0]):.2f}x, "
+            f"CPU {(ia[1] + a[2]) / (ib[1] + b[2]):.2f}x"
+        )
+        da, db = digests[(n, trees[0][0])], digests[(n, trees[1][0])]
+        print(
+            f"    {n:,} images, outputs: "
+            + ", ".join(f"{k} {'identical' if da[k] == db[k] else 'DIFFERENT'}" for k in da)
         )
     for label, _ in trees:
         lo, hi = min(sizes), max(sizes)

@@ -112,3 +112,35 @@ def test_an_image_file_reads_each_record_when_asked_and_notices_a_changed_file(t
     lines(path, other, IMAGE)  # rewritten while a stage reads it
     with pytest.raises(StageError, match="changed while the stage was reading it"):
         images[0]
+
+
+def test_stored_image_paths_as_pathlib_says(tmp_path):
+    """The prefix shortcut gives what ``Path.relative_to`` gives, odd spellings included."""
+    from pathlib import Path
+
+    from vlkd.core.artifacts import stored_image_paths
+
+    root = (tmp_path / "run").resolve()
+
+    def reference(value: str) -> str:
+        path = Path(value)
+        return path.relative_to(root).as_posix() if path.is_absolute() and root in path.parents else value
+
+    values = [
+        f"{root}/images/a.png",
+        f"{root}/a.png",
+        f"{root}/images/a.png/",
+        f"{root}",
+        f"{root}/",
+        f"{root}x/a.png",
+        f"{root}//images/a.png",
+        f"{root}/./images/a.png",
+        f"{root}/images/../b.png",
+        f"{root}/.hidden/a.png",
+        "/elsewhere/a.png",
+        "images/a.png",
+        "/",
+    ]
+    records = [ImageRecord(id=str(i), path=v, width=1, height=1) for i, v in enumerate(values)]
+    got = [r.path for r in stored_image_paths(tmp_path / "run", records)]
+    assert got == [reference(v) for v in values]

@@ -110,3 +110,20 @@ def test_a_corrupt_middle_line_is_a_user_error_naming_file_and_line(tmp_path, ba
     (ledger_dir / "ledger.jsonl").write_bytes(entry + bad + b"\n" + entry)
     with pytest.raises(StageError, match=r"ledger.jsonl:2: not valid JSON"):
         Ledger(ledger_dir)
+
+
+def test_dumps_is_json_dumps_with_its_options():
+    """One encoder for every line: the same text as ``json.dumps`` with the same options."""
+    import datetime
+    import json
+    from pathlib import Path
+
+    from vlkd.core.jsonl import dumps
+
+    for obj in [
+        {"a": 1, "b": [1.5, None, True], "c": "é 名 \u2028"},
+        {"path": Path("/x/y"), "when": datetime.date(2026, 1, 2)},
+        [float("inf"), "\x00"],
+        "plain",
+    ]:
+        assert dumps(obj) == json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)

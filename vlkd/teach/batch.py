@@ -64,10 +64,10 @@ class BatchRun:
         self.price = batch_price(run.price)
         self.book = BatchBook(run.cache.root)
         self.jobs: dict[str, ImageJob] = {}
-        #: jobs whose answer an open chunk holds (image id -> key): not looked at again until the
-        #: chunk is collected; and the other way round, the images each such key answers
-        self.held: dict[str, str] = {}
-        self.waiting_on: dict[str, list[str]] = {}
+        #: the images each key an open chunk holds answers (one image id, or a list of them: one
+        #: string per key for 100,000 images, not a list each); the job itself names its key
+        #: (``ImageJob.held``): it is not looked at again until the chunk is collected
+        self.waiting_on: dict[str, str | list[str]] = {}
         #: answers collected in this session, by key: what they cost (added to their image's usage)
         self.paid: dict[str, Usage] = {}
         self.started = time.monotonic()
@@ -186,11 +186,11 @@ class BatchRun:
     def settle_job(self, job: ImageJob) -> str | None:
         """The key ``job`` must be submitted for; None when it is finished or its answer is on
         the way (``ItemFailed`` when it failed)."""
-        held = self.held.get(job.image_id)
+        held = job.held
         if held is not None:
             if self.book.holding(held):
                 return None  # nothing to look at before its chunk is collected
-            del self.held[job.image_id]
+            job.held = None
         key = self.settle_one(job)
         if key is None:
             return None
@@ -209,8 +209,24 @@ class BatchRun:
 
     def hold(self, job: ImageJob, key: str) -> None:
         """``job`` waits for ``key``'s answer from an open chunk."""
-        self.held[job.image_id] = key
-        self.waiting_on.setdefault(key, []).append(job.image_id)
+        job.held = key
+        was = self.waiting_on.get(key)
+        if was is None:
+            self.waiting_on[key] = job.image_id
+        elif isinstance(was, list):
+            was.append(job.image_id)
+        else:
+            self.waiting_on[key] = [was, job.image_id]
+
+    def waiting(self, key: str) -> list[str] | tuple[str, ...]:
+        """The images that waited for ``key`` (no longer held: its chunk is collected)."""
+        ids = self.waiting_on.pop(key, None)
+        found = () if ids is None else (ids,) if isinstance(ids, str) else ids
+        for image_id in found:
+            job = self.jobs.get(image_id)
+            if job is not None:
+                job.held = None
+        return found
 
     def settle_one(self, job: ImageJob, answer: tuple[str, TeachResponse] | None = None) -> str | None:
         """Parse the job's cached answers in turn (``answer``: one just collected, as ``(key,
@@ -238,8 +254,7 @@ class BatchRun:
     def answered(self, key: str, response: TeachResponse) -> None:
         """The images waiting for ``key``, settled with its answer as soon as it is collected."""
 
-        for image_id in self.waiting_on.pop(key, ()):
-            self.held.pop(image_id, None)
+        for image_id in self.waiting(key):
             job = self.jobs.get(image_id)
             if job is None:
                 continue
@@ -251,8 +266,7 @@ class BatchRun:
     def released(self, keys: Iterable[str]) -> None:
         """Keys of a collected chunk that got no answer: their images are looked at again."""
         for key in keys:
-            for image_id in self.waiting_on.pop(key, ()):
-                self.held.pop(image_id, None)
+            self.waiting(key)
 
     # -- building and uploading --------------------------------------------------------------
     async def submit(self, need: list[tuple[ImageJob, str]]) -> None:
@@ -350,29 +364,32 @@ class BatchRun:
         recorded as collected), each parsed for the images waiting for it as it arrives."""
         errors: dict[str, str] = {}
         seen: set[str] = set()
-        keys = set(chunk.keys)
+        #: each key as the book holds it: the cache's index keeps that string, not a second one
+        keys = {k: k for k in chunk.keys}
         spent = 0.0
         parse_s = 0.0
         pack = self.run.cache.pack(chunk.chunk)
         try:
             async for item in self.api.results(_batch_id(chunk)):
-                if item.custom_id not in keys or item.custom_id in seen:
+                key = keys.get(item.custom_id)
+                if key is None or key in seen:
                     continue
-                seen.add(item.custom_id)
+                seen.add(key)
                 if item.response is None:
-                    errors[item.custom_id] = self.run.calls.redact(item.error or "no answer")
+                    errors[key] = self.run.calls.redact(item.error or "no answer")
                     continue
-                response, cost = self.store(pack, item.custom_id, item.response)
+                response, cost = self.store(pack, key, item.response)
                 spent += cost
                 t0 = time.perf_counter()
-                self.answered(item.custom_id, response)
+                self.answered(key, response)
                 parse_s += time.perf_counter() - t0
         finally:
             pack.close()
             self.seconds["parse"] += parse_s
             self.seconds["collect"] -= parse_s
-        for key in keys - seen:
-            errors[key] = f"not run (batch {state.status})"
+        for key in chunk.keys:
+            if key not in seen:
+                errors[key] = f"not run (batch {state.status})"
         self.budget.release(chunk.worst_usd)
         self.budget.spent += spent
         self.book.collected(chunk.chunk, state.status, errors)

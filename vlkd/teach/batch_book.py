@@ -50,8 +50,9 @@ class BatchBook:
         self.path = cache_root / BOOK_FILE
         self.chunks: dict[str, Chunk] = {}
         self.by_batch: dict[str, Chunk] = {}
-        #: key -> chunks that held it, oldest first
-        self.by_key: dict[str, list[Chunk]] = {}
+        #: key -> the chunk that held it, or the chunks, oldest first, when more than one did
+        #: (one chunk per key for 100,000 keys, not a list each): see :meth:`held_by`
+        self.by_key: dict[str, Chunk | list[Chunk]] = {}
         for event in read_jsonl(self.path):
             self._apply(event)
         self._out: JsonlAppender | None = None
@@ -69,8 +70,15 @@ class BatchBook:
                 plugin=e.get("plugin", ""),
             )
             self.chunks[c.chunk] = c
+            by_key = self.by_key
             for k in c.keys:
-                self.by_key.setdefault(k, []).append(c)
+                was = by_key.get(k)
+                if was is None:
+                    by_key[k] = c
+                elif isinstance(was, list):
+                    was.append(c)
+                else:
+                    by_key[k] = [was, c]
         elif kind == "submitted":
             c = self.chunks[e["chunk"]]
             c.batch = e["batch"]
@@ -125,15 +133,23 @@ class BatchBook:
     def open_chunks(self) -> list[Chunk]:
         return [c for c in self.chunks.values() if c.open]
 
+    def held_by(self, key: str) -> list[Chunk] | tuple[Chunk, ...]:
+        """The chunks that held ``key``, oldest first."""
+        found = self.by_key.get(key)
+        return () if found is None else (found,) if isinstance(found, Chunk) else found
+
     def holding(self, key: str) -> Chunk | None:
         """The open chunk that holds ``key`` (its answer is on the way), if any."""
-        return next((c for c in self.by_key.get(key, ()) if c.open), None)
+        found = self.by_key.get(key)
+        if isinstance(found, Chunk):  # the usual case, asked for 100,000 keys: no generator
+            return found if found.open else None
+        return next((c for c in found or () if c.open), None)
 
     def tries(self, key: str) -> int:
-        return len(self.by_key.get(key, ()))
+        return len(self.held_by(key))
 
     def last_error(self, key: str) -> str | None:
-        for c in reversed(self.by_key.get(key, ())):
+        for c in reversed(self.held_by(key)):
             if key in c.errors:
                 return c.errors[key]
         return None

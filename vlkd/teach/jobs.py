@@ -5,7 +5,7 @@ it is asked again (an unparsable answer, one cut off by ``max_tokens``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vlkd.core.context import Usage
@@ -43,13 +43,24 @@ class ImageJob:
     max_tokens: int | None = None
     cut_at: int | None = None
     raw: str | None = None
-    usage: Usage = field(default_factory=Usage)
+    #: what it cost so far (see :attr:`usage`: made when first counted)
+    spent: Usage | None = None
     #: the image's record, or what reads it again by id (a batch keeps a job per image, and
     #: thousands of records would not keep memory flat)
     source: ImageRecord | Callable[[str], ImageRecord] | None = None
     #: the image's category (interned: a few strings for every job), what its pairs need of
     #: the record besides its id: an answer is settled without reading the record again
     category: str | None = None
+    #: the key of the answer an open batch chunk holds for it (the batch driver's: until that
+    #: chunk is collected, the job is not looked at again)
+    held: str | None = None
+
+    @property
+    def usage(self) -> Usage:
+        """What it cost so far (made on first use: a batch holds 100,000 jobs waiting, none spent yet)."""
+        if self.spent is None:
+            self.spent = Usage()
+        return self.spent
 
     @property
     def image(self) -> ImageRecord:

@@ -94,9 +94,20 @@ def _unquote(value: str) -> str:
     return value
 
 
+_HEADER_END = re.compile(r"[\s:：]+$")
+
+
 def _is_header(cells: list[str]) -> bool:
-    words = [re.sub(r"[\s:：]+$", "", c.strip().lower()) for c in cells if c.strip()]
-    return len(words) >= 2 and all(w in HEADER_WORDS for w in words)
+    """Two or more non-empty cells, each a header word (the first that is not ends the look)."""
+    words = 0
+    for cell in cells:
+        cell = cell.strip()
+        if not cell:
+            continue
+        if _HEADER_END.sub("", cell.lower()) not in HEADER_WORDS:
+            return False
+        words += 1
+    return words >= 2
 
 
 def strip_fences(text: str) -> str:

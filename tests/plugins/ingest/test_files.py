@@ -218,3 +218,30 @@ def test_duplicates_merge_in_place_with_categories_and_metadata(tmp_path):
     assert os.path.basename(second["path"]) == "b.jpg" and len(second["sources"]) == 1
     assert manifest["stages"]["ingest"]["facts"]["duplicates_collapsed"] == 1
     assert manifest["stages"]["ingest"]["facts"]["images"] == 2
+
+
+def test_the_walk_spells_paths_as_pathlib_does(tmp_path, monkeypatch):
+    """Files found in folders are named as ``str(Path(folder) / name)`` names them."""
+    from pathlib import Path
+
+    from vlkd.plugins.ingest.listing import _suffix, _walk
+
+    (tmp_path / "imgs" / "sub").mkdir(parents=True)
+    names = ["a.png", "b.PNG", "c.", "d", "e.tar.gz", "f..jpg", ".hidden.png", "sub/g.jpg"]
+    for name in names:
+        (tmp_path / "imgs" / name).write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
+
+    def reference(root: Path) -> list[str]:
+        import os
+
+        found = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            found.extend(str(Path(dirpath) / f) for f in sorted(filenames) if not f.startswith("."))
+        return found
+
+    for root in [Path("imgs"), Path("./imgs/"), Path("."), tmp_path / "imgs", Path("imgs/sub")]:
+        got = _walk(root)
+        assert got == reference(root)
+        assert [_suffix(p) for p in got] == [Path(p).suffix.lower() for p in got]

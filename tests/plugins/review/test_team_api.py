@@ -229,3 +229,26 @@ def test_a_shared_token_beside_the_keys_is_refused_with_one_line(team_run, serve
 
     with pytest.raises(VlkdError, match="this run has a review team: each reviewer's key guards the page"):
         serve(team_run.run_dir, token="s3cret")
+
+
+def test_the_team_queue_keeps_the_stores_risk_order_after_decisions(team_run, serve):
+    """The team's queues come in the order the store keeps for a single reviewer (riskiest first,
+    then file order; computed once per set of pairs, not per request), the same after a decision
+    and after the lead adds a pair (a new set of pairs: the order is computed again)."""
+    server = serve(team_run.run_dir)
+    li, zhao = Member(server, team_run.keys["li"]), Member(server, team_run.keys["zhao"])
+    assert zhao.queue()["images"] == [4, 0, 1, 2, 3, 5]  # image 4 has the flagged pair
+    assert zhao.queue(order="file")["images"] == [0, 1, 2, 3, 4, 5]
+    mine = li.queue()["images"]
+    assert mine == sorted(mine, key=lambda n: (n != 4, n)) and 4 in mine
+    n = mine[-1]
+    assert li.decide(n, li.image(n).json()["pairs"][0], "approve").status_code == 200
+    assert li.queue()["images"] == mine and zhao.queue()["images"] == [4, 0, 1, 2, 3, 5]
+    added = zhao.c.post(
+        "/api/image/5/add",
+        json={"question": "Q?", "answer": "A"},
+        headers={"X-CSRF-Token": zhao.config["csrf"]},
+    )
+    assert added.status_code == 201, added.text
+    assert zhao.queue()["images"] == [4, 0, 1, 2, 3, 5] and li.queue()["images"] == mine
+    assert zhao.queue(status="pending")["images"] == [4, 0, 1, 2, 3, 5]

@@ -38,17 +38,16 @@ class ReadFile:
         return [self.image(data, path, item, category)]
 
     def image(self, data: bytes, path: str, item: dict[str, Any], category: str | None) -> dict[str, Any]:
-        from vlkd.images.decode import open_image
+        from vlkd.images.decode import load_image, open_image
 
         opts = self.options
-        # the verify decode may be a reduced JPEG draft: it reads every byte, which is the point
+        # the verify decode may be a reduced JPEG draft: it reads every byte, which is the point;
+        # it decodes the image whose header was just read (its notes are not the record's)
         image, notes = open_image(data, path, max_pixels=opts.max_pixels, load=False)
         width, height, fmt = image.width, image.height, image.format
         if opts.verify:
-            image.close()
-            open_image(
-                data, path, max_pixels=opts.max_pixels, draft=(max(1, width // 8), max(1, height // 8))
-            )
+            load_image(image, path, draft=(max(1, width // 8), max(1, height // 8)))
+        image.close()
         record = ImageRecord(
             id=sha256_bytes(data),
             path=path,

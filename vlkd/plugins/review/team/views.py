@@ -145,9 +145,13 @@ class TeamViews:
         return not rest or self.store.matches(index, rest)
 
     def queue(self, who: Reviewer, filters: dict[str, str], order: str, view: str) -> list[int]:
+        """The images ``who`` sees that match, riskiest first: the order the store keeps (computed
+        once per set of pairs, as for a single reviewer), filtered, not sorted per request."""
         active = {k: v for k, v in filters.items() if v}
+        store = self.store
         out = []
-        for n, indices in enumerate(self.store.image_pairs):
+        for n in store.risk_queue() if order == "risk" else range(len(store.image_pairs)):
+            indices = store.image_pairs[n]
             if not indices or not self.may_see(who, n):
                 continue
             image_id = self.image_id(n)
@@ -157,9 +161,8 @@ class TeamViews:
                 continue
             if active and not any(self._matches(i, self._status(who, i), active) for i in indices):
                 continue
-            out.append((self.store.risk_key(indices) if order == "risk" else (0, 0), n))
-        out.sort()
-        return [n for _, n in out]
+            out.append(n)
+        return out
 
     def progress(self, who: Reviewer) -> dict[str, Any]:
         per: dict[str, dict[str, int]] = {}

@@ -356,8 +356,8 @@ class ReviewStore:
         self.refresh()
         active = {k: v for k, v in filters.items() if v}
         if not active and order == "risk":
-            return list(self._risk_queue())
-        keys = self._risk_keys() if order == "risk" else None
+            return list(self.risk_queue())
+        keys = self.risk_keys() if order == "risk" else None
         images = []
         for n, indices in enumerate(self.image_pairs):
             if not indices:
@@ -373,7 +373,7 @@ class ReviewStore:
         # (one more) changes an image's risk
         return (id(self.pair_flags), len(self.pair_flags))
 
-    def _risk_keys(self) -> list[tuple[int, int]]:
+    def risk_keys(self) -> list[tuple[int, int]]:
         """Every image's :meth:`risk_key`, computed once per set of pairs (the page's first
         request at 50,000 pairs spent 90% of its time here)."""
         if self._risk_cache[0] != self._stamp():
@@ -385,9 +385,9 @@ class ReviewStore:
             self._risk_cache = (self._stamp(), keys, None)
         return self._risk_cache[1]
 
-    def _risk_queue(self) -> list[int]:
+    def risk_queue(self) -> list[int]:
         """The unfiltered risk-first queue (the page's first view), kept with the keys."""
-        keys = self._risk_keys()
+        keys = self.risk_keys()
         stamp, _, queue = self._risk_cache
         if queue is None:
             queue = sorted((n for n, indices in enumerate(self.image_pairs) if indices), key=keys.__getitem__)
