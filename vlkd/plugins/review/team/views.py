@@ -52,7 +52,10 @@ class TeamViews:
 
     # -- state ---------------------------------------------------------------------------
     def catch_up(self) -> None:
-        """Apply team decisions others appended; re-divide when the roster changed (hold the lock)."""
+        """Load the pairs again when a ``vlkd run`` rewrote them (as the single reviewer's page
+        does), apply team decisions others appended; re-divide when the roster or the pairs
+        changed (hold the lock)."""
+        self.store.refresh()
         self.team.refresh()
         size = journal.log_size(self.run_dir, LOG)
         if size < self.offset:  # the log was replaced: read it again
@@ -63,7 +66,13 @@ class TeamViews:
                 index = self.find(entry.get("image_id"), entry.get("pair_id", ""))
                 base = None if index is None else self.store.pair(index)
                 self.replayed.apply(entry, entry.get("pair_id"), base)
-        key = (tuple(self.team.active()), self.team.settings.model_dump(), len(self.store.image_pairs))
+        # a reload: other images may have pairs, or doubted ones, now (the overlap goes to the riskiest)
+        key = (
+            tuple(self.team.active()),
+            self.team.settings.model_dump(),
+            len(self.store.image_pairs),
+            self.store.reloads,
+        )
         if key != self._assigned_for:
             self.assignment = assign(
                 risk_order(self._images()),
@@ -244,6 +253,7 @@ class TeamViews:
     ) -> dict[str, Any]:
         store = self.store
         with store.lock, journal.locked(self.run_dir):
+            store.refresh()  # a run rewrote the pairs meanwhile: decide on the new ones
             store._catch_up()
             self.catch_up()
             if not self.may_see(who, n):
@@ -251,7 +261,7 @@ class TeamViews:
             image_id = self.image_id(n) or ""
             index = self.find(image_id, pair_id)
             if index is None:
-                raise decisions.NotFound("no such pair on this image (reload the page)")
+                raise decisions.NotFound(store._gone("no such pair on this image (reload the page)"))
             current, teacher = self.version(who, index)
             if who.is_lead:
                 entry = decisions.decide(current, action, fields, base=base, reviewer=who.name)
