@@ -21,15 +21,11 @@ def test_a_team_server_follows_a_run_that_rewrites_its_pairs(team_run, serve):
     assert li.decide(n, kept, "approve").status_code == 200  # decided before the run
 
     # verify kept one pair fewer on image n, found one new there, doubts two pairs of image 2,
-    # and reworded the pairs of the other images (every offset after the first line moves)
+    # and reworded the others (every offset after the first line moves)
     image_id = next(p["image_id"] for p in old if p["id"] == kept["id"])
     new_question = "A question verify found?"
-    new = [
-        {**p, "question": "更长的问题：" + p["question"]} if p["image_id"] != image_id else p
-        for p in old
-        if p["id"] != dropped["id"]
-    ]
-    found = {**next(p for p in old if p["id"] == kept["id"]), "question": new_question}
+    new = [{**p, "question": "更长的问题：" + p["question"]} for p in old if p["id"] != dropped["id"]]
+    found = {**next(p for p in new if p["id"] == kept["id"]), "question": new_question}
     new.append({**found, "id": QARecord.make_id(image_id, new_question)})
     for p in new:
         if p["image_id"] == old[4]["image_id"]:
@@ -50,6 +46,8 @@ def test_a_team_server_follows_a_run_that_rewrites_its_pairs(team_run, serve):
     mine = {p["id"]: p for p in li.image(n).json()["pairs"]}
     assert set(mine) == {kept["id"], new[-1]["id"]}
     assert mine[kept["id"]]["review"] == "approved" and mine[new[-1]["id"]]["review"] == "pending"
+    # li's approval now applies to the run's new text, as after a restart of the server
+    assert mine[kept["id"]]["question"] == "更长的问题：" + kept["question"]
     assert li.decide(n, mine[new[-1]["id"]], "reject").status_code == 200
     # a decision typed on the pair the run dropped: refused, saying why, nothing written
     r = li.decide(n, dropped, "reject")

@@ -47,6 +47,7 @@ class TeamViews:
         self._ids_of: Any = None
         self._images_of: Any = None
         self._image_ids: dict[int, str] = {}
+        self._replayed_on = store.reloads  # the store's load the team log was applied to
         with store.lock:
             self.catch_up()
 
@@ -58,8 +59,12 @@ class TeamViews:
         self.store.refresh()
         self.team.refresh()
         size = journal.log_size(self.run_dir, LOG)
-        if size < self.offset:  # the log was replaced: read it again
+        if size < self.offset or self._replayed_on != self.store.reloads:
+            # the log was replaced, or the run's pairs were: read it again over the pairs as they
+            # are now (as a server started now would; decisions on pairs the run dropped stay in
+            # the log, unapplied)
             self.replayed, self.offset = Replayed(), 0
+            self._replayed_on = self.store.reloads
         if size != self.offset:
             entries, self.offset = journal.read_log(self.run_dir, self.offset, name=LOG)
             for entry in entries:
