@@ -4,11 +4,7 @@ Set VLKD_SCREENSHOT_DIR to keep the screenshots (a reviewer's queue and the lead
 view at 1280 and 390 px wide) for a person to look at.
 """
 
-import pytest
-
 from .test_browser import browser, expect, shot  # noqa: F401 - the fixture
-
-pytest.importorskip("sklearn")
 
 
 def member(browser, server, key, width=1280, height=860):  # noqa: F811 - the fixture's name
@@ -81,7 +77,7 @@ def test_two_reviewers_and_a_lead_divide_review_and_settle_in_the_browser(team_r
     # observed 1/2; kappa = (0.5 - 0.5) / (1 - 0.5) = 0; li agrees with the result on 1 of 2, wang 2 of 2
     lead.locator("#figures-button").click()
     overall = lead.locator("#figures-categories tr").nth(1)
-    expect(overall).to_contain_text("50%", timeout=120_000)  # scikit-learn's first import takes seconds
+    expect(overall).to_contain_text("50%", timeout=120_000)  # the figures' first import takes a moment
     assert overall.locator("td").all_inner_texts() == ["all", "2", "50%", "κ 0.00", "–"]
     reviewers = {
         r.locator("td").nth(0).inner_text(): r.locator("td").nth(3).inner_text()

@@ -6,7 +6,6 @@ from vlkd.core.records import QARecord
 from vlkd.plugins.review.team.agreement import Item, cohen_kappa, figures, krippendorff_alpha
 from vlkd.plugins.review.team.assign import assign, risk_order
 
-pytest.importorskip("sklearn")
 pytest.importorskip("krippendorff")
 
 LONG = {"ap": "approved", "ed": "edited", "rj": "rejected"}
@@ -31,6 +30,19 @@ def test_cohen_kappa_equals_the_hand_computed_value():
     # pe = (6*6 + 3*3 + 1*1) / 100 = 0.46; kappa = (0.8 - 0.46) / (1 - 0.46) = 0.34 / 0.54
     assert cohen_kappa([LONG[x] for x in a], [LONG[x] for x in b]) == pytest.approx(0.34 / 0.54)
     assert cohen_kappa(["approved"] * 3, ["approved"] * 3) is None  # chance agreement certain: undefined
+
+
+def test_cohen_kappa_of_a_textbook_example():
+    # two readers, 50 items, yes/no: both yes 20, yes/no 5, no/yes 10, both no 15 (Wikipedia's
+    # "Cohen's kappa" example): po = 0.7, pe = 0.5 * 0.6 + 0.5 * 0.4 = 0.5, kappa = 0.4
+    a = ["yes"] * 25 + ["no"] * 25
+    b = ["yes"] * 20 + ["no"] * 5 + ["yes"] * 10 + ["no"] * 15
+    assert cohen_kappa(a, b) == pytest.approx(0.4)
+    assert cohen_kappa(b, a) == pytest.approx(0.4)
+    assert cohen_kappa(["yes", "no"], ["no", "yes"]) == pytest.approx(-1.0)  # complete disagreement
+    assert cohen_kappa([], []) is None
+    with pytest.raises(ValueError, match="3 labels against 2"):
+        cohen_kappa(["yes"] * 3, ["yes"] * 2)
 
 
 def test_krippendorff_alpha_equals_the_hand_computed_value():

@@ -10,8 +10,6 @@ from vlkd.plugins.review.team.roster import Team
 from vlkd.plugins.review.team.views import TeamViews
 from vlkd.plugins.review.web.store import ReviewStore
 
-pytest.importorskip("sklearn")
-
 
 def decide_all(views, name, verdict):
     """``name`` decides every pair of their queue: verdict(pair) -> (action, fields)."""

@@ -3,7 +3,7 @@
 Per category and overall, over the pairs that two or more reviewers decided:
 
 - ``observed``: the share of reviewer pairs that gave the same status (approved, edited, rejected);
-- ``kappa`` (Cohen's, scikit-learn's ``cohen_kappa_score``) when the same two reviewers decided
+- ``kappa`` (Cohen's, :func:`cohen_kappa`) when the same two reviewers decided
   every such pair, else ``alpha`` (Krippendorff's, nominal, the ``krippendorff`` package, which
   allows any number of reviewers per pair): agreement beyond chance, 1 perfect, 0 chance;
 - ``edited_same``: of the pairs that at least one reviewer edited, the share that every
@@ -127,15 +127,24 @@ def _teacher(items: list[Item]) -> dict[str, Any]:
 
 
 def cohen_kappa(a: list[str], b: list[str]) -> float | None:
-    """Cohen's kappa of two reviewers' labels (None when chance agreement is certain)."""
-    import warnings
+    """Cohen's kappa of two reviewers' labels (None when chance agreement is certain).
 
-    from sklearn.metrics import cohen_kappa_score
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # an undefined kappa (one label only) is nan: None below
-        value = float(cohen_kappa_score(a, b, labels=list(LABELS)))
-    return None if math.isnan(value) else value
+    ``(po - pe) / (1 - pe)``: ``po`` the share of items both labelled alike, ``pe`` the agreement
+    their own label frequencies give by chance (the sum over labels of the product of the two
+    shares). Written out rather than imported: scikit-learn's ``cohen_kappa_score`` computes the
+    same, but installing scikit-learn makes transformers import it (``sklearn.metrics``, with
+    scipy and pandas: about 3 s) in every process that loads a model.
+    """
+    if len(a) != len(b):
+        raise ValueError(f"cohen_kappa: {len(a)} labels against {len(b)}")
+    n = len(a)
+    if n == 0:
+        return None
+    po = sum(x == y for x, y in zip(a, b, strict=True)) / n
+    pe = sum(a.count(label) * b.count(label) for label in set(a) | set(b)) / (n * n)
+    if pe >= 1.0:
+        return None  # both gave one and the same label throughout: agreement beyond chance undefined
+    return (po - pe) / (1.0 - pe)
 
 
 def krippendorff_alpha(rows: list[list[str | None]]) -> float | None:
@@ -153,8 +162,8 @@ def krippendorff_alpha(rows: list[list[str | None]]) -> float | None:
 
 
 def warm_up() -> None:
-    """Import the libraries in a background thread: scikit-learn's import takes seconds (it brings
-    scipy.stats and pandas), which a lead opening the figures should not wait for."""
+    """Import krippendorff (and numpy) in a background thread, which a lead opening the figures
+    should not wait for."""
     import threading
 
     def load() -> None:
@@ -162,7 +171,6 @@ def warm_up() -> None:
 
         with contextlib.suppress(ImportError):
             import krippendorff  # noqa: F401
-            from sklearn.metrics import cohen_kappa_score  # noqa: F401
 
     if missing_libraries() is None:
         threading.Thread(target=load, name="vlkd-review-figures", daemon=True).start()
@@ -171,7 +179,7 @@ def warm_up() -> None:
 def missing_libraries() -> str | None:
     import importlib.util
 
-    missing = [m for m in ("sklearn", "krippendorff") if importlib.util.find_spec(m) is None]
+    missing = [m for m in ("krippendorff",) if importlib.util.find_spec(m) is None]
     if missing:
         return f'agreement figures need {", ".join(missing)}: pip install "vlkd[review]"'
     return None
