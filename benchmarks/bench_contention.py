@@ -1,6 +1,7 @@
 """CPU per item with other work on the cores: library defaults vs vlkd's sized, sleeping pools.
 
     python benchmarks/bench_contention.py [--steps 6] [--pages 4] [--answers 20000] [--repeat 2]
+    python benchmarks/bench_contention.py --smoke --steps 1 --pages 1 --answers 200 --busy 1  # runs?
 
 Three workloads, each in a fresh process, each timed over its loop only (models loaded first):
 
@@ -142,6 +143,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="rounds, each A/B alone and beside the loops")
     parser.add_argument("--busy", type=int, default=2, help="busy loops beside the work")
     parser.add_argument("--workloads", default="train,ocr,score")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a check that it runs (no figure): one round, each workload in each setting once, "
+        "one setting alone and the other beside the loops",
+    )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -159,13 +166,17 @@ def main() -> None:
             student = str(make_student("tiny:qwen2_vl").family.build_tiny(Path(tmp) / "student"))
         got: dict[tuple[str, str, str], list[float]] = {}
         loads: list[float] = []
-        for r in range(args.repeat):
+        rounds = 1 if args.smoke else args.repeat
+        for r in range(rounds):
             for busy in (False, True) if r % 2 == 0 else (True, False):
                 loops = busy_loops(args.busy) if busy else []
                 try:
                     time.sleep(0.5 if busy else 0)
-                    for workload in workloads:
-                        for setting in ("defaults", "vlkd") if r % 2 == 0 else ("vlkd", "defaults"):
+                    for w, workload in enumerate(workloads):
+                        settings = ("defaults", "vlkd") if r % 2 == 0 else ("vlkd", "defaults")
+                        if args.smoke:  # half the children: each pair (workload, setting) once
+                            settings = (settings[(w + busy) % 2],)
+                        for setting in settings:
                             per_item = run_child(workload, setting, sizes[workload], student)
                             scale = 1000 if workload == "score" else 1
                             key = (workload, setting, "busy" if busy else "alone")
@@ -181,11 +192,17 @@ def main() -> None:
                         p.kill()
                         p.wait()
         print(
-            f"CPU seconds per item, median of {args.repeat}; {os.cpu_count()} CPUs; {args.busy} busy loops "
+            f"CPU seconds per item, median of {rounds}; {os.cpu_count()} CPUs; {args.busy} busy loops "
             f"beside in 'busy'; load average {min(loads):.1f}-{max(loads):.1f} during the runs"
         )
         for workload in workloads:
             for setting in ("defaults", "vlkd"):
+                if args.smoke:  # one of alone / beside the loops each: no ratio to show
+                    ((where, (cpu,)),) = [(k[2], v) for k, v in got.items() if k[:2] == (workload, setting)]
+                    print(
+                        f"  {workload:5} per {units[workload]:13} {setting:8}: {where:5} {cpu:7.3f} (smoke run)"
+                    )
+                    continue
                 alone = statistics.median(got[(workload, setting, "alone")])
                 busy = statistics.median(got[(workload, setting, "busy")])
                 print(

@@ -131,13 +131,13 @@ def train(student: str, dataset: Path, run_dir: Path, **options) -> dict:
 
 
 def worker(task: dict) -> dict:
-    """One rung (or the teacher's preparation, or its labelling) in this process."""
+    """One rung (or the teacher's preparation and labelling) in this process."""
     work, rung = Path(task["work"]), task["rung"]
     started = time.perf_counter()
     items = photo_items(work / f"held_out-{rung}", task["test"], seed=2)  # the same photos for every rung
     out: dict = {}
     teacher_model = work / "t" / "train" / "model"
-    if rung == "teacher":
+    if rung == "teacher":  # then, in the same process, its answers to the unlabelled photos
         facts = train(
             task["teacher"],
             write_photos(work / "labelled", task["labelled"], seed=1),
@@ -145,13 +145,13 @@ def worker(task: dict) -> dict:
             max_steps=task["teacher_steps"],
         )
         said = answer(teacher_model, items, ("tuned",))
-    elif rung == "label":
+        # the teacher's figures, before the labelling (its wall and memory are not a rung's)
+        out["wall_s"] = round(time.perf_counter() - started, 1)
+        out["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         unlabelled = photo_items(work / "unlabelled-probe", task["photos"], seed=3)
         texts = answer(teacher_model, unlabelled, ("tuned",))["tuned"]
         out["labelled"] = str(write_photos(work / "teacher-text", task["photos"], seed=3, answers=texts))
         out["teacher_right"] = sum(a == it.reference for a, it in zip(texts, unlabelled, strict=True))
-        said = {}
-        facts = {}
     else:
         options: dict = {"max_steps": task["steps"]}
         run = work / ("kd" if rung.startswith("logit_kd") else rung)
@@ -163,14 +163,15 @@ def worker(task: dict) -> dict:
         if rung == "logit_kd_cached":
             shutil.rmtree(run / "train")  # the training again; cache/ stays
         facts = train(task["student"], Path(task["dataset"]), run, **options)
-        said = answer(run / "train" / "model", items)
+        # the untrained student once (the base row): the same for every rung
+        said = answer(run / "train" / "model", items, ("base", "tuned") if rung == "sft" else ("tuned",))
     for system, answers in said.items():
         out[system] = [a == it.reference for a, it in zip(answers, items, strict=True)]
     out["train_runtime"] = facts.get("train_runtime")
     out["teacher_computed"] = facts.get("teacher_samples_computed")
     out["teacher_seconds"] = facts.get("teacher_seconds")
-    out["wall_s"] = round(time.perf_counter() - started, 1)
-    out["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    out.setdefault("wall_s", round(time.perf_counter() - started, 1))
+    out.setdefault("peak_rss_mib", round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
     # kept beside the work: a run stopped before its last rung still shows the finished ones
     (work / "results").mkdir(exist_ok=True)
     (work / "results" / f"{rung}.json").write_text(json.dumps(out), encoding="utf-8")
@@ -234,17 +235,16 @@ def main() -> None:
             "student": str(Qwen2VL().build_tiny(work / "student-base")),
         }
         prep = run_worker({**base, "rung": "teacher"})
-        label = run_worker({**base, "rung": "label"})
         rungs = ["sft", "logit_kd", "logit_kd_cached"] + (["on_policy"] if has_on_policy() else [])
-        done = {rung: run_worker({**base, "rung": rung, "dataset": label["labelled"]}) for rung in rungs}
+        done = {rung: run_worker({**base, "rung": rung, "dataset": prep["labelled"]}) for rung in rungs}
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
     print(f"load average after: {os.getloadavg()}")
-    print_table(prep, label, done, args)
+    print_table(prep, done, args)
 
 
-def print_table(prep: dict | None, label: dict | None, done: dict, args: argparse.Namespace) -> None:
+def print_table(prep: dict | None, done: dict, args: argparse.Namespace) -> None:
     from vlkd.metrics.bootstrap import paired_bootstrap_delta
 
     rows = {
@@ -252,7 +252,7 @@ def print_table(prep: dict | None, label: dict | None, done: dict, args: argpars
         "base": {"correct": done["sft"]["base"]},
         **{k: {**v, "correct": v["tuned"]} for k, v in done.items()},
     }
-    right = label["teacher_right"] if label else "?"
+    right = prep.get("teacher_right", "?") if prep else "?"
     print(
         f"student steps per rung: {args.steps} (batch 8); teacher: {args.teacher_steps} steps on "
         f"{args.labelled} labelled photos, then answered {args.photos} unlabelled ones "
@@ -285,7 +285,7 @@ def table_from(work: Path, args: argparse.Namespace) -> None:
     print(
         f"finished rungs in {work}: {', '.join(done)} (missing: {', '.join(r for r in order if r not in done) or 'none'})"
     )
-    print_table(results.get("teacher"), results.get("label"), done, args)
+    print_table(results.get("teacher"), done, args)
 
 
 if __name__ == "__main__":

@@ -72,11 +72,8 @@ TINY: dict[str, tuple[list[str], list]] = {
     "bench_teach_batch.py kill": (["kill", "--kills", "1", "--images", "20"], []),
     # this checkout against itself: the comparison's code runs (``{root}``: the repository)
     "bench_teach_batch.py compare": (["batch", "--images", "6,12", "--compare-tree", "{root}"], []),
-    "bench_review.py": (
-        ["--pairs", "20", "--per-image", "5", "--memory", "20", "--usable", "20", "--loads", "1"],
-        [],
-    ),
-    # this checkout against itself: the A/B comparison's code runs
+    # this checkout against itself: everything a run without --compare-tree does (this tree's page,
+    # decisions, memory), and the A/B comparison's code
     "bench_review.py compare": (
         [
             "--pairs",
@@ -109,7 +106,7 @@ TINY: dict[str, tuple[list[str], list]] = {
         [pytest.mark.slow],
     ),
     "bench_distill.py": (
-        ["--steps", "2", "--photos", "8", "--labelled", "8", "--teacher-steps", "2", "--test", "8"],
+        ["--steps", "2", "--photos", "4", "--labelled", "4", "--teacher-steps", "2", "--test", "4"],
         [pytest.mark.slow],
     ),
     "bench_real_shapes.py": (
@@ -117,7 +114,7 @@ TINY: dict[str, tuple[list[str], list]] = {
         [pytest.mark.slow],
     ),
     "bench_contention.py": (
-        ["--steps", "1", "--pages", "1", "--answers", "200", "--repeat", "1", "--busy", "1"],
+        ["--smoke", "--steps", "1", "--pages", "1", "--answers", "200", "--busy", "1"],
         [pytest.mark.slow],
     ),
     "make_demo_data.py": (["--out", "{tmp}/demo", "--font", "{font}"], []),

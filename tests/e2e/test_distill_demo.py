@@ -6,9 +6,9 @@ the teacher once over the training samples into runs/distill-demo/cache/teacher_
 student with logit KD, evaluates it on the same test split, and its report compares the rungs (base,
 SFT = the demo's run, + logit KD) per category. A re-run never runs the teacher again.
 
-The student trains 20 steps here, not the recipe's 200 (``--set``, evaluating and saving every 10
-steps, so every part of the training runs as in the README's run): the figures are read from the
-run, never asserted, and the demo's own test proves that its student learns.
+The student trains 4 steps here, not the recipe's 200 (``--set``, evaluating and saving every 2
+steps, so every part of the training runs as in the README's run, twice): the figures are read from
+the run, never asserted, and the demo's own test proves that its student learns.
 """
 
 import json
@@ -18,7 +18,8 @@ from vlkd.testing import read_html
 
 DISTILL = ROOT / "recipes" / "examples" / "distill-demo.yaml"
 #: fewer steps than the recipe's 10 epochs (200 steps); the run directory remembers them for the re-run
-SHORT = ("--set", "train.max_steps=20", "--set", "train.eval_steps=10", "--set", "train.save_steps=10")
+STEPS = 4
+SHORT = ("--set", f"train.max_steps={STEPS}", "--set", "train.eval_steps=2", "--set", "train.save_steps=2")
 
 
 def test_distill_demo_runs_end_to_end_and_reports_the_ladder(demo_run):
@@ -56,7 +57,7 @@ def test_distill_demo_runs_end_to_end_and_reports_the_ladder(demo_run):
     cost = {r[0]: r for r in read_html((run / "report" / "report.html").read_text()).tables["ladder-cost"]}
     assert cost["+ logit KD"][3].startswith(f"{facts['teacher_samples_computed']:,} run")
 
-    assert facts["global_step"] == 20
+    assert facts["global_step"] == STEPS
 
     # the training again from scratch finds every teacher answer in the cache (evaluate and report
     # have nothing to show about that: the re-run stops after the training)
