@@ -169,6 +169,22 @@ def test_on_cpu_llamafactory_gets_an_fp32_view_of_a_bf16_student(
 
 
 @needs_llamafactory
+def test_on_cpu_a_hub_student_that_cannot_be_fetched_is_one_error(make_dataset, tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    trainer = make_trainer(
+        "llamafactory", student="nobody/no-such-vl", family="qwen2_vl", dataset=str(make_dataset())
+    )
+    with pytest.raises(StageError) as info:
+        generated(trainer, tmp_path, Hardware(cuda=False))
+    message = str(info.value)
+    assert message.startswith("student.model: nobody/no-such-vl is not downloaded and could not be fetched")
+    assert "LocalEntryNotFoundError" in message and "hf download nobody/no-such-vl" in message
+
+
+@needs_llamafactory
 def test_resume_points_llamafactory_at_the_last_checkpoint(tiny_student, make_dataset, tmp_path):
     trainer = make_trainer("llamafactory", student=str(tiny_student), dataset=str(make_dataset()))
     for step in (3, 6, 9):

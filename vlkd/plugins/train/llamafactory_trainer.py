@@ -51,7 +51,13 @@ def checkpoint_dir(student: str) -> Path:
         return Path(student)
     from huggingface_hub import snapshot_download
 
-    return Path(snapshot_download(student))
+    try:
+        return Path(snapshot_download(student))
+    except Exception as e:  # offline, not found, gated: huggingface_hub's own words
+        raise StageError(
+            f"student.model: {student} is not downloaded and could not be fetched for LLaMA-Factory "
+            f"({type(e).__name__}: {e}); download it first (hf download {student}) or name its directory"
+        ) from e
 
 
 def fp32_student(student: str, view: Path) -> str:
