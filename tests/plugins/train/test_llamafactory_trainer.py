@@ -149,7 +149,7 @@ def test_on_cpu_llamafactory_gets_an_fp32_view_of_a_bf16_student(
     view = tmp_path / "run" / "train" / "llamafactory" / "student-fp32"
     assert cfg["model_name_or_path"] == str(view)
     config = json.loads((view / "config.json").read_text())
-    assert config["dtype"] == config["torch_dtype"] == "float32"
+    assert config["dtype"] == "float32"
     sections = [config, *(v for v in config.values() if isinstance(v, dict))]
     assert all(s.get(k, "float32") == "float32" for s in sections for k in ("dtype", "torch_dtype"))
     assert json.loads((bf16_student / "config.json").read_text())["dtype"] == "bfloat16"  # left as it was
@@ -166,6 +166,29 @@ def test_on_cpu_llamafactory_gets_an_fp32_view_of_a_bf16_student(
         make_trainer("llamafactory", student=str(tiny_student), dataset=dataset), tmp_path, cpu
     )
     assert fp32_cfg["model_name_or_path"] == str(tiny_student)
+
+
+def test_fp32_view_of_a_config_in_the_older_torch_dtype_spelling(tmp_path):
+    from vlkd.plugins.train.llamafactory_trainer import fp32_student
+
+    student = tmp_path / "student"
+    student.mkdir()
+    legacy = {"torch_dtype": "bfloat16", "vision_config": {"torch_dtype": "bfloat16"}, "text_config": {}}
+    (student / "config.json").write_text(json.dumps(legacy))
+    (student / "model.safetensors").write_bytes(b"weights")
+    view = fp32_student(str(student), tmp_path / "view")
+    config = json.loads((tmp_path / "view" / "config.json").read_text())
+    assert (
+        view == str(tmp_path / "view")
+        and (tmp_path / "view" / "model.safetensors").read_bytes() == b"weights"
+    )
+    assert config == {
+        "torch_dtype": "float32",
+        "vision_config": {"torch_dtype": "float32"},
+        "text_config": {},
+        "dtype": "float32",
+    }
+    assert fp32_student(view, tmp_path / "again") == view  # already fp32: no view of a view
 
 
 @needs_llamafactory

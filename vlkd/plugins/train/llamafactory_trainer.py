@@ -78,9 +78,10 @@ def fp32_student(student: str, view: Path) -> str:
     named = [section[key] for section in sections for key in DTYPE_KEYS if key in section]
     if named and all(d == "float32" for d in named):
         return student
+    config["dtype"] = "float32"
     for section in sections:
         for key in DTYPE_KEYS:
-            if key in section or section is config:
+            if key in section:
                 section[key] = "float32"
     shutil.rmtree(view, ignore_errors=True)
     view.mkdir(parents=True)
