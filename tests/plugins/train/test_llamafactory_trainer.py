@@ -18,30 +18,53 @@ needs_llamafactory = pytest.mark.skipif(
 GPU = Hardware(cuda=True, bf16_supported=True, tf32_supported=True)
 
 
+@pytest.fixture(scope="module")
+def bf16_student(tiny_student, tmp_path_factory):
+    """The tiny student saved as the released checkpoints are: bf16 weights, config.json saying so."""
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    out = tmp_path_factory.mktemp("bf16") / "tiny-bf16"
+    shutil.copytree(tiny_student, out)
+    model = AutoModelForImageTextToText.from_pretrained(tiny_student, dtype=torch.bfloat16)
+    model.save_pretrained(out)
+    assert json.loads((out / "config.json").read_text())["dtype"] == "bfloat16"
+    return out
+
+
 @needs_llamafactory
-def test_trains_tiny_student_loss_falls_adapter_loads_and_generates(tiny_student, make_dataset, tmp_path):
+def test_trains_tiny_student_loss_falls_adapter_loads_and_generates(bf16_student, make_dataset, tmp_path):
+    import torch
+
     from tests.plugins.train.test_peft_trainer import load_and_generate, losses
 
     dataset = make_dataset(n_train=8, n_val=2)
     trainer = make_trainer(
-        "llamafactory", student=str(tiny_student), dataset=str(dataset), **{**FAST, "learning_rate": 2e-2}
+        "llamafactory", student=str(bf16_student), dataset=str(dataset), **{**FAST, "learning_rate": 2e-2}
     )
     ctx = stage_context(tmp_path / "run")
     trainer.run(ctx)
+    if not torch.cuda.is_available():  # on a CPU, LLaMA-Factory loaded the bf16 checkpoint in fp32
+        output = (ctx.dir / "llamafactory.log").read_text()
+        assert "Will use dtype=torch.float32" in output and "dtype=torch.bfloat16" not in output
 
     log = ctx.dir / "output" / "trainer_log.jsonl"
     loss = losses(log)
     assert len(loss) == 6 and sum(loss[-2:]) / 2 < sum(loss[:2]) / 2, loss
     assert any("eval_loss" in json.loads(line) for line in log.read_text().splitlines())
     card = json.loads((ctx.dir / "model" / "vlkd_model.json").read_text())
-    assert card["trainer"] == "llamafactory" and card["base_model"] == str(tiny_student)
+    assert card["trainer"] == "llamafactory" and card["base_model"] == str(bf16_student)
     # relative to the card, so that the run directory can move
     assert (ctx.dir / "model" / card["log"]).resolve() == log.resolve() and card["cutoff_len"] == 256
     adapter = ctx.dir / "model" / "adapter"
     assert (adapter / "adapter_model.safetensors").is_file()
     assert not (adapter / "trainer_state.json").exists()  # the adapter, not LLaMA-Factory's state
     assert ctx.facts["loss"] == loss[-1]
-    model = load_and_generate(tiny_student, adapter)
+    # the student's path, not the fp32 view LLaMA-Factory trained on
+    assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == str(
+        bf16_student
+    )
+    model = load_and_generate(bf16_student, adapter)
     # LLaMA-Factory's lora_target: all adapts every linear layer of the language model only
     names = [n for n, _ in model.named_modules() if n.endswith("lora_A")]
     assert any("gate_proj" in n for n in names) and not any(".visual." in n for n in names)
@@ -112,6 +135,76 @@ def test_on_cpu_no_liger_kernel_and_fp32(tiny_student, make_dataset, tmp_path):
     cfg, _, _ = generated(trainer, tmp_path, hardware=Hardware(cuda=False))
     assert "use_liger_kernel" not in cfg and "tf32" not in cfg
     assert cfg["bf16"] is False and cfg["fp16"] is False and cfg["use_cpu"] is True
+
+
+@needs_llamafactory
+def test_on_cpu_llamafactory_gets_an_fp32_view_of_a_bf16_student(
+    bf16_student, tiny_student, make_dataset, tmp_path
+):
+    dataset = str(make_dataset())
+    cpu = Hardware(cuda=False)
+    cfg, _, _ = generated(
+        make_trainer("llamafactory", student=str(bf16_student), dataset=dataset), tmp_path, cpu
+    )
+    view = tmp_path / "run" / "train" / "llamafactory" / "student-fp32"
+    assert cfg["model_name_or_path"] == str(view)
+    config = json.loads((view / "config.json").read_text())
+    assert config["dtype"] == "float32"
+    sections = [config, *(v for v in config.values() if isinstance(v, dict))]
+    assert all(s.get(k, "float32") == "float32" for s in sections for k in ("dtype", "torch_dtype"))
+    assert json.loads((bf16_student / "config.json").read_text())["dtype"] == "bfloat16"  # left as it was
+    files = {p.name for p in bf16_student.iterdir()}
+    assert {p.name for p in view.iterdir()} == files
+    weights = view / "model.safetensors"
+    assert weights.is_symlink() and weights.resolve() == (bf16_student / "model.safetensors").resolve()
+    # on a GPU, LLaMA-Factory's bf16/fp16 apply to the student as it is; an fp32 student needs no view
+    gpu_cfg, _, _ = generated(
+        make_trainer("llamafactory", student=str(bf16_student), dataset=dataset), tmp_path
+    )
+    assert gpu_cfg["model_name_or_path"] == str(bf16_student)
+    fp32_cfg, _, _ = generated(
+        make_trainer("llamafactory", student=str(tiny_student), dataset=dataset), tmp_path, cpu
+    )
+    assert fp32_cfg["model_name_or_path"] == str(tiny_student)
+
+
+def test_fp32_view_of_a_config_in_the_older_torch_dtype_spelling(tmp_path):
+    from vlkd.plugins.train.llamafactory_trainer import fp32_student
+
+    student = tmp_path / "student"
+    student.mkdir()
+    legacy = {"torch_dtype": "bfloat16", "vision_config": {"torch_dtype": "bfloat16"}, "text_config": {}}
+    (student / "config.json").write_text(json.dumps(legacy))
+    (student / "model.safetensors").write_bytes(b"weights")
+    view = fp32_student(str(student), tmp_path / "view")
+    config = json.loads((tmp_path / "view" / "config.json").read_text())
+    assert (
+        view == str(tmp_path / "view")
+        and (tmp_path / "view" / "model.safetensors").read_bytes() == b"weights"
+    )
+    assert config == {
+        "torch_dtype": "float32",
+        "vision_config": {"torch_dtype": "float32"},
+        "text_config": {},
+        "dtype": "float32",
+    }
+    assert fp32_student(view, tmp_path / "again") == view  # already fp32: no view of a view
+
+
+@needs_llamafactory
+def test_on_cpu_a_hub_student_that_cannot_be_fetched_is_one_error(make_dataset, tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    trainer = make_trainer(
+        "llamafactory", student="nobody/no-such-vl", family="qwen2_vl", dataset=str(make_dataset())
+    )
+    with pytest.raises(StageError) as info:
+        generated(trainer, tmp_path, Hardware(cuda=False))
+    message = str(info.value)
+    assert message.startswith("student.model: nobody/no-such-vl is not downloaded and could not be fetched")
+    assert "LocalEntryNotFoundError" in message and "hf download nobody/no-such-vl" in message
 
 
 @needs_llamafactory

@@ -4,12 +4,14 @@ vlkd writes the LLaMA-Factory inputs into the stage directory (``llamafactory/``
 ``dataset_info.json`` pointing at the dataset's split files, ``train.yaml`` from the
 recipe), runs the CLI (the executable is an option, so LLaMA-Factory may live in its own
 environment), follows its ``trainer_log.jsonl`` in the progress bar, and copies the adapter
-into ``model/adapter``. Distributed runs go through LLaMA-Factory's own torchrun route
+into ``model/adapter``. On a CPU it is given an fp32 view of the student (see ``fp32_student``).
+Distributed runs go through LLaMA-Factory's own torchrun route
 (``FORCE_TORCHRUN`` and ``NNODES``/``NODE_RANK``/``NPROC_PER_NODE``/``MASTER_ADDR``/``MASTER_PORT``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -34,6 +36,60 @@ PROCESSOR_FILES = (
     "merges.txt",
     "added_tokens.json",
 )
+
+
+#: the stage's fp32 view of the student on a CPU (under ``llamafactory/``)
+FP32_VIEW = "student-fp32"
+#: the config.json keys that name the weights' dtype (``torch_dtype`` before transformers 4.56)
+DTYPE_KEYS = ("dtype", "torch_dtype")
+
+
+def checkpoint_dir(student: str) -> Path:
+    """The student's directory: a local checkpoint, or a hub id's snapshot (downloaded if missing,
+    as LLaMA-Factory itself would)."""
+    if Path(student).is_dir():
+        return Path(student)
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(student))
+    except Exception as e:  # offline, not found, gated: huggingface_hub's own words
+        raise StageError(
+            f"student.model: {student} is not downloaded and could not be fetched for LLaMA-Factory "
+            f"({type(e).__name__}: {e}); download it first (hf download {student}) or name its directory"
+        ) from e
+
+
+def fp32_student(student: str, view: Path) -> str:
+    """The student as LLaMA-Factory 0.9.5 should load it on a CPU: in fp32.
+
+    LLaMA-Factory loads the weights with ``torch_dtype="auto"`` (``model/loader.py``), that is in
+    the dtype the checkpoint's config.json names (bf16 for the released Qwen2-VL, Qwen2.5-VL and
+    Qwen3-VL), and has no option to change it: ``bf16: false, fp16: false`` only leave its compute
+    dtype to ``infer_optim_dtype``, fp32 on a CPU, while the frozen weights stay bf16, which a CPU
+    without bf16 arithmetic runs many times slower (the peft trainer loads fp32 on a CPU). So when
+    the config names another dtype, ``view`` gets a config.json that says float32 and links to
+    every other file of the student; LLaMA-Factory then upcasts the weights as it loads them.
+    A student already in fp32 is returned as it is.
+    """
+    source = checkpoint_dir(student)
+    config = json.loads((source / "config.json").read_text(encoding="utf-8"))
+    sections = [config, *(v for v in config.values() if isinstance(v, dict))]
+    named = [section[key] for section in sections for key in DTYPE_KEYS if key in section]
+    if named and all(d == "float32" for d in named):
+        return student
+    config["dtype"] = "float32"
+    for section in sections:
+        for key in DTYPE_KEYS:
+            if key in section:
+                section[key] = "float32"
+    shutil.rmtree(view, ignore_errors=True)
+    view.mkdir(parents=True)
+    for item in source.iterdir():
+        if item.name != "config.json":
+            (view / item.name).symlink_to(item.resolve())
+    (view / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    return str(view)
 
 
 class LlamaFactoryOptions(TrainOptions):
@@ -105,9 +161,10 @@ class LlamaFactoryTrainer(LoraTrainer):
         s = self.student
         p = plan.precision
         target = "all" if self.lora_target == "all-linear" else ",".join(self.lora_target)
+        student = fp32_student(plan.student, work_dir / FP32_VIEW) if p.use_cpu else plan.student
         cfg: dict[str, Any] = {
             # model
-            "model_name_or_path": plan.student,
+            "model_name_or_path": student,
             "image_min_pixels": s.image_min_pixels,
             "image_max_pixels": s.image_max_pixels,
             "trust_remote_code": True,
@@ -249,6 +306,10 @@ class LlamaFactoryTrainer(LoraTrainer):
                 or item.suffix == ".jinja"
             ):
                 shutil.copy2(item, adapter / item.name)
+        config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
+        if Path(str(config.get("base_model_name_or_path"))).name == FP32_VIEW:  # the student, not the view
+            config["base_model_name_or_path"] = plan.student
+            (adapter / "adapter_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
 
     def merge(self, ctx: StageContext, plan: TrainPlan, work_dir: Path) -> None:
         import yaml
