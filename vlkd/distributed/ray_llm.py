@@ -21,6 +21,7 @@ import base64
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -116,7 +117,7 @@ def ensure_ray() -> None:
             address=os.environ.get("RAY_ADDRESS"),
             include_dashboard=False,
             log_to_driver=False,
-            logging_level="ERROR",
+            logging_level=logging.ERROR,
         )
 
 
@@ -353,7 +354,7 @@ def _text_messages_udf(base: type) -> type:
     if getattr(base, "reads_text_messages", False):
         return base
 
-    class TextMessagesUDF(base):  # type: ignore[valid-type,misc]
+    class TextMessagesUDF(base):
         reads_text_messages = True
 
         async def udf(self, batch: list[dict[str, Any]]) -> Any:
@@ -422,7 +423,10 @@ def run_chunk(inputs: list[str], engine: str, config: Any, model: str, parts: Pa
         carry_messages_as_text(processor)
     parts.mkdir(parents=True, exist_ok=True)
     kept = processor(ds).map_batches(
-        keep_block, fn_args=(str(parts),), batch_size=None, batch_format="pandas"
+        keep_block,  # type: ignore[arg-type]  # its second argument, the folder, is fn_args
+        fn_args=(str(parts),),
+        batch_size=None,
+        batch_format="pandas",
     )
     for _ in kept.iter_batches(batch_size=None):
         pass  # the blocks are on the storage already
