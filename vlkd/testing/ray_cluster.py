@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vlkd.testing.loopback import free_port
+
 #: bytes of object store per node: tests move small records
 OBJECT_STORE_BYTES = 80 * 1024 * 1024
 #: how far ahead of the machine's other processes a node starts (only where the user may raise
@@ -35,12 +37,6 @@ SLOW_MACHINE_ENV = {
     "RAY_raylet_start_wait_time_s": "180",
     "RAY_worker_register_timeout_seconds": "180",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _ray_command() -> list[str]:
